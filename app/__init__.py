@@ -1,0 +1,48 @@
+"""Candor: a blog engine for staff who blog under an ethics code, and must be seen to keep it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+import config as candor_config
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app: config, database, security, auth, blueprints, error pages, CLI. Nothing migrates here."""
+    root = Path(__file__).resolve().parent.parent
+    app = Flask(
+        __name__,
+        instance_path=str(root / "instance"),
+        template_folder=str(root / "templates"),
+        static_folder=str(root / "static"),
+    )
+    app.config.from_mapping(candor_config.load(app.instance_path))
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    if overrides:
+        app.config.from_mapping(overrides)
+
+    from app.web import auth, database, errors, extensions, pagecache, security
+
+    database.init_app(app)
+    security.init_app(app)
+    extensions.init_app(app)
+    pagecache.init_app(app)
+    auth.init_app(app)
+    errors.init_app(app)
+
+    from app.accounts.views import bp as accounts_bp
+    from app.posts.views import bp as posts_bp
+    from app.web.api import bp as api_bp
+
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(posts_bp)
+    app.register_blueprint(api_bp)
+
+    from app.cli import register
+
+    register(app)
+    return app

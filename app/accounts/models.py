@@ -1,0 +1,80 @@
+"""Staff users, their roles and their API tokens."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.clock import utc_now
+from app.db import Base, intpk, str80, str200, str320
+
+
+class Role(enum.StrEnum):
+    AUTHOR = "author"
+    EDITOR = "editor"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+ROLE_VALUES = tuple(r.value for r in Role)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[intpk]
+    email: Mapped[str320] = mapped_column(unique=True)
+    name: Mapped[str200]
+    title: Mapped[str200] = mapped_column(default="")
+    department: Mapped[str200] = mapped_column(default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    role_rows: Mapped[list[UserRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(Role(r.role) for r in self.role_rows)
+
+    def has_role(self, role: Role) -> bool:
+        return role in self.roles
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+    __table_args__ = (CheckConstraint(f"role IN {ROLE_VALUES!r}", name="role_known"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str80] = mapped_column(primary_key=True)
+
+    user: Mapped[User] = relationship(back_populates="role_rows")
+
+    def __repr__(self) -> str:
+        return f"<UserRole {self.user_id} {self.role}>"
+
+
+class ApiToken(Base):
+    """A bearer token; only its SHA-256 is stored, so a database leak yields no usable token."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.id} {self.prefix}… user={self.user_id}>"

@@ -1,0 +1,59 @@
+"""Who may do what: the one place a permission is decided.
+
+Each action maps to a rule over the actor and, where it matters, the post. Views and services both
+ask ``require``; nothing else compares roles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from app.accounts.models import Role, User
+from app.errors import NotAllowed, NotAuthenticated
+
+if TYPE_CHECKING:
+    from app.posts.models import Post
+
+
+def _is_staff(user: User, _post: Post | None) -> bool:
+    return bool(user.roles)
+
+
+def _owns(user: User, post: Post | None) -> bool:
+    return post is not None and post.author_id == user.id
+
+
+RULES: dict[str, tuple[str, Callable[[User, Post | None], bool]]] = {
+    "post.create": ("Only authors can write posts.", lambda u, p: u.has_role(Role.AUTHOR)),
+    "post.view_unpublished": ("Only staff can see unpublished posts.", _is_staff),
+    "post.revise": (
+        "Only the post's author or an editor can revise it.",
+        lambda u, p: (_owns(u, p) and u.has_role(Role.AUTHOR)) or u.has_role(Role.EDITOR),
+    ),
+    "post.submit": (
+        "Only the post's author (or an editor) can submit it for review.",
+        lambda u, p: _owns(u, p) or u.has_role(Role.EDITOR),
+    ),
+    "post.approve": (
+        "Only an editor who did not write the post can approve it.",
+        lambda u, p: u.has_role(Role.EDITOR) and not _owns(u, p),
+    ),
+    "post.request_changes": ("Only editors can request changes.", lambda u, p: u.has_role(Role.EDITOR)),
+    "users.manage": ("Only admins can manage users.", lambda u, p: u.has_role(Role.ADMIN)),
+}
+
+
+def can(user: User | None, action: str, post: Post | None = None) -> bool:
+    if user is None or not user.is_active:
+        return False
+    return RULES[action][1](user, post)
+
+
+def require(user: User | None, action: str, post: Post | None = None) -> User:
+    """Return the user if allowed; raise NotAuthenticated for nobody, NotAllowed for the wrong somebody."""
+    if user is None:
+        raise NotAuthenticated("Sign in, or send an API token, to do this.")
+    if not can(user, action, post):
+        raise NotAllowed(RULES[action][0])
+    return user

@@ -1,0 +1,56 @@
+"""Staff sign-in and sign-out. Rate-limited per IP; CSRF-protected like every form."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+from app.accounts.services import authenticate
+from app.web.auth import current_user, log_in, log_out
+from app.web.database import commit, db
+from app.web.extensions import limiter
+from app.web.forms import TextSafe
+
+bp = Blueprint("accounts", __name__)
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=320), TextSafe()])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1000), TextSafe()])
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect after login would be a phishing aid."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("posts.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+def login() -> Any:
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(db(), form.email.data or "", form.password.data or "")
+        if user is not None:
+            commit()
+            log_in(user)
+            flash(f"Signed in as {user.name}.")
+            return redirect(_safe_next(request.args.get("next")))
+        form.password.errors = ["That e-mail and password do not match an active staff account."]
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    form = FlaskForm()
+    if form.validate_on_submit() and current_user() is not None:
+        log_out()
+        flash("Signed out.")
+    return redirect(url_for("posts.index"))

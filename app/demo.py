@@ -1,0 +1,133 @@
+"""Demo content for a fresh install: staff of every role and a few published posts, one corrected.
+
+Passwords are generated on first seed and kept in ``instance/demo-accounts.json`` (mode 0600), so a
+second ``make run`` can print them again without ever shipping a known password.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.accounts.models import Role, User
+from app.accounts.services import create_user
+from app.posts import services as posts
+from app.posts.services import RevisionInput
+
+STAFF = [
+    ("ada.okafor@clinic.example", "Dr Ada Okafor", "Cardiologist", "Cardiovascular Medicine", {Role.AUTHOR}),
+    ("ben.lindqvist@clinic.example", "Ben Lindqvist, RN", "Nurse Educator", "Infectious Diseases", {Role.AUTHOR}),
+    ("erin.shah@clinic.example", "Erin Shah", "Senior Editor", "Public Affairs", {Role.EDITOR}),
+    ("malik.reyes@clinic.example", "Malik Reyes", "Community Moderator", "Public Affairs", {Role.MODERATOR}),
+    ("grace.admin@clinic.example", "Grace Tanaka", "Web Administrator", "Information Technology", {Role.ADMIN}),
+]
+
+POSTS = [
+    (0, "What your blood pressure numbers mean", """\
+Blood pressure is written as two numbers. The first, **systolic** pressure, is the pressure in your
+arteries when your heart beats; the second, **diastolic** pressure, is the pressure between beats.
+
+## Reading the numbers
+
+| Category | Systolic | Diastolic |
+|---|---|---|
+| Normal | below 120 | below 80 |
+| Elevated | 120–129 | below 80 |
+| High, stage 1 | 130–139 | 80–89 |
+
+A single high reading is not a diagnosis. Measure at the same time each day, seated, after five
+minutes of rest, and bring the log to your next appointment.
+
+- Cut back on salt.
+- Move for at least 150 minutes a week.
+- Take medicines exactly as prescribed.
+""", ["https://www.heart.org/en/health-topics/high-blood-pressure/understanding-blood-pressure-readings"], 40),
+    (1, "Flu vaccination: who, when and why", """\
+Seasonal influenza vaccination is recommended for **everyone aged six months and older**, with rare
+exceptions. The best time is early autumn, before the virus circulates widely.
+
+Vaccination lowers the risk of illness, hospital stays and death, and protects people around you who
+cannot be vaccinated, such as newborns.
+
+> It takes about two weeks after vaccination for protection to develop.
+
+Ask at any of our clinics; no appointment is needed during the autumn campaign.
+""", ["https://www.cdc.gov/flu/vaccines/index.html"], 20),
+    (0, "Five questions to ask before heart surgery", """\
+Before any heart procedure, you should understand what will happen and why. Bring these questions:
+
+1. Why do I need this procedure, and what happens if I wait?
+2. What are the alternatives, including medicines?
+3. How many of these procedures does this team perform each year?
+4. What will recovery look like in the first six weeks?
+5. Who do I call if something feels wrong after I go home?
+
+Write the answers down, or bring someone who can take notes for you.
+""", ["https://www.nhlbi.nih.gov/health/heart-surgery"], 7),
+]
+
+CORRECTION = (
+    "Flu vaccination: who, when and why",
+    ("It takes about two weeks", "It takes about two weeks (14 days)"),
+    ("everyone aged six months and older", "everyone aged 6 months and older"),
+    "clarification",
+    "We added the number of days it takes for protection to develop, as a reader asked.",
+)
+
+
+def _accounts_file(instance_path: str) -> Path:
+    return Path(instance_path) / "demo-accounts.json"
+
+
+def seed(session: Session, instance_path: str) -> tuple[list[tuple[str, str, str]], bool]:
+    """Seed once; return the demo accounts (email, password, roles) and whether anything was created."""
+    path = _accounts_file(instance_path)
+    if session.scalar(select(User.id).where(User.email == STAFF[0][0])) is not None:
+        saved = json.loads(path.read_text()) if path.exists() else []
+        return [tuple(row) for row in saved], False  # type: ignore[misc]
+
+    accounts: list[tuple[str, str, str]] = []
+    users: list[User] = []
+    for email, name, title, department, roles in STAFF:
+        password = secrets.token_urlsafe(12)
+        users.append(create_user(session, email=email, name=name, password=password, roles=roles,
+                                 title=title, department=department))
+        accounts.append((email, password, ", ".join(sorted(r.value for r in roles))))
+    editor = users[2]
+
+    now = datetime.now(UTC)
+    try:
+        for author_index, title, body, refs, days_ago in POSTS:
+            clock.freeze(now - timedelta(days=days_ago, hours=2))
+            post = posts.create_draft(session, users[author_index], RevisionInput(title, body, refs))
+            posts.submit(session, users[author_index], post)
+            clock.freeze(now - timedelta(days=days_ago))
+            assert post.current_revision is not None
+            posts.approve(session, editor, post, post.current_revision.number)
+
+        title, first, second, kind, note = CORRECTION
+        post = next(p for p in posts.published_posts(session, page=1, per_page=50)[0]
+                    if p.current_revision and p.current_revision.title == title)
+        current = post.current_revision
+        assert current is not None
+        body = current.body.replace(*first).replace(*second)
+        clock.freeze(now - timedelta(days=3))
+        revision, _ = posts.revise(session, post.author, post,
+                                   RevisionInput(title, body, list(current.references), kind, note), current.number)
+        posts.submit(session, post.author, post)
+        posts.approve(session, editor, post, revision.number)
+    finally:
+        clock.freeze(None)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(accounts, handle, indent=2)
+    return accounts, True

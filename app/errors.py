@@ -1,0 +1,78 @@
+"""Domain exceptions. No Flask here: the web edge maps them to HTTP answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CandorError(Exception):
+    """Base of every error a service raises on purpose."""
+
+    code = "error"
+    status = 400
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidInput(CandorError):
+    """The request itself is malformed: a missing field, a wrong type, bad text."""
+
+    code = "invalid_input"
+    status = 422
+
+
+class NotFound(CandorError):
+    code = "not_found"
+    status = 404
+
+
+class NotAuthenticated(CandorError):
+    code = "not_authenticated"
+    status = 401
+
+
+class NotAllowed(CandorError):
+    """The move exists, but this actor may not make it."""
+
+    code = "forbidden"
+    status = 403
+
+
+class InvalidTransition(CandorError):
+    """The move does not exist from the current state."""
+
+    code = "invalid_transition"
+    status = 409
+
+
+class StaleRevision(CandorError):
+    """An edit was based on a revision that is no longer current."""
+
+    code = "stale_revision"
+    status = 409
+
+
+class Conflict(CandorError):
+    code = "conflict"
+    status = 409
+
+
+class RenderError(CandorError):
+    """Markdown that cannot be rendered safely within our limits."""
+
+    code = "unrenderable"
+    status = 422
+
+
+class PublishBlocked(CandorError):
+    """One or more publishing gates fail; ``gates`` lists every one."""
+
+    code = "publish_blocked"
+    status = 422
+
+    def __init__(self, gates: list[dict[str, str]]) -> None:
+        super().__init__("This post cannot be submitted until every gate passes.", gates=gates)
+        self.gates = gates

@@ -1,0 +1,244 @@
+"""Verbs on posts: write, revise, and move through review to publication.
+
+Every verb takes a Session and an explicit actor, flushes, raises app.errors.*, and never commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from slugify import slugify
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app import events
+from app.accounts.models import User
+from app.accounts.permissions import require
+from app.clock import utc_now
+from app.errors import InvalidInput, InvalidTransition, NotFound, StaleRevision
+from app.posts.models import CHANGE_KINDS, Post, PostStatus, Publication, Revision, RevisionKind
+from app.posts.rendering import render_markdown
+
+MAX_TITLE_CHARS = 300
+
+# The editorial workflow: (from status, action) -> to status. Anything absent is an InvalidTransition.
+TRANSITIONS: dict[tuple[PostStatus, str], PostStatus] = {
+    (PostStatus.DRAFT, "submit"): PostStatus.IN_REVIEW,
+    (PostStatus.CHANGES_REQUESTED, "submit"): PostStatus.IN_REVIEW,
+    (PostStatus.PUBLISHED, "submit"): PostStatus.IN_REVIEW,  # a correction goes through review too
+    (PostStatus.IN_REVIEW, "approve"): PostStatus.PUBLISHED,
+    (PostStatus.IN_REVIEW, "request_changes"): PostStatus.CHANGES_REQUESTED,
+}
+
+
+_PAST = {"submit": "submitted", "approve": "approved", "request_changes": "sent back for changes"}
+
+
+def _transition(post: Post, action: str) -> PostStatus:
+    current = PostStatus(post.status)
+    target = TRANSITIONS.get((current, action))
+    if target is None:
+        state = current.value.replace("_", " ")
+        raise InvalidTransition(f"A post that is {state} cannot be {_PAST[action]}.", post_status=current.value)
+    old = post.status
+    post.status = target.value
+    post.updated_at = utc_now()
+    events.post_status_changed.send(post, old=old, new=target.value)
+    return target
+
+
+@dataclass(frozen=True)
+class RevisionInput:
+    title: str
+    body: str
+    references: list[str]
+    kind: str | None = None
+    note: str = ""
+
+
+def _unique_slug(session: Session, title: str) -> str:
+    base = slugify(title, max_length=80, word_boundary=True) or "post"
+    slug, n = base, 1
+    while session.scalar(select(Post.id).where(Post.slug == slug)) is not None:
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def _check_kind(post: Post, data: RevisionInput) -> tuple[str, str]:
+    """Before first publication every revision is 'original'; afterwards it must say what kind of change."""
+    note = data.note.strip()
+    if post.first_published_at is None:
+        if data.kind not in (None, "", RevisionKind.ORIGINAL.value):
+            raise InvalidInput("A post that was never published has no corrections yet; leave kind out.",
+                               field="kind")
+        return RevisionKind.ORIGINAL.value, note
+    kinds = ", ".join(k.value for k in CHANGE_KINDS)
+    if data.kind not in {k.value for k in CHANGE_KINDS}:
+        raise InvalidInput(f"This post is published: say what kind of change this is ({kinds}).", field="kind")
+    if data.kind != RevisionKind.MINOR.value and not note:
+        raise InvalidInput(f"A {data.kind} needs a note for readers saying what changed and why.", field="note")
+    return data.kind, note
+
+
+def create_draft(session: Session, actor: User, data: RevisionInput) -> Post:
+    require(actor, "post.create")
+    html = render_markdown(data.body)
+    post = Post(slug=_unique_slug(session, data.title), author_id=actor.id, status=PostStatus.DRAFT.value)
+    session.add(post)
+    session.flush()
+    revision = Revision(
+        post_id=post.id, number=1, title=data.title, body=data.body, references=list(data.references),
+        html=html, author_id=actor.id, kind=RevisionKind.ORIGINAL.value, note="",
+    )
+    session.add(revision)
+    session.flush()
+    post.current_revision = revision
+    session.flush()
+    events.revision_saved.send(post, revision=revision)
+    return post
+
+
+def revise(session: Session, actor: User, post: Post, data: RevisionInput, base_revision: int) -> tuple[Revision, bool]:
+    """Store a new revision on top of ``base_revision``; return (revision, created).
+
+    Unchanged content makes no revision: the current one comes back with created=False. An edit based
+    on anything but the current revision is refused with the newer one attached, so nobody overwrites
+    an edit they never saw.
+    """
+    require(actor, "post.revise", post)
+    if post.status == PostStatus.RETRACTED:
+        raise InvalidTransition("A retracted post cannot be revised.")
+    current = post.current_revision
+    assert current is not None
+    if base_revision != current.number:
+        raise StaleRevision(
+            f"Revision {base_revision} is not the current one; revision {current.number} is. "
+            "Merge your changes into it and try again.",
+            current_revision=current.number,
+        )
+    if current.same_content(data.title, data.body, data.references):
+        return current, False
+    kind, note = _check_kind(post, data)
+    html = render_markdown(data.body)
+    revision = Revision(
+        post_id=post.id, number=current.number + 1, title=data.title, body=data.body,
+        references=list(data.references), html=html, author_id=actor.id, kind=kind, note=note,
+    )
+    session.add(revision)
+    session.flush()
+    post.current_revision = revision
+    session.flush()
+    events.revision_saved.send(post, revision=revision)
+    return revision, True
+
+
+def submit(session: Session, actor: User, post: Post) -> Post:
+    require(actor, "post.submit", post)
+    if post.status == PostStatus.PUBLISHED and post.current_revision_id == post.published_revision_id:
+        raise InvalidTransition("Nothing to review: the current revision is already published.")
+    _transition(post, "submit")
+    session.flush()
+    return post
+
+
+def request_changes(session: Session, actor: User, post: Post, note: str) -> Post:
+    require(actor, "post.request_changes", post)
+    if not note.strip():
+        raise InvalidInput("Say what needs to change.", field="note")
+    _transition(post, "request_changes")
+    session.flush()
+    return post
+
+
+def approve(session: Session, actor: User, post: Post, revision_number: int, at: datetime | None = None) -> Publication:
+    """Publish exactly ``revision_number``; an edit made after the editor looked makes this refuse."""
+    require(actor, "post.approve", post)
+    current = post.current_revision
+    assert current is not None
+    if revision_number != current.number:
+        raise StaleRevision(
+            f"You reviewed revision {revision_number}, but revision {current.number} is current. Review it again.",
+            current_revision=current.number,
+        )
+    _transition(post, "approve")
+    now = at or utc_now()
+    publication = Publication(post_id=post.id, revision_id=current.id, approved_by_id=actor.id, published_at=now)
+    session.add(publication)
+    post.published_revision = current
+    if post.first_published_at is None:
+        post.first_published_at = now
+    post.updated_at = now
+    session.flush()
+    events.post_published.send(post, revision=current)
+    return publication
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+def get_post(session: Session, post_id: int) -> Post:
+    post = session.get(Post, post_id)
+    if post is None:
+        raise NotFound(f"No post {post_id}.")
+    return post
+
+
+def get_public_post(session: Session, slug: str) -> Post:
+    post = session.scalar(select(Post).where(Post.slug == slug, Post.published_revision_id.is_not(None)))
+    if post is None:
+        raise NotFound("No such post.")
+    return post
+
+
+def published_posts(session: Session, *, page: int, per_page: int) -> tuple[list[Post], bool]:
+    """A page of public posts, newest first, and whether another page follows."""
+    rows = session.scalars(
+        select(Post)
+        .where(Post.published_revision_id.is_not(None))
+        .order_by(Post.first_published_at.desc(), Post.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page + 1)
+    ).all()
+    return list(rows[:per_page]), len(rows) > per_page
+
+
+def revisions(session: Session, post: Post, *, published_only: bool) -> list[tuple[Revision, Publication | None]]:
+    pubs = {p.revision_id: p for p in session.scalars(select(Publication).where(Publication.post_id == post.id))}
+    query = select(Revision).where(Revision.post_id == post.id).order_by(Revision.number)
+    if published_only:
+        query = query.where(Revision.id.in_(list(pubs) or [-1]))
+    return [(r, pubs.get(r.id)) for r in session.scalars(query)]
+
+
+def published_revision(session: Session, post: Post, number: int) -> tuple[Revision, Publication]:
+    row = session.execute(
+        select(Revision, Publication)
+        .join(Publication, Publication.revision_id == Revision.id)
+        .where(Revision.post_id == post.id, Revision.number == number)
+    ).first()
+    if row is None:
+        raise NotFound(f"This post has no published revision {number}.")
+    return row[0], row[1]
+
+
+def count_published(session: Session) -> int:
+    return session.scalar(select(func.count(Post.id)).where(Post.published_revision_id.is_not(None))) or 0
+
+
+def page_key(session: Session, slug: str) -> tuple[object, ...] | None:
+    """What a public post page shows, cheaply: the cache key of its page, or None if it is not public."""
+    row = session.execute(
+        select(Post.id, Post.updated_at, Post.published_revision_id, User.name, User.title, User.department)
+        .join(User, User.id == Post.author_id)
+        .where(Post.slug == slug, Post.published_revision_id.is_not(None))
+    ).first()
+    return tuple(row) if row is not None else None
+
+
+def public_stamp(session: Session) -> tuple[object, ...]:
+    """Changes whenever any public post's page would: the key of the index page."""
+    row = session.execute(
+        select(func.max(Post.updated_at), func.count(Post.id)).where(Post.published_revision_id.is_not(None))
+    ).one()
+    return tuple(row)

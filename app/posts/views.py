@@ -1,0 +1,210 @@
+"""Reader pages and the posts JSON API: parse, call one service, commit once, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, render_template, request, url_for
+
+from app.accounts.permissions import can, require
+from app.errors import NotFound
+from app.posts import services
+from app.posts.models import Post, Publication, Revision
+from app.text import clean_text, clean_url_list
+from app.web import api
+from app.web.api import int_field, json_body, listing, page_args
+from app.web.auth import current_user
+from app.web.database import commit, db
+from app.web.pagecache import cached_page
+
+bp = Blueprint("posts", __name__)
+
+PER_PAGE = 10
+MAX_BODY_CHARS = 200_000
+
+
+# --- reader pages ----------------------------------------------------------------------------------
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        abort(404)
+    return int(raw)
+
+
+@bp.get("/")
+def index() -> Any:
+    page = _page_number()
+    stamp = services.public_stamp(db())
+    def render() -> str:
+        posts, has_more = services.published_posts(db(), page=page, per_page=PER_PAGE)
+        if not posts and page > 1:
+            raise NotFound("There is no such page of posts.")
+        return render_template("posts/index.html", posts=posts, page=page, has_more=has_more)
+    return cached_page(("index", stamp), render)
+
+
+@bp.get("/posts/<slug>")
+def show(slug: str) -> Any:
+    key = services.page_key(db(), slug)
+    if key is None:
+        raise NotFound("There is no published post at this address.")
+
+    def render() -> str:
+        post = services.get_public_post(db(), slug)
+        revision = post.published_revision
+        history = services.revisions(db(), post, published_only=True)
+        return render_template("posts/show.html", post=post, revision=revision, history=history)
+
+    return cached_page(("post", key), render)
+
+
+@bp.get("/posts/<slug>/revisions/<int:number>")
+def revision(slug: str, number: int) -> Any:
+    key = services.page_key(db(), slug)
+    if key is None:
+        raise NotFound("There is no published post at this address.")
+
+    def render() -> str:
+        post = services.get_public_post(db(), slug)
+        rev, publication = services.published_revision(db(), post, number)
+        return render_template("posts/revision.html", post=post, revision=rev, publication=publication)
+
+    return cached_page(("revision", key, number), render)
+
+
+# --- JSON API --------------------------------------------------------------------------------------
+
+def revision_json(revision: Revision, publication: Publication | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "revision": revision.number,
+        "title": revision.title,
+        "kind": revision.kind,
+        "note": revision.note,
+        "created_at": revision.created_at.isoformat(),
+        "author": revision.author.name,
+        "published_at": publication.published_at.isoformat() if publication else None,
+        "approved_by": publication.approved_by.name if publication else None,
+    }
+    return data
+
+
+def post_json(post: Post, *, staff: bool) -> dict[str, Any]:
+    shown = post.current_revision if staff else post.published_revision
+    assert shown is not None
+    data: dict[str, Any] = {
+        "id": post.id,
+        "slug": post.slug,
+        "status": post.status,
+        "url": url_for("posts.show", slug=post.slug, _external=True) if post.published_revision_id else None,
+        "title": shown.title,
+        "body": shown.body,
+        "html": shown.html,
+        "references": list(shown.references),
+        "revision": shown.number,
+        "published_revision": post.published_revision.number if post.published_revision else None,
+        "first_published_at": post.first_published_at.isoformat() if post.first_published_at else None,
+        "author": {"name": post.author.name, "title": post.author.title, "department": post.author.department},
+    }
+    return data
+
+
+def _visible_post(post_id: int) -> tuple[Post, bool]:
+    post = services.get_post(db(), post_id)
+    staff = can(current_user(), "post.view_unpublished")
+    if not staff and post.published_revision_id is None:
+        raise NotFound(f"No post {post_id}.")
+    return post, staff
+
+
+def _revision_input(data: dict[str, Any], *, title_default: str | None = None,
+                    references_default: list[str] | None = None) -> services.RevisionInput:
+    title = data.get("title", title_default)
+    references = data.get("references", references_default)
+    return services.RevisionInput(
+        title=clean_text(title, "title", max_chars=services.MAX_TITLE_CHARS),
+        body=clean_text(data.get("body"), "body", max_chars=MAX_BODY_CHARS, multiline=True),
+        references=clean_url_list(references, "references"),
+        kind=clean_text(data.get("kind"), "kind", max_chars=32, required=False) or None,
+        note=clean_text(data.get("note"), "note", max_chars=2000, required=False, multiline=True),
+    )
+
+
+@api.bp.get("/posts")
+def api_list_posts() -> Any:
+    page, per_page = page_args()
+    posts, has_more = services.published_posts(db(), page=page, per_page=per_page)
+    return listing([post_json(p, staff=False) for p in posts], has_more, "api.api_list_posts", page, per_page)
+
+
+@api.bp.post("/posts")
+def api_create_post() -> Any:
+    actor = require(current_user(), "post.create")
+    data = json_body()
+    post = services.create_draft(db(), actor, _revision_input(data))
+    commit()
+    body = {"id": post.id, "slug": post.slug, "status": post.status, "revision": 1}
+    return body, 201, {"Location": url_for("api.api_get_post", post_id=post.id)}
+
+
+@api.bp.get("/posts/<int:post_id>")
+def api_get_post(post_id: int) -> Any:
+    post, staff = _visible_post(post_id)
+    return post_json(post, staff=staff)
+
+
+@api.bp.post("/posts/<int:post_id>/revisions")
+def api_revise(post_id: int) -> Any:
+    actor = require(current_user(), "post.view_unpublished")
+    post = services.get_post(db(), post_id)
+    data = json_body()
+    base = int_field(data, "base_revision")
+    assert base is not None and post.current_revision is not None
+    current = post.current_revision
+    revision, created = services.revise(
+        db(), actor, post,
+        _revision_input(data, title_default=current.title, references_default=list(current.references)),
+        base,
+    )
+    commit()
+    body = revision_json(revision) | {"id": post.id, "status": post.status, "created": created}
+    return body, 201 if created else 200
+
+
+@api.bp.get("/posts/<int:post_id>/revisions")
+def api_list_revisions(post_id: int) -> Any:
+    post, staff = _visible_post(post_id)
+    rows = services.revisions(db(), post, published_only=not staff)
+    return {"items": [revision_json(r, p) for r, p in rows], "next": None}
+
+
+@api.bp.post("/posts/<int:post_id>/submit")
+def api_submit(post_id: int) -> Any:
+    actor = require(current_user(), "post.view_unpublished")
+    post = services.submit(db(), actor, services.get_post(db(), post_id))
+    commit()
+    return {"id": post.id, "status": post.status, "revision": post.current_revision.number}
+
+
+@api.bp.post("/posts/<int:post_id>/approve")
+def api_approve(post_id: int) -> Any:
+    actor = require(current_user(), "post.view_unpublished")
+    data = json_body()
+    number = int_field(data, "revision")
+    assert number is not None
+    post = services.get_post(db(), post_id)
+    publication = services.approve(db(), actor, post, number)
+    commit()
+    return {"id": post.id, "status": post.status, "revision": publication.revision.number,
+            "published_at": publication.published_at.isoformat(),
+            "url": url_for("posts.show", slug=post.slug, _external=True)}
+
+
+@api.bp.post("/posts/<int:post_id>/request-changes")
+def api_request_changes(post_id: int) -> Any:
+    actor = require(current_user(), "post.view_unpublished")
+    data = json_body()
+    note = clean_text(data.get("note"), "note", max_chars=2000, multiline=True)
+    post = services.request_changes(db(), actor, services.get_post(db(), post_id), note)
+    commit()
+    return {"id": post.id, "status": post.status}

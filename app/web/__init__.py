@@ -1,0 +1,1 @@
+"""Flask glue: the database session per request, who is asking, error pages, headers and caching."""

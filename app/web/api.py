@@ -1,0 +1,56 @@
+"""The JSON API blueprint and its small vocabulary: bodies, pages, and who is calling.
+
+Domain views attach their routes to ``bp``. Bearer tokens authenticate, so CSRF does not apply here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request, url_for
+
+from app.errors import InvalidInput
+from app.web.extensions import csrf
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+MAX_PER_PAGE = 100
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, or a 4xx that says what is wrong with it."""
+    if not request.is_json:
+        raise InvalidInput("Send a JSON object with Content-Type: application/json.")
+    data = request.get_json(silent=True)
+    if data is None:
+        raise InvalidInput("The body is not valid JSON (check quotes, commas and UTF-8 encoding).")
+    if not isinstance(data, dict):
+        raise InvalidInput("The body must be a JSON object.")
+    return data
+
+
+def int_field(data: dict[str, Any], name: str, *, required: bool = True) -> int | None:
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{name} must be a whole number.", field=name)
+    if not 0 < value < 2**31:
+        raise InvalidInput(f"{name} is out of range.", field=name)
+    return value
+
+
+def page_args(default_per_page: int = 20) -> tuple[int, int]:
+    def _arg(name: str, default: int, upper: int) -> int:
+        raw = request.args.get(name, str(default))
+        if not raw.isdigit() or not 1 <= int(raw) <= upper:
+            raise InvalidInput(f"{name} must be a whole number from 1 to {upper}.", field=name)
+        return int(raw)
+
+    return _arg("page", 1, 100_000), _arg("per_page", default_per_page, MAX_PER_PAGE)
+
+
+def listing(items: list[Any], has_more: bool, endpoint: str, page: int, per_page: int, **values: Any) -> dict[str, Any]:
+    nxt = url_for(endpoint, page=page + 1, per_page=per_page, _external=True, **values) if has_more else None
+    return {"items": items, "next": nxt}

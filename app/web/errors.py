@@ -1,0 +1,73 @@
+"""Every failure becomes a clear answer: JSON under /api/, an HTML page elsewhere. Never a bare 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from app.errors import CandorError
+
+log = logging.getLogger(__name__)
+
+PLAIN: dict[int, str] = {
+    400: "The request could not be understood.",
+    401: "Please sign in to do this.",
+    403: "You are not allowed to do this.",
+    404: "There is nothing here.",
+    405: "That method is not allowed here.",
+    409: "That conflicts with a newer change.",
+    413: "That is too large to accept.",
+    415: "Send JSON with Content-Type: application/json.",
+    422: "That input could not be accepted.",
+    429: "Too many requests; please wait a moment and try again.",
+    500: "Something went wrong on our side. Nothing you sent was lost; please try again.",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
+    if wants_json():
+        body: dict[str, Any] = {"code": code, "message": message}
+        body.update(details or {})
+        response = jsonify({"error": body})
+    else:
+        response = Response(render_template("errors/error.html", status=status, message=message, code=code))
+    response.status_code = status
+    return response
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CandorError)
+    def _domain(exc: CandorError) -> Response:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError) -> Response:
+        return error_response(400, "csrf", "The form expired or came from elsewhere. Reload the page and try again.")
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge) -> Response:
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        return error_response(413, "too_large", f"The request is too large; the limit is {limit:,} bytes.")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        code = (exc.name or "error").lower().replace(" ", "_")
+        message = PLAIN.get(status, exc.description or exc.name)
+        response = error_response(status, code, message)
+        if status == 405 and exc.get_response().headers.get("Allow"):
+            response.headers["Allow"] = exc.get_response().headers["Allow"]
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal", PLAIN[500])

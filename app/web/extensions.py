@@ -1,0 +1,23 @@
+"""Third-party Flask extensions: CSRF on every form, rate limits keyed on the reader's real IP."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_limiter import Limiter
+from flask_wtf.csrf import CSRFProtect
+
+csrf = CSRFProtect()
+
+
+def client_ip() -> str:
+    """The reader's IP. ProxyFix (see security.py) has already peeled exactly the trusted hops."""
+    return request.remote_addr or "unknown"
+
+
+limiter = Limiter(key_func=client_ip, default_limits=[], headers_enabled=True)
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    limiter.init_app(app)

@@ -1,0 +1,119 @@
+"""Candor's settings, read from the environment.
+
+Every setting is documented in README.md (a test checks it). Production fails fast: it refuses to start
+without its own SECRET_KEY and DATABASE_URL, rather than falling back to something guessable.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+AKISMET_DEFAULT_URL = "https://rest.akismet.com"
+
+# name -> (default, description); the README lists every one of these.
+SETTINGS: dict[str, str] = {
+    "DATABASE_URL": "SQLAlchemy URL; PostgreSQL as postgresql+psycopg://...",
+    "SECRET_KEY": "session signing key",
+    "CANDOR_ENV": "development or production",
+    "AKISMET_API_KEY": "Akismet key",
+    "AKISMET_BLOG_URL": "the blog URL registered with Akismet",
+    "AKISMET_API_URL": "base URL of the Akismet REST service",
+    "AKISMET_TIMEOUT": "seconds before an Akismet call counts as failed",
+    "MAIL_SERVER": "SMTP host for notifications",
+    "MAIL_PORT": "SMTP port",
+    "MAIL_FROM": "sender address of notifications",
+    "CANDOR_TRUSTED_PROXIES": "reverse proxies to trust for X-Forwarded-For",
+    "CANDOR_COI_MAX_AGE_DAYS": "days a conflict-of-interest disclosure stays current",
+    "CANDOR_RATELIMIT_STORAGE_URI": "where rate-limit counters live (memory://, redis://...)",
+    "CANDOR_MAX_CONTENT_LENGTH": "largest request body accepted, in bytes",
+    "CANDOR_SITE_NAME": "the blog's name in page titles and feeds",
+    "CANDOR_ORGANISATION": "the organisation the staff work for",
+}
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable Candor."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+
+
+def _dev_secret_key(instance_path: Path) -> str:
+    """Generate the development key once and keep it, so sessions survive a restart."""
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from the environment."""
+    env = os.environ if env is None else env
+    instance_path = Path(instance_path)
+    candor_env = env.get("CANDOR_ENV", "development").strip() or "development"
+    if candor_env not in ("development", "production"):
+        raise ConfigError(f"CANDOR_ENV must be 'development' or 'production', not {candor_env!r}")
+    production = candor_env == "production"
+
+    secret_key = env.get("SECRET_KEY", "").strip()
+    database_url = env.get("DATABASE_URL", "").strip()
+    if production:
+        missing = [n for n, v in (("SECRET_KEY", secret_key), ("DATABASE_URL", database_url)) if not v]
+        if missing:
+            raise ConfigError(f"production needs {' and '.join(missing)} set in the environment")
+    if not secret_key:
+        secret_key = _dev_secret_key(instance_path)
+    if not database_url:
+        instance_path.mkdir(parents=True, exist_ok=True)
+        database_url = f"sqlite:///{instance_path / 'candor.sqlite3'}"
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+
+    return {
+        "CANDOR_ENV": candor_env,
+        "SECRET_KEY": secret_key,
+        "DATABASE_URL": database_url,
+        "AKISMET_API_KEY": env.get("AKISMET_API_KEY", "").strip() or None,
+        "AKISMET_BLOG_URL": env.get("AKISMET_BLOG_URL", "").strip() or "http://127.0.0.1:5000/",
+        "AKISMET_API_URL": env.get("AKISMET_API_URL", "").strip() or AKISMET_DEFAULT_URL,
+        "AKISMET_TIMEOUT": _float(env, "AKISMET_TIMEOUT", 2.0),
+        "MAIL_SERVER": env.get("MAIL_SERVER", "").strip() or None,
+        "MAIL_PORT": _int(env, "MAIL_PORT", 25),
+        "MAIL_FROM": env.get("MAIL_FROM", "").strip() or "candor@localhost",
+        "CANDOR_TRUSTED_PROXIES": _int(env, "CANDOR_TRUSTED_PROXIES", 0),
+        "CANDOR_COI_MAX_AGE_DAYS": _int(env, "CANDOR_COI_MAX_AGE_DAYS", 365),
+        "RATELIMIT_STORAGE_URI": env.get("CANDOR_RATELIMIT_STORAGE_URI", "").strip() or "memory://",
+        "MAX_CONTENT_LENGTH": _int(env, "CANDOR_MAX_CONTENT_LENGTH", 1024 * 1024),
+        "SITE_NAME": env.get("CANDOR_SITE_NAME", "").strip() or "Candor Clinic Blog",
+        "ORGANISATION": env.get("CANDOR_ORGANISATION", "").strip() or "the Clinic",
+        "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+    }

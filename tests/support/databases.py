@@ -1,0 +1,76 @@
+"""Fresh, migrated databases for each test, on SQLite and (when configured) PostgreSQL.
+
+Migrating takes a while and history tables refuse DELETE, so each backend is migrated once into a
+template, and every test gets its own copy: a file copy on SQLite, CREATE DATABASE ... TEMPLATE on
+PostgreSQL. Tests therefore run against the real schema, triggers included, and never share rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from app import migrate
+
+POSTGRES_ENV = "CANDOR_TEST_POSTGRES_URL"
+_counter = itertools.count()
+
+
+def postgres_admin_url() -> str | None:
+    url = os.environ.get(POSTGRES_ENV, "").strip()
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url or None
+
+
+class SqliteTemplate:
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "template.sqlite3"
+        migrate.upgrade(f"sqlite:///{self.path}")
+
+    def fresh(self, directory: Path) -> str:
+        target = directory / "candor.sqlite3"
+        shutil.copyfile(self.path, target)
+        return f"sqlite:///{target}"
+
+    def drop(self, url: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class PostgresTemplate:
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_size=1)
+        self.name = f"candor_tpl_{os.getpid()}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}"'))
+            conn.execute(text(f'CREATE DATABASE "{self.name}"'))
+        url = self._url(self.name)
+        migrate.upgrade(url)
+
+    def _url(self, database: str) -> str:
+        return make_url(self.admin_url).set(database=database).render_as_string(hide_password=False)
+
+    def fresh(self, directory: Path) -> str:
+        name = f"candor_t_{os.getpid()}_{next(_counter)}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.name}"'))
+        return self._url(name)
+
+    def drop(self, url: str) -> None:
+        name = make_url(url).database
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    def close(self) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        self.admin.dispose()
