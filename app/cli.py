@@ -6,7 +6,7 @@ import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from app import demo, migrate
 from app.accounts import services as accounts
@@ -96,13 +96,14 @@ def tokens_create(email: str) -> None:
 
 
 @click.command("demo")
+@with_appcontext
 def demo_command() -> None:
     """Seed the demo blog (idempotent) and print the demo accounts."""
     if current_app.config["CANDOR_ENV"] == "production":
         raise click.ClickException("The demo content is for development; refusing to seed production.")
     session = session_factory()()
     try:
-        accounts_info, created = demo.seed(session, current_app.instance_path)
+        accounts_info, created = demo.seed(session, current_app.config.get("DEMO_ACCOUNTS_DIR") or current_app.instance_path)
         session.commit()
     finally:
         session.close()

@@ -63,8 +63,9 @@ def app_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def app(database_url: str, app_config: dict[str, Any]) -> Iterator[Flask]:
-    application = create_app({"DATABASE_URL": database_url, "TESTING": True, **app_config})
+def app(database_url: str, app_config: dict[str, Any], tmp_path: Any) -> Iterator[Flask]:
+    application = create_app({"DATABASE_URL": database_url, "TESTING": True,
+                              "DEMO_ACCOUNTS_DIR": str(tmp_path), **app_config})
     yield application
     application.extensions["candor.engine"].dispose()
 

@@ -6,6 +6,7 @@ its time budget and never raises; without a key it asks nothing at all.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -242,14 +243,28 @@ def test_a_refused_key_is_unavailable(server: AkismetServer) -> None:
     assert result.detail == "Akismet refused the API key or blog URL"
 
 
-def test_the_budget_covers_a_slow_connect(server: AkismetServer) -> None:
-    # 192.0.2.0/24 (TEST-NET-1) is never routed: the connect hangs, or fails at once if no route.
-    settings = settings_for(server, api_url="http://192.0.2.1:9")
-    with AkismetChecker(settings) as adapter:
+@pytest.fixture
+def unanswered_connect_url() -> Iterator[str]:
+    """A port whose accept queue is full: a new connect neither succeeds nor is refused, it hangs."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    queued = socket.create_connection(("127.0.0.1", port), timeout=1)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        queued.close()
+        listener.close()
+
+
+def test_the_budget_covers_a_connect_that_hangs(server: AkismetServer, unanswered_connect_url: str) -> None:
+    with AkismetChecker(settings_for(server, api_url=unanswered_connect_url)) as adapter:
         started = time.monotonic()
         result = adapter.check(signals())
         elapsed = time.monotonic() - started
     assert result.verdict is Verdict.UNAVAILABLE
+    assert result.detail == "Akismet did not answer within 1 s"
     assert elapsed < TIMEOUT + MARGIN
 
 

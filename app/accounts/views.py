@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, Length
 from app.accounts.services import authenticate
 from app.web.auth import current_user, log_in, log_out
 from app.web.database import commit, db
-from app.web.extensions import limiter
+from app.web.extensions import csrf, limiter
 from app.web.forms import TextSafe
 
 bp = Blueprint("accounts", __name__)
@@ -32,6 +32,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@csrf.exempt  # the form checks its own CSRF token, after the rate limit has counted the attempt
 @limiter.limit("10 per minute; 50 per hour", methods=["POST"])
 def login() -> Any:
     form = LoginForm()
@@ -43,6 +44,8 @@ def login() -> Any:
             flash(f"Signed in as {user.name}.")
             return redirect(_safe_next(request.args.get("next")))
         form.password.errors = ["That e-mail and password do not match an active staff account."]
+    elif request.method == "POST" and form.csrf_token.errors:
+        form.password.errors = ["The form expired or came from elsewhere. Please sign in again."]
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/login.html", form=form), status
 

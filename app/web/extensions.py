@@ -18,6 +18,7 @@ limiter = Limiter(key_func=client_ip, default_limits=[], headers_enabled=True)
 
 
 def init_app(app: Flask) -> None:
-    csrf.init_app(app)
+    # The limiter first: a flood of forged or expired forms still counts against the sender.
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     limiter.init_app(app)
+    csrf.init_app(app)

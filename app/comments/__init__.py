@@ -1,0 +1,1 @@
+"""Reader comments: submission, spam checking, moderation."""

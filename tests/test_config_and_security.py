@@ -1,0 +1,106 @@
+"""Configuration from the environment, production's fail-fast, and the security baseline on every response."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import config
+from tests.support.web import parse
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_production_refuses_to_start_without_its_secrets(tmp_path):
+    with pytest.raises(config.ConfigError, match="SECRET_KEY and DATABASE_URL"):
+        config.load(tmp_path, {"CANDOR_ENV": "production"})
+    with pytest.raises(config.ConfigError, match="DATABASE_URL"):
+        config.load(tmp_path, {"CANDOR_ENV": "production", "SECRET_KEY": "s"})
+
+
+def test_production_cookies_are_secure(tmp_path):
+    loaded = config.load(tmp_path, {"CANDOR_ENV": "production", "SECRET_KEY": "s", "DATABASE_URL": "sqlite://"})
+    assert loaded["SESSION_COOKIE_SECURE"] and loaded["SESSION_COOKIE_HTTPONLY"]
+
+
+def test_development_generates_a_secret_key_once(tmp_path):
+    first = config.load(tmp_path, {})["SECRET_KEY"]
+    second = config.load(tmp_path, {})["SECRET_KEY"]
+    assert first == second and len(first) >= 32
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_plain_postgresql_urls_use_psycopg(tmp_path):
+    loaded = config.load(tmp_path, {"DATABASE_URL": "postgresql://u@h/db"})
+    assert loaded["DATABASE_URL"] == "postgresql+psycopg://u@h/db"
+
+
+def test_bad_numbers_in_settings_are_explained(tmp_path):
+    with pytest.raises(config.ConfigError, match="CANDOR_TRUSTED_PROXIES"):
+        config.load(tmp_path, {"CANDOR_TRUSTED_PROXIES": "two"})
+
+
+def test_readme_documents_every_setting():
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name in config.SETTINGS if f"`{name}`" not in readme]
+    assert missing == []
+
+
+def test_security_headers_on_every_kind_of_response(client):
+    for path in ("/", "/login", "/no-such-page", "/api/v1/posts", "/static/candor.css"):
+        response = client.get(path)
+        h = response.headers
+        response.close()
+        assert "frame-ancestors 'none'" in h["Content-Security-Policy"], path
+        assert "script-src 'self'" in h["Content-Security-Policy"], path
+        assert "'unsafe-inline'" not in h["Content-Security-Policy"], path
+        assert h["X-Content-Type-Options"] == "nosniff", path
+        assert h["Referrer-Policy"] == "strict-origin-when-cross-origin", path
+
+
+def test_pages_carry_no_inline_script_or_style(client, make_post):
+    post = make_post("published")
+    for path in ("/", f"/posts/{post.slug}", "/login"):
+        soup = parse(client.get(path))
+        assert all(s.get("src") for s in soup.find_all("script")), path
+        assert soup.find("style") is None and soup.find(attrs={"style": True}) is None, path
+        assert not soup.find(attrs=lambda a: a and any(k.startswith("on") for k in a)), path
+
+
+def test_oversized_requests_get_413(client, make_user, make_token):
+    token = make_token(make_user("author"))
+    r = client.post("/api/v1/posts", data=b"x" * (1024 * 1024 + 1), content_type="application/json",
+                    headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 413 and "too large" in r.get_json()["error"]["message"]
+
+
+def _limited_ip(client, headers):
+    """Exhaust the login limit from one apparent IP; return whether another apparent IP is still let in."""
+    for _ in range(10):
+        client.post("/login", data={}, headers=headers("198.51.100.7"))
+    return client.post("/login", data={}, headers=headers("203.0.113.9")).status_code != 429
+
+
+def test_x_forwarded_for_is_ignored_without_trusted_proxies(client):
+    # Without a trusted proxy, a reader cannot dodge the rate limit by inventing X-Forwarded-For.
+    assert not _limited_ip(client, lambda ip: {"X-Forwarded-For": ip})
+
+
+@pytest.mark.parametrize("app_config", [{"CANDOR_TRUSTED_PROXIES": 1}])
+def test_x_forwarded_for_is_honoured_through_one_trusted_proxy(app_config):
+    from app import create_app
+
+    app = create_app({"DATABASE_URL": "sqlite://", "TESTING": True, **app_config})
+    client = app.test_client()
+    assert _limited_ip(client, lambda ip: {"X-Forwarded-For": f"10.9.9.9, {ip}"})
+    app.extensions["candor.engine"].dispose()
+
+
+def test_session_cookie_is_httponly_and_samesite(client, make_user):
+    from tests.support.web import log_in
+
+    user = make_user("author")
+    cookie = log_in(client, user.email).headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and re.search(r"SameSite=Lax", cookie)
