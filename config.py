@@ -32,6 +32,9 @@ SETTINGS: dict[str, str] = {
     "CANDOR_MAX_CONTENT_LENGTH": "largest request body accepted, in bytes",
     "CANDOR_SITE_NAME": "the blog's name in page titles and feeds",
     "CANDOR_ORGANISATION": "the organisation the staff work for",
+    "CANDOR_BLOCKED_LINK_HOSTS": "extra URL shorteners or redirect wrappers to refuse, comma-separated",
+    "CANDOR_PRIVACY_TERMS": "extra terms the privacy scan flags, comma-separated",
+    "CANDOR_PRIVACY_ALLOW": "identifiers the privacy scan lets through (the clinic's own public numbers)",
 }
 
 
@@ -57,6 +60,10 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+
+
+def _list(env: Mapping[str, str], name: str) -> list[str]:
+    return [part.strip() for part in env.get(name, "").split(",") if part.strip()]
 
 
 def _dev_secret_key(instance_path: Path) -> str:
@@ -112,6 +119,9 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "MAX_CONTENT_LENGTH": _int(env, "CANDOR_MAX_CONTENT_LENGTH", 1024 * 1024),
         "SITE_NAME": env.get("CANDOR_SITE_NAME", "").strip() or "Candor Clinic Blog",
         "ORGANISATION": env.get("CANDOR_ORGANISATION", "").strip() or "the Clinic",
+        "BLOCKED_LINK_HOSTS": _list(env, "CANDOR_BLOCKED_LINK_HOSTS"),
+        "PRIVACY_TERMS": _list(env, "CANDOR_PRIVACY_TERMS"),
+        "PRIVACY_ALLOW": _list(env, "CANDOR_PRIVACY_ALLOW"),
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -34,6 +34,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     errors.init_app(app)
 
+    from app.disclosures import views as _disclosure_api  # noqa: F401  (registers API routes)
+    from app.editorial import views as _editorial_api  # noqa: F401  (registers API routes)
     from app.accounts.views import bp as accounts_bp
     from app.posts.views import bp as posts_bp
     from app.web.api import bp as api_bp

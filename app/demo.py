@@ -18,6 +18,9 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.accounts.models import Role, User
 from app.accounts.services import create_user
+from app.disclosures.services import record_disclosure
+from app.editorial import services as editorial
+from app.editorial.gates import GateSettings
 from app.posts import services as posts
 from app.posts.services import RevisionInput
 
@@ -101,16 +104,19 @@ def seed(session: Session, instance_path: str) -> tuple[list[tuple[str, str, str
                                  title=title, department=department))
         accounts.append((email, password, ", ".join(sorted(r.value for r in roles))))
     editor = users[2]
+    settings = GateSettings()
+    for user in users:
+        record_disclosure(session, user, no_conflicts=True, interests=[])
 
     now = datetime.now(UTC)
     try:
         for author_index, title, body, refs, days_ago in POSTS:
             clock.freeze(now - timedelta(days=days_ago, hours=2))
             post = posts.create_draft(session, users[author_index], RevisionInput(title, body, refs))
-            posts.submit(session, users[author_index], post)
+            editorial.submit(session, users[author_index], post, settings)
             clock.freeze(now - timedelta(days=days_ago))
             assert post.current_revision is not None
-            posts.approve(session, editor, post, post.current_revision.number)
+            editorial.approve(session, editor, post, post.current_revision.number, settings)
 
         title, first, second, kind, note = CORRECTION
         post = next(p for p in posts.published_posts(session, page=1, per_page=50)[0]
@@ -121,8 +127,8 @@ def seed(session: Session, instance_path: str) -> tuple[list[tuple[str, str, str
         clock.freeze(now - timedelta(days=3))
         revision, _ = posts.revise(session, post.author, post,
                                    RevisionInput(title, body, list(current.references), kind, note), current.number)
-        posts.submit(session, post.author, post)
-        posts.approve(session, editor, post, revision.number)
+        editorial.submit(session, post.author, post, settings)
+        editorial.approve(session, editor, post, revision.number, settings)
     finally:
         clock.freeze(None)
 

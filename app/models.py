@@ -1,7 +1,13 @@
 """Every model, imported once, so Alembic and the schema tests see the whole metadata."""
 
 from app.accounts.models import ApiToken, User, UserRole
+from app.audit.models import AuditEntry
 from app.db import Base
+from app.disclosures.models import Disclosure
+from app.editorial.models import GateOverride, Retraction, Review
 from app.posts.models import Post, Publication, Revision
 
-__all__ = ["ApiToken", "Base", "Post", "Publication", "Revision", "User", "UserRole"]
+__all__ = [
+    "ApiToken", "AuditEntry", "Base", "Disclosure", "GateOverride", "Post", "Publication", "Retraction",
+    "Review", "Revision", "User", "UserRole",
+]

@@ -23,6 +23,9 @@ os.environ.pop("CANDOR_ENV", None)
 from app import create_app  # noqa: E402
 from app.accounts import services as accounts  # noqa: E402
 from app.accounts.models import Role, User  # noqa: E402
+from app.disclosures import services as disclosures  # noqa: E402
+from app.editorial import services as editorial  # noqa: E402
+from app.editorial.gates import GateSettings  # noqa: E402
 from app.posts import services as posts  # noqa: E402
 from app.posts.models import Post  # noqa: E402
 from tests.support.web import PASSWORD  # noqa: E402
@@ -120,7 +123,26 @@ def make_token(session: Session) -> Callable[[User], str]:
 
 
 @pytest.fixture
-def make_post(session: Session, make_user: Callable[..., User]) -> Callable[..., Post]:
+def make_disclosure(session: Session) -> Callable[..., Any]:
+    """make_disclosure(user) records "no relevant relationships"; pass interests=[...] for a list."""
+
+    def _make(user: User, interests: list[dict[str, Any]] | None = None, statement: str = "") -> Any:
+        disclosure = disclosures.record_disclosure(session, user, no_conflicts=not interests,
+                                                   interests=interests or [], statement=statement)
+        session.commit()
+        return disclosure
+
+    return _make
+
+
+@pytest.fixture
+def gate_settings(app: Flask) -> GateSettings:
+    return GateSettings.from_config(app.config)
+
+
+@pytest.fixture
+def make_post(session: Session, make_user: Callable[..., User], make_disclosure: Callable[..., Any],
+              gate_settings: GateSettings) -> Callable[..., Post]:
     """make_post(status="published"|"draft"|"in_review", author=..., title=..., body=..., references=[...])."""
     editors: list[User] = []
 
@@ -130,12 +152,14 @@ def make_post(session: Session, make_user: Callable[..., User]) -> Callable[...,
         refs = references if references is not None else ["https://example.org/sleep-study"]
         post = posts.create_draft(session, author, posts.RevisionInput(title, body, refs))
         if status in ("in_review", "published"):
-            posts.submit(session, author, post)
+            if disclosures.latest(session, author) is None:
+                make_disclosure(author)
+            editorial.submit(session, author, post, gate_settings)
         if status == "published":
             if not editors:
                 editors.append(make_user("editor", name="Edith Editor"))
             assert post.current_revision is not None
-            posts.approve(session, editors[0], post, post.current_revision.number)
+            editorial.approve(session, editors[0], post, post.current_revision.number, gate_settings)
         session.commit()
         return post
 

@@ -79,8 +79,9 @@ def test_another_author_cannot_revise_but_an_editor_can(api, make_post, make_use
     assert r.status_code == 201
 
 
-def test_submit_then_approve_publishes_that_exact_revision(api, make_post, make_user, client):
+def test_submit_then_approve_publishes_that_exact_revision(api, make_post, make_user, make_disclosure, client):
     post = make_post("draft")
+    make_disclosure(post.author)
     assert api.post(f"/api/v1/posts/{post.id}/submit", as_=post.author).get_json()["status"] == "in_review"
     editor = make_user("editor")
     r = api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 1}, as_=editor)
@@ -97,10 +98,12 @@ def test_approving_a_revision_that_is_no_longer_current_is_refused(api, make_pos
     assert r.status_code == 409 and r.get_json()["error"]["current_revision"] == 2
 
 
-def test_nobody_approves_their_own_post(api, make_user):
+def test_nobody_approves_their_own_post(api, make_user, make_disclosure):
     writer = make_user("author", "editor")
-    post_id = api.post("/api/v1/posts", {"title": "Own", "body": "x"}, as_=writer).get_json()["id"]
-    api.post(f"/api/v1/posts/{post_id}/submit", as_=writer)
+    make_disclosure(writer)
+    post_id = api.post("/api/v1/posts", {"title": "Own", "body": "x", "references": ["https://example.org/r"]},
+                       as_=writer).get_json()["id"]
+    assert api.post(f"/api/v1/posts/{post_id}/submit", as_=writer).get_json()["status"] == "in_review"
     r = api.post(f"/api/v1/posts/{post_id}/approve", {"revision": 1}, as_=writer)
     assert r.status_code == 403
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from app.editorial import services as editorial
+from app.editorial.gates import GateSettings
 from app.posts import services
 from tests.support.web import parse, text_of
 
@@ -50,12 +52,13 @@ def test_drafts_and_unknown_slugs_are_404(client, make_post):
 
 
 def _correct(session, post, body, editor):
+    settings = GateSettings()
     current = post.current_revision
     rev, _ = services.revise(session, post.author, post,
                              services.RevisionInput(current.title, body, list(current.references), "correction",
                                                     "Fixed the dose."), current.number)
-    services.submit(session, post.author, post)
-    services.approve(session, editor, post, rev.number)
+    editorial.submit(session, post.author, post, settings)
+    editorial.approve(session, editor, post, rev.number, settings)
     session.commit()
     return rev
 

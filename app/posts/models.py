@@ -15,6 +15,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from app.accounts.models import User
+from app.disclosures.models import Disclosure
 from app.clock import utc_now
 from app.db import Base, intpk, str200
 
@@ -59,6 +60,8 @@ class Post(Base):
     first_published_at: Mapped[datetime | None] = mapped_column(index=True)
     # Bumped on every change a reader could see; reader-page caches key on it.
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # When an approved revision is scheduled rather than published at once.
+    publish_at: Mapped[datetime | None] = mapped_column(index=True)
 
     author: Mapped[User] = relationship(lazy="joined")
     current_revision: Mapped[Revision | None] = relationship(
@@ -98,11 +101,16 @@ class Revision(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     kind: Mapped[str] = mapped_column(String(32), default=RevisionKind.ORIGINAL.value)
     note: Mapped[str] = mapped_column(Text, default="")
+    # The author's own view rather than the organisation's: the page adds the ethics code's disclaimer.
+    personal_view: Mapped[bool] = mapped_column(default=False)
 
     author: Mapped[User] = relationship(lazy="joined")
 
     def same_content(self, title: str, body: str, references: list[str]) -> bool:
         return self.title == title and self.body == body and list(self.references) == list(references)
+
+    def same_as(self, title: str, body: str, references: list[str], personal_view: bool) -> bool:
+        return self.same_content(title, body, references) and self.personal_view == personal_view
 
     def __repr__(self) -> str:
         return f"<Revision post={self.post_id} #{self.number} {self.kind}>"
@@ -114,6 +122,7 @@ class Publication(Base):
     __tablename__ = "publications"
     __table_args__ = (
         UniqueConstraint("revision_id", name="uq_publications_revision_id"),
+        CheckConstraint("via IN ('review', 'editor_direct')", name="via_known"),
         Index("ix_publications_post_published", "post_id", "published_at"),
     )
 
@@ -122,23 +131,35 @@ class Publication(Base):
     revision_id: Mapped[int] = mapped_column(ForeignKey("post_revisions.id"))
     approved_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     published_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # "review" (approved after submission) or "editor_direct" (an editor corrected and published at once).
+    via: Mapped[str] = mapped_column(String(32), default="review")
+    # The author's disclosure in force at approval, frozen with this revision.
+    disclosure_id: Mapped[int | None] = mapped_column(ForeignKey("disclosures.id"))
+    touches_interests: Mapped[bool] = mapped_column(default=False)
+    interest_statement: Mapped[str] = mapped_column(Text, default="")
 
     revision: Mapped[Revision] = relationship(lazy="joined")
     approved_by: Mapped[User] = relationship(lazy="joined")
+    disclosure: Mapped[Disclosure | None] = relationship(lazy="joined")
 
     def __repr__(self) -> str:
         return f"<Publication post={self.post_id} revision={self.revision_id}>"
 
 
-APPEND_ONLY_MODELS = (Revision, Publication)
+def _append_only_models() -> tuple[type, ...]:
+    from app.audit.models import AuditEntry
+    from app.editorial.models import GateOverride, Retraction
+
+    return (Revision, Publication, Disclosure, AuditEntry, GateOverride, Retraction)
 
 
 @event.listens_for(Session, "before_flush")
 def _refuse_changes_to_history(session: Session, _ctx: Any, _instances: Any) -> None:
     """The ORM half of append-only: stored revisions and publications are never updated or deleted."""
+    append_only = _append_only_models()
     for obj in session.dirty:
-        if isinstance(obj, APPEND_ONLY_MODELS) and session.is_modified(obj, include_collections=False):
+        if isinstance(obj, append_only) and session.is_modified(obj, include_collections=False):
             raise RuntimeError(f"{type(obj).__name__} rows are append-only and cannot be changed")
     for obj in session.deleted:
-        if isinstance(obj, APPEND_ONLY_MODELS):
+        if isinstance(obj, append_only):
             raise RuntimeError(f"{type(obj).__name__} rows are append-only and cannot be deleted")

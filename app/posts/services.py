@@ -15,38 +15,13 @@ from sqlalchemy.orm import Session
 from app import events
 from app.accounts.models import User
 from app.accounts.permissions import require
+from app.audit.services import record
 from app.clock import utc_now
 from app.errors import InvalidInput, InvalidTransition, NotFound, StaleRevision
 from app.posts.models import CHANGE_KINDS, Post, PostStatus, Publication, Revision, RevisionKind
 from app.posts.rendering import render_markdown
 
 MAX_TITLE_CHARS = 300
-
-# The editorial workflow: (from status, action) -> to status. Anything absent is an InvalidTransition.
-TRANSITIONS: dict[tuple[PostStatus, str], PostStatus] = {
-    (PostStatus.DRAFT, "submit"): PostStatus.IN_REVIEW,
-    (PostStatus.CHANGES_REQUESTED, "submit"): PostStatus.IN_REVIEW,
-    (PostStatus.PUBLISHED, "submit"): PostStatus.IN_REVIEW,  # a correction goes through review too
-    (PostStatus.IN_REVIEW, "approve"): PostStatus.PUBLISHED,
-    (PostStatus.IN_REVIEW, "request_changes"): PostStatus.CHANGES_REQUESTED,
-}
-
-
-_PAST = {"submit": "submitted", "approve": "approved", "request_changes": "sent back for changes"}
-
-
-def _transition(post: Post, action: str) -> PostStatus:
-    current = PostStatus(post.status)
-    target = TRANSITIONS.get((current, action))
-    if target is None:
-        state = current.value.replace("_", " ")
-        raise InvalidTransition(f"A post that is {state} cannot be {_PAST[action]}.", post_status=current.value)
-    old = post.status
-    post.status = target.value
-    post.updated_at = utc_now()
-    events.post_status_changed.send(post, old=old, new=target.value)
-    return target
-
 
 @dataclass(frozen=True)
 class RevisionInput:
@@ -55,6 +30,7 @@ class RevisionInput:
     references: list[str]
     kind: str | None = None
     note: str = ""
+    personal_view: bool = False
 
 
 def _unique_slug(session: Session, title: str) -> str:
@@ -90,12 +66,13 @@ def create_draft(session: Session, actor: User, data: RevisionInput) -> Post:
     session.flush()
     revision = Revision(
         post_id=post.id, number=1, title=data.title, body=data.body, references=list(data.references),
-        html=html, author_id=actor.id, kind=RevisionKind.ORIGINAL.value, note="",
+        html=html, author_id=actor.id, kind=RevisionKind.ORIGINAL.value, note="", personal_view=data.personal_view,
     )
     session.add(revision)
     session.flush()
     post.current_revision = revision
     session.flush()
+    record(session, actor, "post.created", post_id=post.id, revision_number=1)
     events.revision_saved.send(post, revision=revision)
     return post
 
@@ -118,61 +95,25 @@ def revise(session: Session, actor: User, post: Post, data: RevisionInput, base_
             "Merge your changes into it and try again.",
             current_revision=current.number,
         )
-    if current.same_content(data.title, data.body, data.references):
+    if current.same_as(data.title, data.body, data.references, data.personal_view):
         return current, False
     kind, note = _check_kind(post, data)
     html = render_markdown(data.body)
     revision = Revision(
         post_id=post.id, number=current.number + 1, title=data.title, body=data.body,
         references=list(data.references), html=html, author_id=actor.id, kind=kind, note=note,
+        personal_view=data.personal_view,
     )
     session.add(revision)
     session.flush()
     post.current_revision = revision
     session.flush()
+    record(session, actor, "post.revised", post_id=post.id, revision_number=revision.number, note=note, kind=kind)
+    from app.editorial.services import after_edit  # editorial builds on posts; imported late to avoid a cycle
+
+    after_edit(session, actor, post)
     events.revision_saved.send(post, revision=revision)
     return revision, True
-
-
-def submit(session: Session, actor: User, post: Post) -> Post:
-    require(actor, "post.submit", post)
-    if post.status == PostStatus.PUBLISHED and post.current_revision_id == post.published_revision_id:
-        raise InvalidTransition("Nothing to review: the current revision is already published.")
-    _transition(post, "submit")
-    session.flush()
-    return post
-
-
-def request_changes(session: Session, actor: User, post: Post, note: str) -> Post:
-    require(actor, "post.request_changes", post)
-    if not note.strip():
-        raise InvalidInput("Say what needs to change.", field="note")
-    _transition(post, "request_changes")
-    session.flush()
-    return post
-
-
-def approve(session: Session, actor: User, post: Post, revision_number: int, at: datetime | None = None) -> Publication:
-    """Publish exactly ``revision_number``; an edit made after the editor looked makes this refuse."""
-    require(actor, "post.approve", post)
-    current = post.current_revision
-    assert current is not None
-    if revision_number != current.number:
-        raise StaleRevision(
-            f"You reviewed revision {revision_number}, but revision {current.number} is current. Review it again.",
-            current_revision=current.number,
-        )
-    _transition(post, "approve")
-    now = at or utc_now()
-    publication = Publication(post_id=post.id, revision_id=current.id, approved_by_id=actor.id, published_at=now)
-    session.add(publication)
-    post.published_revision = current
-    if post.first_published_at is None:
-        post.first_published_at = now
-    post.updated_at = now
-    session.flush()
-    events.post_published.send(post, revision=current)
-    return publication
 
 
 # --- queries -------------------------------------------------------------------------------------

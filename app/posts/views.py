@@ -12,7 +12,8 @@ from app.posts import services
 from app.posts.models import Post, Publication, Revision
 from app.text import clean_text, clean_url_list
 from app.web import api
-from app.web.api import int_field, json_body, listing, page_args
+from app.editorial import services as editorial
+from app.web.api import bool_field, gate_settings, int_field, json_body, listing, page_args
 from app.web.auth import current_user
 from app.web.database import commit, db
 from app.web.pagecache import cached_page
@@ -85,6 +86,8 @@ def revision_json(revision: Revision, publication: Publication | None = None) ->
         "author": revision.author.name,
         "published_at": publication.published_at.isoformat() if publication else None,
         "approved_by": publication.approved_by.name if publication else None,
+        "via": publication.via if publication else None,
+        "personal_view": revision.personal_view,
     }
     return data
 
@@ -118,7 +121,8 @@ def _visible_post(post_id: int) -> tuple[Post, bool]:
 
 
 def _revision_input(data: dict[str, Any], *, title_default: str | None = None,
-                    references_default: list[str] | None = None) -> services.RevisionInput:
+                    references_default: list[str] | None = None,
+                    personal_view_default: bool = False) -> services.RevisionInput:
     title = data.get("title", title_default)
     references = data.get("references", references_default)
     return services.RevisionInput(
@@ -127,6 +131,7 @@ def _revision_input(data: dict[str, Any], *, title_default: str | None = None,
         references=clean_url_list(references, "references"),
         kind=clean_text(data.get("kind"), "kind", max_chars=32, required=False) or None,
         note=clean_text(data.get("note"), "note", max_chars=2000, required=False, multiline=True),
+        personal_view=bool_field(data, "personal_view", default=personal_view_default),
     )
 
 
@@ -163,11 +168,15 @@ def api_revise(post_id: int) -> Any:
     current = post.current_revision
     revision, created = services.revise(
         db(), actor, post,
-        _revision_input(data, title_default=current.title, references_default=list(current.references)),
+        _revision_input(data, title_default=current.title, references_default=list(current.references),
+                        personal_view_default=current.personal_view),
         base,
     )
+    published = None
+    if bool_field(data, "publish", default=False):
+        published = editorial.publish_direct(db(), actor, post, gate_settings())
     commit()
-    body = revision_json(revision) | {"id": post.id, "status": post.status, "created": created}
+    body = revision_json(revision, published) | {"id": post.id, "status": post.status, "created": created}
     return body, 201 if created else 200
 
 
@@ -176,35 +185,3 @@ def api_list_revisions(post_id: int) -> Any:
     post, staff = _visible_post(post_id)
     rows = services.revisions(db(), post, published_only=not staff)
     return {"items": [revision_json(r, p) for r, p in rows], "next": None}
-
-
-@api.bp.post("/posts/<int:post_id>/submit")
-def api_submit(post_id: int) -> Any:
-    actor = require(current_user(), "post.view_unpublished")
-    post = services.submit(db(), actor, services.get_post(db(), post_id))
-    commit()
-    return {"id": post.id, "status": post.status, "revision": post.current_revision.number}
-
-
-@api.bp.post("/posts/<int:post_id>/approve")
-def api_approve(post_id: int) -> Any:
-    actor = require(current_user(), "post.view_unpublished")
-    data = json_body()
-    number = int_field(data, "revision")
-    assert number is not None
-    post = services.get_post(db(), post_id)
-    publication = services.approve(db(), actor, post, number)
-    commit()
-    return {"id": post.id, "status": post.status, "revision": publication.revision.number,
-            "published_at": publication.published_at.isoformat(),
-            "url": url_for("posts.show", slug=post.slug, _external=True)}
-
-
-@api.bp.post("/posts/<int:post_id>/request-changes")
-def api_request_changes(post_id: int) -> Any:
-    actor = require(current_user(), "post.view_unpublished")
-    data = json_body()
-    note = clean_text(data.get("note"), "note", max_chars=2000, multiline=True)
-    post = services.request_changes(db(), actor, services.get_post(db(), post_id), note)
-    commit()
-    return {"id": post.id, "status": post.status}

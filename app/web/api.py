@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request, url_for
+from flask import Blueprint, current_app, request, url_for
 
+from app.editorial.gates import GateSettings
 from app.errors import InvalidInput
 from app.web.extensions import csrf
 
@@ -39,6 +40,24 @@ def int_field(data: dict[str, Any], name: str, *, required: bool = True) -> int 
     if not 0 < value < 2**31:
         raise InvalidInput(f"{name} is out of range.", field=name)
     return value
+
+
+def bool_field(data: dict[str, Any], name: str, *, default: bool | None = None) -> bool:
+    value = data.get(name, default)
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{name} must be true or false.", field=name)
+    return value
+
+
+def optional_bool(data: dict[str, Any], name: str) -> bool | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise InvalidInput(f"{name} must be true or false.", field=name)
+    return value
+
+
+def gate_settings() -> GateSettings:
+    return GateSettings.from_config(current_app.config)
 
 
 def page_args(default_per_page: int = 20) -> tuple[int, int]:

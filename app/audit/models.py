@@ -1,0 +1,32 @@
+"""Audit entries. Append-only: the ORM refuses changes and a database trigger refuses UPDATE/DELETE."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.accounts.models import User
+from app.clock import utc_now
+from app.db import Base, intpk
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_post_at", "post_id", "at"),)
+
+    id: Mapped[intpk]
+    at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the system (a scheduler)
+    action: Mapped[str] = mapped_column(String(64))
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"))
+    revision_number: Mapped[int | None]
+    note: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    actor: Mapped[User | None] = relationship(lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"<AuditEntry {self.id} {self.action} post={self.post_id}>"

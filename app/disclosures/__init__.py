@@ -1,0 +1,1 @@
+"""Conflict-of-interest disclosures: versioned, never edited, and expiring."""

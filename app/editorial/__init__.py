@@ -1,0 +1,1 @@
+"""The editorial workflow: review, publishing gates, overrides, scheduling, retraction."""

@@ -1,0 +1,100 @@
+"""Reviews (one open per post, enforced by a partial unique index), gate overrides and retractions."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.accounts.models import User
+from app.clock import utc_now
+from app.db import Base, intpk
+
+
+class ReviewState(enum.StrEnum):
+    OPEN = "open"
+    APPROVED = "approved"
+    CHANGES_REQUESTED = "changes_requested"
+    WITHDRAWN = "withdrawn"
+
+
+class Gate(enum.StrEnum):
+    IDENTITY = "identity"
+    DISCLOSURE = "disclosure"
+    REFERENCES = "references"
+    DIRECT_LINKS = "direct_links"
+    PRIVACY = "privacy"
+
+
+# Gates an editor may override, with a recorded justification; the others have no exception.
+OVERRIDABLE = frozenset({Gate.REFERENCES, Gate.PRIVACY})
+REVIEW_STATES = tuple(s.value for s in ReviewState)
+GATES = tuple(g.value for g in Gate)
+
+
+class Review(Base):
+    """One submission for review. Closed by approval, a request for changes, or withdrawal."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        CheckConstraint(f"state IN {REVIEW_STATES!r}", name="state_known"),
+        Index("uq_reviews_one_open_per_post", "post_id", unique=True,
+              sqlite_where=text("state = 'open'"), postgresql_where=text("state = 'open'")),
+    )
+
+    id: Mapped[intpk]
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    revision_number: Mapped[int]
+    submitted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime] = mapped_column(default=utc_now)
+    touches_interests: Mapped[bool] = mapped_column(default=False)
+    interest_statement: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(32), default=ReviewState.OPEN.value)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[datetime | None]
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    submitted_by: Mapped[User] = relationship(foreign_keys=[submitted_by_id], lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"<Review {self.id} post={self.post_id} r{self.revision_number} {self.state}>"
+
+
+class GateOverride(Base):
+    """An editor's recorded decision that a failing gate may pass for one revision. Append-only."""
+
+    __tablename__ = "gate_overrides"
+    __table_args__ = (CheckConstraint(f"gate IN {GATES!r}", name="gate_known"),
+                      CheckConstraint("justification <> ''", name="justified"))
+
+    id: Mapped[intpk]
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    revision_number: Mapped[int]
+    gate: Mapped[str] = mapped_column(String(32))
+    justification: Mapped[str] = mapped_column(Text)
+    editor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    editor: Mapped[User] = relationship(lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"<GateOverride post={self.post_id} r{self.revision_number} {self.gate}>"
+
+
+class Retraction(Base):
+    """That a post was retracted, why, and by whom. Append-only; the post keeps its address and history."""
+
+    __tablename__ = "retractions"
+
+    id: Mapped[intpk]
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    editor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    editor: Mapped[User] = relationship(lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"<Retraction post={self.post_id}>"

@@ -1,0 +1,150 @@
+"""Editorial JSON API: submit, approve, request changes, withdraw, overrides, retraction, gates, audit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import url_for
+
+from app.accounts.permissions import require
+from app.audit import services as audit
+from app.editorial import services as editorial
+from app.errors import InvalidInput
+from app.posts import services as posts
+from app.text import clean_text
+from app.web import api
+from app.web.api import gate_settings, int_field, json_body, listing, optional_bool, page_args
+from app.web.auth import current_user
+from app.web.database import commit, db
+
+
+def _optional_body() -> dict[str, Any]:
+    from flask import request
+
+    return json_body() if request.content_length else {}
+
+
+def _datetime(data: dict[str, Any], name: str) -> datetime | None:
+    raw = data.get(name)
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or len(raw) > 40:
+        raise InvalidInput(f"{name} must be an ISO 8601 date-time, like 2026-12-01T09:00:00Z.", field=name)
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{name} must be an ISO 8601 date-time, like 2026-12-01T09:00:00Z.", field=name) from None
+    if value.tzinfo is None:
+        raise InvalidInput(f"{name} needs a time zone (end it with Z for UTC).", field=name)
+    return value.astimezone(UTC)
+
+
+def _status(post_id: int) -> dict[str, Any]:
+    post = posts.get_post(db(), post_id)
+    return {"id": post.id, "status": post.status,
+            "revision": post.current_revision.number if post.current_revision else None,
+            "published_revision": post.published_revision.number if post.published_revision else None,
+            "publish_at": post.publish_at.isoformat() if post.publish_at else None}
+
+
+@api.bp.post("/posts/<int:post_id>/submit")
+def api_submit(post_id: int) -> Any:
+    actor = require(current_user(), "post.view_unpublished")
+    data = _optional_body()
+    post = posts.get_post(db(), post_id)
+    editorial.submit(db(), actor, post, gate_settings(),
+                     touches_interests=optional_bool(data, "touches_interests"),
+                     interest_statement=clean_text(data.get("interest_statement"), "interest_statement",
+                                                   max_chars=2000, required=False, multiline=True))
+    commit()
+    return _status(post_id)
+
+
+@api.bp.get("/posts/<int:post_id>/gates")
+def api_gates(post_id: int) -> Any:
+    require(current_user(), "post.view_unpublished")
+    post = posts.get_post(db(), post_id)
+    results = editorial.check_gates(db(), post, gate_settings())
+    return {"items": [r.to_json() for r in results], "ok": all(r.passes for r in results), "next": None}
+
+
+@api.bp.post("/posts/<int:post_id>/approve")
+def api_approve(post_id: int) -> Any:
+    actor = require(current_user(), "post.view_unpublished")
+    data = json_body()
+    number = int_field(data, "revision")
+    assert number is not None
+    post = posts.get_post(db(), post_id)
+    publication = editorial.approve(db(), actor, post, number, gate_settings(), publish_at=_datetime(data, "publish_at"))
+    commit()
+    body = _status(post_id)
+    if publication is not None:
+        body |= {"published_at": publication.published_at.isoformat(),
+                 "url": url_for("posts.show", slug=post.slug, _external=True)}
+    return body
+
+
+@api.bp.post("/posts/<int:post_id>/request-changes")
+def api_request_changes(post_id: int) -> Any:
+    actor = require(current_user(), "post.view_unpublished")
+    data = json_body()
+    note = clean_text(data.get("note"), "note", max_chars=2000, multiline=True)
+    editorial.request_changes(db(), actor, posts.get_post(db(), post_id), note)
+    commit()
+    return _status(post_id)
+
+
+@api.bp.post("/posts/<int:post_id>/withdraw")
+def api_withdraw(post_id: int) -> Any:
+    actor = require(current_user(), "post.view_unpublished")
+    editorial.withdraw(db(), actor, posts.get_post(db(), post_id))
+    commit()
+    return _status(post_id)
+
+
+@api.bp.post("/posts/<int:post_id>/overrides")
+def api_override(post_id: int) -> Any:
+    actor = require(current_user(), "post.view_unpublished")
+    data = json_body()
+    gate = clean_text(data.get("gate"), "gate", max_chars=32)
+    justification = clean_text(data.get("justification"), "justification", max_chars=2000, multiline=True)
+    number = int_field(data, "revision")
+    assert number is not None
+    override = editorial.override_gate(db(), actor, posts.get_post(db(), post_id), gate, justification, number)
+    commit()
+    return {"gate": override.gate, "revision": override.revision_number, "justification": override.justification,
+            "by": actor.name, "at": override.at.isoformat()}, 201
+
+
+@api.bp.post("/posts/<int:post_id>/retract")
+def api_retract(post_id: int) -> Any:
+    actor = require(current_user(), "post.view_unpublished")
+    data = json_body()
+    reason = clean_text(data.get("reason"), "reason", max_chars=2000, multiline=True)
+    editorial.retract(db(), actor, posts.get_post(db(), post_id), reason)
+    commit()
+    return _status(post_id)
+
+
+def _audit_json(entry: Any) -> dict[str, Any]:
+    return {"at": entry.at.isoformat(), "actor": entry.actor.name if entry.actor else "system",
+            "action": entry.action, "post_id": entry.post_id, "revision": entry.revision_number,
+            "note": entry.note, "data": entry.data}
+
+
+@api.bp.get("/posts/<int:post_id>/audit")
+def api_post_audit(post_id: int) -> Any:
+    require(current_user(), "audit.view")
+    posts.get_post(db(), post_id)
+    page, per_page = page_args(50)
+    rows, more = audit.entries(db(), post_id=post_id, page=page, per_page=per_page)
+    return listing([_audit_json(e) for e in rows], more, "api.api_post_audit", page, per_page, post_id=post_id)
+
+
+@api.bp.get("/audit")
+def api_audit() -> Any:
+    require(current_user(), "audit.view")
+    page, per_page = page_args(50)
+    rows, more = audit.entries(db(), page=page, per_page=per_page)
+    return listing([_audit_json(e) for e in rows], more, "api.api_audit", page, per_page)
