@@ -25,13 +25,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if overrides:
         app.config.from_mapping(overrides)
 
-    from app.web import auth, database, errors, extensions, pagecache, security
+    from app.web import auth, database, errors, extensions, pagecache, scheduler, security
 
     database.init_app(app)
     security.init_app(app)
     extensions.init_app(app)
     pagecache.init_app(app)
     auth.init_app(app)
+    scheduler.init_app(app)
     errors.init_app(app)
 
     from app.disclosures import views as _disclosure_api  # noqa: F401  (registers API routes)

@@ -8,7 +8,12 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+import httpx
+
 from app import demo, migrate
+from app.editorial import linkcheck
+from app.editorial import services as editorial
+from app.editorial.gates import GateSettings
 from app.accounts import services as accounts
 from app.errors import CandorError
 from app.web.database import session_factory
@@ -113,6 +118,45 @@ def demo_command() -> None:
         click.echo(f"  {email:<32} {password:<24} {roles}")
 
 
+@click.command("publish-due")
+@with_appcontext
+def publish_due_command() -> None:
+    """Publish every scheduled post whose time has come (safe to run from cron)."""
+    session = session_factory()()
+    try:
+        published = editorial.publish_due(session, GateSettings.from_config(current_app.config))
+        session.commit()
+    finally:
+        session.close()
+    for post in published:
+        click.echo(f"Published {post.slug}")
+    click.echo(f"{len(published)} scheduled post(s) published.")
+
+
+links_cli = AppGroup("links", help="Links in published posts.")
+
+
+@links_cli.command("check")
+@click.option("--delay", default=1.0, show_default=True, help="Seconds between two requests to the same host.")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds before a link counts as unreachable.")
+def links_check(delay: float, timeout: float) -> None:
+    """Check every link in published posts and list the dead ones by author (status, since when)."""
+    session = session_factory()()
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=True,
+                          headers={"User-Agent": "Candor link checker"}) as client:
+            report = linkcheck.check_published_links(session, client, per_host_delay=delay, timeout=timeout)
+        session.commit()
+    finally:
+        session.close()
+    click.echo(f"Checked {report.checked} link(s) in {report.posts} published post(s); {len(report.dead)} dead.")
+    for author, rows in report.by_author().items():
+        click.echo(f"\n{author}:")
+        for row in rows:
+            status = row.status if row.status is not None else row.error
+            click.echo(f"  {row.url}  [{status}] dead since {row.failing_since:%Y-%m-%d %H:%M} UTC  in /posts/{row.slug}")
+
+
 def register(app: Flask) -> None:
-    for command in (db_cli, users_cli, tokens_cli, demo_command):
+    for command in (db_cli, users_cli, tokens_cli, demo_command, publish_due_command, links_cli):
         app.cli.add_command(command)

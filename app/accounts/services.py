@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +18,14 @@ from app.text import clean_text
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so a login takes as long either way.
 _DUMMY_HASH = _hasher.hash("candor-timing-equaliser")
+
+
+def use_hash_profile(name: str) -> None:
+    """Switch Argon2 parameters (e.g. "CHEAPEST" for test suites). Stored hashes carry their own
+    parameters, so existing ones still verify, and are upgraded on the next sign-in."""
+    global _hasher, _DUMMY_HASH
+    _hasher = PasswordHasher.from_parameters(getattr(profiles, name))
+    _DUMMY_HASH = _hasher.hash("candor-timing-equaliser")
 MIN_PASSWORD_CHARS = 10
 TOKEN_PREFIX = "cnd_"
 

@@ -106,13 +106,14 @@ def _direct_links(revision: Revision, settings: GateSettings) -> GateResult:
 
 
 def _privacy(revision: Revision, settings: GateSettings) -> GateResult:
-    text = f"{revision.title}\n{revision.body}"
-    findings = privacy.scan(text, settings.privacy_terms, settings.privacy_allow)
-    if findings:
+    details = [f"In the title: {privacy.describe(f)}"
+               for f in privacy.scan(revision.title, settings.privacy_terms, settings.privacy_allow)]
+    details += [privacy.describe(f)
+                for f in privacy.scan(revision.body, settings.privacy_terms, settings.privacy_allow)]
+    if details:
         return GateResult(Gate.PRIVACY, False,
                           "The text may identify a patient. Remove the identifiers, or ask an editor to "
-                          "override with a justification (for example, written consent on file).",
-                          [privacy.describe(f) for f in findings])
+                          "override with a justification (for example, written consent on file).", details)
     return GateResult(Gate.PRIVACY, True, "No patient identifiers found.")
 
 

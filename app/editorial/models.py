@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
@@ -98,3 +98,22 @@ class Retraction(Base):
 
     def __repr__(self) -> str:
         return f"<Retraction post={self.post_id}>"
+
+
+class LinkCheck(Base):
+    """The latest result of checking one link of one published post. Mutable: it is a status, not history."""
+
+    __tablename__ = "link_checks"
+    __table_args__ = (UniqueConstraint("post_id", "url", name="uq_link_checks_post_url"),)
+
+    id: Mapped[intpk]
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    ok: Mapped[bool]
+    status: Mapped[int | None]
+    error: Mapped[str] = mapped_column(Text, default="")
+    checked_at: Mapped[datetime] = mapped_column(default=utc_now)
+    failing_since: Mapped[datetime | None]
+
+    def __repr__(self) -> str:
+        return f"<LinkCheck post={self.post_id} {self.url} ok={self.ok}>"

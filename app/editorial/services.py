@@ -186,7 +186,7 @@ def publish_due(session: Session, settings: GateSettings, now: datetime | None =
     """Publish every scheduled post whose time has come. Safe to run from cron and on any request."""
     now = now or utc_now()
     due = list(session.scalars(
-        select(Post).where(Post.status == S.SCHEDULED.value, Post.publish_at <= now).with_for_update(skip_locked=True)
+        select(Post).where(Post.status == S.SCHEDULED.value, Post.publish_at <= now).with_for_update(skip_locked=True, of=Post)
     ))
     for post in due:
         approval = session.scalar(

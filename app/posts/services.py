@@ -152,6 +152,13 @@ def revisions(session: Session, post: Post, *, published_only: bool) -> list[tup
     return [(r, pubs.get(r.id)) for r in session.scalars(query)]
 
 
+def posts_by(session: Session, author: User) -> list[Post]:
+    return list(session.scalars(
+        select(Post).where(Post.author_id == author.id, Post.published_revision_id.is_not(None))
+        .order_by(Post.first_published_at.desc())
+    ))
+
+
 def published_revision(session: Session, post: Post, number: int) -> tuple[Revision, Publication]:
     row = session.execute(
         select(Revision, Publication)
@@ -183,3 +190,10 @@ def public_stamp(session: Session) -> tuple[object, ...]:
         select(func.max(Post.updated_at), func.count(Post.id)).where(Post.published_revision_id.is_not(None))
     ).one()
     return tuple(row)
+
+
+def all_posts_by(session: Session, author: User) -> list[Post]:
+    """Every post ``author`` wrote, in any state, most recently changed first: the staff dashboard's list."""
+    return list(session.scalars(
+        select(Post).where(Post.author_id == author.id).order_by(Post.updated_at.desc(), Post.id.desc())
+    ))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from app.accounts.permissions import can, require
+from app.accounts.models import User
+from app.disclosures import services as disclosures
 from app.errors import NotFound
 from app.posts import services
 from app.posts.models import Post, Publication, Revision
@@ -55,7 +57,9 @@ def show(slug: str) -> Any:
         post = services.get_public_post(db(), slug)
         revision = post.published_revision
         history = services.revisions(db(), post, published_only=True)
-        return render_template("posts/show.html", post=post, revision=revision, history=history)
+        publication = next(p for r, p in history if r.id == revision.id)
+        return render_template("posts/show.html", post=post, revision=revision, history=history,
+                               publication=publication)
 
     return cached_page(("post", key), render)
 
@@ -72,6 +76,20 @@ def revision(slug: str, number: int) -> Any:
         return render_template("posts/revision.html", post=post, revision=rev, publication=publication)
 
     return cached_page(("revision", key, number), render)
+
+
+@bp.get("/people/<int:user_id>")
+def person(user_id: int) -> Any:
+    """A staff profile: who they are, their role, their current disclosure and their posts."""
+    user = db().get(User, user_id)
+    if user is None or not user.roles:
+        raise NotFound("There is no staff member at this address.")
+    max_age = current_app.config["CANDOR_COI_MAX_AGE_DAYS"]
+    latest = disclosures.latest(db(), user)
+    return render_template("posts/person.html", person=user, disclosure=latest,
+                           disclosure_current=disclosures.is_current(latest, max_age),
+                           history=disclosures.history(db(), user),
+                           posts=services.posts_by(db(), user))
 
 
 # --- JSON API --------------------------------------------------------------------------------------
