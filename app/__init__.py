@@ -38,11 +38,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.disclosures import views as _disclosure_api  # noqa: F401  (registers API routes)
     from app.editorial import views as _editorial_api  # noqa: F401  (registers API routes)
     from app.accounts.views import bp as accounts_bp
+    from app.corrections.views import bp as corrections_bp
     from app.posts.views import bp as posts_bp
     from app.web.api import bp as api_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(posts_bp)
+    app.register_blueprint(corrections_bp)
     app.register_blueprint(api_bp)
 
     from app.cli import register

@@ -2,12 +2,13 @@
 
 from app.accounts.models import ApiToken, User, UserRole
 from app.audit.models import AuditEntry
+from app.corrections.models import ErrorReport, RevisionDiff
 from app.db import Base
 from app.disclosures.models import Disclosure
 from app.editorial.models import GateOverride, LinkCheck, Retraction, Review
 from app.posts.models import Post, Publication, Revision
 
 __all__ = [
-    "ApiToken", "AuditEntry", "Base", "Disclosure", "GateOverride", "LinkCheck", "Post", "Publication", "Retraction",
+    "ApiToken", "AuditEntry", "Base", "Disclosure", "ErrorReport", "RevisionDiff", "GateOverride", "LinkCheck", "Post", "Publication", "Retraction",
     "Review", "Revision", "User", "UserRole",
 ]

@@ -18,6 +18,7 @@ from app.accounts.models import User
 from app.accounts.permissions import require
 from app.audit.services import record
 from app.clock import utc_now
+from app.corrections import services as _corrections  # noqa: F401  (its publication receivers)
 from app.disclosures import services as disclosures
 from app.editorial.gates import GateResult, GateSettings, evaluate, failing
 from app.editorial.models import OVERRIDABLE, Gate, GateOverride, Retraction, Review, ReviewState

@@ -148,9 +148,10 @@ class Publication(Base):
 
 def _append_only_models() -> tuple[type, ...]:
     from app.audit.models import AuditEntry
+    from app.corrections.models import RevisionDiff
     from app.editorial.models import GateOverride, Retraction
 
-    return (Revision, Publication, Disclosure, AuditEntry, GateOverride, Retraction)
+    return (Revision, Publication, Disclosure, AuditEntry, GateOverride, Retraction, RevisionDiff)
 
 
 @event.listens_for(Session, "before_flush")

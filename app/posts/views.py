@@ -8,6 +8,7 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 
 from app.accounts.permissions import can, require
 from app.accounts.models import User
+from app.corrections import services as corrections
 from app.disclosures import services as disclosures
 from app.errors import NotFound
 from app.posts import services
@@ -58,8 +59,12 @@ def show(slug: str) -> Any:
         revision = post.published_revision
         history = services.revisions(db(), post, published_only=True)
         publication = next(p for r, p in history if r.id == revision.id)
+        notices = corrections.notices(db(), post)
+        url = url_for("posts.show", slug=post.slug, _external=True)
         return render_template("posts/show.html", post=post, revision=revision, history=history,
-                               publication=publication)
+                               publication=publication, notices=notices,
+                               jsonld=corrections.jsonld(post, revision, notices, url),
+                               retraction=editorial.retraction_for(db(), post))
 
     return cached_page(("post", key), render)
 

@@ -1,0 +1,1 @@
+"""Transparent corrections: what changed between two published revisions, shown inline."""

@@ -1,0 +1,237 @@
+"""Corrections as readers see them: notices, history, the changes view, the corrections log, error reports.
+
+Diffs are computed once per pair of revisions (at publication for the pairs readers will ask for, or on
+first view for any other) and kept: both sides are immutable, so the result is too.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, object_session
+
+from app import events
+from app.accounts.models import Role, User
+from app.accounts.permissions import require
+from app.audit.services import record
+from app.clock import utc_now
+from app.corrections.diff import diff_html
+from app.corrections.models import ErrorReport, ReportState, RevisionDiff
+from app.errors import InvalidInput, InvalidTransition, NotFound
+from app.posts.models import Post, Publication, Revision, RevisionKind
+from app.posts.services import published_revision
+
+NOTICE_KINDS = (RevisionKind.CORRECTION.value, RevisionKind.CLARIFICATION.value, RevisionKind.UPDATE.value)
+
+
+@dataclass(frozen=True)
+class Notice:
+    revision: Revision
+    publication: Publication
+    previous_number: int
+
+
+def history(session: Session, post: Post) -> list[tuple[Revision, Publication]]:
+    """Every published revision of a post, oldest first, with who approved it and when."""
+    rows = session.execute(
+        select(Revision, Publication).join(Publication, Publication.revision_id == Revision.id)
+        .where(Publication.post_id == post.id).order_by(Publication.published_at, Revision.number)
+    ).all()
+    return [(r, p) for r, p in rows]
+
+
+def notices(session: Session, post: Post) -> list[Notice]:
+    """Corrections, clarifications and updates, newest first, each with the revision it replaced."""
+    rows = history(session, post)
+    found = [Notice(rev, pub, rows[i - 1][0].number) for i, (rev, pub) in enumerate(rows)
+             if i > 0 and rev.kind in NOTICE_KINDS]
+    return list(reversed(found))
+
+
+def cached_diff(session: Session, old: Revision, new: Revision) -> str:
+    """The marked-up diff of two revisions, computed at most once and stored."""
+    found = session.scalar(select(RevisionDiff.html).where(RevisionDiff.from_revision_id == old.id,
+                                                           RevisionDiff.to_revision_id == new.id))
+    if found is not None:
+        return found
+    html = diff_html(old.html, new.html)
+    try:
+        with session.begin_nested():
+            session.add(RevisionDiff(from_revision_id=old.id, to_revision_id=new.id, html=html, created_at=utc_now()))
+    except IntegrityError:
+        pass  # another worker stored the same pair first; theirs is identical
+    return html
+
+
+def changes(session: Session, post: Post, from_number: int | None, to_number: int | None) -> tuple[Revision, Revision, str]:
+    """Compare two published revisions (default: first publication against the current one)."""
+    rows = history(session, post)
+    if not rows:
+        raise NotFound("This post has not been published.")
+    old = published_revision(session, post, from_number)[0] if from_number is not None else rows[0][0]
+    new = published_revision(session, post, to_number)[0] if to_number is not None else post.published_revision
+    assert new is not None
+    return old, new, cached_diff(session, old, new)
+
+
+def staff_changes(session: Session, actor: User, post: Post, from_number: int, to_number: int) -> tuple[Revision, Revision, str]:
+    """Any two revisions, drafts included, for staff: the same engine as readers' changes view."""
+    require(actor, "post.view_unpublished", post)
+    pair = []
+    for number in (from_number, to_number):
+        rev = session.scalar(select(Revision).where(Revision.post_id == post.id, Revision.number == number))
+        if rev is None:
+            raise NotFound(f"This post has no revision {number}.")
+        pair.append(rev)
+    return pair[0], pair[1], cached_diff(session, pair[0], pair[1])
+
+
+@events.post_published.connect
+def _precompute_diffs(post: Post, revision: Revision, **_: Any) -> None:
+    """At publication, store the diffs readers will ask for: against the original and the previous text."""
+    session = object_session(post)
+    if session is None:
+        return
+    rows = history(session, post)
+    if len(rows) < 2:
+        return
+    for old, _pub in {rows[0], rows[-2]}:
+        cached_diff(session, old, revision)
+    for report in session.scalars(select(ErrorReport).where(
+            ErrorReport.post_id == post.id, ErrorReport.state == ReportState.ACCEPTED.value,
+            ErrorReport.correction_revision == revision.number, ErrorReport.corrected_at.is_(None))):
+        report.corrected_at = rows[-1][1].published_at
+
+
+def corrections_log(session: Session, *, page: int, per_page: int) -> tuple[list[tuple[Post, Revision, Publication]], bool]:
+    rows = session.execute(
+        select(Post, Revision, Publication)
+        .join(Publication, Publication.post_id == Post.id).join(Revision, Revision.id == Publication.revision_id)
+        .where(Revision.kind.in_(NOTICE_KINDS))
+        .order_by(Publication.published_at.desc(), Publication.id.desc())
+        .offset((page - 1) * per_page).limit(per_page + 1)
+    ).all()
+    items = [(p, r, pub) for p, r, pub in rows]
+    return items[:per_page], len(items) > per_page
+
+
+def previous_published_number(session: Session, post: Post, number: int) -> int | None:
+    earlier = [rev.number for rev, _ in history(session, post) if rev.number < number]
+    return earlier[-1] if earlier else None
+
+
+def corrections_stamp(session: Session) -> tuple[object, ...]:
+    row = session.execute(select(func.max(Publication.published_at), func.count(Publication.id))).one()
+    return tuple(row)
+
+
+# --- reader error reports ---------------------------------------------------------------------------
+
+def report_error(session: Session, post: Post, *, what: str, source: str, email: str, ip: str) -> ErrorReport:
+    if post.published_revision is None:
+        raise NotFound("There is no published post here.")
+    report = ErrorReport(post_id=post.id, revision_number=post.published_revision.number, what=what, source=source,
+                         email=email, reporter_ip=ip, created_at=utc_now())
+    session.add(report)
+    session.flush()
+    record(session, None, "report.received", post_id=post.id, revision_number=report.revision_number,
+           report_id=report.id)
+    return report
+
+
+def report_queue(session: Session, actor: User, *, state: str = ReportState.OPEN.value) -> list[ErrorReport]:
+    """Open reports for the posts this person wrote; editors see every post's."""
+    require(actor, "post.view_unpublished")
+    query = select(ErrorReport).where(ErrorReport.state == state).order_by(ErrorReport.created_at)
+    if not actor.has_role(Role.EDITOR):
+        query = query.join(Post, Post.id == ErrorReport.post_id).where(Post.author_id == actor.id)
+    return list(session.scalars(query))
+
+
+def _decidable(session: Session, actor: User, report_id: int) -> tuple[ErrorReport, Post]:
+    report = session.get(ErrorReport, report_id)
+    if report is None:
+        raise NotFound(f"No error report {report_id}.")
+    post = session.get(Post, report.post_id)
+    assert post is not None
+    require(actor, "post.revise", post)
+    if report.state != ReportState.OPEN.value:
+        raise InvalidTransition(f"This report was already {report.state}.")
+    return report, post
+
+
+def accept_report(session: Session, actor: User, report_id: int, correction_number: int) -> ErrorReport:
+    """Accept a report, linking the revision that corrects it (published or on its way through review)."""
+    report, post = _decidable(session, actor, report_id)
+    revision = session.scalar(select(Revision).where(Revision.post_id == post.id, Revision.number == correction_number))
+    if revision is None or revision.kind not in NOTICE_KINDS:
+        raise InvalidInput("Link the correction, clarification or update that fixes this report.",
+                           field="correction_revision")
+    publication = session.scalar(select(Publication).where(Publication.revision_id == revision.id))
+    report.state = ReportState.ACCEPTED.value
+    report.decided_by_id, report.decided_at = actor.id, utc_now()
+    report.correction_revision = correction_number
+    report.corrected_at = publication.published_at if publication else None
+    session.flush()
+    record(session, actor, "report.accepted", post_id=post.id, revision_number=correction_number, report_id=report.id)
+    events.error_report_decided.send(report, post=post)
+    return report
+
+
+def decline_report(session: Session, actor: User, report_id: int, reason: str) -> ErrorReport:
+    report, post = _decidable(session, actor, report_id)
+    if not reason.strip():
+        raise InvalidInput("Tell the reader why the report was declined.", field="reason")
+    report.state = ReportState.DECLINED.value
+    report.decided_by_id, report.decided_at, report.decision_note = actor.id, utc_now(), reason
+    session.flush()
+    record(session, actor, "report.declined", post_id=post.id, note=reason, report_id=report.id)
+    events.error_report_decided.send(report, post=post)
+    return report
+
+
+def median_time_to_correct(session: Session) -> timedelta | None:
+    """How promptly the blog corrects: median time from a report to its published correction."""
+    rows = session.execute(select(ErrorReport.created_at, ErrorReport.corrected_at).where(
+        ErrorReport.state == ReportState.ACCEPTED.value, ErrorReport.corrected_at.is_not(None))).all()
+    if not rows:
+        return None
+    seconds = statistics.median(max((c - r).total_seconds(), 0.0) for r, c in rows)
+    return timedelta(seconds=seconds)
+
+
+def describe_duration(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    if hours < 1:
+        return f"{max(round(hours * 60), 1)} minutes"
+    if hours < 48:
+        return f"{round(hours)} hours"
+    return f"{round(hours / 24)} days"
+
+
+def published_at_of(session: Session, revision: Revision) -> datetime | None:
+    return session.scalar(select(Publication.published_at).where(Publication.revision_id == revision.id))
+
+
+def jsonld(post: Post, revision: Revision, found: list[Notice], url: str) -> dict[str, Any] | None:
+    """schema.org markup for a corrected post: each correction as a CorrectionComment."""
+    if not found:
+        return None
+    return {
+        "@context": "https://schema.org",
+        "@type": "BlogPosting",
+        "headline": revision.title,
+        "url": url,
+        "author": {"@type": "Person", "name": post.author.name},
+        "datePublished": post.first_published_at.isoformat() if post.first_published_at else None,
+        "correction": [
+            {"@type": "CorrectionComment", "text": f"{n.revision.kind.capitalize()}: {n.revision.note}",
+             "datePublished": n.publication.published_at.isoformat()}
+            for n in found
+        ],
+    }

@@ -1,0 +1,241 @@
+"""Reader pages for corrections (changes, history, log, feeds, error reports) and the staff report queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from feedgen.feed import FeedGenerator
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import EmailField, IntegerField, StringField, TextAreaField
+from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp
+
+from app.accounts.permissions import require
+from app.corrections import services
+from app.editorial.services import retraction_for
+from app.errors import InvalidInput, NotFound
+from app.posts import services as posts
+from app.text import clean_text
+from app.web.auth import current_user
+from app.web.database import commit, db
+from app.web.extensions import client_ip, csrf, limiter
+from app.web.forms import TextSafe
+from app.web.pagecache import cached_page
+
+bp = Blueprint("corrections", __name__)
+PER_PAGE = 20
+
+
+class ReportForm(FlaskForm):
+    """Anonymous and shown on cached pages, so it carries no CSRF token; a honeypot and a rate limit instead."""
+
+    class Meta:
+        csrf = False
+
+    what = TextAreaField("What is wrong?", validators=[DataRequired(), Length(max=4000), TextSafe(multiline=True)])
+    source = StringField("A source that shows it (optional)", validators=[Optional(), Length(max=2000), URL(), TextSafe()])
+    email = EmailField("Your e-mail, if you would like to hear back (optional)",
+                       validators=[Optional(), Length(max=320), TextSafe(),
+                                   Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="That is not an e-mail address.")])
+    website = StringField("Leave this empty", validators=[Optional(), Length(max=200)])
+
+
+class AcceptForm(FlaskForm):
+    correction_revision = IntegerField("Revision that corrects it", validators=[DataRequired(), NumberRange(1, 10**6)])
+
+
+class DeclineForm(FlaskForm):
+    reason = TextAreaField("Why (the reader is told)", validators=[DataRequired(), Length(max=2000),
+                                                                    TextSafe(multiline=True)])
+
+
+def _number(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 10**6:
+        raise InvalidInput(f"{name} must be a revision number.", field=name)
+    return int(raw)
+
+
+@bp.get("/posts/<slug>/changes")
+def changes(slug: str) -> Any:
+    key = posts.page_key(db(), slug)
+    if key is None:
+        raise NotFound("There is no published post at this address.")
+    from_n, to_n = _number("from"), _number("to")
+
+    def render() -> str:
+        post = posts.get_public_post(db(), slug)
+        old, new, html = services.changes(db(), post, from_n, to_n)
+        commit()  # a newly computed diff is kept
+        return render_template("corrections/changes.html", post=post, old=old, new=new, diff=html,
+                               history=services.history(db(), post), notices=services.notices(db(), post))
+
+    return cached_page(("changes", key), render)
+
+
+@bp.get("/posts/<slug>/history")
+def history(slug: str) -> Any:
+    key = posts.page_key(db(), slug)
+    if key is None:
+        raise NotFound("There is no published post at this address.")
+
+    def render() -> str:
+        post = posts.get_public_post(db(), slug)
+        return render_template("corrections/history.html", post=post, history=services.history(db(), post),
+                               retraction=retraction_for(db(), post))
+
+    return cached_page(("history", key), render)
+
+
+@bp.get("/corrections")
+def log() -> Any:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        abort(404)
+    page = int(raw)
+
+    def render() -> str:
+        items, more = services.corrections_log(db(), page=page, per_page=PER_PAGE)
+        if not items and page > 1:
+            raise NotFound("There is no such page of corrections.")
+        median = services.median_time_to_correct(db())
+        return render_template("corrections/log.html", items=items, page=page, has_more=more,
+                               previous=lambda p, r: services.previous_published_number(db(), p, r.number),
+                               median=services.describe_duration(median) if median else None)
+
+    return cached_page(("corrections", services.corrections_stamp(db()), posts.public_stamp(db())), render)
+
+
+def _feed(title: str, path: str) -> FeedGenerator:
+    fg = FeedGenerator()
+    site = request.url_root
+    fg.id(site.rstrip("/") + path)
+    fg.title(title)
+    fg.author({"name": current_app.config["ORGANISATION"]})
+    fg.link(href=site.rstrip("/") + path, rel="self")
+    fg.link(href=site, rel="alternate")
+    fg.language("en")
+    return fg
+
+
+@bp.get("/feed.atom")
+def feed() -> Any:
+    def render() -> str:
+        fg = _feed(current_app.config["SITE_NAME"], "/feed.atom")
+        items, _ = posts.published_posts(db(), page=1, per_page=30)
+        fg.updated(max((p.updated_at for p in items), default=None) or posts_stamp_now())
+        for post in reversed(items):
+            rev = post.published_revision
+            entry = fg.add_entry()
+            url = url_for("posts.show", slug=post.slug, _external=True)
+            entry.id(url)
+            entry.title(rev.title)
+            entry.link(href=url)
+            entry.author({"name": post.author.name})
+            entry.published(post.first_published_at)
+            entry.updated(post.updated_at)
+            entry.content(rev.html, type="html")
+        return fg.atom_str(pretty=True).decode()
+
+    response = cached_page(("feed", posts.public_stamp(db())), render)
+    response.mimetype = "application/atom+xml"
+    return response
+
+
+@bp.get("/corrections.atom")
+def corrections_feed() -> Any:
+    def render() -> str:
+        fg = _feed(f"Corrections · {current_app.config['SITE_NAME']}", "/corrections.atom")
+        items, _ = services.corrections_log(db(), page=1, per_page=50)
+        fg.updated(items[0][2].published_at if items else posts_stamp_now())
+        for post, rev, pub in reversed(items):
+            before = services.previous_published_number(db(), post, rev.number)
+            url = url_for("corrections.changes", slug=post.slug, _external=True, **{"from": before, "to": rev.number})
+            entry = fg.add_entry()
+            entry.id(url)
+            entry.title(f"{rev.kind.capitalize()}: {rev.title}")
+            entry.link(href=url)
+            entry.author({"name": post.author.name})
+            entry.published(pub.published_at)
+            entry.updated(pub.published_at)
+            entry.summary(rev.note)
+        return fg.atom_str(pretty=True).decode()
+
+    response = cached_page(("corrections-feed", services.corrections_stamp(db())), render)
+    response.mimetype = "application/atom+xml"
+    return response
+
+
+def posts_stamp_now() -> Any:
+    from app.clock import utc_now
+
+    return utc_now()
+
+
+@bp.route("/posts/<slug>/report", methods=["GET", "POST"])
+@csrf.exempt
+@limiter.limit("5 per minute; 30 per day", methods=["POST"])
+def report(slug: str) -> Any:
+    post = posts.get_public_post(db(), slug)
+    form = ReportForm()
+    if form.validate_on_submit():
+        if form.website.data:  # the honeypot: people never see it, bots fill it
+            return render_template("corrections/report_thanks.html", post=post)
+        services.report_error(db(), post, what=form.what.data or "", source=form.source.data or "",
+                              email=(form.email.data or "").lower(), ip=client_ip())
+        commit()
+        return render_template("corrections/report_thanks.html", post=post), 201
+    status = 422 if request.method == "POST" else 200
+    return render_template("corrections/report.html", post=post, form=form), status
+
+
+@bp.get("/staff/error-reports")
+def report_queue() -> Any:
+    actor = current_user()
+    if actor is None:
+        return redirect(url_for("accounts.login", next=request.path))
+    state = request.args.get("state", "open")
+    if state not in ("open", "accepted", "declined"):
+        raise InvalidInput("state must be open, accepted or declined.")
+    reports = services.report_queue(db(), actor, state=state)
+    post_by_id = {r.post_id: posts.get_post(db(), r.post_id) for r in reports}
+    return render_template("corrections/queue.html", reports=reports, posts=post_by_id, state=state,
+                           accept_form=AcceptForm(), decline_form=DeclineForm())
+
+
+@bp.post("/staff/error-reports/<int:report_id>/accept")
+def accept(report_id: int) -> Any:
+    actor = require(current_user(), "post.view_unpublished")
+    form = AcceptForm()
+    if not form.validate_on_submit() or form.correction_revision.data is None:
+        raise InvalidInput("Give the number of the revision that corrects this report.", field="correction_revision")
+    services.accept_report(db(), actor, report_id, form.correction_revision.data)
+    commit()
+    return redirect(url_for("corrections.report_queue"))
+
+
+@bp.post("/staff/error-reports/<int:report_id>/decline")
+def decline(report_id: int) -> Any:
+    actor = require(current_user(), "post.view_unpublished")
+    form = DeclineForm()
+    if not form.validate_on_submit():
+        raise InvalidInput("Say why the report is declined; the reader is told.", field="reason")
+    services.decline_report(db(), actor, report_id, clean_text(form.reason.data, "reason", max_chars=2000,
+                                                                multiline=True))
+    commit()
+    return redirect(url_for("corrections.report_queue"))
+
+
+@bp.get("/staff/posts/<int:post_id>/diff")
+def staff_diff(post_id: int) -> Any:
+    actor = require(current_user(), "post.view_unpublished")
+    post = posts.get_post(db(), post_id)
+    assert post.current_revision is not None
+    to_n = _number("to") or post.current_revision.number
+    from_n = _number("from") or (post.published_revision.number if post.published_revision else 1)
+    old, new, html = services.staff_changes(db(), actor, post, from_n, to_n)
+    commit()
+    return render_template("corrections/staff_diff.html", post=post, old=old, new=new, diff=html,
+                           revisions=posts.revisions(db(), post, published_only=False))

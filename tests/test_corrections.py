@@ -1,0 +1,217 @@
+"""Transparent corrections: notices, the changes view, history, the log, feeds, error reports, retraction."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import feedparser
+import pytest
+from bs4 import BeautifulSoup
+from sqlalchemy import func, select
+
+from app.corrections.models import RevisionDiff
+from tests.support.web import form_csrf_token, log_in, parse, text_of
+
+
+@pytest.fixture
+def corrected(api, make_post, make_user):
+    """A post published, then corrected once and clarified once, through review."""
+    editor = make_user("editor", name="Erin Editor")
+    post = make_post("published", title="Dosing aspirin",
+                     body="Take **50 mg** daily.\n\n- with food\n- [guide](https://example.org/old)")
+    steps = [("Take **5 mg** daily.\n\n- with food\n- [guide](https://example.org/old)", "correction", "The dose was wrong."),
+             ("Take **5 mg** daily.\n\n- with water\n- [guide](https://example.org/new)", "clarification", "Water, not food.")]
+    for number, (body, kind, note) in enumerate(steps, start=1):
+        api.post(f"/api/v1/posts/{post.id}/revisions", {"body": body, "base_revision": number, "kind": kind,
+                                                        "note": note}, as_=post.author)
+        api.post(f"/api/v1/posts/{post.id}/submit", as_=post.author)
+        assert api.post(f"/api/v1/posts/{post.id}/approve", {"revision": number + 1}, as_=editor).status_code == 200
+    return post
+
+
+def _without(node, tag: str, keep_content: bool):
+    clone = copy.copy(node)
+    for el in clone.find_all(tag):
+        if keep_content:
+            el.unwrap()
+        else:
+            el.decompose()
+    return clone
+
+
+def _norm(node) -> str:
+    return BeautifulSoup(node.decode_contents(), "html5lib").body.decode_contents().replace("\n", "")
+
+
+def test_post_page_lists_each_correction_with_date_kind_note_and_link(client, corrected):
+    page = parse(client.get(f"/posts/{corrected.slug}"))
+    notices = page.select(".corrections-notices .notice")
+    assert [n.find("strong").get_text() for n in notices] == ["Clarification", "Correction"]
+    assert "The dose was wrong." in notices[1].get_text() and notices[1].find("time")["datetime"]
+    assert notices[1].find("a")["href"] == f"/posts/{corrected.slug}/changes?from=1&to=2"
+
+
+def test_post_page_carries_schema_org_correction_comments(client, corrected):
+    page = parse(client.get(f"/posts/{corrected.slug}"))
+    data = json.loads(page.find("script", type="application/ld+json").string)
+    assert [c["@type"] for c in data["correction"]] == ["CorrectionComment", "CorrectionComment"]
+    assert "The dose was wrong." in data["correction"][1]["text"]
+
+
+@pytest.mark.parametrize("query,old,new", [("", 1, 3), ("?from=1&to=2", 1, 2), ("?from=2&to=3", 2, 3), ("?from=3&to=1", 3, 1)])
+def test_changes_view_reads_as_each_revision_when_the_other_side_is_removed(client, corrected, query, old, new):
+    diff = parse(client.get(f"/posts/{corrected.slug}/changes{query}")).select_one("#post-diff")
+    before = parse(client.get(f"/posts/{corrected.slug}/revisions/{old}")).select_one("#post-body")
+    after = parse(client.get(f"/posts/{corrected.slug}/revisions/{new}")).select_one("#post-body")
+    assert _norm(_without(_without(diff, "ins", False), "del", True)) == _norm(before)
+    assert _norm(_without(_without(diff, "del", False), "ins", True)) == _norm(after)
+    assert diff.find("del") is not None and diff.find("ins") is not None
+
+
+def test_changes_are_marked_inside_the_structure_they_belong_to(client, corrected):
+    diff = parse(client.get(f"/posts/{corrected.slug}/changes")).select_one("#post-diff")
+    strong = diff.find("strong")
+    assert strong.find("del").get_text().strip() == "50" and strong.find("ins").get_text().strip() == "5"
+    items = diff.find_all("li")
+    assert items[0].find("del").get_text().strip() == "food" and items[0].find("ins").get_text().strip() == "water"
+    assert items[1].find("del").find("a")["href"] == "https://example.org/old"
+    assert items[1].find("ins").find("a")["href"] == "https://example.org/new"
+
+
+def test_diffs_are_computed_at_publication_and_kept(session, corrected):
+    assert session.scalar(select(func.count(RevisionDiff.id))) >= 2
+
+
+@pytest.mark.parametrize("query,status", [("?from=9", 404), ("?from=abc", 422), ("?to=-1", 422), ("?from=0", 422)])
+def test_bad_revision_numbers_in_the_changes_view_are_explained(client, corrected, query, status):
+    assert client.get(f"/posts/{corrected.slug}/changes{query}").status_code == status
+
+
+def test_an_unpublished_revision_cannot_be_compared_publicly(client, api, corrected):
+    api.post(f"/api/v1/posts/{corrected.id}/revisions", {"body": "Secret draft", "base_revision": 3, "kind": "update",
+                                                          "note": "Pending."}, as_=corrected.author)
+    assert client.get(f"/posts/{corrected.slug}/changes?from=1&to=4").status_code == 404
+
+
+def test_history_lists_every_published_revision_with_author_and_approver(client, corrected):
+    rows = parse(client.get(f"/posts/{corrected.slug}/history")).select("table.history tbody tr")
+    cells = [[td.get_text(" ", strip=True) for td in row.find_all("td")] for row in rows]
+    assert [c[0] for c in cells] == ["1", "2", "3"]
+    assert [c[2] for c in cells] == ["Original", "Correction", "Clarification"]
+    assert all(c[5].startswith("Erin Editor") or c[5] == "Edith Editor" for c in cells)
+
+
+def test_corrections_log_lists_corrections_newest_first(client, corrected, make_post):
+    make_post("published", title="Never corrected")
+    items = parse(client.get("/corrections")).select(".corrections-log li")
+    assert [li.find("strong").get_text() for li in items] == ["Clarification", "Correction"]
+    assert items[1].find_all("a")[-1]["href"] == f"/posts/{corrected.slug}/changes?from=1&to=2"
+
+
+@pytest.mark.parametrize("path", ["/feed.atom", "/corrections.atom"])
+def test_atom_feeds_parse_cleanly(client, corrected, path):
+    r = client.get(path)
+    assert r.mimetype == "application/atom+xml"
+    feed = feedparser.parse(r.get_data())
+    assert feed.bozo == 0, feed.get("bozo_exception")
+    assert feed.version == "atom10" and feed.entries
+
+
+def test_corrections_feed_has_one_entry_per_correction(client, corrected):
+    feed = feedparser.parse(client.get("/corrections.atom").get_data())
+    assert [e.title.split(":")[0] for e in feed.entries] == ["Clarification", "Correction"]
+    assert "The dose was wrong." in feed.entries[1].summary
+
+
+def test_a_reader_reports_an_error_and_an_author_accepts_it_with_the_correction(client, api, make_post):
+    post = make_post("published", body="Take 50 mg.")
+    r = client.post(f"/posts/{post.slug}/report", data={"what": "The dose should be 5 mg.",
+                                                         "source": "https://example.org/label",
+                                                         "email": "reader@example.com"})
+    assert r.status_code == 201 and "Thank you" in text_of(parse(r), "h1")
+    staff = client.application.test_client()
+    log_in(staff, post.author.email)
+    queue = parse(staff.get("/staff/error-reports"))
+    assert "The dose should be 5 mg." in text_of(queue, ".report blockquote")
+    api.post(f"/api/v1/posts/{post.id}/revisions", {"body": "Take 5 mg.", "base_revision": 1, "kind": "correction",
+                                                    "note": "Dose fixed after a reader's report."}, as_=post.author)
+    token = form_csrf_token(staff, "/staff/error-reports")
+    report_id = int(queue.select_one(".report h2")["id"].split("-")[1])
+    r = staff.post(f"/staff/error-reports/{report_id}/accept", data={"correction_revision": "2", "csrf_token": token})
+    assert r.status_code == 302
+    accepted = parse(staff.get("/staff/error-reports?state=accepted"))
+    assert "corrected in revision 2" in text_of(accepted, ".report")
+    assert parse(staff.get("/staff/error-reports")).select_one(".report") is None
+
+
+def test_promptness_is_the_median_from_report_to_published_correction(client, api, make_post, make_user):
+    editor = make_user("editor")
+    post = make_post("published", body="Take 50 mg.")
+    client.post(f"/posts/{post.slug}/report", data={"what": "Wrong dose."})
+    staff = client.application.test_client()
+    log_in(staff, editor.email)
+    queue = parse(staff.get("/staff/error-reports"))
+    report_id = int(queue.select_one(".report h2")["id"].split("-")[1])
+    api.post(f"/api/v1/posts/{post.id}/revisions", {"body": "Take 5 mg.", "base_revision": 1, "kind": "correction",
+                                                    "note": "Dose."}, as_=post.author)
+    staff.post(f"/staff/error-reports/{report_id}/accept",
+               data={"correction_revision": "2", "csrf_token": form_csrf_token(staff, "/staff/error-reports")})
+    assert parse(client.get("/corrections")).select_one(".promptness") is None
+    api.post(f"/api/v1/posts/{post.id}/submit", as_=post.author)
+    api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=editor)
+    assert "minutes" in text_of(parse(client.get("/corrections")), ".promptness")
+
+
+def test_a_report_can_be_declined_with_a_reason(client, make_post, make_user):
+    editor = make_user("editor")
+    post = make_post("published")
+    client.post(f"/posts/{post.slug}/report", data={"what": "I disagree."})
+    staff = client.application.test_client()
+    log_in(staff, editor.email)
+    report_id = int(parse(staff.get("/staff/error-reports")).select_one(".report h2")["id"].split("-")[1])
+    token = form_csrf_token(staff, "/staff/error-reports")
+    assert staff.post(f"/staff/error-reports/{report_id}/decline", data={"reason": "", "csrf_token": token}).status_code == 422
+    staff.post(f"/staff/error-reports/{report_id}/decline", data={"reason": "The post is accurate.", "csrf_token": token})
+    declined = parse(staff.get("/staff/error-reports?state=declined"))
+    assert "The post is accurate." in text_of(declined, ".report")
+
+
+@pytest.mark.parametrize("data", [{"what": ""}, {"what": "x", "source": "not a url"}, {"what": "x", "email": "nope"},
+                                  {"what": "x" * 5000}])
+def test_bad_error_reports_are_explained_and_the_text_kept(client, make_post, data):
+    post = make_post("published")
+    r = client.post(f"/posts/{post.slug}/report", data=data)
+    assert r.status_code == 422
+    page = parse(r)
+    assert page.select_one(".error") is not None
+    if data["what"]:
+        assert page.find("textarea", id="report-what").get_text() == data["what"][:5000]
+
+
+def test_the_honeypot_report_is_thanked_but_not_stored(client, make_post, make_user):
+    post = make_post("published")
+    assert client.post(f"/posts/{post.slug}/report", data={"what": "spam", "website": "http://x"}).status_code == 200
+    staff = client.application.test_client()
+    log_in(staff, make_user("editor").email)
+    assert parse(staff.get("/staff/error-reports")).select_one(".report") is None
+
+
+def test_a_retracted_post_stays_with_a_notice_and_its_text_struck_through(client, api, make_post, make_user):
+    post = make_post("published", body="A claim.")
+    api.post(f"/api/v1/posts/{post.id}/retract", {"reason": "The study was withdrawn."}, as_=make_user("editor"))
+    page = parse(client.get(f"/posts/{post.slug}"))
+    assert "The study was withdrawn." in text_of(page, ".retraction-notice")
+    assert "retracted" in page.select_one("article")["class"]
+    assert text_of(page, "#post-body") == "A claim."
+    assert len(parse(client.get(f"/posts/{post.slug}/history")).select("table.history tbody tr")) == 1
+
+
+def test_staff_can_diff_any_two_revisions_including_drafts(client, api, make_post):
+    post = make_post("draft", body="First draft words.")
+    api.post(f"/api/v1/posts/{post.id}/revisions", {"body": "Second draft words.", "base_revision": 1}, as_=post.author)
+    staff = client.application.test_client()
+    log_in(staff, post.author.email)
+    diff = parse(staff.get(f"/staff/posts/{post.id}/diff?from=1&to=2")).select_one("#post-diff")
+    assert diff.find("del").get_text().strip() == "First" and diff.find("ins").get_text().strip() == "Second"
+    assert client.get(f"/staff/posts/{post.id}/diff?from=1&to=2").status_code == 401
