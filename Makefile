@@ -42,6 +42,8 @@ lint: install-test
 
 bench: install-test
 	$(BIN)/python bench/bench_post_page.py
+	$(BIN)/python bench/bench_diff.py
+	$(BIN)/python bench/bench_comments.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-output

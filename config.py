@@ -35,6 +35,14 @@ SETTINGS: dict[str, str] = {
     "CANDOR_BLOCKED_LINK_HOSTS": "extra URL shorteners or redirect wrappers to refuse, comma-separated",
     "CANDOR_PRIVACY_TERMS": "extra terms the privacy scan flags, comma-separated",
     "CANDOR_PRIVACY_ALLOW": "identifiers the privacy scan lets through (the clinic's own public numbers)",
+    "MAIL_USERNAME": "SMTP login, if the server wants one",
+    "MAIL_PASSWORD": "SMTP password",
+    "MAIL_USE_TLS": "upgrade the SMTP connection with STARTTLS (1/true)",
+    "CANDOR_PUBLIC_URL": "the blog's public base URL, for links in e-mails and Akismet permalinks",
+    "CANDOR_COMMENT_RATE_LIMIT": "most comment or contact-form posts accepted from one reader IP",
+    "CANDOR_COMMENT_BURST": "comments from one IP within 10 minutes after which the next is held",
+    "CANDOR_COMMENT_MAX_LINKS": "links a comment may carry without being held",
+    "CANDOR_COMMENT_MIN_SECONDS": "seconds a reader needs at least between opening a form and sending it",
 }
 
 
@@ -60,6 +68,27 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+
+
+def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, "").strip() or default
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate limit such as '10 per minute; 100 per day', "
+                          f"not {raw!r}") from None
+    return raw
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be 1 or 0 (true or false), not {raw!r}")
 
 
 def _list(env: Mapping[str, str], name: str) -> list[str]:
@@ -102,17 +131,26 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
 
+    blog_url = env.get("AKISMET_BLOG_URL", "").strip() or "http://127.0.0.1:5000/"
     return {
         "CANDOR_ENV": candor_env,
         "SECRET_KEY": secret_key,
         "DATABASE_URL": database_url,
         "AKISMET_API_KEY": env.get("AKISMET_API_KEY", "").strip() or None,
-        "AKISMET_BLOG_URL": env.get("AKISMET_BLOG_URL", "").strip() or "http://127.0.0.1:5000/",
+        "AKISMET_BLOG_URL": blog_url,
         "AKISMET_API_URL": env.get("AKISMET_API_URL", "").strip() or AKISMET_DEFAULT_URL,
         "AKISMET_TIMEOUT": _float(env, "AKISMET_TIMEOUT", 2.0),
         "MAIL_SERVER": env.get("MAIL_SERVER", "").strip() or None,
         "MAIL_PORT": _int(env, "MAIL_PORT", 25),
         "MAIL_FROM": env.get("MAIL_FROM", "").strip() or "candor@localhost",
+        "MAIL_USERNAME": env.get("MAIL_USERNAME", "").strip() or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD", "") or None,
+        "MAIL_USE_TLS": _bool(env, "MAIL_USE_TLS"),
+        "PUBLIC_URL": env.get("CANDOR_PUBLIC_URL", "").strip() or blog_url,
+        "COMMENT_RATE_LIMIT": _rate_limit(env, "CANDOR_COMMENT_RATE_LIMIT", "10 per minute; 100 per day"),
+        "COMMENT_BURST": _int(env, "CANDOR_COMMENT_BURST", 3),
+        "COMMENT_MAX_LINKS": _int(env, "CANDOR_COMMENT_MAX_LINKS", 2),
+        "COMMENT_MIN_SECONDS": _float(env, "CANDOR_COMMENT_MIN_SECONDS", 3.0),
         "CANDOR_TRUSTED_PROXIES": _int(env, "CANDOR_TRUSTED_PROXIES", 0),
         "CANDOR_COI_MAX_AGE_DAYS": _int(env, "CANDOR_COI_MAX_AGE_DAYS", 365),
         "RATELIMIT_STORAGE_URI": env.get("CANDOR_RATELIMIT_STORAGE_URI", "").strip() or "memory://",

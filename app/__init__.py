@@ -38,13 +38,19 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.disclosures import views as _disclosure_api  # noqa: F401  (registers API routes)
     from app.editorial import views as _editorial_api  # noqa: F401  (registers API routes)
     from app.accounts.views import bp as accounts_bp
+    from app.comments.moderation.views import bp as moderation_bp
+    from app.comments.views import bp as comments_bp
     from app.corrections.views import bp as corrections_bp
     from app.posts.views import bp as posts_bp
+    from app.staff.views import bp as staff_bp
     from app.web.api import bp as api_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(posts_bp)
     app.register_blueprint(corrections_bp)
+    app.register_blueprint(staff_bp)
+    app.register_blueprint(comments_bp)
+    app.register_blueprint(moderation_bp)
     app.register_blueprint(api_bp)
 
     from app.cli import register

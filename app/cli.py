@@ -158,5 +158,78 @@ def links_check(delay: float, timeout: float) -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (db_cli, users_cli, tokens_cli, demo_command, publish_due_command, links_cli):
+    for command in (db_cli, users_cli, tokens_cli, demo_command, publish_due_command, links_cli,
+                    comments_cli, mail_cli):
         app.cli.add_command(command)
+
+
+# --- comments and mail (issue 5) ----------------------------------------------------------------------
+
+comments_cli = AppGroup("comments", help="Reader comments: Akismet rechecks and the moderators' digest.")
+
+
+@comments_cli.command("recheck")
+@click.option("--limit", default=500, show_default=True, help="Most held comments to re-check in one run.")
+def comments_recheck(limit: int) -> None:
+    """Re-check comments held because Akismet was unavailable, and resend moderators' corrections to
+    Akismet that failed. Safe to run from cron: what still fails waits for the next run."""
+    from app.comments import jobs
+    from app.comments.views import akismet_checker
+
+    checker = akismet_checker()
+    if not checker.settings.api_key:
+        click.echo("No AKISMET_API_KEY is set: held comments stay held for a moderator; nothing to re-check.")
+        return
+    session = session_factory()()
+    try:
+        report = jobs.recheck_held(session, checker, limit=limit)
+        jobs.send_feedback(session, checker, report=report)
+        session.commit()
+    finally:
+        session.close()
+    click.echo(f"Re-checked {report.checked} held comment(s): {report.published} published, "
+               f"{report.spam} spam, {report.still_held} still held for other reasons, "
+               f"{report.unavailable} still unanswered.")
+    click.echo(f"Akismet corrections: {report.feedback_sent} sent, {report.feedback_failed} to retry.")
+    for error in report.errors:
+        click.echo(f"  {error}", err=True)
+
+
+@comments_cli.command("digest")
+def comments_digest() -> None:
+    """E-mail each moderator the list of held comments, oldest first (nothing is sent when none are held)."""
+    from app.comments import jobs
+    from app.comments.views import site
+    from app.mail.services import MailSettings, deliver_due
+
+    blog = site()
+    session = session_factory()()
+    try:
+        messages = jobs.digest(session, blog)
+        session.commit()
+        ids = [m.id for m in messages]
+    finally:
+        session.close()
+    if not ids:
+        click.echo("No comments are held; no digest sent.")
+        return
+    report = deliver_due(session_factory(), MailSettings.from_config(current_app.config), ids=ids)
+    click.echo(f"Digest queued for {len(ids)} moderator(s): {report.sent} sent, {report.logged} logged "
+               f"(MAIL_SERVER unset), {report.failed} to retry with `flask mail send`.")
+
+
+mail_cli = AppGroup("mail", help="The e-mail outbox.")
+
+
+@mail_cli.command("send")
+def mail_send() -> None:
+    """Send every queued e-mail that is due, retrying earlier failures (safe to run from cron)."""
+    from app.mail.services import MailSettings, deliver_due
+
+    report = deliver_due(session_factory(), MailSettings.from_config(current_app.config))
+    click.echo(f"{report.sent} sent, {report.logged} logged (MAIL_SERVER unset), {report.failed} failed "
+               "and will be retried.")
+    for error in report.errors:
+        click.echo(f"  {error}", err=True)
+    if report.failed:
+        sys.exit(1)

@@ -2,13 +2,24 @@
 
 from app.accounts.models import ApiToken, User, UserRole
 from app.audit.models import AuditEntry
+from app.comments.models import (
+    AkismetSubmission,
+    Comment,
+    ContactMessage,
+    ContactReply,
+    ModerationDecision,
+    Subscription,
+)
 from app.corrections.models import ErrorReport, RevisionDiff
 from app.db import Base
 from app.disclosures.models import Disclosure
 from app.editorial.models import GateOverride, LinkCheck, Retraction, Review
+from app.mail.models import OutboxMessage
 from app.posts.models import Post, Publication, Revision
 
 __all__ = [
+    "AkismetSubmission", "Comment", "ContactMessage", "ContactReply", "ModerationDecision", "OutboxMessage",
+    "Subscription",
     "ApiToken", "AuditEntry", "Base", "Disclosure", "ErrorReport", "RevisionDiff", "GateOverride", "LinkCheck", "Post", "Publication", "Retraction",
     "Review", "Revision", "User", "UserRole",
 ]

@@ -28,6 +28,7 @@ from app.editorial import services as editorial  # noqa: E402
 from app.editorial.gates import GateSettings  # noqa: E402
 from app.posts import services as posts  # noqa: E402
 from app.posts.models import Post  # noqa: E402
+from tests.support.require_all import missing  # noqa: E402
 from tests.support.web import PASSWORD  # noqa: E402
 from tests.support.databases import PostgresTemplate, SqliteTemplate, postgres_admin_url  # noqa: E402
 
@@ -48,7 +49,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
 def postgresql_template() -> Iterator[PostgresTemplate]:
     url = postgres_admin_url()
     if url is None:
-        pytest.skip("PostgreSQL run skipped: CANDOR_TEST_POSTGRES_URL is not set")
+        missing("PostgreSQL run skipped: CANDOR_TEST_POSTGRES_URL is not set")
     template = PostgresTemplate(url)
     yield template
     template.close()

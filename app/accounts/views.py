@@ -6,7 +6,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
@@ -14,12 +13,12 @@ from app.accounts.services import authenticate
 from app.web.auth import current_user, log_in, log_out
 from app.web.database import commit, db
 from app.web.extensions import csrf, limiter
-from app.web.forms import TextSafe
+from app.web.forms import Form, TextSafe
 
 bp = Blueprint("accounts", __name__)
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField("E-mail", validators=[DataRequired(), Length(max=320), TextSafe()])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1000), TextSafe()])
 
@@ -52,7 +51,7 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    form = FlaskForm()
+    form = Form()
     if form.validate_on_submit() and current_user() is not None:
         log_out()
         flash("Signed out.")

@@ -28,3 +28,11 @@ def entries(session: Session, *, post_id: int | None = None, page: int = 1, per_
         query = query.where(AuditEntry.post_id == post_id)
     rows = session.scalars(query.offset((page - 1) * per_page).limit(per_page + 1)).all()
     return list(rows[:per_page]), len(rows) > per_page
+
+
+def latest_entry(session: Session, post_id: int, action: str) -> AuditEntry | None:
+    """The newest entry of one kind for a post: e.g. the editor's note on the last request for changes."""
+    return session.scalar(
+        select(AuditEntry).where(AuditEntry.post_id == post_id, AuditEntry.action == action)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(1)
+    )

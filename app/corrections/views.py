@@ -6,7 +6,6 @@ from typing import Any
 
 from feedgen.feed import FeedGenerator
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, StringField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp
 
@@ -15,18 +14,18 @@ from app.corrections import services
 from app.editorial.services import retraction_for
 from app.errors import InvalidInput, NotFound
 from app.posts import services as posts
-from app.text import clean_text
+from app.text import clean_text, whole_number
 from app.web.auth import current_user
 from app.web.database import commit, db
 from app.web.extensions import client_ip, csrf, limiter
-from app.web.forms import TextSafe
+from app.web.forms import Form, TextSafe
 from app.web.pagecache import cached_page
 
 bp = Blueprint("corrections", __name__)
 PER_PAGE = 20
 
 
-class ReportForm(FlaskForm):
+class ReportForm(Form):
     """Anonymous and shown on cached pages, so it carries no CSRF token; a honeypot and a rate limit instead."""
 
     class Meta:
@@ -40,11 +39,11 @@ class ReportForm(FlaskForm):
     website = StringField("Leave this empty", validators=[Optional(), Length(max=200)])
 
 
-class AcceptForm(FlaskForm):
+class AcceptForm(Form):
     correction_revision = IntegerField("Revision that corrects it", validators=[DataRequired(), NumberRange(1, 10**6)])
 
 
-class DeclineForm(FlaskForm):
+class DeclineForm(Form):
     reason = TextAreaField("Why (the reader is told)", validators=[DataRequired(), Length(max=2000),
                                                                     TextSafe(multiline=True)])
 
@@ -53,9 +52,10 @@ def _number(name: str) -> int | None:
     raw = request.args.get(name)
     if raw is None:
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= 10**6:
+    number = whole_number(raw, upper=10**6)
+    if number is None:
         raise InvalidInput(f"{name} must be a revision number.", field=name)
-    return int(raw)
+    return number
 
 
 @bp.get("/posts/<slug>/changes")
@@ -91,10 +91,9 @@ def history(slug: str) -> Any:
 
 @bp.get("/corrections")
 def log() -> Any:
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+    page = whole_number(request.args.get("page", "1"), upper=100_000)
+    if page is None:
         abort(404)
-    page = int(raw)
 
     def render() -> str:
         items, more = services.corrections_log(db(), page=page, per_page=PER_PAGE)

@@ -27,7 +27,7 @@ def _interest(raw: Any, index: int) -> dict[str, Any]:
         raise InvalidInput(f"{where} must be an object with entity and relationship.", field="interests")
     entity = clean_text(raw.get("entity"), f"{where}.entity", max_chars=200)
     relationship = raw.get("relationship")
-    if relationship not in {r.value for r in Relationship}:
+    if not isinstance(relationship, str) or relationship not in {r.value for r in Relationship}:
         known = ", ".join(r.value for r in Relationship)
         raise InvalidInput(f"{where}.relationship must be one of {known}.", field="interests")
     paid = raw.get("paid", True)

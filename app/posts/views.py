@@ -13,7 +13,7 @@ from app.disclosures import services as disclosures
 from app.errors import NotFound
 from app.posts import services
 from app.posts.models import Post, Publication, Revision
-from app.text import clean_text, clean_url_list
+from app.text import clean_text, clean_url_list, whole_number
 from app.web import api
 from app.editorial import services as editorial
 from app.web.api import bool_field, gate_settings, int_field, json_body, listing, page_args
@@ -30,10 +30,10 @@ MAX_BODY_CHARS = 200_000
 # --- reader pages ----------------------------------------------------------------------------------
 
 def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+    page = whole_number(request.args.get("page", "1"), upper=100_000)
+    if page is None:
         abort(404)
-    return int(raw)
+    return page
 
 
 @bp.get("/")

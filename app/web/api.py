@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, request, url_for
 
 from app.editorial.gates import GateSettings
 from app.errors import InvalidInput
+from app.text import whole_number
 from app.web.extensions import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -23,7 +24,10 @@ def json_body() -> dict[str, Any]:
     """The request's JSON object, or a 4xx that says what is wrong with it."""
     if not request.is_json:
         raise InvalidInput("Send a JSON object with Content-Type: application/json.")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # "[[[[..." deeper than the stack: json raises this, not ValueError
+        raise InvalidInput("The body is nested too deeply to read.") from None
     if data is None:
         raise InvalidInput("The body is not valid JSON (check quotes, commas and UTF-8 encoding).")
     if not isinstance(data, dict):
@@ -62,10 +66,10 @@ def gate_settings() -> GateSettings:
 
 def page_args(default_per_page: int = 20) -> tuple[int, int]:
     def _arg(name: str, default: int, upper: int) -> int:
-        raw = request.args.get(name, str(default))
-        if not raw.isdigit() or not 1 <= int(raw) <= upper:
+        value = whole_number(request.args.get(name, str(default)), upper=upper)
+        if value is None:
             raise InvalidInput(f"{name} must be a whole number from 1 to {upper}.", field=name)
-        return int(raw)
+        return value
 
     return _arg("page", 1, 100_000), _arg("per_page", default_per_page, MAX_PER_PAGE)
 

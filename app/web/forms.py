@@ -1,9 +1,13 @@
-"""Form helpers shared by every HTML form: the same text rules as the JSON API."""
+"""Form helpers shared by every HTML form: the same text rules as the JSON API, and form data only."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from flask import request
+from flask_wtf import FlaskForm
+from flask_wtf.form import SUBMIT_METHODS
+from werkzeug.datastructures import CombinedMultiDict
 from wtforms import ValidationError
 
 from app.errors import InvalidInput
@@ -25,3 +29,17 @@ class TextSafe:
                                     required=False, multiline=self.multiline)
         except InvalidInput as exc:
             raise ValidationError(exc.message) from None
+
+
+class Form(FlaskForm):
+    """The base of every HTML form: it reads the submitted form fields, never a JSON body.
+
+    Without form data, Flask-WTF feeds a JSON body to the fields. A JSON list, number or string (sent
+    with a valid X-CSRFToken header, or to a form without CSRF) then crashes WTForms, and a lone
+    surrogate in it crashes the re-rendered page: 500s. Browsers post form data, so only that counts.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if not args and "formdata" not in kwargs and request.method in SUBMIT_METHODS:
+            kwargs["formdata"] = CombinedMultiDict((request.files, request.form))
+        super().__init__(*args, **kwargs)

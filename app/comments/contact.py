@@ -1,0 +1,162 @@
+"""The contact form: private messages to the blog's staff, answered by e-mail with the reply kept.
+
+Open messages join reader comments in the needs-reply queue. A message that arrived looking automated
+(honeypot filled, sent too fast) is kept with that flag for a moderator, never dropped. No Flask here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.accounts.permissions import require
+from app.audit.services import record
+from app.clock import utc_now
+from app.comments import notifications
+from app.comments.models import ContactMessage, ContactReply, ContactStatus
+from app.comments.services import MAX_NAME_CHARS, clean_email
+from app.errors import InvalidInput, InvalidTransition, NotFound
+from app.text import clean_text
+
+MAX_MESSAGE_CHARS = 10_000
+MAX_SUBJECT_CHARS = 200
+
+
+@dataclass(frozen=True)
+class ContactInput:
+    name: str
+    email: str
+    subject: str
+    body: str
+    ip: str = ""
+    user_agent: str = ""
+    honeypot: str = ""
+    form_age: timedelta | None = None
+
+
+def submit(session: Session, data: ContactInput, *, min_seconds: float) -> ContactMessage:
+    name = clean_text(data.name, "name", max_chars=MAX_NAME_CHARS)
+    email = clean_email(data.email, "email")
+    subject = clean_text(data.subject, "subject", max_chars=MAX_SUBJECT_CHARS, required=False)
+    body = clean_text(data.body, "message", max_chars=MAX_MESSAGE_CHARS, multiline=True)
+    flags = []
+    if data.honeypot.strip():
+        flags.append("honeypot")
+    if data.form_age is not None and data.form_age.total_seconds() < min_seconds:
+        flags.append("too_fast")
+    message = ContactMessage(
+        name=name,
+        email=email,
+        subject=subject,
+        body=body,
+        sender_ip=data.ip[:64],
+        user_agent=clean_text(data.user_agent, "user_agent", max_chars=2000, required=False)[:500],
+        status=ContactStatus.SPAM.value if "honeypot" in flags else ContactStatus.OPEN.value,
+        flags=flags,
+        created_at=utc_now(),
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def get_message(session: Session, actor: User, message_id: int) -> ContactMessage:
+    require(actor, "comments.moderate")
+    message = session.get(ContactMessage, message_id)
+    if message is None:
+        raise NotFound(f"No contact message {message_id}.")
+    return message
+
+
+def reply(
+    session: Session, actor: User, message: ContactMessage, body: str, site: notifications.Site
+) -> ContactReply:
+    """E-mail a reply to the sender (through the outbox) and keep it, append-only, with the message."""
+    require(actor, "comments.moderate")
+    text = clean_text(body, "reply", max_chars=MAX_MESSAGE_CHARS, multiline=True)
+    outgoing = notifications.contact_reply(session, site, message, actor, text)
+    row = ContactReply(
+        message_id=message.id, staff_id=actor.id, body=text, outbox_id=outgoing.id, at=utc_now()
+    )
+    session.add(row)
+    message.status = ContactStatus.ANSWERED.value
+    session.flush()
+    record(session, actor, "contact.reply", note=f"contact message {message.id}", message_id=message.id)
+    return row
+
+
+def close(session: Session, actor: User, message: ContactMessage, status: str = "closed") -> None:
+    """No reply needed (closed) or junk (spam); recorded in the audit log, reversible by reopening."""
+    require(actor, "comments.moderate")
+    if status not in (ContactStatus.CLOSED, ContactStatus.SPAM, ContactStatus.OPEN):
+        raise InvalidInput("status must be closed, spam or open.", field="status")
+    if message.status == status:
+        raise InvalidTransition(f"This message is already {status}.")
+    old = message.status
+    message.status = status
+    message.closed_by_id = None if status == ContactStatus.OPEN else actor.id
+    message.closed_at = None if status == ContactStatus.OPEN else utc_now()
+    session.flush()
+    record(
+        session,
+        actor,
+        f"contact.{status}",
+        note=f"contact message {message.id}: {old} -> {status}",
+        message_id=message.id,
+    )
+
+
+def replies(session: Session, message: ContactMessage) -> list[ContactReply]:
+    return list(
+        session.scalars(
+            select(ContactReply)
+            .where(ContactReply.message_id == message.id)
+            .order_by(ContactReply.at, ContactReply.id)
+        )
+    )
+
+
+def waiting(session: Session) -> list[ContactMessage]:
+    return list(
+        session.scalars(
+            select(ContactMessage)
+            .where(ContactMessage.status == ContactStatus.OPEN)
+            .order_by(ContactMessage.created_at, ContactMessage.id)
+        )
+    )
+
+
+def listing(session: Session, actor: User, status: str) -> list[ContactMessage]:
+    require(actor, "comments.moderate")
+    if status not in {s.value for s in ContactStatus}:
+        raise InvalidInput("status must be open, answered, closed or spam.", field="status")
+    order = ContactMessage.created_at if status == ContactStatus.OPEN else ContactMessage.created_at.desc()
+    return list(
+        session.scalars(
+            select(ContactMessage)
+            .where(ContactMessage.status == status)
+            .order_by(order, ContactMessage.id)
+            .limit(200)
+        )
+    )
+
+
+def field_errors(data: ContactInput) -> dict[str, str]:
+    """Every field's problem at once, for the form, by the rules ``submit`` applies."""
+    checks = {
+        "name": lambda: clean_text(data.name, "name", max_chars=MAX_NAME_CHARS),
+        "email": lambda: clean_email(data.email, "email"),
+        "subject": lambda: clean_text(data.subject, "subject", max_chars=MAX_SUBJECT_CHARS, required=False),
+        "body": lambda: clean_text(data.body, "message", max_chars=MAX_MESSAGE_CHARS, multiline=True),
+    }
+    errors: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            check()
+        except InvalidInput as exc:
+            errors[name] = exc.message
+    return errors

@@ -1,0 +1,232 @@
+"""Reader and staff comments, the moderation decisions about them, Akismet feedback, reply subscriptions
+and the contact form's messages.
+
+A comment's ``status`` is a current pointer, like a post's: every change of it is a
+``ModerationDecision``, append-only in the ORM (below) and in the database (a trigger, see migration
+0005). A deleted comment leaves the public thread and stays here and in the log, with every check
+the pipeline ran (``checks``) and every reason it was held (``reasons``).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from app.accounts.models import User
+from app.clock import utc_now
+from app.db import Base, intpk, str200, str320
+
+
+class CommentStatus(enum.StrEnum):
+    PUBLISHED = "published"
+    HELD = "held"
+    SPAM = "spam"
+    DELETED = "deleted"
+
+
+class Action(enum.StrEnum):
+    """What a decision did. The first four are moderators'; the rest are the system's or the writer's."""
+
+    APPROVE = "approve"
+    SPAM = "spam"
+    OFF_TOPIC = "off_topic"
+    DELETE = "delete"
+    HAM = "ham"
+    SUBMIT = "submit"  # the pipeline's verdict when the comment arrived (moderator: none)
+    STAFF = "staff"  # a signed-in staff member's own comment, published without the pipeline
+    RECHECK = "recheck"  # `flask comments recheck` asked Akismet again (moderator: none)
+    WITHDRAW = "withdraw"  # the writer replaced a held comment with a corrected one (moderator: none)
+    NO_REPLY_NEEDED = "no_reply_needed"  # taken off the needs-reply queue without a staff reply
+
+
+MODERATOR_ACTIONS = (Action.APPROVE, Action.SPAM, Action.OFF_TOPIC, Action.DELETE, Action.HAM)
+COMMENT_STATUSES = tuple(s.value for s in CommentStatus)
+ACTIONS = tuple(a.value for a in Action)
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    __table_args__ = (
+        CheckConstraint(f"status IN {COMMENT_STATUSES!r}", name="status_known"),
+        # Staff comments carry who wrote them; reader comments an e-mail address.
+        CheckConstraint("staff_user_id IS NOT NULL OR author_email <> ''", name="reader_email"),
+        Index("ix_comments_post_status_created", "post_id", "status", "created_at"),
+        Index("ix_comments_status_created", "status", "created_at"),
+        Index("ix_comments_ip_created", "author_ip", "created_at"),
+        Index("ix_comments_email", "author_email"),
+        Index("ix_comments_parent_id", "parent_id"),
+    )
+
+    id: Mapped[intpk]
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"))
+    author_name: Mapped[str200]
+    author_email: Mapped[str320] = mapped_column(default="")  # lower-cased
+    author_ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(500), default="")
+    referrer: Mapped[str] = mapped_column(String(2000), default="")
+    permalink: Mapped[str] = mapped_column(String(2000), default="")
+    body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=CommentStatus.HELD.value)
+    # Why it is held or spam, e.g. ["first_comment", "privacy:phone"]; empty when published cleanly.
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    # Every check the pipeline ran, in order: {"check", "verdict", "reason", "detail"}.
+    checks: Mapped[list[Any]] = mapped_column(default=list)
+    relevance_score: Mapped[float | None]
+    relevance_drivers: Mapped[list[Any]] = mapped_column(default=list)
+    akismet_verdict: Mapped[str] = mapped_column(String(16), default="")
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The reader's question still waits for a staff reply (the "needs reply" queue).
+    needs_reply: Mapped[bool] = mapped_column(default=False)
+    notify: Mapped[bool] = mapped_column(default=False)  # opted in to "email me when staff reply"
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    status_changed_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    staff_user: Mapped[User | None] = relationship(lazy="joined")
+
+    @property
+    def is_staff(self) -> bool:
+        return self.staff_user_id is not None
+
+    def __repr__(self) -> str:
+        return f"<Comment {self.id} post={self.post_id} {self.status}>"
+
+
+class ModerationDecision(Base):
+    """One change to a comment (or to whether it awaits a reply): who, when, what, and why. Append-only."""
+
+    __tablename__ = "moderation_decisions"
+    __table_args__ = (
+        CheckConstraint(f"action IN {ACTIONS!r}", name="action_known"),
+        Index("ix_moderation_decisions_comment_at", "comment_id", "at"),
+        Index("ix_moderation_decisions_at", "at"),
+        Index("ix_moderation_decisions_action", "action", "comment_id"),
+    )
+
+    id: Mapped[intpk]
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"))
+    moderator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the system
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str] = mapped_column(String(16), default="")  # "" when the comment arrived
+    to_status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")  # told to the commenter when a moderator gave one
+    reasons: Mapped[list[Any]] = mapped_column(default=list)  # the comment's reasons after this decision
+    at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    moderator: Mapped[User | None] = relationship(lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"<ModerationDecision {self.id} comment={self.comment_id} {self.action}>"
+
+
+class AkismetSubmission(Base):
+    """A moderator's correction owed to Akismet (submit-spam or submit-ham), retried until it is sent."""
+
+    __tablename__ = "akismet_submissions"
+    __table_args__ = (
+        CheckConstraint("kind IN ('spam', 'ham')", name="kind_known"),
+        Index("ix_akismet_submissions_pending", "sent_at", "id"),
+    )
+
+    id: Mapped[intpk]
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("moderation_decisions.id"))
+    kind: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:
+        return f"<AkismetSubmission {self.id} comment={self.comment_id} {self.kind}>"
+
+
+class Subscription(Base):
+    """A commenter's opt-in to an e-mail when staff reply to their comment, until they unsubscribe."""
+
+    __tablename__ = "comment_subscriptions"
+    __table_args__ = (UniqueConstraint("comment_id", name="uq_comment_subscriptions_comment_id"),)
+
+    id: Mapped[intpk]
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"))
+    email: Mapped[str320] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    unsubscribed_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:
+        return f"<Subscription {self.id} comment={self.comment_id}>"
+
+
+class ContactStatus(enum.StrEnum):
+    OPEN = "open"  # waits for a reply
+    ANSWERED = "answered"
+    CLOSED = "closed"  # no reply needed
+    SPAM = "spam"
+
+
+CONTACT_STATUSES = tuple(s.value for s in ContactStatus)
+
+
+class ContactMessage(Base):
+    """A private message from the contact form. It joins the needs-reply queue until answered or closed."""
+
+    __tablename__ = "contact_messages"
+    __table_args__ = (
+        CheckConstraint(f"status IN {CONTACT_STATUSES!r}", name="status_known"),
+        Index("ix_contact_messages_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[intpk]
+    name: Mapped[str200]
+    email: Mapped[str320]
+    subject: Mapped[str200] = mapped_column(default="")
+    body: Mapped[str] = mapped_column(Text)
+    sender_ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(16), default=ContactStatus.OPEN.value)
+    # Set when the form arrived suspiciously (honeypot, too fast): shown to moderators, never hidden.
+    flags: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:
+        return f"<ContactMessage {self.id} {self.status}>"
+
+
+class ContactReply(Base):
+    """A staff reply to a contact message, as e-mailed. Append-only: what was sent stays as sent."""
+
+    __tablename__ = "contact_replies"
+
+    id: Mapped[intpk]
+    message_id: Mapped[int] = mapped_column(ForeignKey("contact_messages.id"), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id"))
+    at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    staff: Mapped[User] = relationship(lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"<ContactReply {self.id} message={self.message_id}>"
+
+
+_APPEND_ONLY = (ModerationDecision, ContactReply)
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes_to_decisions(session: Session, _ctx: Any, _instances: Any) -> None:
+    """The ORM half of append-only for the moderation log and sent replies (the database refuses too)."""
+    for obj in session.dirty:
+        if isinstance(obj, _APPEND_ONLY) and session.is_modified(obj, include_collections=False):
+            raise RuntimeError(f"{type(obj).__name__} rows are append-only and cannot be changed")
+    for obj in session.deleted:
+        if isinstance(obj, _APPEND_ONLY):
+            raise RuntimeError(f"{type(obj).__name__} rows are append-only and cannot be deleted")

@@ -1,0 +1,369 @@
+"""The moderators' desk: the comment queue by status and reason, one comment in context, bulk decisions,
+the needs-reply queue, contact messages, the moderation log, and the moderation JSON API.
+
+Every page works without JavaScript; static/moderation.js only adds keyboard shortcuts. Every form
+carries its CSRF token (checked by CSRFProtect before a view runs); each POST calls one service, commits
+once, then sends what it queued (e-mail, Akismet corrections) and redirects back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from app.accounts.permissions import can, require
+from app.clock import utc_now
+from app.comments import contact, pipeline, queries, services
+from app.comments.models import MODERATOR_ACTIONS, Comment, CommentStatus, ContactStatus
+from app.comments.notifications import age
+from app.comments.views import akismet_enabled, send_queued, site
+from app.errors import InvalidInput
+from app.text import whole_number
+from app.web import api
+from app.web.api import json_body, listing, page_args
+from app.web.auth import current_user
+from app.web.database import commit, db
+
+bp = Blueprint("moderation", __name__, url_prefix="/staff")
+
+PER_PAGE = 25
+ACTION_LABELS = {
+    "approve": "Approve",
+    "spam": "Spam",
+    "off_topic": "Off-topic",
+    "delete": "Delete",
+    "ham": "Not spam",
+}
+ACTION_KEYS = {"approve": "a", "spam": "s", "off_topic": "o"}
+STATUS_TABS = (
+    ("held", "Held"),
+    ("published", "Published"),
+    ("spam", "Spam"),
+    ("deleted", "Deleted"),
+    ("", "All"),
+)
+DECISION_LABELS = {
+    "approve": "Approved",
+    "spam": "Marked spam",
+    "off_topic": "Removed as off-topic",
+    "delete": "Deleted",
+    "ham": "Marked not spam",
+    "submit": "Arrived",
+    "staff": "Posted by staff",
+    "recheck": "Rechecked with Akismet",
+    "withdraw": "Replaced by its writer",
+    "no_reply_needed": "No reply needed",
+}
+
+
+@bp.before_request
+def _moderators_only() -> ResponseReturnValue | None:
+    """Anonymous visitors go to sign-in and come back; signed-in staff who do not moderate get a 403."""
+    if current_user() is None:
+        target = request.full_path if request.query_string else request.path
+        return redirect(url_for("accounts.login", next=target))
+    require(current_user(), "comments.moderate")
+    return None
+
+
+@bp.context_processor
+def _vocabulary() -> dict[str, Any]:
+    return {
+        "action_labels": ACTION_LABELS,
+        "action_keys": ACTION_KEYS,
+        "decision_labels": DECISION_LABELS,
+        "reason_label": pipeline.reason_label,
+        "can_transition": services.can_moderate,
+        "moderator_actions": MODERATOR_ACTIONS,
+        "age": age,
+        "now": utc_now(),
+        "is_editor": can(current_user(), "post.request_changes"),
+        "can_write": can(current_user(), "post.create"),
+    }
+
+
+def _page() -> int:
+    page = whole_number(request.args.get("page", "1"), upper=100_000)
+    if page is None:
+        abort(404)
+    return page
+
+
+def _back(default: str) -> ResponseReturnValue:
+    """Back where the moderator was: only to our own moderation pages, never to another site."""
+    target = request.form.get("next", "")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith(("/staff/comments", "/staff/contact")):
+        target = default
+    return redirect(target, 303)
+
+
+def _filters() -> tuple[str, str, str]:
+    status = request.args.get("status", "held")
+    if status not in {s for s, _ in STATUS_TABS}:
+        raise InvalidInput(
+            "status must be held, published, spam or deleted (or empty for all).", field="status"
+        )
+    reason = request.args.get("reason", "")
+    if reason and reason not in pipeline.ALL_REASONS and reason != "privacy:":
+        raise InvalidInput("reason is not one the pipeline gives.", field="reason")
+    return status, reason, request.args.get("q", "")[:200]
+
+
+# --- the queue ----------------------------------------------------------------------------------------
+
+
+@bp.get("/comments/")
+def queue() -> ResponseReturnValue:
+    actor = require(current_user(), "comments.moderate")
+    status, reason, search = _filters()
+    page = _page()
+    comments, more = queries.moderation_queue(
+        db(), actor, status=status or None, reason=reason or None, search=search, page=page, per_page=PER_PAGE
+    )
+    post_map = queries.posts_by_id(db(), {c.post_id for c in comments})
+    parents = {c.id: db().get(Comment, c.parent_id) for c in comments if c.parent_id}
+    return render_template(
+        "moderation/queue.html",
+        comments=comments,
+        posts=post_map,
+        parents=parents,
+        status=status,
+        reason=reason,
+        search=search,
+        page=page,
+        has_more=more,
+        tabs=STATUS_TABS,
+        counts=queries.status_counts(db()),
+        reason_counts=queries.held_reason_counts(db()),
+        waiting=len(queries.waiting_for_reply(db())) + len(contact.waiting(db())),
+    )
+
+
+@bp.get("/comments/<int:comment_id>")
+def comment(comment_id: int) -> ResponseReturnValue:
+    require(current_user(), "comments.moderate")
+    item = queries.get_comment(db(), comment_id)
+    post = queries.posts_by_id(db(), {item.post_id})[item.post_id]
+    return render_template(
+        "moderation/comment.html",
+        comment=item,
+        post=post,
+        ancestors=queries.ancestors(db(), item),
+        replies=queries.replies_to(db(), item),
+        decisions=queries.decisions_for(db(), item.id),
+    )
+
+
+@bp.post("/comments/<int:comment_id>/moderate")
+def moderate(comment_id: int) -> ResponseReturnValue:
+    actor = require(current_user(), "comments.moderate")
+    item = queries.get_comment(db(), comment_id)
+    action = request.form.get("action", "")
+    services.moderate(
+        db(),
+        actor,
+        item,
+        action,
+        request.form.get("reason", ""),
+        akismet_enabled=akismet_enabled(),
+        site=site(),
+    )
+    commit()
+    send_queued()
+    flash(f"Comment {item.id} by {item.author_name}: {DECISION_LABELS[action].lower()}.")
+    return _back(url_for(".queue"))
+
+
+@bp.post("/comments/bulk")
+def bulk() -> ResponseReturnValue:
+    actor = require(current_user(), "comments.moderate")
+    raw = request.form.getlist("comment_ids")
+    if not all(whole_number(value, upper=2**31 - 1) for value in raw):
+        raise InvalidInput("comment_ids must be comment numbers.", field="comment_ids")
+    action = request.form.get("action", "")
+    done, skipped = services.moderate_many(
+        db(),
+        actor,
+        [int(v) for v in raw],
+        action,
+        request.form.get("reason", ""),
+        akismet_enabled=akismet_enabled(),
+        site=site(),
+    )
+    commit()
+    send_queued()
+    flash(
+        f"{DECISION_LABELS.get(action, action)}: {done} comment{'s' if done != 1 else ''}."
+        + (f" Not changed: {'; '.join(skipped)}." if skipped else "")
+    )
+    return _back(url_for(".queue"))
+
+
+@bp.post("/comments/<int:comment_id>/reply")
+def reply(comment_id: int) -> ResponseReturnValue:
+    """A staff reply under the moderator's own name, published at once, telling the reader if they asked."""
+    actor = require(current_user(), "comments.moderate")
+    parent = queries.get_comment(db(), comment_id)
+    post = queries.posts_by_id(db(), {parent.post_id})[parent.post_id]
+    data = services.CommentInput(
+        author_name=actor.name,
+        author_email=actor.email,
+        body=request.form.get("body", ""),
+        parent_id=parent.id,
+        permalink=url_for("posts.show", slug=post.slug, _external=True),
+    )
+    reply_comment = services.staff_comment(db(), post, actor, data, site=site())
+    commit()
+    send_queued()
+    flash(f"Your reply to {parent.author_name} is published.")
+    return redirect(url_for("posts.show", slug=post.slug, _anchor=f"comment-{reply_comment.id}"), 303)
+
+
+@bp.post("/comments/<int:comment_id>/no-reply-needed")
+def no_reply_needed(comment_id: int) -> ResponseReturnValue:
+    actor = require(current_user(), "comments.moderate")
+    item = queries.get_comment(db(), comment_id)
+    services.dismiss_reply(db(), actor, item, request.form.get("reason", ""))
+    commit()
+    flash(f"Comment {item.id} taken off the needs-reply queue.")
+    return _back(url_for(".needs_reply"))
+
+
+@bp.get("/comments/needs-reply")
+def needs_reply() -> ResponseReturnValue:
+    """Readers waiting for staff: questions in comments and contact messages, oldest first, with their age."""
+    require(current_user(), "comments.moderate")
+    comments = queries.waiting_for_reply(db())
+    messages = contact.waiting(db())
+    post_map = queries.posts_by_id(db(), {c.post_id for c in comments})
+    items = sorted(
+        [("comment", c.created_at, c) for c in comments] + [("contact", m.created_at, m) for m in messages],
+        key=lambda item: item[1],
+    )
+    return render_template("moderation/needs_reply.html", items=items, posts=post_map)
+
+
+@bp.get("/comments/log")
+def log() -> ResponseReturnValue:
+    actor = require(current_user(), "comments.moderate")
+    page = _page()
+    rows, more = queries.moderation_log(db(), actor, page=page)
+    return render_template("moderation/log.html", rows=rows, page=page, has_more=more)
+
+
+# --- contact messages ---------------------------------------------------------------------------------
+
+
+@bp.get("/contact/")
+def contact_list() -> ResponseReturnValue:
+    actor = require(current_user(), "comments.moderate")
+    state = request.args.get("status", "open")
+    messages = contact.listing(db(), actor, state)
+    return render_template(
+        "moderation/contact_list.html",
+        messages=messages,
+        state=state,
+        states=[s.value for s in ContactStatus],
+    )
+
+
+@bp.get("/contact/<int:message_id>")
+def contact_message(message_id: int) -> ResponseReturnValue:
+    actor = require(current_user(), "comments.moderate")
+    message = contact.get_message(db(), actor, message_id)
+    return render_template(
+        "moderation/contact.html", message=message, replies=contact.replies(db(), message), errors={}
+    )
+
+
+@bp.post("/contact/<int:message_id>/reply")
+def contact_reply(message_id: int) -> ResponseReturnValue:
+    actor = require(current_user(), "comments.moderate")
+    message = contact.get_message(db(), actor, message_id)
+    try:
+        contact.reply(db(), actor, message, request.form.get("body", ""), site())
+    except InvalidInput as exc:
+        db().rollback()
+        return render_template(
+            "moderation/contact.html",
+            message=message,
+            replies=contact.replies(db(), message),
+            errors={"body": exc.message},
+            body=request.form.get("body", ""),
+        ), 422
+    commit()
+    send_queued()
+    flash(f"Reply e-mailed to {message.name} and kept with the message.")
+    return redirect(url_for(".contact_message", message_id=message.id), 303)
+
+
+@bp.post("/contact/<int:message_id>/status")
+def contact_status(message_id: int) -> ResponseReturnValue:
+    actor = require(current_user(), "comments.moderate")
+    message = contact.get_message(db(), actor, message_id)
+    contact.close(db(), actor, message, request.form.get("status", ""))
+    commit()
+    flash(f"Message from {message.name} marked {message.status}.")
+    return _back(url_for(".contact_list"))
+
+
+# --- JSON API -----------------------------------------------------------------------------------------
+
+
+@api.bp.get("/moderation/comments")
+def api_moderation_queue() -> ResponseReturnValue:
+    actor = require(current_user(), "comments.moderate")
+    status = request.args.get("status", "held")
+    if status not in {s.value for s in CommentStatus}:
+        raise InvalidInput("status must be published, held, spam or deleted.", field="status")
+    reason = request.args.get("reason") or None
+    page, per_page = page_args()
+    comments, more = queries.moderation_queue(
+        db(),
+        actor,
+        status=status,
+        reason=reason,
+        search=request.args.get("q", "")[:200],
+        page=page,
+        per_page=per_page,
+    )
+    values = {"status": status} | ({"reason": reason} if reason else {})
+    return listing(
+        [queries.summary(c) for c in comments], more, "api.api_moderation_queue", page, per_page, **values
+    )
+
+
+@api.bp.post("/comments/<int:comment_id>/moderate")
+def api_moderate(comment_id: int) -> ResponseReturnValue:
+    actor = require(current_user(), "comments.moderate")
+    data = json_body()
+    action = data.get("action")
+    reason = data.get("reason", "")
+    if not isinstance(action, str):
+        raise InvalidInput("action is required: approve, spam, off_topic, delete or ham.", field="action")
+    if reason is not None and not isinstance(reason, str):
+        raise InvalidInput("reason must be text.", field="reason")
+    item = queries.get_comment(db(), comment_id)
+    decision = services.moderate(
+        db(), actor, item, action, reason or "", akismet_enabled=akismet_enabled(), site=site()
+    )
+    commit()
+    send_queued()
+    return {
+        "id": item.id,
+        "status": item.status,
+        "reasons": list(item.reasons),
+        "decision": {
+            "id": decision.id,
+            "action": decision.action,
+            "from": decision.from_status,
+            "to": decision.to_status,
+            "reason": decision.reason,
+            "moderator": actor.name,
+            "at": decision.at.isoformat(),
+        },
+    }

@@ -1,0 +1,362 @@
+"""The ordered checks every reader comment passes through, each returning a verdict and a reason.
+
+Order: honeypot, time to submit, rate (per reader IP), impersonation, link count, privacy, Akismet,
+off-topic, first comment. Every check runs and every result is stored with the comment, so a moderator
+sees all of them, not just the first that failed; only Akismet is skipped once an earlier check has
+already found spam (a bot that filled the honeypot is not worth a network call). Nothing is dropped:
+the worst verdict decides the status (spam > hold > publish) and the reasons say why.
+
+The checks are pure except Akismet, which sits behind the injected ``AkismetChecker``; what needs the
+database (how many comments this IP sent lately, whether this e-mail has been published before, what
+moderators taught the off-topic scorer) is gathered by the service first, as ``Facts``. No Flask here.
+
+Reasons (the vocabulary of ``Comment.reasons``): ``honeypot``, ``too_fast``, ``rate_limit``,
+``impersonation``, ``link_count``, ``privacy:<kind>`` (ssn, mrn, account, dob, phone, email, address,
+term), ``akismet:spam``, ``akismet:unavailable``, ``akismet:no_key``, ``off_topic``, ``first_comment``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from app.comments import relevance
+from app.comments.akismet_adapter import AkismetChecker, CommentSignals, Verdict
+from app.comments.formatting import count_links
+from app.comments.impersonation import is_impersonation
+from app.comments.models import CommentStatus
+from app.gates.privacy import LABELS as PRIVACY_LABELS
+from app.gates.privacy import describe, scan
+
+BLOG_LANG = "en"
+
+
+class CheckVerdict(enum.StrEnum):
+    PUBLISH = "publish"
+    HOLD = "hold"
+    SPAM = "spam"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: str
+    verdict: CheckVerdict
+    reasons: tuple[str, ...] = ()
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "verdict": self.verdict.value,
+            "reasons": list(self.reasons),
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One reader comment and what surrounds it: the post it is on and how it arrived."""
+
+    author_name: str
+    author_email: str
+    body: str
+    ip: str
+    user_agent: str
+    referrer: str
+    permalink: str
+    is_reply: bool
+    post: relevance.PostContext
+    post_modified_at: datetime | None
+    submitted_at: datetime
+    honeypot: str = ""
+    form_age: timedelta | None = None  # None: unknown (no token, or an invalid one)
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    max_links: int = 2
+    min_seconds: float = 3.0
+    burst: int = 3  # comments from one IP within BURST_WINDOW before the next is held
+    staff_names: Sequence[str] = ()
+    organisation_names: Sequence[str] = ()
+    staff_emails: frozenset[str] = frozenset()
+    privacy_terms: Sequence[str] = ()
+    privacy_allow: Sequence[str] = ()
+    off_topic_threshold: float = relevance.THRESHOLD
+
+    @classmethod
+    def from_config(cls, config: Any, **facts: Any) -> PipelineSettings:
+        return cls(
+            max_links=int(config.get("COMMENT_MAX_LINKS", 2)),
+            min_seconds=float(config.get("COMMENT_MIN_SECONDS", 3.0)),
+            burst=int(config.get("COMMENT_BURST", 3)),
+            organisation_names=[n for n in (config.get("ORGANISATION"), config.get("SITE_NAME")) if n],
+            privacy_terms=list(config.get("PRIVACY_TERMS") or ()),
+            privacy_allow=list(config.get("PRIVACY_ALLOW") or ()),
+            **facts,
+        )
+
+
+BURST_WINDOW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the database knows that the checks need."""
+
+    recent_from_ip: int = 0  # comments from this IP within BURST_WINDOW, this one not counted
+    returning_commenter: bool = False  # a comment from this e-mail was published before
+    feedback: relevance.Feedback | None = None
+
+
+@dataclass
+class Outcome:
+    status: CommentStatus
+    reasons: list[str]
+    checks: list[CheckResult]
+    relevance: relevance.Relevance | None = None
+    akismet_verdict: str = ""
+
+    @property
+    def checks_json(self) -> list[dict[str, Any]]:
+        return [c.as_dict() for c in self.checks]
+
+
+# --- the checks ---------------------------------------------------------------------------------------
+
+
+def check_honeypot(sub: Submission, _s: PipelineSettings, _f: Facts) -> CheckResult:
+    if sub.honeypot.strip():
+        return CheckResult("honeypot", CheckVerdict.SPAM, ("honeypot",), "the hidden field was filled in")
+    return CheckResult("honeypot", CheckVerdict.PUBLISH, detail="the hidden field was left empty")
+
+
+def check_time_to_submit(sub: Submission, settings: PipelineSettings, _f: Facts) -> CheckResult:
+    """Too fast to have been typed is held; an unknown time (no script, API call) is no evidence."""
+    if sub.form_age is None:
+        return CheckResult(
+            "time_to_submit", CheckVerdict.PUBLISH, detail="unknown: the form carried no valid time token"
+        )
+    seconds = sub.form_age.total_seconds()
+    if seconds < settings.min_seconds:
+        return CheckResult(
+            "time_to_submit",
+            CheckVerdict.HOLD,
+            ("too_fast",),
+            f"sent {max(seconds, 0):.1f} s after the form was shown (minimum {settings.min_seconds:g} s)",
+        )
+    return CheckResult(
+        "time_to_submit", CheckVerdict.PUBLISH, detail=f"sent {seconds:.0f} s after the form was shown"
+    )
+
+
+def check_rate(sub: Submission, settings: PipelineSettings, facts: Facts) -> CheckResult:
+    minutes = int(BURST_WINDOW.total_seconds() // 60)
+    detail = f"{facts.recent_from_ip} other comment(s) from this IP in the last {minutes} minutes"
+    if facts.recent_from_ip >= settings.burst:
+        return CheckResult("rate_limit", CheckVerdict.HOLD, ("rate_limit",), detail)
+    return CheckResult("rate_limit", CheckVerdict.PUBLISH, detail=detail)
+
+
+def check_impersonation(sub: Submission, settings: PipelineSettings, _f: Facts) -> CheckResult:
+    if sub.author_email.lower() in settings.staff_emails:
+        return CheckResult(
+            "impersonation",
+            CheckVerdict.HOLD,
+            ("impersonation",),
+            "uses a staff member's e-mail address (staff comment signed in)",
+        )
+    found = is_impersonation(sub.author_name, settings.staff_names, settings.organisation_names)
+    if found:
+        return CheckResult("impersonation", CheckVerdict.HOLD, ("impersonation",), f"the name {found}")
+    return CheckResult("impersonation", CheckVerdict.PUBLISH, detail="the name resembles no staff member")
+
+
+def check_links(sub: Submission, settings: PipelineSettings, _f: Facts) -> CheckResult:
+    links = count_links(sub.body)
+    detail = f"{links} link(s); at most {settings.max_links} are published without review"
+    if links > settings.max_links:
+        return CheckResult("link_count", CheckVerdict.HOLD, ("link_count",), detail)
+    return CheckResult("link_count", CheckVerdict.PUBLISH, detail=detail)
+
+
+def check_privacy(sub: Submission, settings: PipelineSettings, _f: Facts) -> CheckResult:
+    findings = scan(sub.body, settings.privacy_terms, settings.privacy_allow)
+    if not findings:
+        return CheckResult("privacy", CheckVerdict.PUBLISH, detail="no personal identifiers found")
+    kinds = tuple(dict.fromkeys(f"privacy:{f.kind}" for f in findings))
+    return CheckResult("privacy", CheckVerdict.HOLD, kinds, "; ".join(describe(f) for f in findings[:5]))
+
+
+def check_off_topic(
+    sub: Submission, settings: PipelineSettings, facts: Facts
+) -> tuple[CheckResult, relevance.Relevance]:
+    result = relevance.score(sub.body, sub.post, facts.feedback, settings.off_topic_threshold)
+    words = ", ".join(f"{word} ({weight:+.2f})" for word, weight in result.drivers[:5])
+    detail = (
+        f"relevance {result.score:.2f} (threshold {settings.off_topic_threshold:.2f}): {words or 'no words'}"
+    )
+    if result.on_topic:
+        return CheckResult("off_topic", CheckVerdict.PUBLISH, detail=detail), result
+    return CheckResult("off_topic", CheckVerdict.HOLD, ("off_topic",), detail), result
+
+
+def check_first_comment(sub: Submission, _s: PipelineSettings, facts: Facts) -> CheckResult:
+    if facts.returning_commenter:
+        return CheckResult(
+            "first_comment", CheckVerdict.PUBLISH, detail="this e-mail address has been published before"
+        )
+    return CheckResult(
+        "first_comment",
+        CheckVerdict.HOLD,
+        ("first_comment",),
+        "no comment from this e-mail address has been published yet",
+    )
+
+
+def signals(sub: Submission, *, recheck_reason: str | None = None) -> CommentSignals:
+    """Everything Akismet weighs about the comment."""
+    return CommentSignals(
+        user_ip=sub.ip or "0.0.0.0",
+        user_agent=sub.user_agent,
+        referrer=sub.referrer,
+        permalink=sub.permalink,
+        comment_type="reply" if sub.is_reply else "comment",
+        comment_author=sub.author_name,
+        comment_author_email=sub.author_email,
+        comment_content=sub.body,
+        blog_lang=BLOG_LANG,
+        comment_date_gmt=sub.submitted_at,
+        comment_post_modified_gmt=sub.post_modified_at,
+        recheck_reason=recheck_reason,
+    )
+
+
+def akismet_result(checker: AkismetChecker, signals_: CommentSignals) -> tuple[CheckResult, str]:
+    """Akismet's verdict as a check: spam, ham, or held because there is no usable answer."""
+    result = checker.check(signals_)
+    verdict = result.verdict
+    if verdict.is_spam:
+        detail = result.detail + (
+            " (Akismet says it need not be kept; kept anyway)" if verdict is Verdict.DISCARD else ""
+        )
+        return CheckResult("akismet", CheckVerdict.SPAM, ("akismet:spam",), detail), verdict.value
+    if verdict is Verdict.HAM:
+        return CheckResult("akismet", CheckVerdict.PUBLISH, detail=result.detail), verdict.value
+    if verdict is Verdict.NO_KEY:
+        return CheckResult(
+            "akismet",
+            CheckVerdict.HOLD,
+            ("akismet:no_key",),
+            "no Akismet key is configured, so no comment is published unchecked",
+        ), verdict.value
+    return CheckResult("akismet", CheckVerdict.HOLD, ("akismet:unavailable",), result.detail), verdict.value
+
+
+Check = Callable[[Submission, PipelineSettings, Facts], CheckResult]
+BEFORE_AKISMET: tuple[Check, ...] = (
+    check_honeypot,
+    check_time_to_submit,
+    check_rate,
+    check_impersonation,
+    check_links,
+    check_privacy,
+)
+
+
+def run(sub: Submission, settings: PipelineSettings, facts: Facts, checker: AkismetChecker) -> Outcome:
+    """Every check in order; the worst verdict is the status, and every reason is kept."""
+    results = [check(sub, settings, facts) for check in BEFORE_AKISMET]
+    akismet_verdict = ""
+    if any(r.verdict is CheckVerdict.SPAM for r in results):
+        results.append(
+            CheckResult("akismet", CheckVerdict.SKIPPED, detail="not asked: already found to be spam")
+        )
+    else:
+        result, akismet_verdict = akismet_result(checker, signals(sub))
+        results.append(result)
+    topical, scored = check_off_topic(sub, settings, facts)
+    results.append(topical)
+    results.append(check_first_comment(sub, settings, facts))
+    return _outcome(results, scored, akismet_verdict)
+
+
+def _outcome(results: list[CheckResult], scored: relevance.Relevance | None, akismet_verdict: str) -> Outcome:
+    reasons = list(dict.fromkeys(r for result in results for r in result.reasons))
+    verdicts = {r.verdict for r in results}
+    status = (
+        CommentStatus.SPAM
+        if CheckVerdict.SPAM in verdicts
+        else CommentStatus.HELD
+        if CheckVerdict.HOLD in verdicts
+        else CommentStatus.PUBLISHED
+    )
+    return Outcome(status, reasons, results, scored, akismet_verdict)
+
+
+def recheck(checks: list[dict[str, Any]], akismet: CheckResult, akismet_verdict: str) -> Outcome:
+    """The outcome after Akismet answered a second time: its old result replaced, the rest kept."""
+    results = [
+        CheckResult(c["check"], CheckVerdict(c["verdict"]), tuple(c.get("reasons", ())), c.get("detail", ""))
+        for c in checks
+        if c.get("check") != "akismet"
+    ]
+    position = next((i for i, c in enumerate(checks) if c.get("check") == "akismet"), len(results))
+    results.insert(position, akismet)
+    return _outcome(results, None, akismet_verdict)
+
+
+# --- telling the writer -------------------------------------------------------------------------------
+
+# Reasons the writer can fix, and what to tell them. The others are a moderator's call, and a spammer
+# learns nothing from a bare "awaits review".
+FIXABLE: dict[str, str] = {
+    "link_count": "It has more links than we publish without a moderator's look.",
+    "impersonation": (
+        "The name given looks like a member of staff or the organisation. Staff comment signed "
+        "in; if this is simply your name, a moderator will publish it."
+    ),
+    "too_fast": "It was sent very quickly after the page opened, as automated posts are.",
+    **{
+        f"privacy:{kind}": f"It seems to contain a {label}. To protect your privacy, and others', "
+        "please do not post personal identifiers."
+        for kind, label in PRIVACY_LABELS.items()
+    },
+}
+
+
+def explain_for_writer(reasons: Sequence[str]) -> list[str]:
+    """What the writer is told about why their comment is held: only what they can fix themselves."""
+    return list(dict.fromkeys(FIXABLE[r] for r in reasons if r in FIXABLE))
+
+
+def reason_label(reason: str) -> str:
+    """A moderator-readable label for one reason code."""
+    if reason.startswith("privacy:"):
+        return f"Privacy: {PRIVACY_LABELS.get(reason.removeprefix('privacy:'), reason)}"
+    return REASON_LABELS.get(reason, reason)
+
+
+REASON_LABELS: dict[str, str] = {
+    "honeypot": "Honeypot filled",
+    "too_fast": "Sent too fast",
+    "rate_limit": "Many comments from one IP",
+    "impersonation": "Looks like staff or the organisation",
+    "link_count": "Too many links",
+    "akismet:spam": "Akismet: spam",
+    "akismet:unavailable": "Akismet unavailable",
+    "akismet:no_key": "No Akismet key",
+    "off_topic": "Off-topic",
+    "first_comment": "First comment",
+}
+
+ALL_REASONS: tuple[str, ...] = (*REASON_LABELS, *(f"privacy:{k}" for k in PRIVACY_LABELS))
+
+
+def sorted_reasons(found: Sequence[str]) -> list[str]:
+    order = {r: i for i, r in enumerate(ALL_REASONS)}
+    return sorted(set(found), key=lambda r: (order.get(r, len(order)), r))

@@ -1,0 +1,410 @@
+"""Reader side of comments: the thread and form on post pages, posting, the writer's status page, replies,
+the contact form, unsubscribing, and the public JSON calls. Parse, call one service, commit once.
+
+Post pages are cached whole for anonymous readers (app/web/pagecache.py), so the comment form in them
+carries nothing per request: no CSRF token (an anonymous form has no session to ride, so it is exempt;
+a signed-in staff member's page is never cached and its form is CSRF-checked here) and no timestamp.
+The time-to-submit token comes from ``GET /api/v1/comment-form-token``, fetched by static/comments.js;
+without it (no script, an API client) the time is "unknown", which is no evidence of spam.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from app.accounts.permissions import can
+from app.comments import contact, jobs, notifications, pipeline, queries, services, tokens
+from app.comments.akismet_adapter import AkismetChecker, AkismetSettings
+from app.comments.models import Comment, CommentStatus, ContactMessage
+from app.errors import InvalidInput, NotFound
+from app.mail.services import MailSettings, deliver_due, queued_ids
+from app.posts import services as posts
+from app.posts.models import Post
+from app.text import whole_number
+from app.web import api
+from app.web.api import bool_field, int_field, json_body
+from app.web.auth import current_user
+from app.web.database import commit, db, session_factory
+from app.web.extensions import client_ip, csrf, limiter
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("comments", __name__)
+
+
+# --- shared with the moderation views -----------------------------------------------------------------
+
+
+@bp.record_once
+def _start_akismet(state: Any) -> None:
+    """One Akismet client (and connection pool) per app, built at start-up so bad settings fail early."""
+    app = state.app
+    app.extensions.setdefault("candor.akismet", AkismetChecker(AkismetSettings.from_config(app.config)))
+
+
+def akismet_checker() -> AkismetChecker:
+    return current_app.extensions["candor.akismet"]
+
+
+def akismet_enabled() -> bool:
+    return bool(akismet_checker().settings.api_key)
+
+
+def site() -> notifications.Site:
+    """The blog as e-mails link to it: absolute URLs on CANDOR_PUBLIC_URL, built without a request (cron)."""
+    config = current_app.config
+    paths = current_app.url_map.bind("localhost", script_name=config.get("APPLICATION_ROOT") or "/")
+    return notifications.Site(
+        name=config["SITE_NAME"],
+        base_url=config["PUBLIC_URL"],
+        secret=config["SECRET_KEY"],
+        sender=config["MAIL_FROM"],
+        post_path=lambda slug: paths.build("posts.show", {"slug": slug}),
+        unsubscribe_path=lambda token: paths.build("comments.unsubscribe", {"token": token}),
+        queue_path=paths.build("moderation.queue"),
+        needs_reply_path=paths.build("moderation.needs_reply"),
+        comment_admin_path=lambda comment_id: paths.build("moderation.comment", {"comment_id": comment_id}),
+    )
+
+
+def send_queued() -> None:
+    """After the request's commit: send the e-mail and Akismet corrections it queued, in fresh sessions.
+
+    A failure here changes nothing that was committed: the outbox and the Akismet queue keep what was
+    not sent, and ``flask mail send`` / ``flask comments recheck`` retry it.
+    """
+    mail_ids = queued_ids(db())
+    akismet_ids = db().info.pop(services.AKISMET_QUEUED_KEY, [])
+    try:
+        if mail_ids:
+            deliver_due(session_factory(), MailSettings.from_config(current_app.config), ids=mail_ids)
+        if akismet_ids:
+            session = session_factory()()
+            try:
+                jobs.send_feedback(session, akismet_checker(), ids=akismet_ids)
+                session.commit()
+            finally:
+                session.close()
+    except Exception:  # noqa: BLE001 - never fail a request whose work is already committed
+        log.exception("sending after commit failed; cron will retry")
+
+
+def pipeline_settings() -> pipeline.PipelineSettings:
+    return pipeline.PipelineSettings.from_config(current_app.config)
+
+
+def form_age(token: str | None) -> timedelta | None:
+    """How long ago the form was shown, from its signed time token; None when unknown or not genuine."""
+    if not token:
+        return None
+    try:
+        return tokens.verify(current_app.config["SECRET_KEY"], tokens.Purpose.FORM_TIME, token)["age"]
+    except tokens.TokenInvalid:
+        return None
+
+
+def form_token() -> str:
+    return tokens.sign(current_app.config["SECRET_KEY"], tokens.Purpose.FORM_TIME, f="form")
+
+
+def status_token(comment: Comment) -> str:
+    return tokens.sign(current_app.config["SECRET_KEY"], tokens.Purpose.COMMENT_STATUS, c=comment.id)
+
+
+def _comment_for_status(token: str) -> Comment:
+    try:
+        data = tokens.verify(current_app.config["SECRET_KEY"], tokens.Purpose.COMMENT_STATUS, token)
+    except tokens.TokenExpired:
+        raise NotFound("This link has expired. Links to a comment's status last 30 days.") from None
+    except tokens.TokenInvalid:
+        raise NotFound("This link is not valid. Check that it was copied whole.") from None
+    comment = db().get(Comment, data.get("c")) if isinstance(data.get("c"), int) else None
+    if comment is None:
+        raise NotFound("There is no such comment.")
+    return comment
+
+
+def is_staff_writer() -> bool:
+    return can(current_user(), "comments.staff_comment")
+
+
+bp.add_app_template_filter(pipeline.reason_label, "reason_label")
+
+
+@bp.app_context_processor
+def _comment_helpers() -> dict[str, Any]:
+    """``comment_thread(post)`` for templates/comments/_thread.html, included by the post page."""
+    return {
+        "comment_thread": lambda post: queries.thread(db(), post.id),
+        "reason_label": pipeline.reason_label,
+    }
+
+
+# --- posting ------------------------------------------------------------------------------------------
+
+
+def _comment_input(form: Any, post: Post) -> services.CommentInput:
+    raw_parent = (form.get("parent_id") or "").strip()
+    if raw_parent and whole_number(raw_parent, upper=2**31 - 1) is None:
+        raise InvalidInput("parent_id must be a comment number.", field="parent_id")
+    return services.CommentInput(
+        author_name=form.get("author_name", ""),
+        author_email=form.get("author_email", ""),
+        body=form.get("body", ""),
+        parent_id=int(raw_parent) if raw_parent else None,
+        notify=form.get("notify") in ("1", "on", "yes", "true"),
+        ip=client_ip(),
+        user_agent=request.headers.get("User-Agent", ""),
+        referrer=request.headers.get("Referer", ""),
+        permalink=current_app.config["PUBLIC_URL"].rstrip("/") + url_for("posts.show", slug=post.slug),
+        honeypot=form.get("website", ""),
+        form_age=form_age(form.get("form_token")),
+    )
+
+
+def _replaced(token: str | None) -> Comment | None:
+    if not token:
+        return None
+    try:
+        return _comment_for_status(token)
+    except NotFound:
+        return None
+
+
+def _rate_limit() -> str:
+    return current_app.config["COMMENT_RATE_LIMIT"]
+
+
+reader_limit = limiter.shared_limit(_rate_limit, scope="reader-posts", methods=["POST"])
+
+
+@bp.post("/posts/<slug>/comments")
+@csrf.exempt
+@reader_limit
+def post_comment(slug: str) -> ResponseReturnValue:
+    post = posts.get_public_post(db(), slug)
+    staff = is_staff_writer()
+    if staff:
+        csrf.protect()  # a signed-in page is never cached, so its form carries a token; check it
+    data = _comment_input(request.form, post)
+    errors = services.field_errors(data, staff=staff)
+    if errors:
+        return render_template(
+            "comments/form_page.html",
+            post=post,
+            errors=errors,
+            values=request.form,
+            parent=_parent_or_none(post, data.parent_id),
+            token=form_token(),
+        ), 422
+    comment = services.submit_comment(
+        db(),
+        post,
+        data,
+        actor=current_user() if staff else None,
+        checker=akismet_checker(),
+        settings=pipeline_settings(),
+        site=site(),
+        replaces=_replaced(request.form.get("replaces")),
+    )
+    commit()
+    send_queued()
+    if comment.status == CommentStatus.PUBLISHED:
+        return redirect(url_for("posts.show", slug=post.slug, _anchor=f"comment-{comment.id}"), 303)
+    return redirect(url_for("comments.status", token=status_token(comment)), 303)
+
+
+def _parent_or_none(post: Post, parent_id: int | None) -> Comment | None:
+    if parent_id is None:
+        return None
+    parent = db().get(Comment, parent_id)
+    return (
+        parent if parent is not None and parent.post_id == post.id and parent.status == "published" else None
+    )
+
+
+@bp.get("/posts/<slug>/comments/<int:comment_id>/reply")
+def reply_form(slug: str, comment_id: int) -> ResponseReturnValue:
+    """A page to reply to one comment; works without JavaScript (not cached, so its token is baked in)."""
+    post = posts.get_public_post(db(), slug)
+    parent = _parent_or_none(post, comment_id)
+    if parent is None:
+        raise NotFound("There is no published comment to reply to here.")
+    return render_template(
+        "comments/form_page.html", post=post, errors={}, values={}, parent=parent, token=form_token()
+    )
+
+
+@bp.get("/comments/status/<token>")
+def status(token: str) -> ResponseReturnValue:
+    """What became of a comment, for its writer: published, or awaiting review and why (if theirs to fix)."""
+    comment = _comment_for_status(token)
+    post = posts.get_post(db(), comment.post_id)
+    decisions = queries.decisions_for(db(), comment.id)
+    told = next(
+        (
+            d.reason
+            for d in reversed(decisions)
+            if d.moderator_id is not None and d.reason and d.action != "spam"
+        ),
+        "",
+    )
+    return render_template(
+        "comments/status.html",
+        comment=comment,
+        post=post,
+        token=token,
+        fixable=pipeline.explain_for_writer(comment.reasons),
+        told=told,
+        form_token=form_token(),
+    )
+
+
+# --- contact form -------------------------------------------------------------------------------------
+
+
+@bp.route("/contact", methods=["GET", "POST"])
+@csrf.exempt
+@reader_limit
+def contact_form() -> ResponseReturnValue:
+    """Write to the blog's staff privately; answered by e-mail. Not cached, so the time token is baked in."""
+    if request.method == "GET":
+        return render_template("comments/contact.html", errors={}, values={}, token=form_token())
+    data = contact.ContactInput(
+        name=request.form.get("name", ""),
+        email=request.form.get("email", ""),
+        subject=request.form.get("subject", ""),
+        body=request.form.get("body", ""),
+        ip=client_ip(),
+        user_agent=request.headers.get("User-Agent", ""),
+        honeypot=request.form.get("website", ""),
+        form_age=form_age(request.form.get("form_token")),
+    )
+    errors = contact.field_errors(data)
+    if errors:
+        return render_template(
+            "comments/contact.html", errors=errors, values=request.form, token=form_token()
+        ), 422
+    message = contact.submit(db(), data, min_seconds=float(current_app.config["COMMENT_MIN_SECONDS"]))
+    commit()
+    return render_template("comments/contact_sent.html", message=message), 201
+
+
+# --- unsubscribing ------------------------------------------------------------------------------------
+
+
+def _subscription_token(token: str) -> dict[str, Any]:
+    try:
+        data = tokens.verify(current_app.config["SECRET_KEY"], tokens.Purpose.UNSUBSCRIBE, token)
+    except tokens.TokenExpired:
+        raise NotFound(
+            "This unsubscribe link has expired. Reply to any of our e-mails and we will stop them."
+        ) from None
+    except tokens.TokenInvalid:
+        raise NotFound("This is not a valid unsubscribe link. Check that it was copied whole.") from None
+    if not isinstance(data.get("s"), int) or not isinstance(data.get("e"), str):
+        raise NotFound("This is not a valid unsubscribe link.")
+    return data
+
+
+@bp.get("/unsubscribe/<token>")
+def unsubscribe(token: str) -> ResponseReturnValue:
+    """Asks before acting: mail scanners open links, and a GET must not unsubscribe anyone."""
+    data = _subscription_token(token)
+    return render_template("comments/unsubscribe.html", email=data["e"], token=token, done=None)
+
+
+@bp.post("/unsubscribe/<token>")
+@csrf.exempt  # the signed token is the authority; RFC 8058 one-click POSTs from mail clients carry no form
+def unsubscribe_confirm(token: str) -> ResponseReturnValue:
+    data = _subscription_token(token)
+    ended = services.unsubscribe(db(), data["s"], data["e"])
+    commit()
+    return render_template("comments/unsubscribe.html", email=data["e"], token=token, done=ended)
+
+
+# --- JSON API -----------------------------------------------------------------------------------------
+
+
+@api.bp.get("/comment-form-token")
+def api_form_token() -> ResponseReturnValue:
+    """A signed "this form was shown now" for the comment form of a cached page (static/comments.js)."""
+    body = {"token": form_token(), "min_seconds": current_app.config["COMMENT_MIN_SECONDS"]}
+    return body, 200, {"Cache-Control": "no-store"}
+
+
+def public_json(comment: Comment) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": comment.id,
+        "parent_id": comment.parent_id,
+        "author_name": comment.author_name,
+        "html": comment.html,
+        "created_at": comment.created_at.isoformat(),
+        "staff": None,
+    }
+    if comment.staff_user is not None:
+        user = comment.staff_user
+        data["staff"] = {
+            "name": user.name,
+            "title": user.title,
+            "department": user.department,
+            "roles": sorted(r.value for r in user.roles),
+        }
+    return data
+
+
+@api.bp.get("/posts/<int:post_id>/comments")
+def api_list_comments(post_id: int) -> ResponseReturnValue:
+    post = posts.get_post(db(), post_id)
+    if post.published_revision_id is None:
+        raise NotFound(f"No post {post_id}.")
+    return {"items": [public_json(c) for c in queries.public_comments(db(), post.id)], "next": None}
+
+
+@api.bp.post("/posts/<int:post_id>/comments")
+@reader_limit
+def api_post_comment(post_id: int) -> ResponseReturnValue:
+    """201 when published, 202 when held (or spam): ``{id, status, reasons}``."""
+    post = posts.get_post(db(), post_id)
+    if post.published_revision_id is None:
+        raise NotFound(f"No post {post_id}.")
+    data = json_body()
+    actor = current_user() if g.get("via_token") and is_staff_writer() else None
+    for name in ("author_name", "author_email", "body"):
+        if actor is None or name == "body":
+            if not isinstance(data.get(name), str):
+                raise InvalidInput(f"{name} is required and must be text.", field=name)
+    comment = services.submit_comment(
+        db(),
+        post,
+        services.CommentInput(
+            author_name=data.get("author_name") or "",
+            author_email=data.get("author_email") or "",
+            body=data["body"],
+            parent_id=int_field(data, "parent_id", required=False),
+            notify=bool_field(data, "notify", default=False),
+            ip=client_ip(),
+            user_agent=request.headers.get("User-Agent", ""),
+            referrer=request.headers.get("Referer", ""),
+            permalink=current_app.config["PUBLIC_URL"].rstrip("/") + url_for("posts.show", slug=post.slug),
+        ),
+        actor=actor,
+        checker=akismet_checker(),
+        settings=pipeline_settings(),
+        site=site(),
+    )
+    commit()
+    send_queued()
+    published = comment.status == CommentStatus.PUBLISHED
+    body = {"id": comment.id, "status": comment.status, "reasons": list(comment.reasons)}
+    if not published:
+        body["status_url"] = url_for("comments.status", token=status_token(comment), _external=True)
+    return body, 201 if published else 202
+
+
+__all__ = ["bp", "ContactMessage"]

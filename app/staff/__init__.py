@@ -1,0 +1,1 @@
+"""The staff desk: server-rendered pages for writing, disclosing, reviewing and auditing (``/staff``)."""

@@ -1,0 +1,514 @@
+"""The staff desk: dashboard, editor, review, disclosure and audit pages, rendered on the server.
+
+Every page works without JavaScript. Every form carries its CSRF token, which ``CSRFProtect`` checks
+before a view runs. Each POST calls one service and commits once. What the writer can fix (text that
+will not render, a failing gate, an edit based on a stale revision) re-renders the form with their input
+kept; what nobody can fix from the form (a forbidden or impossible move) propagates as the service's
+NotAllowed or InvalidTransition, which the error handlers turn into a 403 or 409 page.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, timedelta
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+
+from app.accounts.models import User
+from app.accounts.permissions import can, require
+from app.audit import services as audit
+from app.clock import utc_now
+from app.corrections.diff import diff_html
+from app.disclosures import services as disclosures
+from app.disclosures.models import Disclosure
+from app.editorial import services as editorial
+from app.editorial.gates import GateResult
+from app.editorial.models import OVERRIDABLE, Gate
+from app.errors import InvalidInput, PublishBlocked, RenderError, StaleRevision
+from app.posts import services as posts
+from app.posts.models import Post, PostStatus, Revision
+from app.posts.rendering import render_markdown
+from app.staff.forms import (
+    INTEREST_ROWS,
+    ApproveForm,
+    DisclosureForm,
+    EditorForm,
+    OverrideForm,
+    RequestChangesForm,
+    RetractForm,
+    SubmitForm,
+)
+from app.text import clean_url_list, whole_number
+from app.web.api import gate_settings
+from app.web.auth import current_user
+from app.web.database import commit, db
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+AUDIT_PER_PAGE = 50
+
+STATUS_GROUPS: tuple[tuple[str, str], ...] = (
+    (PostStatus.DRAFT, "Drafts"),
+    (PostStatus.IN_REVIEW, "In review"),
+    (PostStatus.CHANGES_REQUESTED, "Changes requested"),
+    (PostStatus.SCHEDULED, "Scheduled"),
+    (PostStatus.PUBLISHED, "Published"),
+    (PostStatus.RETRACTED, "Retracted"),
+)
+STATUS_LABELS = {status.value: label.removesuffix("s") if status == PostStatus.DRAFT else label
+                 for status, label in STATUS_GROUPS}
+
+GATE_LABELS = {
+    Gate.IDENTITY: "Identity",
+    Gate.DISCLOSURE: "Conflict-of-interest disclosure",
+    Gate.REFERENCES: "References",
+    Gate.DIRECT_LINKS: "Direct links",
+    Gate.PRIVACY: "Patient privacy",
+}
+
+ACTION_LABELS = {
+    "post.created": "Created",
+    "post.revised": "Revised",
+    "post.submit": "Submitted for review",
+    "post.request_changes": "Changes requested",
+    "post.approve": "Approved and published",
+    "post.schedule": "Approved and scheduled",
+    "post.withdraw": "Withdrawn from review",
+    "post.publish_due": "Published on schedule",
+    "post.edit": "Edited after approval",
+    "post.publish_direct": "Corrected and published by an editor",
+    "post.retract": "Retracted",
+    "gate.override": "Gate overridden",
+    "disclosure.recorded": "Disclosure recorded",
+}
+
+
+@bp.before_request
+def _staff_only() -> Any:
+    """Anonymous visitors go to sign-in and come back; signed-in non-staff get the 403 page."""
+    if current_user() is None:
+        target = request.full_path if request.query_string else request.path
+        if request.method != "GET":
+            target = url_for(".dashboard")  # a form cannot be re-sent by a redirect; start from the desk
+        return redirect(url_for("accounts.login", next=target))
+    require(current_user(), "post.view_unpublished")
+    return None
+
+
+@bp.context_processor
+def _vocabulary() -> dict[str, Any]:
+    user = current_user()
+    return {"gate_labels": GATE_LABELS, "status_labels": STATUS_LABELS, "action_labels": ACTION_LABELS,
+            "is_editor": can(user, "post.request_changes"), "can_write": can(user, "post.create")}
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+def _coi_max_age() -> int:
+    return int(current_app.config["CANDOR_COI_MAX_AGE_DAYS"])
+
+
+def _disclosure_status(user: User) -> dict[str, Any]:
+    """current / expired / missing, with the disclosure and when it stops (or stopped) being current."""
+    latest = disclosures.latest(db(), user)
+    if latest is None:
+        return {"state": "missing", "disclosure": None, "expires": None}
+    state = "current" if disclosures.is_current(latest, _coi_max_age()) else "expired"
+    expires = latest.created_at + timedelta(days=_coi_max_age())
+    return {"state": state, "disclosure": latest, "expires": expires}
+
+
+def _asks_interests(post: Post) -> bool:
+    """Whether the submit form must ask if the post touches an interest: the disclosure lists some."""
+    latest = disclosures.latest(db(), post.author)
+    return latest is not None and not latest.no_conflicts
+
+
+def _age(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    for unit, size in (("day", 1440), ("hour", 60), ("minute", 1)):
+        if minutes >= size:
+            n = minutes // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return "under a minute"
+
+
+def _page_number() -> int:
+    page = whole_number(request.args.get("page", "1"), upper=100_000)
+    if page is None:
+        abort(404)
+    return page
+
+
+def _form_data(revision: Revision) -> dict[str, Any]:
+    return {"title": revision.title, "body": revision.body, "references": "\n".join(revision.references),
+            "personal_view": revision.personal_view, "base_revision": revision.number}
+
+
+def _revision_input(form: EditorForm) -> posts.RevisionInput | None:
+    """The form as a RevisionInput, or None with the error on the references field."""
+    try:
+        references = clean_url_list(form.references.data or "", "References")
+    except InvalidInput as exc:
+        form.references.errors.append(exc.message)
+        return None
+    return posts.RevisionInput(title=form.title.data or "", body=form.body.data or "", references=references,
+                               kind=form.kind.data or None, note=form.note.data or "",
+                               personal_view=bool(form.personal_view.data))
+
+
+def _field_error(form: Any, exc: InvalidInput, fallback: str) -> None:
+    """Put a service's InvalidInput on the field it names, so aria-describedby can point at it."""
+    name = exc.details.get("field")
+    field = getattr(form, name, None) if isinstance(name, str) else None
+    if field is None or not hasattr(field, "errors"):
+        field = getattr(form, fallback)
+    field.errors = [*field.errors, exc.message]
+
+
+def _editor_form(post: Post | None) -> EditorForm:
+    if request.method == "POST":
+        return EditorForm(request.form)
+    if post is not None and post.current_revision is not None:
+        return EditorForm(data=_form_data(post.current_revision))
+    return EditorForm()
+
+
+# --- dashboard ---------------------------------------------------------------------------------------
+
+@bp.get("/")
+def dashboard() -> Any:
+    user = require(current_user(), "post.view_unpublished")
+    groups: dict[str, list[Post]] = {status.value: [] for status, _ in STATUS_GROUPS}
+    for post in posts.all_posts_by(db(), user):
+        groups[post.status].append(post)
+    notes = {p.id: audit.latest_entry(db(), p.id, "post.request_changes")
+             for p in groups[PostStatus.CHANGES_REQUESTED.value]}
+    queue = editorial.review_queue(db()) if can(user, "post.request_changes") else None
+    return render_template("staff/dashboard.html", groups=groups, group_titles=STATUS_GROUPS, notes=notes,
+                           disclosure=_disclosure_status(user),
+                           queue_count=None if queue is None else len(queue))
+
+
+# --- the editor ---------------------------------------------------------------------------------------
+
+def _editor(form: EditorForm, post: Post | None, *, status: int = 200, preview_html: str | None = None,
+            stale: Revision | None = None, blocked: list[dict[str, str]] | None = None,
+            submit_form: SubmitForm | None = None) -> Any:
+    """The editor page: form, preview, the newer text after a stale save, the gates and the submit form."""
+    user = current_user()
+    context: dict[str, Any] = {"form": form, "post": post, "preview_html": preview_html, "stale": stale,
+                               "blocked": blocked or [], "shows_kind": False}
+    if post is not None:
+        assert post.current_revision is not None
+        asks = _asks_interests(post)
+        answer = submit_form.touches_interests.data if submit_form is not None else None
+        touches = {"yes": True, "no": False}.get(answer or "", None)
+        if touches is None and asks:
+            touches = True  # the checklist assumes the question gets answered: the submit form requires it
+        gates = editorial.check_gates(db(), post, gate_settings(), touches)
+        nothing_new = post.published_revision_id == post.current_revision_id
+        context |= {
+            "revision": post.current_revision,
+            "gates": gates,
+            "shows_kind": post.first_published_at is not None,
+            "asks_interests": asks,
+            "submit_form": submit_form or SubmitForm(),
+            "can_submit": (can(user, "post.submit", post) and editorial.can_move(post, "submit")
+                           and not nothing_new),
+            "can_withdraw": can(user, "post.submit", post) and post.status == PostStatus.IN_REVIEW,
+            "can_edit": post.status != PostStatus.RETRACTED,
+            "review_note": audit.latest_entry(db(), post.id, "post.request_changes")
+            if post.status == PostStatus.CHANGES_REQUESTED else None,
+            "retraction": (editorial.retraction_for(db(), post)
+                           if post.status == PostStatus.RETRACTED else None),
+        }
+    return render_template("staff/editor.html", **context), status
+
+
+def _preview(form: EditorForm, post: Post | None) -> Any:
+    try:
+        html = render_markdown(form.body.data or "")
+    except RenderError as exc:
+        form.body.errors.append(exc.message)
+        return _editor(form, post, status=422)
+    return _editor(form, post, preview_html=html)
+
+
+@bp.route("/posts/new", methods=["GET", "POST"])
+def new_post() -> Any:
+    user = require(current_user(), "post.create")
+    form = _editor_form(None)
+    if request.method == "GET":
+        return _editor(form, None)
+    if not form.validate() or (data := _revision_input(form)) is None:
+        return _editor(form, None, status=422)
+    if request.form.get("action") == "preview":
+        return _preview(form, None)
+    try:
+        post = posts.create_draft(db(), user, data)
+    except RenderError as exc:
+        db().rollback()
+        form.body.errors.append(exc.message)
+        return _editor(form, None, status=422)
+    except InvalidInput as exc:
+        db().rollback()
+        _field_error(form, exc, "body")
+        return _editor(form, None, status=422)
+    commit()
+    flash("Draft saved as revision 1. The publishing checklist below shows what still needs doing.")
+    return redirect(url_for(".edit_post", post_id=post.id), 303)
+
+
+@bp.route("/posts/<int:post_id>/edit", methods=["GET", "POST"])
+def edit_post(post_id: int) -> Any:
+    post = posts.get_post(db(), post_id)
+    user = require(current_user(), "post.revise", post)
+    form = _editor_form(post)
+    if request.method == "GET":
+        return _editor(form, post)
+    if not form.validate() or (data := _revision_input(form)) is None:
+        return _editor(form, post, status=422)
+    if request.form.get("action") == "preview":
+        return _preview(form, post)
+    try:
+        revision, created = posts.revise(db(), user, post, data, form.base_revision.data or 0)
+    except StaleRevision:
+        db().rollback()
+        newer = post.current_revision
+        assert newer is not None
+        # The writer has now seen the newer text: their next save is based on it, and keeps their words.
+        form.base_revision.raw_data = None
+        form.base_revision.data = newer.number
+        return _editor(form, post, stale=newer, status=409)
+    except RenderError as exc:
+        db().rollback()
+        form.body.errors.append(exc.message)
+        return _editor(form, post, status=422)
+    except InvalidInput as exc:
+        db().rollback()
+        _field_error(form, exc, "body")
+        return _editor(form, post, status=422)
+    commit()
+    flash(f"Saved revision {revision.number}." if created
+          else "Nothing changed, so no new revision was saved.")
+    return redirect(url_for(".edit_post", post_id=post.id), 303)
+
+
+@bp.post("/posts/<int:post_id>/submit")
+def submit_post(post_id: int) -> Any:
+    post = posts.get_post(db(), post_id)
+    user = require(current_user(), "post.submit", post)
+    form = SubmitForm(request.form)
+    assert post.current_revision is not None
+    editor_form = EditorForm(data=_form_data(post.current_revision))  # the saved text, not this form's
+    valid = form.validate()
+    if _asks_interests(post) and form.touches_interests.data not in ("yes", "no"):
+        form.touches_interests.errors = [*form.touches_interests.errors,
+                                         "Say whether this post touches an interest in your disclosure."]
+        valid = False
+    if not valid:
+        return _editor(editor_form, post, submit_form=form, status=422)
+    touches = {"yes": True, "no": False}.get(form.touches_interests.data or "")
+    try:
+        editorial.submit(db(), user, post, gate_settings(), touches_interests=touches,
+                         interest_statement=form.interest_statement.data or "")
+    except PublishBlocked as exc:
+        db().rollback()
+        return _editor(editor_form, post, submit_form=form, blocked=exc.gates, status=422)
+    commit()
+    flash(f"Revision {post.current_revision.number} is in review. "
+          "An editor will approve it or ask for changes.")
+    return redirect(url_for(".dashboard"), 303)
+
+
+@bp.post("/posts/<int:post_id>/withdraw")
+def withdraw_post(post_id: int) -> Any:
+    post = posts.get_post(db(), post_id)
+    editorial.withdraw(db(), require(current_user(), "post.submit", post), post)
+    commit()
+    flash("Withdrawn from review. Submit it again when it is ready.")
+    return redirect(url_for(".edit_post", post_id=post.id), 303)
+
+
+# --- review -------------------------------------------------------------------------------------------
+
+@bp.get("/reviews")
+def reviews() -> Any:
+    require(current_user(), "post.request_changes")
+    now = utc_now()
+    queue = [(post, review, _age((now - review.submitted_at).total_seconds()))
+             for post, review in editorial.review_queue(db())]
+    return render_template("staff/reviews.html", queue=queue)
+
+
+def _review_page(post: Post, *, status: int = 200, notice: str = "",
+                 blocked: list[dict[str, str]] | None = None, **forms: Any) -> Any:
+    revision = post.current_revision
+    assert revision is not None
+    review = editorial.open_review(db(), post)
+    gates: list[GateResult] = editorial.check_gates(db(), post, gate_settings(),
+                                                    review.touches_interests if review else None)
+    live = post.published_revision
+    diff = diff_html(live.html, revision.html) if live is not None and live.id != revision.id else None
+    overridable = [r for r in gates if r.gate in OVERRIDABLE and not r.passes]
+    override_form = forms.get("override_form") or OverrideForm(data={"revision": revision.number})
+    if overridable and "override_form" not in forms:
+        override_form.gate.data = overridable[0].gate.value
+    user = current_user()
+    return render_template(
+        "staff/review.html", post=post, revision=revision, review=review, gates=gates, live=live, diff=diff,
+        blocked=blocked or [], notice=notice, overridable=overridable,
+        author_disclosure=disclosures.latest(db(), post.author),
+        may_approve=can(user, "post.approve", post),
+        approve_form=forms.get("approve_form") or ApproveForm(data={"revision": revision.number}),
+        changes_form=forms.get("changes_form") or RequestChangesForm(),
+        override_form=override_form,
+        retract_form=forms.get("retract_form") or RetractForm(),
+        can_retract=editorial.can_move(post, "retract"),
+    ), status
+
+
+@bp.get("/reviews/<int:post_id>")
+def review_post(post_id: int) -> Any:
+    post = posts.get_post(db(), post_id)
+    require(current_user(), "post.request_changes", post)
+    return _review_page(post)
+
+
+@bp.post("/reviews/<int:post_id>/approve")
+def approve_post(post_id: int) -> Any:
+    post = posts.get_post(db(), post_id)
+    user = require(current_user(), "post.approve", post)
+    form = ApproveForm(request.form)
+    if not form.validate():
+        return _review_page(post, approve_form=form, status=422)
+    publish_at = form.publish_at.data.replace(tzinfo=UTC) if form.publish_at.data else None
+    try:
+        publication = editorial.approve(db(), user, post, form.revision.data, gate_settings(),
+                                        publish_at=publish_at)
+    except StaleRevision as exc:
+        db().rollback()
+        return _review_page(post, notice=exc.message, status=409)
+    except PublishBlocked as exc:
+        db().rollback()
+        return _review_page(post, blocked=exc.gates, status=422)
+    commit()
+    title = post.current_revision.title if post.current_revision else post.slug
+    if publication is None and post.publish_at is not None:
+        flash(f"Approved “{title}”; it will be published at {post.publish_at:%Y-%m-%d %H:%M} UTC.")
+    else:
+        flash(f"Approved and published “{title}”.")
+    return redirect(url_for(".reviews"), 303)
+
+
+@bp.post("/reviews/<int:post_id>/request-changes")
+def request_changes(post_id: int) -> Any:
+    post = posts.get_post(db(), post_id)
+    user = require(current_user(), "post.request_changes", post)
+    form = RequestChangesForm(request.form)
+    if not form.validate():
+        return _review_page(post, changes_form=form, status=422)
+    editorial.request_changes(db(), user, post, form.note.data or "")
+    commit()
+    flash("Sent back to the author with your note.")
+    return redirect(url_for(".reviews"), 303)
+
+
+@bp.post("/reviews/<int:post_id>/override")
+def override_gate(post_id: int) -> Any:
+    post = posts.get_post(db(), post_id)
+    user = require(current_user(), "post.override_gate", post)
+    form = OverrideForm(request.form)
+    if not form.validate():
+        return _review_page(post, override_form=form, status=422)
+    try:
+        override = editorial.override_gate(db(), user, post, form.gate.data or "",
+                                           form.justification.data or "", form.revision.data)
+    except StaleRevision as exc:
+        db().rollback()
+        return _review_page(post, notice=exc.message, status=409)
+    except InvalidInput as exc:
+        db().rollback()
+        _field_error(form, exc, "justification")
+        return _review_page(post, override_form=form, status=422)
+    commit()
+    flash(f"The {GATE_LABELS[Gate(override.gate)].lower()} gate is overridden for revision "
+          f"{override.revision_number}, with your justification on the record.")
+    return redirect(url_for(".review_post", post_id=post.id), 303)
+
+
+@bp.post("/reviews/<int:post_id>/retract")
+def retract_post(post_id: int) -> Any:
+    post = posts.get_post(db(), post_id)
+    user = require(current_user(), "post.retract", post)
+    form = RetractForm(request.form)
+    if not form.validate():
+        return _review_page(post, retract_form=form, status=422)
+    editorial.retract(db(), user, post, form.reason.data or "")
+    commit()
+    flash("Retracted. The post keeps its address and history, with your reason shown to readers.")
+    return redirect(url_for(".review_post", post_id=post.id), 303)
+
+
+# --- disclosure -----------------------------------------------------------------------------------------
+
+def _disclosure_data(latest: Disclosure | None) -> dict[str, Any]:
+    """Start a new version from the latest one: renewing an unchanged disclosure is one click."""
+    rows: list[dict[str, Any]] = []
+    if latest is not None:
+        rows = [{"entity": i["entity"], "relationship": i["relationship"],
+                 "paid": "yes" if i.get("paid") else "no", "since": i.get("since", "")}
+                for i in latest.interests]
+    rows += [{"paid": "yes"}] * max(INTEREST_ROWS - len(rows), 2 if rows else 0)
+    return {"no_conflicts": None if latest is None else ("yes" if latest.no_conflicts else "no"),
+            "interests": rows, "statement": latest.statement if latest else ""}
+
+
+@bp.route("/disclosure", methods=["GET", "POST"])
+def disclosure() -> Any:
+    user = require(current_user(), "disclosure.record")
+    if request.method == "GET":
+        form = DisclosureForm(data=_disclosure_data(disclosures.latest(db(), user)))
+    else:
+        form = DisclosureForm(request.form)
+        if form.validate():
+            try:
+                disclosures.record_disclosure(db(), user, no_conflicts=form.no_conflicts.data == "yes",
+                                              interests=form.filled_interests(),
+                                              statement=form.statement.data or "")
+            except InvalidInput as exc:
+                db().rollback()
+                target = form.statement if exc.details.get("field") == "statement" else form.no_conflicts
+                target.errors = [*target.errors, exc.message]
+            else:
+                commit()
+                flash("Disclosure recorded. Earlier versions are kept in the history below.")
+                return redirect(url_for(".disclosure"), 303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("staff/disclosure.html", form=form, status=_disclosure_status(user),
+                           failed=status == 422, history=disclosures.history(db(), user),
+                           max_age=_coi_max_age()), status
+
+
+# --- audit ----------------------------------------------------------------------------------------------
+
+@bp.get("/audit")
+def audit_log() -> Any:
+    require(current_user(), "audit.view")
+    page = _page_number()
+    entries, more = audit.entries(db(), page=page, per_page=AUDIT_PER_PAGE)
+    titles = {pid: posts.get_post(db(), pid) for pid in {e.post_id for e in entries if e.post_id is not None}}
+    return render_template("staff/audit.html", entries=entries, more=more, page=page, post=None,
+                           posts_by_id=titles)
+
+
+@bp.get("/posts/<int:post_id>/audit")
+def post_audit(post_id: int) -> Any:
+    require(current_user(), "audit.view")
+    post = posts.get_post(db(), post_id)
+    page = _page_number()
+    entries, more = audit.entries(db(), post_id=post.id, page=page, per_page=AUDIT_PER_PAGE)
+    return render_template("staff/audit.html", entries=entries, more=more, page=page, post=post,
+                           posts_by_id={post.id: post})
+

@@ -1,0 +1,344 @@
+"""Comment submissions per second, against a bare Flask endpoint that only inserts a row, in one run.
+
+Run: ``.venv/bin/python bench/bench_comments.py``. It builds a throwaway SQLite database the way
+bench_post_page.py does (migrated, demo content, a published post of about 1,500 words), starts a local
+Akismet-speaking server (tests/support/akismet_server.py) so every comment makes a real Akismet round
+trip over HTTP, and starts two gunicorns with identical settings (2 sync workers, same database file,
+one trusted proxy so each request's X-Forwarded-For is its reader's address):
+
+* Candor, taking ``POST /api/v1/posts/<id>/comments``: the whole pipeline (text checks, honeypot, rate
+  facts, impersonation, links, privacy scan, Akismet, off-topic scoring against the post and its
+  approved comments, first-comment lookup), the insert of the comment and its decision, and, because
+  the commenter is a returning one and the comment is clean, publishing it (which bumps the post);
+* a bare Flask app (``bare_app()`` below) whose endpoint parses the same JSON and inserts one row.
+
+wrk (with a Lua script for the POST) loads them alternately, bare / candor / bare / candor ..., after a
+warm-up of each; the output is every run and the ratio of the medians. Without wrk a Python load
+generator stands in, and the output says so. Every request is a different comment from a different
+address, so the default rate limits apply (Flask-Limiter's in-memory counters, measured as part of the
+request) without holding anything; every comment is from the same returning reader, so all are published.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+SECRET = "bench-secret-key-not-for-production"
+EMAIL = "bench.reader@example.net"
+COMMENT = {
+    "author_name": "Bench Reader",
+    "author_email": EMAIL,
+    "body": "Thank you, this helped. Does a short nap in the afternoon count towards the hours of sleep?",
+}
+
+# wrk's script: a different comment from a different address in each request (counter spread over 10.x.y.z).
+LUA = """\
+counter = START
+request = function()
+  counter = counter + 1
+  local body = string.format(TEMPLATE, counter)
+  local ip = string.format("10.%d.%d.%d", math.floor(counter / 65536) % 256, math.floor(counter / 256) % 256,
+                           counter % 256)
+  local headers = {["Content-Type"] = "application/json", ["X-Forwarded-For"] = ip}
+  return wrk.format("POST", nil, headers, body)
+end
+"""
+
+
+# --- the baseline: a bare Flask endpoint that inserts one row ---------------------------------------
+
+
+def bare_app() -> Any:
+    """``gunicorn 'bench_comments:bare_app()'``: parse the JSON, insert one row, commit, answer 201."""
+    from flask import Flask, request
+    from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert
+
+    from app.db import make_engine
+
+    engine = make_engine(os.environ["DATABASE_URL"])
+    rows = Table(
+        "bench_rows",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("author_name", String(200)),
+        Column("author_email", String(320)),
+        Column("body", Text),
+    )
+    rows.create(engine, checkfirst=True)
+    app = Flask(__name__)
+
+    @app.post("/comments")
+    def add() -> Any:
+        data = request.get_json()
+        with engine.begin() as conn:
+            new_id = conn.execute(
+                insert(rows).values(
+                    author_name=data["author_name"], author_email=data["author_email"], body=data["body"]
+                )
+            ).inserted_primary_key[0]
+        return {"id": new_id}, 201
+
+    @app.get("/hello")
+    def hello() -> str:
+        return "hello"
+
+    return app
+
+
+# --- setup ----------------------------------------------------------------------------------------------
+
+
+def prepare(directory: Path, akismet_env: dict[str, str]) -> tuple[str, int, str]:
+    """The database of bench_post_page.py, plus one published comment by the bench's reader."""
+    os.environ.update(akismet_env)
+    from bench_post_page import build_database
+
+    url, slug, how = build_database(directory)
+    db_path = url.removeprefix("sqlite:///")
+    with sqlite3.connect(db_path) as conn:
+        post_id = conn.execute("SELECT id FROM posts WHERE slug = ?", (slug,)).fetchone()[0]
+
+    from app import create_app
+    from app.comments import services
+    from app.comments.views import akismet_checker, pipeline_settings
+
+    app = create_app({"DATABASE_URL": url, **_config(akismet_env)})
+    session = app.extensions["candor.sessions"]()
+    from sqlalchemy import select
+
+    from app.accounts.models import Role, User, UserRole
+    from app.posts.models import Post
+
+    post = session.get(Post, post_id)
+    moderator = session.scalars(
+        select(User).join(UserRole).where(UserRole.role == Role.MODERATOR.value)
+    ).first()
+    with app.test_request_context("/"):
+        first = services.submit_comment(
+            session,
+            post,
+            services.CommentInput(**COMMENT, ip="127.0.0.1", permalink=f"/posts/{slug}"),
+            actor=None,
+            checker=akismet_checker(),
+            settings=pipeline_settings(),
+        )
+        if first.status != "published":
+            services.moderate(session, moderator, first, "approve")
+    session.commit()
+    session.close()
+    app.extensions["candor.engine"].dispose()
+    return url, post_id, how
+
+
+def _config(akismet_env: dict[str, str]) -> dict[str, Any]:
+    return {
+        "AKISMET_API_KEY": akismet_env["AKISMET_API_KEY"],
+        "AKISMET_API_URL": akismet_env["AKISMET_API_URL"],
+        "AKISMET_BLOG_URL": akismet_env["AKISMET_BLOG_URL"],
+    }
+
+
+# --- load -------------------------------------------------------------------------------------------
+
+
+_runs = iter(range(1, 10**6))
+
+
+def run_wrk(url: str, *, duration: float, connections: int, threads: int, lua: Path) -> tuple[float, str]:
+    # Each run starts its counter far from the others', so no reader address comes back in a later run.
+    run = next(_runs)
+    script = lua.with_name(f"run-{run}.lua")
+    script.write_text(lua.read_text().replace("START", str(run * 200_000)))
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if match is None:
+        raise SystemExit(f"could not read wrk's output:\n{out}")
+    notes = [line.strip() for line in out.splitlines() if "Non-2xx" in line or "Socket errors" in line]
+    return float(match.group(1)), "; ".join(notes)
+
+
+def run_python(url: str, *, duration: float, connections: int, threads: int, lua: Path) -> tuple[float, str]:
+    host_port, path = url.removeprefix("http://").split("/", 1)
+    host, port = host_port.split(":")
+    counts, errors = [0] * connections, [0] * connections
+    deadline = time.monotonic() + duration
+    base = next(_runs) * 200_000
+
+    def worker(i: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            body = json.dumps({**COMMENT, "body": f"{COMMENT['body']} ({i}.{n})"})
+            try:
+                k = base + i * 20_000 + n
+                ip = f"10.{(k // 65536) % 256}.{(k // 256) % 256}.{k % 256}"
+                headers = {"Content-Type": "application/json", "X-Forwarded-For": ip}
+                conn.request("POST", "/" + path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                if 200 <= response.status < 300:
+                    counts[i] += 1
+                else:
+                    errors[i] += 1
+            except (OSError, http.client.HTTPException):
+                errors[i] += 1
+                conn.close()
+                conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.close()
+
+    started = time.monotonic()
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return sum(counts) / (time.monotonic() - started), f"{sum(errors)} errors" if sum(errors) else ""
+
+
+def post_json(port: int, path: str) -> tuple[int, dict[str, Any]]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", path, body=json.dumps(COMMENT), headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="measured runs of each server (at least 2)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per server")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers per server")
+    args = parser.parse_args(argv)
+    rounds = max(2, args.rounds)
+
+    from bench_post_page import Gunicorn
+
+    from tests.support.akismet_server import AkismetServer
+
+    if shutil.which("wrk"):
+        load, tool = run_wrk, f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s (POST via Lua)"
+    else:
+        load = run_python
+        tool = f"python load generator ({args.connections} keep-alive threads, {args.duration:g} s)"
+        print("wrk not found on PATH: falling back to a Python load generator (lower absolute numbers)")
+
+    with tempfile.TemporaryDirectory(prefix="candor-bench-comments-") as tmp, AkismetServer() as akismet:
+        directory = Path(tmp)
+        akismet_env = {
+            "AKISMET_API_KEY": akismet.api_key,
+            "AKISMET_API_URL": akismet.base_url,
+            "AKISMET_BLOG_URL": "http://blog.example.org/",
+        }
+        url, post_id, how = prepare(directory, akismet_env)
+        lua = directory / "post.lua"
+        # Each request a different comment from a different reader's address (behind one trusted proxy), as
+        # real traffic is; the same requests for both servers.
+        template = json.dumps({**COMMENT, "body": COMMENT["body"] + " (%d)"})
+        lua.write_text(LUA.replace("TEMPLATE", json.dumps(template)))
+        env = {
+            "DATABASE_URL": url,
+            "CANDOR_ENV": "development",
+            "SECRET_KEY": SECRET,
+            "PYTHONPATH": str(ROOT),
+            **akismet_env,
+            "CANDOR_TRUSTED_PROXIES": "1",
+        }
+        candor = Gunicorn("candor", "wsgi:app", chdir=ROOT, env=env, workers=args.workers, log_dir=directory)
+        bare = Gunicorn(
+            "bare",
+            "bench_comments:bare_app()",
+            chdir=ROOT / "bench",
+            env=env,
+            workers=args.workers,
+            log_dir=directory,
+        )
+        comment_path = f"/api/v1/posts/{post_id}/comments"
+        results: dict[str, list[float]] = {"bare": [], "comments": []}
+        try:
+            candor.wait_until_ready("/")
+            bare.wait_until_ready("/hello")
+            status, answer = post_json(candor.port, comment_path)
+            if status != 201:
+                raise SystemExit(
+                    f"a benchmark comment was not published ({status} {answer}); see {candor.log}"
+                )
+            print(f"post: {how}; each comment: the full pipeline, a local Akismet round trip, then published")
+            print(f"load: {tool}; gunicorn: {args.workers} sync workers each; rounds: {rounds}, alternating")
+            for server, path in ((bare, "/comments"), (candor, comment_path)):
+                load(
+                    server.url(path),
+                    duration=args.warmup,
+                    connections=args.connections,
+                    threads=args.threads,
+                    lua=lua,
+                )
+            for n in range(1, rounds + 1):
+                for label, server, path in (("bare", bare, "/comments"), ("comments", candor, comment_path)):
+                    rps, note = load(
+                        server.url(path),
+                        duration=args.duration,
+                        connections=args.connections,
+                        threads=args.threads,
+                        lua=lua,
+                    )
+                    results[label].append(rps)
+                    print(
+                        f"round {n}  {label:8s}  {rps:9.1f} req/s" + (f"  ({note})" if note else ""),
+                        flush=True,
+                    )
+        finally:
+            candor.stop()
+            bare.stop()
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            by_status = dict(conn.execute("SELECT status, count(*) FROM comments GROUP BY status").fetchall())
+            held_for = dict(
+                conn.execute(
+                    "SELECT reasons, count(*) FROM comments WHERE status <> 'published' GROUP BY reasons"
+                ).fetchall()
+            )
+        print(f"not published, by reasons: {held_for}" if held_for else "every comment was published")
+        print(
+            f"comments stored by status: {by_status}; Akismet calls answered: "
+            f"{len(akismet.requests_to('/1.1/comment-check'))}"
+        )
+
+    bare_median = statistics.median(results["bare"])
+    comments_median = statistics.median(results["comments"])
+    ratio = comments_median / bare_median
+    print(f"median: bare insert {bare_median:.1f} req/s, comment submission {comments_median:.1f} req/s")
+    print(f"comment submissions / bare insert = {ratio:.2f}")
+    print(json.dumps({"bare": results["bare"], "comments": results["comments"], "ratio": round(ratio, 3)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

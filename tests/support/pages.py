@@ -1,0 +1,236 @@
+"""The registry of every HTML page Candor serves, for the checks that must hold on all of them.
+
+``tests/test_pages_valid_and_accessible.py`` fetches each page listed by ``every_page`` and requires it
+to be valid HTML (the Nu HTML Checker) and to pass axe's WCAG 2.1 A and AA rules in Chromium, both for
+an anonymous reader and for a signed-in member of staff.
+
+**Adding a page?** Add it to ``every_page`` below (and, if it needs content that is not there yet,
+seed that content in ``seed_site``). A test fails, naming the route, while any GET route outside
+``/api/`` is missing from this list; a route that does not answer HTML (a feed, a download) goes in
+``NOT_HTML`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.corrections import services as corrections
+from app.editorial import services as editorial
+from app.editorial.gates import GateSettings
+from app.posts import services as posts
+from app.posts.models import Post
+
+# GET endpoints that are not HTML pages, so they are neither validated nor run through axe.
+NOT_HTML: frozenset[str] = frozenset({"static", "corrections.feed", "corrections.corrections_feed"})
+NOT_HTML_PREFIXES: tuple[str, ...] = ("api.",)
+
+# Enough published posts that the home page has a second page (the index shows 10 a page).
+POSTS_FOR_TWO_PAGES = 11
+
+
+@dataclass(frozen=True)
+class Page:
+    """One URL as one kind of visitor sees it, and the status it must answer with."""
+
+    name: str
+    path: str
+    status: int = 200
+    signed_in: bool = False
+    # Also check it signed in? Signed-in pages differ at least in the header (name, sign-out form).
+    also_signed_in: bool = True
+
+    @property
+    def label(self) -> str:
+        who = "signed in" if self.signed_in else "anonymous"
+        return f"{self.name} [{who}] {self.path}"
+
+
+@dataclass
+class Site:
+    """What ``seed_site`` made, for building paths and signing in."""
+
+    post: Post  # published, then corrected: revisions 1 (superseded) and 2 (current)
+    draft: Post  # never published
+    in_review: Post  # submitted, awaiting an editor
+    author: User  # wrote ``post``
+    staff: User  # holds every role, so signed-in pages show every staff control; signs in for the checks
+    posts: list[Post]
+    comments: CommentsSeed | None = None  # reader and staff comments on ``post``, a contact message
+
+
+def seed_site(session: Session, make_user: Callable[..., User], make_post: Callable[..., Post],
+              settings: GateSettings) -> Site:
+    """A small blog with one of everything a page can show: a corrected post with a reader's error
+    report, a draft, a post in review, two index pages."""
+    staff = make_user("author", "editor", "moderator", "admin", name="Sam Staff",
+                      title="Head of Public Affairs", department="Communications")
+    author = make_user("author", name="Dr Ada Okafor", title="Pharmacist", department="Pharmacy")
+    newsdesk = make_user("author", name="Clinic Newsdesk", title="Editor", department="Communications")
+    others = [make_post("published", author=newsdesk, title=f"Clinic news item {n}", body=f"News item {n}.")
+              for n in range(1, POSTS_FOR_TWO_PAGES)]
+    post = make_post("published", author=author, title="Taking ibuprofen safely", body=BODY,
+                     references=["https://example.org/ibuprofen-guidance", "https://example.org/nsaid-review"])
+    _correct(session, post, staff, BODY.replace("up to 2400 mg", "up to 1200 mg"), settings)
+    draft = make_post("draft", author=author, title="An unfinished draft", body="Not for readers yet.")
+    in_review = make_post("in_review", author=author, title="A post awaiting review", body="Nearly there.")
+    corrections.report_error(session, post, what="The dose in the second paragraph looks too high.",
+                             source="https://example.org/bnf-ibuprofen", email="reader@example.org",
+                             ip="192.0.2.10")
+    comments_seed = seed_comments(session, post, staff)
+    session.commit()
+    return Site(post=post, draft=draft, in_review=in_review, author=author, staff=staff,
+                posts=[*others, post], comments=comments_seed)
+
+
+def every_page(site: Site) -> list[Page]:
+    """Every HTML page, anonymous and (where ``also_signed_in``) signed in. Add new pages here."""
+    slug = site.post.slug
+    reader = [
+        Page("home", "/"),
+        Page("home, page 2", "/?page=2"),
+        Page("post", f"/posts/{slug}"),
+        Page("superseded revision", f"/posts/{slug}/revisions/1"),
+        Page("current revision", f"/posts/{slug}/revisions/2"),
+        Page("changes", f"/posts/{slug}/changes"),
+        Page("changes between two revisions", f"/posts/{slug}/changes?from=1&to=2"),
+        Page("history", f"/posts/{slug}/history"),
+        Page("report an error", f"/posts/{slug}/report"),
+        Page("corrections log", "/corrections"),
+        Page("staff profile", f"/people/{site.author.id}"),
+        Page("sign-in", "/login", also_signed_in=False),
+        Page("not found", "/no-such-page", status=404),
+        Page("draft, not public", f"/posts/{site.draft.slug}", status=404, also_signed_in=False),
+    ]
+    staff_only: list[Page] = [
+        # Pages only staff can open go here, with signed_in=True.
+        Page("staff dashboard", "/staff/", signed_in=True),
+        Page("staff: new post", "/staff/posts/new", signed_in=True),
+        Page("staff: edit a draft", f"/staff/posts/{site.draft.id}/edit", signed_in=True),
+        Page("staff: edit a published post", f"/staff/posts/{site.post.id}/edit", signed_in=True),
+        Page("staff: review queue", "/staff/reviews", signed_in=True),
+        Page("staff: review a published post", f"/staff/reviews/{site.post.id}", signed_in=True),
+        Page("staff: review a draft", f"/staff/reviews/{site.draft.id}", signed_in=True),
+        Page("staff: review a submitted post", f"/staff/reviews/{site.in_review.id}", signed_in=True),
+        Page("staff: disclosure", "/staff/disclosure", signed_in=True),
+        Page("staff: audit log", "/staff/audit", signed_in=True),
+        Page("staff: a post's audit log", f"/staff/posts/{site.post.id}/audit", signed_in=True),
+        Page("staff: error reports", "/staff/error-reports", signed_in=True),
+        Page("staff: changes since publication", f"/staff/posts/{site.post.id}/diff", signed_in=True),
+    ]
+    if site.comments is not None:
+        reader += comment_reader_pages(site, site.comments)
+        staff_only += comment_staff_pages(site.comments)
+    signed_in = [replace(page, signed_in=True) for page in reader if page.also_signed_in]
+    return reader + signed_in + staff_only
+
+
+def is_html_endpoint(endpoint: str) -> bool:
+    return endpoint not in NOT_HTML and not endpoint.startswith(NOT_HTML_PREFIXES)
+
+
+BODY = """\
+Ibuprofen eases pain and fever, but it is not for everyone.
+
+## How much to take
+
+Adults may take 200 to 400 mg every four to six hours, up to 2400 mg in a day.
+
+- Take it with food.
+- Do not combine it with other *anti-inflammatory* medicines.
+
+> Ask a pharmacist if you take blood thinners.
+
+See the [national guidance](https://example.org/ibuprofen-guidance) for details.
+"""
+
+
+def _correct(session: Session, post: Post, editor: User, body: str, settings: GateSettings) -> Any:
+    """Publish a correction to ``post``: revise, submit, approve, as the API would."""
+    current = post.current_revision
+    assert current is not None
+    change = posts.RevisionInput(current.title, body, list(current.references), "correction",
+                                 "The daily maximum was wrong: it is 1200 mg.")
+    revision, _ = posts.revise(session, post.author, post, change, current.number)
+    editorial.submit(session, post.author, post, settings)
+    editorial.approve(session, editor, post, revision.number, settings)
+    session.commit()
+    return revision
+
+
+# --- comments (issue 5) ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CommentsSeed:
+    """A published reader question with a staff reply, a held comment its writer can fix, a contact
+    message, and the signed tokens of the writer's status page and of an unsubscribe link."""
+
+    question_id: int
+    held_id: int
+    contact_id: int
+    status_token: str
+    unsubscribe_token: str
+
+
+def seed_comments(session: Session, post: Post, staff: User) -> CommentsSeed:
+    import os
+
+    from app.comments import contact, services, tokens
+    from app.comments.akismet_adapter import AkismetChecker, AkismetSettings
+    from app.comments.models import Subscription
+    from app.comments.pipeline import PipelineSettings
+
+    checker = AkismetChecker(AkismetSettings(api_key=None, blog_url="http://blog.example.org/"))
+    settings = PipelineSettings(min_seconds=0)
+
+    def comment(body: str, email: str, name: str, notify: bool = False) -> Any:
+        data = services.CommentInput(author_name=name, author_email=email, body=body, notify=notify,
+                                     ip="192.0.2.20", permalink=f"http://blog.example.org/posts/{post.slug}")
+        return services.submit_comment(session, post, data, actor=None, checker=checker, settings=settings)
+
+    question = comment("Can I take *ibuprofen* with paracetamol? See https://example.org/nhs-advice",
+                       "reader@example.org", "Rosa Reader", notify=True)
+    services.moderate(session, staff, question, "approve")
+    answer = "Yes: they work differently. Ask a pharmacist."
+    services.staff_comment(session, post, staff, services.CommentInput(
+        author_name=staff.name, author_email=staff.email, body=answer, parent_id=question.id))
+    held = comment("My number is (507) 284-2511, call me about the dose.", "other@example.org", "Omar Reader")
+    message = contact.submit(session, contact.ContactInput("Cy Reader", "cy@example.org", "Visiting hours",
+                                                          "When can I visit the pharmacy?"), min_seconds=0)
+    session.flush()
+    subscription = session.query(Subscription).filter_by(comment_id=question.id).one()
+    # The app signs with SECRET_KEY, which tests/conftest.py sets in the environment before any app exists.
+    secret = os.environ["SECRET_KEY"]
+    return CommentsSeed(
+        question_id=question.id, held_id=held.id, contact_id=message.id,
+        status_token=tokens.sign(secret, tokens.Purpose.COMMENT_STATUS, c=held.id),
+        unsubscribe_token=tokens.sign(secret, tokens.Purpose.UNSUBSCRIBE, s=subscription.id,
+                                      e=subscription.email),
+    )
+
+
+def comment_reader_pages(site: Site, seed: CommentsSeed) -> list[Page]:
+    slug = site.post.slug
+    return [
+        Page("comment: reply form", f"/posts/{slug}/comments/{seed.question_id}/reply"),
+        Page("comment: writer's status page (held, fixable)", f"/comments/status/{seed.status_token}"),
+        Page("contact form", "/contact"),
+        Page("unsubscribe from staff replies", f"/unsubscribe/{seed.unsubscribe_token}"),
+    ]
+
+
+def comment_staff_pages(seed: CommentsSeed) -> list[Page]:
+    return [
+        Page("moderation: held comments", "/staff/comments/", signed_in=True),
+        Page("moderation: published comments", "/staff/comments/?status=published", signed_in=True),
+        Page("moderation: a comment in context", f"/staff/comments/{seed.question_id}", signed_in=True),
+        Page("moderation: a held comment", f"/staff/comments/{seed.held_id}", signed_in=True),
+        Page("moderation: needs reply", "/staff/comments/needs-reply", signed_in=True),
+        Page("moderation: log", "/staff/comments/log", signed_in=True),
+        Page("moderation: contact messages", "/staff/contact/", signed_in=True),
+        Page("moderation: a contact message", f"/staff/contact/{seed.contact_id}", signed_in=True),
+    ]

@@ -1,0 +1,314 @@
+"""E-mail through the outbox to a real (local) SMTP server: staff-reply notifications with their signed,
+purpose-bound, expiring unsubscribe link, contact replies, moderation notices, the moderators' digest, and
+an SMTP failure retried rather than lost."""
+
+# Fixtures are imported from tests/test_comments_support.py and taken as arguments by name.
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import email
+import re
+import socket
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from email.message import Message
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.clock import freeze, utc_now
+from app.comments import contact, services, tokens
+from app.comments.models import Comment, ContactReply, Subscription
+from app.mail.models import OutboxMessage
+from app.posts.models import Post
+from tests.support.web import log_in, parse
+from tests.test_comments_support import (  # noqa: F401
+    akismet,
+    akismet_session,
+    moderator,
+    publish_reader,
+    submit,
+)
+from tests.test_comments_support import app_config as base_config  # noqa: F401  (a fixture, extended below)
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 Message accepted for delivery"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[_Inbox, int]]:
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        yield inbox, controller.port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def app_config(base_config: dict[str, Any], smtp: tuple[_Inbox, int]) -> dict[str, Any]:
+    return {
+        **base_config,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": smtp[1],
+        "MAIL_FROM": "Clinic Blog <blog@clinic.example>",
+    }
+
+
+@pytest.fixture
+def inbox(smtp: tuple[_Inbox, int]) -> _Inbox:
+    return smtp[0]
+
+
+def _text(message: Message) -> str:
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode()
+
+
+def _unsubscribe_path(message: Message) -> str:
+    match = re.search(r"http://blog\.example\.org(/unsubscribe/\S+)", _text(message))
+    assert match, _text(message)
+    return match.group(1)
+
+
+@pytest.fixture
+def question(make_post: Callable[..., Post], publish_reader: Callable[..., Comment]) -> Comment:
+    return publish_reader(make_post(), body="Is it fine to nap after lunch?", notify=True)
+
+
+def _staff_reply(
+    client: Any, session: Session, staff: User, parent: Comment, body: str = "Yes, keep it short."
+) -> None:
+    log_in(client, staff.email)
+    csrf = parse(client.get(f"/staff/comments/{parent.id}")).select_one("input[name=csrf_token]")["value"]
+    assert (
+        client.post(f"/staff/comments/{parent.id}/reply", data={"csrf_token": csrf, "body": body}).status_code
+        == 303
+    )
+    client.post("/logout", data={"csrf_token": csrf})
+
+
+def test_an_opted_in_commenter_is_emailed_when_staff_reply(
+    client: Any, session: Session, inbox: _Inbox, moderator: User, question: Comment
+) -> None:
+    assert session.scalars(select(Subscription)).one().email == "ada@example.net"
+    _staff_reply(client, session, moderator, question)
+    assert len(inbox.messages) == 1
+    message = inbox.messages[0]
+    assert message["To"] == "ada@example.net" and message["From"] == "Clinic Blog <blog@clinic.example>"
+    assert "Malik Reyes replied" in message["Subject"]
+    body = _text(message)
+    assert "Yes, keep it short." in body and "Malik Reyes (Community Moderator, Public Affairs)" in body
+    assert message["List-Unsubscribe"].startswith("<http://blog.example.org/unsubscribe/")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert session.scalars(select(OutboxMessage)).one().status == "sent"
+
+
+def test_no_email_without_the_opt_in(
+    client: Any,
+    session: Session,
+    inbox: _Inbox,
+    moderator: User,
+    make_post: Callable[..., Post],
+    publish_reader: Callable[..., Comment],
+) -> None:
+    quiet = publish_reader(make_post(), body="Is a nap fine?")
+    _staff_reply(client, session, moderator, quiet)
+    assert inbox.messages == []
+
+
+def test_the_unsubscribe_link_asks_then_stops_the_emails(
+    client: Any, session: Session, inbox: _Inbox, moderator: User, question: Comment
+) -> None:
+    _staff_reply(client, session, moderator, question)
+    path = _unsubscribe_path(inbox.messages[0])
+    page = parse(client.get(path))
+    assert page.select_one("form button").get_text().startswith("Unsubscribe ada@example.net")
+    session.expire_all()
+    assert session.scalars(select(Subscription)).one().unsubscribed_at is None  # a GET changes nothing
+    done = client.post(path)  # also what a mail client's one-click POST does
+    assert done.status_code == 200 and "no more e-mails" in parse(done).select_one("[role=status]").get_text()
+    _staff_reply(client, session, moderator, question, body="A second reply.")
+    assert len(inbox.messages) == 1
+
+
+def test_the_unsubscribe_link_is_signed_for_that_purpose_only_and_expires(
+    app: Flask, client: Any, session: Session, inbox: _Inbox, moderator: User, question: Comment
+) -> None:
+    _staff_reply(client, session, moderator, question)
+    path = _unsubscribe_path(inbox.messages[0])
+    token = path.rsplit("/", 1)[1]
+    secret = app.config["SECRET_KEY"]
+    data = tokens.verify(secret, tokens.Purpose.UNSUBSCRIBE, token)
+    # The same payload signed for another purpose is refused here, and this token is refused elsewhere.
+    other = tokens.sign(secret, tokens.Purpose.COMMENT_STATUS, s=data["s"], e=data["e"], c=question.id)
+    assert client.get(f"/unsubscribe/{other}").status_code == 404
+    assert client.post(f"/unsubscribe/{other}").status_code == 404
+    assert client.get(f"/comments/status/{token}").status_code == 404
+    assert client.get(f"/unsubscribe/{token[:-2]}xx").status_code == 404
+    forged = tokens.sign("another-secret", tokens.Purpose.UNSUBSCRIBE, s=data["s"], e=data["e"])
+    assert client.post(f"/unsubscribe/{forged}").status_code == 404
+    try:
+        freeze(utc_now() + tokens.MAX_AGE[tokens.Purpose.UNSUBSCRIBE] + timedelta(minutes=1))
+        expired = client.post(path)
+    finally:
+        freeze(None)
+    assert expired.status_code == 404 and "expired" in expired.get_data(as_text=True)
+    session.expire_all()
+    assert session.scalars(select(Subscription)).one().unsubscribed_at is None
+    assert client.post(path).status_code == 200  # still valid today
+
+
+def test_an_smtp_failure_is_retried_not_lost(
+    app: Flask,
+    client: Any,
+    runner: Any,
+    session: Session,
+    inbox: _Inbox,
+    smtp: tuple[_Inbox, int],
+    moderator: User,
+    question: Comment,
+) -> None:
+    app.config["MAIL_PORT"] = _free_port()  # nothing listens there: connection refused
+    _staff_reply(client, session, moderator, question)
+    session.expire_all()
+    queued = session.scalars(select(OutboxMessage)).one()
+    assert (queued.status, queued.attempts) == ("queued", 1)
+    assert "ConnectionRefused" in queued.last_error and queued.next_attempt_at > utc_now()
+    result = runner.invoke(args=["mail", "send"])  # not due yet: left alone
+    assert "0 sent" in result.output
+    app.config["MAIL_PORT"] = smtp[1]
+    try:
+        freeze(utc_now() + timedelta(minutes=2))
+        result = runner.invoke(args=["mail", "send"])
+    finally:
+        freeze(None)
+    assert result.exit_code == 0 and "1 sent" in result.output, result.output
+    assert len(inbox.messages) == 1 and "Yes, keep it short." in _text(inbox.messages[0])
+    session.expire_all()
+    sent = session.scalars(select(OutboxMessage)).one()
+    assert (sent.status, sent.attempts, sent.last_error) == ("sent", 2, "")
+    assert inbox.messages[0]["Message-ID"] == sent.headers["Message-ID"]
+
+
+def test_without_mail_server_messages_are_logged_not_sent(
+    app: Flask,
+    client: Any,
+    session: Session,
+    inbox: _Inbox,
+    moderator: User,
+    question: Comment,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app.config["MAIL_SERVER"] = None
+    with caplog.at_level("INFO", logger="app.mail.services"):
+        _staff_reply(client, session, moderator, question)
+    assert inbox.messages == []
+    session.expire_all()
+    assert session.scalars(select(OutboxMessage)).one().status == "logged"
+    assert any("MAIL_SERVER is unset" in r.getMessage() for r in caplog.records)
+
+
+def test_a_contact_message_is_answered_by_email_and_the_reply_kept(
+    client: Any, session: Session, inbox: _Inbox, moderator: User
+) -> None:
+    message = contact.submit(
+        session,
+        contact.ContactInput("Cy Reader", "cy@example.net", "Sleep lab", "How do I book the sleep lab?"),
+        min_seconds=0,
+    )
+    session.commit()
+    log_in(client, moderator.email)
+    csrf = parse(client.get(f"/staff/contact/{message.id}")).select_one("input[name=csrf_token]")["value"]
+    client.post(
+        f"/staff/contact/{message.id}/reply", data={"csrf_token": csrf, "body": "Ask your GP for a referral."}
+    )
+    assert len(inbox.messages) == 1
+    sent = inbox.messages[0]
+    assert sent["To"] == "cy@example.net" and sent["Subject"] == "Re: Sleep lab"
+    assert "Ask your GP for a referral." in _text(sent) and "Malik Reyes" in _text(sent)
+    stored = session.scalars(select(ContactReply)).one()
+    assert stored.body == "Ask your GP for a referral." and stored.staff_id == moderator.id
+    page = parse(client.get(f"/staff/contact/{message.id}"))
+    assert "Ask your GP for a referral." in page.select_one(".contact-replies").get_text()
+
+
+def test_a_moderators_reason_is_emailed_to_the_commenter_but_never_for_spam(
+    app: Flask, api: Any, session: Session, inbox: _Inbox, moderator: User, make_post: Callable[..., Post]
+) -> None:
+    post = make_post()
+    one = submit(app, session, post, author_email="one@example.net", body="Is melatonin safe every night?")
+    two = submit(app, session, post, author_email="two@example.net", body="Cheap pills here.")
+    api.post(
+        f"/api/v1/comments/{one.id}/moderate",
+        {"action": "approve", "reason": "Thanks for asking!"},
+        as_=moderator,
+    )
+    api.post(
+        f"/api/v1/comments/{two.id}/moderate", {"action": "spam", "reason": "Advertising."}, as_=moderator
+    )
+    assert [m["To"] for m in inbox.messages] == ["one@example.net"]
+    assert "is now published" in _text(inbox.messages[0]) and "Thanks for asking!" in _text(inbox.messages[0])
+
+
+def test_the_digest_lists_held_comments_for_each_moderator(
+    app: Flask,
+    runner: Any,
+    session: Session,
+    inbox: _Inbox,
+    moderator: User,
+    make_user: Callable[..., User],
+    make_post: Callable[..., Post],
+) -> None:
+    assert "No comments are held" in runner.invoke(args=["comments", "digest"]).output
+    second = make_user("moderator", "author", name="Second Moderator")
+    make_user("editor")
+    post = make_post()
+    held = [
+        submit(app, session, post, author_email=f"r{n}@example.net", body=f"Sleep question {n}?")
+        for n in range(2)
+    ]
+    result = runner.invoke(args=["comments", "digest"])
+    assert result.exit_code == 0 and "2 sent" in result.output, result.output
+    assert sorted(m["To"] for m in inbox.messages) == sorted([moderator.email, second.email])
+    body = _text(inbox.messages[0])
+    assert "2 comment(s)" in body and "First comment" not in body and "first_comment" in body
+    assert all(f"http://blog.example.org/staff/comments/{c.id}" in body for c in held)
+
+
+def test_mail_send_reports_failures_with_a_non_zero_exit(app: Flask, runner: Any, session: Session) -> None:
+    from app.mail.services import queue
+
+    queue(session, to="x@example.net", subject="Hello", body="Hi", purpose="test")
+    session.commit()
+    app.config["MAIL_PORT"] = _free_port()
+    result = runner.invoke(args=["mail", "send"])
+    assert result.exit_code == 1 and "1 failed" in result.output
+    session.expire_all()
+    assert session.scalars(select(OutboxMessage)).one().status == "queued"
+
+
+def test_only_the_comment_services_subscribe(session: Session, question: Comment) -> None:
+    assert (
+        services.unsubscribe(session, session.scalars(select(Subscription)).one().id, "ada@example.net") == 1
+    )

@@ -1,0 +1,511 @@
+"""Moderation: who may, what each decision does, that every decision is kept (append-only, in the database),
+what it teaches the off-topic scorer and tells Akismet, the queue pages, bulk actions and needs-reply."""
+
+# Fixtures are imported from tests/test_comments_support.py and taken as arguments by name.
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select, text
+from sqlalchemy.exc import DatabaseError
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.clock import freeze, utc_now
+from app.comments import contact, learning, queries, services
+from app.comments.models import AkismetSubmission, Comment, ContactMessage, ModerationDecision
+from app.comments.relevance import score
+from app.posts.models import Post
+from tests.support.akismet_server import SUBMIT_HAM, SUBMIT_SPAM, AkismetServer
+from tests.support.web import log_in, parse, text_of
+from tests.test_comments_support import (  # noqa: F401
+    READER,
+    akismet,
+    akismet_session,
+    app_config,
+    comment_api,
+    moderator,
+    publish_reader,
+    submit,
+)
+
+ROLES = ["author", "editor", "admin", "moderator"]
+
+
+@pytest.fixture
+def held(app: Flask, session: Session, make_post: Callable[..., Post]) -> Comment:
+    """A first comment: held for ``first_comment`` (Akismet says ham)."""
+    return submit(app, session, make_post(), body="Thanks, is an afternoon nap bad for night sleep?")
+
+
+# --- who may ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", [None, *ROLES])
+def test_only_moderators_see_the_queue_and_decide(
+    api: Any, make_user: Callable[..., User], held: Comment, role: str | None
+) -> None:
+    user = make_user(role) if role else None
+    listing = api.get("/api/v1/moderation/comments?status=held", as_=user)
+    decide = api.post(f"/api/v1/comments/{held.id}/moderate", {"action": "approve"}, as_=user)
+    expected = 200 if role == "moderator" else 401 if role is None else 403
+    assert listing.status_code == decide.status_code == expected
+    if expected != 200:
+        assert decide.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize("role", [None, *ROLES])
+@pytest.mark.parametrize(
+    "path", ["/staff/comments/", "/staff/comments/needs-reply", "/staff/comments/log", "/staff/contact/"]
+)
+def test_only_moderators_open_the_moderation_pages(
+    client: Any, make_user: Callable[..., User], role: str | None, path: str
+) -> None:
+    if role:
+        log_in(client, make_user(role).email)
+    response = client.get(path)
+    if role is None:
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+    else:
+        assert response.status_code == (200 if role == "moderator" else 403)
+
+
+# --- decisions ----------------------------------------------------------------------------------------
+
+
+def test_a_decision_moves_the_comment_and_records_who_when_and_why(
+    api: Any, session: Session, moderator: User, held: Comment
+) -> None:
+    queue = api.get("/api/v1/moderation/comments?status=held", as_=moderator).get_json()
+    assert [(i["id"], i["status"], i["reasons"]) for i in queue["items"]] == [
+        (held.id, "held", ["first_comment"])
+    ]
+    assert queue["next"] is None
+    response = api.post(
+        f"/api/v1/comments/{held.id}/moderate", {"action": "approve", "reason": "Welcome!"}, as_=moderator
+    )
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "published"
+    assert body["decision"]["moderator"] == "Malik Reyes" and body["decision"]["reason"] == "Welcome!"
+    decisions = queries.decisions_for(session, held.id)
+    assert [(d.action, d.from_status, d.to_status) for d in decisions] == [
+        ("submit", "", "held"),
+        ("approve", "held", "published"),
+    ]
+    assert decisions[1].moderator_id == moderator.id and decisions[1].at is not None
+
+
+@pytest.mark.parametrize(
+    ("action", "status"),
+    [
+        ("approve", "published"),
+        ("ham", "published"),
+        ("spam", "spam"),
+        ("off_topic", "deleted"),
+        ("delete", "deleted"),
+    ],
+)
+def test_each_action_on_a_held_comment(
+    api: Any, moderator: User, held: Comment, action: str, status: str
+) -> None:
+    response = api.post(f"/api/v1/comments/{held.id}/moderate", {"action": action}, as_=moderator)
+    assert response.status_code == 200 and response.get_json()["status"] == status
+
+
+def test_impossible_and_unknown_actions_are_refused(api: Any, moderator: User, held: Comment) -> None:
+    assert (
+        api.post(f"/api/v1/comments/{held.id}/moderate", {"action": "approve"}, as_=moderator).status_code
+        == 200
+    )
+    again = api.post(f"/api/v1/comments/{held.id}/moderate", {"action": "approve"}, as_=moderator)
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "invalid_transition"
+    unknown = api.post(f"/api/v1/comments/{held.id}/moderate", {"action": "publish"}, as_=moderator)
+    assert unknown.status_code == 422 and unknown.get_json()["error"]["field"] == "action"
+    assert api.post(f"/api/v1/comments/{held.id}/moderate", {"action": 3}, as_=moderator).status_code == 422
+    assert api.post("/api/v1/comments/999999/moderate", {"action": "spam"}, as_=moderator).status_code == 404
+    bad_status = api.get("/api/v1/moderation/comments?status=maybe", as_=moderator)
+    assert bad_status.status_code == 422
+
+
+def test_a_deleted_comment_leaves_the_thread_and_stays_in_the_log(
+    client: Any,
+    api: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    moderator: User,
+    publish_reader: Callable[..., Comment],
+) -> None:
+    post = make_post()
+    comment = publish_reader(post)
+    before = session.get(Post, post.id).updated_at
+    assert parse(client.get(f"/posts/{post.slug}")).select_one(f"#comment-body-{comment.id}") is not None
+    api.post(
+        f"/api/v1/comments/{comment.id}/moderate", {"action": "delete", "reason": "Duplicate."}, as_=moderator
+    )
+    session.expire_all()
+    assert session.get(Post, post.id).updated_at > before
+    assert parse(client.get(f"/posts/{post.slug}")).select_one(f"#comment-body-{comment.id}") is None
+    log_in(client, moderator.email)
+    log_page = parse(client.get("/staff/comments/log"))
+    row = log_page.select_one("#moderation-log tbody tr[data-action=delete]")
+    assert "Malik Reyes" in row.get_text() and "Duplicate." in row.get_text()
+    deleted_tab = parse(client.get("/staff/comments/?status=deleted"))
+    assert deleted_tab.select_one(f"#mod-comment-{comment.id}") is not None
+
+
+def test_decisions_are_append_only_in_the_database(
+    app: Flask, session: Session, held: Comment, moderator: User
+) -> None:
+    services.moderate(session, moderator, held, "approve", "ok")
+    session.commit()
+    engine = app.extensions["candor.engine"]
+    for statement in (
+        "UPDATE moderation_decisions SET reason = 'rewritten'",
+        "DELETE FROM moderation_decisions",
+    ):
+        with engine.connect() as conn, pytest.raises(DatabaseError, match="append-only"):
+            conn.execute(text(statement))
+    decision = queries.decisions_for(session, held.id)[-1]
+    decision.reason = "rewritten"
+    with pytest.raises(RuntimeError, match="append-only"):
+        session.flush()
+    session.rollback()
+    session.delete(queries.decisions_for(session, held.id)[0])
+    with pytest.raises(RuntimeError, match="append-only"):
+        session.flush()
+    session.rollback()
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn, pytest.raises(DatabaseError, match="append-only"):
+            conn.execute(text("TRUNCATE moderation_decisions CASCADE"))
+
+
+def test_contact_replies_are_append_only_in_the_database(
+    app: Flask, session: Session, moderator: User
+) -> None:
+    from app.comments.views import site
+
+    message = contact.submit(
+        session, contact.ContactInput("Ada", "ada@example.net", "", "Hello?"), min_seconds=0
+    )
+    with app.test_request_context("/"):
+        contact.reply(session, moderator, message, "Hello Ada.", site())
+    session.commit()
+    with app.extensions["candor.engine"].connect() as conn, pytest.raises(DatabaseError, match="append-only"):
+        conn.execute(text("UPDATE contact_replies SET body = 'something else'"))
+
+
+# --- what decisions teach and tell -------------------------------------------------------------------
+
+
+def test_moderator_decisions_teach_the_off_topic_scorer_and_survive_a_restart(
+    app: Flask, session: Session, make_post: Callable[..., Post], moderator: User
+) -> None:
+    post = make_post(
+        title="How much sleep do adults need?", body="Adults need seven to nine hours of sleep a night."
+    )
+    probe = "Is melatonin from the pharmacy worth trying?"
+    context = learning.post_context(post, post.published_revision)
+    before = score(probe, context, learning.feedback(session)).score
+    for n in range(3):
+        comment = submit(
+            app,
+            session,
+            post,
+            author_email=f"r{n}@example.net",
+            body=f"Melatonin from the pharmacy works for me ({n}).",
+        )
+        services.moderate(session, moderator, comment, "approve")
+    spam = submit(
+        app, session, post, author_email="s@example.net", body="Plumber needed for a leaking boiler."
+    )
+    services.moderate(session, moderator, spam, "off_topic")
+    session.commit()
+    taught = learning.feedback(session)
+    assert score(probe, context, taught).score > before
+    assert taught.post_weight(str(post.id), "melatonin") == 3
+    assert taught.post_weight(str(post.id), "plumber") == -1
+    snapshot = taught.to_dict()
+    learning.forget_all()  # a new process: what was taught is read back from the moderation log
+    assert learning.feedback(session).to_dict() == snapshot
+
+
+def test_decisions_go_back_to_akismet_and_failures_are_retried(
+    app: Flask,
+    runner: Any,
+    api: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    moderator: User,
+    akismet: AkismetServer,
+) -> None:
+    post = make_post()
+    missed = submit(app, session, post, body="Thanks for the sleep advice.")  # Akismet said ham
+    caught = submit(app, session, post, author_name="akismet-guaranteed-spam", body="Sleep advice, thanks.")
+    assert (missed.akismet_verdict, caught.status) == ("ham", "spam")
+    api.post(f"/api/v1/comments/{missed.id}/moderate", {"action": "spam"}, as_=moderator)
+    assert len(akismet.requests_to(SUBMIT_SPAM)) == 1
+    akismet.set_mode("down")
+    api.post(f"/api/v1/comments/{caught.id}/moderate", {"action": "ham"}, as_=moderator)
+    session.expire_all()
+    owed = session.scalars(select(AkismetSubmission).order_by(AkismetSubmission.id)).all()
+    assert [(s.kind, s.sent_at is not None, s.attempts) for s in owed] == [
+        ("spam", True, 1),
+        ("ham", False, 1),
+    ]
+    akismet.set_mode("normal")
+    result = runner.invoke(args=["comments", "recheck"])
+    assert result.exit_code == 0 and "1 sent" in result.output, result.output
+    assert len(akismet.requests_to(SUBMIT_HAM)) == 1
+    session.expire_all()
+    assert all(s.sent_at is not None for s in session.scalars(select(AkismetSubmission)))
+
+
+# --- the queue pages ----------------------------------------------------------------------------------
+
+
+def test_the_queue_has_tabs_reasons_scores_search_and_actions(
+    app: Flask, client: Any, session: Session, make_post: Callable[..., Post], moderator: User
+) -> None:
+    post = make_post()
+    phone = submit(
+        app, session, post, author_email="p@example.net", body="Call me on (507) 284-2511 about sleep."
+    )
+    first = submit(app, session, post, author_email="f@example.net", body="Thanks, sleep tips noted.")
+    log_in(client, moderator.email)
+    soup = parse(client.get("/staff/comments/"))
+    tabs = soup.select_one("nav.mod-tabs")
+    assert "Held (2)" in tabs.get_text(" ", strip=True)
+    reasons = {a.get_text(" ", strip=True) for a in soup.select("nav.reason-tabs a")}
+    assert "Privacy: phone number (1)" in reasons and "First comment (2)" in reasons
+    item = soup.select_one(f"#mod-comment-{phone.id}")
+    assert {li["data-reason"] for li in item.select(".reason")} == {"privacy:phone", "first_comment"}
+    assert "Relevance to the post" in item.get_text()
+    assert {b["value"] for b in item.select("button[name=action]")} == {
+        "approve",
+        "spam",
+        "off_topic",
+        "delete",
+        "ham",
+    }
+    assert item.select_one("button[value=approve]")["aria-keyshortcuts"] == "a"
+    assert item.select_one(f"label[for=reason-{phone.id}]") is not None
+    # Oldest first in the held queue.
+    assert [a["data-comment-id"] for a in soup.select(".mod-item")] == [str(phone.id), str(first.id)]
+    filtered = parse(client.get("/staff/comments/?status=held&reason=privacy:phone"))
+    assert [a["data-comment-id"] for a in filtered.select(".mod-item")] == [str(phone.id)]
+    found = parse(client.get("/staff/comments/?status=held&q=TIPS"))
+    assert [a["data-comment-id"] for a in found.select(".mod-item")] == [str(first.id)]
+    assert client.get("/staff/comments/?status=bogus").status_code == 422
+    assert parse(client.get("/staff/comments/?status=held&q=%25")).select(".mod-item") == []
+
+
+def test_an_action_from_the_queue_page_with_a_reason(
+    client: Any, session: Session, moderator: User, held: Comment
+) -> None:
+    log_in(client, moderator.email)
+    soup = parse(client.get("/staff/comments/"))
+    form = soup.select_one(f"#mod-comment-{held.id} form.mod-actions")
+    data = {i["name"]: i.get("value", "") for i in form.select("input[type=hidden]")}
+    response = client.post(
+        form["action"], data={**data, "action": "off_topic", "reason": "Not about this post."}
+    )
+    assert response.status_code == 303 and response.headers["Location"] == "/staff/comments/"
+    session.expire_all()
+    assert session.get(Comment, held.id).status == "deleted"
+    assert queries.decisions_for(session, held.id)[-1].reason == "Not about this post."
+    # A hostile "next" never leaves the site.
+    other = client.post(form["action"], data={**data, "action": "approve", "next": "https://evil.example/"})
+    assert other.headers["Location"] == "/staff/comments/"
+
+
+def test_bulk_actions_apply_to_the_selected_and_report_the_rest(
+    app: Flask, client: Any, session: Session, make_post: Callable[..., Post], moderator: User
+) -> None:
+    post = make_post()
+    a = submit(app, session, post, author_email="a@example.net", body="Thanks, useful sleep advice.")
+    b = submit(app, session, post, author_email="b@example.net", body="Thanks, good sleep tips.")
+    log_in(client, moderator.email)
+    soup = parse(client.get("/staff/comments/"))
+    bulk = soup.select_one("#bulk-form")
+    assert {box["form"] for box in soup.select("input[name=comment_ids]")} == {"bulk-form"}
+    token = bulk.select_one("input[name=csrf_token]")["value"]
+    response = client.post(
+        bulk["action"],
+        data={"csrf_token": token, "action": "approve", "comment_ids": [str(a.id), str(b.id)]},
+        follow_redirects=True,
+    )
+    assert "Approved: 2 comments." in text_of(parse(response), "[role=status]")
+    again = client.post(
+        bulk["action"],
+        data={"csrf_token": token, "action": "approve", "comment_ids": [str(a.id)]},
+        follow_redirects=True,
+    )
+    assert "Not changed" in text_of(parse(again), "[role=status]")
+    session.expire_all()
+    assert {session.get(Comment, a.id).status, session.get(Comment, b.id).status} == {"published"}
+
+
+def test_the_comment_page_shows_the_thread_the_post_and_the_log(
+    client: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    moderator: User,
+    app: Flask,
+    publish_reader: Callable[..., Comment],
+) -> None:
+    post = make_post()
+    parent = publish_reader(post, body="Does caffeine affect sleep?")
+    reply = submit(
+        app, session, post, parent_id=parent.id, author_email="z@example.net", body="Yes, it does."
+    )
+    log_in(client, moderator.email)
+    soup = parse(client.get(f"/staff/comments/{reply.id}"))
+    assert soup.select_one(f".thread-ancestor #comment-body-{parent.id}") is not None
+    assert soup.select_one(f"#mod-comment-{reply.id} #comment-body-{reply.id}") is not None
+    assert "seven hours" in soup.select_one(".post-excerpt").get_text()
+    assert [tr["data-action"] for tr in soup.select("#decisions tbody tr")] == ["submit"]
+    assert client.get("/staff/comments/999999").status_code == 404
+
+
+# --- replies nobody forgets ---------------------------------------------------------------------------
+
+
+def test_the_needs_reply_queue_lists_questions_and_contact_messages_oldest_first_with_age(
+    app: Flask,
+    client: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    moderator: User,
+    publish_reader: Callable[..., Comment],
+) -> None:
+    post = make_post()
+    start = utc_now()
+    try:
+        freeze(start - timedelta(days=3))
+        old_question = publish_reader(post, body="Should I stop coffee after noon for better sleep?")
+        freeze(start - timedelta(days=2))
+        publish_reader(post, email="t@example.net", name="Tess", body="Thanks, great sleep article.")
+        freeze(start - timedelta(hours=5))
+        message = contact.submit(
+            session,
+            contact.ContactInput("Cy", "cy@example.net", "Hours", "Are you open Sundays?"),
+            min_seconds=0,
+        )
+        session.commit()
+        freeze(start - timedelta(hours=1))
+        new_question = publish_reader(
+            post, email="n@example.net", name="Nia", body="Can you recommend a sleep app?"
+        )
+        freeze(start - timedelta(minutes=30))
+        held_question = submit(app, session, post, author_email="h@example.net", body="What about naps?")
+    finally:
+        freeze(None)
+    assert held_question.status == "held"
+    log_in(client, moderator.email)
+    soup = parse(client.get("/staff/comments/needs-reply"))
+    rows = [(tr["data-kind"], int(tr["data-id"])) for tr in soup.select("#needs-reply tbody tr")]
+    assert rows == [("comment", old_question.id), ("contact", message.id), ("comment", new_question.id)]
+    assert text_of(soup, "#needs-reply tbody tr:first-child .age") == "3 days"
+    # A staff reply answers a question; "no reply needed" takes one off; a contact reply answers a message.
+    token = soup.select_one("input[name=csrf_token]") or parse(
+        client.get(f"/staff/comments/{old_question.id}")
+    ).select_one("input[name=csrf_token]")
+    csrf = token["value"]
+    reply = client.post(
+        f"/staff/comments/{old_question.id}/reply",
+        data={"csrf_token": csrf, "body": "Yes: caffeine lasts hours."},
+    )
+    assert reply.status_code == 303
+    client.post(f"/staff/comments/{new_question.id}/no-reply-needed", data={"csrf_token": csrf})
+    client.post(f"/staff/contact/{message.id}/reply", data={"csrf_token": csrf, "body": "Yes, 9 to 5."})
+    assert parse(client.get("/staff/comments/needs-reply")).select("#needs-reply tbody tr") == []
+    session.expire_all()
+    assert session.get(ContactMessage, message.id).status == "answered"
+    dismissed = queries.decisions_for(session, new_question.id)[-1]
+    assert (dismissed.action, dismissed.moderator_id) == ("no_reply_needed", moderator.id)
+    staff_reply = session.scalars(select(Comment).where(Comment.parent_id == old_question.id)).one()
+    assert staff_reply.staff_user_id == moderator.id
+
+
+def test_contact_messages_are_listed_and_can_be_closed_or_reopened(
+    client: Any, session: Session, moderator: User
+) -> None:
+    message = contact.submit(
+        session, contact.ContactInput("Cy", "cy@example.net", "", "Thanks!"), min_seconds=0
+    )
+    session.commit()
+    log_in(client, moderator.email)
+    page = parse(client.get(f"/staff/contact/{message.id}"))
+    assert "Thanks!" in text_of(page, ".contact-body")
+    csrf = page.select_one("input[name=csrf_token]")["value"]
+    client.post(f"/staff/contact/{message.id}/status", data={"csrf_token": csrf, "status": "closed"})
+    session.expire_all()
+    assert session.get(ContactMessage, message.id).status == "closed"
+    assert parse(client.get("/staff/contact/?status=closed")).select_one("#contact-messages") is not None
+    assert (
+        client.post(
+            f"/staff/contact/{message.id}/status", data={"csrf_token": csrf, "status": "closed"}
+        ).status_code
+        == 409
+    )
+    assert client.get("/staff/contact/?status=nope").status_code == 422
+    empty = client.post(f"/staff/contact/{message.id}/reply", data={"csrf_token": csrf, "body": ""})
+    assert empty.status_code == 422
+
+
+def test_decision_log_rows_name_the_system_for_automatic_ones(
+    client: Any, moderator: User, held: Comment
+) -> None:
+    log_in(client, moderator.email)
+    row = parse(client.get("/staff/comments/log")).select_one("#moderation-log tbody tr[data-action=submit]")
+    assert "Candor (automatic)" in row.get_text() and "First comment" in row.get_text()
+
+
+def test_moderation_of_staff_comments_is_limited(
+    api: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    make_user: Callable[..., User],
+    moderator: User,
+) -> None:
+    post = make_post()
+    doctor = make_user("author", name="Dr Who")
+    created = api.post(
+        f"/api/v1/posts/{post.id}/comments", {"body": "Staff note on sleep."}, as_=doctor
+    ).get_json()
+    assert (
+        api.post(f"/api/v1/comments/{created['id']}/moderate", {"action": "spam"}, as_=moderator).status_code
+        == 403
+    )
+    assert (
+        api.post(
+            f"/api/v1/comments/{created['id']}/moderate", {"action": "delete"}, as_=moderator
+        ).status_code
+        == 200
+    )
+
+
+def test_the_api_queue_pages_and_filters_by_reason(
+    api: Any, app: Flask, session: Session, make_post: Callable[..., Post], moderator: User
+) -> None:
+    post = make_post()
+    ids = [
+        submit(app, session, post, author_email=f"r{n}@example.net", body=f"Sleep tip {n}, thanks.").id
+        for n in range(3)
+    ]
+    page = api.get("/api/v1/moderation/comments?status=held&per_page=2", as_=moderator).get_json()
+    assert [i["id"] for i in page["items"]] == ids[:2] and page["next"]
+    rest = api.get(page["next"].replace("http://localhost", ""), as_=moderator).get_json()
+    assert [i["id"] for i in rest["items"]] == ids[2:] and rest["next"] is None
+    none = api.get("/api/v1/moderation/comments?status=held&reason=off_topic", as_=moderator).get_json()
+    assert none["items"] == []
+    item = page["items"][0]
+    assert {"checks", "relevance", "author_ip", "body", "html"} <= item.keys()
+    assert isinstance(session.get(ModerationDecision, 1), ModerationDecision)

@@ -1,0 +1,134 @@
+"""Fixtures and helpers shared by the tests/test_comments_*.py modules (this module holds no tests).
+
+A module imports what it needs, for example::
+
+    from tests.test_comments_support import akismet, app_config, comment_api, publish_reader  # noqa: F401
+
+``akismet`` is a local server speaking Akismet's protocol (tests/support/akismet_server.py);
+``app_config`` points the app at it and relaxes the reader rate limits, which the pipeline tests
+switch on one by one where they are under test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.comments import learning, services
+from app.comments.models import Comment, CommentStatus
+from app.comments.views import akismet_checker, pipeline_settings
+from app.posts.models import Post
+from tests.support.akismet_server import AkismetServer
+
+READER = {
+    "author_name": "Ada Reader",
+    "author_email": "ada@example.net",
+    "body": "Thank you, seven hours of sleep a night is a helpful target for adults.",
+}
+
+
+@pytest.fixture(scope="session")
+def akismet_session() -> Iterator[AkismetServer]:
+    with AkismetServer(slow_seconds=10.0) as server:
+        yield server
+
+
+@pytest.fixture
+def akismet(akismet_session: AkismetServer) -> Iterator[AkismetServer]:
+    """The shared local Akismet, in normal mode, with no requests recorded yet."""
+    akismet_session.set_mode("normal")
+    akismet_session.clear()
+    yield akismet_session
+    akismet_session.set_mode("normal")
+
+
+@pytest.fixture
+def app_config(akismet: AkismetServer) -> dict[str, Any]:
+    learning.forget_all()
+    return {
+        **akismet.config_overrides(timeout=1.0),
+        "COMMENT_RATE_LIMIT": "1000 per minute",
+        "COMMENT_BURST": 1000,
+        "COMMENT_MIN_SECONDS": 0.0,
+        "PUBLIC_URL": "http://blog.example.org",
+    }
+
+
+def comment_api(client: Any, post: Post, **fields: Any) -> Any:
+    """POST /api/v1/posts/<id>/comments as an anonymous reader, READER's fields unless overridden."""
+    return client.post(
+        f"/api/v1/posts/{post.id}/comments",
+        json={**READER, **fields},
+        headers={"User-Agent": "Mozilla/5.0 (test)", "Referer": "https://search.example/"},
+    )
+
+
+def submit(
+    app: Flask,
+    session: Session,
+    post: Post,
+    *,
+    ip: str = "203.0.113.9",
+    form_age: Any = None,
+    honeypot: str = "",
+    **fields: Any,
+) -> Comment:
+    """Run a reader comment through the service directly (the pipeline, the real Akismet client)."""
+    values = {**READER, **fields}
+    data = services.CommentInput(
+        author_name=values["author_name"],
+        author_email=values["author_email"],
+        body=values["body"],
+        parent_id=values.get("parent_id"),
+        notify=values.get("notify", False),
+        ip=ip,
+        user_agent="Mozilla/5.0 (test)",
+        referrer="",
+        permalink=f"http://blog.example.org/posts/{post.slug}",
+        honeypot=honeypot,
+        form_age=form_age,
+    )
+    with app.test_request_context("/"):
+        comment = services.submit_comment(
+            session, post, data, actor=None, checker=akismet_checker(), settings=pipeline_settings()
+        )
+    session.commit()
+    return comment
+
+
+@pytest.fixture
+def moderator(make_user: Callable[..., User]) -> User:
+    return make_user(
+        "moderator", name="Malik Reyes", title="Community Moderator", department="Public Affairs"
+    )
+
+
+@pytest.fixture
+def publish_reader(app: Flask, session: Session, moderator: User) -> Callable[..., Comment]:
+    """A published comment from ``email`` (so its writer is a returning commenter from then on)."""
+
+    def _make(
+        post: Post,
+        email: str = "ada@example.net",
+        name: str = "Ada Reader",
+        body: str = "Thanks, this explains sleep hygiene for adults well.",
+        **kw: Any,
+    ) -> Comment:
+        comment = submit(app, session, post, author_email=email, author_name=name, body=body, **kw)
+        if comment.status != CommentStatus.PUBLISHED:
+            services.moderate(session, moderator, comment, "approve")
+            session.commit()
+        return comment
+
+    return _make
+
+
+def statuses(session: Session) -> dict[int, str]:
+    session.expire_all()
+    return {c.id: c.status for c in session.scalars(select(Comment))}
