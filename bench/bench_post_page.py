@@ -309,10 +309,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"X-Candor-Cache: {headers.get('x-candor-cache', 'absent')}")
             print(f"load: {tool}; gunicorn: {args.workers} sync workers each; rounds: {rounds}, alternating")
 
-            results: dict[str, list[float]] = {"hello": [], "post": []}
-            cpu: dict[str, list[float]] = {"hello": [], "post": []}
+            changes_path = f"{post_path}/changes"
+            load(candor.url(changes_path), duration=args.warmup, connections=args.connections, threads=args.threads)
+            results: dict[str, list[float]] = {"hello": [], "post": [], "changes": []}
+            cpu: dict[str, list[float]] = {"hello": [], "post": [], "changes": []}
             for n in range(1, rounds + 1):
-                for label, server, path in (("hello", hello, "/hello"), ("post", candor, post_path)):
+                for label, server, path in (("hello", hello, "/hello"), ("post", candor, post_path),
+                                            ("changes", candor, changes_path)):
                     before = tree_cpu_seconds(server.process.pid)
                     rps, served, note = load(server.url(path), duration=args.duration,
                                              connections=args.connections, threads=args.threads)
@@ -336,7 +339,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"median server CPU per request: hello {hello_cpu:.0f} us, post page {post_cpu:.0f} us "
               f"(hello / post = {hello_cpu / post_cpu:.2f})")
     print(f"post page / hello = {ratio:.2f}  (target >= {TARGET})")
-    print(json.dumps({"hello": results["hello"], "post": results["post"], "ratio": round(ratio, 3)}))
+    changes_cost = post_median / statistics.median(results["changes"])
+    print(f"changes view cost / post page cost = {changes_cost:.2f}  (target <= 1.2)")
+    print(json.dumps({"hello": results["hello"], "post": results["post"], "changes": results["changes"],
+                      "ratio": round(ratio, 3), "changes_cost": round(changes_cost, 3)}))
     return 0
 
 

@@ -215,3 +215,18 @@ def test_staff_can_diff_any_two_revisions_including_drafts(client, api, make_pos
     diff = parse(staff.get(f"/staff/posts/{post.id}/diff?from=1&to=2")).select_one("#post-diff")
     assert diff.find("del").get_text().strip() == "First" and diff.find("ins").get_text().strip() == "Second"
     assert client.get(f"/staff/posts/{post.id}/diff?from=1&to=2").status_code == 401
+
+
+def test_the_reporter_is_told_the_decision_by_email(client, make_post, make_user, session):
+    from app.mail.models import OutboxMessage
+
+    editor = make_user("editor")
+    post = make_post("published")
+    client.post(f"/posts/{post.slug}/report", data={"what": "I disagree.", "email": "reader@example.com"})
+    staff = client.application.test_client()
+    log_in(staff, editor.email)
+    report_id = int(parse(staff.get("/staff/error-reports")).select_one(".report h2")["id"].split("-")[1])
+    staff.post(f"/staff/error-reports/{report_id}/decline",
+               data={"reason": "The post is accurate.", "csrf_token": form_csrf_token(staff, "/staff/error-reports")})
+    messages = session.scalars(select(OutboxMessage).where(OutboxMessage.to_addr == "reader@example.com")).all()
+    assert len(messages) == 1 and "The post is accurate." in messages[0].body

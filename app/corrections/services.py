@@ -23,6 +23,7 @@ from app.clock import utc_now
 from app.corrections.diff import diff_html
 from app.corrections.models import ErrorReport, ReportState, RevisionDiff
 from app.errors import InvalidInput, InvalidTransition, NotFound
+from app.mail import services as mail
 from app.posts.models import Post, Publication, Revision, RevisionKind
 from app.posts.services import published_revision
 
@@ -179,6 +180,9 @@ def accept_report(session: Session, actor: User, report_id: int, correction_numb
     report.corrected_at = publication.published_at if publication else None
     session.flush()
     record(session, actor, "report.accepted", post_id=post.id, revision_number=correction_number, report_id=report.id)
+    _tell_reporter(session, report, post,
+                   f"Thank you: you were right. We have corrected the post (revision {correction_number}); "
+                   "the correction shows against the original text once it is published.")
     events.error_report_decided.send(report, post=post)
     return report
 
@@ -191,8 +195,20 @@ def decline_report(session: Session, actor: User, report_id: int, reason: str) -
     report.decided_by_id, report.decided_at, report.decision_note = actor.id, utc_now(), reason
     session.flush()
     record(session, actor, "report.declined", post_id=post.id, note=reason, report_id=report.id)
+    _tell_reporter(session, report, post, f"We looked into it and are not changing the post. Our reason: {reason}")
     events.error_report_decided.send(report, post=post)
     return report
+
+
+def _tell_reporter(session: Session, report: ErrorReport, post: Post, outcome: str) -> None:
+    """Queue an e-mail to the reader who reported, if they left an address (sent from the outbox)."""
+    if not report.email:
+        return
+    title = post.published_revision.title if post.published_revision else post.slug
+    body = (f"You reported an error in \"{title}\":\n\n{report.what}\n\n{outcome}\n\n"
+            f"Every correction on the blog is listed at /corrections.\n")
+    mail.queue(session, to=report.email, subject=f"Your report on \"{title}\"", body=body,
+               purpose="error_report")
 
 
 def median_time_to_correct(session: Session) -> timedelta | None:

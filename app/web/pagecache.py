@@ -101,7 +101,8 @@ class FastPath:
     """
 
     # What Flask would route to posts.show with request.path equal to PATH_INFO: a plain ASCII slug.
-    _POST_PAGE = re.compile(r"/posts/([a-z0-9][a-z0-9-]{0,199})")
+    # ... and to corrections.changes for its default comparison (first publication against current).
+    _POST_PAGE = re.compile(r"/posts/([a-z0-9][a-z0-9-]{0,199})(/changes)?")
     _SKIP = {"content-length", "x-candor-cache"}
 
     def __init__(self, app: Flask, wsgi_app: Callable[..., Iterable[bytes]]) -> None:
@@ -140,7 +141,7 @@ class FastPath:
             return None  # Flask will answer, with a proper error page if the database is down
         if key is None:
             return None
-        return (environ["PATH_INFO"], b"", ("post", key))
+        return (environ["PATH_INFO"], b"", ("changes" if match.group(2) else "post", key))
 
     def _through_flask(self, full_key: Hashable, environ: dict[str, Any],
                        start_response: Callable[..., Any]) -> Iterable[bytes]:
