@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from sqlalchemy import JSON, DateTime, MetaData, String, Text, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -46,6 +46,24 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class AppendOnly:
+    """Marks a model whose rows are history: inserted once, never updated or deleted.
+
+    This is the ORM half; each such table also gets database triggers (``append_only_ddl``) so that not
+    even a raw SQL statement can rewrite it.
+    """
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes_to_history(session: Session, _ctx: Any, _instances: Any) -> None:
+    for obj in session.dirty:
+        if isinstance(obj, AppendOnly) and session.is_modified(obj, include_collections=False):
+            raise RuntimeError(f"{type(obj).__name__} rows are append-only and cannot be changed")
+    for obj in session.deleted:
+        if isinstance(obj, AppendOnly):
+            raise RuntimeError(f"{type(obj).__name__} rows are append-only and cannot be deleted")
 
 
 intpk = Annotated[int, mapped_column(primary_key=True)]

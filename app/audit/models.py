@@ -10,10 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
 from app.clock import utc_now
-from app.db import Base, intpk
+from app.db import AppendOnly, Base, intpk
 
 
-class AuditEntry(Base):
+class AuditEntry(AppendOnly, Base):
     __tablename__ = "audit_entries"
     __table_args__ = (Index("ix_audit_entries_post_at", "post_id", "at"),)
 

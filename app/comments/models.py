@@ -13,12 +13,12 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, event
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
 from app.clock import utc_now
-from app.db import Base, intpk, str200, str320
+from app.db import AppendOnly, Base, intpk, str200, str320
 
 
 class CommentStatus(enum.StrEnum):
@@ -97,7 +97,7 @@ class Comment(Base):
         return f"<Comment {self.id} post={self.post_id} {self.status}>"
 
 
-class ModerationDecision(Base):
+class ModerationDecision(AppendOnly, Base):
     """One change to a comment (or to whether it awaits a reply): who, when, what, and why. Append-only."""
 
     __tablename__ = "moderation_decisions"
@@ -200,7 +200,7 @@ class ContactMessage(Base):
         return f"<ContactMessage {self.id} {self.status}>"
 
 
-class ContactReply(Base):
+class ContactReply(AppendOnly, Base):
     """A staff reply to a contact message, as e-mailed. Append-only: what was sent stays as sent."""
 
     __tablename__ = "contact_replies"
@@ -216,17 +216,3 @@ class ContactReply(Base):
 
     def __repr__(self) -> str:
         return f"<ContactReply {self.id} message={self.message_id}>"
-
-
-_APPEND_ONLY = (ModerationDecision, ContactReply)
-
-
-@event.listens_for(Session, "before_flush")
-def _refuse_changes_to_decisions(session: Session, _ctx: Any, _instances: Any) -> None:
-    """The ORM half of append-only for the moderation log and sent replies (the database refuses too)."""
-    for obj in session.dirty:
-        if isinstance(obj, _APPEND_ONLY) and session.is_modified(obj, include_collections=False):
-            raise RuntimeError(f"{type(obj).__name__} rows are append-only and cannot be changed")
-    for obj in session.deleted:
-        if isinstance(obj, _APPEND_ONLY):
-            raise RuntimeError(f"{type(obj).__name__} rows are append-only and cannot be deleted")

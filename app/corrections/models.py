@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
 from app.clock import utc_now
-from app.db import Base, intpk
+from app.db import AppendOnly, Base, intpk
 
 
 class ReportState(enum.StrEnum):
@@ -50,7 +50,7 @@ class ErrorReport(Base):
         return f"<ErrorReport {self.id} post={self.post_id} {self.state}>"
 
 
-class RevisionDiff(Base):
+class RevisionDiff(AppendOnly, Base):
     """The marked-up diff of two revisions' HTML. Insert-only: both inputs are immutable, so is this."""
 
     __tablename__ = "revision_diffs"

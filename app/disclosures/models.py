@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
 from app.clock import utc_now
-from app.db import Base, intpk
+from app.db import AppendOnly, Base, intpk
 
 
 class Relationship(enum.StrEnum):
@@ -41,7 +41,7 @@ RELATIONSHIP_LABELS = {
 }
 
 
-class Disclosure(Base):
+class Disclosure(AppendOnly, Base):
     __tablename__ = "disclosures"
     __table_args__ = (Index("ix_disclosures_user_created", "user_id", "created_at"),)
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
 from app.clock import utc_now
-from app.db import Base, intpk
+from app.db import AppendOnly, Base, intpk
 
 
 class ReviewState(enum.StrEnum):
@@ -62,7 +62,7 @@ class Review(Base):
         return f"<Review {self.id} post={self.post_id} r{self.revision_number} {self.state}>"
 
 
-class GateOverride(Base):
+class GateOverride(AppendOnly, Base):
     """An editor's recorded decision that a failing gate may pass for one revision. Append-only."""
 
     __tablename__ = "gate_overrides"
@@ -83,7 +83,7 @@ class GateOverride(Base):
         return f"<GateOverride post={self.post_id} r{self.revision_number} {self.gate}>"
 
 
-class Retraction(Base):
+class Retraction(AppendOnly, Base):
     """That a post was retracted, why, and by whom. Append-only; the post keeps its address and history."""
 
     __tablename__ = "retractions"

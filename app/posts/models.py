@@ -11,13 +11,13 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, event
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
 from app.disclosures.models import Disclosure
 from app.clock import utc_now
-from app.db import Base, intpk, str200
+from app.db import AppendOnly, Base, intpk, str200
 
 
 class PostStatus(enum.StrEnum):
@@ -79,7 +79,7 @@ class Post(Base):
         return f"<Post {self.id} {self.slug!r} {self.status}>"
 
 
-class Revision(Base):
+class Revision(AppendOnly, Base):
     """One immutable save of a post: its title, Markdown, references and the HTML rendered from them."""
 
     __tablename__ = "post_revisions"
@@ -116,7 +116,7 @@ class Revision(Base):
         return f"<Revision post={self.post_id} #{self.number} {self.kind}>"
 
 
-class Publication(Base):
+class Publication(AppendOnly, Base):
     """That a revision went public: when, approved by whom. Append-only, like revisions."""
 
     __tablename__ = "publications"
@@ -144,23 +144,3 @@ class Publication(Base):
 
     def __repr__(self) -> str:
         return f"<Publication post={self.post_id} revision={self.revision_id}>"
-
-
-def _append_only_models() -> tuple[type, ...]:
-    from app.audit.models import AuditEntry
-    from app.corrections.models import RevisionDiff
-    from app.editorial.models import GateOverride, Retraction
-
-    return (Revision, Publication, Disclosure, AuditEntry, GateOverride, Retraction, RevisionDiff)
-
-
-@event.listens_for(Session, "before_flush")
-def _refuse_changes_to_history(session: Session, _ctx: Any, _instances: Any) -> None:
-    """The ORM half of append-only: stored revisions and publications are never updated or deleted."""
-    append_only = _append_only_models()
-    for obj in session.dirty:
-        if isinstance(obj, append_only) and session.is_modified(obj, include_collections=False):
-            raise RuntimeError(f"{type(obj).__name__} rows are append-only and cannot be changed")
-    for obj in session.deleted:
-        if isinstance(obj, append_only):
-            raise RuntimeError(f"{type(obj).__name__} rows are append-only and cannot be deleted")
