@@ -10,6 +10,7 @@ from wtforms import EmailField, IntegerField, StringField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp
 
 from app.accounts.permissions import require
+from app.clock import utc_now
 from app.corrections import services
 from app.editorial.services import retraction_for
 from app.errors import InvalidInput, NotFound
@@ -124,7 +125,7 @@ def feed() -> Any:
     def render() -> str:
         fg = _feed(current_app.config["SITE_NAME"], "/feed.atom")
         items, _ = posts.published_posts(db(), page=1, per_page=30)
-        fg.updated(max((p.updated_at for p in items), default=None) or posts_stamp_now())
+        fg.updated(max((p.updated_at for p in items), default=None) or utc_now())
         for post in reversed(items):
             rev = post.published_revision
             entry = fg.add_entry()
@@ -148,7 +149,7 @@ def corrections_feed() -> Any:
     def render() -> str:
         fg = _feed(f"Corrections · {current_app.config['SITE_NAME']}", "/corrections.atom")
         items, _ = services.corrections_log(db(), page=1, per_page=50)
-        fg.updated(items[0][2].published_at if items else posts_stamp_now())
+        fg.updated(items[0][2].published_at if items else utc_now())
         for post, rev, pub in reversed(items):
             before = services.previous_published_number(db(), post, rev.number)
             url = url_for("corrections.changes", slug=post.slug, _external=True, **{"from": before, "to": rev.number})
@@ -165,12 +166,6 @@ def corrections_feed() -> Any:
     response = cached_page(("corrections-feed", services.corrections_stamp(db())), render)
     response.mimetype = "application/atom+xml"
     return response
-
-
-def posts_stamp_now() -> Any:
-    from app.clock import utc_now
-
-    return utc_now()
 
 
 @bp.route("/posts/<slug>/report", methods=["GET", "POST"])

@@ -6,7 +6,6 @@ Every verb takes a Session and an explicit actor, flushes, raises app.errors.*, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from slugify import slugify
 from sqlalchemy import Connection, bindparam, func, select
@@ -16,7 +15,6 @@ from app import events
 from app.accounts.models import User
 from app.accounts.permissions import require
 from app.audit.services import record
-from app.clock import utc_now
 from app.errors import InvalidInput, InvalidTransition, NotFound, StaleRevision
 from app.posts.models import CHANGE_KINDS, Post, PostStatus, Publication, Revision, RevisionKind
 from app.posts.rendering import render_markdown
@@ -168,10 +166,6 @@ def published_revision(session: Session, post: Post, number: int) -> tuple[Revis
     if row is None:
         raise NotFound(f"This post has no published revision {number}.")
     return row[0], row[1]
-
-
-def count_published(session: Session) -> int:
-    return session.scalar(select(func.count(Post.id)).where(Post.published_revision_id.is_not(None))) or 0
 
 
 # Built once: on a cached page, building this statement cost more than running it.
