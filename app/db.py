@@ -6,13 +6,17 @@ whatever the backend stores.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from sqlalchemy import JSON, DateTime, MetaData, String, Text, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -82,11 +86,34 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine with Candor's per-backend settings."""
+def _sqlite_begin(conn: Connection) -> None:
+    """Take SQLite's write lock at BEGIN when the caller said it will write (see ``writing``).
+
+    SQLite has no row locks. A deferred transaction that read first and writes second fails at once
+    with "database is locked" when another writer committed in between (the busy timeout does not
+    apply to that upgrade). ``BEGIN IMMEDIATE`` makes a second writer wait its turn and then read what
+    the first one wrote, which is what ``SELECT ... FOR UPDATE`` gives on PostgreSQL. Other transactions
+    keep pysqlite's own behaviour (reads see the latest commit; BEGIN is sent before the first write).
+    """
+    dbapi_connection = conn.connection.dbapi_connection
+    if conn.get_execution_options().get(WRITE_OPTION, False):
+        dbapi_connection.isolation_level = None  # pysqlite must not send a BEGIN of its own
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        dbapi_connection.isolation_level = ""
+
+
+def make_engine(url: str, *, explicit_begin: bool = False, **kwargs: Any) -> Engine:
+    """Create an engine with Candor's per-backend settings.
+
+    ``explicit_begin`` (the application's engine; not migrations, which switch SQLite's foreign keys off
+    outside any transaction) lets a session ask for SQLite's write lock up front: see ``writing``.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if explicit_begin:
+            event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
@@ -94,6 +121,56 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+WRITE_OPTION = "candor_write"
+_ON_COMMIT = "candor.on_commit"
+
+
+def writing(session: Session) -> Session:
+    """Open ``session``'s transaction as a writer: on SQLite, with the database's write lock taken first.
+
+    Call before the first statement of a unit of work that reads in order to decide a write (a request
+    that changes something, a CLI command, a scheduled job). On PostgreSQL it changes nothing; there the
+    services lock the rows they change with ``SELECT ... FOR UPDATE``.
+    """
+    if not session.in_transaction():
+        session.connection(execution_options={WRITE_OPTION: True})
+    return session
+
+
+def on_commit(session: Session, work: Callable[[], None]) -> None:
+    """Run ``work`` once the session's transaction has committed; forget it if it rolls back.
+
+    For what must follow a commit and never precede it: sending e-mail, telling Akismet, purging a
+    cache. The unit of work's edge (the web request, a CLI command) commits through ``commit`` below,
+    which runs these in order. Zulip's ``transaction.on_commit`` is the model.
+    """
+    session.info.setdefault(_ON_COMMIT, []).append(work)
+
+
+def commit(session: Session) -> None:
+    """Commit, then run the work registered with ``on_commit``. A failure there is logged, not raised:
+    what was committed stays committed, and every such job has a retry path of its own (outbox, queue).
+    """
+    session.commit()
+    pending = session.info.pop(_ON_COMMIT, [])
+    for work in pending:
+        try:
+            work()
+        except Exception:  # noqa: BLE001 - the commit already happened; the job's own retry takes over
+            log.exception("after-commit work %r failed", work)
+
+
+def rollback(session: Session) -> None:
+    session.info.pop(_ON_COMMIT, None)
+    session.rollback()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_on_commit_work(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:  # the outermost transaction, not a savepoint
+        session.info.pop(_ON_COMMIT, None)
 
 
 def append_only_ddl(dialect: str, table: str) -> list[str]:

@@ -1,19 +1,39 @@
-"""One SQLAlchemy session per request, committed once at the edge and rolled back on error."""
+"""One SQLAlchemy session per request, committed once at the edge and rolled back on error.
+
+Views call services and return; they never commit. After the view, ``_commit_at_edge`` commits when
+the answer is a success (2xx/3xx) and rolls back otherwise, then runs the work the request registered
+with ``app.db.on_commit`` (mail, Akismet feedback, cache purges): the shape of Indico's ``RH.process``.
+A conflict that only the database can see (a unique index two racing requests both passed) answers
+409, never 500, and nothing of the request is kept.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+import logging
+
+from flask import Flask, Response, current_app, g, request
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import db as database
 from app.db import make_engine, make_session_factory
+
+log = logging.getLogger(__name__)
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# PostgreSQL's serialization failure and deadlock: the other transaction won; ours may simply be retried.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+CONFLICT_MESSAGE = "Someone else changed this at the same moment. Reload to see their change, then try again."
 
 
 def init_app(app: Flask) -> None:
-    engine = make_engine(app.config["DATABASE_URL"])
+    engine = make_engine(app.config["DATABASE_URL"], explicit_begin=True)
     app.extensions["candor.engine"] = engine
     app.extensions["candor.sessions"] = make_session_factory(engine)
+    app.after_request(_commit_at_edge)
     app.teardown_appcontext(_close_session)
+    app.register_error_handler(DBAPIError, _database_error)
 
 
 def engine() -> Engine:
@@ -25,20 +45,80 @@ def session_factory() -> sessionmaker:
 
 
 def db() -> Session:
-    """The request's session, opened on first use."""
+    """The request's session, opened on first use; a request that may write takes the write lock first."""
     if "db" not in g:
-        g.db = session_factory()()
+        session = session_factory()()
+        if request and request.method not in READ_METHODS:
+            database.writing(session)
+        g.db = session
     return g.db
 
 
+def keep_on_error() -> None:
+    """Commit this request's work even though it answers 4xx (a failed sign-in that must be counted)."""
+    g.db_keep_on_error = True
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """A database error meaning "another transaction got there first", as opposed to a broken database."""
+    if isinstance(exc, IntegrityError):
+        return True
+    if isinstance(exc, DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        return sqlstate in _RETRYABLE_SQLSTATES or "database is locked" in str(exc.orig)
+    return False
+
+
+def _conflict_response() -> Response:
+    from app.web.errors import error_response
+
+    return error_response(409, "conflict", CONFLICT_MESSAGE)
+
+
+def _database_error(exc: DBAPIError) -> Response:
+    """A statement failed inside the view: 409 for a lost race, 503 for a database that is not there."""
+    from app.web.errors import PLAIN, error_response
+
+    session: Session | None = g.get("db")
+    if session is not None:
+        database.rollback(session)
+    if is_conflict(exc):
+        log.info("conflict answered 409 on %s %s: %s", request.method, request.path, exc.orig)
+        return _conflict_response()
+    if isinstance(exc, OperationalError):
+        log.error("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
+        return error_response(503, "unavailable", "The blog's database cannot be reached; please try again soon.")
+    log.exception("database error on %s %s", request.method, request.path)
+    return error_response(500, "internal", PLAIN[500])
+
+
 def commit() -> None:
-    db().commit()
+    """Transitional: views should leave committing to the edge. Commits now and runs after-commit work."""
+    database.commit(db())
+
+
+def _commit_at_edge(response: Response) -> Response:
+    session: Session | None = g.get("db")
+    if session is None:
+        return response
+    if response.status_code >= 400 and not g.get("db_keep_on_error"):
+        database.rollback(session)
+        return response
+    try:
+        database.commit(session)
+    except DBAPIError as exc:
+        database.rollback(session)
+        if not is_conflict(exc):
+            raise
+        log.info("commit conflict answered 409 on %s %s: %s", request.method, request.path, exc.orig)
+        return _conflict_response()
+    return response
 
 
 def _close_session(exc: BaseException | None) -> None:
     session: Session | None = g.pop("db", None)
     if session is None:
         return
-    if exc is not None:
-        session.rollback()
+    if session.in_transaction():
+        database.rollback(session)
     session.close()
