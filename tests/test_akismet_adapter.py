@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import httpx
 import pytest
 
-from app.comments.akismet_adapter import (
+from app.spam.akismet_adapter import (
     AKISMET_API_URL,
     AkismetChecker,
     AkismetSettings,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.comments.impersonation import allowance, edit_distance, is_impersonation, skeleton
+from app.spam.impersonation import allowance, edit_distance, is_impersonation, skeleton
 
 STAFF = ["Dr Ada Lovelace", "Prof. Grace Hopper, MD", "Dr John Smith", "Anh Do", "Mary Jones, RN"]
 ORGANISATION = ["Mayo Clinic", "Clinic"]

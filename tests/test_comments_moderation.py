@@ -20,8 +20,8 @@ from app.accounts.models import User
 from app.clock import freeze, utc_now
 from app.comments import contact, learning, queries, services
 from app.comments.models import AkismetSubmission, Comment, ContactMessage, ModerationDecision
-from app.comments.relevance import score
 from app.posts.models import Post
+from app.spam.relevance import score
 from tests.support.akismet_server import SUBMIT_HAM, SUBMIT_SPAM, AkismetServer
 from tests.support.web import log_in, parse, text_of
 from tests.test_comments_support import (  # noqa: F401

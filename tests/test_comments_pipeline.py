@@ -330,7 +330,7 @@ def test_without_an_akismet_key_every_comment_is_held(
     make_post: Callable[..., Post],
     publish_reader: Callable[..., Comment],
 ) -> None:
-    from app.comments.akismet_adapter import AkismetChecker, AkismetSettings
+    from app.spam.akismet_adapter import AkismetChecker, AkismetSettings
 
     post = make_post()
     publish_reader(post)

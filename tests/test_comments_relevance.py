@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.comments.relevance import THRESHOLD, Feedback, PostContext, Relevance, score, stem, terms
+from app.spam.relevance import THRESHOLD, Feedback, PostContext, Relevance, score, stem, terms
 
 DATA = Path(__file__).parent / "data" / "comments_labelled.json"
 OUTPUT = Path(__file__).parent.parent / "test-output" / "relevance.txt"

@@ -13,13 +13,15 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User, UserRole
 from app.clock import utc_now
-from app.comments import notifications, pipeline
-from app.comments.akismet_adapter import AkismetChecker, CommentSignals
+from app.comments import notifications
 from app.comments.contact import waiting as contact_waiting
 from app.comments.models import Action, AkismetSubmission, Comment, CommentStatus, ModerationDecision
 from app.comments.queries import waiting_for_reply
+from app.comments.services import STATUS_FOR_VERDICT
 from app.mail.models import OutboxMessage
 from app.posts.models import Post
+from app.spam import pipeline
+from app.spam.akismet_adapter import AkismetChecker, CommentSignals
 
 RECHECKABLE = ("akismet:unavailable", "akismet:no_key")
 
@@ -90,7 +92,7 @@ def recheck_held(
         comment.checks = outcome.checks_json
         comment.reasons = outcome.reasons
         comment.akismet_verdict = verdict
-        comment.status = outcome.status.value
+        comment.status = STATUS_FOR_VERDICT[outcome.verdict].value
         if comment.status != old:
             comment.status_changed_at = utc_now()
         session.flush()

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.comments.models import Action, Comment, ModerationDecision
-from app.comments.relevance import Feedback, PostContext
 from app.posts.models import Post, Revision
+from app.spam.relevance import Feedback, PostContext
 
 TEACHING = {Action.APPROVE.value: True, Action.HAM.value: True, Action.OFF_TOPIC.value: False}
 

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.accounts.permissions import require
-from app.comments import pipeline
 from app.comments.models import Comment, CommentStatus, ModerationDecision
 from app.errors import InvalidInput, NotFound
 from app.posts.models import Post
+from app.spam import pipeline
 from app.text import clean_text
 
 S = CommentStatus

@@ -19,9 +19,8 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User, UserRole
 from app.accounts.permissions import can, require
 from app.clock import utc_now
-from app.comments import learning, notifications, pipeline
-from app.comments.akismet_adapter import AkismetChecker
-from app.comments.formatting import MAX_COMMENT_CHARS, render_comment
+from app.comments import learning, notifications
+from app.comments.formatting import MAX_COMMENT_CHARS, count_links, render_comment
 from app.comments.models import (
     MODERATOR_ACTIONS,
     Action,
@@ -33,6 +32,8 @@ from app.comments.models import (
 )
 from app.errors import InvalidInput, InvalidTransition, NotAllowed, NotFound
 from app.posts.models import Post, PostStatus
+from app.spam import pipeline
+from app.spam.akismet_adapter import AkismetChecker
 from app.text import clean_text
 
 S = CommentStatus
@@ -67,6 +68,13 @@ _PAST = {
     A.SPAM: "marked as spam",
     A.OFF_TOPIC: "removed as off-topic",
     A.DELETE: "deleted",
+}
+
+# The worst verdict of the spam checks decides where a reader's comment goes. Nothing is dropped.
+STATUS_FOR_VERDICT: dict[pipeline.CheckVerdict, CommentStatus] = {
+    pipeline.CheckVerdict.PUBLISH: S.PUBLISHED,
+    pipeline.CheckVerdict.HOLD: S.HELD,
+    pipeline.CheckVerdict.SPAM: S.SPAM,
 }
 
 # A reader comment asks something of staff: a question, or a request. Moderators can dismiss mistakes.
@@ -291,6 +299,7 @@ def submit_comment(
         post=learning.post_context(post, revision, approved_texts(session, post)),
         post_modified_at=post.updated_at,
         submitted_at=now,
+        links=count_links(data.body),
         honeypot=data.honeypot,
         form_age=data.form_age,
     )
@@ -306,7 +315,7 @@ def submit_comment(
         permalink=data.permalink[:2000],
         body=data.body,
         html=html,
-        status=outcome.status.value,
+        status=STATUS_FOR_VERDICT[outcome.verdict].value,
         reasons=outcome.reasons,
         checks=outcome.checks_json,
         relevance_score=outcome.relevance.score if outcome.relevance else None,

@@ -18,13 +18,14 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from flask.typing import ResponseReturnValue
 
 from app.accounts.permissions import can
-from app.comments import contact, jobs, notifications, pipeline, queries, services, tokens
-from app.comments.akismet_adapter import AkismetChecker, AkismetSettings
+from app.comments import contact, jobs, notifications, queries, services, tokens
 from app.comments.models import Comment, CommentStatus, ContactMessage
 from app.errors import InvalidInput, NotFound
 from app.mail.services import MailSettings, deliver_due, queued_ids
 from app.posts import services as posts
 from app.posts.models import Post
+from app.spam import pipeline
+from app.spam.akismet_adapter import AkismetChecker, AkismetSettings
 from app.text import whole_number
 from app.web import api
 from app.web.api import bool_field, int_field, json_body

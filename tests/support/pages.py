@@ -180,9 +180,9 @@ def seed_comments(session: Session, post: Post, staff: User) -> CommentsSeed:
     import os
 
     from app.comments import contact, services, tokens
-    from app.comments.akismet_adapter import AkismetChecker, AkismetSettings
     from app.comments.models import Subscription
-    from app.comments.pipeline import PipelineSettings
+    from app.spam.akismet_adapter import AkismetChecker, AkismetSettings
+    from app.spam.pipeline import PipelineSettings
 
     checker = AkismetChecker(AkismetSettings(api_key=None, blog_url="http://blog.example.org/"))
     settings = PipelineSettings(min_seconds=0)

@@ -16,11 +16,12 @@ from flask.typing import ResponseReturnValue
 
 from app.accounts.permissions import can, require
 from app.clock import utc_now
-from app.comments import contact, pipeline, queries, services
+from app.comments import contact, queries, services
 from app.comments.models import MODERATOR_ACTIONS, Comment, CommentStatus, ContactStatus
 from app.comments.notifications import age
 from app.comments.views import akismet_enabled, send_queued, site
 from app.errors import InvalidInput
+from app.spam import pipeline
 from app.text import whole_number
 from app.web import api
 from app.web.api import json_body, listing, page_args

@@ -4,11 +4,14 @@ Order: honeypot, time to submit, rate (per reader IP), impersonation, link count
 off-topic, first comment. Every check runs and every result is stored with the comment, so a moderator
 sees all of them, not just the first that failed; only Akismet is skipped once an earlier check has
 already found spam (a bot that filled the honeypot is not worth a network call). Nothing is dropped:
-the worst verdict decides the status (spam > hold > publish) and the reasons say why.
+the worst verdict is the outcome's (spam > hold > publish) and the reasons say why; app.comments turns
+that verdict into the comment's status.
 
 The checks are pure except Akismet, which sits behind the injected ``AkismetChecker``; what needs the
 database (how many comments this IP sent lately, whether this e-mail has been published before, what
-moderators taught the off-topic scorer) is gathered by the service first, as ``Facts``. No Flask here.
+moderators taught the off-topic scorer) is gathered by the service first, as ``Facts``, and what needs
+the comment format (how many links it makes of the body) arrives with the ``Submission``. So nothing
+here knows the comment model or its format. No Flask here.
 
 Reasons (the vocabulary of ``Comment.reasons``): ``honeypot``, ``too_fast``, ``rate_limit``,
 ``impersonation``, ``link_count``, ``privacy:<kind>`` (ssn, mrn, account, dob, phone, email, address,
@@ -23,13 +26,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from app.comments import relevance
-from app.comments.akismet_adapter import AkismetChecker, CommentSignals, Verdict
-from app.comments.formatting import count_links
-from app.comments.impersonation import is_impersonation
-from app.comments.models import CommentStatus
 from app.gates.privacy import LABELS as PRIVACY_LABELS
 from app.gates.privacy import describe, scan
+from app.spam import relevance
+from app.spam.akismet_adapter import AkismetChecker, CommentSignals, Verdict
+from app.spam.impersonation import is_impersonation
 
 BLOG_LANG = "en"
 
@@ -72,6 +73,7 @@ class Submission:
     post: relevance.PostContext
     post_modified_at: datetime | None
     submitted_at: datetime
+    links: int  # links the comment format makes of ``body`` (app.comments.formatting.count_links)
     honeypot: str = ""
     form_age: timedelta | None = None  # None: unknown (no token, or an invalid one)
 
@@ -115,7 +117,7 @@ class Facts:
 
 @dataclass
 class Outcome:
-    status: CommentStatus
+    verdict: CheckVerdict  # the worst of the checks': SPAM, HOLD or PUBLISH (never SKIPPED)
     reasons: list[str]
     checks: list[CheckResult]
     relevance: relevance.Relevance | None = None
@@ -177,9 +179,8 @@ def check_impersonation(sub: Submission, settings: PipelineSettings, _f: Facts) 
 
 
 def check_links(sub: Submission, settings: PipelineSettings, _f: Facts) -> CheckResult:
-    links = count_links(sub.body)
-    detail = f"{links} link(s); at most {settings.max_links} are published without review"
-    if links > settings.max_links:
+    detail = f"{sub.links} link(s); at most {settings.max_links} are published without review"
+    if sub.links > settings.max_links:
         return CheckResult("link_count", CheckVerdict.HOLD, ("link_count",), detail)
     return CheckResult("link_count", CheckVerdict.PUBLISH, detail=detail)
 
@@ -269,7 +270,7 @@ BEFORE_AKISMET: tuple[Check, ...] = (
 
 
 def run(sub: Submission, settings: PipelineSettings, facts: Facts, checker: AkismetChecker) -> Outcome:
-    """Every check in order; the worst verdict is the status, and every reason is kept."""
+    """Every check in order; the worst verdict is the outcome's, and every reason is kept."""
     results = [check(sub, settings, facts) for check in BEFORE_AKISMET]
     akismet_verdict = ""
     if any(r.verdict is CheckVerdict.SPAM for r in results):
@@ -288,14 +289,14 @@ def run(sub: Submission, settings: PipelineSettings, facts: Facts, checker: Akis
 def _outcome(results: list[CheckResult], scored: relevance.Relevance | None, akismet_verdict: str) -> Outcome:
     reasons = list(dict.fromkeys(r for result in results for r in result.reasons))
     verdicts = {r.verdict for r in results}
-    status = (
-        CommentStatus.SPAM
+    worst = (
+        CheckVerdict.SPAM
         if CheckVerdict.SPAM in verdicts
-        else CommentStatus.HELD
+        else CheckVerdict.HOLD
         if CheckVerdict.HOLD in verdicts
-        else CommentStatus.PUBLISHED
+        else CheckVerdict.PUBLISH
     )
-    return Outcome(status, reasons, results, scored, akismet_verdict)
+    return Outcome(worst, reasons, results, scored, akismet_verdict)
 
 
 def recheck(checks: list[dict[str, Any]], akismet: CheckResult, akismet_verdict: str) -> Outcome:
