@@ -25,9 +25,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if overrides:
         app.config.from_mapping(overrides)
 
-    from app.web import auth, database, errors, extensions, pagecache, scheduler, security
+    from app.web import auth, database, errors, extensions, jobs, outside, pagecache, scheduler, security
 
     database.init_app(app)
+    jobs.init_app(app)
+    outside.init_app(app)
     security.init_app(app)
     extensions.init_app(app)
     pagecache.init_app(app)

@@ -174,7 +174,7 @@ def comments_recheck(limit: int) -> None:
     """Re-check comments held because Akismet was unavailable, and resend moderators' corrections to
     Akismet that failed. Safe to run from cron: what still fails waits for the next run."""
     from app.comments import jobs
-    from app.comments.views import akismet_checker
+    from app.web.outside import akismet_checker
 
     checker = akismet_checker()
     if not checker.settings.api_key:
@@ -199,8 +199,8 @@ def comments_recheck(limit: int) -> None:
 def comments_digest() -> None:
     """E-mail each moderator the list of held comments, oldest first (nothing is sent when none are held)."""
     from app.comments import jobs
-    from app.comments.views import site
     from app.mail.services import MailSettings, deliver_due
+    from app.web.outside import site
 
     blog = site()
     session = session_factory()()

@@ -118,7 +118,8 @@ def prepare(directory: Path, akismet_env: dict[str, str]) -> tuple[str, int, str
 
     from app import create_app
     from app.comments import services
-    from app.comments.views import akismet_checker, pipeline_settings
+    from app.comments.views import pipeline_settings
+    from app.web.outside import akismet_checker
 
     app = create_app({"DATABASE_URL": url, **_config(akismet_env)})
     session = app.extensions["candor.sessions"]()

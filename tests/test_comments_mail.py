@@ -27,7 +27,7 @@ from app.comments import contact, services, tokens
 from app.comments.models import Comment, ContactReply, Subscription
 from app.mail.models import OutboxMessage
 from app.posts.models import Post
-from tests.support.web import log_in, parse
+from tests.support.web import form_csrf_token, log_in, parse
 from tests.test_comments_support import (  # noqa: F401
     akismet,
     akismet_session,
@@ -312,3 +312,53 @@ def test_only_the_comment_services_subscribe(session: Session, question: Comment
     assert (
         services.unsubscribe(session, session.scalars(select(Subscription)).one().id, "ada@example.net") == 1
     )
+
+
+# --- after the commit, whoever queued it (app/web/jobs.py) ---------------------------------------------
+
+
+def test_mail_a_request_queued_goes_out_after_its_commit_and_never_after_a_rollback(
+    app: Flask, client: Any, session: Session, inbox: _Inbox
+) -> None:
+    from flask import request
+
+    from app.mail.services import queue
+    from app.web.database import db, keep_on_error
+    from app.web.extensions import csrf
+
+    def queue_one() -> tuple[str, int]:
+        queue(db(), to=f"{request.args['to']}@example.net", subject="Hello", body="Hi", purpose="test")
+        if request.args.get("keep"):
+            keep_on_error()
+        return "", int(request.args["status"])
+
+    app.add_url_rule("/test/queue-mail", view_func=csrf.exempt(queue_one), methods=["POST"])
+    for to, status, keep in (("committed", 201, ""), ("rolled-back", 422, ""), ("kept", 429, "1")):
+        assert client.post(f"/test/queue-mail?to={to}&status={status}&keep={keep}").status_code == status
+    assert sorted(m["To"] for m in inbox.messages) == ["committed@example.net", "kept@example.net"]
+    stored = sorted(session.scalars(select(OutboxMessage.to_addr)))
+    assert stored == ["committed@example.net", "kept@example.net"]
+
+
+def test_an_error_reporter_is_emailed_the_decision_at_once_not_at_the_next_cron_run(
+    client: Any,
+    session: Session,
+    inbox: _Inbox,
+    make_post: Callable[..., Post],
+    make_user: Callable[..., User],
+) -> None:
+    """A service outside comments (app.corrections) queues this one; no view has to remember to send it."""
+    editor = make_user("editor")
+    post = make_post()
+    client.post(f"/posts/{post.slug}/report", data={"what": "I disagree.", "email": "reader@example.com"})
+    log_in(client, editor.email)
+    report_id = int(parse(client.get("/staff/error-reports")).select_one(".report h2")["id"].split("-")[1])
+    client.post(
+        f"/staff/error-reports/{report_id}/decline",
+        data={
+            "reason": "The post is accurate.",
+            "csrf_token": form_csrf_token(client, "/staff/error-reports"),
+        },
+    )
+    assert [m["To"] for m in inbox.messages] == ["reader@example.com"]
+    assert "The post is accurate." in _text(inbox.messages[0])

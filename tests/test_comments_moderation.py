@@ -189,7 +189,7 @@ def test_decisions_are_append_only_in_the_database(
 def test_contact_replies_are_append_only_in_the_database(
     app: Flask, session: Session, moderator: User
 ) -> None:
-    from app.comments.views import site
+    from app.web.outside import site
 
     message = contact.submit(
         session, contact.ContactInput("Ada", "ada@example.net", "", "Hello?"), min_seconds=0

@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User
 from app.comments import learning, services
 from app.comments.models import Comment, CommentStatus
-from app.comments.views import akismet_checker, pipeline_settings
+from app.comments.views import pipeline_settings
 from app.posts.models import Post
+from app.web.outside import akismet_checker
 from tests.support.akismet_server import AkismetServer
 
 READER = {

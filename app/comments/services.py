@@ -454,6 +454,11 @@ def moderate(
 AKISMET_QUEUED_KEY = "candor.akismet_submission_ids"
 
 
+def owed_to_akismet(session: Session) -> list[int]:
+    """Ids of the Akismet corrections owed through ``session`` since the last call: to send after commit."""
+    return session.info.pop(AKISMET_QUEUED_KEY, [])
+
+
 def _owe_akismet(
     session: Session, comment: Comment, decision: ModerationDecision, target: CommentStatus
 ) -> None:
@@ -472,6 +477,7 @@ def _owe_akismet(
     )
     session.add(submission)
     session.flush()
+    # The request edge sends it as soon as this transaction has committed (app/web/jobs.py).
     session.info.setdefault(AKISMET_QUEUED_KEY, []).append(submission.id)
 
 

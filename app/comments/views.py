@@ -1,5 +1,6 @@
 """Reader side of comments: the thread and form on post pages, posting, the writer's status page, replies,
-the contact form, unsubscribing, and the public JSON calls. Parse, call one service, commit once.
+the contact form, unsubscribing, and the public JSON calls. Parse, call one service, return: the request
+edge commits, then sends what the service queued (app/web/jobs.py).
 
 Post pages are cached whole for anonymous readers (app/web/pagecache.py), so the comment form in them
 carries nothing per request: no CSRF token (an anonymous form has no session to ride, so it is exempt;
@@ -10,7 +11,6 @@ without it (no script, an API client) the time is "unknown", which is no evidenc
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from typing import Any
 
@@ -18,81 +18,24 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from flask.typing import ResponseReturnValue
 
 from app.accounts.permissions import can
-from app.comments import contact, jobs, notifications, queries, services, tokens
-from app.comments.models import Comment, CommentStatus, ContactMessage
+from app.comments import contact, queries, services, tokens
+from app.comments.models import Comment, CommentStatus
 from app.errors import InvalidInput, NotFound
-from app.mail.services import MailSettings, deliver_due, queued_ids
 from app.posts import services as posts
 from app.posts.models import Post
 from app.spam import pipeline
-from app.spam.akismet_adapter import AkismetChecker, AkismetSettings
 from app.text import whole_number
 from app.web import api
 from app.web.api import bool_field, int_field, json_body
 from app.web.auth import current_user
-from app.web.database import commit, db, session_factory
+from app.web.database import db
 from app.web.extensions import client_ip, csrf, limiter
-
-log = logging.getLogger(__name__)
+from app.web.outside import akismet_checker, site
 
 bp = Blueprint("comments", __name__)
 
 
-# --- shared with the moderation views -----------------------------------------------------------------
-
-
-@bp.record_once
-def _start_akismet(state: Any) -> None:
-    """One Akismet client (and connection pool) per app, built at start-up so bad settings fail early."""
-    app = state.app
-    app.extensions.setdefault("candor.akismet", AkismetChecker(AkismetSettings.from_config(app.config)))
-
-
-def akismet_checker() -> AkismetChecker:
-    return current_app.extensions["candor.akismet"]
-
-
-def akismet_enabled() -> bool:
-    return bool(akismet_checker().settings.api_key)
-
-
-def site() -> notifications.Site:
-    """The blog as e-mails link to it: absolute URLs on CANDOR_PUBLIC_URL, built without a request (cron)."""
-    config = current_app.config
-    paths = current_app.url_map.bind("localhost", script_name=config.get("APPLICATION_ROOT") or "/")
-    return notifications.Site(
-        name=config["SITE_NAME"],
-        base_url=config["PUBLIC_URL"],
-        secret=config["SECRET_KEY"],
-        sender=config["MAIL_FROM"],
-        post_path=lambda slug: paths.build("posts.show", {"slug": slug}),
-        unsubscribe_path=lambda token: paths.build("comments.unsubscribe", {"token": token}),
-        queue_path=paths.build("moderation.queue"),
-        needs_reply_path=paths.build("moderation.needs_reply"),
-        comment_admin_path=lambda comment_id: paths.build("moderation.comment", {"comment_id": comment_id}),
-    )
-
-
-def send_queued() -> None:
-    """After the request's commit: send the e-mail and Akismet corrections it queued, in fresh sessions.
-
-    A failure here changes nothing that was committed: the outbox and the Akismet queue keep what was
-    not sent, and ``flask mail send`` / ``flask comments recheck`` retry it.
-    """
-    mail_ids = queued_ids(db())
-    akismet_ids = db().info.pop(services.AKISMET_QUEUED_KEY, [])
-    try:
-        if mail_ids:
-            deliver_due(session_factory(), MailSettings.from_config(current_app.config), ids=mail_ids)
-        if akismet_ids:
-            session = session_factory()()
-            try:
-                jobs.send_feedback(session, akismet_checker(), ids=akismet_ids)
-                session.commit()
-            finally:
-                session.close()
-    except Exception:  # noqa: BLE001 - never fail a request whose work is already committed
-        log.exception("sending after commit failed; cron will retry")
+# --- helpers ------------------------------------------------------------------------------------------
 
 
 def pipeline_settings() -> pipeline.PipelineSettings:
@@ -213,8 +156,6 @@ def post_comment(slug: str) -> ResponseReturnValue:
         site=site(),
         replaces=_replaced(request.form.get("replaces")),
     )
-    commit()
-    send_queued()
     if comment.status == CommentStatus.PUBLISHED:
         return redirect(url_for("posts.show", slug=post.slug, _anchor=f"comment-{comment.id}"), 303)
     return redirect(url_for("comments.status", token=status_token(comment)), 303)
@@ -292,7 +233,6 @@ def contact_form() -> ResponseReturnValue:
             "comments/contact.html", errors=errors, values=request.form, token=form_token()
         ), 422
     message = contact.submit(db(), data, min_seconds=float(current_app.config["COMMENT_MIN_SECONDS"]))
-    commit()
     return render_template("comments/contact_sent.html", message=message), 201
 
 
@@ -325,7 +265,6 @@ def unsubscribe(token: str) -> ResponseReturnValue:
 def unsubscribe_confirm(token: str) -> ResponseReturnValue:
     data = _subscription_token(token)
     ended = services.unsubscribe(db(), data["s"], data["e"])
-    commit()
     return render_template("comments/unsubscribe.html", email=data["e"], token=token, done=ended)
 
 
@@ -399,13 +338,9 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
         settings=pipeline_settings(),
         site=site(),
     )
-    commit()
-    send_queued()
     published = comment.status == CommentStatus.PUBLISHED
     body = {"id": comment.id, "status": comment.status, "reasons": list(comment.reasons)}
     if not published:
         body["status_url"] = url_for("comments.status", token=status_token(comment), _external=True)
     return body, 201 if published else 202
 
-
-__all__ = ["bp", "ContactMessage"]

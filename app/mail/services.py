@@ -82,7 +82,7 @@ def queue(
     )
     session.add(message)
     session.flush()
-    # The request edge sends what this transaction queued as soon as it has committed (queued_ids).
+    # The request edge sends what this transaction queued as soon as it has committed (app/web/jobs.py).
     session.info.setdefault(QUEUED_KEY, []).append(message.id)
     return message
 

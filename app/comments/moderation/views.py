@@ -2,8 +2,9 @@
 the needs-reply queue, contact messages, the moderation log, and the moderation JSON API.
 
 Every page works without JavaScript; static/moderation.js only adds keyboard shortcuts. Every form
-carries its CSRF token (checked by CSRFProtect before a view runs); each POST calls one service, commits
-once, then sends what it queued (e-mail, Akismet corrections) and redirects back.
+carries its CSRF token (checked by CSRFProtect before a view runs); each POST calls one service and
+redirects back. The request edge commits, then sends what the service queued (e-mail, Akismet
+corrections; app/web/jobs.py).
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ from app.clock import utc_now
 from app.comments import contact, queries, services
 from app.comments.models import MODERATOR_ACTIONS, Comment, CommentStatus, ContactStatus
 from app.comments.notifications import age
-from app.comments.views import akismet_enabled, send_queued, site
 from app.errors import InvalidInput
 from app.spam import pipeline
 from app.text import whole_number
 from app.web import api
 from app.web.api import json_body, listing, page_args
 from app.web.auth import current_user
-from app.web.database import commit, db
+from app.web.database import db
+from app.web.outside import akismet_enabled, site
 
 bp = Blueprint("moderation", __name__, url_prefix="/staff")
 
@@ -173,8 +174,6 @@ def moderate(comment_id: int) -> ResponseReturnValue:
         akismet_enabled=akismet_enabled(),
         site=site(),
     )
-    commit()
-    send_queued()
     flash(f"Comment {item.id} by {item.author_name}: {DECISION_LABELS[action].lower()}.")
     return _back(url_for(".queue"))
 
@@ -195,8 +194,6 @@ def bulk() -> ResponseReturnValue:
         akismet_enabled=akismet_enabled(),
         site=site(),
     )
-    commit()
-    send_queued()
     flash(
         f"{DECISION_LABELS.get(action, action)}: {done} comment{'s' if done != 1 else ''}."
         + (f" Not changed: {'; '.join(skipped)}." if skipped else "")
@@ -218,8 +215,6 @@ def reply(comment_id: int) -> ResponseReturnValue:
         permalink=url_for("posts.show", slug=post.slug, _external=True),
     )
     reply_comment = services.staff_comment(db(), post, actor, data, site=site())
-    commit()
-    send_queued()
     flash(f"Your reply to {parent.author_name} is published.")
     return redirect(url_for("posts.show", slug=post.slug, _anchor=f"comment-{reply_comment.id}"), 303)
 
@@ -229,7 +224,6 @@ def no_reply_needed(comment_id: int) -> ResponseReturnValue:
     actor = require(current_user(), "comments.moderate")
     item = queries.get_comment(db(), comment_id)
     services.dismiss_reply(db(), actor, item, request.form.get("reason", ""))
-    commit()
     flash(f"Comment {item.id} taken off the needs-reply queue.")
     return _back(url_for(".needs_reply"))
 
@@ -288,7 +282,6 @@ def contact_reply(message_id: int) -> ResponseReturnValue:
     try:
         contact.reply(db(), actor, message, request.form.get("body", ""), site())
     except InvalidInput as exc:
-        db().rollback()
         return render_template(
             "moderation/contact.html",
             message=message,
@@ -296,8 +289,6 @@ def contact_reply(message_id: int) -> ResponseReturnValue:
             errors={"body": exc.message},
             body=request.form.get("body", ""),
         ), 422
-    commit()
-    send_queued()
     flash(f"Reply e-mailed to {message.name} and kept with the message.")
     return redirect(url_for(".contact_message", message_id=message.id), 303)
 
@@ -307,7 +298,6 @@ def contact_status(message_id: int) -> ResponseReturnValue:
     actor = require(current_user(), "comments.moderate")
     message = contact.get_message(db(), actor, message_id)
     contact.close(db(), actor, message, request.form.get("status", ""))
-    commit()
     flash(f"Message from {message.name} marked {message.status}.")
     return _back(url_for(".contact_list"))
 
@@ -352,8 +342,6 @@ def api_moderate(comment_id: int) -> ResponseReturnValue:
     decision = services.moderate(
         db(), actor, item, action, reason or "", akismet_enabled=akismet_enabled(), site=site()
     )
-    commit()
-    send_queued()
     return {
         "id": item.id,
         "status": item.status,

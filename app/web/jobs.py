@@ -1,0 +1,66 @@
+"""What a web request leaves for after its commit: the e-mail it queued and the corrections it owes Akismet.
+
+Services only queue: a row in the outbox (``app.mail.services.queue``) or in ``akismet_submissions``
+(a moderator's decision that Akismet got wrong), flushed with the change that caused it, its id noted on
+the session. When a request's session commits, the ids noted in that transaction become ``on_commit``
+work, which the request edge (app/web/database.py) runs right after the commit, each in a fresh
+session. No view sends anything, so none can forget to: error-report e-mails once waited for cron
+because a view did not call the sender.
+
+What a rolled-back transaction queued is forgotten with it. A failure while sending changes nothing
+that was committed: the outbox and the Akismet queue keep what was not sent, and ``flask mail send`` /
+``flask comments recheck`` retry it. Sessions that are not a request's (the CLI, cron, the scheduler)
+send what they queue themselves.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from flask import Flask, current_app, g, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.comments import jobs as comment_jobs
+from app.comments.services import owed_to_akismet
+from app.db import on_commit
+from app.mail.services import MailSettings, deliver_due, queued_ids
+
+
+def init_app(app: Flask) -> None:
+    """Watch every session of the app's factory (after app.web.database.init_app made it)."""
+    sessions = app.extensions["candor.sessions"]
+    event.listen(sessions, "before_commit", _send_after_commit)
+    event.listen(sessions, "after_soft_rollback", _forget_queued)
+
+
+def _send_after_commit(session: Session) -> None:
+    if not has_app_context() or g.get("db") is not session:
+        return
+    app: Flask = current_app._get_current_object()
+    mail_ids = queued_ids(session)
+    akismet_ids = owed_to_akismet(session)
+    if mail_ids:
+        on_commit(session, partial(_send_mail, app, mail_ids))
+    if akismet_ids:
+        on_commit(session, partial(_send_akismet_feedback, app, akismet_ids))
+
+
+def _forget_queued(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:  # the outermost transaction, not a savepoint
+        queued_ids(session)
+        owed_to_akismet(session)
+
+
+def _send_mail(app: Flask, ids: list[int]) -> None:
+    deliver_due(app.extensions["candor.sessions"], MailSettings.from_config(app.config), ids=ids)
+
+
+def _send_akismet_feedback(app: Flask, ids: list[int]) -> None:
+    session = app.extensions["candor.sessions"]()
+    try:
+        comment_jobs.send_feedback(session, app.extensions["candor.akismet"], ids=ids)
+        session.commit()
+    finally:
+        session.close()
