@@ -42,6 +42,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.accounts.views import bp as accounts_bp
     from app.comments.moderation.views import bp as moderation_bp
     from app.comments.views import bp as comments_bp
+    from app.contact.views import bp as contact_bp
+    from app.contact.views import desk_bp as contact_desk_bp
     from app.corrections.views import bp as corrections_bp
     from app.posts.views import bp as posts_bp
     from app.staff.views import bp as staff_bp
@@ -52,6 +54,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(corrections_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(comments_bp)
+    app.register_blueprint(contact_bp)
+    app.register_blueprint(contact_desk_bp)
     app.register_blueprint(moderation_bp)
     app.register_blueprint(api_bp)
 

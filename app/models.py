@@ -2,14 +2,8 @@
 
 from app.accounts.models import ApiToken, User, UserRole
 from app.audit.models import AuditEntry
-from app.comments.models import (
-    AkismetSubmission,
-    Comment,
-    ContactMessage,
-    ContactReply,
-    ModerationDecision,
-    Subscription,
-)
+from app.comments.models import AkismetSubmission, Comment, ModerationDecision, Subscription
+from app.contact.models import ContactMessage, ContactReply
 from app.corrections.models import ErrorReport, RevisionDiff
 from app.db import Base
 from app.disclosures.models import Disclosure

@@ -23,8 +23,10 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.clock import freeze, utc_now
-from app.comments import contact, services, tokens
-from app.comments.models import Comment, ContactReply, Subscription
+from app.comments import services, tokens
+from app.comments.models import Comment, Subscription
+from app.contact import services as contact
+from app.contact.models import ContactReply
 from app.mail.models import OutboxMessage
 from app.posts.models import Post
 from tests.support.web import form_csrf_token, log_in, parse

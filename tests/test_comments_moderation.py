@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.clock import freeze, utc_now
-from app.comments import contact, learning, queries, services
-from app.comments.models import AkismetSubmission, Comment, ContactMessage, ModerationDecision
+from app.comments import learning, queries, services
+from app.comments.models import AkismetSubmission, Comment, ModerationDecision
+from app.contact import services as contact
+from app.contact.models import ContactMessage
 from app.posts.models import Post
 from app.spam.relevance import score
 from tests.support.akismet_server import SUBMIT_HAM, SUBMIT_SPAM, AkismetServer

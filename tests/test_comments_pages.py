@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.comments import services
-from app.comments.models import Comment, ContactMessage, ModerationDecision
+from app.comments.models import Comment, ModerationDecision
+from app.contact.models import ContactMessage
 from app.posts.models import Post
 from tests.support.web import form_csrf_token, log_in, parse, text_of
 from tests.test_comments_support import (  # noqa: F401

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Role, User, UserRole
 from app.clock import utc_now
 from app.comments import notifications
-from app.comments.contact import waiting as contact_waiting
 from app.comments.models import Action, AkismetSubmission, Comment, CommentStatus, ModerationDecision
 from app.comments.queries import waiting_for_reply
 from app.comments.services import STATUS_FOR_VERDICT
+from app.contact.services import waiting as contact_waiting
 from app.mail.models import OutboxMessage
 from app.posts.models import Post
 from app.spam import pipeline

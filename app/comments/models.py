@@ -1,5 +1,4 @@
-"""Reader and staff comments, the moderation decisions about them, Akismet feedback, reply subscriptions
-and the contact form's messages.
+"""Reader and staff comments, the moderation decisions about them, Akismet feedback and reply subscriptions.
 
 A comment's ``status`` is a current pointer, like a post's: every change of it is a
 ``ModerationDecision``, append-only in the ORM (below) and in the database (a trigger, see migration
@@ -161,58 +160,3 @@ class Subscription(Base):
 
     def __repr__(self) -> str:
         return f"<Subscription {self.id} comment={self.comment_id}>"
-
-
-class ContactStatus(enum.StrEnum):
-    OPEN = "open"  # waits for a reply
-    ANSWERED = "answered"
-    CLOSED = "closed"  # no reply needed
-    SPAM = "spam"
-
-
-CONTACT_STATUSES = tuple(s.value for s in ContactStatus)
-
-
-class ContactMessage(Base):
-    """A private message from the contact form. It joins the needs-reply queue until answered or closed."""
-
-    __tablename__ = "contact_messages"
-    __table_args__ = (
-        CheckConstraint(f"status IN {CONTACT_STATUSES!r}", name="status_known"),
-        Index("ix_contact_messages_status_created", "status", "created_at"),
-    )
-
-    id: Mapped[intpk]
-    name: Mapped[str200]
-    email: Mapped[str320]
-    subject: Mapped[str200] = mapped_column(default="")
-    body: Mapped[str] = mapped_column(Text)
-    sender_ip: Mapped[str] = mapped_column(String(64), default="")
-    user_agent: Mapped[str] = mapped_column(String(500), default="")
-    status: Mapped[str] = mapped_column(String(16), default=ContactStatus.OPEN.value)
-    # Set when the form arrived suspiciously (honeypot, too fast): shown to moderators, never hidden.
-    flags: Mapped[list[Any]] = mapped_column(default=list)
-    created_at: Mapped[datetime] = mapped_column(default=utc_now)
-    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    closed_at: Mapped[datetime | None]
-
-    def __repr__(self) -> str:
-        return f"<ContactMessage {self.id} {self.status}>"
-
-
-class ContactReply(AppendOnly, Base):
-    """A staff reply to a contact message, as e-mailed. Append-only: what was sent stays as sent."""
-
-    __tablename__ = "contact_replies"
-
-    id: Mapped[intpk]
-    message_id: Mapped[int] = mapped_column(ForeignKey("contact_messages.id"), index=True)
-    staff_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    body: Mapped[str] = mapped_column(Text)
-    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id"))
-    at: Mapped[datetime] = mapped_column(default=utc_now)
-
-    staff: Mapped[User] = relationship(lazy="joined")
-
-    def __repr__(self) -> str:
-        return f"<ContactReply {self.id} message={self.message_id}>"

@@ -9,56 +9,19 @@ No Flask here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from email.utils import parseaddr
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.comments import tokens
-from app.comments.models import Comment, ContactMessage, Subscription
+from app.comments.models import Comment, Subscription
+from app.mail.compose import Site, age, quote
 from app.mail.models import OutboxMessage
 from app.mail.services import queue
-
-
-@dataclass(frozen=True)
-class Site:
-    """What e-mails need to know about the blog: its name and public URL, the signing key, and paths."""
-
-    name: str
-    base_url: str
-    secret: str
-    sender: str
-    post_path: Callable[[str], str]  # slug -> /posts/<slug>
-    unsubscribe_path: Callable[[str], str]  # token -> /unsubscribe/<token>
-    queue_path: str  # the moderation queue
-    needs_reply_path: str
-    comment_admin_path: Callable[[int], str]  # comment id -> its moderation page
-
-    def url(self, path: str) -> str:
-        return self.base_url.rstrip("/") + path
-
-    @property
-    def sender_domain(self) -> str:
-        return parseaddr(self.sender)[1].rpartition("@")[2] or "localhost"
-
-
-def age(delta: timedelta) -> str:
-    """ "3 days", "5 hours", "under a minute": how long something has waited."""
-    minutes = int(delta.total_seconds() // 60)
-    for unit, size in (("day", 1440), ("hour", 60), ("minute", 1)):
-        if minutes >= size:
-            n = minutes // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return "under a minute"
-
-
-def _quote(text: str, limit: int = 600) -> str:
-    text = text if len(text) <= limit else text[:limit].rstrip() + " …"
-    return "\n".join("> " + line for line in text.splitlines() or [""])
 
 
 def staff_replied(
@@ -81,7 +44,7 @@ def staff_replied(
     body = (
         f"Hello {parent.author_name},\n\n"
         f"{staff.name}{f' ({role})' if role else ''} of {site.name} replied to your comment on "
-        f'"{post_title}":\n\n{_quote(reply.body)}\n\nYou wrote:\n\n{_quote(parent.body, 300)}\n\n'
+        f'"{post_title}":\n\n{quote(reply.body)}\n\nYou wrote:\n\n{quote(parent.body, 300)}\n\n'
         f"Read the conversation: {link}\n\n"
         f"You get this e-mail because you asked to hear when staff reply to your comment.\n"
         f"To stop these e-mails: {unsubscribe}\n"
@@ -121,8 +84,8 @@ def moderation_notice(
     link = site.url(site.post_path(post_slug))
     body = (
         f"Hello {comment.author_name},\n\n"
-        f'Your comment on "{post_title}" {_OUTCOMES[action]}. The moderator\'s note:\n\n{_quote(reason)}\n\n'
-        f"Your comment:\n\n{_quote(comment.body, 400)}\n\nThe post: {link}\n"
+        f'Your comment on "{post_title}" {_OUTCOMES[action]}. The moderator\'s note:\n\n{quote(reason)}\n\n'
+        f"Your comment:\n\n{quote(comment.body, 400)}\n\nThe post: {link}\n"
     )
     return queue(
         session,
@@ -132,25 +95,6 @@ def moderation_notice(
         purpose="moderation_notice",
         sender_domain=site.sender_domain,
         headers={"Auto-Submitted": "auto-generated"},
-    )
-
-
-def contact_reply(
-    session: Session, site: Site, message: ContactMessage, staff: User, body: str
-) -> OutboxMessage:
-    role = ", ".join(part for part in (staff.title, staff.department) if part)
-    subject = message.subject or "your message"
-    text = (
-        f"{body.rstrip()}\n\n-- \n{staff.name}{f', {role}' if role else ''}\n{site.name}\n\n"
-        f"In reply to your message of {message.created_at:%-d %B %Y}:\n\n{_quote(message.body, 1500)}\n"
-    )
-    return queue(
-        session,
-        to=message.email,
-        subject=f"Re: {subject}",
-        body=text,
-        purpose="contact_reply",
-        sender_domain=site.sender_domain,
     )
 
 

@@ -31,6 +31,7 @@ from app.comments.models import (
     Subscription,
 )
 from app.errors import InvalidInput, InvalidTransition, NotAllowed, NotFound
+from app.mail.addresses import clean_email
 from app.posts.models import Post, PostStatus
 from app.spam import pipeline
 from app.spam.akismet_adapter import AkismetChecker
@@ -40,10 +41,8 @@ S = CommentStatus
 A = Action
 
 MAX_NAME_CHARS = 200
-MAX_EMAIL_CHARS = 320
 MAX_REASON_CHARS = 2000
 APPROVED_CONTEXT = 50  # approved comments the off-topic scorer reads as part of the post
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 
 # (status, action) -> status: the whole of moderation. Anything else is InvalidTransition.
 TRANSITIONS: dict[tuple[CommentStatus, Action], CommentStatus] = {
@@ -124,13 +123,6 @@ def clean(data: CommentInput, *, staff: bool = False) -> CommentInput:
         referrer=clean_text(data.referrer, "referrer", max_chars=4000, required=False)[:2000],
         honeypot=(data.honeypot or "")[:200],
     )
-
-
-def clean_email(value: object, field: str) -> str:
-    email = clean_text(value, field, max_chars=MAX_EMAIL_CHARS).lower()
-    if not EMAIL.match(email):
-        raise InvalidInput(f"{field} must be an e-mail address, like name@example.org.", field=field)
-    return email
 
 
 def field_errors(data: CommentInput, *, staff: bool = False) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Reader side of comments: the thread and form on post pages, posting, the writer's status page, replies,
-the contact form, unsubscribing, and the public JSON calls. Parse, call one service, return: the request
-edge commits, then sends what the service queued (app/web/jobs.py).
+unsubscribing, and the public JSON calls. Parse, call one service, return: the request edge commits, then
+sends what the service queued (app/web/jobs.py).
 
 Post pages are cached whole for anonymous readers (app/web/pagecache.py), so the comment form in them
 carries nothing per request: no CSRF token (an anonymous form has no session to ride, so it is exempt;
@@ -11,14 +11,13 @@ without it (no script, an API client) the time is "unknown", which is no evidenc
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from app.accounts.permissions import can
-from app.comments import contact, queries, services, tokens
+from app.comments import queries, services, tokens
 from app.comments.models import Comment, CommentStatus
 from app.errors import InvalidInput, NotFound
 from app.posts import services as posts
@@ -29,8 +28,9 @@ from app.web import api
 from app.web.api import bool_field, int_field, json_body
 from app.web.auth import current_user
 from app.web.database import db
-from app.web.extensions import client_ip, csrf, limiter
+from app.web.extensions import client_ip, csrf
 from app.web.outside import akismet_checker, site
+from app.web.reader_forms import form_age, form_token, reader_limit
 
 bp = Blueprint("comments", __name__)
 
@@ -40,20 +40,6 @@ bp = Blueprint("comments", __name__)
 
 def pipeline_settings() -> pipeline.PipelineSettings:
     return pipeline.PipelineSettings.from_config(current_app.config)
-
-
-def form_age(token: str | None) -> timedelta | None:
-    """How long ago the form was shown, from its signed time token; None when unknown or not genuine."""
-    if not token:
-        return None
-    try:
-        return tokens.verify(current_app.config["SECRET_KEY"], tokens.Purpose.FORM_TIME, token)["age"]
-    except tokens.TokenInvalid:
-        return None
-
-
-def form_token() -> str:
-    return tokens.sign(current_app.config["SECRET_KEY"], tokens.Purpose.FORM_TIME, f="form")
 
 
 def status_token(comment: Comment) -> str:
@@ -118,13 +104,6 @@ def _replaced(token: str | None) -> Comment | None:
         return _comment_for_status(token)
     except NotFound:
         return None
-
-
-def _rate_limit() -> str:
-    return current_app.config["COMMENT_RATE_LIMIT"]
-
-
-reader_limit = limiter.shared_limit(_rate_limit, scope="reader-posts", methods=["POST"])
 
 
 @bp.post("/posts/<slug>/comments")
@@ -205,35 +184,6 @@ def status(token: str) -> ResponseReturnValue:
         told=told,
         form_token=form_token(),
     )
-
-
-# --- contact form -------------------------------------------------------------------------------------
-
-
-@bp.route("/contact", methods=["GET", "POST"])
-@csrf.exempt
-@reader_limit
-def contact_form() -> ResponseReturnValue:
-    """Write to the blog's staff privately; answered by e-mail. Not cached, so the time token is baked in."""
-    if request.method == "GET":
-        return render_template("comments/contact.html", errors={}, values={}, token=form_token())
-    data = contact.ContactInput(
-        name=request.form.get("name", ""),
-        email=request.form.get("email", ""),
-        subject=request.form.get("subject", ""),
-        body=request.form.get("body", ""),
-        ip=client_ip(),
-        user_agent=request.headers.get("User-Agent", ""),
-        honeypot=request.form.get("website", ""),
-        form_age=form_age(request.form.get("form_token")),
-    )
-    errors = contact.field_errors(data)
-    if errors:
-        return render_template(
-            "comments/contact.html", errors=errors, values=request.form, token=form_token()
-        ), 422
-    message = contact.submit(db(), data, min_seconds=float(current_app.config["COMMENT_MIN_SECONDS"]))
-    return render_template("comments/contact_sent.html", message=message), 201
 
 
 # --- unsubscribing ------------------------------------------------------------------------------------

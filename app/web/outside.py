@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
-from app.comments.notifications import Site
+from app.mail.compose import Site
 from app.spam.akismet_adapter import AkismetChecker, AkismetSettings
 
 

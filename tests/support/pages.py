@@ -179,8 +179,9 @@ class CommentsSeed:
 def seed_comments(session: Session, post: Post, staff: User) -> CommentsSeed:
     import os
 
-    from app.comments import contact, services, tokens
+    from app.comments import services, tokens
     from app.comments.models import Subscription
+    from app.contact import services as contact
     from app.spam.akismet_adapter import AkismetChecker, AkismetSettings
     from app.spam.pipeline import PipelineSettings
 

@@ -1,5 +1,6 @@
 """The moderators' desk: the comment queue by status and reason, one comment in context, bulk decisions,
-the needs-reply queue, contact messages, the moderation log, and the moderation JSON API.
+the needs-reply queue (comments and contact messages), the moderation log, and the moderation JSON API.
+The contact messages' own pages are app.contact's; the desk's guard and layout words are app/web/desk.py.
 
 Every page works without JavaScript; static/moderation.js only adds keyboard shortcuts. Every form
 carries its CSRF token (checked by CSRFProtect before a view runs); each POST calls one service and
@@ -10,26 +11,25 @@ corrections; app/web/jobs.py).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from app.accounts.permissions import can, require
-from app.clock import utc_now
-from app.comments import contact, queries, services
-from app.comments.models import MODERATOR_ACTIONS, Comment, CommentStatus, ContactStatus
-from app.comments.notifications import age
+from app.accounts.permissions import require
+from app.comments import queries, services
+from app.comments.models import MODERATOR_ACTIONS, Comment, CommentStatus
+from app.contact import services as contact
 from app.errors import InvalidInput
 from app.spam import pipeline
 from app.text import whole_number
-from app.web import api
+from app.web import api, desk
 from app.web.api import json_body, listing, page_args
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.outside import akismet_enabled, site
 
 bp = Blueprint("moderation", __name__, url_prefix="/staff")
+bp.before_request(desk.moderators_only)
 
 PER_PAGE = 25
 ACTION_LABELS = {
@@ -61,16 +61,6 @@ DECISION_LABELS = {
 }
 
 
-@bp.before_request
-def _moderators_only() -> ResponseReturnValue | None:
-    """Anonymous visitors go to sign-in and come back; signed-in staff who do not moderate get a 403."""
-    if current_user() is None:
-        target = request.full_path if request.query_string else request.path
-        return redirect(url_for("accounts.login", next=target))
-    require(current_user(), "comments.moderate")
-    return None
-
-
 @bp.context_processor
 def _vocabulary() -> dict[str, Any]:
     return {
@@ -80,10 +70,7 @@ def _vocabulary() -> dict[str, Any]:
         "reason_label": pipeline.reason_label,
         "can_transition": services.can_moderate,
         "moderator_actions": MODERATOR_ACTIONS,
-        "age": age,
-        "now": utc_now(),
-        "is_editor": can(current_user(), "post.request_changes"),
-        "can_write": can(current_user(), "post.create"),
+        **desk.vocabulary(),
     }
 
 
@@ -92,15 +79,6 @@ def _page() -> int:
     if page is None:
         abort(404)
     return page
-
-
-def _back(default: str) -> ResponseReturnValue:
-    """Back where the moderator was: only to our own moderation pages, never to another site."""
-    target = request.form.get("next", "")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith(("/staff/comments", "/staff/contact")):
-        target = default
-    return redirect(target, 303)
 
 
 def _filters() -> tuple[str, str, str]:
@@ -175,7 +153,7 @@ def moderate(comment_id: int) -> ResponseReturnValue:
         site=site(),
     )
     flash(f"Comment {item.id} by {item.author_name}: {DECISION_LABELS[action].lower()}.")
-    return _back(url_for(".queue"))
+    return desk.back(url_for(".queue"))
 
 
 @bp.post("/comments/bulk")
@@ -198,7 +176,7 @@ def bulk() -> ResponseReturnValue:
         f"{DECISION_LABELS.get(action, action)}: {done} comment{'s' if done != 1 else ''}."
         + (f" Not changed: {'; '.join(skipped)}." if skipped else "")
     )
-    return _back(url_for(".queue"))
+    return desk.back(url_for(".queue"))
 
 
 @bp.post("/comments/<int:comment_id>/reply")
@@ -225,7 +203,7 @@ def no_reply_needed(comment_id: int) -> ResponseReturnValue:
     item = queries.get_comment(db(), comment_id)
     services.dismiss_reply(db(), actor, item, request.form.get("reason", ""))
     flash(f"Comment {item.id} taken off the needs-reply queue.")
-    return _back(url_for(".needs_reply"))
+    return desk.back(url_for(".needs_reply"))
 
 
 @bp.get("/comments/needs-reply")
@@ -248,58 +226,6 @@ def log() -> ResponseReturnValue:
     page = _page()
     rows, more = queries.moderation_log(db(), actor, page=page)
     return render_template("moderation/log.html", rows=rows, page=page, has_more=more)
-
-
-# --- contact messages ---------------------------------------------------------------------------------
-
-
-@bp.get("/contact/")
-def contact_list() -> ResponseReturnValue:
-    actor = require(current_user(), "comments.moderate")
-    state = request.args.get("status", "open")
-    messages = contact.listing(db(), actor, state)
-    return render_template(
-        "moderation/contact_list.html",
-        messages=messages,
-        state=state,
-        states=[s.value for s in ContactStatus],
-    )
-
-
-@bp.get("/contact/<int:message_id>")
-def contact_message(message_id: int) -> ResponseReturnValue:
-    actor = require(current_user(), "comments.moderate")
-    message = contact.get_message(db(), actor, message_id)
-    return render_template(
-        "moderation/contact.html", message=message, replies=contact.replies(db(), message), errors={}
-    )
-
-
-@bp.post("/contact/<int:message_id>/reply")
-def contact_reply(message_id: int) -> ResponseReturnValue:
-    actor = require(current_user(), "comments.moderate")
-    message = contact.get_message(db(), actor, message_id)
-    try:
-        contact.reply(db(), actor, message, request.form.get("body", ""), site())
-    except InvalidInput as exc:
-        return render_template(
-            "moderation/contact.html",
-            message=message,
-            replies=contact.replies(db(), message),
-            errors={"body": exc.message},
-            body=request.form.get("body", ""),
-        ), 422
-    flash(f"Reply e-mailed to {message.name} and kept with the message.")
-    return redirect(url_for(".contact_message", message_id=message.id), 303)
-
-
-@bp.post("/contact/<int:message_id>/status")
-def contact_status(message_id: int) -> ResponseReturnValue:
-    actor = require(current_user(), "comments.moderate")
-    message = contact.get_message(db(), actor, message_id)
-    contact.close(db(), actor, message, request.form.get("status", ""))
-    flash(f"Message from {message.name} marked {message.status}.")
-    return _back(url_for(".contact_list"))
 
 
 # --- JSON API -----------------------------------------------------------------------------------------

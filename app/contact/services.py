@@ -1,7 +1,9 @@
 """The contact form: private messages to the blog's staff, answered by e-mail with the reply kept.
 
-Open messages join reader comments in the needs-reply queue. A message that arrived looking automated
-(honeypot filled, sent too fast) is kept with that flag for a moderator, never dropped. No Flask here.
+Open messages join reader comments in the needs-reply queue (app.moderation). A message that arrived
+looking automated (honeypot filled, sent too fast) is kept with that flag for a moderator, never
+dropped. Answering one queues the e-mail in the outbox (app.mail); it goes out after the commit.
+No Flask here.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from app.accounts.models import User
 from app.accounts.permissions import require
 from app.audit.services import record
 from app.clock import utc_now
-from app.comments import notifications
-from app.comments.models import ContactMessage, ContactReply, ContactStatus
-from app.comments.services import MAX_NAME_CHARS, clean_email
+from app.contact.models import ContactMessage, ContactReply, ContactStatus
 from app.errors import InvalidInput, InvalidTransition, NotFound
+from app.mail.addresses import clean_email
+from app.mail.compose import Site, quote
+from app.mail.models import OutboxMessage
+from app.mail.services import queue
 from app.text import clean_text
 
+MAX_NAME_CHARS = 200
 MAX_MESSAGE_CHARS = 10_000
 MAX_SUBJECT_CHARS = 200
 
@@ -72,13 +77,11 @@ def get_message(session: Session, actor: User, message_id: int) -> ContactMessag
     return message
 
 
-def reply(
-    session: Session, actor: User, message: ContactMessage, body: str, site: notifications.Site
-) -> ContactReply:
+def reply(session: Session, actor: User, message: ContactMessage, body: str, site: Site) -> ContactReply:
     """E-mail a reply to the sender (through the outbox) and keep it, append-only, with the message."""
     require(actor, "comments.moderate")
     text = clean_text(body, "reply", max_chars=MAX_MESSAGE_CHARS, multiline=True)
-    outgoing = notifications.contact_reply(session, site, message, actor, text)
+    outgoing = _email_reply(session, site, message, actor, text)
     row = ContactReply(
         message_id=message.id, staff_id=actor.id, body=text, outbox_id=outgoing.id, at=utc_now()
     )
@@ -87,6 +90,26 @@ def reply(
     session.flush()
     record(session, actor, "contact.reply", note=f"contact message {message.id}", message_id=message.id)
     return row
+
+
+def _email_reply(
+    session: Session, site: Site, message: ContactMessage, staff: User, body: str
+) -> OutboxMessage:
+    """The reply as the sender gets it: signed with the staff member's name and role, quoting them."""
+    role = ", ".join(part for part in (staff.title, staff.department) if part)
+    subject = message.subject or "your message"
+    text = (
+        f"{body.rstrip()}\n\n-- \n{staff.name}{f', {role}' if role else ''}\n{site.name}\n\n"
+        f"In reply to your message of {message.created_at:%-d %B %Y}:\n\n{quote(message.body, 1500)}\n"
+    )
+    return queue(
+        session,
+        to=message.email,
+        subject=f"Re: {subject}",
+        body=text,
+        purpose="contact_reply",
+        sender_domain=site.sender_domain,
+    )
 
 
 def close(session: Session, actor: User, message: ContactMessage, status: str = "closed") -> None:

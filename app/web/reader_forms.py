@@ -1,0 +1,38 @@
+"""What the two forms anonymous readers post (a comment, a contact message) share at the edge: the
+signed "form shown at" token, and one rate limit for both.
+
+The token measures time-to-submit, a spam signal (app.spam.pipeline, app.contact.services). A cached
+post page cannot carry it, so static/comments.js fetches one from ``GET /api/v1/comment-form-token``;
+without it the time is unknown, which is no evidence of spam.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+
+from app.comments import tokens
+from app.web.extensions import limiter
+
+
+def form_token() -> str:
+    return tokens.sign(current_app.config["SECRET_KEY"], tokens.Purpose.FORM_TIME, f="form")
+
+
+def form_age(token: str | None) -> timedelta | None:
+    """How long ago the form was shown, from its signed time token; None when unknown or not genuine."""
+    if not token:
+        return None
+    try:
+        return tokens.verify(current_app.config["SECRET_KEY"], tokens.Purpose.FORM_TIME, token)["age"]
+    except tokens.TokenInvalid:
+        return None
+
+
+def _rate_limit() -> str:
+    return current_app.config["COMMENT_RATE_LIMIT"]
+
+
+# One budget per reader IP for comments and contact messages together (CANDOR_COMMENT_RATE_LIMIT).
+reader_limit = limiter.shared_limit(_rate_limit, scope="reader-posts", methods=["POST"])
