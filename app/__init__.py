@@ -40,11 +40,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.disclosures import views as _disclosure_api  # noqa: F401  (registers API routes)
     from app.editorial import views as _editorial_api  # noqa: F401  (registers API routes)
     from app.accounts.views import bp as accounts_bp
-    from app.comments.moderation.views import bp as moderation_bp
     from app.comments.views import bp as comments_bp
     from app.contact.views import bp as contact_bp
     from app.contact.views import desk_bp as contact_desk_bp
     from app.corrections.views import bp as corrections_bp
+    from app.moderation.views import bp as moderation_bp
     from app.posts.views import bp as posts_bp
     from app.staff.views import bp as staff_bp
     from app.web.api import bp as api_bp

@@ -173,7 +173,7 @@ comments_cli = AppGroup("comments", help="Reader comments: Akismet rechecks and 
 def comments_recheck(limit: int) -> None:
     """Re-check comments held because Akismet was unavailable, and resend moderators' corrections to
     Akismet that failed. Safe to run from cron: what still fails waits for the next run."""
-    from app.comments import jobs
+    from app.moderation import jobs
     from app.web.outside import akismet_checker
 
     checker = akismet_checker()
@@ -198,8 +198,8 @@ def comments_recheck(limit: int) -> None:
 @comments_cli.command("digest")
 def comments_digest() -> None:
     """E-mail each moderator the list of held comments, oldest first (nothing is sent when none are held)."""
-    from app.comments import jobs
     from app.mail.services import MailSettings, deliver_due
+    from app.moderation import jobs
     from app.web.outside import site
 
     blog = site()

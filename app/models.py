@@ -2,13 +2,14 @@
 
 from app.accounts.models import ApiToken, User, UserRole
 from app.audit.models import AuditEntry
-from app.comments.models import AkismetSubmission, Comment, ModerationDecision, Subscription
+from app.comments.models import Comment, ModerationDecision, Subscription
 from app.contact.models import ContactMessage, ContactReply
 from app.corrections.models import ErrorReport, RevisionDiff
 from app.db import Base
 from app.disclosures.models import Disclosure
 from app.editorial.models import GateOverride, LinkCheck, Retraction, Review
 from app.mail.models import OutboxMessage
+from app.moderation.models import AkismetSubmission
 from app.posts.models import Post, Publication, Revision
 
 __all__ = [

@@ -119,6 +119,7 @@ def prepare(directory: Path, akismet_env: dict[str, str]) -> tuple[str, int, str
     from app import create_app
     from app.comments import services
     from app.comments.views import pipeline_settings
+    from app.moderation.services import moderate
     from app.web.outside import akismet_checker
 
     app = create_app({"DATABASE_URL": url, **_config(akismet_env)})
@@ -142,7 +143,7 @@ def prepare(directory: Path, akismet_env: dict[str, str]) -> tuple[str, int, str
             settings=pipeline_settings(),
         )
         if first.status != "published":
-            services.moderate(session, moderator, first, "approve")
+            moderate(session, moderator, first, "approve")
     session.commit()
     session.close()
     app.extensions["candor.engine"].dispose()

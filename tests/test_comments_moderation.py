@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.clock import freeze, utc_now
-from app.comments import learning, queries, services
-from app.comments.models import AkismetSubmission, Comment, ModerationDecision
+from app.comments import learning, queries
+from app.comments.models import Comment, ModerationDecision
 from app.contact import services as contact
 from app.contact.models import ContactMessage
+from app.moderation.models import AkismetSubmission
+from app.moderation.services import moderate
 from app.posts.models import Post
 from app.spam.relevance import score
 from tests.support.akismet_server import SUBMIT_HAM, SUBMIT_SPAM, AkismetServer
@@ -165,7 +167,7 @@ def test_a_deleted_comment_leaves_the_thread_and_stays_in_the_log(
 def test_decisions_are_append_only_in_the_database(
     app: Flask, session: Session, held: Comment, moderator: User
 ) -> None:
-    services.moderate(session, moderator, held, "approve", "ok")
+    moderate(session, moderator, held, "approve", "ok")
     session.commit()
     engine = app.extensions["candor.engine"]
     for statement in (
@@ -223,11 +225,11 @@ def test_moderator_decisions_teach_the_off_topic_scorer_and_survive_a_restart(
             author_email=f"r{n}@example.net",
             body=f"Melatonin from the pharmacy works for me ({n}).",
         )
-        services.moderate(session, moderator, comment, "approve")
+        moderate(session, moderator, comment, "approve")
     spam = submit(
         app, session, post, author_email="s@example.net", body="Plumber needed for a leaking boiler."
     )
-    services.moderate(session, moderator, spam, "off_topic")
+    moderate(session, moderator, spam, "off_topic")
     session.commit()
     taught = learning.feedback(session)
     assert score(probe, context, taught).score > before

@@ -23,6 +23,7 @@ from app.accounts.models import User
 from app.comments import learning, services
 from app.comments.models import Comment, CommentStatus
 from app.comments.views import pipeline_settings
+from app.moderation.services import moderate
 from app.posts.models import Post
 from app.web.outside import akismet_checker
 from tests.support.akismet_server import AkismetServer
@@ -123,7 +124,7 @@ def publish_reader(app: Flask, session: Session, moderator: User) -> Callable[..
     ) -> Comment:
         comment = submit(app, session, post, author_email=email, author_name=name, body=body, **kw)
         if comment.status != CommentStatus.PUBLISHED:
-            services.moderate(session, moderator, comment, "approve")
+            moderate(session, moderator, comment, "approve")
             session.commit()
         return comment
 

@@ -1,4 +1,4 @@
-"""Reader and staff comments, the moderation decisions about them, Akismet feedback and reply subscriptions.
+"""Reader and staff comments, the log of decisions about them, and reply subscriptions.
 
 A comment's ``status`` is a current pointer, like a post's: every change of it is a
 ``ModerationDecision``, append-only in the ORM (below) and in the database (a trigger, see migration
@@ -121,29 +121,6 @@ class ModerationDecision(AppendOnly, Base):
 
     def __repr__(self) -> str:
         return f"<ModerationDecision {self.id} comment={self.comment_id} {self.action}>"
-
-
-class AkismetSubmission(Base):
-    """A moderator's correction owed to Akismet (submit-spam or submit-ham), retried until it is sent."""
-
-    __tablename__ = "akismet_submissions"
-    __table_args__ = (
-        CheckConstraint("kind IN ('spam', 'ham')", name="kind_known"),
-        Index("ix_akismet_submissions_pending", "sent_at", "id"),
-    )
-
-    id: Mapped[intpk]
-    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), index=True)
-    decision_id: Mapped[int] = mapped_column(ForeignKey("moderation_decisions.id"))
-    kind: Mapped[str] = mapped_column(String(8))
-    created_at: Mapped[datetime] = mapped_column(default=utc_now)
-    attempts: Mapped[int] = mapped_column(default=0)
-    last_attempt_at: Mapped[datetime | None]
-    last_error: Mapped[str] = mapped_column(Text, default="")
-    sent_at: Mapped[datetime | None]
-
-    def __repr__(self) -> str:
-        return f"<AkismetSubmission {self.id} comment={self.comment_id} {self.kind}>"
 
 
 class Subscription(Base):

@@ -1,9 +1,10 @@
-"""Verbs on comments: submit (through the pipeline), comment as staff, moderate, and the queues.
+"""Verbs on comments: submit (through the spam checks, app.spam), comment as staff, unsubscribe.
 
 Every verb takes a Session and an explicit actor (None for an anonymous reader), flushes, raises
 app.errors.*, and never commits. A comment's status is a current pointer; each change of it writes a
-``ModerationDecision`` (append-only). Whenever what readers see of a post's thread changes, the post's
-``updated_at`` moves, so cached pages are rendered afresh.
+``ModerationDecision`` (append-only) through ``record_decision``, here and in app.moderation, whose
+verbs build on these. Whenever what readers see of a post's thread changes, the post's ``updated_at``
+moves (``thread_changed``), so cached pages are rendered afresh.
 """
 
 from __future__ import annotations
@@ -21,18 +22,12 @@ from app.accounts.permissions import can, require
 from app.clock import utc_now
 from app.comments import learning, notifications
 from app.comments.formatting import MAX_COMMENT_CHARS, count_links, render_comment
-from app.comments.models import (
-    MODERATOR_ACTIONS,
-    Action,
-    AkismetSubmission,
-    Comment,
-    CommentStatus,
-    ModerationDecision,
-    Subscription,
-)
-from app.errors import InvalidInput, InvalidTransition, NotAllowed, NotFound
+from app.comments.models import Action, Comment, CommentStatus, ModerationDecision, Subscription
+from app.editorial.services import retraction_for
+from app.errors import InvalidInput, InvalidTransition, NotFound
 from app.mail.addresses import clean_email
-from app.posts.models import Post, PostStatus
+from app.mail.compose import Site
+from app.posts.models import Post
 from app.spam import pipeline
 from app.spam.akismet_adapter import AkismetChecker
 from app.text import clean_text
@@ -41,33 +36,7 @@ S = CommentStatus
 A = Action
 
 MAX_NAME_CHARS = 200
-MAX_REASON_CHARS = 2000
 APPROVED_CONTEXT = 50  # approved comments the off-topic scorer reads as part of the post
-
-# (status, action) -> status: the whole of moderation. Anything else is InvalidTransition.
-TRANSITIONS: dict[tuple[CommentStatus, Action], CommentStatus] = {
-    (S.HELD, A.APPROVE): S.PUBLISHED,
-    (S.SPAM, A.APPROVE): S.PUBLISHED,
-    (S.DELETED, A.APPROVE): S.PUBLISHED,
-    (S.HELD, A.HAM): S.PUBLISHED,
-    (S.SPAM, A.HAM): S.PUBLISHED,
-    (S.HELD, A.SPAM): S.SPAM,
-    (S.PUBLISHED, A.SPAM): S.SPAM,
-    (S.DELETED, A.SPAM): S.SPAM,
-    (S.HELD, A.OFF_TOPIC): S.DELETED,
-    (S.PUBLISHED, A.OFF_TOPIC): S.DELETED,
-    (S.HELD, A.DELETE): S.DELETED,
-    (S.PUBLISHED, A.DELETE): S.DELETED,
-    (S.SPAM, A.DELETE): S.DELETED,
-}
-
-_PAST = {
-    A.APPROVE: "approved",
-    A.HAM: "marked as not spam",
-    A.SPAM: "marked as spam",
-    A.OFF_TOPIC: "removed as off-topic",
-    A.DELETE: "deleted",
-}
 
 # The worst verdict of the spam checks decides where a reader's comment goes. Nothing is dropped.
 STATUS_FOR_VERDICT: dict[pipeline.CheckVerdict, CommentStatus] = {
@@ -153,9 +122,14 @@ def _render(body: str) -> str:
 
 
 def _commentable(session: Session, post: Post, parent_id: int | None) -> Comment | None:
-    if post.published_revision_id is None or post.status == PostStatus.DRAFT:
+    """The parent comment, if any, once the post is known to take comments.
+
+    Read from what readers can see (a published revision) and from the post's retraction record, not
+    from its workflow state: whether a post takes comments does not depend on how editors track it.
+    """
+    if post.published_revision_id is None:
         raise NotFound(f"No post {post.id}.")
-    if post.status == PostStatus.RETRACTED:
+    if retraction_for(session, post) is not None:
         raise InvalidTransition("This post was retracted; it takes no new comments.")
     if parent_id is None:
         return None
@@ -165,9 +139,10 @@ def _commentable(session: Session, post: Post, parent_id: int | None) -> Comment
     return parent
 
 
-def _decide(
+def record_decision(
     session: Session, comment: Comment, actor: User | None, action: Action, old: str, reason: str = ""
 ) -> ModerationDecision:
+    """Log a change to ``comment`` (already made) from status ``old``: who (None: the system), what, why."""
     decision = ModerationDecision(
         comment_id=comment.id,
         moderator_id=actor.id if actor else None,
@@ -183,7 +158,8 @@ def _decide(
     return decision
 
 
-def _thread_changed(post: Post) -> None:
+def thread_changed(post: Post) -> None:
+    """What readers see of the post's comments changed: its cached pages must be rendered afresh."""
     post.updated_at = utc_now()
 
 
@@ -260,7 +236,7 @@ def submit_comment(
     actor: User | None,
     checker: AkismetChecker,
     settings: pipeline.PipelineSettings,
-    site: notifications.Site | None = None,
+    site: Site | None = None,
     replaces: Comment | None = None,
 ) -> Comment:
     """Store a comment and its verdict: a staff member's is published as theirs, a reader's is checked.
@@ -320,17 +296,17 @@ def submit_comment(
     )
     session.add(comment)
     session.flush()
-    _decide(session, comment, None, A.SUBMIT, "")
+    record_decision(session, comment, None, A.SUBMIT, "")
     if data.notify:
         session.add(Subscription(comment_id=comment.id, email=data.author_email, created_at=now))
     if comment.status == S.PUBLISHED:
-        _thread_changed(post)
+        thread_changed(post)
     if replaces is not None and replaces.status == S.HELD and replaces.post_id == post.id:
         old = replaces.status
         replaces.status = S.DELETED.value
         replaces.needs_reply = False
         replaces.status_changed_at = now
-        _decide(
+        record_decision(
             session,
             replaces,
             None,
@@ -343,7 +319,7 @@ def submit_comment(
 
 
 def staff_comment(
-    session: Session, post: Post, actor: User, data: CommentInput, *, site: notifications.Site | None = None
+    session: Session, post: Post, actor: User, data: CommentInput, *, site: Site | None = None
 ) -> Comment:
     """A staff member's comment: always under their real name, badged, published without the pipeline,
     and logged like every other. A reply answers the reader's question and tells them, if they asked."""
@@ -378,8 +354,8 @@ def staff_comment(
     )
     session.add(comment)
     session.flush()
-    _decide(session, comment, actor, A.STAFF, "")
-    _thread_changed(post)
+    record_decision(session, comment, actor, A.STAFF, "")
+    thread_changed(post)
     if parent is not None:
         parent.needs_reply = False
         if site is not None and not parent.is_staff:
@@ -388,133 +364,6 @@ def staff_comment(
             notifications.staff_replied(session, site, parent, comment, actor, post.slug, revision.title)
     session.flush()
     return comment
-
-
-def can_moderate(comment: Comment, action: Action) -> bool:
-    return (CommentStatus(comment.status), action) in TRANSITIONS
-
-
-def moderate(
-    session: Session,
-    actor: User,
-    comment: Comment,
-    action: str,
-    reason: str = "",
-    *,
-    akismet_enabled: bool = False,
-    site: notifications.Site | None = None,
-) -> ModerationDecision:
-    """One moderator decision: move the comment, record who and why, owe Akismet a correction if it erred.
-
-    ``reason`` is optional and is told to the commenter (by e-mail) unless the decision is spam.
-    """
-    require(actor, "comments.moderate")
-    if action not in {a.value for a in MODERATOR_ACTIONS}:
-        choices = ", ".join(a.value for a in MODERATOR_ACTIONS)
-        raise InvalidInput(f"action must be one of {choices}.", field="action")
-    act = Action(action)
-    reason = clean_text(reason, "reason", max_chars=MAX_REASON_CHARS, required=False, multiline=True).strip()
-    current = CommentStatus(comment.status)
-    target = TRANSITIONS.get((current, act))
-    if target is None:
-        raise InvalidTransition(
-            f"A comment that is {current.value} cannot be {_PAST[act]}.", comment_status=current.value
-        )
-    if comment.is_staff and act is not A.DELETE and act is not A.APPROVE:
-        raise NotAllowed(
-            "A staff member's comment can only be deleted or restored, not judged as spam or topic."
-        )
-    post = session.get(Post, comment.post_id)
-    assert post is not None
-    comment.status = target.value
-    comment.status_changed_at = utc_now()
-    if target != S.PUBLISHED:
-        comment.needs_reply = False
-    decision = _decide(session, comment, actor, act, current.value, reason)
-    if S.PUBLISHED in (current, target):
-        _thread_changed(post)
-    if akismet_enabled and not comment.is_staff:
-        _owe_akismet(session, comment, decision, target)
-    if site is not None and post.published_revision is not None:
-        notifications.moderation_notice(
-            session, site, comment, act.value, reason, post.slug, post.published_revision.title
-        )
-    session.flush()
-    return decision
-
-
-AKISMET_QUEUED_KEY = "candor.akismet_submission_ids"
-
-
-def owed_to_akismet(session: Session) -> list[int]:
-    """Ids of the Akismet corrections owed through ``session`` since the last call: to send after commit."""
-    return session.info.pop(AKISMET_QUEUED_KEY, [])
-
-
-def _owe_akismet(
-    session: Session, comment: Comment, decision: ModerationDecision, target: CommentStatus
-) -> None:
-    said_spam = comment.akismet_verdict in ("spam", "discard")
-    kind = (
-        "spam"
-        if target == S.SPAM and not said_spam
-        else "ham"
-        if target == S.PUBLISHED and said_spam
-        else None
-    )
-    if kind is None:
-        return
-    submission = AkismetSubmission(
-        comment_id=comment.id, decision_id=decision.id, kind=kind, created_at=utc_now()
-    )
-    session.add(submission)
-    session.flush()
-    # The request edge sends it as soon as this transaction has committed (app/web/jobs.py).
-    session.info.setdefault(AKISMET_QUEUED_KEY, []).append(submission.id)
-
-
-def moderate_many(
-    session: Session,
-    actor: User,
-    comment_ids: list[int],
-    action: str,
-    reason: str = "",
-    *,
-    akismet_enabled: bool = False,
-    site: notifications.Site | None = None,
-) -> tuple[int, list[str]]:
-    """The same decision on several comments; those it does not apply to are listed, not fatal."""
-    require(actor, "comments.moderate")
-    if not comment_ids:
-        raise InvalidInput("Choose at least one comment.", field="comment_ids")
-    done, skipped = 0, []
-    for comment_id in dict.fromkeys(comment_ids):
-        comment = session.get(Comment, comment_id)
-        if comment is None:
-            skipped.append(f"comment {comment_id} does not exist")
-            continue
-        try:
-            moderate(session, actor, comment, action, reason, akismet_enabled=akismet_enabled, site=site)
-            done += 1
-        except (InvalidTransition, NotAllowed) as exc:
-            skipped.append(f"comment {comment_id}: {exc.message}")
-    return done, skipped
-
-
-def dismiss_reply(session: Session, actor: User, comment: Comment, reason: str = "") -> ModerationDecision:
-    """Take a comment off the needs-reply queue without a staff reply (it asked nothing of staff)."""
-    require(actor, "comments.moderate")
-    if not comment.needs_reply:
-        raise InvalidTransition("This comment is not waiting for a staff reply.")
-    comment.needs_reply = False
-    return _decide(
-        session,
-        comment,
-        actor,
-        A.NO_REPLY_NEEDED,
-        comment.status,
-        clean_text(reason, "reason", max_chars=MAX_REASON_CHARS, required=False, multiline=True),
-    )
 
 
 def unsubscribe(session: Session, subscription_id: int, email: str) -> int:

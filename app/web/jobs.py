@@ -22,10 +22,10 @@ from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from app.comments import jobs as comment_jobs
-from app.comments.services import owed_to_akismet
 from app.db import on_commit
 from app.mail.services import MailSettings, deliver_due, queued_ids
+from app.moderation import jobs as moderation_jobs
+from app.moderation.services import owed_to_akismet
 
 
 def init_app(app: Flask) -> None:
@@ -60,7 +60,7 @@ def _send_mail(app: Flask, ids: list[int]) -> None:
 def _send_akismet_feedback(app: Flask, ids: list[int]) -> None:
     session = app.extensions["candor.sessions"]()
     try:
-        comment_jobs.send_feedback(session, app.extensions["candor.akismet"], ids=ids)
+        moderation_jobs.send_feedback(session, app.extensions["candor.akismet"], ids=ids)
         session.commit()
     finally:
         session.close()

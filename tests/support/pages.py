@@ -182,6 +182,7 @@ def seed_comments(session: Session, post: Post, staff: User) -> CommentsSeed:
     from app.comments import services, tokens
     from app.comments.models import Subscription
     from app.contact import services as contact
+    from app.moderation.services import moderate
     from app.spam.akismet_adapter import AkismetChecker, AkismetSettings
     from app.spam.pipeline import PipelineSettings
 
@@ -195,7 +196,7 @@ def seed_comments(session: Session, post: Post, staff: User) -> CommentsSeed:
 
     question = comment("Can I take *ibuprofen* with paracetamol? See https://example.org/nhs-advice",
                        "reader@example.org", "Rosa Reader", notify=True)
-    services.moderate(session, staff, question, "approve")
+    moderate(session, staff, question, "approve")
     answer = "Yes: they work differently. Ask a pharmacist."
     services.staff_comment(session, post, staff, services.CommentInput(
         author_name=staff.name, author_email=staff.email, body=answer, parent_id=question.id))

@@ -1,6 +1,6 @@
 """Work that runs later, from cron (``flask comments recheck``, ``flask comments digest``) or right
-after a request commits: asking Akismet again about held comments, sending it moderators'
-corrections, and the moderators' digest. Each is safe to run twice. No Flask here.
+after a request commits (app/web/jobs.py): asking Akismet again about held comments, sending it
+moderators' corrections, and the moderators' digest. Each is safe to run twice. No Flask here.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User, UserRole
 from app.clock import utc_now
-from app.comments import notifications
-from app.comments.models import Action, AkismetSubmission, Comment, CommentStatus, ModerationDecision
-from app.comments.queries import waiting_for_reply
+from app.comments.models import Action, Comment, CommentStatus, ModerationDecision
 from app.comments.services import STATUS_FOR_VERDICT
 from app.contact.services import waiting as contact_waiting
+from app.mail.compose import Site
 from app.mail.models import OutboxMessage
+from app.moderation import notifications
+from app.moderation.models import AkismetSubmission
+from app.moderation.queries import waiting_for_reply
 from app.posts.models import Post
 from app.spam import pipeline
 from app.spam.akismet_adapter import AkismetChecker, CommentSignals
@@ -166,7 +168,7 @@ def moderators(session: Session) -> list[User]:
     )
 
 
-def digest(session: Session, site: notifications.Site, *, now: datetime | None = None) -> list[OutboxMessage]:
+def digest(session: Session, site: Site, *, now: datetime | None = None) -> list[OutboxMessage]:
     """One e-mail to each moderator listing held comments, oldest first; nothing when none are held."""
     now = now or utc_now()
     held = session.execute(

@@ -16,10 +16,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 
 from app.accounts.permissions import require
-from app.comments import queries, services
+from app.comments import queries as comment_queries
+from app.comments import services as comment_services
 from app.comments.models import MODERATOR_ACTIONS, Comment, CommentStatus
 from app.contact import services as contact
 from app.errors import InvalidInput
+from app.moderation import queries, services
 from app.spam import pipeline
 from app.text import whole_number
 from app.web import api, desk
@@ -126,7 +128,7 @@ def queue() -> ResponseReturnValue:
 @bp.get("/comments/<int:comment_id>")
 def comment(comment_id: int) -> ResponseReturnValue:
     require(current_user(), "comments.moderate")
-    item = queries.get_comment(db(), comment_id)
+    item = comment_queries.get_comment(db(), comment_id)
     post = queries.posts_by_id(db(), {item.post_id})[item.post_id]
     return render_template(
         "moderation/comment.html",
@@ -134,14 +136,14 @@ def comment(comment_id: int) -> ResponseReturnValue:
         post=post,
         ancestors=queries.ancestors(db(), item),
         replies=queries.replies_to(db(), item),
-        decisions=queries.decisions_for(db(), item.id),
+        decisions=comment_queries.decisions_for(db(), item.id),
     )
 
 
 @bp.post("/comments/<int:comment_id>/moderate")
 def moderate(comment_id: int) -> ResponseReturnValue:
     actor = require(current_user(), "comments.moderate")
-    item = queries.get_comment(db(), comment_id)
+    item = comment_queries.get_comment(db(), comment_id)
     action = request.form.get("action", "")
     services.moderate(
         db(),
@@ -183,16 +185,16 @@ def bulk() -> ResponseReturnValue:
 def reply(comment_id: int) -> ResponseReturnValue:
     """A staff reply under the moderator's own name, published at once, telling the reader if they asked."""
     actor = require(current_user(), "comments.moderate")
-    parent = queries.get_comment(db(), comment_id)
+    parent = comment_queries.get_comment(db(), comment_id)
     post = queries.posts_by_id(db(), {parent.post_id})[parent.post_id]
-    data = services.CommentInput(
+    data = comment_services.CommentInput(
         author_name=actor.name,
         author_email=actor.email,
         body=request.form.get("body", ""),
         parent_id=parent.id,
         permalink=url_for("posts.show", slug=post.slug, _external=True),
     )
-    reply_comment = services.staff_comment(db(), post, actor, data, site=site())
+    reply_comment = comment_services.staff_comment(db(), post, actor, data, site=site())
     flash(f"Your reply to {parent.author_name} is published.")
     return redirect(url_for("posts.show", slug=post.slug, _anchor=f"comment-{reply_comment.id}"), 303)
 
@@ -200,7 +202,7 @@ def reply(comment_id: int) -> ResponseReturnValue:
 @bp.post("/comments/<int:comment_id>/no-reply-needed")
 def no_reply_needed(comment_id: int) -> ResponseReturnValue:
     actor = require(current_user(), "comments.moderate")
-    item = queries.get_comment(db(), comment_id)
+    item = comment_queries.get_comment(db(), comment_id)
     services.dismiss_reply(db(), actor, item, request.form.get("reason", ""))
     flash(f"Comment {item.id} taken off the needs-reply queue.")
     return desk.back(url_for(".needs_reply"))
@@ -264,7 +266,7 @@ def api_moderate(comment_id: int) -> ResponseReturnValue:
         raise InvalidInput("action is required: approve, spam, off_topic, delete or ham.", field="action")
     if reason is not None and not isinstance(reason, str):
         raise InvalidInput("reason must be text.", field="reason")
-    item = queries.get_comment(db(), comment_id)
+    item = comment_queries.get_comment(db(), comment_id)
     decision = services.moderate(
         db(), actor, item, action, reason or "", akismet_enabled=akismet_enabled(), site=site()
     )

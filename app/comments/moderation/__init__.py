@@ -1,1 +1,0 @@
-"""The moderators' desk for comments and contact messages (views only; the verbs are app.comments.*)."""

@@ -1,0 +1,180 @@
+"""Moderators' verbs on comments: decide (one or many), take one off the needs-reply queue.
+
+A comment's status is a current pointer; ``TRANSITIONS`` is the whole of what a moderator may do to it,
+and anything else is InvalidTransition. Each decision is a ``ModerationDecision`` (append-only, written
+through app.comments.services.record_decision, as the comment's own arrival is), may owe Akismet a
+correction (app.moderation.models), and may tell the commenter why by e-mail. Every verb takes a
+Session and an explicit actor, flushes, raises app.errors.*, and never commits. No Flask here.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.accounts.permissions import require
+from app.clock import utc_now
+from app.comments.models import MODERATOR_ACTIONS, Action, Comment, CommentStatus, ModerationDecision
+from app.comments.services import record_decision, thread_changed
+from app.errors import InvalidInput, InvalidTransition, NotAllowed
+from app.mail.compose import Site
+from app.moderation import notifications
+from app.moderation.models import AkismetSubmission
+from app.posts.models import Post
+from app.text import clean_text
+
+S = CommentStatus
+A = Action
+
+MAX_REASON_CHARS = 2000
+
+# (status, action) -> status: the whole of moderation. Anything else is InvalidTransition.
+TRANSITIONS: dict[tuple[CommentStatus, Action], CommentStatus] = {
+    (S.HELD, A.APPROVE): S.PUBLISHED,
+    (S.SPAM, A.APPROVE): S.PUBLISHED,
+    (S.DELETED, A.APPROVE): S.PUBLISHED,
+    (S.HELD, A.HAM): S.PUBLISHED,
+    (S.SPAM, A.HAM): S.PUBLISHED,
+    (S.HELD, A.SPAM): S.SPAM,
+    (S.PUBLISHED, A.SPAM): S.SPAM,
+    (S.DELETED, A.SPAM): S.SPAM,
+    (S.HELD, A.OFF_TOPIC): S.DELETED,
+    (S.PUBLISHED, A.OFF_TOPIC): S.DELETED,
+    (S.HELD, A.DELETE): S.DELETED,
+    (S.PUBLISHED, A.DELETE): S.DELETED,
+    (S.SPAM, A.DELETE): S.DELETED,
+}
+
+_PAST = {
+    A.APPROVE: "approved",
+    A.HAM: "marked as not spam",
+    A.SPAM: "marked as spam",
+    A.OFF_TOPIC: "removed as off-topic",
+    A.DELETE: "deleted",
+}
+
+def can_moderate(comment: Comment, action: Action) -> bool:
+    return (CommentStatus(comment.status), action) in TRANSITIONS
+
+
+def moderate(
+    session: Session,
+    actor: User,
+    comment: Comment,
+    action: str,
+    reason: str = "",
+    *,
+    akismet_enabled: bool = False,
+    site: Site | None = None,
+) -> ModerationDecision:
+    """One moderator decision: move the comment, record who and why, owe Akismet a correction if it erred.
+
+    ``reason`` is optional and is told to the commenter (by e-mail) unless the decision is spam.
+    """
+    require(actor, "comments.moderate")
+    if action not in {a.value for a in MODERATOR_ACTIONS}:
+        choices = ", ".join(a.value for a in MODERATOR_ACTIONS)
+        raise InvalidInput(f"action must be one of {choices}.", field="action")
+    act = Action(action)
+    reason = clean_text(reason, "reason", max_chars=MAX_REASON_CHARS, required=False, multiline=True).strip()
+    current = CommentStatus(comment.status)
+    target = TRANSITIONS.get((current, act))
+    if target is None:
+        raise InvalidTransition(
+            f"A comment that is {current.value} cannot be {_PAST[act]}.", comment_status=current.value
+        )
+    if comment.is_staff and act is not A.DELETE and act is not A.APPROVE:
+        raise NotAllowed(
+            "A staff member's comment can only be deleted or restored, not judged as spam or topic."
+        )
+    post = session.get(Post, comment.post_id)
+    assert post is not None
+    comment.status = target.value
+    comment.status_changed_at = utc_now()
+    if target != S.PUBLISHED:
+        comment.needs_reply = False
+    decision = record_decision(session, comment, actor, act, current.value, reason)
+    if S.PUBLISHED in (current, target):
+        thread_changed(post)
+    if akismet_enabled and not comment.is_staff:
+        _owe_akismet(session, comment, decision, target)
+    if site is not None and post.published_revision is not None:
+        notifications.moderation_notice(
+            session, site, comment, act.value, reason, post.slug, post.published_revision.title
+        )
+    session.flush()
+    return decision
+
+
+AKISMET_QUEUED_KEY = "candor.akismet_submission_ids"
+
+
+def owed_to_akismet(session: Session) -> list[int]:
+    """Ids of the Akismet corrections owed through ``session`` since the last call: to send after commit."""
+    return session.info.pop(AKISMET_QUEUED_KEY, [])
+
+
+def _owe_akismet(
+    session: Session, comment: Comment, decision: ModerationDecision, target: CommentStatus
+) -> None:
+    said_spam = comment.akismet_verdict in ("spam", "discard")
+    kind = (
+        "spam"
+        if target == S.SPAM and not said_spam
+        else "ham"
+        if target == S.PUBLISHED and said_spam
+        else None
+    )
+    if kind is None:
+        return
+    submission = AkismetSubmission(
+        comment_id=comment.id, decision_id=decision.id, kind=kind, created_at=utc_now()
+    )
+    session.add(submission)
+    session.flush()
+    # The request edge sends it as soon as this transaction has committed (app/web/jobs.py).
+    session.info.setdefault(AKISMET_QUEUED_KEY, []).append(submission.id)
+
+
+def moderate_many(
+    session: Session,
+    actor: User,
+    comment_ids: list[int],
+    action: str,
+    reason: str = "",
+    *,
+    akismet_enabled: bool = False,
+    site: Site | None = None,
+) -> tuple[int, list[str]]:
+    """The same decision on several comments; those it does not apply to are listed, not fatal."""
+    require(actor, "comments.moderate")
+    if not comment_ids:
+        raise InvalidInput("Choose at least one comment.", field="comment_ids")
+    done, skipped = 0, []
+    for comment_id in dict.fromkeys(comment_ids):
+        comment = session.get(Comment, comment_id)
+        if comment is None:
+            skipped.append(f"comment {comment_id} does not exist")
+            continue
+        try:
+            moderate(session, actor, comment, action, reason, akismet_enabled=akismet_enabled, site=site)
+            done += 1
+        except (InvalidTransition, NotAllowed) as exc:
+            skipped.append(f"comment {comment_id}: {exc.message}")
+    return done, skipped
+
+
+def dismiss_reply(session: Session, actor: User, comment: Comment, reason: str = "") -> ModerationDecision:
+    """Take a comment off the needs-reply queue without a staff reply (it asked nothing of staff)."""
+    require(actor, "comments.moderate")
+    if not comment.needs_reply:
+        raise InvalidTransition("This comment is not waiting for a staff reply.")
+    comment.needs_reply = False
+    return record_decision(
+        session,
+        comment,
+        actor,
+        A.NO_REPLY_NEEDED,
+        comment.status,
+        clean_text(reason, "reason", max_chars=MAX_REASON_CHARS, required=False, multiline=True),
+    )
