@@ -32,6 +32,9 @@ from tests.support.require_all import missing  # noqa: E402
 from tests.support.web import PASSWORD  # noqa: E402
 from tests.support.databases import PostgresTemplate, SqliteTemplate, postgres_admin_url  # noqa: E402
 
+# Shared fixtures live in plugins under tests/support, never in a test module another one imports.
+pytest_plugins = ["tests.support.comments"]
+
 # Argon2 at full strength costs ~0.3 s a hash; the suite hashes hundreds. Verified hashes stay real.
 accounts.use_hash_profile("CHEAPEST")
 

@@ -6,9 +6,6 @@ that can run, in the comment's HTML and on the post page (STYLE.md: hostile Mark
 a 500).
 """
 
-# Fixtures are imported from tests/test_comments_support.py and taken as arguments by name.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -21,8 +18,15 @@ from sqlalchemy.orm import Session
 from app.comments.models import Comment
 from app.posts.models import Post
 from tests.support import hostile
+from tests.support.comments import READER
 from tests.support.web import log_in, parse
-from tests.test_comments_support import READER, akismet, akismet_session, app_config, moderator  # noqa: F401
+
+
+@pytest.fixture
+def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
+    """This module's app talks to the local Akismet (tests/support/comments.py)."""
+    return comments_config
+
 
 MUST_REFUSE = {
     "nul",

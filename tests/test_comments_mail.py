@@ -2,9 +2,6 @@
 purpose-bound, expiring unsubscribe link, contact replies, moderation notices, the moderators' digest, and
 an SMTP failure retried rather than lost."""
 
-# Fixtures are imported from tests/test_comments_support.py and taken as arguments by name.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import email
@@ -29,15 +26,8 @@ from app.contact import services as contact
 from app.contact.models import ContactReply
 from app.mail.models import OutboxMessage
 from app.posts.models import Post
+from tests.support.comments import submit
 from tests.support.web import form_csrf_token, log_in, parse
-from tests.test_comments_support import (  # noqa: F401
-    akismet,
-    akismet_session,
-    moderator,
-    publish_reader,
-    submit,
-)
-from tests.test_comments_support import app_config as base_config  # noqa: F401  (a fixture, extended below)
 
 
 class _Inbox:
@@ -67,9 +57,10 @@ def smtp() -> Iterator[tuple[_Inbox, int]]:
 
 
 @pytest.fixture
-def app_config(base_config: dict[str, Any], smtp: tuple[_Inbox, int]) -> dict[str, Any]:
+def app_config(comments_config: dict[str, Any], smtp: tuple[_Inbox, int]) -> dict[str, Any]:
+    """The local Akismet (tests/support/comments.py) and a local SMTP server."""
     return {
-        **base_config,
+        **comments_config,
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": smtp[1],
         "MAIL_FROM": "Clinic Blog <blog@clinic.example>",

@@ -1,9 +1,6 @@
 """Moderation: who may, what each decision does, that every decision is kept (append-only, in the database),
 what it teaches the off-topic scorer and tells Akismet, the queue pages, bulk actions and needs-reply."""
 
-# Fixtures are imported from tests/test_comments_support.py and taken as arguments by name.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -27,17 +24,15 @@ from app.moderation.services import moderate
 from app.posts.models import Post
 from app.spam.relevance import score
 from tests.support.akismet_server import SUBMIT_HAM, SUBMIT_SPAM, AkismetServer
+from tests.support.comments import submit
 from tests.support.web import log_in, parse, text_of
-from tests.test_comments_support import (  # noqa: F401
-    READER,
-    akismet,
-    akismet_session,
-    app_config,
-    comment_api,
-    moderator,
-    publish_reader,
-    submit,
-)
+
+
+@pytest.fixture
+def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
+    """This module's app talks to the local Akismet (tests/support/comments.py)."""
+    return comments_config
+
 
 ROLES = ["author", "editor", "admin", "moderator"]
 

@@ -1,9 +1,6 @@
 """Comments as readers and staff meet them on the site: the thread and form under a post, posting through
 the form, the writer's status page, replies, staff badges, and the contact form. HTML is parsed."""
 
-# Fixtures are imported from tests/test_comments_support.py and taken as arguments by name.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -19,16 +16,15 @@ from app.comments import services
 from app.comments.models import Comment, ModerationDecision
 from app.contact.models import ContactMessage
 from app.posts.models import Post
+from tests.support.comments import READER, submit
 from tests.support.web import form_csrf_token, log_in, parse, text_of
-from tests.test_comments_support import (  # noqa: F401
-    READER,
-    akismet,
-    akismet_session,
-    app_config,
-    moderator,
-    publish_reader,
-    submit,
-)
+
+
+@pytest.fixture
+def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
+    """This module's app talks to the local Akismet (tests/support/comments.py)."""
+    return comments_config
+
 
 FORM = {"author_name": READER["author_name"], "author_email": READER["author_email"], "body": READER["body"]}
 

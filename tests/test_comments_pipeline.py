@@ -5,9 +5,6 @@ Akismet is exercised through the real akismet client against tests/support/akism
 socket, in every fault mode (STYLE.md, convention 10).
 """
 
-# Fixtures are imported from tests/test_comments_support.py and taken as arguments by name.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import time
@@ -23,16 +20,14 @@ from sqlalchemy.orm import Session
 from app.comments.models import Comment, ModerationDecision
 from app.posts.models import Post
 from tests.support.akismet_server import COMMENT_CHECK, GUARANTEED_SPAM_AUTHOR, AkismetServer
-from tests.test_comments_support import (  # noqa: F401
-    READER,
-    akismet,
-    akismet_session,
-    app_config,
-    comment_api,
-    moderator,
-    publish_reader,
-    submit,
-)
+from tests.support.comments import READER, comment_api, submit
+
+
+@pytest.fixture
+def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
+    """This module's app talks to the local Akismet (tests/support/comments.py)."""
+    return comments_config
+
 
 TIMEOUT = 1.0  # AKISMET_TIMEOUT in app_config
 MARGIN = 2.0  # scheduling slack on a busy machine

@@ -6,9 +6,6 @@ off-topic comment away with o and marks spam with s, opens the help with ?, and 
 no mouse. The post page then shows the approved comment and the staff reply.
 """
 
-# Fixtures are imported from tests/test_comments_support.py and taken as arguments by name.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -24,9 +21,16 @@ from app.comments.models import Comment
 from app.comments.queries import decisions_for
 from app.posts.models import Post
 from tests.support.browser import screenshot, sign_in
+from tests.support.comments import submit
 from tests.support.html_checks import axe_violations, format_violations
 from tests.support.web import PASSWORD
-from tests.test_comments_support import akismet, akismet_session, app_config, submit  # noqa: F401
+
+
+@pytest.fixture
+def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
+    """This module's app talks to the local Akismet (tests/support/comments.py)."""
+    return comments_config
+
 
 pytestmark = pytest.mark.browser
 

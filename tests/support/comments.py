@@ -1,12 +1,16 @@
-"""Fixtures and helpers shared by the tests/test_comments_*.py modules (this module holds no tests).
+"""Fixtures and helpers for the comment tests: a local Akismet, a moderator, published reader comments.
 
-A module imports what it needs, for example::
+A pytest plugin (tests/conftest.py lists it in ``pytest_plugins``), so a test takes these fixtures by
+name and never imports them; the helpers (``READER``, ``comment_api``, ``submit``, ``statuses``) are
+plain functions to import.
 
-    from tests.test_comments_support import akismet, app_config, comment_api, publish_reader  # noqa: F401
+``akismet`` is a local server speaking Akismet's protocol (tests/support/akismet_server.py), started
+once per session. ``comments_config`` points the app at it and relaxes the reader rate limits, which
+the pipeline tests switch on one by one where they are under test; a module whose app needs it says so::
 
-``akismet`` is a local server speaking Akismet's protocol (tests/support/akismet_server.py);
-``app_config`` points the app at it and relaxes the reader rate limits, which the pipeline tests
-switch on one by one where they are under test.
+    @pytest.fixture
+    def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
+        return comments_config
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ def akismet(akismet_session: AkismetServer) -> Iterator[AkismetServer]:
 
 
 @pytest.fixture
-def app_config(akismet: AkismetServer) -> dict[str, Any]:
+def comments_config(akismet: AkismetServer) -> dict[str, Any]:
+    """App settings for the comment tests: the local Akismet, reader rate limits relaxed."""
     learning.forget_all()
     return {
         **akismet.config_overrides(timeout=1.0),
