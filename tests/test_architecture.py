@@ -1,8 +1,13 @@
-"""Flask stays at the edge: domain code can be used from the web, the API, the CLI and tests alike."""
+"""The shape of app/, checked by walking its source with ``ast``.
+
+Flask stays at the edge, so domain code can be used from the web, the API, the CLI and tests alike; and
+dependencies point one way, down a declared order of layers, with nothing imported for its side effects.
+"""
 
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 from pathlib import Path
 
 APP = Path(__file__).resolve().parent.parent / "app"
@@ -23,7 +28,7 @@ def _flask_imports(path: Path) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [a.name for a in node.names if a.name.split(".")[0].startswith("flask")]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0].startswith("flask"):
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0].startswith("flask"):
             found.append(node.module)
     return found
 
@@ -41,3 +46,173 @@ def test_the_architecture_check_would_catch_an_offender(tmp_path):
     bad = tmp_path / "services.py"
     bad.write_text("from flask import request\nimport flask_wtf\n")
     assert _flask_imports(bad) == ["flask", "flask_wtf"]
+
+
+# --- dependencies point one way -----------------------------------------------------------------------
+
+# app/'s packages and modules, lowest layer first. A module may import its own layer and the layers below;
+# never one above: the higher layer calls the lower explicitly (no late import, no signal receivers kept
+# alive by an import). Late imports, inside functions, count; imports for type checkers only
+# (``if TYPE_CHECKING:``) do not, as they never run.
+LAYERS: tuple[frozenset[str], ...] = tuple(
+    frozenset(names.split())
+    for names in (
+        "clock db errors events migrate text",  # foundations: no Flask, no domain
+        "gates",  # pure scanners (privacy, links) that posts' gates and comments' checks use
+        "spam",  # pure spam checks and the Akismet adapter: nothing of comments, nothing of the database
+        "accounts",
+        "audit",
+        "mail",
+        "contact",  # stands on mail alone
+        "disclosures",
+        "posts",
+        "editorial",
+        "corrections",
+        "comments",  # uses spam; knows nothing of moderation
+        "moderation",  # builds on comments and contact
+        "staff",
+    )
+)
+EDGE = len(LAYERS)  # the rank of the Flask edge, on top of every layer
+
+# Removed by the lead's refactor (the cycle posts -> editorial -> corrections -> posts): delete both
+# once it is merged, and this test then keeps the cycle from coming back.
+KNOWN_UPWARD = {
+    ("app.posts.services", "app.editorial.services"),  # a late import in revise()
+    ("app.editorial.services", "app.corrections.services"),  # kept for its publication receivers
+}
+# Removed by the lead's refactor (routes and receivers registered explicitly): delete once merged.
+KNOWN_SIDE_EFFECT_IMPORTS = {
+    ("app", "app.disclosures.views"),
+    ("app", "app.editorial.views"),
+    ("app.editorial.services", "app.corrections.services"),
+}
+
+
+@dataclass(frozen=True)
+class _Import:
+    target: str  # the module imported, e.g. "app.comments.services"
+    bound: str  # the name it binds in the importing module
+    line: int
+    for_type_checkers: bool  # inside ``if TYPE_CHECKING:``
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(APP.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_module(name: str) -> bool:
+    path = APP.parent.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def _imports(tree: ast.Module, module: str, *, is_package: bool = False) -> list[_Import]:
+    """Every import in ``tree`` (``module``'s source), at any depth, resolved to the module it loads."""
+    package = module if is_package else module.rpartition(".")[0]
+    found: list[_Import] = []
+
+    def visit(node: ast.AST, for_type_checkers: bool) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                bound = alias.asname or alias.name.split(".")[0]
+                found.append(_Import(alias.name, bound, node.lineno, for_type_checkers))
+        elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            for alias in node.names:
+                target = f"{base}.{alias.name}" if _is_module(f"{base}.{alias.name}") else base
+                found.append(_Import(target, alias.asname or alias.name, node.lineno, for_type_checkers))
+        for child in ast.iter_child_nodes(node):
+            guarded = isinstance(node, ast.If) and child in node.body and _is_type_checking(node.test)
+            visit(child, for_type_checkers or guarded)
+
+    visit(tree, False)
+    return found
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _rank(module: str) -> int | None:
+    """The layer of an ``app`` module: its index in LAYERS, EDGE for Flask glue, None if unplaced."""
+    parts = module.split(".")
+    if parts[0] != "app":
+        return None
+    if len(parts) == 1 or parts[1] in ("web", "cli", "demo", "models") or parts[-1] in ("views", "forms"):
+        return EDGE  # create_app, the web glue, the CLI, the demo, every model for Alembic, the views
+    return next((rank for rank, names in enumerate(LAYERS) if parts[1] in names), None)
+
+
+def _app_modules() -> list[tuple[str, Path]]:
+    return [(_module_name(path), path) for path in sorted(APP.rglob("*.py"))]
+
+
+def _imports_of(module: str, path: Path) -> list[_Import]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return _imports(tree, module, is_package=path.name == "__init__.py")
+
+
+def test_every_module_of_app_has_a_place_in_the_layers():
+    assert {module for module, _ in _app_modules() if _rank(module) is None} == set()
+
+
+def test_no_layer_imports_a_higher_one_nor_the_edge():
+    upward = set()
+    for module, path in _app_modules():
+        rank = _rank(module)
+        if rank is None or rank == EDGE:
+            continue
+        for imported in _imports_of(module, path):
+            target_rank = _rank(imported.target)
+            if not imported.for_type_checkers and target_rank is not None and target_rank > rank:
+                upward.add((module, imported.target))
+    assert upward == KNOWN_UPWARD
+
+
+def test_nothing_is_imported_only_for_its_side_effects():
+    """An import whose name is never used is kept for what importing does: register routes, connect
+    receivers. That hides a dependency; the caller should register or call what it needs explicitly."""
+    unused = set()
+    for module, path in _app_modules():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} | _exported(tree)
+        for imported in _imports_of(module, path):
+            if imported.bound not in used:
+                unused.add((module, imported.target))
+    assert unused == KNOWN_SIDE_EFFECT_IMPORTS
+
+
+def _exported(tree: ast.Module) -> set[str]:
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets):
+            return {elt.value for elt in getattr(node.value, "elts", []) if isinstance(elt, ast.Constant)}
+    return set()
+
+
+def test_the_import_checks_would_catch_an_offender():
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "from app.spam import relevance\n"
+        "from . import impersonation as _impersonation\n"
+        "if TYPE_CHECKING:\n"
+        "    from app.posts.models import Post\n"
+        "def late():\n"
+        "    from app.comments.models import Comment\n"
+        "    return relevance, Comment\n"
+    )
+    found = _imports(ast.parse(source), "app.spam.pipeline")
+    assert [(i.target, i.bound, i.for_type_checkers) for i in found] == [
+        ("typing", "TYPE_CHECKING", False),
+        ("app.spam.relevance", "relevance", False),
+        ("app.spam.impersonation", "_impersonation", False),
+        ("app.posts.models", "Post", True),
+        ("app.comments.models", "Comment", False),
+    ]
+    assert _rank("app.comments.models") > _rank("app.spam.pipeline")  # the late import is upward
+    assert _rank("app.comments.views") == _rank("app.web.jobs") == EDGE
