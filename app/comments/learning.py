@@ -3,7 +3,8 @@
 Each approve (or ham) decision says "this comment belongs on its post", each off_topic decision says
 it does not. The append-only log is the persisted record; ``feedback`` replays it into a
 ``relevance.Feedback``, incrementally: each process keeps what it has learned and reads only the
-decisions made since, one indexed query per call. No Flask here.
+decisions made since, one indexed query per call. It lives here, not in app/spam, because it reads the
+comments' decision log; the scorer it feeds (app.spam.relevance) stays pure. No Flask here.
 """
 
 from __future__ import annotations

@@ -31,13 +31,14 @@ from app.moderation.services import owed_to_akismet
 def init_app(app: Flask) -> None:
     """Watch every session of the app's factory (after app.web.database.init_app made it)."""
     sessions = app.extensions["candor.sessions"]
-    event.listen(sessions, "before_commit", _send_after_commit)
+    event.listen(sessions, "before_commit", _schedule_sending)
     event.listen(sessions, "after_soft_rollback", _forget_queued)
 
 
-def _send_after_commit(session: Session) -> None:
+def _schedule_sending(session: Session) -> None:
+    """Just before a request's session commits: what its transaction queued goes out once it has."""
     if not has_app_context() or g.get("db") is not session:
-        return
+        return  # not a request's session (the CLI, cron, a delivery worker): its owner sends
     app: Flask = current_app._get_current_object()
     mail_ids = queued_ids(session)
     akismet_ids = owed_to_akismet(session)
