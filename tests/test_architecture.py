@@ -41,3 +41,19 @@ def test_the_architecture_check_would_catch_an_offender(tmp_path):
     bad = tmp_path / "services.py"
     bad.write_text("from flask import request\nimport flask_wtf\n")
     assert _flask_imports(bad) == ["flask", "flask_wtf"]
+
+
+def test_a_posts_state_columns_have_one_writer():
+    """Only app/editorial/services.py assigns a post's state columns (its ``_move`` and the table beside it)."""
+    import ast
+    from pathlib import Path
+
+    guarded = {"review_state", "publication_state", "published_revision_id", "scheduled_approval_id"}
+    writers = set()
+    for path in Path("app").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            for target in targets:
+                if isinstance(target, ast.Attribute) and target.attr in guarded:
+                    writers.add(str(path))
+    assert writers == {"app/editorial/services.py"}

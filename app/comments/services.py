@@ -32,7 +32,7 @@ from app.comments.models import (
     Subscription,
 )
 from app.errors import InvalidInput, InvalidTransition, NotAllowed, NotFound
-from app.posts.models import Post, PostStatus
+from app.posts.models import Post
 from app.text import clean_text
 
 S = CommentStatus
@@ -153,9 +153,9 @@ def _render(body: str) -> str:
 
 
 def _commentable(session: Session, post: Post, parent_id: int | None) -> Comment | None:
-    if post.published_revision_id is None or post.status == PostStatus.DRAFT:
+    if post.published_revision_id is None:
         raise NotFound(f"No post {post.id}.")
-    if post.status == PostStatus.RETRACTED:
+    if post.is_retracted:
         raise InvalidTransition("This post was retracted; it takes no new comments.")
     if parent_id is None:
         return None

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from app import events
 from app.accounts.models import Role, User
@@ -54,13 +54,19 @@ def notices(session: Session, post: Post) -> list[Notice]:
     return list(reversed(found))
 
 
-def cached_diff(session: Session, old: Revision, new: Revision) -> str:
-    """The marked-up diff of two revisions, computed at most once and stored."""
+def cached_diff(session: Session, old: Revision, new: Revision, *, store: bool = False) -> str:
+    """The marked-up diff of two revisions: the stored one, or computed (and stored when ``store``).
+
+    Publication stores the pairs readers are shown by default; any other pair a GET asks for is
+    computed for that page (which the page cache then keeps) and never written by a reader's request.
+    """
     found = session.scalar(select(RevisionDiff.html).where(RevisionDiff.from_revision_id == old.id,
                                                            RevisionDiff.to_revision_id == new.id))
     if found is not None:
         return found
     html = diff_html(old.html, new.html)
+    if not store:
+        return html
     try:
         with session.begin_nested():
             session.add(RevisionDiff(from_revision_id=old.id, to_revision_id=new.id, html=html, created_at=utc_now()))
@@ -92,21 +98,19 @@ def staff_changes(session: Session, actor: User, post: Post, from_number: int, t
     return pair[0], pair[1], cached_diff(session, pair[0], pair[1])
 
 
-@events.post_published.connect
-def _precompute_diffs(post: Post, revision: Revision, **_: Any) -> None:
-    """At publication, store the diffs readers will ask for: against the original and the previous text."""
-    session = object_session(post)
-    if session is None:
-        return
+def after_publication(session: Session, post: Post, revision: Revision, publication: Publication) -> None:
+    """At publication (called by the editorial workflow, inside its transaction): store the diffs readers
+    will ask for, against the original and the previous text, so no reader's GET computes or writes one;
+    and date the reader reports this correction answers."""
     rows = history(session, post)
     if len(rows) < 2:
         return
     for old, _pub in {rows[0], rows[-2]}:
-        cached_diff(session, old, revision)
+        cached_diff(session, old, revision, store=True)
     for report in session.scalars(select(ErrorReport).where(
             ErrorReport.post_id == post.id, ErrorReport.state == ReportState.ACCEPTED.value,
             ErrorReport.correction_revision == revision.number, ErrorReport.corrected_at.is_(None))):
-        report.corrected_at = rows[-1][1].published_at
+        report.corrected_at = publication.published_at
 
 
 def corrections_log(session: Session, *, page: int, per_page: int) -> tuple[list[tuple[Post, Revision, Publication]], bool]:
@@ -174,6 +178,10 @@ def accept_report(session: Session, actor: User, report_id: int, correction_numb
         raise InvalidInput("Link the correction, clarification or update that fixes this report.",
                            field="correction_revision")
     publication = session.scalar(select(Publication).where(Publication.revision_id == revision.id))
+    if publication is not None and publication.published_at < report.created_at:
+        raise InvalidInput(f"Revision {correction_number} was published before this report was made, so it cannot "
+                           "be the correction that answers it. Link a later one, or decline the report.",
+                           field="correction_revision")
     report.state = ReportState.ACCEPTED.value
     report.decided_by_id, report.decided_at = actor.id, utc_now()
     report.correction_revision = correction_number

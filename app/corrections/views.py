@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from feedgen.feed import FeedGenerator
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from wtforms import EmailField, IntegerField, StringField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp
 
@@ -15,9 +15,10 @@ from app.corrections import services
 from app.editorial.services import retraction_for
 from app.errors import InvalidInput, NotFound
 from app.posts import services as posts
+from app.posts.views import public_key
 from app.text import clean_text, whole_number
 from app.web.auth import current_user
-from app.web.database import commit, db
+from app.web.database import db
 from app.web.extensions import client_ip, csrf, limiter
 from app.web.forms import Form, TextSafe
 from app.web.pagecache import cached_page
@@ -61,15 +62,14 @@ def _number(name: str) -> int | None:
 
 @bp.get("/posts/<slug>/changes")
 def changes(slug: str) -> Any:
-    key = posts.page_key(db(), slug)
-    if key is None:
-        raise NotFound("There is no published post at this address.")
+    key = public_key(slug)
+    if isinstance(key, Response):
+        return key
     from_n, to_n = _number("from"), _number("to")
 
     def render() -> str:
         post = posts.get_public_post(db(), slug)
         old, new, html = services.changes(db(), post, from_n, to_n)
-        commit()  # a newly computed diff is kept
         return render_template("corrections/changes.html", post=post, old=old, new=new, diff=html,
                                history=services.history(db(), post), notices=services.notices(db(), post))
 
@@ -78,9 +78,9 @@ def changes(slug: str) -> Any:
 
 @bp.get("/posts/<slug>/history")
 def history(slug: str) -> Any:
-    key = posts.page_key(db(), slug)
-    if key is None:
-        raise NotFound("There is no published post at this address.")
+    key = public_key(slug)
+    if isinstance(key, Response):
+        return key
 
     def render() -> str:
         post = posts.get_public_post(db(), slug)
@@ -179,7 +179,6 @@ def report(slug: str) -> Any:
             return render_template("corrections/report_thanks.html", post=post)
         services.report_error(db(), post, what=form.what.data or "", source=form.source.data or "",
                               email=(form.email.data or "").lower(), ip=client_ip())
-        commit()
         return render_template("corrections/report_thanks.html", post=post), 201
     status = 422 if request.method == "POST" else 200
     return render_template("corrections/report.html", post=post, form=form), status
@@ -206,7 +205,6 @@ def accept(report_id: int) -> Any:
     if not form.validate_on_submit() or form.correction_revision.data is None:
         raise InvalidInput("Give the number of the revision that corrects this report.", field="correction_revision")
     services.accept_report(db(), actor, report_id, form.correction_revision.data)
-    commit()
     return redirect(url_for("corrections.report_queue"))
 
 
@@ -218,7 +216,6 @@ def decline(report_id: int) -> Any:
         raise InvalidInput("Say why the report is declined; the reader is told.", field="reason")
     services.decline_report(db(), actor, report_id, clean_text(form.reason.data, "reason", max_chars=2000,
                                                                 multiline=True))
-    commit()
     return redirect(url_for("corrections.report_queue"))
 
 
@@ -230,6 +227,5 @@ def staff_diff(post_id: int) -> Any:
     to_n = _number("to") or post.current_revision.number
     from_n = _number("from") or (post.published_revision.number if post.published_revision else 1)
     old, new, html = services.staff_changes(db(), actor, post, from_n, to_n)
-    commit()
     return render_template("corrections/staff_diff.html", post=post, old=old, new=new, diff=html,
                            revisions=posts.revisions(db(), post, published_only=False))
