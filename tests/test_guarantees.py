@@ -325,3 +325,20 @@ def test_an_error_report_cannot_be_answered_by_a_correction_published_before_it(
     finally:
         clock.freeze(None)
     session.rollback()
+
+
+def test_the_review_page_offers_approval_only_to_an_editor_who_wrote_none_of_it(client, api, make_post, cast):
+    from tests.support.web import log_in
+
+    post = make_post("draft", author=cast["owner"])
+    api.post(f"/api/v1/posts/{post.id}/revisions", {"body": "Editor's words.", "base_revision": 1},
+             as_=cast["editor"])
+    api.post(f"/api/v1/posts/{post.id}/submit", as_=cast["owner"])
+    log_in(client, cast["editor"].email)
+    page = parse(client.get(f"/staff/reviews/{post.id}"))
+    assert page.select_one("#approve-form") is None and page.select_one("#four-eyes") is not None
+    second = client.application.test_client()
+    log_in(second, cast["second_editor"].email)
+    page = parse(second.get(f"/staff/reviews/{post.id}"))
+    assert page.select_one("#approve-form") is not None
+    assert cast["editor"].name in page.select_one(".writers").get_text()

@@ -6,6 +6,7 @@ first view for any other) and kept: both sides are immutable, so the result is t
 
 from __future__ import annotations
 
+import difflib
 import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -86,6 +87,29 @@ def changes(session: Session, post: Post, from_number: int | None, to_number: in
     return old, new, cached_diff(session, old, new)
 
 
+@dataclass(frozen=True)
+class ReferenceChange:
+    url: str
+    change: str  # "kept", "removed" or "added"
+
+
+def reference_changes(old: Revision, new: Revision) -> list[ReferenceChange]:
+    """The reference lists of two revisions as one list: kept, removed (where they stood) and added.
+
+    Sources are part of what a correction changes: a reader must see a dropped or replaced citation
+    as plainly as changed words. The lists are short (at most 50), so a sequence match is cheap.
+    """
+    matcher = difflib.SequenceMatcher(a=list(old.references), b=list(new.references), autojunk=False)
+    out: list[ReferenceChange] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            out += [ReferenceChange(url, "kept") for url in new.references[j1:j2]]
+            continue
+        out += [ReferenceChange(url, "removed") for url in old.references[i1:i2]]
+        out += [ReferenceChange(url, "added") for url in new.references[j1:j2]]
+    return out
+
+
 def staff_changes(session: Session, actor: User, post: Post, from_number: int, to_number: int) -> tuple[Revision, Revision, str]:
     """Any two revisions, drafts included, for staff: the same engine as readers' changes view."""
     require(actor, "post.view_unpublished", post)
@@ -158,16 +182,31 @@ def report_queue(session: Session, actor: User, *, state: str = ReportState.OPEN
     return list(session.scalars(query))
 
 
+# A report's one transition table: decided once, never re-decided.
+REPORT_MOVES: dict[tuple[ReportState, str], ReportState] = {
+    (ReportState.OPEN, "accept"): ReportState.ACCEPTED,
+    (ReportState.OPEN, "decline"): ReportState.DECLINED,
+}
+
+
 def _decidable(session: Session, actor: User, report_id: int) -> tuple[ErrorReport, Post]:
-    report = session.get(ErrorReport, report_id)
+    """The report, locked for this transaction (a double-clicked decision meets a 409, not two e-mails)."""
+    report = session.scalar(select(ErrorReport).where(ErrorReport.id == report_id)
+                            .with_for_update(of=ErrorReport).execution_options(populate_existing=True))
     if report is None:
         raise NotFound(f"No error report {report_id}.")
     post = session.get(Post, report.post_id)
     assert post is not None
     require(actor, "post.revise", post)
-    if report.state != ReportState.OPEN.value:
-        raise InvalidTransition(f"This report was already {report.state}.")
     return report, post
+
+
+def _move_report(report: ErrorReport, action: str) -> None:
+    """The one writer of ``ErrorReport.state``."""
+    target = REPORT_MOVES.get((ReportState(report.state), action))
+    if target is None:
+        raise InvalidTransition(f"This report was already {report.state}.")
+    report.state = target.value
 
 
 def accept_report(session: Session, actor: User, report_id: int, correction_number: int) -> ErrorReport:
@@ -182,7 +221,7 @@ def accept_report(session: Session, actor: User, report_id: int, correction_numb
         raise InvalidInput(f"Revision {correction_number} was published before this report was made, so it cannot "
                            "be the correction that answers it. Link a later one, or decline the report.",
                            field="correction_revision")
-    report.state = ReportState.ACCEPTED.value
+    _move_report(report, "accept")
     report.decided_by_id, report.decided_at = actor.id, utc_now()
     report.correction_revision = correction_number
     report.corrected_at = publication.published_at if publication else None
@@ -199,7 +238,7 @@ def decline_report(session: Session, actor: User, report_id: int, reason: str) -
     report, post = _decidable(session, actor, report_id)
     if not reason.strip():
         raise InvalidInput("Tell the reader why the report was declined.", field="reason")
-    report.state = ReportState.DECLINED.value
+    _move_report(report, "decline")
     report.decided_by_id, report.decided_at, report.decision_note = actor.id, utc_now(), reason
     session.flush()
     record(session, actor, "report.declined", post_id=post.id, note=reason, report_id=report.id)

@@ -71,6 +71,7 @@ def changes(slug: str) -> Any:
         post = posts.get_public_post(db(), slug)
         old, new, html = services.changes(db(), post, from_n, to_n)
         return render_template("corrections/changes.html", post=post, old=old, new=new, diff=html,
+                               references=services.reference_changes(old, new),
                                history=services.history(db(), post), notices=services.notices(db(), post))
 
     return cached_page(("changes", key), render)

@@ -354,11 +354,15 @@ def _review_page(post: Post, *, status: int = 200, notice: str = "",
     if overridable and "override_form" not in forms:
         override_form.gate.data = overridable[0].gate.value
     user = current_user()
+    writer_ids = editorial.writers_since_publication(db(), post, revision)
+    writers = [u for u in (db().get(User, i) for i in sorted(writer_ids)) if u is not None]
+    wrote_it = user is not None and user.id in writer_ids
     return render_template(
         "staff/review.html", post=post, revision=revision, review=review, gates=gates, live=live, diff=diff,
+        writers=writers, wrote_it=wrote_it,
         blocked=blocked or [], notice=notice, overridable=overridable,
         author_disclosure=disclosures.latest(db(), post.author),
-        may_approve=can(user, "post.approve", post),
+        may_approve=can(user, "post.approve", post) and not wrote_it,
         approve_form=forms.get("approve_form") or ApproveForm(data={"revision": revision.number}),
         changes_form=forms.get("changes_form") or RequestChangesForm(),
         override_form=override_form,
