@@ -31,6 +31,7 @@ from app.web.api import bool_field, int_field, json_body
 from app.web.auth import current_user
 from app.web.database import commit, db, session_factory
 from app.web.extensions import client_ip, csrf, limiter
+from app.web.urls import public_url
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def _comment_input(form: Any, post: Post) -> services.CommentInput:
         ip=client_ip(),
         user_agent=request.headers.get("User-Agent", ""),
         referrer=request.headers.get("Referer", ""),
-        permalink=current_app.config["PUBLIC_URL"].rstrip("/") + url_for("posts.show", slug=post.slug),
+        permalink=public_url("posts.show", slug=post.slug),
         honeypot=form.get("website", ""),
         form_age=form_age(form.get("form_token")),
     )
@@ -391,7 +392,7 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
             ip=client_ip(),
             user_agent=request.headers.get("User-Agent", ""),
             referrer=request.headers.get("Referer", ""),
-            permalink=current_app.config["PUBLIC_URL"].rstrip("/") + url_for("posts.show", slug=post.slug),
+            permalink=public_url("posts.show", slug=post.slug),
         ),
         actor=actor,
         checker=akismet_checker(),
@@ -403,7 +404,7 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
     published = comment.status == CommentStatus.PUBLISHED
     body = {"id": comment.id, "status": comment.status, "reasons": list(comment.reasons)}
     if not published:
-        body["status_url"] = url_for("comments.status", token=status_token(comment), _external=True)
+        body["status_url"] = public_url("comments.status", token=status_token(comment))
     return body, 201 if published else 202
 
 

@@ -22,6 +22,7 @@ from app.web.database import db
 from app.web.extensions import client_ip, csrf, limiter
 from app.web.forms import Form, TextSafe
 from app.web.pagecache import cached_page
+from app.web.urls import public_root, public_url
 
 bp = Blueprint("corrections", __name__)
 PER_PAGE = 20
@@ -109,28 +110,29 @@ def log() -> Any:
     return cached_page(("corrections", services.corrections_stamp(db()), posts.public_stamp(db())), render)
 
 
-def _feed(title: str, path: str) -> FeedGenerator:
+def _feed(title: str, endpoint: str) -> FeedGenerator:
+    """A feed whose every URL is on CANDOR_PUBLIC_URL: it is cached and read by all, whatever Host asked."""
     fg = FeedGenerator()
-    site = request.url_root
-    fg.id(site.rstrip("/") + path)
+    fg.id(public_url(endpoint))
     fg.title(title)
     fg.author({"name": current_app.config["ORGANISATION"]})
-    fg.link(href=site.rstrip("/") + path, rel="self")
-    fg.link(href=site, rel="alternate")
+    fg.link(href=public_url(endpoint), rel="self")
+    fg.link(href=public_root(), rel="alternate")
     fg.language("en")
+    fg.generator("Candor")  # not feedgen's default, which links to feedgen's own site
     return fg
 
 
 @bp.get("/feed.atom")
 def feed() -> Any:
     def render() -> str:
-        fg = _feed(current_app.config["SITE_NAME"], "/feed.atom")
+        fg = _feed(current_app.config["SITE_NAME"], "corrections.feed")
         items, _ = posts.published_posts(db(), page=1, per_page=30)
         fg.updated(max((p.updated_at for p in items), default=None) or utc_now())
         for post in reversed(items):
             rev = post.published_revision
             entry = fg.add_entry()
-            url = url_for("posts.show", slug=post.slug, _external=True)
+            url = public_url("posts.show", slug=post.slug)
             entry.id(url)
             entry.title(rev.title)
             entry.link(href=url)
@@ -148,12 +150,12 @@ def feed() -> Any:
 @bp.get("/corrections.atom")
 def corrections_feed() -> Any:
     def render() -> str:
-        fg = _feed(f"Corrections · {current_app.config['SITE_NAME']}", "/corrections.atom")
+        fg = _feed(f"Corrections · {current_app.config['SITE_NAME']}", "corrections.corrections_feed")
         items, _ = services.corrections_log(db(), page=1, per_page=50)
         fg.updated(items[0][2].published_at if items else utc_now())
         for post, rev, pub in reversed(items):
             before = services.previous_published_number(db(), post, rev.number)
-            url = url_for("corrections.changes", slug=post.slug, _external=True, **{"from": before, "to": rev.number})
+            url = public_url("corrections.changes", slug=post.slug, **{"from": before, "to": rev.number})
             entry = fg.add_entry()
             entry.id(url)
             entry.title(f"{rev.kind.capitalize()}: {rev.title}")

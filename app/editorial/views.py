@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import url_for
-
 from app.accounts.permissions import require
 from app.audit import services as audit
 from app.editorial import services as editorial
@@ -17,6 +15,7 @@ from app.web import api
 from app.web.api import gate_settings, int_field, json_body, listing, optional_bool, page_args
 from app.web.auth import current_user
 from app.web.database import db
+from app.web.urls import public_url
 
 
 def _optional_body() -> dict[str, Any]:
@@ -80,7 +79,7 @@ def api_approve(post_id: int) -> Any:
     body = _status(post_id)
     if publication is not None:
         body |= {"published_at": publication.published_at.isoformat(),
-                 "url": url_for("posts.show", slug=post.slug, _external=True)}
+                 "url": public_url("posts.show", slug=post.slug)}
     return body
 
 

@@ -20,6 +20,7 @@ from app.web.api import bool_field, gate_settings, int_field, json_body, listing
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.pagecache import cached_page
+from app.web.urls import public_url
 
 bp = Blueprint("posts", __name__)
 
@@ -73,7 +74,7 @@ def show(slug: str) -> Any:
         history = services.revisions(db(), post, published_only=True)
         publication = next(p for r, p in history if r.id == revision.id)
         notices = corrections.notices(db(), post)
-        url = url_for("posts.show", slug=post.slug, _external=True)
+        url = public_url("posts.show", slug=post.slug)
         return render_template("posts/show.html", post=post, revision=revision, history=history,
                                publication=publication, notices=notices,
                                jsonld=corrections.jsonld(post, revision, notices, url),
@@ -137,7 +138,7 @@ def post_json(post: Post, *, staff: bool) -> dict[str, Any]:
         "status": post.status,
         "publication_state": post.publication_state,
         "review_state": post.review_state,
-        "url": url_for("posts.show", slug=post.slug, _external=True) if post.slug else None,
+        "url": public_url("posts.show", slug=post.slug) if post.slug else None,
         "title": shown.title,
         "body": shown.body,
         "html": shown.html,
@@ -187,7 +188,7 @@ def api_create_post() -> Any:
     post = services.create_draft(db(), actor, _revision_input(data))
     body = {"id": post.id, "slug": post.slug, "status": post.status, "publication_state": post.publication_state,
             "review_state": post.review_state, "revision": 1}
-    return body, 201, {"Location": url_for("api.api_get_post", post_id=post.id)}
+    return body, 201, {"Location": public_url("api.api_get_post", post_id=post.id)}
 
 
 @api.bp.get("/posts/<int:post_id>")

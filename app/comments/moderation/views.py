@@ -26,6 +26,7 @@ from app.web import api
 from app.web.api import json_body, listing, page_args
 from app.web.auth import current_user
 from app.web.database import commit, db
+from app.web.urls import public_url
 
 bp = Blueprint("moderation", __name__, url_prefix="/staff")
 
@@ -214,7 +215,7 @@ def reply(comment_id: int) -> ResponseReturnValue:
         author_email=actor.email,
         body=request.form.get("body", ""),
         parent_id=parent.id,
-        permalink=url_for("posts.show", slug=post.slug, _external=True),
+        permalink=public_url("posts.show", slug=post.slug),
     )
     reply_comment = services.staff_comment(db(), post, actor, data, site=site())
     commit()
