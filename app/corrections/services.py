@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import difflib
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,11 +24,13 @@ from app.audit.services import record
 from app.clock import utc_now
 from app.corrections.diff import diff_html
 from app.corrections.models import ErrorReport, ReportState, RevisionDiff
+from app.editorial.models import Retraction
 from app.errors import InvalidInput, InvalidTransition, NotFound
 from app.mail import services as mail
 from app.posts.models import Post, Publication, Revision, RevisionKind
 from app.posts.services import published_revision
 
+M = TypeVar("M", Publication, Retraction, Post)
 NOTICE_KINDS = (RevisionKind.CORRECTION.value, RevisionKind.CLARIFICATION.value, RevisionKind.UPDATE.value)
 
 
@@ -137,25 +140,114 @@ def after_publication(session: Session, post: Post, revision: Revision, publicat
         report.corrected_at = publication.published_at
 
 
-def corrections_log(session: Session, *, page: int, per_page: int) -> tuple[list[tuple[Post, Revision, Publication]], bool]:
+@dataclass(frozen=True)
+class LogEntry:
+    """One line of the corrections log and feed: a published correction, clarification, update or retraction.
+
+    ``revision`` is the correcting revision, or for a retraction the text that was retracted;
+    ``previous_number`` is the published revision a correction replaced (None for a retraction).
+    """
+
+    kind: str  # a NOTICE_KINDS value, or RETRACTION
+    post: Post
+    at: datetime
+    revision: Revision
+    previous_number: int | None = None
+    publication: Publication | None = None
+    retraction: Retraction | None = None
+
+
+RETRACTION = "retraction"
+
+
+def corrections_log(session: Session, *, page: int, per_page: int) -> tuple[list[LogEntry], bool]:
+    """Corrections and retractions, newest first, interleaved by date; and whether another page follows.
+
+    One query pages through both (a UNION ordered by date), then one query per kind loads the page's rows:
+    a retraction is no revision, so it cannot ride along in the corrections' join.
+    """
+    published_corrections = (
+        select(literal("correction").label("source"), Publication.id.label("ref"),
+               Publication.published_at.label("at"))
+        .join(Revision, Revision.id == Publication.revision_id).where(Revision.kind.in_(NOTICE_KINDS))
+    )
+    retractions = select(literal(RETRACTION), Retraction.id, Retraction.at)
+    merged = union_all(published_corrections, retractions).subquery()
     rows = session.execute(
-        select(Post, Revision, Publication)
-        .join(Publication, Publication.post_id == Post.id).join(Revision, Revision.id == Publication.revision_id)
-        .where(Revision.kind.in_(NOTICE_KINDS))
-        .order_by(Publication.published_at.desc(), Publication.id.desc())
+        select(merged.c.source, merged.c.ref)
+        .order_by(merged.c.at.desc(), merged.c.source, merged.c.ref.desc())
         .offset((page - 1) * per_page).limit(per_page + 1)
     ).all()
-    items = [(p, r, pub) for p, r, pub in rows]
-    return items[:per_page], len(items) > per_page
+    has_more = len(rows) > per_page
+    rows = rows[:per_page]
+    pubs = _by_id(session, Publication, {ref for source, ref in rows if source != RETRACTION})
+    rets = _by_id(session, Retraction, {ref for source, ref in rows if source == RETRACTION})
+    posts = _by_id(session, Post, {p.post_id for p in pubs.values()} | {r.post_id for r in rets.values()})
+    numbers = _published_numbers(session, {p.post_id for p in pubs.values()})
+    entries = []
+    for source, ref in rows:
+        if source == RETRACTION:
+            ret = rets[ref]
+            post = posts[ret.post_id]
+            assert post.published_revision is not None
+            entries.append(LogEntry(RETRACTION, post, ret.at, post.published_revision, retraction=ret))
+        else:
+            pub = pubs[ref]
+            earlier = [n for n in numbers[pub.post_id] if n < pub.revision.number]
+            entries.append(LogEntry(pub.revision.kind, posts[pub.post_id], pub.published_at, pub.revision,
+                                    previous_number=max(earlier, default=None), publication=pub))
+    return entries, has_more
 
 
-def previous_published_number(session: Session, post: Post, number: int) -> int | None:
-    earlier = [rev.number for rev, _ in history(session, post) if rev.number < number]
-    return earlier[-1] if earlier else None
+def _by_id(session: Session, model: type[M], ids: set[int]) -> dict[int, M]:
+    return {row.id: row for row in session.scalars(select(model).where(model.id.in_(ids)))} if ids else {}
+
+
+def _published_numbers(session: Session, post_ids: set[int]) -> dict[int, list[int]]:
+    """The numbers of every published revision of these posts, in one query."""
+    found: dict[int, list[int]] = {post_id: [] for post_id in post_ids}
+    if post_ids:
+        rows = session.execute(select(Publication.post_id, Revision.number)
+                               .join(Revision, Revision.id == Publication.revision_id)
+                               .where(Publication.post_id.in_(post_ids)))
+        for post_id, number in rows:
+            found[post_id].append(number)
+    return found
+
+
+def retractions_by_post(session: Session, post_ids: Iterable[int]) -> dict[int, Retraction]:
+    """The retraction of each of these posts that has one: how lists and feeds label a retracted post."""
+    ids = list(post_ids)
+    if not ids:
+        return {}
+    return {r.post_id: r for r in session.scalars(select(Retraction).where(Retraction.post_id.in_(ids)))}
+
+
+def last_published_at(session: Session, post_ids: Iterable[int]) -> dict[int, datetime]:
+    """When each post last had a revision published: its feed entry's ``updated``.
+
+    Not ``Post.updated_at``, which also moves for what a feed entry does not carry (a published comment).
+    """
+    ids = list(post_ids)
+    if not ids:
+        return {}
+    rows = session.execute(select(Publication.post_id, func.max(Publication.published_at))
+                           .where(Publication.post_id.in_(ids)).group_by(Publication.post_id))
+    return {post_id: at for post_id, at in rows}
 
 
 def corrections_stamp(session: Session) -> tuple[object, ...]:
-    row = session.execute(select(func.max(Publication.published_at), func.count(Publication.id))).one()
+    """Changes whenever a publication or a retraction happens: the cache key of the log and the feeds.
+
+    Retractions count on their own: a retraction publishes no revision, and must not depend on the post's
+    ``updated_at`` being bumped to show up.
+    """
+    row = session.execute(select(
+        select(func.max(Publication.published_at)).scalar_subquery(),
+        select(func.count(Publication.id)).scalar_subquery(),
+        select(func.max(Retraction.at)).scalar_subquery(),
+        select(func.count(Retraction.id)).scalar_subquery(),
+    )).one()
     return tuple(row)
 
 

@@ -12,6 +12,7 @@ from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional,
 from app.accounts.permissions import require
 from app.clock import utc_now
 from app.corrections import services
+from app.editorial.models import Retraction
 from app.editorial.services import retraction_for
 from app.errors import InvalidInput, NotFound
 from app.posts import services as posts
@@ -99,12 +100,11 @@ def log() -> Any:
         abort(404)
 
     def render() -> str:
-        items, more = services.corrections_log(db(), page=page, per_page=PER_PAGE)
-        if not items and page > 1:
+        entries, more = services.corrections_log(db(), page=page, per_page=PER_PAGE)
+        if not entries and page > 1:
             raise NotFound("There is no such page of corrections.")
         median = services.median_time_to_correct(db())
-        return render_template("corrections/log.html", items=items, page=page, has_more=more,
-                               previous=lambda p, r: services.previous_published_number(db(), p, r.number),
+        return render_template("corrections/log.html", entries=entries, page=page, has_more=more,
                                median=services.describe_duration(median) if median else None)
 
     return cached_page(("corrections", services.corrections_stamp(db()), posts.public_stamp(db())), render)
@@ -128,42 +128,66 @@ def feed() -> Any:
     def render() -> str:
         fg = _feed(current_app.config["SITE_NAME"], "corrections.feed")
         items, _ = posts.published_posts(db(), page=1, per_page=30)
-        fg.updated(max((p.updated_at for p in items), default=None) or utc_now())
+        ids = [post.id for post in items]
+        retractions = services.retractions_by_post(db(), ids)
+        published = services.last_published_at(db(), ids)
+        # A retraction is the entry's latest change; otherwise its latest published text (not a new comment).
+        updated = {p.id: retractions[p.id].at if p.id in retractions else published.get(p.id, p.updated_at)
+                   for p in items}
+        fg.updated(max(updated.values(), default=None) or utc_now())
         for post in reversed(items):
             rev = post.published_revision
+            retraction = retractions.get(post.id)
             entry = fg.add_entry()
             url = public_url("posts.show", slug=post.slug)
             entry.id(url)
-            entry.title(rev.title)
             entry.link(href=url)
             entry.author({"name": post.author.name})
             entry.published(post.first_published_at)
-            entry.updated(post.updated_at)
-            entry.content(rev.html, type="html")
+            entry.updated(updated[post.id])
+            if retraction is None:
+                entry.title(rev.title)
+                entry.content(rev.html, type="html")
+            else:
+                entry.title(f"Retracted: {rev.title}")
+                entry.summary(_retraction_summary(retraction))
+                entry.content(render_template("corrections/_feed_retraction.html", retraction=retraction,
+                                              revision=rev), type="html")
         return fg.atom_str(pretty=True).decode()
 
-    response = cached_page(("feed", posts.public_stamp(db())), render)
+    key = ("feed", posts.public_stamp(db()), services.corrections_stamp(db()))
+    response = cached_page(key, render)
     response.mimetype = "application/atom+xml"
     return response
+
+
+def _retraction_summary(retraction: Retraction) -> str:
+    return f"Retracted on {retraction.at.strftime('%-d %B %Y')}: {retraction.reason}"
 
 
 @bp.get("/corrections.atom")
 def corrections_feed() -> Any:
     def render() -> str:
         fg = _feed(f"Corrections · {current_app.config['SITE_NAME']}", "corrections.corrections_feed")
-        items, _ = services.corrections_log(db(), page=1, per_page=50)
-        fg.updated(items[0][2].published_at if items else utc_now())
-        for post, rev, pub in reversed(items):
-            before = services.previous_published_number(db(), post, rev.number)
-            url = public_url("corrections.changes", slug=post.slug, **{"from": before, "to": rev.number})
+        entries, _ = services.corrections_log(db(), page=1, per_page=50)
+        fg.updated(entries[0].at if entries else utc_now())
+        for item in reversed(entries):
             entry = fg.add_entry()
-            entry.id(url)
-            entry.title(f"{rev.kind.capitalize()}: {rev.title}")
+            if item.retraction is not None:
+                url = public_url("posts.show", slug=item.post.slug)
+                entry.id(public_url("posts.show", slug=item.post.slug, _anchor="retraction-heading"))
+                entry.title(f"Retraction: {item.revision.title}")
+                entry.summary(_retraction_summary(item.retraction))
+            else:
+                url = public_url("corrections.changes", slug=item.post.slug,
+                                 **{"from": item.previous_number, "to": item.revision.number})
+                entry.id(url)
+                entry.title(f"{item.kind.capitalize()}: {item.revision.title}")
+                entry.summary(item.revision.note)
             entry.link(href=url)
-            entry.author({"name": post.author.name})
-            entry.published(pub.published_at)
-            entry.updated(pub.published_at)
-            entry.summary(rev.note)
+            entry.author({"name": item.post.author.name})
+            entry.published(item.at)
+            entry.updated(item.at)
         return fg.atom_str(pretty=True).decode()
 
     response = cached_page(("corrections-feed", services.corrections_stamp(db())), render)

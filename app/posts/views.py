@@ -40,12 +40,14 @@ def _page_number() -> int:
 @bp.get("/")
 def index() -> Any:
     page = _page_number()
-    stamp = services.public_stamp(db())
+    # Retractions count on their own (corrections_stamp): the index labels them.
+    stamp = (services.public_stamp(db()), corrections.corrections_stamp(db()))
     def render() -> str:
         posts, has_more = services.published_posts(db(), page=page, per_page=PER_PAGE)
         if not posts and page > 1:
             raise NotFound("There is no such page of posts.")
-        return render_template("posts/index.html", posts=posts, page=page, has_more=has_more)
+        return render_template("posts/index.html", posts=posts, page=page, has_more=has_more,
+                               retractions=corrections.retractions_by_post(db(), [p.id for p in posts]))
     return cached_page(("index", stamp), render)
 
 
