@@ -179,6 +179,9 @@ def test_forged_hosts_are_refused_and_never_reach_a_page_or_feed(client, blog):
             client.post("/login", data={}, headers={"Host": host}),
         ):  # before the CSRF check
             assert refused.status_code == 400 and _refusal(refused).startswith("This blog does not answer")
+        assert client.head(paths[1], headers={"Host": host}).status_code == 400
+    # An absolute-form request target names its host itself (RFC 9112 3.2.2): refused the same way.
+    assert client.get(f"http://{EVIL}/feed.atom").status_code == 400
     for host in GOOD_HOSTS:  # then the hosts the blog answers, forwarded headers and all, as the first reader
         for path in paths:
             response = _get(client, path, host, **FORWARDED)
