@@ -16,7 +16,7 @@ ACTORS = ("anonymous", "owner", "other_author", "editor", "owner_editor", "moder
 PERMITTED = {
     "revise": {"owner", "editor", "owner_editor"},
     "submit": {"owner", "editor", "owner_editor"},
-    "withdraw": {"owner", "editor", "owner_editor"},
+    "withdraw": {"owner", "owner_editor"},
     "approve": {"editor"},
     "request_changes": {"editor", "owner_editor"},
     "retract": {"editor", "owner_editor"},

@@ -342,3 +342,82 @@ def test_the_review_page_offers_approval_only_to_an_editor_who_wrote_none_of_it(
     page = parse(second.get(f"/staff/reviews/{post.id}"))
     assert page.select_one("#approve-form") is not None
     assert cast["editor"].name in page.select_one(".writers").get_text()
+
+
+# --- found by attacking the above ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_a_publish_at_past_the_calendar_is_refused_not_a_500(api, make_post, cast, when):
+    post = make_post("in_review", author=cast["owner"])
+    r = api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 1, "publish_at": when}, as_=cast["editor"])
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "publish_at"
+
+
+def test_an_interests_answer_given_against_an_older_disclosure_does_not_count(api, make_post, cast):
+    post = make_post("in_review", author=cast["owner"])  # submitted under "no relevant relationships"
+    assert api.put("/api/v1/me/disclosure", {"no_conflicts": False, "interests": [
+        {"entity": "StatinCorp", "relationship": "consulting"}]}, as_=cast["owner"]).status_code == 201
+    r = api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 1}, as_=cast["editor"])
+    assert r.status_code == 422 and "disclosure" in [g["gate"] for g in r.get_json()["error"]["gates"]]
+
+
+def test_a_retitle_that_drops_a_trailing_number_gets_a_new_address(api, client, make_post, cast):
+    post = make_post("published", author=cast["owner"], title="Vitamin D dose 4000")
+    api.post(f"/api/v1/posts/{post.id}/revisions", {"title": "Vitamin D dose", "body": "Same.", "base_revision": 1,
+                                                     "kind": "correction", "note": "The number was wrong."},
+             as_=cast["owner"])
+    api.post(f"/api/v1/posts/{post.id}/submit", as_=cast["owner"])
+    r = api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=cast["editor"])
+    assert r.get_json()["slug"] == "vitamin-d-dose"
+    assert client.get("/posts/vitamin-d-dose-4000").headers["Location"].endswith("/posts/vitamin-d-dose")
+
+
+def test_every_route_under_an_old_slug_redirects(api, client, make_post, cast):
+    post = make_post("published", author=cast["owner"], title="Alpha title")
+    api.post(f"/api/v1/posts/{post.id}/revisions", {"title": "Beta title", "body": "Same.", "base_revision": 1,
+                                                     "kind": "minor"}, as_=cast["owner"])
+    api.post(f"/api/v1/posts/{post.id}/submit", as_=cast["owner"])
+    api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=cast["editor"])
+    report = client.get("/posts/alpha-title/report")
+    assert report.status_code == 301 and report.headers["Location"].endswith("/posts/beta-title/report")
+    comment = client.post("/posts/alpha-title/comments", data={"body": "Hello"})
+    assert comment.status_code == 308 and comment.headers["Location"].endswith("/posts/beta-title/comments")
+
+
+def test_a_scheduled_approval_lapses_when_its_editor_can_no_longer_approve(
+        api, session, make_post, cast, gate_settings):
+    from app.accounts.models import User
+
+    post = make_post("in_review", author=cast["owner"])
+    _schedule(api, post, cast["editor"])
+    editor = session.get(User, cast["editor"].id)
+    editor.is_active = False
+    session.commit()
+    assert _publish_due_later(session, gate_settings) == []
+    fresh = api.get(f"/api/v1/posts/{post.id}", as_=cast["second_editor"]).get_json()
+    assert fresh["publication_state"] == "never_published" and fresh["review_state"] == "in_review"
+
+
+def test_only_the_author_or_the_approving_editor_withdraws(api, make_post, cast):
+    post = make_post("in_review", author=cast["owner"])
+    assert api.post(f"/api/v1/posts/{post.id}/withdraw", as_=cast["second_editor"]).status_code == 403
+    _schedule(api, post, cast["editor"])
+    assert api.post(f"/api/v1/posts/{post.id}/withdraw", as_=cast["second_editor"]).status_code == 403
+    assert api.post(f"/api/v1/posts/{post.id}/withdraw", as_=cast["editor"]).status_code == 200
+
+
+def test_the_index_changes_even_when_a_later_commit_carries_an_earlier_stamp(api, client, make_post, cast):
+    """Two publications may commit in the other order than they were stamped: the key must still move."""
+    first = make_post("published", author=cast["owner"], title="First post")
+    second = make_post("published", author=cast["owner"], title="Second post")
+    assert "Second post" in client.get("/").get_data(as_text=True)
+    api.post(f"/api/v1/posts/{first.id}/revisions", {"title": "First post, renamed", "body": "x",
+                                                      "base_revision": 1, "kind": "minor"}, as_=cast["owner"])
+    api.post(f"/api/v1/posts/{first.id}/submit", as_=cast["owner"])
+    clock.freeze(clock.utc_now() - timedelta(hours=1))  # this commit's stamp is older than the newest one
+    try:
+        assert api.post(f"/api/v1/posts/{first.id}/approve", {"revision": 2}, as_=cast["editor"]).status_code == 200
+    finally:
+        clock.freeze(None)
+    assert "First post, renamed" in client.get("/").get_data(as_text=True)
+    assert second.slug == "second-post"

@@ -65,8 +65,6 @@ def _number(name: str) -> int | None:
 @bp.get("/posts/<slug>/changes")
 def changes(slug: str) -> Any:
     key = public_key(slug)
-    if isinstance(key, Response):
-        return key
     from_n, to_n = _number("from"), _number("to")
 
     def render() -> str:
@@ -82,8 +80,6 @@ def changes(slug: str) -> Any:
 @bp.get("/posts/<slug>/history")
 def history(slug: str) -> Any:
     key = public_key(slug)
-    if isinstance(key, Response):
-        return key
 
     def render() -> str:
         post = posts.get_public_post(db(), slug)

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from app import events
 from app.accounts.models import User
-from app.accounts.permissions import require
+from app.accounts.permissions import can, require
 from app.audit.services import record
 from app.clock import utc_now
 from app.corrections import services as corrections
@@ -216,9 +216,13 @@ def request_changes(session: Session, actor: User, post: Post, note: str) -> Pos
 
 
 def withdraw(session: Session, actor: User, post: Post) -> Post:
-    """The author takes the post out of review, or out of its schedule (the approval is withdrawn)."""
-    require(actor, "post.submit", post)
+    """The author takes the post out of review, or out of its schedule (the approval is withdrawn); the
+    editor who gave a scheduled approval may withdraw that approval too."""
     lock(session, post)
+    approver = post.scheduled_approval.approved_by_id if post.scheduled_approval is not None else None
+    if actor.id != approver:
+        require(actor, "post.withdraw", post)
+    require(actor, "post.view_unpublished", post)
     if post.review_state == R.SCHEDULED:
         _withdraw_approval(session, actor, post, "withdraw", "Withdrawn before its scheduled time.")
         return post
@@ -242,6 +246,17 @@ def _require_four_eyes(session: Session, actor: User, post: Post, revision: Revi
     if actor.id in writers_since_publication(session, post, revision):
         raise NotAllowed(f"You wrote part of this text, so another editor must {what} it: "
                          "nobody approves their own words.", rule="four_eyes")
+
+
+def _interests_answer(session: Session, post: Post, review: Review | None) -> bool | None:
+    """The author's "does this touch a disclosed interest?" answer, if given against the disclosure in
+    force now; None (unanswered) when the disclosure changed since, so the gate asks again."""
+    if review is None:
+        return None
+    latest = disclosures.latest(session, post.author)
+    if latest is not None and latest.created_at > review.submitted_at:
+        return None
+    return review.touches_interests
 
 
 def _gate_record(results: Iterable[GateResult]) -> list[dict[str, object]]:
@@ -270,7 +285,7 @@ def approve(session: Session, actor: User, post: Post, revision_number: int, set
         )
     _require_four_eyes(session, actor, post, current, "approve")
     review = open_review(session, post)
-    results = check_gates(session, post, settings, review.touches_interests if review else None)
+    results = check_gates(session, post, settings, _interests_answer(session, post, review))
     blocked = failing(results)
     if blocked:
         raise PublishBlocked(blocked)
@@ -336,6 +351,8 @@ def _what_moved(session: Session, post: Post, approval: Approval, settings: Gate
     disclosure = _disclosure_in_force(session, post, settings)
     if (disclosure.id if disclosure else None) != approval.disclosure_id:
         return "The author's disclosure changed (or expired) after approval."
+    if not can(approval.approved_by, "post.approve", post):
+        return "The editor who approved it can no longer approve posts."
     results = check_gates(session, post, settings, approval.touches_interests)
     if failing(results) or _gate_record(results) != approval.gates:
         return "A publishing gate's result changed after approval."

@@ -36,7 +36,10 @@ def _datetime(data: dict[str, Any], name: str) -> datetime | None:
         raise InvalidInput(f"{name} must be an ISO 8601 date-time, like 2026-12-01T09:00:00Z.", field=name) from None
     if value.tzinfo is None:
         raise InvalidInput(f"{name} needs a time zone (end it with Z for UTC).", field=name)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-14:00 is past the last representable UTC instant
+        raise InvalidInput(f"{name} is out of range.", field=name) from None
 
 
 def _status(post_id: int) -> dict[str, Any]:

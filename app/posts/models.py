@@ -85,9 +85,12 @@ class Post(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     first_published_at: Mapped[datetime | None] = mapped_column(index=True)
-    # What reader-page caches key on. Never set by hand: app.posts.visibility bumps it whenever a row
-    # that readers can see (a publication, a retraction, a comment) is written for this post.
+    # What reader-page caches key on. Never set by hand: ``_bump_what_readers_see`` below moves both
+    # whenever a row that readers can see (a publication, a retraction, a slug, a comment) is written for
+    # this post. ``version`` is incremented in the database (version + 1), so the sum over all posts
+    # changes with every commit, in commit order, which a timestamp taken at flush does not.
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     author: Mapped[User] = relationship(lazy="joined")
     current_revision: Mapped[Revision | None] = relationship(
@@ -305,7 +308,10 @@ def _bump_what_readers_see(session: Session, _ctx: Any, _instances: Any) -> None
         post = session.identity_map.get(identity_key(Post, post_id))
         if post is not None:
             post.updated_at = now
+            post.version = Post.version + 1  # type: ignore[assignment]  (SQL: version = version + 1)
         else:
             rest.add(post_id)
     if rest:
-        session.connection().execute(update(Post.__table__).where(Post.__table__.c.id.in_(rest)).values(updated_at=now))
+        table = Post.__table__
+        session.connection().execute(update(table).where(table.c.id.in_(rest))
+                                     .values(updated_at=now, version=table.c.version + 1))

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import re
-
 from slugify import slugify
 from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +16,7 @@ from app import events
 from app.accounts.models import User
 from app.accounts.permissions import require
 from app.audit.services import record
-from app.errors import InvalidInput, InvalidTransition, NotFound, StaleRevision
+from app.errors import InvalidInput, InvalidTransition, Moved, NotFound, StaleRevision
 from app.clock import utc_now
 from app.posts.models import CHANGE_KINDS, Post, PostSlug, PublicationState, Publication, Revision, RevisionKind
 from app.posts.rendering import render_markdown
@@ -49,8 +47,6 @@ def reserve_slug(session: Session, post: Post, title: str) -> str:
     editorial workflow sets it, with the publication state, in one write).
     """
     base = _slug_base(title)
-    if post.slug is not None and (post.slug == base or re.fullmatch(re.escape(base) + r"-\d+", post.slug)):
-        return post.slug
     n = 1
     while True:
         slug = base if n == 1 else f"{base}-{n}"
@@ -161,6 +157,9 @@ def get_post(session: Session, post_id: int) -> Post:
 def get_public_post(session: Session, slug: str) -> Post:
     post = session.scalar(select(Post).where(Post.slug == slug))
     if post is None:
+        moved = slug_redirect(session, slug)
+        if moved is not None:
+            raise Moved(moved)
         raise NotFound("No such post.")
     return post
 
@@ -205,7 +204,7 @@ def published_revision(session: Session, post: Post, number: int) -> tuple[Revis
 
 # Built once: on a cached page, building this statement cost more than running it.
 _PAGE_KEY = (
-    select(Post.id, Post.updated_at, Post.published_revision_id, User.name, User.title, User.department)
+    select(Post.id, Post.version, Post.published_revision_id, User.name, User.title, User.department)
     .join(User, User.id == Post.author_id)
     .where(Post.slug == bindparam("slug"), Post.published_revision_id.is_not(None))
 )
@@ -222,9 +221,14 @@ def page_key(session: Session | Connection, slug: str) -> tuple[object, ...] | N
 
 
 def public_stamp(session: Session) -> tuple[object, ...]:
-    """Changes whenever any public post's page would: the key of the index page."""
+    """Changes whenever any public post's page would: the key of the index page and the feed.
+
+    A sum of versions, not the latest ``updated_at``: two posts changed at once may commit in the other
+    order than they stamped, and a maximum would then miss the later commit.
+    """
     row = session.execute(
-        select(func.max(Post.updated_at), func.count(Post.id)).where(Post.published_revision_id.is_not(None))
+        select(func.coalesce(func.sum(Post.version), 0), func.count(Post.id))
+        .where(Post.published_revision_id.is_not(None))
     ).one()
     return tuple(row)
 

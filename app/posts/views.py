@@ -10,7 +10,7 @@ from app.accounts.permissions import can, require
 from app.accounts.models import User
 from app.corrections import services as corrections
 from app.disclosures import services as disclosures
-from app.errors import InvalidInput, NotFound
+from app.errors import InvalidInput, Moved, NotFound
 from app.posts import services
 from app.posts.models import Post, Publication, Revision
 from app.text import clean_text, clean_url_list, whole_number
@@ -51,24 +51,20 @@ def index() -> Any:
     return cached_page(("index", stamp), render)
 
 
-def public_key(slug: str) -> tuple[object, ...] | Response:
-    """The page key of the public post at ``slug``; a 301 to its current address if it was retitled."""
+def public_key(slug: str) -> tuple[object, ...]:
+    """The page key of the public post at ``slug``; Moved (a 301) if it was retitled, else NotFound."""
     key = services.page_key(db(), slug)
     if key is not None:
         return key
     moved = services.slug_redirect(db(), slug)
     if moved is None:
         raise NotFound("There is no published post at this address.")
-    assert request.endpoint is not None
-    target = url_for(request.endpoint, **{**(request.view_args or {}), "slug": moved}, **request.args.to_dict())
-    return redirect(target, 301)
+    raise Moved(moved)
 
 
 @bp.get("/posts/<slug>")
 def show(slug: str) -> Any:
     key = public_key(slug)
-    if isinstance(key, Response):
-        return key
 
     def render() -> str:
         post = services.get_public_post(db(), slug)
@@ -88,8 +84,6 @@ def show(slug: str) -> Any:
 @bp.get("/posts/<slug>/revisions/<int:number>")
 def revision(slug: str, number: int) -> Any:
     key = public_key(slug)
-    if isinstance(key, Response):
-        return key
 
     def render() -> str:
         post = services.get_public_post(db(), slug)

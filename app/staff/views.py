@@ -218,7 +218,7 @@ def _editor(form: EditorForm, post: Post | None, *, status: int = 200, preview_h
             "submit_form": submit_form or SubmitForm(),
             "can_submit": (can(user, "post.submit", post) and editorial.can_move(post, "submit")
                            and not nothing_new),
-            "can_withdraw": can(user, "post.submit", post) and post.review_state in ("in_review", "scheduled"),
+            "can_withdraw": can(user, "post.withdraw", post) and post.review_state in ("in_review", "scheduled"),
             "can_edit": not post.is_retracted,
             "review_note": audit.latest_entry(db(), post.id, "post.request_changes")
             if post.review_state == "changes_requested" else None,
@@ -324,7 +324,7 @@ def submit_post(post_id: int) -> Any:
 @bp.post("/posts/<int:post_id>/withdraw")
 def withdraw_post(post_id: int) -> Any:
     post = posts.get_post(db(), post_id)
-    editorial.withdraw(db(), require(current_user(), "post.submit", post), post)
+    editorial.withdraw(db(), require(current_user(), "post.view_unpublished", post), post)
     flash("Withdrawn from review. Submit it again when it is ready.")
     return redirect(url_for(".edit_post", post_id=post.id), 303)
 

@@ -8,6 +8,7 @@
   ``review_state`` (none, in_review, changes_requested, scheduled); ``publish_at`` moves to the
   approval. A post scheduled before this migration goes back to its editor's queue (in review): its
   approval recorded no disclosure or gates, so it is approved again rather than published on trust.
+- ``posts.version``, incremented by the database on every reader-visible change: cache keys use it.
 - ``post_slugs`` (append-only) keeps every public address; drafts lose theirs.
 
 Revision ID: 0006
@@ -100,6 +101,7 @@ def upgrade() -> None:
                                       server_default='never_published'))
         batch_op.add_column(sa.Column('review_state', sa.String(length=24), nullable=False, server_default='none'))
         batch_op.add_column(sa.Column('scheduled_approval_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('version', sa.Integer(), nullable=False, server_default='1'))
         batch_op.alter_column('slug', existing_type=sa.String(length=200), nullable=True)
 
     op.execute("UPDATE posts SET publication_state = CASE WHEN status = 'retracted' THEN 'retracted' "
@@ -156,6 +158,7 @@ def downgrade() -> None:
     op.execute("UPDATE posts SET slug = 'draft-' || CAST(id AS VARCHAR(20)) WHERE slug IS NULL")
     op.execute("UPDATE posts SET scheduled_approval_id = NULL")
     with op.batch_alter_table('posts', schema=None) as batch_op:
+        batch_op.drop_column('version')
         batch_op.drop_column('scheduled_approval_id')
         batch_op.drop_column('review_state')
         batch_op.drop_column('publication_state')
