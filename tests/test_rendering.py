@@ -68,10 +68,13 @@ def test_dangerous_markup_never_survives(source):
 
 
 def test_external_links_get_nofollow_noopener_and_local_links_do_not():
-    tree = soup(render_markdown("[out](https://example.org/x) and [in](/posts/other)"))
-    out, inner = tree.find_all("a")
+    tree = soup(
+        render_markdown("[out](https://example.org/x) and [in](/posts/other) and [up](HTTPS://example.org/y)")
+    )
+    out, inner, upper = tree.find_all("a")
     assert out["rel"] == ["nofollow", "noopener"]
     assert "rel" not in inner.attrs
+    assert upper["rel"] == ["nofollow", "noopener"]
 
 
 def test_tables_fenced_code_and_footnotes_render():

@@ -60,7 +60,8 @@ ALLOWED_CLASSES = {
 URL_SCHEMES = {"http", "https", "mailto"}
 # fmt: on
 _FOOTNOTE_ID = re.compile(r"^fn(ref)?:[\w-]{1,40}$")
-_EXTERNAL_LINK = re.compile(r'<a href="(https?://[^"]*)"')
+# nh3 keeps the scheme's case, and HTTPS://x leaves the site as surely as https://x does.
+_EXTERNAL_LINK = re.compile(r'<a href="(https?://[^"]*)"', re.IGNORECASE)
 _LIST_MARKER = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])[ \t]")
 _QUOTE_RUN = re.compile(r"^[ \t]*((?:>[ \t]*)+)")
 
