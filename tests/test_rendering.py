@@ -1,5 +1,5 @@
-"""Markdown is rendered once, safely: an allowlist, external links marked, and every render under a time
-and memory budget, so hostile input is refused with 422 and never holds a worker."""
+"""Markdown is rendered once, safely: an allowlist, external links marked, bare addresses linked, and every
+render under a time and memory budget, so hostile input is refused with 422 and never holds a worker."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from app.accounts.models import User
 from app.errors import RenderError
 from app.posts import rendering
+from app.posts.autolink import find_bare_urls
 from app.posts.rendering import render_markdown
 
 # What the table below runs under instead of the 3 s default, to keep the file quick. The code path is the
@@ -55,6 +56,9 @@ def soup(html: str) -> BeautifulSoup:
         "<object data='x.swf'></object><embed src='x'>",
         "<style>body{display:none}</style>",
         '<meta http-equiv="refresh" content="0;url=https://evil.example">',
+        'https://evil.example/"onmouseover="alert(1)',
+        "https://evil.example/<script>alert(1)</script>",
+        "https://evil.example/'onmouseover='alert(1)",
     ],
 )
 def test_dangerous_markup_never_survives(source):
@@ -92,6 +96,120 @@ def test_tables_fenced_code_and_footnotes_render():
 def test_only_footnote_ids_survive():
     tree = soup(render_markdown('<p id="post-body">hijack</p>'))
     assert tree.find(id="post-body") is None
+
+
+# --- bare addresses -----------------------------------------------------------------------------------
+
+
+def _links(source: str) -> list[tuple[str, str]]:
+    return [(a["href"], a.get_text()) for a in soup(render_markdown(source)).find_all("a")]
+
+
+def test_a_bare_address_becomes_an_external_link():
+    tree = soup(render_markdown("The study (https://example.org/sleep?year=2024&n=2) is clear."))
+    link = tree.find("a")
+    assert link["href"] == "https://example.org/sleep?year=2024&n=2"
+    assert link.get_text() == "https://example.org/sleep?year=2024&n=2"
+    assert link["rel"] == ["nofollow", "noopener"]
+    assert tree.find("p").get_text() == "The study (https://example.org/sleep?year=2024&n=2) is clear."
+
+
+@pytest.mark.parametrize(
+    "source,url",
+    [
+        ("See https://example.org/a.", "https://example.org/a"),
+        ("See https://example.org/a, then", "https://example.org/a"),
+        ("See https://example.org/a; then", "https://example.org/a"),
+        ("See https://example.org/a: then", "https://example.org/a"),
+        ("See https://example.org/a!", "https://example.org/a"),
+        ("Really https://example.org/a?", "https://example.org/a"),
+        ("Really https://example.org/a?!.", "https://example.org/a"),
+        ("(see https://example.org/a)", "https://example.org/a"),
+        ("(see https://example.org/a).", "https://example.org/a"),
+        (
+            "See https://en.wikipedia.org/wiki/Sleep_(disambiguation).",
+            "https://en.wikipedia.org/wiki/Sleep_(disambiguation)",
+        ),
+        ("(https://en.wikipedia.org/wiki/A_(b))", "https://en.wikipedia.org/wiki/A_(b)"),
+        ("See https://example.org/a?q=1#part.", "https://example.org/a?q=1#part"),
+        ("HTTP://Example.org/A.", "http://Example.org/A"),
+        ("See [https://example.org/a].", "https://example.org/a"),
+        ("An address with a dash--https://example.org/x--y--here.", "https://example.org/x--y--here"),
+        ("Escaped https://example.org/\\*x\\*.", "https://example.org/*x*"),
+        (
+            "Gesundheit https://de.wikipedia.org/wiki/Schlafstörung.",
+            "https://de.wikipedia.org/wiki/Schlafstörung",
+        ),
+    ],
+)
+def test_trailing_punctuation_and_unopened_parentheses_are_left_out(source, url):
+    assert [href for href, _ in _links(source)] == [url]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "Run `curl https://example.org/a` first.",
+        "```\nhttps://example.org/a\n```",
+        "    https://example.org/a",
+        "<code>https://example.org/a</code> and <kbd>https://example.org/b</kbd>",
+        "https:// alone, https://. or xhttps://example.org/a or http://-x",
+    ],
+)
+def test_addresses_in_code_or_without_a_host_are_not_linked(source):
+    assert _links(source) == []
+
+
+@pytest.mark.parametrize(
+    "source,links",
+    [
+        (
+            "[https://example.org/a](https://example.org/b)",
+            [("https://example.org/b", "https://example.org/a")],
+        ),
+        ("<https://example.org/a>", [("https://example.org/a", "https://example.org/a")]),
+        (
+            '<a href="https://example.org/b">https://example.org/a</a>',
+            [("https://example.org/b", "https://example.org/a")],
+        ),
+        (
+            "[r] and https://example.org/c\n\n[r]: https://example.org/r",
+            [("https://example.org/r", "r"), ("https://example.org/c", "https://example.org/c")],
+        ),
+    ],
+)
+def test_addresses_already_in_a_link_are_not_linked_again(source, links):
+    assert _links(source) == links
+
+
+def test_addresses_are_linked_in_lists_quotes_tables_headings_emphasis_and_footnotes():
+    source = (
+        "# https://example.org/h\n\n- https://example.org/li\n\n> https://example.org/q\n\n"
+        "| a |\n|---|\n| https://example.org/td |\n\n*https://example.org/em*\n\nNote[^n].\n\n"
+        "[^n]: https://example.org/fn"
+    )
+    assert [href for href, _ in _links(source) if href.startswith("https")] == [
+        "https://example.org/h",
+        "https://example.org/li",
+        "https://example.org/q",
+        "https://example.org/td",
+        "https://example.org/em",
+        "https://example.org/fn",
+    ]
+
+
+def test_many_addresses_in_one_paragraph_each_become_a_link():
+    urls = [f"https://example.org/{i}" for i in range(300)]
+    assert [href for href, _ in _links(" and ".join(urls) + ".")] == urls
+
+
+def test_finding_addresses_reads_a_hostile_run_once():
+    # Starts inside an address already found are skipped; a start without a host costs one look.
+    assert list(find_bare_urls("https://:" * 20_000)) == []
+    assert list(find_bare_urls("https://x" + "https://x" * 20_000)) == ["https://x" * 20_001]
+    assert list(find_bare_urls("see https://example.org/" + "a(" * 50_000 + ".")) == [
+        "https://example.org/" + "a(" * 50_000
+    ]
 
 
 # --- limits and budgets ---------------------------------------------------------------------------------
@@ -325,6 +443,7 @@ PATHOLOGICAL = [
     pytest.param(
         ("Sleep matters a great deal to health. " * 5_300)[:200_000], {201, 422}, id="200k-of-prose"
     ),
+    pytest.param(f"{LINK} " * 3_500, {201, 422}, id="bare-addresses"),
     pytest.param(f"[r]: {LINK}{'a' * 150_000}\n\n" + "[a][r]" * 8_000, {422}, id="memory-bomb"),
 ]
 

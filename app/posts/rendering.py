@@ -12,6 +12,9 @@ happen when staff save or preview, never when readers read.
 Cheap linear checks run first, in the worker, only because they can name the problem better than "took
 too long": the size cap and the nesting depth of quotes and lists. There is no per-line cap: a long
 paragraph of prose is ordinary, and the budget deals with long lines that are not.
+
+Bare http(s) addresses are linked (app/posts/autolink.py); the sanitiser then treats those links like any
+other, and links leaving the site get ``rel="nofollow noopener"``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import nh3
 
 from app.errors import RenderError
 from app.posts import sandbox
+from app.posts.autolink import BareUrlExtension
 
 MAX_SOURCE_CHARS = 200_000
 MAX_NESTING = 16
@@ -136,7 +140,7 @@ def _markdown() -> markdown.Markdown:
     shared between threads or carried from one render to the next.
     """
     return markdown.Markdown(
-        extensions=["extra", "sane_lists", "smarty"],
+        extensions=["extra", "sane_lists", "smarty", BareUrlExtension()],
         extension_configs={"smarty": {"smart_angled_quotes": False}},
     )
 
