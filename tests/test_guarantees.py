@@ -421,3 +421,13 @@ def test_the_index_changes_even_when_a_later_commit_carries_an_earlier_stamp(api
         clock.freeze(None)
     assert "First post, renamed" in client.get("/").get_data(as_text=True)
     assert second.slug == "second-post"
+
+
+def test_the_database_refuses_an_approval_that_names_the_wrong_writer(session, make_post, cast):
+    post = make_post("in_review", author=cast["owner"])
+    revision = post.current_revision
+    session.add(Approval(post_id=post.id, revision_id=revision.id, revision_author_id=cast["editor"].id,
+                         approved_by_id=revision.author_id, gates=[]))
+    with pytest.raises(IntegrityError):
+        session.flush()
+    session.rollback()

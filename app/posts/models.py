@@ -153,6 +153,8 @@ class Revision(AppendOnly, Base):
     __tablename__ = "post_revisions"
     __table_args__ = (
         UniqueConstraint("post_id", "number", name="uq_post_revisions_post_number"),
+        # Lets an approval name the revision together with its writer, checked (see Approval).
+        UniqueConstraint("id", "author_id", name="uq_post_revisions_id_author"),
         CheckConstraint(f"kind IN {REVISION_KINDS!r}", name="kind_known"),
         CheckConstraint("number >= 1", name="number_positive"),
         CheckConstraint("kind IN ('original', 'minor') OR note <> ''", name="note_required"),
@@ -196,8 +198,11 @@ class Approval(AppendOnly, Base):
     __tablename__ = "approvals"
     __table_args__ = (
         UniqueConstraint("id", "revision_id", name="uq_approvals_id_revision"),
-        # Four eyes, in the data: the approved text's own writer is never its approver. (The service also
-        # refuses an approver who wrote any revision since the last publication.)
+        # Four eyes, in the data: the approved text's own writer (tied to the revision by this foreign
+        # key, so it cannot be named falsely) is never its approver. The service also refuses an approver
+        # who wrote any revision since the last publication.
+        ForeignKeyConstraint(["revision_id", "revision_author_id"], ["post_revisions.id", "post_revisions.author_id"],
+                             name="fk_approvals_revision_writer"),
         CheckConstraint("approved_by_id <> revision_author_id", name="four_eyes"),
     )
 

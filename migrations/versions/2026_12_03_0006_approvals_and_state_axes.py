@@ -10,6 +10,8 @@
   approval recorded no disclosure or gates, so it is approved again rather than published on trust.
 - ``posts.version``, incremented by the database on every reader-visible change: cache keys use it.
 - ``post_slugs`` (append-only) keeps every public address; drafts lose theirs.
+- ``approvals.(revision_id, revision_author_id)`` references ``post_revisions.(id, author_id)``, so the
+  four-eyes CHECK compares the approver with the revision's real writer.
 
 Revision ID: 0006
 Revises: 0005
@@ -41,6 +43,11 @@ def _run(statements: list[str]) -> None:
 
 
 def upgrade() -> None:
+    _run(drop_append_only_ddl(_dialect(), 'post_revisions'))
+    with op.batch_alter_table('post_revisions', schema=None) as batch_op:
+        batch_op.create_unique_constraint('uq_post_revisions_id_author', ['id', 'author_id'])
+    _run(append_only_ddl(_dialect(), 'post_revisions'))
+
     op.create_table('approvals',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('post_id', sa.Integer(), nullable=False),
@@ -60,6 +67,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['revision_author_id'], ['users.id'], name=op.f('fk_approvals_revision_author_id_users')),
     sa.ForeignKeyConstraint(['revision_id'], ['post_revisions.id'], name=op.f('fk_approvals_revision_id_post_revisions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_approvals')),
+    sa.ForeignKeyConstraint(['revision_id', 'revision_author_id'], ['post_revisions.id', 'post_revisions.author_id'], name='fk_approvals_revision_writer'),
     sa.UniqueConstraint('id', 'revision_id', name='uq_approvals_id_revision')
     )
     with op.batch_alter_table('approvals', schema=None) as batch_op:
@@ -183,3 +191,7 @@ def downgrade() -> None:
     with op.batch_alter_table('approvals', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_approvals_post_id'))
     op.drop_table('approvals')
+    _run(drop_append_only_ddl(_dialect(), 'post_revisions'))
+    with op.batch_alter_table('post_revisions', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_post_revisions_id_author', type_='unique')
+    _run(append_only_ddl(_dialect(), 'post_revisions'))
