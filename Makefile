@@ -34,8 +34,12 @@ run: install
 	$(FLASK) demo
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
+# Two workers by default (the machines have 2 cores, and much of a test's time is PostgreSQL, Chromium
+# and the Nu checker): PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
+
 test: install-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check app tests bench config.py wsgi.py

@@ -7,10 +7,12 @@ without its own SECRET_KEY and DATABASE_URL, rather than falling back to somethi
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 AKISMET_DEFAULT_URL = "https://rest.akismet.com"
 
@@ -38,7 +40,8 @@ SETTINGS: dict[str, str] = {
     "MAIL_USERNAME": "SMTP login, if the server wants one",
     "MAIL_PASSWORD": "SMTP password",
     "MAIL_USE_TLS": "upgrade the SMTP connection with STARTTLS (1/true)",
-    "CANDOR_PUBLIC_URL": "the blog's public base URL, for links in e-mails and Akismet permalinks",
+    "CANDOR_PUBLIC_URL": "the blog's public base URL; every absolute URL starts with it",
+    "CANDOR_TRUSTED_HOSTS": "host names besides CANDOR_PUBLIC_URL's that requests may carry, comma-separated",
     "CANDOR_COMMENT_RATE_LIMIT": "most comment or contact-form posts accepted from one reader IP",
     "CANDOR_COMMENT_BURST": "comments from one IP within 10 minutes after which the next is held",
     "CANDOR_COMMENT_MAX_LINKS": "links a comment may carry without being held",
@@ -95,6 +98,52 @@ def _list(env: Mapping[str, str], name: str) -> list[str]:
     return [part.strip() for part in env.get(name, "").split(",") if part.strip()]
 
 
+def _public_url(raw: str) -> str:
+    """The blog's public base URL, without a trailing slash: ``https://blog.example`` or ``https://x.org/blog``.
+
+    Every absolute URL the blog hands out (feeds, JSON-LD, e-mails, API links) starts with it, so it
+    must name a host and nothing a URL would be appended to badly (a query, a fragment, credentials).
+    """
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"CANDOR_PUBLIC_URL must be an http:// or https:// URL with a host, not {raw!r}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(f"CANDOR_PUBLIC_URL must be a base URL without query, fragment or login: {raw!r}")
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        raise ConfigError(f"CANDOR_PUBLIC_URL has a bad port: {raw!r}") from None
+    netloc = parts.netloc.lower().removesuffix({"http": ":80", "https": ":443"}[parts.scheme])
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+_HOST_NAME = re.compile(r"\.?[a-z0-9]([a-z0-9.-]*[a-z0-9])?", re.ASCII)
+
+
+def _host_names(env: Mapping[str, str], name: str) -> list[str]:
+    """Host names as a Host header carries them (no scheme, no port); a leading dot covers subdomains."""
+    hosts = [h.lower() for h in _list(env, name)]
+    bad = [h for h in hosts if not _HOST_NAME.fullmatch(h)]
+    if bad:
+        raise ConfigError(f"{name} must list host names such as blog.example or .example.org, not {bad[0]!r}")
+    return hosts
+
+
+# Where a developer's browser and the test client come from; trusted only outside production.
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
+
+
+def trusted_hosts(settings: Mapping[str, Any]) -> list[str]:
+    """The host names requests may carry: CANDOR_PUBLIC_URL's, CANDOR_TRUSTED_HOSTS, localhost in development.
+
+    Derived from the final settings (after any overrides), so a changed public URL stays reachable.
+    """
+    hosts = [urlsplit(settings["PUBLIC_URL"]).hostname or "", *settings["CANDOR_TRUSTED_HOSTS"]]
+    if settings["CANDOR_ENV"] != "production":
+        hosts += LOCAL_HOSTS
+    return list(dict.fromkeys(h.lower() for h in hosts if h))
+
+
 def _dev_secret_key(instance_path: Path) -> str:
     """Generate the development key once and keep it, so sessions survive a restart."""
     key_file = instance_path / "secret_key"
@@ -119,10 +168,13 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
 
     secret_key = env.get("SECRET_KEY", "").strip()
     database_url = env.get("DATABASE_URL", "").strip()
+    public_url = env.get("CANDOR_PUBLIC_URL", "").strip()
     if production:
-        missing = [n for n, v in (("SECRET_KEY", secret_key), ("DATABASE_URL", database_url)) if not v]
+        required = {"SECRET_KEY": secret_key, "DATABASE_URL": database_url, "CANDOR_PUBLIC_URL": public_url}
+        missing = [name for name, value in required.items() if not value]
         if missing:
-            raise ConfigError(f"production needs {' and '.join(missing)} set in the environment")
+            names = f"{', '.join(missing[:-1])} and {missing[-1]}" if len(missing) > 1 else missing[0]
+            raise ConfigError(f"production needs {names} set in the environment")
     if not secret_key:
         secret_key = _dev_secret_key(instance_path)
     if not database_url:
@@ -146,7 +198,8 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "MAIL_USERNAME": env.get("MAIL_USERNAME", "").strip() or None,
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD", "") or None,
         "MAIL_USE_TLS": _bool(env, "MAIL_USE_TLS"),
-        "PUBLIC_URL": env.get("CANDOR_PUBLIC_URL", "").strip() or blog_url,
+        "PUBLIC_URL": _public_url(public_url or blog_url),
+        "CANDOR_TRUSTED_HOSTS": _host_names(env, "CANDOR_TRUSTED_HOSTS"),
         "COMMENT_RATE_LIMIT": _rate_limit(env, "CANDOR_COMMENT_RATE_LIMIT", "10 per minute; 100 per day"),
         "COMMENT_BURST": _int(env, "CANDOR_COMMENT_BURST", 3),
         "COMMENT_MAX_LINKS": _int(env, "CANDOR_COMMENT_MAX_LINKS", 2),

@@ -33,8 +33,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     extensions.init_app(app)
     pagecache.init_app(app)
+    scheduler.init_app(app)  # before auth: its own unit of work is done before the request's session opens
     auth.init_app(app)
-    scheduler.init_app(app)
     errors.init_app(app)
 
     from app.disclosures import views as _disclosure_api  # noqa: F401  (registers API routes)

@@ -70,6 +70,17 @@ def _refuse_changes_to_history(session: Session, _ctx: Any, _instances: Any) -> 
             raise RuntimeError(f"{type(obj).__name__} rows are append-only and cannot be deleted")
 
 
+class ReaderVisible:
+    """Marks a model whose rows readers see on a post's pages (a publication, a retraction, a comment).
+
+    Writing one bumps that post's ``updated_at``, which every reader-page cache keys on: the one rule
+    by which a visible change invalidates what shows it (see ``app.posts.models``). Subclasses have a
+    ``post_id`` column.
+    """
+
+    post_id: Any
+
+
 intpk = Annotated[int, mapped_column(primary_key=True)]
 str80 = Annotated[str, mapped_column(String(80))]
 str200 = Annotated[str, mapped_column(String(200))]

@@ -125,7 +125,7 @@ def seed(session: Session, instance_path: str) -> tuple[list[tuple[str, str, str
         assert current is not None
         body = current.body.replace(*first).replace(*second)
         clock.freeze(now - timedelta(days=3))
-        revision, _ = posts.revise(session, post.author, post,
+        revision, _ = editorial.revise(session, post.author, post,
                                    RevisionInput(title, body, list(current.references), kind, note), current.number)
         editorial.submit(session, post.author, post, settings)
         editorial.approve(session, editor, post, revision.number, settings)

@@ -17,6 +17,17 @@ class CandorError(Exception):
         self.details = details
 
 
+class Moved(CandorError):
+    """The thing lives at another address now (a post retitled after publication): answer a redirect."""
+
+    code = "moved"
+    status = 301
+
+    def __init__(self, slug: str) -> None:
+        super().__init__("This post has a new address.", slug=slug)
+        self.slug = slug
+
+
 class InvalidInput(CandorError):
     """The request itself is malformed: a missing field, a wrong type, bad text."""
 

@@ -13,15 +13,22 @@ from tests.support.web import parse
 ROOT = Path(__file__).resolve().parent.parent
 
 
+PRODUCTION = {"CANDOR_ENV": "production", "SECRET_KEY": "s", "DATABASE_URL": "sqlite://",
+              "CANDOR_PUBLIC_URL": "https://blog.clinic.example"}
+
+
 def test_production_refuses_to_start_without_its_secrets(tmp_path):
-    with pytest.raises(config.ConfigError, match="SECRET_KEY and DATABASE_URL"):
+    with pytest.raises(config.ConfigError, match="SECRET_KEY, DATABASE_URL and CANDOR_PUBLIC_URL"):
         config.load(tmp_path, {"CANDOR_ENV": "production"})
-    with pytest.raises(config.ConfigError, match="DATABASE_URL"):
+    with pytest.raises(config.ConfigError, match="needs DATABASE_URL and CANDOR_PUBLIC_URL set"):
         config.load(tmp_path, {"CANDOR_ENV": "production", "SECRET_KEY": "s"})
+    for name in ("SECRET_KEY", "DATABASE_URL", "CANDOR_PUBLIC_URL"):
+        with pytest.raises(config.ConfigError, match=f"needs {name} set"):
+            config.load(tmp_path, {k: v for k, v in PRODUCTION.items() if k != name})
 
 
 def test_production_cookies_are_secure(tmp_path):
-    loaded = config.load(tmp_path, {"CANDOR_ENV": "production", "SECRET_KEY": "s", "DATABASE_URL": "sqlite://"})
+    loaded = config.load(tmp_path, PRODUCTION)
     assert loaded["SESSION_COOKIE_SECURE"] and loaded["SESSION_COOKIE_HTTPONLY"]
 
 

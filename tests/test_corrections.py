@@ -230,3 +230,20 @@ def test_the_reporter_is_told_the_decision_by_email(client, make_post, make_user
                data={"reason": "The post is accurate.", "csrf_token": form_csrf_token(staff, "/staff/error-reports")})
     messages = session.scalars(select(OutboxMessage).where(OutboxMessage.to_addr == "reader@example.com")).all()
     assert len(messages) == 1 and "The post is accurate." in messages[0].body
+
+
+def test_a_change_of_references_shows_in_the_changes_view(api, client, make_post, make_user):
+    editor = make_user("editor")
+    post = make_post("published", references=["https://example.org/a", "https://example.org/b"])
+    api.post(f"/api/v1/posts/{post.id}/revisions", {"body": post.current_revision.body, "base_revision": 1,
+                                                     "references": ["https://example.org/a", "https://example.org/c"],
+                                                     "kind": "correction", "note": "Cited the right trial."},
+             as_=post.author)
+    api.post(f"/api/v1/posts/{post.id}/submit", as_=post.author)
+    assert api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=editor).status_code == 200
+    section = parse(client.get(f"/posts/{post.slug}/changes")).select_one("#references-diff")
+    assert [a.get_text() for a in section.select("li > del > a")] == ["https://example.org/b"]
+    assert [a.get_text() for a in section.select("li > ins > a")] == ["https://example.org/c"]
+    assert [li.get_text() for li in section.select("li.reference-kept")] == ["https://example.org/a"]
+    unchanged = parse(client.get(f"/posts/{post.slug}/changes?from=2&to=2")).select_one("#references-diff")
+    assert unchanged.select("del, ins") == []

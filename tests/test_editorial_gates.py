@@ -189,3 +189,15 @@ def test_the_gates_are_the_same_through_the_services(session, make_user, make_di
     post = posts.create_draft(session, author, posts.RevisionInput("T", "Body", []))
     results = editorial.check_gates(session, post, gate_settings)
     assert {r.gate.value for r in results if not r.passes} == {"disclosure", "references"}
+
+
+@pytest.mark.parametrize("body", ["Details at https://bit.ly/abc.", "Details (https://t.co/xyz) here."])
+def test_a_bare_shortened_address_in_the_text_fails_the_direct_links_gate(api, make_user, make_disclosure,
+                                                                          body):
+    """Bare addresses are rendered as links, so they answer to the same gate as any link."""
+    author = make_user("author")
+    make_disclosure(author)
+    post_id = _draft(api, author, body=body)
+    failing = _gates(api.post(f"/api/v1/posts/{post_id}/submit", as_=author))
+    assert set(failing) == {"direct_links"}
+    assert ("bit.ly/abc" if "bit.ly" in body else "t.co/xyz") in failing["direct_links"]

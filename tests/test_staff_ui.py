@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.accounts.models import User
+from app.posts import rendering
 from app.posts import services as posts
 from app.posts.models import Post
 from tests.support.web import form_csrf_token, log_in, parse, text_of
@@ -261,6 +262,20 @@ def test_text_that_cannot_render_is_a_form_error(app: Flask, author: User,
         assert body["aria-invalid"] == "true" and body.get_text() == nested
         assert "nested too deeply" in text_of(refused, "#body-error")
         _assert_controls_labelled(refused)
+
+
+def test_text_that_overruns_the_render_budget_is_a_form_error(app: Flask, author: User,
+                                                              make_post: Callable[..., Post],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Preview and save both render under the budget (0.5 s here); "[" * 15900 takes ~46 s unbudgeted."""
+    monkeypatch.setattr(rendering, "RENDER_BUDGET_SECONDS", 0.5)
+    post = make_post("draft", author=author)
+    me = Desk(app, author)
+    page = me.get(f"/staff/posts/{post.id}/edit")
+    for action in ("preview", "save"):
+        data = _editor_data(page, body="[" * 15_900, action=action)
+        refused = parse(me.post(f"/staff/posts/{post.id}/edit", data, status=422))
+        assert "took too long" in text_of(refused, "#body-error")
 
 
 def test_bad_reference_is_a_field_error_and_nothing_is_saved(app: Flask, session, author: User) -> None:

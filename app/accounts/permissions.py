@@ -35,6 +35,10 @@ RULES: dict[str, tuple[str, Callable[[User, Post | None], bool]]] = {
         "Only the post's author (or an editor) can submit it for review.",
         lambda u, p: _owns(u, p) or u.has_role(Role.EDITOR),
     ),
+    "post.withdraw": (
+        "Only the post's author can withdraw it from review.",
+        lambda u, p: _owns(u, p),
+    ),
     "post.approve": (
         "Only an editor who did not write the post can approve it.",
         lambda u, p: u.has_role(Role.EDITOR) and not _owns(u, p),
@@ -43,10 +47,6 @@ RULES: dict[str, tuple[str, Callable[[User, Post | None], bool]]] = {
     "post.retract": ("Only editors can retract a post.", lambda u, p: u.has_role(Role.EDITOR)),
     "post.override_gate": (
         "Only an editor who did not write the post can override a publishing gate.",
-        lambda u, p: u.has_role(Role.EDITOR) and not _owns(u, p),
-    ),
-    "post.publish_direct": (
-        "Only an editor who did not write the post can correct and publish it in one step.",
         lambda u, p: u.has_role(Role.EDITOR) and not _owns(u, p),
     ),
     "audit.view": ("Only staff can read the audit log.", _is_staff),

@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, Length
 
 from app.accounts.services import authenticate
 from app.web.auth import current_user, log_in, log_out
-from app.web.database import commit, db
+from app.web.database import db
 from app.web.extensions import csrf, limiter
 from app.web.forms import Form, TextSafe
 
@@ -38,7 +38,6 @@ def login() -> Any:
     if form.validate_on_submit():
         user = authenticate(db(), form.email.data or "", form.password.data or "")
         if user is not None:
-            commit()
             log_in(user)
             flash(f"Signed in as {user.name}.")
             return redirect(_safe_next(request.args.get("next")))

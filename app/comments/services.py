@@ -3,8 +3,8 @@
 Every verb takes a Session and an explicit actor (None for an anonymous reader), flushes, raises
 app.errors.*, and never commits. A comment's status is a current pointer; each change of it writes a
 ``ModerationDecision`` (append-only) through ``record_decision``, here and in app.moderation, whose
-verbs build on these. Whenever what readers see of a post's thread changes, the post's ``updated_at``
-moves (``thread_changed``), so cached pages are rendered afresh.
+verbs build on these. Whenever what readers see of a post's thread changes, the post's cache stamps
+move (``thread_changed``), so cached pages are rendered afresh.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from app.clock import utc_now
 from app.comments import learning, notifications
 from app.comments.formatting import MAX_COMMENT_CHARS, count_links, render_comment
 from app.comments.models import Action, Comment, CommentStatus, ModerationDecision, Subscription
-from app.editorial.services import retraction_for
 from app.errors import InvalidInput, InvalidTransition, NotFound
 from app.mail.addresses import clean_email
 from app.mail.compose import Site
@@ -122,14 +121,10 @@ def _render(body: str) -> str:
 
 
 def _commentable(session: Session, post: Post, parent_id: int | None) -> Comment | None:
-    """The parent comment, if any, once the post is known to take comments.
-
-    Read from what readers can see (a published revision) and from the post's retraction record, not
-    from its workflow state: whether a post takes comments does not depend on how editors track it.
-    """
+    """The parent comment, if any, once the post is known to take comments: published, not retracted."""
     if post.published_revision_id is None:
         raise NotFound(f"No post {post.id}.")
-    if retraction_for(session, post) is not None:
+    if post.is_retracted:
         raise InvalidTransition("This post was retracted; it takes no new comments.")
     if parent_id is None:
         return None
@@ -159,8 +154,14 @@ def record_decision(
 
 
 def thread_changed(post: Post) -> None:
-    """What readers see of the post's comments changed: its cached pages must be rendered afresh."""
+    """What readers see of the post's comments changed: move the stamps its cached pages are keyed on.
+
+    The same bump app.posts.models gives a post when a row marked ReaderVisible is written for it. A
+    comment is not marked so: most arrive held or as spam, change nothing readers see, and must not
+    empty the caches of the post, the index and the feeds each time.
+    """
     post.updated_at = utc_now()
+    post.version = Post.version + 1  # type: ignore[assignment]  (SQL: version = version + 1)
 
 
 def staff_directory(session: Session) -> tuple[list[str], frozenset[str]]:

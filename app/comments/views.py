@@ -31,6 +31,7 @@ from app.web.database import db
 from app.web.extensions import client_ip, csrf
 from app.web.outside import akismet_checker, site
 from app.web.reader_forms import form_age, form_token, reader_limit
+from app.web.urls import public_url
 
 bp = Blueprint("comments", __name__)
 
@@ -91,7 +92,7 @@ def _comment_input(form: Any, post: Post) -> services.CommentInput:
         ip=client_ip(),
         user_agent=request.headers.get("User-Agent", ""),
         referrer=request.headers.get("Referer", ""),
-        permalink=current_app.config["PUBLIC_URL"].rstrip("/") + url_for("posts.show", slug=post.slug),
+        permalink=public_url("posts.show", slug=post.slug),
         honeypot=form.get("website", ""),
         form_age=form_age(form.get("form_token")),
     )
@@ -281,7 +282,7 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
             ip=client_ip(),
             user_agent=request.headers.get("User-Agent", ""),
             referrer=request.headers.get("Referer", ""),
-            permalink=current_app.config["PUBLIC_URL"].rstrip("/") + url_for("posts.show", slug=post.slug),
+            permalink=public_url("posts.show", slug=post.slug),
         ),
         actor=actor,
         checker=akismet_checker(),
@@ -291,6 +292,6 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
     published = comment.status == CommentStatus.PUBLISHED
     body = {"id": comment.id, "status": comment.status, "reasons": list(comment.reasons)}
     if not published:
-        body["status_url"] = url_for("comments.status", token=status_token(comment), _external=True)
+        body["status_url"] = public_url("comments.status", token=status_token(comment))
     return body, 201 if published else 202
 

@@ -6,14 +6,16 @@ first view for any other) and kept: both sides are immutable, so the result is t
 
 from __future__ import annotations
 
+import difflib
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from app import events
 from app.accounts.models import Role, User
@@ -22,11 +24,13 @@ from app.audit.services import record
 from app.clock import utc_now
 from app.corrections.diff import diff_html
 from app.corrections.models import ErrorReport, ReportState, RevisionDiff
+from app.editorial.models import Retraction
 from app.errors import InvalidInput, InvalidTransition, NotFound
 from app.mail import services as mail
 from app.posts.models import Post, Publication, Revision, RevisionKind
 from app.posts.services import published_revision
 
+M = TypeVar("M", Publication, Retraction, Post)
 NOTICE_KINDS = (RevisionKind.CORRECTION.value, RevisionKind.CLARIFICATION.value, RevisionKind.UPDATE.value)
 
 
@@ -54,13 +58,19 @@ def notices(session: Session, post: Post) -> list[Notice]:
     return list(reversed(found))
 
 
-def cached_diff(session: Session, old: Revision, new: Revision) -> str:
-    """The marked-up diff of two revisions, computed at most once and stored."""
+def cached_diff(session: Session, old: Revision, new: Revision, *, store: bool = False) -> str:
+    """The marked-up diff of two revisions: the stored one, or computed (and stored when ``store``).
+
+    Publication stores the pairs readers are shown by default; any other pair a GET asks for is
+    computed for that page (which the page cache then keeps) and never written by a reader's request.
+    """
     found = session.scalar(select(RevisionDiff.html).where(RevisionDiff.from_revision_id == old.id,
                                                            RevisionDiff.to_revision_id == new.id))
     if found is not None:
         return found
     html = diff_html(old.html, new.html)
+    if not store:
+        return html
     try:
         with session.begin_nested():
             session.add(RevisionDiff(from_revision_id=old.id, to_revision_id=new.id, html=html, created_at=utc_now()))
@@ -80,6 +90,29 @@ def changes(session: Session, post: Post, from_number: int | None, to_number: in
     return old, new, cached_diff(session, old, new)
 
 
+@dataclass(frozen=True)
+class ReferenceChange:
+    url: str
+    change: str  # "kept", "removed" or "added"
+
+
+def reference_changes(old: Revision, new: Revision) -> list[ReferenceChange]:
+    """The reference lists of two revisions as one list: kept, removed (where they stood) and added.
+
+    Sources are part of what a correction changes: a reader must see a dropped or replaced citation
+    as plainly as changed words. The lists are short (at most 50), so a sequence match is cheap.
+    """
+    matcher = difflib.SequenceMatcher(a=list(old.references), b=list(new.references), autojunk=False)
+    out: list[ReferenceChange] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            out += [ReferenceChange(url, "kept") for url in new.references[j1:j2]]
+            continue
+        out += [ReferenceChange(url, "removed") for url in old.references[i1:i2]]
+        out += [ReferenceChange(url, "added") for url in new.references[j1:j2]]
+    return out
+
+
 def staff_changes(session: Session, actor: User, post: Post, from_number: int, to_number: int) -> tuple[Revision, Revision, str]:
     """Any two revisions, drafts included, for staff: the same engine as readers' changes view."""
     require(actor, "post.view_unpublished", post)
@@ -92,42 +125,129 @@ def staff_changes(session: Session, actor: User, post: Post, from_number: int, t
     return pair[0], pair[1], cached_diff(session, pair[0], pair[1])
 
 
-@events.post_published.connect
-def _precompute_diffs(post: Post, revision: Revision, **_: Any) -> None:
-    """At publication, store the diffs readers will ask for: against the original and the previous text."""
-    session = object_session(post)
-    if session is None:
-        return
+def after_publication(session: Session, post: Post, revision: Revision, publication: Publication) -> None:
+    """At publication (called by the editorial workflow, inside its transaction): store the diffs readers
+    will ask for, against the original and the previous text, so no reader's GET computes or writes one;
+    and date the reader reports this correction answers."""
     rows = history(session, post)
     if len(rows) < 2:
         return
     for old, _pub in {rows[0], rows[-2]}:
-        cached_diff(session, old, revision)
+        cached_diff(session, old, revision, store=True)
     for report in session.scalars(select(ErrorReport).where(
             ErrorReport.post_id == post.id, ErrorReport.state == ReportState.ACCEPTED.value,
             ErrorReport.correction_revision == revision.number, ErrorReport.corrected_at.is_(None))):
-        report.corrected_at = rows[-1][1].published_at
+        report.corrected_at = publication.published_at
 
 
-def corrections_log(session: Session, *, page: int, per_page: int) -> tuple[list[tuple[Post, Revision, Publication]], bool]:
+@dataclass(frozen=True)
+class LogEntry:
+    """One line of the corrections log and feed: a published correction, clarification, update or retraction.
+
+    ``revision`` is the correcting revision, or for a retraction the text that was retracted;
+    ``previous_number`` is the published revision a correction replaced (None for a retraction).
+    """
+
+    kind: str  # a NOTICE_KINDS value, or RETRACTION
+    post: Post
+    at: datetime
+    revision: Revision
+    previous_number: int | None = None
+    publication: Publication | None = None
+    retraction: Retraction | None = None
+
+
+RETRACTION = "retraction"
+
+
+def corrections_log(session: Session, *, page: int, per_page: int) -> tuple[list[LogEntry], bool]:
+    """Corrections and retractions, newest first, interleaved by date; and whether another page follows.
+
+    One query pages through both (a UNION ordered by date), then one query per kind loads the page's rows:
+    a retraction is no revision, so it cannot ride along in the corrections' join.
+    """
+    published_corrections = (
+        select(literal("correction").label("source"), Publication.id.label("ref"),
+               Publication.published_at.label("at"))
+        .join(Revision, Revision.id == Publication.revision_id).where(Revision.kind.in_(NOTICE_KINDS))
+    )
+    retractions = select(literal(RETRACTION), Retraction.id, Retraction.at)
+    merged = union_all(published_corrections, retractions).subquery()
     rows = session.execute(
-        select(Post, Revision, Publication)
-        .join(Publication, Publication.post_id == Post.id).join(Revision, Revision.id == Publication.revision_id)
-        .where(Revision.kind.in_(NOTICE_KINDS))
-        .order_by(Publication.published_at.desc(), Publication.id.desc())
+        select(merged.c.source, merged.c.ref)
+        .order_by(merged.c.at.desc(), merged.c.source, merged.c.ref.desc())
         .offset((page - 1) * per_page).limit(per_page + 1)
     ).all()
-    items = [(p, r, pub) for p, r, pub in rows]
-    return items[:per_page], len(items) > per_page
+    has_more = len(rows) > per_page
+    rows = rows[:per_page]
+    pubs = _by_id(session, Publication, {ref for source, ref in rows if source != RETRACTION})
+    rets = _by_id(session, Retraction, {ref for source, ref in rows if source == RETRACTION})
+    posts = _by_id(session, Post, {p.post_id for p in pubs.values()} | {r.post_id for r in rets.values()})
+    numbers = _published_numbers(session, {p.post_id for p in pubs.values()})
+    entries = []
+    for source, ref in rows:
+        if source == RETRACTION:
+            ret = rets[ref]
+            post = posts[ret.post_id]
+            assert post.published_revision is not None
+            entries.append(LogEntry(RETRACTION, post, ret.at, post.published_revision, retraction=ret))
+        else:
+            pub = pubs[ref]
+            earlier = [n for n in numbers[pub.post_id] if n < pub.revision.number]
+            entries.append(LogEntry(pub.revision.kind, posts[pub.post_id], pub.published_at, pub.revision,
+                                    previous_number=max(earlier, default=None), publication=pub))
+    return entries, has_more
 
 
-def previous_published_number(session: Session, post: Post, number: int) -> int | None:
-    earlier = [rev.number for rev, _ in history(session, post) if rev.number < number]
-    return earlier[-1] if earlier else None
+def _by_id(session: Session, model: type[M], ids: set[int]) -> dict[int, M]:
+    return {row.id: row for row in session.scalars(select(model).where(model.id.in_(ids)))} if ids else {}
+
+
+def _published_numbers(session: Session, post_ids: set[int]) -> dict[int, list[int]]:
+    """The numbers of every published revision of these posts, in one query."""
+    found: dict[int, list[int]] = {post_id: [] for post_id in post_ids}
+    if post_ids:
+        rows = session.execute(select(Publication.post_id, Revision.number)
+                               .join(Revision, Revision.id == Publication.revision_id)
+                               .where(Publication.post_id.in_(post_ids)))
+        for post_id, number in rows:
+            found[post_id].append(number)
+    return found
+
+
+def retractions_by_post(session: Session, post_ids: Iterable[int]) -> dict[int, Retraction]:
+    """The retraction of each of these posts that has one: how lists and feeds label a retracted post."""
+    ids = list(post_ids)
+    if not ids:
+        return {}
+    return {r.post_id: r for r in session.scalars(select(Retraction).where(Retraction.post_id.in_(ids)))}
+
+
+def last_published_at(session: Session, post_ids: Iterable[int]) -> dict[int, datetime]:
+    """When each post last had a revision published: its feed entry's ``updated``.
+
+    Not ``Post.updated_at``, which also moves for what a feed entry does not carry (a published comment).
+    """
+    ids = list(post_ids)
+    if not ids:
+        return {}
+    rows = session.execute(select(Publication.post_id, func.max(Publication.published_at))
+                           .where(Publication.post_id.in_(ids)).group_by(Publication.post_id))
+    return {post_id: at for post_id, at in rows}
 
 
 def corrections_stamp(session: Session) -> tuple[object, ...]:
-    row = session.execute(select(func.max(Publication.published_at), func.count(Publication.id))).one()
+    """Changes whenever a publication or a retraction happens: the cache key of the log and the feeds.
+
+    Retractions count on their own: a retraction publishes no revision, and must not depend on the post's
+    ``updated_at`` being bumped to show up.
+    """
+    row = session.execute(select(
+        select(func.max(Publication.published_at)).scalar_subquery(),
+        select(func.count(Publication.id)).scalar_subquery(),
+        select(func.max(Retraction.at)).scalar_subquery(),
+        select(func.count(Retraction.id)).scalar_subquery(),
+    )).one()
     return tuple(row)
 
 
@@ -154,16 +274,31 @@ def report_queue(session: Session, actor: User, *, state: str = ReportState.OPEN
     return list(session.scalars(query))
 
 
+# A report's one transition table: decided once, never re-decided.
+REPORT_MOVES: dict[tuple[ReportState, str], ReportState] = {
+    (ReportState.OPEN, "accept"): ReportState.ACCEPTED,
+    (ReportState.OPEN, "decline"): ReportState.DECLINED,
+}
+
+
 def _decidable(session: Session, actor: User, report_id: int) -> tuple[ErrorReport, Post]:
-    report = session.get(ErrorReport, report_id)
+    """The report, locked for this transaction (a double-clicked decision meets a 409, not two e-mails)."""
+    report = session.scalar(select(ErrorReport).where(ErrorReport.id == report_id)
+                            .with_for_update(of=ErrorReport).execution_options(populate_existing=True))
     if report is None:
         raise NotFound(f"No error report {report_id}.")
     post = session.get(Post, report.post_id)
     assert post is not None
     require(actor, "post.revise", post)
-    if report.state != ReportState.OPEN.value:
-        raise InvalidTransition(f"This report was already {report.state}.")
     return report, post
+
+
+def _move_report(report: ErrorReport, action: str) -> None:
+    """The one writer of ``ErrorReport.state``."""
+    target = REPORT_MOVES.get((ReportState(report.state), action))
+    if target is None:
+        raise InvalidTransition(f"This report was already {report.state}.")
+    report.state = target.value
 
 
 def accept_report(session: Session, actor: User, report_id: int, correction_number: int) -> ErrorReport:
@@ -174,7 +309,11 @@ def accept_report(session: Session, actor: User, report_id: int, correction_numb
         raise InvalidInput("Link the correction, clarification or update that fixes this report.",
                            field="correction_revision")
     publication = session.scalar(select(Publication).where(Publication.revision_id == revision.id))
-    report.state = ReportState.ACCEPTED.value
+    if publication is not None and publication.published_at < report.created_at:
+        raise InvalidInput(f"Revision {correction_number} was published before this report was made, so it cannot "
+                           "be the correction that answers it. Link a later one, or decline the report.",
+                           field="correction_revision")
+    _move_report(report, "accept")
     report.decided_by_id, report.decided_at = actor.id, utc_now()
     report.correction_revision = correction_number
     report.corrected_at = publication.published_at if publication else None
@@ -191,7 +330,7 @@ def decline_report(session: Session, actor: User, report_id: int, reason: str) -
     report, post = _decidable(session, actor, report_id)
     if not reason.strip():
         raise InvalidInput("Tell the reader why the report was declined.", field="reason")
-    report.state = ReportState.DECLINED.value
+    _move_report(report, "decline")
     report.decided_by_id, report.decided_at, report.decision_note = actor.id, utc_now(), reason
     session.flush()
     record(session, actor, "report.declined", post_id=post.id, note=reason, report_id=report.id)

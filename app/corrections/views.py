@@ -5,22 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from feedgen.feed import FeedGenerator
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from wtforms import EmailField, IntegerField, StringField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp
 
 from app.accounts.permissions import require
 from app.clock import utc_now
 from app.corrections import services
+from app.editorial.models import Retraction
 from app.editorial.services import retraction_for
 from app.errors import InvalidInput, NotFound
 from app.posts import services as posts
+from app.posts.views import public_key
 from app.text import clean_text, whole_number
 from app.web.auth import current_user
-from app.web.database import commit, db
+from app.web.database import db
 from app.web.extensions import client_ip, csrf, limiter
 from app.web.forms import Form, TextSafe
 from app.web.pagecache import cached_page
+from app.web.urls import public_root, public_url
 
 bp = Blueprint("corrections", __name__)
 PER_PAGE = 20
@@ -61,16 +64,14 @@ def _number(name: str) -> int | None:
 
 @bp.get("/posts/<slug>/changes")
 def changes(slug: str) -> Any:
-    key = posts.page_key(db(), slug)
-    if key is None:
-        raise NotFound("There is no published post at this address.")
+    key = public_key(slug)
     from_n, to_n = _number("from"), _number("to")
 
     def render() -> str:
         post = posts.get_public_post(db(), slug)
         old, new, html = services.changes(db(), post, from_n, to_n)
-        commit()  # a newly computed diff is kept
         return render_template("corrections/changes.html", post=post, old=old, new=new, diff=html,
+                               references=services.reference_changes(old, new),
                                history=services.history(db(), post), notices=services.notices(db(), post))
 
     return cached_page(("changes", key), render)
@@ -78,9 +79,7 @@ def changes(slug: str) -> Any:
 
 @bp.get("/posts/<slug>/history")
 def history(slug: str) -> Any:
-    key = posts.page_key(db(), slug)
-    if key is None:
-        raise NotFound("There is no published post at this address.")
+    key = public_key(slug)
 
     def render() -> str:
         post = posts.get_public_post(db(), slug)
@@ -97,70 +96,94 @@ def log() -> Any:
         abort(404)
 
     def render() -> str:
-        items, more = services.corrections_log(db(), page=page, per_page=PER_PAGE)
-        if not items and page > 1:
+        entries, more = services.corrections_log(db(), page=page, per_page=PER_PAGE)
+        if not entries and page > 1:
             raise NotFound("There is no such page of corrections.")
         median = services.median_time_to_correct(db())
-        return render_template("corrections/log.html", items=items, page=page, has_more=more,
-                               previous=lambda p, r: services.previous_published_number(db(), p, r.number),
+        return render_template("corrections/log.html", entries=entries, page=page, has_more=more,
                                median=services.describe_duration(median) if median else None)
 
     return cached_page(("corrections", services.corrections_stamp(db()), posts.public_stamp(db())), render)
 
 
-def _feed(title: str, path: str) -> FeedGenerator:
+def _feed(title: str, endpoint: str) -> FeedGenerator:
+    """A feed whose every URL is on CANDOR_PUBLIC_URL: it is cached and read by all, whatever Host asked."""
     fg = FeedGenerator()
-    site = request.url_root
-    fg.id(site.rstrip("/") + path)
+    fg.id(public_url(endpoint))
     fg.title(title)
     fg.author({"name": current_app.config["ORGANISATION"]})
-    fg.link(href=site.rstrip("/") + path, rel="self")
-    fg.link(href=site, rel="alternate")
+    fg.link(href=public_url(endpoint), rel="self")
+    fg.link(href=public_root(), rel="alternate")
     fg.language("en")
+    fg.generator("Candor")  # not feedgen's default, which links to feedgen's own site
     return fg
 
 
 @bp.get("/feed.atom")
 def feed() -> Any:
     def render() -> str:
-        fg = _feed(current_app.config["SITE_NAME"], "/feed.atom")
+        fg = _feed(current_app.config["SITE_NAME"], "corrections.feed")
         items, _ = posts.published_posts(db(), page=1, per_page=30)
-        fg.updated(max((p.updated_at for p in items), default=None) or utc_now())
+        ids = [post.id for post in items]
+        retractions = services.retractions_by_post(db(), ids)
+        published = services.last_published_at(db(), ids)
+        # A retraction is the entry's latest change; otherwise its latest published text (not a new comment).
+        updated = {p.id: retractions[p.id].at if p.id in retractions else published.get(p.id, p.updated_at)
+                   for p in items}
+        fg.updated(max(updated.values(), default=None) or utc_now())
         for post in reversed(items):
             rev = post.published_revision
+            retraction = retractions.get(post.id)
             entry = fg.add_entry()
-            url = url_for("posts.show", slug=post.slug, _external=True)
+            url = public_url("posts.show", slug=post.slug)
             entry.id(url)
-            entry.title(rev.title)
             entry.link(href=url)
             entry.author({"name": post.author.name})
             entry.published(post.first_published_at)
-            entry.updated(post.updated_at)
-            entry.content(rev.html, type="html")
+            entry.updated(updated[post.id])
+            if retraction is None:
+                entry.title(rev.title)
+                entry.content(rev.html, type="html")
+            else:
+                entry.title(f"Retracted: {rev.title}")
+                entry.summary(_retraction_summary(retraction))
+                entry.content(render_template("corrections/_feed_retraction.html", retraction=retraction,
+                                              revision=rev), type="html")
         return fg.atom_str(pretty=True).decode()
 
-    response = cached_page(("feed", posts.public_stamp(db())), render)
+    key = ("feed", posts.public_stamp(db()), services.corrections_stamp(db()))
+    response = cached_page(key, render)
     response.mimetype = "application/atom+xml"
     return response
+
+
+def _retraction_summary(retraction: Retraction) -> str:
+    return f"Retracted on {retraction.at.strftime('%-d %B %Y')}: {retraction.reason}"
 
 
 @bp.get("/corrections.atom")
 def corrections_feed() -> Any:
     def render() -> str:
-        fg = _feed(f"Corrections · {current_app.config['SITE_NAME']}", "/corrections.atom")
-        items, _ = services.corrections_log(db(), page=1, per_page=50)
-        fg.updated(items[0][2].published_at if items else utc_now())
-        for post, rev, pub in reversed(items):
-            before = services.previous_published_number(db(), post, rev.number)
-            url = url_for("corrections.changes", slug=post.slug, _external=True, **{"from": before, "to": rev.number})
+        fg = _feed(f"Corrections · {current_app.config['SITE_NAME']}", "corrections.corrections_feed")
+        entries, _ = services.corrections_log(db(), page=1, per_page=50)
+        fg.updated(entries[0].at if entries else utc_now())
+        for item in reversed(entries):
             entry = fg.add_entry()
-            entry.id(url)
-            entry.title(f"{rev.kind.capitalize()}: {rev.title}")
+            if item.retraction is not None:
+                url = public_url("posts.show", slug=item.post.slug)
+                entry.id(public_url("posts.show", slug=item.post.slug, _anchor="retraction-heading"))
+                entry.title(f"Retraction: {item.revision.title}")
+                entry.summary(_retraction_summary(item.retraction))
+            else:
+                url = public_url("corrections.changes", slug=item.post.slug,
+                                 **{"from": item.previous_number, "to": item.revision.number})
+                entry.id(url)
+                entry.title(f"{item.kind.capitalize()}: {item.revision.title}")
+                entry.summary(item.revision.note)
             entry.link(href=url)
-            entry.author({"name": post.author.name})
-            entry.published(pub.published_at)
-            entry.updated(pub.published_at)
-            entry.summary(rev.note)
+            entry.author({"name": item.post.author.name})
+            entry.published(item.at)
+            entry.updated(item.at)
         return fg.atom_str(pretty=True).decode()
 
     response = cached_page(("corrections-feed", services.corrections_stamp(db())), render)
@@ -179,7 +202,6 @@ def report(slug: str) -> Any:
             return render_template("corrections/report_thanks.html", post=post)
         services.report_error(db(), post, what=form.what.data or "", source=form.source.data or "",
                               email=(form.email.data or "").lower(), ip=client_ip())
-        commit()
         return render_template("corrections/report_thanks.html", post=post), 201
     status = 422 if request.method == "POST" else 200
     return render_template("corrections/report.html", post=post, form=form), status
@@ -206,7 +228,6 @@ def accept(report_id: int) -> Any:
     if not form.validate_on_submit() or form.correction_revision.data is None:
         raise InvalidInput("Give the number of the revision that corrects this report.", field="correction_revision")
     services.accept_report(db(), actor, report_id, form.correction_revision.data)
-    commit()
     return redirect(url_for("corrections.report_queue"))
 
 
@@ -218,7 +239,6 @@ def decline(report_id: int) -> Any:
         raise InvalidInput("Say why the report is declined; the reader is told.", field="reason")
     services.decline_report(db(), actor, report_id, clean_text(form.reason.data, "reason", max_chars=2000,
                                                                 multiline=True))
-    commit()
     return redirect(url_for("corrections.report_queue"))
 
 
@@ -230,6 +250,5 @@ def staff_diff(post_id: int) -> Any:
     to_n = _number("to") or post.current_revision.number
     from_n = _number("from") or (post.published_revision.number if post.published_revision else 1)
     old, new, html = services.staff_changes(db(), actor, post, from_n, to_n)
-    commit()
     return render_template("corrections/staff_diff.html", post=post, old=old, new=new, diff=html,
                            revisions=posts.revisions(db(), post, published_only=False))

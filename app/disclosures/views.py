@@ -8,11 +8,12 @@ from flask import current_app
 
 from app.accounts.permissions import require
 from app.disclosures import services as disclosures
+from app.editorial import services as editorial
 from app.errors import NotFound
 from app.web import api
 from app.web.api import json_body
 from app.web.auth import current_user
-from app.web.database import commit, db
+from app.web.database import db
 
 
 @api.bp.put("/me/disclosure")
@@ -21,7 +22,7 @@ def api_put_disclosure() -> Any:
     data = json_body()
     disclosure = disclosures.record_disclosure(db(), actor, no_conflicts=data.get("no_conflicts"),
                                                interests=data.get("interests"), statement=data.get("statement", ""))
-    commit()
+    editorial.disclosure_changed(db(), actor)
     return disclosures.to_json(disclosure, current_app.config["CANDOR_COI_MAX_AGE_DAYS"]), 201
 
 

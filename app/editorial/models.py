@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.accounts.models import User
 from app.clock import utc_now
 from app.db import AppendOnly, Base, intpk
+from app.posts.models import Retraction  # noqa: F401  (lives with the other publication records)
 
 
 class ReviewState(enum.StrEnum):
@@ -81,23 +82,6 @@ class GateOverride(AppendOnly, Base):
 
     def __repr__(self) -> str:
         return f"<GateOverride post={self.post_id} r{self.revision_number} {self.gate}>"
-
-
-class Retraction(AppendOnly, Base):
-    """That a post was retracted, why, and by whom. Append-only; the post keeps its address and history."""
-
-    __tablename__ = "retractions"
-
-    id: Mapped[intpk]
-    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), unique=True)
-    reason: Mapped[str] = mapped_column(Text)
-    editor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    at: Mapped[datetime] = mapped_column(default=utc_now)
-
-    editor: Mapped[User] = relationship(lazy="joined")
-
-    def __repr__(self) -> str:
-        return f"<Retraction post={self.post_id}>"
 
 
 class LinkCheck(Base):

@@ -1,13 +1,24 @@
-"""The editorial workflow as one transition table, with the gates, reviews and audit log around it.
+"""The editorial workflow: two state axes, each with one transition table and one writer.
 
-draft -> in review -> changes requested | published (or scheduled, then published) -> retracted.
-A published post with a pending correction goes through the same review. An impossible move raises
-InvalidTransition; a move this actor may not make raises NotAllowed. Every transition writes an audit
-entry and sends a signal. Services flush and never commit.
+A post has a publication state (never published, live, retracted) and a review state for its newest
+revision (none, in review, changes requested, scheduled). They are separate because they are separate
+facts: a live post with a correction in review is live. ``_move`` is the only code that writes either
+column; it checks the tables, writes an audit entry and sends a signal.
+
+Approval is a record (``Approval``) of exactly what the editor saw: the revision, the disclosure in
+force, the gate results. Publication publishes that record and nothing else, now or at its scheduled
+time, and a scheduled one is checked again at that time: if the text, the disclosure or a gate moved,
+the approval is withdrawn (audited) and the post goes back to its editor.
+
+Four eyes: nobody approves text they wrote. Every verb that changes a post locks its row first
+(``SELECT ... FOR UPDATE``; SQLite's writers are serialised at BEGIN) and decides on what it reads
+after the lock, so a double click or two racing editors meet a 409, never a 500 or a lost update.
+Services flush and never commit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -15,67 +26,130 @@ from sqlalchemy.orm import Session
 
 from app import events
 from app.accounts.models import User
-from app.accounts.permissions import require
+from app.accounts.permissions import can, require
 from app.audit.services import record
 from app.clock import utc_now
-from app.corrections import services as _corrections  # noqa: F401  (its publication receivers)
+from app.corrections import services as corrections
 from app.disclosures import services as disclosures
+from app.disclosures.models import Disclosure
 from app.editorial.gates import GateResult, GateSettings, evaluate, failing
 from app.editorial.models import OVERRIDABLE, Gate, GateOverride, Retraction, Review, ReviewState
-from app.errors import InvalidInput, InvalidTransition, PublishBlocked, StaleRevision
-from app.posts.models import Post, PostStatus, Publication
+from app.errors import InvalidInput, InvalidTransition, NotAllowed, PublishBlocked, StaleRevision
+from app.posts import services as posts
+from app.posts.models import (
+    Approval,
+    ApprovalWithdrawal,
+    Post,
+    Publication,
+    PublicationState,
+    Revision,
+)
+from app.posts.models import ReviewState as PostReview
 
-S = PostStatus
+R = PostReview
+P = PublicationState
 
-# (status, action) -> status. "after" marks the status a post returns to when it has, or has not,
-# been published before; the table is the whole workflow.
-TRANSITIONS: dict[tuple[PostStatus, str], PostStatus | str] = {
-    (S.DRAFT, "submit"): S.IN_REVIEW,
-    (S.CHANGES_REQUESTED, "submit"): S.IN_REVIEW,
-    (S.PUBLISHED, "submit"): S.IN_REVIEW,
-    (S.IN_REVIEW, "request_changes"): S.CHANGES_REQUESTED,
-    (S.IN_REVIEW, "approve"): S.PUBLISHED,
-    (S.IN_REVIEW, "schedule"): S.SCHEDULED,
-    (S.IN_REVIEW, "withdraw"): "after",
-    (S.SCHEDULED, "publish_due"): S.PUBLISHED,
-    (S.SCHEDULED, "edit"): "after",
-    (S.PUBLISHED, "publish_direct"): S.PUBLISHED,
-    (S.PUBLISHED, "retract"): S.RETRACTED,
-    (S.IN_REVIEW, "retract"): S.RETRACTED,
-    (S.CHANGES_REQUESTED, "retract"): S.RETRACTED,
-    (S.SCHEDULED, "retract"): S.RETRACTED,
+# The review axis: (state, action) -> state. The whole review workflow.
+REVIEW_MOVES: dict[tuple[PostReview, str], PostReview] = {
+    (R.NONE, "submit"): R.IN_REVIEW,
+    (R.CHANGES_REQUESTED, "submit"): R.IN_REVIEW,
+    (R.IN_REVIEW, "request_changes"): R.CHANGES_REQUESTED,
+    (R.IN_REVIEW, "approve"): R.NONE,
+    (R.IN_REVIEW, "schedule"): R.SCHEDULED,
+    (R.IN_REVIEW, "withdraw"): R.NONE,
+    (R.SCHEDULED, "withdraw"): R.NONE,
+    (R.SCHEDULED, "publish_due"): R.NONE,
+    (R.SCHEDULED, "edit"): R.NONE,
+    (R.SCHEDULED, "recheck_failed"): R.IN_REVIEW,
+    **{(state, "retract"): R.NONE for state in R},
 }
+# The publication axis. Only these actions move it; every other action needs a post that is not retracted.
+PUBLICATION_MOVES: dict[tuple[PublicationState, str], PublicationState] = {
+    (P.NEVER_PUBLISHED, "approve"): P.LIVE,
+    (P.LIVE, "approve"): P.LIVE,
+    (P.NEVER_PUBLISHED, "publish_due"): P.LIVE,
+    (P.LIVE, "publish_due"): P.LIVE,
+    (P.LIVE, "retract"): P.RETRACTED,
+}
+_PUBLISHING_ACTIONS = frozenset(action for _, action in PUBLICATION_MOVES)
 
 _PAST = {
     "submit": "submitted for review", "request_changes": "sent back for changes", "approve": "approved",
     "schedule": "scheduled", "withdraw": "withdrawn from review", "publish_due": "published on schedule",
-    "edit": "edited", "publish_direct": "corrected and published in one step", "retract": "retracted",
+    "edit": "edited", "recheck_failed": "sent back to its editor", "retract": "retracted",
 }
 
 
+def _targets(post: Post, action: str) -> tuple[PostReview, PublicationState] | None:
+    review, publication = R(post.review_state), P(post.publication_state)
+    if action in _PUBLISHING_ACTIONS:
+        new_publication = PUBLICATION_MOVES.get((publication, action))
+        if new_publication is None:
+            return None
+    elif publication == P.RETRACTED:
+        return None
+    else:
+        new_publication = publication
+    new_review = REVIEW_MOVES.get((review, action))
+    return None if new_review is None else (new_review, new_publication)
+
+
 def can_move(post: Post, action: str) -> bool:
-    if action == "retract" and post.published_revision_id is None:
-        return False
-    return (PostStatus(post.status), action) in TRANSITIONS
+    return _targets(post, action) is not None
 
 
-def _move(session: Session, actor: User | None, post: Post, action: str, *, note: str = "", **data: object) -> None:
-    current = PostStatus(post.status)
-    target = TRANSITIONS.get((current, action))
-    if target is None or not can_move(post, action):
-        state = current.value.replace("_", " ")
-        raise InvalidTransition(f"A post that is {state} cannot be {_PAST[action]}.", post_status=current.value)
-    if target == "after":
-        target = S.PUBLISHED if post.published_revision_id else S.DRAFT
-    assert isinstance(target, PostStatus)
-    post.status = target.value
-    post.updated_at = utc_now()
+def _describe(post: Post) -> str:
+    if post.publication_state == P.RETRACTED:
+        return "retracted"
+    if post.review_state != R.NONE:
+        return post.review_state.replace("_", " ")
+    return "published" if post.publication_state == P.LIVE else "a draft"
+
+
+def _expect(post: Post, action: str) -> tuple[PostReview, PublicationState]:
+    targets = _targets(post, action)
+    if targets is None:
+        raise InvalidTransition(f"A post that is {_describe(post)} cannot be {_PAST[action]}.",
+                                post_status=post.status, publication_state=post.publication_state,
+                                review_state=post.review_state)
+    return targets
+
+
+def _move(session: Session, actor: User | None, post: Post, action: str, *, note: str = "",
+          scheduled: Approval | None = None, published: tuple[Revision, str, datetime] | None = None,
+          **data: object) -> None:
+    """The one writer of both state columns and of what goes with them in the same row write: the
+    scheduled approval, and on publication the published revision, the slug and the first date (the
+    table's CHECK constraints tie them together, so they change in one UPDATE)."""
+    review, publication = _expect(post, action)
+    if (action in _PUBLISHING_ACTIONS and action != "retract") != (published is not None):
+        raise AssertionError("publishing moves, and only they, name what they publish")
+    old = {"review": post.review_state, "publication": post.publication_state}
+    if published is not None:
+        revision, slug, at = published
+        post.published_revision_id = revision.id
+        post.slug = slug
+        if post.first_published_at is None:
+            post.first_published_at = at
+    post.review_state = review.value
+    post.publication_state = publication.value
+    post.scheduled_approval_id = scheduled.id if review == R.SCHEDULED and scheduled is not None else None
+    if review == R.SCHEDULED and scheduled is None:
+        raise AssertionError("scheduling needs the approval it will publish")
     session.flush()
     revision = post.current_revision
     record(session, actor, f"post.{action}", post_id=post.id, revision_number=revision.number if revision else None,
-           note=note, **{"from": current.value, "to": target.value, **data})
-    events.post_status_changed.send(post, old=current.value, new=target.value)
+           note=note, **{"from": old, "to": {"review": review.value, "publication": publication.value}, **data})
+    events.post_status_changed.send(post, old=old, new={"review": review.value, "publication": publication.value})
 
+
+def lock(session: Session, post: Post) -> Post:
+    """Lock the post's row for this transaction and re-read it: every decision below sees the latest state."""
+    session.refresh(post, with_for_update={"of": Post})
+    return post
+
+
+# --- reviews ----------------------------------------------------------------------------------------
 
 def open_review(session: Session, post: Post) -> Review | None:
     return session.scalar(select(Review).where(Review.post_id == post.id, Review.state == ReviewState.OPEN.value))
@@ -96,14 +170,28 @@ def check_gates(session: Session, post: Post, settings: GateSettings,
     return evaluate(session, post, settings, touches_interests=touches_interests)
 
 
+def revise(session: Session, actor: User, post: Post, data: posts.RevisionInput,
+           base_revision: int) -> tuple[Revision, bool]:
+    """Save a new revision; an edit withdraws a pending (scheduled) approval, which approved other text."""
+    require(actor, "post.revise", post)
+    lock(session, post)
+    if post.publication_state == P.RETRACTED:
+        raise InvalidTransition("A retracted post cannot be revised.")
+    revision, created = posts.revise(session, actor, post, data, base_revision)
+    if created and post.review_state == R.SCHEDULED:
+        _withdraw_approval(session, actor, post, "edit", "Edited after approval; the approval was withdrawn.")
+    return revision, created
+
+
 def submit(session: Session, actor: User, post: Post, settings: GateSettings, *,
            touches_interests: bool | None = None, interest_statement: str = "") -> Review:
     """Send the current revision to review, if every gate passes; else PublishBlocked lists them all."""
     require(actor, "post.submit", post)
-    if post.status == S.PUBLISHED and post.current_revision_id == post.published_revision_id:
+    lock(session, post)
+    if (post.review_state == R.NONE and post.publication_state == P.LIVE
+            and post.current_revision_id == post.published_revision_id):
         raise InvalidTransition("Nothing to review: the current revision is already published.")
-    if not can_move(post, "submit"):
-        _move(session, actor, post, "submit")  # raises the precise InvalidTransition
+    _expect(post, "submit")
     blocked = failing(check_gates(session, post, settings, touches_interests))
     if blocked:
         raise PublishBlocked(blocked)
@@ -121,43 +209,73 @@ def request_changes(session: Session, actor: User, post: Post, note: str) -> Pos
     require(actor, "post.request_changes", post)
     if not note.strip():
         raise InvalidInput("Say what needs to change.", field="note")
+    lock(session, post)
     _move(session, actor, post, "request_changes", note=note)
     _close_review(session, post, actor, ReviewState.CHANGES_REQUESTED, note)
     return post
 
 
 def withdraw(session: Session, actor: User, post: Post) -> Post:
-    require(actor, "post.submit", post)
+    """The author takes the post out of review, or out of its schedule (the approval is withdrawn); the
+    editor who gave a scheduled approval may withdraw that approval too."""
+    lock(session, post)
+    approver = post.scheduled_approval.approved_by_id if post.scheduled_approval is not None else None
+    if actor.id != approver:
+        require(actor, "post.withdraw", post)
+    require(actor, "post.view_unpublished", post)
+    if post.review_state == R.SCHEDULED:
+        _withdraw_approval(session, actor, post, "withdraw", "Withdrawn before its scheduled time.")
+        return post
     _move(session, actor, post, "withdraw")
     _close_review(session, post, actor, ReviewState.WITHDRAWN)
     return post
 
 
-def _publish(session: Session, approver: User, post: Post, settings: GateSettings, *, via: str,
-             touches_interests: bool, interest_statement: str, at: datetime | None = None) -> Publication:
-    """Make the current revision public, freezing the author's disclosure in force with it."""
-    revision = post.current_revision
-    assert revision is not None
-    now = at or utc_now()
-    disclosure = disclosures.current(session, post.author, settings.coi_max_age_days)
-    publication = Publication(post_id=post.id, revision_id=revision.id, approved_by_id=approver.id, published_at=now,
-                              via=via, disclosure_id=disclosure.id if disclosure else None,
-                              touches_interests=touches_interests, interest_statement=interest_statement)
-    session.add(publication)
-    post.published_revision = revision
-    post.publish_at = None
-    if post.first_published_at is None:
-        post.first_published_at = now
-    post.updated_at = utc_now()
-    session.flush()
-    events.post_published.send(post, revision=revision)
-    return publication
+# --- four eyes and approval ----------------------------------------------------------------------
+
+def writers_since_publication(session: Session, post: Post, up_to: Revision) -> set[int]:
+    """Everyone who wrote any revision after the last published one, up to ``up_to``: the text under review."""
+    published = post.published_revision.number if post.published_revision is not None else 0
+    return set(session.scalars(
+        select(Revision.author_id).where(Revision.post_id == post.id, Revision.number > published,
+                                         Revision.number <= up_to.number).distinct()
+    ))
+
+
+def _require_four_eyes(session: Session, actor: User, post: Post, revision: Revision, what: str) -> None:
+    if actor.id in writers_since_publication(session, post, revision):
+        raise NotAllowed(f"You wrote part of this text, so another editor must {what} it: "
+                         "nobody approves their own words.", rule="four_eyes")
+
+
+def _interests_answer(session: Session, post: Post, review: Review | None) -> bool | None:
+    """The author's "does this touch a disclosed interest?" answer, if given against the disclosure in
+    force now; None (unanswered) when the disclosure changed since, so the gate asks again."""
+    if review is None:
+        return None
+    latest = disclosures.latest(session, post.author)
+    if latest is not None and latest.created_at > review.submitted_at:
+        return None
+    return review.touches_interests
+
+
+def _gate_record(results: Iterable[GateResult]) -> list[dict[str, object]]:
+    return [{"gate": r.gate.value, "ok": r.ok, "overridden": r.override is not None} for r in results]
+
+
+def _disclosure_in_force(session: Session, post: Post, settings: GateSettings) -> Disclosure | None:
+    return disclosures.current(session, post.author, settings.coi_max_age_days)
 
 
 def approve(session: Session, actor: User, post: Post, revision_number: int, settings: GateSettings, *,
             publish_at: datetime | None = None) -> Publication | None:
-    """Approve exactly ``revision_number``: publish it now, or schedule it. Gates are checked again."""
+    """Approve exactly ``revision_number`` with the disclosure and gate results in force now.
+
+    Publishes that approval at once, or schedules it for ``publish_at``. Gates are checked again here.
+    """
     require(actor, "post.approve", post)
+    lock(session, post)
+    _expect(post, "approve")
     current = post.current_revision
     assert current is not None
     if revision_number != current.number:
@@ -165,60 +283,127 @@ def approve(session: Session, actor: User, post: Post, revision_number: int, set
             f"You reviewed revision {revision_number}, but revision {current.number} is current. Review it again.",
             current_revision=current.number,
         )
-    if not can_move(post, "approve"):
-        _move(session, actor, post, "approve")
+    _require_four_eyes(session, actor, post, current, "approve")
     review = open_review(session, post)
-    blocked = failing(check_gates(session, post, settings, review.touches_interests if review else None))
+    results = check_gates(session, post, settings, _interests_answer(session, post, review))
+    blocked = failing(results)
     if blocked:
         raise PublishBlocked(blocked)
-    touches = review.touches_interests if review else False
-    statement = review.interest_statement if review else ""
+    disclosure = _disclosure_in_force(session, post, settings)
+    now = utc_now()
+    scheduled = publish_at is not None and publish_at > now
+    approval = Approval(
+        post_id=post.id, revision_id=current.id, revision_author_id=current.author_id, approved_by_id=actor.id,
+        approved_at=now, publish_at=publish_at if scheduled else None,
+        disclosure_id=disclosure.id if disclosure else None,
+        touches_interests=review.touches_interests if review else False,
+        interest_statement=review.interest_statement if review else "", gates=_gate_record(results),
+    )
+    session.add(approval)
+    session.flush()
     _close_review(session, post, actor, ReviewState.APPROVED)
-    if publish_at is not None and publish_at > utc_now():
-        post.publish_at = publish_at
-        _move(session, actor, post, "schedule", publish_at=publish_at.isoformat())
+    if scheduled:
+        assert publish_at is not None
+        _move(session, actor, post, "schedule", scheduled=approval, approval_id=approval.id,
+              publish_at=publish_at.isoformat())
         return None
-    _move(session, actor, post, "approve")
-    return _publish(session, actor, post, settings, via="review", touches_interests=touches,
-                    interest_statement=statement)
+    return _publish(session, actor, post, approval, "approve", at=now)
+
+
+def _publish(session: Session, actor: User | None, post: Post, approval: Approval, action: str, *,
+             at: datetime) -> Publication:
+    """Make the approved revision public, with the disclosure the approval froze. Nothing else is read."""
+    revision = approval.revision
+    slug = posts.reserve_slug(session, post, revision.title)
+    _move(session, actor, post, action, published=(revision, slug, at), approval_id=approval.id)
+    publication = Publication(post_id=post.id, revision_id=approval.revision_id, approval_id=approval.id,
+                              approved_by_id=approval.approved_by_id, published_at=at, via="review",
+                              disclosure_id=approval.disclosure_id, touches_interests=approval.touches_interests,
+                              interest_statement=approval.interest_statement)
+    session.add(publication)
+    session.flush()
+    session.expire(post, ["published_revision"])
+    corrections.after_publication(session, post, revision, publication)
+    events.post_published.send(post, revision=revision)
+    return publication
+
+
+def _withdraw_approval(session: Session, actor: User | None, post: Post, action: str, reason: str) -> None:
+    """End the post's pending approval (recorded, append-only) and move the review axis by ``action``."""
+    approval = post.scheduled_approval
+    assert approval is not None
+    _move(session, actor, post, action, note=reason, approval_id=approval.id)
+    session.add(ApprovalWithdrawal(approval_id=approval.id, reason=reason, actor_id=actor.id if actor else None,
+                                   at=utc_now()))
+    session.flush()
+    if action == "recheck_failed":
+        # The text is as approved but something around it moved: the editor decides again.
+        session.add(Review(post_id=post.id, revision_number=approval.revision.number, submitted_by_id=post.author_id,
+                           submitted_at=utc_now(), touches_interests=approval.touches_interests,
+                           interest_statement=approval.interest_statement, note=reason))
+        session.flush()
+
+
+def _what_moved(session: Session, post: Post, approval: Approval, settings: GateSettings) -> str | None:
+    """Why a scheduled approval no longer holds, or None if the text, disclosure and gates are as approved."""
+    if post.current_revision_id != approval.revision_id:
+        return "The text changed after it was approved."
+    disclosure = _disclosure_in_force(session, post, settings)
+    if (disclosure.id if disclosure else None) != approval.disclosure_id:
+        return "The author's disclosure changed (or expired) after approval."
+    if not can(approval.approved_by, "post.approve", post):
+        return "The editor who approved it can no longer approve posts."
+    results = check_gates(session, post, settings, approval.touches_interests)
+    if failing(results) or _gate_record(results) != approval.gates:
+        return "A publishing gate's result changed after approval."
+    return None
 
 
 def publish_due(session: Session, settings: GateSettings, now: datetime | None = None) -> list[Post]:
-    """Publish every scheduled post whose time has come. Safe to run from cron and on any request."""
+    """Publish every scheduled approval whose time has come, if nothing moved since it was given.
+
+    Safe from cron and from any request, on several workers at once: each post is locked and re-read,
+    and one that another worker is publishing is skipped.
+    """
     now = now or utc_now()
-    due = list(session.scalars(
-        select(Post).where(Post.status == S.SCHEDULED.value, Post.publish_at <= now).with_for_update(skip_locked=True, of=Post)
+    due_ids = list(session.scalars(
+        select(Post.id).join(Approval, Approval.id == Post.scheduled_approval_id)
+        .where(Post.review_state == R.SCHEDULED.value, Approval.publish_at <= now)
     ))
-    for post in due:
-        approval = session.scalar(
-            select(Review).where(Review.post_id == post.id, Review.state == ReviewState.APPROVED.value)
-            .order_by(Review.closed_at.desc()).limit(1)
-        )
-        approver = session.get(User, approval.closed_by_id) if approval and approval.closed_by_id else post.author
-        _move(session, None, post, "publish_due")
-        _publish(session, approver, post, settings, via="review", at=post.publish_at,
-                 touches_interests=approval.touches_interests if approval else False,
-                 interest_statement=approval.interest_statement if approval else "")
-    return due
+    published: list[Post] = []
+    for post_id in due_ids:
+        post = session.scalar(select(Post).where(Post.id == post_id)
+                              .with_for_update(skip_locked=True, of=Post)
+                              .execution_options(populate_existing=True))
+        if post is None or post.review_state != R.SCHEDULED.value:
+            continue
+        approval = post.scheduled_approval
+        assert approval is not None and approval.publish_at is not None
+        if approval.publish_at > now:
+            continue
+        moved = _what_moved(session, post, approval, settings)
+        if moved is not None:
+            _withdraw_approval(session, None, post, "recheck_failed", moved)
+            continue
+        _publish(session, None, post, approval, "publish_due", at=approval.publish_at)
+        published.append(post)
+    return published
 
 
-def after_edit(session: Session, actor: User, post: Post) -> None:
-    """An edit after approval needs approval again: a scheduled post goes back to its editor's queue."""
-    if post.status == S.SCHEDULED.value:
-        post.publish_at = None
-        _move(session, actor, post, "edit", note="Edited after approval; approval withdrawn.")
+def disclosure_changed(session: Session, user: User) -> list[Post]:
+    """A new disclosure: every scheduled approval of this author's posts froze the old one, so each goes
+    back to its editor now (publication would refuse it anyway)."""
+    affected = list(session.scalars(select(Post).where(Post.author_id == user.id,
+                                                       Post.review_state == R.SCHEDULED.value)))
+    for post in affected:
+        lock(session, post)
+        if post.review_state == R.SCHEDULED.value:
+            _withdraw_approval(session, user, post, "recheck_failed",
+                               "The author recorded a new disclosure after approval.")
+    return affected
 
 
-def publish_direct(session: Session, actor: User, post: Post, settings: GateSettings) -> Publication:
-    """An editor corrects a published post and publishes it in one step, recorded as such."""
-    require(actor, "post.publish_direct", post)
-    blocked = failing(check_gates(session, post, settings, False))
-    if blocked:
-        raise PublishBlocked(blocked)
-    _move(session, actor, post, "publish_direct")
-    return _publish(session, actor, post, settings, via="editor_direct", touches_interests=False,
-                    interest_statement="")
-
+# --- overrides and retraction ---------------------------------------------------------------------
 
 def override_gate(session: Session, actor: User, post: Post, gate: str, justification: str,
                   revision_number: int) -> GateOverride:
@@ -232,11 +417,18 @@ def override_gate(session: Session, actor: User, post: Post, gate: str, justific
         raise InvalidInput(f"The {which.value} gate has no exceptions; only {names} can be overridden.", field="gate")
     if not justification.strip():
         raise InvalidInput("An override needs a justification on the record.", field="justification")
+    lock(session, post)
     current = post.current_revision
     assert current is not None
     if revision_number != current.number:
         raise StaleRevision(f"Revision {current.number} is current, not {revision_number}.",
                             current_revision=current.number)
+    _require_four_eyes(session, actor, post, current, "override a gate on")
+    existing = session.scalar(select(GateOverride).where(GateOverride.post_id == post.id,
+                                                         GateOverride.revision_number == current.number,
+                                                         GateOverride.gate == which.value))
+    if existing is not None:
+        raise InvalidTransition(f"The {which.value} gate is already overridden for revision {current.number}.")
     override = GateOverride(post_id=post.id, revision_number=current.number, gate=which.value,
                             justification=justification, editor_id=actor.id, at=utc_now())
     session.add(override)
@@ -247,10 +439,17 @@ def override_gate(session: Session, actor: User, post: Post, gate: str, justific
 
 
 def retract(session: Session, actor: User, post: Post, reason: str) -> Retraction:
+    """One editor's act, audited and shown to readers with its reason; the text and history stay."""
     require(actor, "post.retract", post)
     if not reason.strip():
         raise InvalidInput("A retraction needs a reason readers will see.", field="reason")
+    lock(session, post)
+    _expect(post, "retract")
+    pending = post.scheduled_approval
     _move(session, actor, post, "retract", note=reason)
+    if pending is not None:
+        session.add(ApprovalWithdrawal(approval_id=pending.id, reason="The post was retracted.", actor_id=actor.id,
+                                       at=utc_now()))
     _close_review(session, post, actor, ReviewState.WITHDRAWN)
     retraction = Retraction(post_id=post.id, reason=reason, editor_id=actor.id, at=utc_now())
     session.add(retraction)

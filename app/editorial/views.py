@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import url_for
-
 from app.accounts.permissions import require
 from app.audit import services as audit
 from app.editorial import services as editorial
@@ -16,7 +14,8 @@ from app.text import clean_text
 from app.web import api
 from app.web.api import gate_settings, int_field, json_body, listing, optional_bool, page_args
 from app.web.auth import current_user
-from app.web.database import commit, db
+from app.web.database import db
+from app.web.urls import public_url
 
 
 def _optional_body() -> dict[str, Any]:
@@ -37,12 +36,16 @@ def _datetime(data: dict[str, Any], name: str) -> datetime | None:
         raise InvalidInput(f"{name} must be an ISO 8601 date-time, like 2026-12-01T09:00:00Z.", field=name) from None
     if value.tzinfo is None:
         raise InvalidInput(f"{name} needs a time zone (end it with Z for UTC).", field=name)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-14:00 is past the last representable UTC instant
+        raise InvalidInput(f"{name} is out of range.", field=name) from None
 
 
 def _status(post_id: int) -> dict[str, Any]:
     post = posts.get_post(db(), post_id)
-    return {"id": post.id, "status": post.status,
+    return {"id": post.id, "status": post.status, "slug": post.slug,
+            "publication_state": post.publication_state, "review_state": post.review_state,
             "revision": post.current_revision.number if post.current_revision else None,
             "published_revision": post.published_revision.number if post.published_revision else None,
             "publish_at": post.publish_at.isoformat() if post.publish_at else None}
@@ -57,7 +60,6 @@ def api_submit(post_id: int) -> Any:
                      touches_interests=optional_bool(data, "touches_interests"),
                      interest_statement=clean_text(data.get("interest_statement"), "interest_statement",
                                                    max_chars=2000, required=False, multiline=True))
-    commit()
     return _status(post_id)
 
 
@@ -77,11 +79,10 @@ def api_approve(post_id: int) -> Any:
     assert number is not None
     post = posts.get_post(db(), post_id)
     publication = editorial.approve(db(), actor, post, number, gate_settings(), publish_at=_datetime(data, "publish_at"))
-    commit()
     body = _status(post_id)
     if publication is not None:
         body |= {"published_at": publication.published_at.isoformat(),
-                 "url": url_for("posts.show", slug=post.slug, _external=True)}
+                 "url": public_url("posts.show", slug=post.slug)}
     return body
 
 
@@ -91,7 +92,6 @@ def api_request_changes(post_id: int) -> Any:
     data = json_body()
     note = clean_text(data.get("note"), "note", max_chars=2000, multiline=True)
     editorial.request_changes(db(), actor, posts.get_post(db(), post_id), note)
-    commit()
     return _status(post_id)
 
 
@@ -99,7 +99,6 @@ def api_request_changes(post_id: int) -> Any:
 def api_withdraw(post_id: int) -> Any:
     actor = require(current_user(), "post.view_unpublished")
     editorial.withdraw(db(), actor, posts.get_post(db(), post_id))
-    commit()
     return _status(post_id)
 
 
@@ -112,7 +111,6 @@ def api_override(post_id: int) -> Any:
     number = int_field(data, "revision")
     assert number is not None
     override = editorial.override_gate(db(), actor, posts.get_post(db(), post_id), gate, justification, number)
-    commit()
     return {"gate": override.gate, "revision": override.revision_number, "justification": override.justification,
             "by": actor.name, "at": override.at.isoformat()}, 201
 
@@ -123,7 +121,6 @@ def api_retract(post_id: int) -> Any:
     data = json_body()
     reason = clean_text(data.get("reason"), "reason", max_chars=2000, multiline=True)
     editorial.retract(db(), actor, posts.get_post(db(), post_id), reason)
-    commit()
     return _status(post_id)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Role, User, UserRole
 from app.clock import utc_now
 from app.comments.models import Action, Comment, CommentStatus, ModerationDecision
-from app.comments.services import STATUS_FOR_VERDICT
+from app.comments.services import STATUS_FOR_VERDICT, thread_changed
 from app.contact.services import waiting as contact_waiting
 from app.mail.compose import Site
 from app.mail.models import OutboxMessage
@@ -111,7 +111,7 @@ def recheck_held(
             )
         )
         if comment.status == CommentStatus.PUBLISHED and post is not None:
-            post.updated_at = utc_now()
+            thread_changed(post)
             report.published += 1
         elif comment.status == CommentStatus.SPAM:
             report.spam += 1

@@ -29,6 +29,7 @@ from app.web.api import json_body, listing, page_args
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.outside import akismet_enabled, site
+from app.web.urls import public_url
 
 bp = Blueprint("moderation", __name__, url_prefix="/staff")
 bp.before_request(desk.moderators_only)
@@ -192,7 +193,7 @@ def reply(comment_id: int) -> ResponseReturnValue:
         author_email=actor.email,
         body=request.form.get("body", ""),
         parent_id=parent.id,
-        permalink=url_for("posts.show", slug=post.slug, _external=True),
+        permalink=public_url("posts.show", slug=post.slug),
     )
     reply_comment = comment_services.staff_comment(db(), post, actor, data, site=site())
     flash(f"Your reply to {parent.author_name} is published.")

@@ -11,22 +11,34 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import update, event, CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.util import identity_key
 
 from app.accounts.models import User
 from app.disclosures.models import Disclosure
 from app.clock import utc_now
-from app.db import AppendOnly, Base, intpk, str200
+from app.db import AppendOnly, Base, ReaderVisible, intpk, str200
 
 
-class PostStatus(enum.StrEnum):
-    DRAFT = "draft"
+class PublicationState(enum.StrEnum):
+    """Whether readers can see the post at all. Written only by app.editorial.services._move."""
+
+    NEVER_PUBLISHED = "never_published"
+    LIVE = "live"
+    RETRACTED = "retracted"
+
+
+class ReviewState(enum.StrEnum):
+    """Where the post's newest revision stands in review. Written only by app.editorial.services._move.
+
+    Independent of publication: a live post with a correction in review is live and in review.
+    """
+
+    NONE = "none"
     IN_REVIEW = "in_review"
     CHANGES_REQUESTED = "changes_requested"
     SCHEDULED = "scheduled"
-    PUBLISHED = "published"
-    RETRACTED = "retracted"
 
 
 class RevisionKind(enum.StrEnum):
@@ -37,18 +49,30 @@ class RevisionKind(enum.StrEnum):
     MINOR = "minor"
 
 
-POST_STATUSES = tuple(s.value for s in PostStatus)
+PUBLICATION_STATES = tuple(s.value for s in PublicationState)
+REVIEW_STATES = tuple(s.value for s in ReviewState)
 REVISION_KINDS = tuple(k.value for k in RevisionKind)
 CHANGE_KINDS = (RevisionKind.CORRECTION, RevisionKind.CLARIFICATION, RevisionKind.UPDATE, RevisionKind.MINOR)
 
 
 class Post(Base):
     __tablename__ = "posts"
-    __table_args__ = (CheckConstraint(f"status IN {POST_STATUSES!r}", name="status_known"),)
+    __table_args__ = (
+        CheckConstraint(f"publication_state IN {PUBLICATION_STATES!r}", name="publication_state_known"),
+        CheckConstraint(f"review_state IN {REVIEW_STATES!r}", name="review_state_known"),
+        # Only what readers have seen has a public address: a draft has no slug to leak its title.
+        CheckConstraint("(slug IS NULL) = (publication_state = 'never_published')", name="slug_iff_published"),
+        CheckConstraint("(published_revision_id IS NULL) = (publication_state = 'never_published')",
+                        name="published_revision_iff_published"),
+        # A scheduled post always names the approval it will publish, and only a scheduled one does.
+        CheckConstraint("(scheduled_approval_id IS NULL) = (review_state <> 'scheduled')",
+                        name="scheduled_iff_approval"),
+    )
 
     id: Mapped[intpk]
-    slug: Mapped[str200] = mapped_column(unique=True)
-    status: Mapped[str] = mapped_column(String(32), default=PostStatus.DRAFT.value)
+    slug: Mapped[str | None] = mapped_column(String(200), unique=True)
+    publication_state: Mapped[str] = mapped_column(String(16), default=PublicationState.NEVER_PUBLISHED.value)
+    review_state: Mapped[str] = mapped_column(String(24), default=ReviewState.NONE.value)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     current_revision_id: Mapped[int | None] = mapped_column(
         ForeignKey("post_revisions.id", use_alter=True, name="fk_posts_current_revision_id_post_revisions")
@@ -56,27 +80,71 @@ class Post(Base):
     published_revision_id: Mapped[int | None] = mapped_column(
         ForeignKey("post_revisions.id", use_alter=True, name="fk_posts_published_revision_id_post_revisions")
     )
+    scheduled_approval_id: Mapped[int | None] = mapped_column(
+        ForeignKey("approvals.id", use_alter=True, name="fk_posts_scheduled_approval_id_approvals")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     first_published_at: Mapped[datetime | None] = mapped_column(index=True)
-    # Bumped on every change a reader could see; reader-page caches key on it.
+    # What reader-page caches key on. Never set by hand: ``_bump_what_readers_see`` below moves both
+    # whenever a row that readers can see (a publication, a retraction, a slug, a comment) is written for
+    # this post. ``version`` is incremented in the database (version + 1), so the sum over all posts
+    # changes with every commit, in commit order, which a timestamp taken at flush does not.
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
-    # When an approved revision is scheduled rather than published at once.
-    publish_at: Mapped[datetime | None] = mapped_column(index=True)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     author: Mapped[User] = relationship(lazy="joined")
     current_revision: Mapped[Revision | None] = relationship(
         foreign_keys=[current_revision_id], post_update=True
     )
-    published_revision: Mapped[Revision | None] = relationship(
-        foreign_keys=[published_revision_id], post_update=True
-    )
+    published_revision: Mapped[Revision | None] = relationship(foreign_keys=[published_revision_id])
+    scheduled_approval: Mapped[Approval | None] = relationship(foreign_keys=[scheduled_approval_id])
 
     @property
     def is_public(self) -> bool:
-        return self.published_revision_id is not None and self.status != PostStatus.DRAFT
+        return self.publication_state != PublicationState.NEVER_PUBLISHED
+
+    @property
+    def is_live(self) -> bool:
+        return self.publication_state == PublicationState.LIVE
+
+    @property
+    def is_retracted(self) -> bool:
+        return self.publication_state == PublicationState.RETRACTED
+
+    @property
+    def status(self) -> str:
+        """Both axes folded into the one word the API has always answered with (and staff pages show).
+
+        retracted > a review in progress > published > draft. Decisions never read this; they read
+        the two columns.
+        """
+        if self.publication_state == PublicationState.RETRACTED:
+            return "retracted"
+        if self.review_state != ReviewState.NONE:
+            return self.review_state
+        return "published" if self.publication_state == PublicationState.LIVE else "draft"
+
+    @property
+    def publish_at(self) -> datetime | None:
+        approval = self.scheduled_approval
+        return approval.publish_at if approval is not None else None
 
     def __repr__(self) -> str:
-        return f"<Post {self.id} {self.slug!r} {self.status}>"
+        return f"<Post {self.id} {self.slug!r} {self.publication_state}/{self.review_state}>"
+
+
+class PostSlug(ReaderVisible, AppendOnly, Base):
+    """Every address a post has had. Unique across all posts, so an old address never changes owner."""
+
+    __tablename__ = "post_slugs"
+
+    id: Mapped[intpk]
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    def __repr__(self) -> str:
+        return f"<PostSlug {self.slug!r} -> {self.post_id}>"
 
 
 class Revision(AppendOnly, Base):
@@ -85,6 +153,8 @@ class Revision(AppendOnly, Base):
     __tablename__ = "post_revisions"
     __table_args__ = (
         UniqueConstraint("post_id", "number", name="uq_post_revisions_post_number"),
+        # Lets an approval name the revision together with its writer, checked (see Approval).
+        UniqueConstraint("id", "author_id", name="uq_post_revisions_id_author"),
         CheckConstraint(f"kind IN {REVISION_KINDS!r}", name="kind_known"),
         CheckConstraint("number >= 1", name="number_positive"),
         CheckConstraint("kind IN ('original', 'minor') OR note <> ''", name="note_required"),
@@ -116,14 +186,73 @@ class Revision(AppendOnly, Base):
         return f"<Revision post={self.post_id} #{self.number} {self.kind}>"
 
 
-class Publication(AppendOnly, Base):
+class Approval(AppendOnly, Base):
+    """An editor's approval of exactly one revision, with the disclosure and gate results it saw.
+
+    Publication publishes an approval, never "the current revision": the composite foreign key from
+    publications (approval_id, revision_id) to here makes publishing any other text impossible. An
+    approval is pending until it is published or withdrawn (``ApprovalWithdrawal``); both are rows of
+    their own, so this one never changes.
+    """
+
+    __tablename__ = "approvals"
+    __table_args__ = (
+        UniqueConstraint("id", "revision_id", name="uq_approvals_id_revision"),
+        # Four eyes, in the data: the approved text's own writer (tied to the revision by this foreign
+        # key, so it cannot be named falsely) is never its approver. The service also refuses an approver
+        # who wrote any revision since the last publication.
+        ForeignKeyConstraint(["revision_id", "revision_author_id"], ["post_revisions.id", "post_revisions.author_id"],
+                             name="fk_approvals_revision_writer"),
+        CheckConstraint("approved_by_id <> revision_author_id", name="four_eyes"),
+    )
+
+    id: Mapped[intpk]
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("post_revisions.id"))
+    revision_author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    approved_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime] = mapped_column(default=utc_now)
+    publish_at: Mapped[datetime | None]
+    # The author's disclosure in force when the editor approved: what the published page will show.
+    disclosure_id: Mapped[int | None] = mapped_column(ForeignKey("disclosures.id"))
+    touches_interests: Mapped[bool] = mapped_column(default=False)
+    interest_statement: Mapped[str] = mapped_column(Text, default="")
+    # Every gate's result as the editor saw it: [{"gate", "ok", "overridden"}].
+    gates: Mapped[list[Any]] = mapped_column(default=list)
+
+    revision: Mapped[Revision] = relationship(lazy="joined", foreign_keys=[revision_id])
+    approved_by: Mapped[User] = relationship(lazy="joined", foreign_keys=[approved_by_id])
+
+    def __repr__(self) -> str:
+        return f"<Approval {self.id} post={self.post_id} revision={self.revision_id}>"
+
+
+class ApprovalWithdrawal(AppendOnly, Base):
+    """That a pending approval will never be published, and why (an edit, a new disclosure, a gate)."""
+
+    __tablename__ = "approval_withdrawals"
+
+    id: Mapped[intpk]
+    approval_id: Mapped[int] = mapped_column(ForeignKey("approvals.id"), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    def __repr__(self) -> str:
+        return f"<ApprovalWithdrawal approval={self.approval_id}>"
+
+
+class Publication(ReaderVisible, AppendOnly, Base):
     """That a revision went public: when, approved by whom. Append-only, like revisions."""
 
     __tablename__ = "publications"
     __table_args__ = (
         UniqueConstraint("revision_id", name="uq_publications_revision_id"),
+        UniqueConstraint("approval_id", name="uq_publications_approval_id"),
         CheckConstraint("via IN ('review', 'editor_direct')", name="via_known"),
         Index("ix_publications_post_published", "post_id", "published_at"),
+        ForeignKeyConstraint(["approval_id", "revision_id"], ["approvals.id", "approvals.revision_id"],
+                             name="fk_publications_approval_revision"),
     )
 
     id: Mapped[intpk]
@@ -131,7 +260,10 @@ class Publication(AppendOnly, Base):
     revision_id: Mapped[int] = mapped_column(ForeignKey("post_revisions.id"))
     approved_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     published_at: Mapped[datetime] = mapped_column(default=utc_now)
-    # "review" (approved after submission) or "editor_direct" (an editor corrected and published at once).
+    # The approval this publishes (None only for publications older than approvals). Its revision is
+    # this row's revision: the foreign key above pairs them.
+    approval_id: Mapped[int | None]
+    # "review"; "editor_direct" survives only in history from before four eyes applied to editors.
     via: Mapped[str] = mapped_column(String(32), default="review")
     # The author's disclosure in force at approval, frozen with this revision.
     disclosure_id: Mapped[int | None] = mapped_column(ForeignKey("disclosures.id"))
@@ -144,3 +276,47 @@ class Publication(AppendOnly, Base):
 
     def __repr__(self) -> str:
         return f"<Publication post={self.post_id} revision={self.revision_id}>"
+
+
+class Retraction(ReaderVisible, AppendOnly, Base):
+    """That a post was retracted, why, and by whom. Append-only; the post keeps its address and history."""
+
+    __tablename__ = "retractions"
+
+    id: Mapped[intpk]
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    editor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    editor: Mapped[User] = relationship(lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"<Retraction post={self.post_id}>"
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_what_readers_see(session: Session, _ctx: Any, _instances: Any) -> None:
+    """Any reader-visible row written for a post moves that post's ``updated_at``, and so every cache key.
+
+    The one rule, instead of a bump by hand wherever something visible changes. A Post already in the
+    session is stamped as an attribute (flushed with the rest); any other by one UPDATE.
+    """
+    post_ids = {obj.post_id for obj in (*session.new, *session.dirty)
+                if isinstance(obj, ReaderVisible) and obj.post_id is not None
+                and (obj in session.new or session.is_modified(obj, include_collections=False))}
+    if not post_ids:
+        return
+    now = utc_now()
+    rest = set()
+    for post_id in post_ids:
+        post = session.identity_map.get(identity_key(Post, post_id))
+        if post is not None:
+            post.updated_at = now
+            post.version = Post.version + 1  # type: ignore[assignment]  (SQL: version = version + 1)
+        else:
+            rest.add(post_id)
+    if rest:
+        table = Post.__table__
+        session.connection().execute(update(table).where(table.c.id.in_(rest))
+                                     .values(updated_at=now, version=table.c.version + 1))

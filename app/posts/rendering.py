@@ -1,31 +1,44 @@
-"""Markdown to safe HTML, once, when a revision is saved.
+"""Markdown to safe HTML, once, when a revision is saved (and for the staff preview).
 
-Python-Markdown is not linear-time: deep nesting recurses until RecursionError and some runs (``<![``,
-long emphasis or bracket runs) go quadratic. So the source is capped and pre-checked, and anything
-that is not obviously small and tame is rendered in a forked child under a wall-clock budget. A failure
-of any kind becomes a RenderError (422) naming the reason; a worker is never stuck.
+Python-Markdown is not linear-time: deep nesting recurses until RecursionError, and runs of ``[``, ``![``,
+``[^``, ``*[*``, ``<![`` or emphasis markers go quadratic even in short texts (``"[" * 15900``: 46 s or more).
+Guessing which texts are risky failed, so none is trusted: every render runs in a forked child
+(app/posts/sandbox.py) under a wall-clock budget (RENDER_BUDGET_SECONDS) and a memory budget
+(RENDER_MEMORY_BYTES), and the worker that asked waits no longer than the budget. Whatever stops a render
+(time, memory, recursion, an exception, HTML longer than MAX_HTML_CHARS) becomes a RenderError (422)
+saying what the writer can change; a worker is never stuck. The fork costs a few milliseconds; renders
+happen when staff save or preview, never when readers read.
+
+Cheap linear checks run first, in the worker, only because they can name the problem better than "took
+too long": the size cap and the nesting depth of quotes and lists. There is no per-line cap: a long
+paragraph of prose is ordinary, and the budget deals with long lines that are not.
+
+Bare http(s) addresses are linked (app/posts/autolink.py); the sanitiser then treats those links like any
+other, and links leaving the site get ``rel="nofollow noopener"``.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import functools
 import re
-import warnings
-from typing import Any
 from urllib.parse import urlsplit
 
 import markdown
 import nh3
 
 from app.errors import RenderError
+from app.posts import sandbox
+from app.posts.autolink import BareUrlExtension
 
 MAX_SOURCE_CHARS = 200_000
 MAX_NESTING = 16
-MAX_LINE_CHARS = 20_000
+MAX_HTML_CHARS = 10 * MAX_SOURCE_CHARS
+"""Rendered HTML longer than this is refused: a few references to a very long link can multiply the text."""
 RENDER_BUDGET_SECONDS = 3.0
-# Below this size, and past the pre-checks, rendering is cheap enough to run in-process.
-IN_PROCESS_CHARS = 16_000
+RENDER_MEMORY_BYTES = 512 * 1024 * 1024
+"""Memory a render may take on top of what the worker already has."""
 
+# fmt: off
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "h1", "h2",
     "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "ol", "p", "pre", "s", "span", "strong",
@@ -49,14 +62,27 @@ ALLOWED_CLASSES = {
     )},
 }
 URL_SCHEMES = {"http", "https", "mailto"}
+# fmt: on
 _FOOTNOTE_ID = re.compile(r"^fn(ref)?:[\w-]{1,40}$")
-_EXTERNAL_LINK = re.compile(r'<a href="(https?://[^"]*)"')
+# nh3 keeps the scheme's case, and HTTPS://x leaves the site as surely as https://x does.
+_EXTERNAL_LINK = re.compile(r'<a href="(https?://[^"]*)"', re.IGNORECASE)
 _LIST_MARKER = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])[ \t]")
 _QUOTE_RUN = re.compile(r"^[ \t]*((?:>[ \t]*)+)")
-_RISKY = ("<![", "<!--", "<?")
 
-_md_extensions = ["extra", "sane_lists", "smarty"]
-_md_config: dict[str, Any] = {"smarty": {"smart_angled_quotes": False}}
+_MESSAGES = {
+    sandbox.Failure.TIME: (
+        "The text took too long to render; simplify its structure (deep nesting, long runs of symbols "
+        "such as [ or *)."
+    ),
+    sandbox.Failure.MEMORY: (
+        "The text needs too much memory to render; simplify its structure (many uses of a very long "
+        "link, footnote or abbreviation, deep nesting)."
+    ),
+    sandbox.Failure.RECURSION: "The text is nested too deeply to render.",
+    sandbox.Failure.SIZE: "The text would render to too much HTML; shorten it.",
+    sandbox.Failure.ERROR: "The text could not be rendered ({detail}).",
+    sandbox.Failure.DIED: "The text could not be rendered.",
+}
 
 
 def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
@@ -91,76 +117,59 @@ def external_links(html: str) -> list[str]:
     return [m.group(1) for m in _EXTERNAL_LINK.finditer(html)]
 
 
-def _precheck(source: str) -> bool:
-    """Refuse what is hostile outright; answer whether the rest needs the sandboxed render."""
+def _precheck(source: str) -> None:
+    """Refuse, with a precise reason, what is too large or too deeply nested to be worth a render."""
     if len(source) > MAX_SOURCE_CHARS:
         raise RenderError(
             f"The text is too long: {len(source):,} characters, the limit is {MAX_SOURCE_CHARS:,}."
         )
-    risky = any(marker in source for marker in _RISKY)
     for line in source.splitlines():
-        if len(line) > MAX_LINE_CHARS:
-            raise RenderError(f"A line is too long: the limit is {MAX_LINE_CHARS:,} characters per line.")
         quote = _QUOTE_RUN.match(line)
         if quote and quote.group(1).count(">") > MAX_NESTING:
             raise RenderError(f"Block quotes are nested too deeply: the limit is {MAX_NESTING} levels.")
         item = _LIST_MARKER.match(line)
         if item and len(item.group("indent").expandtabs(4)) // 2 > MAX_NESTING:
             raise RenderError(f"Lists are nested too deeply: the limit is {MAX_NESTING} levels.")
-    return risky or len(source) > IN_PROCESS_CHARS
 
 
-def _render_unguarded(source: str) -> str:
-    html = markdown.markdown(source, extensions=_md_extensions, extension_configs=_md_config)
-    return sanitize(html)
+@functools.cache
+def _markdown() -> markdown.Markdown:
+    """One converter per process, built before the first fork so every child starts from a warm copy.
+
+    The parent never converts with it; each child uses its own copy-on-write copy once, so nothing is
+    shared between threads or carried from one render to the next.
+    """
+    return markdown.Markdown(
+        extensions=["extra", "sane_lists", "smarty", BareUrlExtension()],
+        extension_configs={"smarty": {"smart_angled_quotes": False}},
+    )
 
 
-def _child(source: str, conn: Any) -> None:
-    try:
-        conn.send(("ok", _render_unguarded(source)))
-    except RecursionError:
-        conn.send(("error", "The text is nested too deeply to render."))
-    except Exception as exc:  # anything Markdown raises becomes a 422, never a crash
-        conn.send(("error", f"The text could not be rendered ({type(exc).__name__})."))
-    finally:
-        conn.close()
-
-
-def _render_sandboxed(source: str) -> str:
-    ctx = multiprocessing.get_context("fork")
-    parent, child = ctx.Pipe(duplex=False)
-    with warnings.catch_warnings():
-        # Python 3.12+ warns about fork() in a threaded process; the child only renders and exits.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        proc = ctx.Process(target=_child, args=(source, child), daemon=True)
-        proc.start()
-    child.close()
-    try:
-        if not parent.poll(RENDER_BUDGET_SECONDS):
-            raise RenderError(
-                "The text took too long to render; simplify its structure (nesting, long runs of symbols)."
-            )
-        status, payload = parent.recv()
-    except EOFError:
-        raise RenderError("The text could not be rendered.") from None
-    finally:
-        parent.close()
-        if proc.is_alive():
-            proc.kill()
-        proc.join(1)
-    if status != "ok":
-        raise RenderError(payload)
-    return payload
+def _render(source: str) -> str:
+    """The render itself; runs in the forked child."""
+    html = sanitize(_markdown().reset().convert(source))
+    if len(html) > MAX_HTML_CHARS:
+        raise RenderError(_MESSAGES[sandbox.Failure.SIZE])
+    return html
 
 
 def render_markdown(source: str) -> str:
-    """Render staff Markdown to sanitised HTML, or raise RenderError with a reason a writer can act on."""
-    if _precheck(source):
-        return _render_sandboxed(source)
+    """Render staff Markdown to sanitised HTML, or raise RenderError with a reason a writer can act on.
+
+    Every call forks a child under the time and memory budget; see the module docstring.
+    """
+    _precheck(source)
+    _markdown()  # built here, in the worker, so that every child inherits it ready
     try:
-        return _render_unguarded(source)
-    except RecursionError:
-        raise RenderError("The text is nested too deeply to render.") from None
+        return sandbox.run(
+            _render,
+            source,
+            seconds=RENDER_BUDGET_SECONDS,
+            memory_bytes=RENDER_MEMORY_BYTES,
+            max_output_bytes=4 * MAX_HTML_CHARS,
+        )
+    except sandbox.Refused as refused:
+        raise RenderError(_MESSAGES[refused.failure].format(detail=refused.detail)) from None
 
 
 def is_external(url: str) -> bool:

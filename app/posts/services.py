@@ -9,17 +9,20 @@ from dataclasses import dataclass
 
 from slugify import slugify
 from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import events
 from app.accounts.models import User
 from app.accounts.permissions import require
 from app.audit.services import record
-from app.errors import InvalidInput, InvalidTransition, NotFound, StaleRevision
-from app.posts.models import CHANGE_KINDS, Post, PostStatus, Publication, Revision, RevisionKind
+from app.errors import InvalidInput, InvalidTransition, Moved, NotFound, StaleRevision
+from app.clock import utc_now
+from app.posts.models import CHANGE_KINDS, Post, PostSlug, PublicationState, Publication, Revision, RevisionKind
 from app.posts.rendering import render_markdown
 
 MAX_TITLE_CHARS = 300
+
 
 @dataclass(frozen=True)
 class RevisionInput:
@@ -31,13 +34,43 @@ class RevisionInput:
     personal_view: bool = False
 
 
-def _unique_slug(session: Session, title: str) -> str:
-    base = slugify(title, max_length=80, word_boundary=True) or "post"
-    slug, n = base, 1
-    while session.scalar(select(Post.id).where(Post.slug == slug)) is not None:
+def _slug_base(title: str) -> str:
+    return slugify(title, max_length=80, word_boundary=True) or "post"
+
+
+def reserve_slug(session: Session, post: Post, title: str) -> str:
+    """The post's public address from its published title, given at publication and never before.
+
+    A draft has no slug, so a title nobody approved never reaches a URL. A later published retitle gets
+    a new slug; every earlier one stays in ``post_slugs`` (unique across all posts, so an old address
+    never passes to another post) and answers 301 to the current one. Returns the slug to set (the
+    editorial workflow sets it, with the publication state, in one write).
+    """
+    base = _slug_base(title)
+    n = 1
+    while True:
+        slug = base if n == 1 else f"{base}-{n}"
+        owner = session.scalar(select(PostSlug.post_id).where(PostSlug.slug == slug))
+        if owner == post.id:  # back to an address this post had before
+            return slug
+        if owner is None:
+            try:
+                with session.begin_nested():
+                    session.add(PostSlug(post_id=post.id, slug=slug, created_at=utc_now()))
+            except IntegrityError:  # another post took it at the same moment: try the next
+                n += 1
+                continue
+            return slug
         n += 1
-        slug = f"{base}-{n}"
-    return slug
+
+
+def slug_redirect(session: Session, slug: str) -> str | None:
+    """The current slug of the public post that once had ``slug``, if it has changed since."""
+    current = session.scalar(
+        select(Post.slug).join(PostSlug, PostSlug.post_id == Post.id)
+        .where(PostSlug.slug == slug, Post.slug.is_not(None), Post.slug != slug)
+    )
+    return current
 
 
 def _check_kind(post: Post, data: RevisionInput) -> tuple[str, str]:
@@ -59,7 +92,7 @@ def _check_kind(post: Post, data: RevisionInput) -> tuple[str, str]:
 def create_draft(session: Session, actor: User, data: RevisionInput) -> Post:
     require(actor, "post.create")
     html = render_markdown(data.body)
-    post = Post(slug=_unique_slug(session, data.title), author_id=actor.id, status=PostStatus.DRAFT.value)
+    post = Post(author_id=actor.id)
     session.add(post)
     session.flush()
     revision = Revision(
@@ -80,10 +113,11 @@ def revise(session: Session, actor: User, post: Post, data: RevisionInput, base_
 
     Unchanged content makes no revision: the current one comes back with created=False. An edit based
     on anything but the current revision is refused with the newer one attached, so nobody overwrites
-    an edit they never saw.
+    an edit they never saw. The workflow's entry point is ``app.editorial.services.revise``, which
+    locks the post first and withdraws an approval the edit makes stale.
     """
     require(actor, "post.revise", post)
-    if post.status == PostStatus.RETRACTED:
+    if post.publication_state == PublicationState.RETRACTED:
         raise InvalidTransition("A retracted post cannot be revised.")
     current = post.current_revision
     assert current is not None
@@ -107,9 +141,6 @@ def revise(session: Session, actor: User, post: Post, data: RevisionInput, base_
     post.current_revision = revision
     session.flush()
     record(session, actor, "post.revised", post_id=post.id, revision_number=revision.number, note=note, kind=kind)
-    from app.editorial.services import after_edit  # editorial builds on posts; imported late to avoid a cycle
-
-    after_edit(session, actor, post)
     events.revision_saved.send(post, revision=revision)
     return revision, True
 
@@ -124,8 +155,11 @@ def get_post(session: Session, post_id: int) -> Post:
 
 
 def get_public_post(session: Session, slug: str) -> Post:
-    post = session.scalar(select(Post).where(Post.slug == slug, Post.published_revision_id.is_not(None)))
+    post = session.scalar(select(Post).where(Post.slug == slug))
     if post is None:
+        moved = slug_redirect(session, slug)
+        if moved is not None:
+            raise Moved(moved)
         raise NotFound("No such post.")
     return post
 
@@ -170,7 +204,7 @@ def published_revision(session: Session, post: Post, number: int) -> tuple[Revis
 
 # Built once: on a cached page, building this statement cost more than running it.
 _PAGE_KEY = (
-    select(Post.id, Post.updated_at, Post.published_revision_id, User.name, User.title, User.department)
+    select(Post.id, Post.version, Post.published_revision_id, User.name, User.title, User.department)
     .join(User, User.id == Post.author_id)
     .where(Post.slug == bindparam("slug"), Post.published_revision_id.is_not(None))
 )
@@ -187,9 +221,14 @@ def page_key(session: Session | Connection, slug: str) -> tuple[object, ...] | N
 
 
 def public_stamp(session: Session) -> tuple[object, ...]:
-    """Changes whenever any public post's page would: the key of the index page."""
+    """Changes whenever any public post's page would: the key of the index page and the feed.
+
+    A sum of versions, not the latest ``updated_at``: two posts changed at once may commit in the other
+    order than they stamped, and a maximum would then miss the later commit.
+    """
     row = session.execute(
-        select(func.max(Post.updated_at), func.count(Post.id)).where(Post.published_revision_id.is_not(None))
+        select(func.coalesce(func.sum(Post.version), 0), func.count(Post.id))
+        .where(Post.published_revision_id.is_not(None))
     ).one()
     return tuple(row)
 
@@ -197,5 +236,5 @@ def public_stamp(session: Session) -> tuple[object, ...]:
 def all_posts_by(session: Session, author: User) -> list[Post]:
     """Every post ``author`` wrote, in any state, most recently changed first: the staff dashboard's list."""
     return list(session.scalars(
-        select(Post).where(Post.author_id == author.id).order_by(Post.updated_at.desc(), Post.id.desc())
+        select(Post).where(Post.author_id == author.id).order_by(Post.current_revision_id.desc(), Post.id.desc())
     ))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
 from app.accounts.permissions import can, require
 from app.accounts.models import User
 from app.corrections import services as corrections
 from app.disclosures import services as disclosures
-from app.errors import NotFound
+from app.errors import InvalidInput, Moved, NotFound
 from app.posts import services
 from app.posts.models import Post, Publication, Revision
 from app.text import clean_text, clean_url_list, whole_number
@@ -18,8 +18,9 @@ from app.web import api
 from app.editorial import services as editorial
 from app.web.api import bool_field, gate_settings, int_field, json_body, listing, page_args
 from app.web.auth import current_user
-from app.web.database import commit, db
+from app.web.database import db
 from app.web.pagecache import cached_page
+from app.web.urls import public_url
 
 bp = Blueprint("posts", __name__)
 
@@ -39,20 +40,31 @@ def _page_number() -> int:
 @bp.get("/")
 def index() -> Any:
     page = _page_number()
-    stamp = services.public_stamp(db())
+    # Retractions count on their own (corrections_stamp): the index labels them.
+    stamp = (services.public_stamp(db()), corrections.corrections_stamp(db()))
     def render() -> str:
         posts, has_more = services.published_posts(db(), page=page, per_page=PER_PAGE)
         if not posts and page > 1:
             raise NotFound("There is no such page of posts.")
-        return render_template("posts/index.html", posts=posts, page=page, has_more=has_more)
+        return render_template("posts/index.html", posts=posts, page=page, has_more=has_more,
+                               retractions=corrections.retractions_by_post(db(), [p.id for p in posts]))
     return cached_page(("index", stamp), render)
+
+
+def public_key(slug: str) -> tuple[object, ...]:
+    """The page key of the public post at ``slug``; Moved (a 301) if it was retitled, else NotFound."""
+    key = services.page_key(db(), slug)
+    if key is not None:
+        return key
+    moved = services.slug_redirect(db(), slug)
+    if moved is None:
+        raise NotFound("There is no published post at this address.")
+    raise Moved(moved)
 
 
 @bp.get("/posts/<slug>")
 def show(slug: str) -> Any:
-    key = services.page_key(db(), slug)
-    if key is None:
-        raise NotFound("There is no published post at this address.")
+    key = public_key(slug)
 
     def render() -> str:
         post = services.get_public_post(db(), slug)
@@ -60,7 +72,7 @@ def show(slug: str) -> Any:
         history = services.revisions(db(), post, published_only=True)
         publication = next(p for r, p in history if r.id == revision.id)
         notices = corrections.notices(db(), post)
-        url = url_for("posts.show", slug=post.slug, _external=True)
+        url = public_url("posts.show", slug=post.slug)
         return render_template("posts/show.html", post=post, revision=revision, history=history,
                                publication=publication, notices=notices,
                                jsonld=corrections.jsonld(post, revision, notices, url),
@@ -71,9 +83,7 @@ def show(slug: str) -> Any:
 
 @bp.get("/posts/<slug>/revisions/<int:number>")
 def revision(slug: str, number: int) -> Any:
-    key = services.page_key(db(), slug)
-    if key is None:
-        raise NotFound("There is no published post at this address.")
+    key = public_key(slug)
 
     def render() -> str:
         post = services.get_public_post(db(), slug)
@@ -122,7 +132,9 @@ def post_json(post: Post, *, staff: bool) -> dict[str, Any]:
         "id": post.id,
         "slug": post.slug,
         "status": post.status,
-        "url": url_for("posts.show", slug=post.slug, _external=True) if post.published_revision_id else None,
+        "publication_state": post.publication_state,
+        "review_state": post.review_state,
+        "url": public_url("posts.show", slug=post.slug) if post.slug else None,
         "title": shown.title,
         "body": shown.body,
         "html": shown.html,
@@ -170,9 +182,9 @@ def api_create_post() -> Any:
     actor = require(current_user(), "post.create")
     data = json_body()
     post = services.create_draft(db(), actor, _revision_input(data))
-    commit()
-    body = {"id": post.id, "slug": post.slug, "status": post.status, "revision": 1}
-    return body, 201, {"Location": url_for("api.api_get_post", post_id=post.id)}
+    body = {"id": post.id, "slug": post.slug, "status": post.status, "publication_state": post.publication_state,
+            "review_state": post.review_state, "revision": 1}
+    return body, 201, {"Location": public_url("api.api_get_post", post_id=post.id)}
 
 
 @api.bp.get("/posts/<int:post_id>")
@@ -189,17 +201,16 @@ def api_revise(post_id: int) -> Any:
     base = int_field(data, "base_revision")
     assert base is not None and post.current_revision is not None
     current = post.current_revision
-    revision, created = services.revise(
+    if data.get("publish") is not None:
+        raise InvalidInput("Publishing in the same step as editing was withdrawn: every change is approved by "
+                           "someone who did not write it. Save, then submit for review.", field="publish")
+    revision, created = editorial.revise(
         db(), actor, post,
         _revision_input(data, title_default=current.title, references_default=list(current.references),
                         personal_view_default=current.personal_view),
         base,
     )
-    published = None
-    if bool_field(data, "publish", default=False):
-        published = editorial.publish_direct(db(), actor, post, gate_settings())
-    commit()
-    body = revision_json(revision, published) | {"id": post.id, "status": post.status, "created": created}
+    body = revision_json(revision) | {"id": post.id, "status": post.status, "created": created}
     return body, 201 if created else 200
 
 

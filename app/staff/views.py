@@ -26,7 +26,7 @@ from app.editorial.gates import GateResult
 from app.editorial.models import OVERRIDABLE, Gate
 from app.errors import InvalidInput, PublishBlocked, RenderError, StaleRevision
 from app.posts import services as posts
-from app.posts.models import Post, PostStatus, Revision
+from app.posts.models import Post, Revision
 from app.posts.rendering import render_markdown
 from app.staff.forms import (
     INTEREST_ROWS,
@@ -41,21 +41,21 @@ from app.staff.forms import (
 from app.text import clean_url_list, whole_number
 from app.web.api import gate_settings
 from app.web.auth import current_user
-from app.web.database import commit, db
+from app.web.database import db
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 AUDIT_PER_PAGE = 50
 
 STATUS_GROUPS: tuple[tuple[str, str], ...] = (
-    (PostStatus.DRAFT, "Drafts"),
-    (PostStatus.IN_REVIEW, "In review"),
-    (PostStatus.CHANGES_REQUESTED, "Changes requested"),
-    (PostStatus.SCHEDULED, "Scheduled"),
-    (PostStatus.PUBLISHED, "Published"),
-    (PostStatus.RETRACTED, "Retracted"),
+    ("draft", "Drafts"),
+    ("in_review", "In review"),
+    ("changes_requested", "Changes requested"),
+    ("scheduled", "Scheduled"),
+    ("published", "Published"),
+    ("retracted", "Retracted"),
 )
-STATUS_LABELS = {status.value: label.removesuffix("s") if status == PostStatus.DRAFT else label
+STATUS_LABELS = {status: label.removesuffix("s") if status == "draft" else label
                  for status, label in STATUS_GROUPS}
 
 GATE_LABELS = {
@@ -77,6 +77,8 @@ ACTION_LABELS = {
     "post.publish_due": "Published on schedule",
     "post.edit": "Edited after approval",
     "post.publish_direct": "Corrected and published by an editor",
+    "post.edit": "Edited after approval; approval withdrawn",
+    "post.recheck_failed": "Sent back to the editor: something changed after approval",
     "post.retract": "Retracted",
     "gate.override": "Gate overridden",
     "disclosure.recorded": "Disclosure recorded",
@@ -179,11 +181,11 @@ def _editor_form(post: Post | None) -> EditorForm:
 @bp.get("/")
 def dashboard() -> Any:
     user = require(current_user(), "post.view_unpublished")
-    groups: dict[str, list[Post]] = {status.value: [] for status, _ in STATUS_GROUPS}
+    groups: dict[str, list[Post]] = {status: [] for status, _ in STATUS_GROUPS}
     for post in posts.all_posts_by(db(), user):
         groups[post.status].append(post)
     notes = {p.id: audit.latest_entry(db(), p.id, "post.request_changes")
-             for p in groups[PostStatus.CHANGES_REQUESTED.value]}
+             for p in groups["changes_requested"]}
     queue = editorial.review_queue(db()) if can(user, "post.request_changes") else None
     return render_template("staff/dashboard.html", groups=groups, group_titles=STATUS_GROUPS, notes=notes,
                            disclosure=_disclosure_status(user),
@@ -216,12 +218,12 @@ def _editor(form: EditorForm, post: Post | None, *, status: int = 200, preview_h
             "submit_form": submit_form or SubmitForm(),
             "can_submit": (can(user, "post.submit", post) and editorial.can_move(post, "submit")
                            and not nothing_new),
-            "can_withdraw": can(user, "post.submit", post) and post.status == PostStatus.IN_REVIEW,
-            "can_edit": post.status != PostStatus.RETRACTED,
+            "can_withdraw": can(user, "post.withdraw", post) and post.review_state in ("in_review", "scheduled"),
+            "can_edit": not post.is_retracted,
             "review_note": audit.latest_entry(db(), post.id, "post.request_changes")
-            if post.status == PostStatus.CHANGES_REQUESTED else None,
+            if post.review_state == "changes_requested" else None,
             "retraction": (editorial.retraction_for(db(), post)
-                           if post.status == PostStatus.RETRACTED else None),
+                           if post.is_retracted else None),
         }
     return render_template("staff/editor.html", **context), status
 
@@ -255,7 +257,6 @@ def new_post() -> Any:
         db().rollback()
         _field_error(form, exc, "body")
         return _editor(form, None, status=422)
-    commit()
     flash("Draft saved as revision 1. The publishing checklist below shows what still needs doing.")
     return redirect(url_for(".edit_post", post_id=post.id), 303)
 
@@ -272,7 +273,7 @@ def edit_post(post_id: int) -> Any:
     if request.form.get("action") == "preview":
         return _preview(form, post)
     try:
-        revision, created = posts.revise(db(), user, post, data, form.base_revision.data or 0)
+        revision, created = editorial.revise(db(), user, post, data, form.base_revision.data or 0)
     except StaleRevision:
         db().rollback()
         newer = post.current_revision
@@ -289,7 +290,6 @@ def edit_post(post_id: int) -> Any:
         db().rollback()
         _field_error(form, exc, "body")
         return _editor(form, post, status=422)
-    commit()
     flash(f"Saved revision {revision.number}." if created
           else "Nothing changed, so no new revision was saved.")
     return redirect(url_for(".edit_post", post_id=post.id), 303)
@@ -316,7 +316,6 @@ def submit_post(post_id: int) -> Any:
     except PublishBlocked as exc:
         db().rollback()
         return _editor(editor_form, post, submit_form=form, blocked=exc.gates, status=422)
-    commit()
     flash(f"Revision {post.current_revision.number} is in review. "
           "An editor will approve it or ask for changes.")
     return redirect(url_for(".dashboard"), 303)
@@ -325,8 +324,7 @@ def submit_post(post_id: int) -> Any:
 @bp.post("/posts/<int:post_id>/withdraw")
 def withdraw_post(post_id: int) -> Any:
     post = posts.get_post(db(), post_id)
-    editorial.withdraw(db(), require(current_user(), "post.submit", post), post)
-    commit()
+    editorial.withdraw(db(), require(current_user(), "post.view_unpublished", post), post)
     flash("Withdrawn from review. Submit it again when it is ready.")
     return redirect(url_for(".edit_post", post_id=post.id), 303)
 
@@ -356,11 +354,15 @@ def _review_page(post: Post, *, status: int = 200, notice: str = "",
     if overridable and "override_form" not in forms:
         override_form.gate.data = overridable[0].gate.value
     user = current_user()
+    writer_ids = editorial.writers_since_publication(db(), post, revision)
+    writers = [u for u in (db().get(User, i) for i in sorted(writer_ids)) if u is not None]
+    wrote_it = user is not None and user.id in writer_ids
     return render_template(
         "staff/review.html", post=post, revision=revision, review=review, gates=gates, live=live, diff=diff,
+        writers=writers, wrote_it=wrote_it,
         blocked=blocked or [], notice=notice, overridable=overridable,
         author_disclosure=disclosures.latest(db(), post.author),
-        may_approve=can(user, "post.approve", post),
+        may_approve=can(user, "post.approve", post) and not wrote_it,
         approve_form=forms.get("approve_form") or ApproveForm(data={"revision": revision.number}),
         changes_form=forms.get("changes_form") or RequestChangesForm(),
         override_form=override_form,
@@ -393,7 +395,6 @@ def approve_post(post_id: int) -> Any:
     except PublishBlocked as exc:
         db().rollback()
         return _review_page(post, blocked=exc.gates, status=422)
-    commit()
     title = post.current_revision.title if post.current_revision else post.slug
     if publication is None and post.publish_at is not None:
         flash(f"Approved “{title}”; it will be published at {post.publish_at:%Y-%m-%d %H:%M} UTC.")
@@ -410,7 +411,6 @@ def request_changes(post_id: int) -> Any:
     if not form.validate():
         return _review_page(post, changes_form=form, status=422)
     editorial.request_changes(db(), user, post, form.note.data or "")
-    commit()
     flash("Sent back to the author with your note.")
     return redirect(url_for(".reviews"), 303)
 
@@ -432,7 +432,6 @@ def override_gate(post_id: int) -> Any:
         db().rollback()
         _field_error(form, exc, "justification")
         return _review_page(post, override_form=form, status=422)
-    commit()
     flash(f"The {GATE_LABELS[Gate(override.gate)].lower()} gate is overridden for revision "
           f"{override.revision_number}, with your justification on the record.")
     return redirect(url_for(".review_post", post_id=post.id), 303)
@@ -446,7 +445,6 @@ def retract_post(post_id: int) -> Any:
     if not form.validate():
         return _review_page(post, retract_form=form, status=422)
     editorial.retract(db(), user, post, form.reason.data or "")
-    commit()
     flash("Retracted. The post keeps its address and history, with your reason shown to readers.")
     return redirect(url_for(".review_post", post_id=post.id), 303)
 
@@ -477,12 +475,12 @@ def disclosure() -> Any:
                 disclosures.record_disclosure(db(), user, no_conflicts=form.no_conflicts.data == "yes",
                                               interests=form.filled_interests(),
                                               statement=form.statement.data or "")
+                editorial.disclosure_changed(db(), user)
             except InvalidInput as exc:
                 db().rollback()
                 target = form.statement if exc.details.get("field") == "statement" else form.no_conflicts
                 target.errors = [*target.errors, exc.message]
             else:
-                commit()
                 flash("Disclosure recorded. Earlier versions are kept in the history below.")
                 return redirect(url_for(".disclosure"), 303)
     status = 422 if request.method == "POST" else 200

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, request, url_for
+from flask import Blueprint, current_app, request
 
 from app.editorial.gates import GateSettings
 from app.errors import InvalidInput
 from app.text import whole_number
 from app.web.extensions import csrf
+from app.web.urls import public_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -75,5 +76,5 @@ def page_args(default_per_page: int = 20) -> tuple[int, int]:
 
 
 def listing(items: list[Any], has_more: bool, endpoint: str, page: int, per_page: int, **values: Any) -> dict[str, Any]:
-    nxt = url_for(endpoint, page=page + 1, per_page=per_page, _external=True, **values) if has_more else None
+    nxt = public_url(endpoint, page=page + 1, per_page=per_page, **values) if has_more else None
     return {"items": items, "next": nxt}

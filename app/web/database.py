@@ -1,7 +1,8 @@
 """One SQLAlchemy session per request, committed once at the edge and rolled back on error.
 
 Views call services and return; they never commit. After the view, ``_commit_at_edge`` commits when
-the answer is a success (2xx/3xx) and rolls back otherwise, then runs the work the request registered
+the answer to a POST, PUT, PATCH or DELETE is a success (2xx/3xx) and rolls back otherwise (a GET
+never writes), then runs the work the request registered
 with ``app.db.on_commit`` (mail, Akismet feedback, cache purges): the shape of Indico's ``RH.process``.
 A conflict that only the database can see (a unique index two racing requests both passed) answers
 409, never 500, and nothing of the request is kept.
@@ -101,7 +102,8 @@ def _commit_at_edge(response: Response) -> Response:
     session: Session | None = g.get("db")
     if session is None:
         return response
-    if response.status_code >= 400 and not g.get("db_keep_on_error"):
+    if request.method in READ_METHODS or (response.status_code >= 400 and not g.get("db_keep_on_error")):
+        # A GET writes nothing: whatever a reader's request might have changed is dropped here.
         database.rollback(session)
         return response
     try:

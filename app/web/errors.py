@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from app.errors import CandorError
+from app.errors import CandorError, Moved
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,15 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
 
 
 def init_app(app: Flask) -> None:
+    @app.errorhandler(Moved)
+    def _moved(exc: Moved) -> Response:
+        """Same route, same arguments, the new slug: 301 for reads, 308 (method and body kept) for writes."""
+        if request.endpoint is None or "slug" not in (request.view_args or {}):
+            return error_response(404, "not_found", PLAIN[404])
+        target = url_for(request.endpoint, **{**(request.view_args or {}), "slug": exc.slug},
+                         **request.args.to_dict())
+        return redirect(target, 301 if request.method in ("GET", "HEAD") else 308)
+
     @app.errorhandler(CandorError)
     def _domain(exc: CandorError) -> Response:
         return error_response(exc.status, exc.code, exc.message, exc.details)

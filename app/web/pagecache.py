@@ -22,6 +22,7 @@ from flask import Flask, Response, current_app, request, session
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.posts.services import page_key
+from app.web.security import host_trusted
 
 
 class PageCache:
@@ -92,8 +93,9 @@ class FastPath:
     A hit needs none of them. Its key comes from the same one indexed query (``page_key``), so it is
     exactly as fresh, across workers and hosts, as a hit inside Flask; the body is the one
     ``cached_page`` stored; the headers are the ones Flask sent with that same page, captured when
-    Flask answered it. Anything else (a miss, a query string, a cookie, a HEAD, any other path) goes
-    through Flask untouched, and Flask's answer to an eligible request is what fills this cache.
+    Flask answered it. Anything else (a miss, a query string, a cookie, a HEAD, any other path, a Host
+    the blog does not answer for) goes through Flask untouched, and Flask's answer to an eligible request
+    is what fills this cache.
 
     What a hit skips, so the post page must not need it: rate limits (reader pages have none), the
     session (no session cookie was sent, so there is none) and request hooks. A hook with periodic work
@@ -126,6 +128,8 @@ class FastPath:
         """The page's full cache key (as ``cached_page`` builds it), or None to leave it all to Flask."""
         if environ.get("REQUEST_METHOD") != "GET" or environ.get("QUERY_STRING"):
             return None
+        if not host_trusted(self.app, environ):
+            return None  # the host guard inside answers 400: never served from, nor filling, the cache
         cookie_name = self.app.config.get("SESSION_COOKIE_NAME", "session")
         if cookie_name + "=" in environ.get("HTTP_COOKIE", ""):
             return None

@@ -12,6 +12,7 @@ import time
 from flask import Flask, current_app
 
 from app.editorial.gates import GateSettings
+from app.db import commit, writing
 from app.editorial.services import publish_due
 from app.web.database import session_factory
 
@@ -29,10 +30,10 @@ def _maybe_publish_due() -> None:
     if now < current_app.extensions["candor.next_due_check"]:
         return
     current_app.extensions["candor.next_due_check"] = now + CHECK_EVERY
-    session = session_factory()()
+    session = writing(session_factory()())
     try:
         published = publish_due(session, GateSettings.from_config(current_app.config))
-        session.commit()
+        commit(session)
         for post in published:
             log.info("published scheduled post %s", post.slug)
     except Exception:  # a failed check must never fail the reader's request; cron will retry

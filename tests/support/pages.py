@@ -66,7 +66,8 @@ class Site:
 def seed_site(session: Session, make_user: Callable[..., User], make_post: Callable[..., Post],
               settings: GateSettings) -> Site:
     """A small blog with one of everything a page can show: a corrected post with a reader's error
-    report, a draft, a post in review, two index pages."""
+    report, a retracted post (labelled on the index, listed among corrections), a draft, a post in
+    review, two index pages."""
     staff = make_user("author", "editor", "moderator", "admin", name="Sam Staff",
                       title="Head of Public Affairs", department="Communications")
     author = make_user("author", name="Dr Ada Okafor", title="Pharmacist", department="Pharmacy")
@@ -76,6 +77,7 @@ def seed_site(session: Session, make_user: Callable[..., User], make_post: Calla
     post = make_post("published", author=author, title="Taking ibuprofen safely", body=BODY,
                      references=["https://example.org/ibuprofen-guidance", "https://example.org/nsaid-review"])
     _correct(session, post, staff, BODY.replace("up to 2400 mg", "up to 1200 mg"), settings)
+    editorial.retract(session, staff, others[0], "The item announced a clinic that has not opened.")
     draft = make_post("draft", author=author, title="An unfinished draft", body="Not for readers yet.")
     in_review = make_post("in_review", author=author, title="A post awaiting review", body="Nearly there.")
     corrections.report_error(session, post, what="The dose in the second paragraph looks too high.",
@@ -104,7 +106,7 @@ def every_page(site: Site) -> list[Page]:
         Page("staff profile", f"/people/{site.author.id}"),
         Page("sign-in", "/login", also_signed_in=False),
         Page("not found", "/no-such-page", status=404),
-        Page("draft, not public", f"/posts/{site.draft.slug}", status=404, also_signed_in=False),
+        Page("draft, not public", "/posts/an-unfinished-draft", status=404, also_signed_in=False),
     ]
     staff_only: list[Page] = [
         # Pages only staff can open go here, with signed_in=True.

@@ -1,0 +1,208 @@
+"""Run one text-to-text function in a forked child under a wall-clock, CPU and memory budget.
+
+Python-Markdown has no linear-time guarantee, and no pre-check can list every input that makes it slow
+(``"[" * 15900``, under 16 KB, takes 46 s or more in-process), so every render runs here and none is
+trusted to be tame. Python cannot stop a thread, and multiprocessing's pools cannot kill a stuck job, so
+this is a bare ``fork()``: the child computes, writes one length-prefixed message to a pipe and leaves
+with ``os._exit``; the parent waits on the pipe with a deadline and SIGKILLs the child when the deadline
+passes. A fork costs a few milliseconds, less than rendering a 5 KB post, and keeps nothing alive between
+renders: no pool to size, share between threads, or replace after a kill (nor to re-create in each
+gunicorn worker), and no state carried from one writer's text to the next.
+
+The child's limits, set before it runs anything:
+
+* ``RLIMIT_AS`` at its inherited address space plus the memory budget (an absolute cap would count
+  the worker's own, possibly large, mappings), so a blow-up raises MemoryError instead of swapping;
+* ``RLIMIT_CPU`` a little over the wall-clock budget, so a child whose parent died (a worker killed by
+  gunicorn) still ends by itself;
+* no core files (``RLIMIT_CORE`` 0), since SIGXCPU would otherwise dump one.
+
+The child inherits the worker's database connections and must neither use nor hold them: it closes every
+inherited descriptor but stdio and its pipe (closing a socket's descriptor in the child sends nothing on
+it), runs no finalizers (``os._exit`` skips atexit handlers, and ``gc.freeze()`` keeps the collector away
+from every inherited object, which also spares copy-on-write pages), and never returns into the parent's
+code, not even on KeyboardInterrupt.
+"""
+
+from __future__ import annotations
+
+import enum
+import gc
+import os
+import resource
+import select
+import signal
+import struct
+import threading
+import time
+import warnings
+from collections.abc import Callable
+
+from app.errors import RenderError
+
+_HEADER = struct.Struct("!cQ")  # status byte, payload length in bytes
+_CHUNK = 1 << 16
+# Forks are serialised so that a child forked by another thread never inherits this call's pipe (it
+# would hold the write end open), and so that two threads do not race on the warning filters.
+_fork_lock = threading.Lock()
+
+
+class Failure(enum.Enum):
+    """Why the child gave no answer; the caller words it for the writer."""
+
+    TIME = b"t"  # ran past the wall-clock budget, and was killed
+    MEMORY = b"m"  # MemoryError: the address-space limit was hit
+    RECURSION = b"n"  # RecursionError
+    SIZE = b"s"  # the answer was larger than max_output_bytes
+    ERROR = b"x"  # any other exception; detail is its type name
+    DIED = b"d"  # no answer at all: killed by a signal (SIGXCPU, the OOM killer) or crashed
+
+
+class Refused(Exception):
+    """``fn`` gave no answer within the budget; RenderError raised by ``fn`` passes through as itself."""
+
+    def __init__(self, failure: Failure, detail: str = "") -> None:
+        super().__init__(failure.name, detail)
+        self.failure = failure
+        self.detail = detail
+
+
+_OK, _RENDER_ERROR = b"o", b"r"
+_STATUSES = {_OK, _RENDER_ERROR} | {f.value for f in Failure}
+
+
+def run(
+    fn: Callable[[str], str], source: str, *, seconds: float, memory_bytes: int, max_output_bytes: int
+) -> str:
+    """``fn(source)``, computed in a forked child within the budget.
+
+    :raises RenderError: ``fn`` raised it (its message is kept).
+    :raises Refused: anything else stopped the child from answering.
+    """
+    with _fork_lock, warnings.catch_warnings():
+        # Python 3.12+ warns about fork() in a threaded process; the child only computes and exits.
+        warnings.filterwarnings("ignore", r".*use of fork\(\) may lead to deadlocks", DeprecationWarning)
+        read_fd, write_fd = os.pipe()
+        try:
+            pid = os.fork()
+        except BaseException:
+            os.close(read_fd)
+            os.close(write_fd)
+            raise
+        if pid == 0:  # pragma: no cover - the child; coverage does not follow a fork
+            _child(fn, source, write_fd, seconds, memory_bytes, max_output_bytes)
+        os.close(write_fd)
+    try:
+        status, payload = _receive(read_fd, time.monotonic() + seconds, max_output_bytes)
+    finally:
+        os.close(read_fd)
+        _reap(pid)
+    text = payload.decode("utf-8", "surrogatepass")
+    if status == _OK:
+        return text
+    if status == _RENDER_ERROR:
+        raise RenderError(text)
+    raise Refused(Failure(status), text)
+
+
+def _child(
+    fn: Callable[[str], str],
+    source: str,
+    write_fd: int,
+    seconds: float,
+    memory_bytes: int,
+    max_output_bytes: int,
+) -> None:  # pragma: no cover - runs in the child
+    """Compute, send one message, and leave without running anything of the parent's."""
+    code = 70  # EX_SOFTWARE, unless the message goes out
+    try:
+        gc.freeze()
+        # Every descriptor but stdio and the answer pipe: database sockets, the listening socket, files.
+        os.closerange(3, write_fd)
+        os.closerange(write_fd + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        _limit(seconds, memory_bytes)
+        try:
+            status, text = _OK, fn(source)
+        except RenderError as exc:
+            status, text = _RENDER_ERROR, exc.message
+        except MemoryError:
+            status, text = Failure.MEMORY.value, ""
+        except RecursionError:
+            status, text = Failure.RECURSION.value, ""
+        except BaseException as exc:  # noqa: BLE001 - anything at all becomes an answer, never a crash
+            status, text = Failure.ERROR.value, type(exc).__name__
+        # Out of the except blocks, the failed computation's frames and data are released.
+        payload = text.encode("utf-8", "surrogatepass")
+        if len(payload) > max_output_bytes:
+            status, payload = Failure.SIZE.value, b""
+        _send(write_fd, _HEADER.pack(status, len(payload)) + payload)
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def _limit(seconds: float, memory_bytes: int) -> None:  # pragma: no cover - runs in the child
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    cpu = int(seconds) + 2
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    inherited = _address_space()
+    if inherited is not None:
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        cap = inherited + memory_bytes
+        if hard != resource.RLIM_INFINITY:
+            cap = min(cap, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
+def _address_space() -> int | None:
+    """This process's virtual size in bytes (Linux), or None where /proc is not there to say."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            pages = int(statm.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * resource.getpagesize()
+
+
+def _send(fd: int, data: bytes) -> None:  # pragma: no cover - runs in the child
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _receive(fd: int, deadline: float, max_output_bytes: int) -> tuple[bytes, bytes]:
+    """The child's one message, read as it arrives (it may exceed the pipe's buffer), by the deadline.
+
+    The length prefix, not end-of-file, says when the message is complete, so the parent never waits
+    on a write end that some other process might still hold.
+    """
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    buffer = bytearray()
+    needed = _HEADER.size
+    header_read = False
+    while len(buffer) < needed:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not poller.poll(max(1, round(remaining * 1000))):
+            raise Refused(Failure.TIME)
+        chunk = os.read(fd, _CHUNK)
+        if not chunk:
+            raise Refused(Failure.DIED)
+        buffer += chunk
+        if not header_read and len(buffer) >= _HEADER.size:
+            status, length = _HEADER.unpack_from(buffer)
+            if status not in _STATUSES or length > max_output_bytes:
+                raise Refused(Failure.DIED)
+            needed += length
+            header_read = True
+    status, _ = _HEADER.unpack_from(buffer)
+    return status, bytes(buffer[_HEADER.size : needed])
+
+
+def _reap(pid: int) -> None:
+    """Kill the child (finished or not: its answer is in, or no longer wanted) and collect it."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):  # pragma: no cover - reaped elsewhere already
+        pass
