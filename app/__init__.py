@@ -37,27 +37,27 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     errors.init_app(app)
 
-    from app.disclosures import views as _disclosure_api  # noqa: F401  (registers API routes)
-    from app.editorial import views as _editorial_api  # noqa: F401  (registers API routes)
     from app.accounts.views import bp as accounts_bp
-    from app.comments.views import bp as comments_bp
+    from app.comments import views as comments
     from app.contact.views import bp as contact_bp
     from app.contact.views import desk_bp as contact_desk_bp
     from app.corrections.views import bp as corrections_bp
-    from app.moderation.views import bp as moderation_bp
-    from app.posts.views import bp as posts_bp
+    from app.disclosures import views as disclosures
+    from app.editorial import views as editorial
+    from app.moderation import views as moderation
+    from app.posts import views as posts
     from app.staff.views import bp as staff_bp
-    from app.web.api import bp as api_bp
+    from app.web import api
 
     app.register_blueprint(accounts_bp)
-    app.register_blueprint(posts_bp)
+    app.register_blueprint(posts.bp)
     app.register_blueprint(corrections_bp)
     app.register_blueprint(staff_bp)
-    app.register_blueprint(comments_bp)
+    app.register_blueprint(comments.bp)
     app.register_blueprint(contact_bp)
     app.register_blueprint(contact_desk_bp)
-    app.register_blueprint(moderation_bp)
-    app.register_blueprint(api_bp)
+    app.register_blueprint(moderation.bp)
+    app.register_blueprint(api.blueprint(posts.API, editorial.API, disclosures.API, comments.API, moderation.API))
 
     from app.cli import register
 

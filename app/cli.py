@@ -5,16 +5,15 @@ from __future__ import annotations
 import sys
 
 import click
+import httpx
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-import httpx
-
 from app import demo, migrate
+from app.accounts import services as accounts
 from app.editorial import linkcheck
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings
-from app.accounts import services as accounts
 from app.errors import CandorError
 from app.web.database import session_factory
 

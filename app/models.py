@@ -7,12 +7,13 @@ from app.contact.models import ContactMessage, ContactReply
 from app.corrections.models import ErrorReport, RevisionDiff
 from app.db import Base
 from app.disclosures.models import Disclosure
-from app.editorial.models import GateOverride, LinkCheck, Retraction, Review
+from app.editorial.models import GateOverride, LinkCheck, Review
 from app.mail.models import OutboxMessage
 from app.moderation.models import AkismetSubmission
-from app.posts.models import Post, Publication, Revision
+from app.posts.models import Approval, ApprovalWithdrawal, Post, PostSlug, Publication, Retraction, Revision
 
 __all__ = [
+    "Approval", "ApprovalWithdrawal", "PostSlug",
     "AkismetSubmission", "Comment", "ContactMessage", "ContactReply", "ModerationDecision", "OutboxMessage",
     "Subscription",
     "ApiToken", "AuditEntry", "Base", "Disclosure", "ErrorReport", "RevisionDiff", "GateOverride", "LinkCheck", "Post", "Publication", "Retraction",

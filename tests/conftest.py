@@ -28,9 +28,9 @@ from app.editorial import services as editorial  # noqa: E402
 from app.editorial.gates import GateSettings  # noqa: E402
 from app.posts import services as posts  # noqa: E402
 from app.posts.models import Post  # noqa: E402
+from tests.support.databases import PostgresTemplate, SqliteTemplate, postgres_admin_url  # noqa: E402
 from tests.support.require_all import missing  # noqa: E402
 from tests.support.web import PASSWORD  # noqa: E402
-from tests.support.databases import PostgresTemplate, SqliteTemplate, postgres_admin_url  # noqa: E402
 
 # Shared fixtures live in plugins under tests/support, never in a test module another one imports.
 pytest_plugins = ["tests.support.comments"]

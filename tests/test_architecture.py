@@ -89,15 +89,8 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
 )
 EDGE = len(LAYERS)  # the rank of the Flask edge, on top of every layer
 
-# Left over from the lead's refactor, to delete once it is finished: Retraction now lives in
-# app.posts.models; app.editorial.models re-exports it and app.corrections.services imports it from there.
-KNOWN_UPWARD = {("app.corrections.services", "app.editorial.models")}
-KNOWN_SIDE_EFFECT_IMPORTS = {
-    ("app.editorial.models", "app.posts.models"),  # the re-export (same leftover)
-    # Removed by the lead's refactor (API routes registered explicitly): delete once it is merged.
-    ("app", "app.disclosures.views"),
-    ("app", "app.editorial.views"),
-}
+KNOWN_UPWARD: set[tuple[str, str]] = set()
+KNOWN_SIDE_EFFECT_IMPORTS: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)

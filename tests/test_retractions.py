@@ -14,7 +14,7 @@ from bs4 import BeautifulSoup
 
 from app.clock import freeze
 from app.corrections import services as corrections
-from app.editorial.models import Retraction
+from app.posts.models import Retraction
 from tests.support.editorial import publish_change, retract
 from tests.support.web import parse, text_of
 

@@ -34,6 +34,7 @@ from app.web.reader_forms import form_age, form_token, reader_limit
 from app.web.urls import public_url
 
 bp = Blueprint("comments", __name__)
+API = api.Routes()  # this module's JSON routes, added to /api/v1 by create_app
 
 
 # --- helpers ------------------------------------------------------------------------------------------
@@ -222,7 +223,7 @@ def unsubscribe_confirm(token: str) -> ResponseReturnValue:
 # --- JSON API -----------------------------------------------------------------------------------------
 
 
-@api.bp.get("/comment-form-token")
+@API.get("/comment-form-token")
 def api_form_token() -> ResponseReturnValue:
     """A signed "this form was shown now" for the comment form of a cached page (static/comments.js)."""
     body = {"token": form_token(), "min_seconds": current_app.config["COMMENT_MIN_SECONDS"]}
@@ -249,7 +250,7 @@ def public_json(comment: Comment) -> dict[str, Any]:
     return data
 
 
-@api.bp.get("/posts/<int:post_id>/comments")
+@API.get("/posts/<int:post_id>/comments")
 def api_list_comments(post_id: int) -> ResponseReturnValue:
     post = posts.get_post(db(), post_id)
     if post.published_revision_id is None:
@@ -257,7 +258,7 @@ def api_list_comments(post_id: int) -> ResponseReturnValue:
     return {"items": [public_json(c) for c in queries.public_comments(db(), post.id)], "next": None}
 
 
-@api.bp.post("/posts/<int:post_id>/comments")
+@API.post("/posts/<int:post_id>/comments")
 @reader_limit
 def api_post_comment(post_id: int) -> ResponseReturnValue:
     """201 when published, 202 when held (or spam): ``{id, status, reasons}``."""

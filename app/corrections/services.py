@@ -24,10 +24,9 @@ from app.audit.services import record
 from app.clock import utc_now
 from app.corrections.diff import diff_html
 from app.corrections.models import ErrorReport, ReportState, RevisionDiff
-from app.editorial.models import Retraction
 from app.errors import InvalidInput, InvalidTransition, NotFound
 from app.mail import services as mail
-from app.posts.models import Post, Publication, Revision, RevisionKind
+from app.posts.models import Post, Publication, Retraction, Revision, RevisionKind
 from app.posts.services import published_revision
 
 M = TypeVar("M", Publication, Retraction, Post)

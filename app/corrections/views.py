@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from feedgen.feed import FeedGenerator
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from wtforms import EmailField, IntegerField, StringField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp
 
 from app.accounts.permissions import require
 from app.clock import utc_now
 from app.corrections import services
-from app.editorial.models import Retraction
 from app.editorial.services import retraction_for
 from app.errors import InvalidInput, NotFound
 from app.posts import services as posts
+from app.posts.models import Retraction
 from app.posts.views import public_key
 from app.text import clean_text, whole_number
 from app.web.auth import current_user

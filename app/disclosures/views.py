@@ -15,8 +15,10 @@ from app.web.api import json_body
 from app.web.auth import current_user
 from app.web.database import db
 
+API = api.Routes()  # this module's JSON routes, added to /api/v1 by create_app
 
-@api.bp.put("/me/disclosure")
+
+@API.put("/me/disclosure")
 def api_put_disclosure() -> Any:
     actor = require(current_user(), "disclosure.record")
     data = json_body()
@@ -26,7 +28,7 @@ def api_put_disclosure() -> Any:
     return disclosures.to_json(disclosure, current_app.config["CANDOR_COI_MAX_AGE_DAYS"]), 201
 
 
-@api.bp.get("/me/disclosure")
+@API.get("/me/disclosure")
 def api_get_disclosure() -> Any:
     actor = require(current_user(), "disclosure.record")
     latest = disclosures.latest(db(), actor)

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.accounts.models import User
 from app.clock import utc_now
 from app.db import AppendOnly, Base, intpk
-from app.posts.models import Retraction  # noqa: F401  (lives with the other publication records)
 
 
 class ReviewState(enum.StrEnum):

@@ -33,7 +33,7 @@ from app.corrections import services as corrections
 from app.disclosures import services as disclosures
 from app.disclosures.models import Disclosure
 from app.editorial.gates import GateResult, GateSettings, evaluate, failing
-from app.editorial.models import OVERRIDABLE, Gate, GateOverride, Retraction, Review, ReviewState
+from app.editorial.models import OVERRIDABLE, Gate, GateOverride, Review, ReviewState
 from app.errors import InvalidInput, InvalidTransition, NotAllowed, PublishBlocked, StaleRevision
 from app.posts import services as posts
 from app.posts.models import (
@@ -42,6 +42,7 @@ from app.posts.models import (
     Post,
     Publication,
     PublicationState,
+    Retraction,
     Revision,
 )
 from app.posts.models import ReviewState as PostReview

@@ -17,6 +17,8 @@ from app.web.auth import current_user
 from app.web.database import db
 from app.web.urls import public_url
 
+API = api.Routes()  # this module's JSON routes, added to /api/v1 by create_app
+
 
 def _optional_body() -> dict[str, Any]:
     from flask import request
@@ -51,7 +53,7 @@ def _status(post_id: int) -> dict[str, Any]:
             "publish_at": post.publish_at.isoformat() if post.publish_at else None}
 
 
-@api.bp.post("/posts/<int:post_id>/submit")
+@API.post("/posts/<int:post_id>/submit")
 def api_submit(post_id: int) -> Any:
     actor = require(current_user(), "post.view_unpublished")
     data = _optional_body()
@@ -63,7 +65,7 @@ def api_submit(post_id: int) -> Any:
     return _status(post_id)
 
 
-@api.bp.get("/posts/<int:post_id>/gates")
+@API.get("/posts/<int:post_id>/gates")
 def api_gates(post_id: int) -> Any:
     require(current_user(), "post.view_unpublished")
     post = posts.get_post(db(), post_id)
@@ -71,7 +73,7 @@ def api_gates(post_id: int) -> Any:
     return {"items": [r.to_json() for r in results], "ok": all(r.passes for r in results), "next": None}
 
 
-@api.bp.post("/posts/<int:post_id>/approve")
+@API.post("/posts/<int:post_id>/approve")
 def api_approve(post_id: int) -> Any:
     actor = require(current_user(), "post.view_unpublished")
     data = json_body()
@@ -86,7 +88,7 @@ def api_approve(post_id: int) -> Any:
     return body
 
 
-@api.bp.post("/posts/<int:post_id>/request-changes")
+@API.post("/posts/<int:post_id>/request-changes")
 def api_request_changes(post_id: int) -> Any:
     actor = require(current_user(), "post.view_unpublished")
     data = json_body()
@@ -95,14 +97,14 @@ def api_request_changes(post_id: int) -> Any:
     return _status(post_id)
 
 
-@api.bp.post("/posts/<int:post_id>/withdraw")
+@API.post("/posts/<int:post_id>/withdraw")
 def api_withdraw(post_id: int) -> Any:
     actor = require(current_user(), "post.view_unpublished")
     editorial.withdraw(db(), actor, posts.get_post(db(), post_id))
     return _status(post_id)
 
 
-@api.bp.post("/posts/<int:post_id>/overrides")
+@API.post("/posts/<int:post_id>/overrides")
 def api_override(post_id: int) -> Any:
     actor = require(current_user(), "post.view_unpublished")
     data = json_body()
@@ -115,7 +117,7 @@ def api_override(post_id: int) -> Any:
             "by": actor.name, "at": override.at.isoformat()}, 201
 
 
-@api.bp.post("/posts/<int:post_id>/retract")
+@API.post("/posts/<int:post_id>/retract")
 def api_retract(post_id: int) -> Any:
     actor = require(current_user(), "post.view_unpublished")
     data = json_body()
@@ -130,7 +132,7 @@ def _audit_json(entry: Any) -> dict[str, Any]:
             "note": entry.note, "data": entry.data}
 
 
-@api.bp.get("/posts/<int:post_id>/audit")
+@API.get("/posts/<int:post_id>/audit")
 def api_post_audit(post_id: int) -> Any:
     require(current_user(), "audit.view")
     posts.get_post(db(), post_id)
@@ -139,7 +141,7 @@ def api_post_audit(post_id: int) -> Any:
     return listing([_audit_json(e) for e in rows], more, "api.api_post_audit", page, per_page, post_id=post_id)
 
 
-@api.bp.get("/audit")
+@API.get("/audit")
 def api_audit() -> Any:
     require(current_user(), "audit.view")
     page, per_page = page_args(50)

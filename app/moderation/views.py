@@ -32,6 +32,7 @@ from app.web.outside import akismet_enabled, site
 from app.web.urls import public_url
 
 bp = Blueprint("moderation", __name__, url_prefix="/staff")
+API = api.Routes()  # this module's JSON routes, added to /api/v1 by create_app
 bp.before_request(desk.moderators_only)
 
 PER_PAGE = 25
@@ -234,7 +235,7 @@ def log() -> ResponseReturnValue:
 # --- JSON API -----------------------------------------------------------------------------------------
 
 
-@api.bp.get("/moderation/comments")
+@API.get("/moderation/comments")
 def api_moderation_queue() -> ResponseReturnValue:
     actor = require(current_user(), "comments.moderate")
     status = request.args.get("status", "held")
@@ -257,7 +258,7 @@ def api_moderation_queue() -> ResponseReturnValue:
     )
 
 
-@api.bp.post("/comments/<int:comment_id>/moderate")
+@API.post("/comments/<int:comment_id>/moderate")
 def api_moderate(comment_id: int) -> ResponseReturnValue:
     actor = require(current_user(), "comments.moderate")
     data = json_body()

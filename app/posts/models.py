@@ -11,14 +11,24 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update, event, CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.orm.util import identity_key
 
 from app.accounts.models import User
-from app.disclosures.models import Disclosure
 from app.clock import utc_now
-from app.db import AppendOnly, Base, ReaderVisible, intpk, str200
+from app.db import AppendOnly, Base, ReaderVisible, intpk
+from app.disclosures.models import Disclosure
 
 
 class PublicationState(enum.StrEnum):

@@ -16,9 +16,17 @@ from app import events
 from app.accounts.models import User
 from app.accounts.permissions import require
 from app.audit.services import record
-from app.errors import InvalidInput, InvalidTransition, Moved, NotFound, StaleRevision
 from app.clock import utc_now
-from app.posts.models import CHANGE_KINDS, Post, PostSlug, PublicationState, Publication, Revision, RevisionKind
+from app.errors import InvalidInput, InvalidTransition, Moved, NotFound, StaleRevision
+from app.posts.models import (
+    CHANGE_KINDS,
+    Post,
+    PostSlug,
+    Publication,
+    PublicationState,
+    Revision,
+    RevisionKind,
+)
 from app.posts.rendering import render_markdown
 
 MAX_TITLE_CHARS = 300

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request
 
-from app.accounts.permissions import can, require
 from app.accounts.models import User
+from app.accounts.permissions import can, require
 from app.corrections import services as corrections
 from app.disclosures import services as disclosures
+from app.editorial import services as editorial
 from app.errors import InvalidInput, Moved, NotFound
 from app.posts import services
 from app.posts.models import Post, Publication, Revision
 from app.text import clean_text, clean_url_list, whole_number
 from app.web import api
-from app.editorial import services as editorial
-from app.web.api import bool_field, gate_settings, int_field, json_body, listing, page_args
+from app.web.api import bool_field, int_field, json_body, listing, page_args
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.pagecache import cached_page
 from app.web.urls import public_url
 
 bp = Blueprint("posts", __name__)
+API = api.Routes()  # this module's JSON routes, added to /api/v1 by create_app
 
 PER_PAGE = 10
 MAX_BODY_CHARS = 200_000
@@ -170,14 +171,14 @@ def _revision_input(data: dict[str, Any], *, title_default: str | None = None,
     )
 
 
-@api.bp.get("/posts")
+@API.get("/posts")
 def api_list_posts() -> Any:
     page, per_page = page_args()
     posts, has_more = services.published_posts(db(), page=page, per_page=per_page)
     return listing([post_json(p, staff=False) for p in posts], has_more, "api.api_list_posts", page, per_page)
 
 
-@api.bp.post("/posts")
+@API.post("/posts")
 def api_create_post() -> Any:
     actor = require(current_user(), "post.create")
     data = json_body()
@@ -187,13 +188,13 @@ def api_create_post() -> Any:
     return body, 201, {"Location": public_url("api.api_get_post", post_id=post.id)}
 
 
-@api.bp.get("/posts/<int:post_id>")
+@API.get("/posts/<int:post_id>")
 def api_get_post(post_id: int) -> Any:
     post, staff = _visible_post(post_id)
     return post_json(post, staff=staff)
 
 
-@api.bp.post("/posts/<int:post_id>/revisions")
+@API.post("/posts/<int:post_id>/revisions")
 def api_revise(post_id: int) -> Any:
     actor = require(current_user(), "post.view_unpublished")
     post = services.get_post(db(), post_id)
@@ -214,7 +215,7 @@ def api_revise(post_id: int) -> Any:
     return body, 201 if created else 200
 
 
-@api.bp.get("/posts/<int:post_id>/revisions")
+@API.get("/posts/<int:post_id>/revisions")
 def api_list_revisions(post_id: int) -> Any:
     post, staff = _visible_post(post_id)
     rows = services.revisions(db(), post, published_only=not staff)

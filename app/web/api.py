@@ -1,10 +1,14 @@
 """The JSON API blueprint and its small vocabulary: bodies, pages, and who is calling.
 
-Domain views attach their routes to ``bp``. Bearer tokens authenticate, so CSRF does not apply here.
+Each domain's views declare their JSON routes in a ``Routes`` table (``API = Routes()``, then
+``@API.post(...)``); ``create_app`` builds the one ``/api/v1`` blueprint from the tables it names, so a
+route exists because the factory listed its module, never because something imported it. Bearer tokens
+authenticate, so CSRF does not apply here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, request
@@ -15,8 +19,44 @@ from app.text import whole_number
 from app.web.extensions import csrf
 from app.web.urls import public_url
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-csrf.exempt(bp)
+
+class Routes:
+    """A module's JSON routes, recorded by decorators and added to the API blueprint by ``blueprint``."""
+
+    def __init__(self) -> None:
+        self.rules: list[tuple[str, Callable[..., Any], dict[str, Any]]] = []
+
+    def route(self, rule: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def record(view: Callable[..., Any]) -> Callable[..., Any]:
+            self.rules.append((rule, view, options))
+            return view
+
+        return record
+
+    def get(self, rule: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route(rule, methods=["GET"], **options)
+
+    def post(self, rule: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route(rule, methods=["POST"], **options)
+
+    def put(self, rule: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route(rule, methods=["PUT"], **options)
+
+    def patch(self, rule: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route(rule, methods=["PATCH"], **options)
+
+    def delete(self, rule: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.route(rule, methods=["DELETE"], **options)
+
+
+def blueprint(*tables: Routes) -> Blueprint:
+    """The ``/api/v1`` blueprint (endpoints ``api.<view name>``) with every route of ``tables``."""
+    bp = Blueprint("api", __name__, url_prefix="/api/v1")
+    for table in tables:
+        for rule, view, options in table.rules:
+            bp.add_url_rule(rule, view_func=view, **options)
+    csrf.exempt(bp)
+    return bp
 
 MAX_PER_PAGE = 100
 

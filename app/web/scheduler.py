@@ -11,8 +11,8 @@ import time
 
 from flask import Flask, current_app
 
-from app.editorial.gates import GateSettings
 from app.db import commit, writing
+from app.editorial.gates import GateSettings
 from app.editorial.services import publish_due
 from app.web.database import session_factory
 

@@ -7,9 +7,8 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings
-from app.editorial.models import Retraction
 from app.posts import services as posts
-from app.posts.models import Post, Revision
+from app.posts.models import Post, Retraction, Revision
 
 
 def publish_change(
