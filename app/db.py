@@ -80,6 +80,10 @@ class ReaderVisible:
 
     post_id: Any
 
+    def changes_what_readers_see(self) -> bool:
+        """Whether writing this row (new, or as modified in this flush) changes a reader's page."""
+        return True
+
 
 intpk = Annotated[int, mapped_column(primary_key=True)]
 str80 = Annotated[str, mapped_column(String(80))]

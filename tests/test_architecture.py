@@ -229,3 +229,18 @@ def test_the_import_checks_would_catch_an_offender():
     ]
     assert _rank("app.comments.models") > _rank("app.spam.pipeline")  # the late import is upward
     assert _rank("app.comments.views") == _rank("app.web.jobs") == EDGE
+
+
+def test_comment_and_contact_statuses_have_one_writer_each():
+    """``Comment.status`` is written only by app/comments/states.py; a contact message's only by its ``_move``."""
+    import ast
+
+    writers = set()
+    for folder in ("comments", "moderation", "contact", "spam"):
+        for path in (APP / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+                for target in targets:
+                    if isinstance(target, ast.Attribute) and target.attr == "status":
+                        writers.add(str(path.relative_to(APP)))
+    assert writers == {"comments/states.py", "contact/services.py"}

@@ -12,12 +12,12 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
 from app.clock import utc_now
-from app.db import AppendOnly, Base, intpk, str200, str320
+from app.db import AppendOnly, Base, ReaderVisible, intpk, str200, str320
 
 
 class CommentStatus(enum.StrEnum):
@@ -47,7 +47,7 @@ COMMENT_STATUSES = tuple(s.value for s in CommentStatus)
 ACTIONS = tuple(a.value for a in Action)
 
 
-class Comment(Base):
+class Comment(ReaderVisible, Base):
     __tablename__ = "comments"
     __table_args__ = (
         CheckConstraint(f"status IN {COMMENT_STATUSES!r}", name="status_known"),
@@ -94,6 +94,18 @@ class Comment(Base):
 
     def __repr__(self) -> str:
         return f"<Comment {self.id} post={self.post_id} {self.status}>"
+
+    def changes_what_readers_see(self) -> bool:
+        """Only a published comment shows: arriving published, or moving into or out of published (or
+        changing its text while published). Held and spam comments leave every cache alone."""
+        state = inspect(self)
+        if state.pending or state.transient:
+            return self.status == CommentStatus.PUBLISHED
+        history = state.attrs.status.history
+        before = history.deleted[0] if history.deleted else self.status
+        if CommentStatus.PUBLISHED in (before, self.status) and before != self.status:
+            return True
+        return self.status == CommentStatus.PUBLISHED and state.attrs.html.history.has_changes()
 
 
 class ModerationDecision(AppendOnly, Base):

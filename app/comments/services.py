@@ -4,7 +4,8 @@ Every verb takes a Session and an explicit actor (None for an anonymous reader),
 app.errors.*, and never commits. A comment's status is a current pointer; each change of it writes a
 ``ModerationDecision`` (append-only) through ``record_decision``, here and in app.moderation, whose
 verbs build on these. Whenever what readers see of a post's thread changes, the post's cache stamps
-move (``thread_changed``), so cached pages are rendered afresh.
+move (a Comment is ReaderVisible: app.posts.models stamps the post in the same flush), so cached
+pages are rendered afresh.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User, UserRole
 from app.accounts.permissions import can, require
 from app.clock import utc_now
-from app.comments import learning, notifications
+from app.comments import learning, notifications, states
 from app.comments.formatting import MAX_COMMENT_CHARS, count_links, render_comment
 from app.comments.models import Action, Comment, CommentStatus, ModerationDecision, Subscription
 from app.errors import InvalidInput, InvalidTransition, NotFound
@@ -151,17 +152,6 @@ def record_decision(
     session.add(decision)
     session.flush()
     return decision
-
-
-def thread_changed(post: Post) -> None:
-    """What readers see of the post's comments changed: move the stamps its cached pages are keyed on.
-
-    The same bump app.posts.models gives a post when a row marked ReaderVisible is written for it. A
-    comment is not marked so: most arrive held or as spam, change nothing readers see, and must not
-    empty the caches of the post, the index and the feeds each time.
-    """
-    post.updated_at = utc_now()
-    post.version = Post.version + 1  # type: ignore[assignment]  (SQL: version = version + 1)
 
 
 def staff_directory(session: Session) -> tuple[list[str], frozenset[str]]:
@@ -300,13 +290,8 @@ def submit_comment(
     record_decision(session, comment, None, A.SUBMIT, "")
     if data.notify:
         session.add(Subscription(comment_id=comment.id, email=data.author_email, created_at=now))
-    if comment.status == S.PUBLISHED:
-        thread_changed(post)
     if replaces is not None and replaces.status == S.HELD and replaces.post_id == post.id:
-        old = replaces.status
-        replaces.status = S.DELETED.value
-        replaces.needs_reply = False
-        replaces.status_changed_at = now
+        old = states.move(replaces, A.WITHDRAW).value
         record_decision(
             session,
             replaces,
@@ -356,7 +341,6 @@ def staff_comment(
     session.add(comment)
     session.flush()
     record_decision(session, comment, actor, A.STAFF, "")
-    thread_changed(post)
     if parent is not None:
         parent.needs_reply = False
         if site is not None and not parent.is_staff:

@@ -77,16 +77,47 @@ def get_message(session: Session, actor: User, message_id: int) -> ContactMessag
     return message
 
 
+S = ContactStatus
+# A contact message's one transition table; ``_move`` is the only writer of its status.
+MOVES: dict[tuple[ContactStatus, str], ContactStatus] = {
+    (S.OPEN, "reply"): S.ANSWERED,
+    (S.ANSWERED, "reply"): S.ANSWERED,  # a follow-up reply
+    (S.CLOSED, "reply"): S.ANSWERED,
+    (S.OPEN, "close"): S.CLOSED,
+    (S.ANSWERED, "close"): S.CLOSED,
+    (S.OPEN, "mark_spam"): S.SPAM,
+    (S.ANSWERED, "mark_spam"): S.SPAM,
+    (S.CLOSED, "mark_spam"): S.SPAM,
+    (S.CLOSED, "reopen"): S.OPEN,
+    (S.SPAM, "reopen"): S.OPEN,
+    (S.ANSWERED, "reopen"): S.OPEN,
+}
+
+
+_PAST = {"reply": "answered", "close": "closed", "mark_spam": "marked as spam", "reopen": "reopened"}
+
+
+def _move(message: ContactMessage, action: str) -> None:
+    target = MOVES.get((ContactStatus(message.status), action))
+    if target is None:
+        raise InvalidTransition(f"A message that is {message.status} cannot be {_PAST[action]}; reopen it first."
+                                if action == "reply" else f"This message is already {message.status}.")
+    message.status = target.value
+
+
 def reply(session: Session, actor: User, message: ContactMessage, body: str, site: Site) -> ContactReply:
     """E-mail a reply to the sender (through the outbox) and keep it, append-only, with the message."""
     require(actor, "comments.moderate")
     text = clean_text(body, "reply", max_chars=MAX_MESSAGE_CHARS, multiline=True)
+    session.refresh(message, with_for_update={"of": ContactMessage})
+    if (ContactStatus(message.status), "reply") not in MOVES:
+        _move(message, "reply")  # raises the precise InvalidTransition before any e-mail is queued
     outgoing = _email_reply(session, site, message, actor, text)
     row = ContactReply(
         message_id=message.id, staff_id=actor.id, body=text, outbox_id=outgoing.id, at=utc_now()
     )
     session.add(row)
-    message.status = ContactStatus.ANSWERED.value
+    _move(message, "reply")
     session.flush()
     record(session, actor, "contact.reply", note=f"contact message {message.id}", message_id=message.id)
     return row
@@ -117,10 +148,9 @@ def close(session: Session, actor: User, message: ContactMessage, status: str = 
     require(actor, "comments.moderate")
     if status not in (ContactStatus.CLOSED, ContactStatus.SPAM, ContactStatus.OPEN):
         raise InvalidInput("status must be closed, spam or open.", field="status")
-    if message.status == status:
-        raise InvalidTransition(f"This message is already {status}.")
+    session.refresh(message, with_for_update={"of": ContactMessage})
     old = message.status
-    message.status = status
+    _move(message, {"closed": "close", "spam": "mark_spam", "open": "reopen"}[status])
     message.closed_by_id = None if status == ContactStatus.OPEN else actor.id
     message.closed_at = None if status == ContactStatus.OPEN else utc_now()
     session.flush()

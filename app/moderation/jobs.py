@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Role, User, UserRole
 from app.clock import utc_now
+from app.comments import states
 from app.comments.models import Action, Comment, CommentStatus, ModerationDecision
-from app.comments.services import STATUS_FOR_VERDICT, thread_changed
+from app.comments.services import STATUS_FOR_VERDICT
 from app.contact.services import waiting as contact_waiting
 from app.mail.compose import Site
 from app.mail.models import OutboxMessage
@@ -90,13 +91,10 @@ def recheck_held(
             report.unavailable += 1
             continue
         outcome = pipeline.recheck(list(comment.checks), result, verdict)
-        old = comment.status
         comment.checks = outcome.checks_json
         comment.reasons = outcome.reasons
         comment.akismet_verdict = verdict
-        comment.status = STATUS_FOR_VERDICT[outcome.verdict].value
-        if comment.status != old:
-            comment.status_changed_at = utc_now()
+        old = states.move(comment, Action.RECHECK, STATUS_FOR_VERDICT[outcome.verdict]).value
         session.flush()
         session.add(
             ModerationDecision(
@@ -111,7 +109,6 @@ def recheck_held(
             )
         )
         if comment.status == CommentStatus.PUBLISHED and post is not None:
-            thread_changed(post)
             report.published += 1
         elif comment.status == CommentStatus.SPAM:
             report.spam += 1

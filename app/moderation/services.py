@@ -1,7 +1,7 @@
 """Moderators' verbs on comments: decide (one or many), take one off the needs-reply queue.
 
-A comment's status is a current pointer; ``TRANSITIONS`` is the whole of what a moderator may do to it,
-and anything else is InvalidTransition. Each decision is a ``ModerationDecision`` (append-only, written
+A comment's status is a current pointer, moved only through ``app.comments.states`` (its one transition
+table); anything else is InvalidTransition. Each verb locks the comment first. Each decision is a ``ModerationDecision`` (append-only, written
 through app.comments.services.record_decision, as the comment's own arrival is), may owe Akismet a
 correction (app.moderation.models), and may tell the commenter why by e-mail. Every verb takes a
 Session and an explicit actor, flushes, raises app.errors.*, and never commits. No Flask here.
@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User
 from app.accounts.permissions import require
 from app.clock import utc_now
+from app.comments import states
 from app.comments.models import MODERATOR_ACTIONS, Action, Comment, CommentStatus, ModerationDecision
-from app.comments.services import record_decision, thread_changed
+from app.comments.services import record_decision
 from app.errors import InvalidInput, InvalidTransition, NotAllowed
 from app.mail.compose import Site
 from app.moderation import notifications
@@ -28,33 +29,8 @@ A = Action
 
 MAX_REASON_CHARS = 2000
 
-# (status, action) -> status: the whole of moderation. Anything else is InvalidTransition.
-TRANSITIONS: dict[tuple[CommentStatus, Action], CommentStatus] = {
-    (S.HELD, A.APPROVE): S.PUBLISHED,
-    (S.SPAM, A.APPROVE): S.PUBLISHED,
-    (S.DELETED, A.APPROVE): S.PUBLISHED,
-    (S.HELD, A.HAM): S.PUBLISHED,
-    (S.SPAM, A.HAM): S.PUBLISHED,
-    (S.HELD, A.SPAM): S.SPAM,
-    (S.PUBLISHED, A.SPAM): S.SPAM,
-    (S.DELETED, A.SPAM): S.SPAM,
-    (S.HELD, A.OFF_TOPIC): S.DELETED,
-    (S.PUBLISHED, A.OFF_TOPIC): S.DELETED,
-    (S.HELD, A.DELETE): S.DELETED,
-    (S.PUBLISHED, A.DELETE): S.DELETED,
-    (S.SPAM, A.DELETE): S.DELETED,
-}
-
-_PAST = {
-    A.APPROVE: "approved",
-    A.HAM: "marked as not spam",
-    A.SPAM: "marked as spam",
-    A.OFF_TOPIC: "removed as off-topic",
-    A.DELETE: "deleted",
-}
-
 def can_moderate(comment: Comment, action: Action) -> bool:
-    return (CommentStatus(comment.status), action) in TRANSITIONS
+    return states.can_move(comment, action)
 
 
 def moderate(
@@ -77,25 +53,17 @@ def moderate(
         raise InvalidInput(f"action must be one of {choices}.", field="action")
     act = Action(action)
     reason = clean_text(reason, "reason", max_chars=MAX_REASON_CHARS, required=False, multiline=True).strip()
-    current = CommentStatus(comment.status)
-    target = TRANSITIONS.get((current, act))
-    if target is None:
-        raise InvalidTransition(
-            f"A comment that is {current.value} cannot be {_PAST[act]}.", comment_status=current.value
-        )
+    # Lock the comment and decide on what it is now: two moderators at once meet a 409, not two decisions.
+    session.refresh(comment, with_for_update={"of": Comment})
     if comment.is_staff and act is not A.DELETE and act is not A.APPROVE:
         raise NotAllowed(
             "A staff member's comment can only be deleted or restored, not judged as spam or topic."
         )
     post = session.get(Post, comment.post_id)
     assert post is not None
-    comment.status = target.value
-    comment.status_changed_at = utc_now()
-    if target != S.PUBLISHED:
-        comment.needs_reply = False
+    current = states.move(comment, act)
+    target = CommentStatus(comment.status)
     decision = record_decision(session, comment, actor, act, current.value, reason)
-    if S.PUBLISHED in (current, target):
-        thread_changed(post)
     if akismet_enabled and not comment.is_staff:
         _owe_akismet(session, comment, decision, target)
     if site is not None and post.published_revision is not None:

@@ -314,7 +314,8 @@ def _bump_what_readers_see(session: Session, _ctx: Any, _instances: Any) -> None
     """
     post_ids = {obj.post_id for obj in (*session.new, *session.dirty)
                 if isinstance(obj, ReaderVisible) and obj.post_id is not None
-                and (obj in session.new or session.is_modified(obj, include_collections=False))}
+                and (obj in session.new or session.is_modified(obj, include_collections=False))
+                and obj.changes_what_readers_see()}
     if not post_ids:
         return
     now = utc_now()

@@ -75,7 +75,6 @@ ACTION_LABELS = {
     "post.schedule": "Approved and scheduled",
     "post.withdraw": "Withdrawn from review",
     "post.publish_due": "Published on schedule",
-    "post.edit": "Edited after approval",
     "post.publish_direct": "Corrected and published by an editor",
     "post.edit": "Edited after approval; approval withdrawn",
     "post.recheck_failed": "Sent back to the editor: something changed after approval",
