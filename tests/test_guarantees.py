@@ -431,3 +431,24 @@ def test_the_database_refuses_an_approval_that_names_the_wrong_writer(session, m
     with pytest.raises(IntegrityError):
         session.flush()
     session.rollback()
+
+
+def test_two_moderators_deciding_one_comment_at_once_get_one_decision_and_one_409(
+        server, make_post, make_user, make_token):
+    from tests.support.comments import READER
+
+    post = make_post("published")
+    first = _bearer(make_token, make_user("moderator"))
+    second = _bearer(make_token, make_user("moderator"))
+    with httpx.Client(timeout=30) as http:
+        for i in range(10):
+            body = {**READER, "body": f"Does the sleep advice apply to night shifts, question {i}?"}
+            made = http.post(f"{server}/api/v1/posts/{post.id}/comments", json=body)
+            assert made.status_code in (201, 202), made.text
+            url = f"{server}/api/v1/comments/{made.json()['id']}/moderate"
+            codes = _together(lambda: http.post(url, headers=first, json={"action": "approve"}),
+                              lambda: http.post(url, headers=second, json={"action": "approve"}))
+            if made.status_code == 202:
+                assert sorted(codes) == [200, 409], codes
+            else:
+                assert codes == [409, 409], codes
