@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -231,8 +232,8 @@ def test_a_double_click_answers_once_and_then_409(server, make_post, make_token,
         url = f"{server}/api/v1/posts/{post.id}/{action}"
         body: dict[str, Any] = {"revision": 1} if action == "approve" else {}
         with httpx.Client(timeout=30) as http:
-            codes = _together(lambda: http.post(url, headers=headers, json=body),
-                              lambda: http.post(url, headers=headers, json=body))
+            click = partial(http.post, url, headers=headers, json=body)
+            codes = _together(click, click)
         assert sorted(codes) == [200, 409], codes
 
 
@@ -247,9 +248,9 @@ def test_approve_racing_revise_publishes_exactly_the_approved_revision(
             body["publish_at"] = (clock.utc_now() + timedelta(hours=1)).isoformat()
         with httpx.Client(timeout=30) as http:
             codes = _together(
-                lambda: http.post(f"{server}/api/v1/posts/{post.id}/approve", headers=editor, json=body),
-                lambda: http.post(f"{server}/api/v1/posts/{post.id}/revisions", headers=author,
-                                  json={"body": "Words nobody approved.", "base_revision": 1}),
+                partial(http.post, f"{server}/api/v1/posts/{post.id}/approve", headers=editor, json=body),
+                partial(http.post, f"{server}/api/v1/posts/{post.id}/revisions", headers=author,
+                        json={"body": "Words nobody approved.", "base_revision": 1}),
             )
         assert all(c in (200, 201, 409, 422) for c in codes), codes  # 422: a correction needs a kind
     _publish_due_later(session, gate_settings)
@@ -446,8 +447,8 @@ def test_two_moderators_deciding_one_comment_at_once_get_one_decision_and_one_40
             made = http.post(f"{server}/api/v1/posts/{post.id}/comments", json=body)
             assert made.status_code in (201, 202), made.text
             url = f"{server}/api/v1/comments/{made.json()['id']}/moderate"
-            codes = _together(lambda: http.post(url, headers=first, json={"action": "approve"}),
-                              lambda: http.post(url, headers=second, json={"action": "approve"}))
+            codes = _together(partial(http.post, url, headers=first, json={"action": "approve"}),
+                              partial(http.post, url, headers=second, json={"action": "approve"}))
             if made.status_code == 202:
                 assert sorted(codes) == [200, 409], codes
             else:
