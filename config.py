@@ -80,8 +80,9 @@ def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
     try:
         parse_many(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a rate limit such as '10 per minute; 100 per day', "
-                          f"not {raw!r}") from None
+        raise ConfigError(
+            f"{name} must be a rate limit such as '10 per minute; 100 per day', not {raw!r}"
+        ) from None
     return raw
 
 

@@ -11,7 +11,7 @@ import config as candor_config
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
-    """Build the app: config, database, security, auth, blueprints, error pages, CLI. Nothing migrates here."""
+    """Build the app: config, database, security, auth, blueprints, error pages, CLI. Never migrates."""
     root = Path(__file__).resolve().parent.parent
     app = Flask(
         __name__,
@@ -57,7 +57,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(contact_bp)
     app.register_blueprint(contact_desk_bp)
     app.register_blueprint(moderation.bp)
-    app.register_blueprint(api.blueprint(posts.API, editorial.API, disclosures.API, comments.API, moderation.API))
+    app.register_blueprint(
+        api.blueprint(posts.API, editorial.API, disclosures.API, comments.API, moderation.API)
+    )
 
     from app.cli import register
 

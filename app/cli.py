@@ -58,8 +58,13 @@ def _read_password() -> str:
 @users_cli.command("create")
 @click.argument("email")
 @click.option("--name", required=True, help="The real name shown on bylines and comments.")
-@click.option("--role", "roles", required=True, multiple=True,
-              help="author, editor, moderator or admin; repeat or comma-separate for several.")
+@click.option(
+    "--role",
+    "roles",
+    required=True,
+    multiple=True,
+    help="author, editor, moderator or admin; repeat or comma-separate for several.",
+)
 @click.option("--title", default="", help="Job title shown on the byline, e.g. 'Cardiologist'.")
 @click.option("--department", default="", help="Department shown on the byline.")
 def users_create(email: str, name: str, roles: tuple[str, ...], title: str, department: str) -> None:
@@ -67,8 +72,15 @@ def users_create(email: str, name: str, roles: tuple[str, ...], title: str, depa
     names = [part for value in roles for part in value.split(",") if part.strip()]
     session = session_factory()()
     try:
-        user = accounts.create_user(session, email=email, name=name, password=_read_password(),
-                                    roles=accounts.parse_roles(names), title=title, department=department)
+        user = accounts.create_user(
+            session,
+            email=email,
+            name=name,
+            password=_read_password(),
+            roles=accounts.parse_roles(names),
+            title=title,
+            department=department,
+        )
         session.commit()
     except CandorError as exc:
         session.rollback()
@@ -107,7 +119,9 @@ def demo_command() -> None:
         raise click.ClickException("The demo content is for development; refusing to seed production.")
     session = session_factory()()
     try:
-        accounts_info, created = demo.seed(session, current_app.config.get("DEMO_ACCOUNTS_DIR") or current_app.instance_path)
+        accounts_info, created = demo.seed(
+            session, current_app.config.get("DEMO_ACCOUNTS_DIR") or current_app.instance_path
+        )
         session.commit()
     finally:
         session.close()
@@ -136,29 +150,47 @@ links_cli = AppGroup("links", help="Links in published posts.")
 
 
 @links_cli.command("check")
-@click.option("--delay", default=1.0, show_default=True, help="Seconds between two requests to the same host.")
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds before a link counts as unreachable.")
+@click.option(
+    "--delay", default=1.0, show_default=True, help="Seconds between two requests to the same host."
+)
+@click.option(
+    "--timeout", default=10.0, show_default=True, help="Seconds before a link counts as unreachable."
+)
 def links_check(delay: float, timeout: float) -> None:
     """Check every link in published posts and list the dead ones by author (status, since when)."""
     session = session_factory()()
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=True,
-                          headers={"User-Agent": "Candor link checker"}) as client:
+        with httpx.Client(
+            timeout=timeout, follow_redirects=True, headers={"User-Agent": "Candor link checker"}
+        ) as client:
             report = linkcheck.check_published_links(session, client, per_host_delay=delay, timeout=timeout)
         session.commit()
     finally:
         session.close()
-    click.echo(f"Checked {report.checked} link(s) in {report.posts} published post(s); {len(report.dead)} dead.")
+    click.echo(
+        f"Checked {report.checked} link(s) in {report.posts} published post(s); {len(report.dead)} dead."
+    )
     for author, rows in report.by_author().items():
         click.echo(f"\n{author}:")
         for row in rows:
             status = row.status if row.status is not None else row.error
-            click.echo(f"  {row.url}  [{status}] dead since {row.failing_since:%Y-%m-%d %H:%M} UTC  in /posts/{row.slug}")
+            click.echo(
+                f"  {row.url}  [{status}] dead since {row.failing_since:%Y-%m-%d %H:%M} UTC"
+                f"  in /posts/{row.slug}"
+            )
 
 
 def register(app: Flask) -> None:
-    for command in (db_cli, users_cli, tokens_cli, demo_command, publish_due_command, links_cli,
-                    comments_cli, mail_cli):
+    for command in (
+        db_cli,
+        users_cli,
+        tokens_cli,
+        demo_command,
+        publish_due_command,
+        links_cli,
+        comments_cli,
+        mail_cli,
+    ):
         app.cli.add_command(command)
 
 
@@ -186,9 +218,11 @@ def comments_recheck(limit: int) -> None:
         session.commit()
     finally:
         session.close()
-    click.echo(f"Re-checked {report.checked} held comment(s): {report.published} published, "
-               f"{report.spam} spam, {report.still_held} still held for other reasons, "
-               f"{report.unavailable} still unanswered.")
+    click.echo(
+        f"Re-checked {report.checked} held comment(s): {report.published} published, "
+        f"{report.spam} spam, {report.still_held} still held for other reasons, "
+        f"{report.unavailable} still unanswered."
+    )
     click.echo(f"Akismet corrections: {report.feedback_sent} sent, {report.feedback_failed} to retry.")
     for error in report.errors:
         click.echo(f"  {error}", err=True)
@@ -213,8 +247,10 @@ def comments_digest() -> None:
         click.echo("No comments are held; no digest sent.")
         return
     report = deliver_due(session_factory(), MailSettings.from_config(current_app.config), ids=ids)
-    click.echo(f"Digest queued for {len(ids)} moderator(s): {report.sent} sent, {report.logged} logged "
-               f"(MAIL_SERVER unset), {report.failed} to retry with `flask mail send`.")
+    click.echo(
+        f"Digest queued for {len(ids)} moderator(s): {report.sent} sent, {report.logged} logged "
+        f"(MAIL_SERVER unset), {report.failed} to retry with `flask mail send`."
+    )
 
 
 mail_cli = AppGroup("mail", help="The e-mail outbox.")
@@ -226,8 +262,10 @@ def mail_send() -> None:
     from app.mail.services import MailSettings, deliver_due
 
     report = deliver_due(session_factory(), MailSettings.from_config(current_app.config))
-    click.echo(f"{report.sent} sent, {report.logged} logged (MAIL_SERVER unset), {report.failed} failed "
-               "and will be retried.")
+    click.echo(
+        f"{report.sent} sent, {report.logged} logged (MAIL_SERVER unset), {report.failed} failed "
+        "and will be retried."
+    )
     for error in report.errors:
         click.echo(f"  {error}", err=True)
     if report.failed:

@@ -26,14 +26,29 @@ from app.posts.services import RevisionInput
 
 STAFF = [
     ("ada.okafor@clinic.example", "Dr Ada Okafor", "Cardiologist", "Cardiovascular Medicine", {Role.AUTHOR}),
-    ("ben.lindqvist@clinic.example", "Ben Lindqvist, RN", "Nurse Educator", "Infectious Diseases", {Role.AUTHOR}),
+    (
+        "ben.lindqvist@clinic.example",
+        "Ben Lindqvist, RN",
+        "Nurse Educator",
+        "Infectious Diseases",
+        {Role.AUTHOR},
+    ),
     ("erin.shah@clinic.example", "Erin Shah", "Senior Editor", "Public Affairs", {Role.EDITOR}),
     ("malik.reyes@clinic.example", "Malik Reyes", "Community Moderator", "Public Affairs", {Role.MODERATOR}),
-    ("grace.admin@clinic.example", "Grace Tanaka", "Web Administrator", "Information Technology", {Role.ADMIN}),
+    (
+        "grace.admin@clinic.example",
+        "Grace Tanaka",
+        "Web Administrator",
+        "Information Technology",
+        {Role.ADMIN},
+    ),
 ]
 
 POSTS = [
-    (0, "What your blood pressure numbers mean", """\
+    (
+        0,
+        "What your blood pressure numbers mean",
+        """\
 Blood pressure is written as two numbers. The first, **systolic** pressure, is the pressure in your
 arteries when your heart beats; the second, **diastolic** pressure, is the pressure between beats.
 
@@ -51,8 +66,14 @@ minutes of rest, and bring the log to your next appointment.
 - Cut back on salt.
 - Move for at least 150 minutes a week.
 - Take medicines exactly as prescribed.
-""", ["https://www.heart.org/en/health-topics/high-blood-pressure/understanding-blood-pressure-readings"], 40),
-    (1, "Flu vaccination: who, when and why", """\
+""",
+        ["https://www.heart.org/en/health-topics/high-blood-pressure/understanding-blood-pressure-readings"],
+        40,
+    ),
+    (
+        1,
+        "Flu vaccination: who, when and why",
+        """\
 Seasonal influenza vaccination is recommended for **everyone aged six months and older**, with rare
 exceptions. The best time is early autumn, before the virus circulates widely.
 
@@ -62,8 +83,14 @@ cannot be vaccinated, such as newborns.
 > It takes about two weeks after vaccination for protection to develop.
 
 Ask at any of our clinics; no appointment is needed during the autumn campaign.
-""", ["https://www.cdc.gov/flu/vaccines/index.html"], 20),
-    (0, "Five questions to ask before heart surgery", """\
+""",
+        ["https://www.cdc.gov/flu/vaccines/index.html"],
+        20,
+    ),
+    (
+        0,
+        "Five questions to ask before heart surgery",
+        """\
 Before any heart procedure, you should understand what will happen and why. Bring these questions:
 
 1. Why do I need this procedure, and what happens if I wait?
@@ -73,7 +100,10 @@ Before any heart procedure, you should understand what will happen and why. Brin
 5. Who do I call if something feels wrong after I go home?
 
 Write the answers down, or bring someone who can take notes for you.
-""", ["https://www.nhlbi.nih.gov/health/heart-surgery"], 7),
+""",
+        ["https://www.nhlbi.nih.gov/health/heart-surgery"],
+        7,
+    ),
 ]
 
 CORRECTION = (
@@ -100,8 +130,17 @@ def seed(session: Session, instance_path: str) -> tuple[list[tuple[str, str, str
     users: list[User] = []
     for email, name, title, department, roles in STAFF:
         password = secrets.token_urlsafe(12)
-        users.append(create_user(session, email=email, name=name, password=password, roles=roles,
-                                 title=title, department=department))
+        users.append(
+            create_user(
+                session,
+                email=email,
+                name=name,
+                password=password,
+                roles=roles,
+                title=title,
+                department=department,
+            )
+        )
         accounts.append((email, password, ", ".join(sorted(r.value for r in roles))))
     editor = users[2]
     settings = GateSettings()
@@ -119,14 +158,22 @@ def seed(session: Session, instance_path: str) -> tuple[list[tuple[str, str, str
             editorial.approve(session, editor, post, post.current_revision.number, settings)
 
         title, first, second, kind, note = CORRECTION
-        post = next(p for p in posts.published_posts(session, page=1, per_page=50)[0]
-                    if p.current_revision and p.current_revision.title == title)
+        post = next(
+            p
+            for p in posts.published_posts(session, page=1, per_page=50)[0]
+            if p.current_revision and p.current_revision.title == title
+        )
         current = post.current_revision
         assert current is not None
         body = current.body.replace(*first).replace(*second)
         clock.freeze(now - timedelta(days=3))
-        revision, _ = editorial.revise(session, post.author, post,
-                                   RevisionInput(title, body, list(current.references), kind, note), current.number)
+        revision, _ = editorial.revise(
+            session,
+            post.author,
+            post,
+            RevisionInput(title, body, list(current.references), kind, note),
+            current.number,
+        )
         editorial.submit(session, post.author, post, settings)
         editorial.approve(session, editor, post, revision.number, settings)
     finally:

@@ -16,6 +16,7 @@ post_status_changed = _signals.signal(
     "post-status-changed", doc="A post moved in the editorial workflow. Sender: the Post; kw: old, new."
 )
 error_report_decided = _signals.signal(
-    "error-report-decided", doc="An editor or author accepted or declined a reader's error report. Sender: "
-    "the ErrorReport; kw: post. Receivers tell the reporter, if they left an e-mail."
+    "error-report-decided",
+    doc="An editor or author accepted or declined a reader's error report. Sender: "
+    "the ErrorReport; kw: post. Receivers tell the reporter, if they left an e-mail.",
 )

@@ -25,7 +25,9 @@ def has_lone_surrogate(value: str) -> bool:
     return False
 
 
-def clean_text(value: object, field: str, *, max_chars: int, required: bool = True, multiline: bool = False) -> str:
+def clean_text(
+    value: object, field: str, *, max_chars: int, required: bool = True, multiline: bool = False
+) -> str:
     """Return ``value`` as safe, NFC-normalised text, or raise InvalidInput naming ``field``."""
     if value is None:
         value = ""
@@ -49,7 +51,9 @@ def clean_text(value: object, field: str, *, max_chars: int, required: bool = Tr
     if required and not value.strip():
         raise InvalidInput(f"{field} is required.", field=field)
     if len(value) > max_chars:
-        raise InvalidInput(f"{field} is too long: {len(value):,} characters, the limit is {max_chars:,}.", field=field)
+        raise InvalidInput(
+            f"{field} is too long: {len(value):,} characters, the limit is {max_chars:,}.", field=field
+        )
     return value
 
 

@@ -112,8 +112,10 @@ def main() -> None:
     small = best_of(7, lambda: diff_html(old_s, new_s))
     small_ref = best_of(5, lambda: difflib.SequenceMatcher(None, old_w, new_w).get_opcodes())
     print(f"input 100KB: {len(old_s):,} chars, {len(old_w):,} words, {EDITS} edits")
-    print(f"diff 100KB: candor {small:.4f}s difflib {small_ref:.4f}s ratio {small / small_ref:.2f}"
-          f" (target <= 0.5)")
+    print(
+        f"diff 100KB: candor {small:.4f}s difflib {small_ref:.4f}s ratio {small / small_ref:.2f}"
+        f" (target <= 0.5)"
+    )
 
     old_l, new_l, old_lw, new_lw = case(1_000_000)
     large = best_of(3, lambda: diff_html(old_l, new_l))
@@ -121,11 +123,15 @@ def main() -> None:
     print(f"diff 1MB: candor {large:.4f}s; 1MB/100KB {large / small:.1f} (target <= 12)")
     large_ref = difflib_capped(old_lw, new_lw, DIFFLIB_CAP_SECONDS)
     if large_ref is None:
-        print(f"diff 1MB: difflib did not finish within {DIFFLIB_CAP_SECONDS:.0f}s (single run);"
-              f" ratio < {large / DIFFLIB_CAP_SECONDS:.4f}")
+        print(
+            f"diff 1MB: difflib did not finish within {DIFFLIB_CAP_SECONDS:.0f}s (single run);"
+            f" ratio < {large / DIFFLIB_CAP_SECONDS:.4f}"
+        )
     else:
-        print(f"diff 1MB: candor {large:.4f}s difflib {large_ref:.4f}s (single run)"
-              f" ratio {large / large_ref:.2f}; difflib 1MB/100KB {large_ref / small_ref:.1f}")
+        print(
+            f"diff 1MB: candor {large:.4f}s difflib {large_ref:.4f}s (single run)"
+            f" ratio {large / large_ref:.2f}; difflib 1MB/100KB {large_ref / small_ref:.1f}"
+        )
 
 
 if __name__ == "__main__":

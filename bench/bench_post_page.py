@@ -60,8 +60,15 @@ _SENTENCES = [
     "Children and teenagers need more sleep than adults, and their body clocks run later.",
     "Talk to your doctor if poor sleep lasts for more than a few weeks or affects your daytime life.",
 ]
-_HEADINGS = ["Why sleep matters", "How much is enough", "Habits that help", "When to seek help",
-             "Sleep across a lifetime", "What the research says", "A practical plan"]
+_HEADINGS = [
+    "Why sleep matters",
+    "How much is enough",
+    "Habits that help",
+    "When to seek help",
+    "Sleep across a lifetime",
+    "What the research says",
+    "A practical plan",
+]
 
 
 def long_body(words: int = 1500, seed: int = 7) -> str:
@@ -108,19 +115,28 @@ def build_database(directory: Path) -> tuple[str, str, str]:
     # The long post goes through the public API, as a writer's would: draft, submit, approve.
     client = app.test_client()
     body = long_body()
-    created = client.post("/api/v1/posts", headers={"Authorization": f"Bearer {author_token}"}, json={
-        "title": "Sleep: a practical guide for adults", "body": body,
-        "references": ["https://www.nhlbi.nih.gov/health/sleep-deprivation"],
-    })
+    created = client.post(
+        "/api/v1/posts",
+        headers={"Authorization": f"Bearer {author_token}"},
+        json={
+            "title": "Sleep: a practical guide for adults",
+            "body": body,
+            "references": ["https://www.nhlbi.nih.gov/health/sleep-deprivation"],
+        },
+    )
     how = f"a published post of {len(body.split())} words"
     try:
         assert created.status_code == 201, created.get_data(as_text=True)
         post = created.get_json()
-        submitted = client.post(f"/api/v1/posts/{post['id']}/submit",
-                                headers={"Authorization": f"Bearer {author_token}"}, json={})
+        submitted = client.post(
+            f"/api/v1/posts/{post['id']}/submit", headers={"Authorization": f"Bearer {author_token}"}, json={}
+        )
         assert submitted.status_code == 200, submitted.get_data(as_text=True)
-        approved = client.post(f"/api/v1/posts/{post['id']}/approve",
-                               headers={"Authorization": f"Bearer {editor_token}"}, json={"revision": 1})
+        approved = client.post(
+            f"/api/v1/posts/{post['id']}/approve",
+            headers={"Authorization": f"Bearer {editor_token}"},
+            json={"revision": 1},
+        )
         assert approved.status_code == 200, approved.get_data(as_text=True)
         slug = post["slug"]
     except AssertionError as exc:
@@ -135,6 +151,7 @@ def build_database(directory: Path) -> tuple[str, str, str]:
 
 # --- servers ------------------------------------------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -144,18 +161,31 @@ def free_port() -> int:
 class Gunicorn:
     """One gunicorn with the bench's settings, on a random port, stopped on exit."""
 
-    def __init__(self, name: str, app: str, *, chdir: Path, env: dict[str, str], workers: int,
-                 log_dir: Path) -> None:
+    def __init__(
+        self, name: str, app: str, *, chdir: Path, env: dict[str, str], workers: int, log_dir: Path
+    ) -> None:
         self.name = name
         self.port = free_port()
         self.log = log_dir / f"{name}.log"
         gunicorn = Path(sys.executable).with_name("gunicorn")
-        command = [str(gunicorn) if gunicorn.exists() else shutil.which("gunicorn") or "gunicorn",
-                   "--workers", str(workers), "--worker-class", "sync", "--bind", f"127.0.0.1:{self.port}",
-                   "--chdir", str(chdir), "--log-level", "warning", app]
+        command = [
+            str(gunicorn) if gunicorn.exists() else shutil.which("gunicorn") or "gunicorn",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--chdir",
+            str(chdir),
+            "--log-level",
+            "warning",
+            app,
+        ]
         with self.log.open("w") as log:
-            self.process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=log,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                command, env={**os.environ, **env}, stdout=log, stderr=log, start_new_session=True
+            )
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -196,10 +226,15 @@ def fetch(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
 
 # --- load ---------------------------------------------------------------------------------------------
 
+
 def run_wrk(url: str, *, duration: float, connections: int, threads: int) -> tuple[float, int, str]:
     """Requests per second and requests served, from wrk, and a note on errors or non-2xx answers."""
-    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", url],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     served = re.search(r"(\d+) requests in", out)
     if rate is None or served is None:
@@ -270,6 +305,7 @@ def tree_cpu_seconds(pid: int) -> float | None:
 
 # --- main ---------------------------------------------------------------------------------------------
 
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="measured runs of each server (at least 2)")
@@ -291,34 +327,54 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="candor-bench-") as tmp:
         directory = Path(tmp)
         url, slug, how = build_database(directory)
-        env = {"DATABASE_URL": url, "CANDOR_ENV": "development", "SECRET_KEY": SECRET,
-               "PYTHONPATH": str(ROOT)}
+        env = {
+            "DATABASE_URL": url,
+            "CANDOR_ENV": "development",
+            "SECRET_KEY": SECRET,
+            "PYTHONPATH": str(ROOT),
+        }
         candor = Gunicorn("candor", "wsgi:app", chdir=ROOT, env=env, workers=args.workers, log_dir=directory)
-        hello = Gunicorn("hello", "hello_app:app", chdir=ROOT / "bench", env=env, workers=args.workers,
-                         log_dir=directory)
+        hello = Gunicorn(
+            "hello", "hello_app:app", chdir=ROOT / "bench", env=env, workers=args.workers, log_dir=directory
+        )
         try:
             post_path = f"/posts/{slug}"
             candor.wait_until_ready(post_path)
             hello.wait_until_ready("/hello")
             for server, path in ((hello, "/hello"), (candor, post_path)):
-                load(server.url(path), duration=args.warmup, connections=args.connections,
-                     threads=args.threads)
+                load(
+                    server.url(path), duration=args.warmup, connections=args.connections, threads=args.threads
+                )
             # Every worker has now rendered the page once: this answer shows whether it is cached.
             status, headers, page = fetch(candor.port, post_path)
-            print(f"post page: {post_path} ({how}), {len(page):,} bytes, status {status}, "
-                  f"X-Candor-Cache: {headers.get('x-candor-cache', 'absent')}")
+            print(
+                f"post page: {post_path} ({how}), {len(page):,} bytes, status {status}, "
+                f"X-Candor-Cache: {headers.get('x-candor-cache', 'absent')}"
+            )
             print(f"load: {tool}; gunicorn: {args.workers} sync workers each; rounds: {rounds}, alternating")
 
             changes_path = f"{post_path}/changes"
-            load(candor.url(changes_path), duration=args.warmup, connections=args.connections, threads=args.threads)
+            load(
+                candor.url(changes_path),
+                duration=args.warmup,
+                connections=args.connections,
+                threads=args.threads,
+            )
             results: dict[str, list[float]] = {"hello": [], "post": [], "changes": []}
             cpu: dict[str, list[float]] = {"hello": [], "post": [], "changes": []}
             for n in range(1, rounds + 1):
-                for label, server, path in (("hello", hello, "/hello"), ("post", candor, post_path),
-                                            ("changes", candor, changes_path)):
+                for label, server, path in (
+                    ("hello", hello, "/hello"),
+                    ("post", candor, post_path),
+                    ("changes", candor, changes_path),
+                ):
                     before = tree_cpu_seconds(server.process.pid)
-                    rps, served, note = load(server.url(path), duration=args.duration,
-                                             connections=args.connections, threads=args.threads)
+                    rps, served, note = load(
+                        server.url(path),
+                        duration=args.duration,
+                        connections=args.connections,
+                        threads=args.threads,
+                    )
                     after = tree_cpu_seconds(server.process.pid)
                     results[label].append(rps)
                     line = f"round {n}  {label:5s}  {rps:9.1f} req/s"
@@ -336,13 +392,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"median: hello {hello_median:.1f} req/s, post page {post_median:.1f} req/s")
     if cpu["hello"] and cpu["post"]:
         hello_cpu, post_cpu = statistics.median(cpu["hello"]), statistics.median(cpu["post"])
-        print(f"median server CPU per request: hello {hello_cpu:.0f} us, post page {post_cpu:.0f} us "
-              f"(hello / post = {hello_cpu / post_cpu:.2f})")
+        print(
+            f"median server CPU per request: hello {hello_cpu:.0f} us, post page {post_cpu:.0f} us "
+            f"(hello / post = {hello_cpu / post_cpu:.2f})"
+        )
     print(f"post page / hello = {ratio:.2f}  (target >= {TARGET})")
     changes_cost = post_median / statistics.median(results["changes"])
     print(f"changes view cost / post page cost = {changes_cost:.2f}  (target <= 1.2)")
-    print(json.dumps({"hello": results["hello"], "post": results["post"], "changes": results["changes"],
-                      "ratio": round(ratio, 3), "changes_cost": round(changes_cost, 3)}))
+    print(
+        json.dumps(
+            {
+                "hello": results["hello"],
+                "post": results["post"],
+                "changes": results["changes"],
+                "ratio": round(ratio, 3),
+                "changes_cost": round(changes_cost, 3),
+            }
+        )
+    )
     return 0
 
 

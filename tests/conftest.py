@@ -42,7 +42,6 @@ settings.register_profile("candor", deadline=None, print_blob=True)
 settings.load_profile("candor")
 
 
-
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
     return SqliteTemplate(tmp_path_factory.mktemp("sqlite-template"))
@@ -74,8 +73,9 @@ def app_config() -> dict[str, Any]:
 
 @pytest.fixture
 def app(database_url: str, app_config: dict[str, Any], tmp_path: Any) -> Iterator[Flask]:
-    application = create_app({"DATABASE_URL": database_url, "TESTING": True,
-                              "DEMO_ACCOUNTS_DIR": str(tmp_path), **app_config})
+    application = create_app(
+        {"DATABASE_URL": database_url, "TESTING": True, "DEMO_ACCOUNTS_DIR": str(tmp_path), **app_config}
+    )
     yield application
     application.extensions["candor.engine"].dispose()
 
@@ -134,8 +134,9 @@ def make_disclosure(session: Session) -> Callable[..., Any]:
     """make_disclosure(user) records "no relevant relationships"; pass interests=[...] for a list."""
 
     def _make(user: User, interests: list[dict[str, Any]] | None = None, statement: str = "") -> Any:
-        disclosure = disclosures.record_disclosure(session, user, no_conflicts=not interests,
-                                                   interests=interests or [], statement=statement)
+        disclosure = disclosures.record_disclosure(
+            session, user, no_conflicts=not interests, interests=interests or [], statement=statement
+        )
         session.commit()
         return disclosure
 
@@ -148,13 +149,23 @@ def gate_settings(app: Flask) -> GateSettings:
 
 
 @pytest.fixture
-def make_post(session: Session, make_user: Callable[..., User], make_disclosure: Callable[..., Any],
-              gate_settings: GateSettings) -> Callable[..., Post]:
-    """make_post(status="published"|"draft"|"in_review", author=..., title=..., body=..., references=[...])."""
+def make_post(
+    session: Session,
+    make_user: Callable[..., User],
+    make_disclosure: Callable[..., Any],
+    gate_settings: GateSettings,
+) -> Callable[..., Post]:
+    """make_post(status="published"|"draft"|"in_review", author=, title=, body=, references=[...])."""
     editors: list[User] = []
 
-    def _make(status: str = "published", *, author: User | None = None, title: str = "A post about sleep",
-              body: str = "Adults need *seven hours* of sleep.", references: list[str] | None = None) -> Post:
+    def _make(
+        status: str = "published",
+        *,
+        author: User | None = None,
+        title: str = "A post about sleep",
+        body: str = "Adults need *seven hours* of sleep.",
+        references: list[str] | None = None,
+    ) -> Post:
         author = author or make_user("author")
         refs = references if references is not None else ["https://example.org/sleep-study"]
         post = posts.create_draft(session, author, posts.RevisionInput(title, body, refs))

@@ -54,22 +54,39 @@ def test_sign_in_is_rate_limited_per_ip(client, make_user):
 def test_next_parameter_cannot_redirect_off_site(client, make_user):
     user = make_user("author")
     token = form_csrf_token(client, "/login")
-    r = client.post("/login?next=//evil.example/x", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
+    r = client.post(
+        "/login?next=//evil.example/x", data={"email": user.email, "password": PASSWORD, "csrf_token": token}
+    )
     assert r.headers["Location"] == "/"
 
 
 def test_cli_creates_a_user_reading_the_password_from_stdin(runner, session):
-    r = runner.invoke(args=["users", "create", "new@clinic.example", "--name", "New Person", "--role", "author",
-                            "--role", "moderator"], input="a long enough password\n")
+    r = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "new@clinic.example",
+            "--name",
+            "New Person",
+            "--role",
+            "author",
+            "--role",
+            "moderator",
+        ],
+        input="a long enough password\n",
+    )
     assert r.exit_code == 0, r.output
     user = session.scalar(select(User).where(User.email == "new@clinic.example"))
     assert {role.value for role in user.roles} == {"author", "moderator"}
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--role", "wizard"], "Unknown role"),
-    (["--role", "author"], "at least 10"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--role", "wizard"], "Unknown role"),
+        (["--role", "author"], "at least 10"),
+    ],
+)
 def test_cli_user_creation_explains_bad_input(runner, args, message):
     r = runner.invoke(args=["users", "create", "x@clinic.example", "--name", "X", *args], input="short\n")
     assert r.exit_code != 0 and message in r.output
@@ -82,8 +99,11 @@ def test_cli_token_is_printed_last_and_stored_hashed(runner, session, make_user,
     token = r.output.strip().splitlines()[-1]
     stored = session.scalars(select(ApiToken.token_hash)).all()
     assert token not in stored and len(stored) == 1
-    created = client.post("/api/v1/posts", json={"title": "Via token", "body": "x"},
-                          headers={"Authorization": f"Bearer {token}"})
+    created = client.post(
+        "/api/v1/posts",
+        json={"title": "Via token", "body": "x"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert created.status_code == 201
 
 

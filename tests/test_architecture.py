@@ -15,11 +15,7 @@ APP = Path(__file__).resolve().parent.parent / "app"
 
 def _allowed(path: Path) -> bool:
     rel = path.relative_to(APP)
-    return (
-        rel.parts[0] == "web"
-        or rel.name == "views.py"
-        or str(rel) in ("__init__.py", "cli.py")
-    )
+    return rel.parts[0] == "web" or rel.name == "views.py" or str(rel) in ("__init__.py", "cli.py")
 
 
 def _flask_imports(path: Path) -> list[str]:
@@ -232,7 +228,7 @@ def test_the_import_checks_would_catch_an_offender():
 
 
 def test_comment_and_contact_statuses_have_one_writer_each():
-    """``Comment.status`` is written only by app/comments/states.py; a contact message's only by its ``_move``."""
+    """``Comment.status`` is written only by app/comments/states.py; a contact message's by its ``_move``."""
     import ast
 
     writers = set()

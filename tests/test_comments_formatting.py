@@ -49,21 +49,36 @@ def test_empty_and_blank_comments_render_nothing() -> None:
     assert render_comment(" \n\n \t\n") == ""
 
 
-@pytest.mark.parametrize(("source", "tag", "text"), [
-    ("a *word* here", "em", "word"),
-    ("a _word_ here", "em", "word"),
-    ("a **strong words** here", "strong", "strong words"),
-])
+@pytest.mark.parametrize(
+    ("source", "tag", "text"),
+    [
+        ("a *word* here", "em", "word"),
+        ("a _word_ here", "em", "word"),
+        ("a **strong words** here", "strong", "strong words"),
+    ],
+)
 def test_emphasis_and_strong(source: str, tag: str, text: str) -> None:
     soup = parse(render_comment(source))
     assert [t.get_text() for t in soup.find_all(tag)] == [text]
     assert soup.p.get_text() == f"a {text} here"
 
 
-@pytest.mark.parametrize("source", [
-    "2 * 3 * 4", "snake_case_name", "a ** b", "*unclosed", "**unclosed", "* spaced *", "_ spaced _",
-    "*across\nlines*", "**", "***", "____",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "2 * 3 * 4",
+        "snake_case_name",
+        "a ** b",
+        "*unclosed",
+        "**unclosed",
+        "* spaced *",
+        "_ spaced _",
+        "*across\nlines*",
+        "**",
+        "***",
+        "____",
+    ],
+)
 def test_things_that_are_not_emphasis_stay_as_written(source: str) -> None:
     soup = parse(render_comment(source))
     assert not soup.find_all(["em", "strong"])
@@ -79,13 +94,19 @@ def test_emphasis_does_not_nest() -> None:
 def test_bare_urls_are_linked_without_trailing_punctuation() -> None:
     soup = parse(render_comment("See https://www.cdc.gov/flu/index.html. Or (https://example.org/a_(b)_c)!"))
     assert [a["href"] for a in soup.find_all("a")] == [
-        "https://www.cdc.gov/flu/index.html", "https://example.org/a_(b)_c"]
+        "https://www.cdc.gov/flu/index.html",
+        "https://example.org/a_(b)_c",
+    ]
     assert soup.get_text() == "See https://www.cdc.gov/flu/index.html. Or (https://example.org/a_(b)_c)!"
 
 
 def test_explicit_links_use_their_text() -> None:
-    soup = parse(render_comment("Read [the CDC page](https://www.cdc.gov/flu?a=1&b=2) and "
-                                "[Wiki](https://en.wikipedia.org/wiki/Flu_(disease))."))
+    soup = parse(
+        render_comment(
+            "Read [the CDC page](https://www.cdc.gov/flu?a=1&b=2) and "
+            "[Wiki](https://en.wikipedia.org/wiki/Flu_(disease))."
+        )
+    )
     links = soup.find_all("a")
     assert [(a.get_text(), a["href"]) for a in links] == [
         ("the CDC page", "https://www.cdc.gov/flu?a=1&b=2"),
@@ -99,17 +120,20 @@ def test_urls_inside_emphasis_are_linked() -> None:
     assert soup.em.a["href"] == "https://example.org/x"
 
 
-@pytest.mark.parametrize("source", [
-    "[click](javascript:alert(1))",
-    "[click](JaVaScRiPt:alert(1))",
-    "[click](data:text/html;base64,PHNjcmlwdD4=)",
-    "[click](vbscript:msgbox(1))",
-    "[click](//evil.example/x)",
-    "[click](/relative/path)",
-    "javascript:alert(1)",
-    "[x](https://a.com\" onmouseover=\"alert(1))",
-    "[x](https://a.com'onclick='alert(1)')",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "[click](javascript:alert(1))",
+        "[click](JaVaScRiPt:alert(1))",
+        "[click](data:text/html;base64,PHNjcmlwdD4=)",
+        "[click](vbscript:msgbox(1))",
+        "[click](//evil.example/x)",
+        "[click](/relative/path)",
+        "javascript:alert(1)",
+        '[x](https://a.com" onmouseover="alert(1))',
+        "[x](https://a.com'onclick='alert(1)')",
+    ],
+)
 def test_no_other_schemes_and_no_attribute_injection(source: str) -> None:
     soup = parse(render_comment(source))
     for a in soup.find_all("a"):
@@ -118,15 +142,18 @@ def test_no_other_schemes_and_no_attribute_injection(source: str) -> None:
     assert "javascript" not in " ".join(a["href"].lower() for a in soup.find_all("a"))
 
 
-@pytest.mark.parametrize("source", [
-    "<script>alert(1)</script>",
-    "<img src=x onerror=alert(1)>",
-    "<a href=\"javascript:alert(1)\">x</a>",
-    "<!-- comment --> <![CDATA[x]]> <?php ?>",
-    "<p onclick=alert(1)>hi</p>",
-    "&lt;script&gt; &amp; &#x3C;",
-    "<style>body{}</style><iframe src=https://x.com></iframe>",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        '<a href="javascript:alert(1)">x</a>',
+        "<!-- comment --> <![CDATA[x]]> <?php ?>",
+        "<p onclick=alert(1)>hi</p>",
+        "&lt;script&gt; &amp; &#x3C;",
+        "<style>body{}</style><iframe src=https://x.com></iframe>",
+    ],
+)
 def test_raw_html_and_images_are_escaped_text(source: str) -> None:
     html = render_comment(source)
     soup = parse(html)
@@ -151,13 +178,16 @@ def test_length_cap() -> None:
         render_comment("x" * (MAX_COMMENT_CHARS + 1))
 
 
-@pytest.mark.parametrize(("source", "expected"), [
-    ("no links here", 0),
-    ("https://a.com and https://b.org/x", 2),
-    ("[a](https://a.com) [b](https://b.com) https://c.com", 3),
-    ("**https://a.com** and *[only the bare URL](https://a.com)*", 2),
-    ("[x](javascript:alert(1)) http:// https://", 0),
-])
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("no links here", 0),
+        ("https://a.com and https://b.org/x", 2),
+        ("[a](https://a.com) [b](https://b.com) https://c.com", 3),
+        ("**https://a.com** and *[only the bare URL](https://a.com)*", 2),
+        ("[x](javascript:alert(1)) http:// https://", 0),
+    ],
+)
 def test_count_links_counts_what_render_links(source: str, expected: int) -> None:
     assert count_links(source) == expected
     assert len(parse(render_comment(source)).find_all("a")) == expected
@@ -203,7 +233,8 @@ def test_pathological_inputs_at_the_cap_render_normally() -> None:
 
 
 _alphabet = st.sampled_from(
-    list("ab *_[]()<>&\"'\n:/.h") + ["http://", "https://", "javascript:", "](", "**"])
+    list("ab *_[]()<>&\"'\n:/.h") + ["http://", "https://", "javascript:", "](", "**"]
+)
 
 
 @settings(max_examples=400, deadline=None)

@@ -72,15 +72,18 @@ def test_labelled_set_is_large_and_balanced_enough() -> None:
 def test_off_topic_precision_and_recall_meet_their_floors() -> None:
     posts = _posts()
     splits = {"all": posts} | {
-        name: [p for p in posts if p["split"] == name] for name in ("tune", "held_out", "fresh")}
+        name: [p for p in posts if p["split"] == name] for name in ("tune", "held_out", "fresh")
+    }
     lines = [f"off-topic detection (positive class = off-topic), threshold {THRESHOLD}"]
     results = {}
     for name, subset in splits.items():
         precision, recall, n, positives = _measure(subset)
         results[name] = (precision, recall)
         ids = ",".join(str(p["id"]) for p in subset)
-        lines.append(f"{name:9} posts {ids:16} comments {n:3} off-topic {positives:3}  "
-                     f"precision {precision:.3f}  recall {recall:.3f}")
+        lines.append(
+            f"{name:9} posts {ids:16} comments {n:3} off-topic {positives:3}  "
+            f"precision {precision:.3f}  recall {recall:.3f}"
+        )
     report = "\n".join(lines)
     print("\n" + report)
     OUTPUT.parent.mkdir(exist_ok=True)
@@ -91,10 +94,17 @@ def test_off_topic_precision_and_recall_meet_their_floors() -> None:
         assert recall >= floor_r, f"{name} recall {recall:.3f} < {floor_r}"
 
 
-@pytest.mark.parametrize("comment", [
-    "Great article!", "Thanks, this helped", "Very informative, thank you", "Where can I read more?",
-    "So useful, bookmarking this.", "Really needed this today.",
-])
+@pytest.mark.parametrize(
+    "comment",
+    [
+        "Great article!",
+        "Thanks, this helped",
+        "Very informative, thank you",
+        "Where can I read more?",
+        "So useful, bookmarking this.",
+        "Really needed this today.",
+    ],
+)
 @pytest.mark.parametrize("post_id", [1, 3, 5])
 def test_short_generic_engagement_is_on_topic_on_any_post(comment: str, post_id: int) -> None:
     assert score(comment, _post(post_id)).on_topic
@@ -106,25 +116,31 @@ def test_generic_praise_does_not_carry_spam_through() -> None:
     assert not result.on_topic
 
 
-@pytest.mark.parametrize(("post_id", "comment"), [
-    (1, "Does the jab hurt much?"),  # jab ~ shot/vaccine, hurt ~ sore
-    (1, "I got immunised at the chemist yesterday."),
-    (3, "Are renal calculi hereditary?"),  # renal ~ kidney, calculi ~ stone
-    (2, "My cardiologist told me to cut down on salty snacks."),
-    (2, "Is 135/85 too high?"),  # a reading is blood-pressure talk
-    (1, "Is the vacine safe for kids?"),  # misspelt
-])
+@pytest.mark.parametrize(
+    ("post_id", "comment"),
+    [
+        (1, "Does the jab hurt much?"),  # jab ~ shot/vaccine, hurt ~ sore
+        (1, "I got immunised at the chemist yesterday."),
+        (3, "Are renal calculi hereditary?"),  # renal ~ kidney, calculi ~ stone
+        (2, "My cardiologist told me to cut down on salty snacks."),
+        (2, "Is 135/85 too high?"),  # a reading is blood-pressure talk
+        (1, "Is the vacine safe for kids?"),  # misspelt
+    ],
+)
 def test_paraphrases_without_the_posts_words_are_on_topic(post_id: int, comment: str) -> None:
     result = score(comment, _post(post_id))
     assert result.on_topic, result
 
 
-@pytest.mark.parametrize(("post_id", "comment"), [
-    (1, "What's the best pizza in town?"),
-    (1, "How much water should I drink to avoid kidney stones?"),  # another post's topic
-    (3, "Earn $500 a day from home with crypto, DM me on WhatsApp"),
-    (2, "Vote them all out in November!"),
-])
+@pytest.mark.parametrize(
+    ("post_id", "comment"),
+    [
+        (1, "What's the best pizza in town?"),
+        (1, "How much water should I drink to avoid kidney stones?"),  # another post's topic
+        (3, "Earn $500 a day from home with crypto, DM me on WhatsApp"),
+        (2, "Vote them all out in November!"),
+    ],
+)
 def test_off_topic_comments_are_flagged(post_id: int, comment: str) -> None:
     assert not score(comment, _post(post_id)).on_topic
 
@@ -172,8 +188,9 @@ def test_approved_comments_extend_the_posts_vocabulary() -> None:
     post = next(p for p in _posts() if p["id"] == 1)
     comment = "Do they use a thin needle? I faint at the sight of needles."
     bare = score(comment, _context(post))
-    context = PostContext(post["title"], post["body"], post["references"],
-                          ["The needle was tiny and the nurse was quick."])
+    context = PostContext(
+        post["title"], post["body"], post["references"], ["The needle was tiny and the nurse was quick."]
+    )
     assert score(comment, context).score > bare.score
 
 
@@ -194,8 +211,10 @@ def test_feedback_off_topic_marks_turn_a_borderline_comment_off_topic() -> None:
     comment = "Is elderberry syrup better than the vaccine?"
     assert score(comment, context).on_topic
     feedback = Feedback()
-    for marked in ["Elderberry syrup works better than any vaccine, try it.",
-                   "Skip the shot, elderberry syrup and zinc are all you need."]:
+    for marked in [
+        "Elderberry syrup works better than any vaccine, try it.",
+        "Skip the shot, elderberry syrup and zinc are all you need.",
+    ]:
         feedback.learn(marked, False, context)
     result = score(comment, context, feedback)
     assert not result.on_topic
@@ -252,9 +271,38 @@ def test_relevance_is_a_plain_value() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(max_size=300) | st.lists(st.sampled_from(
-    ["https://", "http://[", "www.", ".com", "120/80", "$5", "casino", "flu", "jab", " ", "'", "\u2019s",
-     "y", "yyyy", "-", ".", "/", "[", "]", "%zz", "\u0430", "\U0001d400"]), max_size=40).map("".join))
+@given(
+    st.text(max_size=300)
+    | st.lists(
+        st.sampled_from(
+            [
+                "https://",
+                "http://[",
+                "www.",
+                ".com",
+                "120/80",
+                "$5",
+                "casino",
+                "flu",
+                "jab",
+                " ",
+                "'",
+                "\u2019s",
+                "y",
+                "yyyy",
+                "-",
+                ".",
+                "/",
+                "[",
+                "]",
+                "%zz",
+                "\u0430",
+                "\U0001d400",
+            ]
+        ),
+        max_size=40,
+    ).map("".join)
+)
 def test_any_text_scores_without_error(text: str) -> None:
     result = score(text, _post(2))
     assert 0.0 <= result.score <= 1.0

@@ -13,8 +13,12 @@ from tests.support.web import parse
 ROOT = Path(__file__).resolve().parent.parent
 
 
-PRODUCTION = {"CANDOR_ENV": "production", "SECRET_KEY": "s", "DATABASE_URL": "sqlite://",
-              "CANDOR_PUBLIC_URL": "https://blog.clinic.example"}
+PRODUCTION = {
+    "CANDOR_ENV": "production",
+    "SECRET_KEY": "s",
+    "DATABASE_URL": "sqlite://",
+    "CANDOR_PUBLIC_URL": "https://blog.clinic.example",
+}
 
 
 def test_production_refuses_to_start_without_its_secrets(tmp_path):
@@ -78,8 +82,12 @@ def test_pages_carry_no_inline_script_or_style(client, make_post):
 
 def test_oversized_requests_get_413(client, make_user, make_token):
     token = make_token(make_user("author"))
-    r = client.post("/api/v1/posts", data=b"x" * (1024 * 1024 + 1), content_type="application/json",
-                    headers={"Authorization": f"Bearer {token}"})
+    r = client.post(
+        "/api/v1/posts",
+        data=b"x" * (1024 * 1024 + 1),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert r.status_code == 413 and "too large" in r.get_json()["error"]["message"]
 
 

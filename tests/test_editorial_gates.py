@@ -1,4 +1,4 @@
-"""Publishing gates: each passes, fails and (where allowed) is overridden; submit lists every failure at once."""
+"""Publishing gates: each passes, fails and (where allowed) is overridden; submit lists every failure."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from app.posts import services as posts
 
 
 def _draft(api, author, **fields):
-    body = {"title": "Managing blood pressure", "body": "Measure it daily.",
-            "references": ["https://www.heart.org/bp"]} | fields
+    body = {
+        "title": "Managing blood pressure",
+        "body": "Measure it daily.",
+        "references": ["https://www.heart.org/bp"],
+    } | fields
     r = api.post("/api/v1/posts", body, as_=author)
     assert r.status_code == 201, r.get_json()
     return r.get_json()["id"]
@@ -29,17 +32,33 @@ def test_a_clean_post_with_a_current_disclosure_passes_every_gate(api, make_user
     post_id = _draft(api, author)
     gates = api.get(f"/api/v1/posts/{post_id}/gates", as_=author).get_json()
     assert gates["ok"] is True
-    assert {g["gate"] for g in gates["items"]} == {"identity", "disclosure", "references", "direct_links", "privacy"}
+    assert {g["gate"] for g in gates["items"]} == {
+        "identity",
+        "disclosure",
+        "references",
+        "direct_links",
+        "privacy",
+    }
     assert api.post(f"/api/v1/posts/{post_id}/submit", as_=author).get_json()["status"] == "in_review"
 
 
 def test_submit_lists_every_failing_gate_at_once(api, make_user):
     author = make_user("author", title="", department="")
-    post_id = _draft(api, author, references=["https://bit.ly/3xYz"],
-                     body="Call the patient at 507-284-2511. See [this](https://t.co/abc).")
-    api.post(f"/api/v1/posts/{post_id}/revisions", {"references": [], "base_revision": 1,
-                                                    "body": "Call the patient at 507-284-2511. See [this](https://t.co/abc)."},
-             as_=author)
+    post_id = _draft(
+        api,
+        author,
+        references=["https://bit.ly/3xYz"],
+        body="Call the patient at 507-284-2511. See [this](https://t.co/abc).",
+    )
+    api.post(
+        f"/api/v1/posts/{post_id}/revisions",
+        {
+            "references": [],
+            "base_revision": 1,
+            "body": "Call the patient at 507-284-2511. See [this](https://t.co/abc).",
+        },
+        as_=author,
+    )
     gates = _gates(api.post(f"/api/v1/posts/{post_id}/submit", as_=author))
     assert set(gates) == {"identity", "disclosure", "references", "direct_links", "privacy"}
     assert "t.co" in gates["direct_links"]
@@ -53,13 +72,18 @@ def test_disclosure_gate_fails_without_one_and_when_expired(api, session, make_u
 
     author = make_user("author")
     post_id = _draft(api, author)
-    assert "no conflict-of-interest disclosure" in _gates(api.post(f"/api/v1/posts/{post_id}/submit", as_=author))["disclosure"]
+    assert (
+        "no conflict-of-interest disclosure"
+        in _gates(api.post(f"/api/v1/posts/{post_id}/submit", as_=author))["disclosure"]
+    )
     clock.freeze(clock.utc_now() - timedelta(days=400))
     try:
         make_disclosure(author)
     finally:
         clock.freeze(None)
-    assert "older than 365 days" in _gates(api.post(f"/api/v1/posts/{post_id}/submit", as_=author))["disclosure"]
+    assert (
+        "older than 365 days" in _gates(api.post(f"/api/v1/posts/{post_id}/submit", as_=author))["disclosure"]
+    )
     make_disclosure(author)
     assert api.post(f"/api/v1/posts/{post_id}/submit", as_=author).status_code == 200
 
@@ -68,9 +92,15 @@ def test_an_author_with_interests_must_say_whether_the_post_touches_them(api, ma
     author = make_user("author")
     make_disclosure(author, interests=[{"entity": "HeartCo", "relationship": "consulting", "paid": True}])
     post_id = _draft(api, author)
-    assert "touches any interest" in _gates(api.post(f"/api/v1/posts/{post_id}/submit", as_=author))["disclosure"]
-    r = api.post(f"/api/v1/posts/{post_id}/submit",
-                 {"touches_interests": True, "interest_statement": "HeartCo makes a monitor I mention."}, as_=author)
+    assert (
+        "touches any interest"
+        in _gates(api.post(f"/api/v1/posts/{post_id}/submit", as_=author))["disclosure"]
+    )
+    r = api.post(
+        f"/api/v1/posts/{post_id}/submit",
+        {"touches_interests": True, "interest_statement": "HeartCo makes a monitor I mention."},
+        as_=author,
+    )
     assert r.status_code == 200
 
 
@@ -78,15 +108,31 @@ def test_references_gate_fails_without_a_source_and_an_editor_can_waive_it(api, 
     author, editor = make_user("author"), make_user("editor")
     make_disclosure(author)
     post_id = _draft(api, author, references=[])
-    assert "Cite at least one source" in _gates(api.post(f"/api/v1/posts/{post_id}/submit", as_=author))["references"]
-    assert api.post(f"/api/v1/posts/{post_id}/overrides",
-                    {"gate": "references", "justification": "", "revision": 1}, as_=editor).status_code == 422
-    assert api.post(f"/api/v1/posts/{post_id}/overrides",
-                    {"gate": "references", "justification": "A personal reflection; nothing to cite.", "revision": 1},
-                    as_=author).status_code == 403
-    r = api.post(f"/api/v1/posts/{post_id}/overrides",
-                 {"gate": "references", "justification": "A personal reflection; nothing to cite.", "revision": 1},
-                 as_=editor)
+    assert (
+        "Cite at least one source"
+        in _gates(api.post(f"/api/v1/posts/{post_id}/submit", as_=author))["references"]
+    )
+    assert (
+        api.post(
+            f"/api/v1/posts/{post_id}/overrides",
+            {"gate": "references", "justification": "", "revision": 1},
+            as_=editor,
+        ).status_code
+        == 422
+    )
+    assert (
+        api.post(
+            f"/api/v1/posts/{post_id}/overrides",
+            {"gate": "references", "justification": "A personal reflection; nothing to cite.", "revision": 1},
+            as_=author,
+        ).status_code
+        == 403
+    )
+    r = api.post(
+        f"/api/v1/posts/{post_id}/overrides",
+        {"gate": "references", "justification": "A personal reflection; nothing to cite.", "revision": 1},
+        as_=editor,
+    )
     assert r.status_code == 201
     gates = api.get(f"/api/v1/posts/{post_id}/gates", as_=author).get_json()["items"]
     references = next(g for g in gates if g["gate"] == "references")
@@ -94,14 +140,21 @@ def test_references_gate_fails_without_a_source_and_an_editor_can_waive_it(api, 
     assert api.post(f"/api/v1/posts/{post_id}/submit", as_=author).status_code == 200
 
 
-@pytest.mark.parametrize("url", ["https://bit.ly/abc", "https://www.google.com/url?q=https://x.org", "http://tinyurl.com/y"])
-def test_direct_links_gate_names_the_offending_link_and_cannot_be_overridden(api, make_user, make_disclosure, url):
+@pytest.mark.parametrize(
+    "url", ["https://bit.ly/abc", "https://www.google.com/url?q=https://x.org", "http://tinyurl.com/y"]
+)
+def test_direct_links_gate_names_the_offending_link_and_cannot_be_overridden(
+    api, make_user, make_disclosure, url
+):
     author, editor = make_user("author"), make_user("editor")
     make_disclosure(author)
     post_id = _draft(api, author, body=f"See [the study]({url}).")
     assert url in _gates(api.post(f"/api/v1/posts/{post_id}/submit", as_=author))["direct_links"]
-    r = api.post(f"/api/v1/posts/{post_id}/overrides",
-                 {"gate": "direct_links", "justification": "trust me", "revision": 1}, as_=editor)
+    r = api.post(
+        f"/api/v1/posts/{post_id}/overrides",
+        {"gate": "direct_links", "justification": "trust me", "revision": 1},
+        as_=editor,
+    )
     assert r.status_code == 422 and "no exceptions" in r.get_json()["error"]["message"]
 
 
@@ -110,16 +163,22 @@ def test_operators_can_extend_the_blocked_link_hosts(app, api, make_user, make_d
     author = make_user("author")
     make_disclosure(author)
     post_id = _draft(api, author, references=["https://go.clinic-tracker.example/x"])
-    assert "go.clinic-tracker.example" in _gates(api.post(f"/api/v1/posts/{post_id}/submit", as_=author))["direct_links"]
+    assert (
+        "go.clinic-tracker.example"
+        in _gates(api.post(f"/api/v1/posts/{post_id}/submit", as_=author))["direct_links"]
+    )
 
 
-@pytest.mark.parametrize("text,kind", [
-    ("Patient SSN 123-45-6789 was admitted.", "social security"),
-    ("Her MRN: 00482913 is on file.", "medical record"),
-    ("Email jane.doe@example.com for details.", "email"),
-    ("DOB 03/14/1962, seen in clinic.", "date of birth"),
-    ("She lives at 1216 Second Street SW.", "address"),
-])
+@pytest.mark.parametrize(
+    "text,kind",
+    [
+        ("Patient SSN 123-45-6789 was admitted.", "social security"),
+        ("Her MRN: 00482913 is on file.", "medical record"),
+        ("Email jane.doe@example.com for details.", "email"),
+        ("DOB 03/14/1962, seen in clinic.", "date of birth"),
+        ("She lives at 1216 Second Street SW.", "address"),
+    ],
+)
 def test_privacy_gate_finds_patient_identifiers_with_their_place(api, make_user, make_disclosure, text, kind):
     author = make_user("author")
     make_disclosure(author)
@@ -133,21 +192,32 @@ def test_privacy_findings_can_be_overridden_with_a_recorded_justification(api, m
     make_disclosure(author)
     post_id = _draft(api, author, body="Call our clinic at 507-284-2511.")
     _gates(api.post(f"/api/v1/posts/{post_id}/submit", as_=author))
-    api.post(f"/api/v1/posts/{post_id}/overrides",
-             {"gate": "privacy", "justification": "The clinic's own public number.", "revision": 1}, as_=editor)
+    api.post(
+        f"/api/v1/posts/{post_id}/overrides",
+        {"gate": "privacy", "justification": "The clinic's own public number.", "revision": 1},
+        as_=editor,
+    )
     assert api.post(f"/api/v1/posts/{post_id}/submit", as_=author).status_code == 200
     audit = api.get(f"/api/v1/posts/{post_id}/audit", as_=editor).get_json()["items"]
-    assert any(e["action"] == "gate.override" and e["note"] == "The clinic's own public number." for e in audit)
+    assert any(
+        e["action"] == "gate.override" and e["note"] == "The clinic's own public number." for e in audit
+    )
 
 
 def test_an_override_covers_only_the_revision_it_was_made_for(api, make_user, make_disclosure):
     author, editor = make_user("author"), make_user("editor")
     make_disclosure(author)
     post_id = _draft(api, author, body="Call 507-284-2511.")
-    api.post(f"/api/v1/posts/{post_id}/overrides",
-             {"gate": "privacy", "justification": "Public clinic number.", "revision": 1}, as_=editor)
-    api.post(f"/api/v1/posts/{post_id}/revisions", {"body": "Call 507-284-2511 or 507-555-0199.", "base_revision": 1},
-             as_=author)
+    api.post(
+        f"/api/v1/posts/{post_id}/overrides",
+        {"gate": "privacy", "justification": "Public clinic number.", "revision": 1},
+        as_=editor,
+    )
+    api.post(
+        f"/api/v1/posts/{post_id}/revisions",
+        {"body": "Call 507-284-2511 or 507-555-0199.", "base_revision": 1},
+        as_=author,
+    )
     assert "privacy" in _gates(api.post(f"/api/v1/posts/{post_id}/submit", as_=author))
 
 
@@ -192,8 +262,9 @@ def test_the_gates_are_the_same_through_the_services(session, make_user, make_di
 
 
 @pytest.mark.parametrize("body", ["Details at https://bit.ly/abc.", "Details (https://t.co/xyz) here."])
-def test_a_bare_shortened_address_in_the_text_fails_the_direct_links_gate(api, make_user, make_disclosure,
-                                                                          body):
+def test_a_bare_shortened_address_in_the_text_fails_the_direct_links_gate(
+    api, make_user, make_disclosure, body
+):
     """Bare addresses are rendered as links, so they answer to the same gate as any link."""
     author = make_user("author")
     make_disclosure(author)

@@ -26,8 +26,25 @@ from app.gates.links import (
 
 
 SHORTENERS = [
-    "bit.ly", "t.co", "tinyurl.com", "goo.gl", "ow.ly", "lnkd.in", "buff.ly", "is.gd", "rebrand.ly",
-    "cutt.ly", "shorturl.at", "tiny.cc", "t.ly", "rb.gy", "dlvr.it", "fb.me", "amzn.to", "trib.al", "s.id",
+    "bit.ly",
+    "t.co",
+    "tinyurl.com",
+    "goo.gl",
+    "ow.ly",
+    "lnkd.in",
+    "buff.ly",
+    "is.gd",
+    "rebrand.ly",
+    "cutt.ly",
+    "shorturl.at",
+    "tiny.cc",
+    "t.ly",
+    "rb.gy",
+    "dlvr.it",
+    "fb.me",
+    "amzn.to",
+    "trib.al",
+    "s.id",
 ]
 
 
@@ -71,8 +88,10 @@ def test_direct_links_pass(url: str) -> None:
         ("https://lm.facebook.com/l.php?u=x", "lm.facebook.com"),
         ("https://out.reddit.com/t3_abc?url=x", "out.reddit.com"),
         ("https://href.li/?https://example.org", "href.li"),
-        ("https://nam12.safelinks.protection.outlook.com/?url=https%3A%2F%2Fexample.org",
-         "safelinks.protection.outlook.com"),
+        (
+            "https://nam12.safelinks.protection.outlook.com/?url=https%3A%2F%2Fexample.org",
+            "safelinks.protection.outlook.com",
+        ),
         ("https://urldefense.proofpoint.com/v2/url?u=https-3A__example.org", "urldefense.proofpoint.com"),
         ("https://urldefense.com/v3/__https://example.org__;!!x", "urldefense.com"),
         ("https://mayoclinic.us5.list-manage.com/track/click?u=1&id=2", "list-manage.com/track/click"),
@@ -98,7 +117,11 @@ def test_wrapper_paths_match_only_themselves_and_below() -> None:
 
 def test_operators_can_extend_the_list_with_hosts_and_paths() -> None:
     extra = ["go.example.com", "*.tracker.example.net", "news.example.org/out", "  "]
-    for url in ("https://go.example.com/x", "https://a.tracker.example.net/y", "https://news.example.org/out?u=z"):
+    for url in (
+        "https://go.example.com/x",
+        "https://a.tracker.example.net/y",
+        "https://news.example.org/out?u=z",
+    ):
         problem = check_direct(url, extra_hosts=extra)
         assert problem is not None and "on this site's list of indirect links" in problem.reason
     assert check_direct("https://news.example.org/story", extra_hosts=extra) is None
@@ -118,8 +141,20 @@ def test_only_http_and_https_are_direct_links(url: str) -> None:
         assert check_direct(url, allow_relative=allow_relative) == LinkProblem(url, "not an http(s) link")
 
 
-@pytest.mark.parametrize("url", ["", "   ", "http://", "https:///path", "http://[::1", "http://exa mple.org/",
-                                 "http://example.org:99999/", "http://-bad-.example.org/", "https://a..b/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "   ",
+        "http://",
+        "https:///path",
+        "http://[::1",
+        "http://exa mple.org/",
+        "http://example.org:99999/",
+        "http://-bad-.example.org/",
+        "https://a..b/",
+    ],
+)
 def test_malformed_urls_are_named_as_such(url: str) -> None:
     assert check_direct(url) == LinkProblem(url, "malformed URL")
 
@@ -142,7 +177,14 @@ def test_a_scheme_less_shortener_or_www_link_is_not_mistaken_for_a_relative_path
 
 
 def test_find_indirect_reports_each_distinct_problem_once_in_order() -> None:
-    urls = ["https://example.org", "https://bit.ly/a", "/local", "https://bit.ly/a", "mailto:x@y.z", "https://t.co/b"]
+    urls = [
+        "https://example.org",
+        "https://bit.ly/a",
+        "/local",
+        "https://bit.ly/a",
+        "mailto:x@y.z",
+        "https://t.co/b",
+    ]
     problems = find_indirect(urls, allow_relative=True)
     assert [p.url for p in problems] == ["https://bit.ly/a", "mailto:x@y.z", "https://t.co/b"]
     assert find_indirect(["https://go.example.com/x"], extra_hosts=["go.example.com"])[0].url.endswith("/x")
@@ -312,9 +354,7 @@ def test_a_closed_port_is_a_connection_failure(client: httpx.Client) -> None:
     assert result.error is not None and result.error.startswith("connection failed")
 
 
-def test_duplicates_are_checked_once_and_reported_once(
-    server: Server, client: httpx.Client
-) -> None:
+def test_duplicates_are_checked_once_and_reported_once(server: Server, client: httpx.Client) -> None:
     base, log = server
     log.clear()
     urls = [base + "/ok", base + "/ok", " " + base + "/ok ", base + "/ok#section", base + "/missing"]

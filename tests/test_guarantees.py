@@ -1,4 +1,4 @@
-"""Guarantees that hold by the shape of the data: approval binds exact text, four eyes, races answer 409, slugs.
+"""Guarantees held by the shape of the data: approval binds exact text, four eyes, races answer 409, slugs.
 
 Races run against a real threaded HTTP server (werkzeug) on both databases: two requests released by
 one barrier, many rounds. Each answer must be a success or a 409, never a 5xx, and the stored state
@@ -75,6 +75,7 @@ def _bearer(make_token, user) -> dict[str, str]:
 
 # --- four eyes ------------------------------------------------------------------------------------
 
+
 def test_an_author_never_approves_their_own_post(api, make_post, cast):
     post = make_post("in_review", author=cast["owner_editor"])
     r = api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 1}, as_=cast["owner_editor"])
@@ -83,8 +84,11 @@ def test_an_author_never_approves_their_own_post(api, make_post, cast):
 
 def test_an_editor_who_rewrote_a_draft_cannot_approve_it_but_a_second_editor_can(api, make_post, cast):
     post = make_post("draft", author=cast["owner"])
-    r = api.post(f"/api/v1/posts/{post.id}/revisions", {"body": "The editor's own words.", "base_revision": 1},
-                 as_=cast["editor"])
+    r = api.post(
+        f"/api/v1/posts/{post.id}/revisions",
+        {"body": "The editor's own words.", "base_revision": 1},
+        as_=cast["editor"],
+    )
     assert r.status_code == 201
     assert api.post(f"/api/v1/posts/{post.id}/submit", as_=cast["editor"]).status_code == 200
     refused = api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=cast["editor"])
@@ -95,8 +99,11 @@ def test_an_editor_who_rewrote_a_draft_cannot_approve_it_but_a_second_editor_can
 
 def test_an_author_editor_never_approves_their_correction_to_someone_elses_post(api, make_post, cast):
     post = make_post("published", author=cast["owner"])
-    api.post(f"/api/v1/posts/{post.id}/revisions", {"body": "Fixed.", "base_revision": 1, "kind": "correction",
-                                                     "note": "Fixed a dose."}, as_=cast["owner_editor"])
+    api.post(
+        f"/api/v1/posts/{post.id}/revisions",
+        {"body": "Fixed.", "base_revision": 1, "kind": "correction", "note": "Fixed a dose."},
+        as_=cast["owner_editor"],
+    )
     api.post(f"/api/v1/posts/{post.id}/submit", as_=cast["owner"])
     r = api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=cast["owner_editor"])
     assert r.status_code == 403 and r.get_json()["error"]["rule"] == "four_eyes"
@@ -106,10 +113,21 @@ def test_any_text_written_since_the_last_publication_counts(api, make_post, cast
     """The editor wrote revision 2, the author revision 3 on top of it: the editor's words may remain."""
     post = make_post("published", author=cast["owner"])
     url = f"/api/v1/posts/{post.id}"
-    api.post(f"{url}/revisions", {"body": "Editor's sentence.", "base_revision": 1, "kind": "correction",
-                                  "note": "n"}, as_=cast["editor"])
-    api.post(f"{url}/revisions", {"body": "Editor's sentence. Author's sentence.", "base_revision": 2,
-                                  "kind": "correction", "note": "n"}, as_=cast["owner"])
+    api.post(
+        f"{url}/revisions",
+        {"body": "Editor's sentence.", "base_revision": 1, "kind": "correction", "note": "n"},
+        as_=cast["editor"],
+    )
+    api.post(
+        f"{url}/revisions",
+        {
+            "body": "Editor's sentence. Author's sentence.",
+            "base_revision": 2,
+            "kind": "correction",
+            "note": "n",
+        },
+        as_=cast["owner"],
+    )
     api.post(f"{url}/submit", as_=cast["owner"])
     assert api.post(f"{url}/approve", {"revision": 3}, as_=cast["editor"]).status_code == 403
     assert api.post(f"{url}/approve", {"revision": 3}, as_=cast["second_editor"]).status_code == 200
@@ -118,7 +136,9 @@ def test_any_text_written_since_the_last_publication_counts(api, make_post, cast
 def test_the_public_history_names_writer_and_approver_and_they_differ(api, client, make_post, cast):
     post = make_post("draft", author=cast["owner"])
     api.post(f"/api/v1/posts/{post.id}/submit", as_=cast["owner"])
-    slug = api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 1}, as_=cast["editor"]).get_json()["slug"]
+    slug = api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 1}, as_=cast["editor"]).get_json()[
+        "slug"
+    ]
     row = parse(client.get(f"/posts/{slug}/history")).select_one("table.history tbody tr")
     cells = row.get_text(" ")
     assert cast["owner"].name in cells and cast["editor"].name in cells
@@ -127,8 +147,15 @@ def test_the_public_history_names_writer_and_approver_and_they_differ(api, clien
 def test_the_database_refuses_an_approval_by_the_texts_writer(session, make_post, cast):
     post = make_post("in_review", author=cast["owner"])
     revision = post.current_revision
-    session.add(Approval(post_id=post.id, revision_id=revision.id, revision_author_id=revision.author_id,
-                         approved_by_id=revision.author_id, gates=[]))
+    session.add(
+        Approval(
+            post_id=post.id,
+            revision_id=revision.id,
+            revision_author_id=revision.author_id,
+            approved_by_id=revision.author_id,
+            gates=[],
+        )
+    )
     with pytest.raises(IntegrityError):
         session.flush()
     session.rollback()
@@ -138,8 +165,14 @@ def test_the_database_refuses_a_publication_of_other_text_than_approved(session,
     post = make_post("published", author=cast["owner"])
     approval = session.scalars(select(Approval).where(Approval.post_id == post.id)).one()
     other = make_post("draft", author=cast["owner"]).current_revision
-    session.add(Publication(post_id=post.id, revision_id=other.id, approval_id=approval.id,
-                            approved_by_id=approval.approved_by_id))
+    session.add(
+        Publication(
+            post_id=post.id,
+            revision_id=other.id,
+            approval_id=approval.id,
+            approved_by_id=approval.approved_by_id,
+        )
+    )
     with pytest.raises(IntegrityError):
         session.flush()
     session.rollback()
@@ -147,10 +180,14 @@ def test_the_database_refuses_a_publication_of_other_text_than_approved(session,
 
 # --- approval binds what was approved -------------------------------------------------------------
 
+
 def _schedule(api, post, editor, hours: int = 2):
     when = (clock.utc_now() + timedelta(hours=hours)).isoformat()
-    r = api.post(f"/api/v1/posts/{post.id}/approve", {"revision": post.current_revision.number, "publish_at": when},
-                 as_=editor)
+    r = api.post(
+        f"/api/v1/posts/{post.id}/approve",
+        {"revision": post.current_revision.number, "publish_at": when},
+        as_=editor,
+    )
     assert r.status_code == 200 and r.get_json()["review_state"] == "scheduled"
 
 
@@ -165,11 +202,15 @@ def _publish_due_later(session, gate_settings, hours: int = 3) -> list[Post]:
 
 
 def test_an_edit_after_a_scheduled_approval_withdraws_it_and_nothing_is_published(
-        api, session, make_post, cast, gate_settings):
+    api, session, make_post, cast, gate_settings
+):
     post = make_post("in_review", author=cast["owner"])
     _schedule(api, post, cast["editor"])
-    r = api.post(f"/api/v1/posts/{post.id}/revisions", {"body": "Unapproved words.", "base_revision": 1},
-                 as_=cast["owner"])
+    r = api.post(
+        f"/api/v1/posts/{post.id}/revisions",
+        {"body": "Unapproved words.", "base_revision": 1},
+        as_=cast["owner"],
+    )
     assert r.status_code == 201
     assert _publish_due_later(session, gate_settings) == []
     fresh = api.get(f"/api/v1/posts/{post.id}", as_=cast["editor"]).get_json()
@@ -179,11 +220,18 @@ def test_an_edit_after_a_scheduled_approval_withdraws_it_and_nothing_is_publishe
 
 
 def test_a_disclosure_changed_after_approval_sends_the_post_back_and_the_page_shows_the_approved_one(
-        api, client, session, make_post, cast, gate_settings):
+    api, client, session, make_post, cast, gate_settings
+):
     post = make_post("in_review", author=cast["owner"])
     _schedule(api, post, cast["editor"])
-    assert api.put("/api/v1/me/disclosure", {"no_conflicts": False, "interests": [
-        {"entity": "Acme Pharma", "relationship": "consulting"}]}, as_=cast["owner"]).status_code == 201
+    assert (
+        api.put(
+            "/api/v1/me/disclosure",
+            {"no_conflicts": False, "interests": [{"entity": "Acme Pharma", "relationship": "consulting"}]},
+            as_=cast["owner"],
+        ).status_code
+        == 201
+    )
     fresh = api.get(f"/api/v1/posts/{post.id}", as_=cast["editor"]).get_json()
     assert fresh["review_state"] == "in_review"  # back in the editor's queue
     assert _publish_due_later(session, gate_settings) == []
@@ -195,7 +243,8 @@ def test_a_disclosure_changed_after_approval_sends_the_post_back_and_the_page_sh
 
 
 def test_scheduled_publication_publishes_the_approved_revision_and_its_frozen_disclosure(
-        api, session, make_post, cast, gate_settings):
+    api, session, make_post, cast, gate_settings
+):
     post = make_post("in_review", author=cast["owner"])
     _schedule(api, post, cast["editor"])
     approval = session.scalars(select(Approval).where(Approval.post_id == post.id)).one()
@@ -203,20 +252,31 @@ def test_scheduled_publication_publishes_the_approved_revision_and_its_frozen_di
     assert [p.id for p in done] == [post.id]
     publication = session.scalars(select(Publication).where(Publication.post_id == post.id)).one()
     assert (publication.revision_id, publication.disclosure_id, publication.approval_id) == (
-        approval.revision_id, approval.disclosure_id, approval.id)
+        approval.revision_id,
+        approval.disclosure_id,
+        approval.id,
+    )
 
 
 # --- races ------------------------------------------------------------------------------------------
 
-def test_two_editors_saving_on_one_base_get_one_201_and_one_409_every_round(server, make_post, make_token, cast):
+
+def test_two_editors_saving_on_one_base_get_one_201_and_one_409_every_round(
+    server, make_post, make_token, cast
+):
     post = make_post("published", author=cast["owner"])
     first, second = _bearer(make_token, cast["editor"]), _bearer(make_token, cast["second_editor"])
     url = f"{server}/api/v1/posts/{post.id}/revisions"
     with httpx.Client(timeout=30) as http:
         for base in range(1, ROUNDS + 1):
+
             def save(headers: dict[str, str], who: str, base: int = base) -> httpx.Response:
-                return http.post(url, headers=headers, json={"body": f"Round {base} by {who}.", "base_revision": base,
-                                                              "kind": "minor"})
+                return http.post(
+                    url,
+                    headers=headers,
+                    json={"body": f"Round {base} by {who}.", "base_revision": base, "kind": "minor"},
+                )
+
             codes = _together(lambda: save(first, "first"), lambda: save(second, "second"))
             assert sorted(codes) == [201, 409], (base, codes)
         current = http.get(f"{server}/api/v1/posts/{post.id}", headers=first).json()
@@ -239,7 +299,8 @@ def test_a_double_click_answers_once_and_then_409(server, make_post, make_token,
 
 @pytest.mark.parametrize("scheduled", [False, True])
 def test_approve_racing_revise_publishes_exactly_the_approved_revision(
-        server, session, make_post, make_token, cast, gate_settings, scheduled):
+    server, session, make_post, make_token, cast, gate_settings, scheduled
+):
     editor, author = _bearer(make_token, cast["editor"]), _bearer(make_token, cast["owner"])
     for _ in range(10):
         post = make_post("in_review", author=cast["owner"], body="Approved words.")
@@ -249,8 +310,12 @@ def test_approve_racing_revise_publishes_exactly_the_approved_revision(
         with httpx.Client(timeout=30) as http:
             codes = _together(
                 partial(http.post, f"{server}/api/v1/posts/{post.id}/approve", headers=editor, json=body),
-                partial(http.post, f"{server}/api/v1/posts/{post.id}/revisions", headers=author,
-                        json={"body": "Words nobody approved.", "base_revision": 1}),
+                partial(
+                    http.post,
+                    f"{server}/api/v1/posts/{post.id}/revisions",
+                    headers=author,
+                    json={"body": "Words nobody approved.", "base_revision": 1},
+                ),
             )
         assert all(c in (200, 201, 409, 422) for c in codes), codes  # 422: a correction needs a kind
     _publish_due_later(session, gate_settings)
@@ -263,15 +328,26 @@ def test_approve_racing_revise_publishes_exactly_the_approved_revision(
 
 # --- slugs --------------------------------------------------------------------------------------------
 
+
 def test_a_retitled_drafts_first_title_appears_nowhere_public(api, client, make_post, cast):
     post = make_post("draft", author=cast["owner"], title="Confidential cardiology layoffs planned for March")
-    api.post(f"/api/v1/posts/{post.id}/revisions", {"title": "New heart clinic hours", "body": "Open late.",
-                                                     "base_revision": 1}, as_=cast["owner"])
+    api.post(
+        f"/api/v1/posts/{post.id}/revisions",
+        {"title": "New heart clinic hours", "body": "Open late.", "base_revision": 1},
+        as_=cast["owner"],
+    )
     api.post(f"/api/v1/posts/{post.id}/submit", as_=cast["owner"])
     r = api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=cast["editor"])
     assert r.get_json()["slug"] == "new-heart-clinic-hours"
-    for path in ("/", "/feed.atom", "/corrections", f"/posts/{r.get_json()['slug']}", "/api/v1/posts",
-                 f"/api/v1/posts/{post.id}", f"/api/v1/posts/{post.id}/revisions"):
+    for path in (
+        "/",
+        "/feed.atom",
+        "/corrections",
+        f"/posts/{r.get_json()['slug']}",
+        "/api/v1/posts",
+        f"/api/v1/posts/{post.id}",
+        f"/api/v1/posts/{post.id}/revisions",
+    ):
         body = client.get(path).get_data(as_text=True).lower()
         assert "layoffs" not in body and "confidential" not in body, path
     assert client.get("/posts/confidential-cardiology-layoffs-planned-for-march").status_code == 404
@@ -280,10 +356,15 @@ def test_a_retitled_drafts_first_title_appears_nowhere_public(api, client, make_
 def test_an_old_slug_answers_301_to_the_current_one(api, client, make_post, cast):
     post = make_post("published", author=cast["owner"], title="Old title")
     assert post.slug == "old-title"
-    api.post(f"/api/v1/posts/{post.id}/revisions", {"title": "New title", "body": "Same.", "base_revision": 1,
-                                                     "kind": "minor"}, as_=cast["owner"])
+    api.post(
+        f"/api/v1/posts/{post.id}/revisions",
+        {"title": "New title", "body": "Same.", "base_revision": 1, "kind": "minor"},
+        as_=cast["owner"],
+    )
     api.post(f"/api/v1/posts/{post.id}/submit", as_=cast["owner"])
-    assert api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=cast["editor"]).status_code == 200
+    assert (
+        api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=cast["editor"]).status_code == 200
+    )
     for suffix in ("", "/history", "/changes", "/revisions/1"):
         moved = client.get(f"/posts/old-title{suffix}")
         assert moved.status_code == 301 and moved.headers["Location"].endswith(f"/posts/new-title{suffix}")
@@ -306,20 +387,26 @@ def test_history_tables_still_refuse_raw_updates(session, make_post):
 
 
 def test_an_error_report_cannot_be_answered_by_a_correction_published_before_it(
-        api, session, make_post, cast, gate_settings):
+    api, session, make_post, cast, gate_settings
+):
     from app.corrections import services as corrections
     from app.errors import InvalidInput
 
     post = make_post("published", author=cast["owner"], body="Take 50 mg.")
-    api.post(f"/api/v1/posts/{post.id}/revisions", {"body": "Take 5 mg.", "base_revision": 1, "kind": "correction",
-                                                     "note": "Dose."}, as_=cast["owner"])
+    api.post(
+        f"/api/v1/posts/{post.id}/revisions",
+        {"body": "Take 5 mg.", "base_revision": 1, "kind": "correction", "note": "Dose."},
+        as_=cast["owner"],
+    )
     api.post(f"/api/v1/posts/{post.id}/submit", as_=cast["owner"])
     api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=cast["editor"])
     session.expire_all()
     fresh = session.get(Post, post.id)
     clock.freeze(clock.utc_now() + timedelta(minutes=5))
     try:
-        report = corrections.report_error(session, fresh, what="Wrong dose", source="", email="", ip="192.0.2.1")
+        report = corrections.report_error(
+            session, fresh, what="Wrong dose", source="", email="", ip="192.0.2.1"
+        )
         session.commit()
         with pytest.raises(InvalidInput):
             corrections.accept_report(session, cast["owner"], report.id, 2)
@@ -332,8 +419,11 @@ def test_the_review_page_offers_approval_only_to_an_editor_who_wrote_none_of_it(
     from tests.support.web import log_in
 
     post = make_post("draft", author=cast["owner"])
-    api.post(f"/api/v1/posts/{post.id}/revisions", {"body": "Editor's words.", "base_revision": 1},
-             as_=cast["editor"])
+    api.post(
+        f"/api/v1/posts/{post.id}/revisions",
+        {"body": "Editor's words.", "base_revision": 1},
+        as_=cast["editor"],
+    )
     api.post(f"/api/v1/posts/{post.id}/submit", as_=cast["owner"])
     log_in(client, cast["editor"].email)
     page = parse(client.get(f"/staff/reviews/{post.id}"))
@@ -347,6 +437,7 @@ def test_the_review_page_offers_approval_only_to_an_editor_who_wrote_none_of_it(
 
 # --- found by attacking the above ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("when", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
 def test_a_publish_at_past_the_calendar_is_refused_not_a_500(api, make_post, cast, when):
     post = make_post("in_review", author=cast["owner"])
@@ -356,17 +447,31 @@ def test_a_publish_at_past_the_calendar_is_refused_not_a_500(api, make_post, cas
 
 def test_an_interests_answer_given_against_an_older_disclosure_does_not_count(api, make_post, cast):
     post = make_post("in_review", author=cast["owner"])  # submitted under "no relevant relationships"
-    assert api.put("/api/v1/me/disclosure", {"no_conflicts": False, "interests": [
-        {"entity": "StatinCorp", "relationship": "consulting"}]}, as_=cast["owner"]).status_code == 201
+    assert (
+        api.put(
+            "/api/v1/me/disclosure",
+            {"no_conflicts": False, "interests": [{"entity": "StatinCorp", "relationship": "consulting"}]},
+            as_=cast["owner"],
+        ).status_code
+        == 201
+    )
     r = api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 1}, as_=cast["editor"])
     assert r.status_code == 422 and "disclosure" in [g["gate"] for g in r.get_json()["error"]["gates"]]
 
 
 def test_a_retitle_that_drops_a_trailing_number_gets_a_new_address(api, client, make_post, cast):
     post = make_post("published", author=cast["owner"], title="Vitamin D dose 4000")
-    api.post(f"/api/v1/posts/{post.id}/revisions", {"title": "Vitamin D dose", "body": "Same.", "base_revision": 1,
-                                                     "kind": "correction", "note": "The number was wrong."},
-             as_=cast["owner"])
+    api.post(
+        f"/api/v1/posts/{post.id}/revisions",
+        {
+            "title": "Vitamin D dose",
+            "body": "Same.",
+            "base_revision": 1,
+            "kind": "correction",
+            "note": "The number was wrong.",
+        },
+        as_=cast["owner"],
+    )
     api.post(f"/api/v1/posts/{post.id}/submit", as_=cast["owner"])
     r = api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=cast["editor"])
     assert r.get_json()["slug"] == "vitamin-d-dose"
@@ -375,8 +480,11 @@ def test_a_retitle_that_drops_a_trailing_number_gets_a_new_address(api, client, 
 
 def test_every_route_under_an_old_slug_redirects(api, client, make_post, cast):
     post = make_post("published", author=cast["owner"], title="Alpha title")
-    api.post(f"/api/v1/posts/{post.id}/revisions", {"title": "Beta title", "body": "Same.", "base_revision": 1,
-                                                     "kind": "minor"}, as_=cast["owner"])
+    api.post(
+        f"/api/v1/posts/{post.id}/revisions",
+        {"title": "Beta title", "body": "Same.", "base_revision": 1, "kind": "minor"},
+        as_=cast["owner"],
+    )
     api.post(f"/api/v1/posts/{post.id}/submit", as_=cast["owner"])
     api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=cast["editor"])
     report = client.get("/posts/alpha-title/report")
@@ -386,7 +494,8 @@ def test_every_route_under_an_old_slug_redirects(api, client, make_post, cast):
 
 
 def test_a_scheduled_approval_lapses_when_its_editor_can_no_longer_approve(
-        api, session, make_post, cast, gate_settings):
+    api, session, make_post, cast, gate_settings
+):
     from app.accounts.models import User
 
     post = make_post("in_review", author=cast["owner"])
@@ -412,12 +521,18 @@ def test_the_index_changes_even_when_a_later_commit_carries_an_earlier_stamp(api
     first = make_post("published", author=cast["owner"], title="First post")
     second = make_post("published", author=cast["owner"], title="Second post")
     assert "Second post" in client.get("/").get_data(as_text=True)
-    api.post(f"/api/v1/posts/{first.id}/revisions", {"title": "First post, renamed", "body": "x",
-                                                      "base_revision": 1, "kind": "minor"}, as_=cast["owner"])
+    api.post(
+        f"/api/v1/posts/{first.id}/revisions",
+        {"title": "First post, renamed", "body": "x", "base_revision": 1, "kind": "minor"},
+        as_=cast["owner"],
+    )
     api.post(f"/api/v1/posts/{first.id}/submit", as_=cast["owner"])
     clock.freeze(clock.utc_now() - timedelta(hours=1))  # this commit's stamp is older than the newest one
     try:
-        assert api.post(f"/api/v1/posts/{first.id}/approve", {"revision": 2}, as_=cast["editor"]).status_code == 200
+        assert (
+            api.post(f"/api/v1/posts/{first.id}/approve", {"revision": 2}, as_=cast["editor"]).status_code
+            == 200
+        )
     finally:
         clock.freeze(None)
     assert "First post, renamed" in client.get("/").get_data(as_text=True)
@@ -427,15 +542,23 @@ def test_the_index_changes_even_when_a_later_commit_carries_an_earlier_stamp(api
 def test_the_database_refuses_an_approval_that_names_the_wrong_writer(session, make_post, cast):
     post = make_post("in_review", author=cast["owner"])
     revision = post.current_revision
-    session.add(Approval(post_id=post.id, revision_id=revision.id, revision_author_id=cast["editor"].id,
-                         approved_by_id=revision.author_id, gates=[]))
+    session.add(
+        Approval(
+            post_id=post.id,
+            revision_id=revision.id,
+            revision_author_id=cast["editor"].id,
+            approved_by_id=revision.author_id,
+            gates=[],
+        )
+    )
     with pytest.raises(IntegrityError):
         session.flush()
     session.rollback()
 
 
 def test_two_moderators_deciding_one_comment_at_once_get_one_decision_and_one_409(
-        server, make_post, make_user, make_token):
+    server, make_post, make_user, make_token
+):
     from tests.support.comments import READER
 
     post = make_post("published")
@@ -447,8 +570,10 @@ def test_two_moderators_deciding_one_comment_at_once_get_one_decision_and_one_40
             made = http.post(f"{server}/api/v1/posts/{post.id}/comments", json=body)
             assert made.status_code in (201, 202), made.text
             url = f"{server}/api/v1/comments/{made.json()['id']}/moderate"
-            codes = _together(partial(http.post, url, headers=first, json={"action": "approve"}),
-                              partial(http.post, url, headers=second, json={"action": "approve"}))
+            codes = _together(
+                partial(http.post, url, headers=first, json={"action": "approve"}),
+                partial(http.post, url, headers=second, json={"action": "approve"}),
+            )
             if made.status_code == 202:
                 assert sorted(codes) == [200, 409], codes
             else:

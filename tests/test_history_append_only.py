@@ -1,4 +1,4 @@
-"""History is sacred: stored revisions and publications refuse UPDATE and DELETE, in the ORM and the database."""
+"""History is sacred: stored revisions and publications refuse UPDATE and DELETE, in ORM and database."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ from sqlalchemy.exc import DatabaseError
 from app.posts.models import Revision
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE post_revisions SET body = 'rewritten' WHERE id = :id",
-    "UPDATE post_revisions SET title = 'rewritten', html = '' WHERE id = :id",
-    "DELETE FROM post_revisions WHERE id = :id",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE post_revisions SET body = 'rewritten' WHERE id = :id",
+        "UPDATE post_revisions SET title = 'rewritten', html = '' WHERE id = :id",
+        "DELETE FROM post_revisions WHERE id = :id",
+    ],
+)
 def test_raw_sql_cannot_change_a_stored_revision(session, make_post, statement):
     post = make_post("published", body="The original words.")
     revision_id = post.published_revision_id
@@ -24,16 +27,21 @@ def test_raw_sql_cannot_change_a_stored_revision(session, make_post, statement):
     assert session.get(Revision, revision_id).body == "The original words."
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE publications SET approved_by_id = approved_by_id WHERE post_id = :id",
-    "DELETE FROM publications WHERE post_id = :id",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE publications SET approved_by_id = approved_by_id WHERE post_id = :id",
+        "DELETE FROM publications WHERE post_id = :id",
+    ],
+)
 def test_raw_sql_cannot_change_a_publication_record(session, make_post, statement):
     post = make_post("published")
     with pytest.raises(DatabaseError, match="append-only"):
         session.execute(text(statement), {"id": post.id})
     session.rollback()
-    count = session.execute(text("SELECT count(*) FROM publications WHERE post_id = :id"), {"id": post.id}).scalar()
+    count = session.execute(
+        text("SELECT count(*) FROM publications WHERE post_id = :id"), {"id": post.id}
+    ).scalar()
     assert count == 1
 
 

@@ -46,8 +46,15 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 # Values every text, URL-list and number field must refuse with 422: what no database column can hold.
 MUST_REFUSE = {
-    "nul", "only-nul", "lone-high-surrogate", "lone-low-surrogate", "reversed-surrogate-pair",
-    "escaped-nul", "escaped-lone-surrogate", "escaped-reversed-pair", "over-limit",
+    "nul",
+    "only-nul",
+    "lone-high-surrogate",
+    "lone-low-surrogate",
+    "reversed-surrogate-pair",
+    "escaped-nul",
+    "escaped-lone-surrogate",
+    "escaped-reversed-pair",
+    "over-limit",
 }
 
 
@@ -69,6 +76,7 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # --- the world every test drives ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PostRef:
@@ -97,9 +105,17 @@ class World:
     def unique_text(self) -> str:
         return f"Revision text number {next(self._n)}, written to be *accepted*."
 
-    def call(self, method: str, path: str, *, as_: str | None = None, body: bytes | None = None,
-             content_type: str | None = "application/json", headers: dict[str, str] | None = None,
-             **kw: Any) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        as_: str | None = None,
+        body: bytes | None = None,
+        content_type: str | None = "application/json",
+        headers: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> Any:
         all_headers = dict(headers or {})
         if as_ is not None:
             all_headers["Authorization"] = f"Bearer {self.tokens[as_]}"
@@ -131,9 +147,11 @@ class World:
     def ensure_in_review(self, post: PostRef) -> None:
         status = self.state(post)["status"]
         if status == "published":
-            r = self.post_json(f"/api/v1/posts/{post.id}/revisions",
-                               {"body": self.unique_text(), "base_revision": self.revision_of(post),
-                                "kind": "minor"}, as_="author")
+            r = self.post_json(
+                f"/api/v1/posts/{post.id}/revisions",
+                {"body": self.unique_text(), "base_revision": self.revision_of(post), "kind": "minor"},
+                as_="author",
+            )
             assert r.status_code == 201, r.get_data(as_text=True)
         if status != "in_review":
             r = self.post_json(f"/api/v1/posts/{post.id}/submit", {}, as_="author")
@@ -145,8 +163,14 @@ class World:
 
 
 @pytest.fixture
-def world(app: Flask, client: FlaskClient, session: Session, make_user: Callable[..., User],
-          make_post: Callable[..., Post], make_token: Callable[[User], str]) -> World:
+def world(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    make_user: Callable[..., User],
+    make_post: Callable[..., Post],
+    make_token: Callable[[User], str],
+) -> World:
     users = {
         "author": make_user("author", name="Ada Author"),
         "editor": make_user("editor", name="Eve Editor"),
@@ -154,29 +178,53 @@ def world(app: Flask, client: FlaskClient, session: Session, make_user: Callable
     }
     tokens = {role: make_token(user) for role, user in users.items()}
     author = users["author"]
-    posts = {status: make_post(status, author=author, title=f"A {status} post")
-             for status in ("draft", "in_review", "published")}
+    posts = {
+        status: make_post(status, author=author, title=f"A {status} post")
+        for status in ("draft", "in_review", "published")
+    }
     refs = {status: PostRef(post.id, post.slug) for status, post in posts.items()}
-    return World(app=app, client=client, session=session, users=users, tokens=tokens,
-                 draft=refs["draft"], in_review=refs["in_review"], published=refs["published"])
+    return World(
+        app=app,
+        client=client,
+        session=session,
+        users=users,
+        tokens=tokens,
+        draft=refs["draft"],
+        in_review=refs["in_review"],
+        published=refs["published"],
+    )
 
 
 # --- the table: JSON calls, their fields, and the corpus each field gets ---------------------------
+
 
 def _over(limit: int, *, multiline: bool = False) -> dict[str, str]:
     return {"over-limit": "a\n" * (limit // 2 + 1) if multiline else "x" * (limit + 1)}
 
 
-MARKDOWN_FIELD = {**hostile.TEXT, **hostile.SCRIPTS, **hostile.MARKDOWN, **hostile.JSON_TYPES,
-                  **_over(200_000, multiline=True)}
+MARKDOWN_FIELD = {
+    **hostile.TEXT,
+    **hostile.SCRIPTS,
+    **hostile.MARKDOWN,
+    **hostile.JSON_TYPES,
+    **_over(200_000, multiline=True),
+}
 # Plain-text fields are escaped wherever they are shown (the reader-page test checks that); a sample of
 # script payloads is enough to see them validated. Rendered fields (post and comment bodies) get all.
 SCRIPT_SAMPLE = {k: hostile.SCRIPTS[k] for k in hostile.SCRIPT_SAMPLE}
 NOTE_FIELD = {**hostile.TEXT, **SCRIPT_SAMPLE, **hostile.JSON_TYPES, **_over(2000, multiline=True)}
-URL_FIELD = {**hostile.URLS, **hostile.JSON_TYPES, **{k: hostile.TEXT[k] for k in (
-    "nul", "lone-high-surrogate", "rtl-override", "long-word", "digits-5000")}}
-NUMBER_FIELD = {**hostile.NUMBERS, **hostile.JSON_TYPES, **{k: hostile.TEXT[k] for k in (
-    "nul", "lone-high-surrogate", "unicode-digits", "digits-5000", "empty")}}
+URL_FIELD = {
+    **hostile.URLS,
+    **hostile.JSON_TYPES,
+    **{
+        k: hostile.TEXT[k] for k in ("nul", "lone-high-surrogate", "rtl-override", "long-word", "digits-5000")
+    },
+}
+NUMBER_FIELD = {
+    **hostile.NUMBERS,
+    **hostile.JSON_TYPES,
+    **{k: hostile.TEXT[k] for k in ("nul", "lone-high-surrogate", "unicode-digits", "digits-5000", "empty")},
+}
 
 
 def line_field(limit: int, *, scripts: bool = True) -> dict[str, Any]:
@@ -185,9 +233,22 @@ def line_field(limit: int, *, scripts: bool = True) -> dict[str, Any]:
 
 BOOL_FIELD = {**hostile.JSON_TYPES, **{k: hostile.TEXT[k] for k in ("nul", "empty", "sql-quote")}}
 KIND_FIELD = line_field(32, scripts=False)  # one of a few fixed words: validated, never rendered as HTML
-COMMENT_FIELD = {**hostile.TEXT, **hostile.SCRIPTS, **hostile.JSON_TYPES, **_over(5000, multiline=True),
-                 **{k: hostile.MARKDOWN[k] for k in ("nested-blockquotes-1000", "nested-emphasis-1000",
-                                                     "nested-html-1000", "unclosed-tags", "code-fences")}}
+COMMENT_FIELD = {
+    **hostile.TEXT,
+    **hostile.SCRIPTS,
+    **hostile.JSON_TYPES,
+    **_over(5000, multiline=True),
+    **{
+        k: hostile.MARKDOWN[k]
+        for k in (
+            "nested-blockquotes-1000",
+            "nested-emphasis-1000",
+            "nested-html-1000",
+            "unclosed-tags",
+            "code-fences",
+        )
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -208,52 +269,96 @@ class Endpoint:
 
 ENDPOINTS = [
     Endpoint(
-        "create", lambda w: "/api/v1/posts", "author",
-        lambda w: {"title": "A sound title", "body": w.unique_text(), "references": ["https://example.org/s"]},
+        "create",
+        lambda w: "/api/v1/posts",
+        "author",
+        lambda w: {
+            "title": "A sound title",
+            "body": w.unique_text(),
+            "references": ["https://example.org/s"],
+        },
         {"title": line_field(300), "body": MARKDOWN_FIELD, "references": URL_FIELD},
         stores_html=True,
     ),
     Endpoint(
-        "revise-draft", lambda w: f"/api/v1/posts/{w.draft.id}/revisions", "author",
+        "revise-draft",
+        lambda w: f"/api/v1/posts/{w.draft.id}/revisions",
+        "author",
         lambda w: {"body": w.unique_text(), "base_revision": w.revision_of(w.draft)},
-        {"body": MARKDOWN_FIELD, "title": line_field(300), "references": URL_FIELD,
-         "base_revision": NUMBER_FIELD, "kind": KIND_FIELD, "note": NOTE_FIELD},
+        {
+            "body": MARKDOWN_FIELD,
+            "title": line_field(300),
+            "references": URL_FIELD,
+            "base_revision": NUMBER_FIELD,
+            "kind": KIND_FIELD,
+            "note": NOTE_FIELD,
+        },
         stores_html=True,
     ),
     Endpoint(
-        "revise-published", lambda w: f"/api/v1/posts/{w.published.id}/revisions", "author",
-        lambda w: {"body": w.unique_text(), "base_revision": w.revision_of(w.published),
-                   "kind": "correction", "note": "We corrected the dose."},
+        "revise-published",
+        lambda w: f"/api/v1/posts/{w.published.id}/revisions",
+        "author",
+        lambda w: {
+            "body": w.unique_text(),
+            "base_revision": w.revision_of(w.published),
+            "kind": "correction",
+            "note": "We corrected the dose.",
+        },
         {"kind": KIND_FIELD, "note": NOTE_FIELD},
         stores_html=True,
     ),
     Endpoint(
-        "approve", lambda w: f"/api/v1/posts/{w.in_review.id}/approve", "editor",
-        lambda w: {"revision": w.revision_of(w.in_review)}, {"revision": NUMBER_FIELD},
+        "approve",
+        lambda w: f"/api/v1/posts/{w.in_review.id}/approve",
+        "editor",
+        lambda w: {"revision": w.revision_of(w.in_review)},
+        {"revision": NUMBER_FIELD},
         prepare=lambda w: w.ensure_in_review(w.in_review),
     ),
     Endpoint(
-        "request-changes", lambda w: f"/api/v1/posts/{w.in_review.id}/request-changes", "editor",
-        lambda w: {"note": "Please cite the trial you mention."}, {"note": NOTE_FIELD},
+        "request-changes",
+        lambda w: f"/api/v1/posts/{w.in_review.id}/request-changes",
+        "editor",
+        lambda w: {"note": "Please cite the trial you mention."},
+        {"note": NOTE_FIELD},
         prepare=lambda w: w.ensure_in_review(w.in_review),
     ),
     Endpoint(
-        "disclosure", lambda w: "/api/v1/me/disclosure", "author",
-        lambda w: {"no_conflicts": False,
-                   "interests": [{"entity": "Acme Pharma", "relationship": "consulting"}],
-                   "statement": "I advise Acme on trial design."},
-        {"no_conflicts": BOOL_FIELD,
-         "interests": {**hostile.INTERESTS, **hostile.JSON_TYPES},
-         "statement": NOTE_FIELD},
-        method="PUT", writes=Disclosure,
+        "disclosure",
+        lambda w: "/api/v1/me/disclosure",
+        "author",
+        lambda w: {
+            "no_conflicts": False,
+            "interests": [{"entity": "Acme Pharma", "relationship": "consulting"}],
+            "statement": "I advise Acme on trial design.",
+        },
+        {
+            "no_conflicts": BOOL_FIELD,
+            "interests": {**hostile.INTERESTS, **hostile.JSON_TYPES},
+            "statement": NOTE_FIELD,
+        },
+        method="PUT",
+        writes=Disclosure,
     ),
     Endpoint(
-        "comment", lambda w: f"/api/v1/posts/{w.published.id}/comments", None,
-        lambda w: {"author_name": "Rita Reader", "author_email": "rita@example.org",
-                   "body": f"Thank you, this helped. ({w.unique_text()})"},
-        {"author_name": line_field(200), "author_email": line_field(320), "body": COMMENT_FIELD,
-         "parent_id": NUMBER_FIELD, "notify": BOOL_FIELD},
-        one_ip_each=True, writes=Comment,
+        "comment",
+        lambda w: f"/api/v1/posts/{w.published.id}/comments",
+        None,
+        lambda w: {
+            "author_name": "Rita Reader",
+            "author_email": "rita@example.org",
+            "body": f"Thank you, this helped. ({w.unique_text()})",
+        },
+        {
+            "author_name": line_field(200),
+            "author_email": line_field(320),
+            "body": COMMENT_FIELD,
+            "parent_id": NUMBER_FIELD,
+            "notify": BOOL_FIELD,
+        },
+        one_ip_each=True,
+        writes=Comment,
     ),
 ]
 # Calls without fields of their own (submit, withdraw, retract ...) are covered by the walkers below.
@@ -276,8 +381,13 @@ def test_every_api_field_survives_the_corpus(world: World, subtests: Any, endpoi
         with subtests.test(msg=f"{endpoint.name}: {field_name} = {name}"):
             endpoint.prepare(world)
             body = hostile.json_body(endpoint.valid(world), field_name, value)
-            response = world.call(endpoint.method, endpoint.path(world), as_=endpoint.actor, body=body,
-                                  **(_ip(next(ips)) if endpoint.one_ip_each else {}))
+            response = world.call(
+                endpoint.method,
+                endpoint.path(world),
+                as_=endpoint.actor,
+                body=body,
+                **(_ip(next(ips)) if endpoint.one_ip_each else {}),
+            )
             problem = hostile.problem_with_error(response)
             assert problem is None, problem
             if name in MUST_REFUSE:
@@ -289,18 +399,27 @@ def test_every_api_field_survives_the_corpus(world: World, subtests: Any, endpoi
     # Nothing lost, nothing half-written: every 201/202 wrote one row, and refusals wrote none.
     assert world.count(endpoint.writes) - rows_before == world.created
     endpoint.prepare(world)
-    response = world.call(endpoint.method, endpoint.path(world), as_=endpoint.actor,
-                          body=json.dumps(endpoint.valid(world)).encode(), **_ip(0))
+    response = world.call(
+        endpoint.method,
+        endpoint.path(world),
+        as_=endpoint.actor,
+        body=json.dumps(endpoint.valid(world)).encode(),
+        **_ip(0),
+    )
     assert response.status_code in (200, 201, 202), response.get_data(as_text=True)
 
 
 def test_accepted_script_payloads_never_reach_readers_as_script(world: World) -> None:
     title = "<script>alert(1)</script> Sleep <img src=x onerror=alert(1)>"
     # Every payload the body accepts (control characters are refused outright; CDATA goes to its own test).
-    body = "\n\n".join(v for k, v in hostile.SCRIPTS.items()
-                        if "cdata" not in k and not re.search("[\x00-\x09\x0b-\x1f]", v))
-    r = world.post_json("/api/v1/posts", {"title": title, "body": body,
-                                          "references": ["https://example.org/study"]}, as_="author")
+    body = "\n\n".join(
+        v for k, v in hostile.SCRIPTS.items() if "cdata" not in k and not re.search("[\x00-\x09\x0b-\x1f]", v)
+    )
+    r = world.post_json(
+        "/api/v1/posts",
+        {"title": title, "body": body, "references": ["https://example.org/study"]},
+        as_="author",
+    )
     assert r.status_code == 201, r.get_data(as_text=True)
     post_id = r.get_json()["id"]
     assert world.post_json(f"/api/v1/posts/{post_id}/submit", {}, as_="author").status_code == 200
@@ -357,8 +476,11 @@ def _fill(rule: Rule, *, slug: str, post_id: int, override: tuple[str, str] | No
 
 
 def _rules(app: Flask, methods: set[str]) -> list[tuple[Rule, str]]:
-    return [(rule, method) for rule in app.url_map.iter_rules()
-            for method in sorted((rule.methods or set()) & methods)]
+    return [
+        (rule, method)
+        for rule in app.url_map.iter_rules()
+        for method in sorted((rule.methods or set()) & methods)
+    ]
 
 
 def _read_urls(app: Flask, *, slug: str, post_id: int) -> list[str]:
@@ -367,10 +489,19 @@ def _read_urls(app: Flask, *, slug: str, post_id: int) -> list[str]:
 
 # A body that gets a write route past its own validation, so hostile path values reach the database.
 PLAUSIBLE_BODY = {
-    "title": "A title", "body": "A body.", "references": ["https://example.org/"], "base_revision": 1,
-    "revision": 1, "kind": "minor", "note": "A note.", "author_name": "Reader",
+    "title": "A title",
+    "body": "A body.",
+    "references": ["https://example.org/"],
+    "base_revision": 1,
+    "revision": 1,
+    "kind": "minor",
+    "note": "A note.",
+    "author_name": "Reader",
     "author_email": "r@example.org",
-    "action": "approve", "reason": "A reason.", "no_conflicts": True, "interests": [],
+    "action": "approve",
+    "reason": "A reason.",
+    "no_conflicts": True,
+    "interests": [],
 }
 
 
@@ -424,8 +555,11 @@ def test_hostile_query_strings_are_answered_not_crashed(world: World, subtests: 
                     response = world.call("GET", f"{url}?{query}", content_type=None)
                     problem = hostile.problem_with_error(response)
                     assert problem is None, problem
-    for name, query in [("page-negative", "page=-1"), ("page-text", "page=abc"), ("per-page-billion",
-                                                                                   "per_page=1000000000")]:
+    for name, query in [
+        ("page-negative", "page=-1"),
+        ("page-text", "page=abc"),
+        ("per-page-billion", "per_page=1000000000"),
+    ]:
         response = world.call("GET", f"/api/v1/posts?{query}", content_type=None)
         assert response.status_code == 422, name
     assert world.call("GET", "/?page=-1", content_type=None).status_code == 404
@@ -472,10 +606,12 @@ def test_write_routes_survive_raw_bodies_content_types_and_oversize(world: World
 
 # --- headers -----------------------------------------------------------------------------------------
 
+
 def _header_targets(world: World) -> list[tuple[str, str, bytes | None]]:
     create = json.dumps({"title": "Header test", "body": "Text."}).encode()
-    comment = json.dumps({"author_name": "Rita Reader", "author_email": "rita@example.org",
-                          "body": "Thank you for this."}).encode()
+    comment = json.dumps(
+        {"author_name": "Rita Reader", "author_email": "rita@example.org", "body": "Thank you for this."}
+    ).encode()
     return [
         ("GET", "/", None),
         ("GET", f"/posts/{world.published.slug}", None),
@@ -496,12 +632,21 @@ def test_hostile_headers_are_answered_not_crashed(world: World, subtests: Any) -
         for method, url, body in _header_targets(world):
             with subtests.test(msg=f"{method} {url} {name}"):
                 content_type = "application/json" if url.startswith("/api/") else FORM
-                response = world.call(method, url, body=body, content_type=content_type if body else None,
-                                      headers={header: value}, **_ip(next(n)))
+                response = world.call(
+                    method,
+                    url,
+                    body=body,
+                    content_type=content_type if body else None,
+                    headers={header: value},
+                    **_ip(next(n)),
+                )
                 problem = hostile.problem_with_error(response)
                 assert problem is None, problem
-                if header == "Authorization" and "comments" not in url and (
-                        url.startswith("/api/v1/posts/") or (method == "POST" and url.startswith("/api/"))):
+                if (
+                    header == "Authorization"
+                    and "comments" not in url
+                    and (url.startswith("/api/v1/posts/") or (method == "POST" and url.startswith("/api/")))
+                ):
                     assert response.status_code in (401, 404), "a junk token must not authenticate"
     # The real token still works.
     assert world.call("GET", f"/api/v1/posts/{world.draft.id}", as_="author").status_code == 200
@@ -514,15 +659,21 @@ def test_bogus_forwarded_for_headers_behind_a_proxy(world: World, subtests: Any)
         for method, url, body in _header_targets(world):
             with subtests.test(msg=f"{method} {url} X-Forwarded-For {name}"):
                 content_type = "application/json" if url.startswith("/api/") else FORM
-                response = world.call(method, url, body=body, content_type=content_type if body else None,
-                                      as_="author" if url.startswith("/api/") else None,
-                                      headers={"X-Forwarded-For": value, "X-Forwarded-Proto": value})
+                response = world.call(
+                    method,
+                    url,
+                    body=body,
+                    content_type=content_type if body else None,
+                    as_="author" if url.startswith("/api/") else None,
+                    headers={"X-Forwarded-For": value, "X-Forwarded-Proto": value},
+                )
                 problem = hostile.problem_with_error(response)
                 assert problem is None, problem
     assert world.client.get("/").status_code == 200
 
 
 # --- HTML forms --------------------------------------------------------------------------------------
+
 
 def _ip(n: int) -> dict[str, Any]:
     """A distinct client address per request: a per-IP rate limit must not mask what a form does."""
@@ -547,24 +698,58 @@ class HtmlForm:
 
 
 HTML_FORMS = [
-    HtmlForm("login", lambda w: "/login",
-             {"email": b"nobody@clinic.example", "password": b"not the password", "csrf_token": b""},
-             ("email", "password", "csrf_token"), {"email": 320, "password": 1000}),
-    HtmlForm("comment", lambda w: f"/posts/{w.published.slug}/comments",
-             {"author_name": b"Rita Reader", "author_email": b"rita@example.org",
-              "body": b"Thanks, this helped.",
-              "parent_id": b"", "website": b"", "form_token": b""},
-             ("author_name", "author_email", "body", "parent_id", "form_token"), {"body": 5000},
-             staff_pages=("/staff/comments/",), rendered=("body",)),
-    HtmlForm("error-report", lambda w: f"/posts/{w.published.slug}/report",
-             {"what": b"The dose in the second paragraph is wrong.", "source": b"https://example.org/label",
-              "email": b"", "website": b""},
-             ("what", "source", "email", "website"), {"what": 4000},
-             staff_pages=("/staff/error-reports",), rendered=("what",)),
-    HtmlForm("contact", lambda w: "/contact",
-             {"name": b"Rita Reader", "email": b"rita@example.org", "subject": b"A question",
-              "body": b"Do you take walk-ins?", "website": b"", "form_token": b""},
-             ("name", "email", "subject", "body"), staff_pages=("/staff/contact/",), rendered=("body",)),
+    HtmlForm(
+        "login",
+        lambda w: "/login",
+        {"email": b"nobody@clinic.example", "password": b"not the password", "csrf_token": b""},
+        ("email", "password", "csrf_token"),
+        {"email": 320, "password": 1000},
+    ),
+    HtmlForm(
+        "comment",
+        lambda w: f"/posts/{w.published.slug}/comments",
+        {
+            "author_name": b"Rita Reader",
+            "author_email": b"rita@example.org",
+            "body": b"Thanks, this helped.",
+            "parent_id": b"",
+            "website": b"",
+            "form_token": b"",
+        },
+        ("author_name", "author_email", "body", "parent_id", "form_token"),
+        {"body": 5000},
+        staff_pages=("/staff/comments/",),
+        rendered=("body",),
+    ),
+    HtmlForm(
+        "error-report",
+        lambda w: f"/posts/{w.published.slug}/report",
+        {
+            "what": b"The dose in the second paragraph is wrong.",
+            "source": b"https://example.org/label",
+            "email": b"",
+            "website": b"",
+        },
+        ("what", "source", "email", "website"),
+        {"what": 4000},
+        staff_pages=("/staff/error-reports",),
+        rendered=("what",),
+    ),
+    HtmlForm(
+        "contact",
+        lambda w: "/contact",
+        {
+            "name": b"Rita Reader",
+            "email": b"rita@example.org",
+            "subject": b"A question",
+            "body": b"Do you take walk-ins?",
+            "website": b"",
+            "form_token": b"",
+        },
+        ("name", "email", "subject", "body"),
+        staff_pages=("/staff/contact/",),
+        rendered=("body",),
+    ),
 ]
 
 
@@ -589,8 +774,9 @@ def test_html_form_fields_survive_the_corpus(world: World, subtests: Any, form: 
                     body, content_type = hostile.urlencoded(fields), FORM
                 else:
                     body, content_type = hostile.multipart(fields)
-                response = world.call("POST", form.path(world), body=body, content_type=content_type,
-                                      **_ip(next(n)))
+                response = world.call(
+                    "POST", form.path(world), body=body, content_type=content_type, **_ip(next(n))
+                )
                 problem = hostile.problem_with_error(response)
                 assert problem is None, problem
                 if form.name == "login":
@@ -612,17 +798,22 @@ def test_html_form_fields_survive_the_corpus(world: World, subtests: Any, form: 
     if form.name == "login":
         # The rate limit itself answers with a page.
         for _ in range(12):
-            response = world.call("POST", "/login", body=hostile.urlencoded({**valid, "password": b"\x00"}),
-                                  content_type=FORM,
-                                  environ_base={"REMOTE_ADDR": "192.0.2.77"})
+            response = world.call(
+                "POST",
+                "/login",
+                body=hostile.urlencoded({**valid, "password": b"\x00"}),
+                content_type=FORM,
+                environ_base={"REMOTE_ADDR": "192.0.2.77"},
+            )
             assert hostile.problem_with_error(response) is None
         assert response.status_code == 429
         response = log_in(client, world.users["author"].email, PASSWORD)
         assert response.status_code == 302
         assert parse(client.get("/")).select_one(".signed-in") is not None
     else:
-        response = world.call("POST", form.path(world), body=hostile.urlencoded(valid),
-                              content_type=FORM, **_ip(0))
+        response = world.call(
+            "POST", form.path(world), body=hostile.urlencoded(valid), content_type=FORM, **_ip(0)
+        )
         assert response.status_code < 400, response.get_data(as_text=True)[:500]
 
 
@@ -634,9 +825,18 @@ def test_forms_read_form_fields_never_json(world: World, subtests: Any) -> None:
     """
     client = world.client
     token = form_csrf_token(client, "/login")
-    bodies = {k: hostile.RAW_BODIES[k] for k in (
-        "not-json", "top-level-array", "top-level-string", "top-level-number", "top-level-nan", "deep-array",
-        "invalid-utf8")}
+    bodies = {
+        k: hostile.RAW_BODIES[k]
+        for k in (
+            "not-json",
+            "top-level-array",
+            "top-level-string",
+            "top-level-number",
+            "top-level-nan",
+            "deep-array",
+            "invalid-utf8",
+        )
+    }
     bodies["pairs-as-json"] = b'[["email", "a@b.example"], ["password", "xxxxxxxxxxxx"]]'
     bodies["object-values"] = b'{"email": {"x": 1}, "password": 5, "csrf_token": [1], "body": [1]}'
     bodies["lone-surrogate"] = b'{"email": "a\\ud800@b.example", "password": "\\ud800", "body": "\\ud800"}'
@@ -651,8 +851,9 @@ def test_forms_read_form_fields_never_json(world: World, subtests: Any) -> None:
                 continue
             for name, raw in bodies.items():
                 with subtests.test(msg=f"{who}: {method} {rule.rule} JSON {name}"):
-                    response = world.call(method, path, body=raw, headers={"X-CSRFToken": token},
-                                          **_ip(next(n)))
+                    response = world.call(
+                        method, path, body=raw, headers={"X-CSRFToken": token}, **_ip(next(n))
+                    )
                     problem = hostile.problem_with_error(response)
                     assert problem is None, problem
 
@@ -662,8 +863,9 @@ def test_logout_survives_hostile_csrf_tokens_and_still_works(world: World, subte
     assert log_in(client, world.users["author"].email, PASSWORD).status_code == 302
     for name, value in hostile.form_values(all_scripts=False).items():
         with subtests.test(msg=f"logout csrf_token = {name}"):
-            response = world.call("POST", "/logout", body=hostile.urlencoded({"csrf_token": value}),
-                                  content_type=FORM)
+            response = world.call(
+                "POST", "/logout", body=hostile.urlencoded({"csrf_token": value}), content_type=FORM
+            )
             problem = hostile.problem_with_error(response)
             assert problem is None, problem
             assert response.status_code in (302, 400)

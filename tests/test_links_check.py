@@ -35,8 +35,13 @@ def source_site():
 
 def test_links_check_lists_dead_links_for_their_authors(runner, make_post, make_user, source_site):
     author = make_user("author", name="Dr Ada Okafor")
-    make_post("published", author=author, title="Sleep", references=[f"{source_site}/study"],
-              body=f"See [the trial]({source_site}/gone/trial) and [us](/posts/x).")
+    make_post(
+        "published",
+        author=author,
+        title="Sleep",
+        references=[f"{source_site}/study"],
+        body=f"See [the trial]({source_site}/gone/trial) and [us](/posts/x).",
+    )
     make_post("draft", author=author, references=[f"{source_site}/gone/draft-only"])
     result = runner.invoke(args=["links", "check", "--delay", "0"])
     assert result.exit_code == 0, result.output
@@ -51,5 +56,7 @@ def test_a_link_that_stays_dead_keeps_the_time_it_first_failed(runner, make_post
     make_post("published", references=[f"{source_site}/gone/a"])
     first = runner.invoke(args=["links", "check", "--delay", "0"]).output
     second = runner.invoke(args=["links", "check", "--delay", "0"]).output
-    since = [line.split("dead since ")[1][:16] for line in (first + second).splitlines() if "dead since" in line]
+    since = [
+        line.split("dead since ")[1][:16] for line in (first + second).splitlines() if "dead since" in line
+    ]
     assert len(since) == 2 and since[0] == since[1]

@@ -45,14 +45,23 @@ def vnu() -> list[str]:
 def test_the_registry_lists_every_html_route(app: Flask, site: Site) -> None:
     """A page nobody listed would never be checked: every GET route outside the API must be there."""
     adapter = app.url_map.bind("localhost")
-    listed = {adapter.match(urlsplit(page.path).path, method="GET")[0]
-              for page in every_page(site) if page.status == 200}
-    routes = {rule.endpoint for rule in app.url_map.iter_rules()
-              if "GET" in (rule.methods or ()) and is_html_endpoint(rule.endpoint)}
-    unlisted = {rule.rule: rule.endpoint for rule in app.url_map.iter_rules()
-                if rule.endpoint in routes - listed}
-    assert not unlisted, (f"HTML routes missing from every_page() in tests/support/pages.py: {unlisted}; "
-                          "add each page there (or to NOT_HTML if it does not answer HTML)")
+    listed = {
+        adapter.match(urlsplit(page.path).path, method="GET")[0]
+        for page in every_page(site)
+        if page.status == 200
+    }
+    routes = {
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if "GET" in (rule.methods or ()) and is_html_endpoint(rule.endpoint)
+    }
+    unlisted = {
+        rule.rule: rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint in routes - listed
+    }
+    assert not unlisted, (
+        f"HTML routes missing from every_page() in tests/support/pages.py: {unlisted}; "
+        "add each page there (or to NOT_HTML if it does not answer HTML)"
+    )
 
 
 def test_every_page_is_valid_html(vnu: list[str], app: Flask, site: Site, tmp_path: Any) -> None:

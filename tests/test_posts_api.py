@@ -7,8 +7,11 @@ import pytest
 
 def test_author_creates_a_draft_that_is_revision_1(api, make_user):
     author = make_user("author")
-    r = api.post("/api/v1/posts", {"title": "Sleep and the heart", "body": "Sleep *matters*.",
-                                   "references": ["https://example.org/a"]}, as_=author)
+    r = api.post(
+        "/api/v1/posts",
+        {"title": "Sleep and the heart", "body": "Sleep *matters*.", "references": ["https://example.org/a"]},
+        as_=author,
+    )
     assert r.status_code == 201
     body = r.get_json()
     assert body["status"] == "draft" and body["revision"] == 1 and body["slug"] is None
@@ -41,7 +44,9 @@ def test_a_draft_is_invisible_to_readers_and_visible_to_staff(api, make_post, ma
 
 def test_revising_appends_a_numbered_revision(api, make_post):
     post = make_post("draft")
-    r = api.post(f"/api/v1/posts/{post.id}/revisions", {"body": "New text.", "base_revision": 1}, as_=post.author)
+    r = api.post(
+        f"/api/v1/posts/{post.id}/revisions", {"body": "New text.", "base_revision": 1}, as_=post.author
+    )
     assert r.status_code == 201
     assert r.get_json()["revision"] == 2 and r.get_json()["created"] is True
     revisions = api.get(f"/api/v1/posts/{post.id}/revisions", as_=post.author).get_json()["items"]
@@ -52,9 +57,11 @@ def test_revising_appends_a_numbered_revision(api, make_post):
 def test_saving_unchanged_text_makes_no_revision(api, make_post):
     post = make_post("draft")
     current = post.current_revision
-    r = api.post(f"/api/v1/posts/{post.id}/revisions",
-                 {"body": current.body, "title": current.title, "references": current.references,
-                  "base_revision": 1}, as_=post.author)
+    r = api.post(
+        f"/api/v1/posts/{post.id}/revisions",
+        {"body": current.body, "title": current.title, "references": current.references, "base_revision": 1},
+        as_=post.author,
+    )
     assert r.status_code == 200
     assert r.get_json()["created"] is False and r.get_json()["revision"] == 1
     assert len(api.get(f"/api/v1/posts/{post.id}/revisions", as_=post.author).get_json()["items"]) == 1
@@ -63,7 +70,9 @@ def test_saving_unchanged_text_makes_no_revision(api, make_post):
 def test_a_stale_base_revision_is_refused_with_the_newer_one(api, make_post):
     post = make_post("draft")
     api.post(f"/api/v1/posts/{post.id}/revisions", {"body": "Second.", "base_revision": 1}, as_=post.author)
-    r = api.post(f"/api/v1/posts/{post.id}/revisions", {"body": "Lost update?", "base_revision": 1}, as_=post.author)
+    r = api.post(
+        f"/api/v1/posts/{post.id}/revisions", {"body": "Lost update?", "base_revision": 1}, as_=post.author
+    )
     assert r.status_code == 409
     error = r.get_json()["error"]
     assert error["code"] == "stale_revision" and error["current_revision"] == 2
@@ -79,7 +88,9 @@ def test_another_author_cannot_revise_but_an_editor_can(api, make_post, make_use
     assert r.status_code == 201
 
 
-def test_submit_then_approve_publishes_that_exact_revision(api, make_post, make_user, make_disclosure, client):
+def test_submit_then_approve_publishes_that_exact_revision(
+    api, make_post, make_user, make_disclosure, client
+):
     post = make_post("draft")
     make_disclosure(post.author)
     assert api.post(f"/api/v1/posts/{post.id}/submit", as_=post.author).get_json()["status"] == "in_review"
@@ -102,8 +113,9 @@ def test_approving_a_revision_that_is_no_longer_current_is_refused(api, make_pos
 def test_nobody_approves_their_own_post(api, make_user, make_disclosure):
     writer = make_user("author", "editor")
     make_disclosure(writer)
-    post_id = api.post("/api/v1/posts", {"title": "Own", "body": "x", "references": ["https://example.org/r"]},
-                       as_=writer).get_json()["id"]
+    post_id = api.post(
+        "/api/v1/posts", {"title": "Own", "body": "x", "references": ["https://example.org/r"]}, as_=writer
+    ).get_json()["id"]
     assert api.post(f"/api/v1/posts/{post_id}/submit", as_=writer).get_json()["status"] == "in_review"
     r = api.post(f"/api/v1/posts/{post_id}/approve", {"revision": 1}, as_=writer)
     assert r.status_code == 403
@@ -128,9 +140,11 @@ def test_a_published_post_needs_a_kind_and_note_for_changes(api, make_post):
 
 def test_readers_see_the_published_revision_while_a_correction_is_pending(api, make_post, client):
     post = make_post("published", body="Original words.")
-    api.post(f"/api/v1/posts/{post.id}/revisions",
-             {"body": "Corrected words.", "base_revision": 1, "kind": "correction", "note": "Fixed a word."},
-             as_=post.author)
+    api.post(
+        f"/api/v1/posts/{post.id}/revisions",
+        {"body": "Corrected words.", "base_revision": 1, "kind": "correction", "note": "Fixed a word."},
+        as_=post.author,
+    )
     public = api.get(f"/api/v1/posts/{post.id}").get_json()
     assert public["revision"] == 1 and "Original" in public["body"]
     assert [r["revision"] for r in api.get(f"/api/v1/posts/{post.id}/revisions").get_json()["items"]] == [1]
@@ -158,18 +172,31 @@ def test_the_post_list_pages_with_a_next_link(api, make_post):
     assert [p["title"] for p in page["items"] + second["items"]] == ["Post 2", "Post 1", "Post 0"]
 
 
-@pytest.mark.parametrize("body,status", [
-    (None, 422), ("[]", 422), ("not json", 422), ('{"title": 5, "body": "x"}', 422),
-    ('{"title": "", "body": "x"}', 422), ('{"title": "t"}', 422), ('{"title": "t", "body": "x", "references": ["ftp://x"]}', 422),
-])
+@pytest.mark.parametrize(
+    "body,status",
+    [
+        (None, 422),
+        ("[]", 422),
+        ("not json", 422),
+        ('{"title": 5, "body": "x"}', 422),
+        ('{"title": "", "body": "x"}', 422),
+        ('{"title": "t"}', 422),
+        ('{"title": "t", "body": "x", "references": ["ftp://x"]}', 422),
+    ],
+)
 def test_bad_create_bodies_get_a_4xx_json_error(client, make_user, make_token, body, status):
     token = make_token(make_user("author"))
-    r = client.post("/api/v1/posts", data=body, headers={"Authorization": f"Bearer {token}",
-                                                         "Content-Type": "application/json"})
+    r = client.post(
+        "/api/v1/posts",
+        data=body,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     assert r.status_code == status
     assert r.get_json()["error"]["message"]
 
 
 def test_an_invalid_token_is_not_authenticated(client):
-    r = client.post("/api/v1/posts", json={"title": "t", "body": "b"}, headers={"Authorization": "Bearer cnd_nope"})
+    r = client.post(
+        "/api/v1/posts", json={"title": "t", "body": "b"}, headers={"Authorization": "Bearer cnd_nope"}
+    )
     assert r.status_code == 401

@@ -25,15 +25,23 @@ def test_index_paginates(client, make_post):
     assert len(first.select(".post-list > li")) == 10
     older = first.select_one('a[rel="next"]')
     second = parse(client.get(older["href"]))
-    assert [a.get_text(strip=True) for a in second.select(".post-list h2 a")] == ["Post number 1", "Post number 0"]
+    assert [a.get_text(strip=True) for a in second.select(".post-list h2 a")] == [
+        "Post number 1",
+        "Post number 0",
+    ]
     assert client.get("/?page=3").status_code == 404
     assert client.get("/?page=zero").status_code == 404
 
 
 def test_post_page_shows_rendered_body_byline_and_references(client, make_post, make_user):
     author = make_user("author", name="Dr Ada Okafor", title="Cardiologist", department="Cardiology")
-    post = make_post("published", author=author, title="Heart facts", body="Your heart *beats*.",
-                     references=["https://example.org/heart"])
+    post = make_post(
+        "published",
+        author=author,
+        title="Heart facts",
+        body="Your heart *beats*.",
+        references=["https://example.org/heart"],
+    )
     soup = parse(client.get(f"/posts/{post.slug}"))
     assert text_of(soup, "h1") == "Heart facts"
     body = soup.select_one("#post-body")
@@ -54,9 +62,15 @@ def test_drafts_and_unknown_slugs_are_404(client, make_post):
 def _correct(session, post, body, editor):
     settings = GateSettings()
     current = post.current_revision
-    rev, _ = services.revise(session, post.author, post,
-                             services.RevisionInput(current.title, body, list(current.references), "correction",
-                                                    "Fixed the dose."), current.number)
+    rev, _ = services.revise(
+        session,
+        post.author,
+        post,
+        services.RevisionInput(
+            current.title, body, list(current.references), "correction", "Fixed the dose."
+        ),
+        current.number,
+    )
     editorial.submit(session, post.author, post, settings)
     editorial.approve(session, editor, post, rev.number, settings)
     session.commit()
@@ -76,8 +90,11 @@ def test_an_old_revision_shows_as_readers_saw_it_with_a_banner(client, session, 
 
 def test_an_unpublished_revision_is_never_public(client, api, make_post):
     post = make_post("published", body="Public words.")
-    api.post(f"/api/v1/posts/{post.id}/revisions",
-             {"body": "Pending words.", "base_revision": 1, "kind": "update", "note": "More detail."}, as_=post.author)
+    api.post(
+        f"/api/v1/posts/{post.id}/revisions",
+        {"body": "Pending words.", "base_revision": 1, "kind": "update", "note": "More detail."},
+        as_=post.author,
+    )
     assert client.get(f"/posts/{post.slug}/revisions/2").status_code == 404
     assert text_of(parse(client.get(f"/posts/{post.slug}")), "#post-body") == "Public words."
 
@@ -93,7 +110,9 @@ def test_cached_post_page_changes_as_soon_as_a_correction_is_published(client, s
     assert text_of(parse(after), "#post-body") == "Take 5 mg."
 
 
-def test_a_second_app_sharing_the_database_never_serves_a_stale_page(app, client, session, make_post, make_user):
+def test_a_second_app_sharing_the_database_never_serves_a_stale_page(
+    app, client, session, make_post, make_user
+):
     """Two workers (two apps, two caches) over one database: both see a correction at once."""
     from app import create_app
 

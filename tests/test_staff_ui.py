@@ -26,6 +26,7 @@ REFERENCE = "https://example.org/sleep-study"
 
 # --- helpers -----------------------------------------------------------------------------------------
 
+
 class Desk:
     """One signed-in staff member's browser: GET pages, POST forms with the page's CSRF token."""
 
@@ -91,8 +92,9 @@ def _assert_controls_labelled(soup: BeautifulSoup) -> None:
         assert labelled, f"no label for {control}"
         if control.get("aria-invalid") == "true":
             described = control.get("aria-describedby", "").split()
-            assert any((node := soup.find(id=i)) is not None and "error" in node.get("class", [])
-                       for i in described), f"error not tied to {control}"
+            assert any(
+                (node := soup.find(id=i)) is not None and "error" in node.get("class", []) for i in described
+            ), f"error not tied to {control}"
 
 
 @pytest.fixture
@@ -107,22 +109,31 @@ def editor(make_user: Callable[..., User]) -> User:
 
 # --- the whole path -----------------------------------------------------------------------------------
 
-def test_draft_to_published_and_corrected_through_the_staff_pages(app: Flask, author: User,
-                                                                  editor: User) -> None:
+
+def test_draft_to_published_and_corrected_through_the_staff_pages(
+    app: Flask, author: User, editor: User
+) -> None:
     me, ed = Desk(app, author), Desk(app, editor)
 
     # A new draft: no references, no disclosure yet.
     new = me.get("/staff/posts/new")
     assert text_of(new, "h1") == "New post"
     _assert_controls_labelled(new)
-    saved = me.post("/staff/posts/new", {"title": "Sleep and the working week", "body": BODY,
-                                         "references": "", "action": "save"})
+    saved = me.post(
+        "/staff/posts/new",
+        {"title": "Sleep and the working week", "body": BODY, "references": "", "action": "save"},
+    )
     post_id = _post_id(saved)
     edit_path = f"/staff/posts/{post_id}/edit"
 
     page = me.get(edit_path)
-    assert _gate_states(page) == {"identity": "pass", "disclosure": "fail", "references": "fail",
-                                  "direct_links": "pass", "privacy": "pass"}
+    assert _gate_states(page) == {
+        "identity": "pass",
+        "disclosure": "fail",
+        "references": "fail",
+        "direct_links": "pass",
+        "privacy": "pass",
+    }
     assert "Fail" in text_of(page, "#gate-references .gate-state")  # said in words, not only in colour
 
     # Submitting is refused with every failing gate listed.
@@ -146,8 +157,9 @@ def test_draft_to_published_and_corrected_through_the_staff_pages(app: Flask, au
     row = queue.select_one(f'#review-queue tr[data-post-id="{post_id}"]')
     assert row is not None and "Sleep and the working week" in row.get_text()
     assert row.select_one("td.age").get_text(strip=True)
-    ed.post(f"/staff/reviews/{post_id}/request-changes",
-            {"note": "Cite the trial itself, not the press release."})
+    ed.post(
+        f"/staff/reviews/{post_id}/request-changes", {"note": "Cite the trial itself, not the press release."}
+    )
 
     dashboard = me.get("/staff/")
     note = dashboard.select_one(f'#group-changes_requested tr[data-post-id="{post_id}"] .editor-note')
@@ -156,8 +168,14 @@ def test_draft_to_published_and_corrected_through_the_staff_pages(app: Flask, au
     assert "Cite the trial itself" in text_of(page, "#editor-note")
 
     # The author revises and resubmits; the editor approves the exact revision.
-    me.post(edit_path, _editor_data(page, body=BODY + "\n\nA 2024 trial found the same.",
-                                    references=REFERENCE + "\nhttps://example.org/the-trial"))
+    me.post(
+        edit_path,
+        _editor_data(
+            page,
+            body=BODY + "\n\nA 2024 trial found the same.",
+            references=REFERENCE + "\nhttps://example.org/the-trial",
+        ),
+    )
     me.post(f"/staff/posts/{post_id}/submit", {})
     review = ed.get(f"/staff/reviews/{post_id}")
     assert "A 2024 trial found the same." in text_of(review, "#review-body")
@@ -167,6 +185,7 @@ def test_draft_to_published_and_corrected_through_the_staff_pages(app: Flask, au
 
     with app.app_context():
         from app.web.database import db
+
         slug = posts.get_post(db(), post_id).slug
     public = parse(app.test_client().get(f"/posts/{slug}"))
     assert "A 2024 trial found the same." in text_of(public, "#post-body")
@@ -178,8 +197,12 @@ def test_draft_to_published_and_corrected_through_the_staff_pages(app: Flask, au
     refused = me.post(edit_path, _editor_data(page, body=BODY.replace("seven", "eight")), status=422)
     assert "kind" in parse(refused).select_one("#kind")["aria-describedby"]
     corrected = BODY.replace("seven", "eight") + "\n\nA 2024 trial found the same."
-    me.post(edit_path, _editor_data(page, body=corrected, kind="correction",
-                                    note="We misquoted the study: it says eight hours."))
+    me.post(
+        edit_path,
+        _editor_data(
+            page, body=corrected, kind="correction", note="We misquoted the study: it says eight hours."
+        ),
+    )
     row = me.get("/staff/").select_one(f'#group-published tr[data-post-id="{post_id}"]')
     flagged = row.select_one(".pending-correction")
     assert flagged is not None and "4" in flagged.get_text()
@@ -206,8 +229,10 @@ def test_draft_to_published_and_corrected_through_the_staff_pages(app: Flask, au
 
 # --- the editor -----------------------------------------------------------------------------------------
 
+
 def test_a_stale_edit_keeps_the_writers_text_and_shows_the_newer_one(
-        app: Flask, session, author: User, editor: User, make_post: Callable[..., Post]) -> None:
+    app: Flask, session, author: User, editor: User, make_post: Callable[..., Post]
+) -> None:
     post = make_post("draft", author=author, title="Night shifts", body="Original text.")
     me = Desk(app, author)
     page = me.get(f"/staff/posts/{post.id}/edit")
@@ -230,8 +255,9 @@ def test_a_stale_edit_keeps_the_writers_text_and_shows_the_newer_one(
     assert post.current_revision.number == 3 and post.current_revision.body == mine + " Merged."
 
 
-def test_preview_renders_below_the_form_without_saving(app: Flask, session, author: User,
-                                                       make_post: Callable[..., Post]) -> None:
+def test_preview_renders_below_the_form_without_saving(
+    app: Flask, session, author: User, make_post: Callable[..., Post]
+) -> None:
     post = make_post("draft", author=author, body="Saved text.")
     me = Desk(app, author)
     page = me.get(f"/staff/posts/{post.id}/edit")
@@ -249,8 +275,9 @@ def test_preview_renders_below_the_form_without_saving(app: Flask, session, auth
     assert len(posts.all_posts_by(session, author)) == 1
 
 
-def test_text_that_cannot_render_is_a_form_error(app: Flask, author: User,
-                                                 make_post: Callable[..., Post]) -> None:
+def test_text_that_cannot_render_is_a_form_error(
+    app: Flask, author: User, make_post: Callable[..., Post]
+) -> None:
     post = make_post("draft", author=author)
     me = Desk(app, author)
     page = me.get(f"/staff/posts/{post.id}/edit")
@@ -264,9 +291,9 @@ def test_text_that_cannot_render_is_a_form_error(app: Flask, author: User,
         _assert_controls_labelled(refused)
 
 
-def test_text_that_overruns_the_render_budget_is_a_form_error(app: Flask, author: User,
-                                                              make_post: Callable[..., Post],
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_text_that_overruns_the_render_budget_is_a_form_error(
+    app: Flask, author: User, make_post: Callable[..., Post], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Preview and save both render under the budget (0.5 s here); "[" * 15900 takes ~46 s unbudgeted."""
     monkeypatch.setattr(rendering, "RENDER_BUDGET_SECONDS", 0.5)
     post = make_post("draft", author=author)
@@ -288,7 +315,8 @@ def test_bad_reference_is_a_field_error_and_nothing_is_saved(app: Flask, session
 
 
 def test_an_editor_overrides_the_privacy_gate_with_a_justification(
-        app: Flask, author: User, editor: User, make_post: Callable[..., Post], make_disclosure) -> None:
+    app: Flask, author: User, editor: User, make_post: Callable[..., Post], make_disclosure
+) -> None:
     make_disclosure(author)
     post = make_post("draft", author=author, body="Our patient said: call me on (507) 284-2511 any time.")
     me, ed = Desk(app, author), Desk(app, editor)
@@ -300,11 +328,18 @@ def test_an_editor_overrides_the_privacy_gate_with_a_justification(
     review = ed.get(f"/staff/reviews/{post.id}")
     gates = [o["value"] for o in review.select("#override-form select#gate option")]
     assert gates == ["privacy", "references"]
-    missing = parse(ed.post(f"/staff/reviews/{post.id}/override",
-                            {"gate": "privacy", "justification": "", "revision": "1"}, status=422))
+    missing = parse(
+        ed.post(
+            f"/staff/reviews/{post.id}/override",
+            {"gate": "privacy", "justification": "", "revision": "1"},
+            status=422,
+        )
+    )
     assert missing.select_one("textarea#justification")["aria-invalid"] == "true"
-    ed.post(f"/staff/reviews/{post.id}/override", {
-        "gate": "privacy", "justification": "Written consent from the patient is on file.", "revision": "1"})
+    ed.post(
+        f"/staff/reviews/{post.id}/override",
+        {"gate": "privacy", "justification": "Written consent from the patient is on file.", "revision": "1"},
+    )
 
     for soup in (ed.get(f"/staff/reviews/{post.id}"), me.get(f"/staff/posts/{post.id}/edit")):
         assert _gate_states(soup)["privacy"] == "overridden"
@@ -315,13 +350,21 @@ def test_an_editor_overrides_the_privacy_gate_with_a_justification(
 
 
 def test_the_interest_question_is_asked_when_the_disclosure_lists_interests(
-        app: Flask, author: User, editor: User, make_post: Callable[..., Post]) -> None:
+    app: Flask, author: User, editor: User, make_post: Callable[..., Post]
+) -> None:
     post = make_post("draft", author=author)
     me = Desk(app, author)
-    me.post("/staff/disclosure", {
-        "no_conflicts": "no", "interests-0-entity": "Acme Sleep Devices",
-        "interests-0-relationship": "consulting", "interests-0-paid": "yes", "interests-0-since": "2023-04",
-        "statement": "I advise Acme on trials."})
+    me.post(
+        "/staff/disclosure",
+        {
+            "no_conflicts": "no",
+            "interests-0-entity": "Acme Sleep Devices",
+            "interests-0-relationship": "consulting",
+            "interests-0-paid": "yes",
+            "interests-0-since": "2023-04",
+            "statement": "I advise Acme on trials.",
+        },
+    )
     page = me.get("/staff/disclosure")
     assert text_of(page, "#disclosure-status")  # current
     assert page.select_one("#disclosure-status")["data-state"] == "current"
@@ -333,28 +376,45 @@ def test_the_interest_question_is_asked_when_the_disclosure_lists_interests(
     assert len(edit.select('input[name="touches_interests"]')) == 2
     unanswered = parse(me.post(f"/staff/posts/{post.id}/submit", {}, status=422))
     assert "Say whether" in text_of(unanswered, "#touches_interests-error")
-    me.post(f"/staff/posts/{post.id}/submit", {
-        "touches_interests": "yes", "interest_statement": "Acme makes one of the devices discussed."})
+    me.post(
+        f"/staff/posts/{post.id}/submit",
+        {"touches_interests": "yes", "interest_statement": "Acme makes one of the devices discussed."},
+    )
     review = Desk(app, editor).get(f"/staff/reviews/{post.id}")
     assert "Yes: Acme makes one of the devices discussed." in text_of(review, ".review-facts")
 
 
 def test_disclosure_form_refuses_contradictions_with_field_errors(app: Flask, author: User) -> None:
     me = Desk(app, author)
-    both = parse(me.post("/staff/disclosure", {"no_conflicts": "yes", "interests-0-entity": "Acme",
-                                               "interests-0-relationship": "equity"}, status=422))
+    both = parse(
+        me.post(
+            "/staff/disclosure",
+            {"no_conflicts": "yes", "interests-0-entity": "Acme", "interests-0-relationship": "equity"},
+            status=422,
+        )
+    )
     assert "listed some" in text_of(both, "#no_conflicts-error")
-    no_relationship = parse(me.post("/staff/disclosure", {"no_conflicts": "no", "interests-0-entity": "Acme",
-                                                          "interests-0-relationship": "",
-                                                          "interests-0-since": "last year"}, status=422))
+    no_relationship = parse(
+        me.post(
+            "/staff/disclosure",
+            {
+                "no_conflicts": "no",
+                "interests-0-entity": "Acme",
+                "interests-0-relationship": "",
+                "interests-0-since": "last year",
+            },
+            status=422,
+        )
+    )
     assert "Choose the relationship." in text_of(no_relationship, "#interests-0-relationship-error")
     assert "2024" in text_of(no_relationship, "#interests-0-since-error")
     _assert_controls_labelled(no_relationship)
     assert me.get("/staff/disclosure").select_one("#disclosure-status")["data-state"] == "missing"
 
 
-def test_withdraw_and_scheduling(app: Flask, session, author: User, editor: User,
-                                 make_post: Callable[..., Post]) -> None:
+def test_withdraw_and_scheduling(
+    app: Flask, session, author: User, editor: User, make_post: Callable[..., Post]
+) -> None:
     post = make_post("in_review", author=author)
     me, ed = Desk(app, author), Desk(app, editor)
     edit = me.get(f"/staff/posts/{post.id}/edit")
@@ -372,8 +432,10 @@ def test_withdraw_and_scheduling(app: Flask, session, author: User, editor: User
 
 # --- who may do what ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/staff/", "/staff/posts/new", "/staff/reviews", "/staff/disclosure",
-                                  "/staff/audit?page=2"])
+
+@pytest.mark.parametrize(
+    "path", ["/staff/", "/staff/posts/new", "/staff/reviews", "/staff/disclosure", "/staff/audit?page=2"]
+)
 def test_anonymous_visitors_are_sent_to_sign_in_and_back(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 302
@@ -382,7 +444,8 @@ def test_anonymous_visitors_are_sent_to_sign_in_and_back(client: FlaskClient, pa
 
 
 def test_a_moderator_cannot_open_the_editor_for_someone_elses_post(
-        app: Flask, make_user: Callable[..., User], make_post: Callable[..., Post]) -> None:
+    app: Flask, make_user: Callable[..., User], make_post: Callable[..., Post]
+) -> None:
     post = make_post("draft")
     mod = Desk(app, make_user("moderator", name="Mo Moderator"))
     refused = mod.get(f"/staff/posts/{post.id}/edit", status=403)
@@ -394,8 +457,9 @@ def test_a_moderator_cannot_open_the_editor_for_someone_elses_post(
     mod.get("/staff/disclosure")
 
 
-def test_an_editor_cannot_approve_their_own_post(app: Flask, make_user: Callable[..., User],
-                                                 make_post: Callable[..., Post]) -> None:
+def test_an_editor_cannot_approve_their_own_post(
+    app: Flask, make_user: Callable[..., User], make_post: Callable[..., Post]
+) -> None:
     both = make_user("author", "editor", name="Eve Both")
     post = make_post("in_review", author=both)
     desk = Desk(app, both)
@@ -416,19 +480,28 @@ def test_a_form_without_its_csrf_token_is_refused(app: Flask, session, author: U
     response = me.client.post("/staff/posts/new", data={"title": "Forged", "body": "Text.", "action": "save"})
     assert response.status_code == 400
     assert "expired or came from elsewhere" in text_of(parse(response), "h1")
-    response = me.client.post("/staff/posts/new",
-                              data={"title": "Forged", "body": "Text.", "csrf_token": "nope"})
+    response = me.client.post(
+        "/staff/posts/new", data={"title": "Forged", "body": "Text.", "csrf_token": "nope"}
+    )
     assert response.status_code == 400
     assert posts.all_posts_by(session, author) == []
 
 
-def test_every_staff_form_carries_a_csrf_token_and_labels(app: Flask, author: User, editor: User,
-                                                          make_post: Callable[..., Post]) -> None:
+def test_every_staff_form_carries_a_csrf_token_and_labels(
+    app: Flask, author: User, editor: User, make_post: Callable[..., Post]
+) -> None:
     post = make_post("published", author=author)
     me, ed = Desk(app, author), Desk(app, editor)
-    for soup in (me.get("/staff/"), me.get("/staff/posts/new"), me.get(f"/staff/posts/{post.id}/edit"),
-                 me.get("/staff/disclosure"), ed.get(f"/staff/reviews/{post.id}"), ed.get("/staff/reviews"),
-                 me.get("/staff/audit"), me.get(f"/staff/posts/{post.id}/audit")):
+    for soup in (
+        me.get("/staff/"),
+        me.get("/staff/posts/new"),
+        me.get(f"/staff/posts/{post.id}/edit"),
+        me.get("/staff/disclosure"),
+        ed.get(f"/staff/reviews/{post.id}"),
+        ed.get("/staff/reviews"),
+        me.get("/staff/audit"),
+        me.get(f"/staff/posts/{post.id}/audit"),
+    ):
         assert soup.select_one("h1") is not None
         for form in soup.select('form[method="post"]'):
             assert form.select_one('input[name="csrf_token"]') is not None, form
@@ -454,9 +527,17 @@ def test_the_audit_log_is_paginated(app: Flask, author: User, make_post: Callabl
 
 # --- every state of every page is valid HTML ---------------------------------------------------------
 
-def test_staff_pages_are_valid_html_in_every_state(app: Flask, session, author: User, editor: User,
-                                                   make_post: Callable[..., Post], make_disclosure,
-                                                   gate_settings, tmp_path: Any) -> None:
+
+def test_staff_pages_are_valid_html_in_every_state(
+    app: Flask,
+    session,
+    author: User,
+    editor: User,
+    make_post: Callable[..., Post],
+    make_disclosure,
+    gate_settings,
+    tmp_path: Any,
+) -> None:
     """The page registry sees each page once, in a calm state; here are the error and review states."""
     from datetime import UTC, datetime
 
@@ -469,15 +550,30 @@ def test_staff_pages_are_valid_html_in_every_state(app: Flask, session, author: 
     sent_back = make_post("in_review", author=author, title="Sent back")
     scheduled = make_post("in_review", author=author, title="Scheduled")
     retracted = make_post("published", author=author, title="Retracted")
-    # Approved before the disclosure below changes: an answer given against an older disclosure no longer counts.
-    editorial.approve(session, editor, scheduled, 1, gate_settings,
-                      publish_at=datetime(2999, 1, 1, tzinfo=UTC))
+    # Approved before the disclosure below changes: an answer given against an older one no longer counts.
+    editorial.approve(
+        session, editor, scheduled, 1, gate_settings, publish_at=datetime(2999, 1, 1, tzinfo=UTC)
+    )
     # Now the disclosure lists an interest, so the submit form asks about it.
-    make_disclosure(author, interests=[{"entity": "Acme Sleep Devices", "relationship": "consulting",
-                                       "paid": True, "since": "2023"}])
-    posts.revise(session, author, corrected, posts.RevisionInput("Corrected", "Sleep *eight* hours.",
-                                                                 list(corrected.current_revision.references),
-                                                                 "correction", "It is eight."), 1)
+    make_disclosure(
+        author,
+        interests=[
+            {"entity": "Acme Sleep Devices", "relationship": "consulting", "paid": True, "since": "2023"}
+        ],
+    )
+    posts.revise(
+        session,
+        author,
+        corrected,
+        posts.RevisionInput(
+            "Corrected",
+            "Sleep *eight* hours.",
+            list(corrected.current_revision.references),
+            "correction",
+            "It is eight.",
+        ),
+        1,
+    )
     editorial.submit(session, author, corrected, gate_settings, touches_interests=False)
     editorial.request_changes(session, editor, sent_back, "Add the trial.")
     editorial.retract(session, editor, retracted, "The study was withdrawn.")
@@ -495,10 +591,14 @@ def test_staff_pages_are_valid_html_in_every_state(app: Flask, session, author: 
 
     keep("dashboard, every group", me, me.get("/staff/"))
     keep("editor, failing gates", me, form)
-    keep("editor, refused submit", me, me.post(f"/staff/posts/{leaky.id}/submit", {"touches_interests": "no"},
-                                               status=422))
-    keep("editor, unanswered interest question", me,
-         me.post(f"/staff/posts/{leaky.id}/submit", {}, status=422))
+    keep(
+        "editor, refused submit",
+        me,
+        me.post(f"/staff/posts/{leaky.id}/submit", {"touches_interests": "no"}, status=422),
+    )
+    keep(
+        "editor, unanswered interest question", me, me.post(f"/staff/posts/{leaky.id}/submit", {}, status=422)
+    )
     keep("editor, preview", me, me.post(edit, _editor_data(form, action="preview"), status=200))
     keep("editor, render error", me, me.post(edit, _editor_data(form, body=">" * 40), status=422))
     keep("editor, published post", me, me.get(f"/staff/posts/{corrected.id}/edit"))
@@ -508,12 +608,25 @@ def test_staff_pages_are_valid_html_in_every_state(app: Flask, session, author: 
     keep("review queue", ed, ed.get("/staff/reviews"))
     keep("review, correction with diff", ed, ed.get(f"/staff/reviews/{corrected.id}"))
     keep("review, failing gates", ed, ed.get(f"/staff/reviews/{leaky.id}"))
-    keep("review, form errors", ed, ed.post(f"/staff/reviews/{corrected.id}/request-changes", {"note": ""},
-                                            status=422))
-    keep("review, stale approval", ed, ed.post(f"/staff/reviews/{corrected.id}/approve", {"revision": "1"},
-                                               status=409))
-    keep("disclosure, errors", me, me.post("/staff/disclosure", {
-        "no_conflicts": "no", "interests-0-entity": "X", "interests-0-since": "soon"}, status=422))
+    keep(
+        "review, form errors",
+        ed,
+        ed.post(f"/staff/reviews/{corrected.id}/request-changes", {"note": ""}, status=422),
+    )
+    keep(
+        "review, stale approval",
+        ed,
+        ed.post(f"/staff/reviews/{corrected.id}/approve", {"revision": "1"}, status=409),
+    )
+    keep(
+        "disclosure, errors",
+        me,
+        me.post(
+            "/staff/disclosure",
+            {"no_conflicts": "no", "interests-0-entity": "X", "interests-0-since": "soon"},
+            status=422,
+        ),
+    )
     posts.revise(session, editor, leaky, posts.RevisionInput("Leaky", "Newer text.", []), 1)
     session.commit()
     keep("editor, stale edit", me, me.post(edit, _editor_data(form, body="Mine."), status=409))

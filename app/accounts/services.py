@@ -26,6 +26,8 @@ def use_hash_profile(name: str) -> None:
     global _hasher, _DUMMY_HASH
     _hasher = PasswordHasher.from_parameters(getattr(profiles, name))
     _DUMMY_HASH = _hasher.hash("candor-timing-equaliser")
+
+
 MIN_PASSWORD_CHARS = 10
 TOKEN_PREFIX = "cnd_"
 

@@ -108,7 +108,7 @@ def _bare_url(line: str, start: int) -> tuple[str, int] | None:
 
 
 def _is_scheme(line: str, i: int) -> bool:
-    head = line[i:i + 8].lower()
+    head = line[i : i + 8].lower()
     return head.startswith("http://") or head.startswith("https://")
 
 
@@ -120,7 +120,7 @@ def _autolinked(text: str) -> Iterator[_Text | _Link]:
         if found is None:
             continue
         if match.start() > i:
-            yield _Text(text[i:match.start()])
+            yield _Text(text[i : match.start()])
         yield _Link(found[0], found[0])
         i = found[1]
     if i < len(text):
@@ -182,7 +182,7 @@ class _LineScanner:
         inner_open = self.open_bracket[i + 1]
         if inner_open != -1 and inner_open < close:
             return None
-        label = line[i + 1:close].strip()
+        label = line[i + 1 : close].strip()
         if not label or not line.startswith("](", close) or not _is_scheme(line, close + 2):
             return None
         # The link ends at the first ")" that closes nothing inside the URL, so balanced parentheses
@@ -194,7 +194,7 @@ class _LineScanner:
                 depth += 1
             elif ch == ")":
                 if depth == 0:
-                    href = line[close + 2:k]
+                    href = line[close + 2 : k]
                     found = _bare_url(href, 0)
                     return None if found is None or found[0] != href else (_Link(label, href), k + 1)
                 depth -= 1

@@ -58,5 +58,3 @@ def staff_replied(
             "Auto-Submitted": "auto-generated",
         },
     )
-
-

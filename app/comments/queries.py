@@ -69,5 +69,3 @@ def decisions_for(session: Session, comment_id: int) -> list[ModerationDecision]
             .order_by(ModerationDecision.at, ModerationDecision.id)
         )
     )
-
-

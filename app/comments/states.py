@@ -58,19 +58,23 @@ def can_move(comment: Comment, action: Action) -> bool:
 
 
 def move(comment: Comment, action: Action, target: CommentStatus | None = None) -> CommentStatus:
-    """Move ``comment`` by ``action`` (to ``target`` where the table allows several); return the old status."""
+    """Move ``comment`` by ``action`` (to ``target`` where several are allowed); return the old status."""
     current = CommentStatus(comment.status)
     allowed = TRANSITIONS.get((current, action))
     if allowed is None:
-        raise InvalidTransition(f"A comment that is {current.value} cannot be {_PAST.get(action, action.value)}.",
-                                comment_status=current.value)
+        raise InvalidTransition(
+            f"A comment that is {current.value} cannot be {_PAST.get(action, action.value)}.",
+            comment_status=current.value,
+        )
     if target is None:
         if len(allowed) != 1:
             raise AssertionError(f"{action.value} from {current.value} needs a target")
         target = next(iter(allowed))
     elif target not in allowed:
-        raise InvalidTransition(f"A comment that is {current.value} cannot become {target.value} by "
-                                f"{action.value}.", comment_status=current.value)
+        raise InvalidTransition(
+            f"A comment that is {current.value} cannot become {target.value} by {action.value}.",
+            comment_status=current.value,
+        )
     comment.status = target.value
     if target != current:
         comment.status_changed_at = utc_now()

@@ -295,4 +295,3 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
     if not published:
         body["status_url"] = public_url("comments.status", token=status_token(comment))
     return body, 201 if published else 202
-

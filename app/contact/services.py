@@ -100,8 +100,11 @@ _PAST = {"reply": "answered", "close": "closed", "mark_spam": "marked as spam", 
 def _move(message: ContactMessage, action: str) -> None:
     target = MOVES.get((ContactStatus(message.status), action))
     if target is None:
-        raise InvalidTransition(f"A message that is {message.status} cannot be {_PAST[action]}; reopen it first."
-                                if action == "reply" else f"This message is already {message.status}.")
+        raise InvalidTransition(
+            f"A message that is {message.status} cannot be {_PAST[action]}; reopen it first."
+            if action == "reply"
+            else f"This message is already {message.status}."
+        )
     message.status = target.value
 
 

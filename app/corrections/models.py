@@ -1,4 +1,5 @@
-"""Reader error reports, and the cache of diffs between two revisions (computed once: revisions never change)."""
+"""Reader error reports, and the cache of diffs between two revisions (computed once: revisions never
+change)."""
 
 from __future__ import annotations
 

@@ -43,8 +43,10 @@ class Notice:
 def history(session: Session, post: Post) -> list[tuple[Revision, Publication]]:
     """Every published revision of a post, oldest first, with who approved it and when."""
     rows = session.execute(
-        select(Revision, Publication).join(Publication, Publication.revision_id == Revision.id)
-        .where(Publication.post_id == post.id).order_by(Publication.published_at, Revision.number)
+        select(Revision, Publication)
+        .join(Publication, Publication.revision_id == Revision.id)
+        .where(Publication.post_id == post.id)
+        .order_by(Publication.published_at, Revision.number)
     ).all()
     return [(r, p) for r, p in rows]
 
@@ -52,8 +54,11 @@ def history(session: Session, post: Post) -> list[tuple[Revision, Publication]]:
 def notices(session: Session, post: Post) -> list[Notice]:
     """Corrections, clarifications and updates, newest first, each with the revision it replaced."""
     rows = history(session, post)
-    found = [Notice(rev, pub, rows[i - 1][0].number) for i, (rev, pub) in enumerate(rows)
-             if i > 0 and rev.kind in NOTICE_KINDS]
+    found = [
+        Notice(rev, pub, rows[i - 1][0].number)
+        for i, (rev, pub) in enumerate(rows)
+        if i > 0 and rev.kind in NOTICE_KINDS
+    ]
     return list(reversed(found))
 
 
@@ -63,8 +68,11 @@ def cached_diff(session: Session, old: Revision, new: Revision, *, store: bool =
     Publication stores the pairs readers are shown by default; any other pair a GET asks for is
     computed for that page (which the page cache then keeps) and never written by a reader's request.
     """
-    found = session.scalar(select(RevisionDiff.html).where(RevisionDiff.from_revision_id == old.id,
-                                                           RevisionDiff.to_revision_id == new.id))
+    found = session.scalar(
+        select(RevisionDiff.html).where(
+            RevisionDiff.from_revision_id == old.id, RevisionDiff.to_revision_id == new.id
+        )
+    )
     if found is not None:
         return found
     html = diff_html(old.html, new.html)
@@ -72,19 +80,25 @@ def cached_diff(session: Session, old: Revision, new: Revision, *, store: bool =
         return html
     try:
         with session.begin_nested():
-            session.add(RevisionDiff(from_revision_id=old.id, to_revision_id=new.id, html=html, created_at=utc_now()))
+            session.add(
+                RevisionDiff(from_revision_id=old.id, to_revision_id=new.id, html=html, created_at=utc_now())
+            )
     except IntegrityError:
         pass  # another worker stored the same pair first; theirs is identical
     return html
 
 
-def changes(session: Session, post: Post, from_number: int | None, to_number: int | None) -> tuple[Revision, Revision, str]:
+def changes(
+    session: Session, post: Post, from_number: int | None, to_number: int | None
+) -> tuple[Revision, Revision, str]:
     """Compare two published revisions (default: first publication against the current one)."""
     rows = history(session, post)
     if not rows:
         raise NotFound("This post has not been published.")
     old = published_revision(session, post, from_number)[0] if from_number is not None else rows[0][0]
-    new = published_revision(session, post, to_number)[0] if to_number is not None else post.published_revision
+    new = (
+        published_revision(session, post, to_number)[0] if to_number is not None else post.published_revision
+    )
     assert new is not None
     return old, new, cached_diff(session, old, new)
 
@@ -112,7 +126,9 @@ def reference_changes(old: Revision, new: Revision) -> list[ReferenceChange]:
     return out
 
 
-def staff_changes(session: Session, actor: User, post: Post, from_number: int, to_number: int) -> tuple[Revision, Revision, str]:
+def staff_changes(
+    session: Session, actor: User, post: Post, from_number: int, to_number: int
+) -> tuple[Revision, Revision, str]:
     """Any two revisions, drafts included, for staff: the same engine as readers' changes view."""
     require(actor, "post.view_unpublished", post)
     pair = []
@@ -133,9 +149,14 @@ def after_publication(session: Session, post: Post, revision: Revision, publicat
         return
     for old, _pub in {rows[0], rows[-2]}:
         cached_diff(session, old, revision, store=True)
-    for report in session.scalars(select(ErrorReport).where(
-            ErrorReport.post_id == post.id, ErrorReport.state == ReportState.ACCEPTED.value,
-            ErrorReport.correction_revision == revision.number, ErrorReport.corrected_at.is_(None))):
+    for report in session.scalars(
+        select(ErrorReport).where(
+            ErrorReport.post_id == post.id,
+            ErrorReport.state == ReportState.ACCEPTED.value,
+            ErrorReport.correction_revision == revision.number,
+            ErrorReport.corrected_at.is_(None),
+        )
+    ):
         report.corrected_at = publication.published_at
 
 
@@ -166,16 +187,21 @@ def corrections_log(session: Session, *, page: int, per_page: int) -> tuple[list
     a retraction is no revision, so it cannot ride along in the corrections' join.
     """
     published_corrections = (
-        select(literal("correction").label("source"), Publication.id.label("ref"),
-               Publication.published_at.label("at"))
-        .join(Revision, Revision.id == Publication.revision_id).where(Revision.kind.in_(NOTICE_KINDS))
+        select(
+            literal("correction").label("source"),
+            Publication.id.label("ref"),
+            Publication.published_at.label("at"),
+        )
+        .join(Revision, Revision.id == Publication.revision_id)
+        .where(Revision.kind.in_(NOTICE_KINDS))
     )
     retractions = select(literal(RETRACTION), Retraction.id, Retraction.at)
     merged = union_all(published_corrections, retractions).subquery()
     rows = session.execute(
         select(merged.c.source, merged.c.ref)
         .order_by(merged.c.at.desc(), merged.c.source, merged.c.ref.desc())
-        .offset((page - 1) * per_page).limit(per_page + 1)
+        .offset((page - 1) * per_page)
+        .limit(per_page + 1)
     ).all()
     has_more = len(rows) > per_page
     rows = rows[:per_page]
@@ -193,8 +219,16 @@ def corrections_log(session: Session, *, page: int, per_page: int) -> tuple[list
         else:
             pub = pubs[ref]
             earlier = [n for n in numbers[pub.post_id] if n < pub.revision.number]
-            entries.append(LogEntry(pub.revision.kind, posts[pub.post_id], pub.published_at, pub.revision,
-                                    previous_number=max(earlier, default=None), publication=pub))
+            entries.append(
+                LogEntry(
+                    pub.revision.kind,
+                    posts[pub.post_id],
+                    pub.published_at,
+                    pub.revision,
+                    previous_number=max(earlier, default=None),
+                    publication=pub,
+                )
+            )
     return entries, has_more
 
 
@@ -206,9 +240,11 @@ def _published_numbers(session: Session, post_ids: set[int]) -> dict[int, list[i
     """The numbers of every published revision of these posts, in one query."""
     found: dict[int, list[int]] = {post_id: [] for post_id in post_ids}
     if post_ids:
-        rows = session.execute(select(Publication.post_id, Revision.number)
-                               .join(Revision, Revision.id == Publication.revision_id)
-                               .where(Publication.post_id.in_(post_ids)))
+        rows = session.execute(
+            select(Publication.post_id, Revision.number)
+            .join(Revision, Revision.id == Publication.revision_id)
+            .where(Publication.post_id.in_(post_ids))
+        )
         for post_id, number in rows:
             found[post_id].append(number)
     return found
@@ -230,8 +266,11 @@ def last_published_at(session: Session, post_ids: Iterable[int]) -> dict[int, da
     ids = list(post_ids)
     if not ids:
         return {}
-    rows = session.execute(select(Publication.post_id, func.max(Publication.published_at))
-                           .where(Publication.post_id.in_(ids)).group_by(Publication.post_id))
+    rows = session.execute(
+        select(Publication.post_id, func.max(Publication.published_at))
+        .where(Publication.post_id.in_(ids))
+        .group_by(Publication.post_id)
+    )
     return {post_id: at for post_id, at in rows}
 
 
@@ -241,26 +280,42 @@ def corrections_stamp(session: Session) -> tuple[object, ...]:
     Retractions count on their own: a retraction publishes no revision, and must not depend on the post's
     ``updated_at`` being bumped to show up.
     """
-    row = session.execute(select(
-        select(func.max(Publication.published_at)).scalar_subquery(),
-        select(func.count(Publication.id)).scalar_subquery(),
-        select(func.max(Retraction.at)).scalar_subquery(),
-        select(func.count(Retraction.id)).scalar_subquery(),
-    )).one()
+    row = session.execute(
+        select(
+            select(func.max(Publication.published_at)).scalar_subquery(),
+            select(func.count(Publication.id)).scalar_subquery(),
+            select(func.max(Retraction.at)).scalar_subquery(),
+            select(func.count(Retraction.id)).scalar_subquery(),
+        )
+    ).one()
     return tuple(row)
 
 
 # --- reader error reports ---------------------------------------------------------------------------
 
+
 def report_error(session: Session, post: Post, *, what: str, source: str, email: str, ip: str) -> ErrorReport:
     if post.published_revision is None:
         raise NotFound("There is no published post here.")
-    report = ErrorReport(post_id=post.id, revision_number=post.published_revision.number, what=what, source=source,
-                         email=email, reporter_ip=ip, created_at=utc_now())
+    report = ErrorReport(
+        post_id=post.id,
+        revision_number=post.published_revision.number,
+        what=what,
+        source=source,
+        email=email,
+        reporter_ip=ip,
+        created_at=utc_now(),
+    )
     session.add(report)
     session.flush()
-    record(session, None, "report.received", post_id=post.id, revision_number=report.revision_number,
-           report_id=report.id)
+    record(
+        session,
+        None,
+        "report.received",
+        post_id=post.id,
+        revision_number=report.revision_number,
+        report_id=report.id,
+    )
     return report
 
 
@@ -282,8 +337,12 @@ REPORT_MOVES: dict[tuple[ReportState, str], ReportState] = {
 
 def _decidable(session: Session, actor: User, report_id: int) -> tuple[ErrorReport, Post]:
     """The report, locked for this transaction (a double-clicked decision meets a 409, not two e-mails)."""
-    report = session.scalar(select(ErrorReport).where(ErrorReport.id == report_id)
-                            .with_for_update(of=ErrorReport).execution_options(populate_existing=True))
+    report = session.scalar(
+        select(ErrorReport)
+        .where(ErrorReport.id == report_id)
+        .with_for_update(of=ErrorReport)
+        .execution_options(populate_existing=True)
+    )
     if report is None:
         raise NotFound(f"No error report {report_id}.")
     post = session.get(Post, report.post_id)
@@ -303,24 +362,41 @@ def _move_report(report: ErrorReport, action: str) -> None:
 def accept_report(session: Session, actor: User, report_id: int, correction_number: int) -> ErrorReport:
     """Accept a report, linking the revision that corrects it (published or on its way through review)."""
     report, post = _decidable(session, actor, report_id)
-    revision = session.scalar(select(Revision).where(Revision.post_id == post.id, Revision.number == correction_number))
+    revision = session.scalar(
+        select(Revision).where(Revision.post_id == post.id, Revision.number == correction_number)
+    )
     if revision is None or revision.kind not in NOTICE_KINDS:
-        raise InvalidInput("Link the correction, clarification or update that fixes this report.",
-                           field="correction_revision")
+        raise InvalidInput(
+            "Link the correction, clarification or update that fixes this report.",
+            field="correction_revision",
+        )
     publication = session.scalar(select(Publication).where(Publication.revision_id == revision.id))
     if publication is not None and publication.published_at < report.created_at:
-        raise InvalidInput(f"Revision {correction_number} was published before this report was made, so it cannot "
-                           "be the correction that answers it. Link a later one, or decline the report.",
-                           field="correction_revision")
+        raise InvalidInput(
+            f"Revision {correction_number} was published before this report was made, so it cannot "
+            "be the correction that answers it. Link a later one, or decline the report.",
+            field="correction_revision",
+        )
     _move_report(report, "accept")
     report.decided_by_id, report.decided_at = actor.id, utc_now()
     report.correction_revision = correction_number
     report.corrected_at = publication.published_at if publication else None
     session.flush()
-    record(session, actor, "report.accepted", post_id=post.id, revision_number=correction_number, report_id=report.id)
-    _tell_reporter(session, report, post,
-                   f"Thank you: you were right. We have corrected the post (revision {correction_number}); "
-                   "the correction shows against the original text once it is published.")
+    record(
+        session,
+        actor,
+        "report.accepted",
+        post_id=post.id,
+        revision_number=correction_number,
+        report_id=report.id,
+    )
+    _tell_reporter(
+        session,
+        report,
+        post,
+        f"Thank you: you were right. We have corrected the post (revision {correction_number}); "
+        "the correction shows against the original text once it is published.",
+    )
     events.error_report_decided.send(report, post=post)
     return report
 
@@ -333,7 +409,9 @@ def decline_report(session: Session, actor: User, report_id: int, reason: str) -
     report.decided_by_id, report.decided_at, report.decision_note = actor.id, utc_now(), reason
     session.flush()
     record(session, actor, "report.declined", post_id=post.id, note=reason, report_id=report.id)
-    _tell_reporter(session, report, post, f"We looked into it and are not changing the post. Our reason: {reason}")
+    _tell_reporter(
+        session, report, post, f"We looked into it and are not changing the post. Our reason: {reason}"
+    )
     events.error_report_decided.send(report, post=post)
     return report
 
@@ -343,16 +421,22 @@ def _tell_reporter(session: Session, report: ErrorReport, post: Post, outcome: s
     if not report.email:
         return
     title = post.published_revision.title if post.published_revision else post.slug
-    body = (f"You reported an error in \"{title}\":\n\n{report.what}\n\n{outcome}\n\n"
-            f"Every correction on the blog is listed at /corrections.\n")
-    mail.queue(session, to=report.email, subject=f"Your report on \"{title}\"", body=body,
-               purpose="error_report")
+    body = (
+        f'You reported an error in "{title}":\n\n{report.what}\n\n{outcome}\n\n'
+        f"Every correction on the blog is listed at /corrections.\n"
+    )
+    mail.queue(
+        session, to=report.email, subject=f'Your report on "{title}"', body=body, purpose="error_report"
+    )
 
 
 def median_time_to_correct(session: Session) -> timedelta | None:
     """How promptly the blog corrects: median time from a report to its published correction."""
-    rows = session.execute(select(ErrorReport.created_at, ErrorReport.corrected_at).where(
-        ErrorReport.state == ReportState.ACCEPTED.value, ErrorReport.corrected_at.is_not(None))).all()
+    rows = session.execute(
+        select(ErrorReport.created_at, ErrorReport.corrected_at).where(
+            ErrorReport.state == ReportState.ACCEPTED.value, ErrorReport.corrected_at.is_not(None)
+        )
+    ).all()
     if not rows:
         return None
     seconds = statistics.median(max((c - r).total_seconds(), 0.0) for r, c in rows)
@@ -384,8 +468,11 @@ def jsonld(post: Post, revision: Revision, found: list[Notice], url: str) -> dic
         "author": {"@type": "Person", "name": post.author.name},
         "datePublished": post.first_published_at.isoformat() if post.first_published_at else None,
         "correction": [
-            {"@type": "CorrectionComment", "text": f"{n.revision.kind.capitalize()}: {n.revision.note}",
-             "datePublished": n.publication.published_at.isoformat()}
+            {
+                "@type": "CorrectionComment",
+                "text": f"{n.revision.kind.capitalize()}: {n.revision.note}",
+                "datePublished": n.publication.published_at.isoformat(),
+            }
             for n in found
         ],
     }

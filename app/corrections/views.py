@@ -30,26 +30,39 @@ PER_PAGE = 20
 
 
 class ReportForm(Form):
-    """Anonymous and shown on cached pages, so it carries no CSRF token; a honeypot and a rate limit instead."""
+    """Anonymous and shown on cached pages, so no CSRF token; a honeypot and a rate limit instead."""
 
     class Meta:
         csrf = False
 
-    what = TextAreaField("What is wrong?", validators=[DataRequired(), Length(max=4000), TextSafe(multiline=True)])
-    source = StringField("A source that shows it (optional)", validators=[Optional(), Length(max=2000), URL(), TextSafe()])
-    email = EmailField("Your e-mail, if you would like to hear back (optional)",
-                       validators=[Optional(), Length(max=320), TextSafe(),
-                                   Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="That is not an e-mail address.")])
+    what = TextAreaField(
+        "What is wrong?", validators=[DataRequired(), Length(max=4000), TextSafe(multiline=True)]
+    )
+    source = StringField(
+        "A source that shows it (optional)", validators=[Optional(), Length(max=2000), URL(), TextSafe()]
+    )
+    email = EmailField(
+        "Your e-mail, if you would like to hear back (optional)",
+        validators=[
+            Optional(),
+            Length(max=320),
+            TextSafe(),
+            Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="That is not an e-mail address."),
+        ],
+    )
     website = StringField("Leave this empty", validators=[Optional(), Length(max=200)])
 
 
 class AcceptForm(Form):
-    correction_revision = IntegerField("Revision that corrects it", validators=[DataRequired(), NumberRange(1, 10**6)])
+    correction_revision = IntegerField(
+        "Revision that corrects it", validators=[DataRequired(), NumberRange(1, 10**6)]
+    )
 
 
 class DeclineForm(Form):
-    reason = TextAreaField("Why (the reader is told)", validators=[DataRequired(), Length(max=2000),
-                                                                    TextSafe(multiline=True)])
+    reason = TextAreaField(
+        "Why (the reader is told)", validators=[DataRequired(), Length(max=2000), TextSafe(multiline=True)]
+    )
 
 
 def _number(name: str) -> int | None:
@@ -70,9 +83,16 @@ def changes(slug: str) -> Any:
     def render() -> str:
         post = posts.get_public_post(db(), slug)
         old, new, html = services.changes(db(), post, from_n, to_n)
-        return render_template("corrections/changes.html", post=post, old=old, new=new, diff=html,
-                               references=services.reference_changes(old, new),
-                               history=services.history(db(), post), notices=services.notices(db(), post))
+        return render_template(
+            "corrections/changes.html",
+            post=post,
+            old=old,
+            new=new,
+            diff=html,
+            references=services.reference_changes(old, new),
+            history=services.history(db(), post),
+            notices=services.notices(db(), post),
+        )
 
     return cached_page(("changes", key), render)
 
@@ -83,8 +103,12 @@ def history(slug: str) -> Any:
 
     def render() -> str:
         post = posts.get_public_post(db(), slug)
-        return render_template("corrections/history.html", post=post, history=services.history(db(), post),
-                               retraction=retraction_for(db(), post))
+        return render_template(
+            "corrections/history.html",
+            post=post,
+            history=services.history(db(), post),
+            retraction=retraction_for(db(), post),
+        )
 
     return cached_page(("history", key), render)
 
@@ -100,8 +124,13 @@ def log() -> Any:
         if not entries and page > 1:
             raise NotFound("There is no such page of corrections.")
         median = services.median_time_to_correct(db())
-        return render_template("corrections/log.html", entries=entries, page=page, has_more=more,
-                               median=services.describe_duration(median) if median else None)
+        return render_template(
+            "corrections/log.html",
+            entries=entries,
+            page=page,
+            has_more=more,
+            median=services.describe_duration(median) if median else None,
+        )
 
     return cached_page(("corrections", services.corrections_stamp(db()), posts.public_stamp(db())), render)
 
@@ -128,8 +157,10 @@ def feed() -> Any:
         retractions = services.retractions_by_post(db(), ids)
         published = services.last_published_at(db(), ids)
         # A retraction is the entry's latest change; otherwise its latest published text (not a new comment).
-        updated = {p.id: retractions[p.id].at if p.id in retractions else published.get(p.id, p.updated_at)
-                   for p in items}
+        updated = {
+            p.id: retractions[p.id].at if p.id in retractions else published.get(p.id, p.updated_at)
+            for p in items
+        }
         fg.updated(max(updated.values(), default=None) or utc_now())
         for post in reversed(items):
             rev = post.published_revision
@@ -147,8 +178,10 @@ def feed() -> Any:
             else:
                 entry.title(f"Retracted: {rev.title}")
                 entry.summary(_retraction_summary(retraction))
-                entry.content(render_template("corrections/_feed_retraction.html", retraction=retraction,
-                                              revision=rev), type="html")
+                entry.content(
+                    render_template("corrections/_feed_retraction.html", retraction=retraction, revision=rev),
+                    type="html",
+                )
         return fg.atom_str(pretty=True).decode()
 
     key = ("feed", posts.public_stamp(db()), services.corrections_stamp(db()))
@@ -175,8 +208,11 @@ def corrections_feed() -> Any:
                 entry.title(f"Retraction: {item.revision.title}")
                 entry.summary(_retraction_summary(item.retraction))
             else:
-                url = public_url("corrections.changes", slug=item.post.slug,
-                                 **{"from": item.previous_number, "to": item.revision.number})
+                url = public_url(
+                    "corrections.changes",
+                    slug=item.post.slug,
+                    **{"from": item.previous_number, "to": item.revision.number},
+                )
                 entry.id(url)
                 entry.title(f"{item.kind.capitalize()}: {item.revision.title}")
                 entry.summary(item.revision.note)
@@ -200,8 +236,14 @@ def report(slug: str) -> Any:
     if form.validate_on_submit():
         if form.website.data:  # the honeypot: people never see it, bots fill it
             return render_template("corrections/report_thanks.html", post=post)
-        services.report_error(db(), post, what=form.what.data or "", source=form.source.data or "",
-                              email=(form.email.data or "").lower(), ip=client_ip())
+        services.report_error(
+            db(),
+            post,
+            what=form.what.data or "",
+            source=form.source.data or "",
+            email=(form.email.data or "").lower(),
+            ip=client_ip(),
+        )
         return render_template("corrections/report_thanks.html", post=post), 201
     status = 422 if request.method == "POST" else 200
     return render_template("corrections/report.html", post=post, form=form), status
@@ -217,8 +259,14 @@ def report_queue() -> Any:
         raise InvalidInput("state must be open, accepted or declined.")
     reports = services.report_queue(db(), actor, state=state)
     post_by_id = {r.post_id: posts.get_post(db(), r.post_id) for r in reports}
-    return render_template("corrections/queue.html", reports=reports, posts=post_by_id, state=state,
-                           accept_form=AcceptForm(), decline_form=DeclineForm())
+    return render_template(
+        "corrections/queue.html",
+        reports=reports,
+        posts=post_by_id,
+        state=state,
+        accept_form=AcceptForm(),
+        decline_form=DeclineForm(),
+    )
 
 
 @bp.post("/staff/error-reports/<int:report_id>/accept")
@@ -226,7 +274,9 @@ def accept(report_id: int) -> Any:
     actor = require(current_user(), "post.view_unpublished")
     form = AcceptForm()
     if not form.validate_on_submit() or form.correction_revision.data is None:
-        raise InvalidInput("Give the number of the revision that corrects this report.", field="correction_revision")
+        raise InvalidInput(
+            "Give the number of the revision that corrects this report.", field="correction_revision"
+        )
     services.accept_report(db(), actor, report_id, form.correction_revision.data)
     return redirect(url_for("corrections.report_queue"))
 
@@ -237,8 +287,9 @@ def decline(report_id: int) -> Any:
     form = DeclineForm()
     if not form.validate_on_submit():
         raise InvalidInput("Say why the report is declined; the reader is told.", field="reason")
-    services.decline_report(db(), actor, report_id, clean_text(form.reason.data, "reason", max_chars=2000,
-                                                                multiline=True))
+    services.decline_report(
+        db(), actor, report_id, clean_text(form.reason.data, "reason", max_chars=2000, multiline=True)
+    )
     return redirect(url_for("corrections.report_queue"))
 
 
@@ -250,5 +301,11 @@ def staff_diff(post_id: int) -> Any:
     to_n = _number("to") or post.current_revision.number
     from_n = _number("from") or (post.published_revision.number if post.published_revision else 1)
     old, new, html = services.staff_changes(db(), actor, post, from_n, to_n)
-    return render_template("corrections/staff_diff.html", post=post, old=old, new=new, diff=html,
-                           revisions=posts.revisions(db(), post, published_only=False))
+    return render_template(
+        "corrections/staff_diff.html",
+        post=post,
+        old=old,
+        new=new,
+        diff=html,
+        revisions=posts.revisions(db(), post, published_only=False),
+    )

@@ -35,14 +35,22 @@ def _interest(raw: Any, index: int) -> dict[str, Any]:
         raise InvalidInput(f"{where}.paid must be true or false.", field="interests")
     since = clean_text(raw.get("since"), f"{where}.since", max_chars=10, required=False)
     if since and not _SINCE.match(since):
-        raise InvalidInput(f"{where}.since must be a date like 2024, 2024-05 or 2024-05-01.", field="interests")
+        raise InvalidInput(
+            f"{where}.since must be a date like 2024, 2024-05 or 2024-05-01.", field="interests"
+        )
     description = clean_text(raw.get("description"), f"{where}.description", max_chars=500, required=False)
-    return {"entity": entity, "relationship": relationship, "paid": paid, "since": since,
-            "description": description}
+    return {
+        "entity": entity,
+        "relationship": relationship,
+        "paid": paid,
+        "since": since,
+        "description": description,
+    }
 
 
-def record_disclosure(session: Session, actor: User, *, no_conflicts: Any, interests: Any,
-                      statement: Any = "") -> Disclosure:
+def record_disclosure(
+    session: Session, actor: User, *, no_conflicts: Any, interests: Any, statement: Any = ""
+) -> Disclosure:
     """Store a new disclosure for ``actor``; earlier ones stay, superseded."""
     require(actor, "disclosure.record")
     if not isinstance(no_conflicts, bool):
@@ -53,25 +61,40 @@ def record_disclosure(session: Session, actor: User, *, no_conflicts: Any, inter
         raise InvalidInput(f"interests must be a list of at most {MAX_INTERESTS} entries.", field="interests")
     cleaned = [_interest(raw, i) for i, raw in enumerate(interests)]
     if no_conflicts and cleaned:
-        raise InvalidInput("You said you have no relevant relationships but listed some; choose one.",
-                           field="interests")
+        raise InvalidInput(
+            "You said you have no relevant relationships but listed some; choose one.", field="interests"
+        )
     if not no_conflicts and not cleaned:
-        raise InvalidInput("List at least one interest, or declare that you have no relevant relationships.",
-                           field="interests")
-    disclosure = Disclosure(user_id=actor.id, created_at=utc_now(), no_conflicts=no_conflicts, interests=cleaned,
-                            statement=clean_text(statement, "statement", max_chars=2000, required=False,
-                                                 multiline=True))
+        raise InvalidInput(
+            "List at least one interest, or declare that you have no relevant relationships.",
+            field="interests",
+        )
+    disclosure = Disclosure(
+        user_id=actor.id,
+        created_at=utc_now(),
+        no_conflicts=no_conflicts,
+        interests=cleaned,
+        statement=clean_text(statement, "statement", max_chars=2000, required=False, multiline=True),
+    )
     session.add(disclosure)
     session.flush()
-    record(session, actor, "disclosure.recorded", disclosure_id=disclosure.id, no_conflicts=no_conflicts,
-           interests=len(cleaned))
+    record(
+        session,
+        actor,
+        "disclosure.recorded",
+        disclosure_id=disclosure.id,
+        no_conflicts=no_conflicts,
+        interests=len(cleaned),
+    )
     return disclosure
 
 
 def latest(session: Session, user: User) -> Disclosure | None:
     return session.scalar(
-        select(Disclosure).where(Disclosure.user_id == user.id)
-        .order_by(Disclosure.created_at.desc(), Disclosure.id.desc()).limit(1)
+        select(Disclosure)
+        .where(Disclosure.user_id == user.id)
+        .order_by(Disclosure.created_at.desc(), Disclosure.id.desc())
+        .limit(1)
     )
 
 
@@ -88,9 +111,11 @@ def current(session: Session, user: User, max_age_days: int) -> Disclosure | Non
 
 
 def history(session: Session, user: User) -> list[Disclosure]:
-    return list(session.scalars(
-        select(Disclosure).where(Disclosure.user_id == user.id).order_by(Disclosure.created_at.desc())
-    ))
+    return list(
+        session.scalars(
+            select(Disclosure).where(Disclosure.user_id == user.id).order_by(Disclosure.created_at.desc())
+        )
+    )
 
 
 def to_json(disclosure: Disclosure, max_age_days: int) -> dict[str, Any]:

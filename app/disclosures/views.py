@@ -22,8 +22,13 @@ API = api.Routes()  # this module's JSON routes, added to /api/v1 by create_app
 def api_put_disclosure() -> Any:
     actor = require(current_user(), "disclosure.record")
     data = json_body()
-    disclosure = disclosures.record_disclosure(db(), actor, no_conflicts=data.get("no_conflicts"),
-                                               interests=data.get("interests"), statement=data.get("statement", ""))
+    disclosure = disclosures.record_disclosure(
+        db(),
+        actor,
+        no_conflicts=data.get("no_conflicts"),
+        interests=data.get("interests"),
+        statement=data.get("statement", ""),
+    )
     editorial.disclosure_changed(db(), actor)
     return disclosures.to_json(disclosure, current_app.config["CANDOR_COI_MAX_AGE_DAYS"]), 201
 

@@ -49,76 +49,114 @@ class GateResult:
         return self.ok or self.override is not None
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"gate": self.gate.value, "ok": self.passes, "message": self.message,
-                                "details": self.details}
+        data: dict[str, Any] = {
+            "gate": self.gate.value,
+            "ok": self.passes,
+            "message": self.message,
+            "details": self.details,
+        }
         if self.override is not None:
-            data["overridden"] = {"by": self.override.editor.name, "justification": self.override.justification,
-                                  "at": self.override.at.isoformat()}
+            data["overridden"] = {
+                "by": self.override.editor.name,
+                "justification": self.override.justification,
+                "at": self.override.at.isoformat(),
+            }
         return data
 
 
 def _identity(post: Post) -> GateResult:
     author = post.author
-    missing = [label for label, value in (("job title", author.title), ("department", author.department))
-               if not value.strip()]
+    missing = [
+        label
+        for label, value in (("job title", author.title), ("department", author.department))
+        if not value.strip()
+    ]
     if missing:
-        return GateResult(Gate.IDENTITY, False,
-                          f"The author's profile needs a {' and a '.join(missing)}: bylines show who wrote a post "
-                          "and their role.")
+        return GateResult(
+            Gate.IDENTITY,
+            False,
+            f"The author's profile needs a {' and a '.join(missing)}: bylines show who wrote a post "
+            "and their role.",
+        )
     return GateResult(Gate.IDENTITY, True, f"Byline: {author.name}, {author.title}, {author.department}.")
 
 
-def _disclosure(session: Session, post: Post, settings: GateSettings, touches_interests: bool | None) -> GateResult:
+def _disclosure(
+    session: Session, post: Post, settings: GateSettings, touches_interests: bool | None
+) -> GateResult:
     latest = disclosures.latest(session, post.author)
     if latest is None:
-        return GateResult(Gate.DISCLOSURE, False,
-                          "The author has no conflict-of-interest disclosure on file; record one first.")
+        return GateResult(
+            Gate.DISCLOSURE,
+            False,
+            "The author has no conflict-of-interest disclosure on file; record one first.",
+        )
     if not disclosures.is_current(latest, settings.coi_max_age_days):
-        return GateResult(Gate.DISCLOSURE, False,
-                          f"The author's disclosure is older than {settings.coi_max_age_days} days; "
-                          "renew it before submitting.")
+        return GateResult(
+            Gate.DISCLOSURE,
+            False,
+            f"The author's disclosure is older than {settings.coi_max_age_days} days; "
+            "renew it before submitting.",
+        )
     if not latest.no_conflicts and touches_interests is None:
-        return GateResult(Gate.DISCLOSURE, False,
-                          "Say whether this post touches any interest in your disclosure "
-                          "(touches_interests: true or false).", [latest.summary()])
+        return GateResult(
+            Gate.DISCLOSURE,
+            False,
+            "Say whether this post touches any interest in your disclosure "
+            "(touches_interests: true or false).",
+            [latest.summary()],
+        )
     return GateResult(Gate.DISCLOSURE, True, "A current disclosure is on file.", [latest.summary()])
 
 
 def _references(revision: Revision) -> GateResult:
     if revision.references:
         return GateResult(Gate.REFERENCES, True, f"{len(revision.references)} reference(s) cited.")
-    return GateResult(Gate.REFERENCES, False, "Cite at least one source: add a link to the original material.")
+    return GateResult(
+        Gate.REFERENCES, False, "Cite at least one source: add a link to the original material."
+    )
 
 
 def _post_links(revision: Revision) -> list[str]:
-    return [url for url in links.extract_links(revision.html)
-            if not url.startswith(("mailto:", "#", "/"))]
+    return [url for url in links.extract_links(revision.html) if not url.startswith(("mailto:", "#", "/"))]
 
 
 def _direct_links(revision: Revision, settings: GateSettings) -> GateResult:
     problems = links.find_indirect(list(revision.references), settings.extra_link_hosts)
     problems += links.find_indirect(_post_links(revision), settings.extra_link_hosts, allow_relative=True)
     if problems:
-        return GateResult(Gate.DIRECT_LINKS, False,
-                          "Link directly to sources, not through shorteners or redirects.",
-                          [f"{p.url}: {p.reason}" for p in problems])
+        return GateResult(
+            Gate.DIRECT_LINKS,
+            False,
+            "Link directly to sources, not through shorteners or redirects.",
+            [f"{p.url}: {p.reason}" for p in problems],
+        )
     return GateResult(Gate.DIRECT_LINKS, True, "Every link goes directly to its source.")
 
 
 def _privacy(revision: Revision, settings: GateSettings) -> GateResult:
-    details = [f"In the title: {privacy.describe(f)}"
-               for f in privacy.scan(revision.title, settings.privacy_terms, settings.privacy_allow)]
-    details += [privacy.describe(f)
-                for f in privacy.scan(revision.body, settings.privacy_terms, settings.privacy_allow)]
+    details = [
+        f"In the title: {privacy.describe(f)}"
+        for f in privacy.scan(revision.title, settings.privacy_terms, settings.privacy_allow)
+    ]
+    details += [
+        privacy.describe(f)
+        for f in privacy.scan(revision.body, settings.privacy_terms, settings.privacy_allow)
+    ]
     if details:
-        return GateResult(Gate.PRIVACY, False,
-                          "The text may identify a patient. Remove the identifiers, or ask an editor to "
-                          "override with a justification (for example, written consent on file).", details)
+        return GateResult(
+            Gate.PRIVACY,
+            False,
+            "The text may identify a patient. Remove the identifiers, or ask an editor to "
+            "override with a justification (for example, written consent on file).",
+            details,
+        )
     return GateResult(Gate.PRIVACY, True, "No patient identifiers found.")
 
 
-def evaluate(session: Session, post: Post, settings: GateSettings, *,
-             touches_interests: bool | None = None) -> list[GateResult]:
+def evaluate(
+    session: Session, post: Post, settings: GateSettings, *, touches_interests: bool | None = None
+) -> list[GateResult]:
     """Every gate for the post's current revision, with any override recorded for that revision."""
     revision = post.current_revision
     assert revision is not None
@@ -130,9 +168,11 @@ def evaluate(session: Session, post: Post, settings: GateSettings, *,
         _privacy(revision, settings),
     ]
     overrides = {
-        o.gate: o for o in session.scalars(
-            select(GateOverride).where(GateOverride.post_id == post.id,
-                                       GateOverride.revision_number == revision.number)
+        o.gate: o
+        for o in session.scalars(
+            select(GateOverride).where(
+                GateOverride.post_id == post.id, GateOverride.revision_number == revision.number
+            )
         )
     }
     for result in results:
@@ -142,5 +182,8 @@ def evaluate(session: Session, post: Post, settings: GateSettings, *,
 
 
 def failing(results: list[GateResult]) -> list[dict[str, str]]:
-    return [{"gate": r.gate.value, "message": r.message + (" " + " ".join(r.details) if r.details else "")}
-            for r in results if not r.passes]
+    return [
+        {"gate": r.gate.value, "message": r.message + (" " + " ".join(r.details) if r.details else "")}
+        for r in results
+        if not r.passes
+    ]

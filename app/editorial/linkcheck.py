@@ -46,19 +46,28 @@ class Report:
 def published_links(post: Post) -> list[str]:
     revision = post.published_revision
     assert revision is not None
-    found = list(revision.references) + [u for u in links.extract_links(revision.html)
-                                         if u.startswith(("http://", "https://"))]
+    found = list(revision.references) + [
+        u for u in links.extract_links(revision.html) if u.startswith(("http://", "https://"))
+    ]
     return list(dict.fromkeys(found))
 
 
-def check_published_links(session: Session, client: httpx.Client, *, per_host_delay: float = 1.0,
-                          timeout: float = 10.0, sleep: object = None) -> Report:
+def check_published_links(
+    session: Session,
+    client: httpx.Client,
+    *,
+    per_host_delay: float = 1.0,
+    timeout: float = 10.0,
+    sleep: object = None,
+) -> Report:
     posts = list(session.scalars(select(Post).where(Post.published_revision_id.is_not(None))))
     wanted = {post.id: published_links(post) for post in posts}
     all_urls = list(dict.fromkeys(u for urls in wanted.values() for u in urls))
     kwargs = {"sleep": sleep} if sleep is not None else {}
-    statuses = {s.url: s for s in links.check_urls(all_urls, client, per_host_delay=per_host_delay,
-                                                     timeout=timeout, **kwargs)}
+    statuses = {
+        s.url: s
+        for s in links.check_urls(all_urls, client, per_host_delay=per_host_delay, timeout=timeout, **kwargs)
+    }
     now = utc_now()
     existing = {(c.post_id, c.url): c for c in session.scalars(select(LinkCheck))}
     report = Report(posts=len(posts), checked=len(all_urls))
@@ -75,14 +84,19 @@ def check_published_links(session: Session, client: httpx.Client, *, per_host_de
             row.failing_since = None if result.ok else (row.failing_since or now)
             if not result.ok:
                 assert row.failing_since is not None
-                report.dead.append(DeadLink(post.author.name, post.slug, url, result.status, row.error,
-                                            row.failing_since))
+                report.dead.append(
+                    DeadLink(post.author.name, post.slug, url, result.status, row.error, row.failing_since)
+                )
     session.flush()
     return report
 
 
 def dead_links_for(session: Session, author_id: int) -> list[LinkCheck]:
-    return list(session.scalars(
-        select(LinkCheck).join(Post, Post.id == LinkCheck.post_id)
-        .where(Post.author_id == author_id, LinkCheck.ok.is_(False)).order_by(LinkCheck.failing_since)
-    ))
+    return list(
+        session.scalars(
+            select(LinkCheck)
+            .join(Post, Post.id == LinkCheck.post_id)
+            .where(Post.author_id == author_id, LinkCheck.ok.is_(False))
+            .order_by(LinkCheck.failing_since)
+        )
+    )

@@ -40,8 +40,13 @@ class Review(Base):
     __tablename__ = "reviews"
     __table_args__ = (
         CheckConstraint(f"state IN {REVIEW_STATES!r}", name="state_known"),
-        Index("uq_reviews_one_open_per_post", "post_id", unique=True,
-              sqlite_where=text("state = 'open'"), postgresql_where=text("state = 'open'")),
+        Index(
+            "uq_reviews_one_open_per_post",
+            "post_id",
+            unique=True,
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
     )
 
     id: Mapped[intpk]
@@ -66,8 +71,10 @@ class GateOverride(AppendOnly, Base):
     """An editor's recorded decision that a failing gate may pass for one revision. Append-only."""
 
     __tablename__ = "gate_overrides"
-    __table_args__ = (CheckConstraint(f"gate IN {GATES!r}", name="gate_known"),
-                      CheckConstraint("justification <> ''", name="justified"))
+    __table_args__ = (
+        CheckConstraint(f"gate IN {GATES!r}", name="gate_known"),
+        CheckConstraint("justification <> ''", name="justified"),
+    )
 
     id: Mapped[intpk]
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)

@@ -75,9 +75,15 @@ PUBLICATION_MOVES: dict[tuple[PublicationState, str], PublicationState] = {
 _PUBLISHING_ACTIONS = frozenset(action for _, action in PUBLICATION_MOVES)
 
 _PAST = {
-    "submit": "submitted for review", "request_changes": "sent back for changes", "approve": "approved",
-    "schedule": "scheduled", "withdraw": "withdrawn from review", "publish_due": "published on schedule",
-    "edit": "edited", "recheck_failed": "sent back to its editor", "retract": "retracted",
+    "submit": "submitted for review",
+    "request_changes": "sent back for changes",
+    "approve": "approved",
+    "schedule": "scheduled",
+    "withdraw": "withdrawn from review",
+    "publish_due": "published on schedule",
+    "edit": "edited",
+    "recheck_failed": "sent back to its editor",
+    "retract": "retracted",
 }
 
 
@@ -110,15 +116,26 @@ def _describe(post: Post) -> str:
 def _expect(post: Post, action: str) -> tuple[PostReview, PublicationState]:
     targets = _targets(post, action)
     if targets is None:
-        raise InvalidTransition(f"A post that is {_describe(post)} cannot be {_PAST[action]}.",
-                                post_status=post.status, publication_state=post.publication_state,
-                                review_state=post.review_state)
+        raise InvalidTransition(
+            f"A post that is {_describe(post)} cannot be {_PAST[action]}.",
+            post_status=post.status,
+            publication_state=post.publication_state,
+            review_state=post.review_state,
+        )
     return targets
 
 
-def _move(session: Session, actor: User | None, post: Post, action: str, *, note: str = "",
-          scheduled: Approval | None = None, published: tuple[Revision, str, datetime] | None = None,
-          **data: object) -> None:
+def _move(
+    session: Session,
+    actor: User | None,
+    post: Post,
+    action: str,
+    *,
+    note: str = "",
+    scheduled: Approval | None = None,
+    published: tuple[Revision, str, datetime] | None = None,
+    **data: object,
+) -> None:
     """The one writer of both state columns and of what goes with them in the same row write: the
     scheduled approval, and on publication the published revision, the slug and the first date (the
     table's CHECK constraints tie them together, so they change in one UPDATE)."""
@@ -139,9 +156,18 @@ def _move(session: Session, actor: User | None, post: Post, action: str, *, note
         raise AssertionError("scheduling needs the approval it will publish")
     session.flush()
     revision = post.current_revision
-    record(session, actor, f"post.{action}", post_id=post.id, revision_number=revision.number if revision else None,
-           note=note, **{"from": old, "to": {"review": review.value, "publication": publication.value}, **data})
-    events.post_status_changed.send(post, old=old, new={"review": review.value, "publication": publication.value})
+    record(
+        session,
+        actor,
+        f"post.{action}",
+        post_id=post.id,
+        revision_number=revision.number if revision else None,
+        note=note,
+        **{"from": old, "to": {"review": review.value, "publication": publication.value}, **data},
+    )
+    events.post_status_changed.send(
+        post, old=old, new={"review": review.value, "publication": publication.value}
+    )
 
 
 def lock(session: Session, post: Post) -> Post:
@@ -152,11 +178,16 @@ def lock(session: Session, post: Post) -> Post:
 
 # --- reviews ----------------------------------------------------------------------------------------
 
+
 def open_review(session: Session, post: Post) -> Review | None:
-    return session.scalar(select(Review).where(Review.post_id == post.id, Review.state == ReviewState.OPEN.value))
+    return session.scalar(
+        select(Review).where(Review.post_id == post.id, Review.state == ReviewState.OPEN.value)
+    )
 
 
-def _close_review(session: Session, post: Post, actor: User | None, state: ReviewState, note: str = "") -> None:
+def _close_review(
+    session: Session, post: Post, actor: User | None, state: ReviewState, note: str = ""
+) -> None:
     review = open_review(session, post)
     if review is not None:
         review.state = state.value
@@ -166,13 +197,15 @@ def _close_review(session: Session, post: Post, actor: User | None, state: Revie
         session.flush()
 
 
-def check_gates(session: Session, post: Post, settings: GateSettings,
-                touches_interests: bool | None = None) -> list[GateResult]:
+def check_gates(
+    session: Session, post: Post, settings: GateSettings, touches_interests: bool | None = None
+) -> list[GateResult]:
     return evaluate(session, post, settings, touches_interests=touches_interests)
 
 
-def revise(session: Session, actor: User, post: Post, data: posts.RevisionInput,
-           base_revision: int) -> tuple[Revision, bool]:
+def revise(
+    session: Session, actor: User, post: Post, data: posts.RevisionInput, base_revision: int
+) -> tuple[Revision, bool]:
     """Save a new revision; an edit withdraws a pending (scheduled) approval, which approved other text."""
     require(actor, "post.revise", post)
     lock(session, post)
@@ -184,13 +217,23 @@ def revise(session: Session, actor: User, post: Post, data: posts.RevisionInput,
     return revision, created
 
 
-def submit(session: Session, actor: User, post: Post, settings: GateSettings, *,
-           touches_interests: bool | None = None, interest_statement: str = "") -> Review:
+def submit(
+    session: Session,
+    actor: User,
+    post: Post,
+    settings: GateSettings,
+    *,
+    touches_interests: bool | None = None,
+    interest_statement: str = "",
+) -> Review:
     """Send the current revision to review, if every gate passes; else PublishBlocked lists them all."""
     require(actor, "post.submit", post)
     lock(session, post)
-    if (post.review_state == R.NONE and post.publication_state == P.LIVE
-            and post.current_revision_id == post.published_revision_id):
+    if (
+        post.review_state == R.NONE
+        and post.publication_state == P.LIVE
+        and post.current_revision_id == post.published_revision_id
+    ):
         raise InvalidTransition("Nothing to review: the current revision is already published.")
     _expect(post, "submit")
     blocked = failing(check_gates(session, post, settings, touches_interests))
@@ -199,8 +242,14 @@ def submit(session: Session, actor: User, post: Post, settings: GateSettings, *,
     latest = disclosures.latest(session, post.author)
     touches = bool(touches_interests) and latest is not None and not latest.no_conflicts
     assert post.current_revision is not None
-    review = Review(post_id=post.id, revision_number=post.current_revision.number, submitted_by_id=actor.id,
-                    submitted_at=utc_now(), touches_interests=touches, interest_statement=interest_statement)
+    review = Review(
+        post_id=post.id,
+        revision_number=post.current_revision.number,
+        submitted_by_id=actor.id,
+        submitted_at=utc_now(),
+        touches_interests=touches,
+        interest_statement=interest_statement,
+    )
     session.add(review)
     _move(session, actor, post, "submit", touches_interests=touches)
     return review
@@ -234,19 +283,26 @@ def withdraw(session: Session, actor: User, post: Post) -> Post:
 
 # --- four eyes and approval ----------------------------------------------------------------------
 
+
 def writers_since_publication(session: Session, post: Post, up_to: Revision) -> set[int]:
-    """Everyone who wrote any revision after the last published one, up to ``up_to``: the text under review."""
+    """Everyone who wrote a revision after the last published one, up to ``up_to``: the text under review."""
     published = post.published_revision.number if post.published_revision is not None else 0
-    return set(session.scalars(
-        select(Revision.author_id).where(Revision.post_id == post.id, Revision.number > published,
-                                         Revision.number <= up_to.number).distinct()
-    ))
+    return set(
+        session.scalars(
+            select(Revision.author_id)
+            .where(Revision.post_id == post.id, Revision.number > published, Revision.number <= up_to.number)
+            .distinct()
+        )
+    )
 
 
 def _require_four_eyes(session: Session, actor: User, post: Post, revision: Revision, what: str) -> None:
     if actor.id in writers_since_publication(session, post, revision):
-        raise NotAllowed(f"You wrote part of this text, so another editor must {what} it: "
-                         "nobody approves their own words.", rule="four_eyes")
+        raise NotAllowed(
+            f"You wrote part of this text, so another editor must {what} it: "
+            "nobody approves their own words.",
+            rule="four_eyes",
+        )
 
 
 def _interests_answer(session: Session, post: Post, review: Review | None) -> bool | None:
@@ -268,8 +324,15 @@ def _disclosure_in_force(session: Session, post: Post, settings: GateSettings) -
     return disclosures.current(session, post.author, settings.coi_max_age_days)
 
 
-def approve(session: Session, actor: User, post: Post, revision_number: int, settings: GateSettings, *,
-            publish_at: datetime | None = None) -> Publication | None:
+def approve(
+    session: Session,
+    actor: User,
+    post: Post,
+    revision_number: int,
+    settings: GateSettings,
+    *,
+    publish_at: datetime | None = None,
+) -> Publication | None:
     """Approve exactly ``revision_number`` with the disclosure and gate results in force now.
 
     Publishes that approval at once, or schedules it for ``publish_at``. Gates are checked again here.
@@ -281,7 +344,8 @@ def approve(session: Session, actor: User, post: Post, revision_number: int, set
     assert current is not None
     if revision_number != current.number:
         raise StaleRevision(
-            f"You reviewed revision {revision_number}, but revision {current.number} is current. Review it again.",
+            f"You reviewed revision {revision_number}, but revision {current.number} is current. "
+            "Review it again.",
             current_revision=current.number,
         )
     _require_four_eyes(session, actor, post, current, "approve")
@@ -294,33 +358,53 @@ def approve(session: Session, actor: User, post: Post, revision_number: int, set
     now = utc_now()
     scheduled = publish_at is not None and publish_at > now
     approval = Approval(
-        post_id=post.id, revision_id=current.id, revision_author_id=current.author_id, approved_by_id=actor.id,
-        approved_at=now, publish_at=publish_at if scheduled else None,
+        post_id=post.id,
+        revision_id=current.id,
+        revision_author_id=current.author_id,
+        approved_by_id=actor.id,
+        approved_at=now,
+        publish_at=publish_at if scheduled else None,
         disclosure_id=disclosure.id if disclosure else None,
         touches_interests=review.touches_interests if review else False,
-        interest_statement=review.interest_statement if review else "", gates=_gate_record(results),
+        interest_statement=review.interest_statement if review else "",
+        gates=_gate_record(results),
     )
     session.add(approval)
     session.flush()
     _close_review(session, post, actor, ReviewState.APPROVED)
     if scheduled:
         assert publish_at is not None
-        _move(session, actor, post, "schedule", scheduled=approval, approval_id=approval.id,
-              publish_at=publish_at.isoformat())
+        _move(
+            session,
+            actor,
+            post,
+            "schedule",
+            scheduled=approval,
+            approval_id=approval.id,
+            publish_at=publish_at.isoformat(),
+        )
         return None
     return _publish(session, actor, post, approval, "approve", at=now)
 
 
-def _publish(session: Session, actor: User | None, post: Post, approval: Approval, action: str, *,
-             at: datetime) -> Publication:
+def _publish(
+    session: Session, actor: User | None, post: Post, approval: Approval, action: str, *, at: datetime
+) -> Publication:
     """Make the approved revision public, with the disclosure the approval froze. Nothing else is read."""
     revision = approval.revision
     slug = posts.reserve_slug(session, post, revision.title)
     _move(session, actor, post, action, published=(revision, slug, at), approval_id=approval.id)
-    publication = Publication(post_id=post.id, revision_id=approval.revision_id, approval_id=approval.id,
-                              approved_by_id=approval.approved_by_id, published_at=at, via="review",
-                              disclosure_id=approval.disclosure_id, touches_interests=approval.touches_interests,
-                              interest_statement=approval.interest_statement)
+    publication = Publication(
+        post_id=post.id,
+        revision_id=approval.revision_id,
+        approval_id=approval.id,
+        approved_by_id=approval.approved_by_id,
+        published_at=at,
+        via="review",
+        disclosure_id=approval.disclosure_id,
+        touches_interests=approval.touches_interests,
+        interest_statement=approval.interest_statement,
+    )
     session.add(publication)
     session.flush()
     session.expire(post, ["published_revision"])
@@ -334,14 +418,25 @@ def _withdraw_approval(session: Session, actor: User | None, post: Post, action:
     approval = post.scheduled_approval
     assert approval is not None
     _move(session, actor, post, action, note=reason, approval_id=approval.id)
-    session.add(ApprovalWithdrawal(approval_id=approval.id, reason=reason, actor_id=actor.id if actor else None,
-                                   at=utc_now()))
+    session.add(
+        ApprovalWithdrawal(
+            approval_id=approval.id, reason=reason, actor_id=actor.id if actor else None, at=utc_now()
+        )
+    )
     session.flush()
     if action == "recheck_failed":
         # The text is as approved but something around it moved: the editor decides again.
-        session.add(Review(post_id=post.id, revision_number=approval.revision.number, submitted_by_id=post.author_id,
-                           submitted_at=utc_now(), touches_interests=approval.touches_interests,
-                           interest_statement=approval.interest_statement, note=reason))
+        session.add(
+            Review(
+                post_id=post.id,
+                revision_number=approval.revision.number,
+                submitted_by_id=post.author_id,
+                submitted_at=utc_now(),
+                touches_interests=approval.touches_interests,
+                interest_statement=approval.interest_statement,
+                note=reason,
+            )
+        )
         session.flush()
 
 
@@ -367,15 +462,21 @@ def publish_due(session: Session, settings: GateSettings, now: datetime | None =
     and one that another worker is publishing is skipped.
     """
     now = now or utc_now()
-    due_ids = list(session.scalars(
-        select(Post.id).join(Approval, Approval.id == Post.scheduled_approval_id)
-        .where(Post.review_state == R.SCHEDULED.value, Approval.publish_at <= now)
-    ))
+    due_ids = list(
+        session.scalars(
+            select(Post.id)
+            .join(Approval, Approval.id == Post.scheduled_approval_id)
+            .where(Post.review_state == R.SCHEDULED.value, Approval.publish_at <= now)
+        )
+    )
     published: list[Post] = []
     for post_id in due_ids:
-        post = session.scalar(select(Post).where(Post.id == post_id)
-                              .with_for_update(skip_locked=True, of=Post)
-                              .execution_options(populate_existing=True))
+        post = session.scalar(
+            select(Post)
+            .where(Post.id == post_id)
+            .with_for_update(skip_locked=True, of=Post)
+            .execution_options(populate_existing=True)
+        )
         if post is None or post.review_state != R.SCHEDULED.value:
             continue
         approval = post.scheduled_approval
@@ -394,20 +495,24 @@ def publish_due(session: Session, settings: GateSettings, now: datetime | None =
 def disclosure_changed(session: Session, user: User) -> list[Post]:
     """A new disclosure: every scheduled approval of this author's posts froze the old one, so each goes
     back to its editor now (publication would refuse it anyway)."""
-    affected = list(session.scalars(select(Post).where(Post.author_id == user.id,
-                                                       Post.review_state == R.SCHEDULED.value)))
+    affected = list(
+        session.scalars(select(Post).where(Post.author_id == user.id, Post.review_state == R.SCHEDULED.value))
+    )
     for post in affected:
         lock(session, post)
         if post.review_state == R.SCHEDULED.value:
-            _withdraw_approval(session, user, post, "recheck_failed",
-                               "The author recorded a new disclosure after approval.")
+            _withdraw_approval(
+                session, user, post, "recheck_failed", "The author recorded a new disclosure after approval."
+            )
     return affected
 
 
 # --- overrides and retraction ---------------------------------------------------------------------
 
-def override_gate(session: Session, actor: User, post: Post, gate: str, justification: str,
-                  revision_number: int) -> GateOverride:
+
+def override_gate(
+    session: Session, actor: User, post: Post, gate: str, justification: str, revision_number: int
+) -> GateOverride:
     require(actor, "post.override_gate", post)
     try:
         which = Gate(gate)
@@ -415,27 +520,49 @@ def override_gate(session: Session, actor: User, post: Post, gate: str, justific
         raise InvalidInput(f"Unknown gate {gate!r}.", field="gate") from None
     if which not in OVERRIDABLE:
         names = ", ".join(sorted(g.value for g in OVERRIDABLE))
-        raise InvalidInput(f"The {which.value} gate has no exceptions; only {names} can be overridden.", field="gate")
+        raise InvalidInput(
+            f"The {which.value} gate has no exceptions; only {names} can be overridden.", field="gate"
+        )
     if not justification.strip():
         raise InvalidInput("An override needs a justification on the record.", field="justification")
     lock(session, post)
     current = post.current_revision
     assert current is not None
     if revision_number != current.number:
-        raise StaleRevision(f"Revision {current.number} is current, not {revision_number}.",
-                            current_revision=current.number)
+        raise StaleRevision(
+            f"Revision {current.number} is current, not {revision_number}.", current_revision=current.number
+        )
     _require_four_eyes(session, actor, post, current, "override a gate on")
-    existing = session.scalar(select(GateOverride).where(GateOverride.post_id == post.id,
-                                                         GateOverride.revision_number == current.number,
-                                                         GateOverride.gate == which.value))
+    existing = session.scalar(
+        select(GateOverride).where(
+            GateOverride.post_id == post.id,
+            GateOverride.revision_number == current.number,
+            GateOverride.gate == which.value,
+        )
+    )
     if existing is not None:
-        raise InvalidTransition(f"The {which.value} gate is already overridden for revision {current.number}.")
-    override = GateOverride(post_id=post.id, revision_number=current.number, gate=which.value,
-                            justification=justification, editor_id=actor.id, at=utc_now())
+        raise InvalidTransition(
+            f"The {which.value} gate is already overridden for revision {current.number}."
+        )
+    override = GateOverride(
+        post_id=post.id,
+        revision_number=current.number,
+        gate=which.value,
+        justification=justification,
+        editor_id=actor.id,
+        at=utc_now(),
+    )
     session.add(override)
     session.flush()
-    record(session, actor, "gate.override", post_id=post.id, revision_number=current.number, note=justification,
-           gate=which.value)
+    record(
+        session,
+        actor,
+        "gate.override",
+        post_id=post.id,
+        revision_number=current.number,
+        note=justification,
+        gate=which.value,
+    )
     return override
 
 
@@ -449,8 +576,11 @@ def retract(session: Session, actor: User, post: Post, reason: str) -> Retractio
     pending = post.scheduled_approval
     _move(session, actor, post, "retract", note=reason)
     if pending is not None:
-        session.add(ApprovalWithdrawal(approval_id=pending.id, reason="The post was retracted.", actor_id=actor.id,
-                                       at=utc_now()))
+        session.add(
+            ApprovalWithdrawal(
+                approval_id=pending.id, reason="The post was retracted.", actor_id=actor.id, at=utc_now()
+            )
+        )
     _close_review(session, post, actor, ReviewState.WITHDRAWN)
     retraction = Retraction(post_id=post.id, reason=reason, editor_id=actor.id, at=utc_now())
     session.add(retraction)
@@ -465,7 +595,9 @@ def retraction_for(session: Session, post: Post) -> Retraction | None:
 def review_queue(session: Session) -> list[tuple[Post, Review]]:
     """Open reviews, oldest first: what editors should look at next."""
     rows = session.execute(
-        select(Post, Review).join(Review, Review.post_id == Post.id)
-        .where(Review.state == ReviewState.OPEN.value).order_by(Review.submitted_at)
+        select(Post, Review)
+        .join(Review, Review.post_id == Post.id)
+        .where(Review.state == ReviewState.OPEN.value)
+        .order_by(Review.submitted_at)
     ).all()
     return [(p, r) for p, r in rows]

@@ -35,7 +35,9 @@ def _datetime(data: dict[str, Any], name: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"{name} must be an ISO 8601 date-time, like 2026-12-01T09:00:00Z.", field=name) from None
+        raise InvalidInput(
+            f"{name} must be an ISO 8601 date-time, like 2026-12-01T09:00:00Z.", field=name
+        ) from None
     if value.tzinfo is None:
         raise InvalidInput(f"{name} needs a time zone (end it with Z for UTC).", field=name)
     try:
@@ -46,11 +48,16 @@ def _datetime(data: dict[str, Any], name: str) -> datetime | None:
 
 def _status(post_id: int) -> dict[str, Any]:
     post = posts.get_post(db(), post_id)
-    return {"id": post.id, "status": post.status, "slug": post.slug,
-            "publication_state": post.publication_state, "review_state": post.review_state,
-            "revision": post.current_revision.number if post.current_revision else None,
-            "published_revision": post.published_revision.number if post.published_revision else None,
-            "publish_at": post.publish_at.isoformat() if post.publish_at else None}
+    return {
+        "id": post.id,
+        "status": post.status,
+        "slug": post.slug,
+        "publication_state": post.publication_state,
+        "review_state": post.review_state,
+        "revision": post.current_revision.number if post.current_revision else None,
+        "published_revision": post.published_revision.number if post.published_revision else None,
+        "publish_at": post.publish_at.isoformat() if post.publish_at else None,
+    }
 
 
 @API.post("/posts/<int:post_id>/submit")
@@ -58,10 +65,20 @@ def api_submit(post_id: int) -> Any:
     actor = require(current_user(), "post.view_unpublished")
     data = _optional_body()
     post = posts.get_post(db(), post_id)
-    editorial.submit(db(), actor, post, gate_settings(),
-                     touches_interests=optional_bool(data, "touches_interests"),
-                     interest_statement=clean_text(data.get("interest_statement"), "interest_statement",
-                                                   max_chars=2000, required=False, multiline=True))
+    editorial.submit(
+        db(),
+        actor,
+        post,
+        gate_settings(),
+        touches_interests=optional_bool(data, "touches_interests"),
+        interest_statement=clean_text(
+            data.get("interest_statement"),
+            "interest_statement",
+            max_chars=2000,
+            required=False,
+            multiline=True,
+        ),
+    )
     return _status(post_id)
 
 
@@ -80,11 +97,15 @@ def api_approve(post_id: int) -> Any:
     number = int_field(data, "revision")
     assert number is not None
     post = posts.get_post(db(), post_id)
-    publication = editorial.approve(db(), actor, post, number, gate_settings(), publish_at=_datetime(data, "publish_at"))
+    publication = editorial.approve(
+        db(), actor, post, number, gate_settings(), publish_at=_datetime(data, "publish_at")
+    )
     body = _status(post_id)
     if publication is not None:
-        body |= {"published_at": publication.published_at.isoformat(),
-                 "url": public_url("posts.show", slug=post.slug)}
+        body |= {
+            "published_at": publication.published_at.isoformat(),
+            "url": public_url("posts.show", slug=post.slug),
+        }
     return body
 
 
@@ -112,9 +133,16 @@ def api_override(post_id: int) -> Any:
     justification = clean_text(data.get("justification"), "justification", max_chars=2000, multiline=True)
     number = int_field(data, "revision")
     assert number is not None
-    override = editorial.override_gate(db(), actor, posts.get_post(db(), post_id), gate, justification, number)
-    return {"gate": override.gate, "revision": override.revision_number, "justification": override.justification,
-            "by": actor.name, "at": override.at.isoformat()}, 201
+    override = editorial.override_gate(
+        db(), actor, posts.get_post(db(), post_id), gate, justification, number
+    )
+    return {
+        "gate": override.gate,
+        "revision": override.revision_number,
+        "justification": override.justification,
+        "by": actor.name,
+        "at": override.at.isoformat(),
+    }, 201
 
 
 @API.post("/posts/<int:post_id>/retract")
@@ -127,9 +155,15 @@ def api_retract(post_id: int) -> Any:
 
 
 def _audit_json(entry: Any) -> dict[str, Any]:
-    return {"at": entry.at.isoformat(), "actor": entry.actor.name if entry.actor else "system",
-            "action": entry.action, "post_id": entry.post_id, "revision": entry.revision_number,
-            "note": entry.note, "data": entry.data}
+    return {
+        "at": entry.at.isoformat(),
+        "actor": entry.actor.name if entry.actor else "system",
+        "action": entry.action,
+        "post_id": entry.post_id,
+        "revision": entry.revision_number,
+        "note": entry.note,
+        "data": entry.data,
+    }
 
 
 @API.get("/posts/<int:post_id>/audit")
@@ -138,7 +172,9 @@ def api_post_audit(post_id: int) -> Any:
     posts.get_post(db(), post_id)
     page, per_page = page_args(50)
     rows, more = audit.entries(db(), post_id=post_id, page=page, per_page=per_page)
-    return listing([_audit_json(e) for e in rows], more, "api.api_post_audit", page, per_page, post_id=post_id)
+    return listing(
+        [_audit_json(e) for e in rows], more, "api.api_post_audit", page, per_page, post_id=post_id
+    )
 
 
 @API.get("/audit")

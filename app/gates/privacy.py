@@ -234,8 +234,7 @@ _RULES: tuple[_Rule, ...] = (
         "phone",
         re.compile(
             r"(?<![\w+])(?P<id>\+[1-9]\d{0,2}(?:[ .-]?\(\d{1,4}\))?[ .-]?\d{1,5}+(?:[ .-]\d{1,5}+){1,6}+"
-            r"|\+[1-9]\d{7,14}+)"
-            + _NUM_END
+            r"|\+[1-9]\d{7,14}+)" + _NUM_END
         ),
         _valid_international,
         numeric=True,

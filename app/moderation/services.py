@@ -1,7 +1,8 @@
 """Moderators' verbs on comments: decide (one or many), take one off the needs-reply queue.
 
 A comment's status is a current pointer, moved only through ``app.comments.states`` (its one transition
-table); anything else is InvalidTransition. Each verb locks the comment first. Each decision is a ``ModerationDecision`` (append-only, written
+table); anything else is InvalidTransition. Each verb locks the comment first. Each decision is a
+``ModerationDecision`` (append-only, written
 through app.comments.services.record_decision, as the comment's own arrival is), may owe Akismet a
 correction (app.moderation.models), and may tell the commenter why by e-mail. Every verb takes a
 Session and an explicit actor, flushes, raises app.errors.*, and never commits. No Flask here.
@@ -28,6 +29,7 @@ S = CommentStatus
 A = Action
 
 MAX_REASON_CHARS = 2000
+
 
 def can_moderate(comment: Comment, action: Action) -> bool:
     return states.can_move(comment, action)

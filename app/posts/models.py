@@ -71,12 +71,17 @@ class Post(Base):
         CheckConstraint(f"publication_state IN {PUBLICATION_STATES!r}", name="publication_state_known"),
         CheckConstraint(f"review_state IN {REVIEW_STATES!r}", name="review_state_known"),
         # Only what readers have seen has a public address: a draft has no slug to leak its title.
-        CheckConstraint("(slug IS NULL) = (publication_state = 'never_published')", name="slug_iff_published"),
-        CheckConstraint("(published_revision_id IS NULL) = (publication_state = 'never_published')",
-                        name="published_revision_iff_published"),
+        CheckConstraint(
+            "(slug IS NULL) = (publication_state = 'never_published')", name="slug_iff_published"
+        ),
+        CheckConstraint(
+            "(published_revision_id IS NULL) = (publication_state = 'never_published')",
+            name="published_revision_iff_published",
+        ),
         # A scheduled post always names the approval it will publish, and only a scheduled one does.
-        CheckConstraint("(scheduled_approval_id IS NULL) = (review_state <> 'scheduled')",
-                        name="scheduled_iff_approval"),
+        CheckConstraint(
+            "(scheduled_approval_id IS NULL) = (review_state <> 'scheduled')", name="scheduled_iff_approval"
+        ),
     )
 
     id: Mapped[intpk]
@@ -211,8 +216,11 @@ class Approval(AppendOnly, Base):
         # Four eyes, in the data: the approved text's own writer (tied to the revision by this foreign
         # key, so it cannot be named falsely) is never its approver. The service also refuses an approver
         # who wrote any revision since the last publication.
-        ForeignKeyConstraint(["revision_id", "revision_author_id"], ["post_revisions.id", "post_revisions.author_id"],
-                             name="fk_approvals_revision_writer"),
+        ForeignKeyConstraint(
+            ["revision_id", "revision_author_id"],
+            ["post_revisions.id", "post_revisions.author_id"],
+            name="fk_approvals_revision_writer",
+        ),
         CheckConstraint("approved_by_id <> revision_author_id", name="four_eyes"),
     )
 
@@ -261,8 +269,11 @@ class Publication(ReaderVisible, AppendOnly, Base):
         UniqueConstraint("approval_id", name="uq_publications_approval_id"),
         CheckConstraint("via IN ('review', 'editor_direct')", name="via_known"),
         Index("ix_publications_post_published", "post_id", "published_at"),
-        ForeignKeyConstraint(["approval_id", "revision_id"], ["approvals.id", "approvals.revision_id"],
-                             name="fk_publications_approval_revision"),
+        ForeignKeyConstraint(
+            ["approval_id", "revision_id"],
+            ["approvals.id", "approvals.revision_id"],
+            name="fk_publications_approval_revision",
+        ),
     )
 
     id: Mapped[intpk]
@@ -312,10 +323,14 @@ def _bump_what_readers_see(session: Session, _ctx: Any, _instances: Any) -> None
     The one rule, instead of a bump by hand wherever something visible changes. A Post already in the
     session is stamped as an attribute (flushed with the rest); any other by one UPDATE.
     """
-    post_ids = {obj.post_id for obj in (*session.new, *session.dirty)
-                if isinstance(obj, ReaderVisible) and obj.post_id is not None
-                and (obj in session.new or session.is_modified(obj, include_collections=False))
-                and obj.changes_what_readers_see()}
+    post_ids = {
+        obj.post_id
+        for obj in (*session.new, *session.dirty)
+        if isinstance(obj, ReaderVisible)
+        and obj.post_id is not None
+        and (obj in session.new or session.is_modified(obj, include_collections=False))
+        and obj.changes_what_readers_see()
+    }
     if not post_ids:
         return
     now = utc_now()
@@ -329,5 +344,6 @@ def _bump_what_readers_see(session: Session, _ctx: Any, _instances: Any) -> None
             rest.add(post_id)
     if rest:
         table = Post.__table__
-        session.connection().execute(update(table).where(table.c.id.in_(rest))
-                                     .values(updated_at=now, version=table.c.version + 1))
+        session.connection().execute(
+            update(table).where(table.c.id.in_(rest)).values(updated_at=now, version=table.c.version + 1)
+        )

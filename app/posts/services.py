@@ -75,7 +75,8 @@ def reserve_slug(session: Session, post: Post, title: str) -> str:
 def slug_redirect(session: Session, slug: str) -> str | None:
     """The current slug of the public post that once had ``slug``, if it has changed since."""
     current = session.scalar(
-        select(Post.slug).join(PostSlug, PostSlug.post_id == Post.id)
+        select(Post.slug)
+        .join(PostSlug, PostSlug.post_id == Post.id)
         .where(PostSlug.slug == slug, Post.slug.is_not(None), Post.slug != slug)
     )
     return current
@@ -86,14 +87,19 @@ def _check_kind(post: Post, data: RevisionInput) -> tuple[str, str]:
     note = data.note.strip()
     if post.first_published_at is None:
         if data.kind not in (None, "", RevisionKind.ORIGINAL.value):
-            raise InvalidInput("A post that was never published has no corrections yet; leave kind out.",
-                               field="kind")
+            raise InvalidInput(
+                "A post that was never published has no corrections yet; leave kind out.", field="kind"
+            )
         return RevisionKind.ORIGINAL.value, note
     kinds = ", ".join(k.value for k in CHANGE_KINDS)
     if data.kind not in {k.value for k in CHANGE_KINDS}:
-        raise InvalidInput(f"This post is published: say what kind of change this is ({kinds}).", field="kind")
+        raise InvalidInput(
+            f"This post is published: say what kind of change this is ({kinds}).", field="kind"
+        )
     if data.kind != RevisionKind.MINOR.value and not note:
-        raise InvalidInput(f"A {data.kind} needs a note for readers saying what changed and why.", field="note")
+        raise InvalidInput(
+            f"A {data.kind} needs a note for readers saying what changed and why.", field="note"
+        )
     return data.kind, note
 
 
@@ -104,8 +110,16 @@ def create_draft(session: Session, actor: User, data: RevisionInput) -> Post:
     session.add(post)
     session.flush()
     revision = Revision(
-        post_id=post.id, number=1, title=data.title, body=data.body, references=list(data.references),
-        html=html, author_id=actor.id, kind=RevisionKind.ORIGINAL.value, note="", personal_view=data.personal_view,
+        post_id=post.id,
+        number=1,
+        title=data.title,
+        body=data.body,
+        references=list(data.references),
+        html=html,
+        author_id=actor.id,
+        kind=RevisionKind.ORIGINAL.value,
+        note="",
+        personal_view=data.personal_view,
     )
     session.add(revision)
     session.flush()
@@ -116,7 +130,9 @@ def create_draft(session: Session, actor: User, data: RevisionInput) -> Post:
     return post
 
 
-def revise(session: Session, actor: User, post: Post, data: RevisionInput, base_revision: int) -> tuple[Revision, bool]:
+def revise(
+    session: Session, actor: User, post: Post, data: RevisionInput, base_revision: int
+) -> tuple[Revision, bool]:
     """Store a new revision on top of ``base_revision``; return (revision, created).
 
     Unchanged content makes no revision: the current one comes back with created=False. An edit based
@@ -140,20 +156,30 @@ def revise(session: Session, actor: User, post: Post, data: RevisionInput, base_
     kind, note = _check_kind(post, data)
     html = render_markdown(data.body)
     revision = Revision(
-        post_id=post.id, number=current.number + 1, title=data.title, body=data.body,
-        references=list(data.references), html=html, author_id=actor.id, kind=kind, note=note,
+        post_id=post.id,
+        number=current.number + 1,
+        title=data.title,
+        body=data.body,
+        references=list(data.references),
+        html=html,
+        author_id=actor.id,
+        kind=kind,
+        note=note,
         personal_view=data.personal_view,
     )
     session.add(revision)
     session.flush()
     post.current_revision = revision
     session.flush()
-    record(session, actor, "post.revised", post_id=post.id, revision_number=revision.number, note=note, kind=kind)
+    record(
+        session, actor, "post.revised", post_id=post.id, revision_number=revision.number, note=note, kind=kind
+    )
     events.revision_saved.send(post, revision=revision)
     return revision, True
 
 
 # --- queries -------------------------------------------------------------------------------------
+
 
 def get_post(session: Session, post_id: int) -> Post:
     post = session.get(Post, post_id)
@@ -184,8 +210,12 @@ def published_posts(session: Session, *, page: int, per_page: int) -> tuple[list
     return list(rows[:per_page]), len(rows) > per_page
 
 
-def revisions(session: Session, post: Post, *, published_only: bool) -> list[tuple[Revision, Publication | None]]:
-    pubs = {p.revision_id: p for p in session.scalars(select(Publication).where(Publication.post_id == post.id))}
+def revisions(
+    session: Session, post: Post, *, published_only: bool
+) -> list[tuple[Revision, Publication | None]]:
+    pubs = {
+        p.revision_id: p for p in session.scalars(select(Publication).where(Publication.post_id == post.id))
+    }
     query = select(Revision).where(Revision.post_id == post.id).order_by(Revision.number)
     if published_only:
         query = query.where(Revision.id.in_(list(pubs) or [-1]))
@@ -193,10 +223,13 @@ def revisions(session: Session, post: Post, *, published_only: bool) -> list[tup
 
 
 def posts_by(session: Session, author: User) -> list[Post]:
-    return list(session.scalars(
-        select(Post).where(Post.author_id == author.id, Post.published_revision_id.is_not(None))
-        .order_by(Post.first_published_at.desc())
-    ))
+    return list(
+        session.scalars(
+            select(Post)
+            .where(Post.author_id == author.id, Post.published_revision_id.is_not(None))
+            .order_by(Post.first_published_at.desc())
+        )
+    )
 
 
 def published_revision(session: Session, post: Post, number: int) -> tuple[Revision, Publication]:
@@ -235,14 +268,19 @@ def public_stamp(session: Session) -> tuple[object, ...]:
     order than they stamped, and a maximum would then miss the later commit.
     """
     row = session.execute(
-        select(func.coalesce(func.sum(Post.version), 0), func.count(Post.id))
-        .where(Post.published_revision_id.is_not(None))
+        select(func.coalesce(func.sum(Post.version), 0), func.count(Post.id)).where(
+            Post.published_revision_id.is_not(None)
+        )
     ).one()
     return tuple(row)
 
 
 def all_posts_by(session: Session, author: User) -> list[Post]:
     """Every post ``author`` wrote, in any state, most recently changed first: the staff dashboard's list."""
-    return list(session.scalars(
-        select(Post).where(Post.author_id == author.id).order_by(Post.current_revision_id.desc(), Post.id.desc())
-    ))
+    return list(
+        session.scalars(
+            select(Post)
+            .where(Post.author_id == author.id)
+            .order_by(Post.current_revision_id.desc(), Post.id.desc())
+        )
+    )

@@ -31,6 +31,7 @@ MAX_BODY_CHARS = 200_000
 
 # --- reader pages ----------------------------------------------------------------------------------
 
+
 def _page_number() -> int:
     page = whole_number(request.args.get("page", "1"), upper=100_000)
     if page is None:
@@ -43,12 +44,19 @@ def index() -> Any:
     page = _page_number()
     # Retractions count on their own (corrections_stamp): the index labels them.
     stamp = (services.public_stamp(db()), corrections.corrections_stamp(db()))
+
     def render() -> str:
         posts, has_more = services.published_posts(db(), page=page, per_page=PER_PAGE)
         if not posts and page > 1:
             raise NotFound("There is no such page of posts.")
-        return render_template("posts/index.html", posts=posts, page=page, has_more=has_more,
-                               retractions=corrections.retractions_by_post(db(), [p.id for p in posts]))
+        return render_template(
+            "posts/index.html",
+            posts=posts,
+            page=page,
+            has_more=has_more,
+            retractions=corrections.retractions_by_post(db(), [p.id for p in posts]),
+        )
+
     return cached_page(("index", stamp), render)
 
 
@@ -74,10 +82,16 @@ def show(slug: str) -> Any:
         publication = next(p for r, p in history if r.id == revision.id)
         notices = corrections.notices(db(), post)
         url = public_url("posts.show", slug=post.slug)
-        return render_template("posts/show.html", post=post, revision=revision, history=history,
-                               publication=publication, notices=notices,
-                               jsonld=corrections.jsonld(post, revision, notices, url),
-                               retraction=editorial.retraction_for(db(), post))
+        return render_template(
+            "posts/show.html",
+            post=post,
+            revision=revision,
+            history=history,
+            publication=publication,
+            notices=notices,
+            jsonld=corrections.jsonld(post, revision, notices, url),
+            retraction=editorial.retraction_for(db(), post),
+        )
 
     return cached_page(("post", key), render)
 
@@ -102,13 +116,18 @@ def person(user_id: int) -> Any:
         raise NotFound("There is no staff member at this address.")
     max_age = current_app.config["CANDOR_COI_MAX_AGE_DAYS"]
     latest = disclosures.latest(db(), user)
-    return render_template("posts/person.html", person=user, disclosure=latest,
-                           disclosure_current=disclosures.is_current(latest, max_age),
-                           history=disclosures.history(db(), user),
-                           posts=services.posts_by(db(), user))
+    return render_template(
+        "posts/person.html",
+        person=user,
+        disclosure=latest,
+        disclosure_current=disclosures.is_current(latest, max_age),
+        history=disclosures.history(db(), user),
+        posts=services.posts_by(db(), user),
+    )
 
 
 # --- JSON API --------------------------------------------------------------------------------------
+
 
 def revision_json(revision: Revision, publication: Publication | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {
@@ -143,7 +162,11 @@ def post_json(post: Post, *, staff: bool) -> dict[str, Any]:
         "revision": shown.number,
         "published_revision": post.published_revision.number if post.published_revision else None,
         "first_published_at": post.first_published_at.isoformat() if post.first_published_at else None,
-        "author": {"name": post.author.name, "title": post.author.title, "department": post.author.department},
+        "author": {
+            "name": post.author.name,
+            "title": post.author.title,
+            "department": post.author.department,
+        },
     }
     return data
 
@@ -156,9 +179,13 @@ def _visible_post(post_id: int) -> tuple[Post, bool]:
     return post, staff
 
 
-def _revision_input(data: dict[str, Any], *, title_default: str | None = None,
-                    references_default: list[str] | None = None,
-                    personal_view_default: bool = False) -> services.RevisionInput:
+def _revision_input(
+    data: dict[str, Any],
+    *,
+    title_default: str | None = None,
+    references_default: list[str] | None = None,
+    personal_view_default: bool = False,
+) -> services.RevisionInput:
     title = data.get("title", title_default)
     references = data.get("references", references_default)
     return services.RevisionInput(
@@ -183,8 +210,14 @@ def api_create_post() -> Any:
     actor = require(current_user(), "post.create")
     data = json_body()
     post = services.create_draft(db(), actor, _revision_input(data))
-    body = {"id": post.id, "slug": post.slug, "status": post.status, "publication_state": post.publication_state,
-            "review_state": post.review_state, "revision": 1}
+    body = {
+        "id": post.id,
+        "slug": post.slug,
+        "status": post.status,
+        "publication_state": post.publication_state,
+        "review_state": post.review_state,
+        "revision": 1,
+    }
     return body, 201, {"Location": public_url("api.api_get_post", post_id=post.id)}
 
 
@@ -203,12 +236,21 @@ def api_revise(post_id: int) -> Any:
     assert base is not None and post.current_revision is not None
     current = post.current_revision
     if data.get("publish") is not None:
-        raise InvalidInput("Publishing in the same step as editing was withdrawn: every change is approved by "
-                           "someone who did not write it. Save, then submit for review.", field="publish")
+        raise InvalidInput(
+            "Publishing in the same step as editing was withdrawn: every change is approved by "
+            "someone who did not write it. Save, then submit for review.",
+            field="publish",
+        )
     revision, created = editorial.revise(
-        db(), actor, post,
-        _revision_input(data, title_default=current.title, references_default=list(current.references),
-                        personal_view_default=current.personal_view),
+        db(),
+        actor,
+        post,
+        _revision_input(
+            data,
+            title_default=current.title,
+            references_default=list(current.references),
+            personal_view_default=current.personal_view,
+        ),
         base,
     )
     body = revision_json(revision) | {"id": post.id, "status": post.status, "created": created}

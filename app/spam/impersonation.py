@@ -22,10 +22,12 @@ from collections.abc import Iterable
 
 MAX_NAME_CHARS = 200  # display names are short; longer input is cut so comparison stays cheap
 
-TITLES = frozenset("""
+TITLES = frozenset(
+    """
 dr doctor prof professor md rn np phd dds dmd dnp mbbs mbchb frcp frcs facp msc bsc mph bsn msn lpn aprn
 crna dpt pharmd mr mrs ms mx sir dame nurse jr sr ii iii
-""".split())
+""".split()
+)
 """Honorifics and credentials: they say nothing about who someone is, only how they sign. Short ones
 that are also surnames (Do, Ma, Pa) are left out: dropping them would shrink "Anh Do" to "Anh"."""
 
@@ -35,25 +37,116 @@ PROFESSIONAL_TITLES = frozenset({"dr", "doctor", "prof", "professor", "md", "rn"
 # Letters from other scripts that render like Latin ones, upper and lower case.
 _HOMOGLYPHS = {
     # Cyrillic
-    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
-    "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "һ": "h", "ԛ": "q",
-    "ԝ": "w", "ɡ": "g", "ӏ": "l",
-    "А": "A", "В": "B", "Е": "E", "Ё": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C",
-    "Т": "T", "У": "Y", "Х": "X", "І": "I", "Ї": "I", "Ј": "J", "Ѕ": "S", "Ԁ": "D", "Һ": "H", "Ԛ": "Q",
-    "Ԝ": "W", "Ӏ": "I",
+    "а": "a",
+    "в": "b",
+    "е": "e",
+    "ё": "e",
+    "к": "k",
+    "м": "m",
+    "н": "h",
+    "о": "o",
+    "р": "p",
+    "с": "c",
+    "т": "t",
+    "у": "y",
+    "х": "x",
+    "і": "i",
+    "ї": "i",
+    "ј": "j",
+    "ѕ": "s",
+    "ԁ": "d",
+    "һ": "h",
+    "ԛ": "q",
+    "ԝ": "w",
+    "ɡ": "g",
+    "ӏ": "l",
+    "А": "A",
+    "В": "B",
+    "Е": "E",
+    "Ё": "E",
+    "К": "K",
+    "М": "M",
+    "Н": "H",
+    "О": "O",
+    "Р": "P",
+    "С": "C",
+    "Т": "T",
+    "У": "Y",
+    "Х": "X",
+    "І": "I",
+    "Ї": "I",
+    "Ј": "J",
+    "Ѕ": "S",
+    "Ԁ": "D",
+    "Һ": "H",
+    "Ԛ": "Q",
+    "Ԝ": "W",
+    "Ӏ": "I",
     # Greek
-    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
-    "υ": "u", "χ": "x", "ϲ": "c", "ϳ": "j",
-    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O",
-    "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "Ϲ": "C",
+    "α": "a",
+    "β": "b",
+    "ε": "e",
+    "η": "n",
+    "ι": "i",
+    "κ": "k",
+    "ν": "v",
+    "ο": "o",
+    "ρ": "p",
+    "τ": "t",
+    "υ": "u",
+    "χ": "x",
+    "ϲ": "c",
+    "ϳ": "j",
+    "Α": "A",
+    "Β": "B",
+    "Ε": "E",
+    "Ζ": "Z",
+    "Η": "H",
+    "Ι": "I",
+    "Κ": "K",
+    "Μ": "M",
+    "Ν": "N",
+    "Ο": "O",
+    "Ρ": "P",
+    "Τ": "T",
+    "Υ": "Y",
+    "Χ": "X",
+    "Ϲ": "C",
     # Latin letters that do not decompose to a base letter
-    "ı": "i", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ħ": "h", "ŀ": "l", "ſ": "s",
-    "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ð": "d", "þ": "th",
+    "ı": "i",
+    "ł": "l",
+    "Ł": "L",
+    "ø": "o",
+    "Ø": "O",
+    "đ": "d",
+    "Đ": "D",
+    "ħ": "h",
+    "ŀ": "l",
+    "ſ": "s",
+    "æ": "ae",
+    "Æ": "AE",
+    "œ": "oe",
+    "Œ": "OE",
+    "ð": "d",
+    "þ": "th",
 }
 _HOMOGLYPH_TABLE = str.maketrans(_HOMOGLYPHS)
 # Digits and symbols that pass for letters inside a word ("L0velace", "C1inic", "M@yo").
-_LEET = str.maketrans({"0": "o", "1": "l", "|": "l", "!": "l", "3": "e", "4": "a", "@": "a", "5": "s",
-                       "$": "s", "7": "t", "8": "b"})
+_LEET = str.maketrans(
+    {
+        "0": "o",
+        "1": "l",
+        "|": "l",
+        "!": "l",
+        "3": "e",
+        "4": "a",
+        "@": "a",
+        "5": "s",
+        "$": "s",
+        "7": "t",
+        "8": "b",
+    }
+)
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _TOKEN = re.compile(r"[\w|@$!]+")
 
@@ -143,26 +236,36 @@ def _resembles(display: list[str], titled: bool, target: list[str], lengths: lis
     # The whole target as a run of words: "Ada Lovelace (official)", "Mayo Clinic team".
     n = len(target)
     for start in range(len(display) - n + 1):
-        window = display[start:start + n]
+        window = display[start : start + n]
         if all(_close(d, t, k) for d, t, k in zip(window, target, lengths, strict=True)) and (
-                n == 1 or any(d == t for d, t in zip(window, target, strict=True))):
+            n == 1 or any(d == t for d, t in zip(window, target, strict=True))
+        ):
             return True
     # Words glued together without capitals: "adalovelase", "themayoclinic", "mayoclinicofficial".
-    if len(display) == 1 and (_close(joined, wanted, sum(lengths)) or len(wanted) >= 8 and (
-            joined.startswith(wanted) or joined.endswith(wanted))):
+    if len(display) == 1 and (
+        _close(joined, wanted, sum(lengths))
+        or len(wanted) >= 8
+        and (joined.startswith(wanted) or joined.endswith(wanted))
+    ):
         return True
     # A clinical title with the surname, perhaps with initials: "Dr Lovelace", "Dr A. Lovelace".
     if titled and len(target) >= 2 and len(target[-1]) >= 3:
         *initials, surname = display
-        if surname == target[-1] and len(initials) < len(target) and all(
+        if (
+            surname == target[-1]
+            and len(initials) < len(target)
+            and all(
                 part == target[i] or (len(part) == 1 and target[i].startswith(part))
-                for i, part in enumerate(initials)):
+                for i, part in enumerate(initials)
+            )
+        ):
             return True
     return False
 
 
-def is_impersonation(display_name: str, staff_names: Iterable[str],
-                     organisation_names: Iterable[str]) -> str | None:
+def is_impersonation(
+    display_name: str, staff_names: Iterable[str], organisation_names: Iterable[str]
+) -> str | None:
     """A reason why ``display_name`` looks like a staff member or the organisation, or None.
 
     Staff are checked first, in the order given, so the reason names the first person resembled.
@@ -179,7 +282,8 @@ def is_impersonation(display_name: str, staff_names: Iterable[str],
                 continue
             # Say so when only look-alikes made it match, not a near-spelling.
             disguised = "".join(target) in "".join(display) and (
-                _plain(" ".join(_tokens(name)[0])) not in _plain(display_name))
+                _plain(" ".join(_tokens(name)[0])) not in _plain(display_name)
+            )
             suffix = " (written with look-alike characters)" if disguised else ""
             if kind == "staff member":
                 return f"looks like staff member {name}{suffix}"

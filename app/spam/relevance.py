@@ -40,7 +40,8 @@ MAX_DRIVERS = 8
 # --------------------------------------------------------------------------------------- lexicons
 # Kept as plain word strings so they read like the lists they are; stemmed once at import.
 
-_STOPWORDS = set("""
+_STOPWORDS = set(
+    """
 a about above after again against all almost also although always am among an and another any anyone anything
 are around as at away back be became because become been before being below between both but by can cannot
 could did do does doing done down during each either else enough etc even ever every everyone everything few
@@ -59,7 +60,8 @@ seriously simply probably definitely totally pretty lot lots kind sort bit go go
 knew think thought tell told ask asked give gave keep kept look looking find found feel felt mean means two
 three four five ten hundred today yesterday tomorrow week weeks month months year years day days time times
 ago everybody somebody hi hello hey dear please yeah oh lol
-""".split())
+""".split()
+)
 
 # Words that say "I read this and engage with it" on any post: neutral, and together on-topic.
 _ENGAGEMENT_WORDS = """
@@ -95,20 +97,28 @@ stuck
 
 # Promotional and scam vocabulary, with how strongly each word alone suggests spam.
 _SPAM_WORDS: dict[str, float] = {
-    **dict.fromkeys("""casino casinos betting bet bets gambling poker slots jackpot crypto cryptocurrency
+    **dict.fromkeys(
+        """casino casinos betting bet bets gambling poker slots jackpot crypto cryptocurrency
         bitcoin btc ethereum forex nft backlink backlinks seo viagra cialis whatsapp telegram onlyfans
-        escort porn airdrop binance""".split(), 1.5),
-    **dict.fromkeys("""earn earning earnings profit profits invest investment investing income loan loans
+        escort porn airdrop binance""".split(),
+        1.5,
+    ),
+    **dict.fromkeys(
+        """earn earning earnings profit profits invest investment investing income loan loans
         mortgage promo discount discounts coupon coupons cheap buy sale offer offers deal deals subscribe
         followers click trading trader wallet dm website rank ranking traffic guaranteed bonus
-        cash money rich wealth signup register shop store order""".split(), 0.8),
+        cash money rich wealth signup register shop store order""".split(),
+        0.8,
+    ),
 }
 
 # Concept groups, separated by "|" or a line end: any two words of a group count as the same topic.
 # Hand-written for a clinic blog.
 # A group marked "!" names a topic (an organ, a disease, an intervention): when a comment uses it and the
 # post does not, the comment is probably about another post, so it weighs double against.
-_SYNONYM_GROUPS = [group.strip() for group in """
+_SYNONYM_GROUPS = [
+    group.strip()
+    for group in """
 ! heart cardiac cardiology cardiologist cardiovascular coronary cardio pulse palpitations arrhythmia
 ! bp hypertension hypertensive pressure systolic diastolic mmhg antihypertensive cuff
 ! flu influenza grippe
@@ -139,10 +149,19 @@ coffee caffeine espresso tea | screen screens phone phones device devices
 mental anxiety anxious depression stress stressed mood | allergy allergic allergies reaction reactions
 side adverse reaction | immune immunity antibodies antibody
 germ germs virus viral infection infections contagious
-""".replace("\n", "|").split("|") if group.strip()]
+""".replace("\n", "|").split("|")
+    if group.strip()
+]
 
-_PHRASES = {"blood pressure": "bp", "high blood": "bp", "side effect": "side", "heart attack": "heart",
-            "kidney stone": "stone", "blood sugar": "sugar", "sleep apnea": "snore"}
+_PHRASES = {
+    "blood pressure": "bp",
+    "high blood": "bp",
+    "side effect": "side",
+    "heart attack": "heart",
+    "kidney stone": "stone",
+    "blood sugar": "sugar",
+    "sleep apnea": "snore",
+}
 
 # Bare domains start only where a run of host characters starts, so a long "a-a-a-..." is scanned once.
 _URL = re.compile(
@@ -154,8 +173,30 @@ _URL = re.compile(
 _WORD = re.compile(r"[^\W\d_][\w']*")
 _BP_READING = re.compile(r"\b(\d{2,3})/(\d{2,3})\b")
 _MONEY = re.compile(r"[$€£]\s?\d|\d+\s?(?:usd|dollars|k/month|/day|per day|a day)\b", re.IGNORECASE)
-_URL_NOISE = {"www", "com", "net", "org", "gov", "edu", "html", "htm", "php", "aspx", "pdf", "index",
-              "http", "https", "co", "uk", "us", "io", "biz", "info", "amp", "en"}
+_URL_NOISE = {
+    "www",
+    "com",
+    "net",
+    "org",
+    "gov",
+    "edu",
+    "html",
+    "htm",
+    "php",
+    "aspx",
+    "pdf",
+    "index",
+    "http",
+    "https",
+    "co",
+    "uk",
+    "us",
+    "io",
+    "biz",
+    "info",
+    "amp",
+    "en",
+}
 
 # ----------------------------------------------------------------------------------- stemming
 
@@ -194,12 +235,18 @@ def _pairs(spec: str) -> list[tuple[str, str]]:
 
 
 # Porter's steps 2-4 as "suffix:replacement", longest suffix first within a step.
-_STEP2 = sorted(_pairs("""ational:ate tional:tion enci:ence anci:ance izer:ize abli:able alli:al entli:ent
+_STEP2 = sorted(
+    _pairs("""ational:ate tional:tion enci:ence anci:ance izer:ize abli:able alli:al entli:ent
     eli:e ousli:ous ization:ize ation:ate ator:ate alism:al iveness:ive fulness:ful ousness:ous aliti:al
-    iviti:ive biliti:ble logi:log"""), key=lambda r: -len(r[0]))
+    iviti:ive biliti:ble logi:log"""),
+    key=lambda r: -len(r[0]),
+)
 _STEP3 = _pairs("icate:ic ative: alize:al iciti:ic ical:ic ful: ness:")
-_STEP4 = sorted("al ance ence er ic able ible ant ement ment ent ion ou ism ate iti ous ive ize".split(),
-                key=len, reverse=True)
+_STEP4 = sorted(
+    "al ance ence er ic able ible ant ement ment ent ion ou ism ate iti ous ive ize".split(),
+    key=len,
+    reverse=True,
+)
 
 
 @lru_cache(maxsize=65536)
@@ -411,8 +458,9 @@ def _vocabulary(title: str, body: str, references: tuple[str, ...], approved: tu
         if len(t.word) >= 5:
             for g in _trigrams(t.word):
                 index.setdefault(g, []).append(t.word)
-    return _Vocabulary(stems, counts, approved_stems, concepts, frozenset(hosts),
-                       {g: tuple(ws) for g, ws in index.items()})
+    return _Vocabulary(
+        stems, counts, approved_stems, concepts, frozenset(hosts), {g: tuple(ws) for g, ws in index.items()}
+    )
 
 
 def _near_spelling(word: str, vocab: _Vocabulary) -> tuple[str, float] | None:
@@ -491,6 +539,7 @@ class Feedback:
     def from_dict(cls, data: dict[str, Any]) -> Feedback:
         if data.get("version") != 1:
             raise ValueError(f"unknown feedback version {data.get('version')!r}")
+
         def table(raw: dict[str, Any]) -> dict[str, list[int]]:
             return {str(t): [int(c[0]), int(c[1])] for t, c in raw.items()}
 
@@ -498,8 +547,9 @@ class Feedback:
 
 
 def _vocab_of(context: PostContext) -> _Vocabulary:
-    return _vocabulary(context.title, context.body_text, tuple(context.references),
-                       tuple(context.approved_comments))
+    return _vocabulary(
+        context.title, context.body_text, tuple(context.references), tuple(context.approved_comments)
+    )
 
 
 # ------------------------------------------------------------------------------ scoring
@@ -514,8 +564,9 @@ class Relevance:
     drivers: list[tuple[str, float]]
 
 
-def score(comment: str, context: PostContext, feedback: Feedback | None = None,
-          threshold: float = THRESHOLD) -> Relevance:
+def score(
+    comment: str, context: PostContext, feedback: Feedback | None = None, threshold: float = THRESHOLD
+) -> Relevance:
     """Score ``comment`` against ``context``; below ``threshold`` it is suggested as off-topic."""
     vocab = _vocab_of(context)
     key = context.ident
@@ -609,8 +660,10 @@ def _match(t: Term, vocab: _Vocabulary, key: str, feedback: Feedback | None) -> 
     if len(t.word) >= 4:
         # Half of a compound the post uses: "burn" in "sunburn", "shot" in "flushot" (from a URL).
         for post_word in vocab.stems.values():
-            if post_word != t.word and 2 * len(t.word) >= len(post_word) and (
-                    post_word.startswith(t.word) or post_word.endswith(t.word)):
+            if (
+                post_word != t.word
+                and 2 * len(t.word) >= len(post_word)
+                and (post_word.startswith(t.word) or post_word.endswith(t.word))
+            ):
                 return 0.5, f"{t.word} (in {post_word})"
     return 0.0, t.word
-

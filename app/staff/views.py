@@ -55,8 +55,9 @@ STATUS_GROUPS: tuple[tuple[str, str], ...] = (
     ("published", "Published"),
     ("retracted", "Retracted"),
 )
-STATUS_LABELS = {status: label.removesuffix("s") if status == "draft" else label
-                 for status, label in STATUS_GROUPS}
+STATUS_LABELS = {
+    status: label.removesuffix("s") if status == "draft" else label for status, label in STATUS_GROUPS
+}
 
 GATE_LABELS = {
     Gate.IDENTITY: "Identity",
@@ -99,11 +100,17 @@ def _staff_only() -> Any:
 @bp.context_processor
 def _vocabulary() -> dict[str, Any]:
     user = current_user()
-    return {"gate_labels": GATE_LABELS, "status_labels": STATUS_LABELS, "action_labels": ACTION_LABELS,
-            "is_editor": can(user, "post.request_changes"), "can_write": can(user, "post.create")}
+    return {
+        "gate_labels": GATE_LABELS,
+        "status_labels": STATUS_LABELS,
+        "action_labels": ACTION_LABELS,
+        "is_editor": can(user, "post.request_changes"),
+        "can_write": can(user, "post.create"),
+    }
 
 
 # --- helpers ----------------------------------------------------------------------------------------
+
 
 def _coi_max_age() -> int:
     return int(current_app.config["CANDOR_COI_MAX_AGE_DAYS"])
@@ -142,8 +149,13 @@ def _page_number() -> int:
 
 
 def _form_data(revision: Revision) -> dict[str, Any]:
-    return {"title": revision.title, "body": revision.body, "references": "\n".join(revision.references),
-            "personal_view": revision.personal_view, "base_revision": revision.number}
+    return {
+        "title": revision.title,
+        "body": revision.body,
+        "references": "\n".join(revision.references),
+        "personal_view": revision.personal_view,
+        "base_revision": revision.number,
+    }
 
 
 def _revision_input(form: EditorForm) -> posts.RevisionInput | None:
@@ -153,9 +165,14 @@ def _revision_input(form: EditorForm) -> posts.RevisionInput | None:
     except InvalidInput as exc:
         form.references.errors.append(exc.message)
         return None
-    return posts.RevisionInput(title=form.title.data or "", body=form.body.data or "", references=references,
-                               kind=form.kind.data or None, note=form.note.data or "",
-                               personal_view=bool(form.personal_view.data))
+    return posts.RevisionInput(
+        title=form.title.data or "",
+        body=form.body.data or "",
+        references=references,
+        kind=form.kind.data or None,
+        note=form.note.data or "",
+        personal_view=bool(form.personal_view.data),
+    )
 
 
 def _field_error(form: Any, exc: InvalidInput, fallback: str) -> None:
@@ -177,29 +194,50 @@ def _editor_form(post: Post | None) -> EditorForm:
 
 # --- dashboard ---------------------------------------------------------------------------------------
 
+
 @bp.get("/")
 def dashboard() -> Any:
     user = require(current_user(), "post.view_unpublished")
     groups: dict[str, list[Post]] = {status: [] for status, _ in STATUS_GROUPS}
     for post in posts.all_posts_by(db(), user):
         groups[post.status].append(post)
-    notes = {p.id: audit.latest_entry(db(), p.id, "post.request_changes")
-             for p in groups["changes_requested"]}
+    notes = {
+        p.id: audit.latest_entry(db(), p.id, "post.request_changes") for p in groups["changes_requested"]
+    }
     queue = editorial.review_queue(db()) if can(user, "post.request_changes") else None
-    return render_template("staff/dashboard.html", groups=groups, group_titles=STATUS_GROUPS, notes=notes,
-                           disclosure=_disclosure_status(user),
-                           queue_count=None if queue is None else len(queue))
+    return render_template(
+        "staff/dashboard.html",
+        groups=groups,
+        group_titles=STATUS_GROUPS,
+        notes=notes,
+        disclosure=_disclosure_status(user),
+        queue_count=None if queue is None else len(queue),
+    )
 
 
 # --- the editor ---------------------------------------------------------------------------------------
 
-def _editor(form: EditorForm, post: Post | None, *, status: int = 200, preview_html: str | None = None,
-            stale: Revision | None = None, blocked: list[dict[str, str]] | None = None,
-            submit_form: SubmitForm | None = None) -> Any:
+
+def _editor(
+    form: EditorForm,
+    post: Post | None,
+    *,
+    status: int = 200,
+    preview_html: str | None = None,
+    stale: Revision | None = None,
+    blocked: list[dict[str, str]] | None = None,
+    submit_form: SubmitForm | None = None,
+) -> Any:
     """The editor page: form, preview, the newer text after a stale save, the gates and the submit form."""
     user = current_user()
-    context: dict[str, Any] = {"form": form, "post": post, "preview_html": preview_html, "stale": stale,
-                               "blocked": blocked or [], "shows_kind": False}
+    context: dict[str, Any] = {
+        "form": form,
+        "post": post,
+        "preview_html": preview_html,
+        "stale": stale,
+        "blocked": blocked or [],
+        "shows_kind": False,
+    }
     if post is not None:
         assert post.current_revision is not None
         asks = _asks_interests(post)
@@ -215,14 +253,16 @@ def _editor(form: EditorForm, post: Post | None, *, status: int = 200, preview_h
             "shows_kind": post.first_published_at is not None,
             "asks_interests": asks,
             "submit_form": submit_form or SubmitForm(),
-            "can_submit": (can(user, "post.submit", post) and editorial.can_move(post, "submit")
-                           and not nothing_new),
-            "can_withdraw": can(user, "post.withdraw", post) and post.review_state in ("in_review", "scheduled"),
+            "can_submit": (
+                can(user, "post.submit", post) and editorial.can_move(post, "submit") and not nothing_new
+            ),
+            "can_withdraw": can(user, "post.withdraw", post)
+            and post.review_state in ("in_review", "scheduled"),
             "can_edit": not post.is_retracted,
             "review_note": audit.latest_entry(db(), post.id, "post.request_changes")
-            if post.review_state == "changes_requested" else None,
-            "retraction": (editorial.retraction_for(db(), post)
-                           if post.is_retracted else None),
+            if post.review_state == "changes_requested"
+            else None,
+            "retraction": (editorial.retraction_for(db(), post) if post.is_retracted else None),
         }
     return render_template("staff/editor.html", **context), status
 
@@ -289,8 +329,9 @@ def edit_post(post_id: int) -> Any:
         db().rollback()
         _field_error(form, exc, "body")
         return _editor(form, post, status=422)
-    flash(f"Saved revision {revision.number}." if created
-          else "Nothing changed, so no new revision was saved.")
+    flash(
+        f"Saved revision {revision.number}." if created else "Nothing changed, so no new revision was saved."
+    )
     return redirect(url_for(".edit_post", post_id=post.id), 303)
 
 
@@ -303,20 +344,29 @@ def submit_post(post_id: int) -> Any:
     editor_form = EditorForm(data=_form_data(post.current_revision))  # the saved text, not this form's
     valid = form.validate()
     if _asks_interests(post) and form.touches_interests.data not in ("yes", "no"):
-        form.touches_interests.errors = [*form.touches_interests.errors,
-                                         "Say whether this post touches an interest in your disclosure."]
+        form.touches_interests.errors = [
+            *form.touches_interests.errors,
+            "Say whether this post touches an interest in your disclosure.",
+        ]
         valid = False
     if not valid:
         return _editor(editor_form, post, submit_form=form, status=422)
     touches = {"yes": True, "no": False}.get(form.touches_interests.data or "")
     try:
-        editorial.submit(db(), user, post, gate_settings(), touches_interests=touches,
-                         interest_statement=form.interest_statement.data or "")
+        editorial.submit(
+            db(),
+            user,
+            post,
+            gate_settings(),
+            touches_interests=touches,
+            interest_statement=form.interest_statement.data or "",
+        )
     except PublishBlocked as exc:
         db().rollback()
         return _editor(editor_form, post, submit_form=form, blocked=exc.gates, status=422)
-    flash(f"Revision {post.current_revision.number} is in review. "
-          "An editor will approve it or ask for changes.")
+    flash(
+        f"Revision {post.current_revision.number} is in review. An editor will approve it or ask for changes."
+    )
     return redirect(url_for(".dashboard"), 303)
 
 
@@ -330,22 +380,32 @@ def withdraw_post(post_id: int) -> Any:
 
 # --- review -------------------------------------------------------------------------------------------
 
+
 @bp.get("/reviews")
 def reviews() -> Any:
     require(current_user(), "post.request_changes")
     now = utc_now()
-    queue = [(post, review, _age((now - review.submitted_at).total_seconds()))
-             for post, review in editorial.review_queue(db())]
+    queue = [
+        (post, review, _age((now - review.submitted_at).total_seconds()))
+        for post, review in editorial.review_queue(db())
+    ]
     return render_template("staff/reviews.html", queue=queue)
 
 
-def _review_page(post: Post, *, status: int = 200, notice: str = "",
-                 blocked: list[dict[str, str]] | None = None, **forms: Any) -> Any:
+def _review_page(
+    post: Post,
+    *,
+    status: int = 200,
+    notice: str = "",
+    blocked: list[dict[str, str]] | None = None,
+    **forms: Any,
+) -> Any:
     revision = post.current_revision
     assert revision is not None
     review = editorial.open_review(db(), post)
-    gates: list[GateResult] = editorial.check_gates(db(), post, gate_settings(),
-                                                    review.touches_interests if review else None)
+    gates: list[GateResult] = editorial.check_gates(
+        db(), post, gate_settings(), review.touches_interests if review else None
+    )
     live = post.published_revision
     diff = diff_html(live.html, revision.html) if live is not None and live.id != revision.id else None
     overridable = [r for r in gates if r.gate in OVERRIDABLE and not r.passes]
@@ -357,9 +417,18 @@ def _review_page(post: Post, *, status: int = 200, notice: str = "",
     writers = [u for u in (db().get(User, i) for i in sorted(writer_ids)) if u is not None]
     wrote_it = user is not None and user.id in writer_ids
     return render_template(
-        "staff/review.html", post=post, revision=revision, review=review, gates=gates, live=live, diff=diff,
-        writers=writers, wrote_it=wrote_it,
-        blocked=blocked or [], notice=notice, overridable=overridable,
+        "staff/review.html",
+        post=post,
+        revision=revision,
+        review=review,
+        gates=gates,
+        live=live,
+        diff=diff,
+        writers=writers,
+        wrote_it=wrote_it,
+        blocked=blocked or [],
+        notice=notice,
+        overridable=overridable,
         author_disclosure=disclosures.latest(db(), post.author),
         may_approve=can(user, "post.approve", post) and not wrote_it,
         approve_form=forms.get("approve_form") or ApproveForm(data={"revision": revision.number}),
@@ -386,8 +455,9 @@ def approve_post(post_id: int) -> Any:
         return _review_page(post, approve_form=form, status=422)
     publish_at = form.publish_at.data.replace(tzinfo=UTC) if form.publish_at.data else None
     try:
-        publication = editorial.approve(db(), user, post, form.revision.data, gate_settings(),
-                                        publish_at=publish_at)
+        publication = editorial.approve(
+            db(), user, post, form.revision.data, gate_settings(), publish_at=publish_at
+        )
     except StaleRevision as exc:
         db().rollback()
         return _review_page(post, notice=exc.message, status=409)
@@ -422,8 +492,9 @@ def override_gate(post_id: int) -> Any:
     if not form.validate():
         return _review_page(post, override_form=form, status=422)
     try:
-        override = editorial.override_gate(db(), user, post, form.gate.data or "",
-                                           form.justification.data or "", form.revision.data)
+        override = editorial.override_gate(
+            db(), user, post, form.gate.data or "", form.justification.data or "", form.revision.data
+        )
     except StaleRevision as exc:
         db().rollback()
         return _review_page(post, notice=exc.message, status=409)
@@ -431,8 +502,10 @@ def override_gate(post_id: int) -> Any:
         db().rollback()
         _field_error(form, exc, "justification")
         return _review_page(post, override_form=form, status=422)
-    flash(f"The {GATE_LABELS[Gate(override.gate)].lower()} gate is overridden for revision "
-          f"{override.revision_number}, with your justification on the record.")
+    flash(
+        f"The {GATE_LABELS[Gate(override.gate)].lower()} gate is overridden for revision "
+        f"{override.revision_number}, with your justification on the record."
+    )
     return redirect(url_for(".review_post", post_id=post.id), 303)
 
 
@@ -450,16 +523,26 @@ def retract_post(post_id: int) -> Any:
 
 # --- disclosure -----------------------------------------------------------------------------------------
 
+
 def _disclosure_data(latest: Disclosure | None) -> dict[str, Any]:
     """Start a new version from the latest one: renewing an unchanged disclosure is one click."""
     rows: list[dict[str, Any]] = []
     if latest is not None:
-        rows = [{"entity": i["entity"], "relationship": i["relationship"],
-                 "paid": "yes" if i.get("paid") else "no", "since": i.get("since", "")}
-                for i in latest.interests]
+        rows = [
+            {
+                "entity": i["entity"],
+                "relationship": i["relationship"],
+                "paid": "yes" if i.get("paid") else "no",
+                "since": i.get("since", ""),
+            }
+            for i in latest.interests
+        ]
     rows += [{"paid": "yes"}] * max(INTEREST_ROWS - len(rows), 2 if rows else 0)
-    return {"no_conflicts": None if latest is None else ("yes" if latest.no_conflicts else "no"),
-            "interests": rows, "statement": latest.statement if latest else ""}
+    return {
+        "no_conflicts": None if latest is None else ("yes" if latest.no_conflicts else "no"),
+        "interests": rows,
+        "statement": latest.statement if latest else "",
+    }
 
 
 @bp.route("/disclosure", methods=["GET", "POST"])
@@ -471,9 +554,13 @@ def disclosure() -> Any:
         form = DisclosureForm(request.form)
         if form.validate():
             try:
-                disclosures.record_disclosure(db(), user, no_conflicts=form.no_conflicts.data == "yes",
-                                              interests=form.filled_interests(),
-                                              statement=form.statement.data or "")
+                disclosures.record_disclosure(
+                    db(),
+                    user,
+                    no_conflicts=form.no_conflicts.data == "yes",
+                    interests=form.filled_interests(),
+                    statement=form.statement.data or "",
+                )
                 editorial.disclosure_changed(db(), user)
             except InvalidInput as exc:
                 db().rollback()
@@ -483,12 +570,18 @@ def disclosure() -> Any:
                 flash("Disclosure recorded. Earlier versions are kept in the history below.")
                 return redirect(url_for(".disclosure"), 303)
     status = 422 if request.method == "POST" else 200
-    return render_template("staff/disclosure.html", form=form, status=_disclosure_status(user),
-                           failed=status == 422, history=disclosures.history(db(), user),
-                           max_age=_coi_max_age()), status
+    return render_template(
+        "staff/disclosure.html",
+        form=form,
+        status=_disclosure_status(user),
+        failed=status == 422,
+        history=disclosures.history(db(), user),
+        max_age=_coi_max_age(),
+    ), status
 
 
 # --- audit ----------------------------------------------------------------------------------------------
+
 
 @bp.get("/audit")
 def audit_log() -> Any:
@@ -496,8 +589,9 @@ def audit_log() -> Any:
     page = _page_number()
     entries, more = audit.entries(db(), page=page, per_page=AUDIT_PER_PAGE)
     titles = {pid: posts.get_post(db(), pid) for pid in {e.post_id for e in entries if e.post_id is not None}}
-    return render_template("staff/audit.html", entries=entries, more=more, page=page, post=None,
-                           posts_by_id=titles)
+    return render_template(
+        "staff/audit.html", entries=entries, more=more, page=page, post=None, posts_by_id=titles
+    )
 
 
 @bp.get("/posts/<int:post_id>/audit")
@@ -506,6 +600,6 @@ def post_audit(post_id: int) -> Any:
     post = posts.get_post(db(), post_id)
     page = _page_number()
     entries, more = audit.entries(db(), post_id=post.id, page=page, per_page=AUDIT_PER_PAGE)
-    return render_template("staff/audit.html", entries=entries, more=more, page=page, post=post,
-                           posts_by_id={post.id: post})
-
+    return render_template(
+        "staff/audit.html", entries=entries, more=more, page=page, post=post, posts_by_id={post.id: post}
+    )

@@ -58,6 +58,7 @@ def blueprint(*tables: Routes) -> Blueprint:
     csrf.exempt(bp)
     return bp
 
+
 MAX_PER_PAGE = 100
 
 
@@ -115,6 +116,8 @@ def page_args(default_per_page: int = 20) -> tuple[int, int]:
     return _arg("page", 1, 100_000), _arg("per_page", default_per_page, MAX_PER_PAGE)
 
 
-def listing(items: list[Any], has_more: bool, endpoint: str, page: int, per_page: int, **values: Any) -> dict[str, Any]:
+def listing(
+    items: list[Any], has_more: bool, endpoint: str, page: int, per_page: int, **values: Any
+) -> dict[str, Any]:
     nxt = public_url(endpoint, page=page + 1, per_page=per_page, **values) if has_more else None
     return {"items": items, "next": nxt}

@@ -88,7 +88,9 @@ def _database_error(exc: DBAPIError) -> Response:
         return _conflict_response()
     if isinstance(exc, OperationalError):
         log.error("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
-        return error_response(503, "unavailable", "The blog's database cannot be reached; please try again soon.")
+        return error_response(
+            503, "unavailable", "The blog's database cannot be reached; please try again soon."
+        )
     log.exception("database error on %s %s", request.method, request.path)
     return error_response(500, "internal", PLAIN[500])
 

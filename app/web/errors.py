@@ -49,8 +49,9 @@ def init_app(app: Flask) -> None:
         """Same route, same arguments, the new slug: 301 for reads, 308 (method and body kept) for writes."""
         if request.endpoint is None or "slug" not in (request.view_args or {}):
             return error_response(404, "not_found", PLAIN[404])
-        target = url_for(request.endpoint, **{**(request.view_args or {}), "slug": exc.slug},
-                         **request.args.to_dict())
+        target = url_for(
+            request.endpoint, **{**(request.view_args or {}), "slug": exc.slug}, **request.args.to_dict()
+        )
         return redirect(target, 301 if request.method in ("GET", "HEAD") else 308)
 
     @app.errorhandler(CandorError)
@@ -59,7 +60,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> Response:
-        return error_response(400, "csrf", "The form expired or came from elsewhere. Reload the page and try again.")
+        return error_response(
+            400, "csrf", "The form expired or came from elsewhere. Reload the page and try again."
+        )
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge) -> Response:

@@ -25,8 +25,13 @@ class TextSafe:
         if not field.data:
             return
         try:
-            field.data = clean_text(field.data, field.label.text, max_chars=self.max_chars,
-                                    required=False, multiline=self.multiline)
+            field.data = clean_text(
+                field.data,
+                field.label.text,
+                max_chars=self.max_chars,
+                required=False,
+                multiline=self.multiline,
+            )
         except InvalidInput as exc:
             raise ValidationError(exc.message) from None
 

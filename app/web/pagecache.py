@@ -66,8 +66,10 @@ def cache() -> PageCache:
 
 def cacheable() -> bool:
     """Only anonymous GETs are shared: anything personal (a signed-in header, a flash) is not."""
-    return request.method == "GET" and not session and not request.cookies.get(
-        current_app.config.get("SESSION_COOKIE_NAME", "session")
+    return (
+        request.method == "GET"
+        and not session
+        and not request.cookies.get(current_app.config.get("SESSION_COOKIE_NAME", "session"))
     )
 
 
@@ -119,8 +121,9 @@ class FastPath:
         headers = self.headers.get(full_key)
         body = self.app.extensions["candor.pagecache"].get(full_key) if headers is not None else None
         if body is not None:
-            start_response("200 OK", [*headers, ("Content-Length", str(len(body))),
-                                      ("X-Candor-Cache", "hit")])
+            start_response(
+                "200 OK", [*headers, ("Content-Length", str(len(body))), ("X-Candor-Cache", "hit")]
+            )
             return [body]
         return self._through_flask(full_key, environ, start_response)
 
@@ -147,8 +150,9 @@ class FastPath:
             return None
         return (environ["PATH_INFO"], b"", ("changes" if match.group(2) else "post", key))
 
-    def _through_flask(self, full_key: Hashable, environ: dict[str, Any],
-                       start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def _through_flask(
+        self, full_key: Hashable, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         captured: list[tuple[str, str]] = []
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

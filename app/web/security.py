@@ -14,17 +14,19 @@ from werkzeug.wsgi import get_host
 import config as candor_config
 from app.errors import InvalidInput
 
-CSP = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' https:",
-    "font-src 'self'",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' https:",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 
 def init_app(app: Flask) -> None:
@@ -35,8 +37,14 @@ def init_app(app: Flask) -> None:
         # Trust exactly as many X-Forwarded-For hops as there are proxies; a reader cannot forge more.
         # Never X-Forwarded-Host or -Prefix: URLs come from CANDOR_PUBLIC_URL (app/web/urls.py), and the
         # Host checked below is the one the proxy passed on.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore[method-assign]
-                                x_host=0, x_port=0, x_prefix=0)
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app,
+            x_for=proxies,
+            x_proto=proxies,  # type: ignore[method-assign]
+            x_host=0,
+            x_port=0,
+            x_prefix=0,
+        )
     app.wsgi_app = HostGuard(app, app.wsgi_app)  # type: ignore[method-assign]
     # First of all request hooks, whatever registers after: no rate limit, CSRF check or scheduler runs.
     app.before_request_funcs.setdefault(None, []).insert(0, _refuse_marked_host)
@@ -89,8 +97,11 @@ def _refuse_marked_host() -> Response | None:
     from app.web.errors import error_response
 
     address = current_app.config["PUBLIC_URL"] + "/"
-    return error_response(400, "bad_host", "This blog does not answer for the host name this request was "
-                          f"sent to. Its address is {address}")
+    return error_response(
+        400,
+        "bad_host",
+        f"This blog does not answer for the host name this request was sent to. Its address is {address}",
+    )
 
 
 # The widest integer column; a path number beyond it names nothing.

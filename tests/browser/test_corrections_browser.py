@@ -13,9 +13,16 @@ pytestmark = pytest.mark.browser
 def test_a_reader_toggles_the_changes_of_a_corrected_post(page: Page, api, make_post, make_user) -> None:
     editor = make_user("editor")
     post = make_post("published", title="Aspirin dosing", body="Take **50 mg** daily with food.")
-    api.post(f"/api/v1/posts/{post.id}/revisions", {"body": "Take **5 mg** daily with food.", "base_revision": 1,
-                                                    "kind": "correction", "note": "The dose was wrong."},
-             as_=post.author)
+    api.post(
+        f"/api/v1/posts/{post.id}/revisions",
+        {
+            "body": "Take **5 mg** daily with food.",
+            "base_revision": 1,
+            "kind": "correction",
+            "note": "The dose was wrong.",
+        },
+        as_=post.author,
+    )
     api.post(f"/api/v1/posts/{post.id}/submit", as_=post.author)
     api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=editor)
 

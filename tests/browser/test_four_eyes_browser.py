@@ -34,17 +34,28 @@ def _open_from_queue(page: Page) -> None:
 
 
 def test_the_editor_who_wrote_part_is_not_offered_approval_and_a_second_editor_approves(
-        page: Page, browser: Browser, live_server: str, api, make_user: Callable[..., User],
-        make_disclosure: Callable[..., object]) -> None:
+    page: Page,
+    browser: Browser,
+    live_server: str,
+    api,
+    make_user: Callable[..., User],
+    make_disclosure: Callable[..., object],
+) -> None:
     author = make_user("author", name="Dr Ada Okafor", title="Nurse lead", department="Primary Care")
     first = make_user("editor", name="Edith First", title="Editor", department="Public Affairs")
     second = make_user("editor", name="Sam Second", title="Editor", department="Public Affairs")
     make_disclosure(author)
-    created = api.post("/api/v1/posts", {"title": TITLE, "body": "Open 9 to 5.",
-                                         "references": ["https://example.org/flu"]}, as_=author).get_json()
+    created = api.post(
+        "/api/v1/posts",
+        {"title": TITLE, "body": "Open 9 to 5.", "references": ["https://example.org/flu"]},
+        as_=author,
+    ).get_json()
     # The first editor rewrites the author's draft; the author submits it.
-    api.post(f"/api/v1/posts/{created['id']}/revisions", {"body": "Open 8 to 6 on weekdays.", "base_revision": 1},
-             as_=first)
+    api.post(
+        f"/api/v1/posts/{created['id']}/revisions",
+        {"body": "Open 8 to 6 on weekdays.", "base_revision": 1},
+        as_=first,
+    )
     assert api.post(f"/api/v1/posts/{created['id']}/submit", as_=author).status_code == 200
 
     _sign_in(page, first)
@@ -53,8 +64,9 @@ def test_the_editor_who_wrote_part_is_not_offered_approval_and_a_second_editor_a
     expect(page.locator("#approve-form")).to_have_count(0)
     screenshot(page, "four-eyes-refused")
 
-    context = browser.new_context(base_url=live_server, locale="en-GB", timezone_id="UTC",
-                                  viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        base_url=live_server, locale="en-GB", timezone_id="UTC", viewport={"width": 1280, "height": 900}
+    )
     try:
         desk = context.new_page()
         _sign_in(desk, second)

@@ -13,8 +13,12 @@ pytestmark = pytest.mark.browser
 
 def test_a_reader_opens_a_post_from_the_home_page(page: Page, make_post, make_user) -> None:
     author = make_user("author", name="Dr Ada Okafor", title="Sleep physician", department="Sleep Medicine")
-    post = make_post("published", author=author, title="Why adults need more sleep",
-                     body="Adults need *seven hours* of sleep a night.")
+    post = make_post(
+        "published",
+        author=author,
+        title="Why adults need more sleep",
+        body="Adults need *seven hours* of sleep a night.",
+    )
     make_post("published", title="Another post entirely", body="Something else.")
 
     page.goto("/")

@@ -20,8 +20,10 @@ from tests.support.web import PASSWORD
 pytestmark = pytest.mark.browser
 
 TITLE = "Why night-shift workers need more sleep"
-BODY = ("Night-shift workers sleep *less* than day workers.\n\n"
-        "The [cohort study](https://example.org/cohort) shows it.")
+BODY = (
+    "Night-shift workers sleep *less* than day workers.\n\n"
+    "The [cohort study](https://example.org/cohort) shows it."
+)
 REFERENCE = "https://example.org/cohort"
 
 
@@ -52,7 +54,8 @@ def _no_axe_violations(page: Page, label: str) -> None:
 
 
 def test_an_author_and_an_editor_take_a_post_from_draft_to_published_by_keyboard(
-        page: Page, browser: Browser, live_server: str, make_user: Callable[..., User]) -> None:
+    page: Page, browser: Browser, live_server: str, make_user: Callable[..., User]
+) -> None:
     author = make_user("author", name="Dr Ada Okafor", title="Sleep physician", department="Sleep Medicine")
     editor = make_user("editor", name="Edith Editor", title="Reviewer", department="Public Affairs")
 
@@ -110,8 +113,9 @@ def test_an_author_and_an_editor_take_a_post_from_draft_to_published_by_keyboard
     expect(page.locator("#group-in_review")).to_contain_text(TITLE)
 
     # The editor, in their own browser, finds it in the queue and approves it.
-    context = browser.new_context(base_url=live_server, locale="en-GB", timezone_id="UTC",
-                                  viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        base_url=live_server, locale="en-GB", timezone_id="UTC", viewport={"width": 1280, "height": 900}
+    )
     try:
         desk = context.new_page()
         _sign_in_by_keyboard(desk, editor)

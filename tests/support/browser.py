@@ -52,6 +52,7 @@ TIMEOUT_MS = 10_000
 
 # --- the app on a real socket ----------------------------------------------------------------------
 
+
 class _QuietHandler(WSGIRequestHandler):
     """No access log line per request (pytest would show hundreds on a failure); errors still log."""
 
@@ -63,11 +64,16 @@ class LiveServer:
     """``app`` under werkzeug's threaded server, on 127.0.0.1 and a port the OS picks."""
 
     def __init__(self, app: Flask) -> None:
-        self._server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True,
-                                                   request_handler=_QuietHandler)
+        self._server: BaseWSGIServer = make_server(
+            "127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler
+        )
         self.url = f"http://127.0.0.1:{self._server.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"live-server-{self._server.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"live-server-{self._server.port}",
+            daemon=True,
+        )
 
     def __enter__(self) -> LiveServer:
         self._thread.start()
@@ -83,14 +89,17 @@ class LiveServer:
 
 # --- one Chromium for the run ----------------------------------------------------------------------
 
+
 def chromium_executable() -> str:
     """Where Chromium is: $CANDOR_CHROMIUM, else /usr/bin/chromium. Skips (or fails, in CI) if absent."""
     wanted = os.environ.get(CHROMIUM_ENV, "").strip() or DEFAULT_CHROMIUM
     found = shutil.which(wanted)
     if found is None:
         source = f"${CHROMIUM_ENV}" if os.environ.get(CHROMIUM_ENV, "").strip() else "the default path"
-        missing(f"browser tests need Chromium, and there is none at {wanted} ({source}); "
-                f"install Debian's chromium or set {CHROMIUM_ENV}")
+        missing(
+            f"browser tests need Chromium, and there is none at {wanted} ({source}); "
+            f"install Debian's chromium or set {CHROMIUM_ENV}"
+        )
     return found
 
 
@@ -116,8 +125,9 @@ class _SharedChromium:
             executable = chromium_executable()
             playwright = sync_playwright().start()
             try:
-                self._browser = playwright.chromium.launch(executable_path=executable, headless=True,
-                                                           args=CHROMIUM_ARGS, timeout=60_000)
+                self._browser = playwright.chromium.launch(
+                    executable_path=executable, headless=True, args=CHROMIUM_ARGS, timeout=60_000
+                )
             except BaseException:
                 playwright.stop()
                 raise
@@ -154,6 +164,7 @@ _chromium = _SharedChromium()
 
 # --- screenshots -----------------------------------------------------------------------------------
 
+
 def screenshot(page: Page, name: str) -> Path:
     """Save a full-page PNG as test-output/screenshots/<name>.png and return its path."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -163,6 +174,7 @@ def screenshot(page: Page, name: str) -> Path:
 
 
 # --- fixtures --------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session", name="chromium")
 def chromium_fixture() -> Iterator[Browser]:
@@ -191,8 +203,9 @@ def live_server_fixture(app: Flask) -> Iterator[str]:
 @pytest.fixture(name="page")
 def page_fixture(browser: Browser, live_server: str, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A new page in a new context; if the test fails, a screenshot of where it stood is kept."""
-    context = browser.new_context(base_url=live_server, locale="en-GB", timezone_id="UTC",
-                                  viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        base_url=live_server, locale="en-GB", timezone_id="UTC", viewport={"width": 1280, "height": 900}
+    )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     failed_before = request.session.testsfailed
@@ -214,4 +227,3 @@ def sign_in(page: Page, email: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     with page.expect_navigation():
         page.get_by_role("button", name="Sign in").click()
-

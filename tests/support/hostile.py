@@ -94,14 +94,16 @@ SCRIPTS: dict[str, str] = {
     "object-embed": '<object data="javascript:alert(1)"></object><embed src="javascript:alert(1)">',
     "style-tag": "<style>body{background:url(javascript:alert(1))}</style>",
     "style-attribute": '<div style="background:url(javascript:alert(1))">x</div>',
-    "form-formaction": ('<form action="javascript:alert(1)">'
-                        '<button formaction="javascript:alert(1)">x</button></form>'),
+    "form-formaction": (
+        '<form action="javascript:alert(1)"><button formaction="javascript:alert(1)">x</button></form>'
+    ),
     "meta-refresh": '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">',
     "base-href": '<base href="javascript:alert(1)//">',
     "comment-breakout": "<!--><script>alert(1)</script>-->",
     "cdata-breakout": "<![CDATA[><script>alert(1)</script>]]>",
-    "clobbering-ids": ('<a id="main" name="csrf_token" href="https://example.org/">x</a>'
-                       '<form id="post-body"></form>'),
+    "clobbering-ids": (
+        '<a id="main" name="csrf_token" href="https://example.org/">x</a><form id="post-body"></form>'
+    ),
     "code-span-script": "`<script>alert(1)</script>` and\n\n    <script>alert(2)</script>",
 }
 
@@ -245,8 +247,9 @@ RAW_BODIES: dict[str, bytes] = {
     "deep-array": b"[" * 200_000,
     "deep-object": b'{"a":' * 100_000,
     "deep-array-closed": b"[" * 50_000 + b"]" * 50_000,
-    "duplicate-keys": (b'{"title": "a", "title": {"x": 1}, "body": "b", "body": null, '
-                       b'"revision": 1, "revision": "1"}'),
+    "duplicate-keys": (
+        b'{"title": "a", "title": {"x": 1}, "body": "b", "body": null, "revision": 1, "revision": "1"}'
+    ),
     "invalid-utf8": b'{"title": "\xff\xfe", "body": "\xed\xa0\x80", "note": "\xc0\x80"}',
     "utf8-bom": b'\xef\xbb\xbf{"title": "x", "body": "y"}',
     "utf16": '{"title": "x", "body": "y"}'.encode("utf-16"),
@@ -345,8 +348,23 @@ QUERIES: dict[str, str] = {
     "from-to-huge": "from=99999999999999999999&to=-1",
     "status-junk": "status=%00%27%22%3C",
     # NUL under every parameter name a page might read and pass to the database.
-    "nul-everywhere": "&".join(f"{k}=1%00" for k in (
-        "q", "state", "status", "sort", "kind", "tag", "from", "to", "page", "per_page", "next", "token")),
+    "nul-everywhere": "&".join(
+        f"{k}=1%00"
+        for k in (
+            "q",
+            "state",
+            "status",
+            "sort",
+            "kind",
+            "tag",
+            "from",
+            "to",
+            "page",
+            "per_page",
+            "next",
+            "token",
+        )
+    ),
     "many-params": "&".join(f"p{i}={i}" for i in range(2000)),
     "long-value": "q=" + "a" * 50_000,
 }
@@ -419,14 +437,20 @@ def urlencoded(fields: dict[str, bytes]) -> bytes:
 def multipart(fields: dict[str, bytes], boundary: str = "candorhostileboundary") -> tuple[bytes, str]:
     b = boundary.encode()
     parts = [
-        b"--" + b + b'\r\nContent-Disposition: form-data; name="' + name.encode() + b'"\r\n\r\n'
-        + value + b"\r\n"
+        b"--"
+        + b
+        + b'\r\nContent-Disposition: form-data; name="'
+        + name.encode()
+        + b'"\r\n\r\n'
+        + value
+        + b"\r\n"
         for name, value in fields.items()
     ]
     return b"".join(parts) + b"--" + b + b"--\r\n", f"multipart/form-data; boundary={boundary}"
 
 
 # --- checking answers --------------------------------------------------------------------------------
+
 
 def problem_with_error(response: Any) -> str | None:
     """Why a response breaks the error contract, or None: under 500, and a 4xx says what went wrong.
@@ -452,10 +476,41 @@ def problem_with_error(response: Any) -> str | None:
     return None
 
 
-_URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "data", "poster", "background",
-                   "srcset", "cite", "longdesc", "codebase", "lowsrc", "dynsrc"}
-_FRAGMENT_FORBIDDEN_TAGS = {"script", "iframe", "frame", "object", "embed", "svg", "math", "style", "link",
-                            "meta", "base", "form", "input", "button", "textarea", "select", "template"}
+_URL_ATTRIBUTES = {
+    "href",
+    "src",
+    "action",
+    "formaction",
+    "xlink:href",
+    "data",
+    "poster",
+    "background",
+    "srcset",
+    "cite",
+    "longdesc",
+    "codebase",
+    "lowsrc",
+    "dynsrc",
+}
+_FRAGMENT_FORBIDDEN_TAGS = {
+    "script",
+    "iframe",
+    "frame",
+    "object",
+    "embed",
+    "svg",
+    "math",
+    "style",
+    "link",
+    "meta",
+    "base",
+    "form",
+    "input",
+    "button",
+    "textarea",
+    "select",
+    "template",
+}
 _INVISIBLE = re.compile(r"[\x00-\x20\x7f]+")
 
 

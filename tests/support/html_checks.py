@@ -59,13 +59,20 @@ def vnu_command() -> list[str]:
     if java is None:
         missing("HTML validation needs Java, and there is no `java` on PATH (Debian: default-jre-headless)")
     if not jar.is_file():
-        missing(f"HTML validation needs the Nu HTML Checker, and there is none at {jar} "
-                f"(run `make install-test` with npm present, or set {VNU_ENV})")
+        missing(
+            f"HTML validation needs the Nu HTML Checker, and there is none at {jar} "
+            f"(run `make install-test` with npm present, or set {VNU_ENV})"
+        )
     return [java, "-jar", str(jar)]
 
 
-def validate(documents: dict[str, str], workdir: Path, *, stylesheets: list[Path] = STYLESHEETS,
-             command: list[str] | None = None) -> list[Message]:
+def validate(
+    documents: dict[str, str],
+    workdir: Path,
+    *,
+    stylesheets: list[Path] = STYLESHEETS,
+    command: list[str] | None = None,
+) -> list[Message]:
     """Check every document (label -> HTML) and stylesheet in one vnu run; return what fails.
 
     Each document is written to ``workdir`` under a numbered file name, and vnu's answers are mapped
@@ -90,10 +97,10 @@ def validate(documents: dict[str, str], workdir: Path, *, stylesheets: list[Path
     try:
         report = json.loads(done.stdout)
     except json.JSONDecodeError:
-        raise AssertionError(f"vnu gave no JSON report (exit {done.returncode}):\n"
-                             f"{done.stdout}\n{done.stderr}") from None
-    return [message for raw in report.get("messages", [])
-            if (message := _message(raw, names)) is not None]
+        raise AssertionError(
+            f"vnu gave no JSON report (exit {done.returncode}):\n{done.stdout}\n{done.stderr}"
+        ) from None
+    return [message for raw in report.get("messages", []) if (message := _message(raw, names)) is not None]
 
 
 def _message(raw: dict[str, Any], names: dict[str, str]) -> Message | None:
@@ -104,9 +111,14 @@ def _message(raw: dict[str, Any], names: dict[str, str]) -> Message | None:
         kind = "warning"
     url = raw.get("url", "")
     path = Path(unquote(urlsplit(url).path)).resolve().as_posix() if url else ""
-    return Message(document=names.get(path, url or "(vnu)"), kind=kind, line=raw.get("lastLine"),
-                   column=raw.get("firstColumn", raw.get("lastColumn")), text=raw.get("message", ""),
-                   extract=raw.get("extract", ""))
+    return Message(
+        document=names.get(path, url or "(vnu)"),
+        kind=kind,
+        line=raw.get("lastLine"),
+        column=raw.get("firstColumn", raw.get("lastColumn")),
+        text=raw.get("message", ""),
+        extract=raw.get("extract", ""),
+    )
 
 
 def format_messages(messages: list[Message]) -> str:

@@ -63,30 +63,57 @@ class Site:
     comments: CommentsSeed | None = None  # reader and staff comments on ``post``, a contact message
 
 
-def seed_site(session: Session, make_user: Callable[..., User], make_post: Callable[..., Post],
-              settings: GateSettings) -> Site:
+def seed_site(
+    session: Session, make_user: Callable[..., User], make_post: Callable[..., Post], settings: GateSettings
+) -> Site:
     """A small blog with one of everything a page can show: a corrected post with a reader's error
     report, a retracted post (labelled on the index, listed among corrections), a draft, a post in
     review, two index pages."""
-    staff = make_user("author", "editor", "moderator", "admin", name="Sam Staff",
-                      title="Head of Public Affairs", department="Communications")
+    staff = make_user(
+        "author",
+        "editor",
+        "moderator",
+        "admin",
+        name="Sam Staff",
+        title="Head of Public Affairs",
+        department="Communications",
+    )
     author = make_user("author", name="Dr Ada Okafor", title="Pharmacist", department="Pharmacy")
     newsdesk = make_user("author", name="Clinic Newsdesk", title="Editor", department="Communications")
-    others = [make_post("published", author=newsdesk, title=f"Clinic news item {n}", body=f"News item {n}.")
-              for n in range(1, POSTS_FOR_TWO_PAGES)]
-    post = make_post("published", author=author, title="Taking ibuprofen safely", body=BODY,
-                     references=["https://example.org/ibuprofen-guidance", "https://example.org/nsaid-review"])
+    others = [
+        make_post("published", author=newsdesk, title=f"Clinic news item {n}", body=f"News item {n}.")
+        for n in range(1, POSTS_FOR_TWO_PAGES)
+    ]
+    post = make_post(
+        "published",
+        author=author,
+        title="Taking ibuprofen safely",
+        body=BODY,
+        references=["https://example.org/ibuprofen-guidance", "https://example.org/nsaid-review"],
+    )
     _correct(session, post, staff, BODY.replace("up to 2400 mg", "up to 1200 mg"), settings)
     editorial.retract(session, staff, others[0], "The item announced a clinic that has not opened.")
     draft = make_post("draft", author=author, title="An unfinished draft", body="Not for readers yet.")
     in_review = make_post("in_review", author=author, title="A post awaiting review", body="Nearly there.")
-    corrections.report_error(session, post, what="The dose in the second paragraph looks too high.",
-                             source="https://example.org/bnf-ibuprofen", email="reader@example.org",
-                             ip="192.0.2.10")
+    corrections.report_error(
+        session,
+        post,
+        what="The dose in the second paragraph looks too high.",
+        source="https://example.org/bnf-ibuprofen",
+        email="reader@example.org",
+        ip="192.0.2.10",
+    )
     comments_seed = seed_comments(session, post, staff)
     session.commit()
-    return Site(post=post, draft=draft, in_review=in_review, author=author, staff=staff,
-                posts=[*others, post], comments=comments_seed)
+    return Site(
+        post=post,
+        draft=draft,
+        in_review=in_review,
+        author=author,
+        staff=staff,
+        posts=[*others, post],
+        comments=comments_seed,
+    )
 
 
 def every_page(site: Site) -> list[Page]:
@@ -155,8 +182,13 @@ def _correct(session: Session, post: Post, editor: User, body: str, settings: Ga
     """Publish a correction to ``post``: revise, submit, approve, as the API would."""
     current = post.current_revision
     assert current is not None
-    change = posts.RevisionInput(current.title, body, list(current.references), "correction",
-                                 "The daily maximum was wrong: it is 1200 mg.")
+    change = posts.RevisionInput(
+        current.title,
+        body,
+        list(current.references),
+        "correction",
+        "The daily maximum was wrong: it is 1200 mg.",
+    )
     revision, _ = posts.revise(session, post.author, post, change, current.number)
     editorial.submit(session, post.author, post, settings)
     editorial.approve(session, editor, post, revision.number, settings)
@@ -165,6 +197,7 @@ def _correct(session: Session, post: Post, editor: User, body: str, settings: Ga
 
 
 # --- comments (issue 5) ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class CommentsSeed:
@@ -192,28 +225,52 @@ def seed_comments(session: Session, post: Post, staff: User) -> CommentsSeed:
     settings = PipelineSettings(min_seconds=0)
 
     def comment(body: str, email: str, name: str, notify: bool = False) -> Any:
-        data = services.CommentInput(author_name=name, author_email=email, body=body, notify=notify,
-                                     ip="192.0.2.20", permalink=f"http://blog.example.org/posts/{post.slug}")
+        data = services.CommentInput(
+            author_name=name,
+            author_email=email,
+            body=body,
+            notify=notify,
+            ip="192.0.2.20",
+            permalink=f"http://blog.example.org/posts/{post.slug}",
+        )
         return services.submit_comment(session, post, data, actor=None, checker=checker, settings=settings)
 
-    question = comment("Can I take *ibuprofen* with paracetamol? See https://example.org/nhs-advice",
-                       "reader@example.org", "Rosa Reader", notify=True)
+    question = comment(
+        "Can I take *ibuprofen* with paracetamol? See https://example.org/nhs-advice",
+        "reader@example.org",
+        "Rosa Reader",
+        notify=True,
+    )
     moderate(session, staff, question, "approve")
     answer = "Yes: they work differently. Ask a pharmacist."
-    services.staff_comment(session, post, staff, services.CommentInput(
-        author_name=staff.name, author_email=staff.email, body=answer, parent_id=question.id))
+    services.staff_comment(
+        session,
+        post,
+        staff,
+        services.CommentInput(
+            author_name=staff.name, author_email=staff.email, body=answer, parent_id=question.id
+        ),
+    )
     held = comment("My number is (507) 284-2511, call me about the dose.", "other@example.org", "Omar Reader")
-    message = contact.submit(session, contact.ContactInput("Cy Reader", "cy@example.org", "Visiting hours",
-                                                          "When can I visit the pharmacy?"), min_seconds=0)
+    message = contact.submit(
+        session,
+        contact.ContactInput(
+            "Cy Reader", "cy@example.org", "Visiting hours", "When can I visit the pharmacy?"
+        ),
+        min_seconds=0,
+    )
     session.flush()
     subscription = session.query(Subscription).filter_by(comment_id=question.id).one()
     # The app signs with SECRET_KEY, which tests/conftest.py sets in the environment before any app exists.
     secret = os.environ["SECRET_KEY"]
     return CommentsSeed(
-        question_id=question.id, held_id=held.id, contact_id=message.id,
+        question_id=question.id,
+        held_id=held.id,
+        contact_id=message.id,
         status_token=tokens.sign(secret, tokens.Purpose.COMMENT_STATUS, c=held.id),
-        unsubscribe_token=tokens.sign(secret, tokens.Purpose.UNSUBSCRIBE, s=subscription.id,
-                                      e=subscription.email),
+        unsubscribe_token=tokens.sign(
+            secret, tokens.Purpose.UNSUBSCRIBE, s=subscription.id, e=subscription.email
+        ),
     )
 
 
