@@ -52,6 +52,61 @@ def server(app) -> Iterator[str]:
     thread.join(5)
 
 
+@pytest.fixture
+def gunicorn(database_url: str, tmp_path: Any) -> Iterator[str]:
+    """The app under gunicorn with 4 sync workers (4 processes, 4 connections), on the test's database."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "CANDOR_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    env.pop("CANDOR_ENV", None)
+    log = open(tmp_path / "gunicorn.log", "w")  # noqa: SIM115 - closed below, after the server
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "4",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "60",
+            "wsgi:app",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(15)
+        log.close()
+
+
 def _together(*calls: Callable[[], httpx.Response]) -> list[int]:
     """Run the calls at the same moment (one barrier) and return their status codes in call order."""
     barrier = threading.Barrier(len(calls))
@@ -281,6 +336,25 @@ def test_two_editors_saving_on_one_base_get_one_201_and_one_409_every_round(
             assert sorted(codes) == [201, 409], (base, codes)
         current = http.get(f"{server}/api/v1/posts/{post.id}", headers=first).json()
     assert current["revision"] == ROUNDS + 1
+
+
+def test_two_editors_racing_behind_four_gunicorn_workers_get_one_201_and_one_409(
+    gunicorn, make_post, make_token, cast, tmp_path
+):
+    post = make_post("published", author=cast["owner"])
+    first, second = _bearer(make_token, cast["editor"]), _bearer(make_token, cast["second_editor"])
+    url = f"{gunicorn}/api/v1/posts/{post.id}/revisions"
+    with httpx.Client(timeout=60) as http:
+        for base in range(1, ROUNDS + 1):
+            bodies = [
+                {"body": f"Round {base} by {who}.", "base_revision": base, "kind": "minor"}
+                for who in ("first", "second")
+            ]
+            codes = _together(
+                partial(http.post, url, headers=first, json=bodies[0]),
+                partial(http.post, url, headers=second, json=bodies[1]),
+            )
+            assert sorted(codes) == [201, 409], (base, codes, (tmp_path / "gunicorn.log").read_text()[-2000:])
 
 
 @pytest.mark.parametrize("action", ["approve", "submit"])
