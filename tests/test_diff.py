@@ -19,7 +19,7 @@ from bs4 import BeautifulSoup, NavigableString, Tag
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.corrections import diff as diff_module
+from app.corrections import alignment
 from app.corrections.diff import diff_html
 from app.posts.rendering import render_markdown
 
@@ -447,17 +447,17 @@ def edited_pairs(draw: st.DrawFn) -> tuple[str, str]:
 @contextmanager
 def _limits(direct: int, budget: int) -> Iterator[None]:
     """Shrink the Myers thresholds so small documents take the anchor and budget paths too."""
-    saved = diff_module.DIRECT_TOKENS, diff_module.WORK_BUDGET
-    diff_module.DIRECT_TOKENS, diff_module.WORK_BUDGET = direct, budget
+    saved = alignment.DIRECT_TOKENS, alignment.WORK_BUDGET
+    alignment.DIRECT_TOKENS, alignment.WORK_BUDGET = direct, budget
     try:
         yield
     finally:
-        diff_module.DIRECT_TOKENS, diff_module.WORK_BUDGET = saved
+        alignment.DIRECT_TOKENS, alignment.WORK_BUDGET = saved
 
 
 PATHS = [
-    pytest.param(diff_module.DIRECT_TOKENS, diff_module.WORK_BUDGET, id="myers"),
-    pytest.param(6, diff_module.WORK_BUDGET, id="patience-anchors"),
+    pytest.param(alignment.DIRECT_TOKENS, alignment.WORK_BUDGET, id="myers"),
+    pytest.param(6, alignment.WORK_BUDGET, id="patience-anchors"),
     pytest.param(6, 40, id="budget-exhausted"),
 ]
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
