@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import pytest
 from bs4 import BeautifulSoup, NavigableString, Tag
+from diff_match_patch import diff_match_patch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -111,6 +112,49 @@ def assert_well_formed(output: str) -> None:
     assert _canonical(_body(output, "html5lib")) == _canonical(literal)
     ids = _ids(_body(output))
     assert len(ids) == len(set(ids)), "duplicate ids"
+
+
+class _Streamed(HTMLParser):
+    """One side's reading, streamed: BeautifulSoup's unwrap searches the parent's children each time,
+    quadratic in a paragraph of 50,000 marks. Marks never nest (assert_well_formed checks it)."""
+
+    def __init__(self, drop: str | None, unwrap: str | None) -> None:
+        super().__init__(convert_charrefs=False)
+        self.drop, self.unwrap = drop, unwrap
+        self.skipping = False
+        self.out: list[str] = []
+        self.marks = 0
+
+    def __str__(self) -> str:
+        return "".join(self.out)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.marks += tag in MARKS
+        self.skipping |= tag == self.drop
+        if not self.skipping and tag != self.unwrap:
+            self.out.append(self.get_starttag_text() or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.skipping and tag != self.unwrap:
+            self.out.append(f"</{tag}>")
+        self.skipping &= tag != self.drop
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.out.append(data)
+
+    def handle_entityref(self, name: str) -> None:
+        self.handle_data(f"&{name};")
+
+    def handle_charref(self, name: str) -> None:
+        self.handle_data(f"&#{name};")
+
+
+def _streamed(html: str, drop: str | None = None, unwrap: str | None = None) -> _Streamed:
+    reading = _Streamed(drop, unwrap)
+    reading.feed(html)
+    reading.close()
+    return reading
 
 
 def marks(output: str) -> list[tuple[str, str]]:
@@ -275,6 +319,59 @@ def test_more_distinct_tokens_than_the_basic_multilingual_plane_holds() -> None:
     output = diff_html(old_html, new_html)
     assert_exact_both_ways(old_html, new_html, output, parser="html.parser")
     assert len(marks(output)) == 10
+
+
+def _alternating_words(n: int) -> tuple[str, str]:
+    """One long paragraph, a word changed between every two unique ones: no block boundary to cut at."""
+    return ("<p>" + " ".join(f"u{i} a a" for i in range(n)) + "</p>",
+            "<p>" + " ".join(f"u{i} b b" for i in range(n)) + "</p>")
+
+
+def _alternating_lines(n: int) -> tuple[str, str]:
+    """Every other paragraph changed: the line-level pass sees an edit after every one-line equality."""
+    return ("\n".join(f"<p>w{i}</p>" for i in range(n)),
+            "\n".join(f"<p>w{i}</p>" if i % 2 else f"<p>v{i}</p>" for i in range(n)))
+
+
+def _overlapping_replacement(n: int) -> tuple[str, str]:
+    """Past the Myers budget, replaced whole; the old text's tail is the new text's head, which dmp's
+    overlap search finds one token at a time (eleven seconds for 100,000 tokens on its own)."""
+    return "<p>Q " + "x " * n + "</p>", "<p>" + "x " * n + "R</p>"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("pair", "min_edits"),
+    [
+        pytest.param(_alternating_words(17_000), 17_000, id="alternating-words"),
+        pytest.param(_alternating_lines(20_000), 10_000, id="alternating-lines"),
+        pytest.param(_overlapping_replacement(50_000), 1, id="overlapping-replacement"),
+    ],
+)
+def test_semantic_cleanup_stays_within_its_budget(
+    pair: tuple[str, str], min_edits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """About 100,000 tokens a side, built so that dmp's cleanup, given them whole, works quadratically.
+
+    Its work is measured where it is done: every list dmp's cleanup is handed, by size. A stretch of
+    n tokens costs at most about n squared, so the sum of the squares is the work done, and it must
+    stay within CLEANUP_BUDGET however many edits there are (min_edits: at least that many separate
+    edits are in the output, so a single cleanup over them all would have cost min_edits squared).
+    """
+    handed: list[int] = []
+    cleanup = diff_match_patch.diff_cleanupSemantic
+
+    def measured(self: diff_match_patch, diffs: list[tuple[int, str]]) -> None:
+        handed.append(sum(len(text) for _, text in diffs))
+        cleanup(self, diffs)
+
+    monkeypatch.setattr(diff_match_patch, "diff_cleanupSemantic", measured)
+    old_html, new_html = pair
+    output = diff_html(old_html, new_html)
+    assert sum(n * n for n in handed) <= alignment.CLEANUP_BUDGET
+    assert _streamed(output).marks >= min_edits
+    assert str(_streamed(output, drop="ins", unwrap="del")) == str(_streamed(old_html))
+    assert str(_streamed(output, drop="del", unwrap="ins")) == str(_streamed(new_html))
 
 
 def test_unbalanced_input_falls_back_to_a_whole_replacement() -> None:

@@ -21,6 +21,11 @@ DIRECT_TOKENS = 1200
 """Regions up to this many tokens (both sides together) go straight to Myers."""
 WORK_BUDGET = 2_000_000
 """Sum of len(old) x len(new) over the Myers calls of one diff; about a second in the worst case."""
+CLEANUP_BUDGET = 2_000_000
+"""Sum of the squared sizes (in tokens) of the stretches given to dmp's semantic cleanup in one diff."""
+_CLEANUP_STRETCH = 256
+_LONG_EQUALITY = 64
+_EDGE = 16
 _MAX_ANCHOR_DEPTH = 8
 _SLIDE_WINDOW = 32
 
@@ -109,6 +114,7 @@ class Differ:
         self.dmp.Diff_Timeout = 0
         self.alphabet = alphabet
         self.budget = WORK_BUDGET
+        self.cleanup_budget = CLEANUP_BUDGET
 
     def diff(self, old: str, new: str) -> list[Diff]:
         raw: list[Diff] = []
@@ -123,14 +129,52 @@ class Differ:
         segment: list[Diff] = []
         for op, text in diffs:
             if op == EQUAL and not self.alphabet.blocks.isdisjoint(text):
-                self.dmp.diff_cleanupSemantic(segment)
-                out += segment
+                out += self._cleanup(segment)
                 out.append((op, text))
                 segment = []
             else:
                 segment.append((op, text))
-        self.dmp.diff_cleanupSemantic(segment)
-        return out + segment
+        return out + self._cleanup(segment)
+
+    def _cleanup(self, diffs: list[Diff]) -> list[Diff]:
+        """dmp's semantic cleanup, in stretches whose cost is counted against CLEANUP_BUDGET.
+
+        Its loop backs up after every equality it folds and splices a Python list each time, so on
+        many small edits it is quadratic (100,000 alternating tokens took minutes). It is given short
+        stretches instead: one ends at an unchanged run of _LONG_EQUALITY tokens, which it would fold
+        only between edits at least as long, keeping _EDGE tokens of it on each side so that edits
+        can still shift to a word boundary; or at the first unchanged run once it holds
+        _CLEANUP_STRETCH tokens. A stretch of n tokens is charged n squared, its worst case; past
+        the budget a stretch is left as Myers found it, finer than it might be but still exact.
+        """
+        out: list[Diff] = []
+        stretch: list[Diff] = []
+        size = 0
+        for op, text in diffs:
+            if op == EQUAL and stretch and (len(text) >= _LONG_EQUALITY or size >= _CLEANUP_STRETCH):
+                head, middle, tail = text, "", ""
+                if len(text) >= _LONG_EQUALITY:
+                    head, middle, tail = text[:_EDGE], text[_EDGE:-_EDGE], text[-_EDGE:]
+                stretch.append((EQUAL, head))
+                out += self._cleaned(stretch)
+                if middle:
+                    out.append((EQUAL, middle))
+                stretch = [(EQUAL, tail)] if tail else []
+                size = len(tail)
+            else:
+                stretch.append((op, text))
+                size += len(text)
+        return out + self._cleaned(stretch)
+
+    def _cleaned(self, stretch: list[Diff]) -> list[Diff]:
+        if all(op == EQUAL for op, _ in stretch):
+            return stretch
+        size = sum(len(text) for _, text in stretch)
+        if size * size > self.cleanup_budget:
+            return stretch
+        self.cleanup_budget -= size * size
+        self.dmp.diff_cleanupSemantic(stretch)
+        return stretch
 
     def _by_lines(self, a: str, b: str, out: list[Diff]) -> None:
         """Diff the lines (blocks, mostly) first, then the tokens of the lines that differ.
@@ -148,8 +192,7 @@ class Differ:
         self._region(
             "".join(map(code.__getitem__, lines_a)), "".join(map(code.__getitem__, lines_b)), by_line, 0
         )
-        by_line = normalise(by_line)
-        self.dmp.diff_cleanupSemantic(by_line)
+        by_line = self._cleanup(normalise(by_line))
         gone: list[str] = []
         came: list[str] = []
         for op, chars in [*by_line, (EQUAL, "")]:

@@ -22,7 +22,9 @@ How it works, and why:
    counted in tokens (not seconds, which would make the result depend on the machine's load) caps the
    Myers calls. A region past the budget is shown as wholly replaced, which is coarse but still exact.
    dmp's semantic cleanup then folds word confetti into readable runs, but never across a block
-   boundary.
+   boundary, and only in short stretches whose squared sizes are counted against a budget of their
+   own: left to itself it backs up and splices a list after every fold, quadratic in the number of
+   edits. Past that budget the confetti stays, exact but finer than it might be.
 3. **Rebuilding.** The token alignment is turned back into a tree walk: two elements are kept as one
    (with the diff inside them) only when their start tags are identical and the alignment pairs them
    as siblings; everything else is a whole unit inside ``<del>`` or ``<ins>``. So a link whose href
