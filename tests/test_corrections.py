@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 import feedparser
@@ -11,6 +10,7 @@ from bs4 import BeautifulSoup
 from sqlalchemy import func, select
 
 from app.corrections.models import RevisionDiff
+from tests.support.diff_reading import read_side
 from tests.support.web import form_csrf_token, log_in, parse, text_of
 
 
@@ -28,16 +28,6 @@ def corrected(api, make_post, make_user):
         api.post(f"/api/v1/posts/{post.id}/submit", as_=post.author)
         assert api.post(f"/api/v1/posts/{post.id}/approve", {"revision": number + 1}, as_=editor).status_code == 200
     return post
-
-
-def _without(node, tag: str, keep_content: bool):
-    clone = copy.copy(node)
-    for el in clone.find_all(tag):
-        if keep_content:
-            el.unwrap()
-        else:
-            el.decompose()
-    return clone
 
 
 def _norm(node) -> str:
@@ -64,8 +54,10 @@ def test_changes_view_reads_as_each_revision_when_the_other_side_is_removed(clie
     diff = parse(client.get(f"/posts/{corrected.slug}/changes{query}")).select_one("#post-diff")
     before = parse(client.get(f"/posts/{corrected.slug}/revisions/{old}")).select_one("#post-body")
     after = parse(client.get(f"/posts/{corrected.slug}/revisions/{new}")).select_one("#post-body")
-    assert _norm(_without(_without(diff, "ins", False), "del", True)) == _norm(before)
-    assert _norm(_without(_without(diff, "del", False), "ins", True)) == _norm(after)
+    # Read as tests/support/diff_reading.py says: one side's marks (and elements of its class) gone,
+    # the other's unwrapped; _norm drops the newlines between blocks, items and rows.
+    assert _norm(read_side(diff, "old")) == _norm(before)
+    assert _norm(read_side(diff, "new")) == _norm(after)
     assert diff.find("del") is not None and diff.find("ins") is not None
 
 
@@ -77,6 +69,27 @@ def test_changes_are_marked_inside_the_structure_they_belong_to(client, correcte
     assert items[0].find("del").get_text().strip() == "food" and items[0].find("ins").get_text().strip() == "water"
     assert items[1].find("del").find("a")["href"] == "https://example.org/old"
     assert items[1].find("ins").find("a")["href"] == "https://example.org/new"
+
+
+def test_a_list_item_and_a_table_row_are_marked_where_html_allows(client, api, make_post, make_user):
+    """A removed item keeps its <li> (only <li> may stand in a list) and a new row its <tr>, marked by
+    class, their content in <del>/<ins>; the page still reads exactly as either revision."""
+    post = make_post("published", title="Doses", body="- one\n- two\n- three\n\n| a |\n|---|\n| 1 |")
+    revision = {"body": "- one\n- three\n\n| a |\n|---|\n| 1 |\n| 2 |", "base_revision": 1,
+                "kind": "correction", "note": "Fixed."}
+    api.post(f"/api/v1/posts/{post.id}/revisions", revision, as_=post.author)
+    api.post(f"/api/v1/posts/{post.id}/submit", as_=post.author)
+    approved = api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=make_user("editor"))
+    assert approved.status_code == 200
+    diff = parse(client.get(f"/posts/{post.slug}/changes")).select_one("#post-diff")
+    assert [(li.get("class"), li.get_text()) for li in diff.select("ul > li")] == [
+        (None, "one"), (["diff-del"], "two"), (None, "three")]
+    assert [(tr.get("class"), tr.get_text(strip=True)) for tr in diff.select("tbody > tr")] == [
+        (None, "1"), (["diff-ins"], "2")]
+    assert [el.get_text() for el in diff.select("li.diff-del > del, tr.diff-ins > td > ins")] == ["two", "2"]
+    for side, number in (("old", 1), ("new", 2)):
+        body = parse(client.get(f"/posts/{post.slug}/revisions/{number}")).select_one("#post-body")
+        assert _norm(read_side(diff, side)) == _norm(body)
 
 
 def test_diffs_are_computed_at_publication_and_kept(session, corrected):

@@ -12,6 +12,7 @@ import random
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any, Literal
 
 import pytest
@@ -23,9 +24,9 @@ from hypothesis import strategies as st
 from app.corrections import alignment
 from app.corrections.diff import diff_html
 from app.posts.rendering import render_markdown
+from tests.support.diff_reading import CLASSES, ITEM_CONTAINERS, MARKS, read_side, without_gaps
+from tests.support.html_checks import format_messages, validate, vnu_command
 
-MARKS = ("del", "ins")
-TABLE_STRUCTURE = {"table", "thead", "tbody", "tfoot", "tr", "colgroup"}
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
@@ -44,14 +45,8 @@ def _ids(node: Tag) -> list[str]:
 
 
 def strip_changes(diff_output: str, keep: Literal["old", "new"], parser: str = "html5lib") -> Tag:
-    """The document a reader of one side sees: the other side's marks removed, this side's unwrapped."""
-    body = _body(diff_output, parser)
-    drop, unwrap = ("ins", "del") if keep == "old" else ("del", "ins")
-    for el in body.find_all(drop):
-        el.decompose()
-    for el in body.find_all(unwrap):
-        el.unwrap()
-    return body
+    """The document a reader of one side sees (the rule is in tests/support/diff_reading.py)."""
+    return read_side(_body(diff_output, parser), keep)
 
 
 def _canonical(body: Tag, ignore_ids: Collection[str] = ()) -> str:
@@ -65,33 +60,48 @@ def _canonical(body: Tag, ignore_ids: Collection[str] = ()) -> str:
 
 def assert_exact_both_ways(old_html: str, new_html: str, output: str, parser: str = "html5lib") -> None:
     new_ids = set(_ids(_body(new_html, parser)))
-    # ids the new text also uses are dropped inside <del>, by design: compare the rest exactly.
-    assert _canonical(strip_changes(output, "old", parser), new_ids) == _canonical(
-        _body(old_html, parser), new_ids
+    # ids the new text also uses are dropped inside <del>, by design, and whitespace between list
+    # items and table rows follows the new text: compare the rest exactly.
+    assert _canonical(without_gaps(strip_changes(output, "old", parser)), new_ids) == _canonical(
+        without_gaps(_body(old_html, parser)), new_ids
     )
     assert _canonical(strip_changes(output, "new", parser)) == _canonical(_body(new_html, parser))
 
 
 class _StrictNesting(HTMLParser):
-    """Checks the markup as written: every end tag closes the innermost open element."""
+    """Checks the markup as written: every end tag closes the innermost open element, and no mark
+    stands where only items may (in a list, a table's structure) or inside another mark."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.stack: list[str] = []
+        self.stack: list[tuple[str, str | None]] = []
         self.errors: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        whole = next((mark for mark, cls in CLASSES.items() for name, value in attrs
+                      if name == "class" and cls in (value or "").split()), None)
+        sides = {side for name, side in self.stack if side is not None}
+        parent = self.stack[-1][0] if self.stack else None
         if tag in MARKS:
-            if any(open_ in MARKS for open_ in self.stack):
+            if any(name in MARKS for name, _ in self.stack):
                 self.errors.append(f"<{tag}> inside another change mark")
-            if self.stack and self.stack[-1] in TABLE_STRUCTURE:
-                self.errors.append(f"<{tag}> directly inside <{self.stack[-1]}>")
+            if parent in ITEM_CONTAINERS:
+                self.errors.append(f"<{tag}> directly inside <{parent}>")
+            sides.add(tag)
+        if whole is not None:
+            if parent not in ITEM_CONTAINERS and tag != "table" and not (tag == "div" and parent == "dl"):
+                self.errors.append(f"<{tag} class={CLASSES[whole]}> in <{parent}>, where a mark may stand")
+            if any(name in MARKS for name, _ in self.stack):
+                self.errors.append(f"<{tag} class={CLASSES[whole]}> inside a change mark")
+            sides.add(whole)
+        if len(sides) > 1:
+            self.errors.append(f"<{tag}> is both removed and added")
         if tag not in VOID:
-            self.stack.append(tag)
+            self.stack.append((tag, tag if tag in MARKS else whole))
 
     def handle_endtag(self, tag: str) -> None:
-        if not self.stack or self.stack[-1] != tag:
-            self.errors.append(f"</{tag}> closes <{self.stack[-1] if self.stack else None}>")
+        if not self.stack or self.stack[-1][0] != tag:
+            self.errors.append(f"</{tag}> closes <{self.stack[-1][0] if self.stack else None}>")
             return
         self.stack.pop()
 
@@ -178,9 +188,10 @@ CASES: list[Any] = [
     pytest.param("# Title", "## Title",
                  "<del><h1>Title</h1></del><ins><h2>Title</h2></ins>", id="heading-level-changed"),
     pytest.param("- one\n- two", "- one\n- two\n- three",
-                 "<ul>\n<li>one</li>\n<li>two</li>\n<ins><li>three</li>\n</ins></ul>", id="list-item-added"),
+                 '<ul>\n<li>one</li>\n<li>two</li>\n<li class="diff-ins"><ins>three</ins></li>\n</ul>',
+                 id="list-item-added"),
     pytest.param("- one\n- two\n- three", "- one\n- three",
-                 "<ul>\n<li>one</li>\n<del><li>two</li>\n</del><li>three</li>\n</ul>",
+                 '<ul>\n<li>one</li>\n<li class="diff-del"><del>two</del></li><li>three</li>\n</ul>',
                  id="list-item-removed"),
     pytest.param("1. one\n2. two", "1. one\n2. too",
                  "<ol>\n<li>one</li>\n<li><del>two</del><ins>too</ins></li>\n</ol>", id="list-item-changed"),
@@ -197,16 +208,14 @@ CASES: list[Any] = [
                  "<td>1</td>\n<td><del>2</del><ins>3</ins></td>\n</tr>\n</tbody>\n</table>",
                  id="table-cell-changed"),
     pytest.param("| a |\n|---|\n| 1 |", "| a |\n|---|\n| 1 |\n| 2 |",
-                 "<del><table>\n<thead>\n<tr>\n<th>a</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n<td>1</td>\n</tr>\n"
-                 "</tbody>\n</table></del><ins><table>\n<thead>\n<tr>\n<th>a</th>\n</tr>\n</thead>\n<tbody>\n"
-                 "<tr>\n<td>1</td>\n</tr>\n<tr>\n<td>2</td>\n</tr>\n</tbody>\n</table></ins>",
-                 id="table-row-added-replaces-table"),
+                 "<table>\n<thead>\n<tr>\n<th>a</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n<td>1</td>\n</tr>\n"
+                 '<tr class="diff-ins">\n<td><ins>2</ins></td>\n</tr>\n</tbody>\n</table>',
+                 id="table-row-added"),
     pytest.param("| a |\n|---|\n| 1 |\n| 2 |\n| 3 |", "| a |\n|---|\n| 1 |\n| 3 |",
-                 "<del><table>\n<thead>\n<tr>\n<th>a</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n<td>1</td>\n</tr>\n"
-                 "<tr>\n<td>2</td>\n</tr>\n<tr>\n<td>3</td>\n</tr>\n</tbody>\n</table></del><ins><table>\n"
-                 "<thead>\n<tr>\n<th>a</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n<td>1</td>\n</tr>\n<tr>\n"
-                 "<td>3</td>\n</tr>\n</tbody>\n</table></ins>",
-                 id="table-row-removed-replaces-table"),
+                 "<table>\n<thead>\n<tr>\n<th>a</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n<td>1</td>\n</tr>\n"
+                 '<tr class="diff-del">\n<td><del>2</del></td>\n</tr><tr>\n<td>3</td>\n</tr>\n'
+                 "</tbody>\n</table>",
+                 id="table-row-removed"),
     pytest.param("```python\nx = 1\ny = 2\n```", "```python\nx = 1\ny = 3\n```",
                  '<pre><code class="language-python">x = 1\ny = <del>2</del><ins>3</ins>\n</code></pre>',
                  id="code-block-changed"),
@@ -249,6 +258,149 @@ def test_changes_are_marked_exactly_as_expected(old_md: str, new_md: str, expect
     assert _canonical(_body(output)) == _canonical(_body(expected))
     assert_exact_both_ways(old_html, new_html, output)
     assert_well_formed(output)
+
+
+# --- lists and tables: items, rows and cells --------------------------------------------------------
+
+
+HEADED = "| a | b |\n|---|---|\n"
+RAW_TABLE = '<table><tbody><tr><td colspan="2">x</td></tr><tr><td>a</td><td>b</td></tr></tbody></table>'
+
+# Each case names elements by (tag, text) and says how the diff must show them: "same" (no mark or
+# class inside), "del"/"ins" (the element kept, of class diff-del/diff-ins, all its text in that
+# mark), or "changed" (marks inside). The "same" ones are the point: unchanged items stay unmarked.
+STRUCTURE: list[Any] = [
+    pytest.param("- one\n- two\n- three", "- one\n- three",
+                 {("li", "one"): "same", ("li", "two"): "del", ("li", "three"): "same"},
+                 id="ul-item-removed"),
+    pytest.param("- one\n- two", "- zero\n- one\n- two",
+                 {("li", "zero"): "ins", ("li", "one"): "same", ("li", "two"): "same"},
+                 id="ul-item-added-first"),
+    pytest.param("1. one\n2. two", "1. one\n2. two\n3. three",
+                 {("li", "one"): "same", ("li", "two"): "same", ("li", "three"): "ins"},
+                 id="ol-item-added-last"),
+    pytest.param("1. one\n2. two\n3. three", "1. one\n2. three",
+                 {("li", "one"): "same", ("li", "two"): "del", ("li", "three"): "same"},
+                 id="ol-item-removed"),
+    pytest.param("1. one\n2. two\n3. three", "1. one\n2. too\n3. three",
+                 {("li", "one"): "same", ("li", "two too"): "changed", ("li", "three"): "same"},
+                 id="ol-item-changed"),
+    pytest.param("- a\n- b\n    - c\n    - d\n- e", "- a\n- b\n    - c\n- e",
+                 {("li", "a"): "same", ("li", "b c d"): "changed", ("li", "c"): "same", ("li", "d"): "del",
+                  ("li", "e"): "same"}, id="nested-item-removed"),
+    pytest.param("- a\n- b\n    - c\n- e", "- a\n- b\n    - c\n    - d\n- e",
+                 {("li", "a"): "same", ("li", "c"): "same", ("li", "d"): "ins", ("li", "e"): "same"},
+                 id="nested-item-added"),
+    pytest.param("- a\n- b\n    - c\n- e", "- a\n- e",
+                 {("li", "a"): "same", ("li", "b c"): "del", ("li", "e"): "same"},
+                 id="item-with-sub-list-removed"),
+    pytest.param("- a\n- b", "- a\n- b\n    1. c\n    2. d",
+                 {("li", "a"): "same", ("li", "b c d"): "changed"}, id="sub-list-added"),
+    pytest.param("Tea\n:   Hot\n\nMilk\n:   Cold", "Tea\n:   Hot",
+                 {("dt", "Tea"): "same", ("dd", "Hot"): "same", ("dt", "Milk"): "del", ("dd", "Cold"): "del"},
+                 id="definition-removed"),
+    pytest.param("Tea\n:   Hot", "Tea\n:   Hot\n\nMilk\n:   Cold",
+                 {("dt", "Tea"): "same", ("dd", "Hot"): "same", ("dt", "Milk"): "ins", ("dd", "Cold"): "ins"},
+                 id="definition-added"),
+    pytest.param("x[^1] y[^2]\n\n[^1]: one\n[^2]: two", "x[^1] y\n\n[^1]: one",
+                 {("li", "one \u21a9"): "same", ("li", "two \u21a9"): "del"}, id="footnote-removed"),
+    pytest.param(HEADED + "| 1 | 2 |", HEADED + "| 1 | 2 |\n| 3 | 4 |",
+                 {("tr", "a b"): "same", ("tr", "1 2"): "same", ("tr", "3 4"): "ins"},
+                 id="table-row-added-last"),
+    pytest.param(HEADED + "| 1 | 2 |\n| 5 | 6 |", HEADED + "| 1 | 2 |\n| 3 | 4 |\n| 5 | 6 |",
+                 {("tr", "a b"): "same", ("tr", "1 2"): "same", ("tr", "3 4"): "ins", ("tr", "5 6"): "same"},
+                 id="table-row-added-between"),
+    pytest.param(HEADED + "| 1 | 2 |\n| 3 | 4 |\n| 5 | 6 |", HEADED + "| 1 | 2 |\n| 5 | 6 |",
+                 {("tr", "a b"): "same", ("tr", "1 2"): "same", ("tr", "3 4"): "del", ("tr", "5 6"): "same"},
+                 id="table-row-removed"),
+    pytest.param(HEADED + "| 1 | 2 |\n| 3 | 4 |", HEADED + "| 1 | 2 |\n| 3 | 5 |",
+                 {("tr", "a b"): "same", ("tr", "1 2"): "same", ("td", "3"): "same",
+                  ("td", "4 5"): "changed"}, id="table-cell-changed"),
+    pytest.param(HEADED + "| 1 | 2 |", "| a | b | c |\n|---|---|---|\n| 1 | 2 | 3 |",
+                 {("th", "a"): "same", ("th", "b"): "same", ("th", "c"): "ins", ("td", "1"): "same",
+                  ("td", "2"): "same", ("td", "3"): "ins"}, id="table-column-added"),
+    pytest.param("| a | b | c |\n|---|---|---|\n| 1 | 2 | 3 |", "| a | c |\n|---|---|\n| 1 | 3 |",
+                 {("th", "a"): "same", ("th", "b"): "del", ("th", "c"): "same", ("td", "1"): "same",
+                  ("td", "2"): "del", ("td", "3"): "same"}, id="table-column-removed"),
+    pytest.param(HEADED + "| 1 | 2 |\n| 3 | 4 |",
+                 "| a | b | c |\n|---|---|---|\n| 1 | 2 | 9 |\n| 5 | 6 | 7 |\n| 3 | 4 | 8 |",
+                 {("td", "1"): "same", ("td", "9"): "ins", ("tr", "5 6 7"): "ins", ("td", "3"): "same",
+                  ("td", "8"): "ins"}, id="table-row-and-column-added"),
+    pytest.param("| a |\n|---|", "| a |\n|---|\n| 1 |\n| 2 |",
+                 {("tr", "a"): "same", ("tr", "2"): "ins"}, id="table-given-its-first-rows"),
+    pytest.param("Intro\n\n" + HEADED + "| 1 | 2 |", "Intro",
+                 {("p", "Intro"): "same", ("table", "a b 1 2"): "del"}, id="table-removed"),
+    pytest.param("Intro", "Intro\n\n" + HEADED + "| 1 | 2 |",
+                 {("p", "Intro"): "same", ("table", "a b 1 2"): "ins"}, id="table-added"),
+    pytest.param(RAW_TABLE, RAW_TABLE.replace('<td colspan="2">x</td>', "<td>x</td><td>y</td>"),
+                 {("table", "x a b"): "del", ("table", "x y a b"): "ins"},
+                 id="colspan-changed-replaces-the-table"),
+]
+
+
+def _text(el: Tag) -> str:
+    return " ".join(el.get_text(" ").split())
+
+
+def _state(el: Tag) -> str:
+    """How the diff shows an element: "same", "changed", or "del"/"ins" if it is one side's whole."""
+    whole = [mark for mark, cls in CLASSES.items() if cls in (el.get("class") or [])]
+    if whole:
+        marked = "".join(m.get_text() for m in el.find_all(whole[0]))
+        return whole[0] if "".join(marked.split()) == "".join(el.get_text().split()) else "partly marked"
+    if el.find(MARKS) is None and el.find(class_=list(CLASSES.values())) is None:
+        return "same"
+    return "changed"
+
+
+def _row_widths(table: Tag) -> set[int]:
+    """Each row's width in columns (rowspans are not followed: the generated tables have none)."""
+    spans = [[str(cell.get("colspan", "1")) for cell in row.find_all(("td", "th"), recursive=False)]
+             for row in table.find_all("tr")]
+    return {sum(int(span) if span.isdigit() and int(span) else 1 for span in row) for row in spans}
+
+
+def assert_tables_even(old_html: str, new_html: str, output: str) -> None:
+    """The Nu checker faults a row wider or narrower than the first: while no table of either
+    version is uneven, no table of the diff may be (row and column changes together can make one)."""
+    if all(len(_row_widths(t)) <= 1 for html in (old_html, new_html) for t in _body(html).find_all("table")):
+        assert [_row_widths(t) for t in _body(output).find_all("table") if len(_row_widths(t)) > 1] == []
+
+
+@pytest.mark.parametrize(("old_md", "new_md", "expected"), STRUCTURE)
+def test_items_rows_and_cells_are_marked_inside_and_the_rest_left_alone(
+    old_md: str, new_md: str, expected: dict[tuple[str, str], str]
+) -> None:
+    old_html, new_html = render_markdown(old_md), render_markdown(new_md)
+    output = diff_html(old_html, new_html)
+    body = _body(output)
+    seen = {}
+    for name, text in expected:
+        found = [el for el in body.find_all(name) if _text(el) == text]
+        assert len(found) == 1, (name, text, output)
+        seen[name, text] = _state(found[0])
+    assert seen == expected, output
+    assert_exact_both_ways(old_html, new_html, output)
+    assert_well_formed(output)
+    assert_tables_even(old_html, new_html, output)
+
+
+def _page(fragment: str) -> str:
+    """A minimal document around a changes view, for the Nu HTML Checker."""
+    return ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Changes</title></head>'
+            f'<body><main><h1>Changes</h1><div id="post-diff">{fragment}</div></main></body></html>')
+
+
+def test_every_fixed_case_is_valid_html(tmp_path: Path) -> None:
+    """All in one run of the Nu checker (the JVM takes seconds to start), with the site's stylesheets,
+    which style the diff's classes."""
+    command = vnu_command()
+    documents = {}
+    for case in [*STRUCTURE, *CASES]:
+        old_md, new_md = case.values[:2]
+        documents[f"diff {case.id}"] = _page(diff_html(render_markdown(old_md), render_markdown(new_md)))
+    problems = validate(documents, tmp_path / "vnu", command=command)
+    assert not problems, format_messages(problems)
 
 
 def test_identical_input_comes_back_unchanged() -> None:

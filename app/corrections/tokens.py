@@ -48,6 +48,12 @@ class Doc:
     ids: frozenset[str]
 
 
+def tag_name(tag: str) -> str:
+    """The lower-cased element name of a start or end tag token."""
+    match = NAME.match(tag, 2 if tag[1] == "/" else 1)
+    return match.group().lower() if match else ""
+
+
 def attributes(tag: str) -> list[tuple[str, str, int, int]]:
     """(name, unquoted value, start, end) of each attribute of a start tag, in order."""
     name = NAME.match(tag, 1)
