@@ -18,15 +18,34 @@ from tests.support.web import form_csrf_token, log_in, parse, text_of
 def corrected(api, make_post, make_user):
     """A post published, then corrected once and clarified once, through review."""
     editor = make_user("editor", name="Erin Editor")
-    post = make_post("published", title="Dosing aspirin",
-                     body="Take **50 mg** daily.\n\n- with food\n- [guide](https://example.org/old)")
-    steps = [("Take **5 mg** daily.\n\n- with food\n- [guide](https://example.org/old)", "correction", "The dose was wrong."),
-             ("Take **5 mg** daily.\n\n- with water\n- [guide](https://example.org/new)", "clarification", "Water, not food.")]
+    post = make_post(
+        "published",
+        title="Dosing aspirin",
+        body="Take **50 mg** daily.\n\n- with food\n- [guide](https://example.org/old)",
+    )
+    steps = [
+        (
+            "Take **5 mg** daily.\n\n- with food\n- [guide](https://example.org/old)",
+            "correction",
+            "The dose was wrong.",
+        ),
+        (
+            "Take **5 mg** daily.\n\n- with water\n- [guide](https://example.org/new)",
+            "clarification",
+            "Water, not food.",
+        ),
+    ]
     for number, (body, kind, note) in enumerate(steps, start=1):
-        api.post(f"/api/v1/posts/{post.id}/revisions", {"body": body, "base_revision": number, "kind": kind,
-                                                        "note": note}, as_=post.author)
+        api.post(
+            f"/api/v1/posts/{post.id}/revisions",
+            {"body": body, "base_revision": number, "kind": kind, "note": note},
+            as_=post.author,
+        )
         api.post(f"/api/v1/posts/{post.id}/submit", as_=post.author)
-        assert api.post(f"/api/v1/posts/{post.id}/approve", {"revision": number + 1}, as_=editor).status_code == 200
+        assert (
+            api.post(f"/api/v1/posts/{post.id}/approve", {"revision": number + 1}, as_=editor).status_code
+            == 200
+        )
     return post
 
 
@@ -49,8 +68,12 @@ def test_post_page_carries_schema_org_correction_comments(client, corrected):
     assert "The dose was wrong." in data["correction"][1]["text"]
 
 
-@pytest.mark.parametrize("query,old,new", [("", 1, 3), ("?from=1&to=2", 1, 2), ("?from=2&to=3", 2, 3), ("?from=3&to=1", 3, 1)])
-def test_changes_view_reads_as_each_revision_when_the_other_side_is_removed(client, corrected, query, old, new):
+@pytest.mark.parametrize(
+    "query,old,new", [("", 1, 3), ("?from=1&to=2", 1, 2), ("?from=2&to=3", 2, 3), ("?from=3&to=1", 3, 1)]
+)
+def test_changes_view_reads_as_each_revision_when_the_other_side_is_removed(
+    client, corrected, query, old, new
+):
     diff = parse(client.get(f"/posts/{corrected.slug}/changes{query}")).select_one("#post-diff")
     before = parse(client.get(f"/posts/{corrected.slug}/revisions/{old}")).select_one("#post-body")
     after = parse(client.get(f"/posts/{corrected.slug}/revisions/{new}")).select_one("#post-body")
@@ -66,7 +89,10 @@ def test_changes_are_marked_inside_the_structure_they_belong_to(client, correcte
     strong = diff.find("strong")
     assert strong.find("del").get_text().strip() == "50" and strong.find("ins").get_text().strip() == "5"
     items = diff.find_all("li")
-    assert items[0].find("del").get_text().strip() == "food" and items[0].find("ins").get_text().strip() == "water"
+    assert (
+        items[0].find("del").get_text().strip() == "food"
+        and items[0].find("ins").get_text().strip() == "water"
+    )
     assert items[1].find("del").find("a")["href"] == "https://example.org/old"
     assert items[1].find("ins").find("a")["href"] == "https://example.org/new"
 
@@ -75,17 +101,26 @@ def test_a_list_item_and_a_table_row_are_marked_where_html_allows(client, api, m
     """A removed item keeps its <li> (only <li> may stand in a list) and a new row its <tr>, marked by
     class, their content in <del>/<ins>; the page still reads exactly as either revision."""
     post = make_post("published", title="Doses", body="- one\n- two\n- three\n\n| a |\n|---|\n| 1 |")
-    revision = {"body": "- one\n- three\n\n| a |\n|---|\n| 1 |\n| 2 |", "base_revision": 1,
-                "kind": "correction", "note": "Fixed."}
+    revision = {
+        "body": "- one\n- three\n\n| a |\n|---|\n| 1 |\n| 2 |",
+        "base_revision": 1,
+        "kind": "correction",
+        "note": "Fixed.",
+    }
     api.post(f"/api/v1/posts/{post.id}/revisions", revision, as_=post.author)
     api.post(f"/api/v1/posts/{post.id}/submit", as_=post.author)
     approved = api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=make_user("editor"))
     assert approved.status_code == 200
     diff = parse(client.get(f"/posts/{post.slug}/changes")).select_one("#post-diff")
     assert [(li.get("class"), li.get_text()) for li in diff.select("ul > li")] == [
-        (None, "one"), (["diff-del"], "two"), (None, "three")]
+        (None, "one"),
+        (["diff-del"], "two"),
+        (None, "three"),
+    ]
     assert [(tr.get("class"), tr.get_text(strip=True)) for tr in diff.select("tbody > tr")] == [
-        (None, "1"), (["diff-ins"], "2")]
+        (None, "1"),
+        (["diff-ins"], "2"),
+    ]
     assert [el.get_text() for el in diff.select("li.diff-del > del, tr.diff-ins > td > ins")] == ["two", "2"]
     for side, number in (("old", 1), ("new", 2)):
         body = parse(client.get(f"/posts/{post.slug}/revisions/{number}")).select_one("#post-body")
@@ -96,14 +131,19 @@ def test_diffs_are_computed_at_publication_and_kept(session, corrected):
     assert session.scalar(select(func.count(RevisionDiff.id))) >= 2
 
 
-@pytest.mark.parametrize("query,status", [("?from=9", 404), ("?from=abc", 422), ("?to=-1", 422), ("?from=0", 422)])
+@pytest.mark.parametrize(
+    "query,status", [("?from=9", 404), ("?from=abc", 422), ("?to=-1", 422), ("?from=0", 422)]
+)
 def test_bad_revision_numbers_in_the_changes_view_are_explained(client, corrected, query, status):
     assert client.get(f"/posts/{corrected.slug}/changes{query}").status_code == status
 
 
 def test_an_unpublished_revision_cannot_be_compared_publicly(client, api, corrected):
-    api.post(f"/api/v1/posts/{corrected.id}/revisions", {"body": "Secret draft", "base_revision": 3, "kind": "update",
-                                                          "note": "Pending."}, as_=corrected.author)
+    api.post(
+        f"/api/v1/posts/{corrected.id}/revisions",
+        {"body": "Secret draft", "base_revision": 3, "kind": "update", "note": "Pending."},
+        as_=corrected.author,
+    )
     assert client.get(f"/posts/{corrected.slug}/changes?from=1&to=4").status_code == 404
 
 
@@ -139,19 +179,34 @@ def test_corrections_feed_has_one_entry_per_correction(client, corrected):
 
 def test_a_reader_reports_an_error_and_an_author_accepts_it_with_the_correction(client, api, make_post):
     post = make_post("published", body="Take 50 mg.")
-    r = client.post(f"/posts/{post.slug}/report", data={"what": "The dose should be 5 mg.",
-                                                         "source": "https://example.org/label",
-                                                         "email": "reader@example.com"})
+    r = client.post(
+        f"/posts/{post.slug}/report",
+        data={
+            "what": "The dose should be 5 mg.",
+            "source": "https://example.org/label",
+            "email": "reader@example.com",
+        },
+    )
     assert r.status_code == 201 and "Thank you" in text_of(parse(r), "h1")
     staff = client.application.test_client()
     log_in(staff, post.author.email)
     queue = parse(staff.get("/staff/error-reports"))
     assert "The dose should be 5 mg." in text_of(queue, ".report blockquote")
-    api.post(f"/api/v1/posts/{post.id}/revisions", {"body": "Take 5 mg.", "base_revision": 1, "kind": "correction",
-                                                    "note": "Dose fixed after a reader's report."}, as_=post.author)
+    api.post(
+        f"/api/v1/posts/{post.id}/revisions",
+        {
+            "body": "Take 5 mg.",
+            "base_revision": 1,
+            "kind": "correction",
+            "note": "Dose fixed after a reader's report.",
+        },
+        as_=post.author,
+    )
     token = form_csrf_token(staff, "/staff/error-reports")
     report_id = int(queue.select_one(".report h2")["id"].split("-")[1])
-    r = staff.post(f"/staff/error-reports/{report_id}/accept", data={"correction_revision": "2", "csrf_token": token})
+    r = staff.post(
+        f"/staff/error-reports/{report_id}/accept", data={"correction_revision": "2", "csrf_token": token}
+    )
     assert r.status_code == 302
     accepted = parse(staff.get("/staff/error-reports?state=accepted"))
     assert "corrected in revision 2" in text_of(accepted, ".report")
@@ -166,10 +221,15 @@ def test_promptness_is_the_median_from_report_to_published_correction(client, ap
     log_in(staff, editor.email)
     queue = parse(staff.get("/staff/error-reports"))
     report_id = int(queue.select_one(".report h2")["id"].split("-")[1])
-    api.post(f"/api/v1/posts/{post.id}/revisions", {"body": "Take 5 mg.", "base_revision": 1, "kind": "correction",
-                                                    "note": "Dose."}, as_=post.author)
-    staff.post(f"/staff/error-reports/{report_id}/accept",
-               data={"correction_revision": "2", "csrf_token": form_csrf_token(staff, "/staff/error-reports")})
+    api.post(
+        f"/api/v1/posts/{post.id}/revisions",
+        {"body": "Take 5 mg.", "base_revision": 1, "kind": "correction", "note": "Dose."},
+        as_=post.author,
+    )
+    staff.post(
+        f"/staff/error-reports/{report_id}/accept",
+        data={"correction_revision": "2", "csrf_token": form_csrf_token(staff, "/staff/error-reports")},
+    )
     assert parse(client.get("/corrections")).select_one(".promptness") is None
     api.post(f"/api/v1/posts/{post.id}/submit", as_=post.author)
     api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=editor)
@@ -184,14 +244,29 @@ def test_a_report_can_be_declined_with_a_reason(client, make_post, make_user):
     log_in(staff, editor.email)
     report_id = int(parse(staff.get("/staff/error-reports")).select_one(".report h2")["id"].split("-")[1])
     token = form_csrf_token(staff, "/staff/error-reports")
-    assert staff.post(f"/staff/error-reports/{report_id}/decline", data={"reason": "", "csrf_token": token}).status_code == 422
-    staff.post(f"/staff/error-reports/{report_id}/decline", data={"reason": "The post is accurate.", "csrf_token": token})
+    assert (
+        staff.post(
+            f"/staff/error-reports/{report_id}/decline", data={"reason": "", "csrf_token": token}
+        ).status_code
+        == 422
+    )
+    staff.post(
+        f"/staff/error-reports/{report_id}/decline",
+        data={"reason": "The post is accurate.", "csrf_token": token},
+    )
     declined = parse(staff.get("/staff/error-reports?state=declined"))
     assert "The post is accurate." in text_of(declined, ".report")
 
 
-@pytest.mark.parametrize("data", [{"what": ""}, {"what": "x", "source": "not a url"}, {"what": "x", "email": "nope"},
-                                  {"what": "x" * 5000}])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"what": ""},
+        {"what": "x", "source": "not a url"},
+        {"what": "x", "email": "nope"},
+        {"what": "x" * 5000},
+    ],
+)
 def test_bad_error_reports_are_explained_and_the_text_kept(client, make_post, data):
     post = make_post("published")
     r = client.post(f"/posts/{post.slug}/report", data=data)
@@ -204,7 +279,10 @@ def test_bad_error_reports_are_explained_and_the_text_kept(client, make_post, da
 
 def test_the_honeypot_report_is_thanked_but_not_stored(client, make_post, make_user):
     post = make_post("published")
-    assert client.post(f"/posts/{post.slug}/report", data={"what": "spam", "website": "http://x"}).status_code == 200
+    assert (
+        client.post(f"/posts/{post.slug}/report", data={"what": "spam", "website": "http://x"}).status_code
+        == 200
+    )
     staff = client.application.test_client()
     log_in(staff, make_user("editor").email)
     assert parse(staff.get("/staff/error-reports")).select_one(".report") is None
@@ -212,7 +290,9 @@ def test_the_honeypot_report_is_thanked_but_not_stored(client, make_post, make_u
 
 def test_a_retracted_post_stays_with_a_notice_and_its_text_struck_through(client, api, make_post, make_user):
     post = make_post("published", body="A claim.")
-    api.post(f"/api/v1/posts/{post.id}/retract", {"reason": "The study was withdrawn."}, as_=make_user("editor"))
+    api.post(
+        f"/api/v1/posts/{post.id}/retract", {"reason": "The study was withdrawn."}, as_=make_user("editor")
+    )
     page = parse(client.get(f"/posts/{post.slug}"))
     assert "The study was withdrawn." in text_of(page, ".retraction-notice")
     assert "retracted" in page.select_one("article")["class"]
@@ -222,7 +302,11 @@ def test_a_retracted_post_stays_with_a_notice_and_its_text_struck_through(client
 
 def test_staff_can_diff_any_two_revisions_including_drafts(client, api, make_post):
     post = make_post("draft", body="First draft words.")
-    api.post(f"/api/v1/posts/{post.id}/revisions", {"body": "Second draft words.", "base_revision": 1}, as_=post.author)
+    api.post(
+        f"/api/v1/posts/{post.id}/revisions",
+        {"body": "Second draft words.", "base_revision": 1},
+        as_=post.author,
+    )
     staff = client.application.test_client()
     log_in(staff, post.author.email)
     diff = parse(staff.get(f"/staff/posts/{post.id}/diff?from=1&to=2")).select_one("#post-diff")
@@ -239,19 +323,33 @@ def test_the_reporter_is_told_the_decision_by_email(client, make_post, make_user
     staff = client.application.test_client()
     log_in(staff, editor.email)
     report_id = int(parse(staff.get("/staff/error-reports")).select_one(".report h2")["id"].split("-")[1])
-    staff.post(f"/staff/error-reports/{report_id}/decline",
-               data={"reason": "The post is accurate.", "csrf_token": form_csrf_token(staff, "/staff/error-reports")})
-    messages = session.scalars(select(OutboxMessage).where(OutboxMessage.to_addr == "reader@example.com")).all()
+    staff.post(
+        f"/staff/error-reports/{report_id}/decline",
+        data={
+            "reason": "The post is accurate.",
+            "csrf_token": form_csrf_token(staff, "/staff/error-reports"),
+        },
+    )
+    messages = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.to_addr == "reader@example.com")
+    ).all()
     assert len(messages) == 1 and "The post is accurate." in messages[0].body
 
 
 def test_a_change_of_references_shows_in_the_changes_view(api, client, make_post, make_user):
     editor = make_user("editor")
     post = make_post("published", references=["https://example.org/a", "https://example.org/b"])
-    api.post(f"/api/v1/posts/{post.id}/revisions", {"body": post.current_revision.body, "base_revision": 1,
-                                                     "references": ["https://example.org/a", "https://example.org/c"],
-                                                     "kind": "correction", "note": "Cited the right trial."},
-             as_=post.author)
+    api.post(
+        f"/api/v1/posts/{post.id}/revisions",
+        {
+            "body": post.current_revision.body,
+            "base_revision": 1,
+            "references": ["https://example.org/a", "https://example.org/c"],
+            "kind": "correction",
+            "note": "Cited the right trial.",
+        },
+        as_=post.author,
+    )
     api.post(f"/api/v1/posts/{post.id}/submit", as_=post.author)
     assert api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=editor).status_code == 200
     section = parse(client.get(f"/posts/{post.slug}/changes")).select_one("#references-diff")

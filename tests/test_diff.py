@@ -80,8 +80,15 @@ class _StrictNesting(HTMLParser):
         self.errors: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        whole = next((mark for mark, cls in CLASSES.items() for name, value in attrs
-                      if name == "class" and cls in (value or "").split()), None)
+        whole = next(
+            (
+                mark
+                for mark, cls in CLASSES.items()
+                for name, value in attrs
+                if name == "class" and cls in (value or "").split()
+            ),
+            None,
+        )
         sides = {side for name, side in self.stack if side is not None}
         parent = self.stack[-1][0] if self.stack else None
         if tag in MARKS:
@@ -177,79 +184,153 @@ def marks(output: str) -> list[tuple[str, str]]:
 
 
 CASES: list[Any] = [
-    pytest.param("The quick brown fox.", "The slow brown fox.",
-                 "<p>The <del>quick</del><ins>slow</ins> brown fox.</p>", id="paragraph-word-changed"),
-    pytest.param("The brown fox.", "The quick brown fox.",
-                 "<p>The <ins>quick </ins>brown fox.</p>", id="word-added"),
-    pytest.param("The quick brown fox.", "The brown fox.",
-                 "<p>The <del>quick </del>brown fox.</p>", id="word-removed"),
-    pytest.param("one two three", "one two three four",
-                 "<p>one two three<ins> four</ins></p>", id="word-added-at-end"),
-    pytest.param("## Old title", "## New title",
-                 "<h2><del>Old</del><ins>New</ins> title</h2>", id="heading-text-changed"),
-    pytest.param("# Title", "## Title",
-                 "<del><h1>Title</h1></del><ins><h2>Title</h2></ins>", id="heading-level-changed"),
-    pytest.param("- one\n- two", "- one\n- two\n- three",
-                 '<ul>\n<li>one</li>\n<li>two</li>\n<li class="diff-ins"><ins>three</ins></li>\n</ul>',
-                 id="list-item-added"),
-    pytest.param("- one\n- two\n- three", "- one\n- three",
-                 '<ul>\n<li>one</li>\n<li class="diff-del"><del>two</del></li><li>three</li>\n</ul>',
-                 id="list-item-removed"),
-    pytest.param("1. one\n2. two", "1. one\n2. too",
-                 "<ol>\n<li>one</li>\n<li><del>two</del><ins>too</ins></li>\n</ol>", id="list-item-changed"),
-    pytest.param("see [the report](/r/1)", "see [the new report](/r/1)",
-                 '<p>see <a href="/r/1">the <ins>new </ins>report</a></p>', id="link-text-changed"),
-    pytest.param("see [the report](/r/1)", "see [the report](/r/2)",
-                 '<p>see <del><a href="/r/1">the report</a></del>'
-                 '<ins><a href="/r/2">the report</a></ins></p>',
-                 id="link-href-changed"),
-    pytest.param("hello world", "hello *world*",
-                 "<p>hello <del>world</del><ins><em>world</em></ins></p>", id="emphasis-added"),
-    pytest.param("| a | b |\n|---|---|\n| 1 | 2 |", "| a | b |\n|---|---|\n| 1 | 3 |",
-                 "<table>\n<thead>\n<tr>\n<th>a</th>\n<th>b</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n"
-                 "<td>1</td>\n<td><del>2</del><ins>3</ins></td>\n</tr>\n</tbody>\n</table>",
-                 id="table-cell-changed"),
-    pytest.param("| a |\n|---|\n| 1 |", "| a |\n|---|\n| 1 |\n| 2 |",
-                 "<table>\n<thead>\n<tr>\n<th>a</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n<td>1</td>\n</tr>\n"
-                 '<tr class="diff-ins">\n<td><ins>2</ins></td>\n</tr>\n</tbody>\n</table>',
-                 id="table-row-added"),
-    pytest.param("| a |\n|---|\n| 1 |\n| 2 |\n| 3 |", "| a |\n|---|\n| 1 |\n| 3 |",
-                 "<table>\n<thead>\n<tr>\n<th>a</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n<td>1</td>\n</tr>\n"
-                 '<tr class="diff-del">\n<td><del>2</del></td>\n</tr><tr>\n<td>3</td>\n</tr>\n'
-                 "</tbody>\n</table>",
-                 id="table-row-removed"),
-    pytest.param("```python\nx = 1\ny = 2\n```", "```python\nx = 1\ny = 3\n```",
-                 '<pre><code class="language-python">x = 1\ny = <del>2</del><ins>3</ins>\n</code></pre>',
-                 id="code-block-changed"),
-    pytest.param("> quoted words here", "> quoted text here",
-                 "<blockquote>\n<p>quoted <del>words</del><ins>text</ins> here</p>\n</blockquote>",
-                 id="block-quote-changed"),
-    pytest.param("AT&T says 1 < 2 & more", "AT&T says 1 > 2 & more",
-                 "<p>AT&amp;T says 1 <del>&lt;</del><ins>&gt;</ins> 2 &amp; more</p>", id="entities"),
-    pytest.param("Fish & chips", "Fish &amp; peas",
-                 "<p>Fish &amp; <del>chips</del><ins>peas</ins></p>", id="entity-written-either-way"),
-    pytest.param("Привет, мир!", "Привет, друг!",
-                 "<p>Привет, <del>мир!</del><ins>друг!</ins></p>", id="cyrillic"),
-    pytest.param("مرحبا بالعالم الجميل", "مرحبا بالجميع الجميل",
-                 "<p>مرحبا <del>بالعالم</del><ins>بالجميع</ins> الجميل</p>", id="arabic"),
-    pytest.param("你好世界。", "你好中国。",
-                 "<p>你好<del>世界</del><ins>中国</ins>。</p>", id="chinese-per-character"),
-    pytest.param("A\n\nC", "A\n\nB\n\nC",
-                 "<p>A</p>\n<ins><p>B</p>\n</ins><p>C</p>", id="paragraph-added"),
-    pytest.param("A\n\nB\n\nC", "A\n\nC",
-                 "<p>A</p>\n<del><p>B</p>\n</del><p>C</p>", id="paragraph-removed"),
-    pytest.param("A x\n\nC", "A y\n\nB\n\nC",
-                 "<p>A <del>x</del><ins>y</ins></p><ins>\n<p>B</p></ins>\n<p>C</p>",
-                 id="paragraph-changed-and-one-added"),
-    pytest.param("Para one", "- Para one",
-                 "<del><p>Para one</p></del><ins><ul>\n<li>Para one</li>\n</ul></ins>",
-                 id="paragraph-became-list"),
-    pytest.param("the cat sat on the mat", "a dog ran to a rug",
-                 "<p><del>the cat sat on the mat</del><ins>a dog ran to a rug</ins></p>",
-                 id="rewrite-is-one-change-not-word-confetti"),
-    pytest.param("Same *text* here.\n\n- and\n- a list", "Same *text* here.\n\n- and\n- a list",
-                 "<p>Same <em>text</em> here.</p>\n<ul>\n<li>and</li>\n<li>a list</li>\n</ul>",
-                 id="identical"),
+    pytest.param(
+        "The quick brown fox.",
+        "The slow brown fox.",
+        "<p>The <del>quick</del><ins>slow</ins> brown fox.</p>",
+        id="paragraph-word-changed",
+    ),
+    pytest.param(
+        "The brown fox.", "The quick brown fox.", "<p>The <ins>quick </ins>brown fox.</p>", id="word-added"
+    ),
+    pytest.param(
+        "The quick brown fox.", "The brown fox.", "<p>The <del>quick </del>brown fox.</p>", id="word-removed"
+    ),
+    pytest.param(
+        "one two three", "one two three four", "<p>one two three<ins> four</ins></p>", id="word-added-at-end"
+    ),
+    pytest.param(
+        "## Old title",
+        "## New title",
+        "<h2><del>Old</del><ins>New</ins> title</h2>",
+        id="heading-text-changed",
+    ),
+    pytest.param(
+        "# Title",
+        "## Title",
+        "<del><h1>Title</h1></del><ins><h2>Title</h2></ins>",
+        id="heading-level-changed",
+    ),
+    pytest.param(
+        "- one\n- two",
+        "- one\n- two\n- three",
+        '<ul>\n<li>one</li>\n<li>two</li>\n<li class="diff-ins"><ins>three</ins></li>\n</ul>',
+        id="list-item-added",
+    ),
+    pytest.param(
+        "- one\n- two\n- three",
+        "- one\n- three",
+        '<ul>\n<li>one</li>\n<li class="diff-del"><del>two</del></li><li>three</li>\n</ul>',
+        id="list-item-removed",
+    ),
+    pytest.param(
+        "1. one\n2. two",
+        "1. one\n2. too",
+        "<ol>\n<li>one</li>\n<li><del>two</del><ins>too</ins></li>\n</ol>",
+        id="list-item-changed",
+    ),
+    pytest.param(
+        "see [the report](/r/1)",
+        "see [the new report](/r/1)",
+        '<p>see <a href="/r/1">the <ins>new </ins>report</a></p>',
+        id="link-text-changed",
+    ),
+    pytest.param(
+        "see [the report](/r/1)",
+        "see [the report](/r/2)",
+        '<p>see <del><a href="/r/1">the report</a></del><ins><a href="/r/2">the report</a></ins></p>',
+        id="link-href-changed",
+    ),
+    pytest.param(
+        "hello world",
+        "hello *world*",
+        "<p>hello <del>world</del><ins><em>world</em></ins></p>",
+        id="emphasis-added",
+    ),
+    pytest.param(
+        "| a | b |\n|---|---|\n| 1 | 2 |",
+        "| a | b |\n|---|---|\n| 1 | 3 |",
+        "<table>\n<thead>\n<tr>\n<th>a</th>\n<th>b</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n"
+        "<td>1</td>\n<td><del>2</del><ins>3</ins></td>\n</tr>\n</tbody>\n</table>",
+        id="table-cell-changed",
+    ),
+    pytest.param(
+        "| a |\n|---|\n| 1 |",
+        "| a |\n|---|\n| 1 |\n| 2 |",
+        "<table>\n<thead>\n<tr>\n<th>a</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n<td>1</td>\n</tr>\n"
+        '<tr class="diff-ins">\n<td><ins>2</ins></td>\n</tr>\n</tbody>\n</table>',
+        id="table-row-added",
+    ),
+    pytest.param(
+        "| a |\n|---|\n| 1 |\n| 2 |\n| 3 |",
+        "| a |\n|---|\n| 1 |\n| 3 |",
+        "<table>\n<thead>\n<tr>\n<th>a</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n<td>1</td>\n</tr>\n"
+        '<tr class="diff-del">\n<td><del>2</del></td>\n</tr><tr>\n<td>3</td>\n</tr>\n'
+        "</tbody>\n</table>",
+        id="table-row-removed",
+    ),
+    pytest.param(
+        "```python\nx = 1\ny = 2\n```",
+        "```python\nx = 1\ny = 3\n```",
+        '<pre><code class="language-python">x = 1\ny = <del>2</del><ins>3</ins>\n</code></pre>',
+        id="code-block-changed",
+    ),
+    pytest.param(
+        "> quoted words here",
+        "> quoted text here",
+        "<blockquote>\n<p>quoted <del>words</del><ins>text</ins> here</p>\n</blockquote>",
+        id="block-quote-changed",
+    ),
+    pytest.param(
+        "AT&T says 1 < 2 & more",
+        "AT&T says 1 > 2 & more",
+        "<p>AT&amp;T says 1 <del>&lt;</del><ins>&gt;</ins> 2 &amp; more</p>",
+        id="entities",
+    ),
+    pytest.param(
+        "Fish & chips",
+        "Fish &amp; peas",
+        "<p>Fish &amp; <del>chips</del><ins>peas</ins></p>",
+        id="entity-written-either-way",
+    ),
+    pytest.param(
+        "Привет, мир!", "Привет, друг!", "<p>Привет, <del>мир!</del><ins>друг!</ins></p>", id="cyrillic"
+    ),
+    pytest.param(
+        "مرحبا بالعالم الجميل",
+        "مرحبا بالجميع الجميل",
+        "<p>مرحبا <del>بالعالم</del><ins>بالجميع</ins> الجميل</p>",
+        id="arabic",
+    ),
+    pytest.param(
+        "你好世界。", "你好中国。", "<p>你好<del>世界</del><ins>中国</ins>。</p>", id="chinese-per-character"
+    ),
+    pytest.param("A\n\nC", "A\n\nB\n\nC", "<p>A</p>\n<ins><p>B</p>\n</ins><p>C</p>", id="paragraph-added"),
+    pytest.param("A\n\nB\n\nC", "A\n\nC", "<p>A</p>\n<del><p>B</p>\n</del><p>C</p>", id="paragraph-removed"),
+    pytest.param(
+        "A x\n\nC",
+        "A y\n\nB\n\nC",
+        "<p>A <del>x</del><ins>y</ins></p><ins>\n<p>B</p></ins>\n<p>C</p>",
+        id="paragraph-changed-and-one-added",
+    ),
+    pytest.param(
+        "Para one",
+        "- Para one",
+        "<del><p>Para one</p></del><ins><ul>\n<li>Para one</li>\n</ul></ins>",
+        id="paragraph-became-list",
+    ),
+    pytest.param(
+        "the cat sat on the mat",
+        "a dog ran to a rug",
+        "<p><del>the cat sat on the mat</del><ins>a dog ran to a rug</ins></p>",
+        id="rewrite-is-one-change-not-word-confetti",
+    ),
+    pytest.param(
+        "Same *text* here.\n\n- and\n- a list",
+        "Same *text* here.\n\n- and\n- a list",
+        "<p>Same <em>text</em> here.</p>\n<ul>\n<li>and</li>\n<li>a list</li>\n</ul>",
+        id="identical",
+    ),
 ]
 
 
@@ -272,71 +353,170 @@ RAW_TABLE = '<table><tbody><tr><td colspan="2">x</td></tr><tr><td>a</td><td>b</t
 # class inside), "del"/"ins" (the element kept, of class diff-del/diff-ins, all its text in that
 # mark), or "changed" (marks inside). The "same" ones are the point: unchanged items stay unmarked.
 STRUCTURE: list[Any] = [
-    pytest.param("- one\n- two\n- three", "- one\n- three",
-                 {("li", "one"): "same", ("li", "two"): "del", ("li", "three"): "same"},
-                 id="ul-item-removed"),
-    pytest.param("- one\n- two", "- zero\n- one\n- two",
-                 {("li", "zero"): "ins", ("li", "one"): "same", ("li", "two"): "same"},
-                 id="ul-item-added-first"),
-    pytest.param("1. one\n2. two", "1. one\n2. two\n3. three",
-                 {("li", "one"): "same", ("li", "two"): "same", ("li", "three"): "ins"},
-                 id="ol-item-added-last"),
-    pytest.param("1. one\n2. two\n3. three", "1. one\n2. three",
-                 {("li", "one"): "same", ("li", "two"): "del", ("li", "three"): "same"},
-                 id="ol-item-removed"),
-    pytest.param("1. one\n2. two\n3. three", "1. one\n2. too\n3. three",
-                 {("li", "one"): "same", ("li", "two too"): "changed", ("li", "three"): "same"},
-                 id="ol-item-changed"),
-    pytest.param("- a\n- b\n    - c\n    - d\n- e", "- a\n- b\n    - c\n- e",
-                 {("li", "a"): "same", ("li", "b c d"): "changed", ("li", "c"): "same", ("li", "d"): "del",
-                  ("li", "e"): "same"}, id="nested-item-removed"),
-    pytest.param("- a\n- b\n    - c\n- e", "- a\n- b\n    - c\n    - d\n- e",
-                 {("li", "a"): "same", ("li", "c"): "same", ("li", "d"): "ins", ("li", "e"): "same"},
-                 id="nested-item-added"),
-    pytest.param("- a\n- b\n    - c\n- e", "- a\n- e",
-                 {("li", "a"): "same", ("li", "b c"): "del", ("li", "e"): "same"},
-                 id="item-with-sub-list-removed"),
-    pytest.param("- a\n- b", "- a\n- b\n    1. c\n    2. d",
-                 {("li", "a"): "same", ("li", "b c d"): "changed"}, id="sub-list-added"),
-    pytest.param("Tea\n:   Hot\n\nMilk\n:   Cold", "Tea\n:   Hot",
-                 {("dt", "Tea"): "same", ("dd", "Hot"): "same", ("dt", "Milk"): "del", ("dd", "Cold"): "del"},
-                 id="definition-removed"),
-    pytest.param("Tea\n:   Hot", "Tea\n:   Hot\n\nMilk\n:   Cold",
-                 {("dt", "Tea"): "same", ("dd", "Hot"): "same", ("dt", "Milk"): "ins", ("dd", "Cold"): "ins"},
-                 id="definition-added"),
-    pytest.param("x[^1] y[^2]\n\n[^1]: one\n[^2]: two", "x[^1] y\n\n[^1]: one",
-                 {("li", "one \u21a9"): "same", ("li", "two \u21a9"): "del"}, id="footnote-removed"),
-    pytest.param(HEADED + "| 1 | 2 |", HEADED + "| 1 | 2 |\n| 3 | 4 |",
-                 {("tr", "a b"): "same", ("tr", "1 2"): "same", ("tr", "3 4"): "ins"},
-                 id="table-row-added-last"),
-    pytest.param(HEADED + "| 1 | 2 |\n| 5 | 6 |", HEADED + "| 1 | 2 |\n| 3 | 4 |\n| 5 | 6 |",
-                 {("tr", "a b"): "same", ("tr", "1 2"): "same", ("tr", "3 4"): "ins", ("tr", "5 6"): "same"},
-                 id="table-row-added-between"),
-    pytest.param(HEADED + "| 1 | 2 |\n| 3 | 4 |\n| 5 | 6 |", HEADED + "| 1 | 2 |\n| 5 | 6 |",
-                 {("tr", "a b"): "same", ("tr", "1 2"): "same", ("tr", "3 4"): "del", ("tr", "5 6"): "same"},
-                 id="table-row-removed"),
-    pytest.param(HEADED + "| 1 | 2 |\n| 3 | 4 |", HEADED + "| 1 | 2 |\n| 3 | 5 |",
-                 {("tr", "a b"): "same", ("tr", "1 2"): "same", ("td", "3"): "same",
-                  ("td", "4 5"): "changed"}, id="table-cell-changed"),
-    pytest.param(HEADED + "| 1 | 2 |", "| a | b | c |\n|---|---|---|\n| 1 | 2 | 3 |",
-                 {("th", "a"): "same", ("th", "b"): "same", ("th", "c"): "ins", ("td", "1"): "same",
-                  ("td", "2"): "same", ("td", "3"): "ins"}, id="table-column-added"),
-    pytest.param("| a | b | c |\n|---|---|---|\n| 1 | 2 | 3 |", "| a | c |\n|---|---|\n| 1 | 3 |",
-                 {("th", "a"): "same", ("th", "b"): "del", ("th", "c"): "same", ("td", "1"): "same",
-                  ("td", "2"): "del", ("td", "3"): "same"}, id="table-column-removed"),
-    pytest.param(HEADED + "| 1 | 2 |\n| 3 | 4 |",
-                 "| a | b | c |\n|---|---|---|\n| 1 | 2 | 9 |\n| 5 | 6 | 7 |\n| 3 | 4 | 8 |",
-                 {("td", "1"): "same", ("td", "9"): "ins", ("tr", "5 6 7"): "ins", ("td", "3"): "same",
-                  ("td", "8"): "ins"}, id="table-row-and-column-added"),
-    pytest.param("| a |\n|---|", "| a |\n|---|\n| 1 |\n| 2 |",
-                 {("tr", "a"): "same", ("tr", "2"): "ins"}, id="table-given-its-first-rows"),
-    pytest.param("Intro\n\n" + HEADED + "| 1 | 2 |", "Intro",
-                 {("p", "Intro"): "same", ("table", "a b 1 2"): "del"}, id="table-removed"),
-    pytest.param("Intro", "Intro\n\n" + HEADED + "| 1 | 2 |",
-                 {("p", "Intro"): "same", ("table", "a b 1 2"): "ins"}, id="table-added"),
-    pytest.param(RAW_TABLE, RAW_TABLE.replace('<td colspan="2">x</td>', "<td>x</td><td>y</td>"),
-                 {("table", "x a b"): "del", ("table", "x y a b"): "ins"},
-                 id="colspan-changed-replaces-the-table"),
+    pytest.param(
+        "- one\n- two\n- three",
+        "- one\n- three",
+        {("li", "one"): "same", ("li", "two"): "del", ("li", "three"): "same"},
+        id="ul-item-removed",
+    ),
+    pytest.param(
+        "- one\n- two",
+        "- zero\n- one\n- two",
+        {("li", "zero"): "ins", ("li", "one"): "same", ("li", "two"): "same"},
+        id="ul-item-added-first",
+    ),
+    pytest.param(
+        "1. one\n2. two",
+        "1. one\n2. two\n3. three",
+        {("li", "one"): "same", ("li", "two"): "same", ("li", "three"): "ins"},
+        id="ol-item-added-last",
+    ),
+    pytest.param(
+        "1. one\n2. two\n3. three",
+        "1. one\n2. three",
+        {("li", "one"): "same", ("li", "two"): "del", ("li", "three"): "same"},
+        id="ol-item-removed",
+    ),
+    pytest.param(
+        "1. one\n2. two\n3. three",
+        "1. one\n2. too\n3. three",
+        {("li", "one"): "same", ("li", "two too"): "changed", ("li", "three"): "same"},
+        id="ol-item-changed",
+    ),
+    pytest.param(
+        "- a\n- b\n    - c\n    - d\n- e",
+        "- a\n- b\n    - c\n- e",
+        {
+            ("li", "a"): "same",
+            ("li", "b c d"): "changed",
+            ("li", "c"): "same",
+            ("li", "d"): "del",
+            ("li", "e"): "same",
+        },
+        id="nested-item-removed",
+    ),
+    pytest.param(
+        "- a\n- b\n    - c\n- e",
+        "- a\n- b\n    - c\n    - d\n- e",
+        {("li", "a"): "same", ("li", "c"): "same", ("li", "d"): "ins", ("li", "e"): "same"},
+        id="nested-item-added",
+    ),
+    pytest.param(
+        "- a\n- b\n    - c\n- e",
+        "- a\n- e",
+        {("li", "a"): "same", ("li", "b c"): "del", ("li", "e"): "same"},
+        id="item-with-sub-list-removed",
+    ),
+    pytest.param(
+        "- a\n- b",
+        "- a\n- b\n    1. c\n    2. d",
+        {("li", "a"): "same", ("li", "b c d"): "changed"},
+        id="sub-list-added",
+    ),
+    pytest.param(
+        "Tea\n:   Hot\n\nMilk\n:   Cold",
+        "Tea\n:   Hot",
+        {("dt", "Tea"): "same", ("dd", "Hot"): "same", ("dt", "Milk"): "del", ("dd", "Cold"): "del"},
+        id="definition-removed",
+    ),
+    pytest.param(
+        "Tea\n:   Hot",
+        "Tea\n:   Hot\n\nMilk\n:   Cold",
+        {("dt", "Tea"): "same", ("dd", "Hot"): "same", ("dt", "Milk"): "ins", ("dd", "Cold"): "ins"},
+        id="definition-added",
+    ),
+    pytest.param(
+        "x[^1] y[^2]\n\n[^1]: one\n[^2]: two",
+        "x[^1] y\n\n[^1]: one",
+        {("li", "one \u21a9"): "same", ("li", "two \u21a9"): "del"},
+        id="footnote-removed",
+    ),
+    pytest.param(
+        HEADED + "| 1 | 2 |",
+        HEADED + "| 1 | 2 |\n| 3 | 4 |",
+        {("tr", "a b"): "same", ("tr", "1 2"): "same", ("tr", "3 4"): "ins"},
+        id="table-row-added-last",
+    ),
+    pytest.param(
+        HEADED + "| 1 | 2 |\n| 5 | 6 |",
+        HEADED + "| 1 | 2 |\n| 3 | 4 |\n| 5 | 6 |",
+        {("tr", "a b"): "same", ("tr", "1 2"): "same", ("tr", "3 4"): "ins", ("tr", "5 6"): "same"},
+        id="table-row-added-between",
+    ),
+    pytest.param(
+        HEADED + "| 1 | 2 |\n| 3 | 4 |\n| 5 | 6 |",
+        HEADED + "| 1 | 2 |\n| 5 | 6 |",
+        {("tr", "a b"): "same", ("tr", "1 2"): "same", ("tr", "3 4"): "del", ("tr", "5 6"): "same"},
+        id="table-row-removed",
+    ),
+    pytest.param(
+        HEADED + "| 1 | 2 |\n| 3 | 4 |",
+        HEADED + "| 1 | 2 |\n| 3 | 5 |",
+        {("tr", "a b"): "same", ("tr", "1 2"): "same", ("td", "3"): "same", ("td", "4 5"): "changed"},
+        id="table-cell-changed",
+    ),
+    pytest.param(
+        HEADED + "| 1 | 2 |",
+        "| a | b | c |\n|---|---|---|\n| 1 | 2 | 3 |",
+        {
+            ("th", "a"): "same",
+            ("th", "b"): "same",
+            ("th", "c"): "ins",
+            ("td", "1"): "same",
+            ("td", "2"): "same",
+            ("td", "3"): "ins",
+        },
+        id="table-column-added",
+    ),
+    pytest.param(
+        "| a | b | c |\n|---|---|---|\n| 1 | 2 | 3 |",
+        "| a | c |\n|---|---|\n| 1 | 3 |",
+        {
+            ("th", "a"): "same",
+            ("th", "b"): "del",
+            ("th", "c"): "same",
+            ("td", "1"): "same",
+            ("td", "2"): "del",
+            ("td", "3"): "same",
+        },
+        id="table-column-removed",
+    ),
+    pytest.param(
+        HEADED + "| 1 | 2 |\n| 3 | 4 |",
+        "| a | b | c |\n|---|---|---|\n| 1 | 2 | 9 |\n| 5 | 6 | 7 |\n| 3 | 4 | 8 |",
+        {
+            ("td", "1"): "same",
+            ("td", "9"): "ins",
+            ("tr", "5 6 7"): "ins",
+            ("td", "3"): "same",
+            ("td", "8"): "ins",
+        },
+        id="table-row-and-column-added",
+    ),
+    pytest.param(
+        "| a |\n|---|",
+        "| a |\n|---|\n| 1 |\n| 2 |",
+        {("tr", "a"): "same", ("tr", "2"): "ins"},
+        id="table-given-its-first-rows",
+    ),
+    pytest.param(
+        "Intro\n\n" + HEADED + "| 1 | 2 |",
+        "Intro",
+        {("p", "Intro"): "same", ("table", "a b 1 2"): "del"},
+        id="table-removed",
+    ),
+    pytest.param(
+        "Intro",
+        "Intro\n\n" + HEADED + "| 1 | 2 |",
+        {("p", "Intro"): "same", ("table", "a b 1 2"): "ins"},
+        id="table-added",
+    ),
+    pytest.param(
+        RAW_TABLE,
+        RAW_TABLE.replace('<td colspan="2">x</td>', "<td>x</td><td>y</td>"),
+        {("table", "x a b"): "del", ("table", "x y a b"): "ins"},
+        id="colspan-changed-replaces-the-table",
+    ),
 ]
 
 
@@ -357,8 +537,10 @@ def _state(el: Tag) -> str:
 
 def _row_widths(table: Tag) -> set[int]:
     """Each row's width in columns (rowspans are not followed: the generated tables have none)."""
-    spans = [[str(cell.get("colspan", "1")) for cell in row.find_all(("td", "th"), recursive=False)]
-             for row in table.find_all("tr")]
+    spans = [
+        [str(cell.get("colspan", "1")) for cell in row.find_all(("td", "th"), recursive=False)]
+        for row in table.find_all("tr")
+    ]
     return {sum(int(span) if span.isdigit() and int(span) else 1 for span in row) for row in spans}
 
 
@@ -389,8 +571,10 @@ def test_items_rows_and_cells_are_marked_inside_and_the_rest_left_alone(
 
 def _page(fragment: str) -> str:
     """A minimal document around a changes view, for the Nu HTML Checker."""
-    return ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Changes</title></head>'
-            f'<body><main><h1>Changes</h1><div id="post-diff">{fragment}</div></main></body></html>')
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Changes</title></head>'
+        f'<body><main><h1>Changes</h1><div id="post-diff">{fragment}</div></main></body></html>'
+    )
 
 
 def test_every_fixed_case_is_valid_html(tmp_path: Path) -> None:
@@ -464,7 +648,7 @@ def test_output_is_deterministic() -> None:
 def test_more_distinct_tokens_than_the_basic_multilingual_plane_holds() -> None:
     rng = random.Random(7)
     words = [f"t{n}" for n in range(70_000)]
-    old_paras = [" ".join(words[i:i + 100]) for i in range(0, len(words), 100)]
+    old_paras = [" ".join(words[i : i + 100]) for i in range(0, len(words), 100)]
     new_paras = list(old_paras)
     for n in rng.sample(range(len(new_paras)), 5):
         new_paras[n] = new_paras[n].replace(f"t{n * 100 + 50} ", "changed ")
@@ -477,14 +661,18 @@ def test_more_distinct_tokens_than_the_basic_multilingual_plane_holds() -> None:
 
 def _alternating_words(n: int) -> tuple[str, str]:
     """One long paragraph, a word changed between every two unique ones: no block boundary to cut at."""
-    return ("<p>" + " ".join(f"u{i} a a" for i in range(n)) + "</p>",
-            "<p>" + " ".join(f"u{i} b b" for i in range(n)) + "</p>")
+    return (
+        "<p>" + " ".join(f"u{i} a a" for i in range(n)) + "</p>",
+        "<p>" + " ".join(f"u{i} b b" for i in range(n)) + "</p>",
+    )
 
 
 def _alternating_lines(n: int) -> tuple[str, str]:
     """Every other paragraph changed: the line-level pass sees an edit after every one-line equality."""
-    return ("\n".join(f"<p>w{i}</p>" for i in range(n)),
-            "\n".join(f"<p>w{i}</p>" if i % 2 else f"<p>v{i}</p>" for i in range(n)))
+    return (
+        "\n".join(f"<p>w{i}</p>" for i in range(n)),
+        "\n".join(f"<p>w{i}</p>" if i % 2 else f"<p>v{i}</p>" for i in range(n)),
+    )
 
 
 def _overlapping_replacement(n: int) -> tuple[str, str]:
@@ -531,7 +719,8 @@ def test_semantic_cleanup_stays_within_its_budget(
 def test_unbalanced_input_falls_back_to_a_whole_replacement() -> None:
     output = diff_html("<p>old", "<p>new</p>")
     assert [(el.name, el.get_text()) for el in _body(output, "html.parser").find_all(MARKS)] == [
-        ("del", "old"), ("ins", "new")
+        ("del", "old"),
+        ("ins", "new"),
     ]
 
 
@@ -539,39 +728,66 @@ def test_unbalanced_input_falls_back_to_a_whole_replacement() -> None:
 
 
 VOCAB = [
-    "alpha", "beta", "gamma", "delta", "the", "a", "of", "report", "AT&T", "1<2", "x>y", "Tom's",
-    "&amp;", "e.g.", "café", "naïve", "привет", "мир", "مرحبا", "عالم", "你好", "世界", "한국어",
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "the",
+    "a",
+    "of",
+    "report",
+    "AT&T",
+    "1<2",
+    "x>y",
+    "Tom's",
+    "&amp;",
+    "e.g.",
+    "café",
+    "naïve",
+    "привет",
+    "мир",
+    "مرحبا",
+    "عالم",
+    "你好",
+    "世界",
+    "한국어",
 ]
 CODE_WORDS = ["x", "=", "1", "print(x)", "<tag>", "a&b", "if", "return"]
 words = st.lists(st.sampled_from(VOCAB), min_size=1, max_size=4)
 plain = st.sampled_from(VOCAB).map(lambda w: ["w", w])
 inline = st.one_of(
-    plain, plain, plain,
+    plain,
+    plain,
+    plain,
     words.map(lambda ws: ["em", ws]),
     words.map(lambda ws: ["strong", ws]),
     st.tuples(words, st.integers(0, 2)).map(lambda t: ["link", t[0], t[1]]),
     st.sampled_from(CODE_WORDS).map(lambda w: ["code", w]),
 )
 inlines = st.lists(inline, min_size=1, max_size=8)
-with_notes = st.lists(st.one_of(inline, inline, st.sampled_from(["1", "2"]).map(lambda n: ["fn", n])),
-                      min_size=1, max_size=8)
-cells = st.lists(st.one_of(plain, plain, st.sampled_from(CODE_WORDS).map(lambda w: ["code", w])),
-                 min_size=1, max_size=3)
+with_notes = st.lists(
+    st.one_of(inline, inline, st.sampled_from(["1", "2"]).map(lambda n: ["fn", n])), min_size=1, max_size=8
+)
+cells = st.lists(
+    st.one_of(plain, plain, st.sampled_from(CODE_WORDS).map(lambda w: ["code", w])), min_size=1, max_size=3
+)
 block = st.one_of(
     with_notes.map(lambda x: ["p", x]),
     with_notes.map(lambda x: ["p", x]),
     st.tuples(st.integers(1, 3), inlines).map(lambda t: ["h", t[0], t[1]]),
     st.lists(with_notes, min_size=1, max_size=4).map(lambda items: ["ul", items]),
     st.lists(inlines, min_size=1, max_size=4).map(lambda items: ["ol", items]),
-    st.lists(st.tuples(inlines, st.lists(inlines, max_size=3)).map(list), min_size=1, max_size=4)
-    .map(lambda items: ["nest", items]),
+    st.lists(st.tuples(inlines, st.lists(inlines, max_size=3)).map(list), min_size=1, max_size=4).map(
+        lambda items: ["nest", items]
+    ),
     st.lists(st.tuples(inlines, inlines).map(list), min_size=1, max_size=3).map(lambda terms: ["dl", terms]),
     inlines.map(lambda x: ["quote", x]),
-    st.lists(st.lists(st.sampled_from(CODE_WORDS), min_size=1, max_size=4), min_size=1, max_size=4)
-    .map(lambda lines: ["pre", lines]),
-    st.integers(1, 3).flatmap(
-        lambda n: st.lists(st.lists(cells, min_size=n, max_size=n), min_size=2, max_size=4)
-    ).map(lambda rows: ["table", rows]),
+    st.lists(st.lists(st.sampled_from(CODE_WORDS), min_size=1, max_size=4), min_size=1, max_size=4).map(
+        lambda lines: ["pre", lines]
+    ),
+    st.integers(1, 3)
+    .flatmap(lambda n: st.lists(st.lists(cells, min_size=n, max_size=n), min_size=2, max_size=4))
+    .map(lambda rows: ["table", rows]),
 )
 documents = st.fixed_dictionaries(
     {"blocks": st.lists(block, min_size=1, max_size=6), "notes": st.lists(words, min_size=2, max_size=2)}
@@ -605,11 +821,18 @@ def to_markdown(doc: dict[str, Any]) -> str:
         elif kind == "h":
             out.append("#" * b[1] + " " + _text_md(b[2]))
         elif kind in ("ul", "ol"):
-            out.append("\n".join(("- " if kind == "ul" else f"{n}. ") + _text_md(item)
-                                 for n, item in enumerate(b[1], 1)))
+            out.append(
+                "\n".join(
+                    ("- " if kind == "ul" else f"{n}. ") + _text_md(item) for n, item in enumerate(b[1], 1)
+                )
+            )
         elif kind == "nest":
-            out.append("\n".join("- " + _text_md(text) + "".join("\n    - " + _text_md(sub) for sub in subs)
-                                 for text, subs in b[1]))
+            out.append(
+                "\n".join(
+                    "- " + _text_md(text) + "".join("\n    - " + _text_md(sub) for sub in subs)
+                    for text, subs in b[1]
+                )
+            )
         elif kind == "dl":
             out.append("\n\n".join(f"{_text_md(term)}\n:   {_text_md(details)}" for term, details in b[1]))
         elif kind == "quote":
@@ -644,7 +867,7 @@ def _word_lists(doc: dict[str, Any]) -> Iterator[list[Any]]:
         elif b[0] in ("nest", "dl"):
             for first, second in b[1]:
                 yield from texts(first)
-                for sub in (second if b[0] == "nest" else [second]):
+                for sub in second if b[0] == "nest" else [second]:
                     yield from texts(sub)
         elif b[0] == "pre":
             yield from b[1]
@@ -656,7 +879,18 @@ def _word_lists(doc: dict[str, Any]) -> Iterator[list[Any]]:
 
 
 EDIT_ACTIONS = [
-    "word", "word", "word", "add", "drop", "move", "retype", "href", "row", "item", "item", "column"
+    "word",
+    "word",
+    "word",
+    "add",
+    "drop",
+    "move",
+    "retype",
+    "href",
+    "row",
+    "item",
+    "item",
+    "column",
 ]
 
 
@@ -786,8 +1020,12 @@ def test_any_revision_reads_exactly_as_old_and_new_and_is_well_formed(
     assert_tables_even(old_html, new_html, output)
 
 
-@settings(max_examples=4, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=4,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(pairs=st.lists(edited_pairs(), min_size=10, max_size=10))
 def test_generated_revisions_diff_to_valid_html(pairs: list[tuple[str, str]]) -> None:
     """Ten generated revisions through the Nu checker in one run, each beside its two versions.
@@ -802,15 +1040,22 @@ def test_generated_revisions_diff_to_valid_html(pairs: list[tuple[str, str]]) ->
         old_html, new_html = render_markdown(old_md), render_markdown(new_md)
         output = diff_html(old_html, new_html)
         if output != new_html:
-            documents |= {f"{n} old": _page(old_html), f"{n} new": _page(new_html),
-                          f"{n} diff": _page(output)}
+            documents |= {
+                f"{n} old": _page(old_html),
+                f"{n} new": _page(new_html),
+                f"{n} diff": _page(output),
+            }
     if not documents:
         return
     with tempfile.TemporaryDirectory() as workdir:
         problems = validate(documents, Path(workdir), stylesheets=[], command=vnu_command())
     said = {(m.document, m.text) for m in problems}
-    at_fault = [m for m in problems if m.document.endswith(" diff")
-                and not {(m.document.replace("diff", side), m.text) for side in ("old", "new")} & said]
+    at_fault = [
+        m
+        for m in problems
+        if m.document.endswith(" diff")
+        and not {(m.document.replace("diff", side), m.text) for side in ("old", "new")} & said
+    ]
     culprits = [pairs[int(m.document.split()[0])] for m in at_fault]
     assert not at_fault, f"{format_messages(at_fault)}\nfrom revisions (old, new): {culprits!r}"
 
