@@ -41,8 +41,11 @@ PYTEST_WORKERS ?= 2
 test: install-test
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
+LINTED := app tests bench config.py wsgi.py
+
 lint: install-test
-	$(BIN)/ruff check app tests bench config.py wsgi.py
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 bench: install-test
 	$(BIN)/python bench/bench_post_page.py
