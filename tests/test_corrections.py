@@ -358,3 +358,32 @@ def test_a_change_of_references_shows_in_the_changes_view(api, client, make_post
     assert [li.get_text() for li in section.select("li.reference-kept")] == ["https://example.org/a"]
     unchanged = parse(client.get(f"/posts/{post.slug}/changes?from=2&to=2")).select_one("#references-diff")
     assert unchanged.select("del, ins") == []
+
+
+def test_a_diff_stored_by_an_older_engine_is_not_served(client, session, make_post, make_user, api):
+    """Diffs are cached by the engine that wrote them: markup an older engine stored is never shown again."""
+    from app.posts.models import Revision
+
+    editor = make_user("editor")
+    post = make_post("published", body="- one\n- two")
+    api.post(
+        f"/api/v1/posts/{post.id}/revisions",
+        {"body": "- one", "base_revision": 1, "kind": "correction", "note": "Two was wrong."},
+        as_=post.author,
+    )
+    api.post(f"/api/v1/posts/{post.id}/submit", as_=post.author)
+    api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=editor)
+    first, second = session.scalars(
+        select(Revision).where(Revision.post_id == post.id).order_by(Revision.number)
+    )
+    session.add(
+        RevisionDiff(
+            from_revision_id=first.id,
+            to_revision_id=second.id,
+            engine=1,
+            html="<ul><del><li>two</li></del></ul>",
+        )
+    )
+    session.commit()
+    diff = parse(client.get(f"/posts/{post.slug}/changes")).select_one("#post-diff")
+    assert diff.select("ul > del") == [] and [d.get_text() for d in diff.select("li > del")] == ["two"]

@@ -68,7 +68,11 @@ from html import unescape
 from app.corrections.alignment import DELETE, EQUAL, INSERT, Alphabet, Diff, Differ
 from app.corrections.tokens import TOKEN, VOID, Doc, attributes, tag_name, tokenise
 
-__all__ = ["diff_html", "DIFF_CLASSES"]
+__all__ = ["diff_html", "DIFF_CLASSES", "ENGINE_VERSION"]
+
+# Stored diffs are keyed by this: raise it whenever the output for the same two inputs changes (2: marks
+# inside list items, rows and cells), and diffs stored by an older engine are no longer served.
+ENGINE_VERSION = 2
 
 DIFF_CLASSES = {"del": "diff-del", "ins": "diff-ins"}
 """The class given to an element removed or added whole where no mark may stand (see above)."""

@@ -55,12 +55,16 @@ class RevisionDiff(AppendOnly, Base):
     """The marked-up diff of two revisions' HTML. Insert-only: both inputs are immutable, so is this."""
 
     __tablename__ = "revision_diffs"
-    __table_args__ = (UniqueConstraint("from_revision_id", "to_revision_id", name="uq_revision_diffs_pair"),)
+    __table_args__ = (
+        UniqueConstraint("from_revision_id", "to_revision_id", "engine", name="uq_revision_diffs_pair"),
+    )
 
     id: Mapped[intpk]
     from_revision_id: Mapped[int] = mapped_column(ForeignKey("post_revisions.id"))
     to_revision_id: Mapped[int] = mapped_column(ForeignKey("post_revisions.id"))
     html: Mapped[str] = mapped_column(Text)
+    # Which diff engine wrote it (app.corrections.diff.ENGINE_VERSION): a newer engine ignores older rows.
+    engine: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     def __repr__(self) -> str:

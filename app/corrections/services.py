@@ -22,7 +22,7 @@ from app.accounts.models import Role, User
 from app.accounts.permissions import require
 from app.audit.services import record
 from app.clock import utc_now
-from app.corrections.diff import diff_html
+from app.corrections.diff import ENGINE_VERSION, diff_html
 from app.corrections.models import ErrorReport, ReportState, RevisionDiff
 from app.errors import InvalidInput, InvalidTransition, NotFound
 from app.mail import services as mail
@@ -70,7 +70,9 @@ def cached_diff(session: Session, old: Revision, new: Revision, *, store: bool =
     """
     found = session.scalar(
         select(RevisionDiff.html).where(
-            RevisionDiff.from_revision_id == old.id, RevisionDiff.to_revision_id == new.id
+            RevisionDiff.from_revision_id == old.id,
+            RevisionDiff.to_revision_id == new.id,
+            RevisionDiff.engine == ENGINE_VERSION,
         )
     )
     if found is not None:
@@ -81,7 +83,13 @@ def cached_diff(session: Session, old: Revision, new: Revision, *, store: bool =
     try:
         with session.begin_nested():
             session.add(
-                RevisionDiff(from_revision_id=old.id, to_revision_id=new.id, html=html, created_at=utc_now())
+                RevisionDiff(
+                    from_revision_id=old.id,
+                    to_revision_id=new.id,
+                    html=html,
+                    engine=ENGINE_VERSION,
+                    created_at=utc_now(),
+                )
             )
     except IntegrityError:
         pass  # another worker stored the same pair first; theirs is identical

@@ -10,6 +10,8 @@
   approval recorded no disclosure or gates, so it is approved again rather than published on trust.
 - ``posts.version``, incremented by the database on every reader-visible change: cache keys use it.
 - ``post_slugs`` (append-only) keeps every public address; drafts lose theirs.
+- ``revision_diffs.engine``: stored diffs name the diff engine that wrote them; the one of this
+  release marks list items, rows and cells from inside, so older (invalid) stored markup is not served.
 - ``approvals.(revision_id, revision_author_id)`` references ``post_revisions.(id, author_id)``, so the
   four-eyes CHECK compares the approver with the revision's real writer.
 
@@ -148,8 +150,24 @@ def upgrade() -> None:
     for table in NEW_APPEND_ONLY:
         _run(append_only_ddl(_dialect(), table))
 
+    _run(drop_append_only_ddl(_dialect(), 'revision_diffs'))
+    with op.batch_alter_table('revision_diffs', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('engine', sa.Integer(), nullable=False, server_default='1'))
+        batch_op.drop_constraint('uq_revision_diffs_pair', type_='unique')
+        batch_op.create_unique_constraint('uq_revision_diffs_pair', ['from_revision_id', 'to_revision_id', 'engine'])
+    _run(append_only_ddl(_dialect(), 'revision_diffs'))
+
 
 def downgrade() -> None:
+    # Diffs of the newer engine go (they are a cache; the older engine recomputes its own on demand).
+    _run(drop_append_only_ddl(_dialect(), 'revision_diffs'))
+    op.execute("DELETE FROM revision_diffs WHERE engine <> 1")
+    with op.batch_alter_table('revision_diffs', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_revision_diffs_pair', type_='unique')
+        batch_op.create_unique_constraint('uq_revision_diffs_pair', ['from_revision_id', 'to_revision_id'])
+        batch_op.drop_column('engine')
+    _run(append_only_ddl(_dialect(), 'revision_diffs'))
+
     for table in NEW_APPEND_ONLY:
         _run(drop_append_only_ddl(_dialect(), table))
     with op.batch_alter_table('posts', schema=None) as batch_op:
