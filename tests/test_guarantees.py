@@ -128,6 +128,16 @@ def _bearer(make_token, user) -> dict[str, str]:
     return {"Authorization": f"Bearer {make_token(user)}"}
 
 
+def _publish_change(api, post, cast, number: int, **fields: Any) -> Any:
+    """The owner saves revision ``number`` (on top of the one before), submits it; the editor approves it."""
+    saved = api.post(
+        f"/api/v1/posts/{post.id}/revisions", {"base_revision": number - 1, **fields}, as_=cast["owner"]
+    )
+    assert saved.status_code == 201, saved.get_json()
+    api.post(f"/api/v1/posts/{post.id}/submit", as_=cast["owner"])
+    return api.post(f"/api/v1/posts/{post.id}/approve", {"revision": number}, as_=cast["editor"])
+
+
 # --- four eyes ------------------------------------------------------------------------------------
 
 
@@ -430,14 +440,8 @@ def test_a_retitled_drafts_first_title_appears_nowhere_public(api, client, make_
 def test_an_old_slug_answers_301_to_the_current_one(api, client, make_post, cast):
     post = make_post("published", author=cast["owner"], title="Old title")
     assert post.slug == "old-title"
-    api.post(
-        f"/api/v1/posts/{post.id}/revisions",
-        {"title": "New title", "body": "Same.", "base_revision": 1, "kind": "minor"},
-        as_=cast["owner"],
-    )
-    api.post(f"/api/v1/posts/{post.id}/submit", as_=cast["owner"])
     assert (
-        api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=cast["editor"]).status_code == 200
+        _publish_change(api, post, cast, 2, title="New title", body="Same.", kind="minor").status_code == 200
     )
     for suffix in ("", "/history", "/changes", "/revisions/1"):
         moved = client.get(f"/posts/old-title{suffix}")
@@ -467,13 +471,7 @@ def test_an_error_report_cannot_be_answered_by_a_correction_published_before_it(
     from app.errors import InvalidInput
 
     post = make_post("published", author=cast["owner"], body="Take 50 mg.")
-    api.post(
-        f"/api/v1/posts/{post.id}/revisions",
-        {"body": "Take 5 mg.", "base_revision": 1, "kind": "correction", "note": "Dose."},
-        as_=cast["owner"],
-    )
-    api.post(f"/api/v1/posts/{post.id}/submit", as_=cast["owner"])
-    api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=cast["editor"])
+    _publish_change(api, post, cast, 2, body="Take 5 mg.", kind="correction", note="Dose.")
     session.expire_all()
     fresh = session.get(Post, post.id)
     clock.freeze(clock.utc_now() + timedelta(minutes=5))
@@ -535,32 +533,23 @@ def test_an_interests_answer_given_against_an_older_disclosure_does_not_count(ap
 
 def test_a_retitle_that_drops_a_trailing_number_gets_a_new_address(api, client, make_post, cast):
     post = make_post("published", author=cast["owner"], title="Vitamin D dose 4000")
-    api.post(
-        f"/api/v1/posts/{post.id}/revisions",
-        {
-            "title": "Vitamin D dose",
-            "body": "Same.",
-            "base_revision": 1,
-            "kind": "correction",
-            "note": "The number was wrong.",
-        },
-        as_=cast["owner"],
+    r = _publish_change(
+        api,
+        post,
+        cast,
+        2,
+        title="Vitamin D dose",
+        body="Same.",
+        kind="correction",
+        note="The number was wrong.",
     )
-    api.post(f"/api/v1/posts/{post.id}/submit", as_=cast["owner"])
-    r = api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=cast["editor"])
     assert r.get_json()["slug"] == "vitamin-d-dose"
     assert client.get("/posts/vitamin-d-dose-4000").headers["Location"].endswith("/posts/vitamin-d-dose")
 
 
 def test_every_route_under_an_old_slug_redirects(api, client, make_post, cast):
     post = make_post("published", author=cast["owner"], title="Alpha title")
-    api.post(
-        f"/api/v1/posts/{post.id}/revisions",
-        {"title": "Beta title", "body": "Same.", "base_revision": 1, "kind": "minor"},
-        as_=cast["owner"],
-    )
-    api.post(f"/api/v1/posts/{post.id}/submit", as_=cast["owner"])
-    api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=cast["editor"])
+    _publish_change(api, post, cast, 2, title="Beta title", body="Same.", kind="minor")
     report = client.get("/posts/alpha-title/report")
     assert report.status_code == 301 and report.headers["Location"].endswith("/posts/beta-title/report")
     comment = client.post("/posts/alpha-title/comments", data={"body": "Hello"})
