@@ -99,3 +99,33 @@ def _check(page: BrowserPage, entry: Page, subtests: Any) -> None:
             assert page.get_by_role("button", name="Sign out").count() == 1, f"not signed in on {entry.label}"
         violations = axe_violations(page)
         assert not violations, format_violations(entry.label, violations)
+
+
+def test_reading_every_page_writes_nothing(app: Flask, site: Site, session: Any) -> None:
+    """GETs write nothing: every page, anonymous and signed in, leaves every table exactly as it was."""
+    from sqlalchemy import func, select
+
+    from app.models import Base
+
+    def snapshot() -> dict[str, tuple[Any, ...]]:
+        session.expire_all()
+        counts = {}
+        for table in Base.metadata.sorted_tables:
+            columns = [c for c in table.c if c.name in ("id", "updated_at", "version", "status")]
+            counts[table.name] = tuple(
+                session.execute(select(func.count(), *(func.max(c) for c in columns))).one()
+            )
+        session.rollback()
+        return counts
+
+    anonymous, staff = app.test_client(), app.test_client()
+    assert log_in(staff, site.staff.email).status_code == 302
+    before = snapshot()
+    for page in every_page(site):
+        for client in (
+            (staff, anonymous)
+            if page.also_signed_in and not page.signed_in
+            else ((staff,) if page.signed_in else (anonymous,))
+        ):
+            client.get(page.path)
+    assert snapshot() == before
