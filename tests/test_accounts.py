@@ -24,6 +24,21 @@ def test_staff_sign_in_and_out(client, make_user):
     assert parse(client.get("/login")).select_one(".signed-in") is None
 
 
+def test_a_session_cookie_copied_before_sign_out_is_refused_after_it(client, make_user):
+    """Signing out ends the session on the server: a copy of the cookie (another tab, a thief) is dead too."""
+    user = make_user("editor", name="Erin Shah")
+    log_in(client, user.email)
+    copied = client.get_cookie("session")
+    assert copied is not None
+    other = client.application.test_client()
+    other.set_cookie("session", copied.value)
+    assert other.get("/staff/").status_code == 200  # the copy works while the session lives
+    client.post("/logout", data={"csrf_token": form_csrf_token(client, "/login")})
+    refused = other.get("/staff/")
+    assert refused.status_code == 302 and "/login" in refused.headers["Location"]
+    assert log_in(client, user.email).status_code == 302  # signing in again starts a new session
+
+
 def test_a_wrong_password_is_refused_with_a_message(client, make_user):
     user = make_user("author")
     r = log_in(client, user.email, "not the password")

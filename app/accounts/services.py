@@ -82,6 +82,13 @@ def create_user(
     return user
 
 
+def end_sessions(session: Session, user: User) -> None:
+    """End every signed-in session of ``user`` (sign-out, a new password, deactivation)."""
+    user.session_generation = User.session_generation + 1  # type: ignore[assignment]  (SQL: +1, race-free)
+    session.flush()
+    session.refresh(user, ["session_generation"])
+
+
 def authenticate(session: Session, email: str, password: str) -> User | None:
     """The active user with these credentials, or None; rehashes when Argon2's parameters moved on."""
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, g, request, session
 
 from app.accounts.models import User
-from app.accounts.services import user_for_token
+from app.accounts.services import end_sessions, user_for_token
 from app.web.database import db
 
 
@@ -24,8 +24,14 @@ def _load_user() -> None:
     user_id = session.get("user_id")
     if isinstance(user_id, int):
         user = db().get(User, user_id)
-        # The session also carries a fragment of the password hash: changing the password signs out.
-        if user is not None and user.is_active and session.get("auth") == user.password_hash[-16:]:
+        # The session also carries a fragment of the password hash (changing the password signs out)
+        # and the user's session generation (signing out anywhere ends every session, server-side).
+        if (
+            user is not None
+            and user.is_active
+            and session.get("auth") == user.password_hash[-16:]
+            and session.get("generation") == user.session_generation
+        ):
             g.user = user
 
 
@@ -37,8 +43,13 @@ def log_in(user: User) -> None:
     session.clear()
     session["user_id"] = user.id
     session["auth"] = user.password_hash[-16:]
+    session["generation"] = user.session_generation
     session.permanent = True
 
 
 def log_out() -> None:
+    """Sign out here and end the user's every other session: the server forgets the generation."""
+    user = current_user()
+    if user is not None:
+        end_sessions(db(), user)
     session.clear()
