@@ -130,3 +130,12 @@ def test_cli_demo_seeds_once_and_prints_accounts(runner, session):
     emails = [line.split()[0] for line in first.output.splitlines() if "@" in line]
     assert emails and all(e in second.output for e in emails)
     assert session.scalar(select(User).where(User.email == emails[0])) is not None
+
+
+def test_the_json_api_ignores_the_session_cookie(client, make_post, make_user):
+    """A cross-site form post rides on the browser's cookie: the API must not take it as the staff member."""
+    post = make_post("draft")
+    log_in(client, post.author.email)
+    refused = client.post(f"/api/v1/posts/{post.id}/submit", data={})
+    assert refused.status_code == 401
+    assert client.get(f"/api/v1/posts/{post.id}").status_code == 404  # a draft, and nobody is signed in here
