@@ -641,3 +641,22 @@ def test_an_anonymous_form_post_is_sent_to_sign_in_then_the_dashboard(client: Fl
     assert response.status_code == 302
     location = urlsplit(response.headers["Location"])
     assert location.path == "/login" and parse_qs(location.query)["next"] == ["/staff/"]
+
+
+def test_a_disclosure_row_numbered_with_a_look_alike_digit_is_refused_not_a_500(client, make_user):
+    from tests.support.web import form_csrf_token, log_in
+
+    user = make_user("author")
+    log_in(client, user.email)
+    token = form_csrf_token(client, "/staff/disclosure")
+    r = client.post(
+        "/staff/disclosure",
+        data={
+            "csrf_token": token,
+            "no_conflicts": "no",
+            "interests-²-entity": "Acme",
+            "interests-0-entity": "Acme",
+            "interests-0-relationship": "consulting",
+        },
+    )
+    assert r.status_code == 422

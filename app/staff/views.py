@@ -9,6 +9,7 @@ NotAllowed or InvalidTransition, which the error handlers turn into a 403 or 409
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -545,12 +546,20 @@ def _disclosure_data(latest: Disclosure | None) -> dict[str, Any]:
     }
 
 
+_BAD_ROW_NAME = re.compile(r"interests-(?![0-9]+-)")
+
+
 @bp.route("/disclosure", methods=["GET", "POST"])
 def disclosure() -> Any:
     user = require(current_user(), "disclosure.record")
     if request.method == "GET":
         form = DisclosureForm(data=_disclosure_data(disclosures.latest(db(), user)))
     else:
+        # WTForms reads a row's index with int() after str.isdigit(), which "²" passes: refuse such names.
+        if any(_BAD_ROW_NAME.match(key) for key in request.form):
+            raise InvalidInput(
+                "The form's interest rows are numbered 0, 1, 2 …; reload the page and try again."
+            )
         form = DisclosureForm(request.form)
         if form.validate():
             try:
