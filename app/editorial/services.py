@@ -142,6 +142,8 @@ def _move(
     review, publication = _expect(post, action)
     if (action in _PUBLISHING_ACTIONS and action != "retract") != (published is not None):
         raise AssertionError("publishing moves, and only they, name what they publish")
+    if (review == R.SCHEDULED) != (scheduled is not None):
+        raise AssertionError("scheduling, and only scheduling, names the approval it will publish")
     old = {"review": post.review_state, "publication": post.publication_state}
     if published is not None:
         revision, slug, at = published
@@ -151,9 +153,7 @@ def _move(
             post.first_published_at = at
     post.review_state = review.value
     post.publication_state = publication.value
-    post.scheduled_approval_id = scheduled.id if review == R.SCHEDULED and scheduled is not None else None
-    if review == R.SCHEDULED and scheduled is None:
-        raise AssertionError("scheduling needs the approval it will publish")
+    post.scheduled_approval_id = scheduled.id if scheduled is not None else None
     session.flush()
     revision = post.current_revision
     record(
