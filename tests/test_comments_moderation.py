@@ -510,3 +510,50 @@ def test_the_api_queue_pages_and_filters_by_reason(
     item = page["items"][0]
     assert {"checks", "relevance", "author_ip", "body", "html"} <= item.keys()
     assert isinstance(session.get(ModerationDecision, 1), ModerationDecision)
+
+
+def test_a_writer_replacing_a_comment_a_moderator_just_approved_leaves_the_approval_standing(
+    app: Any, session: Any, api: Any, make_post: Any, moderator: Any
+) -> None:
+    """The writer's page still showed "held"; the moderator approved in between: the approval stands."""
+    from app.comments import services as comment_services
+    from app.comments.views import pipeline_settings
+    from app.web.outside import akismet_checker
+    from tests.support.comments import READER, submit
+
+    post = make_post()
+    held = submit(app, session, post)
+    assert held.status == "held"
+    approved = api.post(f"/api/v1/comments/{held.id}/moderate", {"action": "approve"}, as_=moderator)
+    assert approved.status_code == 200
+    data = comment_services.CommentInput(
+        author_name=READER["author_name"],
+        author_email=READER["author_email"],
+        body="A corrected version of my comment.",
+        parent_id=None,
+        notify=False,
+        ip="203.0.113.9",
+        user_agent="test",
+        referrer="",
+        permalink="",
+        honeypot="",
+        form_age=None,
+    )
+    with app.test_request_context("/"):
+        comment_services.submit_comment(
+            session,
+            post,
+            data,
+            actor=None,
+            checker=akismet_checker(),
+            settings=pipeline_settings(),
+            replaces=held,
+        )  # a stale "held"
+    session.commit()
+    session.expire_all()
+    assert session.get(Comment, held.id).status == "published"
+    actions = [
+        d.action
+        for d in session.scalars(select(ModerationDecision).where(ModerationDecision.comment_id == held.id))
+    ]
+    assert "withdraw" not in actions

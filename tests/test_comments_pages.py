@@ -378,3 +378,23 @@ def test_the_csrf_of_staff_forms_still_applies_elsewhere(client: Any, make_user:
     user = make_user("moderator")
     log_in(client, user.email)
     assert form_csrf_token(client, "/staff/comments/")
+
+
+def test_a_reply_chain_hundreds_deep_renders_flat_past_six_levels(
+    client: Any, api: Any, make_post: Callable[..., Post], make_user: Callable[..., Any]
+) -> None:
+    """Each reply to the one before: the page must render (no recursion error), nested at most six deep."""
+    post = make_post()
+    staff = make_user("moderator", name="Malik Reyes")
+    parent = None
+    for n in range(300):
+        body = {"body": f"Reply number {n} in a long chain.", **({"parent_id": parent} if parent else {})}
+        made = api.post(f"/api/v1/posts/{post.id}/comments", body, as_=staff)
+        assert made.status_code == 201, made.get_json()
+        parent = made.get_json()["id"]
+    page = _page(client, post)
+    assert page.status_code == 200
+    tree = parse(page)
+    assert len(tree.select("div.comment-body[id^=comment-body-]")) == 300
+    deepest = max(len(li.find_parents("ol")) for li in tree.select("li.comment"))
+    assert deepest <= 7  # the top list and six levels of replies

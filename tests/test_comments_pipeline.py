@@ -77,8 +77,8 @@ def test_every_comment_is_held_none_published_none_lost_when_akismet_fails(
         assert took < TIMEOUT + MARGIN, f"the reader waited {took:.1f} s"
         assert response.status_code == 202, response.get_json()
         body = response.get_json()
-        assert body["status"] == "held"
-        assert body["reasons"] == ["akismet:unavailable"]
+        assert body["status"] == "held" and body["reasons"] == []  # nothing the writer can fix
+        assert session.get(Comment, body["id"]).reasons == ["akismet:unavailable"]
     session.expire_all()
     stored = session.scalars(
         select(Comment).where(Comment.id.in_([r.get_json()["id"] for r, _ in answers]))
@@ -107,8 +107,12 @@ def test_recheck_publishes_held_comments_once_akismet_answers_and_keeps_other_re
     newcomer = comment_api(
         client, post, author_email="new@example.net", body="Thanks, useful sleep advice."
     ).get_json()
-    assert clean["reasons"] == spam["reasons"] == ["akismet:unavailable"]
-    assert newcomer["reasons"] == ["akismet:unavailable", "first_comment"]
+    reasons = {
+        name: session.get(Comment, body["id"]).reasons
+        for name, body in (("clean", clean), ("spam", spam), ("newcomer", newcomer))
+    }
+    assert reasons["clean"] == reasons["spam"] == ["akismet:unavailable"]
+    assert reasons["newcomer"] == ["akismet:unavailable", "first_comment"]
 
     result = runner.invoke(args=["comments", "recheck"])  # still down: nothing changes, nothing lost
     assert result.exit_code == 0, result.output
@@ -182,10 +186,26 @@ def test_a_clean_comment_from_a_returning_reader_is_published_with_every_check_r
     assert sent["permalink"] == f"http://blog.example.org/posts/{post.slug}"
 
 
-def test_a_first_comment_is_held(client: Any, make_post: Callable[..., Post]) -> None:
+def test_a_first_comment_is_held(client: Any, session: Session, make_post: Callable[..., Post]) -> None:
     response = comment_api(client, make_post())
     assert response.status_code == 202
-    assert response.get_json()["reasons"] == ["first_comment"]
+    assert session.get(Comment, response.get_json()["id"]).reasons == ["first_comment"]
+
+
+def test_the_writer_is_told_only_reasons_they_can_fix(
+    client: Any, session: Session, make_post: Callable[..., Post]
+) -> None:
+    """Impersonation, Akismet's state and "first comment" would tell a spammer which check caught them."""
+    post = make_post()
+    body = "Call me on 0207 946 0000 about http://a.example http://b.example http://c.example"
+    response = comment_api(client, post, author_name="Edith Editor", body=body)
+    told = response.get_json()["reasons"]
+    stored = session.get(Comment, response.get_json()["id"]).reasons
+    assert "first_comment" in stored and "first_comment" not in told
+    assert told and all(
+        r in ("link_count", "too_fast", "off_topic") or r.startswith("privacy:") for r in told
+    )
+    assert set(told) <= set(stored)
 
 
 def test_the_honeypot_marks_spam_and_skips_akismet(
@@ -334,7 +354,7 @@ def test_without_an_akismet_key_every_comment_is_held(
     )
     response = comment_api(client, post)
     assert response.status_code == 202
-    assert response.get_json()["reasons"] == ["akismet:no_key"]
+    assert session.get(Comment, response.get_json()["id"]).reasons == ["akismet:no_key"]
 
 
 def test_an_off_topic_comment_is_held_with_its_score_and_drivers(

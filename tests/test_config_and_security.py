@@ -119,3 +119,12 @@ def test_session_cookie_is_httponly_and_samesite(client, make_user):
     user = make_user("author")
     cookie = log_in(client, user.email).headers["Set-Cookie"]
     assert "HttpOnly" in cookie and re.search(r"SameSite=Lax", cookie)
+
+
+def test_werkzeugs_own_slash_redirects_carry_no_host(client, make_user):
+    """A missing trailing slash is redirected by Werkzeug with an absolute URL from the Host: made a path."""
+    from tests.support.web import log_in
+
+    log_in(client, make_user("moderator").email)
+    moved = client.get("/staff/comments", headers={"Host": "localhost:9999"})
+    assert moved.status_code == 308 and moved.headers["Location"] == "/staff/comments/"

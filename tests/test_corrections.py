@@ -233,7 +233,7 @@ def test_promptness_is_the_median_from_report_to_published_correction(client, ap
     assert parse(client.get("/corrections")).select_one(".promptness") is None
     api.post(f"/api/v1/posts/{post.id}/submit", as_=post.author)
     api.post(f"/api/v1/posts/{post.id}/approve", {"revision": 2}, as_=editor)
-    assert "minutes" in text_of(parse(client.get("/corrections")), ".promptness")
+    assert "minute" in text_of(parse(client.get("/corrections")), ".promptness")
 
 
 def test_a_report_can_be_declined_with_a_reason(client, make_post, make_user):
@@ -387,3 +387,15 @@ def test_a_diff_stored_by_an_older_engine_is_not_served(client, session, make_po
     session.commit()
     diff = parse(client.get(f"/posts/{post.slug}/changes")).select_one("#post-diff")
     assert diff.select("ul > del") == [] and [d.get_text() for d in diff.select("li > del")] == ["two"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [(10, "1 minute"), (150, "3 minutes"), (3600, "1 hour"), (7200, "2 hours"), (86400 * 2, "2 days")],
+)
+def test_promptness_is_said_in_plain_english(seconds, said):
+    from datetime import timedelta
+
+    from app.corrections.services import describe_duration
+
+    assert describe_duration(timedelta(seconds=seconds)) == said

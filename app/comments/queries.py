@@ -30,6 +30,10 @@ class Node:
     children: list[Node] = field(default_factory=list)
 
 
+MAX_THREAD_DEPTH = 6
+"""Replies nest at most this deep on the page; deeper ones line up under the last level shown."""
+
+
 def thread(session: Session, post_id: int) -> tuple[list[Node], int]:
     """The published comments of a post as a tree, oldest first, and how many there are.
 
@@ -45,9 +49,20 @@ def thread(session: Session, post_id: int) -> tuple[list[Node], int]:
     )
     nodes = {c.id: Node(c) for c in comments}
     roots: list[Node] = []
+    depth: dict[int, int] = {}
+    # Where replies to a comment go: the comment itself, or past MAX_THREAD_DEPTH its deepest ancestor
+    # shown, so a chain of replies thousands long renders as a flat run, never a recursion a page dies in.
+    receiver: dict[int, Node] = {}
     for c in comments:
-        parent = nodes.get(c.parent_id) if c.parent_id is not None else None
-        (parent.children if parent is not None else roots).append(nodes[c.id])
+        node = nodes[c.id]
+        parent = receiver.get(c.parent_id) if c.parent_id is not None else None
+        if parent is None:
+            roots.append(node)
+            depth[c.id] = 0
+        else:
+            parent.children.append(node)
+            depth[c.id] = depth[parent.comment.id] + 1
+        receiver[c.id] = node if depth[c.id] < MAX_THREAD_DEPTH else (parent or node)
     return roots, len(comments)
 
 

@@ -290,6 +290,10 @@ def submit_comment(
     record_decision(session, comment, None, A.SUBMIT, "")
     if data.notify:
         session.add(Subscription(comment_id=comment.id, email=data.author_email, created_at=now))
+    if replaces is not None and replaces.post_id == post.id:
+        # Lock it and look again: a moderator may have decided it a moment ago. Only a comment still
+        # held is withdrawn; a decided one stands, and the new comment simply joins the queue.
+        session.refresh(replaces, with_for_update={"of": Comment})
     if replaces is not None and replaces.status == S.HELD and replaces.post_id == post.id:
         old = states.move(replaces, A.WITHDRAW).value
         record_decision(

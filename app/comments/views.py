@@ -291,7 +291,10 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
         site=site(),
     )
     published = comment.status == CommentStatus.PUBLISHED
-    body = {"id": comment.id, "status": comment.status, "reasons": list(comment.reasons)}
+    # A writer is told only what they can fix; the rest (impersonation, Akismet, first comment ...)
+    # would teach a spammer which check caught them. Moderators see every reason in the queue.
+    shown = list(comment.reasons) if actor is not None else pipeline.reasons_for_writer(comment.reasons)
+    body = {"id": comment.id, "status": comment.status, "reasons": shown}
     if not published:
         body["status_url"] = public_url("comments.status", token=status_token(comment))
     return body, 201 if published else 202

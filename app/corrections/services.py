@@ -454,10 +454,12 @@ def median_time_to_correct(session: Session) -> timedelta | None:
 def describe_duration(delta: timedelta) -> str:
     hours = delta.total_seconds() / 3600
     if hours < 1:
-        return f"{max(round(hours * 60), 1)} minutes"
-    if hours < 48:
-        return f"{round(hours)} hours"
-    return f"{round(hours / 24)} days"
+        amount, unit = max(round(hours * 60), 1), "minute"
+    elif hours < 48:
+        amount, unit = round(hours), "hour"
+    else:
+        amount, unit = round(hours / 24), "day"
+    return f"{amount} {unit}{'' if amount == 1 else 's'}"
 
 
 def published_at_of(session: Session, revision: Revision) -> datetime | None:

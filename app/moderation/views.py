@@ -160,10 +160,15 @@ def moderate(comment_id: int) -> ResponseReturnValue:
     return desk.back(url_for(".queue"))
 
 
+MAX_BULK = 200  # a page of the queue is 50; the cap keeps one request (and its flash cookie) small
+
+
 @bp.post("/comments/bulk")
 def bulk() -> ResponseReturnValue:
     actor = require(current_user(), "comments.moderate")
     raw = request.form.getlist("comment_ids")
+    if len(raw) > MAX_BULK:
+        raise InvalidInput(f"Decide at most {MAX_BULK} comments at once.", field="comment_ids")
     if not all(whole_number(value, upper=2**31 - 1) for value in raw):
         raise InvalidInput("comment_ids must be comment numbers.", field="comment_ids")
     action = request.form.get("action", "")
@@ -176,9 +181,10 @@ def bulk() -> ResponseReturnValue:
         akismet_enabled=akismet_enabled(),
         site=site(),
     )
+    shown = skipped[:5] + ([f"and {len(skipped) - 5} more"] if len(skipped) > 5 else [])
     flash(
         f"{DECISION_LABELS.get(action, action)}: {done} comment{'s' if done != 1 else ''}."
-        + (f" Not changed: {'; '.join(skipped)}." if skipped else "")
+        + (f" Not changed: {'; '.join(shown)}." if skipped else "")
     )
     return desk.back(url_for(".queue"))
 

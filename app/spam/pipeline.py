@@ -330,6 +330,15 @@ FIXABLE: dict[str, str] = {
 }
 
 
+WRITER_REASONS = frozenset({"link_count", "too_fast", "off_topic"})
+"""Reason codes the comment API tells an anonymous writer (with every ``privacy:<kind>``)."""
+
+
+def reasons_for_writer(reasons: Sequence[str]) -> list[str]:
+    """The reasons a writer can act on; everything else reads as "awaits review"."""
+    return [r for r in reasons if r in WRITER_REASONS or r.startswith("privacy:")]
+
+
 def explain_for_writer(reasons: Sequence[str]) -> list[str]:
     """What the writer is told about why their comment is held: only what they can fix themselves."""
     return list(dict.fromkeys(FIXABLE[r] for r in reasons if r in FIXABLE))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import NotFound, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import RequestRedirect
 from werkzeug.wsgi import get_host
 
 import config as candor_config
@@ -126,6 +127,11 @@ def _refuse_unstorable_url_values(endpoint: str | None, values: dict[str, Any] |
 
 def _headers(response: Response) -> Response:
     h = response.headers
+    if isinstance(request.routing_exception, RequestRedirect) and "Location" in h:
+        # Werkzeug's own redirects (a missing trailing slash) are absolute, built from the request's Host
+        # and scheme: answer them as a path, which the browser resolves against the address it used.
+        parts = urlsplit(h["Location"])
+        h["Location"] = urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
     h.setdefault("Content-Security-Policy", CSP)
     h.setdefault("X-Content-Type-Options", "nosniff")
     h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
