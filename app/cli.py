@@ -3,19 +3,48 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 import httpx
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.orm import Session
 
 from app import demo, migrate
 from app.accounts import services as accounts
+from app.db import commit, rollback, writing
 from app.editorial import linkcheck
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings
 from app.errors import CandorError
 from app.web.database import session_factory
+
+
+@contextmanager
+def unit_of_work(*, write_lock: bool = True) -> Iterator[Session]:
+    """One command's transaction, as the web edge runs a request's: one commit (then its on-commit
+    work), a rollback on any error, and a domain error shown as the command's own message.
+
+    ``write_lock`` takes SQLite's write lock at BEGIN, for commands that read to decide a write; those
+    that wait on the network meanwhile (link checks, Akismet) leave it off so the blog's writers are
+    not queued behind them.
+    """
+    session = session_factory()()
+    if write_lock:
+        writing(session)
+    try:
+        yield session
+        commit(session)
+    except CandorError as exc:
+        rollback(session)
+        raise click.ClickException(exc.message) from None
+    except BaseException:
+        rollback(session)
+        raise
+    finally:
+        session.close()
 
 
 def _url() -> str:
@@ -70,8 +99,7 @@ def _read_password() -> str:
 def users_create(email: str, name: str, roles: tuple[str, ...], title: str, department: str) -> None:
     """Create a staff user; the password comes from the first line of stdin, or a prompt."""
     names = [part for value in roles for part in value.split(",") if part.strip()]
-    session = session_factory()()
-    try:
+    with unit_of_work() as session:
         user = accounts.create_user(
             session,
             email=email,
@@ -81,12 +109,6 @@ def users_create(email: str, name: str, roles: tuple[str, ...], title: str, depa
             title=title,
             department=department,
         )
-        session.commit()
-    except CandorError as exc:
-        session.rollback()
-        raise click.ClickException(exc.message) from None
-    finally:
-        session.close()
     click.echo(f"Created {user.email} ({', '.join(sorted(r.value for r in user.roles))}).")
 
 
@@ -97,16 +119,9 @@ tokens_cli = AppGroup("tokens", help="API tokens.")
 @click.argument("email")
 def tokens_create(email: str) -> None:
     """Print a new API token for EMAIL (shown once; only its hash is stored)."""
-    session = session_factory()()
-    try:
+    with unit_of_work() as session:
         user = accounts.get_user_by_email(session, email)
         token = accounts.create_token(session, user)
-        session.commit()
-    except CandorError as exc:
-        session.rollback()
-        raise click.ClickException(exc.message) from None
-    finally:
-        session.close()
     click.echo(f"API token for {user.email} (shown once, store it now):")
     click.echo(token)
 
@@ -117,14 +132,10 @@ def demo_command() -> None:
     """Seed the demo blog (idempotent) and print the demo accounts."""
     if current_app.config["CANDOR_ENV"] == "production":
         raise click.ClickException("The demo content is for development; refusing to seed production.")
-    session = session_factory()()
-    try:
+    with unit_of_work() as session:
         accounts_info, created = demo.seed(
             session, current_app.config.get("DEMO_ACCOUNTS_DIR") or current_app.instance_path
         )
-        session.commit()
-    finally:
-        session.close()
     click.echo("Seeded the demo blog." if created else "Demo content already present; left as it is.")
     click.echo("Demo accounts (e-mail / password / roles):")
     for email, password, roles in accounts_info:
@@ -135,12 +146,8 @@ def demo_command() -> None:
 @with_appcontext
 def publish_due_command() -> None:
     """Publish every scheduled post whose time has come (safe to run from cron)."""
-    session = session_factory()()
-    try:
+    with unit_of_work() as session:
         published = editorial.publish_due(session, GateSettings.from_config(current_app.config))
-        session.commit()
-    finally:
-        session.close()
     for post in published:
         click.echo(f"Published {post.slug}")
     click.echo(f"{len(published)} scheduled post(s) published.")
@@ -158,15 +165,13 @@ links_cli = AppGroup("links", help="Links in published posts.")
 )
 def links_check(delay: float, timeout: float) -> None:
     """Check every link in published posts and list the dead ones by author (status, since when)."""
-    session = session_factory()()
-    try:
-        with httpx.Client(
+    with (
+        unit_of_work(write_lock=False) as session,
+        httpx.Client(
             timeout=timeout, follow_redirects=True, headers={"User-Agent": "Candor link checker"}
-        ) as client:
-            report = linkcheck.check_published_links(session, client, per_host_delay=delay, timeout=timeout)
-        session.commit()
-    finally:
-        session.close()
+        ) as client,
+    ):
+        report = linkcheck.check_published_links(session, client, per_host_delay=delay, timeout=timeout)
     click.echo(
         f"Checked {report.checked} link(s) in {report.posts} published post(s); {len(report.dead)} dead."
     )
@@ -211,13 +216,9 @@ def comments_recheck(limit: int) -> None:
     if not checker.settings.api_key:
         click.echo("No AKISMET_API_KEY is set: held comments stay held for a moderator; nothing to re-check.")
         return
-    session = session_factory()()
-    try:
+    with unit_of_work(write_lock=False) as session:
         report = jobs.recheck_held(session, checker, limit=limit)
         jobs.send_feedback(session, checker, report=report)
-        session.commit()
-    finally:
-        session.close()
     click.echo(
         f"Re-checked {report.checked} held comment(s): {report.published} published, "
         f"{report.spam} spam, {report.still_held} still held for other reasons, "
@@ -236,13 +237,9 @@ def comments_digest() -> None:
     from app.web.outside import site
 
     blog = site()
-    session = session_factory()()
-    try:
+    with unit_of_work() as session:
         messages = jobs.digest(session, blog)
-        session.commit()
-        ids = [m.id for m in messages]
-    finally:
-        session.close()
+    ids = [m.id for m in messages]
     if not ids:
         click.echo("No comments are held; no digest sent.")
         return

@@ -73,7 +73,7 @@ def _refuse_changes_to_history(session: Session, _ctx: Any, _instances: Any) -> 
 class ReaderVisible:
     """Marks a model whose rows readers see on a post's pages (a publication, a retraction, a comment).
 
-    Writing one bumps that post's ``updated_at``, which every reader-page cache keys on: the one rule
+    Writing one increments that post's ``version``, which every reader-page cache keys on: the one rule
     by which a visible change invalidates what shows it (see ``app.posts.models``). Subclasses have a
     ``post_id`` column.
     """

@@ -413,17 +413,22 @@ def _publish(
     return publication
 
 
-def _withdraw_approval(session: Session, actor: User | None, post: Post, action: str, reason: str) -> None:
-    """End the post's pending approval (recorded, append-only) and move the review axis by ``action``."""
-    approval = post.scheduled_approval
-    assert approval is not None
-    _move(session, actor, post, action, note=reason, approval_id=approval.id)
+def _record_withdrawal(session: Session, actor: User | None, approval: Approval, reason: str) -> None:
+    """That ``approval`` will never be published, and why: the one place the record is written."""
     session.add(
         ApprovalWithdrawal(
             approval_id=approval.id, reason=reason, actor_id=actor.id if actor else None, at=utc_now()
         )
     )
     session.flush()
+
+
+def _withdraw_approval(session: Session, actor: User | None, post: Post, action: str, reason: str) -> None:
+    """End the post's pending approval (recorded, append-only) and move the review axis by ``action``."""
+    approval = post.scheduled_approval
+    assert approval is not None
+    _move(session, actor, post, action, note=reason, approval_id=approval.id)
+    _record_withdrawal(session, actor, approval, reason)
     if action == "recheck_failed":
         # The text is as approved but something around it moved: the editor decides again.
         session.add(
@@ -576,11 +581,7 @@ def retract(session: Session, actor: User, post: Post, reason: str) -> Retractio
     pending = post.scheduled_approval
     _move(session, actor, post, "retract", note=reason)
     if pending is not None:
-        session.add(
-            ApprovalWithdrawal(
-                approval_id=pending.id, reason="The post was retracted.", actor_id=actor.id, at=utc_now()
-            )
-        )
+        _record_withdrawal(session, actor, pending, "The post was retracted.")
     _close_review(session, post, actor, ReviewState.WITHDRAWN)
     retraction = Retraction(post_id=post.id, reason=reason, editor_id=actor.id, at=utc_now())
     session.add(retraction)

@@ -318,7 +318,8 @@ class Retraction(ReaderVisible, AppendOnly, Base):
 
 @event.listens_for(Session, "before_flush")
 def _bump_what_readers_see(session: Session, _ctx: Any, _instances: Any) -> None:
-    """Any reader-visible row written for a post moves that post's ``updated_at``, and so every cache key.
+    """Any reader-visible row written for a post moves that post's ``version`` (and ``updated_at``), and so
+    every cache key.
 
     The one rule, instead of a bump by hand wherever something visible changes. A Post already in the
     session is stamped as an attribute (flushed with the rest); any other by one UPDATE.

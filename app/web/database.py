@@ -95,11 +95,6 @@ def _database_error(exc: DBAPIError) -> Response:
     return error_response(500, "internal", PLAIN[500])
 
 
-def commit() -> None:
-    """Transitional: views should leave committing to the edge. Commits now and runs after-commit work."""
-    database.commit(db())
-
-
 def _commit_at_edge(response: Response) -> Response:
     session: Session | None = g.get("db")
     if session is None:

@@ -1,9 +1,10 @@
 """Whole-page caching for anonymous readers, correct across workers and hosts.
 
-Each cached page is keyed by what it shows (for a post: its id, its updated_at stamp and its byline),
-read from the database on every request with one indexed query. Any change a reader could see bumps
-the stamp, so a stale page is never served, whichever worker or host rendered it: a worker holding an
-old entry simply never asks for that key again, and the LRU lets it fall out.
+Each cached page is keyed by what it shows (for a post: its id, its ``version`` and its byline), read
+from the database on every request with one indexed query. Any change a reader could see increments
+the version (one rule, in app.posts.models), so a stale page is never served, whichever worker or
+host rendered it: a worker holding an old entry simply never asks for that key again, and the LRU
+lets it fall out.
 
 A hit on a post page is answered by ``FastPath`` before Flask is entered (see there for why and what
 that skips); everything else goes through ``cached_page`` inside Flask.
