@@ -89,5 +89,10 @@ def test_the_editor_who_wrote_part_is_not_offered_approval_and_a_second_editor_a
         expect(row).to_contain_text("Edith First")
         expect(row).to_contain_text("Sam Second")
         screenshot(home, "four-eyes-history")
+        # On a phone the history is a card per version: writer and approver stay on screen.
+        home.set_viewport_size({"width": 390, "height": 844})
+        assert home.evaluate("document.documentElement.scrollWidth") <= 390
+        expect(home.locator('table.history td[data-label="Approved by"]').first).to_be_in_viewport()
+        screenshot(home, "four-eyes-history-phone")
     finally:
         reader.close()
