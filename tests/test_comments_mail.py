@@ -84,9 +84,28 @@ def _unsubscribe_path(message: Message) -> str:
     return match.group(1)
 
 
+def confirm_by_link(client: Any, runner: Any, inbox: _Inbox, email_address: str) -> None:
+    """Deliver the double opt-in request to the local SMTP server, follow its link, empty the inbox."""
+    assert "sent" in runner.invoke(args=["mail", "send"]).output
+    asks = [m for m in inbox.messages if m["To"] == email_address and "Confirm" in m["Subject"]]
+    assert asks, [m["Subject"] for m in inbox.messages]
+    match = re.search(r"http://blog\.example\.org(/subscriptions/confirm/\S+)", _text(asks[-1]))
+    assert match, _text(asks[-1])
+    assert client.post(match.group(1)).status_code == 303
+    inbox.messages.clear()
+
+
 @pytest.fixture
-def question(make_post: Callable[..., Post], publish_reader: Callable[..., Comment]) -> Comment:
-    return publish_reader(make_post(), body="Is it fine to nap after lunch?", notify=True)
+def question(
+    client: Any,
+    runner: Any,
+    inbox: _Inbox,
+    make_post: Callable[..., Post],
+    publish_reader: Callable[..., Comment],
+) -> Comment:
+    comment = publish_reader(make_post(), body="Is it fine to nap after lunch?", notify=True)
+    confirm_by_link(client, runner, inbox, "ada@example.net")
+    return comment
 
 
 def _staff_reply(
@@ -114,7 +133,10 @@ def test_an_opted_in_commenter_is_emailed_when_staff_reply(
     assert "Yes, keep it short." in body and "Malik Reyes (Community Moderator, Public Affairs)" in body
     assert message["List-Unsubscribe"].startswith("<http://blog.example.org/unsubscribe/")
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert session.scalars(select(OutboxMessage)).one().status == "sent"
+    assert (
+        session.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "staff_reply")).one().status
+        == "sent"
+    )
 
 
 def test_no_email_without_the_opt_in(
@@ -185,7 +207,7 @@ def test_an_smtp_failure_is_retried_not_lost(
     app.config["MAIL_PORT"] = _free_port()  # nothing listens there: connection refused
     _staff_reply(client, session, moderator, question)
     session.expire_all()
-    queued = session.scalars(select(OutboxMessage)).one()
+    queued = session.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "staff_reply")).one()
     assert (queued.status, queued.attempts) == ("queued", 1)
     assert "ConnectionRefused" in queued.last_error and queued.next_attempt_at > utc_now()
     result = runner.invoke(args=["mail", "send"])  # not due yet: left alone
@@ -199,7 +221,7 @@ def test_an_smtp_failure_is_retried_not_lost(
     assert result.exit_code == 0 and "1 sent" in result.output, result.output
     assert len(inbox.messages) == 1 and "Yes, keep it short." in _text(inbox.messages[0])
     session.expire_all()
-    sent = session.scalars(select(OutboxMessage)).one()
+    sent = session.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "staff_reply")).one()
     assert (sent.status, sent.attempts, sent.last_error) == ("sent", 2, "")
     assert inbox.messages[0]["Message-ID"] == sent.headers["Message-ID"]
 
@@ -218,7 +240,8 @@ def test_without_mail_server_messages_are_logged_not_sent(
         _staff_reply(client, session, moderator, question)
     assert inbox.messages == []
     session.expire_all()
-    assert session.scalars(select(OutboxMessage)).one().status == "logged"
+    reply = session.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "staff_reply")).one()
+    assert reply.status == "logged"
     assert any("MAIL_SERVER is unset" in r.getMessage() for r in caplog.records)
 
 
@@ -355,3 +378,135 @@ def test_an_error_reporter_is_emailed_the_decision_at_once_not_at_the_next_cron_
     )
     assert [m["To"] for m in inbox.messages] == ["reader@example.com"]
     assert "The post is accurate." in _text(inbox.messages[0])
+
+
+# --- double opt-in -------------------------------------------------------------------------------------
+
+
+def _confirm_path(message: Message) -> str:
+    match = re.search(r"http://blog\.example\.org(/subscriptions/confirm/\S+)", _text(message))
+    assert match, _text(message)
+    return match.group(1)
+
+
+def test_ticking_the_box_only_asks_and_replies_are_sent_once_the_owner_confirms(
+    client: Any,
+    session: Session,
+    inbox: _Inbox,
+    moderator: User,
+    make_post: Callable[..., Post],
+) -> None:
+    post = make_post()
+    sent = client.post(
+        f"/posts/{post.slug}/comments",
+        data={
+            "author_name": "Vic Tim",
+            "author_email": "Vic@Example.NET",
+            "body": "Does a short nap after lunch help with sleep at night?",
+            "notify": "1",
+        },
+    )
+    assert sent.status_code == 303
+    # The request's commit sent the confirmation request, and nothing else, to the address given.
+    assert [m["To"] for m in inbox.messages] == ["vic@example.net"]
+    path = _confirm_path(inbox.messages[0])
+    subscription = session.scalars(select(Subscription)).one()
+    assert subscription.confirmed_at is None
+    comment = session.get(Comment, subscription.comment_id)
+    assert comment is not None
+    if comment.status != "published":
+        from app.moderation.services import moderate
+
+        moderate(session, moderator, comment, "approve")
+        session.commit()
+    inbox.messages.clear()
+
+    _staff_reply(client, session, moderator, comment, "Yes, twenty minutes at most.")
+    assert inbox.messages == []  # not confirmed: no reply e-mail
+
+    page = parse(client.get(path))  # opening the link (a mail scanner does) confirms nothing
+    assert page.select_one("form button").get_text().startswith("Yes, e-mail vic@example.net")
+    session.expire_all()
+    assert session.scalars(select(Subscription)).one().confirmed_at is None
+    answer = client.post(path)
+    assert answer.status_code == 303 and answer.headers["Location"].endswith(path)
+    assert "Confirmed" in parse(client.get(path)).select_one("[role=status]").get_text()
+    assert client.post(path).status_code == 303  # a second click changes nothing
+    session.expire_all()
+    assert session.scalars(select(Subscription)).one().confirmed_at is not None
+
+    _staff_reply(client, session, moderator, comment, "And not after 3 pm.")
+    assert [m["To"] for m in inbox.messages] == ["vic@example.net"]
+    assert "And not after 3 pm." in _text(inbox.messages[0])
+
+
+def test_one_address_is_asked_at_most_three_times_a_day(
+    client: Any, session: Session, inbox: _Inbox, make_post: Callable[..., Post]
+) -> None:
+    post = make_post()
+    for n in range(5):
+        client.post(
+            f"/posts/{post.slug}/comments",
+            data={
+                "author_name": "Someone",
+                "author_email": "victim@example.net",
+                "body": f"Is napping after lunch good for sleep, question {n}?",
+                "notify": "1",
+            },
+        )
+    assert len(inbox.messages) == 3
+    session.expire_all()
+    assert len(session.scalars(select(Subscription)).all()) == 5  # the wish is kept; it is just not asked
+    freeze(utc_now() + timedelta(days=1, minutes=1))
+    try:
+        client.post(
+            f"/posts/{post.slug}/comments",
+            data={
+                "author_name": "Someone",
+                "author_email": "victim@example.net",
+                "body": "Is napping after lunch good for sleep, one more?",
+                "notify": "1",
+            },
+        )
+    finally:
+        freeze(None)
+    assert len(inbox.messages) == 4
+
+
+def test_spam_asks_nobody(
+    client: Any, session: Session, inbox: _Inbox, make_post: Callable[..., Post]
+) -> None:
+    from tests.support.akismet_server import GUARANTEED_SPAM_AUTHOR
+
+    post = make_post()
+    client.post(
+        f"/posts/{post.slug}/comments",
+        data={
+            "author_name": GUARANTEED_SPAM_AUTHOR,
+            "author_email": "stranger@example.net",
+            "body": "Does napping help sleep?",
+            "notify": "1",
+        },
+    )
+    session.expire_all()
+    assert session.scalars(select(Comment)).one().status == "spam"
+    assert inbox.messages == []
+
+
+def test_confirmation_links_expire_and_are_bound_to_their_purpose(
+    client: Any, session: Session, inbox: _Inbox, question: Comment, app: Flask
+) -> None:
+    subscription = session.scalars(select(Subscription)).one()
+    secret = app.config["SECRET_KEY"]
+    unsubscribe = tokens.sign(secret, tokens.Purpose.UNSUBSCRIBE, s=subscription.id, e=subscription.email)
+    assert client.get(f"/subscriptions/confirm/{unsubscribe}").status_code == 404
+    assert client.post(f"/subscriptions/confirm/{unsubscribe}").status_code == 404
+    other = tokens.sign(secret, tokens.Purpose.CONFIRM_SUBSCRIPTION, s=subscription.id, e="x@example.net")
+    assert client.post(f"/subscriptions/confirm/{other}").status_code == 404
+    old = tokens.sign(secret, tokens.Purpose.CONFIRM_SUBSCRIPTION, s=subscription.id, e=subscription.email)
+    freeze(utc_now() + timedelta(days=8))
+    try:
+        expired = client.post(f"/subscriptions/confirm/{old}")
+    finally:
+        freeze(None)
+    assert expired.status_code == 404 and "expired" in expired.get_data(as_text=True)

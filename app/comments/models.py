@@ -136,7 +136,12 @@ class ModerationDecision(AppendOnly, Base):
 
 
 class Subscription(Base):
-    """A commenter's opt-in to an e-mail when staff reply to their comment, until they unsubscribe."""
+    """A commenter's opt-in to an e-mail when staff reply to their comment, until they unsubscribe.
+
+    Double opt-in: ticking the box only asks. Nothing but the confirmation request is sent to ``email``
+    until its owner follows the signed, expiring link in it (``confirmed_at``), so nobody can sign
+    somebody else's address up for our e-mails.
+    """
 
     __tablename__ = "comment_subscriptions"
     __table_args__ = (UniqueConstraint("comment_id", name="uq_comment_subscriptions_comment_id"),)
@@ -145,7 +150,12 @@ class Subscription(Base):
     comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"))
     email: Mapped[str320] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    confirmed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
+
+    @property
+    def active(self) -> bool:
+        return self.confirmed_at is not None and self.unsubscribed_at is None
 
     def __repr__(self) -> str:
         return f"<Subscription {self.id} comment={self.comment_id}>"

@@ -2,14 +2,18 @@
 
 Links in e-mail must work from a mail client, so they are absolute, built on the blog's public URL;
 the web edge (or the CLI) passes a ``Site`` (app/mail/compose.py) that knows how to spell each path.
-Every notification a reader did not ask for by acting (a staff reply to their comment) carries a
-signed, expiring unsubscribe link for that purpose only, also as List-Unsubscribe headers (RFC 2369
-and RFC 8058). What moderation e-mails is app.moderation.notifications. No Flask here.
+A reader who ticks "e-mail me when staff reply" is first sent one confirmation request (double
+opt-in, rate-limited per address); only a confirmed subscription is ever told of replies. Every
+notification a reader did not ask for by acting (a staff reply to their comment) carries a signed,
+expiring unsubscribe link for that purpose only, also as List-Unsubscribe headers (RFC 2369 and
+RFC 8058). What moderation e-mails is app.moderation.notifications. No Flask here.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
@@ -18,6 +22,52 @@ from app.comments.models import Comment, Subscription
 from app.mail.compose import Site, quote
 from app.mail.models import OutboxMessage
 from app.mail.services import queue
+
+# Confirmation requests one address may receive in a day: the form must not become a way to mail-bomb
+# somebody (every request is for a comment someone wrote with that address, and each one asks).
+CONFIRMATIONS_PER_DAY = 3
+
+
+def confirmation_requested(
+    session: Session, site: Site, subscription: Subscription, post_title: str
+) -> OutboxMessage | None:
+    """Ask the owner of ``subscription.email`` whether they want "staff replied" e-mails (double opt-in).
+
+    Returns None, sending nothing, when that address was already asked ``CONFIRMATIONS_PER_DAY`` times
+    in the last day; the subscription then simply stays unconfirmed.
+    """
+    since = subscription.created_at - timedelta(days=1)
+    asked = session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.to_addr == subscription.email,
+            OutboxMessage.purpose == "confirm_subscription",
+            OutboxMessage.created_at >= since,
+        )
+    )
+    if (asked or 0) >= CONFIRMATIONS_PER_DAY:
+        return None
+    token = tokens.sign(
+        site.secret, tokens.Purpose.CONFIRM_SUBSCRIPTION, s=subscription.id, e=subscription.email
+    )
+    confirm = site.url(site.confirm_path(token))
+    days = tokens.MAX_AGE[tokens.Purpose.CONFIRM_SUBSCRIPTION].days
+    body = (
+        f'Hello,\n\nSomeone, probably you, commented on "{post_title}" on {site.name} and asked to be '
+        f"e-mailed at this address when staff reply.\n\n"
+        f"To confirm, open this link within {days} days and press the button: {confirm}\n\n"
+        f"If it was not you, ignore this e-mail: nothing more will be sent to you about it.\n"
+    )
+    return queue(
+        session,
+        to=subscription.email,
+        subject=f"Confirm e-mails about staff replies on {site.name}",
+        body=body,
+        purpose="confirm_subscription",
+        sender_domain=site.sender_domain,
+        headers={"Auto-Submitted": "auto-generated"},
+    )
 
 
 def staff_replied(
@@ -31,7 +81,7 @@ def staff_replied(
 ) -> OutboxMessage | None:
     """Tell the writer of ``parent`` that staff replied, if they opted in and have not unsubscribed."""
     subscription = session.scalar(select(Subscription).where(Subscription.comment_id == parent.id))
-    if subscription is None or subscription.unsubscribed_at is not None:
+    if subscription is None or not subscription.active:
         return None
     token = tokens.sign(site.secret, tokens.Purpose.UNSUBSCRIBE, s=subscription.id, e=subscription.email)
     unsubscribe = site.url(site.unsubscribe_path(token))

@@ -15,13 +15,14 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User, UserRole
 from app.accounts.permissions import can, require
 from app.clock import utc_now
 from app.comments import learning, notifications, states
+from app.comments.burst import RedisBurst, earlier_comments
 from app.comments.formatting import MAX_COMMENT_CHARS, count_links, render_comment
 from app.comments.models import Action, Comment, CommentStatus, ModerationDecision, Subscription
 from app.errors import InvalidInput, InvalidTransition, NotFound
@@ -164,20 +165,10 @@ def staff_directory(session: Session) -> tuple[list[str], frozenset[str]]:
     return [name for name, _ in rows], frozenset(email.lower() for _, email in rows)
 
 
-def _facts(session: Session, data: CommentInput, now: datetime, burst: int) -> pipeline.Facts:
-    # Counted only up to the limit: a flood from one address must not make each of its requests slower.
-    recent = (
-        session.scalar(
-            select(func.count()).select_from(
-                select(Comment.id)
-                .where(Comment.author_ip == data.ip, Comment.created_at >= now - pipeline.BURST_WINDOW)
-                .limit(burst + 1)
-                .subquery()
-            )
-        )
-        if data.ip
-        else 0
-    )
+def _facts(
+    session: Session, data: CommentInput, now: datetime, burst: int, counter: RedisBurst | None
+) -> pipeline.Facts:
+    recent = earlier_comments(session, data.ip, now, pipeline.BURST_WINDOW, burst, counter)
     returning = (
         session.scalar(
             select(Comment.id)
@@ -191,7 +182,7 @@ def _facts(session: Session, data: CommentInput, now: datetime, burst: int) -> p
         is not None
     )
     return pipeline.Facts(
-        recent_from_ip=recent or 0, returning_commenter=returning, feedback=learning.feedback(session)
+        recent_from_ip=recent, returning_commenter=returning, feedback=learning.feedback(session)
     )
 
 
@@ -229,6 +220,7 @@ def submit_comment(
     settings: pipeline.PipelineSettings,
     site: Site | None = None,
     replaces: Comment | None = None,
+    burst_counter: RedisBurst | None = None,
 ) -> Comment:
     """Store a comment and its verdict: a staff member's is published as theirs, a reader's is checked.
 
@@ -262,7 +254,9 @@ def submit_comment(
         honeypot=data.honeypot,
         form_age=data.form_age,
     )
-    outcome = pipeline.run(submission, settings, _facts(session, data, now, settings.burst), checker)
+    outcome = pipeline.run(
+        submission, settings, _facts(session, data, now, settings.burst, burst_counter), checker
+    )
     comment = Comment(
         post_id=post.id,
         parent_id=parent.id if parent else None,
@@ -289,7 +283,12 @@ def submit_comment(
     session.flush()
     record_decision(session, comment, None, A.SUBMIT, "")
     if data.notify:
-        session.add(Subscription(comment_id=comment.id, email=data.author_email, created_at=now))
+        subscription = Subscription(comment_id=comment.id, email=data.author_email, created_at=now)
+        session.add(subscription)
+        session.flush()
+        # Spam gets no e-mail from us at all: the box must not be a way to send mail to a stranger.
+        if site is not None and comment.status != S.SPAM:
+            notifications.confirmation_requested(session, site, subscription, revision.title)
     if replaces is not None and replaces.post_id == post.id:
         # Lock it and look again: a moderator may have decided it a moment ago. Only a comment still
         # held is withdrawn; a decided one stands, and the new comment simply joins the queue.
@@ -353,6 +352,24 @@ def staff_comment(
             notifications.staff_replied(session, site, parent, comment, actor, post.slug, revision.title)
     session.flush()
     return comment
+
+
+def subscription_for(session: Session, subscription_id: int, email: str) -> Subscription:
+    subscription = session.get(Subscription, subscription_id)
+    if subscription is None or subscription.email != email:
+        raise NotFound("This confirmation link does not match a subscription.")
+    return subscription
+
+
+def confirm_subscription(session: Session, subscription_id: int, email: str) -> Subscription:
+    """The owner of ``email`` confirmed (double opt-in); idempotent. An ended subscription stays ended."""
+    subscription = session.get(Subscription, subscription_id, with_for_update=True)
+    if subscription is None or subscription.email != email:
+        raise NotFound("This confirmation link does not match a subscription.")
+    if subscription.confirmed_at is None and subscription.unsubscribed_at is None:
+        subscription.confirmed_at = utc_now()
+        session.flush()
+    return subscription
 
 
 def unsubscribe(session: Session, subscription_id: int, email: str) -> int:

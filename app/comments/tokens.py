@@ -23,12 +23,14 @@ class Purpose(enum.StrEnum):
     FORM_TIME = "candor.comments.form-time"  # when the comment or contact form was shown
     COMMENT_STATUS = "candor.comments.status"  # lets a writer see (and replace) their held comment
     UNSUBSCRIBE = "candor.mail.unsubscribe-staff-replies"  # stops "staff replied" e-mails
+    CONFIRM_SUBSCRIPTION = "candor.mail.confirm-staff-replies"  # the double opt-in for them
 
 
 MAX_AGE: dict[Purpose, timedelta] = {
     Purpose.FORM_TIME: timedelta(days=1),
     Purpose.COMMENT_STATUS: timedelta(days=30),
     Purpose.UNSUBSCRIBE: timedelta(days=90),
+    Purpose.CONFIRM_SUBSCRIPTION: timedelta(days=7),
 }
 
 

@@ -29,7 +29,7 @@ from app.web.api import bool_field, int_field, json_body
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.extensions import client_ip, csrf
-from app.web.outside import akismet_checker, site
+from app.web.outside import akismet_checker, burst_counter, site
 from app.web.reader_forms import form_age, form_token, reader_limit
 from app.web.urls import public_url
 
@@ -135,6 +135,7 @@ def post_comment(slug: str) -> ResponseReturnValue:
         checker=akismet_checker(),
         settings=pipeline_settings(),
         site=site(),
+        burst_counter=burst_counter(),
         replaces=_replaced(request.form.get("replaces")),
     )
     if comment.status == CommentStatus.PUBLISHED:
@@ -220,6 +221,42 @@ def unsubscribe_confirm(token: str) -> ResponseReturnValue:
     return render_template("comments/unsubscribe.html", email=data["e"], token=token, done=ended)
 
 
+# --- confirming (double opt-in) -----------------------------------------------------------------------
+
+
+def _confirmation_token(token: str) -> dict[str, Any]:
+    try:
+        data = tokens.verify(current_app.config["SECRET_KEY"], tokens.Purpose.CONFIRM_SUBSCRIPTION, token)
+    except tokens.TokenExpired:
+        raise NotFound(
+            "This confirmation link has expired (they last 7 days). Tick the box again on your next "
+            "comment to get a new one."
+        ) from None
+    except tokens.TokenInvalid:
+        raise NotFound("This is not a valid confirmation link. Check that it was copied whole.") from None
+    if not isinstance(data.get("s"), int) or not isinstance(data.get("e"), str):
+        raise NotFound("This is not a valid confirmation link.")
+    return data
+
+
+@bp.get("/subscriptions/confirm/<token>")
+def confirm_subscription(token: str) -> ResponseReturnValue:
+    """Asks before acting, like unsubscribing: a mail scanner opening the link must not confirm it."""
+    data = _confirmation_token(token)
+    subscription = services.subscription_for(db(), data["s"], data["e"])
+    return render_template(
+        "comments/confirm_subscription.html", email=data["e"], token=token, subscription=subscription
+    )
+
+
+@bp.post("/subscriptions/confirm/<token>")
+@csrf.exempt  # the signed token is the authority; the page that posts it is not signed in
+def confirm_subscription_post(token: str) -> ResponseReturnValue:
+    data = _confirmation_token(token)
+    services.confirm_subscription(db(), data["s"], data["e"])
+    return redirect(url_for("comments.confirm_subscription", token=token), 303)
+
+
 # --- JSON API -----------------------------------------------------------------------------------------
 
 
@@ -289,6 +326,7 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
         checker=akismet_checker(),
         settings=pipeline_settings(),
         site=site(),
+        burst_counter=burst_counter(),
     )
     published = comment.status == CommentStatus.PUBLISHED
     # A writer is told only what they can fix; the rest (impersonation, Akismet, first comment ...)

@@ -23,6 +23,7 @@ class Site:
     sender: str
     post_path: Callable[[str], str]  # slug -> /posts/<slug>
     unsubscribe_path: Callable[[str], str]  # token -> /unsubscribe/<token>
+    confirm_path: Callable[[str], str]  # token -> /subscriptions/confirm/<token>
     queue_path: str  # the moderation queue
     needs_reply_path: str
     comment_admin_path: Callable[[int], str]  # comment id -> its moderation page

@@ -1,5 +1,5 @@
 """The services outside the app as views, after-commit jobs and the CLI reach them: the Akismet client,
-and the blog as e-mails link to it (``site``).
+the Redis burst counter, and the blog as e-mails link to it (``site``).
 
 Both are built here, at the edge, from the app's config; domain services receive them as arguments and
 never read config themselves, so tests can hand them their own.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
+from app.comments.burst import RedisBurst
 from app.mail.compose import Site
 from app.spam.akismet_adapter import AkismetChecker, AkismetSettings
 
@@ -20,6 +21,21 @@ def init_app(app: Flask) -> None:
 
 def akismet_checker() -> AkismetChecker:
     return current_app.extensions["candor.akismet"]
+
+
+def burst_counter() -> RedisBurst | None:
+    """The shared burst counter on Redis when ``REDIS_URL`` is set (one client per app), else None."""
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return None
+    counter = current_app.extensions.get("candor.burst")
+    if counter is None:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        prefix = current_app.config.get("REDIS_PREFIX", "candor:") + "burst:"
+        counter = current_app.extensions["candor.burst"] = RedisBurst(client, prefix)
+    return counter
 
 
 def akismet_enabled() -> bool:
@@ -37,6 +53,7 @@ def site() -> Site:
         sender=config["MAIL_FROM"],
         post_path=lambda slug: paths.build("posts.show", {"slug": slug}),
         unsubscribe_path=lambda token: paths.build("comments.unsubscribe", {"token": token}),
+        confirm_path=lambda token: paths.build("comments.confirm_subscription", {"token": token}),
         queue_path=paths.build("moderation.queue"),
         needs_reply_path=paths.build("moderation.needs_reply"),
         comment_admin_path=lambda comment_id: paths.build("moderation.comment", {"comment_id": comment_id}),

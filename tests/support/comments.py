@@ -29,7 +29,7 @@ from app.comments.models import Comment, CommentStatus
 from app.comments.views import pipeline_settings
 from app.moderation.services import moderate
 from app.posts.models import Post
-from app.web.outside import akismet_checker
+from app.web.outside import akismet_checker, site
 from tests.support.akismet_server import AkismetServer
 
 READER = {
@@ -103,7 +103,13 @@ def submit(
     )
     with app.test_request_context("/"):
         comment = services.submit_comment(
-            session, post, data, actor=None, checker=akismet_checker(), settings=pipeline_settings()
+            session,
+            post,
+            data,
+            actor=None,
+            checker=akismet_checker(),
+            settings=pipeline_settings(),
+            site=site(),
         )
     session.commit()
     return comment

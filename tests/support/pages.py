@@ -209,6 +209,7 @@ class CommentsSeed:
     contact_id: int
     status_token: str
     unsubscribe_token: str
+    confirm_token: str
 
 
 def seed_comments(session: Session, post: Post, staff: User) -> CommentsSeed:
@@ -271,6 +272,9 @@ def seed_comments(session: Session, post: Post, staff: User) -> CommentsSeed:
         unsubscribe_token=tokens.sign(
             secret, tokens.Purpose.UNSUBSCRIBE, s=subscription.id, e=subscription.email
         ),
+        confirm_token=tokens.sign(
+            secret, tokens.Purpose.CONFIRM_SUBSCRIPTION, s=subscription.id, e=subscription.email
+        ),
     )
 
 
@@ -281,6 +285,7 @@ def comment_reader_pages(site: Site, seed: CommentsSeed) -> list[Page]:
         Page("comment: writer's status page (held, fixable)", f"/comments/status/{seed.status_token}"),
         Page("contact form", "/contact"),
         Page("unsubscribe from staff replies", f"/unsubscribe/{seed.unsubscribe_token}"),
+        Page("confirm e-mails about staff replies", f"/subscriptions/confirm/{seed.confirm_token}"),
     ]
 
 
