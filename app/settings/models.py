@@ -32,7 +32,9 @@ class SettingChange(AppendOnly, Base):
 
     id: Mapped[intpk]
     key: Mapped[str] = mapped_column(String(64), index=True)
-    old_value: Mapped[Any] = mapped_column(JSON, nullable=True)  # None: the environment's default was in force
+    old_value: Mapped[Any] = mapped_column(
+        JSON, nullable=True
+    )  # None: the environment's default was in force
     new_value: Mapped[Any] = mapped_column(JSON, nullable=False)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(default=utc_now)

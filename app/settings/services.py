@@ -110,13 +110,16 @@ class Spec:
 
 SPECS: tuple[Spec, ...] = (
     Spec("site_name", "SITE_NAME", "Site name", "text", "The blog's name in page titles and feeds.", _name),
-    Spec("organisation", "ORGANISATION", "Organisation", "text", "The organisation the staff work for.", _name),
+    Spec(
+        "organisation", "ORGANISATION", "Organisation", "text", "The organisation the staff work for.", _name
+    ),
     Spec(
         "privacy_terms",
         "PRIVACY_TERMS",
         "Privacy terms",
         "lines",
-        "Extra terms the privacy scan flags in posts and comments (patient, ward and room names), one a line.",
+        "Extra terms the privacy scan flags in posts and comments (patient, ward and room names), "
+        "one a line.",
         _terms,
     ),
     Spec(
@@ -140,7 +143,8 @@ SPECS: tuple[Spec, ...] = (
         "COMMENT_RATE_LIMIT",
         "Comment rate limit",
         "text",
-        "Most comment and contact-form submissions accepted from one reader IP, e.g. 10 per minute; 100 per day.",
+        "Most comment and contact-form submissions accepted from one reader IP, "
+        "e.g. 10 per minute; 100 per day.",
         _rate,
     ),
     Spec(
@@ -192,7 +196,12 @@ def change(
     unknown = sorted(set(raw) - set(BY_KEY))
     if unknown:
         raise InvalidInput(f"Unknown setting {unknown[0][:64]!r}.", field=unknown[0][:64])
-    values = {key: BY_KEY[key].parse(value, BY_KEY[key].label) for key, value in raw.items()}
+    values = {}
+    for key, value in raw.items():
+        try:
+            values[key] = BY_KEY[key].parse(value, BY_KEY[key].label)
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, field=key) from None
     changes = []
     for key, value in values.items():
         row = session.scalars(select(Setting).where(Setting.key == key).with_for_update()).first()
