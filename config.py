@@ -46,7 +46,9 @@ SETTINGS: dict[str, str] = {
     "CANDOR_COMMENT_BURST": "comments from one IP within 10 minutes after which the next is held",
     "CANDOR_COMMENT_MAX_LINKS": "links a comment may carry without being held",
     "CANDOR_COMMENT_MIN_SECONDS": "seconds a reader needs at least between opening a form and sending it",
-    "REDIS_URL": "Redis for the job queue, shared rate limits and burst counts (optional)",
+    "REDIS_URL": "Redis for the job queue, shared rate limits and burst counts; unset, jobs run inside the web process",
+    "CANDOR_JOBS_QUEUE": "the job queue's name in Redis (blogs sharing one Redis need different names)",
+    "CANDOR_MAIL_RETRY_SECONDS": "wait before the first retry of a failed e-mail; each further wait doubles",
 }
 
 
@@ -72,6 +74,21 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if not 0 < value <= 86400:
+        raise ConfigError(f"{name} must be a number of seconds above 0 and at most 86400, not {value!r}")
+    return value
+
+
+def _redis_url(raw: str) -> str | None:
+    if not raw:
+        return None
+    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"REDIS_URL must be a redis://, rediss:// or unix:// URL, not {raw!r}")
+    return raw
 
 
 def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
@@ -200,6 +217,9 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "MAIL_USERNAME": env.get("MAIL_USERNAME", "").strip() or None,
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD", "") or None,
         "MAIL_USE_TLS": _bool(env, "MAIL_USE_TLS"),
+        "MAIL_RETRY_SECONDS": _positive(env, "CANDOR_MAIL_RETRY_SECONDS", 60.0),
+        "REDIS_URL": _redis_url(env.get("REDIS_URL", "").strip()),
+        "JOBS_QUEUE": env.get("CANDOR_JOBS_QUEUE", "").strip() or "candor",
         "PUBLIC_URL": _public_url(public_url or blog_url),
         "CANDOR_TRUSTED_HOSTS": _host_names(env, "CANDOR_TRUSTED_HOSTS"),
         "COMMENT_RATE_LIMIT": _rate_limit(env, "CANDOR_COMMENT_RATE_LIMIT", "10 per minute; 100 per day"),
@@ -208,7 +228,6 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "COMMENT_MIN_SECONDS": _float(env, "CANDOR_COMMENT_MIN_SECONDS", 3.0),
         "CANDOR_TRUSTED_PROXIES": _int(env, "CANDOR_TRUSTED_PROXIES", 0),
         "CANDOR_COI_MAX_AGE_DAYS": _int(env, "CANDOR_COI_MAX_AGE_DAYS", 365),
-        "REDIS_URL": env.get("REDIS_URL", "").strip() or None,
         # Shared by every worker and server when Redis is there; per process otherwise.
         "RATELIMIT_STORAGE_URI": env.get("CANDOR_RATELIMIT_STORAGE_URI", "").strip()
         or env.get("REDIS_URL", "").strip()

@@ -25,15 +25,16 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if overrides:
         app.config.from_mapping(overrides)
 
-    from app.web import auth, database, errors, extensions, jobs, outside, pagecache, scheduler, security
+    from app.web import auth, database, errors, extensions, jobs, outside, pagecache, runtime, security, tasks
 
     database.init_app(app)
+    runtime.init_app(app)
+    tasks.init_app(app)
     jobs.init_app(app)
     outside.init_app(app)
     security.init_app(app)
     extensions.init_app(app)
     pagecache.init_app(app)
-    scheduler.init_app(app)  # before auth: its own unit of work is done before the request's session opens
     auth.init_app(app)
     errors.init_app(app)
 
@@ -46,6 +47,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.editorial import views as editorial
     from app.moderation import views as moderation
     from app.posts import views as posts
+    from app.settings.views import API as settings_api
+    from app.settings.views import bp as settings_bp
     from app.staff.views import bp as staff_bp
     from app.web import api
 
@@ -57,8 +60,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(contact_bp)
     app.register_blueprint(contact_desk_bp)
     app.register_blueprint(moderation.bp)
+    app.register_blueprint(settings_bp)
     app.register_blueprint(
-        api.blueprint(posts.API, editorial.API, disclosures.API, comments.API, moderation.API)
+        api.blueprint(posts.API, editorial.API, disclosures.API, comments.API, moderation.API, settings_api)
     )
 
     from app.cli import register

@@ -19,6 +19,7 @@ from app.editorial import linkcheck
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings
 from app.errors import CandorError
+from app.web import runtime
 from app.web.database import session_factory
 
 
@@ -147,7 +148,7 @@ def demo_command() -> None:
 def publish_due_command() -> None:
     """Publish every scheduled post whose time has come (safe to run from cron)."""
     with unit_of_work() as session:
-        published = editorial.publish_due(session, GateSettings.from_config(current_app.config))
+        published = editorial.publish_due(session, GateSettings.from_config(runtime.config_from(session)))
     for post in published:
         click.echo(f"Published {post.slug}")
     click.echo(f"{len(published)} scheduled post(s) published.")
@@ -195,6 +196,7 @@ def register(app: Flask) -> None:
         links_cli,
         comments_cli,
         mail_cli,
+        worker_command,
     ):
         app.cli.add_command(command)
 
@@ -267,3 +269,17 @@ def mail_send() -> None:
         click.echo(f"  {error}", err=True)
     if report.failed:
         sys.exit(1)
+
+
+@click.command("worker")
+@click.option("--workers", default=2, show_default=True, help="Threads running jobs at once.")
+@with_appcontext
+def worker_command(workers: int) -> None:
+    """Run the jobs queued in Redis (REDIS_URL) and the periodic ones, until stopped (SIGINT or SIGTERM)."""
+    tasks = current_app.extensions["candor.tasks"]
+    if tasks.mode != "redis":
+        raise click.ClickException(
+            "REDIS_URL is not set: without it, jobs run inside the web process and need no worker."
+        )
+    consumer = tasks.huey.create_consumer(workers=max(1, workers), worker_type="thread", periodic=True)
+    consumer.run()

@@ -8,9 +8,11 @@ from app.corrections.models import ErrorReport, RevisionDiff
 from app.db import Base
 from app.disclosures.models import Disclosure
 from app.editorial.models import GateOverride, LinkCheck, Review
+from app.jobs.models import JobRun
 from app.mail.models import OutboxMessage
 from app.moderation.models import AkismetSubmission
 from app.posts.models import Approval, ApprovalWithdrawal, Post, PostSlug, Publication, Retraction, Revision
+from app.settings.models import Setting, SettingChange
 
 __all__ = [
     "Approval",
@@ -30,6 +32,9 @@ __all__ = [
     "ErrorReport",
     "RevisionDiff",
     "GateOverride",
+    "JobRun",
+    "Setting",
+    "SettingChange",
     "LinkCheck",
     "Post",
     "Publication",

@@ -68,10 +68,12 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(names.split())
     for names in (
         "clock db errors events migrate text",  # foundations: no Flask, no domain
+        "jobs",  # claims on a scheduled job's period; the jobs themselves live at the edge (app/web/tasks.py)
         "gates",  # pure scanners (privacy, links) that posts' gates and comments' checks use
         "spam",  # pure spam checks and the Akismet adapter: nothing of comments, nothing of the database
         "accounts",
         "audit",
+        "settings",  # run-time settings: the edge reads them and passes values down; no layer imports it
         "mail",
         "contact",  # stands on mail alone
         "disclosures",

@@ -31,6 +31,7 @@ from app.web.database import db
 from app.web.extensions import client_ip, csrf
 from app.web.outside import akismet_checker, burst_counter, site
 from app.web.reader_forms import form_age, form_token, reader_limit
+from app.web.runtime import effective
 from app.web.urls import public_url
 
 bp = Blueprint("comments", __name__)
@@ -41,7 +42,7 @@ API = api.Routes()  # this module's JSON routes, added to /api/v1 by create_app
 
 
 def pipeline_settings() -> pipeline.PipelineSettings:
-    return pipeline.PipelineSettings.from_config(current_app.config)
+    return pipeline.PipelineSettings.from_config(effective())
 
 
 def status_token(comment: Comment) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from feedgen.feed import FeedGenerator
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from wtforms import EmailField, IntegerField, StringField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp
 
@@ -23,6 +23,7 @@ from app.web.database import db
 from app.web.extensions import client_ip, csrf, limiter
 from app.web.forms import Form, TextSafe
 from app.web.pagecache import cached_page
+from app.web.runtime import effective
 from app.web.urls import public_root, public_url
 
 bp = Blueprint("corrections", __name__)
@@ -140,7 +141,7 @@ def _feed(title: str, endpoint: str) -> FeedGenerator:
     fg = FeedGenerator()
     fg.id(public_url(endpoint))
     fg.title(title)
-    fg.author({"name": current_app.config["ORGANISATION"]})
+    fg.author({"name": effective()["ORGANISATION"]})
     fg.link(href=public_url(endpoint), rel="self")
     fg.link(href=public_root(), rel="alternate")
     fg.language("en")
@@ -151,7 +152,7 @@ def _feed(title: str, endpoint: str) -> FeedGenerator:
 @bp.get("/feed.atom")
 def feed() -> Any:
     def render() -> str:
-        fg = _feed(current_app.config["SITE_NAME"], "corrections.feed")
+        fg = _feed(effective()["SITE_NAME"], "corrections.feed")
         items, _ = posts.published_posts(db(), page=1, per_page=30)
         ids = [post.id for post in items]
         retractions = services.retractions_by_post(db(), ids)
@@ -197,7 +198,7 @@ def _retraction_summary(retraction: Retraction) -> str:
 @bp.get("/corrections.atom")
 def corrections_feed() -> Any:
     def render() -> str:
-        fg = _feed(f"Corrections · {current_app.config['SITE_NAME']}", "corrections.corrections_feed")
+        fg = _feed(f"Corrections · {effective()['SITE_NAME']}", "corrections.corrections_feed")
         entries, _ = services.corrections_log(db(), page=1, per_page=50)
         fg.updated(entries[0].at if entries else utc_now())
         for item in reversed(entries):

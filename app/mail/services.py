@@ -45,6 +45,7 @@ class MailSettings:
     password: str | None = field(default=None, repr=False)
     use_tls: bool = False
     timeout: float = SMTP_TIMEOUT
+    retry_seconds: float = 60.0  # the first retry's wait; each further one doubles, up to MAX_BACKOFF
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> MailSettings:
@@ -55,6 +56,7 @@ class MailSettings:
             username=config.get("MAIL_USERNAME") or None,
             password=config.get("MAIL_PASSWORD") or None,
             use_tls=bool(config.get("MAIL_USE_TLS")),
+            retry_seconds=float(config.get("MAIL_RETRY_SECONDS") or 60.0),
         )
 
 
@@ -92,9 +94,10 @@ def queued_ids(session: Session) -> list[int]:
     return session.info.pop(QUEUED_KEY, [])
 
 
-def backoff(attempts: int) -> timedelta:
-    """Wait before retry number ``attempts``: 1, 2, 4 ... minutes, at most six hours. Never give up."""
-    return min(timedelta(minutes=2 ** min(attempts - 1, 20)), MAX_BACKOFF)
+def backoff(attempts: int, first: float = 60.0) -> timedelta:
+    """Wait before retry number ``attempts``: 1, 2, 4 ... minutes (``first`` seconds, doubling), at most
+    six hours. Never give up."""
+    return min(timedelta(seconds=first * 2 ** min(attempts - 1, 20)), MAX_BACKOFF)
 
 
 # Long unbroken header values (an unsubscribe URL) must not be folded into RFC 2047 encoded words, which
@@ -204,7 +207,7 @@ def _attempt(message: OutboxMessage, settings: MailSettings, send: Sender, repor
         send(settings, as_email(message, settings.sender))
     except (TimeoutError, OSError, smtplib.SMTPException) as exc:
         message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        message.next_attempt_at = now + backoff(message.attempts)
+        message.next_attempt_at = now + backoff(message.attempts, settings.retry_seconds)
         report.failed += 1
         report.errors.append(f"message {message.id} to {message.to_addr}: {message.last_error}")
         log.warning(

@@ -107,6 +107,7 @@ def _vocabulary() -> dict[str, Any]:
         "action_labels": ACTION_LABELS,
         "is_editor": can(user, "post.request_changes"),
         "can_write": can(user, "post.create"),
+        "can_manage_settings": can(user, "settings.manage"),
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
 from app.editorial.gates import GateSettings
 from app.errors import InvalidInput
@@ -103,7 +103,9 @@ def optional_bool(data: dict[str, Any], name: str) -> bool | None:
 
 
 def gate_settings() -> GateSettings:
-    return GateSettings.from_config(current_app.config)
+    from app.web.runtime import effective
+
+    return GateSettings.from_config(effective())
 
 
 def page_args(default_per_page: int = 20) -> tuple[int, int]:

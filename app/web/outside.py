@@ -12,6 +12,7 @@ from flask import Flask, current_app
 from app.comments.burst import RedisBurst
 from app.mail.compose import Site
 from app.spam.akismet_adapter import AkismetChecker, AkismetSettings
+from app.web.runtime import effective
 
 
 def init_app(app: Flask) -> None:
@@ -47,7 +48,7 @@ def site() -> Site:
     config = current_app.config
     paths = current_app.url_map.bind("localhost", script_name=config.get("APPLICATION_ROOT") or "/")
     return Site(
-        name=config["SITE_NAME"],
+        name=effective()["SITE_NAME"],
         base_url=config["PUBLIC_URL"],
         secret=config["SECRET_KEY"],
         sender=config["MAIL_FROM"],

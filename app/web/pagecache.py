@@ -1,6 +1,7 @@
 """Whole-page caching for anonymous readers, correct across workers and hosts.
 
-Each cached page is keyed by what it shows (for a post: its id, its ``version`` and its byline), read
+Each cached page is keyed by what it shows (for a post: its id, its ``version`` and its byline; for
+every page, the run-time settings' version, since the site name is on it), read
 from the database on every request with one indexed query. Any change a reader could see increments
 the version (one rule, in app.posts.models), so a stale page is never served, whichever worker or
 host rendered it: a worker holding an old entry simply never asks for that key again, and the LRU
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
@@ -23,6 +23,8 @@ from flask import Flask, Response, current_app, request, session
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.posts.services import page_key
+from app.settings.services import version as settings_version
+from app.web import runtime
 from app.web.security import host_trusted
 
 
@@ -77,7 +79,7 @@ def cacheable() -> bool:
 def cached_page(key: Hashable, render: Callable[[], str]) -> Response:
     if not cacheable():
         return Response(render())
-    full_key = (request.path, request.query_string, key)
+    full_key = (request.path, request.query_string, runtime.version(), key)
     body = cache().get(full_key)
     hit = body is not None
     if body is None:
@@ -101,8 +103,8 @@ class FastPath:
     is what fills this cache.
 
     What a hit skips, so the post page must not need it: rate limits (reader pages have none), the
-    session (no session cookie was sent, so there is none) and request hooks. A hook with periodic work
-    (the scheduler's due-post check) is honoured by sending the request through Flask when it is due.
+    session (no session cookie was sent, so there is none) and request hooks. The key includes the
+    run-time settings' version (app/web/runtime.py), so a new site name is never served stale.
     """
 
     # What Flask would route to posts.show with request.path equal to PATH_INFO: a plain ASCII slug.
@@ -140,16 +142,15 @@ class FastPath:
         match = self._POST_PAGE.fullmatch(environ.get("PATH_INFO", ""))
         if match is None:
             return None
-        if time.monotonic() >= self.app.extensions.get("candor.next_due_check", 0.0):
-            return None  # the scheduler's check is due: let Flask's hooks run
         try:
             with self.app.extensions["candor.engine"].connect() as connection:
                 key = page_key(connection, match.group(1))
+                version = settings_version(connection)
         except SQLAlchemyError:
             return None  # Flask will answer, with a proper error page if the database is down
         if key is None:
             return None
-        return (environ["PATH_INFO"], b"", ("changes" if match.group(2) else "post", key))
+        return (environ["PATH_INFO"], b"", version, ("changes" if match.group(2) else "post", key))
 
     def _through_flask(
         self, full_key: Hashable, environ: dict[str, Any], start_response: Callable[..., Any]

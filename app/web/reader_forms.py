@@ -31,7 +31,9 @@ def form_age(token: str | None) -> timedelta | None:
 
 
 def _rate_limit() -> str:
-    return current_app.config["COMMENT_RATE_LIMIT"]
+    from app.web.runtime import effective
+
+    return effective()["COMMENT_RATE_LIMIT"]
 
 
 # One budget per reader IP for comments and contact messages together (CANDOR_COMMENT_RATE_LIMIT).

@@ -147,6 +147,7 @@ def every_page(site: Site) -> list[Page]:
         Page("staff: review a submitted post", f"/staff/reviews/{site.in_review.id}", signed_in=True),
         Page("staff: disclosure", "/staff/disclosure", signed_in=True),
         Page("staff: audit log", "/staff/audit", signed_in=True),
+        Page("staff: settings", "/staff/settings", signed_in=True),
         Page("staff: a post's audit log", f"/staff/posts/{site.post.id}/audit", signed_in=True),
         Page("staff: error reports", "/staff/error-reports", signed_in=True),
         Page("staff: changes since publication", f"/staff/posts/{site.post.id}/diff", signed_in=True),

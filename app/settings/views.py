@@ -1,0 +1,106 @@
+"""``/staff/settings``: what an admin changes at run time, and the history of every change.
+
+The form shows each setting's value in force (stored, else the environment's default). Saving validates
+every field (422 with each field's message), stores what changed, and the next request of every worker
+sees it (app/web/runtime.py). ``GET/PUT /api/v1/settings`` does the same in JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from wtforms import StringField, TextAreaField
+
+from app.accounts.permissions import can, require
+from app.errors import InvalidInput
+from app.settings import services as settings
+from app.web import api
+from app.web.api import json_body
+from app.web.auth import current_user
+from app.web.database import db
+from app.web.forms import Form
+
+bp = Blueprint("settings", __name__, url_prefix="/staff/settings")
+API = api.Routes()
+
+
+class SettingsForm(Form):
+    site_name = StringField("Site name")
+    organisation = StringField("Organisation")
+    privacy_terms = TextAreaField("Privacy terms")
+    privacy_allow = TextAreaField("Privacy allow-list")
+    blocked_link_hosts = TextAreaField("Blocked link hosts")
+    comment_rate_limit = StringField("Comment rate limit")
+    comment_burst = StringField("Comment burst")
+    comment_max_links = StringField("Links per comment")
+
+
+def _as_field(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "\n".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+@bp.before_request
+def _admins_only() -> Any:
+    if current_user() is None:
+        return redirect(url_for("accounts.login", next=request.path if request.method == "GET" else None))
+    require(current_user(), "settings.manage")
+    return None
+
+
+@bp.context_processor
+def _staff_nav() -> dict[str, Any]:
+    user = current_user()
+    return {
+        "is_editor": can(user, "post.request_changes"),
+        "can_write": can(user, "post.create"),
+        "can_manage_settings": True,
+    }
+
+
+def _page(form: SettingsForm, *, status: int = 200, saved: int | None = None) -> Any:
+    return (
+        render_template(
+            "settings/settings.html",
+            form=form,
+            specs=settings.SPECS,
+            history=settings.history(db()),
+            labels={spec.key: spec.label for spec in settings.SPECS},
+            saved=saved,
+        ),
+        status,
+    )
+
+
+@bp.route("", methods=["GET", "POST"])
+def edit() -> Any:
+    form = SettingsForm()
+    if request.method == "GET":
+        for key, value in settings.current(db(), current_app.config).items():
+            getattr(form, key).data = _as_field(value)
+        return _page(form, saved=request.args.get("saved", type=int))
+    if not form.validate():
+        return _page(form, status=422)
+    raw = {spec.key: getattr(form, spec.key).data or "" for spec in settings.SPECS}
+    try:
+        changes = settings.change(db(), current_user(), raw, current_app.config)
+    except InvalidInput as exc:
+        name = exc.details.get("field")
+        field = getattr(form, name) if name in settings.BY_KEY else form.site_name
+        field.errors = [*field.errors, exc.message]
+        return _page(form, status=422)
+    return redirect(url_for(".edit", saved=len(changes)), 303)
+
+
+@API.route("/settings", methods=["GET", "PUT"])
+def settings_json() -> Any:
+    require(current_user(), "settings.manage")
+    if request.method == "PUT":
+        body = json_body()
+        if not isinstance(body, dict):
+            raise InvalidInput("Send a JSON object of settings.")
+        settings.change(db(), current_user(), body, current_app.config)
+        db().flush()
+    return {"settings": settings.current(db(), current_app.config)}

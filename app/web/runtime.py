@@ -1,0 +1,74 @@
+"""The settings in force: the environment's (``app.config``) with an admin's stored values laid over them.
+
+Read once per request, cheaply: one indexed query for the settings' version (the newest change's id);
+the stored values are re-read only when it moved. Every worker and host therefore sees a change on its
+next request, without a restart. Templates get the same mapping as ``config``, so ``config.SITE_NAME``
+is the admin's name. Lower layers never import app.settings: the edge passes these values down
+(``GateSettings.from_config(effective())``, ``PipelineSettings.from_config(effective())``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import ChainMap
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, current_app, g, has_request_context
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from app.settings import services as settings
+
+log = logging.getLogger(__name__)
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self.state: tuple[int, dict[str, Any]] = (-1, {})
+        self.lock = threading.Lock()
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["candor.settings"] = _Cache()
+    app.context_processor(lambda: {"config": effective()})
+
+
+def _overrides(app: Flask, session: Session) -> tuple[int, dict[str, Any]]:
+    cache: _Cache = app.extensions["candor.settings"]
+    version = settings.version(session)
+    cached_version, values = cache.state
+    if version != cached_version:
+        values = settings.overrides(session)
+        cache.state = (version, values)
+    return version, values
+
+
+def config_from(session: Session) -> Mapping[str, Any]:
+    """The settings in force, read through ``session`` (a job's, a CLI command's)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return ChainMap(_overrides(app, session)[1], app.config)
+
+
+def effective() -> Mapping[str, Any]:
+    """The settings in force for this request (read once per request), or app.config outside one."""
+    if not has_request_context():
+        return current_app.config
+    if "candor_config" not in g:
+        from app.web.database import db
+
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        try:
+            g.candor_settings_version, values = _overrides(app, db())
+        except SQLAlchemyError:  # the database is down: the error page still renders, with the defaults
+            log.warning("settings unreadable; using the environment's")
+            return current_app.config
+        g.candor_config = ChainMap(values, app.config)
+    return g.candor_config
+
+
+def version() -> int:
+    """The settings' version this request saw (part of every cached page's key); -1 if unreadable."""
+    effective()
+    return g.get("candor_settings_version", -1)

@@ -1,0 +1,223 @@
+"""Jobs that run by themselves, on Huey: e-mail, Akismet, scheduled publication, digests, link checks.
+
+Three ways to run them, chosen once per app:
+
+* ``REDIS_URL`` set (production): a ``RedisHuey`` queue. Web processes only enqueue; ``flask --app wsgi
+  worker`` (one or more) runs the tasks and the periodic ones.
+* no ``REDIS_URL`` (``make run``, or a single-process server): a ``MemoryHuey`` queue and a consumer
+  thread inside the web process, started by the first request it serves. The dev server's reloader
+  parent, and CLI commands, serve no request, so they never run it; nothing runs twice.
+* tests (``TESTING``), or ``JOBS_MODE="immediate"``: a task runs the moment it is enqueued, in the caller.
+
+The database, not the queue, is the source of truth: the outbox, the Akismet submissions, scheduled
+approvals and job period claims. A task is a nudge to act on it now; the periodic tasks act on whatever
+is due. So a queue lost with a process (several gunicorn workers without Redis, each with its own
+in-memory queue) loses no e-mail: the next minute's ``mail_due`` sends it. Every task is idempotent and
+safe to run twice at once: the outbox claims each message before sending it, publication locks the
+post's row, Akismet rechecks skip rows another run has locked, and the daily jobs claim their day in
+``job_runs`` first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from flask import Flask, current_app
+from huey import MemoryHuey, RedisHuey, crontab
+from huey.api import Huey, TaskWrapper
+from huey.consumer import Consumer
+from huey.exceptions import RetryTask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.clock import utc_now
+from app.db import commit, rollback, writing
+from app.editorial import linkcheck
+from app.editorial.gates import GateSettings
+from app.editorial.services import publish_due as publish_due_posts
+from app.jobs import services as job_runs
+from app.mail.models import OutboxMessage, OutboxStatus
+from app.mail.services import MailSettings, deliver_due, queued_ids
+from app.moderation import jobs as moderation_jobs
+from app.web import runtime
+
+log = logging.getLogger(__name__)
+
+REDIS, THREAD, IMMEDIATE = "redis", "thread", "immediate"
+AKISMET_EVERY = timedelta(minutes=10)
+DAY = timedelta(days=1)
+
+# What runs when, for the README's table and the tests: name -> (schedule, what it does).
+SCHEDULE = {
+    "send_mail": ("right after the commit that queued it", "send those e-mails; retry with backoff"),
+    "mail_due": ("every minute", "send every e-mail that is due, retries included"),
+    "publish_due": ("every minute", "publish scheduled posts whose time has come"),
+    "akismet_feedback": ("right after a moderator's decision", "tell Akismet what it got wrong"),
+    "akismet": ("every 10 minutes", "re-check comments Akismet could not judge; resend feedback"),
+    "digest": ("daily at 07:00 UTC", "e-mail each moderator the held comments"),
+    "links": ("daily at 03:30 UTC", "check every link in published posts"),
+}
+
+
+@dataclass
+class Tasks:
+    huey: Huey
+    mode: str
+    send_mail: TaskWrapper
+    akismet_feedback: TaskWrapper
+    mail_due: TaskWrapper
+    publish_due: TaskWrapper
+    akismet: TaskWrapper
+    digest: TaskWrapper
+    links: TaskWrapper
+
+
+def mode_for(config: Any) -> str:
+    if config.get("REDIS_URL"):
+        return REDIS
+    return config.get("JOBS_MODE") or (IMMEDIATE if config.get("TESTING") else THREAD)
+
+
+def init_app(app: Flask) -> None:
+    mode = mode_for(app.config)
+    name = app.config.get("JOBS_QUEUE") or "candor"
+    if mode == REDIS:
+        huey: Huey = RedisHuey(name, url=app.config["REDIS_URL"], results=False, utc=True)
+    else:
+        huey = MemoryHuey(name, results=False, utc=True, immediate=mode == IMMEDIATE)
+    app.extensions["candor.tasks"] = _register(app, huey, mode)
+    if mode == THREAD:
+        app.extensions["candor.consumer"] = None
+        app.extensions["candor.consumer_lock"] = threading.Lock()
+        app.before_request(_start_in_process_consumer)
+
+
+def tasks() -> Tasks:
+    return current_app.extensions["candor.tasks"]
+
+
+class _InProcessConsumer(Consumer):
+    """Huey's consumer without its signal handlers: it runs in threads of the web process, which owns
+    the signals (the dev server, gunicorn). Its worker and scheduler threads are daemons."""
+
+    def _set_signal_handlers(self) -> None:
+        pass
+
+
+def _start_in_process_consumer() -> None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.extensions["candor.consumer"] is not None:
+        return
+    with app.extensions["candor.consumer_lock"]:
+        if app.extensions["candor.consumer"] is None:
+            consumer = _InProcessConsumer(app.extensions["candor.tasks"].huey, workers=2, periodic=True)
+            consumer.start()
+            app.extensions["candor.consumer"] = consumer
+            log.info("jobs run in this process (REDIS_URL is unset)")
+
+
+@contextmanager
+def _unit(app: Flask, *, write_lock: bool = True) -> Iterator[Session]:
+    """A job's transaction: commit, then send what it queued; roll back on any error."""
+    session = app.extensions["candor.sessions"]()
+    if write_lock:
+        writing(session)
+    try:
+        yield session
+        ids = queued_ids(session)
+        commit(session)
+    except BaseException:
+        rollback(session)
+        raise
+    finally:
+        session.close()
+    if ids:
+        app.extensions["candor.tasks"].send_mail(ids)
+
+
+def _claimed(app: Flask, job: str, every: timedelta) -> bool:
+    """Claim this period of ``job`` in its own short transaction (for jobs that then wait on the network)."""
+    with _unit(app) as session:
+        return job_runs.claim(session, job, job_runs.period(utc_now(), every))
+
+
+def _next_retry(app: Flask, ids: list[int]) -> float | None:
+    """Seconds until the earliest of ``ids`` still queued is due again; None when all have gone."""
+    session = app.extensions["candor.sessions"]()
+    try:
+        due = session.scalar(
+            select(func.min(OutboxMessage.next_attempt_at)).where(
+                OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.QUEUED.value
+            )
+        )
+    finally:
+        session.close()
+    return None if due is None else max(1.0, (due - utc_now()).total_seconds() + 0.5)
+
+
+def _register(app: Flask, huey: Huey, mode: str) -> Tasks:
+    def mail_settings() -> MailSettings:
+        return MailSettings.from_config(app.config)
+
+    @huey.task(name="candor.send_mail", retries=5, retry_delay=30, retry_backoff=2)
+    def send_mail(ids: list[int]) -> None:
+        """Send these queued e-mails now; until each has gone, come back when the outbox says it is due."""
+        deliver_due(app.extensions["candor.sessions"], mail_settings(), ids=ids)
+        wait = _next_retry(app, ids)
+        if wait is not None:
+            raise RetryTask(f"e-mail {ids} not yet delivered", delay=wait)
+
+    @huey.task(name="candor.akismet_feedback", retries=5, retry_delay=60, retry_backoff=2)
+    def akismet_feedback(ids: list[int]) -> None:
+        with _unit(app, write_lock=False) as session:
+            moderation_jobs.send_feedback(session, app.extensions["candor.akismet"], ids=ids)
+
+    @huey.periodic_task(crontab(), name="candor.mail_due")
+    def mail_due() -> None:
+        deliver_due(app.extensions["candor.sessions"], mail_settings())
+
+    @huey.periodic_task(crontab(), name="candor.publish_due")
+    def publish_due() -> None:
+        with app.app_context(), _unit(app) as session:
+            settings = GateSettings.from_config(runtime.config_from(session))
+            for post in publish_due_posts(session, settings):
+                log.info("published scheduled post %s", post.slug)
+
+    @huey.periodic_task(crontab(minute="*/10"), name="candor.akismet")
+    def akismet() -> None:
+        checker = app.extensions["candor.akismet"]
+        if not checker.settings.api_key or not _claimed(app, "akismet", AKISMET_EVERY):
+            return
+        with _unit(app, write_lock=False) as session:
+            report = moderation_jobs.recheck_held(session, checker)
+            moderation_jobs.send_feedback(session, checker, report=report)
+
+    @huey.periodic_task(crontab(minute="0", hour="7"), name="candor.digest")
+    def digest() -> None:
+        from app.web.outside import site
+
+        with app.app_context(), _unit(app) as session:
+            if job_runs.claim(session, "digest", job_runs.period(utc_now(), DAY)):
+                moderation_jobs.digest(session, site())
+
+    @huey.periodic_task(crontab(minute="30", hour="3"), name="candor.links")
+    def links() -> None:
+        if not _claimed(app, "links", DAY):
+            return
+        with (
+            _unit(app, write_lock=False) as session,
+            httpx.Client(
+                timeout=10.0, follow_redirects=True, headers={"User-Agent": "Candor link checker"}
+            ) as client,
+        ):
+            report = linkcheck.check_published_links(session, client, per_host_delay=1.0, timeout=10.0)
+        log.info("link check: %s link(s), %s dead", report.checked, len(report.dead))
+
+    return Tasks(huey, mode, send_mail, akismet_feedback, mail_due, publish_due, akismet, digest, links)

@@ -1,0 +1,210 @@
+"""Jobs run by themselves: a real worker process on a real Redis, and the dev server's own job thread,
+each deliver a staff reply's notification to a local SMTP server with no command run by hand; an SMTP
+server that refuses first gets the message once, on the retry."""
+
+from __future__ import annotations
+
+import email
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.comments.models import Comment
+from app.jobs import services as job_runs
+from app.mail.models import OutboxMessage
+from app.posts.models import Post
+from tests.support.web import log_in, parse
+
+ROOT = Path(__file__).resolve().parent.parent
+FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
+REDIS_URL = "redis://127.0.0.1:6379/11"
+
+
+class _Inbox:
+    """A local SMTP server's handler that refuses the first ``refuse`` messages with a temporary error."""
+
+    def __init__(self, refuse: int = 0) -> None:
+        self.messages: list[Message] = []
+        self.refuse = refuse
+        self.refused = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        if self.refused < self.refuse:
+            self.refused += 1
+            return "451 Try again later"
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 Message accepted for delivery"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp(request: pytest.FixtureRequest) -> Iterator[tuple[_Inbox, int]]:
+    inbox = _Inbox(refuse=getattr(request, "param", 0))
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        yield inbox, controller.port
+    finally:
+        controller.stop()
+
+
+def _redis_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.2)
+
+
+def _env(database_url: str, smtp_port: int, **extra: str) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("CANDOR_", "MAIL_", "REDIS_", "AKISMET_"))
+    }
+    return {
+        **env,
+        "DATABASE_URL": database_url,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp_port),
+        "MAIL_FROM": "Clinic Blog <blog@clinic.example>",
+        "CANDOR_PUBLIC_URL": "http://blog.example.org",
+        **extra,
+    }
+
+
+@pytest.fixture
+def question(make_post: Callable[..., Post], publish_reader: Callable[..., Comment]) -> Comment:
+    return publish_reader(make_post(), body="Is it fine to nap after lunch?", notify=True)
+
+
+def _reply_in_the_test_client(client: Any, staff: User, parent: Comment) -> None:
+    log_in(client, staff.email)
+    csrf = parse(client.get(f"/staff/comments/{parent.id}")).select_one("input[name=csrf_token]")["value"]
+    response = client.post(
+        f"/staff/comments/{parent.id}/reply", data={"csrf_token": csrf, "body": "Yes, short."}
+    )
+    assert response.status_code == 303
+
+
+def _text(message: Message) -> str:
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode()
+
+
+# --- production: a worker process on Redis --------------------------------------------------------------
+
+
+@pytest.fixture
+def queue_name() -> str:
+    return f"candor-test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def app_config(comments_config: dict[str, Any], smtp: tuple[_Inbox, int], queue_name: str) -> dict[str, Any]:
+    if not _redis_up():
+        pytest.skip("Redis is not listening on 127.0.0.1:6379")
+    return {
+        **comments_config,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": smtp[1],
+        "MAIL_FROM": "Clinic Blog <blog@clinic.example>",
+        "REDIS_URL": REDIS_URL,
+        "JOBS_QUEUE": queue_name,
+        "MAIL_RETRY_SECONDS": 1.0,
+    }
+
+
+@pytest.fixture
+def worker(
+    app: Any, database_url: str, smtp: tuple[_Inbox, int], queue_name: str
+) -> Iterator[subprocess.Popen]:
+    env = _env(
+        database_url,
+        smtp[1],
+        REDIS_URL=REDIS_URL,
+        CANDOR_JOBS_QUEUE=queue_name,
+        CANDOR_MAIL_RETRY_SECONDS="1",
+    )
+    process = subprocess.Popen(
+        [*FLASK, "worker"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        app.extensions["candor.tasks"].huey.flush()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("smtp", [0, 1], indirect=True, ids=["accepts", "refuses-first"])
+def test_a_worker_on_redis_delivers_the_reply_notification_once(
+    app: Any,
+    client: Any,
+    session: Session,
+    smtp: tuple[_Inbox, int],
+    worker: Any,
+    moderator: User,
+    question: Comment,
+) -> None:
+    inbox = smtp[0]
+    assert app.extensions["candor.tasks"].mode == "redis"
+    _reply_in_the_test_client(client, moderator, question)  # the request only enqueues, after its commit
+
+    def sent() -> bool:
+        session.expire_all()
+        return session.scalars(select(OutboxMessage)).one().status == "sent"
+
+    _wait_for(sent, "the worker to deliver the reply notification")
+    assert inbox.refused == inbox.refuse
+    time.sleep(2)  # a duplicate would have been sent by now (retries come after 1 s)
+    assert len(inbox.messages) == 1
+    message = inbox.messages[0]
+    assert message["To"] == "ada@example.net" and "Yes, short." in _text(message)
+    delivered = session.scalars(select(OutboxMessage)).one()
+    assert delivered.attempts == 1 + inbox.refuse
+    assert message["Message-ID"] == delivered.headers["Message-ID"]
+    assert worker.poll() is None  # still running
+
+
+def test_the_worker_command_needs_redis(runner: Any, app: Any) -> None:
+    app.extensions["candor.tasks"].mode = "thread"
+    result = runner.invoke(args=["worker"])
+    assert result.exit_code != 0 and "REDIS_URL is not set" in result.output
+
+
+def test_a_daily_job_claims_its_day_once(session: Session) -> None:
+    assert job_runs.claim(session, "digest", "2026-12-03") is True
+    assert job_runs.claim(session, "digest", "2026-12-03") is False
+    assert job_runs.claim(session, "digest", "2026-12-04") is True
+    session.rollback()

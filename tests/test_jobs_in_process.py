@@ -1,0 +1,86 @@
+"""Without Redis, the web process runs the jobs itself: the app started the way ``make run`` starts it
+(``flask run`` on a loopback port) e-mails a staff reply's notification with no command run by hand."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from bs4 import BeautifulSoup
+
+from app.accounts.models import User
+from app.comments.models import Comment
+from app.posts.models import Post
+from tests.support.web import PASSWORD
+from tests.test_jobs import FLASK, ROOT, _env, _free_port, _Inbox, _text, _wait_for, smtp  # noqa: F401
+
+__all__ = ["smtp"]
+
+
+@pytest.fixture
+def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
+    return comments_config
+
+
+@pytest.fixture
+def question(make_post: Callable[..., Post], publish_reader: Callable[..., Comment]) -> Comment:
+    return publish_reader(make_post(), body="Is it fine to nap after lunch?", notify=True)
+
+
+@pytest.fixture
+def server(database_url: str, smtp: tuple[_Inbox, int], question: Comment) -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [*FLASK, "run", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=_env(database_url, smtp[1]),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{base}/login", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return process.poll() is not None
+
+    try:
+        _wait_for(up, "the dev server to answer")
+        assert process.poll() is None, "the dev server exited"
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _csrf(response: httpx.Response) -> str:
+    node = BeautifulSoup(response.text, "html.parser").select_one("input[name=csrf_token]")
+    assert node is not None, response.text[:500]
+    return str(node["value"])
+
+
+@pytest.mark.slow
+def test_the_dev_server_sends_the_reply_notification_by_itself(
+    server: str, smtp: tuple[_Inbox, int], moderator: User, question: Comment
+) -> None:
+    inbox = smtp[0]
+    with httpx.Client(base_url=server, timeout=10) as browser:
+        login = browser.post(
+            "/login",
+            data={"email": moderator.email, "password": PASSWORD, "csrf_token": _csrf(browser.get("/login"))},
+        )
+        assert login.status_code in (302, 303), login.text[:300]
+        page = browser.get(f"/staff/comments/{question.id}")
+        reply = browser.post(
+            f"/staff/comments/{question.id}/reply", data={"csrf_token": _csrf(page), "body": "Yes, short."}
+        )
+        assert reply.status_code == 303
+    _wait_for(lambda: len(inbox.messages) >= 1, "the reply notification")
+    time.sleep(1)
+    assert len(inbox.messages) == 1
+    assert inbox.messages[0]["To"] == "ada@example.net" and "Yes, short." in _text(inbox.messages[0])
