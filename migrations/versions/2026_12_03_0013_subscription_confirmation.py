@@ -4,7 +4,7 @@ Subscriptions made before this revision were never confirmed by their address's 
 type any address), so they stay unconfirmed: nothing more is sent to them until someone confirms.
 
 Revision ID: 0013
-Revises: 0007
+Revises: 0012
 Create Date: 2026-12-03 14:20:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0013'
-down_revision = '0007'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
