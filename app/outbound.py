@@ -351,8 +351,6 @@ def check_url(url: str, policy: OutboundPolicy, resolve: Resolver = _default_res
     if port == 0:
         raise Refused("malformed URL")
 
-    if explicit_port is not None and port not in policy.ports and not policy.may_allow_other_ports(raw_host):
-        raise Refused(_port_reason(port, policy))
     address = literal_address(raw_host)
     if address is not None:
         ascii_host = f"[{address}]" if address.version == 6 else str(address)
@@ -369,6 +367,9 @@ def check_url(url: str, policy: OutboundPolicy, resolve: Resolver = _default_res
         except UnicodeError:
             raise Refused("malformed host name") from None
         named_ok = policy.allows_name(ascii_host)
+        odd_port = explicit_port is not None and port not in policy.ports
+        if odd_port and not named_ok and not policy.may_allow_other_ports(ascii_host):
+            raise Refused(_port_reason(port, policy))  # before asking DNS anything
         try:
             resolved = resolve(ascii_host, port)
         except (OSError, UnicodeError):
