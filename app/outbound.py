@@ -38,6 +38,7 @@ Flask-free: the link checker and the direct-link gate use it; the web edge build
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import socket
@@ -586,7 +587,7 @@ class Fetcher:
             headers=headers,
             extensions={"timeout": {"connect": None, "read": None, "write": None, "pool": None}},
         )
-        context = self.ssl_context or ssl.create_default_context()
+        context = self.ssl_context or _default_ssl_context()
         with (
             _errors(),
             httpcore.ConnectionPool(
@@ -604,6 +605,12 @@ class Fetcher:
                 response.close()
         decoded = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers)
         return response.status, decoded, body, truncated
+
+
+@functools.cache
+def _default_ssl_context() -> ssl.SSLContext:
+    """The system's CAs, certificate and host name checked; loaded once (it takes a fifth of a second)."""
+    return ssl.create_default_context()
 
 
 def _read_capped(response: httpcore.Response, limit: int) -> tuple[bytes, bool]:

@@ -121,16 +121,28 @@ def _serve(host: str) -> Iterator[Site]:
         thread.join(5)
 
 
-@pytest.fixture
-def site() -> Iterator[Site]:
-    """A page server on 127.0.0.1."""
+@pytest.fixture(scope="module")
+def _loopback_site() -> Iterator[Site]:
     yield from _serve("127.0.0.1")
 
 
-@pytest.fixture
-def other_site() -> Iterator[Site]:
-    """A second server on 127.0.0.2: "the public site" when only it is allow-listed."""
+@pytest.fixture(scope="module")
+def _other_loopback_site() -> Iterator[Site]:
     yield from _serve("127.0.0.2")
+
+
+@pytest.fixture
+def site(_loopback_site: Site) -> Site:
+    """A page server on 127.0.0.1, its count of requests at zero."""
+    _loopback_site.hits.clear()
+    return _loopback_site
+
+
+@pytest.fixture
+def other_site(_other_loopback_site: Site) -> Site:
+    """A second server on 127.0.0.2: "the public site" when only it is allow-listed."""
+    _other_loopback_site.hits.clear()
+    return _other_loopback_site
 
 
 @pytest.fixture
