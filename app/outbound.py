@@ -230,6 +230,8 @@ def parse_ipv4_any_form(host: str) -> ipaddress.IPv4Address | None:
     labels = host.rstrip(".").split(".")
     if not labels or len(labels) > 4 or not all(_NUMERIC_LABEL.fullmatch(label) for label in labels):
         return None
+    if any(len(label) > 34 for label in labels):  # no IPv4 number is that long (and int() has limits)
+        return None
     values = []
     for label in labels:
         if label[:2].lower() == "0x":
@@ -255,8 +257,22 @@ def looks_numeric(host: str) -> bool:
     return bool(last) and bool(_NUMERIC_LABEL.fullmatch(last))
 
 
+def to_ascii(host: str) -> str:
+    """A host name as DNS and URL parsers see it: IDNA (so NFKC: fullwidth ``１２７．０．０．１`` is
+    ``127.0.0.1``, and ``。`` is a dot), lower case. IPv6 literals pass unchanged.
+
+    :raises Refused: not encodable (an empty or overlong label).
+    """
+    if ":" in host:
+        return host.lower()
+    try:
+        return host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise Refused("malformed host name") from None
+
+
 def literal_address(host: str) -> IPAddress | None:
-    """The address ``host`` (as ``urlsplit().hostname`` gives it) spells, if it is an address literal.
+    """The address ``host`` (as :func:`to_ascii` gives it) spells, if it is an address literal.
 
     :raises Refused: numeric but not four decimal numbers, or not a valid address at all.
     """
@@ -291,8 +307,8 @@ def host_problem(host: str, policy: OutboundPolicy | None = None) -> str | None:
     """Why a URL's host is not on the public internet, judged without DNS; ``None`` if nothing is known
     against it. For the direct-link gate: "http://10.0.0.5/" or "http://localhost/" in a post."""
     policy = policy or OutboundPolicy()
-    host = host.strip().lower().strip("[]")
     try:
+        host = to_ascii(host.strip().strip("[]"))
         address = literal_address(host)
     except Refused as exc:
         return exc.reason
@@ -352,6 +368,7 @@ def check_url(url: str, policy: OutboundPolicy, resolve: Resolver = _default_res
     if port == 0:
         raise Refused("malformed URL")
 
+    raw_host = to_ascii(raw_host)
     address = literal_address(raw_host)
     if address is not None:
         ascii_host = f"[{address}]" if address.version == 6 else str(address)
@@ -363,10 +380,7 @@ def check_url(url: str, policy: OutboundPolicy, resolve: Resolver = _default_res
         addresses: tuple[str, ...] = (str(address),)
         allowed = policy.allows_address(address)
     else:
-        try:
-            ascii_host = raw_host.encode("idna").decode("ascii").lower()
-        except UnicodeError:
-            raise Refused("malformed host name") from None
+        ascii_host = raw_host
         named_ok = policy.allows_name(ascii_host)
         odd_port = explicit_port is not None and port not in policy.ports
         if odd_port and not named_ok and not policy.may_allow_other_ports(ascii_host):

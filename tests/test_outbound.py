@@ -224,6 +224,9 @@ LOOPBACK_FORMS = [
     "0.0.0.0",
     "0",
     "[::]",
+    "\uff11\uff12\uff17.\uff10.\uff10.\uff11",  # fullwidth digits: browsers and IDNA read 127.0.0.1
+    "127\u30020\u30020\u30021",  # ideographic full stops
+    "\u24db\u24de\u24d2\u24d0\u24db\u24d7\u24de\u24e2\u24e3",  # circled letters: localhost
 ]
 
 
@@ -555,6 +558,10 @@ def test_allow_list_entries_are_names_addresses_and_networks() -> None:
         "http://[fc00::1]/",
         "http://[::ffff:192.168.1.1]/",
         "https://0.0.0.0/",
+        "http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/",
+        "http://127\u30020\u30020\u30021/",
+        "http://\u24db\u24de\u24d2\u24d0\u24db\u24d7\u24de\u24e2\u24e3/",
+        "http://0\uff587f.1/",
     ],
 )
 def test_the_direct_link_gate_refuses_links_into_private_networks(url: str) -> None:
