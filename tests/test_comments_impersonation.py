@@ -192,16 +192,15 @@ def test_common_names_do_not_false_positive_against_a_roster_of_common_names() -
         "Jim Smith",
         "Maria Gonzalez",
         "David Green",
-        "Chen Wei Ming",
         "Khan Academy fan",
         "Mike Jones",
-        "Lee Anna",
         "Marie Garcia",
         "Jamie Smith",
         "Davis Brown",
         "Sarah Watson",
         "Michael Jackson",
         "Anna Lea",
+        "Chen Wei Ming",
     ]
     flagged = {r: is_impersonation(r, staff, []) for r in readers}
     assert {r for r, reason in flagged.items() if reason} == set()
@@ -209,7 +208,10 @@ def test_common_names_do_not_false_positive_against_a_roster_of_common_names() -
 
 def test_exact_namesakes_are_flagged_for_a_moderator_to_judge() -> None:
     # A reader really called John Smith is held, not refused: the reason lets a moderator wave it through.
+    # So is one who signs surname first ("Smith John", "Lee Anna" for Anna Lee): that is how names are
+    # reversed to slip past a check.
     assert check("John Smith") == "looks like staff member Dr John Smith"
+    assert check("Smith John") == "looks like staff member Dr John Smith"
 
 
 def test_surname_like_titles_are_kept_as_names() -> None:
@@ -254,4 +256,6 @@ def test_very_long_display_names_are_cut_not_slow() -> None:
 @given(st.text(max_size=60))
 def test_any_display_name_is_judged_without_error(name: str) -> None:
     reason = check(name)
-    assert reason is None or reason.startswith(("looks like staff member", "uses the organisation's name"))
+    assert reason is None or reason.startswith(
+        ("looks like staff member", "uses the organisation's name", "mixes ")
+    )
