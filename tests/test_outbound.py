@@ -9,6 +9,7 @@ servers that count every request. A test that allow-lists a server shows the req
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import trustme
 
 from app.gates.links import check_direct
 from app.outbound import (
@@ -397,6 +399,69 @@ def test_the_connection_goes_to_the_address_checked_not_to_a_second_answer(
         ("/ok", f"rebind.example:{other_site.port}")
     ]
     assert site.hits == [] and asked == ["rebind.example"]
+
+
+@pytest.fixture(scope="module")
+def tls_site() -> Iterator[tuple[Site, trustme.CA, list[str | None]]]:
+    """An HTTPS server on 127.0.0.1 whose certificate names only ``secure.example``; it notes the SNI
+    name each client sent."""
+    ca = trustme.CA()
+    snis: list[str | None] = []
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("secure.example").configure_cert(context)
+    context.sni_callback = lambda sock, name, ctx: snis.append(name)
+    site = Site("127.0.0.1", 0)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Handler,), {"site": site}))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    site.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site, ca, snis
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_https_goes_to_the_pinned_address_with_the_name_for_sni_host_and_certificate(
+    tls_site: tuple[Site, trustme.CA, list[str | None]],
+) -> None:
+    site, ca, snis = tls_site
+    site.hits.clear()
+    snis.clear()
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    fetcher = Fetcher(
+        OutboundPolicy(allow=("127.0.0.1",)),
+        resolve=lambda host, port: ["127.0.0.1"],
+        ssl_context=client_context,
+    )
+    answer = fetcher.fetch("GET", f"https://secure.example:{site.port}/ok")
+    assert (answer.status, answer.body) == (200, b"hello")
+    assert snis == ["secure.example"]
+    assert [headers["Host"] for _, headers in site.hits] == [f"secure.example:{site.port}"]
+
+
+def test_https_refuses_a_certificate_for_another_name_at_the_same_address(
+    tls_site: tuple[Site, trustme.CA, list[str | None]],
+) -> None:
+    site, ca, _ = tls_site
+    site.hits.clear()
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    fetcher = Fetcher(
+        OutboundPolicy(allow=("127.0.0.1",)),
+        resolve=lambda host, port: ["127.0.0.1"],
+        ssl_context=client_context,
+    )
+    with pytest.raises(Unreachable, match="certificate|CERTIFICATE"):
+        fetcher.fetch("GET", f"https://other.example:{site.port}/ok")
+    with pytest.raises(Unreachable):  # nor is an unknown CA trusted by default
+        Fetcher(OutboundPolicy(allow=("127.0.0.1",)), resolve=lambda host, port: ["127.0.0.1"]).fetch(
+            "GET", f"https://secure.example:{site.port}/ok"
+        )
+    assert site.hits == []
 
 
 # --- redirects: by hand, each hop checked, capped ---------------------------------------------------
