@@ -5,13 +5,20 @@ that nobody else may borrow it. A reader who signs "Dr Ada Lovelace", "Ada L0vel
 (Cyrillic А) or "MayoClinicOfficial" must not be shown as if staff or the clinic had spoken, so such
 comments are held with a reason a moderator can read.
 
-Names are compared as *skeletons* (the idea of Unicode TR39's confusable skeletons, cut down to what
-names need): NFKC; Cyrillic and Greek homoglyphs mapped to Latin; accents stripped; casefolded; digits
-and symbols that pass for letters mapped (0→o, 1/|/i→l, 3→e, 4/@→a, 5/$→s, 7→t); "rn"→"m", "vv"→"w";
-doubled letters collapsed; titles and credentials (Dr, Prof, MD, RN...) dropped. Skeletons then match
-exactly, as a run of whole words inside the display name, or within a small edit distance that grows
-with the name's length. A first name alone ("Ada") never matches a full name: that would flag half the
-readers of a large clinic's blog.
+Names are compared as *skeletons*: NFKC (fullwidth and styled letters); format characters (zero-width
+joiners) and blank letters (Hangul fillers) removed; Unicode TR39's confusable skeleton (NFD, each
+character to its class in ``confusables.txt``, NFD again), from the data the ``confusable-homoglyphs``
+package ships, with Latin small capitals (ᴇ, ʟ) added as their letters; combining marks dropped;
+casefolded, then mapped again; digits and symbols that pass for letters mapped (0→o, 1/|/i→l, 3→e, 4/@→a,
+5/$→s, 7→t); "rn"→"m", "vv"→"w"; doubled letters collapsed; titles and credentials (Dr, Prof, MD, RN...)
+dropped. A word that mixes Latin with Cyrillic or Greek ("Jоhn" with a Cyrillic о) is held even when it
+resembles nobody: no language writes so, and it is the mark of a disguise; a name wholly in one script
+("Мария Иванова", "李小龙") is an ordinary name.
+
+Skeletons then match exactly, as a run of whole words inside the display name (or as the whole name
+back to front: "Shah, Erin"), or within a small edit distance that grows with the name's length. A
+first name alone ("Ada") never matches a full name: that would flag half the readers of a large
+clinic's blog.
 """
 
 from __future__ import annotations
