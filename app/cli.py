@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
-import httpx
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.orm import Session
@@ -166,13 +165,12 @@ links_cli = AppGroup("links", help="Links in published posts.")
 )
 def links_check(delay: float, timeout: float) -> None:
     """Check every link in published posts and list the dead ones by author (status, since when)."""
-    with (
-        unit_of_work(write_lock=False) as session,
-        httpx.Client(
-            timeout=timeout, follow_redirects=True, headers={"User-Agent": "Candor link checker"}
-        ) as client,
-    ):
-        report = linkcheck.check_published_links(session, client, per_host_delay=delay, timeout=timeout)
+    from app.web.outside import link_fetcher
+
+    with unit_of_work(write_lock=False) as session:
+        report = linkcheck.check_published_links(
+            session, link_fetcher(), per_host_delay=delay, timeout=timeout
+        )
     click.echo(
         f"Checked {report.checked} link(s) in {report.posts} published post(s); {len(report.dead)} dead."
     )

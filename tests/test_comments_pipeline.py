@@ -286,6 +286,38 @@ def test_a_name_passing_for_staff_or_the_organisation_is_held(
     assert comment.status == "held" and _reasons(comment) == ["impersonation"]
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u1d07rin Shah",  # small capital E
+        "Erin Sh\u0251h",  # Latin alpha
+        "Shah, Erin",
+        "Er\u200din Sh\u0430h",  # zero-width joiner and Cyrillic a
+        "Candor Clinic B\u029fog",  # the blog's name with a small capital L
+        "J\u043ehn Doe",  # Cyrillic o in a name that resembles nobody
+    ],
+)
+def test_a_disguised_name_is_held_and_the_reader_is_not_told_why(
+    client: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    make_user: Callable[..., Any],
+    publish_reader: Callable[..., Comment],
+    name: str,
+) -> None:
+    make_user("author", name="Dr Erin Shah")
+    post = make_post()
+    publish_reader(post)
+    response = comment_api(client, post, author_name=name)
+    assert response.status_code == 202, response.get_json()
+    body = response.get_json()
+    assert body["status"] == "held" and body["reasons"] == []  # nothing to fix, nothing to learn from
+    assert "impersonation" not in response.get_data(as_text=True)
+    comment = session.scalars(select(Comment).order_by(Comment.id.desc())).first()
+    assert comment is not None and comment.author_name == name
+    assert "impersonation" in _reasons(comment)  # the moderator sees it
+
+
 def test_a_staff_email_address_is_held(
     app: Flask,
     session: Session,

@@ -158,6 +158,35 @@ def test_direct_links_gate_names_the_offending_link_and_cannot_be_overridden(
     assert r.status_code == 422 and "no exceptions" in r.get_json()["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("where", "url"),
+    [
+        ("references", "http://169.254.169.254/latest/meta-data/"),
+        ("body", "http://localhost:8080/admin"),
+        ("body", "http://0x7f.1/"),
+        ("references", "http://[fd00:ec2::254]/"),
+        ("body", "http://records.internal/patient/1"),
+    ],
+)
+def test_direct_links_gate_refuses_links_into_private_networks_with_a_clear_message(
+    app, api, make_user, make_disclosure, where, url
+):
+    author = make_user("author")
+    make_disclosure(author)
+    fields = {"references": [url]} if where == "references" else {"body": f"See [this]({url})."}
+    post_id = _draft(api, author, **fields)
+    response = api.post(f"/api/v1/posts/{post_id}/submit", as_=author)
+    message = _gates(response)["direct_links"]
+    assert "not to private, local or internal addresses" in message
+    assert f"{url}: " in message and "readers cannot reach it" in message
+    app.config["OUTBOUND_ALLOW"] = ["169.254.169.254", "localhost", "fd00::/8", "records.internal"]
+    still = api.post(f"/api/v1/posts/{post_id}/submit", as_=author)
+    if url == "http://0x7f.1/":  # an odd spelling of an address stays refused
+        assert "direct_links" in _gates(still)
+    else:
+        assert still.status_code == 200, still.get_json()
+
+
 def test_operators_can_extend_the_blocked_link_hosts(app, api, make_user, make_disclosure):
     app.config["BLOCKED_LINK_HOSTS"] = ["go.clinic-tracker.example"]
     author = make_user("author")

@@ -1,5 +1,6 @@
 """The direct-link gate and the dead-link checker. Nothing here reaches the internet: the checker talks to
-a stdlib HTTP server on 127.0.0.1, or to an ``httpx.MockTransport`` when only the scheduling matters."""
+a stdlib HTTP server on 127.0.0.1 (allow-listed, as the checker refuses loopback by default; see
+tests/test_outbound.py), or to a recording fetcher when only the scheduling matters."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import pytest
 
 from app.gates.links import (
@@ -21,6 +21,7 @@ from app.gates.links import (
     extract_links,
     find_indirect,
 )
+from app.outbound import Answer, Fetcher, OutboundPolicy
 
 # --- shorteners and redirect wrappers -----------------------------------------------------------------
 
@@ -286,13 +287,15 @@ def server() -> Iterator[Server]:
         thread.join(5)
 
 
+LOOPBACK_ALLOWED = OutboundPolicy(allow=("127.0.0.1",))
+
+
 @pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(trust_env=False) as http:
-        yield http
+def client() -> Fetcher:
+    return Fetcher(LOOPBACK_ALLOWED)
 
 
-def check_one(url: str, client: httpx.Client, **kwargs: float) -> LinkStatus:
+def check_one(url: str, client: Fetcher, **kwargs: float) -> LinkStatus:
     [status] = check_urls([url], client, per_host_delay=0, **kwargs)  # type: ignore[arg-type]
     return status
 
@@ -308,7 +311,7 @@ def check_one(url: str, client: httpx.Client, **kwargs: float) -> LinkStatus:
     ],
 )
 def test_status_after_redirects_decides(
-    server: Server, client: httpx.Client, path: str, ok: bool, status: int
+    server: Server, client: Fetcher, path: str, ok: bool, status: int
 ) -> None:
     base, _ = server
     assert check_one(base + path, client) == LinkStatus(base + path, ok, status, None)
@@ -316,7 +319,7 @@ def test_status_after_redirects_decides(
 
 @pytest.mark.parametrize("path", ["/no-head", "/head-not-implemented"])
 def test_head_comes_first_and_get_follows_when_head_is_refused(
-    server: Server, client: httpx.Client, path: str
+    server: Server, client: Fetcher, path: str
 ) -> None:
     base, log = server
     log.clear()
@@ -324,7 +327,7 @@ def test_head_comes_first_and_get_follows_when_head_is_refused(
     assert log == [("HEAD", path), ("GET", path)]
 
 
-def test_a_live_page_needs_only_a_head(server: Server, client: httpx.Client) -> None:
+def test_a_live_page_needs_only_a_head(server: Server, client: Fetcher) -> None:
     base, log = server
     log.clear()
     check_one(base + "/ok", client)
@@ -333,19 +336,18 @@ def test_a_live_page_needs_only_a_head(server: Server, client: httpx.Client) -> 
 
 def test_a_redirect_loop_is_reported(server: Server) -> None:
     base, _ = server
-    with httpx.Client(trust_env=False, max_redirects=5) as http:
-        result = check_one(base + "/loop", http)
+    result = check_one(base + "/loop", Fetcher(OutboundPolicy(allow=("127.0.0.1",), max_redirects=5)))
     assert result == LinkStatus(base + "/loop", False, None, "too many redirects")
 
 
 @pytest.mark.timeout(20)
-def test_a_slow_server_times_out(server: Server, client: httpx.Client) -> None:
+def test_a_slow_server_times_out(server: Server, client: Fetcher) -> None:
     base, _ = server
     result = check_one(base + "/slow", client, timeout=0.3)
     assert result == LinkStatus(base + "/slow", False, None, "timeout")
 
 
-def test_a_closed_port_is_a_connection_failure(client: httpx.Client) -> None:
+def test_a_closed_port_is_a_connection_failure(client: Fetcher) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -354,7 +356,7 @@ def test_a_closed_port_is_a_connection_failure(client: httpx.Client) -> None:
     assert result.error is not None and result.error.startswith("connection failed")
 
 
-def test_duplicates_are_checked_once_and_reported_once(server: Server, client: httpx.Client) -> None:
+def test_duplicates_are_checked_once_and_reported_once(server: Server, client: Fetcher) -> None:
     base, log = server
     log.clear()
     urls = [base + "/ok", base + "/ok", " " + base + "/ok ", base + "/ok#section", base + "/missing"]
@@ -364,7 +366,7 @@ def test_duplicates_are_checked_once_and_reported_once(server: Server, client: h
     assert log == [("HEAD", "/ok"), ("HEAD", "/missing")]
 
 
-def test_links_that_are_not_http_are_reported_without_a_request(client: httpx.Client) -> None:
+def test_links_that_are_not_http_are_reported_without_a_request(client: Fetcher) -> None:
     results = check_urls(["mailto:x@example.org", "/posts/x", "http://"], client, per_host_delay=0)
     assert results == [
         LinkStatus("mailto:x@example.org", False, None, "not an http(s) link"),
@@ -391,20 +393,26 @@ class FakeTime:
         self.now += seconds
 
 
-def recording_client(fake: FakeTime, seen: list[tuple[float, str]]) -> httpx.Client:
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append((fake.now, request.url.host))
-        fake.now += 0.25  # each request takes a quarter of a second
-        return httpx.Response(200)
+class RecordingFetcher(Fetcher):
+    """Answers 200 to everything, and notes when each host was asked (the network is not the point)."""
 
-    return httpx.Client(transport=httpx.MockTransport(handler))
+    def __init__(self, fake: FakeTime, seen: list[tuple[float, str]]) -> None:
+        super().__init__()
+        self.fake, self.seen = fake, seen
+
+    def fetch(
+        self, method: str, url: str, *, timeout: float | None = None, max_bytes: int | None = None
+    ) -> Answer:
+        self.seen.append((self.fake.now, url.split("/")[2]))
+        self.fake.now += 0.25  # each request takes a quarter of a second
+        return Answer(url, 200, (), b"", False, 0)
 
 
 def test_requests_to_one_host_are_spaced_and_hosts_interleave() -> None:
     fake, seen = FakeTime(), []
     urls = [f"https://a.example/{i}" for i in range(3)] + [f"https://b.example/{i}" for i in range(3)]
-    with recording_client(fake, seen) as http:
-        results = check_urls(urls, http, per_host_delay=1.0, sleep=fake.sleep, clock=fake.clock)
+    http = RecordingFetcher(fake, seen)
+    results = check_urls(urls, http, per_host_delay=1.0, sleep=fake.sleep, clock=fake.clock)
     assert all(r.ok for r in results) and [r.url for r in results] == urls
     assert [host for _, host in seen] == ["a.example", "b.example"] * 3
     for host in ("a.example", "b.example"):
@@ -417,18 +425,16 @@ def test_requests_to_one_host_are_spaced_and_hosts_interleave() -> None:
 
 def test_no_sleep_when_every_request_goes_to_a_different_host() -> None:
     fake, seen = FakeTime(), []
-    with recording_client(fake, seen) as http:
-        check_urls([f"https://h{i}.example/" for i in range(5)], http, sleep=fake.sleep, clock=fake.clock)
+    http = RecordingFetcher(fake, seen)
+    check_urls([f"https://h{i}.example/" for i in range(5)], http, sleep=fake.sleep, clock=fake.clock)
     assert fake.sleeps == [] and len(seen) == 5
 
 
 def test_hosts_past_their_limit_are_reported_not_requested() -> None:
     fake, seen = FakeTime(), []
     urls = [f"https://a.example/{i}" for i in range(5)] + ["https://b.example/0"]
-    with recording_client(fake, seen) as http:
-        results = check_urls(
-            urls, http, per_host_delay=0.5, max_per_host=2, sleep=fake.sleep, clock=fake.clock
-        )
+    http = RecordingFetcher(fake, seen)
+    results = check_urls(urls, http, per_host_delay=0.5, max_per_host=2, sleep=fake.sleep, clock=fake.clock)
     assert len(seen) == 3
     assert [r.url for r in results] == urls
     assert [r.ok for r in results] == [True, True, False, False, False, True]

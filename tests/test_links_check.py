@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
+from flask import Flask
+
+HITS: list[str] = []
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    """The source site below listens on 127.0.0.1, which only the allow-list lets anyone link or reach."""
+    return {"OUTBOUND_ALLOW": ["127.0.0.1"]}
 
 
 class _Handler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
+        HITS.append(self.path)
         status = 404 if "gone" in self.path else 200
         self.send_response(status)
         self.send_header("Content-Length", "0")
@@ -60,3 +71,26 @@ def test_a_link_that_stays_dead_keeps_the_time_it_first_failed(runner, make_post
         line.split("dead since ")[1][:16] for line in (first + second).splitlines() if "dead since" in line
     ]
     assert len(since) == 2 and since[0] == since[1]
+
+
+def test_without_the_allow_list_a_loopback_link_is_refused_and_never_fetched(
+    app: Flask, runner, make_post, source_site
+):
+    make_post("published", references=[f"{source_site}/study"], body=f"[a]({source_site}/page)")
+    app.config["OUTBOUND_ALLOW"] = []
+    from app.web import outside
+
+    outside.init_app(app)  # the fetcher as a deployment without CANDOR_OUTBOUND_ALLOW builds it
+    HITS.clear()
+    result = runner.invoke(args=["links", "check", "--delay", "0"])
+    assert result.exit_code == 0, result.output
+    assert "2 dead" in result.output
+    assert result.output.count("[refused: 127.0.0.1 is a loopback address]") == 2
+    assert HITS == []
+
+
+def test_a_bad_allow_list_entry_stops_the_app_at_start(database_url, tmp_path):
+    from app import create_app
+
+    with pytest.raises(ValueError, match="CANDOR_OUTBOUND_ALLOW"):
+        create_app({"DATABASE_URL": database_url, "TESTING": True, "OUTBOUND_ALLOW": ["http://x/"]})

@@ -25,6 +25,7 @@ class GateSettings:
     extra_link_hosts: tuple[str, ...] = ()
     privacy_terms: tuple[str, ...] = ()
     privacy_allow: tuple[str, ...] = ()
+    outbound_allow: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, config: Any) -> GateSettings:
@@ -33,6 +34,7 @@ class GateSettings:
             extra_link_hosts=tuple(config.get("BLOCKED_LINK_HOSTS", ())),
             privacy_terms=tuple(config.get("PRIVACY_TERMS", ())),
             privacy_allow=tuple(config.get("PRIVACY_ALLOW", ())),
+            outbound_allow=tuple(config.get("OUTBOUND_ALLOW", ())),
         )
 
 
@@ -122,15 +124,19 @@ def _post_links(revision: Revision) -> list[str]:
 
 
 def _direct_links(revision: Revision, settings: GateSettings) -> GateResult:
-    problems = links.find_indirect(list(revision.references), settings.extra_link_hosts)
-    problems += links.find_indirect(_post_links(revision), settings.extra_link_hosts, allow_relative=True)
+    allow = settings.outbound_allow
+    problems = links.find_indirect(list(revision.references), settings.extra_link_hosts, allow_private=allow)
+    problems += links.find_indirect(
+        _post_links(revision), settings.extra_link_hosts, allow_relative=True, allow_private=allow
+    )
     if problems:
-        return GateResult(
-            Gate.DIRECT_LINKS,
-            False,
-            "Link directly to sources, not through shorteners or redirects.",
-            [f"{p.url}: {p.reason}" for p in problems],
-        )
+        message = "Link directly to sources, not through shorteners or redirects."
+        if any(p.private for p in problems):
+            message = (
+                "Link directly to public sources: not through shorteners or redirects, and not to "
+                "private, local or internal addresses, which readers cannot reach."
+            )
+        return GateResult(Gate.DIRECT_LINKS, False, message, [f"{p.url}: {p.reason}" for p in problems])
     return GateResult(Gate.DIRECT_LINKS, True, "Every link goes directly to its source.")
 
 

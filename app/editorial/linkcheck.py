@@ -1,5 +1,8 @@
 """``flask links check``: every link in published posts, checked politely, dead ones listed for their authors.
 
+Every request goes through :class:`app.outbound.Fetcher`: a link (or a redirect) into a private
+network is reported as refused, never fetched.
+
 Results are kept per (post, link): a link that keeps failing keeps the time it first failed, so an
 author sees "dead since", and one that recovers is cleared.
 """
@@ -10,13 +13,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.clock import utc_now
 from app.editorial.models import LinkCheck
 from app.gates import links
+from app.outbound import Fetcher
 from app.posts.models import Post
 
 
@@ -54,7 +57,7 @@ def published_links(post: Post) -> list[str]:
 
 def check_published_links(
     session: Session,
-    client: httpx.Client,
+    fetcher: Fetcher,
     *,
     per_host_delay: float = 1.0,
     timeout: float = 10.0,
@@ -66,7 +69,7 @@ def check_published_links(
     kwargs = {"sleep": sleep} if sleep is not None else {}
     statuses = {
         s.url: s
-        for s in links.check_urls(all_urls, client, per_host_delay=per_host_delay, timeout=timeout, **kwargs)
+        for s in links.check_urls(all_urls, fetcher, per_host_delay=per_host_delay, timeout=timeout, **kwargs)
     }
     now = utc_now()
     existing = {(c.post_id, c.url): c for c in session.scalars(select(LinkCheck))}

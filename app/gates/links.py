@@ -13,10 +13,16 @@ Two deliberate omissions from the default list:
   as direct as ``youtube.com/watch?v=``. Operators who disagree add it with ``extra_hosts``.
 * ``doi.org`` redirects too, but a DOI *is* the persistent, canonical address of a paper.
 
+Links into a private, local or internal network (``http://10.0.0.5/``, ``http://localhost/``, the cloud
+metadata address) are refused too: readers cannot follow them, and a link checker that fetched them
+would be a way into the clinic's network. :mod:`app.outbound` says what counts; its allow-list
+(``CANDOR_OUTBOUND_ALLOW``) admits the hosts a test or an intranet needs.
+
 The dead-link checker is polite by construction: one check per distinct URL, requests to a host spaced
 by ``per_host_delay`` (hosts interleaved, so the run takes about the longest host's share, not the sum),
-and a cap per host per run. Its HTTP client, clock and sleep are injected, so tests never touch the
-network or wait.
+and a cap per host per run. Every request goes through :class:`app.outbound.Fetcher`, which refuses
+non-public destinations at every redirect hop. The fetcher, clock and sleep are injected, so tests
+never touch the network or wait.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-import httpx
+from app import outbound
 
 DEFAULT_SHORTENERS: frozenset[str] = frozenset(
     {
@@ -114,10 +120,13 @@ _WRAPPED_TARGET_PARAMS = ("q", "url", "u", "target", "dest", "destination")
 
 @dataclass(frozen=True)
 class LinkProblem:
-    """A link that is not a direct link, and why in words a writer can act on."""
+    """A link that is not a direct link, and why in words a writer can act on. ``private`` marks a link
+    into a private, local or internal network (or a cloud's metadata service), which readers cannot
+    follow and the link checker will not fetch."""
 
     url: str
     reason: str
+    private: bool = False
 
 
 @dataclass(frozen=True)
@@ -227,7 +236,11 @@ def _problem_for_host(url: str, host: str, path: str, query: str, index: _Index)
 
 
 def check_direct(
-    url: str, extra_hosts: Iterable[str] = (), *, allow_relative: bool = False
+    url: str,
+    extra_hosts: Iterable[str] = (),
+    *,
+    allow_relative: bool = False,
+    allow_private: Iterable[str] = (),
 ) -> LinkProblem | None:
     """What is wrong with ``url`` as a direct link, or ``None`` when nothing is.
 
@@ -235,28 +248,44 @@ def check_direct(
         subdomains always match).
     :param allow_relative: accept links within the site (``/posts/x``, ``#fn:1``), as post text may;
         references must be absolute ``http(s)`` links and leave it ``False``.
+    :param allow_private: hosts and networks that may be linked although not public
+        (``CANDOR_OUTBOUND_ALLOW``: tests, intranets); see :mod:`app.outbound`.
     """
-    return _check(url, _index_for(extra_hosts), allow_relative)
+    return _check(url, _index_for(extra_hosts), allow_relative, _policy(allow_private))
 
 
 def find_indirect(
-    urls: Iterable[str], extra_hosts: Iterable[str] = (), *, allow_relative: bool = False
+    urls: Iterable[str],
+    extra_hosts: Iterable[str] = (),
+    *,
+    allow_relative: bool = False,
+    allow_private: Iterable[str] = (),
 ) -> list[LinkProblem]:
     """Every problem among ``urls``, once per distinct URL, in order of first appearance."""
     index = _index_for(extra_hosts)
+    policy = _policy(allow_private)
     seen: set[str] = set()
     problems: list[LinkProblem] = []
     for url in urls:
         if url in seen:
             continue
         seen.add(url)
-        problem = _check(url, index, allow_relative)
+        problem = _check(url, index, allow_relative, policy)
         if problem is not None:
             problems.append(problem)
     return problems
 
 
-def _check(url: str, index: _Index, allow_relative: bool) -> LinkProblem | None:
+def _policy(allow_private: Iterable[str]) -> outbound.OutboundPolicy:
+    try:
+        return outbound.OutboundPolicy(allow=tuple(allow_private))
+    except ValueError:  # config checks the list at start-up; a bad entry here allows nothing
+        return outbound.OutboundPolicy()
+
+
+def _check(
+    url: str, index: _Index, allow_relative: bool, policy: outbound.OutboundPolicy
+) -> LinkProblem | None:
     raw = url.strip()
     if not raw or any(ch.isspace() or ord(ch) < 0x20 for ch in raw):
         return LinkProblem(url, "malformed URL")
@@ -283,6 +312,11 @@ def _check(url: str, index: _Index, allow_relative: bool) -> LinkProblem | None:
         return LinkProblem(url, "malformed URL")
     if not scheme and not allow_relative:  # protocol-relative "//example.org/x"
         return LinkProblem(url, "not an http(s) link")
+    if "@" in parts.netloc:
+        return LinkProblem(url, "a user name or password in a link; link to the page itself")
+    private = outbound.host_problem(host, policy)
+    if private is not None:
+        return LinkProblem(url, f"{private}: readers cannot reach it; link to a public address", private=True)
     return _problem_for_host(url, host, parts.path, parts.query, index)
 
 
@@ -315,33 +349,35 @@ def extract_links(html: str) -> list[str]:
 # --- dead-link checker --------------------------------------------------------------------------------
 
 
-def _check_one(client: httpx.Client, url: str, timeout: float) -> tuple[bool, int | None, str | None]:
-    """HEAD, then GET if the server refuses HEAD; redirects followed; the body is never downloaded."""
+def _check_one(fetcher: outbound.Fetcher, url: str, timeout: float) -> tuple[bool, int | None, str | None]:
+    """HEAD, then GET if the server refuses HEAD; redirects followed, every hop checked by
+    :mod:`app.outbound` (a link into a private network is refused, not fetched); no body is read."""
     try:
-        response = client.request("HEAD", url, follow_redirects=True, timeout=timeout)
-        status = response.status_code
-        if status in (405, 501):
-            with client.stream("GET", url, follow_redirects=True, timeout=timeout) as streamed:
-                status = streamed.status_code
-    except httpx.TimeoutException:
+        answer = fetcher.fetch("HEAD", url, timeout=timeout)
+        if answer.status in (405, 501):
+            answer = fetcher.fetch("GET", url, timeout=timeout, max_bytes=0)
+    except outbound.Timeout:
         return False, None, "timeout"
-    except httpx.TooManyRedirects:
+    except outbound.TooManyRedirects:
         return False, None, "too many redirects"
-    except httpx.UnsupportedProtocol:
-        return False, None, "redirected to a link that is not http(s)"
-    except httpx.InvalidURL:
-        return False, None, "malformed URL"
-    except httpx.ConnectError as exc:
-        return False, None, f"connection failed: {exc}"
-    except httpx.HTTPError as exc:
-        return False, None, f"request failed: {type(exc).__name__}: {exc}"
+    except outbound.Refused as exc:
+        if exc.reason in ("redirected to a link that is not http(s)", "malformed URL"):
+            return False, None, exc.reason
+        return False, None, f"refused: {exc.reason}"
+    except outbound.Unreachable as exc:
+        reason = exc.reason
+        return (
+            False,
+            None,
+            reason if reason.startswith("connection failed") else f"connection failed: {reason}",
+        )
     # A 3xx that survives redirect-following has no usable Location: the link is broken.
-    return 200 <= status < 300, status, None
+    return 200 <= answer.status < 300, answer.status, None
 
 
 def check_urls(
     urls: Iterable[str],
-    client: httpx.Client,
+    fetcher: outbound.Fetcher,
     *,
     per_host_delay: float = 1.0,
     max_per_host: int = 20,
@@ -403,7 +439,7 @@ def check_urls(
         if wait > 0:
             sleep(wait)
         target = queues[host].popleft()
-        outcome[target] = _check_one(client, target, timeout)
+        outcome[target] = _check_one(fetcher, target, timeout)
         free_at[host] = clock() + per_host_delay
 
     return [LinkStatus(url, *outcome[target_of[url]]) for url in order]

@@ -1,5 +1,6 @@
 """The services outside the app as views, after-commit jobs and the CLI reach them: the Akismet client,
-the Redis burst counter, and the blog as e-mails link to it (``site``).
+the Redis burst counter, the fetcher for links people wrote (``link_fetcher``: public destinations
+only, see app/outbound.py), and the blog as e-mails link to it (``site``).
 
 Both are built here, at the edge, from the app's config; domain services receive them as arguments and
 never read config themselves, so tests can hand them their own.
@@ -11,6 +12,7 @@ from flask import Flask, current_app
 
 from app.comments.burst import RedisBurst
 from app.mail.compose import Site
+from app.outbound import Fetcher, OutboundPolicy
 from app.spam.akismet_adapter import AkismetChecker, AkismetSettings
 from app.web.runtime import effective
 
@@ -18,6 +20,19 @@ from app.web.runtime import effective
 def init_app(app: Flask) -> None:
     """One Akismet client (and connection pool) per app, built at start-up so bad settings fail early."""
     app.extensions["candor.akismet"] = AkismetChecker(AkismetSettings.from_config(app.config))
+    try:
+        policy = OutboundPolicy(
+            allow=tuple(app.config.get("OUTBOUND_ALLOW", ())), user_agent="Candor link checker"
+        )
+    except ValueError as exc:
+        raise ValueError(f"CANDOR_OUTBOUND_ALLOW: {exc}") from None
+    app.extensions["candor.outbound"] = Fetcher(policy)
+
+
+def link_fetcher() -> Fetcher:
+    """Fetches URLs that people wrote: refuses every non-public destination, at every redirect hop,
+    except what CANDOR_OUTBOUND_ALLOW admits."""
+    return current_app.extensions["candor.outbound"]
 
 
 def akismet_checker() -> AkismetChecker:
