@@ -15,7 +15,8 @@ here knows the comment model or its format. No Flask here.
 
 Reasons (the vocabulary of ``Comment.reasons``): ``honeypot``, ``too_fast``, ``rate_limit``,
 ``impersonation``, ``link_count``, ``privacy:<kind>`` (one per ``app.gates.privacy.KINDS``: ssn,
-nhs_number, mrn, dob, room, phone, email, …), ``akismet:spam``, ``akismet:unavailable``, ``akismet:no_key``, ``off_topic``, ``first_comment``.
+nhs_number, mrn, dob, room, phone, email, …), ``akismet:spam``, ``akismet:unavailable``,
+``akismet:no_key``, ``off_topic``, ``first_comment``.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from app.gates.privacy import LABELS as PRIVACY_LABELS
 from app.gates.phones import DEFAULT_OTHER_REGIONS as PHONE_DEFAULT_OTHER_REGIONS
 from app.gates.phones import DEFAULT_REGION as PHONE_DEFAULT_REGION
+from app.gates.privacy import LABELS as PRIVACY_LABELS
 from app.gates.privacy import describe, scan
 from app.spam import relevance
 from app.spam.akismet_adapter import AkismetChecker, CommentSignals, Verdict
@@ -341,8 +342,8 @@ FIXABLE: dict[str, str] = {
     ),
     "too_fast": "It was sent very quickly after the page opened, as automated posts are.",
     **{
-        f"privacy:{kind}": f"It seems to contain {_article(label)} {label}. To protect your privacy, and others', "
-        "please do not post personal identifiers."
+        f"privacy:{kind}": f"It seems to contain {_article(label)} {label}. To protect your privacy, "
+        "and others', please do not post personal identifiers."
         for kind, label in PRIVACY_LABELS.items()
     },
 }
