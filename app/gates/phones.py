@@ -50,7 +50,7 @@ _DATE_OR_TIME = re.compile(
 )
 _CUE = re.compile(
     r"(?<!\w)(?:phone|telephone|tel|cell|cellphone|mobile|mob|fax|call|calls|text|sms|whatsapp|pager|ph|ring"
-    r"|contact|reach)\b[^\w\n]{0,4}(?:(?:number|num|nr|no|is|was|me|us|him|her|them|at|on)\b[^\w\n]{0,4}){0,3}+$",
+    r"|contact|reach|handy|telefon|telefoon|mobil|mobiel|portable|t[ée]l[ée]phone|t[ée]l|m[óo]vil)\b[^\w\n]{0,4}(?:(?:number|num|nr|no|is|was|me|us|him|her|them|at|on)\b[^\w\n]{0,4}){0,3}+$",
     re.IGNORECASE,
 )
 _GROUPS = re.compile(r"\d+")
@@ -135,7 +135,7 @@ def _split(lo: int, hi: int) -> Iterator[tuple[int, int]]:
 @lru_cache(maxsize=1024)
 def _accept(raw: str, region: str, home: str, cued: bool) -> phonenumbers.PhoneNumber | None:
     """The number ``raw`` stands for, if it was meant as a phone number (see the module docstring)."""
-    if _DATE_OR_TIME.fullmatch(raw.strip()):
+    if _DATE_OR_TIME.fullmatch(raw.strip()) or len(raw.translate(_SEPARATORS)) < _MIN_DIGITS:
         return None
     try:
         number = phonenumbers.parse(raw, region, keep_raw_input=True)
@@ -160,7 +160,11 @@ def _accept(raw: str, region: str, home: str, cued: bool) -> phonenumbers.PhoneN
     # Without a cue, the digits must be grouped as the region writes its numbers ("(507) 284-2511",
     # "07700 900123", "1-800-555-0199"), and the number valid, or possible and dialled with the trunk
     # prefix (the fiction ranges, such as 07700 900xxx, are possible but not valid).
-    if not (valid or (with_trunk and region != home)):
+    # Short invalid numbers are too easily a coincidence ("046 454 287" is possible in Ireland).
+    if not (
+        valid
+        or (with_trunk and region != home and len(phonenumbers.national_significant_number(number)) >= 9)
+    ):
         return None
     groups = _grouping(raw)
     if with_trunk and len(groups) > 1 and groups[0] == len(trunk or ""):
@@ -168,19 +172,15 @@ def _accept(raw: str, region: str, home: str, cued: bool) -> phonenumbers.PhoneN
     national = _grouping(phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL))
     if len(groups) < 2:
         return None
-    if groups == national or (region != home and _loosely_grouped(groups, number)):
+    if groups == national or (region != home and valid and _loosely_grouped(groups, national)):
         return number
     return None
 
 
-def _loosely_grouped(groups: list[int], number: phonenumbers.PhoneNumber) -> bool:
-    """Writers group other regions' numbers in several ways ("020 7946 0958", "0207 946 0958",
-    "030/12345678"): two to five groups of two digits or more, the first holding the trunk prefix."""
-    return (
-        2 <= len(groups) <= 5
-        and min(groups) >= 2
-        and sum(groups) > len(phonenumbers.national_significant_number(number))
-    )
+def _loosely_grouped(groups: list[int], national: list[int]) -> bool:
+    """Writers group the subscriber part of other regions' numbers in several ways ("030 1234 5678" for
+    "030 12345678"); the area code must stay a group of its own, each group two digits or more."""
+    return 2 <= len(groups) <= 5 and min(groups) >= 2 and bool(national) and groups[0] == national[0]
 
 
 def find(
@@ -192,12 +192,11 @@ def find(
     ``_HOME_BUDGET`` characters, more than a post may hold; each other region's matcher sees only windows
     around clusters that start with a trunk prefix, at most ``_OTHER_BUDGET`` characters of them. The
     budgets bound the work on hostile text: libphonenumber parses every candidate, and a megabyte of
-    phone-shaped text would otherwise take a minute. Within a window, a later region's match
-    may not overlap an earlier one; overlaps across windows are left to the caller.
+    phone-shaped text would otherwise take a minute. Overlapping matches from different regions are all
+    returned; the caller keeps the longest.
     """
     home = home.upper()
     found: dict[tuple[int, int], PhoneMatch] = {}
-    taken: dict[tuple[int, int], list[tuple[int, int]]] = {}
     long_budget = [_LONG_BUDGET]
     passes = [(home, _HOME_BUDGET)] + [(r.upper(), _OTHER_BUDGET) for r in others if r.upper() != home]
     for region, budget in passes:
@@ -206,13 +205,12 @@ def find(
                 break
             budget -= hi - lo
             window = text[lo:hi]
-            spans = taken.setdefault((lo, hi), [])  # one window's matches: a few dozen at most
             for match in PhoneNumberMatcher(window, region, leniency=Leniency.POSSIBLE):
                 start, end = lo + match.start, lo + match.end
                 # A match touching a cut edge is seen whole by the neighbouring window.
                 if (match.start == 0 and lo > 0) or (match.end == len(window) and hi < len(text)):
                     continue
-                if (start, end) in found or any(s < end and start < e for s, e in spans):
+                if (start, end) in found:
                     continue
                 cued = bool(_CUE.search(text, max(0, start - 40), start))
                 number = _accept(match.raw_string, region, home, cued)
@@ -220,7 +218,6 @@ def find(
                     continue
                 e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
                 found[(start, end)] = PhoneMatch(start, end, e164)
-                spans.append((start, end))
     return list(found.values())
 
 
