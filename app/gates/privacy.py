@@ -447,7 +447,12 @@ def scan(
         rules.append(term_rule)
     allow_values = [fold_value(value) for value in allow if value.strip()]
     allowed = {_normalise(value) for value in allow_values}
-    allowed_numbers = {number for value in allow_values if (number := phones.e164(value, region))}
+    allowed_numbers = {
+        number
+        for value in allow_values
+        for where in (region, *other_regions)
+        if (number := phones.e164(value, where))
+    }
     priority = {kind: rank for rank, kind in enumerate(KINDS)}
 
     candidates: list[tuple[int, int, int]] = []
