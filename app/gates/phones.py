@@ -89,24 +89,56 @@ def _written_as_formatted(raw: str, number: phonenumbers.PhoneNumber, fmt: int) 
     return len(groups) >= 2 and groups == _grouping(phonenumbers.format_number(number, fmt))
 
 
-def _windows(text: str, trunk_only: bool, long_budget: list[int]) -> Iterator[tuple[int, int]]:
-    """Bounded, merged windows around every cluster of seven to ``_MAX_DIGITS`` digits.
+@dataclass(frozen=True)
+class _Cluster:
+    start: int
+    end: int
+    digits: int
+    lead: str  # the cluster without a leading "+" or "(": where a trunk prefix would be
 
-    With ``trunk_only``, only clusters that start with ``0`` (the trunk prefix of every other region
-    checked) count. Longer clusters (tables, serials, digit soup) share a budget of ``_LONG_BUDGET``
-    characters per scan (``long_budget``, shared by every region's pass): a phone number hidden inside
-    a long run past that budget is not looked for.
+
+def _clusters(text: str) -> list[_Cluster]:
+    """Every run of digits and phone punctuation with at least seven digits, found once per scan."""
+    out: list[_Cluster] = []
+    for match in _CLUSTER.finditer(text):
+        value = match.group()
+        digits = len(value.translate(_SEPARATORS))
+        if digits >= _MIN_DIGITS:
+            out.append(_Cluster(match.start(), match.end(), digits, value.lstrip("+(")[:4]))
+    return out
+
+
+def _uncovered(clusters: list[_Cluster], spans: list[tuple[int, int]]) -> list[_Cluster]:
+    """The clusters no span overlaps (both lists sorted by start; spans may overlap each other)."""
+    out: list[_Cluster] = []
+    j = 0
+    reach = -1  # the furthest end of the spans starting before the current cluster's end
+    for cluster in clusters:
+        while j < len(spans) and spans[j][0] < cluster.end:
+            reach = max(reach, spans[j][1]) if spans[j][1] > cluster.start else reach
+            j += 1
+        if reach > cluster.start:
+            continue
+        out.append(cluster)
+    return out
+
+
+def _windows(
+    size: int, clusters: list[_Cluster], trunk: str | None, long_budget: list[int]
+) -> Iterator[tuple[int, int]]:
+    """Bounded, merged windows around clusters (of a text ``size`` long).
+
+    With a ``trunk`` prefix, only clusters that start with it count. Clusters with more than
+    ``_MAX_DIGITS`` digits (tables, serials, digit soup) share a budget of ``_LONG_BUDGET`` characters
+    per scan (``long_budget``, shared by every region's pass): a phone number hidden inside such a run
+    past that budget is not looked for.
     """
     lo = hi = -1
-    for cluster in _CLUSTER.finditer(text):
-        value = cluster.group()
-        digits = len(value.translate(_SEPARATORS))
-        if digits < _MIN_DIGITS:
+    for cluster in clusters:
+        if trunk is not None and not cluster.lead.startswith(trunk):
             continue
-        if trunk_only and value.lstrip("+(")[:1] != "0":
-            continue
-        start, end = max(0, cluster.start() - _CONTEXT), min(len(text), cluster.end() + _CONTEXT)
-        if digits > _MAX_DIGITS:
+        start, end = max(0, cluster.start - _CONTEXT), min(size, cluster.end + _CONTEXT)
+        if cluster.digits > _MAX_DIGITS:
             if long_budget[0] <= 0:
                 continue
             end = min(end, start + long_budget[0])
@@ -198,9 +230,16 @@ def find(
     home = home.upper()
     found: dict[tuple[int, int], PhoneMatch] = {}
     long_budget = [_LONG_BUDGET]
+    clusters = _clusters(text)
     passes = [(home, _HOME_BUDGET)] + [(r.upper(), _OTHER_BUDGET) for r in others if r.upper() != home]
     for region, budget in passes:
-        for lo, hi in _windows(text, trunk_only=region != home, long_budget=long_budget):
+        trunk = None if region == home else _trunk_prefix(region)
+        if region != home and not trunk:
+            continue  # without a trunk prefix, a national number cannot be told from any other number
+        if region != home:
+            # A cluster that already holds a number (in the home region or an earlier one) is done.
+            clusters = _uncovered(clusters, sorted(found))
+        for lo, hi in _windows(len(text), clusters, trunk, long_budget):
             if budget <= 0:
                 break
             budget -= hi - lo

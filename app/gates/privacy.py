@@ -35,6 +35,7 @@ dosages, ZIP codes, page ranges, DOIs and the clinic's short internal extensions
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -93,6 +94,8 @@ LABELS: dict[str, str] = {
 
 MASK = "•"
 CONTEXT_CHARS = 12
+MAX_EXCERPT = 120
+_INVISIBLE = frozenset({"Cf", "Mn", "Me", "Cc", "Cs", "Co", "Cn"})
 
 
 @dataclass(frozen=True)
@@ -386,7 +389,14 @@ def _excerpt(text: str, spans: list[tuple[int, int]], index: int) -> str:
         pos = cut_e
         k += 1
     pieces.append(text[pos:hi])
-    body = re.sub(r"\s", " ", "".join(pieces)).strip()
+    # Invisible characters (zero-width, direction marks, stacked accents) say nothing to a reader and
+    # could stretch or reorder the message, so they go; what is left is capped.
+    body = re.sub(
+        r"\s", " ", "".join(ch for ch in "".join(pieces) if unicodedata.category(ch) not in _INVISIBLE)
+    )
+    body = body.strip()
+    if len(body) > MAX_EXCERPT:
+        body = body[: MAX_EXCERPT - 1] + "…"
     prefix = "…" if lo > 0 and text[lo - 1] != "\n" else ""
     suffix = "…" if hi < len(text) and text[hi] != "\n" else ""
     return f"{prefix}{body}{suffix}"
