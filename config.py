@@ -38,6 +38,8 @@ SETTINGS: dict[str, str] = {
     "CANDOR_PRIVACY_TERMS": "extra terms the privacy scan flags, comma-separated",
     "CANDOR_PRIVACY_ALLOW": "identifiers the privacy scan lets through (the clinic's own public numbers)",
     "CANDOR_OUTBOUND_ALLOW": "non-public hosts, addresses or networks links may point to (tests, intranets)",
+    "CANDOR_PHONE_REGION": "region whose phone numbers the privacy scan reads without a country code (US)",
+    "CANDOR_PHONE_REGIONS": "other regions whose national-format phone numbers the privacy scan also finds",
     "MAIL_USERNAME": "SMTP login, if the server wants one",
     "MAIL_PASSWORD": "SMTP password",
     "MAIL_USE_TLS": "upgrade the SMTP connection with STARTTLS (1/true)",
@@ -116,6 +118,21 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
 
 def _list(env: Mapping[str, str], name: str) -> list[str]:
     return [part.strip() for part in env.get(name, "").split(",") if part.strip()]
+
+
+def _phone_regions(env: Mapping[str, str], name: str, default: str, single: bool = False) -> list[str]:
+    """Two-letter regions libphonenumber knows (``US``, ``GB``), comma-separated; ``none`` for no others."""
+    raw = env.get(name, "").strip() or default
+    if not single and raw.lower() == "none":
+        return []
+    from phonenumbers import SUPPORTED_REGIONS
+
+    regions = [part.strip().upper() for part in raw.split(",") if part.strip()]
+    unknown = [r for r in regions if r not in SUPPORTED_REGIONS]
+    if unknown or not regions or (single and len(regions) != 1):
+        what = "one region code" if single else "region codes"
+        raise ConfigError(f"{name} must be {what} such as US or GB, not {raw!r}")
+    return regions
 
 
 def _public_url(raw: str) -> str:
@@ -240,6 +257,8 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "PRIVACY_TERMS": _list(env, "CANDOR_PRIVACY_TERMS"),
         "PRIVACY_ALLOW": _list(env, "CANDOR_PRIVACY_ALLOW"),
         "OUTBOUND_ALLOW": _list(env, "CANDOR_OUTBOUND_ALLOW"),
+        "PHONE_REGION": _phone_regions(env, "CANDOR_PHONE_REGION", "US", single=True)[0],
+        "PHONE_REGIONS": _phone_regions(env, "CANDOR_PHONE_REGIONS", "GB,IE,AU,NZ,DE,FR,NL"),
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.disclosures import services as disclosures
 from app.editorial.models import OVERRIDABLE, Gate, GateOverride
-from app.gates import links, privacy
+from app.gates import links, phones, privacy
 from app.posts.models import Post, Revision
 
 
@@ -26,6 +26,8 @@ class GateSettings:
     privacy_terms: tuple[str, ...] = ()
     privacy_allow: tuple[str, ...] = ()
     outbound_allow: tuple[str, ...] = ()
+    phone_region: str = phones.DEFAULT_REGION
+    phone_regions: tuple[str, ...] = phones.DEFAULT_OTHER_REGIONS
 
     @classmethod
     def from_config(cls, config: Any) -> GateSettings:
@@ -35,6 +37,8 @@ class GateSettings:
             privacy_terms=tuple(config.get("PRIVACY_TERMS", ())),
             privacy_allow=tuple(config.get("PRIVACY_ALLOW", ())),
             outbound_allow=tuple(config.get("OUTBOUND_ALLOW", ())),
+            phone_region=config.get("PHONE_REGION", phones.DEFAULT_REGION),
+            phone_regions=tuple(config.get("PHONE_REGIONS", phones.DEFAULT_OTHER_REGIONS)),
         )
 
 
@@ -141,14 +145,17 @@ def _direct_links(revision: Revision, settings: GateSettings) -> GateResult:
 
 
 def _privacy(revision: Revision, settings: GateSettings) -> GateResult:
-    details = [
-        f"In the title: {privacy.describe(f)}"
-        for f in privacy.scan(revision.title, settings.privacy_terms, settings.privacy_allow)
-    ]
-    details += [
-        privacy.describe(f)
-        for f in privacy.scan(revision.body, settings.privacy_terms, settings.privacy_allow)
-    ]
+    def scan(text: str) -> list[privacy.Finding]:
+        return privacy.scan(
+            text,
+            settings.privacy_terms,
+            settings.privacy_allow,
+            region=settings.phone_region,
+            other_regions=settings.phone_regions,
+        )
+
+    details = [f"In the title: {privacy.describe(f)}" for f in scan(revision.title)]
+    details += [privacy.describe(f) for f in scan(revision.body)]
     if details:
         return GateResult(
             Gate.PRIVACY,

@@ -1,38 +1,91 @@
 """Find the patient identifiers a pattern can find, before a post is submitted or a comment is shown.
 
 The ethics code's first rule is "you must maintain patient privacy". Software cannot judge whether a
-story identifies a patient, but it can stop the mechanical leaks: a social security number, a medical
-record number, a phone number or a date of birth pasted into a draft. Names in running prose are
-invisible to a pattern, so the operator can list them (``extra_terms``).
+story identifies a patient, but it can stop the mechanical leaks: a social security or NHS number, a
+medical record number, a phone number, a bed or a date of birth pasted into a draft. Names in running
+prose are invisible to a pattern, so the operator can list them (``extra_terms``).
 
-Every finding carries a position (line and column, both 1-based) and a masked excerpt, so the message
-that reports a leak never repeats it: error pages, audit entries and notification emails stay clean.
+Every finding carries a kind (a stable lowercase identifier, see ``KINDS``), a position (line and
+column, both 1-based) and a masked excerpt, so the message that reports a leak never repeats it:
+error pages, audit entries and notification emails stay clean.
 
-Patterns are written to stay linear on hostile input (a 100 KB comment is ordinary for a spammer). Each
-attempt may only start where a lookbehind allows (the start of a digit run, a cue word, a ``+``); every
-quantifier is bounded, and the ambiguous ones are possessive, so each start costs a constant amount of
-work. ``tests/test_gates_privacy.py`` runs every pattern against such strings.
+Three sources feed the scan, all over the same folded text (``app.gates.folding``: Unicode digits,
+fullwidth forms and zero-width characters cannot hide a number):
 
-Numbers are ambiguous, so most kinds need either a strict shape (``123-45-6789``, ``(507) 284-2511``) or
-a cue word in front (``MRN``, ``DOB``, ``policy number``). That keeps years, dosages, ZIP codes, page
-ranges, DOIs and the clinic's short internal extensions (``4-5005``) out of the findings.
+- ``app.gates.national_ids``: identifiers with a check digit or a strict structure (SSN, NHS number,
+  Medicare MBI, Australian Medicare, Canadian SIN and health cards, Dutch BSN, French NIR, German KVNR),
+  validated with ``python-stdnum``;
+- ``app.gates.phones``: phone numbers of any region, found by libphonenumber's matcher;
+- the patterns below: medical record, account and policy numbers after a cue word, dates of birth,
+  dates next to a patient, rooms, beds and wards, e-mail and street addresses, and operator terms.
+
+When findings overlap, identifiers win over phone numbers and everything else: an NHS number written
+``943 476 5919`` is reported as an NHS number, not as a phone number.
+
+Patterns are written to stay linear on hostile input (a megabyte of comment is ordinary for a spammer).
+Each attempt may only start where a lookbehind allows (the start of a digit run, a cue word, a ``+``);
+every quantifier is bounded, and the ambiguous ones are possessive, so each start costs a constant
+amount of work. ``tests/test_gates_privacy.py`` runs the scan against such strings.
+
+Numbers are ambiguous, so most kinds need either a strict shape or a check digit (``123-45-6789``,
+``943 476 5919``), or a cue word in front (``MRN``, ``DOB``, ``policy number``). That keeps years,
+dosages, ZIP codes, page ranges, DOIs and the clinic's short internal extensions (``4-5005``) out.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-KINDS: tuple[str, ...] = ("ssn", "mrn", "account", "dob", "phone", "email", "address", "term")
-"""Every kind, in priority order: when two findings overlap, the earlier kind wins a tie."""
+from app.gates import national_ids, phones
+from app.gates.folding import fold, fold_value
+
+KINDS: tuple[str, ...] = (
+    "ssn",
+    "nhs_number",
+    "medicare_mbi",
+    "medicare_au",
+    "ca_sin",
+    "ca_health_card",
+    "nl_bsn",
+    "fr_nir",
+    "de_kvnr",
+    "mrn",
+    "account",
+    "dob",
+    "patient_date",
+    "room",
+    "phone",
+    "email",
+    "address",
+    "term",
+)
+"""Every kind, in priority order: when two findings overlap, the earlier kind wins a tie.
+
+These are stable identifiers: comments store them as reasons (``privacy:<kind>``) and README lists them.
+"""
+
+IDENTIFIER_KINDS = frozenset(KINDS[: KINDS.index("patient_date") + 1])
+"""Kinds that win any overlap with the others (an NHS number is never reported as a phone number)."""
 
 LABELS: dict[str, str] = {
-    "ssn": "social security number",
+    "ssn": "US social security number",
+    "nhs_number": "NHS number",
+    "medicare_mbi": "US Medicare beneficiary identifier",
+    "medicare_au": "Australian Medicare number",
+    "ca_sin": "Canadian social insurance number",
+    "ca_health_card": "Canadian health card number",
+    "nl_bsn": "Dutch citizen service number (BSN)",
+    "fr_nir": "French social security number (NIR)",
+    "de_kvnr": "German health insurance number (KVNR)",
     "mrn": "medical record number",
     "account": "account, member or policy number",
     "dob": "date of birth",
+    "patient_date": "date next to a patient (admission, birth, death)",
+    "room": "room, bed or ward",
     "phone": "phone number",
     "email": "email address",
     "address": "street address",
@@ -41,6 +94,8 @@ LABELS: dict[str, str] = {
 
 MASK = "•"
 CONTEXT_CHARS = 12
+MAX_EXCERPT = 120
+_INVISIBLE = frozenset({"Cf", "Mn", "Me", "Cc", "Cs", "Co", "Cn"})
 
 
 @dataclass(frozen=True)
@@ -103,6 +158,21 @@ _UNIT = (
     r"[A-Za-z0-9][A-Za-z0-9-]{0,5}+(?![\w-]))"
 )
 
+_FULL_DATE = (
+    r"\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})"  # 03/14/1962, 14.03.62
+    r"|\d{4}-\d{1,2}-\d{1,2}"  # 1962-03-14
+    rf"|{_MONTH}\s{{1,3}}{_DAY},?\s{{1,3}}{_YEAR}"  # March 14, 1962
+    rf"|{_DAY}\s{{1,3}}(?:of\s{{1,3}})?{_MONTH},?\s{{1,3}}{_YEAR}"  # 14 March 1962
+)
+_PATIENT_WORDS = r"patients?|pt|admitted|admission|readmitted|discharged?|deceased|died|death"
+_PATIENT_WORD = re.compile(rf"(?<!\w)(?:{_PATIENT_WORDS})\b", re.IGNORECASE)
+_FULL_DATE_RE = re.compile(rf"(?<![\w./-])(?P<id>{_FULL_DATE})(?!\w|[-./]\d)", re.IGNORECASE)
+# A sentence ends at a full stop followed by a space, or at a line break ("Pt." and "14.03.1962" do not).
+_SENTENCE_BREAK = re.compile(r"[.!?](?:\s|$)|\n")
+_PUBLIC_ROOMS = frozenset(
+    "conference meeting lecture seminar class board reading study waiting break common dining training "
+    "function press chat escape show seminar classroom music prayer quiet staff lunch".split()
+)
 _YEAR_RANGE = re.compile(r"(?:19|20)\d\d\s?[-/]\s?(?:(?:19|20)\d\d|\d\d)")
 _DOI = re.compile(r"10\.\d{4,9}/")
 _DIGIT = re.compile(r"\d")
@@ -115,13 +185,6 @@ _PHONEISH = re.compile(r"\+?[\d\s().-]{7,40}")
 
 def _always(_: str) -> bool:
     return True
-
-
-def _valid_ssn(value: str) -> bool:
-    """SSA rules: no area 000, 666 or 9xx; no group 00; no serial 0000."""
-    digits = _NOT_DIGIT.sub("", value)
-    area, group, serial = digits[:3], digits[3:5], digits[5:]
-    return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
 
 
 def _valid_ident(value: str) -> bool:
@@ -142,9 +205,38 @@ def _valid_date(value: str) -> bool:
     return (1 <= a <= 12 and 1 <= b <= 31) or (1 <= b <= 12 and 1 <= a <= 31)
 
 
-def _valid_international(value: str) -> bool:
-    """E.164 allows at most 15 digits; fewer than 8 is a score or a sum, not a phone number."""
-    return 8 <= len(_DIGIT.findall(value)) <= 15
+def _room_context(text: str, match: re.Match[str]) -> bool:
+    """Beds and wards always count; a room does unless it is a public one ("conference room 2")."""
+    cue = match.group("cue").casefold()
+    value = match.group("id")
+    if cue == "ward" and re.fullmatch(_YEAR, value):
+        return False  # "Ward 1999" is a name and a year
+    if cue not in ("room", "rm"):
+        return True
+    before = text[max(0, match.start() - 24) : match.start()].rsplit(None, 1)
+    word = before[-1].casefold().strip(".,;:()") if before else ""
+    return word not in _PUBLIC_ROOMS
+
+
+def _patient_dates(text: str) -> Iterator[tuple[int, int]]:
+    """Full dates with a patient word in the same sentence, just before or just after them.
+
+    HIPAA counts admission, discharge and death dates as identifiers, as well as birth dates. Patient
+    words are rare, so the scan looks for them first and for dates only in a short window around each:
+    the cost stays linear however many digits the text holds.
+    """
+    seen: set[tuple[int, int]] = set()
+    for word in _PATIENT_WORD.finditer(text):
+        lo, hi = max(0, word.start() - 64), min(len(text), word.end() + 72)
+        for match in _FULL_DATE_RE.finditer(text, lo, hi):
+            start, end = match.span("id")
+            if (start, end) in seen or not _valid_date(match.group("id")):
+                continue
+            before = start >= word.end() and not _SENTENCE_BREAK.search(text, word.end(), start)
+            after = end <= word.start() and not _SENTENCE_BREAK.search(text, end, word.start())
+            if (before and start - word.end() <= 48) or (after and word.start() - end <= 32):
+                seen.add((start, end))
+                yield start, end
 
 
 @dataclass(frozen=True)
@@ -153,28 +245,12 @@ class _Rule:
     pattern: re.Pattern[str]
     valid: Callable[[str], bool] = _always
     numeric: bool = False  # subject to the ISBN / DOI context guard
+    context: Callable[[str, re.Match[str]], bool] | None = None
 
 
 _I = re.IGNORECASE
 
 _RULES: tuple[_Rule, ...] = (
-    # 123-45-6789 or 123 45 6789; the spaced form must not sit inside a longer run of spaced numbers.
-    _Rule("ssn", re.compile(r"(?<![\w-])(?P<id>\d{3}-\d{2}-\d{4})" + _NUM_END), _valid_ssn, numeric=True),
-    _Rule(
-        "ssn",
-        re.compile(r"(?<![\w-])(?<!\d )(?P<id>\d{3} \d{2} \d{4})(?! \d)" + _NUM_END),
-        _valid_ssn,
-        numeric=True,
-    ),
-    # A bare 123456789 is only an SSN when something says so.
-    _Rule(
-        "ssn",
-        re.compile(
-            _cue(r"ssn|social\s{1,3}security", r"ss") + _CONNECT + rf"(?P<id>{_SSN_SHAPE})" + _NUM_END, _I
-        ),
-        _valid_ssn,
-        numeric=True,
-    ),
     _Rule(
         "mrn",
         re.compile(
@@ -208,36 +284,15 @@ _RULES: tuple[_Rule, ...] = (
         ),
         _valid_date,
     ),
-    # North American numbers need a separator or parentheses: a bare ten-digit run could be anything.
+    # "Room 412", "bed 3B", "Ward 7", "rm. 12": the number is the finding, the cue stays readable.
     _Rule(
-        "phone",
+        "room",
         re.compile(
-            r"(?<![\w+/.-])(?P<id>(?:\+?1[ .-]?)?(?:\([2-9]\d\d\)[ ]?|[2-9]\d\d[ .-])[2-9]\d\d[ .-]\d{4})"
-            + _NUM_END
-        ),
-        numeric=True,
-    ),
-    # With a cue, a bare ten-digit number or a seven-digit local number is a phone number too.
-    _Rule(
-        "phone",
-        re.compile(
-            _cue(r"phone|telephone|tel|cell|mobile|fax|call|text|pager|ph")
-            + _CONNECT
-            + r"(?P<id>(?:\+?1)?[2-9]\d{2}[2-9]\d{6}|[2-9]\d{2}[ .-]\d{4})"
-            + _NUM_END,
+            r"(?<![\w-])(?P<cue>room|rm|bed|ward|cubicle)\.?\s{1,2}(?:(?:no|nr|number)\.?\s{0,2}|#\s?)?"
+            r"(?P<id>[a-z]?\d{1,4}[a-z]?)(?![\w-]|[.,:/]\d)",
             _I,
         ),
-        numeric=True,
-    ),
-    # International: a "+", a country code, then separated groups (or a compact E.164 run).
-    _Rule(
-        "phone",
-        re.compile(
-            r"(?<![\w+])(?P<id>\+[1-9]\d{0,2}(?:[ .-]?\(\d{1,4}\))?[ .-]?\d{1,5}+(?:[ .-]\d{1,5}+){1,6}+"
-            r"|\+[1-9]\d{7,14}+)" + _NUM_END
-        ),
-        _valid_international,
-        numeric=True,
+        context=_room_context,
     ),
     _Rule(
         "email",
@@ -334,13 +389,20 @@ def _excerpt(text: str, spans: list[tuple[int, int]], index: int) -> str:
         pos = cut_e
         k += 1
     pieces.append(text[pos:hi])
-    body = re.sub(r"\s", " ", "".join(pieces)).strip()
+    # Invisible characters (zero-width, direction marks, stacked accents) say nothing to a reader and
+    # could stretch or reorder the message, so they go; what is left is capped.
+    body = re.sub(
+        r"\s", " ", "".join(ch for ch in "".join(pieces) if unicodedata.category(ch) not in _INVISIBLE)
+    )
+    body = body.strip()
+    if len(body) > MAX_EXCERPT:
+        body = body[: MAX_EXCERPT - 1] + "…"
     prefix = "…" if lo > 0 and text[lo - 1] != "\n" else ""
     suffix = "…" if hi < len(text) and text[hi] != "\n" else ""
     return f"{prefix}{body}{suffix}"
 
 
-def _resolve(candidates: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+def _greedy(candidates: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
     """Keep non-overlapping findings: earliest first, then longest, then the higher-priority kind."""
     candidates.sort(key=lambda c: (c[0], c[0] - c[1], c[2]))
     kept: list[tuple[int, int, int]] = []
@@ -351,50 +413,94 @@ def _resolve(candidates: list[tuple[int, int, int]]) -> list[tuple[int, int, int
     return kept
 
 
+def _resolve(candidates: list[tuple[int, int, int]], first_tier: int) -> list[tuple[int, int, int]]:
+    """Non-overlapping findings in text order; identifiers (rank below ``first_tier``) win every overlap."""
+    strong = _greedy([c for c in candidates if c[2] < first_tier])
+    rest: list[tuple[int, int, int]] = []
+    j = 0
+    for cand in sorted(c for c in candidates if c[2] >= first_tier):
+        # ``strong`` does not overlap itself, so its ends rise with its starts: one pointer suffices.
+        while j < len(strong) and strong[j][1] <= cand[0]:
+            j += 1
+        if j < len(strong) and strong[j][0] < cand[1]:
+            continue
+        rest.append(cand)
+    return sorted(strong + _greedy(rest))
+
+
 # --- public API ----------------------------------------------------------------------------------------
 
 
-def scan(text: str, extra_terms: Iterable[str] = (), allow: Iterable[str] = ()) -> list[Finding]:
+def scan(
+    text: str,
+    extra_terms: Iterable[str] = (),
+    allow: Iterable[str] = (),
+    *,
+    region: str = phones.DEFAULT_REGION,
+    other_regions: Sequence[str] = phones.DEFAULT_OTHER_REGIONS,
+) -> list[Finding]:
     """Every identifier in ``text``, in order of position.
 
     :param extra_terms: operator-supplied words or phrases (patient names, "room 412") matched as
         whole words, case-insensitively.
     :param allow: values that are public on purpose, such as the clinic's published phone number or
-        press address; a finding whose value normalises to one of them is skipped.
+        press address; a finding whose value normalises to one of them is skipped. Phone numbers are
+        compared as numbers, so ``(507) 284-2511`` also allows ``+1 507 284 2511``.
+    :param region: the home region for phone numbers written without a country code (``US``).
+    :param other_regions: regions whose national-format numbers (with their trunk prefix) also count.
     """
+    folded = fold(text)
+    body = folded.text
     rules = list(_RULES)
-    term_rule = _term_rule(extra_terms)
+    term_rule = _term_rule(fold_value(term) for term in extra_terms)
     if term_rule is not None:
         rules.append(term_rule)
-    allowed = {_normalise(value) for value in allow if value.strip()}
+    allow_values = [fold_value(value) for value in allow if value.strip()]
+    allowed = {_normalise(value) for value in allow_values}
+    allowed_numbers = {
+        number
+        for value in allow_values
+        for where in (region, *other_regions)
+        if (number := phones.e164(value, where))
+    }
     priority = {kind: rank for rank, kind in enumerate(KINDS)}
 
     candidates: list[tuple[int, int, int]] = []
-    kind_of: dict[int, str] = {}
-    for rule in rules:
-        rank = priority[rule.kind]
-        kind_of[rank] = rule.kind
-        for match in rule.pattern.finditer(text):
-            value = match.group("id")
-            start, end = match.span("id")
-            if not rule.valid(value):
-                continue
-            if rule.numeric and _reference_context(text, start):
-                continue
-            if allowed and _normalise(value) in allowed:
-                continue
-            candidates.append((start, end, rank))
 
-    kept = _resolve(candidates)
-    spans = [(start, end) for start, end, _ in kept]
+    def admit(start: int, end: int, kind: str, numeric: bool, number: str | None = None) -> None:
+        if numeric and _reference_context(body, start):
+            return
+        if allowed and _normalise(body[start:end]) in allowed:
+            return
+        if number is not None and number in allowed_numbers:
+            return
+        candidates.append((start, end, priority[kind]))
+
+    for start, end, kind in national_ids.find(body):
+        admit(start, end, kind, numeric=True)
+    for start, end in _patient_dates(body):
+        admit(start, end, "patient_date", numeric=False)
+    for phone in phones.find(body, region, other_regions):
+        admit(phone.start, phone.end, "phone", numeric=True, number=phone.e164)
+    for rule in rules:
+        for match in rule.pattern.finditer(body):
+            if not rule.valid(match.group("id")):
+                continue
+            if rule.context is not None and not rule.context(body, match):
+                continue
+            start, end = match.span("id")
+            admit(start, end, rule.kind, rule.numeric)
+
+    kept = _resolve(candidates, first_tier=len(IDENTIFIER_KINDS))
+    spans = [folded.span(start, end) for start, end, _ in kept]
     newlines = [m.start() for m in re.finditer("\n", text)]
     findings: list[Finding] = []
-    for index, (start, end, rank) in enumerate(kept):
+    for index, ((start, end), (_, _, rank)) in enumerate(zip(spans, kept, strict=True)):
         line = bisect_left(newlines, start) + 1
         line_start = newlines[line - 2] + 1 if line > 1 else 0
         findings.append(
             Finding(
-                kind=kind_of[rank],
+                kind=KINDS[rank],
                 start=start,
                 end=end,
                 excerpt=_excerpt(text, spans, index),

@@ -14,8 +14,9 @@ the comment format (how many links it makes of the body) arrives with the ``Subm
 here knows the comment model or its format. No Flask here.
 
 Reasons (the vocabulary of ``Comment.reasons``): ``honeypot``, ``too_fast``, ``rate_limit``,
-``impersonation``, ``link_count``, ``privacy:<kind>`` (ssn, mrn, account, dob, phone, email, address,
-term), ``akismet:spam``, ``akismet:unavailable``, ``akismet:no_key``, ``off_topic``, ``first_comment``.
+``impersonation``, ``link_count``, ``privacy:<kind>`` (one per ``app.gates.privacy.KINDS``: ssn,
+nhs_number, mrn, dob, room, phone, email, …), ``akismet:spam``, ``akismet:unavailable``,
+``akismet:no_key``, ``off_topic``, ``first_comment``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from app.gates.phones import DEFAULT_OTHER_REGIONS as PHONE_DEFAULT_OTHER_REGIONS
+from app.gates.phones import DEFAULT_REGION as PHONE_DEFAULT_REGION
 from app.gates.privacy import LABELS as PRIVACY_LABELS
 from app.gates.privacy import describe, scan
 from app.spam import relevance
@@ -88,6 +91,8 @@ class PipelineSettings:
     staff_emails: frozenset[str] = frozenset()
     privacy_terms: Sequence[str] = ()
     privacy_allow: Sequence[str] = ()
+    phone_region: str = PHONE_DEFAULT_REGION
+    phone_regions: Sequence[str] = PHONE_DEFAULT_OTHER_REGIONS
     off_topic_threshold: float = relevance.THRESHOLD
 
     @classmethod
@@ -99,6 +104,8 @@ class PipelineSettings:
             organisation_names=[n for n in (config.get("ORGANISATION"), config.get("SITE_NAME")) if n],
             privacy_terms=list(config.get("PRIVACY_TERMS") or ()),
             privacy_allow=list(config.get("PRIVACY_ALLOW") or ()),
+            phone_region=config.get("PHONE_REGION") or PHONE_DEFAULT_REGION,
+            phone_regions=list(config.get("PHONE_REGIONS", PHONE_DEFAULT_OTHER_REGIONS)),
             **facts,
         )
 
@@ -186,7 +193,13 @@ def check_links(sub: Submission, settings: PipelineSettings, _f: Facts) -> Check
 
 
 def check_privacy(sub: Submission, settings: PipelineSettings, _f: Facts) -> CheckResult:
-    findings = scan(sub.body, settings.privacy_terms, settings.privacy_allow)
+    findings = scan(
+        sub.body,
+        settings.privacy_terms,
+        settings.privacy_allow,
+        region=settings.phone_region,
+        other_regions=settings.phone_regions,
+    )
     if not findings:
         return CheckResult("privacy", CheckVerdict.PUBLISH, detail="no personal identifiers found")
     kinds = tuple(dict.fromkeys(f"privacy:{f.kind}" for f in findings))
@@ -313,6 +326,12 @@ def recheck(checks: list[dict[str, Any]], akismet: CheckResult, akismet_verdict:
 
 # --- telling the writer -------------------------------------------------------------------------------
 
+
+def _article(label: str) -> str:
+    """'an' before a vowel sound ("an NHS number", "an email address"), else 'a'."""
+    return "an" if label[0].lower() in "aeiou" or label.startswith(("NHS", "MRN")) else "a"
+
+
 # Reasons the writer can fix, and what to tell them. The others are a moderator's call, and a spammer
 # learns nothing from a bare "awaits review".
 FIXABLE: dict[str, str] = {
@@ -323,8 +342,8 @@ FIXABLE: dict[str, str] = {
     ),
     "too_fast": "It was sent very quickly after the page opened, as automated posts are.",
     **{
-        f"privacy:{kind}": f"It seems to contain a {label}. To protect your privacy, and others', "
-        "please do not post personal identifiers."
+        f"privacy:{kind}": f"It seems to contain {_article(label)} {label}. To protect your privacy, "
+        "and others', please do not post personal identifiers."
         for kind, label in PRIVACY_LABELS.items()
     },
 }
