@@ -49,7 +49,7 @@ SETTINGS: dict[str, str] = {
     "CANDOR_COMMENT_BURST": "comments from one IP within 10 minutes after which the next is held",
     "CANDOR_COMMENT_MAX_LINKS": "links a comment may carry without being held",
     "CANDOR_COMMENT_MIN_SECONDS": "seconds a reader needs at least between opening a form and sending it",
-    "REDIS_URL": "Redis for the job queue, shared rate limits and burst counts; unset, jobs run inside the web process",
+    "REDIS_URL": "Redis for the job queue, shared rate limits and burst counts; unset, jobs run in-process",
     "CANDOR_JOBS_QUEUE": "the job queue's name in Redis (blogs sharing one Redis need different names)",
     "CANDOR_MAIL_RETRY_SECONDS": "wait before the first retry of a failed e-mail; each further wait doubles",
 }
