@@ -146,6 +146,7 @@ LOOK_ALIKES = [
     "In 2019 we saw 1,234 patients in 12 clinics.",
     "Patient #3 was fine; patient note 12345",
     "Patients seen in 2023: 4,512",
+    "The gala raised $1,250,000 on 12/05/2025 for patients in need.",
     "The conference room 2 is booked, meeting room 12 too.",
     "Lecture Room 101 and the seminar room 4 upstairs",
     "We met in the waiting room 3 times",

@@ -3,20 +3,23 @@
 The matcher proposes candidates and knows every region's numbering plan; this module decides which of
 its candidates a writer meant as a phone number:
 
-- written in international form (``+44 20 7946 0958``, ``0044 …``): a valid or possible number of the
-  country it names;
-- written in national form in the home region (``CANDOR_PHONE_REGION``, ``(507) 284-2511``): a valid
-  number written with a separator or parentheses, or one grouped exactly as the region writes its
-  numbers (``555-0199`` fiction numbers included), or any possible number right after a cue word
-  (``call 284-2511``, ``phone 5072842511``). A bare run of digits with no cue is just a number;
-- written in national form of another region (``CANDOR_PHONE_REGIONS``, e.g. a UK mobile
-  ``07700 900123``): as above, but it must start with that region's trunk prefix (``0``), so years,
-  doses and page ranges cannot be read as a German or Dutch number.
+- written in international form (``+44 20 7946 0958``, ``0044 …``): a valid number of the country it
+  names, or a possible one grouped as that country writes it;
+- written in national form in the home region (``CANDOR_PHONE_REGION``): a valid number grouped as the
+  region writes its numbers (``(507) 284-2511``, ``507.284.2511``, ``1-800-555-0199``), or any
+  possible number of seven digits or more right after a cue word (``call 284-2511``, ``phone
+  5072842511``). A bare run of digits with no cue is just a number;
+- written in national form of another region (``CANDOR_PHONE_REGIONS``): it must start with that
+  region's trunk prefix (``0``), so years, doses and page ranges cannot be read as a German or Dutch
+  number; then a cue word, or a valid number with the area code as its own group (``030 1234 5678``),
+  or a possible number of nine digits or more grouped exactly as the region writes it (the fiction
+  ranges, such as the UK mobile ``07700 900123``, are possible but not valid).
 
 Dates (``03.04.2020``), times and ISBN/DOI context never count.
 
 Only the parts of the text that hold a cluster of at least seven digits are handed to the matcher,
-in windows of bounded size, so a megabyte of prose (or of digits) costs little and stays linear.
+in windows of bounded size, and the matcher's total work per scan is capped (see ``find``), so a
+megabyte of prose or of digits costs seconds at most and stays linear.
 """
 
 from __future__ import annotations

@@ -164,7 +164,8 @@ _FULL_DATE = (
     rf"|{_MONTH}\s{{1,3}}{_DAY},?\s{{1,3}}{_YEAR}"  # March 14, 1962
     rf"|{_DAY}\s{{1,3}}(?:of\s{{1,3}})?{_MONTH},?\s{{1,3}}{_YEAR}"  # 14 March 1962
 )
-_PATIENT_WORDS = r"patients?|pt|admitted|admission|readmitted|discharged?|deceased|died|death"
+# One person, not "patients": a date next to a group of patients is an event.
+_PATIENT_WORDS = r"patient|pt|admitted|admission|readmitted|discharged?|deceased|died"
 _PATIENT_WORD = re.compile(rf"(?<!\w)(?:{_PATIENT_WORDS})\b", re.IGNORECASE)
 _FULL_DATE_RE = re.compile(rf"(?<![\w./-])(?P<id>{_FULL_DATE})(?!\w|[-./]\d)", re.IGNORECASE)
 # A sentence ends at a full stop followed by a space, or at a line break ("Pt." and "14.03.1962" do not).
