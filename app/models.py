@@ -11,6 +11,7 @@ from app.editorial.models import GateOverride, LinkCheck, Review
 from app.mail.models import OutboxMessage
 from app.moderation.models import AkismetSubmission
 from app.posts.models import Approval, ApprovalWithdrawal, Post, PostSlug, Publication, Retraction, Revision
+from app.sso.models import UserIdentity
 
 __all__ = [
     "Approval",
@@ -38,4 +39,5 @@ __all__ = [
     "Revision",
     "User",
     "UserRole",
+    "UserIdentity",
 ]

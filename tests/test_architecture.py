@@ -72,6 +72,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "spam",  # pure spam checks and the Akismet adapter: nothing of comments, nothing of the database
         "accounts",
         "audit",
+        "sso",  # single sign-on: links provider identities to accounts, audits the roles it maps
         "mail",
         "contact",  # stands on mail alone
         "disclosures",

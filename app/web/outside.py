@@ -11,11 +11,20 @@ from flask import Flask, current_app
 
 from app.mail.compose import Site
 from app.spam.akismet_adapter import AkismetChecker, AkismetSettings
+from app.sso.provider import OidcProvider, OidcSettings
 
 
 def init_app(app: Flask) -> None:
     """One Akismet client (and connection pool) per app, built at start-up so bad settings fail early."""
     app.extensions["candor.akismet"] = AkismetChecker(AkismetSettings.from_config(app.config))
+    # Single sign-on, when configured: its discovery document is fetched at the first sign-in, not here.
+    oidc = OidcSettings.from_config(app.config)
+    app.extensions["candor.oidc"] = OidcProvider(oidc) if oidc else None
+
+
+def oidc_provider() -> OidcProvider | None:
+    """The configured OpenID provider, or None when single sign-on is off."""
+    return current_app.extensions["candor.oidc"]
 
 
 def akismet_checker() -> AkismetChecker:
