@@ -160,7 +160,7 @@ ROLE_NAMES = ("author", "editor", "moderator", "admin")
 
 
 def _oidc(env: Mapping[str, str], production: bool) -> dict[str, Any]:
-    """Single sign-on settings: off (issuer None) unless CANDOR_OIDC_ISSUER is set, then complete or refused."""
+    """Single sign-on settings: off unless CANDOR_OIDC_ISSUER is set, and then complete or refused."""
     issuer = env.get("CANDOR_OIDC_ISSUER", "").strip()
     only = _bool(env, "CANDOR_OIDC_ONLY")
     settings: dict[str, Any] = {
@@ -184,7 +184,9 @@ def _oidc(env: Mapping[str, str], production: bool) -> dict[str, Any]:
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise ConfigError(f"CANDOR_OIDC_ISSUER must be the provider's https:// URL, not {issuer!r}")
     if parts.scheme != "https" and (production or not local):
-        raise ConfigError("CANDOR_OIDC_ISSUER must use https:// (plain http only for localhost in development)")
+        raise ConfigError(
+            "CANDOR_OIDC_ISSUER must use https:// (plain http only for localhost in development)"
+        )
     client_id = env.get("CANDOR_OIDC_CLIENT_ID", "").strip()
     secret = env.get("CANDOR_OIDC_CLIENT_SECRET", "").strip()
     if not client_id or not secret:

@@ -8,6 +8,8 @@ Every test runs on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
 import uuid
@@ -26,6 +28,7 @@ import config as candor_config
 from app.accounts.models import ROLE_VALUES, Role, User
 from app.audit.models import AuditEntry
 from app.sso.models import UserIdentity
+from app.sso.provider import OidcProvider, OidcSettings
 from tests.support.oidc import (
     Provider,
     callback_path,
@@ -103,7 +106,9 @@ def _identities(session: Session) -> list[UserIdentity]:
 
 def _audit(session: Session, action: str) -> list[AuditEntry]:
     session.expire_all()
-    return list(session.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)))
+    return list(
+        session.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id))
+    )
 
 
 # --- the way in ---------------------------------------------------------------------------------------
@@ -307,9 +312,6 @@ def test_an_unsigned_token_is_refused(
     provider.set_user(sub, _claims("ada@clinic.example"))
     provider.tamper.edit_claims = {"email": "ada@clinic.example"}
     # alg "none" with an empty signature: the classic forgery.
-    import base64
-    import json
-
     original = provider.tamper._change
 
     def unsigned(token: str) -> str:
@@ -443,9 +445,6 @@ def test_the_provider_cancelling_or_a_garbled_callback_signs_nobody_in(
 
 
 def test_an_unreachable_provider_is_a_clear_page_not_an_error(app: Flask, client: FlaskClient) -> None:
-    app.extensions["candor.oidc"].settings.__init__  # noqa: B018  (exists)
-    from app.sso.provider import OidcProvider, OidcSettings
-
     app.extensions["candor.oidc"] = OidcProvider(
         OidcSettings("http://127.0.0.1:1", "candor-blog", "secret", timeout=2.0)
     )
@@ -506,7 +505,13 @@ def test_auto_provisioning_creates_the_account_with_mapped_roles(
 ) -> None:
     sub = _sub()
     provider.set_user(
-        sub, {"email": "new.person@clinic.example", "email_verified": True, "name": "New Person", "groups": ["blog-authors"]}
+        sub,
+        {
+            "email": "new.person@clinic.example",
+            "email_verified": True,
+            "name": "New Person",
+            "groups": ["blog-authors"],
+        },
     )
     response = sign_in(client, provider, sub)
     assert response.status_code == 302 and response.headers["Location"] == "/staff/"
@@ -608,7 +613,12 @@ def test_config_reads_and_checks_the_settings(tmp_path: Any) -> None:
         {**base, "CANDOR_OIDC_ISSUER": "https://idp.example"},
         {**good, "CANDOR_OIDC_CLIENT_SECRET": "s", "CANDOR_OIDC_ISSUER": "http://idp.example"},
         {**good, "CANDOR_OIDC_CLIENT_SECRET": "s", "CANDOR_OIDC_ISSUER": "ftp://idp.example"},
-        {**good, "CANDOR_OIDC_CLIENT_SECRET": "s", "CANDOR_OIDC_ROLE_MAP": "x=superuser", "CANDOR_OIDC_ROLE_CLAIM": "g"},
+        {
+            **good,
+            "CANDOR_OIDC_CLIENT_SECRET": "s",
+            "CANDOR_OIDC_ROLE_MAP": "x=superuser",
+            "CANDOR_OIDC_ROLE_CLAIM": "g",
+        },
         {**good, "CANDOR_OIDC_CLIENT_SECRET": "s", "CANDOR_OIDC_ROLE_MAP": "x=editor"},
         {**good, "CANDOR_OIDC_CLIENT_SECRET": "s", "CANDOR_OIDC_AUTO_PROVISION": "maybe"},
     ):

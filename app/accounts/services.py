@@ -82,9 +82,7 @@ def create_user(
     return user
 
 
-def create_user_without_password(
-    session: Session, *, email: str, name: str, roles: set[Role]
-) -> User:
+def create_user_without_password(session: Session, *, email: str, name: str, roles: set[Role]) -> User:
     """A staff user who signs in through single sign-on only: the stored "hash" is no Argon2 hash, so no
     password ever matches it (``authenticate`` refuses), until an administrator sets one."""
     email = normalise_email(email)

@@ -21,8 +21,8 @@ class UserIdentity(Base):
 
     __tablename__ = "user_identities"
     __table_args__ = (
-        UniqueConstraint("issuer", "subject", name="issuer_subject"),
-        UniqueConstraint("user_id", "issuer", name="user_issuer"),
+        UniqueConstraint("issuer", "subject", name="uq_user_identities_issuer_subject"),
+        UniqueConstraint("user_id", "issuer", name="uq_user_identities_user_issuer"),
         CheckConstraint("length(issuer) > 0", name="issuer_given"),
         CheckConstraint("length(subject) > 0", name="subject_given"),
     )

@@ -167,7 +167,9 @@ class OidcProvider:
             doc = self._get_json(url)
             # OpenID Connect Discovery 1.0, 4.3: the document must name the very issuer it was fetched for;
             # otherwise one provider could speak for another (the mix-up attack).
-            if not isinstance(doc.get("issuer"), str) or not _same_issuer(doc["issuer"], self.settings.issuer):
+            if not isinstance(doc.get("issuer"), str) or not _same_issuer(
+                doc["issuer"], self.settings.issuer
+            ):
                 raise ProviderError("discovery document names another issuer")
             announced = doc.get("id_token_signing_alg_values_supported") or ["RS256"]
             algorithms = tuple(a for a in announced if isinstance(a, str) and a in SAFE_ALGORITHMS)
@@ -249,7 +251,11 @@ class OidcProvider:
         if not isinstance(id_token, str) or len(id_token) > 64 * 1024:
             raise TokenRejected("no ID token in the token response")
         claims = self.verify_id_token(metadata, id_token, pending.nonce, token.get("access_token"))
-        if "email" not in claims and metadata.userinfo_endpoint and isinstance(token.get("access_token"), str):
+        if (
+            "email" not in claims
+            and metadata.userinfo_endpoint
+            and isinstance(token.get("access_token"), str)
+        ):
             info = self._get_json(
                 metadata.userinfo_endpoint, headers={"Authorization": f"Bearer {token['access_token']}"}
             )
@@ -299,7 +305,11 @@ class OidcProvider:
             raise TokenRejected("ID token audience is not this client alone")
         iat = claims["iat"]
         now = time.time()
-        if not isinstance(iat, int | float) or iat > now + LEEWAY_SECONDS or iat < now - MAX_TOKEN_AGE_SECONDS:
+        if (
+            not isinstance(iat, int | float)
+            or iat > now + LEEWAY_SECONDS
+            or iat < now - MAX_TOKEN_AGE_SECONDS
+        ):
             raise TokenRejected("ID token issued at an implausible time")
         if not isinstance(claims["sub"], str) or not 0 < len(claims["sub"]) <= 255:
             raise TokenRejected("ID token subject unusable")

@@ -127,7 +127,9 @@ def sign_in(session: Session, policy: SsoPolicy, claims: dict[str, Any]) -> User
             if not policy.auto_provision:
                 raise SignInRefused("unknown", f"There is no staff account for {email}.")
             if not granted:
-                raise SignInRefused("no_role", f"Your groups at the provider give {email} no role in the blog.")
+                raise SignInRefused(
+                    "no_role", f"Your groups at the provider give {email} no role in the blog."
+                )
             try:
                 name = clean_text(_display_name(claims, email), "name", max_chars=200)
             except InvalidInput:
