@@ -115,8 +115,12 @@ class Provider:
 
 
 @contextmanager
-def running_provider() -> Iterator[Provider]:
-    """oidc-provider-mock on 127.0.0.1 and a free port, with a ``Tamper`` in front (idle until set)."""
+def running_provider(host: str = "127.0.0.1") -> Iterator[Provider]:
+    """oidc-provider-mock on 127.0.0.1 and a free port, with a ``Tamper`` in front (idle until set).
+
+    ``host`` is the name its issuer URL uses: ``localhost`` makes it another site than the blog on
+    127.0.0.1 for a browser (its own cookies, and the blog's SameSite cookie crossing back to the blog).
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         provider_app = oidc_provider_mock.app(require_nonce=True)
@@ -130,7 +134,7 @@ def running_provider() -> Iterator[Provider]:
     )
     thread.start()
     try:
-        yield Provider(issuer=f"http://127.0.0.1:{server.port}", tamper=tamper)
+        yield Provider(issuer=f"http://{host}:{server.port}", tamper=tamper)
     finally:
         server.shutdown()
         server.server_close()
