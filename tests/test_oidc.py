@@ -628,3 +628,50 @@ def test_config_reads_and_checks_the_settings(tmp_path: Any) -> None:
 
 def test_config_knows_every_role() -> None:
     assert candor_config.ROLE_NAMES == ROLE_VALUES
+
+
+# --- hostile claims -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sso_settings",
+    [{"OIDC_ROLE_CLAIM": "groups", "OIDC_ROLE_MAP": ROLE_MAP, "OIDC_AUTO_PROVISION": True}],
+)
+@pytest.mark.parametrize(
+    ("claims", "expected"),
+    [
+        ({"email": ["ada@clinic.example"]}, "unknown"),
+        ({"email": {"address": "ada@clinic.example"}}, "unknown"),
+        ({"email": "not an address"}, "unknown"),
+        ({"email": "x" * 5000 + "@clinic.example"}, "unknown"),
+        ({"email": "\u0430da@clinic.example", "groups": ["blog-editors"]}, 302),  # Cyrillic а: someone else
+        ({"email": "ada@clinic.example", "email_verified": "TRUE"}, "unverified"),
+        ({"email": "ada@clinic.example", "email_verified": [True]}, "unverified"),
+        ({"email": "new1@clinic.example", "name": "N" * 5000}, 302),
+        ({"email": "new6@clinic.example", "name": "N" * 100_000}, "rejected"),  # a 100 kB ID token
+        ({"email": "new2@clinic.example", "name": "\u202eevil\x00\x07"}, 302),
+        ({"email": "new3@clinic.example", "name": ["a", "b"], "given_name": 7}, 302),
+        ({"email": "new4@clinic.example", "groups": {"blog-authors": True}}, "no_role"),
+        ({"email": "new5@clinic.example", "groups": ["cafeteria"] * 3000 + ["blog-authors"]}, 302),
+    ],
+)
+def test_hostile_claims_are_refused_or_cleaned_never_a_crash(
+    client: FlaskClient,
+    provider: Provider,
+    make_user: Callable[..., User],
+    session: Session,
+    claims: dict[str, Any],
+    expected: int | str,
+) -> None:
+    admin = make_user("admin", email="ada@clinic.example")
+    sub = _sub()
+    provider.set_user(sub, {"email_verified": True, "groups": ["blog-authors"], **claims})
+    response = sign_in(client, provider, sub)
+    if expected == 302:
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        session.expire_all()
+        linked = session.scalar(select(UserIdentity).where(UserIdentity.subject == sub))
+        assert linked is not None and linked.user_id != admin.id
+        assert len(linked.user.name) <= 200 and "\x00" not in linked.user.name
+    else:
+        assert response.status_code == 403 and _refusal(response) == expected

@@ -28,8 +28,6 @@ from app.errors import InvalidInput, NotAllowed
 from app.sso.models import UserIdentity
 from app.text import clean_text
 
-MAX_GROUPS = 500
-
 
 class SignInRefused(NotAllowed):
     """The provider vouched for someone the blog will not sign in; ``reason`` picks the page's words."""
@@ -66,7 +64,8 @@ class SsoPolicy:
         raw = claims.get(self.role_claim) if self.role_claim else None
         if isinstance(raw, str):
             raw = raw.replace(",", " ").split()
-        groups = [g for g in raw[:MAX_GROUPS] if isinstance(g, str)] if isinstance(raw, list) else []
+        # No cap on how many: the ID token's own size limit bounds them, and a cap would drop real groups.
+        groups = [g for g in raw if isinstance(g, str)] if isinstance(raw, list) else []
         granted = frozenset(Role(r) for g in groups for r in self.role_map.get(g, []))
         return granted, groups
 
@@ -175,5 +174,5 @@ def _apply_roles(session: Session, policy: SsoPolicy, user: User, claims: dict[s
         user_id=user.id,
         before=sorted(r.value for r in before),
         after=sorted(r.value for r in after),
-        groups=groups[:50],
+        groups=[g for g in groups if g in policy.role_map][:50],  # the groups that counted
     )
