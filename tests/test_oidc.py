@@ -640,6 +640,7 @@ def test_config_knows_every_role() -> None:
 @pytest.mark.parametrize(
     ("claims", "expected"),
     [
+        ({"name": "No Mail"}, "unknown"),  # none in the ID token, none from userinfo either
         ({"email": ["ada@clinic.example"]}, "unknown"),
         ({"email": {"address": "ada@clinic.example"}}, "unknown"),
         ({"email": "not an address"}, "unknown"),

@@ -104,6 +104,7 @@ class Metadata:
     jwks_uri: str
     userinfo_endpoint: str | None
     algorithms: tuple[str, ...]
+    secret_in_body: bool
     fetched_at: float
 
 
@@ -117,18 +118,24 @@ class OidcProvider:
 
     def __init__(self, settings: OidcSettings, transport: httpx.BaseTransport | None = None) -> None:
         self.settings = settings
-        self._http = httpx.Client(
-            timeout=settings.timeout, follow_redirects=False, transport=transport, trust_env=False
-        )
+        self._transport = transport
         self._lock = threading.Lock()
         self._metadata: Metadata | None = None
         self._keys: KeySet | None = None
 
     # --- the provider's documents ------------------------------------------------------------------
 
-    def _get_json(self, url: str, **kwargs: Any) -> dict[str, Any]:
+    def _client(self) -> httpx.Client:
+        """A client for one sign-in's calls, closed after them: sign-ins are rare, and a pool kept for the
+        app's lifetime would hold sockets nobody closes. No proxies from the environment, no redirects."""
+        return httpx.Client(
+            timeout=self.settings.timeout, follow_redirects=False, transport=self._transport, trust_env=False
+        )
+
+    def _get_json(self, url: str, *, headers: dict[str, str] | None = None) -> dict[str, Any]:
         try:
-            response = self._http.get(url, headers={"Accept": "application/json"}, **kwargs)
+            with self._client() as http:
+                response = http.get(url, headers={"Accept": "application/json", **(headers or {})})
         except httpx.HTTPError as exc:
             raise ProviderError(f"GET {url} failed: {type(exc).__name__}") from None
         return self._json(response, f"GET {url}")
@@ -171,6 +178,9 @@ class OidcProvider:
                 doc["issuer"], self.settings.issuer
             ):
                 raise ProviderError("discovery document names another issuer")
+            auth_methods = doc.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+            if not isinstance(auth_methods, list):
+                auth_methods = ["client_secret_basic"]
             announced = doc.get("id_token_signing_alg_values_supported") or ["RS256"]
             algorithms = tuple(a for a in announced if isinstance(a, str) and a in SAFE_ALGORITHMS)
             if not algorithms:
@@ -182,6 +192,9 @@ class OidcProvider:
                 jwks_uri=str(self._endpoint(doc, "jwks_uri")),
                 userinfo_endpoint=self._endpoint(doc, "userinfo_endpoint", required=False),
                 algorithms=algorithms,
+                # client_secret_basic is the default; a provider that supports only _post gets that.
+                secret_in_body="client_secret_basic" not in auth_methods
+                and "client_secret_post" in auth_methods,
                 fetched_at=time.monotonic(),
             )
             if cached is None or cached.jwks_uri != metadata.jwks_uri:
@@ -229,18 +242,21 @@ class OidcProvider:
         """Exchange the code (with the PKCE verifier) and return the ID token's verified claims, with the
         userinfo endpoint's added when the ID token lacks e-mail (same subject required)."""
         metadata = self.metadata()
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": pending.code_verifier,
+        }
+        auth: tuple[str, str] | None = (self.settings.client_id, self.settings.client_secret)
+        if metadata.secret_in_body:
+            form.update(client_id=self.settings.client_id, client_secret=self.settings.client_secret)
+            auth = None
         try:
-            response = self._http.post(
-                metadata.token_endpoint,
-                data={
-                    "grant_type": "authorization_code",
-                    "code": code,
-                    "redirect_uri": redirect_uri,
-                    "code_verifier": pending.code_verifier,
-                },
-                auth=(self.settings.client_id, self.settings.client_secret),
-                headers={"Accept": "application/json"},
-            )
+            with self._client() as http:
+                response = http.post(
+                    metadata.token_endpoint, data=form, auth=auth, headers={"Accept": "application/json"}
+                )
         except httpx.HTTPError as exc:
             raise ProviderError(f"token request failed: {type(exc).__name__}") from None
         if response.status_code in (400, 401):
@@ -314,6 +330,3 @@ class OidcProvider:
         if not isinstance(claims["sub"], str) or not 0 < len(claims["sub"]) <= 255:
             raise TokenRejected("ID token subject unusable")
         return dict(claims)
-
-    def close(self) -> None:
-        self._http.close()

@@ -107,7 +107,7 @@ def _link(session: Session, policy: SsoPolicy, user: User, subject: str, email: 
     session.add(identity)
     session.flush()
     audit.record(
-        session, None, "account.sso_linked", note=f"{user.email} linked to {policy.issuer}", user_id=user.id
+        session, user, "account.sso_linked", note=f"{user.email} linked to {policy.issuer}", user_id=user.id
     )
     return identity
 
@@ -136,7 +136,7 @@ def sign_in(session: Session, policy: SsoPolicy, claims: dict[str, Any]) -> User
             user = accounts.create_user_without_password(session, email=email, name=name, roles=set(granted))
             audit.record(
                 session,
-                None,
+                user,
                 "account.sso_provisioned",
                 note=f"{email} created at first sign-in through {policy.issuer}",
                 user_id=user.id,
@@ -168,7 +168,7 @@ def _apply_roles(session: Session, policy: SsoPolicy, user: User, claims: dict[s
     accounts.set_roles(session, user, set(after))
     audit.record(
         session,
-        None,
+        user,
         "account.roles_from_sso",
         note=f"Roles of {user.email} set from the provider's {policy.role_claim!r} claim",
         user_id=user.id,

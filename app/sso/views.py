@@ -113,7 +113,8 @@ def callback() -> Any:
     pending_states = _pending()
     data = pending_states.pop(state, None) if 0 < len(state) <= MAX_PARAM_CHARS else None
     # Used once, whatever happens next: the same callback URL a second time finds nothing.
-    session[PENDING_KEY] = pending_states
+    if PENDING_KEY in session:
+        session[PENDING_KEY] = pending_states
     pending = PendingSignIn.from_dict(state, data)
     if pending is None:
         return _refused("expired")
