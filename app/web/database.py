@@ -3,7 +3,8 @@
 Views call services and return; they never commit. After the view, ``_commit_at_edge`` commits when
 the answer to a POST, PUT, PATCH or DELETE is a success (2xx/3xx) and rolls back otherwise (a GET
 never writes, save a view marked ``writes_on_get``: the single sign-on callback), then runs the work the
-request registered with ``app.db.on_commit`` (mail, Akismet feedback, cache purges): the shape of Indico's ``RH.process``.
+request registered with ``app.db.on_commit`` (mail, Akismet feedback, cache purges): the shape of
+Indico's ``RH.process``.
 A conflict that only the database can see (a unique index two racing requests both passed) answers
 409, never 500, and nothing of the request is kept.
 """
