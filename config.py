@@ -52,6 +52,16 @@ SETTINGS: dict[str, str] = {
     "REDIS_URL": "Redis for the job queue, shared rate limits and burst counts; unset, jobs run in-process",
     "CANDOR_JOBS_QUEUE": "the job queue's name in Redis (blogs sharing one Redis need different names)",
     "CANDOR_MAIL_RETRY_SECONDS": "wait before the first retry of a failed e-mail; each further wait doubles",
+    "CANDOR_OIDC_ISSUER": "OpenID Connect issuer URL for staff single sign-on; unset turns it off",
+    "CANDOR_OIDC_CLIENT_ID": "the blog's client ID at the OpenID provider",
+    "CANDOR_OIDC_CLIENT_SECRET": "the blog's client secret at the OpenID provider",
+    "CANDOR_OIDC_NAME": "the provider's name on the sign-in button",
+    "CANDOR_OIDC_ROLE_CLAIM": "the ID token claim listing the user's groups (e.g. groups)",
+    "CANDOR_OIDC_ROLE_MAP": "group=role pairs, comma-separated, applied at each single sign-on",
+    "CANDOR_OIDC_AUTO_PROVISION": "create an account for an unknown identity at its first sign-in (1/0)",
+    "CANDOR_OIDC_ONLY": "refuse password sign-in: staff sign in only through the provider (1/0)",
+    "CANDOR_OIDC_CONTACT": "whom an unknown identity is told to ask for an account",
+    "CANDOR_OIDC_TIMEOUT": "seconds before a call to the OpenID provider counts as failed",
 }
 
 
@@ -181,6 +191,64 @@ def trusted_hosts(settings: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(h.lower() for h in hosts if h))
 
 
+# The roles of app/accounts/models.py::Role (config.py stands outside app/; a test keeps them equal).
+ROLE_NAMES = ("author", "editor", "moderator", "admin")
+
+
+def _oidc(env: Mapping[str, str], production: bool) -> dict[str, Any]:
+    """Single sign-on settings: off unless CANDOR_OIDC_ISSUER is set, and then complete or refused."""
+    issuer = env.get("CANDOR_OIDC_ISSUER", "").strip()
+    only = _bool(env, "CANDOR_OIDC_ONLY")
+    settings: dict[str, Any] = {
+        "OIDC_ISSUER": None,
+        "OIDC_CLIENT_ID": None,
+        "OIDC_CLIENT_SECRET": None,
+        "OIDC_NAME": "",
+        "OIDC_ROLE_CLAIM": None,
+        "OIDC_ROLE_MAP": {},
+        "OIDC_AUTO_PROVISION": _bool(env, "CANDOR_OIDC_AUTO_PROVISION"),
+        "OIDC_ONLY": only,
+        "OIDC_CONTACT": env.get("CANDOR_OIDC_CONTACT", "").strip(),
+        "OIDC_TIMEOUT": _float(env, "CANDOR_OIDC_TIMEOUT", 5.0),
+    }
+    if not issuer:
+        if only:
+            raise ConfigError("CANDOR_OIDC_ONLY needs CANDOR_OIDC_ISSUER: otherwise nobody could sign in")
+        return settings
+    parts = urlsplit(issuer)
+    local = parts.hostname in LOCAL_HOSTS
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"CANDOR_OIDC_ISSUER must be the provider's https:// URL, not {issuer!r}")
+    if parts.scheme != "https" and (production or not local):
+        raise ConfigError(
+            "CANDOR_OIDC_ISSUER must use https:// (plain http only for localhost in development)"
+        )
+    client_id = env.get("CANDOR_OIDC_CLIENT_ID", "").strip()
+    secret = env.get("CANDOR_OIDC_CLIENT_SECRET", "").strip()
+    if not client_id or not secret:
+        raise ConfigError("CANDOR_OIDC_ISSUER needs CANDOR_OIDC_CLIENT_ID and CANDOR_OIDC_CLIENT_SECRET too")
+    role_map: dict[str, list[str]] = {}
+    for pair in _list(env, "CANDOR_OIDC_ROLE_MAP"):
+        group, sep, role = (part.strip() for part in pair.rpartition("="))
+        if not sep or not group or role.lower() not in ROLE_NAMES:
+            raise ConfigError(
+                f"CANDOR_OIDC_ROLE_MAP lists group=role pairs (roles: {', '.join(ROLE_NAMES)}), not {pair!r}"
+            )
+        role_map.setdefault(group, []).append(role.lower())
+    role_claim = env.get("CANDOR_OIDC_ROLE_CLAIM", "").strip() or None
+    if bool(role_claim) != bool(role_map):
+        raise ConfigError("CANDOR_OIDC_ROLE_CLAIM and CANDOR_OIDC_ROLE_MAP go together: set both or neither")
+    settings.update(
+        OIDC_ISSUER=issuer,
+        OIDC_CLIENT_ID=client_id,
+        OIDC_CLIENT_SECRET=secret,
+        OIDC_NAME=env.get("CANDOR_OIDC_NAME", "").strip() or parts.hostname,
+        OIDC_ROLE_CLAIM=role_claim,
+        OIDC_ROLE_MAP=role_map,
+    )
+    return settings
+
+
 def _dev_secret_key(instance_path: Path) -> str:
     """Generate the development key once and keep it, so sessions survive a restart."""
     key_file = instance_path / "secret_key"
@@ -259,6 +327,7 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "OUTBOUND_ALLOW": _list(env, "CANDOR_OUTBOUND_ALLOW"),
         "PHONE_REGION": _phone_regions(env, "CANDOR_PHONE_REGION", "US", single=True)[0],
         "PHONE_REGIONS": _phone_regions(env, "CANDOR_PHONE_REGIONS", "GB,IE,AU,NZ,DE,FR,NL"),
+        **_oidc(env, production),
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -49,10 +49,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.posts import views as posts
     from app.settings.views import API as settings_api
     from app.settings.views import bp as settings_bp
+    from app.sso.views import bp as sso_bp
     from app.staff.views import bp as staff_bp
     from app.web import api
 
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(sso_bp)
     app.register_blueprint(posts.bp)
     app.register_blueprint(corrections_bp)
     app.register_blueprint(staff_bp)

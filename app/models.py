@@ -13,6 +13,7 @@ from app.mail.models import OutboxMessage
 from app.moderation.models import AkismetSubmission
 from app.posts.models import Approval, ApprovalWithdrawal, Post, PostSlug, Publication, Retraction, Revision
 from app.settings.models import Setting, SettingChange
+from app.sso.models import UserIdentity
 
 __all__ = [
     "Approval",
@@ -43,4 +44,5 @@ __all__ = [
     "Revision",
     "User",
     "UserRole",
+    "UserIdentity",
 ]

@@ -74,6 +74,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "accounts",
         "audit",
         "settings",  # run-time settings: the edge reads them and passes values down; no layer imports it
+        "sso",  # single sign-on: links provider identities to accounts, audits the roles it maps
         "mail",
         "contact",  # stands on mail alone
         "disclosures",

@@ -82,6 +82,32 @@ def create_user(
     return user
 
 
+def create_user_without_password(session: Session, *, email: str, name: str, roles: set[Role]) -> User:
+    """A staff user who signs in through single sign-on only: the stored "hash" is no Argon2 hash, so no
+    password ever matches it (``authenticate`` refuses), until an administrator sets one."""
+    email = normalise_email(email)
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(f"A user with e-mail {email} already exists.")
+    user = User(
+        email=email,
+        name=clean_text(name, "name", max_chars=200),
+        password_hash="!no-password:" + secrets.token_hex(16),
+        role_rows=[UserRole(role=r.value) for r in sorted(roles)],
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_roles(session: Session, user: User, roles: set[Role]) -> None:
+    """Give ``user`` exactly ``roles`` (possibly none: a staff member whose groups grant no role)."""
+    keep = {row.role for row in user.role_rows if Role(row.role) in roles}
+    user.role_rows = [row for row in user.role_rows if row.role in keep] + [
+        UserRole(role=r.value) for r in sorted(roles) if r.value not in keep
+    ]
+    session.flush()
+
+
 def end_sessions(session: Session, user: User) -> None:
     """End every signed-in session of ``user`` (sign-out, a new password, deactivation)."""
     user.session_generation = User.session_generation + 1  # type: ignore[assignment]  (SQL: +1, race-free)

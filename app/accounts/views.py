@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
@@ -23,11 +23,24 @@ class LoginForm(Form):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1000), TextSafe()])
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: an open redirect after login would be a phishing aid."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+def safe_next(target: str | None, default: str = "posts.index") -> str:
+    """Only same-site paths: an open redirect after login would be a phishing aid. Browsers read a
+    backslash as a slash (``/\\evil.example`` is ``//evil.example``) and drop tabs and newlines, so a
+    target with any of them is refused too."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and not any(c == "\\" or ord(c) < 0x20 or ord(c) == 0x7F for c in target)
+        and not urlsplit(target).netloc
+        and len(target) <= 2000
+    ):
         return target
-    return url_for("posts.index")
+    return url_for(default)
+
+
+def _sso_only() -> bool:
+    return bool(current_app.config.get("OIDC_ISSUER") and current_app.config.get("OIDC_ONLY"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -35,12 +48,16 @@ def _safe_next(target: str | None) -> str:
 @limiter.limit("10 per minute; 50 per hour", methods=["POST"])
 def login() -> Any:
     form = LoginForm()
+    if _sso_only():
+        # Staff sign in through the provider only: a password, right or wrong, is not even checked.
+        status = 403 if request.method == "POST" else 200
+        return render_template("accounts/login.html", form=None, password_refused=status == 403), status
     if form.validate_on_submit():
         user = authenticate(db(), form.email.data or "", form.password.data or "")
         if user is not None:
             log_in(user)
             flash(f"Signed in as {user.name}.")
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
         form.password.errors = ["That e-mail and password do not match an active staff account."]
     elif request.method == "POST" and form.csrf_token.errors:
         form.password.errors = ["The form expired or came from elsewhere. Please sign in again."]

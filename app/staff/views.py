@@ -83,6 +83,9 @@ ACTION_LABELS = {
     "post.retract": "Retracted",
     "gate.override": "Gate overridden",
     "disclosure.recorded": "Disclosure recorded",
+    "account.sso_linked": "Single sign-on identity linked",
+    "account.sso_provisioned": "Account created at first single sign-on",
+    "account.roles_from_sso": "Roles set from the sign-on provider's groups",
 }
 
 

@@ -2,8 +2,9 @@
 
 Views call services and return; they never commit. After the view, ``_commit_at_edge`` commits when
 the answer to a POST, PUT, PATCH or DELETE is a success (2xx/3xx) and rolls back otherwise (a GET
-never writes), then runs the work the request registered
-with ``app.db.on_commit`` (mail, Akismet feedback, cache purges): the shape of Indico's ``RH.process``.
+never writes, save a view marked ``writes_on_get``: the single sign-on callback), then runs the work the
+request registered with ``app.db.on_commit`` (mail, Akismet feedback, cache purges): the shape of
+Indico's ``RH.process``.
 A conflict that only the database can see (a unique index two racing requests both passed) answers
 409, never 500, and nothing of the request is kept.
 """
@@ -11,6 +12,8 @@ A conflict that only the database can see (a unique index two racing requests bo
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.engine import Engine
@@ -21,6 +24,7 @@ from app import db as database
 from app.db import make_engine, make_session_factory
 
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # PostgreSQL's serialization failure and deadlock: the other transaction won; ours may simply be retried.
@@ -45,11 +49,26 @@ def session_factory() -> sessionmaker:
     return current_app.extensions["candor.sessions"]
 
 
+def writes_on_get(view: F) -> F:
+    """Mark a view whose GET must write and be committed: an OpenID Connect callback, which the provider
+    reaches by redirecting the browser (a GET) and which links an identity and signs in. Put it directly
+    under the route decorator. Like a POST, it takes the write lock first and commits a 2xx/3xx answer."""
+    view.writes_on_get = True  # type: ignore[attr-defined]
+    return view
+
+
+def _writes() -> bool:
+    if request.method not in READ_METHODS:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    return request.method == "GET" and bool(getattr(view, "writes_on_get", False))
+
+
 def db() -> Session:
     """The request's session, opened on first use; a request that may write takes the write lock first."""
     if "db" not in g:
         session = session_factory()()
-        if request and request.method not in READ_METHODS:
+        if request and _writes():
             database.writing(session)
         g.db = session
     return g.db
@@ -99,7 +118,7 @@ def _commit_at_edge(response: Response) -> Response:
     session: Session | None = g.get("db")
     if session is None:
         return response
-    if request.method in READ_METHODS or (response.status_code >= 400 and not g.get("db_keep_on_error")):
+    if not _writes() or (response.status_code >= 400 and not g.get("db_keep_on_error")):
         # A GET writes nothing: whatever a reader's request might have changed is dropped here.
         database.rollback(session)
         return response

@@ -14,6 +14,7 @@ from app.comments.burst import RedisBurst
 from app.mail.compose import Site
 from app.outbound import Fetcher, OutboundPolicy
 from app.spam.akismet_adapter import AkismetChecker, AkismetSettings
+from app.sso.provider import OidcProvider, OidcSettings
 from app.web.runtime import effective
 
 
@@ -27,12 +28,20 @@ def init_app(app: Flask) -> None:
     except ValueError as exc:
         raise ValueError(f"CANDOR_OUTBOUND_ALLOW: {exc}") from None
     app.extensions["candor.outbound"] = Fetcher(policy)
+    # Single sign-on, when configured: its discovery document is fetched at the first sign-in, not here.
+    oidc = OidcSettings.from_config(app.config)
+    app.extensions["candor.oidc"] = OidcProvider(oidc) if oidc else None
 
 
 def link_fetcher() -> Fetcher:
     """Fetches URLs that people wrote: refuses every non-public destination, at every redirect hop,
     except what CANDOR_OUTBOUND_ALLOW admits."""
     return current_app.extensions["candor.outbound"]
+
+
+def oidc_provider() -> OidcProvider | None:
+    """The configured OpenID provider, or None when single sign-on is off."""
+    return current_app.extensions["candor.oidc"]
 
 
 def akismet_checker() -> AkismetChecker:

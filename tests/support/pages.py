@@ -29,6 +29,18 @@ from app.posts.models import Post
 NOT_HTML: frozenset[str] = frozenset({"static", "corrections.feed", "corrections.corrections_feed"})
 NOT_HTML_PREFIXES: tuple[str, ...] = ("api.",)
 
+# Single sign-on is switched on for the checked pages, so the sign-in page shows its button and the
+# routes' own pages (refusals) are checked too. Nothing listens on the issuer's port: the start page is
+# the "provider unreachable" one, and the callback without a pending sign-in never calls the provider.
+PAGES_APP_CONFIG: dict[str, Any] = {
+    "OIDC_ISSUER": "http://127.0.0.1:9",
+    "OIDC_CLIENT_ID": "candor-blog",
+    "OIDC_CLIENT_SECRET": "pages-test-secret",
+    "OIDC_NAME": "Clinic Login",
+    "OIDC_CONTACT": "the Public Affairs office",
+    "OIDC_TIMEOUT": 2.0,
+}
+
 # Enough published posts that the home page has a second page (the index shows 10 a page).
 POSTS_FOR_TWO_PAGES = 11
 
@@ -43,6 +55,9 @@ class Page:
     signed_in: bool = False
     # Also check it signed in? Signed-in pages differ at least in the header (name, sign-out form).
     also_signed_in: bool = True
+    # A route whose only HTML page is not a 200 (the single sign-on callback refuses with 400 unless a
+    # provider is on the other end) counts as listed by this page.
+    covers_route: bool = False
 
     @property
     def label(self) -> str:
@@ -132,6 +147,13 @@ def every_page(site: Site) -> list[Page]:
         Page("corrections log", "/corrections"),
         Page("staff profile", f"/people/{site.author.id}"),
         Page("sign-in", "/login", also_signed_in=False),
+        Page("single sign-on, provider unreachable", "/login/oidc", status=502, covers_route=True),
+        Page(
+            "single sign-on, expired callback",
+            "/login/oidc/callback?state=gone&code=x",
+            status=400,
+            covers_route=True,
+        ),
         Page("not found", "/no-such-page", status=404),
         Page("draft, not public", "/posts/an-unfinished-draft", status=404, also_signed_in=False),
     ]
