@@ -46,6 +46,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.editorial import views as editorial
     from app.moderation import views as moderation
     from app.posts import views as posts
+    from app.redaction import views as redaction
     from app.staff.views import bp as staff_bp
     from app.web import api
 
@@ -57,8 +58,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(contact_bp)
     app.register_blueprint(contact_desk_bp)
     app.register_blueprint(moderation.bp)
+    app.register_blueprint(redaction.bp)
     app.register_blueprint(
-        api.blueprint(posts.API, editorial.API, disclosures.API, comments.API, moderation.API)
+        api.blueprint(posts.API, editorial.API, disclosures.API, comments.API, moderation.API, redaction.API)
     )
 
     from app.cli import register

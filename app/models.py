@@ -11,6 +11,7 @@ from app.editorial.models import GateOverride, LinkCheck, Review
 from app.mail.models import OutboxMessage
 from app.moderation.models import AkismetSubmission
 from app.posts.models import Approval, ApprovalWithdrawal, Post, PostSlug, Publication, Retraction, Revision
+from app.redaction.models import Redaction, RedactionApplication
 
 __all__ = [
     "Approval",
@@ -34,6 +35,8 @@ __all__ = [
     "Post",
     "Publication",
     "Retraction",
+    "Redaction",
+    "RedactionApplication",
     "Review",
     "Revision",
     "User",

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from wtforms import EmailField, IntegerField, StringField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp
 
-from app.accounts.permissions import require
+from app.accounts.permissions import can, require
 from app.clock import utc_now
 from app.corrections import services
 from app.editorial.services import retraction_for
@@ -17,6 +17,7 @@ from app.errors import InvalidInput, NotFound
 from app.posts import services as posts
 from app.posts.models import Retraction
 from app.posts.views import public_key
+from app.redaction import services as redaction
 from app.text import clean_text, whole_number
 from app.web.auth import current_user
 from app.web.database import db
@@ -103,11 +104,13 @@ def history(slug: str) -> Any:
 
     def render() -> str:
         post = posts.get_public_post(db(), slug)
+        rows = services.history(db(), post)
         return render_template(
             "corrections/history.html",
             post=post,
-            history=services.history(db(), post),
+            history=rows,
             retraction=retraction_for(db(), post),
+            redactions=redaction.revision_notes(db(), [rev.id for rev, _pub in rows]),
         )
 
     return cached_page(("history", key), render)
@@ -308,4 +311,5 @@ def staff_diff(post_id: int) -> Any:
         new=new,
         diff=html,
         revisions=posts.revisions(db(), post, published_only=False),
+        can_redact=can(actor, "history.redact"),
     )

@@ -83,6 +83,8 @@ ACTION_LABELS = {
     "post.retract": "Retracted",
     "gate.override": "Gate overridden",
     "disclosure.recorded": "Disclosure recorded",
+    "redaction.requested": "Redaction asked for",
+    "redaction.applied": "Redaction carried out",
 }
 
 
