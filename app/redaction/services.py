@@ -81,7 +81,7 @@ def target_of(session: Session, target_table: str, target_id: int, *, lock: bool
         raise InvalidInput("target must be a revision, comment, error report or contact message.", field="target")
     query = select(model).where(model.id == target_id)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(of=model)
     found = session.scalar(query)
     if found is None:
         raise NotFound(f"No such {LABELS[Target(target_table)]}.")
@@ -272,7 +272,7 @@ def request(
 def confirm(session: Session, actor: User, redaction_id: int) -> Redaction:
     """A second editor confirms a pending redaction of published text, which carries it out."""
     require(actor, "history.redact")
-    redaction = session.scalar(select(Redaction).where(Redaction.id == redaction_id).with_for_update())
+    redaction = session.scalar(select(Redaction).where(Redaction.id == redaction_id).with_for_update(of=Redaction))
     if redaction is None:
         raise NotFound("No such redaction.")
     if application_of(session, redaction) is not None:
