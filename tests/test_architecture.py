@@ -80,7 +80,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "editorial",
         "comments",  # uses spam; knows nothing of moderation
         "moderation",  # builds on comments and contact
-        "redaction",  # rewrites stored text of revisions, diffs, comments, reports, messages: the one exception
+        "redaction",  # rewrites stored text (revisions, diffs, comments, reports, messages): the exception
         "staff",
     )
 )

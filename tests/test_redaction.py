@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from app.audit.models import AuditEntry
 from app.comments.models import Comment
 from app.contact.models import ContactMessage
-from app.corrections import services as corrections
 from app.corrections.models import ErrorReport
 from app.editorial import services as editorial
 from app.posts import services as posts
@@ -58,7 +57,11 @@ def corrected(session: Session, make_post: Any, make_user: Any, gate_settings: A
     post = make_post("published", body=BODY, title="A recovery")
     editor = make_user("editor", name="Corinne Corrector")
     change = posts.RevisionInput(
-        "A recovery", "A patient recovered well.", ["https://example.org/sleep-study"], "correction", "Less detail."
+        "A recovery",
+        "A patient recovered well.",
+        ["https://example.org/sleep-study"],
+        "correction",
+        "Less detail.",
     )
     revision, _ = posts.revise(session, post.author, post, change, 1)
     editorial.submit(session, post.author, post, gate_settings)
@@ -68,7 +71,13 @@ def corrected(session: Session, make_post: Any, make_user: Any, gate_settings: A
 
 
 def _ask(api: Any, editor: Any, post: Post, number: int = 1, needle: str = IDENT) -> Any:
-    body = {"target": "revision", "post_id": post.id, "revision": number, "text": needle, "reason": "Names a patient."}
+    body = {
+        "target": "revision",
+        "post_id": post.id,
+        "revision": number,
+        "text": needle,
+        "reason": "Names a patient.",
+    }
     return api.post("/api/v1/redactions", body, as_=editor)
 
 
@@ -103,7 +112,10 @@ def test_published_text_needs_a_second_editor_then_the_bytes_are_gone(
     entries = session.query(AuditEntry).filter(AuditEntry.action.like("redaction.%")).all()
     applied = [e for e in entries if e.action == "redaction.applied"]
     assert len(applied) == 1 and applied[0].actor_id == second.id
-    assert applied[0].data["span_length"] == 2 * len(IDENT) and applied[0].data["target_table"] == "post_revisions"
+    assert (
+        applied[0].data["span_length"] == 2 * len(IDENT)
+        and applied[0].data["target_table"] == "post_revisions"
+    )
     assert applied[0].note == "Names a patient."
     assert all(IDENT not in json.dumps(e.data) + e.note for e in entries)
 
@@ -124,8 +136,14 @@ def test_drafts_comments_reports_and_messages_need_one_editor(
     first = editors[0]
     draft = make_post("draft", body=BODY)
     live = make_post("published")
-    comment = Comment(post_id=live.id, author_name="Reader", author_email="r@example.org", body=BODY, html="<p>x</p>",
-                      checks=[{"name": "privacy", "detail": IDENT}])
+    comment = Comment(
+        post_id=live.id,
+        author_name="Reader",
+        author_email="r@example.org",
+        body=BODY,
+        html="<p>x</p>",
+        checks=[{"name": "privacy", "detail": IDENT}],
+    )
     report = ErrorReport(post_id=live.id, revision_number=1, what=f"It names {IDENT}.", source="")
     message = ContactMessage(name="Reader", email="r@example.org", subject=IDENT, body=BODY)
     session.add_all([comment, report, message])
@@ -133,7 +151,11 @@ def test_drafts_comments_reports_and_messages_need_one_editor(
 
     assert _ask(api, first, draft).get_json()["state"] == "applied"
     for target, record in (("comment", comment), ("error_report", report), ("contact_message", message)):
-        r = api.post("/api/v1/redactions", {"target": target, "id": record.id, "text": IDENT, "reason": "Patient."}, as_=first)
+        r = api.post(
+            "/api/v1/redactions",
+            {"target": target, "id": record.id, "text": IDENT, "reason": "Patient."},
+            as_=first,
+        )
         assert r.status_code == 201 and r.get_json()["state"] == "applied", r.get_json()
     assert IDENT not in _dump(session)
     session.expire_all()
@@ -157,7 +179,9 @@ def test_drafts_comments_reports_and_messages_need_one_editor(
         {"target": "comment", "id": 10**12, "text": IDENT, "reason": "r"},
     ],
 )
-def test_bad_requests_are_refused_with_a_4xx(api: Any, make_post: Any, editors: Any, body: dict[str, Any]) -> None:
+def test_bad_requests_are_refused_with_a_4xx(
+    api: Any, make_post: Any, editors: Any, body: dict[str, Any]
+) -> None:
     make_post("published", body=BODY)
     r = api.post("/api/v1/redactions", body, as_=editors[0])
     assert 400 <= r.status_code < 500 and "error" in r.get_json()
@@ -178,8 +202,9 @@ def test_a_second_redaction_after_the_first_works_and_a_stale_request_conflicts(
     assert revision.redaction_count == 2 and "Jane" not in revision.body and "Quigley" not in revision.body
 
 
-def test_two_confirmations_at_once_one_wins(app: Any, api: Any, session: Session, corrected: Post, editors: Any,
-                                             make_token: Any) -> None:
+def test_two_confirmations_at_once_one_wins(
+    app: Any, api: Any, session: Session, corrected: Post, editors: Any, make_token: Any
+) -> None:
     first, second, third = editors
     pending = _ask(api, first, corrected).get_json()
     tokens = {second.id: make_token(second), third.id: make_token(third)}
@@ -189,8 +214,11 @@ def test_two_confirmations_at_once_one_wins(app: Any, api: Any, session: Session
     def confirm(user_id: int) -> None:
         with app.test_client() as c:
             barrier.wait()
-            r = c.post(f"/api/v1/redactions/{pending['id']}/confirm", json={},
-                       headers={"Authorization": f"Bearer {tokens[user_id]}"})
+            r = c.post(
+                f"/api/v1/redactions/{pending['id']}/confirm",
+                json={},
+                headers={"Authorization": f"Bearer {tokens[user_id]}"},
+            )
             codes.append(r.status_code)
 
     threads = [threading.Thread(target=confirm, args=(u,)) for u in tokens]
@@ -213,10 +241,14 @@ def _refused(session: Session, statement: str, **params: Any) -> None:
     session.rollback()
 
 
-def test_raw_changes_to_history_are_still_refused(api: Any, session: Session, corrected: Post, editors: Any) -> None:
+def test_raw_changes_to_history_are_still_refused(
+    api: Any, session: Session, corrected: Post, editors: Any
+) -> None:
     first, second, _ = editors
     revision_id = session.query(Revision.id).filter_by(post_id=corrected.id, number=1).scalar()
-    pretend = "UPDATE post_revisions SET body = 'rewritten', redaction_count = redaction_count + 1 WHERE id = :id"
+    pretend = (
+        "UPDATE post_revisions SET body = 'rewritten', redaction_count = redaction_count + 1 WHERE id = :id"
+    )
     _refused(session, pretend, id=revision_id)
     _refused(session, "UPDATE post_revisions SET body = 'rewritten' WHERE id = :id", id=revision_id)
     _refused(session, "DELETE FROM post_revisions WHERE id = :id", id=revision_id)
@@ -226,7 +258,9 @@ def test_raw_changes_to_history_are_still_refused(api: Any, session: Session, co
     assert api.post(f"/api/v1/redactions/{pending['id']}/confirm", as_=second).status_code == 200
     # The application is used up: it cannot authorise a second rewrite, nor be replayed.
     _refused(session, pretend, id=revision_id)
-    _refused(session, "UPDATE post_revisions SET body = 'x', redaction_count = 1 WHERE id = :id", id=revision_id)
+    _refused(
+        session, "UPDATE post_revisions SET body = 'x', redaction_count = 1 WHERE id = :id", id=revision_id
+    )
     _refused(session, "DELETE FROM redactions")
     _refused(session, "UPDATE redactions SET reason = 'other'")
     _refused(session, "DELETE FROM redaction_applications")
@@ -238,24 +272,33 @@ def test_raw_changes_to_history_are_still_refused(api: Any, session: Session, co
     new_id = session.execute(
         text(
             "INSERT INTO redactions (target_table, target_id, reason, requested_by_id, requested_at, spans, "
-            "span_count, span_length, base_sequence, needs_confirmation) VALUES ('post_revisions', :t, 'x', :u, "
-            ":at, '[]', 1, 3, 1, :f) RETURNING id"
+            "span_count, span_length, base_sequence, needs_confirmation) "
+            "VALUES ('post_revisions', :t, 'x', :u, :at, '[]', 1, 3, 1, :f) RETURNING id"
         ),
         {"t": revision_id, "u": first.id, "at": row["requested_at"], "f": False},
     ).scalar()
     session.execute(
         text(
             "INSERT INTO redaction_applications (redaction_id, target_table, target_id, requested_by_id, "
-            "needs_confirmation, applied_by_id, sequence, applied_at) VALUES (:r, 'post_revisions', :t, :u, :f, :u, 2, :at)"
+            "needs_confirmation, applied_by_id, sequence, applied_at) "
+            "VALUES (:r, 'post_revisions', :t, :u, :f, :u, 2, :at)"
         ),
         {"r": new_id, "t": revision_id, "u": first.id, "f": False, "at": row["requested_at"]},
     )
-    _refused(session, "UPDATE post_revisions SET body = 'all new text', redaction_count = 2 WHERE id = :id", id=revision_id)
-    body = session.execute(text("SELECT body FROM post_revisions WHERE id = :id"), {"id": revision_id}).scalar()
+    _refused(
+        session,
+        "UPDATE post_revisions SET body = 'all new text', redaction_count = 2 WHERE id = :id",
+        id=revision_id,
+    )
+    body = session.execute(
+        text("SELECT body FROM post_revisions WHERE id = :id"), {"id": revision_id}
+    ).scalar()
     assert body == BODY.replace(IDENT, MARK)
 
 
-def test_the_four_eyes_check_is_in_the_data(session: Session, corrected: Post, api: Any, editors: Any) -> None:
+def test_the_four_eyes_check_is_in_the_data(
+    session: Session, corrected: Post, api: Any, editors: Any
+) -> None:
     first = editors[0]
     pending = _ask(api, first, corrected).get_json()
     revision_id = session.query(Revision.id).filter_by(post_id=corrected.id, number=1).scalar()
@@ -302,7 +345,9 @@ def test_two_editors_redact_through_the_staff_pages(
     summary = parse(preview).select_one("#redaction-summary").get_text(" ")
     assert "2 occurrences" in summary
     assert IDENT in _dump(session)  # the preview changes nothing
-    asked = one.post(form_path, data={"csrf_token": token, "text": IDENT, "reason": "Names a patient.", "confirmed": "1"})
+    asked = one.post(
+        form_path, data={"csrf_token": token, "text": IDENT, "reason": "Names a patient.", "confirmed": "1"}
+    )
     assert asked.status_code == 303
     show_path = asked.headers["Location"]
     page = parse(one.get(show_path))

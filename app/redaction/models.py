@@ -12,7 +12,15 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
@@ -50,7 +58,12 @@ class Redaction(AppendOnly, Base):
         CheckConstraint("span_count >= 1 AND span_length >= span_count", name="spans_counted"),
         CheckConstraint("base_sequence >= 0", name="base_sequence_positive"),
         UniqueConstraint(
-            "id", "target_table", "target_id", "requested_by_id", "needs_confirmation", name="uq_redactions_request"
+            "id",
+            "target_table",
+            "target_id",
+            "requested_by_id",
+            "needs_confirmation",
+            name="uq_redactions_request",
         ),
         Index("ix_redactions_target", "target_table", "target_id"),
     )

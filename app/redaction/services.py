@@ -78,7 +78,9 @@ class Suggestion:
 def target_of(session: Session, target_table: str, target_id: int, *, lock: bool = False) -> Any:
     model = MODELS.get(target_table)
     if model is None:
-        raise InvalidInput("target must be a revision, comment, error report or contact message.", field="target")
+        raise InvalidInput(
+            "target must be a revision, comment, error report or contact message.", field="target"
+        )
     query = select(model).where(model.id == target_id)
     if lock:
         query = query.with_for_update(of=model)
@@ -138,13 +140,17 @@ def get(session: Session, redaction_id: int) -> Redaction:
 
 
 def application_of(session: Session, redaction: Redaction) -> RedactionApplication | None:
-    return session.scalar(select(RedactionApplication).where(RedactionApplication.redaction_id == redaction.id))
+    return session.scalar(
+        select(RedactionApplication).where(RedactionApplication.redaction_id == redaction.id)
+    )
 
 
 def pending(session: Session) -> list[Redaction]:
     applied = select(RedactionApplication.redaction_id)
     return list(
-        session.scalars(select(Redaction).where(Redaction.id.not_in(applied)).order_by(Redaction.requested_at))
+        session.scalars(
+            select(Redaction).where(Redaction.id.not_in(applied)).order_by(Redaction.requested_at)
+        )
     )
 
 
@@ -178,11 +184,16 @@ def revision_notes(session: Session, revision_ids: list[int]) -> dict[int, list[
 
 def _sequence(session: Session, target_table: str, target_id: int) -> int:
     """How many redactions the target has had."""
-    return session.scalar(
-        select(func.count())
-        .select_from(RedactionApplication)
-        .where(RedactionApplication.target_table == target_table, RedactionApplication.target_id == target_id)
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(RedactionApplication)
+            .where(
+                RedactionApplication.target_table == target_table, RedactionApplication.target_id == target_id
+            )
+        )
+        or 0
+    )
 
 
 # --- writing ------------------------------------------------------------------------------------------
@@ -207,7 +218,9 @@ def _clean_reason(value: object, needle: str) -> str:
         raise InvalidInput("reason must be text.", field="reason")
     value = value.strip()
     if not value:
-        raise InvalidInput("Say why this must be redacted (the identifier itself is never recorded).", field="reason")
+        raise InvalidInput(
+            "Say why this must be redacted (the identifier itself is never recorded).", field="reason"
+        )
     if len(value) > MAX_REASON_CHARS:
         raise InvalidInput(f"reason is longer than {MAX_REASON_CHARS} characters.", field="reason")
     if needle.strip() in value:
@@ -272,13 +285,17 @@ def request(
 def confirm(session: Session, actor: User, redaction_id: int) -> Redaction:
     """A second editor confirms a pending redaction of published text, which carries it out."""
     require(actor, "history.redact")
-    redaction = session.scalar(select(Redaction).where(Redaction.id == redaction_id).with_for_update(of=Redaction))
+    redaction = session.scalar(
+        select(Redaction).where(Redaction.id == redaction_id).with_for_update(of=Redaction)
+    )
     if redaction is None:
         raise NotFound("No such redaction.")
     if application_of(session, redaction) is not None:
         raise Conflict("This redaction has already been carried out.")
     if redaction.requested_by_id == actor.id:
-        raise NotAllowed("A second editor must confirm a redaction of published text; you asked for this one.")
+        raise NotAllowed(
+            "A second editor must confirm a redaction of published text; you asked for this one."
+        )
     record = target_of(session, redaction.target_table, redaction.target_id, lock=True)
     _apply(session, actor, redaction, record)
     return redaction
@@ -391,7 +408,10 @@ def _scrub_outbox(session: Session, removed: list[str]) -> None:
     for text in set(removed):
         rows = session.scalars(
             select(OutboxMessage).where(
-                or_(OutboxMessage.body.contains(text, autoescape=True), OutboxMessage.subject.contains(text, autoescape=True))
+                or_(
+                    OutboxMessage.body.contains(text, autoescape=True),
+                    OutboxMessage.subject.contains(text, autoescape=True),
+                )
             )
         ).all()
         for message in rows:

@@ -1,15 +1,12 @@
-"""Redaction pages for editors (ask, check what will happen, confirm) and the JSON API.
+"""Redaction pages for editors (ask, see what will happen, confirm) and the JSON API.
 
-| method and path | does |
-|---|---|
-| `GET /staff/redactions` | pending requests (with the confirm button for a second editor) and recent redactions |
-| `GET /staff/redactions/new/<target>/<id>` | the form: exact text, reason, and the privacy scan's suggestions |
-| `POST /staff/redactions/new/<target>/<id>` | first the page saying what will happen; with `confirmed=1`, the request |
-| `GET /staff/redactions/<id>` | one redaction: where, why, by whom, pending or carried out |
-| `POST /staff/redactions/<id>/confirm` | a second editor confirms (published text) |
-| `POST /api/v1/redactions` | `{"target", "id"` or `"post_id"` and `"revision", "text", "reason"}` → 201 |
-| `GET /api/v1/redactions/<id>` | its state |
-| `POST /api/v1/redactions/<id>/confirm` | confirm → 200; already carried out → 409; the requester → 403 |
+- ``GET /staff/redactions/``: pending requests and recent redactions.
+- ``GET|POST /staff/redactions/new/<target>/<id>``: the form (exact text, reason, the privacy scan's
+  suggestions); a POST shows what will happen, and with ``confirmed=1`` makes the request.
+- ``GET /staff/redactions/<id>``, ``POST /staff/redactions/<id>/confirm``: a second editor confirms.
+- ``POST /api/v1/redactions`` with ``{"target", "id"`` (or ``"post_id", "revision"``), ``"text", "reason"}``
+  → 201; ``GET /api/v1/redactions/<id>``; ``POST /api/v1/redactions/<id>/confirm`` → 200, or 409 when
+  already carried out, 403 for the requester.
 """
 
 from __future__ import annotations
@@ -24,9 +21,8 @@ from app.errors import InvalidInput, NotFound
 from app.posts.models import Revision
 from app.redaction import services
 from app.redaction.models import MARK, Redaction, Target
-from app.web import api
+from app.web import api, desk
 from app.web.auth import current_user
-from app.web import desk
 from app.web.database import db
 from app.web.forms import Form
 from app.web.urls import public_url
@@ -133,7 +129,9 @@ def show(redaction_id: int) -> Any:
     if application is None:  # the text is still there: show the second editor what will go
         for field, start, end in redaction.spans:
             value = fields.get(field, "")
-            excerpts.append((field, value[max(0, start - 40) : start], value[start:end], value[end : end + 40]))
+            excerpts.append(
+                (field, value[max(0, start - 40) : start], value[start:end], value[end : end + 40])
+            )
     return render_template(
         "redaction/show.html",
         redaction=redaction,
@@ -183,19 +181,29 @@ def api_create_redaction() -> Any:
     data = api.json_body()
     name = data.get("target")
     if not isinstance(name, str) or name not in TARGETS:
-        raise InvalidInput("target must be revision, comment, error_report or contact_message.", field="target")
+        raise InvalidInput(
+            "target must be revision, comment, error_report or contact_message.", field="target"
+        )
     table = TARGETS[name]
     if table == Target.REVISION and data.get("id") is None:
         post_id = api.int_field(data, "post_id")
         number = api.int_field(data, "revision")
-        target_id = db().scalar(select(Revision.id).where(Revision.post_id == post_id, Revision.number == number))
+        target_id = db().scalar(
+            select(Revision.id).where(Revision.post_id == post_id, Revision.number == number)
+        )
         if target_id is None:
             raise NotFound("No such revision.")
     else:
         target_id = api.int_field(data, "id")
     assert target_id is not None
-    redaction = services.request(db(), actor, table, target_id, text=data.get("text"), reason=data.get("reason"))
-    return redaction_json(redaction), 201, {"Location": public_url("api.api_get_redaction", redaction_id=redaction.id)}
+    redaction = services.request(
+        db(), actor, table, target_id, text=data.get("text"), reason=data.get("reason")
+    )
+    return (
+        redaction_json(redaction),
+        201,
+        {"Location": public_url("api.api_get_redaction", redaction_id=redaction.id)},
+    )
 
 
 @API.get("/redactions/<int:redaction_id>")

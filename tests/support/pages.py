@@ -110,7 +110,12 @@ def seed_site(
     comments_seed = seed_comments(session, post, staff)
     # A redaction of published text, waiting for a second editor (it changes nothing until confirmed).
     redaction = redactions.request(
-        session, staff, Target.REVISION, _revision_id(session, post, 1), text="Ibuprofen", reason="Checking the pages."
+        session,
+        staff,
+        Target.REVISION,
+        _revision_id(session, post, 1),
+        text="Ibuprofen",
+        reason="Checking the pages.",
     )
     session.commit()
     return Site(
@@ -311,7 +316,6 @@ def comment_staff_pages(seed: CommentsSeed) -> list[Page]:
         Page("moderation: contact messages", "/staff/contact/", signed_in=True),
         Page("moderation: a contact message", f"/staff/contact/{seed.contact_id}", signed_in=True),
     ]
-
 
 
 def _revision_id(session: Session, post: Post, number: int) -> int:
