@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,6 +40,20 @@ def _dump(session: Session) -> str:
         for row in bind.execute(text(f'SELECT * FROM "{table}"')):
             chunks.append(f"{table}: " + " | ".join(str(v) for v in row))
     return "\n".join(chunks)
+
+
+def _sqlite_files(session: Session) -> bytes:
+    """On SQLite, the bytes of the database file and its write-ahead log after a checkpoint (what a copy of
+    the files would hold); on PostgreSQL, nothing (its files are not ours to read)."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return b""
+    session.rollback()  # no snapshot of ours holds the log back
+    with bind.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    path = Path(str(bind.url.database))
+    wal = path.with_name(path.name + "-wal")
+    return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
 
 
 @pytest.fixture
@@ -87,6 +102,8 @@ def test_published_text_needs_a_second_editor_then_the_bytes_are_gone(
     first, second, _third = editors
     client.get(f"/posts/{corrected.slug}/changes?from=1&to=2")  # a reader page, cached
     assert IDENT in _dump(session)  # in the revision, its HTML and the stored diff
+    if session.get_bind().dialect.name == "sqlite":
+        assert IDENT.encode() in _sqlite_files(session)
 
     assert _ask(api, corrected.author, corrected).status_code == 403  # authors cannot redact
     asked = _ask(api, first, corrected)
@@ -103,6 +120,7 @@ def test_published_text_needs_a_second_editor_then_the_bytes_are_gone(
     assert api.post(f"/api/v1/redactions/{pending['id']}/confirm", as_=second).status_code == 409
 
     assert IDENT not in _dump(session)
+    assert IDENT.encode() not in _sqlite_files(session)  # not even in free space or the log
     revision = session.query(Revision).filter_by(post_id=corrected.id, number=1).one()
     assert revision.body == BODY.replace(IDENT, MARK)
     assert MARK in revision.html and revision.redaction_count == 1
@@ -169,6 +187,13 @@ def test_drafts_comments_reports_and_messages_need_one_editor(
         {"target": "revision", "post_id": 1, "revision": 1, "text": "not in the text", "reason": "r"},
         {"target": "revision", "post_id": 1, "revision": 1, "text": IDENT, "reason": ""},
         {"target": "revision", "post_id": 1, "revision": 1, "text": IDENT, "reason": f"It says {IDENT}"},
+        {
+            "target": "revision",
+            "post_id": 1,
+            "revision": 1,
+            "text": IDENT,
+            "reason": f"It says {IDENT.upper()}",
+        },
         {"target": "revision", "post_id": 1, "revision": 1, "text": "   ", "reason": "r"},
         {"target": "revision", "post_id": 1, "revision": 1, "text": ["x"], "reason": "r"},
         {"target": "revision", "post_id": 1, "revision": 1, "text": "x" * 5000, "reason": "r"},
@@ -363,3 +388,26 @@ def test_two_editors_redact_through_the_staff_pages(
     assert "Carried out by Femi Second" in parse(two.get(show_path)).select_one("#redaction-state").get_text()
     assert IDENT not in _dump(session)
     assert IDENT not in two.get("/staff/redactions/").get_data(as_text=True)
+
+
+def test_the_form_offers_the_privacy_scans_findings(
+    app: Any, make_post: Any, editors: Any, session: Session
+) -> None:
+    draft = make_post("draft", body="Seen in clinic, MRN 44172290, doing well.")
+    revision_id = session.query(Revision.id).filter_by(post_id=draft.id, number=1).scalar()
+    client = app.test_client()
+    log_in(client, editors[0].email, PASSWORD)
+    page = parse(client.get(f"/staff/redactions/new/revision/{revision_id}"))
+    offered = [code.get_text() for code in page.select("#redaction-suggestions code")]
+    assert any("44172290" in found for found in offered)
+
+
+def test_only_editors_open_the_redaction_pages(
+    app: Any, corrected: Post, make_user: Any, session: Session
+) -> None:
+    revision_id = session.query(Revision.id).filter_by(post_id=corrected.id, number=1).scalar()
+    client = app.test_client()
+    log_in(client, corrected.author.email, PASSWORD)
+    assert client.get(f"/staff/redactions/new/revision/{revision_id}").status_code == 403
+    assert client.get("/staff/redactions/").status_code == 403
+    assert app.test_client().get("/staff/redactions/").status_code in (302, 401)

@@ -225,7 +225,9 @@ def corrections_feed() -> Any:
             entry.updated(item.at)
         return fg.atom_str(pretty=True).decode()
 
-    response = cached_page(("corrections-feed", services.corrections_stamp(db())), render)
+    # The posts' versions too: a redaction rewrites a title or note the feed quotes, and moves only those.
+    key = ("corrections-feed", services.corrections_stamp(db()), posts.public_stamp(db()))
+    response = cached_page(key, render)
     response.mimetype = "application/atom+xml"
     return response
 

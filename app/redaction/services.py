@@ -17,6 +17,7 @@ error report or a contact message it is carried out at once. Carrying it out:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from app.comments.formatting import render_comment
 from app.comments.models import Comment
 from app.contact.models import ContactMessage
 from app.corrections.models import ErrorReport, RevisionDiff
+from app.db import on_commit
 from app.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from app.gates.privacy import scan
 from app.mail.models import OutboxMessage
@@ -114,11 +116,13 @@ def _occurrences(value: str, needle: str) -> list[int]:
     return found
 
 
-def suggestions(target_table: str, record: Any) -> list[Suggestion]:
+def suggestions(
+    target_table: str, record: Any, extra_terms: Iterable[str] = (), allow: Iterable[str] = ()
+) -> list[Suggestion]:
     """What the privacy scan finds in the record's text: offered, never applied by itself."""
     found = []
     for name, value in fields_of(target_table, record).items():
-        for finding in scan(value):
+        for finding in scan(value, extra_terms, allow):
             text = value[finding.start : finding.end]
             if text and MARK not in text:
                 found.append(Suggestion(name, finding.kind, text))
@@ -223,7 +227,7 @@ def _clean_reason(value: object, needle: str) -> str:
         )
     if len(value) > MAX_REASON_CHARS:
         raise InvalidInput(f"reason is longer than {MAX_REASON_CHARS} characters.", field="reason")
-    if needle.strip() in value:
+    if needle.strip().casefold() in value.casefold():
         raise InvalidInput("The reason must not repeat the text being redacted.", field="reason")
     return value
 
@@ -361,6 +365,8 @@ def _apply(session: Session, actor: User, redaction: Redaction, record: Any) -> 
             setattr(record, name, value)
     session.flush()
     _scrub_outbox(session, removed)
+    if session.get_bind().dialect.name == "sqlite":
+        on_commit(session, lambda: checkpoint_sqlite(session))
     audit.record(
         session,
         actor,
@@ -417,3 +423,11 @@ def _scrub_outbox(session: Session, removed: list[str]) -> None:
         for message in rows:
             message.body = message.body.replace(text, MARK)
             message.subject = message.subject.replace(text, MARK)[:300]
+
+
+def checkpoint_sqlite(session: Session) -> None:
+    """After a redaction commits on SQLite: copy the write-ahead log into the database file and empty it,
+    so the old page images it held (with the redacted text) are gone too. Best effort: a reader holding
+    an old snapshot keeps the log until it finishes; the next checkpoint then does it."""
+    with session.get_bind().connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

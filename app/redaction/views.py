@@ -92,12 +92,13 @@ def new(target: str, target_id: int) -> Any:
     text = request.form.get("text", "") if request.method == "POST" else ""
     reason = request.form.get("reason", "") if request.method == "POST" else ""
     values = {"text": text, "reason": reason}
+    settings = api.gate_settings()
     common = {
         "target": target,
         "target_id": target_id,
         "record": record,
         "fields": services.fields_of(table, record),
-        "suggestions": services.suggestions(table, record),
+        "suggestions": services.suggestions(table, record, settings.privacy_terms, settings.privacy_allow),
         "published": services.is_published_text(db(), table, record),
         "form": form,
         "values": values,
