@@ -411,3 +411,26 @@ def test_only_editors_open_the_redaction_pages(
     assert client.get(f"/staff/redactions/new/revision/{revision_id}").status_code == 403
     assert client.get("/staff/redactions/").status_code == 403
     assert app.test_client().get("/staff/redactions/").status_code in (302, 401)
+
+
+def test_the_staff_form_survives_hostile_text(
+    app: Any, corrected: Post, editors: Any, session: Session
+) -> None:
+    from tests.support import hostile
+
+    revision_id = session.query(Revision.id).filter_by(post_id=corrected.id, number=1).scalar()
+    path = f"/staff/redactions/new/revision/{revision_id}"
+    client = app.test_client()
+    log_in(client, editors[0].email, PASSWORD)
+    token = _csrf(client, path)
+    values = {**hostile.TEXT, **hostile.SCRIPTS, "huge": "x" * 200_000}
+    for name, value in values.items():
+        if not isinstance(value, str) or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+            continue  # a form post carries UTF-8 text only
+        for field in ("text", "reason"):
+            data = {"csrf_token": token, "text": IDENT, "reason": "Names a patient.", field: value}
+            for confirmed in ("", "1"):
+                r = client.post(path, data={**data, "confirmed": confirmed})
+                assert r.status_code < 500, (name, field, confirmed, r.status_code)
+    session.expire_all()
+    assert session.get(Revision, revision_id).redaction_count == 0  # published: all still pending at most
