@@ -146,6 +146,9 @@ def test_published_text_needs_a_second_editor_then_the_bytes_are_gone(
     assert parse(client.get(f"/posts/{corrected.slug}/revisions/2")).select_one("#redaction-note") is None
     changes = client.get(f"/posts/{corrected.slug}/changes?from=1&to=2").get_data(as_text=True)
     assert IDENT not in changes
+    assert (
+        parse(client.get(f"/posts/{corrected.slug}")).select_one("#redaction-note") is None
+    )  # rev 2 is current
 
 
 def test_drafts_comments_reports_and_messages_need_one_editor(
@@ -168,6 +171,12 @@ def test_drafts_comments_reports_and_messages_need_one_editor(
     session.commit()
 
     assert _ask(api, first, draft).get_json()["state"] == "applied"
+    # A live post's current text, redacted: its page says so.
+    current = make_post("published", body=BODY)
+    pending = _ask(api, first, current).get_json()
+    assert api.post(f"/api/v1/redactions/{pending['id']}/confirm", as_=editors[1]).status_code == 200
+    page = parse(api.client.get(f"/posts/{current.slug}"))
+    assert page.select_one("#redaction-note") is not None and IDENT not in page.get_text()
     for target, record in (("comment", comment), ("error_report", report), ("contact_message", message)):
         r = api.post(
             "/api/v1/redactions",
