@@ -443,3 +443,28 @@ def test_the_staff_form_survives_hostile_text(
                 assert r.status_code < 500, (name, field, confirmed, r.status_code)
     session.expire_all()
     assert session.get(Revision, revision_id).redaction_count == 0  # published: all still pending at most
+
+
+def test_the_redact_links_on_comments_reports_and_messages(
+    app: Any, session: Session, make_post: Any, make_user: Any
+) -> None:
+    staff = make_user("editor", "moderator", name="Mo Editor")
+    live = make_post("published")
+    comment = Comment(
+        post_id=live.id, author_name="R", author_email="r@example.org", body=BODY, html="<p>x</p>"
+    )
+    report = ErrorReport(post_id=live.id, revision_number=1, what=f"It names {IDENT}.", source="")
+    message = ContactMessage(name="R", email="r@example.org", subject="Hello", body=BODY)
+    session.add_all([comment, report, message])
+    session.commit()
+    client = app.test_client()
+    log_in(client, staff.email, PASSWORD)
+    for page, target in (
+        (f"/staff/comments/{comment.id}", f"/staff/redactions/new/comment/{comment.id}"),
+        ("/staff/error-reports", f"/staff/redactions/new/error_report/{report.id}"),
+        (f"/staff/contact/{message.id}", f"/staff/redactions/new/contact_message/{message.id}"),
+    ):
+        soup = parse(client.get(page))
+        assert soup.find("a", href=target) is not None, page
+        form = client.get(target)
+        assert form.status_code == 200 and IDENT in form.get_data(as_text=True)

@@ -271,6 +271,7 @@ def report_queue() -> Any:
         state=state,
         accept_form=AcceptForm(),
         decline_form=DeclineForm(),
+        can_redact=can(actor, "history.redact"),
     )
 
 

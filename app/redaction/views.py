@@ -67,7 +67,10 @@ def _context(table: str, record: Any) -> dict[str, Any]:
         return {"label": f"comment {record.id}", "back": url_for("moderation.comment", comment_id=record.id)}
     if table == Target.ERROR_REPORT:
         return {"label": f"error report {record.id}", "back": url_for("corrections.report_queue")}
-    return {"label": f"contact message {record.id}", "back": url_for("redaction.index")}
+    return {
+        "label": f"contact message {record.id}",
+        "back": url_for("contact_desk.message", message_id=record.id),
+    }
 
 
 @bp.get("/")
