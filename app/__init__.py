@@ -47,6 +47,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.editorial import views as editorial
     from app.moderation import views as moderation
     from app.posts import views as posts
+    from app.redaction import views as redaction
     from app.settings.views import API as settings_api
     from app.settings.views import bp as settings_bp
     from app.sso.views import bp as sso_bp
@@ -63,8 +64,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(contact_desk_bp)
     app.register_blueprint(moderation.bp)
     app.register_blueprint(settings_bp)
+    app.register_blueprint(redaction.bp)
     app.register_blueprint(
-        api.blueprint(posts.API, editorial.API, disclosures.API, comments.API, moderation.API, settings_api)
+        api.blueprint(
+            posts.API, editorial.API, disclosures.API, comments.API, moderation.API, settings_api, redaction.API
+        )
     )
 
     from app.cli import register

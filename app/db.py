@@ -98,6 +98,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
+    # Deleted and overwritten content is zeroed in the file, not left in free space: a redaction
+    # (app.redaction) must leave no copy of what it removed.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -12,6 +12,7 @@ from app.jobs.models import JobRun
 from app.mail.models import OutboxMessage
 from app.moderation.models import AkismetSubmission
 from app.posts.models import Approval, ApprovalWithdrawal, Post, PostSlug, Publication, Retraction, Revision
+from app.redaction.models import Redaction, RedactionApplication
 from app.settings.models import Setting, SettingChange
 from app.sso.models import UserIdentity
 
@@ -40,6 +41,8 @@ __all__ = [
     "Post",
     "Publication",
     "Retraction",
+    "Redaction",
+    "RedactionApplication",
     "Review",
     "Revision",
     "User",

@@ -83,6 +83,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "editorial",
         "comments",  # uses spam; knows nothing of moderation
         "moderation",  # builds on comments and contact
+        "redaction",  # rewrites stored text (revisions, diffs, comments, reports, messages): the exception
         "staff",
     )
 )

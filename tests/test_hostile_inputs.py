@@ -37,6 +37,7 @@ from app.comments.models import Comment
 from app.disclosures.models import Disclosure
 from app.posts import rendering
 from app.posts.models import Post, Revision
+from app.redaction.models import Redaction
 from tests.support import hostile
 from tests.support.web import PASSWORD, form_csrf_token, log_in, parse
 
@@ -359,6 +360,26 @@ ENDPOINTS = [
         },
         one_ip_each=True,
         writes=Comment,
+    ),
+    Endpoint(
+        "redact",  # of published text: each accepted request waits for a second editor, the text stays
+        lambda w: "/api/v1/redactions",
+        "editor",
+        lambda w: {
+            "target": "revision",
+            "post_id": w.published.id,
+            "revision": 1,
+            "text": "seven hours",
+            "reason": "Names a patient.",
+        },
+        {
+            "target": line_field(40, scripts=False),
+            "text": line_field(1000),
+            "reason": NOTE_FIELD,
+            "post_id": NUMBER_FIELD,
+            "revision": NUMBER_FIELD,
+        },
+        writes=Redaction,
     ),
 ]
 # Calls without fields of their own (submit, withdraw, retract ...) are covered by the walkers below.

@@ -49,6 +49,10 @@ RULES: dict[str, tuple[str, Callable[[User, Post | None], bool]]] = {
         "Only an editor who did not write the post can override a publishing gate.",
         lambda u, p: u.has_role(Role.EDITOR) and not _owns(u, p),
     ),
+    "history.redact": (
+        "Only editors can redact identifiers from stored text.",
+        lambda u, p: u.has_role(Role.EDITOR),
+    ),
     "audit.view": ("Only staff can read the audit log.", _is_staff),
     "disclosure.record": ("Only staff keep disclosures.", _is_staff),
     "users.manage": ("Only admins can manage users.", lambda u, p: u.has_role(Role.ADMIN)),

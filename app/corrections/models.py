@@ -65,6 +65,10 @@ class RevisionDiff(AppendOnly, Base):
     html: Mapped[str] = mapped_column(Text)
     # Which diff engine wrote it (app.corrections.diff.ENGINE_VERSION): a newer engine ignores older rows.
     engine: Mapped[int] = mapped_column(default=1, server_default="1")
+    # The two revisions' redaction counts when this was computed: a redaction makes it stale, and only a
+    # stale diff may be deleted (by app.redaction, in the database's own terms: migration 0008).
+    from_redactions: Mapped[int] = mapped_column(default=0, server_default="0")
+    to_redactions: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     def __repr__(self) -> str:

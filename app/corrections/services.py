@@ -73,6 +73,8 @@ def cached_diff(session: Session, old: Revision, new: Revision, *, store: bool =
             RevisionDiff.from_revision_id == old.id,
             RevisionDiff.to_revision_id == new.id,
             RevisionDiff.engine == ENGINE_VERSION,
+            RevisionDiff.from_redactions == old.redaction_count,
+            RevisionDiff.to_redactions == new.redaction_count,
         )
     )
     if found is not None:
@@ -88,6 +90,8 @@ def cached_diff(session: Session, old: Revision, new: Revision, *, store: bool =
                     to_revision_id=new.id,
                     html=html,
                     engine=ENGINE_VERSION,
+                    from_redactions=old.redaction_count,
+                    to_redactions=new.redaction_count,
                     created_at=utc_now(),
                 )
             )

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from wtforms import EmailField, IntegerField, StringField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp
 
-from app.accounts.permissions import require
+from app.accounts.permissions import can, require
 from app.clock import utc_now
 from app.corrections import services
 from app.editorial.services import retraction_for
@@ -17,6 +17,7 @@ from app.errors import InvalidInput, NotFound
 from app.posts import services as posts
 from app.posts.models import Retraction
 from app.posts.views import public_key
+from app.redaction import services as redaction
 from app.text import clean_text, whole_number
 from app.web.auth import current_user
 from app.web.database import db
@@ -104,11 +105,13 @@ def history(slug: str) -> Any:
 
     def render() -> str:
         post = posts.get_public_post(db(), slug)
+        rows = services.history(db(), post)
         return render_template(
             "corrections/history.html",
             post=post,
-            history=services.history(db(), post),
+            history=rows,
             retraction=retraction_for(db(), post),
+            redactions=redaction.revision_notes(db(), [rev.id for rev, _pub in rows]),
         )
 
     return cached_page(("history", key), render)
@@ -223,7 +226,9 @@ def corrections_feed() -> Any:
             entry.updated(item.at)
         return fg.atom_str(pretty=True).decode()
 
-    response = cached_page(("corrections-feed", services.corrections_stamp(db())), render)
+    # The posts' versions too: a redaction rewrites a title or note the feed quotes, and moves only those.
+    key = ("corrections-feed", services.corrections_stamp(db()), posts.public_stamp(db()))
+    response = cached_page(key, render)
     response.mimetype = "application/atom+xml"
     return response
 
@@ -267,6 +272,7 @@ def report_queue() -> Any:
         state=state,
         accept_form=AcceptForm(),
         decline_form=DeclineForm(),
+        can_redact=can(actor, "history.redact"),
     )
 
 
@@ -309,4 +315,5 @@ def staff_diff(post_id: int) -> Any:
         new=new,
         diff=html,
         revisions=posts.revisions(db(), post, published_only=False),
+        can_redact=can(actor, "history.redact"),
     )

@@ -173,6 +173,7 @@ class Revision(AppendOnly, Base):
         CheckConstraint(f"kind IN {REVISION_KINDS!r}", name="kind_known"),
         CheckConstraint("number >= 1", name="number_positive"),
         CheckConstraint("kind IN ('original', 'minor') OR note <> ''", name="note_required"),
+        CheckConstraint("redaction_count >= 0", name="redaction_count_positive"),
     )
 
     id: Mapped[intpk]
@@ -188,6 +189,9 @@ class Revision(AppendOnly, Base):
     note: Mapped[str] = mapped_column(Text, default="")
     # The author's own view rather than the organisation's: the page adds the ethics code's disclaimer.
     personal_view: Mapped[bool] = mapped_column(default=False)
+    # How many redactions replaced spans of this revision's text (app.redaction). The database lets a
+    # revision's text change only by moving this to the sequence of a recorded redaction (migration 0008).
+    redaction_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     author: Mapped[User] = relationship(lazy="joined")
 

@@ -14,6 +14,7 @@ from app.editorial import services as editorial
 from app.errors import InvalidInput, Moved, NotFound
 from app.posts import services
 from app.posts.models import Post, Publication, Revision
+from app.redaction import services as redaction
 from app.text import clean_text, clean_url_list, whole_number
 from app.web import api
 from app.web.api import bool_field, int_field, json_body, listing, page_args
@@ -103,7 +104,10 @@ def revision(slug: str, number: int) -> Any:
     def render() -> str:
         post = services.get_public_post(db(), slug)
         rev, publication = services.published_revision(db(), post, number)
-        return render_template("posts/revision.html", post=post, revision=rev, publication=publication)
+        notes = redaction.revision_notes(db(), [rev.id]).get(rev.id, [])
+        return render_template(
+            "posts/revision.html", post=post, revision=rev, publication=publication, redactions=notes
+        )
 
     return cached_page(("revision", key, number), render)
 

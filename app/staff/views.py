@@ -86,6 +86,8 @@ ACTION_LABELS = {
     "account.sso_linked": "Single sign-on identity linked",
     "account.sso_provisioned": "Account created at first single sign-on",
     "account.roles_from_sso": "Roles set from the sign-on provider's groups",
+    "redaction.requested": "Redaction asked for",
+    "redaction.applied": "Redaction carried out",
 }
 
 

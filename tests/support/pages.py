@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
@@ -23,7 +24,9 @@ from app.corrections import services as corrections
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings
 from app.posts import services as posts
-from app.posts.models import Post
+from app.posts.models import Post, Revision
+from app.redaction import services as redactions
+from app.redaction.models import Target
 
 # GET endpoints that are not HTML pages, so they are neither validated nor run through axe.
 NOT_HTML: frozenset[str] = frozenset({"static", "corrections.feed", "corrections.corrections_feed"})
@@ -76,6 +79,7 @@ class Site:
     staff: User  # holds every role, so signed-in pages show every staff control; signs in for the checks
     posts: list[Post]
     comments: CommentsSeed | None = None  # reader and staff comments on ``post``, a contact message
+    redaction_id: int = 0  # a pending redaction of ``post``'s revision 1
 
 
 def seed_site(
@@ -119,6 +123,15 @@ def seed_site(
         ip="192.0.2.10",
     )
     comments_seed = seed_comments(session, post, staff)
+    # A redaction of published text, waiting for a second editor (it changes nothing until confirmed).
+    redaction = redactions.request(
+        session,
+        staff,
+        Target.REVISION,
+        _revision_id(session, post, 1),
+        text="Ibuprofen",
+        reason="Checking the pages.",
+    )
     session.commit()
     return Site(
         post=post,
@@ -128,6 +141,7 @@ def seed_site(
         staff=staff,
         posts=[*others, post],
         comments=comments_seed,
+        redaction_id=redaction.id,
     )
 
 
@@ -173,6 +187,13 @@ def every_page(site: Site) -> list[Page]:
         Page("staff: a post's audit log", f"/staff/posts/{site.post.id}/audit", signed_in=True),
         Page("staff: error reports", "/staff/error-reports", signed_in=True),
         Page("staff: changes since publication", f"/staff/posts/{site.post.id}/diff", signed_in=True),
+        Page("staff: redactions", "/staff/redactions/", signed_in=True),
+        Page("staff: a pending redaction", f"/staff/redactions/{site.redaction_id}", signed_in=True),
+        Page(
+            "staff: redact a revision",
+            f"/staff/redactions/new/revision/{site.post.published_revision_id}",
+            signed_in=True,
+        ),
     ]
     if site.comments is not None:
         reader += comment_reader_pages(site, site.comments)
@@ -323,3 +344,9 @@ def comment_staff_pages(seed: CommentsSeed) -> list[Page]:
         Page("moderation: contact messages", "/staff/contact/", signed_in=True),
         Page("moderation: a contact message", f"/staff/contact/{seed.contact_id}", signed_in=True),
     ]
+
+
+def _revision_id(session: Session, post: Post, number: int) -> int:
+    found = session.scalar(select(Revision.id).where(Revision.post_id == post.id, Revision.number == number))
+    assert found is not None
+    return found

@@ -1,0 +1,433 @@
+"""Redact: replace exact spans of stored text with the mark, so the original bytes leave the database.
+
+The one path that may change history (a revision's text, a cached diff). An editor asks: for published
+text the request waits for a second, different editor to confirm; for a draft revision, a comment, an
+error report or a contact message it is carried out at once. Carrying it out:
+
+1. writes a ``RedactionApplication`` (the target's next ``sequence``; on a post, this moves the post's
+   ``version``, so reader-page caches refresh);
+2. rewrites the target's text fields, and what is derived from them (a revision's HTML, a comment's
+   HTML and the spam checks' notes), in one UPDATE: for a revision the database checks that statement
+   against the application (migration 0008);
+3. deletes the cached diffs that were computed from the revision's old text (the database lets only a
+   stale diff go) and scrubs copies in the mail outbox;
+4. records it in the audit log: who, why, which record, how many characters in how many spans. Never
+   the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.accounts.permissions import require
+from app.audit import services as audit
+from app.clock import utc_now
+from app.comments.formatting import render_comment
+from app.comments.models import Comment
+from app.contact.models import ContactMessage
+from app.corrections.models import ErrorReport, RevisionDiff
+from app.db import on_commit
+from app.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from app.gates.privacy import scan
+from app.mail.models import OutboxMessage
+from app.posts.models import Publication, Revision
+from app.posts.rendering import render_markdown
+from app.redaction.models import FIELDS, MARK, Redaction, RedactionApplication, Target
+from app.text import has_lone_surrogate
+
+MAX_TEXT_CHARS = 1000
+MAX_REASON_CHARS = 2000
+NOT_FOUND = "That exact text is not in this record (it must match character for character)."
+MODELS: dict[str, Any] = {
+    Target.REVISION: Revision,
+    Target.COMMENT: Comment,
+    Target.ERROR_REPORT: ErrorReport,
+    Target.CONTACT_MESSAGE: ContactMessage,
+}
+LABELS = {
+    Target.REVISION: "revision",
+    Target.COMMENT: "comment",
+    Target.ERROR_REPORT: "error report",
+    Target.CONTACT_MESSAGE: "contact message",
+}
+
+
+@dataclass(frozen=True)
+class Span:
+    field: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A privacy-scan finding offered to the editor: the exact text, and where it is."""
+
+    field: str
+    kind: str
+    text: str
+
+
+# --- reading ------------------------------------------------------------------------------------------
+
+
+def target_of(session: Session, target_table: str, target_id: int, *, lock: bool = False) -> Any:
+    model = MODELS.get(target_table)
+    if model is None:
+        raise InvalidInput(
+            "target must be a revision, comment, error report or contact message.", field="target"
+        )
+    query = select(model).where(model.id == target_id)
+    if lock:
+        query = query.with_for_update(of=model)
+    found = session.scalar(query)
+    if found is None:
+        raise NotFound(f"No such {LABELS[Target(target_table)]}.")
+    return found
+
+
+def fields_of(target_table: str, record: Any) -> dict[str, str]:
+    return {name: getattr(record, name) or "" for name in FIELDS[target_table]}
+
+
+def locate(fields: dict[str, str], needle: str) -> list[Span]:
+    """Every occurrence of ``needle`` in the fields, left to right, never overlapping an earlier mark."""
+    spans = []
+    for name, value in fields.items():
+        marks = _occurrences(value, MARK)
+        for start in _occurrences(value, needle):
+            end = start + len(needle)
+            if not any(start < m + len(MARK) and m < end for m in marks):
+                spans.append(Span(name, start, end))
+    return spans
+
+
+def _occurrences(value: str, needle: str) -> list[int]:
+    found, at = [], value.find(needle)
+    while at != -1:
+        found.append(at)
+        at = value.find(needle, at + len(needle))
+    return found
+
+
+def suggestions(
+    target_table: str, record: Any, extra_terms: Iterable[str] = (), allow: Iterable[str] = ()
+) -> list[Suggestion]:
+    """What the privacy scan finds in the record's text: offered, never applied by itself."""
+    found = []
+    for name, value in fields_of(target_table, record).items():
+        for finding in scan(value, extra_terms, allow):
+            text = value[finding.start : finding.end]
+            if text and MARK not in text:
+                found.append(Suggestion(name, finding.kind, text))
+    return found
+
+
+def is_published_text(session: Session, target_table: str, record: Any) -> bool:
+    """Published revisions need two editors; drafts, comments, reports and messages one."""
+    if target_table != Target.REVISION:
+        return False
+    return bool(session.scalar(select(exists().where(Publication.revision_id == record.id))))
+
+
+def get(session: Session, redaction_id: int) -> Redaction:
+    found = session.get(Redaction, redaction_id)
+    if found is None:
+        raise NotFound("No such redaction.")
+    return found
+
+
+def application_of(session: Session, redaction: Redaction) -> RedactionApplication | None:
+    return session.scalar(
+        select(RedactionApplication).where(RedactionApplication.redaction_id == redaction.id)
+    )
+
+
+def pending(session: Session) -> list[Redaction]:
+    applied = select(RedactionApplication.redaction_id)
+    return list(
+        session.scalars(
+            select(Redaction).where(Redaction.id.not_in(applied)).order_by(Redaction.requested_at)
+        )
+    )
+
+
+def recent(session: Session, limit: int = 50) -> list[tuple[Redaction, RedactionApplication]]:
+    rows = session.execute(
+        select(Redaction, RedactionApplication)
+        .join(RedactionApplication, RedactionApplication.redaction_id == Redaction.id)
+        .order_by(RedactionApplication.applied_at.desc(), RedactionApplication.id.desc())
+        .limit(limit)
+    ).all()
+    return [(r, a) for r, a in rows]
+
+
+def revision_notes(session: Session, revision_ids: list[int]) -> dict[int, list[RedactionApplication]]:
+    """For the public history: which revisions had text redacted, and when (never what, nor why)."""
+    if not revision_ids:
+        return {}
+    rows = session.scalars(
+        select(RedactionApplication)
+        .where(
+            RedactionApplication.target_table == Target.REVISION.value,
+            RedactionApplication.target_id.in_(revision_ids),
+        )
+        .order_by(RedactionApplication.applied_at)
+    ).all()
+    notes: dict[int, list[RedactionApplication]] = {}
+    for row in rows:
+        notes.setdefault(row.target_id, []).append(row)
+    return notes
+
+
+def _sequence(session: Session, target_table: str, target_id: int) -> int:
+    """How many redactions the target has had."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(RedactionApplication)
+            .where(
+                RedactionApplication.target_table == target_table, RedactionApplication.target_id == target_id
+            )
+        )
+        or 0
+    )
+
+
+# --- writing ------------------------------------------------------------------------------------------
+
+
+def _clean_needle(value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput("text must be the exact text to redact.", field="text")
+    if has_lone_surrogate(value) or "\x00" in value:
+        raise InvalidInput("text contains characters that cannot be stored.", field="text")
+    if not value.strip():
+        raise InvalidInput("Give the exact text to redact.", field="text")
+    if len(value) > MAX_TEXT_CHARS:
+        raise InvalidInput(f"text is longer than {MAX_TEXT_CHARS} characters.", field="text")
+    if MARK in value:
+        raise InvalidInput("That text is already redacted.", field="text")
+    return value
+
+
+def _clean_reason(value: object, needle: str) -> str:
+    if not isinstance(value, str) or has_lone_surrogate(value) or "\x00" in value:
+        raise InvalidInput("reason must be text.", field="reason")
+    value = value.strip()
+    if not value:
+        raise InvalidInput(
+            "Say why this must be redacted (the identifier itself is never recorded).", field="reason"
+        )
+    if len(value) > MAX_REASON_CHARS:
+        raise InvalidInput(f"reason is longer than {MAX_REASON_CHARS} characters.", field="reason")
+    if needle.strip().casefold() in value.casefold():
+        raise InvalidInput("The reason must not repeat the text being redacted.", field="reason")
+    return value
+
+
+def preview(target_table: str, record: Any, *, text: object, reason: object) -> list[Span]:
+    """What ``request`` would redact, checked the same way, without writing anything."""
+    needle = _clean_needle(text)
+    _clean_reason(reason, needle)
+    spans = locate(fields_of(target_table, record), needle)
+    if not spans:
+        raise InvalidInput(NOT_FOUND, field="text")
+    return spans
+
+
+def request(
+    session: Session, actor: User, target_table: str, target_id: int, *, text: object, reason: object
+) -> Redaction:
+    """Ask to redact every occurrence of ``text`` in one record. Applied at once unless it is published
+    text, which waits for a second editor (``confirm``)."""
+    require(actor, "history.redact")
+    needle = _clean_needle(text)
+    why = _clean_reason(reason, needle)
+    record = target_of(session, target_table, target_id, lock=True)
+    spans = locate(fields_of(target_table, record), needle)
+    if not spans:
+        raise InvalidInput(NOT_FOUND, field="text")
+    post_id, number = _post_of(session, target_table, record)
+    needs_confirmation = is_published_text(session, target_table, record)
+    redaction = Redaction(
+        target_table=target_table,
+        target_id=record.id,
+        post_id=post_id,
+        revision_number=number,
+        reason=why,
+        requested_by_id=actor.id,
+        requested_at=utc_now(),
+        spans=[[s.field, s.start, s.end] for s in spans],
+        span_count=len(spans),
+        span_length=sum(s.end - s.start for s in spans),
+        base_sequence=_sequence(session, target_table, record.id),
+        needs_confirmation=needs_confirmation,
+    )
+    session.add(redaction)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "redaction.requested",
+        post_id=post_id,
+        revision_number=number,
+        note=why,
+        **_facts(redaction),
+    )
+    if not needs_confirmation:
+        _apply(session, actor, redaction, record)
+    return redaction
+
+
+def confirm(session: Session, actor: User, redaction_id: int) -> Redaction:
+    """A second editor confirms a pending redaction of published text, which carries it out."""
+    require(actor, "history.redact")
+    redaction = session.scalar(
+        select(Redaction).where(Redaction.id == redaction_id).with_for_update(of=Redaction)
+    )
+    if redaction is None:
+        raise NotFound("No such redaction.")
+    if application_of(session, redaction) is not None:
+        raise Conflict("This redaction has already been carried out.")
+    if redaction.requested_by_id == actor.id:
+        raise NotAllowed(
+            "A second editor must confirm a redaction of published text; you asked for this one."
+        )
+    record = target_of(session, redaction.target_table, redaction.target_id, lock=True)
+    _apply(session, actor, redaction, record)
+    return redaction
+
+
+def _post_of(session: Session, target_table: str, record: Any) -> tuple[int | None, int | None]:
+    if target_table == Target.REVISION:
+        return record.post_id, record.number
+    if target_table in (Target.COMMENT, Target.ERROR_REPORT):
+        return record.post_id, None
+    return None, None
+
+
+def _facts(redaction: Redaction) -> dict[str, Any]:
+    return {
+        "redaction_id": redaction.id,
+        "target_table": redaction.target_table,
+        "target_id": redaction.target_id,
+        "fields": sorted({field for field, _start, _end in redaction.spans}),
+        "span_count": redaction.span_count,
+        "span_length": redaction.span_length,
+    }
+
+
+def _redacted(value: str, spans: list[Span]) -> str:
+    for span in sorted(spans, key=lambda s: s.start, reverse=True):
+        value = value[: span.start] + MARK + value[span.end :]
+    return value
+
+
+def _apply(session: Session, actor: User, redaction: Redaction, record: Any) -> None:
+    table, target_id = redaction.target_table, redaction.target_id
+    sequence = _sequence(session, table, target_id)
+    if sequence != redaction.base_sequence:
+        raise Conflict("This text was redacted again since the request; ask for the redaction anew.")
+    old = fields_of(table, record)
+    spans = [Span(f, s, e) for f, s, e in redaction.spans]
+    new = {name: _redacted(value, [s for s in spans if s.field == name]) for name, value in old.items()}
+    removed = [old[s.field][s.start : s.end] for s in spans]
+    session.add(
+        RedactionApplication(
+            redaction_id=redaction.id,
+            target_table=table,
+            target_id=target_id,
+            requested_by_id=redaction.requested_by_id,
+            needs_confirmation=redaction.needs_confirmation,
+            applied_by_id=actor.id,
+            sequence=sequence + 1,
+            post_id=redaction.post_id,
+            applied_at=utc_now(),
+        )
+    )
+    session.flush()
+    if table == Target.REVISION:
+        _rewrite_revision(session, record, new, sequence + 1)
+    elif table == Target.COMMENT:
+        record.body = new["body"]
+        record.html = render_comment(new["body"], max_chars=None)
+        for name in ("checks", "reasons", "relevance_drivers"):
+            setattr(record, name, _scrub_json(getattr(record, name), removed))
+    else:
+        for name, value in new.items():
+            setattr(record, name, value)
+    session.flush()
+    _scrub_outbox(session, removed)
+    if session.get_bind().dialect.name == "sqlite":
+        on_commit(session, lambda: checkpoint_sqlite(session))
+    audit.record(
+        session,
+        actor,
+        "redaction.applied",
+        post_id=redaction.post_id,
+        revision_number=redaction.revision_number,
+        note=redaction.reason,
+        requested_by_id=redaction.requested_by_id,
+        **_facts(redaction),
+    )
+
+
+def _rewrite_revision(session: Session, revision: Revision, new: dict[str, str], count: int) -> None:
+    """The one UPDATE of a stored revision (the database checks it against the application just written),
+    and the cached diffs computed from its old text, which only now may go."""
+    html = render_markdown(new["body"])
+    table = Revision.__table__
+    session.execute(
+        update(table)
+        .where(table.c.id == revision.id)
+        .values(title=new["title"], body=new["body"], note=new["note"], html=html, redaction_count=count)
+    )
+    session.execute(
+        delete(RevisionDiff).where(
+            or_(RevisionDiff.from_revision_id == revision.id, RevisionDiff.to_revision_id == revision.id)
+        )
+    )
+    session.expire(revision)
+
+
+def _scrub_json(value: Any, removed: list[str]) -> Any:
+    if isinstance(value, str):
+        for text in removed:
+            value = value.replace(text, MARK)
+        return value
+    if isinstance(value, list):
+        return [_scrub_json(v, removed) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub_json(v, removed) for k, v in value.items()}
+    return value
+
+
+def _scrub_outbox(session: Session, removed: list[str]) -> None:
+    """E-mail already queued or sent keeps a copy of what it quoted: replace it there too."""
+    for text in set(removed):
+        rows = session.scalars(
+            select(OutboxMessage).where(
+                or_(
+                    OutboxMessage.body.contains(text, autoescape=True),
+                    OutboxMessage.subject.contains(text, autoescape=True),
+                )
+            )
+        ).all()
+        for message in rows:
+            message.body = message.body.replace(text, MARK)
+            message.subject = message.subject.replace(text, MARK)[:300]
+
+
+def checkpoint_sqlite(session: Session) -> None:
+    """After a redaction commits on SQLite: copy the write-ahead log into the database file and empty it,
+    so the old page images it held (with the redacted text) are gone too. Best effort: a reader holding
+    an old snapshot keeps the log until it finishes; the next checkpoint then does it."""
+    with session.get_bind().connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -1,0 +1,470 @@
+"""Redaction: the one narrow path that may rewrite stored history, on SQLite and PostgreSQL.
+
+After a redaction the identifier's bytes are nowhere in the database (every text column of every table
+is read back), the audit log says who, why, where and how long, never what; the public history says
+that it happened; and every other UPDATE or DELETE of history is still refused by the database.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import DatabaseError
+from sqlalchemy.orm import Session
+
+from app.audit.models import AuditEntry
+from app.comments.models import Comment
+from app.contact.models import ContactMessage
+from app.corrections.models import ErrorReport
+from app.editorial import services as editorial
+from app.posts import services as posts
+from app.posts.models import Post, Revision
+from app.redaction.models import MARK
+from tests.support.web import PASSWORD, log_in, parse
+
+IDENT = "Jane Quigley"  # a patient's name the privacy scan does not know
+BODY = f"A patient, {IDENT}, recovered well.\n\nWe thank the ward; {IDENT} agreed to this account."
+
+
+def _dump(session: Session) -> str:
+    """Every column of every table, as text, straight from the database."""
+    session.expire_all()
+    bind = session.connection()
+    chunks = []
+    for table in inspect(bind).get_table_names():
+        for row in bind.execute(text(f'SELECT * FROM "{table}"')):
+            chunks.append(f"{table}: " + " | ".join(str(v) for v in row))
+    return "\n".join(chunks)
+
+
+def _sqlite_files(session: Session) -> bytes:
+    """On SQLite, the bytes of the database file and its write-ahead log after a checkpoint (what a copy of
+    the files would hold); on PostgreSQL, nothing (its files are not ours to read)."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return b""
+    session.rollback()  # no snapshot of ours holds the log back
+    with bind.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    path = Path(str(bind.url.database))
+    wal = path.with_name(path.name + "-wal")
+    return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+@pytest.fixture
+def editors(make_user: Any) -> tuple[Any, Any, Any]:
+    return (
+        make_user("editor", name="Erin First"),
+        make_user("editor", name="Femi Second"),
+        make_user("editor", name="Gail Third"),
+    )
+
+
+@pytest.fixture
+def corrected(session: Session, make_post: Any, make_user: Any, gate_settings: Any) -> Post:
+    """A post whose revision 1 (published) names a patient; revision 2 (published) no longer does, so the
+    stored diff 1 → 2 shows the identifier too."""
+    post = make_post("published", body=BODY, title="A recovery")
+    editor = make_user("editor", name="Corinne Corrector")
+    change = posts.RevisionInput(
+        "A recovery",
+        "A patient recovered well.",
+        ["https://example.org/sleep-study"],
+        "correction",
+        "Less detail.",
+    )
+    revision, _ = posts.revise(session, post.author, post, change, 1)
+    editorial.submit(session, post.author, post, gate_settings)
+    editorial.approve(session, editor, post, revision.number, gate_settings)
+    session.commit()
+    return post
+
+
+def _ask(api: Any, editor: Any, post: Post, number: int = 1, needle: str = IDENT) -> Any:
+    body = {
+        "target": "revision",
+        "post_id": post.id,
+        "revision": number,
+        "text": needle,
+        "reason": "Names a patient.",
+    }
+    return api.post("/api/v1/redactions", body, as_=editor)
+
+
+def test_published_text_needs_a_second_editor_then_the_bytes_are_gone(
+    api: Any, client: Any, session: Session, corrected: Post, editors: Any
+) -> None:
+    first, second, _third = editors
+    client.get(f"/posts/{corrected.slug}/changes?from=1&to=2")  # a reader page, cached
+    assert IDENT in _dump(session)  # in the revision, its HTML and the stored diff
+    if session.get_bind().dialect.name == "sqlite":
+        assert IDENT.encode() in _sqlite_files(session)
+
+    assert _ask(api, corrected.author, corrected).status_code == 403  # authors cannot redact
+    asked = _ask(api, first, corrected)
+    assert asked.status_code == 201, asked.get_json()
+    pending = asked.get_json()
+    assert pending["state"] == "pending" and pending["needs_confirmation"] and pending["span_count"] == 2
+    assert IDENT in _dump(session)  # nothing happens before the second editor
+    assert IDENT not in json.dumps(pending)
+
+    assert api.post(f"/api/v1/redactions/{pending['id']}/confirm", as_=first).status_code == 403
+    assert api.post(f"/api/v1/redactions/{pending['id']}/confirm", as_=corrected.author).status_code == 403
+    done = api.post(f"/api/v1/redactions/{pending['id']}/confirm", as_=second)
+    assert done.status_code == 200 and done.get_json()["state"] == "applied"
+    assert api.post(f"/api/v1/redactions/{pending['id']}/confirm", as_=second).status_code == 409
+
+    assert IDENT not in _dump(session)
+    assert IDENT.encode() not in _sqlite_files(session)  # not even in free space or the log
+    revision = session.query(Revision).filter_by(post_id=corrected.id, number=1).one()
+    assert revision.body == BODY.replace(IDENT, MARK)
+    assert MARK in revision.html and revision.redaction_count == 1
+    other = session.query(Revision).filter_by(post_id=corrected.id, number=2).one()
+    assert other.body == "A patient recovered well." and other.redaction_count == 0
+
+    entries = session.query(AuditEntry).filter(AuditEntry.action.like("redaction.%")).all()
+    applied = [e for e in entries if e.action == "redaction.applied"]
+    assert len(applied) == 1 and applied[0].actor_id == second.id
+    assert (
+        applied[0].data["span_length"] == 2 * len(IDENT)
+        and applied[0].data["target_table"] == "post_revisions"
+    )
+    assert applied[0].note == "Names a patient."
+    assert all(IDENT not in json.dumps(e.data) + e.note for e in entries)
+
+    # Readers see that it happened (the cached pages were refreshed), and the mark where the text was.
+    history = parse(client.get(f"/posts/{corrected.slug}/history"))
+    assert "Revision 1: redacted on" in history.select_one("#redaction-notes").get_text(" ")
+    page = client.get(f"/posts/{corrected.slug}/revisions/1").get_data(as_text=True)
+    assert IDENT not in page and MARK in page
+    assert parse(client.get(f"/posts/{corrected.slug}/revisions/1")).select_one("#redaction-note") is not None
+    assert parse(client.get(f"/posts/{corrected.slug}/revisions/2")).select_one("#redaction-note") is None
+    changes = client.get(f"/posts/{corrected.slug}/changes?from=1&to=2").get_data(as_text=True)
+    assert IDENT not in changes
+    assert (
+        parse(client.get(f"/posts/{corrected.slug}")).select_one("#redaction-note") is None
+    )  # rev 2 is current
+
+
+def test_drafts_comments_reports_and_messages_need_one_editor(
+    api: Any, session: Session, make_post: Any, editors: Any
+) -> None:
+    first = editors[0]
+    draft = make_post("draft", body=BODY)
+    live = make_post("published")
+    comment = Comment(
+        post_id=live.id,
+        author_name="Reader",
+        author_email="r@example.org",
+        body=BODY,
+        html="<p>x</p>",
+        checks=[{"name": "privacy", "detail": IDENT}],
+    )
+    report = ErrorReport(post_id=live.id, revision_number=1, what=f"It names {IDENT}.", source="")
+    message = ContactMessage(name="Reader", email="r@example.org", subject=IDENT, body=BODY)
+    session.add_all([comment, report, message])
+    session.commit()
+
+    assert _ask(api, first, draft).get_json()["state"] == "applied"
+    # A live post's current text, redacted: its page says so.
+    current = make_post("published", body=BODY)
+    pending = _ask(api, first, current).get_json()
+    assert api.post(f"/api/v1/redactions/{pending['id']}/confirm", as_=editors[1]).status_code == 200
+    page = parse(api.client.get(f"/posts/{current.slug}"))
+    assert page.select_one("#redaction-note") is not None and IDENT not in page.get_text()
+    for target, record in (("comment", comment), ("error_report", report), ("contact_message", message)):
+        r = api.post(
+            "/api/v1/redactions",
+            {"target": target, "id": record.id, "text": IDENT, "reason": "Patient."},
+            as_=first,
+        )
+        assert r.status_code == 201 and r.get_json()["state"] == "applied", r.get_json()
+    assert IDENT not in _dump(session)
+    session.expire_all()
+    assert MARK in session.get(Comment, comment.id).html
+    assert session.get(ContactMessage, message.id).subject == MARK
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"target": "revision", "post_id": 1, "revision": 1, "text": "not in the text", "reason": "r"},
+        {"target": "revision", "post_id": 1, "revision": 1, "text": IDENT, "reason": ""},
+        {"target": "revision", "post_id": 1, "revision": 1, "text": IDENT, "reason": f"It says {IDENT}"},
+        {
+            "target": "revision",
+            "post_id": 1,
+            "revision": 1,
+            "text": IDENT,
+            "reason": f"It says {IDENT.upper()}",
+        },
+        {"target": "revision", "post_id": 1, "revision": 1, "text": "   ", "reason": "r"},
+        {"target": "revision", "post_id": 1, "revision": 1, "text": ["x"], "reason": "r"},
+        {"target": "revision", "post_id": 1, "revision": 1, "text": "x" * 5000, "reason": "r"},
+        {"target": "revision", "post_id": 1, "revision": 1, "text": MARK, "reason": "r"},
+        {"target": "revision", "post_id": 1, "revision": 1, "text": "\ud800", "reason": "r"},
+        {"target": "nothing", "id": 1, "text": IDENT, "reason": "r"},
+        {"target": "comment", "id": "1", "text": IDENT, "reason": "r"},
+        {"target": "comment", "id": 10**12, "text": IDENT, "reason": "r"},
+    ],
+)
+def test_bad_requests_are_refused_with_a_4xx(
+    api: Any, make_post: Any, editors: Any, body: dict[str, Any]
+) -> None:
+    make_post("published", body=BODY)
+    r = api.post("/api/v1/redactions", body, as_=editors[0])
+    assert 400 <= r.status_code < 500 and "error" in r.get_json()
+
+
+def test_a_second_redaction_after_the_first_works_and_a_stale_request_conflicts(
+    api: Any, session: Session, corrected: Post, editors: Any
+) -> None:
+    first, second, third = editors
+    one = _ask(api, first, corrected, needle="Jane").get_json()
+    two = _ask(api, third, corrected, needle="Quigley").get_json()
+    assert api.post(f"/api/v1/redactions/{one['id']}/confirm", as_=second).status_code == 200
+    assert api.post(f"/api/v1/redactions/{two['id']}/confirm", as_=second).status_code == 409  # offsets moved
+    again = _ask(api, third, corrected, needle="Quigley").get_json()
+    assert api.post(f"/api/v1/redactions/{again['id']}/confirm", as_=first).status_code == 200
+    revision = session.query(Revision).filter_by(post_id=corrected.id, number=1).one()
+    session.refresh(revision)
+    assert revision.redaction_count == 2 and "Jane" not in revision.body and "Quigley" not in revision.body
+
+
+def test_two_confirmations_at_once_one_wins(
+    app: Any, api: Any, session: Session, corrected: Post, editors: Any, make_token: Any
+) -> None:
+    first, second, third = editors
+    pending = _ask(api, first, corrected).get_json()
+    tokens = {second.id: make_token(second), third.id: make_token(third)}
+    barrier = threading.Barrier(2)
+    codes: list[int] = []
+
+    def confirm(user_id: int) -> None:
+        with app.test_client() as c:
+            barrier.wait()
+            r = c.post(
+                f"/api/v1/redactions/{pending['id']}/confirm",
+                json={},
+                headers={"Authorization": f"Bearer {tokens[user_id]}"},
+            )
+            codes.append(r.status_code)
+
+    threads = [threading.Thread(target=confirm, args=(u,)) for u in tokens]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [200, 409]
+    count = session.execute(text("SELECT count(*) FROM redaction_applications")).scalar()
+    assert count == 1
+
+
+# --- the database still refuses every other change ---------------------------------------------------
+
+
+def _refused(session: Session, statement: str, **params: Any) -> None:
+    with pytest.raises(DatabaseError, match="append-only"):
+        session.execute(text(statement), params)
+        session.flush()
+    session.rollback()
+
+
+def test_raw_changes_to_history_are_still_refused(
+    api: Any, session: Session, corrected: Post, editors: Any
+) -> None:
+    first, second, _ = editors
+    revision_id = session.query(Revision.id).filter_by(post_id=corrected.id, number=1).scalar()
+    pretend = (
+        "UPDATE post_revisions SET body = 'rewritten', redaction_count = redaction_count + 1 WHERE id = :id"
+    )
+    _refused(session, pretend, id=revision_id)
+    _refused(session, "UPDATE post_revisions SET body = 'rewritten' WHERE id = :id", id=revision_id)
+    _refused(session, "DELETE FROM post_revisions WHERE id = :id", id=revision_id)
+    _refused(session, "DELETE FROM revision_diffs")  # none is stale yet
+
+    pending = _ask(api, first, corrected).get_json()
+    assert api.post(f"/api/v1/redactions/{pending['id']}/confirm", as_=second).status_code == 200
+    # The application is used up: it cannot authorise a second rewrite, nor be replayed.
+    _refused(session, pretend, id=revision_id)
+    _refused(
+        session, "UPDATE post_revisions SET body = 'x', redaction_count = 1 WHERE id = :id", id=revision_id
+    )
+    _refused(session, "DELETE FROM redactions")
+    _refused(session, "UPDATE redactions SET reason = 'other'")
+    _refused(session, "DELETE FROM redaction_applications")
+    _refused(session, "UPDATE redaction_applications SET sequence = 5")
+    _refused(session, "DELETE FROM audit_entries")
+
+    # A forged ledger row with the wrong bookkeeping does not open the door either.
+    row = session.execute(text("SELECT * FROM redactions")).mappings().one()
+    new_id = session.execute(
+        text(
+            "INSERT INTO redactions (target_table, target_id, reason, requested_by_id, requested_at, spans, "
+            "span_count, span_length, base_sequence, needs_confirmation) "
+            "VALUES ('post_revisions', :t, 'x', :u, :at, '[]', 1, 3, 1, :f) RETURNING id"
+        ),
+        {"t": revision_id, "u": first.id, "at": row["requested_at"], "f": False},
+    ).scalar()
+    session.execute(
+        text(
+            "INSERT INTO redaction_applications (redaction_id, target_table, target_id, requested_by_id, "
+            "needs_confirmation, applied_by_id, sequence, applied_at) "
+            "VALUES (:r, 'post_revisions', :t, :u, :f, :u, 2, :at)"
+        ),
+        {"r": new_id, "t": revision_id, "u": first.id, "f": False, "at": row["requested_at"]},
+    )
+    _refused(
+        session,
+        "UPDATE post_revisions SET body = 'all new text', redaction_count = 2 WHERE id = :id",
+        id=revision_id,
+    )
+    body = session.execute(
+        text("SELECT body FROM post_revisions WHERE id = :id"), {"id": revision_id}
+    ).scalar()
+    assert body == BODY.replace(IDENT, MARK)
+
+
+def test_the_four_eyes_check_is_in_the_data(
+    session: Session, corrected: Post, api: Any, editors: Any
+) -> None:
+    first = editors[0]
+    pending = _ask(api, first, corrected).get_json()
+    revision_id = session.query(Revision.id).filter_by(post_id=corrected.id, number=1).scalar()
+    with pytest.raises(DatabaseError):
+        session.execute(
+            text(
+                "INSERT INTO redaction_applications (redaction_id, target_table, target_id, requested_by_id, "
+                "needs_confirmation, applied_by_id, sequence, applied_at) "
+                "VALUES (:r, 'post_revisions', :t, :u, :f, :u, 1, CURRENT_TIMESTAMP)"
+            ),
+            {"r": pending["id"], "t": revision_id, "u": first.id, "f": True},
+        )
+    session.rollback()
+
+
+def test_the_migration_and_the_model_agree_on_the_mark() -> None:
+    from importlib import import_module
+
+    migration = import_module("migrations.versions.2026_12_03_0008_redactions")
+    assert migration.MARK_LENGTH == len(MARK)
+
+
+# --- the staff pages ----------------------------------------------------------------------------------
+
+
+def _csrf(client: Any, path: str) -> str:
+    return str(parse(client.get(path)).find("input", attrs={"name": "csrf_token"})["value"])
+
+
+def test_two_editors_redact_through_the_staff_pages(
+    app: Any, session: Session, corrected: Post, editors: Any
+) -> None:
+    first, second, _ = editors
+    revision_id = session.query(Revision.id).filter_by(post_id=corrected.id, number=1).scalar()
+    one = app.test_client()
+    log_in(one, first.email, PASSWORD)
+    diff = parse(one.get(f"/staff/posts/{corrected.id}/diff?from=1&to=2"))
+    link = diff.select_one(".redact-links a")
+    assert link is not None and link["href"] == f"/staff/redactions/new/revision/{revision_id}"
+    form_path = str(link["href"])
+    token = _csrf(one, form_path)
+    preview = one.post(form_path, data={"csrf_token": token, "text": IDENT, "reason": "Names a patient."})
+    assert preview.status_code == 200
+    summary = parse(preview).select_one("#redaction-summary").get_text(" ")
+    assert "2 occurrences" in summary
+    assert IDENT in _dump(session)  # the preview changes nothing
+    asked = one.post(
+        form_path, data={"csrf_token": token, "text": IDENT, "reason": "Names a patient.", "confirmed": "1"}
+    )
+    assert asked.status_code == 303
+    show_path = asked.headers["Location"]
+    page = parse(one.get(show_path))
+    assert "Waiting for a second editor" in page.select_one("#redaction-state").get_text()
+    assert page.find("button", string="Confirm and redact") is None  # not for the one who asked
+
+    two = app.test_client()
+    log_in(two, second.email, PASSWORD)
+    page = parse(two.get(show_path))
+    assert page.find("mark").get_text() == IDENT
+    done = two.post(f"{show_path}/confirm", data={"csrf_token": _csrf(two, show_path)})
+    assert done.status_code == 303
+    assert "Carried out by Femi Second" in parse(two.get(show_path)).select_one("#redaction-state").get_text()
+    assert IDENT not in _dump(session)
+    assert IDENT not in two.get("/staff/redactions/").get_data(as_text=True)
+
+
+def test_the_form_offers_the_privacy_scans_findings(
+    app: Any, make_post: Any, editors: Any, session: Session
+) -> None:
+    draft = make_post("draft", body="Seen in clinic, MRN 44172290, doing well.")
+    revision_id = session.query(Revision.id).filter_by(post_id=draft.id, number=1).scalar()
+    client = app.test_client()
+    log_in(client, editors[0].email, PASSWORD)
+    page = parse(client.get(f"/staff/redactions/new/revision/{revision_id}"))
+    offered = [code.get_text() for code in page.select("#redaction-suggestions code")]
+    assert any("44172290" in found for found in offered)
+
+
+def test_only_editors_open_the_redaction_pages(
+    app: Any, corrected: Post, make_user: Any, session: Session
+) -> None:
+    revision_id = session.query(Revision.id).filter_by(post_id=corrected.id, number=1).scalar()
+    client = app.test_client()
+    log_in(client, corrected.author.email, PASSWORD)
+    assert client.get(f"/staff/redactions/new/revision/{revision_id}").status_code == 403
+    assert client.get("/staff/redactions/").status_code == 403
+    assert app.test_client().get("/staff/redactions/").status_code in (302, 401)
+
+
+def test_the_staff_form_survives_hostile_text(
+    app: Any, corrected: Post, editors: Any, session: Session
+) -> None:
+    from tests.support import hostile
+
+    revision_id = session.query(Revision.id).filter_by(post_id=corrected.id, number=1).scalar()
+    path = f"/staff/redactions/new/revision/{revision_id}"
+    client = app.test_client()
+    log_in(client, editors[0].email, PASSWORD)
+    token = _csrf(client, path)
+    values = {**hostile.TEXT, **hostile.SCRIPTS, "huge": "x" * 200_000}
+    for name, value in values.items():
+        if not isinstance(value, str) or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+            continue  # a form post carries UTF-8 text only
+        for field in ("text", "reason"):
+            data = {"csrf_token": token, "text": IDENT, "reason": "Names a patient.", field: value}
+            for confirmed in ("", "1"):
+                r = client.post(path, data={**data, "confirmed": confirmed})
+                assert r.status_code < 500, (name, field, confirmed, r.status_code)
+    session.expire_all()
+    assert session.get(Revision, revision_id).redaction_count == 0  # published: all still pending at most
+
+
+def test_the_redact_links_on_comments_reports_and_messages(
+    app: Any, session: Session, make_post: Any, make_user: Any
+) -> None:
+    staff = make_user("editor", "moderator", name="Mo Editor")
+    live = make_post("published")
+    comment = Comment(
+        post_id=live.id, author_name="R", author_email="r@example.org", body=BODY, html="<p>x</p>"
+    )
+    report = ErrorReport(post_id=live.id, revision_number=1, what=f"It names {IDENT}.", source="")
+    message = ContactMessage(name="R", email="r@example.org", subject="Hello", body=BODY)
+    session.add_all([comment, report, message])
+    session.commit()
+    client = app.test_client()
+    log_in(client, staff.email, PASSWORD)
+    for page, target in (
+        (f"/staff/comments/{comment.id}", f"/staff/redactions/new/comment/{comment.id}"),
+        ("/staff/error-reports", f"/staff/redactions/new/error_report/{report.id}"),
+        (f"/staff/contact/{message.id}", f"/staff/redactions/new/contact_message/{message.id}"),
+    ):
+        soup = parse(client.get(page))
+        assert soup.find("a", href=target) is not None, page
+        form = client.get(target)
+        assert form.status_code == 200 and IDENT in form.get_data(as_text=True)
