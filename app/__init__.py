@@ -67,7 +67,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(redaction.bp)
     app.register_blueprint(
         api.blueprint(
-            posts.API, editorial.API, disclosures.API, comments.API, moderation.API, settings_api, redaction.API
+            posts.API,
+            editorial.API,
+            disclosures.API,
+            comments.API,
+            moderation.API,
+            settings_api,
+            redaction.API,
         )
     )
 
