@@ -46,6 +46,7 @@ SETTINGS: dict[str, str] = {
     "CANDOR_COMMENT_BURST": "comments from one IP within 10 minutes after which the next is held",
     "CANDOR_COMMENT_MAX_LINKS": "links a comment may carry without being held",
     "CANDOR_COMMENT_MIN_SECONDS": "seconds a reader needs at least between opening a form and sending it",
+    "CANDOR_TIMEZONE": "the organisation's IANA time zone: readers' times, and staff without their own",
 }
 
 
@@ -93,6 +94,20 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     if raw in ("1", "true", "yes", "on"):
         return True
     raise ConfigError(f"{name} must be 1 or 0 (true or false), not {raw!r}")
+
+
+def _timezone(env: Mapping[str, str], name: str) -> str:
+    """An IANA zone name, checked against the installed tz database now rather than at the first page."""
+    raw = env.get(name, "").strip() or "UTC"
+    from app.clock import zone
+
+    try:
+        zone(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be an IANA time zone name such as Europe/London or America/New_York, not {raw!r}"
+        ) from None
+    return raw
 
 
 def _list(env: Mapping[str, str], name: str) -> list[str]:
@@ -209,6 +224,7 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "CANDOR_COI_MAX_AGE_DAYS": _int(env, "CANDOR_COI_MAX_AGE_DAYS", 365),
         "RATELIMIT_STORAGE_URI": env.get("CANDOR_RATELIMIT_STORAGE_URI", "").strip() or "memory://",
         "MAX_CONTENT_LENGTH": _int(env, "CANDOR_MAX_CONTENT_LENGTH", 1024 * 1024),
+        "TIMEZONE": _timezone(env, "CANDOR_TIMEZONE"),
         "SITE_NAME": env.get("CANDOR_SITE_NAME", "").strip() or "Candor Clinic Blog",
         "ORGANISATION": env.get("CANDOR_ORGANISATION", "").strip() or "the Clinic",
         "BLOCKED_LINK_HOSTS": _list(env, "CANDOR_BLOCKED_LINK_HOSTS"),

@@ -25,7 +25,19 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if overrides:
         app.config.from_mapping(overrides)
 
-    from app.web import auth, database, errors, extensions, jobs, outside, pagecache, scheduler, security
+    from app.web import (
+        auth,
+        database,
+        desk,
+        errors,
+        extensions,
+        jobs,
+        outside,
+        pagecache,
+        scheduler,
+        security,
+        timezones,
+    )
 
     database.init_app(app)
     jobs.init_app(app)
@@ -36,6 +48,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     scheduler.init_app(app)  # before auth: its own unit of work is done before the request's session opens
     auth.init_app(app)
     errors.init_app(app)
+    timezones.init_app(app)
+    desk.init_app(app)
 
     from app.accounts.views import bp as accounts_bp
     from app.comments import views as comments

@@ -24,10 +24,16 @@ class LoginForm(Form):
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths: an open redirect after login would be a phishing aid."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    """Only same-site paths (an open redirect after login would be a phishing aid); by default, the
+    staff dashboard, where each role finds its work."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith(("//", "/\\"))
+        and not urlsplit(target).netloc
+    ):
         return target
-    return url_for("posts.index")
+    return url_for("staff.dashboard")
 
 
 @bp.route("/login", methods=["GET", "POST"])
