@@ -423,7 +423,10 @@ def test_withdraw_and_scheduling(
     assert me.get("/staff/").select_one(f'#group-draft tr[data-post-id="{post.id}"]') is not None
 
     me.post(f"/staff/posts/{post.id}/submit", {})
-    ed.post(f"/staff/reviews/{post.id}/approve", {"revision": "1", "publish_at": "2999-01-01T09:30", "confirm": "yes"})
+    ed.post(
+        f"/staff/reviews/{post.id}/approve",
+        {"revision": "1", "publish_at": "2999-01-01T09:30", "confirm": "yes"},
+    )
     session.expire_all()
     assert post.status == "scheduled" and post.publish_at.isoformat() == "2999-01-01T09:30:00+00:00"
     row = me.get("/staff/").select_one(f'#group-scheduled tr[data-post-id="{post.id}"]')
@@ -471,7 +474,9 @@ def test_an_editor_cannot_approve_their_own_post(
 
 def test_an_impossible_move_is_a_409_page(app: Flask, author: User, make_post: Callable[..., Post]) -> None:
     post = make_post("draft", author=author)
-    refused = parse(Desk(app, author).post(f"/staff/posts/{post.id}/withdraw", {"confirm": "yes"}, status=409))
+    refused = parse(
+        Desk(app, author).post(f"/staff/posts/{post.id}/withdraw", {"confirm": "yes"}, status=409)
+    )
     assert "cannot be withdrawn" in text_of(refused, "h1")
 
 

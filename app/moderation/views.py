@@ -238,14 +238,16 @@ def bulk_confirm() -> ResponseReturnValue:
     return desk.confirm_page(
         title=f"{ACTION_LABELS[action]}: {len(found)} comment{'s' if len(found) != 1 else ''}?",
         consequences=[
-            "Comments: " + ", ".join(f"{c.id} by {c.author_name}" for c in found[:20])
+            "Comments: "
+            + ", ".join(f"{c.id} by {c.author_name}" for c in found[:20])
             + (f", and {len(found) - 20} more" if len(found) > 20 else "")
             + ".",
             *CONFIRM[action],
             "A comment that cannot be moved this way is left as it is, and named afterwards.",
         ],
         action=url_for(".bulk"),
-        hidden=[("action", action), ("reason", reason), ("next", back)] + [("comment_ids", c.id) for c in found],
+        hidden=[("action", action), ("reason", reason), ("next", back)]
+        + [("comment_ids", c.id) for c in found],
         button=f"{ACTION_LABELS[action]}: {len(found)} comment{'s' if len(found) != 1 else ''}",
         back_url=back,
         danger=True,

@@ -25,8 +25,8 @@ from app.posts.models import (
     PostSlug,
     Publication,
     PublicationState,
-    Revision,
     ReviewState,
+    Revision,
     RevisionKind,
     status_of,
 )
@@ -303,7 +303,9 @@ def _status_condition(status: str) -> Any:
     if status == "published":
         return and_(Post.publication_state == live, Post.review_state == none)
     if status == "draft":
-        return and_(Post.publication_state == PublicationState.NEVER_PUBLISHED.value, Post.review_state == none)
+        return and_(
+            Post.publication_state == PublicationState.NEVER_PUBLISHED.value, Post.review_state == none
+        )
     raise InvalidInput(f"state must be one of {', '.join(STATUSES)}, or empty for all.", field="state")
 
 

@@ -19,10 +19,9 @@ from app.accounts import services as accounts
 from app.accounts.models import User
 from app.accounts.permissions import can, require
 from app.audit import services as audit
-from app.moderation import queries as comment_queries
+from app.clock import LocalTimeError, available_zones, from_local, utc_now
 from app.contact import services as contact
 from app.corrections import services as corrections
-from app.clock import LocalTimeError, available_zones, from_local, utc_now
 from app.corrections.diff import diff_html
 from app.disclosures import services as disclosures
 from app.disclosures.models import Disclosure
@@ -30,6 +29,7 @@ from app.editorial import services as editorial
 from app.editorial.gates import GateResult
 from app.editorial.models import OVERRIDABLE, Gate
 from app.errors import InvalidInput, PublishBlocked, RenderError, StaleRevision
+from app.moderation import queries as comment_queries
 from app.posts import services as posts
 from app.posts.models import Post, Revision
 from app.posts.rendering import render_markdown
@@ -225,7 +225,14 @@ def _work(user: User) -> list[dict[str, Any]]:
                     *(
                         []
                         if can(user, "post.request_changes")
-                        else [("reports", "Error reports on your posts", open_reports, url_for("corrections.report_queue"))]
+                        else [
+                            (
+                                "reports",
+                                "Error reports on your posts",
+                                open_reports,
+                                url_for("corrections.report_queue"),
+                            )
+                        ]
                     ),
                 ],
             }
@@ -237,7 +244,12 @@ def _work(user: User) -> list[dict[str, Any]]:
                 "key": "editor",
                 "title": "Editing",
                 "items": [
-                    ("review_queue", "Waiting for review", len(editorial.review_queue(db())), url_for(".reviews")),
+                    (
+                        "review_queue",
+                        "Waiting for review",
+                        len(editorial.review_queue(db())),
+                        url_for(".reviews"),
+                    ),
                     ("all_posts", "All posts", sum(every.values()), url_for(".post_list")),
                     ("scheduled", "Scheduled", every["scheduled"], url_for(".post_list", state="scheduled")),
                     ("reports", "Open error reports", open_reports, url_for("corrections.report_queue")),
@@ -262,17 +274,26 @@ def _work(user: User) -> list[dict[str, Any]]:
                         len(comment_queries.waiting_for_reply(db())) + len(contact.waiting(db())),
                         url_for("moderation.needs_reply"),
                     ),
-                    ("contact", "Open contact messages", len(contact.waiting(db())), url_for("contact_desk.messages")),
+                    (
+                        "contact",
+                        "Open contact messages",
+                        len(contact.waiting(db())),
+                        url_for("contact_desk.messages"),
+                    ),
                 ],
             }
         )
     if can(user, "users.manage"):
         links = [
             (key, label, None, url_for(endpoint))
-            for key, label, path in (("users", "Staff accounts", "/staff/users"), ("settings", "Site settings", "/staff/settings"))
+            for key, label, path in (
+                ("users", "Staff accounts", "/staff/users"),
+                ("settings", "Site settings", "/staff/settings"),
+            )
             if (endpoint := desk.endpoint_at(path)) is not None
         ]
-        cards.append({"key": "admin", "title": "Administration", "items": links})
+        if links:
+            cards.append({"key": "admin", "title": "Administration", "items": links})
     return cards
 
 
@@ -628,7 +649,9 @@ def _approve_hint() -> str:
     )
 
 
-def _approve_consequences(post: Post, revision_number: int, publish_at: datetime | None, note: str) -> list[str]:
+def _approve_consequences(
+    post: Post, revision_number: int, publish_at: datetime | None, note: str
+) -> list[str]:
     title = post.current_revision.title if post.current_revision else ""
     lines = []
     if publish_at is None or publish_at <= utc_now():
@@ -705,7 +728,10 @@ def approve_post(post_id: int) -> Any:
         return _review_page(post, blocked=exc.gates, status=422)
     title = post.current_revision.title if post.current_revision else post.slug
     if publication is None and post.publish_at is not None:
-        flash(f"Approved “{title}”; it will be published {timezones.local_text(post.publish_at, 'long')}. {note}".strip())
+        flash(
+            f"Approved “{title}”; it will be published "
+            f"{timezones.local_text(post.publish_at, 'long')}. {note}".strip()
+        )
     else:
         flash(f"Approved and published “{title}”.")
     return redirect(url_for(".reviews"), 303)
@@ -753,7 +779,8 @@ def _retract_confirm(post: Post, form: RetractForm, *, status: int = 200) -> Any
     return desk.confirm_page(
         title=f"Retract “{title}”?",
         consequences=[
-            "Readers see the post marked “Retracted”, with today’s date and your reason, its text struck through.",
+            "Readers see the post marked “Retracted”, with today’s date and your reason, "
+            "its text struck through.",
             "It keeps its address, its history and its place in the feeds; nothing is deleted.",
             "A retraction is not undone: a retracted post cannot be revised or published again.",
         ],
@@ -861,14 +888,20 @@ def disclosure() -> Any:
 
 def _zone_choices() -> list[tuple[str, str]]:
     organisation = current_app.config["TIMEZONE"]
-    return [("", f"The organisation’s ({organisation})")] + [(name, name) for name in sorted(available_zones())]
+    return [("", f"The organisation’s ({organisation})")] + [
+        (name, name) for name in sorted(available_zones())
+    ]
 
 
 @bp.route("/me", methods=["GET", "POST"])
 def my_settings() -> Any:
     """Each member of staff's own settings; only their own, so the page has no user in its address."""
     user = require(current_user(), "post.view_unpublished")
-    form = SettingsForm(request.form) if request.method == "POST" else SettingsForm(data={"timezone": user.timezone or ""})
+    form = (
+        SettingsForm(request.form)
+        if request.method == "POST"
+        else SettingsForm(data={"timezone": user.timezone or ""})
+    )
     form.timezone.choices = _zone_choices()
     status = 200
     if request.method == "POST":

@@ -92,7 +92,10 @@ def staff_links(user: User | None) -> list[dict[str, str]]:
         links.append(("comments", "Comments", "moderation.queue"))
     links += [("disclosure", "My disclosure", "staff.disclosure"), ("audit", "Audit log", "staff.audit_log")]
     if can(user, "users.manage"):
-        for key, label, path in (("users", "Staff", "/staff/users"), ("settings", "Site settings", "/staff/settings")):
+        for key, label, path in (
+            ("users", "Staff", "/staff/users"),
+            ("settings", "Site settings", "/staff/settings"),
+        ):
             endpoint = endpoint_at(path)
             if endpoint is not None:
                 links.append((key, label, endpoint))
