@@ -507,10 +507,13 @@ def submit_post(post_id: int) -> Any:
 @bp.get("/posts/<int:post_id>/withdraw")
 def withdraw_confirm(post_id: int) -> Any:
     post = posts.get_post(db(), post_id)
-    require(current_user(), "post.withdraw", post)
+    user = require(current_user(), "post.view_unpublished", post)
     title = post.current_revision.title if post.current_revision else ""
     scheduled = post.review_state == "scheduled"
     possible = post.review_state in ("in_review", "scheduled")
+    notice = "" if possible else "This post is not in review, so there is nothing to withdraw."
+    if not can(user, "post.withdraw", post):
+        possible, notice = False, "Only the post’s author can withdraw it from review."
     return desk.confirm_page(
         title=f"Withdraw “{title}” from review?",
         consequences=[
@@ -526,7 +529,7 @@ def withdraw_confirm(post_id: int) -> Any:
         button="Withdraw from review",
         back_url=url_for(".edit_post", post_id=post.id),
         danger=True,
-        notice="" if possible else "This post is not in review, so there is nothing to withdraw.",
+        notice=notice,
         can_confirm=possible,
     )
 
@@ -639,6 +642,13 @@ def _publish_at(form: ApproveForm) -> tuple[datetime | None, str] | None:
 
 def _with_hint(form: ApproveForm) -> ApproveForm:
     form.publish_at.description = _approve_hint()
+    field = form.publish_at
+    if field.data is None and field.raw_data and any(field.raw_data):
+        # Not a date and time at all: say what was typed in the message, and give the input back
+        # empty, since a datetime-local control cannot hold it (the page would not be valid HTML).
+        typed = " ".join(field.raw_data)[:40]
+        field.errors = [f"“{typed}” is not a date and time. Pick one, or leave it empty to publish now."]
+        field.raw_data = []
     return form
 
 

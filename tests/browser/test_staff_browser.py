@@ -64,7 +64,7 @@ def test_an_author_and_an_editor_take_a_post_from_draft_to_published_by_keyboard
     page.get_by_role("banner").get_by_role("link", name="Staff").focus()
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Your posts")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
     _press(page, "New post", role="link", within=page.locator("main > p"))
     page.get_by_label("Title").focus()
     page.keyboard.type(TITLE)
