@@ -26,10 +26,13 @@ class LoginForm(Form):
 def _safe_next(target: str | None) -> str:
     """Only same-site paths (an open redirect after login would be a phishing aid); by default, the
     staff dashboard, where each role finds its work."""
+    # Browsers drop tabs and newlines from URLs and read a backslash as a slash, so "/\t/evil.example"
+    # and "/\\evil.example" would leave the site: any such character sends the user to the dashboard.
     if (
         target
         and target.startswith("/")
-        and not target.startswith(("//", "/\\"))
+        and not target.startswith("//")
+        and not any(c == "\\" or not c.isprintable() or c.isspace() for c in target)
         and not urlsplit(target).netloc
     ):
         return target

@@ -646,7 +646,7 @@ def _with_hint(form: ApproveForm) -> ApproveForm:
     if field.data is None and field.raw_data and any(field.raw_data):
         # Not a date and time at all: say what was typed in the message, and give the input back
         # empty, since a datetime-local control cannot hold it (the page would not be valid HTML).
-        typed = " ".join(field.raw_data)[:40]
+        typed = "".join(c for c in " ".join(map(str, field.raw_data))[:40] if c.isprintable())
         field.errors = [f"“{typed}” is not a date and time. Pick one, or leave it empty to publish now."]
         field.raw_data = []
     return form
