@@ -228,7 +228,7 @@ def test_signing_in_lands_on_the_dashboard_unless_a_page_asked(app: Flask, cast:
         ("/\\evil.example", "/staff/"),
         ("/\t/evil.example", "/staff/"),
         ("/\n/evil.example", "/staff/"),
-        ("/staff/posts?q=a b", "/staff/"),,
+        ("/staff/posts?q=a b", "/staff/"),
     ):
         client = app.test_client()
         token = form_csrf_token(client, "/login")
