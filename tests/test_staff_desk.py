@@ -564,3 +564,69 @@ def test_the_preview_is_the_one_staff_post_that_answers_a_page(app: Flask, cast:
     )
     assert parse(preview).select_one("#main em, main em") is not None
     assert _work(me.get("/staff/"))["drafts"][0] == 0  # a preview saves nothing: reloading it is harmless
+
+
+# --- two at once ------------------------------------------------------------------------------------------
+
+
+def test_two_editors_confirming_one_approval_at_once_publish_it_once(
+    app: Flask, session: Session, make_user: Callable[..., User], make_post: Callable[..., Post]
+) -> None:
+    """Over a real threaded server: both confirmation forms are sent at the same moment; one publishes,
+    the other meets a 409 page (or, arriving after, a 409 for the impossible move), never a second
+    publication and never a 500."""
+    import threading
+
+    import httpx
+    from sqlalchemy import func, select
+    from werkzeug.serving import make_server
+
+    from app.posts.models import Publication
+
+    post = make_post("in_review")
+    editors = [make_user("editor", name=f"Editor {n}") for n in (1, 2)]
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{httpd.server_port}"
+    try:
+        clients = []
+        for editor in editors:
+            http = httpx.Client(base_url=base, timeout=30)
+            token = _csrf(http.get("/login").text)
+            signed = http.post(
+                "/login", data={"email": editor.email, "password": PASSWORD, "csrf_token": token}
+            )
+            assert signed.status_code == 302
+            token = _csrf(http.get(f"/staff/reviews/{post.id}/approve?revision=1").text)
+            clients.append((http, token))
+        barrier = threading.Barrier(2)
+        codes = [0, 0]
+
+        def confirm(i: int) -> None:
+            http, token = clients[i]
+            barrier.wait()
+            codes[i] = http.post(
+                f"/staff/reviews/{post.id}/approve",
+                data={"revision": "1", "confirm": "yes", "csrf_token": token},
+            ).status_code
+
+        racers = [threading.Thread(target=confirm, args=(i,)) for i in (0, 1)]
+        for racer in racers:
+            racer.start()
+        for racer in racers:
+            racer.join(30)
+        assert sorted(codes) == [303, 409], codes
+        for http, _token in clients:
+            http.close()
+    finally:
+        httpd.shutdown()
+        thread.join(5)
+    session.expire_all()
+    assert session.scalar(select(func.count(Publication.id)).where(Publication.post_id == post.id)) == 1
+
+
+def _csrf(html: str) -> str:
+    field = BeautifulSoup(html, "html5lib").find("input", attrs={"name": "csrf_token"})
+    assert field is not None
+    return str(field["value"])
