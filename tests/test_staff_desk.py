@@ -21,6 +21,7 @@ from app.contact import services as contact
 from app.corrections import services as corrections
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings
+from app.posts import services as posts
 from app.posts.models import Post
 from tests.support.web import PASSWORD, form_csrf_token, log_in, parse, text_of
 
@@ -630,3 +631,22 @@ def _csrf(html: str) -> str:
     field = BeautifulSoup(html, "html5lib").find("input", attrs={"name": "csrf_token"})
     assert field is not None
     return str(field["value"])
+
+
+def test_an_editor_who_wrote_part_of_the_text_is_not_offered_the_confirmation(
+    app: Flask,
+    session: Session,
+    cast: dict[str, User],
+    desk_seed: dict[str, Any],
+    gate_settings: GateSettings,
+) -> None:
+    bens = desk_seed["bens"]
+    editorial.withdraw(session, cast["other"], bens)
+    other_editor = cast["editor"]
+    change = posts.RevisionInput("Ben in review", "Edited.", ["https://example.org/x"])
+    posts.revise(session, other_editor, bens, change, 1)
+    editorial.submit(session, cast["other"], bens, gate_settings)
+    session.commit()
+    page = Desk(app, other_editor).get(f"/staff/reviews/{bens.id}/approve?revision=2")
+    assert "another editor must approve it" in text_of(page, "#confirm-notice")
+    assert page.select_one("#confirm-form") is None

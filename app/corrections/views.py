@@ -18,7 +18,7 @@ from app.posts import services as posts
 from app.posts.models import Retraction
 from app.posts.views import public_key
 from app.text import clean_text, whole_number
-from app.web import desk
+from app.web import desk, timezones
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.extensions import client_ip, csrf, limiter
@@ -192,7 +192,9 @@ def feed() -> Any:
 
 
 def _retraction_summary(retraction: Retraction) -> str:
-    return f"Retracted on {retraction.at.strftime('%-d %B %Y')}: {retraction.reason}"
+    """Feeds are shared by everyone, so their words use the organisation's zone (``updated`` stays UTC)."""
+    when = timezones.local_text(retraction.at, "date", timezones.organisation_zone())
+    return f"Retracted on {when}: {retraction.reason}"
 
 
 @bp.get("/corrections.atom")

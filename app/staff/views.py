@@ -685,7 +685,7 @@ def _approve_consequences(
 def approve_confirm(post_id: int) -> Any:
     """Approving is asked twice: what will be published, and when, on the approver's own clock."""
     post = posts.get_post(db(), post_id)
-    require(current_user(), "post.approve", post)
+    user = require(current_user(), "post.approve", post)
     form = ApproveForm(request.args)
     form.publish_at.description = _approve_hint()
     if not form.validate() or (resolved := _publish_at(form)) is None:
@@ -695,6 +695,10 @@ def approve_confirm(post_id: int) -> Any:
     current = post.current_revision
     if current is None or current.number != form.revision.data or post.status != "in_review":
         notice = "This is no longer the revision in review: go back to the review page to see what changed."
+    elif user.id in editorial.writers_since_publication(db(), post, current):
+        notice = (
+            "You wrote part of this text: another editor must approve it. Nobody approves their own words."
+        )
     return desk.confirm_page(
         title=f"Approve “{current.title if current else ''}”?",
         consequences=_approve_consequences(post, form.revision.data or 0, publish_at, note),
