@@ -62,6 +62,7 @@ SETTINGS: dict[str, str] = {
     "CANDOR_OIDC_ONLY": "refuse password sign-in: staff sign in only through the provider (1/0)",
     "CANDOR_OIDC_CONTACT": "whom an unknown identity is told to ask for an account",
     "CANDOR_OIDC_TIMEOUT": "seconds before a call to the OpenID provider counts as failed",
+    "CANDOR_TIMEZONE": "the organisation's IANA time zone: readers' times, and staff without their own",
 }
 
 
@@ -124,6 +125,20 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     if raw in ("1", "true", "yes", "on"):
         return True
     raise ConfigError(f"{name} must be 1 or 0 (true or false), not {raw!r}")
+
+
+def _timezone(env: Mapping[str, str], name: str) -> str:
+    """An IANA zone name, checked against the installed tz database now rather than at the first page."""
+    raw = env.get(name, "").strip() or "UTC"
+    from app.clock import zone
+
+    try:
+        zone(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be an IANA time zone name such as Europe/London or America/New_York, not {raw!r}"
+        ) from None
+    return raw
 
 
 def _list(env: Mapping[str, str], name: str) -> list[str]:
@@ -319,6 +334,7 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         or env.get("REDIS_URL", "").strip()
         or "memory://",
         "MAX_CONTENT_LENGTH": _int(env, "CANDOR_MAX_CONTENT_LENGTH", 1024 * 1024),
+        "TIMEZONE": _timezone(env, "CANDOR_TIMEZONE"),
         "SITE_NAME": env.get("CANDOR_SITE_NAME", "").strip() or "Candor Clinic Blog",
         "ORGANISATION": env.get("CANDOR_ORGANISATION", "").strip() or "the Clinic",
         "BLOCKED_LINK_HOSTS": _list(env, "CANDOR_BLOCKED_LINK_HOSTS"),

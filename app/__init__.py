@@ -25,7 +25,20 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if overrides:
         app.config.from_mapping(overrides)
 
-    from app.web import auth, database, errors, extensions, jobs, outside, pagecache, runtime, security, tasks
+    from app.web import (
+        auth,
+        database,
+        desk,
+        errors,
+        extensions,
+        jobs,
+        outside,
+        pagecache,
+        runtime,
+        security,
+        tasks,
+        timezones,
+    )
 
     database.init_app(app)
     runtime.init_app(app)
@@ -37,6 +50,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     pagecache.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
+    timezones.init_app(app)
+    desk.init_app(app)
 
     from app.accounts.views import bp as accounts_bp
     from app.comments import views as comments

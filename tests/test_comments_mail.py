@@ -374,6 +374,7 @@ def test_an_error_reporter_is_emailed_the_decision_at_once_not_at_the_next_cron_
         data={
             "reason": "The post is accurate.",
             "csrf_token": form_csrf_token(client, "/staff/error-reports"),
+            "confirm": "yes",
         },
     )
     assert [m["To"] for m in inbox.messages] == ["reader@example.com"]

@@ -205,9 +205,10 @@ def test_a_reader_reports_an_error_and_an_author_accepts_it_with_the_correction(
     token = form_csrf_token(staff, "/staff/error-reports")
     report_id = int(queue.select_one(".report h2")["id"].split("-")[1])
     r = staff.post(
-        f"/staff/error-reports/{report_id}/accept", data={"correction_revision": "2", "csrf_token": token}
+        f"/staff/error-reports/{report_id}/accept",
+        data={"correction_revision": "2", "csrf_token": token, "confirm": "yes"},
     )
-    assert r.status_code == 302
+    assert r.status_code == 303
     accepted = parse(staff.get("/staff/error-reports?state=accepted"))
     assert "corrected in revision 2" in text_of(accepted, ".report")
     assert parse(staff.get("/staff/error-reports")).select_one(".report") is None
@@ -228,7 +229,11 @@ def test_promptness_is_the_median_from_report_to_published_correction(client, ap
     )
     staff.post(
         f"/staff/error-reports/{report_id}/accept",
-        data={"correction_revision": "2", "csrf_token": form_csrf_token(staff, "/staff/error-reports")},
+        data={
+            "correction_revision": "2",
+            "csrf_token": form_csrf_token(staff, "/staff/error-reports"),
+            "confirm": "yes",
+        },
     )
     assert parse(client.get("/corrections")).select_one(".promptness") is None
     api.post(f"/api/v1/posts/{post.id}/submit", as_=post.author)
@@ -252,7 +257,7 @@ def test_a_report_can_be_declined_with_a_reason(client, make_post, make_user):
     )
     staff.post(
         f"/staff/error-reports/{report_id}/decline",
-        data={"reason": "The post is accurate.", "csrf_token": token},
+        data={"reason": "The post is accurate.", "csrf_token": token, "confirm": "yes"},
     )
     declined = parse(staff.get("/staff/error-reports?state=declined"))
     assert "The post is accurate." in text_of(declined, ".report")
@@ -328,6 +333,7 @@ def test_the_reporter_is_told_the_decision_by_email(client, make_post, make_user
         data={
             "reason": "The post is accurate.",
             "csrf_token": form_csrf_token(staff, "/staff/error-reports"),
+            "confirm": "yes",
         },
     )
     messages = session.scalars(

@@ -152,7 +152,7 @@ def test_draft_to_published_and_corrected_through_the_staff_pages(
     assert dashboard.select_one(f'#group-in_review tr[data-post-id="{post_id}"]') is not None
 
     # The editor sees it in the queue and sends it back with a note.
-    assert text_of(ed.get("/staff/"), "#queue-status .queue-count") == "1"
+    assert text_of(ed.get("/staff/"), '[data-work="review_queue"] .work-count') == "1"
     queue = ed.get("/staff/reviews")
     row = queue.select_one(f'#review-queue tr[data-post-id="{post_id}"]')
     assert row is not None and "Sleep and the working week" in row.get_text()
@@ -181,7 +181,7 @@ def test_draft_to_published_and_corrected_through_the_staff_pages(
     assert "A 2024 trial found the same." in text_of(review, "#review-body")
     revision = review.select_one('#approve-form input[name="revision"]')["value"]
     assert revision == "3"
-    ed.post(f"/staff/reviews/{post_id}/approve", {"revision": revision, "publish_at": ""})
+    ed.post(f"/staff/reviews/{post_id}/approve", {"revision": revision, "publish_at": "", "confirm": "yes"})
 
     with app.app_context():
         from app.web.database import db
@@ -212,7 +212,7 @@ def test_draft_to_published_and_corrected_through_the_staff_pages(
     assert [d.get_text() for d in review.select("#review-diff del")] == ["seven"]
     assert [i.get_text() for i in review.select("#review-diff ins")] == ["eight"]
     assert "Correction" in text_of(review, ".review-facts")
-    ed.post(f"/staff/reviews/{post_id}/approve", {"revision": "4", "publish_at": ""})
+    ed.post(f"/staff/reviews/{post_id}/approve", {"revision": "4", "publish_at": "", "confirm": "yes"})
 
     public = parse(app.test_client().get(f"/posts/{slug}"))
     assert "eight hours" in text_of(public, "#post-body")
@@ -418,12 +418,15 @@ def test_withdraw_and_scheduling(
     post = make_post("in_review", author=author)
     me, ed = Desk(app, author), Desk(app, editor)
     edit = me.get(f"/staff/posts/{post.id}/edit")
-    assert edit.select_one(f'form[action="/staff/posts/{post.id}/withdraw"]') is not None
-    me.post(f"/staff/posts/{post.id}/withdraw", {})
+    assert edit.select_one("#withdraw-link")["href"] == f"/staff/posts/{post.id}/withdraw"
+    me.post(f"/staff/posts/{post.id}/withdraw", {"confirm": "yes"})
     assert me.get("/staff/").select_one(f'#group-draft tr[data-post-id="{post.id}"]') is not None
 
     me.post(f"/staff/posts/{post.id}/submit", {})
-    ed.post(f"/staff/reviews/{post.id}/approve", {"revision": "1", "publish_at": "2999-01-01T09:30"})
+    ed.post(
+        f"/staff/reviews/{post.id}/approve",
+        {"revision": "1", "publish_at": "2999-01-01T09:30", "confirm": "yes"},
+    )
     session.expire_all()
     assert post.status == "scheduled" and post.publish_at.isoformat() == "2999-01-01T09:30:00+00:00"
     row = me.get("/staff/").select_one(f'#group-scheduled tr[data-post-id="{post.id}"]')
@@ -471,7 +474,9 @@ def test_an_editor_cannot_approve_their_own_post(
 
 def test_an_impossible_move_is_a_409_page(app: Flask, author: User, make_post: Callable[..., Post]) -> None:
     post = make_post("draft", author=author)
-    refused = parse(Desk(app, author).post(f"/staff/posts/{post.id}/withdraw", {}, status=409))
+    refused = parse(
+        Desk(app, author).post(f"/staff/posts/{post.id}/withdraw", {"confirm": "yes"}, status=409)
+    )
     assert "cannot be withdrawn" in text_of(refused, "h1")
 
 
@@ -616,7 +621,7 @@ def test_staff_pages_are_valid_html_in_every_state(
     keep(
         "review, stale approval",
         ed,
-        ed.post(f"/staff/reviews/{corrected.id}/approve", {"revision": "1"}, status=409),
+        ed.post(f"/staff/reviews/{corrected.id}/approve", {"revision": "1", "confirm": "yes"}, status=409),
     )
     keep(
         "disclosure, errors",

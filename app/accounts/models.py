@@ -24,6 +24,11 @@ ROLE_VALUES = tuple(r.value for r in Role)
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (
+        # NULL: the organisation's zone (CANDOR_TIMEZONE). The name itself is checked against the tz
+        # database by accounts.services.set_timezone; the database only refuses an empty one.
+        CheckConstraint("timezone IS NULL OR length(timezone) BETWEEN 1 AND 64", name="timezone_named"),
+    )
 
     id: Mapped[intpk]
     email: Mapped[str320] = mapped_column(unique=True)
@@ -36,6 +41,7 @@ class User(Base):
     # Every signed-in session carries the generation it began in; moving it on ends them all at once,
     # wherever their cookies are (a cookie copied before sign-out is worthless after it).
     session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
     role_rows: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"

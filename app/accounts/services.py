@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import ApiToken, Role, User, UserRole
-from app.clock import utc_now
-from app.errors import Conflict, InvalidInput, NotFound
+from app.clock import utc_now, zone
+from app.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from app.text import clean_text
 
 _hasher = PasswordHasher()
@@ -169,3 +169,22 @@ def revoke_token(session: Session, token: str) -> None:
     if row is not None and row.revoked_at is None:
         row.revoked_at = utc_now()
         session.flush()
+
+
+def set_timezone(session: Session, actor: User, user: User, name: str | None) -> None:
+    """Set the zone ``user`` sees times in; empty or None means the organisation's.
+
+    Only the user sets their own: a zone is a personal preference, not something another role decides.
+    """
+    if actor.id != user.id:
+        raise NotAllowed("Only you choose the time zone you see.")
+    name = (name or "").strip() or None
+    if name is not None:
+        try:
+            zone(name)
+        except ValueError:
+            raise InvalidInput(
+                "Choose a time zone from the list, such as Europe/London.", field="timezone"
+            ) from None
+    user.timezone = name
+    session.flush()

@@ -363,6 +363,17 @@ def _decidable(session: Session, actor: User, report_id: int) -> tuple[ErrorRepo
     return report, post
 
 
+def report_for_decision(session: Session, actor: User, report_id: int) -> tuple[ErrorReport, Post]:
+    """A report and its post, for someone who may decide it (its post's author, or an editor); no lock."""
+    report = session.get(ErrorReport, report_id)
+    if report is None:
+        raise NotFound(f"No error report {report_id}.")
+    post = session.get(Post, report.post_id)
+    assert post is not None
+    require(actor, "post.revise", post)
+    return report, post
+
+
 def _move_report(report: ErrorReport, action: str) -> None:
     """The one writer of ``ErrorReport.state``."""
     target = REPORT_MOVES.get((ReportState(report.state), action))

@@ -19,6 +19,7 @@ from app.posts.models import Retraction
 from app.posts.views import public_key
 from app.redaction import services as redaction
 from app.text import clean_text, whole_number
+from app.web import desk, timezones
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.extensions import client_ip, csrf, limiter
@@ -195,7 +196,9 @@ def feed() -> Any:
 
 
 def _retraction_summary(retraction: Retraction) -> str:
-    return f"Retracted on {retraction.at.strftime('%-d %B %Y')}: {retraction.reason}"
+    """Feeds are shared by everyone, so their words use the organisation's zone (``updated`` stays UTC)."""
+    when = timezones.local_text(retraction.at, "date", timezones.organisation_zone())
+    return f"Retracted on {when}: {retraction.reason}"
 
 
 @bp.get("/corrections.atom")
@@ -276,6 +279,58 @@ def report_queue() -> Any:
     )
 
 
+def _report_confirm(report_id: int, decision: str, value: Any) -> Any:
+    """Deciding a report e-mails the reader, so it is asked twice (see app/web/desk.py)."""
+    actor = require(current_user(), "post.view_unpublished")
+    report, post = services.report_for_decision(db(), actor, report_id)
+    title = post.published_revision.title if post.published_revision else ""
+    if decision == "accept":
+        lines = [
+            f"The report on “{title}” is marked accepted, corrected by revision {value}.",
+            "The reader is e-mailed that the post was corrected, with a link to the correction."
+            if report.email
+            else "The reader left no e-mail address, so nobody is told.",
+        ]
+        hidden: list[tuple[str, Any]] = [("correction_revision", value)]
+    else:
+        lines = [
+            f"The report on “{title}” is marked declined, with your reason: “{value}”.",
+            "The reader is e-mailed your reason." if report.email else "The reader left no e-mail address.",
+        ]
+        hidden = [("reason", value)]
+    lines.append("A decision on a report is final.")
+    possible = report.state == "open"
+    return desk.confirm_page(
+        title=f"{decision.capitalize()} this error report?",
+        consequences=lines,
+        action=url_for(f"corrections.{decision}", report_id=report.id),
+        hidden=hidden,
+        button=f"{decision.capitalize()} the report",
+        back_url=url_for("corrections.report_queue"),
+        danger=decision == "decline",
+        notice="" if possible else f"This report was already {report.state}.",
+        can_confirm=possible,
+    )
+
+
+@bp.get("/staff/error-reports/<int:report_id>/accept")
+def accept_confirm(report_id: int) -> Any:
+    number = whole_number(request.args.get("correction_revision", ""), upper=10**6)
+    if number is None:
+        raise InvalidInput(
+            "Give the number of the revision that corrects this report.", field="correction_revision"
+        )
+    return _report_confirm(report_id, "accept", number)
+
+
+@bp.get("/staff/error-reports/<int:report_id>/decline")
+def decline_confirm(report_id: int) -> Any:
+    reason = clean_text(request.args.get("reason", ""), "reason", max_chars=2000, multiline=True).strip()
+    if not reason:
+        raise InvalidInput("Say why the report is declined; the reader is told.", field="reason")
+    return _report_confirm(report_id, "decline", reason)
+
+
 @bp.post("/staff/error-reports/<int:report_id>/accept")
 def accept(report_id: int) -> Any:
     actor = require(current_user(), "post.view_unpublished")
@@ -284,8 +339,15 @@ def accept(report_id: int) -> Any:
         raise InvalidInput(
             "Give the number of the revision that corrects this report.", field="correction_revision"
         )
+    if not desk.confirmed():
+        return redirect(
+            url_for(
+                ".accept_confirm", report_id=report_id, correction_revision=form.correction_revision.data
+            ),
+            303,
+        )
     services.accept_report(db(), actor, report_id, form.correction_revision.data)
-    return redirect(url_for("corrections.report_queue"))
+    return redirect(url_for("corrections.report_queue"), 303)
 
 
 @bp.post("/staff/error-reports/<int:report_id>/decline")
@@ -294,10 +356,11 @@ def decline(report_id: int) -> Any:
     form = DeclineForm()
     if not form.validate_on_submit():
         raise InvalidInput("Say why the report is declined; the reader is told.", field="reason")
-    services.decline_report(
-        db(), actor, report_id, clean_text(form.reason.data, "reason", max_chars=2000, multiline=True)
-    )
-    return redirect(url_for("corrections.report_queue"))
+    reason = clean_text(form.reason.data, "reason", max_chars=2000, multiline=True)
+    if not desk.confirmed():
+        return redirect(url_for(".decline_confirm", report_id=report_id, reason=reason), 303)
+    services.decline_report(db(), actor, report_id, reason)
+    return redirect(url_for("corrections.report_queue"), 303)
 
 
 @bp.get("/staff/posts/<int:post_id>/diff")

@@ -142,11 +142,65 @@ def comment(comment_id: int) -> ResponseReturnValue:
     )
 
 
+# Decisions that cannot simply be taken back (spam is reported to Akismet; a deletion is told to the
+# writer) are confirmed on a page first: see app/web/desk.py.
+CONFIRM = {
+    "spam": [
+        "The comment disappears from the post.",
+        "Akismet is told it was spam, which trains its filter for every site that uses it.",
+        "The writer is not told.",
+    ],
+    "delete": [
+        "The comment disappears from the post; replies to it stay, under “comment removed”.",
+        "The writer is told it was deleted, with your reason if you give one.",
+    ],
+}
+
+
+def _next_target(default: str) -> str:
+    target = request.values.get("next", "")
+    return target if target.startswith(desk.DESK_PATHS) and "//" not in target else default
+
+
+@bp.get("/comments/<int:comment_id>/confirm")
+def confirm(comment_id: int) -> ResponseReturnValue:
+    require(current_user(), "comments.moderate")
+    item = comment_queries.get_comment(db(), comment_id)
+    action = request.args.get("action", "")
+    if action not in CONFIRM:
+        raise InvalidInput("Only spam and delete are confirmed on a page.", field="action")
+    back = _next_target(url_for(".comment", comment_id=item.id))
+    reason = request.args.get("reason", "")[:2000]
+    possible = services.can_moderate(item, action)
+    return desk.confirm_page(
+        title=f"{ACTION_LABELS[action]}: comment {item.id} by {item.author_name}?",
+        consequences=[f"“{item.body[:200]}{'…' if len(item.body) > 200 else ''}”", *CONFIRM[action]],
+        action=url_for(".moderate", comment_id=item.id),
+        hidden=[("action", action), ("reason", reason), ("next", back)],
+        button=f"{ACTION_LABELS[action]}: comment {item.id}",
+        back_url=back,
+        danger=True,
+        notice="" if possible else f"Comment {item.id} is {item.status}: it cannot be marked that way now.",
+        can_confirm=possible,
+    )
+
+
 @bp.post("/comments/<int:comment_id>/moderate")
 def moderate(comment_id: int) -> ResponseReturnValue:
     actor = require(current_user(), "comments.moderate")
     item = comment_queries.get_comment(db(), comment_id)
     action = request.form.get("action", "")
+    if action in CONFIRM and not desk.confirmed():
+        return redirect(
+            url_for(
+                ".confirm",
+                comment_id=item.id,
+                action=action,
+                reason=request.form.get("reason", "")[:2000] or None,
+                next=_next_target(url_for(".queue")),
+            ),
+            303,
+        )
     services.moderate(
         db(),
         actor,
@@ -163,19 +217,65 @@ def moderate(comment_id: int) -> ResponseReturnValue:
 MAX_BULK = 200  # a page of the queue is 50; the cap keeps one request (and its flash cookie) small
 
 
-@bp.post("/comments/bulk")
-def bulk() -> ResponseReturnValue:
-    actor = require(current_user(), "comments.moderate")
-    raw = request.form.getlist("comment_ids")
+def _bulk_ids(raw: list[str]) -> list[int]:
     if len(raw) > MAX_BULK:
         raise InvalidInput(f"Decide at most {MAX_BULK} comments at once.", field="comment_ids")
     if not all(whole_number(value, upper=2**31 - 1) for value in raw):
         raise InvalidInput("comment_ids must be comment numbers.", field="comment_ids")
+    return [int(v) for v in raw]
+
+
+@bp.get("/comments/bulk/confirm")
+def bulk_confirm() -> ResponseReturnValue:
+    require(current_user(), "comments.moderate")
+    ids = _bulk_ids(request.args.getlist("comment_ids"))
+    action = request.args.get("action", "")
+    if action not in CONFIRM:
+        raise InvalidInput("Only spam and delete are confirmed on a page.", field="action")
+    back = _next_target(url_for(".queue"))
+    found = [c for c in (db().get(Comment, i) for i in dict.fromkeys(ids)) if c is not None]
+    reason = request.args.get("reason", "")[:2000]
+    return desk.confirm_page(
+        title=f"{ACTION_LABELS[action]}: {len(found)} comment{'s' if len(found) != 1 else ''}?",
+        consequences=[
+            "Comments: "
+            + ", ".join(f"{c.id} by {c.author_name}" for c in found[:20])
+            + (f", and {len(found) - 20} more" if len(found) > 20 else "")
+            + ".",
+            *CONFIRM[action],
+            "A comment that cannot be moved this way is left as it is, and named afterwards.",
+        ],
+        action=url_for(".bulk"),
+        hidden=[("action", action), ("reason", reason), ("next", back)]
+        + [("comment_ids", c.id) for c in found],
+        button=f"{ACTION_LABELS[action]}: {len(found)} comment{'s' if len(found) != 1 else ''}",
+        back_url=back,
+        danger=True,
+        notice="" if found else "None of those comments exist.",
+        can_confirm=bool(found),
+    )
+
+
+@bp.post("/comments/bulk")
+def bulk() -> ResponseReturnValue:
+    actor = require(current_user(), "comments.moderate")
+    ids = _bulk_ids(request.form.getlist("comment_ids"))
     action = request.form.get("action", "")
+    if action in CONFIRM and ids and not desk.confirmed():
+        return redirect(
+            url_for(
+                ".bulk_confirm",
+                action=action,
+                comment_ids=ids,
+                reason=request.form.get("reason", "")[:2000] or None,
+                next=_next_target(url_for(".queue")),
+            ),
+            303,
+        )
     done, skipped = services.moderate_many(
         db(),
         actor,
-        [int(v) for v in raw],
+        ids,
         action,
         request.form.get("reason", ""),
         akismet_enabled=akismet_enabled(),

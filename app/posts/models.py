@@ -65,6 +65,15 @@ REVISION_KINDS = tuple(k.value for k in RevisionKind)
 CHANGE_KINDS = (RevisionKind.CORRECTION, RevisionKind.CLARIFICATION, RevisionKind.UPDATE, RevisionKind.MINOR)
 
 
+def status_of(publication_state: str, review_state: str) -> str:
+    """The one word for a pair of states: retracted > a review in progress > published > draft."""
+    if publication_state == PublicationState.RETRACTED:
+        return "retracted"
+    if review_state != ReviewState.NONE:
+        return review_state
+    return "published" if publication_state == PublicationState.LIVE else "draft"
+
+
 class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (
@@ -133,11 +142,7 @@ class Post(Base):
         retracted > a review in progress > published > draft. Decisions never read this; they read
         the two columns.
         """
-        if self.publication_state == PublicationState.RETRACTED:
-            return "retracted"
-        if self.review_state != ReviewState.NONE:
-            return self.review_state
-        return "published" if self.publication_state == PublicationState.LIVE else "draft"
+        return status_of(self.publication_state, self.review_state)
 
     @property
     def publish_at(self) -> datetime | None:

@@ -6,9 +6,10 @@ Every verb takes a Session and an explicit actor, flushes, raises app.errors.*, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from slugify import slugify
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, and_, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,8 +25,10 @@ from app.posts.models import (
     PostSlug,
     Publication,
     PublicationState,
+    ReviewState,
     Revision,
     RevisionKind,
+    status_of,
 )
 from app.posts.rendering import render_markdown
 
@@ -282,5 +285,77 @@ def all_posts_by(session: Session, author: User) -> list[Post]:
             select(Post)
             .where(Post.author_id == author.id)
             .order_by(Post.current_revision_id.desc(), Post.id.desc())
+        )
+    )
+
+
+# The one-word statuses staff pages filter on, as conditions on the two state columns (see Post.status).
+STATUSES = ("draft", "in_review", "changes_requested", "scheduled", "published", "retracted")
+
+
+def _status_condition(status: str) -> Any:
+    live, retracted = PublicationState.LIVE.value, PublicationState.RETRACTED.value
+    none = ReviewState.NONE.value
+    if status == "retracted":
+        return Post.publication_state == retracted
+    if status in ("in_review", "changes_requested", "scheduled"):
+        return and_(Post.publication_state != retracted, Post.review_state == status)
+    if status == "published":
+        return and_(Post.publication_state == live, Post.review_state == none)
+    if status == "draft":
+        return and_(
+            Post.publication_state == PublicationState.NEVER_PUBLISHED.value, Post.review_state == none
+        )
+    raise InvalidInput(f"state must be one of {', '.join(STATUSES)}, or empty for all.", field="state")
+
+
+def status_counts(session: Session, author: User | None = None) -> dict[str, int]:
+    """How many posts (``author``'s, or everyone's) stand in each one-word status."""
+    query = select(Post.publication_state, Post.review_state, func.count(Post.id)).group_by(
+        Post.publication_state, Post.review_state
+    )
+    if author is not None:
+        query = query.where(Post.author_id == author.id)
+    counts = dict.fromkeys(STATUSES, 0)
+    for publication_state, review_state, n in session.execute(query):
+        counts[status_of(publication_state, review_state)] += n
+    return counts
+
+
+def find_posts(
+    session: Session,
+    actor: User,
+    *,
+    status: str = "",
+    author_id: int | None = None,
+    title: str = "",
+    page: int = 1,
+    per_page: int = 25,
+) -> tuple[list[Post], bool]:
+    """Every post, in any state, most recently revised first, narrowed by status, author and a piece
+    of the current title (case-insensitive, taken literally: ``%`` and ``_`` are not wildcards)."""
+    require(actor, "post.view_unpublished")
+    query = select(Post).join(Revision, Revision.id == Post.current_revision_id)
+    if status:
+        query = query.where(_status_condition(status))
+    if author_id is not None:
+        query = query.where(Post.author_id == author_id)
+    if title:
+        query = query.where(func.lower(Revision.title).contains(title.lower(), autoescape=True))
+    rows = list(
+        session.scalars(
+            query.order_by(Post.current_revision_id.desc(), Post.id.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page + 1)
+        )
+    )
+    return rows[:per_page], len(rows) > per_page
+
+
+def post_authors(session: Session) -> list[User]:
+    """Everyone who has written a post, by name: the choices of the post list's author filter."""
+    return list(
+        session.scalars(
+            select(User).where(User.id.in_(select(Post.author_id).distinct())).order_by(User.name, User.id)
         )
     )

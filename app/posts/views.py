@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from app.accounts.models import User
 from app.accounts.permissions import can, require
@@ -92,9 +92,22 @@ def show(slug: str) -> Any:
             notices=notices,
             jsonld=corrections.jsonld(post, revision, notices, url),
             retraction=editorial.retraction_for(db(), post),
+            edit_url=_edit_url(post),
         )
 
     return cached_page(("post", key), render)
+
+
+def _edit_url(post: Post) -> str | None:
+    """The staff editor's address, for staff who may revise this post; never for a page others get.
+
+    Only a signed-in request has a user, and a signed-in request carries the session cookie, which
+    keeps its page out of the shared cache (app/web/pagecache.py checks the user as well).
+    """
+    user = current_user()
+    if user is None or post.is_retracted or not can(user, "post.revise", post):
+        return None
+    return url_for("staff.edit_post", post_id=post.id)
 
 
 @bp.get("/posts/<slug>/revisions/<int:number>")

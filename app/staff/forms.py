@@ -90,7 +90,7 @@ class SubmitForm(Form):
 class ApproveForm(Form):
     revision = IntegerField(widget=HiddenField.widget, validators=[InputRequired(), NumberRange(1, MAX_INT)])
     publish_at = DateTimeLocalField(
-        "Publish at (UTC; leave empty to publish now)",
+        "Publish at (your time zone; leave empty to publish now)",
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
         validators=[Optional()],
     )
@@ -207,3 +207,9 @@ class DisclosureForm(Form):
             for row in (entry.form for entry in self.interests)
             if (row.entity.data or "").strip()
         ]
+
+
+class SettingsForm(Form):
+    """Your own settings: for now, the time zone every staff page shows times in."""
+
+    timezone = SelectField("Your time zone", validators=[Optional()])

@@ -10,15 +10,18 @@ NotAllowed or InvalidTransition, which the error handlers turn into a 403 or 409
 from __future__ import annotations
 
 import re
-from datetime import UTC, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
+from app.accounts import services as accounts
 from app.accounts.models import User
 from app.accounts.permissions import can, require
 from app.audit import services as audit
-from app.clock import utc_now
+from app.clock import LocalTimeError, available_zones, from_local, utc_now
+from app.contact import services as contact
+from app.corrections import services as corrections
 from app.corrections.diff import diff_html
 from app.disclosures import services as disclosures
 from app.disclosures.models import Disclosure
@@ -26,6 +29,7 @@ from app.editorial import services as editorial
 from app.editorial.gates import GateResult
 from app.editorial.models import OVERRIDABLE, Gate
 from app.errors import InvalidInput, PublishBlocked, RenderError, StaleRevision
+from app.moderation import queries as comment_queries
 from app.posts import services as posts
 from app.posts.models import Post, Revision
 from app.posts.rendering import render_markdown
@@ -37,9 +41,11 @@ from app.staff.forms import (
     OverrideForm,
     RequestChangesForm,
     RetractForm,
+    SettingsForm,
     SubmitForm,
 )
-from app.text import clean_url_list, whole_number
+from app.text import clean_text, clean_url_list, whole_number
+from app.web import desk, timezones
 from app.web.api import gate_settings
 from app.web.auth import current_user
 from app.web.database import db
@@ -202,6 +208,101 @@ def _editor_form(post: Post | None) -> EditorForm:
 # --- dashboard ---------------------------------------------------------------------------------------
 
 
+def _work(user: User) -> list[dict[str, Any]]:
+    """What waits for each of ``user``'s roles, with counts and where to find it: the dashboard's cards."""
+    cards: list[dict[str, Any]] = []
+    dash = url_for(".dashboard")
+    open_reports = len(corrections.report_queue(db(), user)) if can(user, "post.view_unpublished") else 0
+    if can(user, "post.create"):
+        mine = posts.status_counts(db(), user)
+        cards.append(
+            {
+                "key": "author",
+                "title": "Your writing",
+                "items": [
+                    ("drafts", "Drafts", mine["draft"], f"{dash}#group-draft"),
+                    ("in_review", "In review", mine["in_review"], f"{dash}#group-in_review"),
+                    (
+                        "changes_requested",
+                        "Changes requested",
+                        mine["changes_requested"],
+                        f"{dash}#group-changes_requested",
+                    ),
+                    *(
+                        []
+                        if can(user, "post.request_changes")
+                        else [
+                            (
+                                "reports",
+                                "Error reports on your posts",
+                                open_reports,
+                                url_for("corrections.report_queue"),
+                            )
+                        ]
+                    ),
+                ],
+            }
+        )
+    if can(user, "post.request_changes"):
+        every = posts.status_counts(db())
+        cards.append(
+            {
+                "key": "editor",
+                "title": "Editing",
+                "items": [
+                    (
+                        "review_queue",
+                        "Waiting for review",
+                        len(editorial.review_queue(db())),
+                        url_for(".reviews"),
+                    ),
+                    ("all_posts", "All posts", sum(every.values()), url_for(".post_list")),
+                    ("scheduled", "Scheduled", every["scheduled"], url_for(".post_list", state="scheduled")),
+                    ("reports", "Open error reports", open_reports, url_for("corrections.report_queue")),
+                ],
+            }
+        )
+    if can(user, "comments.moderate"):
+        cards.append(
+            {
+                "key": "moderator",
+                "title": "Readers",
+                "items": [
+                    (
+                        "comment_queue",
+                        "Held comments",
+                        comment_queries.status_counts(db())["held"],
+                        url_for("moderation.queue"),
+                    ),
+                    (
+                        "needs_reply",
+                        "Waiting for a reply",
+                        len(comment_queries.waiting_for_reply(db())) + len(contact.waiting(db())),
+                        url_for("moderation.needs_reply"),
+                    ),
+                    (
+                        "contact",
+                        "Open contact messages",
+                        len(contact.waiting(db())),
+                        url_for("contact_desk.messages"),
+                    ),
+                ],
+            }
+        )
+    if can(user, "users.manage"):
+        links = [
+            (key, label, None, url_for(endpoint))
+            for key, label, path in (
+                ("users", "Staff accounts", "/staff/users"),
+                ("settings", "Site settings", "/staff/settings"),
+            )
+            if (endpoint := desk.endpoint_at(path)) is not None
+        ]
+        if links:
+            cards.append({"key": "admin", "title": "Administration", "items": links})
+    return cards
+
+
 @bp.get("/")
 def dashboard() -> Any:
     user = require(current_user(), "post.view_unpublished")
@@ -211,14 +312,46 @@ def dashboard() -> Any:
     notes = {
         p.id: audit.latest_entry(db(), p.id, "post.request_changes") for p in groups["changes_requested"]
     }
-    queue = editorial.review_queue(db()) if can(user, "post.request_changes") else None
     return render_template(
         "staff/dashboard.html",
         groups=groups,
         group_titles=STATUS_GROUPS,
         notes=notes,
         disclosure=_disclosure_status(user),
-        queue_count=None if queue is None else len(queue),
+        cards=_work(user),
+        shows_own_posts=can(user, "post.create") or any(groups.values()),
+    )
+
+
+POSTS_PER_PAGE = 25
+
+
+@bp.get("/posts")
+def post_list() -> Any:
+    """Every post, for editors: by state, by author, and by a piece of the title, a page at a time."""
+    user = require(current_user(), "post.request_changes")
+    page = _page_number()
+    state = request.args.get("state", "")
+    if state and state not in posts.STATUSES:
+        raise InvalidInput("Choose a state from the list.", field="state")
+    raw_author = request.args.get("author", "")
+    author_id = whole_number(raw_author, upper=2**31 - 1) if raw_author else None
+    if raw_author and author_id is None:
+        raise InvalidInput("Choose an author from the list.", field="author")
+    title = clean_text(request.args.get("q", ""), "Title", max_chars=200, required=False)
+    items, more = posts.find_posts(
+        db(), user, status=state, author_id=author_id, title=title, page=page, per_page=POSTS_PER_PAGE
+    )
+    return render_template(
+        "staff/posts.html",
+        items=items,
+        more=more,
+        page=page,
+        state=state,
+        author_id=author_id,
+        q=title,
+        authors=posts.post_authors(db()),
+        filters={k: v for k, v in (("state", state), ("author", author_id), ("q", title)) if v},
     )
 
 
@@ -377,10 +510,43 @@ def submit_post(post_id: int) -> Any:
     return redirect(url_for(".dashboard"), 303)
 
 
+@bp.get("/posts/<int:post_id>/withdraw")
+def withdraw_confirm(post_id: int) -> Any:
+    post = posts.get_post(db(), post_id)
+    user = require(current_user(), "post.view_unpublished", post)
+    title = post.current_revision.title if post.current_revision else ""
+    scheduled = post.review_state == "scheduled"
+    possible = post.review_state in ("in_review", "scheduled")
+    notice = "" if possible else "This post is not in review, so there is nothing to withdraw."
+    if not can(user, "post.withdraw", post):
+        possible, notice = False, "Only the post’s author can withdraw it from review."
+    return desk.confirm_page(
+        title=f"Withdraw “{title}” from review?",
+        consequences=[
+            "The post leaves the editors’ review queue and goes back to you to edit.",
+            *(
+                ["Its approval is withdrawn: it will not be published at the scheduled time."]
+                if scheduled
+                else []
+            ),
+            "To publish it, you submit it again and an editor approves it again.",
+        ],
+        action=url_for(".withdraw_post", post_id=post.id),
+        button="Withdraw from review",
+        back_url=url_for(".edit_post", post_id=post.id),
+        danger=True,
+        notice=notice,
+        can_confirm=possible,
+    )
+
+
 @bp.post("/posts/<int:post_id>/withdraw")
 def withdraw_post(post_id: int) -> Any:
     post = posts.get_post(db(), post_id)
-    editorial.withdraw(db(), require(current_user(), "post.view_unpublished", post), post)
+    user = require(current_user(), "post.view_unpublished", post)
+    if not desk.confirmed():
+        return redirect(url_for(".withdraw_confirm", post_id=post.id), 303)
+    editorial.withdraw(db(), user, post)
     flash("Withdrawn from review. Submit it again when it is ready.")
     return redirect(url_for(".edit_post", post_id=post.id), 303)
 
@@ -438,7 +604,7 @@ def _review_page(
         overridable=overridable,
         author_disclosure=disclosures.latest(db(), post.author),
         may_approve=can(user, "post.approve", post) and not wrote_it,
-        approve_form=forms.get("approve_form") or ApproveForm(data={"revision": revision.number}),
+        approve_form=_with_hint(forms.get("approve_form") or ApproveForm(data={"revision": revision.number})),
         changes_form=forms.get("changes_form") or RequestChangesForm(),
         override_form=override_form,
         retract_form=forms.get("retract_form") or RetractForm(),
@@ -453,14 +619,123 @@ def review_post(post_id: int) -> Any:
     return _review_page(post)
 
 
+def _publish_at(form: ApproveForm) -> tuple[datetime | None, str] | None:
+    """The form's "publish at", entered on the editor's own wall clock, as a UTC instant and a note.
+
+    A time the clocks skip (spring forward) is refused on the field; a time they show twice (fall
+    back) takes the earlier of the two, and the note says so. None when the field has an error.
+    """
+    if form.publish_at.data is None:
+        return None, ""
+    where = timezones.viewer_zone()
+    try:
+        moment = from_local(form.publish_at.data, where)
+    except LocalTimeError:
+        form.publish_at.errors = [
+            *form.publish_at.errors,
+            f"{form.publish_at.data:%-d %B %Y, %H:%M} does not exist in {where.key}: the clocks go forward "
+            "over it. Choose a time before or after the change.",
+        ]
+        return None
+    note = ""
+    if moment.ambiguous:
+        note = (
+            f"{form.publish_at.data:%-d %B %Y, %H:%M} happens twice in {where.key} (the clocks go back); "
+            f"the first one is used: {timezones.local_text(moment.utc, 'long', where)}."
+        )
+    return moment.utc, note
+
+
+def _with_hint(form: ApproveForm) -> ApproveForm:
+    form.publish_at.description = _approve_hint()
+    field = form.publish_at
+    if field.data is None and field.raw_data and any(field.raw_data):
+        # Not a date and time at all: say what was typed in the message, and give the input back
+        # empty, since a datetime-local control cannot hold it (the page would not be valid HTML).
+        typed = "".join(c for c in " ".join(map(str, field.raw_data))[:40] if c.isprintable())
+        field.errors = [f"“{typed}” is not a date and time. Pick one, or leave it empty to publish now."]
+        field.raw_data = []
+    return form
+
+
+def _approve_hint() -> str:
+    return (
+        f"Your time zone: {timezones.viewer_zone().key} (change it on Your settings). "
+        "In the past or empty: published at once."
+    )
+
+
+def _approve_consequences(
+    post: Post, revision_number: int, publish_at: datetime | None, note: str
+) -> list[str]:
+    title = post.current_revision.title if post.current_revision else ""
+    lines = []
+    if publish_at is None or publish_at <= utc_now():
+        lines.append(f"Revision {revision_number} of “{title}” is published now, with your name as approver.")
+    else:
+        lines.append(
+            f"Revision {revision_number} of “{title}” is scheduled for "
+            f"{timezones.local_text(publish_at, 'long')}, with your name as approver."
+        )
+        lines.append("An edit, a new disclosure or a changed gate before then withdraws the approval.")
+    if note:
+        lines.append(note)
+    if post.published_revision is not None:
+        lines.append("Readers see the change as a dated correction; the earlier text stays in the history.")
+    else:
+        lines.append("The post gets its public address from its title; published text is never rewritten.")
+    return lines
+
+
+@bp.get("/reviews/<int:post_id>/approve")
+def approve_confirm(post_id: int) -> Any:
+    """Approving is asked twice: what will be published, and when, on the approver's own clock."""
+    post = posts.get_post(db(), post_id)
+    user = require(current_user(), "post.approve", post)
+    form = ApproveForm(request.args)
+    form.publish_at.description = _approve_hint()
+    if not form.validate() or (resolved := _publish_at(form)) is None:
+        return _review_page(post, approve_form=form, status=422)
+    publish_at, note = resolved
+    notice = ""
+    current = post.current_revision
+    if current is None or current.number != form.revision.data or post.status != "in_review":
+        notice = "This is no longer the revision in review: go back to the review page to see what changed."
+    elif user.id in editorial.writers_since_publication(db(), post, current):
+        notice = (
+            "You wrote part of this text: another editor must approve it. Nobody approves their own words."
+        )
+    return desk.confirm_page(
+        title=f"Approve “{current.title if current else ''}”?",
+        consequences=_approve_consequences(post, form.revision.data or 0, publish_at, note),
+        action=url_for(".approve_post", post_id=post.id),
+        hidden=[("revision", form.revision.data), ("publish_at", request.args.get("publish_at", ""))],
+        button=f"Approve revision {form.revision.data}",
+        back_url=url_for(".review_post", post_id=post.id),
+        notice=notice,
+        can_confirm=not notice,
+    )
+
+
 @bp.post("/reviews/<int:post_id>/approve")
 def approve_post(post_id: int) -> Any:
     post = posts.get_post(db(), post_id)
     user = require(current_user(), "post.approve", post)
     form = ApproveForm(request.form)
-    if not form.validate():
+    form.publish_at.description = _approve_hint()
+    if not form.validate() or (resolved := _publish_at(form)) is None:
         return _review_page(post, approve_form=form, status=422)
-    publish_at = form.publish_at.data.replace(tzinfo=UTC) if form.publish_at.data else None
+    if not desk.confirmed():
+        return redirect(
+            url_for(
+                ".approve_confirm",
+                post_id=post.id,
+                revision=form.revision.data,
+                publish_at=request.form.get("publish_at") or None,
+            ),
+            303,
+        )
+    publish_at, note = resolved
     try:
         publication = editorial.approve(
             db(), user, post, form.revision.data, gate_settings(), publish_at=publish_at
@@ -473,7 +748,10 @@ def approve_post(post_id: int) -> Any:
         return _review_page(post, blocked=exc.gates, status=422)
     title = post.current_revision.title if post.current_revision else post.slug
     if publication is None and post.publish_at is not None:
-        flash(f"Approved “{title}”; it will be published at {post.publish_at:%Y-%m-%d %H:%M} UTC.")
+        flash(
+            f"Approved “{title}”; it will be published "
+            f"{timezones.local_text(post.publish_at, 'long')}. {note}".strip()
+        )
     else:
         flash(f"Approved and published “{title}”.")
     return redirect(url_for(".reviews"), 303)
@@ -516,13 +794,43 @@ def override_gate(post_id: int) -> Any:
     return redirect(url_for(".review_post", post_id=post.id), 303)
 
 
+def _retract_confirm(post: Post, form: RetractForm, *, status: int = 200) -> Any:
+    title = post.published_revision.title if post.published_revision else ""
+    return desk.confirm_page(
+        title=f"Retract “{title}”?",
+        consequences=[
+            "Readers see the post marked “Retracted”, with today’s date and your reason, "
+            "its text struck through.",
+            "It keeps its address, its history and its place in the feeds; nothing is deleted.",
+            "A retraction is not undone: a retracted post cannot be revised or published again.",
+        ],
+        action=url_for(".retract_post", post_id=post.id),
+        fields=[form.reason],
+        button="Retract the post",
+        back_url=url_for(".review_post", post_id=post.id),
+        danger=True,
+        notice="" if editorial.can_move(post, "retract") else "This post cannot be retracted now.",
+        can_confirm=editorial.can_move(post, "retract"),
+        status=status,
+    )
+
+
+@bp.get("/reviews/<int:post_id>/retract")
+def retract_confirm(post_id: int) -> Any:
+    post = posts.get_post(db(), post_id)
+    require(current_user(), "post.retract", post)
+    return _retract_confirm(post, RetractForm(request.args))
+
+
 @bp.post("/reviews/<int:post_id>/retract")
 def retract_post(post_id: int) -> Any:
     post = posts.get_post(db(), post_id)
     user = require(current_user(), "post.retract", post)
     form = RetractForm(request.form)
     if not form.validate():
-        return _review_page(post, retract_form=form, status=422)
+        return _retract_confirm(post, form, status=422)
+    if not desk.confirmed():
+        return redirect(url_for(".retract_confirm", post_id=post.id, reason=form.reason.data), 303)
     editorial.retract(db(), user, post, form.reason.data or "")
     flash("Retracted. The post keeps its address and history, with your reason shown to readers.")
     return redirect(url_for(".review_post", post_id=post.id), 303)
@@ -592,6 +900,44 @@ def disclosure() -> Any:
         failed=status == 422,
         history=disclosures.history(db(), user),
         max_age=_coi_max_age(),
+    ), status
+
+
+# --- your settings ------------------------------------------------------------------------------------
+
+
+def _zone_choices() -> list[tuple[str, str]]:
+    organisation = current_app.config["TIMEZONE"]
+    return [("", f"The organisation’s ({organisation})")] + [
+        (name, name) for name in sorted(available_zones())
+    ]
+
+
+@bp.route("/me", methods=["GET", "POST"])
+def my_settings() -> Any:
+    """Each member of staff's own settings; only their own, so the page has no user in its address."""
+    user = require(current_user(), "post.view_unpublished")
+    form = (
+        SettingsForm(request.form)
+        if request.method == "POST"
+        else SettingsForm(data={"timezone": user.timezone or ""})
+    )
+    form.timezone.choices = _zone_choices()
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                accounts.set_timezone(db(), user, user, form.timezone.data)
+            except InvalidInput as exc:
+                db().rollback()
+                _field_error(form, exc, "timezone")
+            else:
+                shown = user.timezone or f"the organisation’s, {current_app.config['TIMEZONE']}"
+                flash(f"Saved. Times are now shown in {shown}.")
+                return redirect(url_for(".my_settings"), 303)
+        status = 422
+    return render_template(
+        "staff/settings.html", form=form, now=utc_now(), organisation_zone=current_app.config["TIMEZONE"]
     ), status
 
 

@@ -1,6 +1,7 @@
-"""What every page of the moderators' desk shares, whichever package serves it (app.moderation,
-app.contact): sign-in first, the moderator's permission, the way back after a POST, and the words the
-staff layout needs.
+"""What every staff page shares, whichever package serves it: the staff navigation for each role (built
+once here, so every section's layout shows the same links), and, for the moderators' desk
+(app.moderation, app.contact), sign-in first, the moderator's permission, the way back after a POST,
+and the words the layout needs.
 """
 
 from __future__ import annotations
@@ -8,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import redirect, request, url_for
+from flask import Flask, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from app.accounts.models import User
 from app.accounts.permissions import can, require
 from app.clock import utc_now
 from app.mail.compose import age
@@ -48,3 +50,95 @@ def vocabulary() -> dict[str, Any]:
         "is_editor": can(current_user(), "post.request_changes"),
         "can_write": can(current_user(), "post.create"),
     }
+
+
+def init_app(app: Flask) -> None:
+    app.context_processor(lambda: {"staff_links": staff_links(current_user())})
+
+
+def endpoint_at(path: str) -> str | None:
+    """The endpoint answering GET ``path``, if this build has one.
+
+    Staff administration (``/staff/users``, ``/staff/settings``) is served by another part of Candor
+    that may or may not be installed: the navigation links to it only when it is there.
+    """
+    for rule in current_app.url_map.iter_rules():
+        if (
+            rule.rule in (path, path + "/")
+            and not rule.arguments
+            and "GET" in (rule.methods or ())
+            and rule.endpoint in current_app.view_functions
+        ):
+            return rule.endpoint
+    return None
+
+
+def staff_links(user: User | None) -> list[dict[str, str]]:
+    """The staff navigation for ``user``'s roles: each link a ``key``, a ``label`` and an ``href``.
+
+    Each role sees the way to its own work: authors their posts and error reports, editors the review
+    queue, every post and the error reports, moderators the comment desk, admins staff administration.
+    """
+    if user is None or not can(user, "post.view_unpublished"):
+        return []
+    links = [("dashboard", "Dashboard", "staff.dashboard")]
+    if can(user, "post.create"):
+        links.append(("new", "New post", "staff.new_post"))
+    if can(user, "post.request_changes"):
+        links += [("reviews", "Review queue", "staff.reviews"), ("posts", "All posts", "staff.post_list")]
+    if can(user, "post.create") or can(user, "post.request_changes"):
+        links.append(("errors", "Error reports", "corrections.report_queue"))
+    if can(user, PERMISSION):
+        links.append(("comments", "Comments", "moderation.queue"))
+    links += [("disclosure", "My disclosure", "staff.disclosure"), ("audit", "Audit log", "staff.audit_log")]
+    if can(user, "users.manage"):
+        for key, label, path in (
+            ("users", "Staff", "/staff/users"),
+            ("settings", "Site settings", "/staff/settings"),
+        ):
+            endpoint = endpoint_at(path)
+            if endpoint is not None:
+                links.append((key, label, endpoint))
+    links.append(("me", "Your settings", "staff.my_settings"))
+    return [{"key": key, "label": label, "href": url_for(endpoint)} for key, label, endpoint in links]
+
+
+# --- confirmation steps ---------------------------------------------------------------------------------
+# Whatever cannot be undone (approving, retracting, withdrawing, marking spam, deleting) is asked twice:
+# a GET page says what will happen and carries the one POST form that does it, with ``confirm=yes``.
+# A POST without it changes nothing and answers 303 to that page, so a form elsewhere (or a script
+# posting straight to the action) still meets the question; and every POST answers with a redirect,
+# so reloading a page never sends it again.
+
+
+def confirmed() -> bool:
+    return request.form.get("confirm") == "yes"
+
+
+def confirm_page(
+    *,
+    title: str,
+    consequences: list[str],
+    action: str,
+    button: str,
+    back_url: str,
+    hidden: list[tuple[str, Any]] | None = None,
+    fields: list[Any] | None = None,
+    danger: bool = False,
+    notice: str = "",
+    can_confirm: bool = True,
+    status: int = 200,
+) -> ResponseReturnValue:
+    return render_template(
+        "staff/confirm.html",
+        title=title,
+        consequences=consequences,
+        action=action,
+        button=button,
+        back_url=back_url,
+        hidden=hidden or [],
+        fields=fields or [],
+        danger=danger,
+        notice=notice,
+        can_confirm=can_confirm,
+    ), status

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
-from flask import Flask, Response, current_app, request, session
+from flask import Flask, Response, current_app, g, request, session
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.posts.services import page_key
@@ -68,11 +68,14 @@ def cache() -> PageCache:
 
 
 def cacheable() -> bool:
-    """Only anonymous GETs are shared: anything personal (a signed-in header, a flash) is not."""
+    """Only anonymous GETs are shared: anything personal (a signed-in header, a staff Edit link, the
+    viewer's own time zone, a flash) is not. No session cookie means no user; the user is checked too,
+    so a page rendered for someone is never stored even if that ever stopped being true."""
     return (
         request.method == "GET"
         and not session
         and not request.cookies.get(current_app.config.get("SESSION_COOKIE_NAME", "session"))
+        and g.get("user") is None
     )
 
 

@@ -2,7 +2,7 @@
 (``job_runs``).
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-03 14:30:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from app.db import append_only_ddl, drop_append_only_ddl
 
 revision = '0012'
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

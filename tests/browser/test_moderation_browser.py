@@ -118,6 +118,11 @@ def test_a_reader_comments_and_a_moderator_triages_by_keyboard(
     expect(page.locator(f"#mod-comment-{spammy.id}")).to_be_focused()
     with page.expect_navigation():
         page.keyboard.press("s")
+    # Spam is reported to Akismet: a page says so first, its button focused, so Enter confirms.
+    expect(page.locator("#confirm")).to_contain_text("Akismet is told it was spam")
+    expect(page.locator("#confirm-form button")).to_be_focused()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_contain_text("marked spam")
     expect(page.locator(f"#mod-comment-{mine.id}")).to_be_focused()
     with page.expect_navigation():

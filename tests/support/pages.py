@@ -80,6 +80,7 @@ class Site:
     posts: list[Post]
     comments: CommentsSeed | None = None  # reader and staff comments on ``post``, a contact message
     redaction_id: int = 0  # a pending redaction of ``post``'s revision 1
+    report_id: int | None = None  # a reader's open error report on ``post``
 
 
 def seed_site(
@@ -114,7 +115,7 @@ def seed_site(
     editorial.retract(session, staff, others[0], "The item announced a clinic that has not opened.")
     draft = make_post("draft", author=author, title="An unfinished draft", body="Not for readers yet.")
     in_review = make_post("in_review", author=author, title="A post awaiting review", body="Nearly there.")
-    corrections.report_error(
+    report = corrections.report_error(
         session,
         post,
         what="The dose in the second paragraph looks too high.",
@@ -142,6 +143,7 @@ def seed_site(
         posts=[*others, post],
         comments=comments_seed,
         redaction_id=redaction.id,
+        report_id=report.id,
     )
 
 
@@ -192,6 +194,40 @@ def every_page(site: Site) -> list[Page]:
         Page(
             "staff: redact a revision",
             f"/staff/redactions/new/revision/{site.post.published_revision_id}",
+        # The staff desk (issue 10): the post list, your settings, and the confirmation steps.
+        Page("staff: all posts", "/staff/posts", signed_in=True),
+        Page("staff: all posts, filtered", "/staff/posts?state=published&q=ibuprofen", signed_in=True),
+        Page("staff: all posts, nothing found", "/staff/posts?q=no+such+title", signed_in=True),
+        Page("staff: your settings", "/staff/me", signed_in=True),
+        Page(
+            "staff: confirm an approval",
+            f"/staff/reviews/{site.in_review.id}/approve?revision=1&publish_at=2999-07-01T09:30",
+            signed_in=True,
+        ),
+        Page(
+            "staff: approval with an impossible date",
+            f"/staff/reviews/{site.in_review.id}/approve?revision=1&publish_at=2999-13-01T09:30",
+            status=422,
+            signed_in=True,
+        ),
+        Page(
+            "staff: confirm a retraction",
+            f"/staff/reviews/{site.post.id}/retract?reason=The+study+was+withdrawn.",
+            signed_in=True,
+        ),
+        Page(
+            "staff: withdraw someone else's post",
+            f"/staff/posts/{site.in_review.id}/withdraw",
+            signed_in=True,
+        ),
+        Page(
+            "staff: confirm accepting an error report",
+            f"/staff/error-reports/{site.report_id}/accept?correction_revision=2",
+            signed_in=True,
+        ),
+        Page(
+            "staff: confirm declining an error report",
+            f"/staff/error-reports/{site.report_id}/decline?reason=The+dose+is+right.",
             signed_in=True,
         ),
     ]
@@ -343,6 +379,14 @@ def comment_staff_pages(seed: CommentsSeed) -> list[Page]:
         Page("moderation: log", "/staff/comments/log", signed_in=True),
         Page("moderation: contact messages", "/staff/contact/", signed_in=True),
         Page("moderation: a contact message", f"/staff/contact/{seed.contact_id}", signed_in=True),
+        Page(
+            "moderation: confirm spam", f"/staff/comments/{seed.held_id}/confirm?action=spam", signed_in=True
+        ),
+        Page(
+            "moderation: confirm a bulk deletion",
+            f"/staff/comments/bulk/confirm?action=delete&comment_ids={seed.held_id}&comment_ids={seed.question_id}",
+            signed_in=True,
+        ),
     ]
 
 
