@@ -194,6 +194,8 @@ def every_page(site: Site) -> list[Page]:
         Page(
             "staff: redact a revision",
             f"/staff/redactions/new/revision/{site.post.published_revision_id}",
+            signed_in=True,
+        ),
         # The staff desk (issue 10): the post list, your settings, and the confirmation steps.
         Page("staff: all posts", "/staff/posts", signed_in=True),
         Page("staff: all posts, filtered", "/staff/posts?state=published&q=ibuprofen", signed_in=True),
