@@ -324,6 +324,31 @@ def test_an_action_from_the_queue_page_with_a_reason(
     assert other.headers["Location"] == "/staff/comments/"
 
 
+@pytest.mark.parametrize(
+    "bad_next",
+    [
+        "/staff/comments/\r\nSet-Cookie: x=1",
+        "/staff/comments/\\evil.example",
+        "/staff/comments/\t/evil.example",
+        "/staff/comments/\x00",
+        "/staff/comments/" + "a" * 5000,
+        "/staff/comments/%ZZ%",
+        "/staff/comments/\u202e",
+    ],
+)
+def test_a_malformed_next_after_a_decision_falls_back_to_the_queue(
+    client: Any, session: Session, moderator: User, held: Comment, bad_next: str
+) -> None:
+    log_in(client, moderator.email)
+    soup = parse(client.get("/staff/comments/"))
+    form = soup.select_one(f"#mod-comment-{held.id} form.mod-actions")
+    data = {i["name"]: i.get("value", "") for i in form.select("input[type=hidden]")}
+    response = client.post(form["action"], data={**data, "action": "approve", "next": bad_next})
+    assert response.status_code == 303 and response.headers["Location"] == "/staff/comments/"
+    session.expire_all()
+    assert session.get(Comment, held.id).status == "published"
+
+
 def test_bulk_actions_apply_to_the_selected_and_report_the_rest(
     app: Flask, client: Any, session: Session, make_post: Callable[..., Post], moderator: User
 ) -> None:

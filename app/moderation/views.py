@@ -158,8 +158,11 @@ CONFIRM = {
 
 
 def _next_target(default: str) -> str:
+    """Back to a desk page after a decision; anything else (another site, control characters or
+    backslashes a browser would reinterpret, a path too long for a header) goes to ``default``."""
     target = request.values.get("next", "")
-    return target if target.startswith(desk.DESK_PATHS) and "//" not in target else default
+    plain = len(target) <= 2000 and not any(c == "\\" or not c.isprintable() or c.isspace() for c in target)
+    return target if plain and target.startswith(desk.DESK_PATHS) and "//" not in target else default
 
 
 @bp.get("/comments/<int:comment_id>/confirm")
