@@ -46,6 +46,8 @@ SETTINGS: dict[str, str] = {
     "CANDOR_COMMENT_BURST": "comments from one IP within 10 minutes after which the next is held",
     "CANDOR_COMMENT_MAX_LINKS": "links a comment may carry without being held",
     "CANDOR_COMMENT_MIN_SECONDS": "seconds a reader needs at least between opening a form and sending it",
+    "CANDOR_TOKEN_DAYS": "days a new API token lives unless its owner chooses otherwise",
+    "CANDOR_LOGIN_ACCOUNT_LIMIT": "failed sign-ins allowed on one account, from any IP, before 429",
 }
 
 
@@ -84,6 +86,13 @@ def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
             f"{name} must be a rate limit such as '10 per minute; 100 per day', not {raw!r}"
         ) from None
     return raw
+
+
+def _token_days(env: Mapping[str, str]) -> int:
+    days = _int(env, "CANDOR_TOKEN_DAYS", 90)
+    if not 1 <= days <= 3660:
+        raise ConfigError(f"CANDOR_TOKEN_DAYS must be from 1 to 3660 days, not {days}")
+    return days
 
 
 def _bool(env: Mapping[str, str], name: str) -> bool:
@@ -202,6 +211,8 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "PUBLIC_URL": _public_url(public_url or blog_url),
         "CANDOR_TRUSTED_HOSTS": _host_names(env, "CANDOR_TRUSTED_HOSTS"),
         "COMMENT_RATE_LIMIT": _rate_limit(env, "CANDOR_COMMENT_RATE_LIMIT", "10 per minute; 100 per day"),
+        "CANDOR_TOKEN_DAYS": _token_days(env),
+        "LOGIN_ACCOUNT_LIMIT": _rate_limit(env, "CANDOR_LOGIN_ACCOUNT_LIMIT", "5 per 15 minutes"),
         "COMMENT_BURST": _int(env, "CANDOR_COMMENT_BURST", 3),
         "COMMENT_MAX_LINKS": _int(env, "CANDOR_COMMENT_MAX_LINKS", 2),
         "COMMENT_MIN_SECONDS": _float(env, "CANDOR_COMMENT_MIN_SECONDS", 3.0),

@@ -99,7 +99,7 @@ def test_cli_creates_a_user_reading_the_password_from_stdin(runner, session):
     "args,message",
     [
         (["--role", "wizard"], "Unknown role"),
-        (["--role", "author"], "at least 10"),
+        (["--role", "author"], "at least 12"),
     ],
 )
 def test_cli_user_creation_explains_bad_input(runner, args, message):

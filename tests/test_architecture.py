@@ -73,6 +73,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "accounts",
         "audit",
         "mail",
+        "administration",  # staff accounts, passwords and tokens, audited; reset links by mail
         "contact",  # stands on mail alone
         "disclosures",
         "posts",

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from app.accounts.services import authenticate
 from app.web.auth import current_user, log_in, log_out
 from app.web.database import db
-from app.web.extensions import csrf, limiter
+from app.web.extensions import csrf, limiter, normalised_email_key
 from app.web.forms import Form, TextSafe
 
 bp = Blueprint("accounts", __name__)
@@ -33,6 +33,12 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @csrf.exempt  # the form checks its own CSRF token, after the rate limit has counted the attempt
 @limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_ACCOUNT_LIMIT"],
+    methods=["POST"],
+    key_func=normalised_email_key,
+    deduct_when=lambda response: response.status_code != 302,  # only failed sign-ins count
+)
 def login() -> Any:
     form = LoginForm()
     if form.validate_on_submit():

@@ -83,6 +83,17 @@ ACTION_LABELS = {
     "post.retract": "Retracted",
     "gate.override": "Gate overridden",
     "disclosure.recorded": "Disclosure recorded",
+    "user.created": "Staff account created",
+    "user.updated": "Staff profile edited",
+    "user.roles": "Roles changed",
+    "user.deactivated": "Account deactivated (sessions ended, tokens revoked)",
+    "user.reactivated": "Account reactivated",
+    "user.password_set": "Password set by an admin",
+    "user.password_changed": "Password changed by its owner",
+    "user.password_reset": "Password reset through an e-mailed link",
+    "user.reset_link_sent": "Password reset link e-mailed",
+    "token.created": "API token created",
+    "token.revoked": "API token revoked",
 }
 
 
@@ -107,6 +118,7 @@ def _vocabulary() -> dict[str, Any]:
         "action_labels": ACTION_LABELS,
         "is_editor": can(user, "post.request_changes"),
         "can_write": can(user, "post.create"),
+        "is_admin": can(user, "users.manage"),
     }
 
 

@@ -14,6 +14,13 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
+def normalised_email_key() -> str:
+    """The account a sign-in or reset form names, as its owner would be found: so "Ann@X.org " and
+    "ann@x.org" count against one account, from however many IPs they come."""
+    raw = request.form.get("email", "")
+    return "account:" + " ".join(raw.split()).lower()[:320]
+
+
 limiter = Limiter(key_func=client_ip, default_limits=[], headers_enabled=True)
 
 
