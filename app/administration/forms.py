@@ -7,6 +7,7 @@ from wtforms import (
     Form,
     IntegerField,
     PasswordField,
+    SelectChoice,
     SelectMultipleField,
     StringField,
     TextAreaField,
@@ -37,7 +38,9 @@ class RolesField(SelectMultipleField):
 
 
 def _roles() -> RolesField:
-    return RolesField("Roles", choices=[(r, ROLE_LABELS[r]) for r in ROLE_VALUES], validate_choice=True)
+    return RolesField(
+        "Roles", choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLE_VALUES], validate_choice=True
+    )
 
 
 class ProfileForm(Form):
