@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
-
-from datetime import timedelta
 
 from app import clock
 from app.accounts import passwords

@@ -132,6 +132,10 @@ def every_page(site: Site) -> list[Page]:
         Page("corrections log", "/corrections"),
         Page("staff profile", f"/people/{site.author.id}"),
         Page("sign-in", "/login", also_signed_in=False),
+        Page("forgot password", "/forgot-password", also_signed_in=False),
+        Page(
+            "password reset, bad link", "/reset-password/not-a-valid-link", status=404, also_signed_in=False
+        ),
         Page("not found", "/no-such-page", status=404),
         Page("draft, not public", "/posts/an-unfinished-draft", status=404, also_signed_in=False),
     ]
@@ -150,6 +154,17 @@ def every_page(site: Site) -> list[Page]:
         Page("staff: a post's audit log", f"/staff/posts/{site.post.id}/audit", signed_in=True),
         Page("staff: error reports", "/staff/error-reports", signed_in=True),
         Page("staff: changes since publication", f"/staff/posts/{site.post.id}/diff", signed_in=True),
+        Page("staff: API tokens", "/staff/tokens", signed_in=True),
+        Page("staff: change password", "/staff/password", signed_in=True),
+        Page("admin: staff accounts", "/staff/users", signed_in=True),
+        Page(
+            "admin: staff accounts, searched",
+            "/staff/users?q=pharm&role=author&status=active",
+            signed_in=True,
+        ),
+        Page("admin: new staff account", "/staff/users/new", signed_in=True),
+        Page("admin: a staff account", f"/staff/users/{site.author.id}", signed_in=True),
+        Page("admin: deactivate, confirm", f"/staff/users/{site.author.id}/deactivate", signed_in=True),
     ]
     if site.comments is not None:
         reader += comment_reader_pages(site, site.comments)
