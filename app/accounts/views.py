@@ -37,6 +37,7 @@ def _safe_next(target: str | None) -> str:
     lambda: current_app.config["LOGIN_ACCOUNT_LIMIT"],
     methods=["POST"],
     key_func=normalised_email_key,
+    exempt_when=lambda: not request.form.get("email", "").strip(),  # no account named, none to protect
     deduct_when=lambda response: response.status_code != 302,  # only failed sign-ins count
 )
 def login() -> Any:

@@ -313,7 +313,12 @@ def password() -> Any:
 
 @public_bp.route("/forgot-password", methods=["GET", "POST"])
 @limiter.limit("5 per hour", methods=["POST"])
-@limiter.limit("3 per hour", methods=["POST"], key_func=normalised_email_key)
+@limiter.limit(
+    "3 per hour",
+    methods=["POST"],
+    key_func=normalised_email_key,
+    exempt_when=lambda: not request.form.get("email", "").strip(),
+)
 def forgot() -> Any:
     form = ForgotForm(request.form) if request.method == "POST" else ForgotForm()
     sent = False

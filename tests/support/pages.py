@@ -136,6 +136,7 @@ def every_page(site: Site) -> list[Page]:
         Page(
             "password reset, bad link", "/reset-password/not-a-valid-link", status=404, also_signed_in=False
         ),
+        Page("password reset link", f"/reset-password/{_reset_token(site.author)}", also_signed_in=False),
         Page("not found", "/no-such-page", status=404),
         Page("draft, not public", "/posts/an-unfinished-draft", status=404, also_signed_in=False),
     ]
@@ -171,6 +172,15 @@ def every_page(site: Site) -> list[Page]:
         staff_only += comment_staff_pages(site.comments)
     signed_in = [replace(page, signed_in=True) for page in reader if page.also_signed_in]
     return reader + signed_in + staff_only
+
+
+def _reset_token(user: User) -> str:
+    """A live reset link for ``user``, signed with the key the test app uses (tests/conftest.py sets it)."""
+    import os
+
+    from app.administration.services import reset_token
+
+    return reset_token(os.environ["SECRET_KEY"], user)
 
 
 def is_html_endpoint(endpoint: str) -> bool:
