@@ -235,7 +235,7 @@ def tokens_list(email: str | None) -> None:
 def tokens_revoke(token_id: int) -> None:
     """Revoke token TOKEN_ID at once (see `tokens list`)."""
     with unit_of_work() as session:
-        row = admin.revoke_token(session, admin.OPERATOR, token_id, own=False)
+        row = admin.revoke_token(session, admin.OPERATOR, token_id)
     click.echo(f"Revoked token {row.id} ({row.prefix}…) of {row.user.email}.")
 
 

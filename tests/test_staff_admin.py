@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from app import clock
-from app.accounts.models import Role, User
+from app.accounts.models import ApiToken, Role, User
 from app.audit.models import AuditEntry
 from app.mail.models import OutboxMessage
 from tests.support.web import form_csrf_token, log_in, parse, text_of
@@ -319,3 +319,24 @@ def test_two_admins_deactivating_each_other_at_once_leave_one(
     finally:
         session.close()
     assert sorted(statuses)[0] == 200 and all(s in (200, 401, 403, 409) for s in statuses)
+
+
+def test_admin_page_lists_a_users_tokens_and_revokes_them(signed_in, client, session, make_user, make_token):
+    user = make_user("author")
+    other = make_user("author")
+    token = make_token(user)
+    others = make_token(other)
+    page = parse(signed_in.get(f"/staff/users/{user.id}"))
+    row = page.select_one("#tokens tbody tr")
+    assert row["data-status"] == "active" and token not in str(page)
+    csrf = page.select_one("input[name=csrf_token]")["value"]
+    other_id = session.scalar(select(ApiToken.id).where(ApiToken.user_id == other.id))
+    wrong = signed_in.post(f"/staff/users/{user.id}/tokens/{other_id}/revoke", data={"csrf_token": csrf})
+    assert wrong.status_code == 404
+    assert client.get("/api/v1/me/tokens", headers=_bearer(others)).status_code == 200
+    done = signed_in.post(
+        f"/staff/users/{user.id}/tokens/{row['data-token-id']}/revoke", data={"csrf_token": csrf}
+    )
+    assert done.status_code == 302
+    assert client.get("/api/v1/me/tokens", headers=_bearer(token)).status_code == 401
+    assert _actions(session, user.id)[-1] == "token.revoked"

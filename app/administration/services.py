@@ -442,15 +442,14 @@ def issue_token(
     return issued
 
 
-def revoke_token(session: Session, actor: Actor | None, token_id: object, *, own: bool) -> ApiToken:
-    """Revoke a token: ``own`` ones by their owner, anyone's by an admin (NotFound hides others')."""
-    if own:
-        if not isinstance(actor, User):
-            raise NotAllowed("Sign in to manage your tokens.")
-        row = accounts.get_token(session, token_id, owner=actor)
-    else:
+def revoke_token(
+    session: Session, actor: Actor | None, token_id: object, *, owner: User | None = None
+) -> ApiToken:
+    """Revoke a token of ``owner`` (NotFound for anyone else's, so ids of others stay secret): its owner
+    may, and an admin may revoke anyone's. Without ``owner``, any token (admins and the operator)."""
+    if not (isinstance(actor, User) and owner is not None and actor.id == owner.id):
         _require_admin(actor)
-        row = accounts.get_token(session, token_id)
+    row = accounts.get_token(session, token_id, owner=owner)
     if accounts.revoke(session, row):
         _record(session, actor, "token.revoked", row.user, token_id=row.id, name=row.name)
     return row

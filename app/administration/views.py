@@ -235,9 +235,8 @@ def send_reset(user_id: int) -> Any:
 @bp.post("/users/<int:user_id>/tokens/<int:token_id>/revoke")
 def revoke_user_token(user_id: int, token_id: int) -> Any:
     require(current_user(), "users.manage")
-    row = admin.revoke_token(db(), current_user(), token_id, own=False)
-    if row.user_id != user_id:
-        abort(404)
+    owner = admin.get_user(db(), user_id)
+    row = admin.revoke_token(db(), current_user(), token_id, owner=owner)
     flash(f"Revoked the token {row.prefix}….")
     return redirect(url_for(".user", user_id=user_id))
 
@@ -285,7 +284,7 @@ def create_token() -> Any:
 
 @bp.post("/tokens/<int:token_id>/revoke")
 def revoke_token(token_id: int) -> Any:
-    row = admin.revoke_token(db(), current_user(), token_id, own=True)
+    row = admin.revoke_token(db(), current_user(), token_id, owner=current_user())
     flash(f"Revoked “{row.name or row.prefix}”.")
     return redirect(url_for(".tokens"))
 
@@ -478,5 +477,5 @@ def api_create_token() -> Any:
 @API.delete("/me/tokens/<int:token_id>")
 def api_revoke_token(token_id: int) -> Any:
     user = require(current_user(), "tokens.own")
-    admin.revoke_token(db(), user, token_id, own=True)
+    admin.revoke_token(db(), user, token_id, owner=user)
     return "", 204
