@@ -289,9 +289,8 @@ def test_cli_administers_users(runner, session, admin, make_user):
     assert entry.actor_id is None and entry.data["via"] == "command line"
 
 
-def test_two_admins_deactivating_each_other_at_once_leave_one(
-    app, database_url, client, make_user, make_token
-):
+@pytest.mark.parametrize("change", [{"active": False}, {"roles": ["author"]}], ids=["deactivate", "demote"])
+def test_two_admins_removing_each_other_at_once_leave_one(app, client, make_user, make_token, change):
     """On PostgreSQL the two requests really overlap; both lock every admin's row before counting."""
     first = make_user("admin")
     second = make_user("admin")
@@ -303,7 +302,7 @@ def test_two_admins_deactivating_each_other_at_once_leave_one(
     def remove(actor_id, target_id):
         barrier.wait()
         r = app.test_client().patch(
-            f"/api/v1/users/{target_id}", json={"active": False}, headers=_bearer(tokens[actor_id])
+            f"/api/v1/users/{target_id}", json=change, headers=_bearer(tokens[actor_id])
         )
         statuses.append(r.status_code)
 
@@ -316,6 +315,7 @@ def test_two_admins_deactivating_each_other_at_once_leave_one(
     try:
         active = session.scalars(select(User).where(User.is_active.is_(True))).all()
         assert any(u.has_role(Role.ADMIN) for u in active)
+        assert _actions(session, first.id) + _actions(session, second.id)  # the winner's change is audited
     finally:
         session.close()
     assert sorted(statuses)[0] == 200 and all(s in (200, 401, 403, 409) for s in statuses)

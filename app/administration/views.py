@@ -26,7 +26,7 @@ from app.administration.forms import (
     TokenForm,
 )
 from app.clock import utc_now
-from app.errors import InvalidInput
+from app.errors import Conflict, InvalidInput
 from app.text import whole_number
 from app.web.api import Routes, bool_field, json_body, listing, page_args
 from app.web.auth import current_user, log_in
@@ -131,6 +131,8 @@ def new_user() -> Any:
             admin.send_reset_link(db(), current_user(), user, _reset_mail())
         except InvalidInput as exc:
             _field_error(form, exc, "email")
+        except Conflict as exc:
+            form.email.errors = [*form.email.errors, exc.message]
         else:
             flash(f"Created {user.name}'s account and e-mailed them a link to set their password.")
             return redirect(url_for(".user", user_id=user.id))
@@ -177,6 +179,8 @@ def user(user_id: int) -> Any:
             changed = admin.update_profile(db(), current_user(), target, _profile(form))
         except InvalidInput as exc:
             _field_error(form, exc, "name")
+        except Conflict as exc:
+            form.email.errors = [*form.email.errors, exc.message]
         else:
             flash(f"Saved: {', '.join(changed)}." if changed else "Nothing changed.")
             return redirect(url_for(".user", user_id=target.id))
@@ -277,8 +281,10 @@ def create_token() -> Any:
             _field_error(form, exc, "name")
         else:
             # Shown on this answer only (a POST, never cached); the database keeps its digest alone.
-            response = _tokens_page(TokenForm(data={"days": _token_days()}), secret=issued.secret, status=201)
-            return response
+            body, status = _tokens_page(
+                TokenForm(data={"days": _token_days()}), secret=issued.secret, status=201
+            )
+            return body, status, {"Cache-Control": "no-store"}
     return _tokens_page(form, status=422)
 
 
@@ -290,6 +296,7 @@ def revoke_token(token_id: int) -> Any:
 
 
 @bp.route("/password", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])  # guesses at the current password from a stolen session
 def password() -> Any:
     form = PasswordChangeForm(request.form) if request.method == "POST" else PasswordChangeForm()
     if request.method == "POST" and form.validate():
