@@ -359,3 +359,45 @@ def test_cli_lists_and_revokes_tokens(runner, client, make_user, make_token):
     assert revoked.exit_code == 0, revoked.output
     assert client.get("/api/v1/me/tokens", headers=_bearer(token)).status_code == 401
     assert runner.invoke(args=["tokens", "revoke", "424242"]).exit_code != 0
+
+
+@pytest.fixture
+def redis_url():
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError:
+        from tests.support.require_all import missing
+
+        missing("Redis at 127.0.0.1:6379 is not running")
+    return "redis://127.0.0.1:6379"
+
+
+def test_the_account_limit_lives_in_redis_for_every_worker(app, database_url, make_user, redis_url):
+    """With Redis storage the per-account counter sits in Redis, where every worker process counts it:
+    five failures, spread over two app instances and five IPs, refuse the sixth attempt on both."""
+    import uuid
+
+    import redis
+
+    from app import create_app
+
+    workers = [
+        create_app({"DATABASE_URL": database_url, "TESTING": True, "RATELIMIT_STORAGE_URI": redis_url})
+        for _ in range(2)
+    ]
+    try:
+        email = f"{uuid.uuid4().hex}@clinic.example"  # a key no earlier run has counted
+        make_user("author", email=email)
+        clients = [w.test_client() for w in workers]
+        statuses = [_attempt(clients[n % 2], email, ip=f"198.51.100.{n + 1}").status_code for n in range(5)]
+        assert statuses == [422] * 5
+        for client in clients:
+            refused = _attempt(client, email, password=PASSWORD, ip="203.0.113.50")
+            assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+        keys = redis.Redis.from_url(redis_url).keys(f"*account:{email}*")
+        assert keys, "the per-account counter is not in Redis"
+    finally:
+        for worker in workers:
+            worker.extensions["candor.engine"].dispose()
