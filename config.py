@@ -63,6 +63,8 @@ SETTINGS: dict[str, str] = {
     "CANDOR_OIDC_CONTACT": "whom an unknown identity is told to ask for an account",
     "CANDOR_OIDC_TIMEOUT": "seconds before a call to the OpenID provider counts as failed",
     "CANDOR_TIMEZONE": "the organisation's IANA time zone: readers' times, and staff without their own",
+    "CANDOR_TOKEN_DAYS": "days a new API token lives unless its owner chooses otherwise",
+    "CANDOR_LOGIN_ACCOUNT_LIMIT": "failed sign-ins allowed on one account, from any IP, before 429",
 }
 
 
@@ -116,6 +118,13 @@ def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
             f"{name} must be a rate limit such as '10 per minute; 100 per day', not {raw!r}"
         ) from None
     return raw
+
+
+def _token_days(env: Mapping[str, str]) -> int:
+    days = _int(env, "CANDOR_TOKEN_DAYS", 90)
+    if not 1 <= days <= 3660:
+        raise ConfigError(f"CANDOR_TOKEN_DAYS must be from 1 to 3660 days, not {days}")
+    return days
 
 
 def _bool(env: Mapping[str, str], name: str) -> bool:
@@ -324,6 +333,8 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "PUBLIC_URL": _public_url(public_url or blog_url),
         "CANDOR_TRUSTED_HOSTS": _host_names(env, "CANDOR_TRUSTED_HOSTS"),
         "COMMENT_RATE_LIMIT": _rate_limit(env, "CANDOR_COMMENT_RATE_LIMIT", "10 per minute; 100 per day"),
+        "CANDOR_TOKEN_DAYS": _token_days(env),
+        "LOGIN_ACCOUNT_LIMIT": _rate_limit(env, "CANDOR_LOGIN_ACCOUNT_LIMIT", "5 per 15 minutes"),
         "COMMENT_BURST": _int(env, "CANDOR_COMMENT_BURST", 3),
         "COMMENT_MAX_LINKS": _int(env, "CANDOR_COMMENT_MAX_LINKS", 2),
         "COMMENT_MIN_SECONDS": _float(env, "CANDOR_COMMENT_MIN_SECONDS", 3.0),

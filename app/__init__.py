@@ -54,6 +54,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     desk.init_app(app)
 
     from app.accounts.views import bp as accounts_bp
+    from app.administration import views as administration
     from app.comments import views as comments
     from app.contact.views import bp as contact_bp
     from app.contact.views import desk_bp as contact_desk_bp
@@ -74,6 +75,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(posts.bp)
     app.register_blueprint(corrections_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(administration.bp)
+    app.register_blueprint(administration.public_bp)
     app.register_blueprint(comments.bp)
     app.register_blueprint(contact_bp)
     app.register_blueprint(contact_desk_bp)
@@ -89,6 +92,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             moderation.API,
             settings_api,
             redaction.API,
+            administration.API,
         )
     )
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app import demo, migrate
 from app.accounts import services as accounts
+from app.administration import services as admin
 from app.db import commit, rollback, writing
 from app.editorial import linkcheck
 from app.editorial import services as editorial
@@ -112,18 +113,130 @@ def users_create(email: str, name: str, roles: tuple[str, ...], title: str, depa
     click.echo(f"Created {user.email} ({', '.join(sorted(r.value for r in user.roles))}).")
 
 
+@users_cli.command("list")
+@click.option("--search", "query", default="", help="Text to find in the name, e-mail, title or department.")
+@click.option("--role", default="", help="Only users with this role.")
+@click.option("--inactive/--active", "inactive", default=None, help="Only deactivated (or active) users.")
+def users_list(query: str, role: str, inactive: bool | None) -> None:
+    """List staff accounts: id, e-mail, name, roles, status."""
+    with unit_of_work(write_lock=False) as session:
+        active = None if inactive is None else not inactive
+        found, _ = admin.search_users(
+            session, admin.OPERATOR, query=query, role=role, active=active, per_page=100_000
+        )
+        for user in found:
+            roles = ",".join(sorted(r.value for r in user.roles))
+            status = "active" if user.is_active else "deactivated"
+            click.echo(f"{user.id:>5}  {user.email:<32} {user.name:<28} {roles:<28} {status}")
+    click.echo(f"{len(found)} user(s).")
+
+
+@users_cli.command("edit")
+@click.argument("email")
+@click.option("--email", "new_email", default=None, help="A new e-mail address.")
+@click.option("--name", default=None)
+@click.option("--title", default=None)
+@click.option("--department", default=None)
+@click.option("--bio", default=None)
+@click.option("--photo-alt", default=None, help="Text alternative of the profile photo.")
+@click.option(
+    "--role", "roles", multiple=True, help="Replace the roles with these (repeat or comma-separate)."
+)
+def users_edit(email: str, new_email: str | None, roles: tuple[str, ...], **fields: str | None) -> None:
+    """Change a staff member's profile or roles (only the options given change)."""
+    with unit_of_work() as session:
+        user = admin.find_user(session, email)
+        changed = admin.update_profile(
+            session, admin.OPERATOR, user, admin.Profile(email=new_email, **fields)
+        )
+        names = [part for value in roles for part in value.split(",") if part.strip()]
+        if names and admin.set_roles(session, admin.OPERATOR, user, accounts.parse_roles(names)):
+            changed.append("roles")
+    click.echo(f"Updated {user.email}: {', '.join(changed)}." if changed else "Nothing changed.")
+
+
+@users_cli.command("deactivate")
+@click.argument("email")
+def users_deactivate(email: str) -> None:
+    """Deactivate an account: its sessions end and its tokens are revoked at once; its work stays."""
+    with unit_of_work() as session:
+        user = admin.find_user(session, email)
+        was_active = user.is_active
+        revoked = admin.deactivate(session, admin.OPERATOR, user)
+    if was_active:
+        click.echo(f"Deactivated {user.email}: signed out everywhere, {revoked} token(s) revoked.")
+    else:
+        click.echo(f"{user.email} was already deactivated.")
+
+
+@users_cli.command("reactivate")
+@click.argument("email")
+def users_reactivate(email: str) -> None:
+    """Let a deactivated account sign in again (its old tokens stay revoked)."""
+    with unit_of_work() as session:
+        user = admin.find_user(session, email)
+        changed = admin.reactivate(session, admin.OPERATOR, user)
+    click.echo(f"Reactivated {user.email}." if changed else f"{user.email} was already active.")
+
+
+@users_cli.command("set-password")
+@click.argument("email")
+def users_set_password(email: str) -> None:
+    """Set a password (first line of stdin, or prompted twice); every session of that user ends."""
+    password = _read_password()
+    with unit_of_work() as session:
+        user = admin.find_user(session, email)
+        admin.set_password(session, admin.OPERATOR, user, password)
+    click.echo(f"Password set for {user.email}; their sessions have ended.")
+
+
 tokens_cli = AppGroup("tokens", help="API tokens.")
 
 
 @tokens_cli.command("create")
 @click.argument("email")
-def tokens_create(email: str) -> None:
+@click.option("--name", default="", help="What the token is for.")
+@click.option("--days", type=int, default=None, help="Days until it expires (default CANDOR_TOKEN_DAYS).")
+def tokens_create(email: str, name: str, days: int | None) -> None:
     """Print a new API token for EMAIL (shown once; only its hash is stored)."""
+    lifetime = days if days is not None else int(current_app.config["CANDOR_TOKEN_DAYS"])
     with unit_of_work() as session:
         user = accounts.get_user_by_email(session, email)
-        token = accounts.create_token(session, user)
-    click.echo(f"API token for {user.email} (shown once, store it now):")
-    click.echo(token)
+        issued = admin.issue_token(session, admin.OPERATOR, user, name=name, lifetime_days=lifetime)
+    click.echo(
+        f"API token {issued.row.id} for {user.email}, expires {issued.row.expires_at:%Y-%m-%d %H:%M} UTC"
+    )
+    click.echo("(shown once, store it now):")
+    click.echo(issued.secret)
+
+
+@tokens_cli.command("list")
+@click.argument("email", required=False)
+def tokens_list(email: str | None) -> None:
+    """List API tokens (of EMAIL, or everyone's): id, owner, name, prefix, dates, status. Never secrets."""
+    from app.clock import utc_now
+
+    now = utc_now()
+    with unit_of_work(write_lock=False) as session:
+        user = accounts.get_user_by_email(session, email) if email else None
+        rows = accounts.all_tokens(session, user=user)
+        for row in rows:
+            used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never"
+            click.echo(
+                f"{row.id:>5}  {row.user.email:<32} {row.name or '(unnamed)':<24} {row.prefix}…  "
+                f"created {row.created_at:%Y-%m-%d}  expires {row.expires_at:%Y-%m-%d}  last used {used}  "
+                f"{accounts.token_status(row, now)}"
+            )
+    click.echo(f"{len(rows)} token(s).")
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke token TOKEN_ID at once (see `tokens list`)."""
+    with unit_of_work() as session:
+        row = admin.revoke_token(session, admin.OPERATOR, token_id)
+    click.echo(f"Revoked token {row.id} ({row.prefix}…) of {row.user.email}.")
 
 
 @click.command("demo")

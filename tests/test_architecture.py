@@ -76,6 +76,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "settings",  # run-time settings: the edge reads them and passes values down; no layer imports it
         "sso",  # single sign-on: links provider identities to accounts, audits the roles it maps
         "mail",
+        "administration",  # staff accounts, passwords and tokens, audited; reset links by mail
         "contact",  # stands on mail alone
         "disclosures",
         "posts",

@@ -55,6 +55,7 @@ RULES: dict[str, tuple[str, Callable[[User, Post | None], bool]]] = {
     ),
     "audit.view": ("Only staff can read the audit log.", _is_staff),
     "disclosure.record": ("Only staff keep disclosures.", _is_staff),
+    "tokens.own": ("Only staff hold API tokens.", _is_staff),
     "users.manage": ("Only admins can manage users.", lambda u, p: u.has_role(Role.ADMIN)),
     "settings.manage": ("Only admins can change the blog's settings.", lambda u, p: u.has_role(Role.ADMIN)),
     "comments.moderate": (

@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, Length
 from app.accounts.services import authenticate
 from app.web.auth import current_user, log_in, log_out
 from app.web.database import db
-from app.web.extensions import csrf, limiter
+from app.web.extensions import csrf, limiter, normalised_email_key
 from app.web.forms import Form, TextSafe
 
 bp = Blueprint("accounts", __name__)
@@ -47,6 +47,13 @@ def _sso_only() -> bool:
 @bp.route("/login", methods=["GET", "POST"])
 @csrf.exempt  # the form checks its own CSRF token, after the rate limit has counted the attempt
 @limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_ACCOUNT_LIMIT"],
+    methods=["POST"],
+    key_func=normalised_email_key,
+    exempt_when=lambda: not request.form.get("email", "").strip(),  # no account named, none to protect
+    deduct_when=lambda response: response.status_code != 302,  # only failed sign-ins count
+)
 def login() -> Any:
     form = LoginForm()
     if _sso_only():

@@ -94,6 +94,17 @@ ACTION_LABELS = {
     "account.roles_from_sso": "Roles set from the sign-on provider's groups",
     "redaction.requested": "Redaction asked for",
     "redaction.applied": "Redaction carried out",
+    "user.created": "Staff account created",
+    "user.updated": "Staff profile edited",
+    "user.roles": "Roles changed",
+    "user.deactivated": "Account deactivated (sessions ended, tokens revoked)",
+    "user.reactivated": "Account reactivated",
+    "user.password_set": "Password set by an admin",
+    "user.password_changed": "Password changed by its owner",
+    "user.password_reset": "Password reset through an e-mailed link",
+    "user.reset_link_sent": "Password reset link e-mailed",
+    "token.created": "API token created",
+    "token.revoked": "API token revoked",
 }
 
 
@@ -119,6 +130,7 @@ def _vocabulary() -> dict[str, Any]:
         "is_editor": can(user, "post.request_changes"),
         "can_write": can(user, "post.create"),
         "can_manage_settings": can(user, "settings.manage"),
+        "is_admin": can(user, "users.manage"),
     }
 
 
@@ -290,16 +302,16 @@ def _work(user: User) -> list[dict[str, Any]]:
             }
         )
     if can(user, "users.manage"):
-        links = [
-            (key, label, None, url_for(endpoint))
-            for key, label, path in (
-                ("users", "Staff accounts", "/staff/users"),
-                ("settings", "Site settings", "/staff/settings"),
-            )
-            if (endpoint := desk.endpoint_at(path)) is not None
-        ]
-        if links:
-            cards.append({"key": "admin", "title": "Administration", "items": links})
+        cards.append(
+            {
+                "key": "admin",
+                "title": "Administration",
+                "items": [
+                    ("users", "Staff accounts", None, url_for("people.users")),
+                    ("settings", "Site settings", None, url_for("settings.edit")),
+                ],
+            }
+        )
     return cards
 
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, g, request, session
+from sqlalchemy.exc import DBAPIError
 
 from app.accounts.models import User
-from app.accounts.services import end_sessions, user_for_token
-from app.web.database import db
+from app.accounts.services import end_sessions, live_token, note_token_use
+from app.db import rollback, writing
+from app.web.database import db, session_factory
+
+log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
@@ -21,7 +27,8 @@ def _load_user() -> None:
         # honouring it here would let any page post a body-less form to the API as a signed-in editor.
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
-            g.user = user_for_token(db(), header.removeprefix("Bearer ").strip())
+            user_id = _check_token(header.removeprefix("Bearer ").strip())
+            g.user = db().get(User, user_id) if user_id is not None else None
             g.via_token = True
         return
     user_id = session.get("user_id")
@@ -36,6 +43,29 @@ def _load_user() -> None:
             and session.get("generation") == user.session_generation
         ):
             g.user = user
+
+
+def _check_token(secret: str) -> int | None:
+    """The user id of a live token, its use noted, in a short session of its own that ends before the
+    request's begins: the note is kept even when the request writes nothing (a GET) or fails, and on
+    SQLite it never waits on the request's own write lock. Noting is best effort: a busy database costs
+    the note, never the request."""
+    session = session_factory()()
+    try:
+        token = live_token(session, secret)
+        if token is None or not token.use_unrecorded:
+            return token.user_id if token else None
+        rollback(session)
+        writing(session)
+        try:
+            note_token_use(session, token.token_id)
+            session.commit()
+        except DBAPIError as exc:
+            rollback(session)
+            log.info("token use not recorded: %s", exc.orig)
+        return token.user_id
+    finally:
+        session.close()
 
 
 def current_user() -> User | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, redirect, render_template, request, url_for
+from flask import Flask, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from app.accounts.models import User
@@ -56,28 +56,12 @@ def init_app(app: Flask) -> None:
     app.context_processor(lambda: {"staff_links": staff_links(current_user())})
 
 
-def endpoint_at(path: str) -> str | None:
-    """The endpoint answering GET ``path``, if this build has one.
-
-    Staff administration (``/staff/users``, ``/staff/settings``) is served by another part of Candor
-    that may or may not be installed: the navigation links to it only when it is there.
-    """
-    for rule in current_app.url_map.iter_rules():
-        if (
-            rule.rule in (path, path + "/")
-            and not rule.arguments
-            and "GET" in (rule.methods or ())
-            and rule.endpoint in current_app.view_functions
-        ):
-            return rule.endpoint
-    return None
-
-
 def staff_links(user: User | None) -> list[dict[str, str]]:
     """The staff navigation for ``user``'s roles: each link a ``key``, a ``label`` and an ``href``.
 
     Each role sees the way to its own work: authors their posts and error reports, editors the review
-    queue, every post and the error reports, moderators the comment desk, admins staff administration.
+    queue, every post and the error reports, moderators the comment desk, admins staff administration
+    and site settings; everyone their disclosure, API tokens, password and time zone.
     """
     if user is None or not can(user, "post.view_unpublished"):
         return []
@@ -92,13 +76,10 @@ def staff_links(user: User | None) -> list[dict[str, str]]:
         links.append(("comments", "Comments", "moderation.queue"))
     links += [("disclosure", "My disclosure", "staff.disclosure"), ("audit", "Audit log", "staff.audit_log")]
     if can(user, "users.manage"):
-        for key, label, path in (
-            ("users", "Staff", "/staff/users"),
-            ("settings", "Site settings", "/staff/settings"),
-        ):
-            endpoint = endpoint_at(path)
-            if endpoint is not None:
-                links.append((key, label, endpoint))
+        links.append(("users", "Staff accounts", "people.users"))
+    if can(user, "settings.manage"):
+        links.append(("settings", "Site settings", "settings.edit"))
+    links += [("tokens", "API tokens", "people.tokens"), ("password", "Password", "people.password")]
     links.append(("me", "Your settings", "staff.my_settings"))
     return [{"key": key, "label": label, "href": url_for(endpoint)} for key, label, endpoint in links]
 

@@ -74,6 +74,10 @@ def init_app(app: Flask) -> None:
         status = exc.code or 500
         code = (exc.name or "error").lower().replace(" ", "_")
         message = PLAIN.get(status, exc.description or exc.name)
+        if status == 429:
+            from app.web.extensions import retry_message
+
+            message = retry_message()
         response = error_response(status, code, message)
         if status == 405 and exc.get_response().headers.get("Allow"):
             response.headers["Allow"] = exc.get_response().headers["Allow"]

@@ -170,6 +170,11 @@ def every_page(site: Site) -> list[Page]:
             status=400,
             covers_route=True,
         ),
+        Page("forgot password", "/forgot-password", also_signed_in=False),
+        Page(
+            "password reset, bad link", "/reset-password/not-a-valid-link", status=404, also_signed_in=False
+        ),
+        Page("password reset link", f"/reset-password/{_reset_token(site.author)}", also_signed_in=False),
         Page("not found", "/no-such-page", status=404),
         Page("draft, not public", "/posts/an-unfinished-draft", status=404, also_signed_in=False),
     ]
@@ -232,12 +237,32 @@ def every_page(site: Site) -> list[Page]:
             f"/staff/error-reports/{site.report_id}/decline?reason=The+dose+is+right.",
             signed_in=True,
         ),
+        Page("staff: API tokens", "/staff/tokens", signed_in=True),
+        Page("staff: change password", "/staff/password", signed_in=True),
+        Page("admin: staff accounts", "/staff/users", signed_in=True),
+        Page(
+            "admin: staff accounts, searched",
+            "/staff/users?q=pharm&role=author&status=active",
+            signed_in=True,
+        ),
+        Page("admin: new staff account", "/staff/users/new", signed_in=True),
+        Page("admin: a staff account", f"/staff/users/{site.author.id}", signed_in=True),
+        Page("admin: deactivate, confirm", f"/staff/users/{site.author.id}/deactivate", signed_in=True),
     ]
     if site.comments is not None:
         reader += comment_reader_pages(site, site.comments)
         staff_only += comment_staff_pages(site.comments)
     signed_in = [replace(page, signed_in=True) for page in reader if page.also_signed_in]
     return reader + signed_in + staff_only
+
+
+def _reset_token(user: User) -> str:
+    """A live reset link for ``user``, signed with the key the test app uses (tests/conftest.py sets it)."""
+    import os
+
+    from app.administration.services import reset_token
+
+    return reset_token(os.environ["SECRET_KEY"], user)
 
 
 def is_html_endpoint(endpoint: str) -> bool:

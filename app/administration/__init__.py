@@ -1,0 +1,1 @@
+"""Account administration: staff accounts, passwords and API tokens, every change audited."""
