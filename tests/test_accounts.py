@@ -337,8 +337,10 @@ def test_staff_tokens_page_shows_the_secret_once_and_revokes(client, session, ma
     log_in(client, user.email)
     token = form_csrf_token(client, "/staff/tokens")
     created = client.post("/staff/tokens", data={"csrf_token": token, "name": "Newsletter", "days": "30"})
-    assert created.status_code == 201
-    secret = text_of(parse(created), "#token-secret")
+    assert created.status_code == 303 and created.headers["Location"] == "/staff/tokens"  # reload: no 2nd
+    shown = client.get("/staff/tokens")
+    assert shown.headers["Cache-Control"] == "no-store"
+    secret = text_of(parse(shown), "#token-secret")
     assert client.get("/api/v1/me/tokens", headers=_bearer(secret)).status_code == 200
     again = parse(client.get("/staff/tokens"))
     assert again.select_one("#token-secret") is None and secret not in str(again)

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from app.accounts import services as accounts
 from app.accounts.models import ApiToken, Role, User
@@ -262,7 +272,11 @@ def _tokens_page(form: TokenForm, *, secret: str | None = None, status: int = 20
 
 @bp.get("/tokens")
 def tokens() -> Any:
-    return _tokens_page(TokenForm(data={"days": _token_days()}))
+    # A token just issued is shown on this one answer (POST, redirect, GET: a reload never issues a
+    # second one): it waited in the signed session cookie for this request alone, and is gone from it now.
+    secret = session.pop("new_token", None)
+    body, status = _tokens_page(TokenForm(data={"days": _token_days()}), secret=secret)
+    return body, status, {"Cache-Control": "no-store"}
 
 
 @bp.post("/tokens")
@@ -280,11 +294,9 @@ def create_token() -> Any:
         except InvalidInput as exc:
             _field_error(form, exc, "name")
         else:
-            # Shown on this answer only (a POST, never cached); the database keeps its digest alone.
-            body, status = _tokens_page(
-                TokenForm(data={"days": _token_days()}), secret=issued.secret, status=201
-            )
-            return body, status, {"Cache-Control": "no-store"}
+            # Shown once, on the page this redirects to; the database keeps its digest alone.
+            session["new_token"] = issued.secret
+            return redirect(url_for(".tokens"), 303)
     return _tokens_page(form, status=422)
 
 
