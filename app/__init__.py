@@ -47,7 +47,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.moderation import views as moderation
     from app.posts import views as posts
     from app.staff.views import bp as staff_bp
-    from app.web import api
+    from app.web import api, openapi
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(posts.bp)
@@ -58,7 +58,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(contact_desk_bp)
     app.register_blueprint(moderation.bp)
     app.register_blueprint(
-        api.blueprint(posts.API, editorial.API, disclosures.API, comments.API, moderation.API)
+        api.blueprint(posts.API, editorial.API, disclosures.API, comments.API, moderation.API, openapi.API)
     )
 
     from app.cli import register
