@@ -154,7 +154,7 @@ _VALIDATORS: dict[int, Draft202012Validator] = {}
 
 
 def check(schema: Schema, data: Any) -> None:
-    """Raise InvalidInput naming the first field of ``data`` that ``schema`` refuses.
+    """Raise InvalidInput naming the first input of ``data`` that ``schema`` refuses.
 
     The message names the field and the rule, never the value (which may be a megabyte of text).
     """
@@ -164,11 +164,14 @@ def check(schema: Schema, data: Any) -> None:
     error = next(validator.iter_errors(data), None)
     if error is None:
         return
-    path = [str(p) for p in error.absolute_path]
+    path = list(error.absolute_path)
     if error.validator == "required":
         missing = next((name for name in error.validator_value if name not in error.instance), "")
         path.append(str(missing))
-    name = ".".join(path) or "body"
+    # The message names the exact place (interests[0].paid); ``field`` the top-level input, as the
+    # services' own checks do.
+    name = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "body"
+    field = str(path[0]) if path else "body"
     if error.validator == "type":
         allowed = (
             error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
@@ -176,7 +179,7 @@ def check(schema: Schema, data: Any) -> None:
         rule = "must be " + " or ".join(_TYPES.get(t, t) for t in allowed)
     else:
         rule = _RULES.get(str(error.validator), "is not acceptable here")
-    raise InvalidInput(f"{name} {rule}.", field=name)
+    raise InvalidInput(f"{name} {rule}.", field=field)
 
 
 _TYPES = {
