@@ -30,7 +30,7 @@ from schemathesis.generation import GenerationMode
 from app.accounts.models import User
 from app.posts.models import Post
 from app.web import api as api_module
-from app.web.openapi import PREFIX, document
+from app.web.openapi import PREFIX, document, undescribed
 from tests.support.comments import submit
 
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25"))
@@ -76,23 +76,38 @@ def test_the_document_lists_exactly_the_apps_api_routes(app: Flask) -> None:
         for method in methods:
             documented.add((path, method.upper()))
     registered = set()
-    undescribed = []
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith(PREFIX + "/"):
             continue
-        if getattr(app.view_functions[rule.endpoint], "api_doc", None) is None:
-            undescribed.append(rule.rule)
         path = rule.rule.removeprefix(PREFIX)
         for part in rule.arguments:
             path = path.replace(f"<int:{part}>", f"{{{part}}}").replace(f"<{part}>", f"{{{part}}}")
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
             registered.add((path, method))
-    assert not undescribed, (
-        f"describe these routes where they are declared (summary=, responses=, ...): {undescribed}"
+    missing = undescribed(app)
+    assert not missing, (
+        f"describe these routes where they are declared (summary=, responses=, ...): {missing}"
     )
     assert registered - documented == set(), "routes missing from the document"
     assert documented - registered == set(), "document describes routes the app does not have"
     assert len(registered) == len(_operations(app))
+
+
+def test_a_route_without_a_description_is_caught() -> None:
+    table = api_module.Routes()
+
+    @table.get("/described", summary="Described", auth=api_module.PUBLIC, responses={200: {}})
+    def described_view() -> Any:
+        return {}
+
+    @table.get("/bare")
+    def bare_view() -> Any:
+        return {}
+
+    bare = Flask(__name__)
+    bare.register_blueprint(api_module.blueprint(table))
+    assert undescribed(bare) == ["/api/v1/bare"]
+    assert list(document(bare)["paths"]) == ["/described"]
 
 
 def test_a_half_description_is_refused_where_it_is_written() -> None:

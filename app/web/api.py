@@ -48,6 +48,9 @@ class Doc:
     responses: Mapping[int, Schema]
     body: Schema | None = None
     body_required: bool = True
+    body_type: str = (
+        "application/json"  # "multipart/form-data" for an upload (then ``body`` describes the form)
+    )
     query: Mapping[str, Schema] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
     headers: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
@@ -77,8 +80,8 @@ class Routes:
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Record ``rule``; with ``summary`` and ``responses``, also its description (see ``Doc``).
 
-        The description's other fields (``body``, ``body_required``, ``query``, ``errors``, ``headers``,
-        ``description``) are keyword arguments too; the rest go to Flask's ``add_url_rule``.
+        The description's other fields (``body``, ``body_required``, ``body_type``, ``query``, ``errors``,
+        ``headers``, ``description``) are keyword arguments too; the rest go to Flask's ``add_url_rule``.
         """
         doc_fields = {k: options.pop(k) for k in list(options) if k in _DOC_FIELDS}
         doc = None
@@ -121,7 +124,7 @@ def blueprint(*tables: Routes) -> Blueprint:
     return bp
 
 
-_DOC_FIELDS = {"body", "body_required", "query", "errors", "headers", "description"}
+_DOC_FIELDS = {"body", "body_required", "body_type", "query", "errors", "headers", "description"}
 
 MAX_PER_PAGE = 100
 

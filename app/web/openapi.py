@@ -93,7 +93,7 @@ def _operation(doc: Doc, endpoint: str, path_params: list[dict[str, Any]]) -> di
     if parameters:
         op["parameters"] = parameters
     if doc.body is not None:
-        op["requestBody"] = {"required": doc.body_required, "content": _json(doc.body)}
+        op["requestBody"] = {"required": doc.body_required, "content": {doc.body_type: {"schema": doc.body}}}
     if doc.auth == PUBLIC:
         op["security"] = []
     elif doc.auth == OPTIONAL:
@@ -169,6 +169,15 @@ def document(app: Flask) -> dict[str, Any]:
 
 def described(app: Flask, rule: Rule) -> Doc | None:
     return getattr(app.view_functions.get(rule.endpoint), "api_doc", None)
+
+
+def undescribed(app: Flask) -> list[str]:
+    """The /api/v1 rules declared without a description: each is missing from the document."""
+    return sorted(
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith(PREFIX + "/") and described(app, rule) is None
+    )
 
 
 @API.get(
