@@ -68,7 +68,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.settings.views import bp as settings_bp
     from app.sso.views import bp as sso_bp
     from app.staff.views import bp as staff_bp
-    from app.web import api
+    from app.web import api, openapi
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(sso_bp)
@@ -93,6 +93,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             settings_api,
             redaction.API,
             administration.API,
+            openapi.API,
         )
     )
 

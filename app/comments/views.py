@@ -25,7 +25,22 @@ from app.posts.models import Post
 from app.spam import pipeline
 from app.text import whole_number
 from app.web import api
-from app.web.api import bool_field, int_field, json_body
+from app.web.api import (
+    BOOL,
+    DATETIME,
+    ID,
+    OPTIONAL,
+    PUBLIC,
+    TEXT,
+    URL,
+    answer,
+    bool_field,
+    int_field,
+    json_body,
+    listing_of,
+    nullable,
+    obj,
+)
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.extensions import client_ip, csrf
@@ -261,7 +276,52 @@ def confirm_subscription_post(token: str) -> ResponseReturnValue:
 # --- JSON API -----------------------------------------------------------------------------------------
 
 
-@API.get("/comment-form-token")
+COMMENT_STATUS: dict[str, Any] = {"type": "string", "enum": [s.value for s in CommentStatus]}
+STAFF = answer({"name": TEXT, "title": TEXT, "department": TEXT, "roles": {"type": "array", "items": TEXT}})
+PUBLIC_COMMENT = answer(
+    {
+        "id": ID,
+        "parent_id": nullable(ID),
+        "author_name": TEXT,
+        "html": TEXT,
+        "created_at": DATETIME,
+        "staff": {**nullable(STAFF), "description": "Who, when a staff member wrote it."},
+    }
+)
+NEW_COMMENT = obj(
+    {
+        "author_name": {**TEXT, "description": "Required without a staff token."},
+        "author_email": {**TEXT, "description": "Required without a staff token; never shown."},
+        "body": TEXT,
+        "parent_id": {**nullable(ID), "description": "The published comment this replies to."},
+        "notify": {**BOOL, "description": "E-mail the writer when someone replies."},
+    },
+    "body",
+)
+COMMENT_ANSWER = obj(
+    {
+        "id": ID,
+        "status": COMMENT_STATUS,
+        "reasons": {
+            "type": "array",
+            "items": TEXT,
+            "description": "Why it is held; to anonymous writers, only what they can act on.",
+        },
+        "status_url": {**URL, "description": "Where the writer can follow a held comment (202)."},
+    },
+    "id",
+    "status",
+    "reasons",
+)
+
+
+@API.get(
+    "/comment-form-token",
+    summary="A signed token saying when the comment form was shown (for the time-to-submit check)",
+    auth=PUBLIC,
+    responses={200: answer({"token": TEXT, "min_seconds": {"type": "integer", "minimum": 0}})},
+    headers={200: {"Cache-Control": "no-store"}},
+)
 def api_form_token() -> ResponseReturnValue:
     """A signed "this form was shown now" for the comment form of a cached page (static/comments.js)."""
     body = {"token": form_token(), "min_seconds": current_app.config["COMMENT_MIN_SECONDS"]}
@@ -288,7 +348,12 @@ def public_json(comment: Comment) -> dict[str, Any]:
     return data
 
 
-@API.get("/posts/<int:post_id>/comments")
+@API.get(
+    "/posts/<int:post_id>/comments",
+    summary="A published post's published comments, oldest first",
+    auth=PUBLIC,
+    responses={200: listing_of(PUBLIC_COMMENT)},
+)
 def api_list_comments(post_id: int) -> ResponseReturnValue:
     post = posts.get_post(db(), post_id)
     if post.published_revision_id is None:
@@ -296,7 +361,15 @@ def api_list_comments(post_id: int) -> ResponseReturnValue:
     return {"items": [public_json(c) for c in queries.public_comments(db(), post.id)], "next": None}
 
 
-@API.post("/posts/<int:post_id>/comments")
+@API.post(
+    "/posts/<int:post_id>/comments",
+    summary="Comment on a published post: 201 published, 202 held for a moderator",
+    description="With a staff member's token the comment is theirs, signed as staff.",
+    auth=OPTIONAL,
+    body=NEW_COMMENT,
+    responses={201: COMMENT_ANSWER, 202: COMMENT_ANSWER},
+    errors=(429,),
+)
 @reader_limit
 def api_post_comment(post_id: int) -> ResponseReturnValue:
     """201 when published, 202 when held (or spam): ``{id, status, reasons}``."""

@@ -12,12 +12,81 @@ from app.errors import InvalidInput
 from app.posts import services as posts
 from app.text import clean_text
 from app.web import api
-from app.web.api import gate_settings, int_field, json_body, listing, optional_bool, page_args
+from app.web.api import (
+    BOOL,
+    DATETIME,
+    ID,
+    PAGE_QUERY,
+    TEXT,
+    URL,
+    answer,
+    gate_settings,
+    int_field,
+    json_body,
+    listing,
+    listing_of,
+    nullable,
+    obj,
+    optional_bool,
+    page_args,
+)
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.urls import public_url
 
 API = api.Routes()  # this module's JSON routes, added to /api/v1 by create_app
+
+NUMBER: dict[str, Any] = {"type": "integer", "minimum": 1}
+STATUS = answer(
+    {
+        "id": ID,
+        "status": TEXT,
+        "slug": nullable(TEXT),
+        "publication_state": TEXT,
+        "review_state": TEXT,
+        "revision": nullable(NUMBER),
+        "published_revision": nullable(NUMBER),
+        "publish_at": nullable(DATETIME),
+    }
+)
+APPROVED = {
+    **STATUS,
+    "properties": {**STATUS["properties"], "published_at": DATETIME, "url": URL},
+    "description": "`published_at` and `url` are there when the approval published at once.",
+}
+GATE = obj(
+    {
+        "gate": TEXT,
+        "ok": BOOL,
+        "message": TEXT,
+        "details": {"type": "array", "items": TEXT},
+        "overridden": answer({"by": TEXT, "justification": TEXT, "at": DATETIME}),
+    },
+    "gate",
+    "ok",
+    "message",
+    "details",
+)
+AUDIT_ENTRY = answer(
+    {
+        "at": DATETIME,
+        "actor": TEXT,
+        "action": TEXT,
+        "post_id": nullable(ID),
+        "revision": nullable(NUMBER),
+        "note": TEXT,
+        "data": {"type": "object"},
+    }
+)
+SUBMIT = obj(
+    {
+        "touches_interests": {
+            **nullable(BOOL),
+            "description": "Whether the post touches an interest you disclosed.",
+        },
+        "interest_statement": nullable(TEXT),
+    }
+)
 
 
 def _optional_body() -> dict[str, Any]:
@@ -60,7 +129,15 @@ def _status(post_id: int) -> dict[str, Any]:
     }
 
 
-@API.post("/posts/<int:post_id>/submit")
+@API.post(
+    "/posts/<int:post_id>/submit",
+    summary="Submit the current revision for review (its author, or an editor)",
+    description="422 `publish_blocked` lists in `gates` every publishing gate that fails.",
+    body=SUBMIT,
+    body_required=False,
+    responses={200: STATUS},
+    errors=(409,),
+)
 def api_submit(post_id: int) -> Any:
     actor = require(current_user(), "post.view_unpublished")
     data = _optional_body()
@@ -82,7 +159,11 @@ def api_submit(post_id: int) -> Any:
     return _status(post_id)
 
 
-@API.get("/posts/<int:post_id>/gates")
+@API.get(
+    "/posts/<int:post_id>/gates",
+    summary="Every publishing gate, passing or not, for the current revision (staff)",
+    responses={200: listing_of(GATE, ok=BOOL)},
+)
 def api_gates(post_id: int) -> Any:
     require(current_user(), "post.view_unpublished")
     post = posts.get_post(db(), post_id)
@@ -90,7 +171,15 @@ def api_gates(post_id: int) -> Any:
     return {"items": [r.to_json() for r in results], "ok": all(r.passes for r in results), "next": None}
 
 
-@API.post("/posts/<int:post_id>/approve")
+@API.post(
+    "/posts/<int:post_id>/approve",
+    summary="Approve that exact revision and publish it, or schedule it (an editor who did not write it)",
+    body=obj(
+        {"revision": ID, "publish_at": {**nullable(DATETIME), "description": "With a time zone."}}, "revision"
+    ),
+    responses={200: APPROVED},
+    errors=(409,),
+)
 def api_approve(post_id: int) -> Any:
     actor = require(current_user(), "post.view_unpublished")
     data = json_body()
@@ -109,7 +198,13 @@ def api_approve(post_id: int) -> Any:
     return body
 
 
-@API.post("/posts/<int:post_id>/request-changes")
+@API.post(
+    "/posts/<int:post_id>/request-changes",
+    summary="Send the post back to its author with a note (editors)",
+    body=obj({"note": TEXT}, "note"),
+    responses={200: STATUS},
+    errors=(409,),
+)
 def api_request_changes(post_id: int) -> Any:
     actor = require(current_user(), "post.view_unpublished")
     data = json_body()
@@ -118,14 +213,27 @@ def api_request_changes(post_id: int) -> Any:
     return _status(post_id)
 
 
-@API.post("/posts/<int:post_id>/withdraw")
+@API.post(
+    "/posts/<int:post_id>/withdraw",
+    summary="Take the post back out of review (its author)",
+    responses={200: STATUS},
+    errors=(409,),
+)
 def api_withdraw(post_id: int) -> Any:
     actor = require(current_user(), "post.view_unpublished")
     editorial.withdraw(db(), actor, posts.get_post(db(), post_id))
     return _status(post_id)
 
 
-@API.post("/posts/<int:post_id>/overrides")
+@API.post(
+    "/posts/<int:post_id>/overrides",
+    summary="Override one failing gate for one revision, with a justification (an editor, not the author)",
+    body=obj({"gate": TEXT, "justification": TEXT, "revision": ID}, "gate", "justification", "revision"),
+    responses={
+        201: answer({"gate": TEXT, "revision": NUMBER, "justification": TEXT, "by": TEXT, "at": DATETIME})
+    },
+    errors=(409,),
+)
 def api_override(post_id: int) -> Any:
     actor = require(current_user(), "post.view_unpublished")
     data = json_body()
@@ -145,7 +253,13 @@ def api_override(post_id: int) -> Any:
     }, 201
 
 
-@API.post("/posts/<int:post_id>/retract")
+@API.post(
+    "/posts/<int:post_id>/retract",
+    summary="Retract a published post, saying why (editors)",
+    body=obj({"reason": TEXT}, "reason"),
+    responses={200: STATUS},
+    errors=(409,),
+)
 def api_retract(post_id: int) -> Any:
     actor = require(current_user(), "post.view_unpublished")
     data = json_body()
@@ -166,7 +280,12 @@ def _audit_json(entry: Any) -> dict[str, Any]:
     }
 
 
-@API.get("/posts/<int:post_id>/audit")
+@API.get(
+    "/posts/<int:post_id>/audit",
+    summary="The audit entries of one post, newest first (staff)",
+    query=PAGE_QUERY,
+    responses={200: listing_of(AUDIT_ENTRY)},
+)
 def api_post_audit(post_id: int) -> Any:
     require(current_user(), "audit.view")
     posts.get_post(db(), post_id)
@@ -177,7 +296,12 @@ def api_post_audit(post_id: int) -> Any:
     )
 
 
-@API.get("/audit")
+@API.get(
+    "/audit",
+    summary="The whole audit log, newest first (staff)",
+    query=PAGE_QUERY,
+    responses={200: listing_of(AUDIT_ENTRY)},
+)
 def api_audit() -> Any:
     require(current_user(), "audit.view")
     page, per_page = page_args(50)

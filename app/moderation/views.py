@@ -25,7 +25,20 @@ from app.moderation import queries, services
 from app.spam import pipeline
 from app.text import whole_number
 from app.web import api, desk
-from app.web.api import json_body, listing, page_args
+from app.web.api import (
+    BOOL,
+    DATETIME,
+    ID,
+    PAGE_QUERY,
+    TEXT,
+    answer,
+    json_body,
+    listing,
+    listing_of,
+    nullable,
+    obj,
+    page_args,
+)
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.outside import akismet_enabled, site
@@ -344,7 +357,40 @@ def log() -> ResponseReturnValue:
 # --- JSON API -----------------------------------------------------------------------------------------
 
 
-@API.get("/moderation/comments")
+MODERATED_COMMENT = answer(
+    {
+        "id": ID,
+        "post_id": ID,
+        "parent_id": nullable(ID),
+        "status": TEXT,
+        "reasons": {"type": "array", "items": TEXT},
+        "author_name": TEXT,
+        "author_email": TEXT,
+        "author_ip": TEXT,
+        "body": TEXT,
+        "html": TEXT,
+        "created_at": DATETIME,
+        "staff": BOOL,
+        "relevance": answer({"score": nullable({"type": "number"}), "drivers": {"type": "array"}}),
+        "checks": {"type": "array"},
+        "akismet": nullable(TEXT),
+        "needs_reply": BOOL,
+    }
+)
+ACTIONS = ["approve", "spam", "off_topic", "delete", "ham"]
+
+
+@API.get(
+    "/moderation/comments",
+    summary="The moderation queue: comments by status (default held), reason and text (moderators)",
+    query={
+        "status": {"type": "string", "enum": [s.value for s in CommentStatus], "default": "held"},
+        "reason": {**TEXT, "description": "Only comments held for this reason, e.g. link_count."},
+        "q": {**TEXT, "description": "Words in the comment, its writer's name or e-mail."},
+        **PAGE_QUERY,
+    },
+    responses={200: listing_of(MODERATED_COMMENT)},
+)
 def api_moderation_queue() -> ResponseReturnValue:
     actor = require(current_user(), "comments.moderate")
     status = request.args.get("status", "held")
@@ -367,7 +413,32 @@ def api_moderation_queue() -> ResponseReturnValue:
     )
 
 
-@API.post("/comments/<int:comment_id>/moderate")
+@API.post(
+    "/comments/<int:comment_id>/moderate",
+    summary="Decide on a comment, recorded with who and why (moderators)",
+    body=obj({"action": {"type": "string", "enum": ACTIONS}, "reason": nullable(TEXT)}, "action"),
+    responses={
+        200: answer(
+            {
+                "id": ID,
+                "status": TEXT,
+                "reasons": {"type": "array", "items": TEXT},
+                "decision": answer(
+                    {
+                        "id": ID,
+                        "action": TEXT,
+                        "from": nullable(TEXT),
+                        "to": TEXT,
+                        "reason": TEXT,
+                        "moderator": TEXT,
+                        "at": DATETIME,
+                    }
+                ),
+            }
+        )
+    },
+    errors=(409,),
+)
 def api_moderate(comment_id: int) -> ResponseReturnValue:
     actor = require(current_user(), "comments.moderate")
     data = json_body()

@@ -17,7 +17,24 @@ from app.posts.models import Post, Publication, Revision
 from app.redaction import services as redaction
 from app.text import clean_text, clean_url_list, whole_number
 from app.web import api
-from app.web.api import bool_field, int_field, json_body, listing, page_args
+from app.web.api import (
+    BOOL,
+    DATETIME,
+    ID,
+    PAGE_QUERY,
+    PUBLIC,
+    TEXT,
+    URL,
+    answer,
+    bool_field,
+    int_field,
+    json_body,
+    listing,
+    listing_of,
+    nullable,
+    obj,
+    page_args,
+)
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.pagecache import cached_page
@@ -145,6 +162,85 @@ def person(user_id: int) -> Any:
 
 # --- JSON API --------------------------------------------------------------------------------------
 
+PUBLICATION_STATE: dict[str, Any] = {"type": "string", "enum": ["never_published", "live", "retracted"]}
+REVIEW_STATE: dict[str, Any] = {"type": "string", "enum": ["none", "in_review", "changes_requested"]}
+STATUS: dict[str, Any] = {
+    "type": "string",
+    "description": "Both states in one word: draft, in_review, changes_requested, published or retracted.",
+}
+NUMBER: dict[str, Any] = {"type": "integer", "minimum": 1, "description": "A revision number, 1, 2, 3 ..."}
+REFERENCES: dict[str, Any] = {
+    "type": ["array", "string", "null"],
+    "items": {"type": ["string", "null"]},
+    "description": "Absolute http(s) URLs (a list, or one per line); at most 50.",
+}
+REVISION_FIELDS: dict[str, Any] = {
+    "title": {**TEXT, "description": "One line, at most 300 characters."},
+    "body": {**TEXT, "description": "Markdown, at most 200,000 characters."},
+    "references": REFERENCES,
+    "kind": {
+        **nullable(TEXT),
+        "description": "On a published post: correction, clarification, update or minor.",
+    },
+    "note": {
+        **nullable(TEXT),
+        "description": "What changed and why (required after publication, but minor).",
+    },
+    "personal_view": BOOL,
+}
+NEW_POST = obj(REVISION_FIELDS, "title", "body")
+NEW_REVISION = obj({**REVISION_FIELDS, "base_revision": ID}, "body", "base_revision")
+POST_CREATED = answer(
+    {
+        "id": ID,
+        "slug": nullable(TEXT),
+        "status": STATUS,
+        "publication_state": PUBLICATION_STATE,
+        "review_state": REVIEW_STATE,
+        "revision": NUMBER,
+    }
+)
+POST = answer(
+    {
+        "id": ID,
+        "slug": nullable(TEXT),
+        "status": STATUS,
+        "publication_state": PUBLICATION_STATE,
+        "review_state": REVIEW_STATE,
+        "url": nullable(URL),
+        "title": TEXT,
+        "body": TEXT,
+        "html": TEXT,
+        "references": {"type": "array", "items": URL},
+        "revision": NUMBER,
+        "published_revision": nullable(NUMBER),
+        "first_published_at": nullable(DATETIME),
+        "author": answer({"name": TEXT, "title": TEXT, "department": TEXT}),
+    }
+)
+REVISION = answer(
+    {
+        "revision": NUMBER,
+        "title": TEXT,
+        "kind": TEXT,
+        "note": TEXT,
+        "created_at": DATETIME,
+        "author": TEXT,
+        "published_at": nullable(DATETIME),
+        "approved_by": nullable(TEXT),
+        "via": nullable(TEXT),
+        "personal_view": BOOL,
+    }
+)
+REVISION_SAVED = answer(
+    {
+        **REVISION["properties"],
+        "id": ID,
+        "status": STATUS,
+        "created": {**BOOL, "description": "false: unchanged"},
+    }
+)
+
 
 def revision_json(revision: Revision, publication: Publication | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {
@@ -215,14 +311,26 @@ def _revision_input(
     )
 
 
-@API.get("/posts")
+@API.get(
+    "/posts",
+    summary="Published posts, newest first",
+    auth=PUBLIC,
+    query=PAGE_QUERY,
+    responses={200: listing_of(POST)},
+)
 def api_list_posts() -> Any:
     page, per_page = page_args()
     posts, has_more = services.published_posts(db(), page=page, per_page=per_page)
     return listing([post_json(p, staff=False) for p in posts], has_more, "api.api_list_posts", page, per_page)
 
 
-@API.post("/posts")
+@API.post(
+    "/posts",
+    summary="Start a new draft (authors)",
+    body=NEW_POST,
+    responses={201: POST_CREATED},
+    headers={201: {"Location": "The new post's address in this API."}},
+)
 def api_create_post() -> Any:
     actor = require(current_user(), "post.create")
     data = json_body()
@@ -238,13 +346,26 @@ def api_create_post() -> Any:
     return body, 201, {"Location": public_url("api.api_get_post", post_id=post.id)}
 
 
-@API.get("/posts/<int:post_id>")
+@API.get(
+    "/posts/<int:post_id>",
+    summary="A post: its current revision for staff, its published one for anyone else",
+    auth=api.OPTIONAL,
+    responses={200: POST},
+)
 def api_get_post(post_id: int) -> Any:
     post, staff = _visible_post(post_id)
     return post_json(post, staff=staff)
 
 
-@API.post("/posts/<int:post_id>/revisions")
+@API.post(
+    "/posts/<int:post_id>/revisions",
+    summary="Save a new revision (the post's author, or an editor)",
+    description="200 with `created: false` when nothing changed; 409 `stale_revision` with "
+    "`current_revision` when `base_revision` is not the current one.",
+    body=NEW_REVISION,
+    responses={200: REVISION_SAVED, 201: REVISION_SAVED},
+    errors=(409,),
+)
 def api_revise(post_id: int) -> Any:
     actor = require(current_user(), "post.view_unpublished")
     post = services.get_post(db(), post_id)
@@ -274,7 +395,12 @@ def api_revise(post_id: int) -> Any:
     return body, 201 if created else 200
 
 
-@API.get("/posts/<int:post_id>/revisions")
+@API.get(
+    "/posts/<int:post_id>/revisions",
+    summary="A post's revisions: every one for staff, the published ones for anyone else",
+    auth=api.OPTIONAL,
+    responses={200: listing_of(REVISION)},
+)
 def api_list_revisions(post_id: int) -> Any:
     post, staff = _visible_post(post_id)
     rows = services.revisions(db(), post, published_only=not staff)
