@@ -171,11 +171,7 @@ CONFIRM = {
 
 
 def _next_target(default: str) -> str:
-    """Back to a desk page after a decision; anything else (another site, control characters or
-    backslashes a browser would reinterpret, a path too long for a header) goes to ``default``."""
-    target = request.values.get("next", "")
-    plain = len(target) <= 2000 and not any(c == "\\" or not c.isprintable() or c.isspace() for c in target)
-    return target if plain and target.startswith(desk.DESK_PATHS) and "//" not in target else default
+    return desk.desk_path(request.values.get("next", ""), default)
 
 
 @bp.get("/comments/<int:comment_id>/confirm")

@@ -32,14 +32,24 @@ def moderators_only() -> ResponseReturnValue | None:
     return None
 
 
-def back(default: str) -> ResponseReturnValue:
-    """Back where the moderator was (the form's ``next``): only to the desk's own pages, never to
-    another site."""
-    target = request.form.get("next", "")
+def desk_path(target: str, default: str) -> str:
+    """``target`` if it is one of the desk's own pages, else ``default``: never another site, nor a path
+    with control or invisible characters, spaces or backslashes (which browsers reinterpret, and which
+    cannot go in a header), nor one too long for a header."""
+    if (
+        not target.startswith(DESK_PATHS)
+        or "//" in target
+        or len(target) > 2000
+        or any(c == "\\" or not c.isprintable() or c.isspace() for c in target)
+    ):
+        return default
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith(DESK_PATHS):
-        target = default
-    return redirect(target, 303)
+    return default if parts.scheme or parts.netloc else target
+
+
+def back(default: str) -> ResponseReturnValue:
+    """Back where the moderator was (the form's ``next``): only to the desk's own pages."""
+    return redirect(desk_path(request.form.get("next", ""), default), 303)
 
 
 def vocabulary() -> dict[str, Any]:
