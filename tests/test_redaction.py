@@ -468,3 +468,10 @@ def test_the_redact_links_on_comments_reports_and_messages(
         assert soup.find("a", href=target) is not None, page
         form = client.get(target)
         assert form.status_code == 200 and IDENT in form.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("redaction_id", [2**31, 2**40, 10**20])
+def test_an_id_beyond_any_column_names_no_redaction(api: Any, editors: Any, redaction_id: int) -> None:
+    """A path id too large for any column answers 404, never a 500."""
+    assert api.get(f"/api/v1/redactions/{redaction_id}", as_=editors[0]).status_code == 404
+    assert api.post(f"/api/v1/redactions/{redaction_id}/confirm", as_=editors[0]).status_code == 404

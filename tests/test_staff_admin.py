@@ -264,6 +264,29 @@ def test_api_users_contract(client, session, admin, make_token, make_user):
     assert me.status_code == 409
 
 
+def test_api_users_query_is_checked(client, session, admin, make_token, make_user):
+    """An ``active`` other than true/false, or an empty ``role``, is refused (it was silently ignored,
+    which the document's boolean and role name do not allow)."""
+    make_user("author", name="Ina Inactive").is_active = False
+    session.commit()
+    token = make_token(admin)
+    for query in ("active=maybe", "active=", "active=1", "role=", "role=cook"):
+        answer = client.get(f"/api/v1/users?{query}", headers=_bearer(token))
+        assert answer.status_code == 422, query
+        assert answer.get_json()["error"]["field"] == query.partition("=")[0]
+    inactive = client.get("/api/v1/users?active=false", headers=_bearer(token)).get_json()["items"]
+    assert [u["name"] for u in inactive] == ["Ina Inactive"]
+    assert client.get("/api/v1/users?role=%20Admin%20", headers=_bearer(token)).status_code == 200
+
+
+def test_api_token_revocation_answers_no_content(client, admin, make_token):
+    token = make_token(admin)
+    created = client.post("/api/v1/me/tokens", json={"name": None, "days": 7}, headers=_bearer(token))
+    assert created.status_code == 201 and created.headers["Cache-Control"] == "no-store"
+    gone = client.delete(f"/api/v1/me/tokens/{created.get_json()['id']}", headers=_bearer(token))
+    assert (gone.status_code, gone.data) == (204, b"")
+
+
 def test_cli_administers_users(runner, session, admin, make_user):
     user = make_user("author", name="Lee Cli")
     listed = runner.invoke(args=["users", "list", "--search", "lee"])

@@ -38,7 +38,22 @@ from app.administration.forms import (
 from app.clock import utc_now
 from app.errors import Conflict, InvalidInput
 from app.text import whole_number
-from app.web.api import Routes, bool_field, json_body, listing, page_args
+from app.web.api import (
+    BOOL,
+    DATETIME,
+    ID,
+    PAGE_QUERY,
+    TEXT,
+    Routes,
+    answer,
+    bool_field,
+    json_body,
+    listing,
+    listing_of,
+    nullable,
+    obj,
+    page_args,
+)
 from app.web.auth import current_user, log_in
 from app.web.database import db
 from app.web.extensions import limiter, normalised_email_key
@@ -420,21 +435,141 @@ def _api_profile(data: dict[str, Any]) -> admin.Profile:
     return admin.Profile(**values)
 
 
-@API.get("/users")
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c}]" for c in word)
+
+
+# parse_roles takes a role's name in any case, with spaces around it.
+ROLE_NAME: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"^\s*(" + "|".join(_any_case(r.value) for r in Role) + r")\s*$",
+    "description": "author, editor, moderator or admin.",
+}
+ROLES: dict[str, Any] = {
+    "type": "array",
+    "items": ROLE_NAME,
+    "minItems": 1,
+    "maxItems": 10,
+    "description": "Exactly the roles the account is to have (at least one).",
+}
+PROFILE_FIELDS: dict[str, Any] = {
+    "email": {
+        **TEXT,
+        # What normalise_email accepts, loosely: something, "@", then a dot somewhere after it.
+        "pattern": r"^[^@]*[^@\s][^@]*@[\s\S]*\.",
+        "description": "An e-mail address, at most 320 characters; unique.",
+    },
+    "name": {**TEXT, "description": "One line, at most 200 characters; required."},
+    "title": {**TEXT, "description": "One line, at most 200 characters."},
+    "department": {**TEXT, "description": "One line, at most 200 characters."},
+    "bio": {**TEXT, "description": "At most 5,000 characters."},
+    "photo_alt": {**TEXT, "description": "One line, at most 300 characters."},
+}
+NEW_USER = obj(
+    {
+        **PROFILE_FIELDS,
+        "roles": ROLES,
+        "password": {
+            **nullable(TEXT),
+            "description": "Without one, the account gets no usable password and is e-mailed a link "
+            "to set it (valid one hour).",
+        },
+    },
+    "email",
+    "name",
+    "roles",
+)
+USER_CHANGES = obj(
+    {
+        **PROFILE_FIELDS,
+        "roles": ROLES,
+        "active": {**BOOL, "description": "false ends every session and revokes every token."},
+        "id": {**ID, "description": "Ignored when it is the account's own id; it cannot change."},
+    },
+    closed=True,
+)
+USER = answer(
+    {
+        "id": ID,
+        "email": TEXT,
+        "name": TEXT,
+        "title": TEXT,
+        "department": TEXT,
+        "bio": TEXT,
+        "photo_alt": TEXT,
+        "roles": {"type": "array", "items": {"type": "string", "enum": [r.value for r in Role]}},
+        "active": BOOL,
+        "created_at": DATETIME,
+    }
+)
+USERS_QUERY: dict[str, dict[str, Any]] = {
+    **PAGE_QUERY,
+    "q": {**TEXT, "description": "Words in the name, e-mail, title or department (at most 200 characters)."},
+    "role": ROLE_NAME,
+    "active": BOOL,
+}
+TOKEN = answer(
+    {
+        "id": ID,
+        "name": TEXT,
+        "prefix": {**TEXT, "description": "The secret's first characters, to recognise it by."},
+        "created_at": DATETIME,
+        "expires_at": DATETIME,
+        "last_used_at": nullable(DATETIME),
+        "revoked_at": nullable(DATETIME),
+        "status": {"type": "string", "enum": ["active", "expired", "revoked"]},
+    }
+)
+NEW_TOKEN = obj(
+    {
+        "name": {**nullable(TEXT), "description": "What it is for: one line, at most 100 characters."},
+        "days": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": accounts.MAX_TOKEN_DAYS,
+            "description": "Its lifetime in days (default CANDOR_TOKEN_DAYS).",
+        },
+    }
+)
+TOKEN_ISSUED = answer(
+    {**TOKEN["properties"], "token": {**TEXT, "description": "The secret: shown this once, never again."}}
+)
+
+
+@API.get(
+    "/users",
+    summary="Staff accounts, by name (admins)",
+    query=USERS_QUERY,
+    responses={200: listing_of(USER)},
+)
 def api_users() -> Any:
     require(current_user(), "users.manage")
-    page, per_page = page_args(50)
+    page, per_page = page_args(USERS_PER_PAGE)
     q = request.args.get("q", "")
-    role = request.args.get("role", "")
-    active = {"true": True, "false": False, "": None}.get(request.args.get("active", ""))
+    role = request.args.get("role")
+    if role is not None and not role.strip():
+        raise InvalidInput("role must be author, editor, moderator or admin.", field="role")
+    active_arg = request.args.get("active")
+    if active_arg not in (None, "true", "false"):
+        raise InvalidInput("active must be true or false.", field="active")
+    active = None if active_arg is None else active_arg == "true"
     found, more = admin.search_users(
-        db(), current_user(), query=q, role=role, active=active, page=page, per_page=per_page
+        db(), current_user(), query=q, role=role or "", active=active, page=page, per_page=per_page
     )
-    extra = {"q": q or None, "role": role or None, "active": request.args.get("active") or None}
+    extra = {"q": q or None, "role": role, "active": active_arg}
     return listing([user_json(u) for u in found], more, "api.api_users", page, per_page, **extra)
 
 
-@API.post("/users")
+@API.post(
+    "/users",
+    summary="Create a staff account (admins)",
+    description="Without `password`, the new account is e-mailed a link to set one. "
+    "409 when another account has the e-mail address.",
+    body=NEW_USER,
+    responses={201: USER},
+    headers={201: {"Location": "The new account's address in this API."}},
+    errors=(409,),
+)
 def api_create_user() -> Any:
     require(current_user(), "users.manage")
     data = json_body()
@@ -447,13 +582,21 @@ def api_create_user() -> Any:
     return user_json(user), 201, {"Location": public_url("api.api_user", user_id=user.id)}
 
 
-@API.get("/users/<int:user_id>")
+@API.get("/users/<int:user_id>", summary="A staff account (admins)", responses={200: USER})
 def api_user(user_id: int) -> Any:
     require(current_user(), "users.manage")
     return user_json(admin.get_user(db(), user_id))
 
 
-@API.patch("/users/<int:user_id>")
+@API.patch(
+    "/users/<int:user_id>",
+    summary="Change a staff account's profile, roles or whether it is active (admins)",
+    description="Only the fields sent change. 409 when another account has the e-mail address, or when "
+    "the change would leave the blog without an active admin.",
+    body=USER_CHANGES,
+    responses={200: USER},
+    errors=(409,),
+)
 def api_update_user(user_id: int) -> Any:
     """Change any of the profile fields, ``roles`` and ``active`` (false ends sessions and tokens)."""
     require(current_user(), "users.manage")
@@ -477,23 +620,35 @@ def api_update_user(user_id: int) -> Any:
     return user_json(target)
 
 
-@API.get("/me/tokens")
+@API.get(
+    "/me/tokens", summary="The caller's own API tokens, newest first", responses={200: listing_of(TOKEN)}
+)
 def api_my_tokens() -> Any:
     user = require(current_user(), "tokens.own")
     return {"items": [token_json(t) for t in accounts.tokens_of(db(), user)], "next": None}
 
 
-@API.post("/me/tokens")
+@API.post(
+    "/me/tokens",
+    summary="Issue the caller a new API token",
+    body=NEW_TOKEN,
+    responses={201: TOKEN_ISSUED},
+    headers={201: {"Cache-Control": "no-store: the answer carries the secret."}},
+)
 def api_create_token() -> Any:
     user = require(current_user(), "tokens.own")
     data = json_body()
     name = data.get("name", "")
     days = data.get("days", _token_days())
     issued = admin.issue_token(db(), user, user, name=name, lifetime_days=days)
-    return {**token_json(issued.row), "token": issued.secret}, 201
+    return {**token_json(issued.row), "token": issued.secret}, 201, {"Cache-Control": "no-store"}
 
 
-@API.delete("/me/tokens/<int:token_id>")
+@API.delete(
+    "/me/tokens/<int:token_id>",
+    summary="Revoke one of the caller's API tokens (again: nothing changes)",
+    responses={204: {}},
+)
 def api_revoke_token(token_id: int) -> Any:
     user = require(current_user(), "tokens.own")
     admin.revoke_token(db(), user, token_id, owner=user)

@@ -179,7 +179,65 @@ def redaction_json(redaction: Redaction) -> dict[str, Any]:
     }
 
 
-@API.post("/redactions")
+NEW_REDACTION = api.obj(
+    {
+        "target": {"type": "string", "enum": list(TARGETS)},
+        "id": {
+            **api.nullable(api.ID),
+            "description": "The record's id; for a revision, or `post_id` and `revision`.",
+        },
+        "post_id": {**api.ID, "description": "With `revision`, names a revision (when `id` is not given)."},
+        "revision": {**api.ID, "description": "The revision's number in its post."},
+        "text": {
+            **api.TEXT,
+            "description": f"The exact text to redact, at most {services.MAX_TEXT_CHARS} characters; "
+            "every occurrence in the record is replaced.",
+        },
+        "reason": {
+            **api.TEXT,
+            "description": f"Why, at most {services.MAX_REASON_CHARS} characters; it must not repeat the "
+            "text.",
+        },
+    },
+    "target",
+    "text",
+    "reason",
+)
+REDACTION = api.answer(
+    {
+        "id": api.ID,
+        "target": {"type": "string", "enum": list(TARGETS)},
+        "target_id": api.ID,
+        "post_id": api.nullable(api.ID),
+        "revision": api.nullable(api.ID),
+        "reason": api.TEXT,
+        "requested_by": {**api.ID, "description": "The requesting editor's user id."},
+        "requested_at": api.DATETIME,
+        "span_count": {"type": "integer", "minimum": 1},
+        "span_length": {"type": "integer", "minimum": 1},
+        "needs_confirmation": {
+            **api.BOOL,
+            "description": "true for published text: a second editor confirms it.",
+        },
+        "state": {"type": "string", "enum": ["pending", "applied"]},
+        "applied_by": api.nullable(api.ID),
+        "applied_at": api.nullable(api.DATETIME),
+        "url": api.URL,
+    }
+)
+
+
+@API.post(
+    "/redactions",
+    summary="Ask to redact exact text from a record (editors)",
+    description="Carried out at once (`state: applied`) unless it is a published revision's text, which "
+    "waits for a second editor (`state: pending`). 404 when the record does not exist; 422 when the text is "
+    "not in it.",
+    body=NEW_REDACTION,
+    responses={201: REDACTION},
+    headers={201: {"Location": "The redaction's address in this API."}},
+    errors=(404,),
+)
 def api_create_redaction() -> Any:
     actor = require(current_user(), "history.redact")
     data = api.json_body()
@@ -210,13 +268,24 @@ def api_create_redaction() -> Any:
     )
 
 
-@API.get("/redactions/<int:redaction_id>")
+@API.get(
+    "/redactions/<int:redaction_id>",
+    summary="A redaction: what was asked, and whether it was carried out (editors)",
+    responses={200: REDACTION},
+)
 def api_get_redaction(redaction_id: int) -> Any:
     require(current_user(), "history.redact")
     return redaction_json(services.get(db(), redaction_id))
 
 
-@API.post("/redactions/<int:redaction_id>/confirm")
+@API.post(
+    "/redactions/<int:redaction_id>/confirm",
+    summary="Confirm a pending redaction of published text, which carries it out (a second editor)",
+    description="403 for the editor who asked for it; 409 when it was already carried out, or the text "
+    "was redacted again since it was asked for.",
+    responses={200: REDACTION},
+    errors=(409,),
+)
 def api_confirm_redaction(redaction_id: int) -> Any:
     actor = require(current_user(), "history.redact")
     return redaction_json(services.confirm(db(), actor, redaction_id))

@@ -94,13 +94,63 @@ def edit() -> Any:
     return redirect(url_for(".edit", saved=len(changes)), 303)
 
 
-@API.route("/settings", methods=["GET", "PUT"])
+LINES: dict[str, Any] = {
+    "type": ["array", "string"],
+    "items": {"type": ["string", "null"]},
+    "description": "A list, or text one entry a line; each entry at most 100 characters, at most 500.",
+}
+WHOLE: dict[str, Any] = {"type": ["integer", "string"], "description": "A whole number (or its digits)."}
+SETTINGS_BODY = api.obj(
+    {
+        "site_name": {**api.TEXT, "description": "One line, at most 100 characters."},
+        "organisation": {**api.TEXT, "description": "One line, at most 100 characters."},
+        "privacy_terms": {**LINES, "description": LINES["description"] + " Three characters at least."},
+        "privacy_allow": LINES,
+        "blocked_link_hosts": {
+            **LINES,
+            "description": "Host names (bit.ly) or host/path: a list, or one a line.",
+        },
+        "comment_rate_limit": {**api.TEXT, "description": "Such as `10 per minute; 100 per day`."},
+        "comment_burst": {**WHOLE, "minimum": 1, "maximum": 1000, "description": "1 to 1000."},
+        "comment_max_links": {**WHOLE, "minimum": 0, "maximum": 100, "description": "0 to 100."},
+    },
+    closed=True,
+)
+ENTRIES: dict[str, Any] = {"type": "array", "items": api.TEXT}
+SETTINGS = api.answer(
+    {
+        "settings": api.answer(
+            {
+                "site_name": api.TEXT,
+                "organisation": api.TEXT,
+                "privacy_terms": ENTRIES,
+                "privacy_allow": ENTRIES,
+                "blocked_link_hosts": ENTRIES,
+                "comment_rate_limit": api.TEXT,
+                "comment_burst": {"type": "integer"},
+                "comment_max_links": {"type": "integer"},
+            }
+        )
+    }
+)
+
+
+@API.get("/settings", summary="The run-time settings in force (admins)", responses={200: SETTINGS})
 def settings_json() -> Any:
     require(current_user(), "settings.manage")
-    if request.method == "PUT":
-        body = json_body()
-        if not isinstance(body, dict):
-            raise InvalidInput("Send a JSON object of settings.")
-        settings.change(db(), current_user(), body, current_app.config)
-        db().flush()
+    return {"settings": settings.current(db(), current_app.config)}
+
+
+@API.put(
+    "/settings",
+    summary="Change run-time settings (admins)",
+    description="Only the settings sent change; each is validated, and nothing is stored unless all are. "
+    "Every change is kept in the settings' history and the audit log.",
+    body=SETTINGS_BODY,
+    responses={200: SETTINGS},
+)
+def put_settings_json() -> Any:
+    require(current_user(), "settings.manage")
+    settings.change(db(), current_user(), json_body(), current_app.config)
+    db().flush()
     return {"settings": settings.current(db(), current_app.config)}

@@ -103,7 +103,9 @@ def _operation(doc: Doc, endpoint: str, path_params: list[dict[str, Any]]) -> di
 
     responses: dict[str, Any] = {}
     for status, schema in sorted(doc.responses.items()):
-        response: dict[str, Any] = {"description": _SUCCESS.get(status, "Success."), "content": _json(schema)}
+        response: dict[str, Any] = {"description": _SUCCESS.get(status, "Success.")}
+        if status != 204:  # No Content: nothing to describe
+            response["content"] = _json(schema)
         if doc.headers.get(status):
             response["headers"] = {
                 name: {"description": text, "required": True, "schema": {"type": "string"}}
@@ -128,7 +130,12 @@ def _operation(doc: Doc, endpoint: str, path_params: list[dict[str, Any]]) -> di
     return op
 
 
-_SUCCESS = {200: "OK.", 201: "Created.", 202: "Accepted, not yet public (held for a moderator)."}
+_SUCCESS = {
+    200: "OK.",
+    201: "Created.",
+    202: "Accepted, not yet public (held for a moderator).",
+    204: "Done; no content.",
+}
 
 
 def document(app: Flask) -> dict[str, Any]:
