@@ -468,3 +468,144 @@ def test_the_redact_links_on_comments_reports_and_messages(
         assert soup.find("a", href=target) is not None, page
         form = client.get(target)
         assert form.status_code == 200 and IDENT in form.get_data(as_text=True)
+
+
+# --- copies: audit entries, slugs, staff replies, moderation decisions ------------------------------------
+
+SLUGGED = "jane-quigley"  # the identifier as a URL spells it
+
+
+def test_copies_of_the_text_and_the_address_that_spelled_it_go_too(
+    app: Any,
+    api: Any,
+    client: Any,
+    session: Session,
+    make_post: Any,
+    make_user: Any,
+    gate_settings: Any,
+    editors: Any,
+) -> None:
+    from app.comments.models import ModerationDecision
+    from app.contact import services as contact
+    from app.contact.models import ContactReply
+    from app.moderation.services import moderate
+    from app.posts.models import PostSlug
+    from app.web.outside import site
+
+    first, second, _third = editors
+    # A published title names the patient, so the address does; a correction's note quotes the name.
+    post = make_post("published", title=f"How {IDENT} recovered", body=BODY)
+    old_slug = post.slug
+    assert SLUGGED in old_slug
+    change = posts.RevisionInput(
+        f"How {IDENT} recovered",
+        BODY + "\n\nShe was 61, not 16.",
+        ["https://example.org/sleep-study"],
+        "correction",
+        f"Corrected the age of {IDENT}.",
+    )
+    revision, _ = posts.revise(session, post.author, post, change, 1)
+    editorial.submit(session, post.author, post, gate_settings)
+    editorial.approve(session, make_user("editor"), post, revision.number, gate_settings)
+    # A comment a moderator turned down, quoting it; a contact message a staff member answered, quoting it.
+    comment = Comment(
+        post_id=post.id,
+        author_name="Reader",
+        author_email="r@example.org",
+        body=f"Hi {IDENT}!",
+        html="<p>x</p>",
+        permalink=f"http://localhost/posts/{old_slug}",
+    )
+    session.add(comment)
+    session.flush()
+    moderator = make_user("moderator")
+    moderate(session, moderator, comment, "off_topic", f"We do not name patients like {IDENT} here.")
+    message = contact.submit(
+        session, contact.ContactInput("Ada", "ada@example.net", "About my aunt", BODY), min_seconds=0
+    )
+    with app.test_request_context("/"):
+        contact.reply(session, moderator, message, f"Thank you; {IDENT} is well.", site())
+    session.commit()
+    assert client.get(f"/posts/{old_slug}").status_code == 200
+    dump = _dump(session)
+    for where in ("audit_entries", "post_slugs", "contact_replies", "moderation_decisions"):
+        assert any(IDENT in line or SLUGGED in line for line in dump.splitlines() if line.startswith(where))
+
+    # Published revisions: asked by one editor, confirmed by another; the rest at once.
+    for number in (1, 2):
+        pending = _ask(api, first, post, number).get_json()
+        done = api.post(f"/api/v1/redactions/{pending['id']}/confirm", as_=second)
+        assert done.status_code == 200, done.get_json()
+    for target, record in (("comment", comment), ("contact_message", message)):
+        r = api.post(
+            "/api/v1/redactions",
+            {"target": target, "id": record.id, "text": IDENT, "reason": "Patient."},
+            as_=first,
+        )
+        assert r.status_code == 201, r.get_json()
+
+    dump = _dump(session)
+    assert IDENT not in dump and SLUGGED not in dump.lower(), [
+        line for line in dump.splitlines() if IDENT in line or SLUGGED in line.lower()
+    ]
+    assert IDENT.encode() not in _sqlite_files(session)
+    session.expire_all()
+    post = session.get(Post, post.id)
+    assert post.slug == "how-redacted-patient-identifier-recovered"
+    assert [s.slug for s in session.query(PostSlug).filter_by(post_id=post.id)] == [post.slug]
+    note = (
+        session.query(AuditEntry).filter_by(post_id=post.id, action="post.revised", revision_number=2).one()
+    )
+    assert note.note == f"Corrected the age of {MARK}." and note.redaction_count == 1
+    assert session.query(ContactReply).one().body == f"Thank you; {MARK} is well."
+    decision = session.query(ModerationDecision).filter_by(comment_id=comment.id, action="off_topic").one()
+    assert MARK in decision.reason
+    assert session.get(Comment, comment.id).permalink == f"http://localhost/posts/{post.slug}"
+
+    # The old address held the identifier: it answers 404, not a redirect; pages and feeds use the new one.
+    assert client.get(f"/posts/{old_slug}").status_code == 404
+    assert client.get(f"/posts/{post.slug}").status_code == 200
+    feed = client.get("/feed.atom").get_data(as_text=True)
+    assert f"/posts/{post.slug}" in feed and SLUGGED not in feed and IDENT not in feed
+    assert f"/posts/{post.slug}" in client.get("/").get_data(as_text=True)
+
+    # The doors are shut again: no raw UPDATE or DELETE of these rows, nor a replay of a rewrite.
+    entry_id = note.id
+    slug_id = session.query(PostSlug.id).filter_by(post_id=post.id).scalar()
+    _refused(session, "UPDATE audit_entries SET note = 'x' WHERE id = :id", id=entry_id)
+    _refused(session, "UPDATE audit_entries SET note = 'x', redaction_count = 2 WHERE id = :id", id=entry_id)
+    _refused(session, "UPDATE audit_entries SET note = 'x', redaction_count = 1 WHERE id = :id", id=entry_id)
+    _refused(session, "UPDATE audit_entries SET action = 'x' WHERE id = :id", id=entry_id)
+    _refused(session, "DELETE FROM audit_entries WHERE id = :id", id=entry_id)
+    _refused(session, "UPDATE post_slugs SET slug = 'other' WHERE id = :id", id=slug_id)
+    _refused(session, "DELETE FROM post_slugs WHERE id = :id", id=slug_id)
+    _refused(session, "UPDATE contact_replies SET body = 'x', redaction_count = 2")
+    _refused(session, "UPDATE moderation_decisions SET reason = 'x', redaction_count = redaction_count + 1")
+    _refused(session, "DELETE FROM redaction_rewrites")
+    _refused(session, "UPDATE redaction_rewrites SET row_id = 1")
+    # A forged rewrite row naming the current address does not let it go while the post uses it.
+    application_id = session.execute(
+        text("SELECT id FROM redaction_applications WHERE post_id = :p ORDER BY id LIMIT 1"), {"p": post.id}
+    ).scalar()
+    session.execute(
+        text(
+            "INSERT INTO redaction_rewrites (application_id, table_name, row_id, sequence) "
+            "VALUES (:a, 'post_slugs', :s, 1)"
+        ),
+        {"a": application_id, "s": slug_id},
+    )
+    _refused(session, "DELETE FROM post_slugs WHERE id = :id", id=slug_id)
+    # Nor a forged rewrite row of another post's application for an audit entry of this one.
+    other = make_post("draft", body=BODY)
+    assert _ask(api, first, other).get_json()["state"] == "applied"
+    foreign = session.execute(
+        text("SELECT id FROM redaction_applications WHERE post_id = :p"), {"p": other.id}
+    ).scalar()
+    session.execute(
+        text(
+            "INSERT INTO redaction_rewrites (application_id, table_name, row_id, sequence) "
+            "VALUES (:a, 'audit_entries', :e, 2)"
+        ),
+        {"a": foreign, "e": entry_id},
+    )
+    _refused(session, "UPDATE audit_entries SET note = 'x', redaction_count = 2 WHERE id = :id", id=entry_id)
