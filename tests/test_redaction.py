@@ -475,28 +475,12 @@ def test_the_redact_links_on_comments_reports_and_messages(
 SLUGGED = "jane-quigley"  # the identifier as a URL spells it
 
 
-def test_copies_of_the_text_and_the_address_that_spelled_it_go_too(
-    app: Any,
-    api: Any,
-    client: Any,
-    session: Session,
-    make_post: Any,
-    make_user: Any,
-    gate_settings: Any,
-    editors: Any,
-) -> None:
-    from app.comments.models import ModerationDecision
-    from app.contact import services as contact
-    from app.contact.models import ContactReply
-    from app.moderation.services import moderate
-    from app.posts.models import PostSlug
-    from app.web.outside import site
-
-    first, second, _third = editors
-    # A published title names the patient, so the address does; a correction's note quotes the name.
+@pytest.fixture
+def titled(session: Session, make_post: Any, make_user: Any, gate_settings: Any) -> Post:
+    """A post whose published title names the patient, so its address does; its published correction
+    (revision 2) keeps the title, and its note for readers quotes the name."""
     post = make_post("published", title=f"How {IDENT} recovered", body=BODY)
-    old_slug = post.slug
-    assert SLUGGED in old_slug
+    assert post.slug is not None and SLUGGED in post.slug
     change = posts.RevisionInput(
         f"How {IDENT} recovered",
         BODY + "\n\nShe was 61, not 16.",
@@ -507,6 +491,30 @@ def test_copies_of_the_text_and_the_address_that_spelled_it_go_too(
     revision, _ = posts.revise(session, post.author, post, change, 1)
     editorial.submit(session, post.author, post, gate_settings)
     editorial.approve(session, make_user("editor"), post, revision.number, gate_settings)
+    session.commit()
+    return post
+
+
+def test_copies_of_the_text_and_the_address_that_spelled_it_go_too(
+    app: Any,
+    api: Any,
+    client: Any,
+    session: Session,
+    titled: Post,
+    make_post: Any,
+    make_user: Any,
+    editors: Any,
+) -> None:
+    from app.comments.models import ModerationDecision
+    from app.contact import services as contact
+    from app.contact.models import ContactReply
+    from app.moderation.services import moderate
+    from app.posts.models import PostSlug
+    from app.web.outside import site
+
+    first, second, _third = editors
+    post = titled
+    old_slug = post.slug
     # A comment a moderator turned down, quoting it; a contact message a staff member answered, quoting it.
     comment = Comment(
         post_id=post.id,
@@ -550,6 +558,13 @@ def test_copies_of_the_text_and_the_address_that_spelled_it_go_too(
     ]
     assert IDENT.encode() not in _sqlite_files(session)
     session.expire_all()
+    applied = session.query(AuditEntry).filter_by(action="redaction.applied").order_by(AuditEntry.id).all()
+    assert [(e.data["copies_rewritten"], e.data["addresses_retired"]) for e in applied] == [
+        (1, 1),  # revision 1: the post.revised entry quoting the name in revision 2's note; the address
+        (0, 0),
+        (1, 0),  # the comment: the moderator's reason
+        (1, 0),  # the message: the staff reply
+    ]
     post = session.get(Post, post.id)
     assert post.slug == "how-redacted-patient-identifier-recovered"
     assert [s.slug for s in session.query(PostSlug).filter_by(post_id=post.id)] == [post.slug]
@@ -609,3 +624,39 @@ def test_copies_of_the_text_and_the_address_that_spelled_it_go_too(
         {"a": foreign, "e": entry_id},
     )
     _refused(session, "UPDATE audit_entries SET note = 'x', redaction_count = 2 WHERE id = :id", id=entry_id)
+
+
+def test_two_redactions_of_one_post_at_once_both_apply(
+    app: Any, api: Any, session: Session, titled: Post, editors: Any, make_token: Any
+) -> None:
+    """Both revisions' redactions rewrite the same audit entry and retire the same address: the second
+    waits for the first, then finds them clean (no 500, no second rewrite)."""
+    first, second, third = editors
+    pending = {n: _ask(api, first, titled, n).get_json()["id"] for n in (1, 2)}
+    who = {1: (second, make_token(second)), 2: (third, make_token(third))}
+    barrier = threading.Barrier(2)
+    codes: list[int] = []
+
+    def confirm(number: int) -> None:
+        with app.test_client() as c:
+            barrier.wait()
+            r = c.post(
+                f"/api/v1/redactions/{pending[number]}/confirm",
+                json={},
+                headers={"Authorization": f"Bearer {who[number][1]}"},
+            )
+            codes.append(r.status_code)
+
+    threads = [threading.Thread(target=confirm, args=(n,)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [200, 200]
+    dump = _dump(session)
+    assert IDENT not in dump and SLUGGED not in dump.lower()
+    rewrites = session.execute(
+        text("SELECT table_name, row_id, count(*) FROM redaction_rewrites GROUP BY table_name, row_id")
+    ).all()
+    assert rewrites and all(n == 1 for _t, _r, n in rewrites)
+    assert session.execute(text("SELECT count(*) FROM post_slugs")).scalar() == 1

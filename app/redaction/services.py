@@ -381,9 +381,10 @@ def _apply(session: Session, actor: User, redaction: Redaction, record: Any) -> 
             record.flags = _scrub_json(record.flags, removed)
     session.flush()
     _scrub_outbox(session, removed)
-    _rewrite_copies(session, application, removed)
+    copies = _rewrite_copies(session, application, removed)
+    addresses = 0
     if table == Target.REVISION:
-        _retire_slugs(session, application, removed, old["title"], new["title"])
+        addresses = _retire_slugs(session, application, removed, old["title"], new["title"])
     if session.get_bind().dialect.name == "sqlite":
         on_commit(session, lambda: checkpoint_sqlite(session))
     audit.record(
@@ -394,6 +395,8 @@ def _apply(session: Session, actor: User, redaction: Redaction, record: Any) -> 
         revision_number=redaction.revision_number,
         note=redaction.reason,
         requested_by_id=redaction.requested_by_id,
+        copies_rewritten=copies,
+        addresses_retired=addresses,
         **_facts(redaction),
     )
 
@@ -424,7 +427,7 @@ def _scrub_json(value: Any, removed: list[str]) -> Any:
     if isinstance(value, list):
         return [_scrub_json(v, removed) for v in value]
     if isinstance(value, dict):
-        return {k: _scrub_json(v, removed) for k, v in value.items()}
+        return {_scrub_json(k, removed): _scrub_json(v, removed) for k, v in value.items()}
     return value
 
 
@@ -441,16 +444,19 @@ def _rewrite_history_rows(
     where: Any,
     columns: tuple[str, ...],
     removed: list[str],
-) -> None:
+) -> int:
     """Rewrite copies in an append-only table: for each row that holds one, a ``RedactionRewrite`` first,
-    then the one UPDATE the database lets through for it (text columns only, count moved by one)."""
+    then the one UPDATE the database lets through for it (text columns only, count moved by one). The
+    rows are locked first: a second redaction at the same moment waits, then finds them already clean.
+    Returns how many rows were rewritten."""
     table = model.__table__
     text_filter = or_(*(_contains(cast(table.c[name], Text), removed) for name in columns))
     rows = session.execute(
-        select(table.c.id, table.c.redaction_count, *(table.c[name] for name in columns)).where(
-            where, text_filter
-        )
+        select(table.c.id, table.c.redaction_count, *(table.c[name] for name in columns))
+        .where(where, text_filter)
+        .with_for_update(of=table)
     ).all()
+    rewritten = set()
     for row in rows:
         values = {name: _scrub_json(getattr(row, name), removed) for name in columns}
         if all(values[name] == getattr(row, name) for name in columns):
@@ -463,19 +469,21 @@ def _rewrite_history_rows(
         )
         session.flush()
         session.execute(update(table).where(table.c.id == row.id).values(**values, redaction_count=sequence))
-    rewritten = {row.id for row in rows}
+        rewritten.add(row.id)
     for obj in list(session.identity_map.values()):
         if isinstance(obj, model) and obj.id in rewritten:
             session.expire(obj)
+    return len(rewritten)
 
 
-def _rewrite_copies(session: Session, application: RedactionApplication, removed: list[str]) -> None:
+def _rewrite_copies(session: Session, application: RedactionApplication, removed: list[str]) -> int:
     """The copies of the removed text kept with the record: audit entries of the post (a revision's note in
     ``post.revised``, a note quoting it), staff replies to a contact message, moderation decisions'
     reasons and Akismet errors of a comment."""
     target, target_id = application.target_table, application.target_id
+    count = 0
     if application.post_id is not None:
-        _rewrite_history_rows(
+        count += _rewrite_history_rows(
             session,
             application,
             AuditEntry,
@@ -484,11 +492,11 @@ def _rewrite_copies(session: Session, application: RedactionApplication, removed
             removed,
         )
     if target == Target.CONTACT_MESSAGE:
-        _rewrite_history_rows(
+        count += _rewrite_history_rows(
             session, application, ContactReply, ContactReply.message_id == target_id, ("body",), removed
         )
     if target == Target.COMMENT:
-        _rewrite_history_rows(
+        count += _rewrite_history_rows(
             session,
             application,
             ModerationDecision,
@@ -501,6 +509,7 @@ def _rewrite_copies(session: Session, application: RedactionApplication, removed
         ):
             submission.last_error = _scrub_json(submission.last_error, removed)
     session.flush()
+    return count
 
 
 def _spells(slug: str, removed_slugs: set[str], old_base: str | None) -> bool:
@@ -514,19 +523,24 @@ def _spells(slug: str, removed_slugs: set[str], old_base: str | None) -> bool:
 
 def _retire_slugs(
     session: Session, application: RedactionApplication, removed: list[str], old_title: str, new_title: str
-) -> None:
+) -> int:
     """Every address of the post that spelled the identifier goes: a new current slug from the redacted
-    title, the old rows deleted (the database checks each against a ``RedactionRewrite``)."""
-    post = session.scalar(select(Post).where(Post.id == application.post_id).with_for_update(of=Post))
+    title, the old rows deleted (each checked against a ``RedactionRewrite``). Returns how many."""
+    post = session.scalar(
+        select(Post)
+        .where(Post.id == application.post_id)
+        .with_for_update(of=Post)
+        .execution_options(populate_existing=True)
+    )
     if post is None or post.slug is None:
-        return
+        return 0
     removed_slugs = {words for words in map(slugify, removed) if words}
     old_base = posts.slug_base(old_title)
     old_base = old_base if old_base != posts.slug_base(new_title) else None
     rows = session.scalars(select(PostSlug).where(PostSlug.post_id == post.id).order_by(PostSlug.id)).all()
     retired = [row for row in rows if _spells(row.slug, removed_slugs, old_base)]
     if not retired:
-        return
+        return 0
     gone = {row.slug for row in retired}
     if post.slug in gone:
         published = session.get(Revision, post.published_revision_id)
@@ -553,6 +567,7 @@ def _retire_slugs(
         session.expunge(row)
     for slug in gone - {post.slug}:
         _rename_in_copies(session, post.id, slug, post.slug)
+    return len(retired)
 
 
 def _rename_in_copies(session: Session, post_id: int, old: str, new: str) -> None:
