@@ -646,13 +646,15 @@ def test_two_redactions_of_one_post_at_once_both_apply(
                 headers={"Authorization": f"Bearer {who[number][1]}"},
             )
             codes.append(r.status_code)
+            bodies.append(r.get_json())
 
+    bodies: list[Any] = []
     threads = [threading.Thread(target=confirm, args=(n,)) for n in (1, 2)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert codes == [200, 200]
+    assert codes == [200, 200], bodies
     dump = _dump(session)
     assert IDENT not in dump and SLUGGED not in dump.lower()
     rewrites = session.execute(
@@ -660,3 +662,20 @@ def test_two_redactions_of_one_post_at_once_both_apply(
     ).all()
     assert rewrites and all(n == 1 for _t, _r, n in rewrites)
     assert session.execute(text("SELECT count(*) FROM post_slugs")).scalar() == 1
+
+
+def test_a_drafts_redaction_never_moves_the_address(
+    api: Any, client: Any, session: Session, titled: Post, editors: Any
+) -> None:
+    """One editor may redact a draft at once; only a redaction of published text (two editors) moves the
+    address, since only a published title ever gave one."""
+    draft = posts.RevisionInput(
+        f"How {IDENT} recovered, again", BODY, ["https://example.org/sleep-study"], "update", "More."
+    )
+    revision, _ = posts.revise(session, titled.author, titled, draft, 2)
+    session.commit()
+    slug = titled.slug
+    assert _ask(api, editors[0], titled, revision.number).get_json()["state"] == "applied"
+    session.expire_all()
+    assert session.get(Post, titled.id).slug == slug
+    assert client.get(f"/posts/{slug}").status_code == 200

@@ -302,6 +302,11 @@ def request(
 def confirm(session: Session, actor: User, redaction_id: int) -> Redaction:
     """A second editor confirms a pending redaction of published text, which carries it out."""
     require(actor, "history.redact")
+    asked = session.get(Redaction, redaction_id)
+    if asked is not None and asked.target_table == Target.REVISION and asked.needs_confirmation:
+        # Before any other lock: the revision's row lock, held while waiting here, would block the
+        # post's update in the redaction ahead of this one (PostgreSQL checks its foreign keys).
+        _serialize_on_post(session, asked.post_id)
     redaction = session.scalar(
         select(Redaction).where(Redaction.id == redaction_id).with_for_update(of=Redaction)
     )
@@ -345,6 +350,9 @@ def _redacted(value: str, spans: list[Span]) -> str:
 
 def _apply(session: Session, actor: User, redaction: Redaction, record: Any) -> None:
     table, target_id = redaction.target_table, redaction.target_id
+    retires_addresses = table == Target.REVISION and redaction.needs_confirmation
+    if retires_addresses:
+        _serialize_on_post(session, redaction.post_id)
     sequence = _sequence(session, table, target_id)
     if sequence != redaction.base_sequence:
         raise Conflict("This text was redacted again since the request; ask for the redaction anew.")
@@ -383,7 +391,8 @@ def _apply(session: Session, actor: User, redaction: Redaction, record: Any) -> 
     _scrub_outbox(session, removed)
     copies = _rewrite_copies(session, application, removed)
     addresses = 0
-    if table == Target.REVISION:
+    if retires_addresses:
+        # Only published titles ever gave an address; a draft's redaction (one editor) never moves one.
         addresses = _retire_slugs(session, application, removed, old["title"], new["title"])
     if session.get_bind().dialect.name == "sqlite":
         on_commit(session, lambda: checkpoint_sqlite(session))
@@ -399,6 +408,21 @@ def _apply(session: Session, actor: User, redaction: Redaction, record: Any) -> 
         addresses_retired=addresses,
         **_facts(redaction),
     )
+
+
+REDACTION_LOCK_CLASS = 0x7264  # the first key of PostgreSQL's advisory lock for redactions of one post
+
+
+def _serialize_on_post(session: Session, post_id: int | None) -> None:
+    """Redactions of one post's published text, one at a time, before either writes: a new slug changes
+    a key column of the post's row, and the post's updates re-check its foreign keys to the revisions the
+    other redaction locks. On PostgreSQL an advisory lock first, then the row (SQLite's writers already
+    take turns). Taken again in ``_apply`` (both are re-entrant), so no path applies without it."""
+    if post_id is None:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(REDACTION_LOCK_CLASS, post_id)))
+    session.execute(select(Post.id).where(Post.id == post_id).with_for_update(of=Post))
 
 
 def _rewrite_revision(session: Session, revision: Revision, new: dict[str, str], count: int) -> None:
@@ -547,9 +571,7 @@ def _retire_slugs(
         title = published.title if published is not None else new_title
         for text in removed:
             title = title.replace(text, MARK)
-        fresh = posts.reserve_slug(session, post, title)
-        if fresh in gone:  # the title still spells it some other way: an address that cannot
-            fresh = posts.reserve_slug(session, post, MARK)
+        fresh = _fresh_slug(session, post, title, gone)
         _rename_in_copies(session, post.id, post.slug, fresh)
         post.slug = fresh
         session.flush()
@@ -568,6 +590,25 @@ def _retire_slugs(
     for slug in gone - {post.slug}:
         _rename_in_copies(session, post.id, slug, post.slug)
     return len(retired)
+
+
+def _fresh_slug(session: Session, post: Post, title: str, gone: set[str]) -> str:
+    """A new address for the post from its redacted title, never one of those going. As
+    ``posts.reserve_slug``, without its savepoint: the post's row is locked here, and on PostgreSQL a
+    savepoint that updates a locked row another redaction waits on deadlocks. Another post taking the
+    same address at the same moment fails the request with 409."""
+    base = posts.slug_base(title)
+    n = 1
+    while True:
+        slug = base if n == 1 else f"{base}-{n}"
+        owner = session.scalar(select(PostSlug.post_id).where(PostSlug.slug == slug))
+        if owner == post.id and slug not in gone:
+            return slug
+        if owner is None:
+            session.add(PostSlug(post_id=post.id, slug=slug, created_at=utc_now()))
+            session.flush()
+            return slug
+        n += 1
 
 
 def _rename_in_copies(session: Session, post_id: int, old: str, new: str) -> None:
