@@ -12,7 +12,7 @@ from app.jobs.models import JobRun
 from app.mail.models import OutboxMessage
 from app.moderation.models import AkismetSubmission
 from app.posts.models import Approval, ApprovalWithdrawal, Post, PostSlug, Publication, Retraction, Revision
-from app.redaction.models import Redaction, RedactionApplication
+from app.redaction.models import Redaction, RedactionApplication, RedactionRewrite
 from app.settings.models import Setting, SettingChange
 from app.sso.models import UserIdentity
 
@@ -43,6 +43,7 @@ __all__ = [
     "Retraction",
     "Redaction",
     "RedactionApplication",
+    "RedactionRewrite",
     "Review",
     "Revision",
     "User",

@@ -475,3 +475,214 @@ def test_an_id_beyond_any_column_names_no_redaction(api: Any, editors: Any, reda
     """A path id too large for any column answers 404, never a 500."""
     assert api.get(f"/api/v1/redactions/{redaction_id}", as_=editors[0]).status_code == 404
     assert api.post(f"/api/v1/redactions/{redaction_id}/confirm", as_=editors[0]).status_code == 404
+
+
+# --- copies: audit entries, slugs, staff replies, moderation decisions ------------------------------------
+
+SLUGGED = "jane-quigley"  # the identifier as a URL spells it
+
+
+@pytest.fixture
+def titled(session: Session, make_post: Any, make_user: Any, gate_settings: Any) -> Post:
+    """A post whose published title names the patient, so its address does; its published correction
+    (revision 2) keeps the title, and its note for readers quotes the name."""
+    post = make_post("published", title=f"How {IDENT} recovered", body=BODY)
+    assert post.slug is not None and SLUGGED in post.slug
+    change = posts.RevisionInput(
+        f"How {IDENT} recovered",
+        BODY + "\n\nShe was 61, not 16.",
+        ["https://example.org/sleep-study"],
+        "correction",
+        f"Corrected the age of {IDENT}.",
+    )
+    revision, _ = posts.revise(session, post.author, post, change, 1)
+    editorial.submit(session, post.author, post, gate_settings)
+    editorial.approve(session, make_user("editor"), post, revision.number, gate_settings)
+    session.commit()
+    return post
+
+
+def test_copies_of_the_text_and_the_address_that_spelled_it_go_too(
+    app: Any,
+    api: Any,
+    client: Any,
+    session: Session,
+    titled: Post,
+    make_post: Any,
+    make_user: Any,
+    editors: Any,
+) -> None:
+    from app.comments.models import ModerationDecision
+    from app.contact import services as contact
+    from app.contact.models import ContactReply
+    from app.moderation.services import moderate
+    from app.posts.models import PostSlug
+    from app.web.outside import site
+
+    first, second, _third = editors
+    post = titled
+    old_slug = post.slug
+    # A comment a moderator turned down, quoting it; a contact message a staff member answered, quoting it.
+    comment = Comment(
+        post_id=post.id,
+        author_name="Reader",
+        author_email="r@example.org",
+        body=f"Hi {IDENT}!",
+        html="<p>x</p>",
+        permalink=f"http://localhost/posts/{old_slug}",
+    )
+    session.add(comment)
+    session.flush()
+    moderator = make_user("moderator")
+    moderate(session, moderator, comment, "off_topic", f"We do not name patients like {IDENT} here.")
+    message = contact.submit(
+        session, contact.ContactInput("Ada", "ada@example.net", "About my aunt", BODY), min_seconds=0
+    )
+    with app.test_request_context("/"):
+        contact.reply(session, moderator, message, f"Thank you; {IDENT} is well.", site())
+    session.commit()
+    assert client.get(f"/posts/{old_slug}").status_code == 200
+    dump = _dump(session)
+    for where in ("audit_entries", "post_slugs", "contact_replies", "moderation_decisions"):
+        assert any(IDENT in line or SLUGGED in line for line in dump.splitlines() if line.startswith(where))
+
+    # Published revisions: asked by one editor, confirmed by another; the rest at once.
+    for number in (1, 2):
+        pending = _ask(api, first, post, number).get_json()
+        done = api.post(f"/api/v1/redactions/{pending['id']}/confirm", as_=second)
+        assert done.status_code == 200, done.get_json()
+    for target, record in (("comment", comment), ("contact_message", message)):
+        r = api.post(
+            "/api/v1/redactions",
+            {"target": target, "id": record.id, "text": IDENT, "reason": "Patient."},
+            as_=first,
+        )
+        assert r.status_code == 201, r.get_json()
+
+    dump = _dump(session)
+    assert IDENT not in dump and SLUGGED not in dump.lower(), [
+        line for line in dump.splitlines() if IDENT in line or SLUGGED in line.lower()
+    ]
+    assert IDENT.encode() not in _sqlite_files(session)
+    session.expire_all()
+    applied = session.query(AuditEntry).filter_by(action="redaction.applied").order_by(AuditEntry.id).all()
+    assert [(e.data["copies_rewritten"], e.data["addresses_retired"]) for e in applied] == [
+        (1, 1),  # revision 1: the post.revised entry quoting the name in revision 2's note; the address
+        (0, 0),
+        (1, 0),  # the comment: the moderator's reason
+        (1, 0),  # the message: the staff reply
+    ]
+    post = session.get(Post, post.id)
+    assert post.slug == "how-redacted-patient-identifier-recovered"
+    assert [s.slug for s in session.query(PostSlug).filter_by(post_id=post.id)] == [post.slug]
+    note = (
+        session.query(AuditEntry).filter_by(post_id=post.id, action="post.revised", revision_number=2).one()
+    )
+    assert note.note == f"Corrected the age of {MARK}." and note.redaction_count == 1
+    assert session.query(ContactReply).one().body == f"Thank you; {MARK} is well."
+    decision = session.query(ModerationDecision).filter_by(comment_id=comment.id, action="off_topic").one()
+    assert MARK in decision.reason
+    assert session.get(Comment, comment.id).permalink == f"http://localhost/posts/{post.slug}"
+
+    # The old address held the identifier: it answers 404, not a redirect; pages and feeds use the new one.
+    assert client.get(f"/posts/{old_slug}").status_code == 404
+    assert client.get(f"/posts/{post.slug}").status_code == 200
+    feed = client.get("/feed.atom").get_data(as_text=True)
+    assert f"/posts/{post.slug}" in feed and SLUGGED not in feed and IDENT not in feed
+    assert f"/posts/{post.slug}" in client.get("/").get_data(as_text=True)
+
+    # The doors are shut again: no raw UPDATE or DELETE of these rows, nor a replay of a rewrite.
+    entry_id = note.id
+    slug_id = session.query(PostSlug.id).filter_by(post_id=post.id).scalar()
+    _refused(session, "UPDATE audit_entries SET note = 'x' WHERE id = :id", id=entry_id)
+    _refused(session, "UPDATE audit_entries SET note = 'x', redaction_count = 2 WHERE id = :id", id=entry_id)
+    _refused(session, "UPDATE audit_entries SET note = 'x', redaction_count = 1 WHERE id = :id", id=entry_id)
+    _refused(session, "UPDATE audit_entries SET action = 'x' WHERE id = :id", id=entry_id)
+    _refused(session, "DELETE FROM audit_entries WHERE id = :id", id=entry_id)
+    _refused(session, "UPDATE post_slugs SET slug = 'other' WHERE id = :id", id=slug_id)
+    _refused(session, "DELETE FROM post_slugs WHERE id = :id", id=slug_id)
+    _refused(session, "UPDATE contact_replies SET body = 'x', redaction_count = 2")
+    _refused(session, "UPDATE moderation_decisions SET reason = 'x', redaction_count = redaction_count + 1")
+    _refused(session, "DELETE FROM redaction_rewrites")
+    _refused(session, "UPDATE redaction_rewrites SET row_id = 1")
+    # A forged rewrite row naming the current address does not let it go while the post uses it.
+    application_id = session.execute(
+        text("SELECT id FROM redaction_applications WHERE post_id = :p ORDER BY id LIMIT 1"), {"p": post.id}
+    ).scalar()
+    session.execute(
+        text(
+            "INSERT INTO redaction_rewrites (application_id, table_name, row_id, sequence) "
+            "VALUES (:a, 'post_slugs', :s, 1)"
+        ),
+        {"a": application_id, "s": slug_id},
+    )
+    _refused(session, "DELETE FROM post_slugs WHERE id = :id", id=slug_id)
+    # Nor a forged rewrite row of another post's application for an audit entry of this one.
+    other = make_post("draft", body=BODY)
+    assert _ask(api, first, other).get_json()["state"] == "applied"
+    foreign = session.execute(
+        text("SELECT id FROM redaction_applications WHERE post_id = :p"), {"p": other.id}
+    ).scalar()
+    session.execute(
+        text(
+            "INSERT INTO redaction_rewrites (application_id, table_name, row_id, sequence) "
+            "VALUES (:a, 'audit_entries', :e, 2)"
+        ),
+        {"a": foreign, "e": entry_id},
+    )
+    _refused(session, "UPDATE audit_entries SET note = 'x', redaction_count = 2 WHERE id = :id", id=entry_id)
+
+
+def test_two_redactions_of_one_post_at_once_both_apply(
+    app: Any, api: Any, session: Session, titled: Post, editors: Any, make_token: Any
+) -> None:
+    """Both revisions' redactions rewrite the same audit entry and retire the same address: the second
+    waits for the first, then finds them clean (no 500, no second rewrite)."""
+    first, second, third = editors
+    pending = {n: _ask(api, first, titled, n).get_json()["id"] for n in (1, 2)}
+    who = {1: (second, make_token(second)), 2: (third, make_token(third))}
+    barrier = threading.Barrier(2)
+    codes: list[int] = []
+
+    def confirm(number: int) -> None:
+        with app.test_client() as c:
+            barrier.wait()
+            r = c.post(
+                f"/api/v1/redactions/{pending[number]}/confirm",
+                json={},
+                headers={"Authorization": f"Bearer {who[number][1]}"},
+            )
+            codes.append(r.status_code)
+            bodies.append(r.get_json())
+
+    bodies: list[Any] = []
+    threads = [threading.Thread(target=confirm, args=(n,)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [200, 200], bodies
+    dump = _dump(session)
+    assert IDENT not in dump and SLUGGED not in dump.lower()
+    rewrites = session.execute(
+        text("SELECT table_name, row_id, count(*) FROM redaction_rewrites GROUP BY table_name, row_id")
+    ).all()
+    assert rewrites and all(n == 1 for _t, _r, n in rewrites)
+    assert session.execute(text("SELECT count(*) FROM post_slugs")).scalar() == 1
+
+
+def test_a_drafts_redaction_never_moves_the_address(
+    api: Any, client: Any, session: Session, titled: Post, editors: Any
+) -> None:
+    """One editor may redact a draft at once; only a redaction of published text (two editors) moves the
+    address, since only a published title ever gave one."""
+    draft = posts.RevisionInput(
+        f"How {IDENT} recovered, again", BODY, ["https://example.org/sleep-study"], "update", "More."
+    )
+    revision, _ = posts.revise(session, titled.author, titled, draft, 2)
+    session.commit()
+    slug = titled.slug
+    assert _ask(api, editors[0], titled, revision.number).get_json()["state"] == "applied"
+    session.expire_all()
+    assert session.get(Post, titled.id).slug == slug
+    assert client.get(f"/posts/{slug}").status_code == 200

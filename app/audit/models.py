@@ -25,6 +25,8 @@ class AuditEntry(AppendOnly, Base):
     revision_number: Mapped[int | None]
     note: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Moved only by a redaction that rewrote a copy of redacted text here (app.redaction; migration 0008).
+    redaction_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     actor: Mapped[User | None] = relationship(lazy="joined")
 

@@ -128,6 +128,8 @@ class ModerationDecision(AppendOnly, Base):
     reason: Mapped[str] = mapped_column(Text, default="")  # told to the commenter when a moderator gave one
     reasons: Mapped[list[Any]] = mapped_column(default=list)  # the comment's reasons after this decision
     at: Mapped[datetime] = mapped_column(default=utc_now)
+    # Moved only by a redaction that rewrote a copy of redacted text here (app.redaction; migration 0008).
+    redaction_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     moderator: Mapped[User | None] = relationship(lazy="joined")
 

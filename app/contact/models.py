@@ -67,6 +67,8 @@ class ContactReply(AppendOnly, Base):
     body: Mapped[str] = mapped_column(Text)
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id"))
     at: Mapped[datetime] = mapped_column(default=utc_now)
+    # Moved only by a redaction that rewrote a copy of redacted text here (app.redaction; migration 0008).
+    redaction_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     staff: Mapped[User] = relationship(lazy="joined")
 

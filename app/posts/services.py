@@ -45,7 +45,7 @@ class RevisionInput:
     personal_view: bool = False
 
 
-def _slug_base(title: str) -> str:
+def slug_base(title: str) -> str:
     return slugify(title, max_length=80, word_boundary=True) or "post"
 
 
@@ -57,7 +57,7 @@ def reserve_slug(session: Session, post: Post, title: str) -> str:
     never passes to another post) and answers 301 to the current one. Returns the slug to set (the
     editorial workflow sets it, with the publication state, in one write).
     """
-    base = _slug_base(title)
+    base = slug_base(title)
     n = 1
     while True:
         slug = base if n == 1 else f"{base}-{n}"

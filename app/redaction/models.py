@@ -128,3 +128,29 @@ class RedactionApplication(ReaderVisible, AppendOnly, Base):
 
     def __repr__(self) -> str:
         return f"<RedactionApplication {self.redaction_id} {self.target_table}#{self.target_id}>"
+
+
+REWRITABLE = ("audit_entries", "contact_replies", "moderation_decisions", "post_slugs")
+
+
+class RedactionRewrite(AppendOnly, Base):
+    """A copy of redacted text an application rewrote in another history table (an audit entry, a staff
+    reply, a moderation decision), as that row's ``sequence``-th rewrite; or, for ``post_slugs``, an old
+    address of the post that held the identifier and was removed. Names the row, never the text: the
+    database lets that one change through (migration 0008)."""
+
+    __tablename__ = "redaction_rewrites"
+    __table_args__ = (
+        CheckConstraint(f"table_name IN {REWRITABLE!r}", name="table_known"),
+        CheckConstraint("sequence >= 1", name="sequence_positive"),
+        UniqueConstraint("table_name", "row_id", "sequence", name="uq_redaction_rewrites_row_sequence"),
+    )
+
+    id: Mapped[intpk]
+    application_id: Mapped[int] = mapped_column(ForeignKey("redaction_applications.id"), index=True)
+    table_name: Mapped[str] = mapped_column(String(32))
+    row_id: Mapped[int]
+    sequence: Mapped[int]
+
+    def __repr__(self) -> str:
+        return f"<RedactionRewrite {self.table_name}#{self.row_id} ({self.sequence})>"

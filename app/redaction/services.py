@@ -11,34 +11,47 @@ error report or a contact message it is carried out at once. Carrying it out:
    against the application (migration 0008);
 3. deletes the cached diffs that were computed from the revision's old text (the database lets only a
    stale diff go) and scrubs copies in the mail outbox;
-4. records it in the audit log: who, why, which record, how many characters in how many spans. Never
+4. rewrites the copies of the removed text kept elsewhere: in the post's audit entries (a revision's
+   note in ``post.revised``), a contact message's staff replies, a comment's moderation decisions and
+   Akismet errors, an error report's decision note; each rewrite of a history row is a
+   ``RedactionRewrite`` the database checks (migration 0008);
+5. retires every address of the post that spelled the identifier (compared on its slugified form): a new
+   slug from the redacted title when it was the current one, and the old ``post_slugs`` row deleted, so it
+   no longer redirects (a 404 there is right: the URL itself held the identifier);
+6. records it in the audit log: who, why, which record, how many characters in how many spans. Never
    the text.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from slugify import slugify
+from sqlalchemy import Text, cast, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.accounts.permissions import require
 from app.audit import services as audit
+from app.audit.models import AuditEntry
 from app.clock import utc_now
 from app.comments.formatting import render_comment
-from app.comments.models import Comment
-from app.contact.models import ContactMessage
+from app.comments.models import Comment, ModerationDecision
+from app.contact.models import ContactMessage, ContactReply
 from app.corrections.models import ErrorReport, RevisionDiff
 from app.db import on_commit
 from app.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from app.gates.privacy import scan
 from app.mail.models import OutboxMessage
-from app.posts.models import Publication, Revision
+from app.moderation.models import AkismetSubmission
+from app.posts import services as posts
+from app.posts.models import Post, PostSlug, Publication, Revision
 from app.posts.rendering import render_markdown
-from app.redaction.models import FIELDS, MARK, Redaction, RedactionApplication, Target
+from app.redaction.models import FIELDS, MARK, Redaction, RedactionApplication, RedactionRewrite, Target
 from app.text import has_lone_surrogate
 
 MAX_TEXT_CHARS = 1000
@@ -289,6 +302,11 @@ def request(
 def confirm(session: Session, actor: User, redaction_id: int) -> Redaction:
     """A second editor confirms a pending redaction of published text, which carries it out."""
     require(actor, "history.redact")
+    asked = session.get(Redaction, redaction_id)
+    if asked is not None and asked.target_table == Target.REVISION and asked.needs_confirmation:
+        # Before any other lock: the revision's row lock, held while waiting here, would block the
+        # post's update in the redaction ahead of this one (PostgreSQL checks its foreign keys).
+        _serialize_on_post(session, asked.post_id)
     redaction = session.scalar(
         select(Redaction).where(Redaction.id == redaction_id).with_for_update(of=Redaction)
     )
@@ -332,6 +350,9 @@ def _redacted(value: str, spans: list[Span]) -> str:
 
 def _apply(session: Session, actor: User, redaction: Redaction, record: Any) -> None:
     table, target_id = redaction.target_table, redaction.target_id
+    retires_addresses = table == Target.REVISION and redaction.needs_confirmation
+    if retires_addresses:
+        _serialize_on_post(session, redaction.post_id)
     sequence = _sequence(session, table, target_id)
     if sequence != redaction.base_sequence:
         raise Conflict("This text was redacted again since the request; ask for the redaction anew.")
@@ -339,19 +360,18 @@ def _apply(session: Session, actor: User, redaction: Redaction, record: Any) -> 
     spans = [Span(f, s, e) for f, s, e in redaction.spans]
     new = {name: _redacted(value, [s for s in spans if s.field == name]) for name, value in old.items()}
     removed = [old[s.field][s.start : s.end] for s in spans]
-    session.add(
-        RedactionApplication(
-            redaction_id=redaction.id,
-            target_table=table,
-            target_id=target_id,
-            requested_by_id=redaction.requested_by_id,
-            needs_confirmation=redaction.needs_confirmation,
-            applied_by_id=actor.id,
-            sequence=sequence + 1,
-            post_id=redaction.post_id,
-            applied_at=utc_now(),
-        )
+    application = RedactionApplication(
+        redaction_id=redaction.id,
+        target_table=table,
+        target_id=target_id,
+        requested_by_id=redaction.requested_by_id,
+        needs_confirmation=redaction.needs_confirmation,
+        applied_by_id=actor.id,
+        sequence=sequence + 1,
+        post_id=redaction.post_id,
+        applied_at=utc_now(),
     )
+    session.add(application)
     session.flush()
     if table == Target.REVISION:
         _rewrite_revision(session, record, new, sequence + 1)
@@ -363,8 +383,17 @@ def _apply(session: Session, actor: User, redaction: Redaction, record: Any) -> 
     else:
         for name, value in new.items():
             setattr(record, name, value)
+        if table == Target.ERROR_REPORT:
+            record.decision_note = _scrub_json(record.decision_note, removed)
+        else:
+            record.flags = _scrub_json(record.flags, removed)
     session.flush()
     _scrub_outbox(session, removed)
+    copies = _rewrite_copies(session, application, removed)
+    addresses = 0
+    if retires_addresses:
+        # Only published titles ever gave an address; a draft's redaction (one editor) never moves one.
+        addresses = _retire_slugs(session, application, removed, old["title"], new["title"])
     if session.get_bind().dialect.name == "sqlite":
         on_commit(session, lambda: checkpoint_sqlite(session))
     audit.record(
@@ -375,8 +404,25 @@ def _apply(session: Session, actor: User, redaction: Redaction, record: Any) -> 
         revision_number=redaction.revision_number,
         note=redaction.reason,
         requested_by_id=redaction.requested_by_id,
+        copies_rewritten=copies,
+        addresses_retired=addresses,
         **_facts(redaction),
     )
+
+
+REDACTION_LOCK_CLASS = 0x7264  # the first key of PostgreSQL's advisory lock for redactions of one post
+
+
+def _serialize_on_post(session: Session, post_id: int | None) -> None:
+    """Redactions of one post's published text, one at a time, before either writes: a new slug changes
+    a key column of the post's row, and the post's updates re-check its foreign keys to the revisions the
+    other redaction locks. On PostgreSQL an advisory lock first, then the row (SQLite's writers already
+    take turns). Taken again in ``_apply`` (both are re-entrant), so no path applies without it."""
+    if post_id is None:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(REDACTION_LOCK_CLASS, post_id)))
+    session.execute(select(Post.id).where(Post.id == post_id).with_for_update(of=Post))
 
 
 def _rewrite_revision(session: Session, revision: Revision, new: dict[str, str], count: int) -> None:
@@ -405,8 +451,189 @@ def _scrub_json(value: Any, removed: list[str]) -> Any:
     if isinstance(value, list):
         return [_scrub_json(v, removed) for v in value]
     if isinstance(value, dict):
-        return {k: _scrub_json(v, removed) for k, v in value.items()}
+        return {_scrub_json(k, removed): _scrub_json(v, removed) for k, v in value.items()}
     return value
+
+
+def _contains(column: Any, removed: list[str]) -> Any:
+    """A filter for rows whose ``column`` (as text) may hold any of ``removed``, also as JSON escapes it."""
+    forms = {form for text in removed for form in (text, json.dumps(text)[1:-1])}
+    return or_(*(column.contains(form, autoescape=True) for form in forms))
+
+
+def _rewrite_history_rows(
+    session: Session,
+    application: RedactionApplication,
+    model: Any,
+    where: Any,
+    columns: tuple[str, ...],
+    removed: list[str],
+) -> int:
+    """Rewrite copies in an append-only table: for each row that holds one, a ``RedactionRewrite`` first,
+    then the one UPDATE the database lets through for it (text columns only, count moved by one). The
+    rows are locked first: a second redaction at the same moment waits, then finds them already clean.
+    Returns how many rows were rewritten."""
+    table = model.__table__
+    text_filter = or_(*(_contains(cast(table.c[name], Text), removed) for name in columns))
+    rows = session.execute(
+        select(table.c.id, table.c.redaction_count, *(table.c[name] for name in columns))
+        .where(where, text_filter)
+        .with_for_update(of=table)
+    ).all()
+    rewritten = set()
+    for row in rows:
+        values = {name: _scrub_json(getattr(row, name), removed) for name in columns}
+        if all(values[name] == getattr(row, name) for name in columns):
+            continue  # a false match of the prefilter (e.g. an escape that was not the text)
+        sequence = row.redaction_count + 1
+        session.add(
+            RedactionRewrite(
+                application_id=application.id, table_name=table.name, row_id=row.id, sequence=sequence
+            )
+        )
+        session.flush()
+        session.execute(update(table).where(table.c.id == row.id).values(**values, redaction_count=sequence))
+        rewritten.add(row.id)
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, model) and obj.id in rewritten:
+            session.expire(obj)
+    return len(rewritten)
+
+
+def _rewrite_copies(session: Session, application: RedactionApplication, removed: list[str]) -> int:
+    """The copies of the removed text kept with the record: audit entries of the post (a revision's note in
+    ``post.revised``, a note quoting it), staff replies to a contact message, moderation decisions'
+    reasons and Akismet errors of a comment."""
+    target, target_id = application.target_table, application.target_id
+    count = 0
+    if application.post_id is not None:
+        count += _rewrite_history_rows(
+            session,
+            application,
+            AuditEntry,
+            AuditEntry.post_id == application.post_id,
+            ("note", "data"),
+            removed,
+        )
+    if target == Target.CONTACT_MESSAGE:
+        count += _rewrite_history_rows(
+            session, application, ContactReply, ContactReply.message_id == target_id, ("body",), removed
+        )
+    if target == Target.COMMENT:
+        count += _rewrite_history_rows(
+            session,
+            application,
+            ModerationDecision,
+            ModerationDecision.comment_id == target_id,
+            ("reason", "reasons"),
+            removed,
+        )
+        for submission in session.scalars(
+            select(AkismetSubmission).where(AkismetSubmission.comment_id == target_id)
+        ):
+            submission.last_error = _scrub_json(submission.last_error, removed)
+    session.flush()
+    return count
+
+
+def _spells(slug: str, removed_slugs: set[str], old_base: str | None) -> bool:
+    """Whether an address holds the identifier: its slugified form as whole words, or the slug the old
+    title gave (perhaps cut at 80 characters, perhaps with a "-2" after it)."""
+    padded = f"-{slug}-"
+    if any(f"-{words}-" in padded for words in removed_slugs):
+        return True
+    return old_base is not None and re.fullmatch(re.escape(old_base) + r"(-\d+)?", slug) is not None
+
+
+def _retire_slugs(
+    session: Session, application: RedactionApplication, removed: list[str], old_title: str, new_title: str
+) -> int:
+    """Every address of the post that spelled the identifier goes: a new current slug from the redacted
+    title, the old rows deleted (each checked against a ``RedactionRewrite``). Returns how many."""
+    post = session.scalar(
+        select(Post)
+        .where(Post.id == application.post_id)
+        .with_for_update(of=Post)
+        .execution_options(populate_existing=True)
+    )
+    if post is None or post.slug is None:
+        return 0
+    removed_slugs = {words for words in map(slugify, removed) if words}
+    old_base = posts.slug_base(old_title)
+    old_base = old_base if old_base != posts.slug_base(new_title) else None
+    rows = session.scalars(select(PostSlug).where(PostSlug.post_id == post.id).order_by(PostSlug.id)).all()
+    retired = [row for row in rows if _spells(row.slug, removed_slugs, old_base)]
+    if not retired:
+        return 0
+    gone = {row.slug for row in retired}
+    if post.slug in gone:
+        published = session.get(Revision, post.published_revision_id)
+        title = published.title if published is not None else new_title
+        for text in removed:
+            title = title.replace(text, MARK)
+        fresh = _fresh_slug(session, post, title, gone)
+        _rename_in_copies(session, post.id, post.slug, fresh)
+        post.slug = fresh
+        session.flush()
+    for row in retired:
+        session.add(
+            RedactionRewrite(
+                application_id=application.id, table_name="post_slugs", row_id=row.id, sequence=1
+            )
+        )
+    session.flush()
+    session.execute(
+        delete(PostSlug.__table__).where(PostSlug.__table__.c.id.in_([row.id for row in retired]))
+    )
+    for row in retired:
+        session.expunge(row)
+    for slug in gone - {post.slug}:
+        _rename_in_copies(session, post.id, slug, post.slug)
+    return len(retired)
+
+
+def _fresh_slug(session: Session, post: Post, title: str, gone: set[str]) -> str:
+    """A new address for the post from its redacted title, never one of those going. As
+    ``posts.reserve_slug``, without its savepoint: the post's row is locked here, and on PostgreSQL a
+    savepoint that updates a locked row another redaction waits on deadlocks. Another post taking the
+    same address at the same moment fails the request with 409."""
+    base = posts.slug_base(title)
+    n = 1
+    while True:
+        slug = base if n == 1 else f"{base}-{n}"
+        owner = session.scalar(select(PostSlug.post_id).where(PostSlug.slug == slug))
+        if owner == post.id and slug not in gone:
+            return slug
+        if owner is None:
+            session.add(PostSlug(post_id=post.id, slug=slug, created_at=utc_now()))
+            session.flush()
+            return slug
+        n += 1
+
+
+def _rename_in_copies(session: Session, post_id: int, old: str, new: str) -> None:
+    """Links to a retired address in stored copies (queued e-mail, a comment's permalink and referrer)
+    point to the new one."""
+    if old == new:
+        return
+    path_old, path_new = f"/posts/{old}", f"/posts/{new}"
+    pattern = re.compile(re.escape(path_old) + r"(?![A-Za-z0-9-])")
+    for message in session.scalars(
+        select(OutboxMessage).where(OutboxMessage.body.contains(path_old, autoescape=True))
+    ):
+        message.body = pattern.sub(path_new, message.body)
+    for comment in session.scalars(
+        select(Comment).where(
+            Comment.post_id == post_id,
+            or_(
+                Comment.permalink.contains(path_old, autoescape=True),
+                Comment.referrer.contains(path_old, autoescape=True),
+            ),
+        )
+    ):
+        comment.permalink = pattern.sub(path_new, comment.permalink)[:2000]
+        comment.referrer = pattern.sub(path_new, comment.referrer)[:2000]
+    session.flush()
 
 
 def _scrub_outbox(session: Session, removed: list[str]) -> None:

@@ -15,6 +15,15 @@
 - ``revision_diffs.from_redactions`` / ``to_redactions``: the redaction counts of the two revisions the
   cached diff was computed from. A diff may be deleted only once it is stale (either count moved);
   it is never updated.
+- ``redaction_rewrites`` (append-only): the copies of redacted text a redaction rewrote elsewhere, by table
+  and row id (never the text): a revision's note in its audit entries, a contact message quoted in a staff
+  reply, a comment quoted in a moderation decision's reason, and a post's old address (``post_slugs``)
+  that held the identifier. ``audit_entries``, ``contact_replies`` and ``moderation_decisions`` get a
+  ``redaction_count``: their triggers let an UPDATE through only when it leaves every other column as it
+  was, moves the count by one, and a rewrite row of that sequence names the row and an application tied
+  to it (the same post; the same message; the same comment). ``post_slugs`` lets a DELETE through only of
+  a row a rewrite names, tied to a redaction of one of that post's revisions, and only once the post no
+  longer uses that address. Everything else stays refused.
 
 Revision ID: 0008
 Revises: 0007
@@ -33,7 +42,9 @@ down_revision = '0007'
 branch_labels = None
 depends_on = None
 
-NEW_APPEND_ONLY = ('redactions', 'redaction_applications')
+NEW_APPEND_ONLY = ('redactions', 'redaction_applications', 'redaction_rewrites')
+COPY_TABLES = ('audit_entries', 'contact_replies', 'moderation_decisions')
+REWRITABLE = (*COPY_TABLES, 'post_slugs')
 MARK_LENGTH = len('[redacted: patient identifier]')  # app.redaction.models.MARK; checked by a test
 
 TARGETS = "('post_revisions', 'comments', 'error_reports', 'contact_messages')"
@@ -53,6 +64,82 @@ _DIFF_DELETE_ALLOWED = (
     "OLD.from_redactions <> (SELECT p.redaction_count FROM post_revisions p WHERE p.id = OLD.from_revision_id) "
     "OR OLD.to_redactions <> (SELECT p.redaction_count FROM post_revisions p WHERE p.id = OLD.to_revision_id)"
 )
+
+# Copies of redacted text: (the columns that must stay as they were, the application the rewrite is for).
+_COPY_RULES = {
+    'audit_entries': (
+        ('id', 'at', 'actor_id', 'action', 'post_id', 'revision_number'),
+        'a.post_id = OLD.post_id',
+    ),
+    'contact_replies': (
+        ('id', 'message_id', 'staff_id', 'outbox_id', 'at'),
+        "a.target_table = 'contact_messages' AND a.target_id = OLD.message_id",
+    ),
+    'moderation_decisions': (
+        ('id', 'comment_id', 'moderator_id', 'action', 'from_status', 'to_status', 'at'),
+        "a.target_table = 'comments' AND a.target_id = OLD.comment_id",
+    ),
+}
+
+
+def _copy_update_allowed(table: str, same: str) -> str:
+    kept, tied = _COPY_RULES[table]
+    unchanged = ' AND '.join(f'NEW.{c} {same} OLD.{c}' for c in kept)
+    return (
+        f"{unchanged} AND NEW.redaction_count = OLD.redaction_count + 1 "
+        "AND EXISTS (SELECT 1 FROM redaction_rewrites w JOIN redaction_applications a ON a.id = w.application_id "
+        f"WHERE w.table_name = '{table}' AND w.row_id = OLD.id AND w.sequence = NEW.redaction_count AND {tied})"
+    )
+
+
+_SLUG_DELETE_ALLOWED = (
+    "EXISTS (SELECT 1 FROM redaction_rewrites w JOIN redaction_applications a ON a.id = w.application_id "
+    "WHERE w.table_name = 'post_slugs' AND w.row_id = OLD.id "
+    "AND a.target_table = 'post_revisions' AND a.post_id = OLD.post_id) "
+    "AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.slug = OLD.slug)"
+)
+
+
+def _copies_ddl(dialect: str) -> list[str]:
+    """The narrow doors on the tables that hold copies (see the module's docstring)."""
+    if dialect == 'sqlite':
+        ddl = []
+        for table in COPY_TABLES:
+            ddl += [
+                f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+                f"WHEN NOT ({_copy_update_allowed(table, 'IS')}) "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: UPDATE refused'); END",
+                f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: DELETE refused'); END",
+            ]
+        return ddl + [
+            "CREATE TRIGGER post_slugs_no_update BEFORE UPDATE ON post_slugs "
+            "BEGIN SELECT RAISE(ABORT, 'post_slugs is append-only: UPDATE refused'); END",
+            "CREATE TRIGGER post_slugs_no_delete BEFORE DELETE ON post_slugs "
+            f"WHEN NOT ({_SLUG_DELETE_ALLOWED}) "
+            "BEGIN SELECT RAISE(ABORT, 'post_slugs is append-only: DELETE refused'); END",
+        ]
+    ddl = []
+    for table in COPY_TABLES:
+        ddl += [
+            f"CREATE OR REPLACE FUNCTION candor_guard_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"BEGIN IF TG_OP = 'UPDATE' AND ({_copy_update_allowed(table, 'IS NOT DISTINCT FROM')}) "
+            "THEN RETURN NEW; END IF; "
+            "RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP; END $$",
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION candor_guard_{table}()",
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION candor_refuse_change()",
+        ]
+    return ddl + [
+        "CREATE OR REPLACE FUNCTION candor_guard_post_slugs() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"BEGIN IF TG_OP = 'DELETE' AND ({_SLUG_DELETE_ALLOWED}) THEN RETURN OLD; END IF; "
+        "RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP; END $$",
+        "CREATE TRIGGER post_slugs_append_only BEFORE UPDATE OR DELETE ON post_slugs "
+        "FOR EACH ROW EXECUTE FUNCTION candor_guard_post_slugs()",
+        "CREATE TRIGGER post_slugs_no_truncate BEFORE TRUNCATE ON post_slugs "
+        "FOR EACH STATEMENT EXECUTE FUNCTION candor_refuse_change()",
+    ]
 
 
 def _dialect() -> str:
@@ -167,6 +254,29 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('to_redactions', sa.Integer(), nullable=False, server_default='0'))
     _run(_guard_ddl(dialect))
 
+    op.create_table('redaction_rewrites',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('application_id', sa.Integer(), nullable=False),
+    sa.Column('table_name', sa.String(length=32), nullable=False),
+    sa.Column('row_id', sa.Integer(), nullable=False),
+    sa.Column('sequence', sa.Integer(), nullable=False),
+    sa.CheckConstraint(f"table_name IN {REWRITABLE!r}", name=op.f('ck_redaction_rewrites_table_known')),
+    sa.CheckConstraint('sequence >= 1', name=op.f('ck_redaction_rewrites_sequence_positive')),
+    sa.ForeignKeyConstraint(['application_id'], ['redaction_applications.id'],
+                            name=op.f('fk_redaction_rewrites_application_id_redaction_applications')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_redaction_rewrites')),
+    sa.UniqueConstraint('table_name', 'row_id', 'sequence', name='uq_redaction_rewrites_row_sequence')
+    )
+    with op.batch_alter_table('redaction_rewrites', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_redaction_rewrites_application_id'), ['application_id'], unique=False)
+
+    for table in REWRITABLE:
+        _run(drop_append_only_ddl(dialect, table))
+    for table in COPY_TABLES:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column('redaction_count', sa.Integer(), nullable=False, server_default='0'))
+    _run(_copies_ddl(dialect))
+
     for table in NEW_APPEND_ONLY:
         _run(append_only_ddl(dialect, table))
 
@@ -175,6 +285,19 @@ def downgrade() -> None:
     dialect = _dialect()
     for table in NEW_APPEND_ONLY:
         _run(drop_append_only_ddl(dialect, table))
+    for table in REWRITABLE:
+        _run(drop_append_only_ddl(dialect, table))
+        if dialect != 'sqlite':
+            op.execute(f'DROP FUNCTION IF EXISTS candor_guard_{table}()')
+    for table in COPY_TABLES:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column('redaction_count')
+    for table in REWRITABLE:
+        _run(append_only_ddl(dialect, table))
+    with op.batch_alter_table('redaction_rewrites', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_redaction_rewrites_application_id'))
+    op.drop_table('redaction_rewrites')
+
     for table in ('post_revisions', 'revision_diffs'):
         _run(drop_append_only_ddl(dialect, table))
     if dialect != 'sqlite':
