@@ -4,16 +4,13 @@ an SMTP failure retried rather than lost."""
 
 from __future__ import annotations
 
-import email
 import re
-import socket
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from email.message import Message
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,37 +24,19 @@ from app.contact.models import ContactReply
 from app.mail.models import OutboxMessage
 from app.posts.models import Post
 from tests.support.comments import submit
+from tests.support.smtp import Inbox, free_port, serving
 from tests.support.web import form_csrf_token, log_in, parse
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    with serving(inbox) as port:
+        yield inbox, port
 
 
 @pytest.fixture
-def smtp() -> Iterator[tuple[_Inbox, int]]:
-    inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        yield inbox, controller.port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def app_config(comments_config: dict[str, Any], smtp: tuple[_Inbox, int]) -> dict[str, Any]:
+def app_config(comments_config: dict[str, Any], smtp: tuple[Inbox, int]) -> dict[str, Any]:
     """The local Akismet (tests/support/comments.py) and a local SMTP server."""
     return {
         **comments_config,
@@ -68,7 +47,7 @@ def app_config(comments_config: dict[str, Any], smtp: tuple[_Inbox, int]) -> dic
 
 
 @pytest.fixture
-def inbox(smtp: tuple[_Inbox, int]) -> _Inbox:
+def inbox(smtp: tuple[Inbox, int]) -> Inbox:
     return smtp[0]
 
 
@@ -84,7 +63,7 @@ def _unsubscribe_path(message: Message) -> str:
     return match.group(1)
 
 
-def confirm_by_link(client: Any, runner: Any, inbox: _Inbox, email_address: str) -> None:
+def confirm_by_link(client: Any, runner: Any, inbox: Inbox, email_address: str) -> None:
     """Deliver the double opt-in request to the local SMTP server, follow its link, empty the inbox."""
     assert "sent" in runner.invoke(args=["mail", "send"]).output
     asks = [m for m in inbox.messages if m["To"] == email_address and "Confirm" in m["Subject"]]
@@ -99,7 +78,7 @@ def confirm_by_link(client: Any, runner: Any, inbox: _Inbox, email_address: str)
 def question(
     client: Any,
     runner: Any,
-    inbox: _Inbox,
+    inbox: Inbox,
     make_post: Callable[..., Post],
     publish_reader: Callable[..., Comment],
 ) -> Comment:
@@ -121,7 +100,7 @@ def _staff_reply(
 
 
 def test_an_opted_in_commenter_is_emailed_when_staff_reply(
-    client: Any, session: Session, inbox: _Inbox, moderator: User, question: Comment
+    client: Any, session: Session, inbox: Inbox, moderator: User, question: Comment
 ) -> None:
     assert session.scalars(select(Subscription)).one().email == "ada@example.net"
     _staff_reply(client, session, moderator, question)
@@ -142,7 +121,7 @@ def test_an_opted_in_commenter_is_emailed_when_staff_reply(
 def test_no_email_without_the_opt_in(
     client: Any,
     session: Session,
-    inbox: _Inbox,
+    inbox: Inbox,
     moderator: User,
     make_post: Callable[..., Post],
     publish_reader: Callable[..., Comment],
@@ -153,7 +132,7 @@ def test_no_email_without_the_opt_in(
 
 
 def test_the_unsubscribe_link_asks_then_stops_the_emails(
-    client: Any, session: Session, inbox: _Inbox, moderator: User, question: Comment
+    client: Any, session: Session, inbox: Inbox, moderator: User, question: Comment
 ) -> None:
     _staff_reply(client, session, moderator, question)
     path = _unsubscribe_path(inbox.messages[0])
@@ -168,7 +147,7 @@ def test_the_unsubscribe_link_asks_then_stops_the_emails(
 
 
 def test_the_unsubscribe_link_is_signed_for_that_purpose_only_and_expires(
-    app: Flask, client: Any, session: Session, inbox: _Inbox, moderator: User, question: Comment
+    app: Flask, client: Any, session: Session, inbox: Inbox, moderator: User, question: Comment
 ) -> None:
     _staff_reply(client, session, moderator, question)
     path = _unsubscribe_path(inbox.messages[0])
@@ -199,12 +178,12 @@ def test_an_smtp_failure_is_retried_not_lost(
     client: Any,
     runner: Any,
     session: Session,
-    inbox: _Inbox,
-    smtp: tuple[_Inbox, int],
+    inbox: Inbox,
+    smtp: tuple[Inbox, int],
     moderator: User,
     question: Comment,
 ) -> None:
-    app.config["MAIL_PORT"] = _free_port()  # nothing listens there: connection refused
+    app.config["MAIL_PORT"] = free_port()  # nothing listens there: connection refused
     _staff_reply(client, session, moderator, question)
     session.expire_all()
     queued = session.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "staff_reply")).one()
@@ -230,7 +209,7 @@ def test_without_mail_server_messages_are_logged_not_sent(
     app: Flask,
     client: Any,
     session: Session,
-    inbox: _Inbox,
+    inbox: Inbox,
     moderator: User,
     question: Comment,
     caplog: pytest.LogCaptureFixture,
@@ -246,7 +225,7 @@ def test_without_mail_server_messages_are_logged_not_sent(
 
 
 def test_a_contact_message_is_answered_by_email_and_the_reply_kept(
-    client: Any, session: Session, inbox: _Inbox, moderator: User
+    client: Any, session: Session, inbox: Inbox, moderator: User
 ) -> None:
     message = contact.submit(
         session,
@@ -270,7 +249,7 @@ def test_a_contact_message_is_answered_by_email_and_the_reply_kept(
 
 
 def test_a_moderators_reason_is_emailed_to_the_commenter_but_never_for_spam(
-    app: Flask, api: Any, session: Session, inbox: _Inbox, moderator: User, make_post: Callable[..., Post]
+    app: Flask, api: Any, session: Session, inbox: Inbox, moderator: User, make_post: Callable[..., Post]
 ) -> None:
     post = make_post()
     one = submit(app, session, post, author_email="one@example.net", body="Is melatonin safe every night?")
@@ -291,7 +270,7 @@ def test_the_digest_lists_held_comments_for_each_moderator(
     app: Flask,
     runner: Any,
     session: Session,
-    inbox: _Inbox,
+    inbox: Inbox,
     moderator: User,
     make_user: Callable[..., User],
     make_post: Callable[..., Post],
@@ -317,7 +296,7 @@ def test_mail_send_reports_failures_with_a_non_zero_exit(app: Flask, runner: Any
 
     queue(session, to="x@example.net", subject="Hello", body="Hi", purpose="test")
     session.commit()
-    app.config["MAIL_PORT"] = _free_port()
+    app.config["MAIL_PORT"] = free_port()
     result = runner.invoke(args=["mail", "send"])
     assert result.exit_code == 1 and "1 failed" in result.output
     session.expire_all()
@@ -334,7 +313,7 @@ def test_only_the_comment_services_subscribe(session: Session, question: Comment
 
 
 def test_mail_a_request_queued_goes_out_after_its_commit_and_never_after_a_rollback(
-    app: Flask, client: Any, session: Session, inbox: _Inbox
+    app: Flask, client: Any, session: Session, inbox: Inbox
 ) -> None:
     from flask import request
 
@@ -359,7 +338,7 @@ def test_mail_a_request_queued_goes_out_after_its_commit_and_never_after_a_rollb
 def test_an_error_reporter_is_emailed_the_decision_at_once_not_at_the_next_cron_run(
     client: Any,
     session: Session,
-    inbox: _Inbox,
+    inbox: Inbox,
     make_post: Callable[..., Post],
     make_user: Callable[..., User],
 ) -> None:
@@ -393,7 +372,7 @@ def _confirm_path(message: Message) -> str:
 def test_ticking_the_box_only_asks_and_replies_are_sent_once_the_owner_confirms(
     client: Any,
     session: Session,
-    inbox: _Inbox,
+    inbox: Inbox,
     moderator: User,
     make_post: Callable[..., Post],
 ) -> None:
@@ -442,7 +421,7 @@ def test_ticking_the_box_only_asks_and_replies_are_sent_once_the_owner_confirms(
 
 
 def test_one_address_is_asked_at_most_three_times_a_day(
-    client: Any, session: Session, inbox: _Inbox, make_post: Callable[..., Post]
+    client: Any, session: Session, inbox: Inbox, make_post: Callable[..., Post]
 ) -> None:
     post = make_post()
     for n in range(5):
@@ -475,7 +454,7 @@ def test_one_address_is_asked_at_most_three_times_a_day(
 
 
 def test_spam_asks_nobody(
-    client: Any, session: Session, inbox: _Inbox, make_post: Callable[..., Post]
+    client: Any, session: Session, inbox: Inbox, make_post: Callable[..., Post]
 ) -> None:
     from tests.support.akismet_server import GUARANTEED_SPAM_AUTHOR
 
@@ -495,7 +474,7 @@ def test_spam_asks_nobody(
 
 
 def test_confirmation_links_expire_and_are_bound_to_their_purpose(
-    client: Any, session: Session, inbox: _Inbox, question: Comment, app: Flask
+    client: Any, session: Session, inbox: Inbox, question: Comment, app: Flask
 ) -> None:
     subscription = session.scalars(select(Subscription)).one()
     secret = app.config["SECRET_KEY"]

@@ -4,7 +4,6 @@ server that refuses first gets the message once, on the retry."""
 
 from __future__ import annotations
 
-import email
 import os
 import socket
 import subprocess
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,6 +25,7 @@ from app.comments.models import Comment, Subscription
 from app.jobs import services as job_runs
 from app.mail.models import OutboxMessage
 from app.posts.models import Post
+from tests.support.smtp import Inbox, serving
 from tests.support.web import log_in, parse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,39 +33,17 @@ FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
 REDIS_URL = "redis://127.0.0.1:6379/11"
 
 
-class _Inbox:
-    """A local SMTP server's handler that refuses the first ``refuse`` reply notifications with a
-    temporary error (other mail, such as the reader's opt-in request, goes through)."""
-
-    def __init__(self, refuse: int = 0) -> None:
-        self.messages: list[Message] = []
-        self.refuse = refuse
-        self.refused = 0
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
-        message = email.message_from_bytes(envelope.content)
-        if self.refused < self.refuse and "replied" in (message["Subject"] or ""):
-            self.refused += 1
-            return "451 Try again later"
-        self.messages.append(message)
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _reply_notification_subject(message: Message) -> bool:
+    return "replied" in (message["Subject"] or "")
 
 
 @pytest.fixture
-def smtp(request: pytest.FixtureRequest) -> Iterator[tuple[_Inbox, int]]:
-    inbox = _Inbox(refuse=getattr(request, "param", 0))
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        yield inbox, controller.port
-    finally:
-        controller.stop()
+def smtp(request: pytest.FixtureRequest) -> Iterator[tuple[Inbox, int]]:
+    """A local SMTP server refusing the first ``param`` reply notifications with a temporary error (other
+    mail, such as the reader's opt-in request, goes through)."""
+    inbox = Inbox(refuse=getattr(request, "param", 0), refusing=_reply_notification_subject)
+    with serving(inbox) as port:
+        yield inbox, port
 
 
 def _redis_up() -> bool:
@@ -139,7 +116,7 @@ def queue_name() -> str:
 
 
 @pytest.fixture
-def app_config(comments_config: dict[str, Any], smtp: tuple[_Inbox, int], queue_name: str) -> dict[str, Any]:
+def app_config(comments_config: dict[str, Any], smtp: tuple[Inbox, int], queue_name: str) -> dict[str, Any]:
     if not _redis_up():
         pytest.skip("Redis is not listening on 127.0.0.1:6379")
     return {
@@ -155,7 +132,7 @@ def app_config(comments_config: dict[str, Any], smtp: tuple[_Inbox, int], queue_
 
 @pytest.fixture
 def worker(
-    app: Any, database_url: str, smtp: tuple[_Inbox, int], queue_name: str
+    app: Any, database_url: str, smtp: tuple[Inbox, int], queue_name: str
 ) -> Iterator[subprocess.Popen]:
     env = _env(
         database_url,
@@ -185,7 +162,7 @@ def test_a_worker_on_redis_delivers_the_reply_notification_once(
     app: Any,
     client: Any,
     session: Session,
-    smtp: tuple[_Inbox, int],
+    smtp: tuple[Inbox, int],
     worker: Any,
     moderator: User,
     question: Comment,

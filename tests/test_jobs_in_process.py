@@ -16,8 +16,9 @@ from bs4 import BeautifulSoup
 from app.accounts.models import User
 from app.comments.models import Comment
 from app.posts.models import Post
+from tests.support.smtp import Inbox, free_port
 from tests.support.web import PASSWORD
-from tests.test_jobs import FLASK, ROOT, _env, _free_port, _Inbox, _text, _wait_for, smtp  # noqa: F401
+from tests.test_jobs import FLASK, ROOT, _env, _text, _wait_for, smtp  # noqa: F401
 
 __all__ = ["smtp"]
 
@@ -33,8 +34,8 @@ def question(make_post: Callable[..., Post], publish_reader: Callable[..., Comme
 
 
 @pytest.fixture
-def server(database_url: str, smtp: tuple[_Inbox, int], question: Comment) -> Iterator[str]:
-    port = _free_port()
+def server(database_url: str, smtp: tuple[Inbox, int], question: Comment) -> Iterator[str]:
+    port = free_port()
     process = subprocess.Popen(
         [*FLASK, "run", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
@@ -67,7 +68,7 @@ def _csrf(response: httpx.Response) -> str:
 
 @pytest.mark.slow
 def test_the_dev_server_sends_the_reply_notification_by_itself(
-    server: str, smtp: tuple[_Inbox, int], moderator: User, question: Comment
+    server: str, smtp: tuple[Inbox, int], moderator: User, question: Comment
 ) -> None:
     inbox = smtp[0]
     with httpx.Client(base_url=server, timeout=10) as browser:

@@ -4,21 +4,18 @@ and has the password reset through the link e-mailed to a real (local) SMTP serv
 
 from __future__ import annotations
 
-import email
 import re
-import socket
 import time
 from collections.abc import Callable, Iterator
 from email import policy
-from email.message import Message
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, Page, expect
 
 from app.accounts.models import User
 from tests.support.html_checks import axe_violations, format_violations
+from tests.support.smtp import Inbox, serving
 from tests.support.web import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -27,14 +24,7 @@ NEW_PASSWORD = "lanterns hum over quiet harbours"
 LATER_PASSWORD = "seven copper kettles at noon"
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 Message accepted for delivery"
-
+class _Inbox(Inbox):
     def reset_path(self, to: str, count: int) -> str:
         """The path of the reset link in the ``count``-th e-mail to ``to`` (waiting for it to arrive)."""
         deadline = time.monotonic() + 10
@@ -47,21 +37,11 @@ class _Inbox:
         raise AssertionError(f"no e-mail number {count} to {to} arrived")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[_Inbox, int]]:
-    inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        yield inbox, controller.port
-    finally:
-        controller.stop()
+    inbox = _Inbox(policy=policy.default)
+    with serving(inbox) as port:
+        yield inbox, port
 
 
 @pytest.fixture
