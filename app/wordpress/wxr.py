@@ -135,6 +135,7 @@ class WXRReader:
 
     def _read(self, stream: BinaryIO) -> Iterator[Record]:
         _refuse_doctype(stream)
+        etree.clear_error_log()
         events = etree.iterparse(
             stream,
             events=("start", "end"),
@@ -148,9 +149,7 @@ class WXRReader:
         try:
             yield from self._records(events)
         except etree.XMLSyntaxError as error:
-            line, column = error.position if error.position else (error.lineno, None)
-            message = re.sub(r", line \d+, column \d+$", "", error.msg or str(error))
-            raise MalformedXML(message, line, column) from None
+            raise _malformed(error) from None
 
     def _records(self, events: etree.iterparse) -> Iterator[Record]:
         depth = 0
@@ -165,7 +164,9 @@ class WXRReader:
                 if depth == 1:
                     self.version = _check_root(element, names)
                 elif depth == 2 and names.of(element.tag, count=False) != "channel":
-                    raise NotWXR(f"expected <channel> inside <rss>, found <{element.tag}>", element.sourceline)
+                    raise NotWXR(
+                        f"expected <channel> inside <rss>, found <{element.tag}>", element.sourceline
+                    )
                 elif depth == 3 and names.of(element.tag, count=False) == "item":
                     item = _ItemBuilder(names, element.sourceline or 0)
                 continue
@@ -272,6 +273,21 @@ def count(source: str | Path | BinaryIO) -> Counts:
     counts.version = reader.version
     counts.skipped = reader.skipped
     return counts
+
+
+def _malformed(error: etree.XMLSyntaxError) -> MalformedXML:
+    """The error, where it happened. With entities left unresolved, lxml reports some errors (an
+    undefined entity) as a bare "no element found" at line 0; libxml2's log, cleared when the parse
+    began, then has the cause."""
+    message = re.sub(r", line \d+, column \d+$", "", error.msg or str(error))
+    line, column = error.position if error.position else (error.lineno, 0)
+    if not line:
+        fatal = [entry for entry in error.error_log if entry.level_name == "FATAL" and entry.line]
+        if fatal:
+            message, line, column = fatal[-1].message, fatal[-1].line, fatal[-1].column
+    if not line:
+        message, line = f"{message} (the file holds no XML)", 1
+    return MalformedXML(message.strip(), line, column or None)
 
 
 # --- safety ------------------------------------------------------------------------------------------
