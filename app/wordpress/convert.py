@@ -172,10 +172,10 @@ class _Kept:
         return token
 
     def restore(self, markdown: str) -> str:
-        for token, html in self.blocks.items():
-            block = f"\n\n<div>\n{html}\n</div>\n\n"
+        for token, kept in self.blocks.items():
+            block = f"\n\n<div>\n{kept}\n</div>\n\n"
             markdown = re.sub(rf"^[ \t]*{token}[ \t]*$", lambda _m, b=block: b, markdown, flags=re.MULTILINE)
-            markdown = markdown.replace(token, html)
+            markdown = markdown.replace(token, kept)
         for token, text in self.inline.items():
             markdown = markdown.replace(token, text)
         return re.sub(r"\n{3,}", "\n\n", markdown)

@@ -211,6 +211,5 @@ def write_wxr(out: BinaryIO, site: Site, records: Iterable[Record]) -> int:
 def _date(value: datetime | None) -> str:
     if value is None:
         return _NO_DATE
-    return (
-        f"{value.year:04}-{value.month:02}-{value.day:02} {value.hour:02}:{value.minute:02}:{value.second:02}"
-    )
+    day = f"{value.year:04}-{value.month:02}-{value.day:02}"
+    return f"{day} {value.hour:02}:{value.minute:02}:{value.second:02}"
