@@ -31,6 +31,8 @@ REPORT_DROPPED = "dropped"
 """An element removed: a script, a style, a form control, or what sanitising left empty."""
 REPORT_BLOCK = "block"
 """A dynamic block (``<!-- wp:latest-posts /-->``): WordPress renders it on each view; nothing to keep."""
+REPORT_SOURCE = "source"
+"""Content too deeply nested to convert, kept as its source in a code block for an editor to redo."""
 REPORT_MORE = "more"
 """``<!--more-->`` or ``<!--nextpage-->``: WordPress's teaser and page breaks, removed."""
 
@@ -70,6 +72,10 @@ _CAPTION_MEDIA = re.compile(
     r"^\s*((?:<a\s[^>]*>\s*)?<img\s[^>]*>(?:\s*</a>)?)(.*)$", re.DOTALL | re.IGNORECASE
 )
 
+MAX_NESTING = 100
+"""Elements nested deeper than this are not converted: the text is kept as sanitised HTML."""
+_TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)(?:\s[^<>]*?)?(/?)>")
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 _UNCONVERTIBLE = {"iframe", "video", "audio", "object", "embed", "canvas", "svg", "math", "details"}
 _DROPPED = {"script", "style", "form", "input", "button", "select", "textarea", "noscript", "template"}
 _CELL_BLOCKS = ["p", "div", "ul", "ol", "pre", "blockquote", "table", "br", "h1", "h2", "h3", "h4", "h5"]
@@ -96,12 +102,11 @@ def convert(content: str) -> tuple[str, list[ReportItem]]:
     kept = _Kept(content)
     text = content.replace("\r\n", "\n").replace("\r", "\n")
     text = _MORE.sub(lambda m: _note(report, REPORT_MORE, m.group(1), m.group(0)) or "\n\n", text)
-    has_blocks = bool(_BLOCK_COMMENT.search(text))
-    text = _BLOCK_COMMENT.sub(lambda m: _unblock(m, report), text)
     text = _shortcodes(text, report, kept)
-    if not has_blocks:
-        text = autop(text)
+    text = _blocks_and_autop(text, report)
     try:
+        if _too_deep(text):
+            raise RecursionError
         soup = BeautifulSoup(text, "html.parser")
         _set_aside(soup, report, kept)
         markdown = _Converter(
@@ -112,10 +117,25 @@ def convert(content: str) -> tuple[str, list[ReportItem]]:
             table_infer_header=True,
         ).convert_soup(soup)
     except RecursionError:
-        # Nesting deeper than Python's stack: keep the whole text as sanitised HTML, and say so.
-        _note(report, REPORT_HTML, "nesting", content)
-        markdown = kept.keep(_sanitise(text), block=True)
+        # Nesting deeper than any real post's (or than Python's stack). Parsing it is quadratic in bs4
+        # and in nh3 alike, so neither sees it: the source is kept whole, as a code block, for an editor.
+        _note(report, REPORT_SOURCE, "nesting", content)
+        fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", content)), default=0) + 1)
+        return f"{fence}html\n{content}\n{fence}\n", report
     return kept.restore(markdown).strip() + "\n" if markdown.strip() else "", report
+
+
+def _too_deep(text: str) -> bool:
+    """Whether elements nest deeper than ``MAX_NESTING``, by a linear count of tags (void ones aside)."""
+    depth = 0
+    for match in _TAG.finditer(text):
+        closing, name, self_closing = match.groups()
+        if name.lower() in _VOID or self_closing:
+            continue
+        depth = max(depth - 1, 0) if closing else depth + 1
+        if depth > MAX_NESTING:
+            return True
+    return False
 
 
 def autop(text: str) -> str:
@@ -172,12 +192,20 @@ class _Kept:
         return token
 
     def restore(self, markdown: str) -> str:
-        for token, kept in self.blocks.items():
-            block = f"\n\n<div>\n{kept}\n</div>\n\n"
-            markdown = re.sub(rf"^[ \t]*{token}[ \t]*$", lambda _m, b=block: b, markdown, flags=re.MULTILINE)
-            markdown = markdown.replace(token, kept)
-        for token, text in self.inline.items():
-            markdown = markdown.replace(token, text)
+        """Every token back to what it stands for, in one pass each: a block token alone on its line
+        becomes a raw HTML block, any other token its text."""
+
+        def block(match: re.Match[str]) -> str:
+            token = match.group(1)
+            return f"\n\n<div>\n{self.blocks[token]}\n</div>\n\n" if token in self.blocks else match.group(0)
+
+        def inline(match: re.Match[str]) -> str:
+            token = match.group(0)
+            return self.inline[token] if token in self.inline else self.blocks.get(token, token)
+
+        token = re.escape(self.nonce) + r"x\d+x"
+        markdown = re.sub(rf"^[ \t]*({token})[ \t]*$", block, markdown, flags=re.MULTILINE)
+        markdown = re.sub(token, inline, markdown)
         return re.sub(r"\n{3,}", "\n\n", markdown)
 
 
@@ -190,12 +218,28 @@ def _excerpt(source: str) -> str:
     return source if len(source) <= 80 else source[:79] + "…"
 
 
-def _unblock(match: re.Match[str], report: list[ReportItem]) -> str:
-    """A block comment goes; a self-closing one had no HTML to keep (WordPress renders it per view)."""
-    closing, name, self_closing = match.groups()
-    if self_closing and name not in ("separator", "spacer", "nextpage", "more"):
-        _note(report, REPORT_BLOCK, name, match.group(0))
-    return "\n\n<hr />\n\n" if name == "separator" and not closing else "\n\n"
+def _blocks_and_autop(text: str, report: list[ReportItem]) -> str:
+    """Block comments go and blocks keep their HTML as it is; what lies outside every block (all of a
+    classic post, the freeform stretches of a block one) goes through autop. A self-closing block had
+    no HTML to keep: WordPress renders it on each view, so it is reported."""
+    out: list[str] = []
+    depth = position = 0
+    for match in _BLOCK_COMMENT.finditer(text):
+        between = text[position : match.start()]
+        out.append(autop(between) if depth == 0 else between)
+        closing, name, self_closing = match.groups()
+        if self_closing:
+            if name == "separator":
+                out.append("\n\n<hr />\n\n")
+            elif name not in ("spacer", "more", "nextpage"):
+                _note(report, REPORT_BLOCK, name, match.group(0))
+        else:
+            depth = max(depth - 1, 0) if closing else depth + 1
+        out.append("\n\n")
+        position = match.end()
+    rest = text[position:]
+    out.append(autop(rest) if depth == 0 else rest)
+    return "".join(out)
 
 
 def _shortcodes(text: str, report: list[ReportItem], kept: _Kept) -> str:
@@ -257,21 +301,17 @@ def _caption(attributes: str, inner: str) -> str:
 def _set_aside(soup: BeautifulSoup, report: list[ReportItem], kept: _Kept) -> None:
     """Drop what must not be kept; keep as sanitised HTML what Markdown cannot express; make block
     editor figures read as an image followed by its caption."""
+    gone: set[int] = set()  # ids of elements inside one set aside (bs4's .decomposed is a search)
     for element in list(soup.find_all(True)):
-        if element.decomposed or element.parent is None:
-            continue  # inside something already set aside
+        if id(element) in gone:
+            continue
         name = element.name.lower()
-        if name in _DROPPED:
-            _note(report, REPORT_DROPPED, name, str(element))
-            element.decompose()
-        elif name in _UNCONVERTIBLE or (name == "table" and not _simple_table(element)):
-            html = _sanitise(str(element))
-            if html.strip():
-                _note(report, REPORT_HTML, name, str(element))
-                element.replace_with(NavigableString(kept.keep(html, block=True)))
-            else:
-                _note(report, REPORT_DROPPED, name, str(element))
-                element.decompose()
+        if name in _DROPPED or name in _UNCONVERTIBLE or (name == "table" and not _simple_table(element)):
+            gone.update(id(inner) for inner in element.find_all(True))
+            source = str(element)
+            html = "" if name in _DROPPED else _sanitise(source)
+            _note(report, REPORT_HTML if html.strip() else REPORT_DROPPED, name, source)
+            element.replace_with(NavigableString(kept.keep(html, block=True) if html.strip() else ""))
         elif name == "figcaption":
             element.name = "p"
             emphasis = soup.new_tag("em")
@@ -325,6 +365,24 @@ class _Converter(MarkdownConverter):
         return self._keep(el, text)
 
     convert_s = convert_ins = convert_kbd = convert_abbr = convert_del
+
+    def convert_li(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        """A list item whose continuation lines are indented four spaces: Python-Markdown nests a list
+        only at four, where markdownify indents by the bullet's width."""
+        text = (text or "").strip()
+        if not text:
+            return "\n"
+        parent = el.parent
+        if parent is not None and parent.name == "ol":
+            start = str(parent.get("start") or "1")
+            first = int(start) if start.isdigit() and len(start) < 10 else 1
+            bullet = f"{first + len(el.find_previous_siblings('li'))}."
+        else:
+            bullet = "-"
+        bullet = bullet.ljust(3) + " "
+        indent = " " * len(bullet)
+        lines = text.split("\n")
+        return bullet + lines[0] + "".join(f"\n{indent}{line}" if line else "\n" for line in lines[1:]) + "\n"
 
     def convert_strike(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         return f"<del>{text}</del>" if text else ""
