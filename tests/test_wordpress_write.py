@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -177,3 +177,12 @@ _OTHERS = st.one_of(
 )
 def test_any_records_written_read_back_equal(site, records):
     assert _round_trip([site, *records]) == [site, *records]
+
+
+def test_gmt_fields_are_written_in_utc_whatever_zone_the_record_holds():
+    paris = timezone(timedelta(hours=1))
+    when = datetime(2020, 1, 5, 10, 30, tzinfo=paris)
+    item = Item(post_id=1, date=datetime(2020, 1, 5, 10, 30), date_gmt=when)  # noqa: DTZ001
+    again = _round_trip([Site(), item])[1]
+    assert again.date_gmt == datetime(2020, 1, 5, 9, 30, tzinfo=UTC)
+    assert again.date == datetime(2020, 1, 5, 10, 30)  # noqa: DTZ001 - local time stays as written

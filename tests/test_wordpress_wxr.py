@@ -389,3 +389,23 @@ def test_a_large_export_streams_in_memory_that_does_not_grow_with_the_file(tmp_p
     assert (large_run["items"], large_run["comments"]) == (large.items, large.comments)
     growth_mib = (large_run["peak_kib"] - small_run["peak_kib"]) / 1024
     assert growth_mib < 8, f"peak memory grew by {growth_mib:.1f} MiB for 27 MB more export"
+
+
+def test_a_field_over_libxml2s_limit_is_a_clear_error_not_a_lifted_limit():
+    huge = b"a" * 10_500_000
+    source = (
+        b'<rss xmlns:wp="http://wordpress.org/export/1.2/" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+        b"<channel><item><wp:post_id>1</wp:post_id><content:encoded><![CDATA[%s]]></content:encoded>"
+        b"</item></channel></rss>" % huge
+    )
+    with pytest.raises(MalformedXML, match="10 MB limit") as raised:
+        list(read(io.BytesIO(source)))
+    assert raised.value.line == 1
+
+
+def test_markup_left_unescaped_in_a_field_is_kept_as_markup():
+    source = (
+        b'\xef\xbb\xbf<rss xmlns:wp="http://wordpress.org/export/1.2/"><channel>'
+        b"<item><title>a <b>bold</b> c</title><wp:post_id>1</wp:post_id></item></channel></rss>"
+    )
+    assert list(read(io.BytesIO(source)))[1].title == "a <b>bold</b> c"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import BinaryIO
 from xml.sax.saxutils import escape, quoteattr
 
@@ -126,9 +126,9 @@ class WXRWriter:
             f"\t\t<excerpt:encoded>{self._cdata(item.excerpt)}</excerpt:encoded>\n",
             "\t\t" + self._wp("post_id", item.post_id) + "\n",
             "\t\t" + self._wp("post_date", _date(item.date), cdata=True) + "\n",
-            "\t\t" + self._wp("post_date_gmt", _date(item.date_gmt), cdata=True) + "\n",
+            "\t\t" + self._wp("post_date_gmt", _date(item.date_gmt, utc=True), cdata=True) + "\n",
             "\t\t" + self._wp("post_modified", _date(item.modified), cdata=True) + "\n",
-            "\t\t" + self._wp("post_modified_gmt", _date(item.modified_gmt), cdata=True) + "\n",
+            "\t\t" + self._wp("post_modified_gmt", _date(item.modified_gmt, utc=True), cdata=True) + "\n",
             "\t\t" + self._wp("comment_status", item.comment_status, cdata=True) + "\n",
             "\t\t" + self._wp("ping_status", item.ping_status, cdata=True) + "\n",
             "\t\t" + self._wp("post_name", item.post_name, cdata=True) + "\n",
@@ -159,7 +159,7 @@ class WXRWriter:
             self._wp("comment_author_url", comment.author_url),
             self._wp("comment_author_IP", comment.author_ip, cdata=True),
             self._wp("comment_date", _date(comment.date), cdata=True),
-            self._wp("comment_date_gmt", _date(comment.date_gmt), cdata=True),
+            self._wp("comment_date_gmt", _date(comment.date_gmt, utc=True), cdata=True),
             self._wp("comment_content", comment.content, cdata=True),
             self._wp("comment_approved", comment.approved, cdata=True),
             self._wp("comment_type", comment.type, cdata=True),
@@ -208,8 +208,12 @@ def write_wxr(out: BinaryIO, site: Site, records: Iterable[Record]) -> int:
     return writer.dropped
 
 
-def _date(value: datetime | None) -> str:
+def _date(value: datetime | None, *, utc: bool = False) -> str:
+    """WordPress's ``Y-m-d H:i:s``; a ``_gmt`` field's aware time is first brought to UTC (a naive one is
+    taken as UTC already), a local field's written as its wall-clock time."""
     if value is None:
         return _NO_DATE
+    if utc and value.tzinfo is not None:
+        value = value.astimezone(UTC)
     day = f"{value.year:04}-{value.month:02}-{value.day:02}"
     return f"{day} {value.hour:02}:{value.minute:02}:{value.second:02}"

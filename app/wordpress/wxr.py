@@ -51,6 +51,7 @@ _PREFIXES = {
     "http://wellformedweb.org/CommentAPI/": "wfw",
 }
 _PROLOG_BYTES = 64 * 1024
+_NS_DECLARATION = re.compile(r' xmlns(?::[\w.-]+)?="[^"]*"')
 _SITE_FIELDS = {
     "title": "title",
     "link": "link",
@@ -288,6 +289,8 @@ def _malformed(error: etree.XMLSyntaxError) -> MalformedXML:
             message, line, column = fatal[-1].message, fatal[-1].line, fatal[-1].column
     if not line:
         message, line = f"{message} (the file holds no XML)", 1
+    if "too big" in message or "huge" in message.lower():
+        message += " (a single field over libxml2's 10 MB limit, which stays on: no real export needs more)"
     return MalformedXML(message.strip(), line, column or None)
 
 
@@ -385,7 +388,8 @@ def _text(element: etree._Element) -> str:
     text = element.text or ""
     for child in element:
         if isinstance(child.tag, str):
-            text += etree.tostring(child, encoding="unicode", with_tail=True)
+            markup = etree.tostring(child, encoding="unicode", with_tail=True)
+            text += _NS_DECLARATION.sub("", markup)  # lxml repeats the ancestors' declarations
         else:
             text += child.tail or ""
     return text
