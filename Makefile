@@ -51,6 +51,7 @@ bench: install-test
 	$(BIN)/python bench/bench_post_page.py
 	$(BIN)/python bench/bench_diff.py
 	$(BIN)/python bench/bench_comments.py
+	$(BIN)/python bench/bench_wxr.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-output

@@ -409,3 +409,25 @@ def test_markup_left_unescaped_in_a_field_is_kept_as_markup():
         b"<item><title>a <b>bold</b> c</title><wp:post_id>1</wp:post_id></item></channel></rss>"
     )
     assert list(read(io.BytesIO(source)))[1].title == "a <b>bold</b> c"
+
+
+class _Pipe(io.RawIOBase):
+    """Bytes that can be read once and never sought, like standard input."""
+
+    def __init__(self, data: bytes):
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        chunk = self._data.read(min(len(buffer), 1000))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_a_stream_that_cannot_seek_is_read_whole_and_still_checked():
+    source = (DATA / "wxr-1.2.xml").read_bytes()
+    assert list(read(io.BufferedReader(_Pipe(source)))) == list(read(DATA / "wxr-1.2.xml"))
+    with pytest.raises(UnsafeXML):
+        list(read(io.BufferedReader(_Pipe((DATA / "xxe.xml").read_bytes()))))

@@ -136,10 +136,9 @@ class WXRReader:
             yield from self._read(source)
 
     def _read(self, stream: BinaryIO) -> Iterator[Record]:
-        _refuse_doctype(stream)
         etree.clear_error_log()
         events = etree.iterparse(
-            stream,
+            _refuse_doctype(stream),
             events=("start", "end"),
             resolve_entities=False,
             load_dtd=False,
@@ -299,16 +298,36 @@ def _malformed(error: etree.XMLSyntaxError) -> MalformedXML:
 _PROLOG_SKIP = re.compile(r"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
 
 
-def _refuse_doctype(stream: BinaryIO) -> None:
-    """Refuse a document type declaration before the parser reads it; leave the stream where it was.
+class _Replay:
+    """A stream read again from its start: the bytes already read for the prolog check, then the rest.
+    For streams that cannot seek (a pipe, standard input)."""
+
+    def __init__(self, head: bytes, stream: BinaryIO):
+        self.head, self.stream = head, stream
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.head:
+            return self.stream.read(size)
+        if size is None or size < 0:
+            data, self.head = self.head + self.stream.read(), b""
+        else:
+            data, self.head = self.head[:size], self.head[size:]
+        return data
+
+
+def _refuse_doctype(stream: BinaryIO) -> BinaryIO | _Replay:
+    """Refuse a document type declaration before the parser reads it; the stream to parse, from where it
+    was.
 
     Reads the prolog (at most 64 KiB: the XML declaration, comments and processing instructions before
     the root element) in the encoding the byte order mark names, UTF-8 otherwise, which covers every
     ASCII-compatible encoding as far as markup goes.
     """
-    start = stream.tell()
+    seekable = stream.seekable()
+    start = stream.tell() if seekable else 0
     head = stream.read(_PROLOG_BYTES)
-    stream.seek(start)
+    if seekable:
+        stream.seek(start)
     encoding = "utf-8"
     for bom, name in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32")):
         if head.startswith(bom):
@@ -326,6 +345,7 @@ def _refuse_doctype(stream: BinaryIO) -> None:
             "is how entity attacks (external entities, billion laughs) are made",
             line,
         )
+    return stream if seekable else _Replay(head, stream)
 
 
 def _check_root(root: etree._Element, names: _Names) -> str:
