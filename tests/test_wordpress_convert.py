@@ -210,6 +210,22 @@ def test_markdown_characters_in_text_stay_text():
     assert rendered.find("p/em") is None
 
 
+@pytest.mark.parametrize(
+    "content, shown",
+    [
+        ("<p>Use &lt;script&gt;alert(1)&lt;/script&gt; here</p>", "Use <script>alert(1)</script> here"),
+        ("<p>&lt;!-- not a comment --&gt; and 1 &lt; 2 &gt; 0</p>", "<!-- not a comment --> and 1 < 2 > 0"),
+        ("<p>AT&amp;T writes &amp;lt; for &lt;</p>", "AT&T writes &lt; for <"),
+        ("<p><kbd>&lt;Enter&gt;</kbd></p>", "<Enter>"),
+    ],
+    ids=["escaped-tags", "escaped-comment", "entities", "kbd"],
+)
+def test_escaped_markup_in_wordpress_stays_text(content, shown):
+    _, _, rendered = _converted(content)
+    assert rendered.find("p").text_content() == shown
+    assert rendered.find(".//script") is None
+
+
 def test_a_simple_table_becomes_a_markdown_table():
     content = "<table><tr><th>Ward</th><th>Beds</th></tr><tr><td>A</td><td>12</td></tr></table>"
     text, report, rendered = _converted(content)

@@ -354,9 +354,17 @@ class _Converter(MarkdownConverter):
     """markdownify, keeping as inline HTML what Candor's Markdown (Python-Markdown with ``extra``) has no
     syntax for but shows: struck, inserted, keyboard text and abbreviations."""
 
+    def escape(self, text: str, parent_tags: set[str]) -> str:
+        """Text stays text: ``&lt;script&gt;`` in WordPress is the words, and Markdown would take a bare
+        ``<script>`` (or ``&lt;``) for markup. markdownify escapes only Markdown's own characters."""
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return super().escape(text, parent_tags)
+
     def _keep(self, el: Tag, text: str) -> str:
         if not text:
             return ""
+        if el.name == "kbd":  # markdownify leaves keyboard text unescaped, as it does code
+            text = html.escape(text, quote=False)
         title = el.get("title") if el.name == "abbr" else None
         opening = f'<abbr title="{html.escape(str(title))}">' if title else f"<{el.name}>"
         return f"{opening}{text}</{el.name}>"
