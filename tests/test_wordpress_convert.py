@@ -7,6 +7,8 @@ from pathlib import Path
 
 import markdown
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import html as lxml_html
 
 from app.wordpress.convert import (
@@ -317,3 +319,22 @@ def test_many_unmatched_shortcode_tags_are_each_reported_once():
 def test_report_items_carry_a_short_excerpt_to_find_them_by():
     _, report, _ = _converted(f'<iframe src="https://v.example/{"x" * 200}"></iframe>')
     assert report[0].excerpt.startswith('<iframe src="https://v.example/xxx') and len(report[0].excerpt) == 80
+
+
+_PIECES = st.sampled_from(
+    [
+        "<p>", "</p>", "<div>", "</div>", "<ul><li>", "</li></ul>", "<table><tr><td>", "</td></tr></table>",
+        "<pre>", "</pre>", "<code>", "[caption]", "[/caption]", "[gallery id=1]", "[[x]]",
+        "<!-- wp:paragraph -->", "<!-- /wp:paragraph -->", "<!-- wp:latest-posts /-->", "<!--more-->",
+        "<iframe src='https://v.example'>", "<script>", "&lt;", "&amp;", "]]>", "\n", "\n\n", "*", "_",
+        "`", "|", "#", ">", "<img src=x>", "<br>",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PIECES | st.text(max_size=8), max_size=40).map("".join))
+def test_any_content_converts_without_error_and_renders(content):
+    text, report = convert(content)
+    assert isinstance(text, str) and all(item.kind for item in report)
+    _render(text)

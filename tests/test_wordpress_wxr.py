@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.wordpress.records import Author, Category, Comment, Item, ItemTerm, Meta, Site, Tag, Term
 from app.wordpress.wxr import MalformedXML, NotWXR, UnsafeXML, WXRError, WXRReader, count, read
@@ -431,3 +433,44 @@ def test_a_stream_that_cannot_seek_is_read_whole_and_still_checked():
     assert list(read(io.BufferedReader(_Pipe(source)))) == list(read(DATA / "wxr-1.2.xml"))
     with pytest.raises(UnsafeXML):
         list(read(io.BufferedReader(_Pipe((DATA / "xxe.xml").read_bytes()))))
+
+
+def test_wxr_1_1_reads_like_1_2():
+    source = (DATA / "wxr-1.2.xml").read_bytes().replace(b"export/1.2/", b"export/1.1/")
+    source = source.replace(b"<wp:wxr_version>1.2<", b"<wp:wxr_version>1.1<")
+    records = list(read(io.BytesIO(source)))
+    assert records[0].wxr_version == "1.1"
+    assert records[1:] == list(read(DATA / "wxr-1.2.xml"))[1:]
+
+
+def test_site_fields_after_the_first_record_are_counted_not_lost_silently():
+    source = (
+        b'<rss xmlns:wp="http://wordpress.org/export/1.2/"><channel><title>Early</title>'
+        b"<item><wp:post_id>1</wp:post_id></item><title>Late</title></channel></rss>"
+    )
+    reader = WXRReader(io.BytesIO(source))
+    assert list(reader)[0].title == "Early"
+    assert reader.skipped == {"channel title after the first record": 1}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_damage_to_an_export_gives_records_or_a_wxr_error_nothing_else(data):
+    source = bytearray((DATA / "wxr-1.2.xml").read_bytes())
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(source) - 1))
+        action = data.draw(st.sampled_from(["flip", "cut", "insert"]))
+        if action == "flip":
+            source[at] = data.draw(st.integers(0, 255))
+        elif action == "cut":
+            del source[at : at + data.draw(st.integers(1, 200))]
+        else:
+            source[at:at] = data.draw(
+                st.sampled_from([b"<", b"]]>", b"&", b"<!DOCTYPE x>", b"\x00", b"\xff"])
+            )
+    try:
+        records = list(read(io.BytesIO(bytes(source))))
+    except WXRError as error:
+        assert error.line and error.line >= 1
+    else:
+        assert isinstance(records[0], Site)

@@ -184,7 +184,9 @@ class WXRReader:
                 site_line = element.sourceline or site_line
             elif name is None:
                 pass  # an unknown namespace: counted by _Names
-            elif name in _IGNORED_CHANNEL or name.startswith("wfw:") or name in _SITE_FIELDS:
+            elif name in _SITE_FIELDS:
+                self.skipped[f"channel {name} after the first record"] += 1
+            elif name in _IGNORED_CHANNEL or name.startswith("wfw:"):
                 pass
             else:
                 if not site_sent:
