@@ -104,9 +104,9 @@ def convert(content: str) -> tuple[str, list[ReportItem]]:
     text = _MORE.sub(lambda m: _note(report, REPORT_MORE, m.group(1), m.group(0)) or "\n\n", text)
     text = _shortcodes(text, report, kept)
     text = _blocks_and_autop(text, report)
+    if _too_deep(text):
+        return _as_source(content, report)
     try:
-        if _too_deep(text):
-            raise RecursionError
         soup = BeautifulSoup(text, "html.parser")
         _set_aside(soup, report, kept)
         markdown = _Converter(
@@ -116,13 +116,17 @@ def convert(content: str) -> tuple[str, list[ReportItem]]:
             sup_symbol="<sup>",
             table_infer_header=True,
         ).convert_soup(soup)
-    except RecursionError:
-        # Nesting deeper than any real post's (or than Python's stack). Parsing it is quadratic in bs4
-        # and in nh3 alike, so neither sees it: the source is kept whole, as a code block, for an editor.
-        _note(report, REPORT_SOURCE, "nesting", content)
-        fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", content)), default=0) + 1)
-        return f"{fence}html\n{content}\n{fence}\n", report
+    except RecursionError:  # pragma: no cover - _too_deep keeps nesting well inside Python's stack
+        return _as_source(content, report)
     return kept.restore(markdown).strip() + "\n" if markdown.strip() else "", report
+
+
+def _as_source(content: str, report: list[ReportItem]) -> tuple[str, list[ReportItem]]:
+    """Nesting deeper than any real post's: parsing it is quadratic in bs4 and in nh3 alike, so neither
+    sees it. The source is kept whole, as a code block (shown, never run), for an editor to redo."""
+    _note(report, REPORT_SOURCE, "nesting", content)
+    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", content)), default=0) + 1)
+    return f"{fence}html\n{content}\n{fence}\n", report
 
 
 def _too_deep(text: str) -> bool:
