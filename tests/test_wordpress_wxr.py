@@ -319,12 +319,15 @@ def test_every_kind_of_document_type_is_refused(doctype, padding):
         list(read(io.BytesIO(_doctype_after(padding, doctype))))
 
 
-def test_a_doctype_past_the_scanned_prolog_is_still_refused_by_the_parser(tmp_path):
+@pytest.mark.parametrize("name", ["xxe.xml", "billion-laughs.xml"])
+def test_a_doctype_past_the_scanned_prolog_is_still_refused_by_the_parser(name):
     """The prolog check reads 64 KiB; a doctype hidden behind more comments than that meets the second
-    layer: entities unresolved, the DTD refused at the root element, nothing read from the system."""
-    padding = b"<!--" + b"x" * 70_000 + b"-->\n"
-    source = _doctype_after(padding, b'<!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/passwd">]>')
-    with pytest.raises(UnsafeXML, match="document type declaration is refused"):
+    layer: entities unresolved (no expansion, nothing read from the system), the DTD refused at the root
+    element."""
+    attack = (DATA / name).read_bytes()
+    declaration_end = attack.index(b"?>") + 2
+    source = attack[:declaration_end] + b"\n<!--" + b"x" * 70_000 + b"-->" + attack[declaration_end:]
+    with pytest.raises(UnsafeXML, match="document type declaration is refused|entity expansion is refused"):
         list(read(io.BytesIO(source)))
 
 

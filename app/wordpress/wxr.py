@@ -51,6 +51,7 @@ _PREFIXES = {
     "http://wellformedweb.org/CommentAPI/": "wfw",
 }
 _PROLOG_BYTES = 64 * 1024
+_ATTACK = re.compile(r"amplification|entity reference loop|entities? .*too (?:big|many)", re.IGNORECASE)
 _NS_DECLARATION = re.compile(r' xmlns(?::[\w.-]+)?="[^"]*"')
 _SITE_FIELDS = {
     "title": "title",
@@ -278,7 +279,7 @@ def count(source: str | Path | BinaryIO) -> Counts:
     return counts
 
 
-def _malformed(error: etree.XMLSyntaxError) -> MalformedXML:
+def _malformed(error: etree.XMLSyntaxError) -> WXRError:
     """The error, where it happened. With entities left unresolved, lxml reports some errors (an
     undefined entity) as a bare "no element found" at line 0; libxml2's log, cleared when the parse
     began, then has the cause."""
@@ -292,6 +293,8 @@ def _malformed(error: etree.XMLSyntaxError) -> MalformedXML:
         message, line = f"{message} (the file holds no XML)", 1
     if "too big" in message or "huge" in message.lower():
         message += " (a single field over libxml2's 10 MB limit, which stays on: no real export needs more)"
+    if _ATTACK.search(message):  # libxml2's own guard tripped first: an attack, not a typo
+        return UnsafeXML(f"{message.strip()}: entity expansion is refused", line, column or None)
     return MalformedXML(message.strip(), line, column or None)
 
 
