@@ -338,3 +338,18 @@ def test_any_content_converts_without_error_and_renders(content):
     text, report = convert(content)
     assert isinstance(text, str) and all(item.kind for item in report)
     _render(text)
+
+
+def test_a_2009_classic_post_converts_like_wordpress_showed_it():
+    post = next(r for r in read(DATA / "wxr-1.0.xml") if isinstance(r, Item) and r.post_id == 7)
+    text, report, rendered = _converted(post.content)
+    assert [child.tag for child in rendered] == ["p", "blockquote"]
+    assert rendered.find("p/br") is not None
+    assert rendered.find("p").text_content() == "The ward was quiet.\nThen it was not."
+    assert rendered.findtext("blockquote/p") == "Never say quiet."
+    assert report == []
+
+
+def test_a_heading_followed_by_a_bare_line_gives_a_heading_and_a_paragraph():
+    _, _, rendered = _converted(_fixture_item(30).content)
+    assert [(child.tag, child.text) for child in rendered] == [("h2", "Who we are"), ("p", "A clinic.")]
