@@ -329,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per server")
     parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (both servers)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
+    parser.add_argument("--gunicorn-threads", type=int, default=4, help="threads per gthread worker")
     args = parser.parse_args(argv)
     rounds = max(2, args.rounds)
 
@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             "SECRET_KEY": SECRET,
             "PYTHONPATH": str(ROOT),
         }
-        same = {"workers": args.workers, "worker_class": args.worker_class, "threads": args.threads}
+        same = {"workers": args.workers, "worker_class": args.worker_class, "threads": args.gunicorn_threads}
         candor = Gunicorn("candor", "wsgi:app", chdir=ROOT, env=env, log_dir=directory, **same)
         hello = Gunicorn("hello", "hello_app:app", chdir=ROOT / "bench", env=env, log_dir=directory, **same)
         try:
@@ -368,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(
                 f"load: {tool}; gunicorn: {args.workers} {args.worker_class} workers each "
-                f"({args.threads} threads); rounds: {rounds}, alternating"
+                f"({args.gunicorn_threads} threads); rounds: {rounds}, alternating"
             )
 
             changes_path = f"{post_path}/changes"
