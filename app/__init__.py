@@ -36,6 +36,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         errors,
         extensions,
         jobs,
+        ops,
         outside,
         pagecache,
         runtime,
@@ -47,6 +48,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     database.init_app(app)
     runtime.init_app(app)
     tasks.init_app(app)
+    ops.init_app(app)
     jobs.init_app(app)
     outside.init_app(app)
     security.init_app(app)
@@ -104,4 +106,5 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.cli import register
 
     register(app)
+    ops.wrap(app)  # outermost: request ids and metrics for every answer, the page cache's fast path too
     return app

@@ -53,6 +53,7 @@ from werkzeug.wrappers import Request
 from app.posts.services import page_key_statement
 from app.settings.services import version_column
 from app.web import runtime
+from app.web.ops import ROUTE_KEY
 from app.web.security import host_trusted
 
 log = logging.getLogger(__name__)
@@ -328,6 +329,7 @@ class FastPath:
     # ... and to corrections.changes for its default comparison (first publication against current).
     _POST_PAGE = re.compile(r"/posts/([a-z0-9][a-z0-9-]{0,199})(/changes)?")
     _ENDPOINTS = {"post": "posts.show", "changes": "corrections.changes"}
+    _ROUTES = {"post": "/posts/<slug>", "changes": "/posts/<slug>/changes"}
     # Per request, not per page: each hit sets its own length, encoding, validators and cache marker.
     _SKIP = {"content-length", "content-encoding", "x-candor-cache", "etag", "last-modified"}
     _STATEMENT = page_key_statement(version_column())
@@ -355,6 +357,7 @@ class FastPath:
         headers = self.headers.get(full_key)
         page = self.app.extensions["candor.pagecache"].get(full_key) if headers is not None else None
         if page is not None:
+            environ[ROUTE_KEY] = self._ROUTES[full_key[3][0]]  # type: ignore[index]
             extra = [*page.validators(), ("X-Candor-Cache", "hit")]
             if page.not_modified(environ.get("HTTP_IF_NONE_MATCH")):
                 start_response("304 Not Modified", [*headers, *extra])
