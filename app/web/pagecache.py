@@ -38,6 +38,7 @@ import logging
 import re
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
@@ -258,6 +259,18 @@ def query_key(declared: frozenset[str] | None, args: Any, query_string: bytes) -
     return tuple(sorted((k, v) for k, v in args.items(multi=True) if k in declared))
 
 
+_RENDERING: weakref.WeakValueDictionary[Hashable, Any] = weakref.WeakValueDictionary()
+_RENDERING_LOCK = threading.Lock()
+
+
+def _render_lock(full_key: Hashable) -> Any:
+    with _RENDERING_LOCK:
+        lock = _RENDERING.get(full_key)
+        if lock is None:
+            lock = _RENDERING[full_key] = threading.Lock()
+        return lock
+
+
 def cacheable() -> bool:
     """Only anonymous GETs are shared: anything personal (a signed-in header, a staff Edit link, the
     viewer's own time zone, a flash) is not. No session cookie means no user; the user is checked too,
@@ -289,8 +302,14 @@ def cached_page(key: Hashable, render: Callable[[], str]) -> Response:
     page = pages.get(full_key)
     hit = page is not None
     if page is None:
-        page = Page.of(render().encode())
-        pages.put(full_key, page)
+        # One render per page version per process: readers missing the same key at once wait for the
+        # first one's render (a busy post is re-rendered after every comment) instead of each rendering.
+        with _render_lock(full_key):
+            page = pages.get(full_key)
+            hit = page is not None
+            if page is None:
+                page = Page.of(render().encode())
+                pages.put(full_key, page)
     g.candor_cached_page = True  # compressed here, once: the generic compressor leaves it alone
     headers = [
         *page.validators(),

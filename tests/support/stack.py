@@ -67,6 +67,7 @@ class Stack:
         servers: int = 2,
         workers_per_server: int = 2,
         threads: int = 4,
+        job_threads: int = 16,
         env: dict[str, str] | None = None,
         admin_url: str | None = None,
         redis_url: str | None = None,
@@ -83,6 +84,7 @@ class Stack:
         self.servers = servers
         self.workers_per_server = workers_per_server
         self.threads = threads
+        self.job_threads = job_threads  # a job waiting on Akismet holds a thread: rate × latency of them
         self.extra_env = env or {}
         self.log_dir = log_dir or Path(f"/tmp/{self.name}")
         self.ports: list[int] = []
@@ -146,7 +148,11 @@ class Stack:
                     ],
                     env,
                 )
-            self._spawn("worker", [str(bin_dir / "flask"), "--app", "wsgi", "worker", "--workers", "4"], env)
+            self._spawn(
+                "worker",
+                [str(bin_dir / "flask"), "--app", "wsgi", "worker", "--workers", str(self.job_threads)],
+                env,
+            )
             for port in self.ports:
                 self._wait(port)
         except BaseException:
