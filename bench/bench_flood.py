@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--commenters", type=int, default=8)
     parser.add_argument("--readers", type=int, default=8)
     parser.add_argument("--akismet-delay", type=float, default=1.0)
+    parser.add_argument("--budget-ms", default="300", help="CANDOR_COMMENT_CHECK_BUDGET_MS")
+    parser.add_argument("--processes", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn process")
     parser.add_argument(
         "--new-writers",
         action="store_true",
@@ -120,8 +123,9 @@ def main(argv: list[str] | None = None) -> int:
             "CANDOR_COMMENT_RATE_LIMIT": "100000 per minute",
             "CANDOR_COMMENT_BURST": "100000",
             "CANDOR_COMMENT_MIN_SECONDS": "0",
+            "CANDOR_COMMENT_CHECK_BUDGET_MS": args.budget_ms,
         }
-        with Stack(servers=1, workers_per_server=2, threads=8, env=env) as stack:
+        with Stack(servers=1, workers_per_server=args.processes, threads=args.threads, env=env) as stack:
             post_id, slug = seed(stack)
             port = stack.ports[0]
             path = f"/posts/{slug}"
