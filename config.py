@@ -65,6 +65,14 @@ SETTINGS: dict[str, str] = {
     "CANDOR_TIMEZONE": "the organisation's IANA time zone: readers' times, and staff without their own",
     "CANDOR_TOKEN_DAYS": "days a new API token lives unless its owner chooses otherwise",
     "CANDOR_LOGIN_ACCOUNT_LIMIT": "failed sign-ins allowed on one account, from any IP, before 429",
+    "CANDOR_PAGE_CACHE_MB": "megabytes of rendered pages each worker keeps in memory",
+    "CANDOR_CDN_MAX_AGE": "seconds a shared cache (CDN) may keep a reader page (s-maxage); 0: revalidate",
+    "CANDOR_CDN_STALE": "seconds a shared cache may serve a reader page stale while revalidating it",
+    "CANDOR_STATEMENT_TIMEOUT_MS": "PostgreSQL statement timeout for the app's queries, in ms; 0: none",
+    "CANDOR_PGBOUNCER": "the database URL is a PgBouncer in transaction mode: no prepared statements (1/0)",
+    "CANDOR_COMMENT_CHECK_BUDGET_MS": "ms a reader's comment waits for its checks before 202 checking",
+    "CANDOR_LOG_FORMAT": "json for one JSON object per log line (with the request id), else text",
+    "CANDOR_METRICS_TOKEN": "bearer token that /metrics requires; unset: /metrics answers loopback only",
 }
 
 
@@ -97,6 +105,20 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0 < value <= 86400:
         raise ConfigError(f"{name} must be a number of seconds above 0 and at most 86400, not {value!r}")
     return value
+
+
+def _ranged(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = _int(env, name, default)
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {value}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw
 
 
 def _redis_url(raw: str) -> str | None:
@@ -355,6 +377,14 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "PHONE_REGION": _phone_regions(env, "CANDOR_PHONE_REGION", "US", single=True)[0],
         "PHONE_REGIONS": _phone_regions(env, "CANDOR_PHONE_REGIONS", "GB,IE,AU,NZ,DE,FR,NL"),
         **_oidc(env, production),
+        "PAGE_CACHE_MB": _ranged(env, "CANDOR_PAGE_CACHE_MB", 64, 1, 65536),
+        "CDN_MAX_AGE": _ranged(env, "CANDOR_CDN_MAX_AGE", 10, 0, 86400),
+        "CDN_STALE": _ranged(env, "CANDOR_CDN_STALE", 30, 0, 86400),
+        "STATEMENT_TIMEOUT_MS": _ranged(env, "CANDOR_STATEMENT_TIMEOUT_MS", 0, 0, 3_600_000),
+        "PGBOUNCER": _bool(env, "CANDOR_PGBOUNCER"),
+        "COMMENT_CHECK_BUDGET_MS": _ranged(env, "CANDOR_COMMENT_CHECK_BUDGET_MS", 300, 0, 60_000),
+        "LOG_FORMAT": _choice(env, "CANDOR_LOG_FORMAT", ("text", "json")),
+        "METRICS_TOKEN": env.get("CANDOR_METRICS_TOKEN", "").strip() or None,
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

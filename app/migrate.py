@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import Connection
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -28,3 +29,21 @@ def downgrade(database_url: str, revision: str) -> None:
 
 def current(database_url: str) -> None:
     command.current(alembic_config(database_url), verbose=False)
+
+
+def heads() -> frozenset[str]:
+    """The revisions at the head of the migration scripts (read from the files, not the database)."""
+    from alembic.script import ScriptDirectory
+
+    return frozenset(ScriptDirectory.from_config(alembic_config("")).get_heads())
+
+
+def applied(connection: Connection) -> frozenset[str]:
+    """The revisions the database says it is at (empty before the first migration)."""
+    from sqlalchemy import text
+
+    try:
+        rows = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+    except Exception:  # noqa: BLE001 - no version table: nothing was migrated
+        return frozenset()
+    return frozenset(rows)

@@ -238,7 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per server")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers per server")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per server")
+    parser.add_argument(
+        "--budget-ms",
+        type=int,
+        default=5000,
+        help="CANDOR_COMMENT_CHECK_BUDGET_MS; 0 answers every comment at once (202 checking, judged later)",
+    )
     args = parser.parse_args(argv)
     rounds = max(2, args.rounds)
 
@@ -253,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
         tool = f"python load generator ({args.connections} keep-alive threads, {args.duration:g} s)"
         print("wrk not found on PATH: falling back to a Python load generator (lower absolute numbers)")
 
+    # The whole pipeline inside the request, Akismet included, as it runs when Akismet answers within
+    # CANDOR_COMMENT_CHECK_BUDGET_MS: on a loaded machine the local Akismet may take longer than the
+    # default 300 ms, and a comment answered "checking" would measure less than the whole pipeline.
+    os.environ["CANDOR_COMMENT_CHECK_BUDGET_MS"] = str(args.budget_ms)
     with tempfile.TemporaryDirectory(prefix="candor-bench-comments-") as tmp, AkismetServer() as akismet:
         directory = Path(tmp)
         akismet_env = {
@@ -289,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
             candor.wait_until_ready("/")
             bare.wait_until_ready("/hello")
             status, answer = post_json(candor.port, comment_path)
-            if status != 201:
+            if status != 201 and not (args.budget_ms == 0 and status == 202):
                 raise SystemExit(
                     f"a benchmark comment was not published ({status} {answer}); see {candor.log}"
                 )

@@ -2,8 +2,9 @@
 
 Run: ``.venv/bin/python bench/bench_post_page.py`` (or ``make bench``). It builds a throwaway SQLite
 database (migrated, demo content seeded, plus a published post of about 1,500 words), then starts two
-gunicorns with identical settings (2 sync workers, CANDOR_ENV=development, a SECRET_KEY) on random
-ports: one serving Candor (``wsgi:app``), one serving bench/hello_app.py. After a warm-up of each, wrk
+gunicorns with identical settings (2 gthread workers of 4 threads, as gunicorn.conf.py, or
+``--worker-class sync``; CANDOR_ENV=development, a SECRET_KEY) on random ports: one serving Candor
+(``wsgi:app``), one serving bench/hello_app.py. After a warm-up of each, wrk
 loads them alternately, hello / post / hello / post ..., so that on a small machine neither side gets
 the quieter minutes. It prints every run and the ratio of the medians.
 
@@ -164,7 +165,16 @@ class Gunicorn:
     """One gunicorn with the bench's settings, on a random port, stopped on exit."""
 
     def __init__(
-        self, name: str, app: str, *, chdir: Path, env: dict[str, str], workers: int, log_dir: Path
+        self,
+        name: str,
+        app: str,
+        *,
+        chdir: Path,
+        env: dict[str, str],
+        workers: int,
+        log_dir: Path,
+        worker_class: str = "gthread",
+        threads: int = 4,
     ) -> None:
         self.name = name
         self.port = free_port()
@@ -175,7 +185,9 @@ class Gunicorn:
             "--workers",
             str(workers),
             "--worker-class",
-            "sync",
+            worker_class,
+            "--threads",
+            str(threads),
             "--bind",
             f"127.0.0.1:{self.port}",
             "--chdir",
@@ -315,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per server")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers per server")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per server")
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (both servers)")
+    parser.add_argument("--gunicorn-threads", type=int, default=4, help="threads per gthread worker")
     args = parser.parse_args(argv)
     rounds = max(2, args.rounds)
 
@@ -335,10 +349,9 @@ def main(argv: list[str] | None = None) -> int:
             "SECRET_KEY": SECRET,
             "PYTHONPATH": str(ROOT),
         }
-        candor = Gunicorn("candor", "wsgi:app", chdir=ROOT, env=env, workers=args.workers, log_dir=directory)
-        hello = Gunicorn(
-            "hello", "hello_app:app", chdir=ROOT / "bench", env=env, workers=args.workers, log_dir=directory
-        )
+        same = {"workers": args.workers, "worker_class": args.worker_class, "threads": args.gunicorn_threads}
+        candor = Gunicorn("candor", "wsgi:app", chdir=ROOT, env=env, log_dir=directory, **same)
+        hello = Gunicorn("hello", "hello_app:app", chdir=ROOT / "bench", env=env, log_dir=directory, **same)
         try:
             post_path = f"/posts/{slug}"
             candor.wait_until_ready(post_path)
@@ -353,7 +366,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"post page: {post_path} ({how}), {len(page):,} bytes, status {status}, "
                 f"X-Candor-Cache: {headers.get('x-candor-cache', 'absent')}"
             )
-            print(f"load: {tool}; gunicorn: {args.workers} sync workers each; rounds: {rounds}, alternating")
+            print(
+                f"load: {tool}; gunicorn: {args.workers} {args.worker_class} workers each "
+                f"({args.gunicorn_threads} threads); rounds: {rounds}, alternating"
+            )
 
             changes_path = f"{post_path}/changes"
             load(

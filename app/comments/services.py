@@ -216,7 +216,7 @@ def submit_comment(
     data: CommentInput,
     *,
     actor: User | None,
-    checker: AkismetChecker,
+    checker: AkismetChecker | pipeline.Asks,
     settings: pipeline.PipelineSettings,
     site: Site | None = None,
     replaces: Comment | None = None,
@@ -254,9 +254,15 @@ def submit_comment(
         honeypot=data.honeypot,
         form_age=data.form_age,
     )
-    outcome = pipeline.run(
-        submission, settings, _facts(session, data, now, settings.burst, burst_counter), checker
-    )
+    facts = _facts(session, data, now, settings.burst, burst_counter)
+    local = pipeline.run_local(submission, settings, facts)
+    try:
+        outcome = pipeline.run_remote(submission, settings, facts, local, checker)
+    except pipeline.Deferred:
+        # Akismet did not answer within the request's budget: stored, held as "checking" (never
+        # published unchecked), and finished by the job (``finish_checks``) that the edge enqueues.
+        outcome = pipeline.Outcome(pipeline.CheckVerdict.HOLD, [pipeline.CHECKING], local)
+    checking = outcome.reasons == [pipeline.CHECKING]
     comment = Comment(
         post_id=post.id,
         parent_id=parent.id if parent else None,
@@ -273,7 +279,7 @@ def submit_comment(
         checks=outcome.checks_json,
         relevance_score=outcome.relevance.score if outcome.relevance else None,
         relevance_drivers=[list(d) for d in outcome.relevance.drivers] if outcome.relevance else [],
-        akismet_verdict=outcome.akismet_verdict,
+        akismet_verdict=CHECKING if checking else outcome.akismet_verdict,
         needs_reply=asks_staff(data.body),
         notify=data.notify,
         created_at=now,
@@ -287,7 +293,8 @@ def submit_comment(
         session.add(subscription)
         session.flush()
         # Spam gets no e-mail from us at all: the box must not be a way to send mail to a stranger.
-        if site is not None and comment.status != S.SPAM:
+        # A comment still being checked gets it when its verdict lands (``finish_checks``).
+        if site is not None and comment.status != S.SPAM and not checking:
             notifications.confirmation_requested(session, site, subscription, revision.title)
     if replaces is not None and replaces.post_id == post.id:
         # Lock it and look again: a moderator may have decided it a moment ago. Only a comment still
@@ -305,6 +312,128 @@ def submit_comment(
         )
     session.flush()
     return comment
+
+
+# --- checks that finish after the answer ------------------------------------------------------------
+
+CHECKING = "checking"  # Comment.akismet_verdict while its remaining checks wait for the job
+
+
+def is_checking(comment: Comment) -> bool:
+    """Stored and answered, its remaining checks (Akismet, off-topic, first comment) not yet run."""
+    return comment.status == S.HELD and comment.akismet_verdict == CHECKING
+
+
+def _submission_of(session: Session, comment: Comment) -> pipeline.Submission:
+    """The stored comment as the remaining checks see it (what only the request knew has been used)."""
+    post = session.get(Post, comment.post_id)
+    assert post is not None and post.published_revision is not None
+    return pipeline.Submission(
+        author_name=comment.author_name,
+        author_email=comment.author_email,
+        body=comment.body,
+        ip=comment.author_ip,
+        user_agent=comment.user_agent,
+        referrer=comment.referrer,
+        permalink=comment.permalink,
+        is_reply=comment.parent_id is not None,
+        post=learning.post_context(post, post.published_revision, approved_texts(session, post)),
+        post_modified_at=post.updated_at,
+        submitted_at=comment.created_at,
+        links=count_links(comment.body),
+    )
+
+
+def pending_check(session: Session, comment_id: int) -> pipeline.CommentSignals | None:
+    """What to ask Akismet about a comment still being checked (None: nothing to ask, or not pending).
+
+    Read-only: the job asks Akismet outside any transaction, then ``finish_checks`` decides."""
+    comment = session.get(Comment, comment_id)
+    if comment is None or not is_checking(comment):
+        return None
+    if not pipeline.needs_akismet(pipeline.results_from_json(comment.checks)):
+        return None
+    return pipeline.signals(_submission_of(session, comment))
+
+
+def finish_checks(
+    session: Session,
+    comment_id: int,
+    answer: pipeline.AkismetResult | None,
+    settings: pipeline.PipelineSettings,
+    *,
+    site: Site | None = None,
+    reason: str = "its remaining checks finished after it was answered",
+) -> Comment | None:
+    """Run the remaining checks of a comment still being checked, with Akismet's ``answer`` (asked by
+    the caller), and move it to the verdict. None if it was decided meanwhile (a moderator, another
+    run): the comment's row is locked and looked at again first."""
+    comment = session.get(Comment, comment_id, with_for_update={"of": Comment}, populate_existing=True)
+    if comment is None or not is_checking(comment):
+        return None
+    submission = _submission_of(session, comment)
+    returning = (
+        session.scalar(
+            select(Comment.id)
+            .where(
+                Comment.author_email == comment.author_email,
+                Comment.status == S.PUBLISHED,
+                Comment.staff_user_id.is_(None),
+                Comment.id != comment.id,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+    facts = pipeline.Facts(returning_commenter=returning, feedback=learning.feedback(session))
+    local = pipeline.results_from_json(comment.checks)
+    outcome = pipeline.run_remote(submission, settings, facts, local, pipeline.Answered(answer))
+    old = states.move(comment, A.RECHECK, STATUS_FOR_VERDICT[outcome.verdict]).value
+    comment.reasons = outcome.reasons
+    comment.checks = outcome.checks_json
+    comment.relevance_score = outcome.relevance.score if outcome.relevance else None
+    comment.relevance_drivers = [list(d) for d in outcome.relevance.drivers] if outcome.relevance else []
+    comment.akismet_verdict = outcome.akismet_verdict
+    if comment.status != S.PUBLISHED:
+        comment.needs_reply = False
+    session.flush()
+    record_decision(session, comment, None, A.RECHECK, old, reason=reason)
+    _confirm_if_asked(session, comment, site)
+    return comment
+
+
+def hold_unchecked(session: Session, comment_id: int) -> Comment | None:
+    """A comment whose checks did not finish within the hour: held for a moderator, reason ``unchecked``."""
+    comment = session.get(Comment, comment_id, with_for_update={"of": Comment}, populate_existing=True)
+    if comment is None or not is_checking(comment):
+        return None
+    old = states.move(comment, A.RECHECK, S.HELD).value
+    comment.reasons = [r for r in comment.reasons if r != pipeline.CHECKING] + [pipeline.UNCHECKED]
+    comment.akismet_verdict = ""
+    session.flush()
+    record_decision(session, comment, None, A.RECHECK, old, reason="its checks did not finish within an hour")
+    return comment
+
+
+def overdue_checks(session: Session, before: datetime, limit: int = 500) -> list[int]:
+    """Comments still being checked that arrived before ``before``, oldest first."""
+    return list(
+        session.scalars(
+            select(Comment.id)
+            .where(Comment.status == S.HELD, Comment.akismet_verdict == CHECKING, Comment.created_at < before)
+            .order_by(Comment.created_at)
+            .limit(limit)
+        )
+    )
+
+
+def _confirm_if_asked(session: Session, comment: Comment, site: Site | None) -> None:
+    if site is None or not comment.notify or comment.status == S.SPAM:
+        return
+    subscription = session.scalar(select(Subscription).where(Subscription.comment_id == comment.id))
+    post = session.get(Post, comment.post_id)
+    if subscription is not None and subscription.confirmed_at is None and post and post.published_revision:
+        notifications.confirmation_requested(session, site, subscription, post.published_revision.title)
 
 
 def staff_comment(

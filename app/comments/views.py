@@ -19,6 +19,7 @@ from flask.typing import ResponseReturnValue
 from app.accounts.permissions import can
 from app.comments import queries, services, tokens
 from app.comments.models import Comment, CommentStatus
+from app.db import on_commit
 from app.errors import InvalidInput, NotFound
 from app.posts import services as posts
 from app.posts.models import Post
@@ -44,9 +45,10 @@ from app.web.api import (
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.extensions import client_ip, csrf
-from app.web.outside import akismet_checker, burst_counter, site
+from app.web.outside import budgeted_akismet, burst_counter, site
 from app.web.reader_forms import form_age, form_token, reader_limit
 from app.web.runtime import effective
+from app.web.tasks import tasks
 from app.web.urls import public_url
 
 bp = Blueprint("comments", __name__)
@@ -75,6 +77,13 @@ def _comment_for_status(token: str) -> Comment:
     if comment is None:
         raise NotFound("There is no such comment.")
     return comment
+
+
+def _finish_later(comment: Comment) -> None:
+    """A comment answered before its checks finished: the job finishes them once it is committed."""
+    if services.is_checking(comment):
+        comment_id = comment.id
+        on_commit(db(), lambda: tasks().check_comment(comment_id))
 
 
 def is_staff_writer() -> bool:
@@ -148,12 +157,13 @@ def post_comment(slug: str) -> ResponseReturnValue:
         post,
         data,
         actor=current_user() if staff else None,
-        checker=akismet_checker(),
+        checker=budgeted_akismet(),
         settings=pipeline_settings(),
         site=site(),
         burst_counter=burst_counter(),
         replaces=_replaced(request.form.get("replaces")),
     )
+    _finish_later(comment)
     if comment.status == CommentStatus.PUBLISHED:
         return redirect(url_for("posts.show", slug=post.slug, _anchor=f"comment-{comment.id}"), 303)
     return redirect(url_for("comments.status", token=status_token(comment)), 303)
@@ -196,6 +206,7 @@ def status(token: str) -> ResponseReturnValue:
     )
     return render_template(
         "comments/status.html",
+        checking=services.is_checking(comment),
         comment=comment,
         post=post,
         token=token,
@@ -363,7 +374,7 @@ def api_list_comments(post_id: int) -> ResponseReturnValue:
 
 @API.post(
     "/posts/<int:post_id>/comments",
-    summary="Comment on a published post: 201 published, 202 held for a moderator",
+    summary="Comment on a published post: 201 published, 202 held for a moderator or still being checked",
     description="With a staff member's token the comment is theirs, signed as staff.",
     auth=OPTIONAL,
     body=NEW_COMMENT,
@@ -372,7 +383,9 @@ def api_list_comments(post_id: int) -> ResponseReturnValue:
 )
 @reader_limit
 def api_post_comment(post_id: int) -> ResponseReturnValue:
-    """201 when published, 202 when held (or spam): ``{id, status, reasons}``."""
+    """201 when published, 202 when held (or spam): ``{id, status, reasons}``. A comment whose checks
+    did not finish within CANDOR_COMMENT_CHECK_BUDGET_MS is 202 ``held`` with the reason ``checking``
+    and its ``status_url``, where the verdict shows once the job has run."""
     post = posts.get_post(db(), post_id)
     if post.published_revision_id is None:
         raise NotFound(f"No post {post_id}.")
@@ -397,11 +410,12 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
             permalink=public_url("posts.show", slug=post.slug),
         ),
         actor=actor,
-        checker=akismet_checker(),
+        checker=budgeted_akismet(),
         settings=pipeline_settings(),
         site=site(),
         burst_counter=burst_counter(),
     )
+    _finish_later(comment)
     published = comment.status == CommentStatus.PUBLISHED
     # A writer is told only what they can fix; the rest (impersonation, Akismet, first comment ...)
     # would teach a spammer which check caught them. Moderators see every reason in the queue.

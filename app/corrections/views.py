@@ -24,7 +24,7 @@ from app.web.auth import current_user
 from app.web.database import db
 from app.web.extensions import client_ip, csrf, limiter
 from app.web.forms import Form, TextSafe
-from app.web.pagecache import cached_page
+from app.web.pagecache import cached_page, reads_query
 from app.web.runtime import effective
 from app.web.urls import public_root, public_url
 
@@ -79,6 +79,7 @@ def _number(name: str) -> int | None:
 
 
 @bp.get("/posts/<slug>/changes")
+@reads_query("from", "to")
 def changes(slug: str) -> Any:
     key = public_key(slug)
     from_n, to_n = _number("from"), _number("to")
@@ -101,6 +102,7 @@ def changes(slug: str) -> Any:
 
 
 @bp.get("/posts/<slug>/history")
+@reads_query()
 def history(slug: str) -> Any:
     key = public_key(slug)
 
@@ -119,6 +121,7 @@ def history(slug: str) -> Any:
 
 
 @bp.get("/corrections")
+@reads_query("page")
 def log() -> Any:
     page = whole_number(request.args.get("page", "1"), upper=100_000)
     if page is None:
@@ -154,6 +157,7 @@ def _feed(title: str, endpoint: str) -> FeedGenerator:
 
 
 @bp.get("/feed.atom")
+@reads_query()
 def feed() -> Any:
     def render() -> str:
         fg = _feed(effective()["SITE_NAME"], "corrections.feed")
@@ -202,6 +206,7 @@ def _retraction_summary(retraction: Retraction) -> str:
 
 
 @bp.get("/corrections.atom")
+@reads_query()
 def corrections_feed() -> Any:
     def render() -> str:
         fg = _feed(f"Corrections · {effective()['SITE_NAME']}", "corrections.corrections_feed")

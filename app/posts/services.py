@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slugify import slugify
-from sqlalchemy import Connection, and_, bindparam, func, select
+from sqlalchemy import Connection, Select, and_, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -252,6 +252,12 @@ _PAGE_KEY = (
     .join(User, User.id == Post.author_id)
     .where(Post.slug == bindparam("slug"), Post.published_revision_id.is_not(None))
 )
+
+
+def page_key_statement(*extra: Any) -> Select[Any]:
+    """The page-key query with ``extra`` columns after the key's (the page cache's fast path adds the
+    settings' version, so that a cached hit costs one statement)."""
+    return _PAGE_KEY.add_columns(*extra)
 
 
 def page_key(session: Session | Connection, slug: str) -> tuple[object, ...] | None:

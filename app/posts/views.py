@@ -37,7 +37,7 @@ from app.web.api import (
 )
 from app.web.auth import current_user
 from app.web.database import db
-from app.web.pagecache import cached_page
+from app.web.pagecache import cached_page, reads_query
 from app.web.urls import public_url
 
 bp = Blueprint("posts", __name__)
@@ -58,6 +58,7 @@ def _page_number() -> int:
 
 
 @bp.get("/")
+@reads_query("page")
 def index() -> Any:
     page = _page_number()
     # Retractions count on their own (corrections_stamp): the index labels them.
@@ -90,6 +91,7 @@ def public_key(slug: str) -> tuple[object, ...]:
 
 
 @bp.get("/posts/<slug>")
+@reads_query()
 def show(slug: str) -> Any:
     key = public_key(slug)
 
@@ -128,6 +130,7 @@ def _edit_url(post: Post) -> str | None:
 
 
 @bp.get("/posts/<slug>/revisions/<int:number>")
+@reads_query()
 def revision(slug: str, number: int) -> Any:
     key = public_key(slug)
 

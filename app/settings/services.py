@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -173,6 +173,11 @@ SPECS: tuple[Spec, ...] = (
     ),
 )
 BY_KEY = {spec.key: spec for spec in SPECS}
+
+
+def version_column() -> ScalarSelect[int]:
+    """The settings' version as a column another query can carry (one round trip for both)."""
+    return select(func.coalesce(func.max(SettingChange.id), 0)).scalar_subquery()
 
 
 def version(connection: Session | Connection) -> int:

@@ -25,14 +25,14 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from app.gates.phones import DEFAULT_OTHER_REGIONS as PHONE_DEFAULT_OTHER_REGIONS
 from app.gates.phones import DEFAULT_REGION as PHONE_DEFAULT_REGION
 from app.gates.privacy import LABELS as PRIVACY_LABELS
 from app.gates.privacy import describe, scan
 from app.spam import relevance
-from app.spam.akismet_adapter import AkismetChecker, CommentSignals, Verdict
+from app.spam.akismet_adapter import AkismetResult, CommentSignals, Verdict
 from app.spam.impersonation import is_impersonation
 
 BLOG_LANG = "en"
@@ -250,7 +250,7 @@ def signals(sub: Submission, *, recheck_reason: str | None = None) -> CommentSig
     )
 
 
-def akismet_result(checker: AkismetChecker, signals_: CommentSignals) -> tuple[CheckResult, str]:
+def akismet_result(checker: Asks, signals_: CommentSignals) -> tuple[CheckResult, str]:
     """Akismet's verdict as a check: spam, ham, or held because there is no usable answer."""
     result = checker.check(signals_)
     verdict = result.verdict
@@ -282,11 +282,51 @@ BEFORE_AKISMET: tuple[Check, ...] = (
 )
 
 
-def run(sub: Submission, settings: PipelineSettings, facts: Facts, checker: AkismetChecker) -> Outcome:
-    """Every check in order; the worst verdict is the outcome's, and every reason is kept."""
-    results = [check(sub, settings, facts) for check in BEFORE_AKISMET]
+class Asks(Protocol):
+    """Whatever answers Akismet's question: the adapter, a budgeted wrapper at the edge, ``Answered``."""
+
+    def check(self, signals: CommentSignals) -> AkismetResult: ...
+
+
+class Deferred(Exception):  # noqa: N818 - a state, not a failure
+    """A check could not finish within the time the caller allowed (the request's budget): the comment
+    is stored as being checked, and the job on the queue finishes its checks."""
+
+
+class Answered:
+    """A checker that already has Akismet's answer (asked outside any transaction, by the job)."""
+
+    def __init__(self, result: AkismetResult | None) -> None:
+        self.result = result
+
+    def check(self, _signals: CommentSignals) -> AkismetResult:
+        if self.result is None:
+            raise AssertionError("Akismet was not asked, yet its answer is needed")
+        return self.result
+
+
+def run_local(sub: Submission, settings: PipelineSettings, facts: Facts) -> list[CheckResult]:
+    """The checks that need nothing outside the process: honeypot, time, rate, impersonation, links,
+    privacy. They run in the request, which alone knows the form's age and the hidden field."""
+    return [check(sub, settings, facts) for check in BEFORE_AKISMET]
+
+
+def needs_akismet(local: Sequence[CheckResult]) -> bool:
+    return not any(r.verdict is CheckVerdict.SPAM for r in local)
+
+
+def run_remote(
+    sub: Submission,
+    settings: PipelineSettings,
+    facts: Facts,
+    local: Sequence[CheckResult],
+    checker: Asks,
+) -> Outcome:
+    """Akismet (unless ``local`` already found spam), off-topic and first comment, after ``local``.
+    ``checker.check`` may raise ``Deferred``; nothing is decided then."""
+    results = list(local)
     akismet_verdict = ""
-    if any(r.verdict is CheckVerdict.SPAM for r in results):
+    if not needs_akismet(local):
         results.append(
             CheckResult("akismet", CheckVerdict.SKIPPED, detail="not asked: already found to be spam")
         )
@@ -297,6 +337,19 @@ def run(sub: Submission, settings: PipelineSettings, facts: Facts, checker: Akis
     results.append(topical)
     results.append(check_first_comment(sub, settings, facts))
     return _outcome(results, scored, akismet_verdict)
+
+
+def run(sub: Submission, settings: PipelineSettings, facts: Facts, checker: Asks) -> Outcome:
+    """Every check in order; the worst verdict is the outcome's, and every reason is kept."""
+    return run_remote(sub, settings, facts, run_local(sub, settings, facts), checker)
+
+
+def results_from_json(checks: Sequence[dict[str, Any]]) -> list[CheckResult]:
+    """Stored check results (``Outcome.checks_json``) read back."""
+    return [
+        CheckResult(c["check"], CheckVerdict(c["verdict"]), tuple(c.get("reasons", ())), c.get("detail", ""))
+        for c in checks
+    ]
 
 
 def _outcome(results: list[CheckResult], scored: relevance.Relevance | None, akismet_verdict: str) -> Outcome:
@@ -349,7 +402,10 @@ FIXABLE: dict[str, str] = {
 }
 
 
-WRITER_REASONS = frozenset({"link_count", "too_fast", "off_topic"})
+CHECKING = "checking"  # stored, answered, and waiting for its remaining checks (Akismet, off-topic)
+UNCHECKED = "unchecked"  # its checks did not finish within an hour: a moderator decides
+
+WRITER_REASONS = frozenset({"link_count", "too_fast", "off_topic", CHECKING})
 """Reason codes the comment API tells an anonymous writer (with every ``privacy:<kind>``)."""
 
 
@@ -381,6 +437,8 @@ REASON_LABELS: dict[str, str] = {
     "akismet:no_key": "No Akismet key",
     "off_topic": "Off-topic",
     "first_comment": "First comment",
+    CHECKING: "Being checked",
+    UNCHECKED: "Checks did not finish within an hour",
 }
 
 ALL_REASONS: tuple[str, ...] = (*REASON_LABELS, *(f"privacy:{k}" for k in PRIVACY_LABELS))

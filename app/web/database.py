@@ -32,8 +32,29 @@ _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 CONFLICT_MESSAGE = "Someone else changed this at the same moment. Reload to see their change, then try again."
 
 
+def engine_options(config: Any) -> dict[str, Any]:
+    """How the app connects to PostgreSQL (nothing for SQLite).
+
+    No pre-ping: it would cost a round trip on every checkout, a cached page's whole budget. A
+    connection the server closed fails its first statement instead; SQLAlchemy then sees a disconnect
+    and discards the whole pool, so one request answers 503 (the page cache's fast path just hands that
+    request to Flask, which gets a fresh connection) and the next ones are served.
+    ``CANDOR_STATEMENT_TIMEOUT_MS`` is sent as a startup option (direct connections; PgBouncer refuses
+    startup options, so behind it set ``ALTER ROLE ... SET statement_timeout`` instead), and
+    ``CANDOR_PGBOUNCER`` turns psycopg's prepared statements off, which transaction pooling cannot keep.
+    """
+    if not config["DATABASE_URL"].startswith("postgresql"):
+        return {}
+    connect_args: dict[str, Any] = {}
+    if config.get("PGBOUNCER"):
+        connect_args["prepare_threshold"] = None
+    elif config.get("STATEMENT_TIMEOUT_MS"):
+        connect_args["options"] = f"-c statement_timeout={int(config['STATEMENT_TIMEOUT_MS'])}"
+    return {"pool_pre_ping": False, "connect_args": connect_args}
+
+
 def init_app(app: Flask) -> None:
-    engine = make_engine(app.config["DATABASE_URL"], explicit_begin=True)
+    engine = make_engine(app.config["DATABASE_URL"], explicit_begin=True, **engine_options(app.config))
     app.extensions["candor.engine"] = engine
     app.extensions["candor.sessions"] = make_session_factory(engine)
     app.after_request(_commit_at_edge)

@@ -1,14 +1,30 @@
-"""Third-party Flask extensions: CSRF on every form, rate limits keyed on the reader's real IP."""
+"""Third-party Flask extensions: CSRF on every form, rate limits keyed on the reader's real IP, and
+compression (Flask-Compress: brotli or gzip, as the client accepts) of HTML, feeds and JSON."""
 
 from __future__ import annotations
 
 import time
 
-from flask import Flask, request
+from flask import Flask, Response, g, request
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
+compress = Compress()
+
+COMPRESSED_TYPES = [
+    "text/html",
+    "text/css",
+    "text/plain",
+    "text/xml",
+    "application/json",
+    "application/problem+json",
+    "application/javascript",
+    "application/atom+xml",
+    "application/xml",
+    "image/svg+xml",
+]
 
 
 def client_ip() -> str:
@@ -31,6 +47,21 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     limiter.init_app(app)
     csrf.init_app(app)
+    app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED_TYPES)
+    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    app.config.setdefault("COMPRESS_BR_LEVEL", 4)
+    app.config.setdefault("COMPRESS_REGISTER", False)
+    # Never its conditional-request handling: it would trust If-Modified-Since (see app/web/pagecache.py).
+    app.config.setdefault("COMPRESS_EVALUATE_CONDITIONAL_REQUEST", False)
+    compress.init_app(app)
+    app.after_request(_compress)
+
+
+def _compress(response: Response) -> Response:
+    """Compress what the page cache has not already compressed once (it marks its answers)."""
+    if g.get("candor_cached_page"):
+        return response
+    return compress.after_request(response)
 
 
 def retry_message() -> str:

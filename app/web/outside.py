@@ -8,12 +8,17 @@ never read config themselves, so tests can hand them their own.
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
 from flask import Flask, current_app
 
 from app.comments.burst import RedisBurst
 from app.mail.compose import Site
 from app.outbound import Fetcher, OutboundPolicy
-from app.spam.akismet_adapter import AkismetChecker, AkismetSettings
+from app.spam.akismet_adapter import AkismetChecker, AkismetResult, AkismetSettings, CommentSignals
+from app.spam.pipeline import Deferred
 from app.sso.provider import OidcProvider, OidcSettings
 from app.web.runtime import effective
 
@@ -46,6 +51,40 @@ def oidc_provider() -> OidcProvider | None:
 
 def akismet_checker() -> AkismetChecker:
     return current_app.extensions["candor.akismet"]
+
+
+class WithinBudget:
+    """The Akismet checker as a reader's comment request uses it: an answer within ``seconds``, or
+    ``Deferred`` (the comment is then answered 202 "checking" and the job asks Akismet again).
+
+    The call runs on a small shared pool of threads, so the request stops waiting at its budget
+    whatever Akismet does; a call still queued then is cancelled, one under way ends at AKISMET_TIMEOUT.
+    """
+
+    _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="akismet")
+
+    def __init__(self, inner: AkismetChecker, seconds: float) -> None:
+        self.inner = inner
+        self.settings = inner.settings
+        self.deadline = time.monotonic() + seconds
+
+    def check(self, signals: CommentSignals) -> AkismetResult:
+        left = self.deadline - time.monotonic()
+        if left <= 0 or not self.settings.api_key:
+            if self.settings.api_key:
+                raise Deferred("no time left in the request's budget")
+            return self.inner.check(signals)  # no key: answered at once, nothing is asked
+        future = self._pool.submit(self.inner.check, signals)
+        try:
+            return future.result(timeout=left)
+        except FutureTimeout:
+            future.cancel()
+            raise Deferred(f"Akismet did not answer within {left * 1000:.0f} ms") from None
+
+
+def budgeted_akismet() -> WithinBudget:
+    """The checker for a reader's comment: CANDOR_COMMENT_CHECK_BUDGET_MS to answer, then the queue."""
+    return WithinBudget(akismet_checker(), current_app.config["COMMENT_CHECK_BUDGET_MS"] / 1000)
 
 
 def burst_counter() -> RedisBurst | None:

@@ -38,6 +38,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.clock import utc_now
+from app.comments import services as comment_services
 from app.db import commit, rollback, writing
 from app.editorial import linkcheck
 from app.editorial.gates import GateSettings
@@ -46,12 +47,18 @@ from app.jobs import services as job_runs
 from app.mail.models import OutboxMessage, OutboxStatus
 from app.mail.services import MailSettings, deliver_due, queued_ids
 from app.moderation import jobs as moderation_jobs
+from app.spam.akismet_adapter import Verdict
+from app.spam.pipeline import PipelineSettings
 from app.web import runtime
+from app.web.outside import site
 
 log = logging.getLogger(__name__)
 
 REDIS, THREAD, IMMEDIATE = "redis", "thread", "immediate"
 AKISMET_EVERY = timedelta(minutes=10)
+CHECK_RETRIES, CHECK_RETRY_SECONDS, CHECK_BACKOFF = 10, 15, 1.6  # 15 s, 24 s, 38 s ... ~45 minutes
+CHECK_REENQUEUE = timedelta(minutes=5)
+CHECK_GIVE_UP = timedelta(hours=1)
 DAY = timedelta(days=1)
 
 # What runs when, for the README's table and the tests: name -> (schedule, what it does).
@@ -60,6 +67,14 @@ SCHEDULE = {
     "mail_due": ("every minute", "send every e-mail that is due, retries included"),
     "publish_due": ("every minute", "publish scheduled posts whose time has come"),
     "akismet_feedback": ("right after a moderator's decision", "tell Akismet what it got wrong"),
+    "check_comment": (
+        "right after a comment answered 202 checking",
+        "ask Akismet, score off-topic, publish or hold; retry with backoff",
+    ),
+    "checks_overdue": (
+        "every 5 minutes",
+        "re-enqueue checks lost with a process; hold comments unchecked for an hour",
+    ),
     "akismet": ("every 10 minutes", "re-check comments Akismet could not judge; resend feedback"),
     "digest": ("daily at 07:00 UTC", "e-mail each moderator the held comments"),
     "links": ("daily at 03:30 UTC", "check every link in published posts"),
@@ -72,6 +87,8 @@ class Tasks:
     mode: str
     send_mail: TaskWrapper
     akismet_feedback: TaskWrapper
+    check_comment: TaskWrapper
+    checks_overdue: TaskWrapper
     mail_due: TaskWrapper
     publish_due: TaskWrapper
     akismet: TaskWrapper
@@ -179,6 +196,48 @@ def _register(app: Flask, huey: Huey, mode: str) -> Tasks:
         with _unit(app, write_lock=False) as session:
             moderation_jobs.send_feedback(session, app.extensions["candor.akismet"], ids=ids)
 
+    @huey.task(
+        name="candor.check_comment",
+        retries=CHECK_RETRIES,
+        retry_delay=CHECK_RETRY_SECONDS,
+        retry_backoff=CHECK_BACKOFF,
+        context=True,
+    )
+    def check_comment(comment_id: int, task: Any = None) -> None:
+        """Finish the checks of a comment answered 202 "checking": Akismet is asked outside any
+        transaction; while it cannot answer, retry with backoff (about 45 minutes in all), then hold
+        with ``akismet:unavailable`` as a request would have (the 10-minute recheck takes over)."""
+        with app.app_context():
+            session = app.extensions["candor.sessions"]()
+            try:
+                signals = comment_services.pending_check(session, comment_id)
+                settings = PipelineSettings.from_config(runtime.config_from(session))
+            finally:
+                rollback(session)
+                session.close()
+            answer = None
+            if signals is not None:
+                answer = app.extensions["candor.akismet"].check(signals)
+                retries_left = task is not None and task.retries > 0
+                if answer.verdict is Verdict.UNAVAILABLE and retries_left:
+                    raise RetryTask(f"comment {comment_id}: {answer.detail}")
+            with _unit(app) as session:
+                comment_services.finish_checks(session, comment_id, answer, settings, site=site())
+
+    @huey.periodic_task(crontab(minute="*/5"), name="candor.checks_overdue")
+    def checks_overdue() -> None:
+        """No comment is lost with a queue: checks waiting over 5 minutes are enqueued again (once
+        each, no retries of their own); those waiting over an hour are held for a moderator."""
+        now = utc_now()
+        with app.app_context(), _unit(app) as session:
+            for comment_id in comment_services.overdue_checks(session, now - CHECK_GIVE_UP):
+                comment_services.hold_unchecked(session, comment_id)
+            late = comment_services.overdue_checks(session, now - CHECK_REENQUEUE)
+        for comment_id in late:
+            again = check_comment.s(comment_id)
+            again.retries = 0
+            huey.enqueue(again)
+
     @huey.periodic_task(crontab(), name="candor.mail_due")
     def mail_due() -> None:
         deliver_due(app.extensions["candor.sessions"], mail_settings())
@@ -201,8 +260,6 @@ def _register(app: Flask, huey: Huey, mode: str) -> Tasks:
 
     @huey.periodic_task(crontab(minute="0", hour="7"), name="candor.digest")
     def digest() -> None:
-        from app.web.outside import site
-
         with app.app_context(), _unit(app) as session:
             if job_runs.claim(session, "digest", job_runs.period(utc_now(), DAY)):
                 moderation_jobs.digest(session, site())
@@ -220,4 +277,16 @@ def _register(app: Flask, huey: Huey, mode: str) -> Tasks:
             report = linkcheck.check_published_links(session, client, per_host_delay=1.0, timeout=10.0)
         log.info("link check: %s link(s), %s dead", report.checked, len(report.dead))
 
-    return Tasks(huey, mode, send_mail, akismet_feedback, mail_due, publish_due, akismet, digest, links)
+    return Tasks(
+        huey,
+        mode,
+        send_mail,
+        akismet_feedback,
+        check_comment,
+        checks_overdue,
+        mail_due,
+        publish_due,
+        akismet,
+        digest,
+        links,
+    )

@@ -29,7 +29,9 @@ from app.redaction import services as redactions
 from app.redaction.models import Target
 
 # GET endpoints that are not HTML pages, so they are neither validated nor run through axe.
-NOT_HTML: frozenset[str] = frozenset({"static", "corrections.feed", "corrections.corrections_feed"})
+NOT_HTML: frozenset[str] = frozenset(
+    {"static", "corrections.feed", "corrections.corrections_feed", "ops.healthz", "ops.metrics"}
+)
 NOT_HTML_PREFIXES: tuple[str, ...] = ("api.",)
 
 # Single sign-on is switched on for the checked pages, so the sign-in page shows its button and the

@@ -1,0 +1,277 @@
+"""A comment flood against a cached post page: does reading survive, and is every comment judged?
+
+Run: ``CANDOR_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+.venv/bin/python bench/bench_flood.py``. It starts the production layout on this machine
+(tests/support/stack.py: one gunicorn app server, gthread, with Redis, PostgreSQL and the job worker)
+and a local Akismet (tests/support/akismet_server.py) that answers every comment after ``--akismet-delay``
+seconds (1 s). Then:
+
+1. unloaded: readers load a cached post page for ``--duration`` seconds (requests per second);
+2. flood: the same readers again while ``--commenters`` (8) threads post comments through the JSON API
+   as fast as they are answered, for ``--flood`` seconds (20).
+
+It prints the readers' throughput under flood over unloaded (target >= 0.8), how long each comment
+waited for its verdict (target: all within 10 s), and accepted answers (201 + 202) against stored
+comments (target: equal). Ratios, not asserts: the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import select  # noqa: E402
+
+from tests.support.akismet_server import AkismetServer  # noqa: E402
+from tests.support.stack import Stack, request  # noqa: E402
+
+
+def readers(port: int, path: str, seconds: float, connections: int) -> float:
+    counts = [0] * connections
+    deadline = time.monotonic() + seconds
+
+    def loop(i: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        while time.monotonic() < deadline:
+            try:
+                conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
+                answer = conn.getresponse()
+                answer.read()
+                if answer.status == 200:
+                    counts[i] += 1
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.close()
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.monotonic() - started)
+
+
+def commenters(
+    port: int, post_id: int, seconds: float, count: int, new_writers: bool = False
+) -> tuple[list[int], dict[int, int]]:
+    accepted: list[int] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def loop(i: int) -> None:
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            body = {
+                "author_name": f"Reader {i}",
+                "author_email": f"new{i}.{n}@example.net" if new_writers else f"reader{i}@example.net",
+                "body": f"Thanks for the advice on sleep hygiene for adults ({i}.{n}).",
+            }
+            try:
+                status, _, data = request(port, "POST", f"/api/v1/posts/{post_id}/comments", body, timeout=30)
+            except OSError:
+                continue
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+                if status in (201, 202):
+                    accepted.append(json.loads(data)["id"])
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return accepted, statuses
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of unloaded reading")
+    parser.add_argument("--flood", type=float, default=20.0, help="seconds of flood")
+    parser.add_argument("--commenters", type=int, default=8)
+    parser.add_argument("--readers", type=int, default=8)
+    parser.add_argument("--akismet-delay", type=float, default=1.0)
+    parser.add_argument("--budget-ms", default="300", help="CANDOR_COMMENT_CHECK_BUDGET_MS")
+    parser.add_argument("--processes", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn process")
+    parser.add_argument(
+        "--new-writers",
+        action="store_true",
+        help="every comment from a first-time writer (held for a moderator: the post page does not change)",
+    )
+    args = parser.parse_args(argv)
+
+    with AkismetServer(slow_seconds=args.akismet_delay) as akismet:
+        akismet.set_mode("slow")
+        env = {
+            "AKISMET_API_KEY": akismet.api_key,
+            "AKISMET_API_URL": akismet.base_url,
+            "AKISMET_BLOG_URL": "http://blog.example.org/",
+            "AKISMET_TIMEOUT": str(args.akismet_delay + 2),
+            "CANDOR_COMMENT_RATE_LIMIT": "100000 per minute",
+            "CANDOR_COMMENT_BURST": "100000",
+            "CANDOR_COMMENT_MIN_SECONDS": "0",
+            "CANDOR_COMMENT_CHECK_BUDGET_MS": args.budget_ms,
+        }
+        with Stack(servers=1, workers_per_server=args.processes, threads=args.threads, env=env) as stack:
+            post_id, slug = seed(stack)
+            port = stack.ports[0]
+            path = f"/posts/{slug}"
+            for _ in range(4):
+                request(port, "GET", path)
+            unloaded = readers(port, path, args.duration, args.readers)
+            print(f"unloaded: {unloaded:.1f} req/s on {path}", flush=True)
+            result: dict[str, object] = {}
+
+            def flood_them() -> None:
+                result["accepted"], result["statuses"] = commenters(
+                    port, post_id, args.flood, args.commenters
+                )
+
+            flood = threading.Thread(target=flood_them)
+            flood.start()
+            loaded = readers(port, path, args.flood, args.readers)
+            flood.join()
+            accepted: list[int] = result["accepted"]  # type: ignore[assignment]
+            print(f"under flood: {loaded:.1f} req/s; answers {result['statuses']}", flush=True)
+            waits = verdict_waits(stack, accepted, timeout=30.0)
+    ratio = loaded / unloaded if unloaded else 0.0
+    judged = [w for w in waits.values() if w is not None]
+    print(f"reading under flood / unloaded = {ratio:.2f}  (target >= 0.8)")
+    print(
+        f"comments accepted {len(accepted)}, stored {len(waits)}, judged {len(judged)}; verdict wait "
+        f"median {statistics.median(judged) if judged else float('nan'):.2f} s, "
+        f"max {max(judged, default=float('nan')):.2f} s  (target: all within 10 s)"
+    )
+    print(
+        json.dumps(
+            {
+                "unloaded": unloaded,
+                "loaded": loaded,
+                "ratio": round(ratio, 3),
+                "accepted": len(accepted),
+                "stored": len(waits),
+                "judged": len(judged),
+                "max_wait": max(judged, default=None),
+            }
+        )
+    )
+    return 0
+
+
+def seed(stack: Stack) -> tuple[int, str]:
+    """A published post and a returning reader per commenter (so Akismet's answer decides each comment)."""
+    from app.accounts.models import Role
+    from app.accounts.services import create_user
+    from app.clock import utc_now
+    from app.comments.models import Action, Comment, CommentStatus, ModerationDecision
+    from app.disclosures.services import record_disclosure
+    from app.editorial import services as editorial
+    from app.editorial.gates import GateSettings
+    from app.posts import services as posts
+
+    with stack.session() as session:
+        author = create_user(
+            session,
+            email="a@clinic.example",
+            name="Ana Author",
+            password="correct horse battery staple",
+            roles={Role.AUTHOR},
+            title="Physician",
+            department="Sleep Medicine",
+        )
+        editor = create_user(
+            session,
+            email="e@clinic.example",
+            name="Eli Editor",
+            password="correct horse battery staple",
+            roles={Role.EDITOR},
+            title="Editor",
+            department="Public Affairs",
+        )
+        record_disclosure(session, author, no_conflicts=True, interests=[])
+        body = "Adults need seven to nine hours of sleep. Sleep hygiene: regular hours, a dark room.\n\n" * 40
+        post = posts.create_draft(
+            session, author, posts.RevisionInput("Sleep hygiene for adults", body, ["https://example.org/s"])
+        )
+        editorial.submit(session, author, post, GateSettings())
+        editorial.approve(session, editor, post, 1, GateSettings())
+        now = utc_now()
+        for i in range(64):
+            comment = Comment(
+                post_id=post.id,
+                author_name=f"Reader {i}",
+                author_email=f"reader{i}@example.net",
+                author_ip="10.0.0.1",
+                body="Earlier thanks.",
+                html="<p>Earlier thanks.</p>",
+                status=CommentStatus.PUBLISHED.value,
+                reasons=[],
+                checks=[],
+                created_at=now,
+                status_changed_at=now,
+            )
+            session.add(comment)
+            session.flush()
+            session.add(
+                ModerationDecision(
+                    comment_id=comment.id,
+                    moderator_id=editor.id,
+                    action=Action.APPROVE.value,
+                    from_status="held",
+                    to_status="published",
+                    reasons=[],
+                    at=now,
+                )
+            )
+        session.commit()
+        return post.id, post.slug
+
+
+def verdict_waits(stack: Stack, ids: list[int], timeout: float) -> dict[int, float | None]:
+    """Seconds from each comment's arrival to its verdict (None: still being checked at ``timeout``)."""
+    from app.comments.models import Comment, ModerationDecision
+
+    deadline = time.monotonic() + timeout
+    with stack.session() as session:
+        while True:
+            session.expire_all()
+            rows = session.execute(
+                select(Comment.id, Comment.created_at, Comment.akismet_verdict).where(Comment.id.in_(ids))
+            ).all()
+            pending = [r for r in rows if r.akismet_verdict == "checking"]
+            if not pending or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        decided = dict(
+            session.execute(
+                select(ModerationDecision.comment_id, ModerationDecision.at).where(
+                    ModerationDecision.comment_id.in_(ids), ModerationDecision.action == "recheck"
+                )
+            ).all()
+        )
+    waits: dict[int, float | None] = {}
+    for row in rows:
+        if row.akismet_verdict == "checking":
+            waits[row.id] = None
+        elif row.id in decided:
+            waits[row.id] = (decided[row.id] - row.created_at).total_seconds()
+        else:
+            waits[row.id] = 0.0  # judged within the request's budget
+    return waits
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Operations: /healthz, request ids and JSON log lines, Prometheus /metrics and who may read it, and the
+database options for production (statement timeout, PgBouncer's transaction mode)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from app import create_app
+from app.web.ops import log_handler
+
+
+def _app(tmp_path: Any, **config: Any) -> Any:
+    return create_app({"TESTING": True, "DEMO_ACCOUNTS_DIR": str(tmp_path), **config})
+
+
+def test_healthz_says_ok_when_the_database_answers_at_the_migrations_head(client):
+    answer = client.get("/healthz")
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert body["status"] == "ok" and body["database"] == "ok" and body["migrations"] == "ok"
+    assert body["queue"] == "ok" and answer.headers["Cache-Control"] == "no-store"
+
+
+def test_healthz_is_503_without_a_database_and_before_migrations(tmp_path):
+    down = _app(tmp_path, DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:1/none")
+    unmigrated = _app(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    try:
+        answer = down.test_client().get("/healthz")
+        assert answer.status_code == 503 and answer.get_json()["database"] == "unreachable"
+        answer = unmigrated.test_client().get("/healthz")
+        body = answer.get_json()
+        assert answer.status_code == 503 and body["database"] == "ok" and body["status"] == "unavailable"
+        assert "head is" in body["migrations"]
+    finally:
+        down.extensions["candor.engine"].dispose()
+        unmigrated.extensions["candor.engine"].dispose()
+
+
+def test_healthz_reports_a_queue_that_is_down_without_taking_the_server_out(database_url, tmp_path):
+    app = _app(tmp_path, DATABASE_URL=database_url, REDIS_URL="redis://127.0.0.1:1/0")
+    try:
+        answer = app.test_client().get("/healthz")
+        body = answer.get_json()
+        assert answer.status_code == 200 and body["status"] == "degraded" and body["queue"] == "unreachable"
+    finally:
+        app.extensions["candor.engine"].dispose()
+
+
+def test_a_request_id_is_echoed_when_it_looks_like_one_and_made_up_otherwise(client, make_post):
+    post = make_post("published")
+    for path in ("/", f"/posts/{post.slug}", f"/posts/{post.slug}", "/healthz", "/no-such-page"):
+        given = client.get(path, headers={"X-Request-ID": "edge-7f3a.1"})
+        assert given.headers["X-Request-ID"] == "edge-7f3a.1", path
+        for hostile in ("<script>alert(1)</script>", "x" * 500, "a b"):
+            made = client.get(path, headers={"X-Request-ID": hostile}).headers["X-Request-ID"]
+            assert made != hostile and len(made) == 32 and made.isalnum()
+        assert len(client.get(path).headers.getlist("X-Request-ID")) == 1
+
+
+def test_json_log_lines_carry_the_request_id_route_and_status(app, client, make_post):
+    post = make_post("published")
+    app.wsgi_app.access_log = True  # what CANDOR_LOG_FORMAT=json turns on
+    stream = io.StringIO()
+    handler = log_handler("json", stream)
+    access = logging.getLogger("candor.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    try:
+        # A server reads each answer to its end (the test client only when asked): then it is logged.
+        client.get(f"/posts/{post.slug}").get_data()
+        client.get(f"/posts/{post.slug}", headers={"X-Request-ID": "trace-42"}).get_data()  # fast path
+        client.get("/no-such-page", headers={"X-Request-ID": "trace-43"}).get_data()
+    finally:
+        access.removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    hit = next(line for line in lines if line["request_id"] == "trace-42")
+    assert hit["route"] == "/posts/<slug>" and hit["status"] == 200 and hit["method"] == "GET"
+    assert hit["level"] == "INFO" and hit["duration_ms"] >= 0 and hit["path"] == f"/posts/{post.slug}"
+    missing = next(line for line in lines if line["request_id"] == "trace-43")
+    assert missing["status"] == 404 and missing["route"] == "other"
+
+
+def test_metrics_count_requests_by_route_and_report_held_comments(client, make_post):
+    post = make_post("published")
+    for _ in range(3):
+        client.get(f"/posts/{post.slug}").get_data()
+    body = client.get("/metrics").get_data(as_text=True)
+    assert 'candor_request_duration_seconds_bucket{le="0.001",method="GET",route="/posts/<slug>"}' in body
+    assert 'candor_requests_total{route="/posts/<slug>",status="200"}' in body
+    assert 'candor_comments{status="held"} 0.0' in body and "candor_queue_depth 0.0" in body
+    assert "candor_jobs_failed_total" in body
+
+
+def test_metrics_are_for_the_loopback_or_the_token_holder_only(database_url, tmp_path):
+    open_ = _app(tmp_path, DATABASE_URL=database_url)
+    guarded = _app(tmp_path, DATABASE_URL=database_url, METRICS_TOKEN="s3cret-token")
+    try:
+        anyone = open_.test_client()
+        assert anyone.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.5"}).status_code == 403
+        assert anyone.get("/metrics").status_code == 200
+        other = guarded.test_client()
+        assert other.get("/metrics").status_code == 403  # the loopback alone is not enough with a token
+        assert other.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
+        answer = other.get(
+            "/metrics",
+            headers={"Authorization": "Bearer s3cret-token"},
+            environ_base={"REMOTE_ADDR": "203.0.113.5"},
+        )
+        assert answer.status_code == 200 and "candor_requests_total" in answer.get_data(as_text=True)
+    finally:
+        open_.extensions["candor.engine"].dispose()
+        guarded.extensions["candor.engine"].dispose()
+
+
+def test_statement_timeout_and_pgbouncer_options_reach_postgresql(database_url, tmp_path):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's options")
+    timed = _app(tmp_path, DATABASE_URL=database_url, STATEMENT_TIMEOUT_MS=50)
+    pooled = _app(tmp_path, DATABASE_URL=database_url, PGBOUNCER=True)
+    try:
+        with timed.extensions["candor.engine"].connect() as connection:
+            assert connection.execute(text("SHOW statement_timeout")).scalar_one() == "50ms"
+            with pytest.raises(OperationalError, match="statement timeout"):
+                connection.execute(text("SELECT pg_sleep(1)"))
+        with pooled.extensions["candor.engine"].connect() as connection:
+            assert connection.connection.dbapi_connection.prepare_threshold is None
+        client = timed.test_client()
+        assert client.get("/healthz").status_code == 200
+    finally:
+        timed.extensions["candor.engine"].dispose()
+        pooled.extensions["candor.engine"].dispose()
