@@ -25,6 +25,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if overrides:
         app.config.from_mapping(overrides)
 
+    from app.spam import embedding
     from app.web import (
         auth,
         database,
@@ -40,6 +41,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         timezones,
     )
 
+    embedding.check_files()  # a wrong or missing model file refuses to start; the model itself loads lazily
     database.init_app(app)
     runtime.init_app(app)
     tasks.init_app(app)

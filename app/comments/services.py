@@ -152,6 +152,7 @@ def record_decision(
     )
     session.add(decision)
     session.flush()
+    learning.learn(session, comment, decision)
     return decision
 
 
@@ -166,7 +167,7 @@ def staff_directory(session: Session) -> tuple[list[str], frozenset[str]]:
 
 
 def _facts(
-    session: Session, data: CommentInput, now: datetime, burst: int, counter: RedisBurst | None
+    session: Session, post: Post, data: CommentInput, now: datetime, burst: int, counter: RedisBurst | None
 ) -> pipeline.Facts:
     recent = earlier_comments(session, data.ip, now, pipeline.BURST_WINDOW, burst, counter)
     returning = (
@@ -182,7 +183,7 @@ def _facts(
         is not None
     )
     return pipeline.Facts(
-        recent_from_ip=recent, returning_commenter=returning, feedback=learning.feedback(session)
+        recent_from_ip=recent, returning_commenter=returning, knowledge=learning.knowledge(session, post)
     )
 
 
@@ -255,7 +256,7 @@ def submit_comment(
         form_age=data.form_age,
     )
     outcome = pipeline.run(
-        submission, settings, _facts(session, data, now, settings.burst, burst_counter), checker
+        submission, settings, _facts(session, post, data, now, settings.burst, burst_counter), checker
     )
     comment = Comment(
         post_id=post.id,

