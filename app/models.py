@@ -12,8 +12,8 @@ from app.editorial.models import GateOverride, LinkCheck, Review
 from app.jobs.models import JobRun
 from app.mail.models import OutboxMessage
 from app.moderation.models import AkismetSubmission
-from app.posts.passages import PostPassage
 from app.posts.models import Approval, ApprovalWithdrawal, Post, PostSlug, Publication, Retraction, Revision
+from app.posts.passages import PostPassage
 from app.redaction.models import Redaction, RedactionApplication, RedactionRewrite
 from app.settings.models import Setting, SettingChange
 from app.sso.models import UserIdentity

@@ -38,7 +38,9 @@ def post_vectors(posts: list[dict]) -> dict[int, meaning.PostVectors]:
         pieces = meaning.passages_of(p["title"], p["body"], p.get("topics", ()))
         vectors = enc.encode_many([text for _, text in pieces])
         found[p["id"]] = meaning.PostVectors(
-            str(p["id"]), p["title"], tuple(meaning.Passage(label, v) for (label, _), v in zip(pieces, vectors))
+            str(p["id"]),
+            p["title"],
+            tuple(meaning.Passage(label, v) for (label, _), v in zip(pieces, vectors, strict=True)),
         )
     return found
 
@@ -84,7 +86,10 @@ def report(results, name: str, pick) -> None:
     for group, (tp, fp, fn) in sorted(by_group.items()) + [("ALL", total)]:
         precision = tp / (tp + fp) if tp + fp else 1.0
         recall = tp / (tp + fn) if tp + fn else 1.0
-        print(f"  {group:24} precision {precision:.2f}  recall {recall:.2f}  (held {tp + fp}, off-topic {tp + fn})")
+        print(
+            f"  {group:24} precision {precision:.2f}  recall {recall:.2f}"
+            f"  (held {tp + fp}, off-topic {tp + fn})"
+        )
 
 
 def main() -> None:

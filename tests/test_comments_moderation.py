@@ -221,10 +221,16 @@ def test_a_comment_like_one_a_moderator_approved_is_then_not_held_and_a_new_proc
     before = probe_score()
     for n in range(3):
         comment = submit(
-            app, session, post, author_email=f"r{n}@example.net", body=f"Melatonin tablets from the chemist ({n})?"
+            app,
+            session,
+            post,
+            author_email=f"r{n}@example.net",
+            body=f"Melatonin tablets from the chemist ({n})?",
         )
         moderate(session, moderator, comment, "approve")
-    spam = submit(app, session, post, author_email="s@example.net", body="Plumber needed for a leaking boiler.")
+    spam = submit(
+        app, session, post, author_email="s@example.net", body="Plumber needed for a leaking boiler."
+    )
     moderate(session, moderator, spam, "off_topic")
     session.commit()
     examples = session.scalars(select(OffTopicExample).order_by(OffTopicExample.id)).all()

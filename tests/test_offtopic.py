@@ -41,13 +41,19 @@ def _off_topic_check(comment: Comment) -> dict[str, Any]:
 
 
 def test_publication_stores_the_posts_passages_once(session: Session, make_post: Callable[..., Post]) -> None:
-    post = make_post(title="The new parking ramp opens", body="# Rates and payment\n\nThe first hour is free.")
-    rows = session.scalars(select(PostPassage).where(PostPassage.revision_id == post.published_revision_id)).all()
+    post = make_post(
+        title="The new parking ramp opens", body="# Rates and payment\n\nThe first hour is free."
+    )
+    rows = session.scalars(
+        select(PostPassage).where(PostPassage.revision_id == post.published_revision_id)
+    ).all()
     assert [r.label for r in rows] == ["the title", "the section 'Rates and payment'"]
     assert all(len(r.vector) == embedding.DIMENSION * 4 for r in rows)
 
 
-def test_hold_mode_holds_and_log_mode_only_records(app: Flask, session: Session, make_post: Callable[..., Post]) -> None:
+def test_hold_mode_holds_and_log_mode_only_records(
+    app: Flask, session: Session, make_post: Callable[..., Post]
+) -> None:
     post = make_post()
     app.config["OFFTOPIC_THRESHOLD"] = 95  # the mode is under test here, not the scorer's quality
     held = submit(app, session, post, author_email="a@example.net", body=OFF_TOPIC)
@@ -98,8 +104,16 @@ def test_a_worker_with_100000_stored_decisions_reads_a_bounded_number_of_rows(
     ids = session.scalars(
         insert(ModerationDecision).returning(ModerationDecision.id, sort_by_parameter_order=True),
         [
-            {"comment_id": comment.id, "moderator_id": moderator.id, "action": "approve", "from_status": "held",
-             "to_status": "published", "reason": "", "reasons": [], "at": now}
+            {
+                "comment_id": comment.id,
+                "moderator_id": moderator.id,
+                "action": "approve",
+                "from_status": "held",
+                "to_status": "published",
+                "reason": "",
+                "reasons": [],
+                "at": now,
+            }
             for _ in range(n)
         ],
     ).all()
@@ -107,8 +121,15 @@ def test_a_worker_with_100000_stored_decisions_reads_a_bounded_number_of_rows(
     session.execute(
         insert(OffTopicExample),
         [
-            {"decision_id": ids[i], "comment_id": comment.id, "post_id": post.id, "on_topic": i % 2 == 0,
-             "filter_on_topic": True, "vector": vector, "at": now}
+            {
+                "decision_id": ids[i],
+                "comment_id": comment.id,
+                "post_id": post.id,
+                "on_topic": i % 2 == 0,
+                "filter_on_topic": True,
+                "vector": vector,
+                "at": now,
+            }
             for i in range(n)
         ],
     )

@@ -64,7 +64,7 @@ def post_context(post: Post, revision: Revision, approved: list[str] | None = No
 
 
 def learn(session: Session, comment: Comment, decision: ModerationDecision) -> OffTopicExample | None:
-    """Keep ``decision`` as an example if it teaches: a moderator's approve, ham or off_topic of a reader's."""
+    """Keep ``decision`` as an example if it teaches: a moderator's approve, ham or off_topic."""
     if decision.action not in TEACHING or decision.moderator_id is None or comment.staff_user_id is not None:
         return None
     held_off_topic = _filter_said_off_topic(comment)
@@ -84,7 +84,7 @@ def learn(session: Session, comment: Comment, decision: ModerationDecision) -> O
 
 
 def _filter_said_off_topic(comment: Comment) -> bool:
-    """Whether the off_topic check found the comment off-topic when it arrived (held, or logged in log mode)."""
+    """Whether the off_topic check found the comment off-topic on arrival (held, or logged in log mode)."""
     return any(
         check.get("check") == "off_topic"
         and ("off_topic" in check.get("reasons", ()) or str(check.get("detail", "")).startswith("log only"))
@@ -117,14 +117,20 @@ def _blog(session: Session) -> _Blog:
             blog = _cache[key] = _Blog()
         if newest > blog.examples_through:
             rows = session.execute(
-                select(OffTopicExample.id, OffTopicExample.post_id, OffTopicExample.on_topic, OffTopicExample.vector)
+                select(
+                    OffTopicExample.id,
+                    OffTopicExample.post_id,
+                    OffTopicExample.on_topic,
+                    OffTopicExample.vector,
+                )
                 .where(OffTopicExample.id > blog.examples_through)
                 .order_by(OffTopicExample.id.desc())
                 .limit(BLOG_EXAMPLES)
             ).all()
             blog.rows_read += len(rows)
             blog.examples.extend(
-                meaning.Example(str(post_id), on, embedding.from_bytes(vector)) for _, post_id, on, vector in reversed(rows)
+                meaning.Example(str(post_id), on, embedding.from_bytes(vector))
+                for _, post_id, on, vector in reversed(rows)
             )
             del blog.examples[:-BLOG_EXAMPLES]
             blog.examples_through = newest
@@ -226,7 +232,9 @@ def overruled(session: Session) -> tuple[Overruled, list[tuple[int, str, Overrul
             .where(Post.id.in_([r[0] for r in rows]))
         ).all()
     )
-    per_post = [(pid, titles.get(pid, f"post {pid}"), Overruled(n, int(a or 0), int(b or 0))) for pid, n, a, b in rows]
+    per_post = [
+        (pid, titles.get(pid, f"post {pid}"), Overruled(n, int(a or 0), int(b or 0))) for pid, n, a, b in rows
+    ]
     per_post.sort(key=lambda r: (-r[2].overruled, -r[2].decided, r[0]))
     total = Overruled(
         sum(r[2].decided for r in per_post),

@@ -73,7 +73,9 @@ def verified(path: Path, expected: str, what: str, setting: str) -> Path:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest_.update(chunk)
     except OSError as exc:
-        raise ModelRefused(f"the off-topic {what} {path} cannot be read ({exc.strerror}); see {setting}") from None
+        raise ModelRefused(
+            f"the off-topic {what} {path} cannot be read ({exc.strerror}); see {setting}"
+        ) from None
     digest = digest_.hexdigest()
     if digest != expected:
         raise ModelRefused(
@@ -107,7 +109,9 @@ class Encoder:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            str(model), sess_options=options, providers=["CPUExecutionProvider"]
+        )
         self.inputs = {i.name for i in self.session.get_inputs()}
 
     def encode(self, text: str) -> Vector:

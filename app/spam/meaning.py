@@ -30,7 +30,8 @@ import numpy as np
 from app.spam import embedding, relevance
 
 THRESHOLD = 0.7
-"""Scores below this are held as off-topic. Chosen on the tuning posts (bench_offtopic.py): the best balance of precision and recall there."""
+"""Scores below this are held as off-topic (the ``OFFTOPIC_THRESHOLD`` setting, in percent, overrides it).
+Chosen on the tuning posts (bench/bench_offtopic.py) as the best balance of precision and recall there."""
 
 # Weights of the logistic score (fitted on the tuning posts; see bench/bench_offtopic.py --fit).
 BIAS = 0.78
@@ -152,7 +153,9 @@ def passages_of(title: str, body: str, topics: Sequence[str] = ()) -> list[tuple
     """(label, text) of every passage a post stores a vector for: title, sections, topics."""
     found = [("the title", title)]
     for heading, text in sections(title, body):
-        label = heading if heading.startswith(("the introduction", "paragraphs")) else f"the section '{heading}'"
+        label = (
+            heading if heading.startswith(("the introduction", "paragraphs")) else f"the section '{heading}'"
+        )
         found.append((label, text))
     found.extend((f"the topic '{t}'", t) for t in topics if t.strip())
     return found
@@ -188,7 +191,9 @@ def _learned(vector: np.ndarray, knowledge: Knowledge) -> tuple[float, str]:
     return vote / max(weight, 1.0), f"like {on} approved and {off} off-topic comment(s) (nearest {best:.2f})"
 
 
-def features(comment: str, vector: np.ndarray, knowledge: Knowledge) -> tuple[dict[str, float], dict[str, str]]:
+def features(
+    comment: str, vector: np.ndarray, knowledge: Knowledge
+) -> tuple[dict[str, float], dict[str, str]]:
     """The numbers the score is made of, and a label for each that a moderator can read."""
     labels: dict[str, str] = {}
     post_matrix = knowledge.post.matrix
