@@ -34,6 +34,7 @@ class SettingsForm(Form):
     comment_rate_limit = StringField("Comment rate limit")
     comment_burst = StringField("Comment burst")
     comment_max_links = StringField("Links per comment")
+    offtopic_threshold = StringField("Off-topic threshold")
 
 
 def _as_field(value: Any) -> str:
