@@ -26,7 +26,9 @@ from app.comments.models import Comment, ModerationDecision
 from app.posts.models import Post
 from app.posts.passages import PostPassage
 from app.spam import embedding
+from app.moderation.services import moderate
 from tests.support.comments import submit
+from tests.support.web import log_in, parse, text_of
 
 OFF_TOPIC = "Can anyone recommend a good plumber in the north end? Our boiler is leaking again."
 
@@ -67,6 +69,29 @@ def test_hold_mode_holds_and_log_mode_only_records(
     assert check["detail"].startswith("log only") and "would hold" in check["detail"]
     assert logged.relevance_score is not None and logged.relevance_score < 0.95  # the verdict is still kept
     assert session.get(Comment, logged.id) is not None  # never deleted
+
+
+def test_the_moderation_desk_shows_how_often_the_filter_was_overruled(
+    app: Flask, client: Any, session: Session, make_post: Callable[..., Post], moderator: User
+) -> None:
+    post = make_post(title="Visiting hours on the wards")
+    app.config["OFFTOPIC_THRESHOLD"] = 99  # everything is held as off-topic: a moderator overrules it
+    held = submit(app, session, post, author_email="a@example.net", body="Can I bring flowers for my dad?")
+    assert "off_topic" in held.reasons
+    app.config["OFFTOPIC_THRESHOLD"] = 1  # nothing is held as off-topic: a moderator removes one
+    passed = submit(app, session, post, author_email="b@example.net", body="Who won the match last night?")
+    assert "off_topic" not in passed.reasons
+    moderate(session, moderator, held, "approve")
+    moderate(session, moderator, passed, "off_topic")
+    session.commit()
+    log_in(client, moderator.email)
+    page = parse(client.get("/staff/comments/filter"))
+    assert "Overruled 2 of 2 decisions" in text_of(page, "#filter-overall")
+    row = page.select_one(f'#filter-per-post tr[data-post="{post.id}"]')
+    assert row is not None
+    assert [td.get_text(strip=True) for td in row.select("td")] == ["2", "1", "1", "100\xa0%"]
+    nav = parse(client.get("/staff/comments/"))
+    assert nav.select_one('nav.mod-nav a[href="/staff/comments/filter"]') is not None
 
 
 def test_a_model_file_with_the_wrong_checksum_is_refused_at_start(
