@@ -21,6 +21,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from app.spam import embedding, meaning, relevance  # noqa: E402
 
@@ -92,7 +93,82 @@ def report(results, name: str, pick) -> None:
         )
 
 
+def post_cost(comments: int = 200) -> None:
+    """Median time of ``POST /api/v1/posts/<id>/comments`` with the model and without it (the lexicon alone),
+    interleaved in one run on one SQLite database (bench_post_page's: migrated, demo content, a long post)."""
+    import statistics
+    import tempfile
+    import time
+
+    from bench_post_page import build_database
+    from sqlalchemy import select
+
+    from app import create_app
+    from app.comments import learning
+    from app.posts.models import Post
+
+    with tempfile.TemporaryDirectory() as directory:
+        url, slug, _ = build_database(Path(directory))
+        app = create_app(
+            {
+                "DATABASE_URL": url,
+                "COMMENT_RATE_LIMIT": "100000 per minute",
+                "COMMENT_BURST": 100000,
+                "COMMENT_MIN_SECONDS": 0.0,
+            }
+        )
+        session = app.extensions["candor.sessions"]()
+        post_id = session.scalar(select(Post.id).where(Post.slug == slug))
+        session.close()
+        client = app.test_client()
+        with_model = learning.knowledge
+
+        def post(n: int) -> float:
+            body = {
+                "author_name": "Bench Reader",
+                "author_email": f"reader{n}@example.net",
+                "body": f"Does a short nap in the afternoon count towards the hours of sleep? ({n})",
+            }
+            started = time.perf_counter()
+            answer = client.post(
+                f"/api/v1/posts/{post_id}/comments",
+                json=body,
+                environ_base={"REMOTE_ADDR": f"10.0.{n // 250}.{n % 250}"},
+            )
+            elapsed = time.perf_counter() - started
+            assert answer.status_code in (201, 202), answer.get_data(as_text=True)
+            return elapsed
+
+        for n in range(10):  # warm-up: the model loads, the caches fill
+            post(n)
+        timings: dict[bool, list[float]] = {True: [], False: []}
+        for n in range(10, 10 + 2 * comments):
+            model = n % 2 == 0
+            learning.knowledge = with_model if model else (lambda session, post: None)  # type: ignore[assignment]
+            timings[model].append(post(n))
+        learning.knowledge = with_model  # type: ignore[assignment]
+        on, off = statistics.median(timings[True]) * 1000, statistics.median(timings[False]) * 1000
+        print(f"\ncomment POST, median over {comments} each, interleaved in one run:")
+        print(f"  with the model {on:.1f} ms, without (lexicon only) {off:.1f} ms: {on - off:+.1f} ms")
+        app.extensions["candor.engine"].dispose()
+
+
+def memory() -> None:
+    """Resident memory of this process after the app, then after the model loaded and encoded once."""
+    import re as _re
+
+    def rss() -> float:
+        status = Path("/proc/self/status").read_text()
+        return int(_re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+
+    print(f"\nmemory: RSS now {rss():.0f} MB (app, data set, model loaded)")
+
+
 def main() -> None:
+    if "--post-only" in sys.argv:
+        post_cost()
+        memory()
+        return
     posts = load()
     results = list(rows(posts))
     if "--fit" in sys.argv:
@@ -103,6 +179,9 @@ def main() -> None:
                 print(p["split"], p["group"], "|", c["text"][:70], "|", s.score, s.drivers[:3])
     report(results, "meaning (app.spam.meaning)", lambda s, _: s)
     report(results, "lexicon (app.spam.relevance)", lambda _, lex: lex)
+    memory()
+    if "--no-post" not in sys.argv:
+        post_cost()
 
 
 if __name__ == "__main__":

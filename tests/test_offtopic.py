@@ -23,10 +23,10 @@ from app.clock import utc_now
 from app.comments import learning
 from app.comments.learning import OffTopicExample
 from app.comments.models import Comment, ModerationDecision
+from app.moderation.services import moderate
 from app.posts.models import Post
 from app.posts.passages import PostPassage
 from app.spam import embedding
-from app.moderation.services import moderate
 from tests.support.comments import submit
 from tests.support.web import log_in, parse, text_of
 

@@ -106,6 +106,8 @@ class _Blog:
 _cache: dict[str, _Blog] = {}
 _lock = threading.Lock()
 _engagement: list[object] = []
+_own: dict[tuple[str, int], meaning.PostVectors] = {}  # (database, revision id) -> its passages
+OWN_POSTS = 256
 
 
 def _blog(session: Session) -> _Blog:
@@ -171,9 +173,19 @@ def _read_passages(session: Session, blog: _Blog) -> None:
 
 def knowledge(session: Session, post: Post) -> meaning.Knowledge | None:
     """What the scorer compares a comment on ``post`` with; None if the post has no published revision."""
-    own = vectors_of(session, post)
-    if own is None:
+    if post.published_revision_id is None:
         return None
+    key = (str(session.get_bind().url), post.published_revision_id)
+    with _lock:
+        own = _own.get(key)
+    if own is None:
+        own = vectors_of(session, post)
+        if own is None:
+            return None
+        with _lock:  # a revision's passages never change: keep the latest few in this process
+            _own[key] = own
+            while len(_own) > OWN_POSTS:
+                del _own[next(iter(_own))]
     blog = _blog(session)
     here = session.execute(
         select(OffTopicExample.on_topic, OffTopicExample.vector)
@@ -255,3 +267,4 @@ def forget_all() -> None:
     """Drop every process-local copy (tests that recreate a database at the same address)."""
     with _lock:
         _cache.clear()
+        _own.clear()

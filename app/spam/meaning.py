@@ -24,6 +24,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -84,7 +85,7 @@ class PostVectors:
     title: str
     passages: tuple[Passage, ...]
 
-    @property
+    @cached_property
     def matrix(self) -> np.ndarray:
         if not self.passages:
             return np.zeros((0, embedding.DIMENSION), dtype=np.float32)
