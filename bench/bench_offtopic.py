@@ -46,12 +46,21 @@ def post_vectors(posts: list[dict]) -> dict[int, meaning.PostVectors]:
     return found
 
 
-def rows(posts: list[dict]):
+def rows(posts: list[dict], *, learned: bool = False):
+    """Every comment scored by both scorers. ``learned``: the moderators' decisions on the tuning posts
+    are stored examples (a tuning post's own comments excepted), as on a blog with a history."""
     enc = embedding.encoder()
     vectors = post_vectors(posts)
     engagement = meaning.engagement_vectors()
+    decided = [
+        (p["id"], meaning.Example(str(p["id"]), c["on_topic"], enc.encode(c["text"])))
+        for p in posts
+        if learned and p["split"] == "tune"
+        for c in p["comments"]
+    ]
     for p in posts:
-        knowledge = meaning.Knowledge(vectors[p["id"]], list(vectors.values()), (), engagement)
+        examples = [e for pid, e in decided if pid != p["id"]]
+        knowledge = meaning.Knowledge(vectors[p["id"]], list(vectors.values()), examples, engagement)
         context = relevance.PostContext(p["title"], p["body"], p["references"], key=str(p["id"]))
         for c in p["comments"]:
             scored = meaning.score(c["text"], context, knowledge, vector=enc.encode(c["text"]))
@@ -60,7 +69,7 @@ def rows(posts: list[dict]):
 
 
 def fit(samples: list[tuple[dict[str, float], bool]]) -> None:
-    names = ["post", "generic", "engaged", "other", "lexicon"]
+    names = ["post", "generic", "engaged", "other", "learned", "lexicon"]
     x = np.array([[f[n] for n in names] for f, _ in samples])
     y = np.array([1.0 if on else 0.0 for _, on in samples])
     x1 = np.hstack([np.ones((len(x), 1)), x])
@@ -170,7 +179,7 @@ def main() -> None:
         memory()
         return
     posts = load()
-    results = list(rows(posts))
+    results = list(rows(posts, learned="--fresh" not in sys.argv))
     if "--fit" in sys.argv:
         fit([(s.features, c["on_topic"]) for p, c, s, _ in results if p["split"] == "tune"])
     if "--errors" in sys.argv:

@@ -36,12 +36,12 @@ Chosen on the tuning posts (bench/bench_offtopic.py) as the best balance of prec
 
 # Weights of the logistic score (fitted on the tuning posts; see bench/bench_offtopic.py --fit).
 BIAS = 0.78
-W_POST = 4.29  # cosine with the closest passage of this post
-W_GENERIC = 1.34  # cosine with generic engagement, above GENERIC_FLOOR
-W_OTHER = -7.31  # how much closer the comment is to another post than to this one
-W_ENGAGED = 2.65  # share of the comment's words that are generic engagement (the lexicon's list)
-W_LEARNED = 4.0  # net vote of the nearest decided comments
-W_LEXICON = 2.36  # the lexicon's promotional signals (already negative)
+W_POST = 5.07  # cosine with the closest passage of this post
+W_GENERIC = 1.69  # cosine with generic engagement, above GENERIC_FLOOR
+W_OTHER = -8.51  # how much closer the comment is to another post than to this one
+W_ENGAGED = 2.95  # share of the comment's words that are generic engagement (the lexicon's list)
+W_LEARNED = 3.66  # net vote of the nearest decided comments
+W_LEXICON = 2.44  # the lexicon's promotional signals (already negative)
 GENERIC_FLOOR = 0.25
 NEIGHBOURS = 5  # decided comments that vote
 NEIGHBOUR_FLOOR = 0.55  # a decided comment less similar than this says nothing about this one
