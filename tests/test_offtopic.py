@@ -171,3 +171,23 @@ def test_a_worker_with_100000_stored_decisions_reads_a_bounded_number_of_rows(
     total, per_post = learning.overruled(session)
     assert total.decided == n and total.passed_but_removed == n // 2
     assert per_post[0][0] == post.id
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "word " * 999,  # far past the model's 256 tokens: truncated, still scored
+        "\u202eCan I park here?\u202c \U0001f697\U0001f17f\ufe0f " * 20,  # direction marks, emoji
+        "Сan I раrk hеrе оvеrnіght?",  # Cyrillic look-alikes
+        "?",
+    ],
+)
+def test_hostile_comments_are_scored_never_a_500(
+    app: Flask, session: Session, make_post: Callable[..., Post], body: str
+) -> None:
+    post = make_post(
+        title="The new parking ramp opens", body="# Rates and payment\n\nThe first hour is free."
+    )
+    comment = submit(app, session, post, author_email="h@example.net", body=body)
+    assert comment.relevance_score is not None and 0.0 <= comment.relevance_score <= 1.0
+    assert _off_topic_check(comment)["detail"].startswith("relevance")
