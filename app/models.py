@@ -2,6 +2,7 @@
 
 from app.accounts.models import ApiToken, User, UserRole
 from app.audit.models import AuditEntry
+from app.comments.learning import OffTopicExample
 from app.comments.models import Comment, ModerationDecision, Subscription
 from app.contact.models import ContactMessage, ContactReply
 from app.corrections.models import ErrorReport, RevisionDiff
@@ -12,6 +13,7 @@ from app.jobs.models import JobRun
 from app.mail.models import OutboxMessage
 from app.moderation.models import AkismetSubmission
 from app.posts.models import Approval, ApprovalWithdrawal, Post, PostSlug, Publication, Retraction, Revision
+from app.posts.passages import PostPassage
 from app.redaction.models import Redaction, RedactionApplication, RedactionRewrite
 from app.settings.models import Setting, SettingChange
 from app.sso.models import UserIdentity
@@ -25,6 +27,8 @@ __all__ = [
     "ContactMessage",
     "ContactReply",
     "ModerationDecision",
+    "OffTopicExample",
+    "PostPassage",
     "OutboxMessage",
     "Subscription",
     "ApiToken",

@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User
 from app.clock import freeze, utc_now
 from app.comments import learning, queries
+from app.comments.learning import OffTopicExample
 from app.comments.models import Comment, ModerationDecision
 from app.contact import services as contact
 from app.contact.models import ContactMessage
 from app.moderation.models import AkismetSubmission
 from app.moderation.services import moderate
 from app.posts.models import Post
-from app.spam.relevance import score
+from app.spam import meaning
 from tests.support.akismet_server import SUBMIT_HAM, SUBMIT_SPAM, AkismetServer
 from tests.support.comments import submit
 from tests.support.web import log_in, parse, text_of
@@ -203,7 +204,7 @@ def test_contact_replies_are_append_only_in_the_database(
 # --- what decisions teach and tell -------------------------------------------------------------------
 
 
-def test_moderator_decisions_teach_the_off_topic_scorer_and_survive_a_restart(
+def test_a_comment_like_one_a_moderator_approved_is_then_not_held_and_a_new_process_knows_it(
     app: Flask, session: Session, make_post: Callable[..., Post], moderator: User
 ) -> None:
     post = make_post(
@@ -211,14 +212,20 @@ def test_moderator_decisions_teach_the_off_topic_scorer_and_survive_a_restart(
     )
     probe = "Is melatonin from the pharmacy worth trying?"
     context = learning.post_context(post, post.published_revision)
-    before = score(probe, context, learning.feedback(session)).score
+
+    def probe_score() -> float:
+        knowledge = learning.knowledge(session, post)
+        assert knowledge is not None
+        return meaning.score(probe, context, knowledge).score
+
+    before = probe_score()
     for n in range(3):
         comment = submit(
             app,
             session,
             post,
             author_email=f"r{n}@example.net",
-            body=f"Melatonin from the pharmacy works for me ({n}).",
+            body=f"Melatonin tablets from the chemist ({n})?",
         )
         moderate(session, moderator, comment, "approve")
     spam = submit(
@@ -226,13 +233,18 @@ def test_moderator_decisions_teach_the_off_topic_scorer_and_survive_a_restart(
     )
     moderate(session, moderator, spam, "off_topic")
     session.commit()
-    taught = learning.feedback(session)
-    assert score(probe, context, taught).score > before
-    assert taught.post_weight(str(post.id), "melatonin") == 3
-    assert taught.post_weight(str(post.id), "plumber") == -1
-    snapshot = taught.to_dict()
-    learning.forget_all()  # a new process: what was taught is read back from the moderation log
-    assert learning.feedback(session).to_dict() == snapshot
+    examples = session.scalars(select(OffTopicExample).order_by(OffTopicExample.id)).all()
+    assert [e.on_topic for e in examples] == [True, True, True, False]  # one example per teaching decision
+    after = probe_score()
+    assert after > before
+    learning.forget_all()  # a new process: what was taught is read from the stored examples, not replayed
+    assert probe_score() == pytest.approx(after)
+    # With the threshold between the two scores, the probe would have been held before; now it is not.
+    app.config["OFFTOPIC_THRESHOLD"] = int((before + after) * 50)
+    if not before * 100 < app.config["OFFTOPIC_THRESHOLD"] < after * 100:
+        pytest.skip("scores too close to put a whole-percent threshold between them")
+    probed = submit(app, session, post, author_email="p@example.net", body=probe)
+    assert "off_topic" not in probed.reasons
 
 
 def test_decisions_go_back_to_akismet_and_failures_are_retried(

@@ -1,90 +1,270 @@
-"""What moderators taught the off-topic scorer, read from the moderation log itself.
+"""What moderators taught the off-topic filter: one stored example per decision, read back bounded.
 
-Each approve (or ham) decision says "this comment belongs on its post", each off_topic decision says
-it does not. The append-only log is the persisted record; ``feedback`` replays it into a
-``relevance.Feedback``, incrementally: each process keeps what it has learned and reads only the
-decisions made since, one indexed query per call. It lives here, not in app/spam, because it reads the
-comments' decision log; the scorer it feeds (app.spam.relevance) stays pure. No Flask here.
+Each approve (or ham) decision by a moderator says "this comment belongs on its post", each off_topic
+decision says it does not. When the decision is recorded, the comment's vector and that label are
+appended to ``offtopic_examples`` (with what the filter had said, so a moderator sees how often it was
+overruled). Nothing is replayed: scoring reads the latest ``PER_POST`` examples of the comment's post
+with one indexed query, and the blog-wide examples and other posts' passages from a per-process cache
+that starts from the latest ``BLOG_EXAMPLES`` / ``OTHER_POSTS`` rows and then reads only rows newer than
+it has. A worker is ready at once, whatever the history's size. It lives here, not in app/spam, because
+it reads the comments' tables; the scorer it feeds (app.spam.meaning) stays pure. No Flask here.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, LargeBinary, case, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app.clock import utc_now
 from app.comments.models import Action, Comment, ModerationDecision
+from app.db import AppendOnly, Base, intpk
 from app.posts.models import Post, Revision
-from app.spam.relevance import Feedback, PostContext
+from app.posts.passages import VECTOR_BYTES, PostPassage, vectors_of
+from app.spam import embedding, meaning
+from app.spam.relevance import PostContext
 
 TEACHING = {Action.APPROVE.value: True, Action.HAM.value: True, Action.OFF_TOPIC.value: False}
+PER_POST = 200  # the post's own latest examples read per scoring
+BLOG_EXAMPLES = 2000  # blog-wide examples kept per process (the latest)
+OTHER_POSTS = 300  # other published posts whose passages are kept per process (the latest)
 
 
-def _teaching() -> tuple[Any, ...]:
-    return (ModerationDecision.action.in_(list(TEACHING)), ModerationDecision.moderator_id.is_not(None))
+class OffTopicExample(AppendOnly, Base):
+    """A moderator's decision as an example: the comment's vector, on topic or not. Append-only."""
 
+    __tablename__ = "offtopic_examples"
+    __table_args__ = (
+        CheckConstraint(f"length(vector) = {VECTOR_BYTES}", name="vector_size"),
+        Index("ix_offtopic_examples_post", "post_id", "id"),
+    )
 
-@dataclass
-class _Learned:
-    feedback: Feedback
-    through: int  # the last decision id replayed
+    id: Mapped[intpk]
+    decision_id: Mapped[int] = mapped_column(ForeignKey("moderation_decisions.id"), unique=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"))
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+    on_topic: Mapped[bool] = mapped_column(Boolean)
+    # What the filter had said of the comment (None: it was not scored): differing means overruled.
+    filter_on_topic: Mapped[bool | None] = mapped_column(Boolean)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    at: Mapped[datetime] = mapped_column(default=utc_now)
 
-
-_cache: dict[str, _Learned] = {}
-_lock = threading.Lock()
+    def __repr__(self) -> str:
+        return f"<OffTopicExample {self.id} comment={self.comment_id} on_topic={self.on_topic}>"
 
 
 def post_context(post: Post, revision: Revision, approved: list[str] | None = None) -> PostContext:
-    """The post as the scorer sees it; keyed by id, so a retitled post keeps what was learned about it."""
+    """The post as the lexicon sees it; keyed by id, so a retitled post keeps what was learned about it."""
     return PostContext(
         revision.title, revision.body, list(revision.references), approved or [], key=str(post.id)
     )
 
 
-def feedback(session: Session) -> Feedback:
-    """Everything moderators taught so far (a copy is not made: treat it as read-only)."""
+def learn(session: Session, comment: Comment, decision: ModerationDecision) -> OffTopicExample | None:
+    """Keep ``decision`` as an example if it teaches: a moderator's approve, ham or off_topic."""
+    if decision.action not in TEACHING or decision.moderator_id is None or comment.staff_user_id is not None:
+        return None
+    held_off_topic = _filter_said_off_topic(comment)
+    scored = comment.relevance_score is not None
+    example = OffTopicExample(
+        decision_id=decision.id,
+        comment_id=comment.id,
+        post_id=comment.post_id,
+        on_topic=TEACHING[decision.action],
+        filter_on_topic=(not held_off_topic) if scored else None,
+        vector=embedding.to_bytes(embedding.encoder().encode(comment.body)),
+        at=decision.at,
+    )
+    session.add(example)
+    session.flush()
+    return example
+
+
+def _filter_said_off_topic(comment: Comment) -> bool:
+    """Whether the off_topic check found the comment off-topic on arrival (held, or logged in log mode)."""
+    return any(
+        check.get("check") == "off_topic"
+        and ("off_topic" in check.get("reasons", ()) or str(check.get("detail", "")).startswith("log only"))
+        for check in comment.checks or ()
+    )
+
+
+@dataclass
+class _Blog:
+    """One database's blog-wide examples and posts' passages in this process, newest rows last."""
+
+    examples: list[meaning.Example] = field(default_factory=list)
+    examples_through: int = 0
+    posts: dict[int, meaning.PostVectors] = field(default_factory=dict)
+    passages_through: int = 0
+    rows_read: int = 0  # for tests: how many rows this process ever read into the cache
+
+
+_cache: dict[str, _Blog] = {}
+_lock = threading.Lock()
+_engagement: list[object] = []
+_own: dict[tuple[str, int], meaning.PostVectors] = {}  # (database, revision id) -> its passages
+OWN_POSTS = 256
+
+
+def _blog(session: Session) -> _Blog:
     key = str(session.get_bind().url)
     with _lock:
-        learned = _cache.get(key)
-        # Only a moderator's approve, ham or off_topic changes what was learned (found by the action index).
-        last = session.scalar(select(func.max(ModerationDecision.id)).where(*_teaching())) or 0
-        if learned is None or learned.through > last:  # a new database at the same address
-            learned = _cache[key] = _Learned(Feedback(), 0)
-        if last > learned.through:
-            _replay(session, learned, last)
-        return learned.feedback
-
-
-def _replay(session: Session, learned: _Learned, last: int) -> None:
-    rows = session.execute(
-        select(ModerationDecision.action, Comment.body, Comment.post_id)
-        .join(Comment, Comment.id == ModerationDecision.comment_id)
-        .where(
-            ModerationDecision.id > learned.through,
-            ModerationDecision.id <= last,
-            *_teaching(),
-            Comment.staff_user_id.is_(None),
-        )
-        .order_by(ModerationDecision.id)
-    ).all()
-    contexts: dict[int, PostContext | None] = {}
-    for action, body, post_id in rows:
-        if post_id not in contexts:
-            post = session.get(Post, post_id)
-            revision = post.published_revision if post is not None else None
-            contexts[post_id] = (
-                post_context(post, revision) if post is not None and revision is not None else None
+        blog = _cache.setdefault(key, _Blog())
+        newest = session.scalar(select(func.max(OffTopicExample.id))) or 0
+        if newest < blog.examples_through:  # a new database at the same address
+            blog = _cache[key] = _Blog()
+        if newest > blog.examples_through:
+            rows = session.execute(
+                select(
+                    OffTopicExample.id,
+                    OffTopicExample.post_id,
+                    OffTopicExample.on_topic,
+                    OffTopicExample.vector,
+                )
+                .where(OffTopicExample.id > blog.examples_through)
+                .order_by(OffTopicExample.id.desc())
+                .limit(BLOG_EXAMPLES)
+            ).all()
+            blog.rows_read += len(rows)
+            blog.examples.extend(
+                meaning.Example(str(post_id), on, embedding.from_bytes(vector))
+                for _, post_id, on, vector in reversed(rows)
             )
-        context = contexts[post_id]
-        if context is not None:
-            learned.feedback.learn(body, TEACHING[action], context)
-    learned.through = last
+            del blog.examples[:-BLOG_EXAMPLES]
+            blog.examples_through = newest
+        _read_passages(session, blog)
+        return blog
+
+
+def _read_passages(session: Session, blog: _Blog) -> None:
+    """Passages of the latest published revisions this process has not read yet (bounded by OTHER_POSTS)."""
+    newest = session.scalar(select(func.max(PostPassage.id))) or 0
+    if newest <= blog.passages_through:
+        return
+    posts = session.execute(
+        select(Post.id, Revision.id, Revision.title)
+        .join(Revision, Revision.id == Post.published_revision_id)
+        .where(
+            Post.published_revision_id.in_(
+                select(PostPassage.revision_id).where(PostPassage.id > blog.passages_through)
+            )
+        )
+        .order_by(Post.id.desc())
+        .limit(OTHER_POSTS)
+    ).all()
+    for post_id, revision_id, title in posts:
+        rows = session.execute(
+            select(PostPassage.label, PostPassage.vector)
+            .where(PostPassage.revision_id == revision_id)
+            .order_by(PostPassage.position)
+        ).all()
+        blog.rows_read += len(rows)
+        blog.posts[post_id] = meaning.PostVectors(
+            str(post_id), title, tuple(meaning.Passage(label, embedding.from_bytes(v)) for label, v in rows)
+        )
+    for stale in sorted(blog.posts)[:-OTHER_POSTS]:
+        del blog.posts[stale]
+    blog.passages_through = newest
+
+
+def knowledge(session: Session, post: Post) -> meaning.Knowledge | None:
+    """What the scorer compares a comment on ``post`` with; None if the post has no published revision."""
+    if post.published_revision_id is None:
+        return None
+    key = (str(session.get_bind().url), post.published_revision_id)
+    with _lock:
+        own = _own.get(key)
+    if own is None:
+        own = vectors_of(session, post)
+        if own is None:
+            return None
+        with _lock:  # a revision's passages never change: keep the latest few in this process
+            _own[key] = own
+            while len(_own) > OWN_POSTS:
+                del _own[next(iter(_own))]
+    blog = _blog(session)
+    here = session.execute(
+        select(OffTopicExample.on_topic, OffTopicExample.vector)
+        .where(OffTopicExample.post_id == post.id)
+        .order_by(OffTopicExample.id.desc())
+        .limit(PER_POST)
+    ).all()
+    key = str(post.id)
+    examples = [meaning.Example(key, on, embedding.from_bytes(v)) for on, v in here]
+    examples += [e for e in blog.examples if e.post_key != key]
+    others = [p for pid, p in blog.posts.items() if pid != post.id]
+    return meaning.Knowledge(own, others, examples, _engagement_vectors())
+
+
+def _engagement_vectors() -> object:
+    with _lock:
+        if not _engagement:
+            _engagement.append(meaning.engagement_vectors())
+        return _engagement[0]
+
+
+@dataclass(frozen=True)
+class Overruled:
+    """How often moderators decided otherwise than the filter: held but approved, or passed but removed."""
+
+    decided: int
+    held_but_approved: int
+    passed_but_removed: int
+
+    @property
+    def overruled(self) -> int:
+        return self.held_but_approved + self.passed_but_removed
+
+    @property
+    def rate(self) -> float:
+        return self.overruled / self.decided if self.decided else 0.0
+
+
+def overruled(session: Session) -> tuple[Overruled, list[tuple[int, str, Overruled]]]:
+    """Overall, and per post (id, title, counts; most overruled first): one grouped query."""
+    E = OffTopicExample
+    rows = session.execute(
+        select(
+            E.post_id,
+            func.count(),
+            func.sum(case((E.filter_on_topic.is_(False) & E.on_topic.is_(True), 1), else_=0)),
+            func.sum(case((E.filter_on_topic.is_(True) & E.on_topic.is_(False), 1), else_=0)),
+        )
+        .where(E.filter_on_topic.is_not(None))
+        .group_by(E.post_id)
+    ).all()
+    titles = dict(
+        session.execute(
+            select(Post.id, Revision.title)
+            .join(Revision, Revision.id == Post.current_revision_id)
+            .where(Post.id.in_([r[0] for r in rows]))
+        ).all()
+    )
+    per_post = [
+        (pid, titles.get(pid, f"post {pid}"), Overruled(n, int(a or 0), int(b or 0))) for pid, n, a, b in rows
+    ]
+    per_post.sort(key=lambda r: (-r[2].overruled, -r[2].decided, r[0]))
+    total = Overruled(
+        sum(r[2].decided for r in per_post),
+        sum(r[2].held_but_approved for r in per_post),
+        sum(r[2].passed_but_removed for r in per_post),
+    )
+    return total, per_post
+
+
+def rows_read(session: Session) -> int:
+    """Rows this process has read into its blog-wide cache for this database (tests: it stays bounded)."""
+    with _lock:
+        blog = _cache.get(str(session.get_bind().url))
+        return blog.rows_read if blog else 0
 
 
 def forget_all() -> None:
     """Drop every process-local copy (tests that recreate a database at the same address)."""
     with _lock:
         _cache.clear()
+        _own.clear()

@@ -152,6 +152,7 @@ def record_decision(
     )
     session.add(decision)
     session.flush()
+    learning.learn(session, comment, decision)
     return decision
 
 
@@ -166,7 +167,7 @@ def staff_directory(session: Session) -> tuple[list[str], frozenset[str]]:
 
 
 def _facts(
-    session: Session, data: CommentInput, now: datetime, burst: int, counter: RedisBurst | None
+    session: Session, post: Post, data: CommentInput, now: datetime, burst: int, counter: RedisBurst | None
 ) -> pipeline.Facts:
     recent = earlier_comments(session, data.ip, now, pipeline.BURST_WINDOW, burst, counter)
     returning = (
@@ -182,7 +183,7 @@ def _facts(
         is not None
     )
     return pipeline.Facts(
-        recent_from_ip=recent, returning_commenter=returning, feedback=learning.feedback(session)
+        recent_from_ip=recent, returning_commenter=returning, knowledge=learning.knowledge(session, post)
     )
 
 
@@ -254,7 +255,7 @@ def submit_comment(
         honeypot=data.honeypot,
         form_age=data.form_age,
     )
-    facts = _facts(session, data, now, settings.burst, burst_counter)
+    facts = _facts(session, post, data, now, settings.burst, burst_counter)
     local = pipeline.run_local(submission, settings, facts)
     try:
         outcome = pipeline.run_remote(submission, settings, facts, local, checker)
@@ -385,7 +386,9 @@ def finish_checks(
         )
         is not None
     )
-    facts = pipeline.Facts(returning_commenter=returning, feedback=learning.feedback(session))
+    post = session.get(Post, comment.post_id)
+    assert post is not None
+    facts = pipeline.Facts(returning_commenter=returning, knowledge=learning.knowledge(session, post))
     local = pipeline.results_from_json(comment.checks)
     outcome = pipeline.run_remote(submission, settings, facts, local, pipeline.Answered(answer))
     old = states.move(comment, A.RECHECK, STATUS_FOR_VERDICT[outcome.verdict]).value

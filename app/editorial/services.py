@@ -35,6 +35,7 @@ from app.disclosures.models import Disclosure
 from app.editorial.gates import GateResult, GateSettings, evaluate, failing
 from app.editorial.models import OVERRIDABLE, Gate, GateOverride, Review, ReviewState
 from app.errors import InvalidInput, InvalidTransition, NotAllowed, PublishBlocked, StaleRevision
+from app.posts import passages
 from app.posts import services as posts
 from app.posts.models import (
     Approval,
@@ -155,6 +156,8 @@ def _move(
     post.publication_state = publication.value
     post.scheduled_approval_id = scheduled.id if scheduled is not None else None
     session.flush()
+    if published is not None:
+        passages.store(session, post, published[0])  # the off-topic filter's vectors, encoded once
     revision = post.current_revision
     record(
         session,

@@ -16,6 +16,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 
 from app.accounts.permissions import require
+from app.comments import learning
 from app.comments import queries as comment_queries
 from app.comments import services as comment_services
 from app.comments.models import MODERATOR_ACTIONS, Comment, CommentStatus
@@ -340,6 +341,14 @@ def needs_reply() -> ResponseReturnValue:
         key=lambda item: item[1],
     )
     return render_template("moderation/needs_reply.html", items=items, posts=post_map)
+
+
+@bp.get("/comments/filter")
+def off_topic_filter() -> ResponseReturnValue:
+    """How often moderators overruled the off-topic filter, overall and per post (most overruled first)."""
+    require(current_user(), "comments.moderate")
+    total, per_post = learning.overruled(db())
+    return render_template("moderation/filter.html", total=total, per_post=per_post[:100])
 
 
 @bp.get("/comments/log")

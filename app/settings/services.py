@@ -171,6 +171,14 @@ SPECS: tuple[Spec, ...] = (
         "Links a comment may carry before it is held (0 to 100).",
         _whole(0, 100),
     ),
+    Spec(
+        "offtopic_threshold",
+        "OFFTOPIC_THRESHOLD",
+        "Off-topic threshold",
+        "number",
+        "Relevance in percent below which the off-topic filter holds a comment (1 to 99; default 70).",
+        _whole(1, 99),
+    ),
 )
 BY_KEY = {spec.key: spec for spec in SPECS}
 

@@ -34,6 +34,7 @@ class SettingsForm(Form):
     comment_rate_limit = StringField("Comment rate limit")
     comment_burst = StringField("Comment burst")
     comment_max_links = StringField("Links per comment")
+    offtopic_threshold = StringField("Off-topic threshold")
 
 
 def _as_field(value: Any) -> str:
@@ -113,6 +114,7 @@ SETTINGS_BODY = api.obj(
         "comment_rate_limit": {**api.TEXT, "description": "Such as `10 per minute; 100 per day`."},
         "comment_burst": {**WHOLE, "minimum": 1, "maximum": 1000, "description": "1 to 1000."},
         "comment_max_links": {**WHOLE, "minimum": 0, "maximum": 100, "description": "0 to 100."},
+        "offtopic_threshold": {**WHOLE, "minimum": 1, "maximum": 99, "description": "1 to 99 (percent)."},
     },
     closed=True,
 )
@@ -129,6 +131,7 @@ SETTINGS = api.answer(
                 "comment_rate_limit": api.TEXT,
                 "comment_burst": {"type": "integer"},
                 "comment_max_links": {"type": "integer"},
+                "offtopic_threshold": {"type": "integer"},
             }
         )
     }

@@ -31,7 +31,7 @@ from app.gates.phones import DEFAULT_OTHER_REGIONS as PHONE_DEFAULT_OTHER_REGION
 from app.gates.phones import DEFAULT_REGION as PHONE_DEFAULT_REGION
 from app.gates.privacy import LABELS as PRIVACY_LABELS
 from app.gates.privacy import describe, scan
-from app.spam import relevance
+from app.spam import meaning, relevance
 from app.spam.akismet_adapter import AkismetResult, CommentSignals, Verdict
 from app.spam.impersonation import is_impersonation
 
@@ -93,7 +93,8 @@ class PipelineSettings:
     privacy_allow: Sequence[str] = ()
     phone_region: str = PHONE_DEFAULT_REGION
     phone_regions: Sequence[str] = PHONE_DEFAULT_OTHER_REGIONS
-    off_topic_threshold: float = relevance.THRESHOLD
+    off_topic_threshold: float = meaning.THRESHOLD
+    off_topic_mode: str = "hold"  # "log": the verdict is recorded, the comment never held for it
 
     @classmethod
     def from_config(cls, config: Any, **facts: Any) -> PipelineSettings:
@@ -106,6 +107,8 @@ class PipelineSettings:
             privacy_allow=list(config.get("PRIVACY_ALLOW") or ()),
             phone_region=config.get("PHONE_REGION") or PHONE_DEFAULT_REGION,
             phone_regions=list(config.get("PHONE_REGIONS", PHONE_DEFAULT_OTHER_REGIONS)),
+            off_topic_threshold=int(config.get("OFFTOPIC_THRESHOLD", 70)) / 100,
+            off_topic_mode=str(config.get("OFFTOPIC_MODE", "hold")),
             **facts,
         )
 
@@ -119,7 +122,8 @@ class Facts:
 
     recent_from_ip: int = 0  # comments from this IP within BURST_WINDOW, this one not counted
     returning_commenter: bool = False  # a comment from this e-mail was published before
-    feedback: relevance.Feedback | None = None
+    feedback: relevance.Feedback | None = None  # the lexicon's, used only when ``knowledge`` is None
+    knowledge: meaning.Knowledge | None = None  # the post's stored vectors and the nearest decisions
 
 
 @dataclass
@@ -209,12 +213,24 @@ def check_privacy(sub: Submission, settings: PipelineSettings, _f: Facts) -> Che
 def check_off_topic(
     sub: Submission, settings: PipelineSettings, facts: Facts
 ) -> tuple[CheckResult, relevance.Relevance]:
-    result = relevance.score(sub.body, sub.post, facts.feedback, settings.off_topic_threshold)
-    words = ", ".join(f"{word} ({weight:+.2f})" for word, weight in result.drivers[:5])
-    detail = (
-        f"relevance {result.score:.2f} (threshold {settings.off_topic_threshold:.2f}): {words or 'no words'}"
-    )
+    """Scored by meaning when the post's vectors are known, else by the lexicon (its own threshold).
+
+    In log mode a comment scored off-topic is published, and the detail says it would have been held:
+    an organisation watches the filter before trusting it. The filter only ever holds; nothing is deleted.
+    """
+    result: relevance.Relevance
+    if facts.knowledge is not None:
+        threshold = settings.off_topic_threshold
+        result = meaning.score(sub.body, sub.post, facts.knowledge, threshold=threshold)
+    else:
+        threshold = relevance.THRESHOLD
+        result = relevance.score(sub.body, sub.post, facts.feedback, threshold)
+    words = "; ".join(f"{word} ({weight:+.2f})" for word, weight in result.drivers[:5])
+    detail = f"relevance {result.score:.2f} (threshold {threshold:.2f}): {words or 'no words'}"
     if result.on_topic:
+        return CheckResult("off_topic", CheckVerdict.PUBLISH, detail=detail), result
+    if settings.off_topic_mode == "log":
+        detail = f"log only, not held (CANDOR_OFFTOPIC_MODE=log): would hold; {detail}"
         return CheckResult("off_topic", CheckVerdict.PUBLISH, detail=detail), result
     return CheckResult("off_topic", CheckVerdict.HOLD, ("off_topic",), detail), result
 

@@ -667,3 +667,22 @@ def _match(t: Term, vocab: _Vocabulary, key: str, feedback: Feedback | None) -> 
             ):
                 return 0.5, f"{t.word} (in {post_word})"
     return 0.0, t.word
+
+
+def promotional_signals(comment: str, context: PostContext) -> list[tuple[str, float]]:
+    """The lexicon's evidence that does not depend on meaning: promotional words the post lacks, links to
+    sites the post does not cite, money amounts. Each is (label, weight <= 0); the meaning scorer
+    (app.spam.meaning) adds them to its own drivers."""
+    vocab = _vocab_of(context)
+    found: list[tuple[str, float]] = []
+    for t in terms(comment):
+        weight = 0.0 if t.stem in vocab.stems else SPAM_TERMS.get(t.stem, 0.0)
+        if weight:
+            found.append((f"{t.word} (promotional)", -round(weight, 3)))
+    for url in _words(comment)[1]:
+        host = url_host(url)
+        if host not in vocab.hosts:
+            found.append((f"link to {host or 'a malformed address'}", -0.8))
+    if _MONEY.search(comment):
+        found.append(("money amount", -1.0))
+    return found

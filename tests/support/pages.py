@@ -406,6 +406,7 @@ def comment_staff_pages(seed: CommentsSeed) -> list[Page]:
         Page("moderation: a held comment", f"/staff/comments/{seed.held_id}", signed_in=True),
         Page("moderation: needs reply", "/staff/comments/needs-reply", signed_in=True),
         Page("moderation: log", "/staff/comments/log", signed_in=True),
+        Page("moderation: off-topic filter", "/staff/comments/filter", signed_in=True),
         Page("moderation: contact messages", "/staff/contact/", signed_in=True),
         Page("moderation: a contact message", f"/staff/contact/{seed.contact_id}", signed_in=True),
         Page(

@@ -1,0 +1,82 @@
+"""The vectors of a published revision's passages (title, sections, topics), stored once at publication.
+
+A comment is compared with its post's passages (app.spam.meaning); encoding them for every comment
+would cost a post's worth of encodings per comment, so they are encoded once when a revision is
+published (first publication and each correction) and kept, append-only, keyed by revision. A revision
+published before this table existed gets its rows the first time a comment needs them. No Flask here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from app.clock import utc_now
+from app.db import AppendOnly, Base, intpk
+from app.posts.models import Post, Revision
+from app.spam import embedding, meaning
+
+VECTOR_BYTES = embedding.DIMENSION * 4
+
+
+class PostPassage(AppendOnly, Base):
+    """One passage of one revision and its unit vector (float32, little-endian). Append-only."""
+
+    __tablename__ = "post_passages"
+    __table_args__ = (
+        CheckConstraint(f"length(vector) = {VECTOR_BYTES}", name="vector_size"),
+        CheckConstraint("position >= 0", name="position_natural"),
+        Index("ix_post_passages_revision", "revision_id", "position", unique=True),
+    )
+
+    id: Mapped[intpk]
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("post_revisions.id"))
+    position: Mapped[int]
+    label: Mapped[str] = mapped_column(String(300))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    def __repr__(self) -> str:
+        return f"<PostPassage revision={self.revision_id} {self.position} {self.label!r}>"
+
+
+def store(session: Session, post: Post, revision: Revision) -> list[PostPassage]:
+    """Encode and keep ``revision``'s passages, unless they were stored already (a re-publication)."""
+    existing = list(
+        session.scalars(
+            select(PostPassage).where(PostPassage.revision_id == revision.id).order_by(PostPassage.position)
+        )
+    )
+    if existing:
+        return existing
+    pieces = meaning.passages_of(revision.title, revision.body)
+    vectors = embedding.encoder().encode_many([text for _, text in pieces])
+    rows = [
+        PostPassage(
+            post_id=post.id,
+            revision_id=revision.id,
+            position=i,
+            label=label[:300],
+            vector=embedding.to_bytes(vector),
+        )
+        for i, ((label, _), vector) in enumerate(zip(pieces, vectors, strict=True))
+    ]
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def vectors_of(session: Session, post: Post) -> meaning.PostVectors | None:
+    """The published revision's passages as the scorer takes them (stored now if they were not yet)."""
+    revision = post.published_revision
+    if revision is None:
+        return None
+    rows = store(session, post, revision)
+    return meaning.PostVectors(
+        str(post.id),
+        revision.title,
+        tuple(meaning.Passage(r.label, embedding.from_bytes(r.vector)) for r in rows),
+    )

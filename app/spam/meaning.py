@@ -1,0 +1,261 @@
+"""Is a reader comment about the post it is left on? Scored by meaning, explained by its drivers.
+
+A comment is encoded once (app.spam.embedding) and compared by cosine with vectors stored when the
+post was published: its title, each section (split at headings, or by groups of paragraphs) and its
+topics. "Will a van with a roof rack fit under the barrier?" shares no word with a post on a parking
+ramp whose barrier clearance is 2.1 metres, yet its vector is near that section's. Around that:
+
+- generic engagement ("Great article, thanks!") is recognised by its closeness to a few such phrases;
+- a comment much closer to another post of the blog than to this one is about that post's subject;
+- what moderators decided teaches by example: the nearest decided comments, on this post and across
+  the blog, pull the score towards their verdict (k nearest neighbours over stored vectors);
+- the lexicon's meaning-free signals still count: promotional words, links to sites the post does not
+  cite, money amounts (app.spam.relevance.promotional_signals).
+
+The parts add up in a logistic score in (0, 1); each part is a driver the moderator sees, e.g.
+("closest to the section 'Rates and payment', 0.41", +0.9). The weights were fitted on the tuning
+posts of tests/data/offtopic_labelled.json (bench/bench_offtopic.py measures the test posts). Pure:
+the caller loads the stored vectors (``Knowledge``); no database, no Flask here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from app.spam import embedding, relevance
+
+THRESHOLD = 0.7
+"""Scores below this are held as off-topic (the ``OFFTOPIC_THRESHOLD`` setting, in percent, overrides it).
+Chosen on the tuning posts (bench/bench_offtopic.py) as the best balance of precision and recall there."""
+
+# Weights of the logistic score (fitted on the tuning posts; see bench/bench_offtopic.py --fit).
+BIAS = 0.78
+W_POST = 5.07  # cosine with the closest passage of this post
+W_GENERIC = 1.69  # cosine with generic engagement, above GENERIC_FLOOR
+W_OTHER = -8.51  # how much closer the comment is to another post than to this one
+W_ENGAGED = 2.95  # share of the comment's words that are generic engagement (the lexicon's list)
+W_LEARNED = 3.66  # net vote of the nearest decided comments
+W_LEXICON = 2.44  # the lexicon's promotional signals (already negative)
+GENERIC_FLOOR = 0.25
+NEIGHBOURS = 5  # decided comments that vote
+NEIGHBOUR_FLOOR = 0.55  # a decided comment less similar than this says nothing about this one
+BLOG_EXAMPLE_WEIGHT = 0.6  # a decision on another post counts for less than one on this post
+MAX_DRIVERS = 6
+
+ENGAGEMENT = (
+    "Great article, thank you!",
+    "Thanks, this was really helpful.",
+    "Very informative, thanks for sharing.",
+    "Where can I read more about this?",
+    "Clear and useful, sharing it with my family.",
+    "Well done, congratulations to everyone involved.",
+    "Thanks for letting us know.",
+    "Lovely post, thanks for writing it.",
+    "Good news, about time!",
+    "Sounds great, can't wait.",
+    "Congratulations, well deserved.",
+    "Good luck to the team!",
+    "What a lovely idea.",
+    "Bookmarked, sending it to a friend.",
+    "Sensible change, good move.",
+    "Really needed to read this today.",
+)
+"""Phrases any post can receive; a comment close to one of them is engagement, not a change of subject."""
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One stored piece of a post: ``label`` says what it is to a moderator ("the section 'Rates'")."""
+
+    label: str
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class PostVectors:
+    """A post's stored passages: its title, sections and topics."""
+
+    key: str
+    title: str
+    passages: tuple[Passage, ...]
+
+    @cached_property
+    def matrix(self) -> np.ndarray:
+        if not self.passages:
+            return np.zeros((0, embedding.DIMENSION), dtype=np.float32)
+        return np.stack([p.vector for p in self.passages])
+
+
+@dataclass(frozen=True)
+class Example:
+    """A comment a moderator decided: approved (on topic) or removed as off-topic."""
+
+    post_key: str
+    on_topic: bool
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """What the scorer compares a comment with, loaded by the caller (bounded: see app.comments.learning)."""
+
+    post: PostVectors
+    other_posts: Sequence[PostVectors] = ()
+    examples: Sequence[Example] = ()
+    engagement: np.ndarray | None = None  # vectors of ENGAGEMENT, from ``engagement_vectors``
+
+
+@dataclass(frozen=True)
+class Scored(relevance.Relevance):
+    """The verdict with the parts it was made of (``features``, for the benchmark and tests)."""
+
+    features: dict[str, float] = field(default_factory=dict)
+
+
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+def sections(title: str, body: str) -> list[tuple[str, str]]:
+    """The post split into (heading, text): at Markdown headings, else into groups of paragraphs.
+
+    The text under the top heading (or before the first one) is "the introduction". A heading equal to
+    the title (a post that repeats it as ``# Title``) is not a section of its own.
+    """
+    parts: list[tuple[str, str]] = []
+    last_heading, start = "", 0
+    for m in _HEADING.finditer(body):
+        parts.append((last_heading, body[start : m.start()]))
+        last_heading, start = m.group(1).strip(), m.end()
+    parts.append((last_heading, body[start:]))
+    found: list[tuple[str, str]] = []
+    for heading, text in parts:
+        text = text.strip()
+        if heading.casefold() == title.casefold():
+            heading = ""
+        if not text and not heading:
+            continue
+        if heading:
+            found.append((heading, f"{heading}. {text}".strip()))
+            continue
+        paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+        for i in range(0, len(paragraphs), 2):
+            label = "the introduction" if not found and i == 0 else f"paragraphs {i + 1}-{i + 2}"
+            found.append((label, "\n\n".join(paragraphs[i : i + 2])))
+    return found
+
+
+def passages_of(title: str, body: str, topics: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """(label, text) of every passage a post stores a vector for: title, sections, topics."""
+    found = [("the title", title)]
+    for heading, text in sections(title, body):
+        label = (
+            heading if heading.startswith(("the introduction", "paragraphs")) else f"the section '{heading}'"
+        )
+        found.append((label, text))
+    found.extend((f"the topic '{t}'", t) for t in topics if t.strip())
+    return found
+
+
+def engagement_vectors() -> np.ndarray:
+    return embedding.encoder().encode_many(list(ENGAGEMENT))
+
+
+def _learned(vector: np.ndarray, knowledge: Knowledge) -> tuple[float, str]:
+    """Net vote in [-1, 1] of the nearest decided comments similar enough to say something."""
+    if not knowledge.examples:
+        return 0.0, ""
+    matrix = np.stack([e.vector for e in knowledge.examples])
+    sims = matrix @ vector
+    order = np.argsort(-sims)[:NEIGHBOURS]
+    vote = weight = 0.0
+    on = off = 0
+    for i in order:
+        sim = float(sims[i])
+        if sim < NEIGHBOUR_FLOOR:
+            break
+        example = knowledge.examples[int(i)]
+        w = (sim - NEIGHBOUR_FLOOR) / (1 - NEIGHBOUR_FLOOR)
+        w *= 1.0 if example.post_key == knowledge.post.key else BLOG_EXAMPLE_WEIGHT
+        vote += w if example.on_topic else -w
+        weight += w
+        on += example.on_topic
+        off += not example.on_topic
+    if weight == 0:
+        return 0.0, ""
+    best = float(sims[order[0]])
+    return vote / max(weight, 1.0), f"like {on} approved and {off} off-topic comment(s) (nearest {best:.2f})"
+
+
+def features(
+    comment: str, vector: np.ndarray, knowledge: Knowledge
+) -> tuple[dict[str, float], dict[str, str]]:
+    """The numbers the score is made of, and a label for each that a moderator can read."""
+    labels: dict[str, str] = {}
+    post_matrix = knowledge.post.matrix
+    post_sim = 0.0
+    if len(post_matrix):
+        sims = post_matrix @ vector
+        best = int(np.argmax(sims))
+        post_sim = float(sims[best])
+        labels["post"] = f"closest to {knowledge.post.passages[best].label}, {post_sim:.2f}"
+    generic = 0.0
+    if knowledge.engagement is not None and len(knowledge.engagement):
+        generic = float(np.max(knowledge.engagement @ vector))
+        labels["generic"] = f"reads as generic engagement, {generic:.2f}"
+    other = 0.0
+    for post in knowledge.other_posts:
+        matrix = post.matrix
+        if not len(matrix) or post.key == knowledge.post.key:
+            continue
+        sim = float(np.max(matrix @ vector))
+        if sim - post_sim > other:
+            other = sim - post_sim
+            labels["other"] = f"closer to the post '{post.title}', {sim:.2f}"
+    learned, label = _learned(vector, knowledge)
+    terms = relevance.terms(comment)
+    engaged = sum(t.engagement for t in terms) / len(terms) if terms else 0.0
+    if label:
+        labels["learned"] = label
+    return {
+        "post": post_sim,
+        "generic": max(0.0, generic - GENERIC_FLOOR),
+        "other": other,
+        "learned": learned,
+        "engaged": engaged,
+    }, labels
+
+
+def score(
+    comment: str,
+    context: relevance.PostContext,
+    knowledge: Knowledge,
+    *,
+    threshold: float = THRESHOLD,
+    vector: np.ndarray | None = None,
+) -> Scored:
+    """Score ``comment`` (its ``vector`` if the caller has it) on the post of ``context``/``knowledge``."""
+    if vector is None:
+        vector = embedding.encoder().encode(comment)
+    values, labels = features(comment, vector, knowledge)
+    lexicon = relevance.promotional_signals(comment, context)
+    parts = [
+        (labels.get("post", "no stored passages"), W_POST * values["post"]),
+        (labels.get("generic", ""), W_GENERIC * values["generic"]),
+        ("generic words" if values["engaged"] else "", W_ENGAGED * values["engaged"]),
+        (labels.get("other", ""), W_OTHER * values["other"]),
+        (labels.get("learned", ""), W_LEARNED * values["learned"]),
+        *((label, W_LEXICON * weight) for label, weight in lexicon),
+    ]
+    z = BIAS + sum(weight for _, weight in parts)
+    value = 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
+    on_topic = value >= threshold
+    drivers = [(label, round(weight, 3)) for label, weight in parts if label and abs(weight) >= 0.005]
+    drivers.sort(key=lambda d: (-abs(d[1]), d[0]))
+    values["lexicon"] = sum(weight for _, weight in lexicon)
+    return Scored(round(value, 4), on_topic, drivers[:MAX_DRIVERS], values)

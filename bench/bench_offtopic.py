@@ -1,0 +1,197 @@
+"""Off-topic scoring: precision and recall on the test posts of tests/data/offtopic_labelled.json, for the
+meaning scorer (app.spam.meaning) and the lexicon (app.spam.relevance) side by side, per subject group;
+then what the model adds to a comment POST (median over 200 comments, with and without it, same run).
+
+    .venv/bin/python bench/bench_offtopic.py            # the report
+    .venv/bin/python bench/bench_offtopic.py --fit      # also fit the weights on the tuning posts
+
+"Off-topic" is the positive class: precision is the share of held comments that were off-topic, recall
+the share of off-topic comments that were held. The blog is every post of the set (a comment closer to
+another post's subject counts against it); no moderator decisions are used (a fresh blog).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from app.spam import embedding, meaning, relevance  # noqa: E402
+
+DATA = ROOT / "tests" / "data" / "offtopic_labelled.json"
+
+
+def load() -> list[dict]:
+    return json.loads(DATA.read_text())["posts"]
+
+
+def post_vectors(posts: list[dict]) -> dict[int, meaning.PostVectors]:
+    enc = embedding.encoder()
+    found = {}
+    for p in posts:
+        pieces = meaning.passages_of(p["title"], p["body"], p.get("topics", ()))
+        vectors = enc.encode_many([text for _, text in pieces])
+        found[p["id"]] = meaning.PostVectors(
+            str(p["id"]),
+            p["title"],
+            tuple(meaning.Passage(label, v) for (label, _), v in zip(pieces, vectors, strict=True)),
+        )
+    return found
+
+
+def rows(posts: list[dict], *, learned: bool = False):
+    """Every comment scored by both scorers. ``learned``: the moderators' decisions on the tuning posts
+    are stored examples (a tuning post's own comments excepted), as on a blog with a history."""
+    enc = embedding.encoder()
+    vectors = post_vectors(posts)
+    engagement = meaning.engagement_vectors()
+    decided = [
+        (p["id"], meaning.Example(str(p["id"]), c["on_topic"], enc.encode(c["text"])))
+        for p in posts
+        if learned and p["split"] == "tune"
+        for c in p["comments"]
+    ]
+    for p in posts:
+        examples = [e for pid, e in decided if pid != p["id"]]
+        knowledge = meaning.Knowledge(vectors[p["id"]], list(vectors.values()), examples, engagement)
+        context = relevance.PostContext(p["title"], p["body"], p["references"], key=str(p["id"]))
+        for c in p["comments"]:
+            scored = meaning.score(c["text"], context, knowledge, vector=enc.encode(c["text"]))
+            lexicon = relevance.score(c["text"], context)
+            yield p, c, scored, lexicon
+
+
+def fit(samples: list[tuple[dict[str, float], bool]]) -> None:
+    names = ["post", "generic", "engaged", "other", "learned", "lexicon"]
+    x = np.array([[f[n] for n in names] for f, _ in samples])
+    y = np.array([1.0 if on else 0.0 for _, on in samples])
+    x1 = np.hstack([np.ones((len(x), 1)), x])
+    w = np.zeros(x1.shape[1])
+    for _ in range(20000):
+        p = 1 / (1 + np.exp(-x1 @ w))
+        w -= 0.5 * (x1.T @ (p - y) / len(y) + 0.001 * np.r_[0, w[1:]])
+    print("fitted: bias and", names, np.round(w, 2))
+
+
+def report(results, name: str, pick) -> None:
+    by_group: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # tp, fp, fn
+    for p, c, scored, lexicon in results:
+        if p["split"] != "test":
+            continue
+        held = not pick(scored, lexicon).on_topic
+        off = not c["on_topic"]
+        counts = by_group[p["group"]]
+        counts[0] += held and off
+        counts[1] += held and not off
+        counts[2] += off and not held
+    total = [sum(v[i] for v in by_group.values()) for i in range(3)]
+    print(f"\n{name}: off-topic precision / recall on the test posts")
+    for group, (tp, fp, fn) in sorted(by_group.items()) + [("ALL", total)]:
+        precision = tp / (tp + fp) if tp + fp else 1.0
+        recall = tp / (tp + fn) if tp + fn else 1.0
+        print(
+            f"  {group:24} precision {precision:.2f}  recall {recall:.2f}"
+            f"  (held {tp + fp}, off-topic {tp + fn})"
+        )
+
+
+def post_cost(comments: int = 200) -> None:
+    """Median time of ``POST /api/v1/posts/<id>/comments`` with the model and without it (the lexicon alone),
+    interleaved in one run on one SQLite database (bench_post_page's: migrated, demo content, a long post)."""
+    import statistics
+    import tempfile
+    import time
+
+    from bench_post_page import build_database
+    from sqlalchemy import select
+
+    from app import create_app
+    from app.comments import learning
+    from app.posts.models import Post
+
+    with tempfile.TemporaryDirectory() as directory:
+        url, slug, _ = build_database(Path(directory))
+        app = create_app(
+            {
+                "DATABASE_URL": url,
+                "COMMENT_RATE_LIMIT": "100000 per minute",
+                "COMMENT_BURST": 100000,
+                "COMMENT_MIN_SECONDS": 0.0,
+            }
+        )
+        session = app.extensions["candor.sessions"]()
+        post_id = session.scalar(select(Post.id).where(Post.slug == slug))
+        session.close()
+        client = app.test_client()
+        with_model = learning.knowledge
+
+        def post(n: int) -> float:
+            body = {
+                "author_name": "Bench Reader",
+                "author_email": f"reader{n}@example.net",
+                "body": f"Does a short nap in the afternoon count towards the hours of sleep? ({n})",
+            }
+            started = time.perf_counter()
+            answer = client.post(
+                f"/api/v1/posts/{post_id}/comments",
+                json=body,
+                environ_base={"REMOTE_ADDR": f"10.0.{n // 250}.{n % 250}"},
+            )
+            elapsed = time.perf_counter() - started
+            assert answer.status_code in (201, 202), answer.get_data(as_text=True)
+            return elapsed
+
+        for n in range(10):  # warm-up: the model loads, the caches fill
+            post(n)
+        timings: dict[bool, list[float]] = {True: [], False: []}
+        for n in range(10, 10 + 2 * comments):
+            model = n % 2 == 0
+            learning.knowledge = with_model if model else (lambda session, post: None)  # type: ignore[assignment]
+            timings[model].append(post(n))
+        learning.knowledge = with_model  # type: ignore[assignment]
+        on, off = statistics.median(timings[True]) * 1000, statistics.median(timings[False]) * 1000
+        print(f"\ncomment POST, median over {comments} each, interleaved in one run:")
+        print(f"  with the model {on:.1f} ms, without (lexicon only) {off:.1f} ms: {on - off:+.1f} ms")
+        app.extensions["candor.engine"].dispose()
+
+
+def memory() -> None:
+    """Resident memory of this process after the app, then after the model loaded and encoded once."""
+    import re as _re
+
+    def rss() -> float:
+        status = Path("/proc/self/status").read_text()
+        return int(_re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+
+    print(f"\nmemory: RSS now {rss():.0f} MB (app, data set, model loaded)")
+
+
+def main() -> None:
+    if "--post-only" in sys.argv:
+        post_cost()
+        memory()
+        return
+    posts = load()
+    results = list(rows(posts, learned="--fresh" not in sys.argv))
+    if "--fit" in sys.argv:
+        fit([(s.features, c["on_topic"]) for p, c, s, _ in results if p["split"] == "tune"])
+    if "--errors" in sys.argv:
+        for p, c, s, _ in results:
+            if s.on_topic != c["on_topic"]:
+                print(p["split"], p["group"], "|", c["text"][:70], "|", s.score, s.drivers[:3])
+    report(results, "meaning (app.spam.meaning)", lambda s, _: s)
+    report(results, "lexicon (app.spam.relevance)", lambda _, lex: lex)
+    memory()
+    if "--no-post" not in sys.argv:
+        post_cost()
+
+
+if __name__ == "__main__":
+    main()

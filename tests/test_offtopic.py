@@ -1,0 +1,193 @@
+"""The off-topic filter by meaning (app.spam.meaning, app.comments.learning): log-only mode, the model
+file's checksum, and a worker that is ready at once however many decisions are stored.
+
+Learning from a decision is in tests/test_comments_moderation.py (a comment like one a moderator
+approved is then not held). Quality is measured in bench/bench_offtopic.py, not asserted here.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from app import create_app
+from app.accounts.models import User
+from app.clock import utc_now
+from app.comments import learning
+from app.comments.learning import OffTopicExample
+from app.comments.models import Comment, ModerationDecision
+from app.moderation.services import moderate
+from app.posts.models import Post
+from app.posts.passages import PostPassage
+from app.spam import embedding
+from tests.support.comments import submit
+from tests.support.web import log_in, parse, text_of
+
+OFF_TOPIC = "Can anyone recommend a good plumber in the north end? Our boiler is leaking again."
+
+
+@pytest.fixture
+def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
+    return comments_config
+
+
+def _off_topic_check(comment: Comment) -> dict[str, Any]:
+    return next(c for c in comment.checks if c["check"] == "off_topic")
+
+
+def test_publication_stores_the_posts_passages_once(session: Session, make_post: Callable[..., Post]) -> None:
+    post = make_post(
+        title="The new parking ramp opens", body="# Rates and payment\n\nThe first hour is free."
+    )
+    rows = session.scalars(
+        select(PostPassage).where(PostPassage.revision_id == post.published_revision_id)
+    ).all()
+    assert [r.label for r in rows] == ["the title", "the section 'Rates and payment'"]
+    assert all(len(r.vector) == embedding.DIMENSION * 4 for r in rows)
+
+
+def test_hold_mode_holds_and_log_mode_only_records(
+    app: Flask, session: Session, make_post: Callable[..., Post]
+) -> None:
+    post = make_post()
+    app.config["OFFTOPIC_THRESHOLD"] = 95  # the mode is under test here, not the scorer's quality
+    held = submit(app, session, post, author_email="a@example.net", body=OFF_TOPIC)
+    assert held.status == "held" and "off_topic" in held.reasons
+    assert _off_topic_check(held)["verdict"] == "hold"
+
+    app.config["OFFTOPIC_MODE"] = "log"
+    logged = submit(app, session, post, author_email="a@example.net", body=OFF_TOPIC)
+    check = _off_topic_check(logged)
+    assert "off_topic" not in logged.reasons and check["verdict"] == "publish"
+    assert check["detail"].startswith("log only") and "would hold" in check["detail"]
+    assert logged.relevance_score is not None and logged.relevance_score < 0.95  # the verdict is still kept
+    assert session.get(Comment, logged.id) is not None  # never deleted
+
+
+def test_the_moderation_desk_shows_how_often_the_filter_was_overruled(
+    app: Flask, client: Any, session: Session, make_post: Callable[..., Post], moderator: User
+) -> None:
+    post = make_post(title="Visiting hours on the wards")
+    app.config["OFFTOPIC_THRESHOLD"] = 99  # everything is held as off-topic: a moderator overrules it
+    held = submit(app, session, post, author_email="a@example.net", body="Can I bring flowers for my dad?")
+    assert "off_topic" in held.reasons
+    app.config["OFFTOPIC_THRESHOLD"] = 1  # nothing is held as off-topic: a moderator removes one
+    passed = submit(app, session, post, author_email="b@example.net", body="Who won the match last night?")
+    assert "off_topic" not in passed.reasons
+    moderate(session, moderator, held, "approve")
+    moderate(session, moderator, passed, "off_topic")
+    session.commit()
+    log_in(client, moderator.email)
+    page = parse(client.get("/staff/comments/filter"))
+    assert "Overruled 2 of 2 decisions" in text_of(page, "#filter-overall")
+    row = page.select_one(f'#filter-per-post tr[data-post="{post.id}"]')
+    assert row is not None
+    assert [td.get_text(strip=True) for td in row.select("td")] == ["2", "1", "1", "100\xa0%"]
+    nav = parse(client.get("/staff/comments/"))
+    assert nav.select_one('nav.mod-nav a[href="/staff/comments/filter"]') is not None
+
+
+def test_a_model_file_with_the_wrong_checksum_is_refused_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app_config: dict[str, Any]
+) -> None:
+    copy = tmp_path / "model.onnx"
+    shutil.copyfile(embedding.model_path(), copy)
+    with copy.open("r+b") as f:
+        f.seek(1000)
+        byte = f.read(1)
+        f.seek(1000)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    monkeypatch.setenv(embedding.MODEL_ENV, str(copy))
+    embedding.reset()
+    with pytest.raises(embedding.ModelRefused, match="sha256") as refused:
+        create_app(app_config)
+    assert str(copy) in str(refused.value) and embedding.MODEL_ENV in str(refused.value)
+    with pytest.raises(embedding.ModelRefused):
+        embedding.encoder()
+    monkeypatch.setenv(embedding.MODEL_ENV, str(tmp_path / "missing.onnx"))
+    with pytest.raises(embedding.ModelRefused, match="cannot be read"):
+        create_app(app_config)
+    monkeypatch.delenv(embedding.MODEL_ENV)
+    embedding.reset()
+    assert embedding.encoder().encode("hello").shape == (embedding.DIMENSION,)
+
+
+def test_a_worker_with_100000_stored_decisions_reads_a_bounded_number_of_rows(
+    app: Flask, session: Session, make_post: Callable[..., Post], moderator: User
+) -> None:
+    post = make_post()
+    comment = submit(app, session, post, author_email="a@example.net", body="Is a nap in the afternoon bad?")
+    now = utc_now()
+    n = 100_000
+    ids = session.scalars(
+        insert(ModerationDecision).returning(ModerationDecision.id, sort_by_parameter_order=True),
+        [
+            {
+                "comment_id": comment.id,
+                "moderator_id": moderator.id,
+                "action": "approve",
+                "from_status": "held",
+                "to_status": "published",
+                "reason": "",
+                "reasons": [],
+                "at": now,
+            }
+            for _ in range(n)
+        ],
+    ).all()
+    vector = embedding.to_bytes(embedding.encoder().encode(comment.body))
+    session.execute(
+        insert(OffTopicExample),
+        [
+            {
+                "decision_id": ids[i],
+                "comment_id": comment.id,
+                "post_id": post.id,
+                "on_topic": i % 2 == 0,
+                "filter_on_topic": True,
+                "vector": vector,
+                "at": now,
+            }
+            for i in range(n)
+        ],
+    )
+    session.commit()
+    learning.forget_all()  # a worker that has just started
+    knowledge = learning.knowledge(session, post)
+    assert knowledge is not None
+    assert len(knowledge.examples) <= learning.PER_POST + learning.BLOG_EXAMPLES
+    passages = session.query(PostPassage).count()
+    assert learning.rows_read(session) <= learning.BLOG_EXAMPLES + passages
+    later = submit(app, session, post, author_email="b@example.net", body="Does a short nap help?")
+    assert later.relevance_score is not None
+    assert learning.rows_read(session) <= learning.BLOG_EXAMPLES + passages  # nothing new to read
+    total, per_post = learning.overruled(session)
+    assert total.decided == n and total.passed_but_removed == n // 2
+    assert per_post[0][0] == post.id
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "word " * 999,  # far past the model's 256 tokens: truncated, still scored
+        "\u202eCan I park here?\u202c \U0001f697\U0001f17f\ufe0f " * 20,  # direction marks, emoji
+        "Сan I раrk hеrе оvеrnіght?",  # Cyrillic look-alikes
+        "?",
+    ],
+)
+def test_hostile_comments_are_scored_never_a_500(
+    app: Flask, session: Session, make_post: Callable[..., Post], body: str
+) -> None:
+    post = make_post(
+        title="The new parking ramp opens", body="# Rates and payment\n\nThe first hour is free."
+    )
+    comment = submit(app, session, post, author_email="h@example.net", body=body)
+    assert comment.relevance_score is not None and 0.0 <= comment.relevance_score <= 1.0
+    assert _off_topic_check(comment)["detail"].startswith("relevance")
