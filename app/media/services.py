@@ -146,7 +146,9 @@ def _again(
     session: Session, actor: User, media: Media, alt: str, decorative: bool, shows_patient: bool
 ) -> Media:
     """An upload of an image already in the library adds what the library lacked, and takes nothing away."""
-    session.refresh(media, with_for_update=session.get_bind().dialect.name == "postgresql")
+    if session.get_bind().dialect.name == "postgresql":  # two such uploads at once take turns
+        session.execute(select(Media.id).where(Media.id == media.id).with_for_update())
+    session.refresh(media)
     if not media.has_alt and (alt or decorative):
         media.alt, media.decorative = alt, decorative
     if shows_patient and not media.shows_patient:
