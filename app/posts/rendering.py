@@ -212,7 +212,7 @@ def render_markdown(source: str, images: Mapping[str, ImageInfo] | None = None) 
     _markdown()  # built here, in the worker, so that every child inherits it ready
     try:
         return sandbox.run(
-            functools.partial(_render, images=images),
+            functools.partial(_render, images=images) if images else _render,
             source,
             seconds=RENDER_BUDGET_SECONDS,
             memory_bytes=RENDER_MEMORY_BYTES,
