@@ -17,13 +17,13 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
-from app.media import services as media
-from app.media.storage import DatabaseStore
 from app.comments.models import Comment
 from app.contact import services as contact
 from app.corrections import services as corrections
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings
+from app.media import services as media
+from app.media.storage import DatabaseStore
 from app.posts import services as posts
 from app.posts.models import Post
 from tests.support.web import PASSWORD, form_csrf_token, log_in, parse, text_of
