@@ -554,6 +554,10 @@ def test_an_image_used_by_a_revision_is_never_deleted_and_an_unused_one_can_be(
     with pytest.raises(IntegrityError):
         session.execute(delete(Media).where(Media.id == used["id"]))
     session.rollback()
+    # Nor can the link be removed first: it is history, like the revision.
+    with pytest.raises(DBAPIError):
+        session.execute(text("DELETE FROM revision_media"))
+    session.rollback()
 
 
 # --- storage in an S3-compatible bucket ---------------------------------------------------------------
