@@ -77,11 +77,39 @@ SETTINGS: dict[str, str] = {
     "CANDOR_COMMENT_CHECK_BUDGET_MS": "ms a reader's comment waits for its checks before 202 checking",
     "CANDOR_LOG_FORMAT": "json for one JSON object per log line (with the request id), else text",
     "CANDOR_METRICS_TOKEN": "bearer token that /metrics requires; unset: /metrics answers loopback only",
+    "CANDOR_MEDIA_MAX_BYTES": "largest image file accepted for upload, in bytes",
+    "CANDOR_MEDIA_MAX_PIXELS": "most pixels (width x height) an uploaded image may have",
+    "CANDOR_MEDIA_STORAGE": "where image bytes live: database (default) or s3",
+    "CANDOR_MEDIA_S3_BUCKET": "the S3-compatible bucket for images, with CANDOR_MEDIA_STORAGE=s3",
+    "CANDOR_MEDIA_S3_ENDPOINT_URL": "the S3-compatible service's URL (MinIO, Ceph...); unset means AWS",
+    "CANDOR_MEDIA_S3_REGION": "the bucket's region",
 }
 
 
 class ConfigError(RuntimeError):
     """The environment does not describe a runnable Candor."""
+
+
+def _media(env: Mapping[str, str]) -> dict[str, Any]:
+    """Image uploads: limits, and where the bytes live (the database, or an S3-compatible bucket)."""
+    storage = env.get("CANDOR_MEDIA_STORAGE", "").strip().lower() or "database"
+    if storage not in ("database", "s3"):
+        raise ConfigError("CANDOR_MEDIA_STORAGE must be database or s3")
+    bucket = env.get("CANDOR_MEDIA_S3_BUCKET", "").strip()
+    if storage == "s3" and not bucket:
+        raise ConfigError("CANDOR_MEDIA_STORAGE=s3 needs CANDOR_MEDIA_S3_BUCKET")
+    max_bytes = _int(env, "CANDOR_MEDIA_MAX_BYTES", 15 * 1024 * 1024)
+    max_pixels = _int(env, "CANDOR_MEDIA_MAX_PIXELS", 50_000_000)
+    if max_bytes < 1 or max_pixels < 1:
+        raise ConfigError("CANDOR_MEDIA_MAX_BYTES and CANDOR_MEDIA_MAX_PIXELS must be positive")
+    return {
+        "MEDIA_MAX_BYTES": max_bytes,
+        "MEDIA_MAX_PIXELS": max_pixels,
+        "MEDIA_STORAGE": storage,
+        "MEDIA_S3_BUCKET": bucket,
+        "MEDIA_S3_ENDPOINT_URL": env.get("CANDOR_MEDIA_S3_ENDPOINT_URL", "").strip() or None,
+        "MEDIA_S3_REGION": env.get("CANDOR_MEDIA_S3_REGION", "").strip() or None,
+    }
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -381,6 +409,7 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         or "memory://",
         "MAX_CONTENT_LENGTH": _int(env, "CANDOR_MAX_CONTENT_LENGTH", 1024 * 1024),
         "TIMEZONE": _timezone(env, "CANDOR_TIMEZONE"),
+        **_media(env),
         "SITE_NAME": env.get("CANDOR_SITE_NAME", "").strip() or "Candor Clinic Blog",
         "ORGANISATION": env.get("CANDOR_ORGANISATION", "").strip() or "the Clinic",
         "BLOCKED_LINK_HOSTS": _list(env, "CANDOR_BLOCKED_LINK_HOSTS"),

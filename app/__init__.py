@@ -54,6 +54,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     jobs.init_app(app)
     outside.init_app(app)
     security.init_app(app)
+    from app.media.views import raise_upload_limit
+
+    app.before_request(raise_upload_limit)  # before CSRF protection reads an upload's form
     extensions.init_app(app)
     pagecache.init_app(app)
     auth.init_app(app)
@@ -69,6 +72,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.corrections.views import bp as corrections_bp
     from app.disclosures import views as disclosures
     from app.editorial import views as editorial
+    from app.media import views as media
     from app.moderation import views as moderation
     from app.posts import views as posts
     from app.redaction import views as redaction
@@ -91,6 +95,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(moderation.bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(redaction.bp)
+    app.register_blueprint(media.bp)
     app.register_blueprint(
         api.blueprint(
             posts.API,
@@ -100,6 +105,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             moderation.API,
             settings_api,
             redaction.API,
+            media.API,
             administration.API,
             openapi.API,
         )

@@ -71,6 +71,13 @@ class Conflict(CandorError):
     status = 409
 
 
+class TooLarge(CandorError):
+    """An upload over a size or pixel limit."""
+
+    code = "too_large"
+    status = 413
+
+
 class RenderError(CandorError):
     """Markdown that cannot be rendered safely within our limits."""
 

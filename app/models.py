@@ -11,8 +11,18 @@ from app.disclosures.models import Disclosure
 from app.editorial.models import GateOverride, LinkCheck, Review
 from app.jobs.models import JobRun
 from app.mail.models import OutboxMessage
+from app.media.models import Media, MediaBlob, MediaConsent, MediaVariant
 from app.moderation.models import AkismetSubmission
-from app.posts.models import Approval, ApprovalWithdrawal, Post, PostSlug, Publication, Retraction, Revision
+from app.posts.models import (
+    Approval,
+    ApprovalWithdrawal,
+    Post,
+    PostSlug,
+    Publication,
+    Retraction,
+    Revision,
+    RevisionMedia,
+)
 from app.posts.passages import PostPassage
 from app.redaction.models import Redaction, RedactionApplication, RedactionRewrite
 from app.settings.models import Setting, SettingChange
@@ -42,8 +52,13 @@ __all__ = [
     "Setting",
     "SettingChange",
     "LinkCheck",
+    "Media",
+    "MediaBlob",
+    "MediaConsent",
+    "MediaVariant",
     "Post",
     "Publication",
+    "RevisionMedia",
     "Retraction",
     "Redaction",
     "RedactionApplication",

@@ -80,6 +80,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "administration",  # staff accounts, passwords and tokens, audited; reset links by mail
         "contact",  # stands on mail alone
         "disclosures",
+        "media",  # the image library: uploads cleaned of metadata, renditions, patient consent
         "posts",
         "corrections",  # what a publication changed: publishing (editorial) calls it
         "editorial",

@@ -6,6 +6,7 @@ Pages are fetched over the test client and parsed; every form is posted with the
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,6 +22,8 @@ from app.contact import services as contact
 from app.corrections import services as corrections
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings
+from app.media import services as media
+from app.media.storage import DatabaseStore
 from app.posts import services as posts
 from app.posts.models import Post
 from tests.support.web import PASSWORD, form_csrf_token, log_in, parse, text_of
@@ -75,6 +78,14 @@ def cast(make_user: Callable[..., User]) -> dict[str, User]:
     }
 
 
+def _png(size: int) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), (size, 0, 0)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 @pytest.fixture
 def desk_seed(
     session: Session, cast: dict[str, User], make_post: Callable[..., Post], gate_settings: GateSettings
@@ -110,8 +121,23 @@ def desk_seed(
         contact.ContactInput("Cy Reader", "cy@example.org", "Hours", "When are you open?"),
         min_seconds=0,
     )
+    images = [
+        media.upload(
+            session,
+            ada,
+            io.BytesIO(_png(size)),
+            name=f"{size}.png",
+            alt="",
+            decorative=False,
+            shows_patient=True,
+            store=DatabaseStore(),
+            limits=media.Limits(10**7, 10**7),
+        )[0]
+        for size in (30, 40)
+    ]
     session.commit()
     return {
+        "images": images,
         "drafts": drafts,
         "in_review": in_review,
         "sent_back": sent_back,
@@ -135,6 +161,7 @@ def test_an_author_sees_their_drafts_reviews_sent_back_posts_and_error_reports(
         "dashboard",
         "new",
         "errors",
+        "media",
         "disclosure",
         "audit",
         "tokens",
@@ -174,6 +201,7 @@ def test_an_editor_sees_the_review_queue_all_posts_scheduled_posts_and_error_rep
         "reviews",
         "posts",
         "errors",
+        "media",
         "disclosure",
         "audit",
         "tokens",
@@ -562,6 +590,23 @@ def _post_forms(s: dict[str, Any], cast: dict[str, User]) -> dict[str, list[tupl
             )
         ],
         "redaction.confirm": [("/staff/redactions/999999/confirm", {})],
+        "media.library": [("/staff/media", {"file": (io.BytesIO(_png(50)), "new.png"), "alt": "A chart"})],
+        "media.item": [(f"/staff/media/{s['images'][0].id}", {"alt": "Described", "shows_patient": "1"})],
+        "media.consent": [
+            (
+                f"/staff/media/{s['images'][0].id}/consents",
+                {
+                    "form_reference": "CF-1",
+                    "consented_on": "2026-01-01",
+                    "expires_on": "2027-01-01",
+                    "scopes": "web",
+                },
+            )
+        ],
+        "media.delete": [
+            (f"/staff/media/{s['images'][1].id}/delete", {}),
+            (f"/staff/media/{s['images'][1].id}/delete", {"confirm": "yes"}),
+        ],
         # Last: signing out ends every session of that user, the walker's own included.
         "accounts.logout": [("/logout", {})],
     }

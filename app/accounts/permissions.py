@@ -54,6 +54,14 @@ RULES: dict[str, tuple[str, Callable[[User, Post | None], bool]]] = {
         lambda u, p: u.has_role(Role.EDITOR),
     ),
     "audit.view": ("Only staff can read the audit log.", _is_staff),
+    "media.upload": (
+        "Only authors and editors can add images.",
+        lambda u, p: u.has_role(Role.AUTHOR) or u.has_role(Role.EDITOR),
+    ),
+    "media.manage_any": (
+        "Only the image's uploader or an editor can change it.",
+        lambda u, p: u.has_role(Role.EDITOR),
+    ),
     "disclosure.record": ("Only staff keep disclosures.", _is_staff),
     "tokens.own": ("Only staff hold API tokens.", _is_staff),
     "users.manage": ("Only admins can manage users.", lambda u, p: u.has_role(Role.ADMIN)),

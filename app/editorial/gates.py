@@ -7,15 +7,19 @@ justification for one revision, lets a failing overridable gate pass; the findin
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.disclosures import services as disclosures
 from app.editorial.models import OVERRIDABLE, Gate, GateOverride
 from app.gates import links, phones, privacy
+from app.media import services as media
 from app.posts.models import Post, Revision
 
 
@@ -167,6 +171,60 @@ def _privacy(revision: Revision, settings: GateSettings) -> GateResult:
     return GateResult(Gate.PRIVACY, True, "No patient identifiers found.")
 
 
+_IMG = re.compile(r"<img\b[^>]*>")
+_SRC = re.compile(r'\bsrc="([^"]*)"')
+_ALT = re.compile(r'\balt="([^"]*)"')
+
+
+def _images(revision: Revision) -> list[tuple[str, str]]:
+    """(src, alt) of every image of our library the revision shows, in order, once each."""
+    seen: dict[str, str] = {}
+    for tag in _IMG.findall(revision.html):
+        src = _SRC.search(tag)
+        if src and media.MEDIA_URL.search(src.group(1)) and src.group(1) not in seen:
+            alt = _ALT.search(tag)
+            seen[src.group(1)] = html.unescape(alt.group(1)) if alt else ""
+    return list(seen.items())
+
+
+def _media_alt(session: Session, revision: Revision) -> GateResult:
+    shown = _images(revision)
+    found = media.by_hashes(session, media.referenced_hashes(" ".join(src for src, _ in shown)))
+    details = []
+    for src, alt in shown:
+        hit = media.MEDIA_URL.search(src)
+        item = found.get(hit.group("sha256")) if hit else None
+        if item is None:
+            details.append(f"{src}: not in the media library; upload the image again.")
+        elif not alt.strip() and not item.decorative:
+            details.append(
+                f"{item.label} has no alt text: describe it in the Markdown, ![what it shows]({item.path}), "
+                "or mark it decorative in the media library."
+            )
+    if details:
+        return GateResult(
+            Gate.MEDIA_ALT, False, "Every image needs alt text for readers who cannot see it.", details
+        )
+    return GateResult(Gate.MEDIA_ALT, True, f"{len(shown)} image(s), each described or decorative.")
+
+
+def _media_consent(session: Session, revision: Revision) -> GateResult:
+    today = utc_now().date()
+    found = media.by_hashes(session, media.referenced_hashes(revision.html))
+    patients = {m.id: m for m in found.values() if m.shows_patient}
+    details = [
+        f"{item.label} shows a patient and has no current consent for the web: record the signed "
+        "consent form in the media library."
+        for item in sorted(patients.values(), key=lambda m: m.id)
+        if not media.has_consent(session, item, today)
+    ]
+    if details:
+        return GateResult(
+            Gate.MEDIA_CONSENT, False, "An image of a patient needs the patient's recorded consent.", details
+        )
+    return GateResult(Gate.MEDIA_CONSENT, True, f"{len(patients)} image(s) of patients, each with consent.")
+
+
 def evaluate(
     session: Session, post: Post, settings: GateSettings, *, touches_interests: bool | None = None
 ) -> list[GateResult]:
@@ -179,6 +237,8 @@ def evaluate(
         _references(revision),
         _direct_links(revision, settings),
         _privacy(revision, settings),
+        _media_alt(session, revision),
+        _media_consent(session, revision),
     ]
     overrides = {
         o.gate: o

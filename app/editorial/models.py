@@ -26,6 +26,8 @@ class Gate(enum.StrEnum):
     REFERENCES = "references"
     DIRECT_LINKS = "direct_links"
     PRIVACY = "privacy"
+    MEDIA_ALT = "media_alt"
+    MEDIA_CONSENT = "media_consent"
 
 
 # Gates an editor may override, with a recorded justification; the others have no exception.

@@ -210,6 +210,21 @@ class Revision(AppendOnly, Base):
         return f"<Revision post={self.post_id} #{self.number} {self.kind}>"
 
 
+class RevisionMedia(AppendOnly, Base):
+    """That a revision shows an image of the library. Append-only like the revision; its foreign key
+    to ``media`` is ON DELETE RESTRICT, so the database refuses to delete an image any revision uses."""
+
+    __tablename__ = "revision_media"
+
+    revision_id: Mapped[int] = mapped_column(ForeignKey("post_revisions.id"), primary_key=True)
+    media_id: Mapped[int] = mapped_column(
+        ForeignKey("media.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+
+    def __repr__(self) -> str:
+        return f"<RevisionMedia revision={self.revision_id} media={self.media_id}>"
+
+
 class Approval(AppendOnly, Base):
     """An editor's approval of exactly one revision, with the disclosure and gate results it saw.
 

@@ -15,18 +15,27 @@ paragraph of prose is ordinary, and the budget deals with long lines that are no
 
 Bare http(s) addresses are linked (app/posts/autolink.py); the sanitiser then treats those links like any
 other, and links leaving the site get ``rel="nofollow noopener"``.
+
+Images of our own library (``/media/<sha256>.<ext>``) are made responsive after sanitising, inside the
+same sandboxed child: ``srcset`` with every stored width, ``sizes``, ``width``/``height`` of the stored
+image (so the page does not shift as it loads) and ``loading="lazy"``; an empty alt text takes the
+library's. The caller looks the images up first (``image_infos``) and passes them in: the child never
+touches the database. Other images are left as written.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
+from html import escape, unescape
 from urllib.parse import urlsplit
 
 import markdown
 import nh3
 
 from app.errors import RenderError
+from app.media.services import MEDIA_URL, ImageInfo
 from app.posts import sandbox
 from app.posts.autolink import BareUrlExtension
 
@@ -47,7 +56,7 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title", "id"},
     "abbr": {"title"},
-    "img": {"src", "alt", "title", "width", "height"},
+    "img": {"src", "alt", "title", "width", "height", "srcset", "sizes", "loading"},
     "li": {"id"},
     "sup": {"id"},
     "ol": {"start"},
@@ -68,6 +77,12 @@ _FOOTNOTE_ID = re.compile(r"^fn(ref)?:[\w-]{1,40}$")
 _EXTERNAL_LINK = re.compile(r'<a href="(https?://[^"]*)"', re.IGNORECASE)
 _LIST_MARKER = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])[ \t]")
 _QUOTE_RUN = re.compile(r"^[ \t]*((?:>[ \t]*)+)")
+SIZES = "(max-width: 48rem) 100vw, 48rem"
+"""The post column's width, for the browser to choose a rendition from ``srcset`` before layout."""
+_CANDIDATE = r"/media/[0-9a-f]{64}\.(?:jpg|png|webp|avif) \d{1,5}w"
+_OUR_SRCSET = re.compile(rf"^{_CANDIDATE}(?:, {_CANDIDATE})*$")
+_IMG_TAG = re.compile(r"<img\b([^>]*)>")
+_ATTRIBUTE = re.compile(r'([a-z-]+)="([^"]*)"')
 
 _MESSAGES = {
     sandbox.Failure.TIME: (
@@ -90,6 +105,13 @@ def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
     if attr == "id":
         return value if _FOOTNOTE_ID.match(value) else None
     if tag == "img" and attr == "src" and not value.startswith(("https://", "http://", "/")):
+        return None
+    # Only what the image post-processor writes: our own renditions, our column's sizes, lazy loading.
+    if tag == "img" and attr == "srcset" and not _OUR_SRCSET.match(value):
+        return None
+    if tag == "img" and attr == "sizes" and value != SIZES:
+        return None
+    if tag == "img" and attr == "loading" and value != "lazy":
         return None
     return value
 
@@ -145,24 +167,52 @@ def _markdown() -> markdown.Markdown:
     )
 
 
-def _render(source: str) -> str:
+def responsive_images(html: str, images: Mapping[str, ImageInfo]) -> str:
+    """Our library's images in sanitised HTML, given their renditions, size and lazy loading."""
+    if not images:
+        return html
+
+    def one(match: re.Match[str]) -> str:
+        attrs = dict(_ATTRIBUTE.findall(match.group(1)))
+        hit = MEDIA_URL.search(urlsplit(unescape(attrs.get("src", ""))).path)
+        info = images.get(hit.group("sha256")) if hit else None
+        if info is None:
+            return match.group(0)
+        alt = unescape(attrs.get("alt", "")).strip() or ("" if info.decorative else info.alt)
+        parts = [
+            ("src", info.path),
+            ("alt", alt),
+            *([("title", unescape(attrs["title"]))] if "title" in attrs else []),
+            ("width", str(info.width)),
+            ("height", str(info.height)),
+            ("srcset", ", ".join(f"{path} {width}w" for path, width in info.srcset)),
+            ("sizes", SIZES),
+            ("loading", "lazy"),
+        ]
+        return "<img " + " ".join(f'{name}="{escape(value, quote=True)}"' for name, value in parts) + ">"
+
+    return _IMG_TAG.sub(one, html)
+
+
+def _render(source: str, images: Mapping[str, ImageInfo] | None = None) -> str:
     """The render itself; runs in the forked child."""
-    html = sanitize(_markdown().reset().convert(source))
+    html = responsive_images(sanitize(_markdown().reset().convert(source)), images or {})
     if len(html) > MAX_HTML_CHARS:
         raise RenderError(_MESSAGES[sandbox.Failure.SIZE])
     return html
 
 
-def render_markdown(source: str) -> str:
+def render_markdown(source: str, images: Mapping[str, ImageInfo] | None = None) -> str:
     """Render staff Markdown to sanitised HTML, or raise RenderError with a reason a writer can act on.
 
-    Every call forks a child under the time and memory budget; see the module docstring.
+    Every call forks a child under the time and memory budget; see the module docstring. ``images``:
+    our library's images the text references, by hash (``app.media.services.image_infos``).
     """
     _precheck(source)
     _markdown()  # built here, in the worker, so that every child inherits it ready
     try:
         return sandbox.run(
-            _render,
+            functools.partial(_render, images=images) if images else _render,
             source,
             seconds=RENDER_BUDGET_SECONDS,
             memory_bytes=RENDER_MEMORY_BYTES,

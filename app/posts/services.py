@@ -19,6 +19,7 @@ from app.accounts.permissions import require
 from app.audit.services import record
 from app.clock import utc_now
 from app.errors import InvalidInput, InvalidTransition, Moved, NotFound, StaleRevision
+from app.media.services import by_hashes, image_infos, referenced_hashes
 from app.posts.models import (
     CHANGE_KINDS,
     Post,
@@ -28,6 +29,7 @@ from app.posts.models import (
     ReviewState,
     Revision,
     RevisionKind,
+    RevisionMedia,
     status_of,
 )
 from app.posts.rendering import render_markdown
@@ -106,9 +108,22 @@ def _check_kind(post: Post, data: RevisionInput) -> tuple[str, str]:
     return data.kind, note
 
 
+def render(session: Session, body: str) -> str:
+    """``body`` rendered, with the library's images it uses made responsive (see app/posts/rendering.py)."""
+    return render_markdown(body, image_infos(session, body))
+
+
+def _link_media(session: Session, revision: Revision) -> None:
+    """Record which library images the revision shows: the database then keeps them (ON DELETE
+    RESTRICT) for as long as the revision exists, which is forever."""
+    for media_id in sorted({m.id for m in by_hashes(session, referenced_hashes(revision.html)).values()}):
+        session.add(RevisionMedia(revision_id=revision.id, media_id=media_id))
+    session.flush()
+
+
 def create_draft(session: Session, actor: User, data: RevisionInput) -> Post:
     require(actor, "post.create")
-    html = render_markdown(data.body)
+    html = render(session, data.body)
     post = Post(author_id=actor.id)
     session.add(post)
     session.flush()
@@ -126,6 +141,7 @@ def create_draft(session: Session, actor: User, data: RevisionInput) -> Post:
     )
     session.add(revision)
     session.flush()
+    _link_media(session, revision)
     post.current_revision = revision
     session.flush()
     record(session, actor, "post.created", post_id=post.id, revision_number=1)
@@ -157,7 +173,7 @@ def revise(
     if current.same_as(data.title, data.body, data.references, data.personal_view):
         return current, False
     kind, note = _check_kind(post, data)
-    html = render_markdown(data.body)
+    html = render(session, data.body)
     revision = Revision(
         post_id=post.id,
         number=current.number + 1,
@@ -172,6 +188,7 @@ def revise(
     )
     session.add(revision)
     session.flush()
+    _link_media(session, revision)
     post.current_revision = revision
     session.flush()
     record(

@@ -47,6 +47,7 @@ from app.db import on_commit
 from app.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from app.gates.privacy import scan
 from app.mail.models import OutboxMessage
+from app.media.services import image_infos
 from app.moderation.models import AkismetSubmission
 from app.posts import services as posts
 from app.posts.models import Post, PostSlug, Publication, Revision
@@ -428,7 +429,7 @@ def _serialize_on_post(session: Session, post_id: int | None) -> None:
 def _rewrite_revision(session: Session, revision: Revision, new: dict[str, str], count: int) -> None:
     """The one UPDATE of a stored revision (the database checks it against the application just written),
     and the cached diffs computed from its old text, which only now may go."""
-    html = render_markdown(new["body"])
+    html = render_markdown(new["body"], image_infos(session, new["body"]))
     table = Revision.__table__
     session.execute(
         update(table)

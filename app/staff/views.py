@@ -29,6 +29,7 @@ from app.editorial import services as editorial
 from app.editorial.gates import GateResult
 from app.editorial.models import OVERRIDABLE, Gate
 from app.errors import InvalidInput, PublishBlocked, RenderError, StaleRevision
+from app.media.services import image_infos
 from app.moderation import queries as comment_queries
 from app.posts import services as posts
 from app.posts.models import Post, Revision
@@ -72,6 +73,8 @@ GATE_LABELS = {
     Gate.REFERENCES: "References",
     Gate.DIRECT_LINKS: "Direct links",
     Gate.PRIVACY: "Patient privacy",
+    Gate.MEDIA_ALT: "Image descriptions (alt text)",
+    Gate.MEDIA_CONSENT: "Patient consent for images",
 }
 
 ACTION_LABELS = {
@@ -421,7 +424,7 @@ def _editor(
 
 def _preview(form: EditorForm, post: Post | None) -> Any:
     try:
-        html = render_markdown(form.body.data or "")
+        html = render_markdown(form.body.data or "", image_infos(db(), form.body.data or ""))
     except RenderError as exc:
         form.body.errors.append(exc.message)
         return _editor(form, post, status=422)

@@ -82,6 +82,8 @@ def staff_links(user: User | None) -> list[dict[str, str]]:
         links += [("reviews", "Review queue", "staff.reviews"), ("posts", "All posts", "staff.post_list")]
     if can(user, "post.create") or can(user, "post.request_changes"):
         links.append(("errors", "Error reports", "corrections.report_queue"))
+    if can(user, "media.upload"):
+        links.append(("media", "Images", "media.library"))
     if can(user, PERMISSION):
         links.append(("comments", "Comments", "moderation.queue"))
     links += [("disclosure", "My disclosure", "staff.disclosure"), ("audit", "Audit log", "staff.audit_log")]

@@ -32,8 +32,15 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+def _staff_upload_json() -> bool:
+    """The editor's paste-and-drop upload asks for JSON and is told ``{error, message}`` (its contract)."""
+    return request.path == "/staff/media" and request.accept_mimetypes.best == "application/json"
+
+
 def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
-    if wants_json():
+    if _staff_upload_json():
+        response = jsonify({"error": code, "message": message})
+    elif wants_json():
         body: dict[str, Any] = {"code": code, "message": message}
         body.update(details or {})
         response = jsonify({"error": body})
@@ -66,7 +73,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge) -> Response:
-        limit = app.config["MAX_CONTENT_LENGTH"]
+        limit = request.max_content_length or app.config["MAX_CONTENT_LENGTH"]
         return error_response(413, "too_large", f"The request is too large; the limit is {limit:,} bytes.")
 
     @app.errorhandler(HTTPException)

@@ -30,7 +30,14 @@ from app.redaction.models import Target
 
 # GET endpoints that are not HTML pages, so they are neither validated nor run through axe.
 NOT_HTML: frozenset[str] = frozenset(
-    {"static", "corrections.feed", "corrections.corrections_feed", "ops.healthz", "ops.metrics"}
+    {
+        "static",
+        "corrections.feed",
+        "corrections.corrections_feed",
+        "ops.healthz",
+        "ops.metrics",
+        "media.serve",
+    }
 )
 NOT_HTML_PREFIXES: tuple[str, ...] = ("api.",)
 
@@ -83,6 +90,7 @@ class Site:
     comments: CommentsSeed | None = None  # reader and staff comments on ``post``, a contact message
     redaction_id: int = 0  # a pending redaction of ``post``'s revision 1
     report_id: int | None = None  # a reader's open error report on ``post``
+    image_id: int = 0  # a library image showing a patient, with an expired consent record
 
 
 def seed_site(
@@ -135,8 +143,10 @@ def seed_site(
         text="Ibuprofen",
         reason="Checking the pages.",
     )
+    image = _image(session, staff)
     session.commit()
     return Site(
+        image_id=image,
         post=post,
         draft=draft,
         in_review=in_review,
@@ -250,12 +260,51 @@ def every_page(site: Site) -> list[Page]:
         Page("admin: new staff account", "/staff/users/new", signed_in=True),
         Page("admin: a staff account", f"/staff/users/{site.author.id}", signed_in=True),
         Page("admin: deactivate, confirm", f"/staff/users/{site.author.id}/deactivate", signed_in=True),
+        # Images (issue 12): the library, one image, its deletion.
+        Page("staff: images", "/staff/media", signed_in=True),
+        Page("staff: an image", f"/staff/media/{site.image_id}", signed_in=True),
+        Page("staff: delete an image, confirm", f"/staff/media/{site.image_id}/delete", signed_in=True),
     ]
     if site.comments is not None:
         reader += comment_reader_pages(site, site.comments)
         staff_only += comment_staff_pages(site.comments)
     signed_in = [replace(page, signed_in=True) for page in reader if page.also_signed_in]
     return reader + signed_in + staff_only
+
+
+def _image(session: Session, staff: User) -> int:
+    """A library image of a patient, with a consent record that has run out."""
+    import io
+    from datetime import date
+
+    from PIL import Image
+
+    from app.media import services as media
+    from app.media.storage import DatabaseStore
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), (90, 140, 200)).save(buffer, format="JPEG")
+    image, _ = media.upload(
+        session,
+        staff,
+        buffer,
+        name="ward-round.jpg",
+        alt="A nurse talking with a patient on the ward",
+        decorative=False,
+        shows_patient=True,
+        store=DatabaseStore(),
+        limits=media.Limits(10**7, 10**7),
+    )
+    media.record_consent(
+        session,
+        staff,
+        image,
+        form_reference="CF-2025-001",
+        consented_on=date(2025, 1, 1),
+        expires_on=date(2025, 12, 31),
+        scopes=["web", "print"],
+    )
+    return image.id
 
 
 def _reset_token(user: User) -> str:

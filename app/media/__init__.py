@@ -1,0 +1,1 @@
+"""Images: uploaded, stripped of every byte of metadata, stored once by content hash, served immutable."""
