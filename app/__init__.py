@@ -34,6 +34,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         jobs,
         outside,
         pagecache,
+        readers,
         runtime,
         security,
         tasks,
@@ -52,6 +53,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     timezones.init_app(app)
     desk.init_app(app)
+    readers.init_app(app)
 
     from app.accounts.views import bp as accounts_bp
     from app.administration import views as administration

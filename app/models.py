@@ -2,7 +2,7 @@
 
 from app.accounts.models import ApiToken, User, UserRole
 from app.audit.models import AuditEntry
-from app.comments.models import Comment, ModerationDecision, Subscription
+from app.comments.models import Comment, CommentClosure, ModerationDecision, Subscription
 from app.contact.models import ContactMessage, ContactReply
 from app.corrections.models import ErrorReport, RevisionDiff
 from app.db import Base
@@ -11,8 +11,18 @@ from app.editorial.models import GateOverride, LinkCheck, Review
 from app.jobs.models import JobRun
 from app.mail.models import OutboxMessage
 from app.moderation.models import AkismetSubmission
-from app.posts.models import Approval, ApprovalWithdrawal, Post, PostSlug, Publication, Retraction, Revision
+from app.posts.models import (
+    Approval,
+    ApprovalWithdrawal,
+    Post,
+    PostSlug,
+    Publication,
+    Retraction,
+    Revision,
+    Topic,
+)
 from app.redaction.models import Redaction, RedactionApplication, RedactionRewrite
+from app.search.models import SearchDocument
 from app.settings.models import Setting, SettingChange
 from app.sso.models import UserIdentity
 
@@ -22,6 +32,7 @@ __all__ = [
     "PostSlug",
     "AkismetSubmission",
     "Comment",
+    "CommentClosure",
     "ContactMessage",
     "ContactReply",
     "ModerationDecision",
@@ -45,6 +56,8 @@ __all__ = [
     "RedactionApplication",
     "RedactionRewrite",
     "Review",
+    "SearchDocument",
+    "Topic",
     "Revision",
     "User",
     "UserRole",

@@ -80,6 +80,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "contact",  # stands on mail alone
         "disclosures",
         "posts",
+        "search",  # the full-text index of what readers see: publishing and redaction keep it current
         "corrections",  # what a publication changed: publishing (editorial) calls it
         "editorial",
         "comments",  # uses spam; knows nothing of moderation

@@ -17,7 +17,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from flask.typing import ResponseReturnValue
 
 from app.accounts.permissions import can
-from app.comments import queries, services, tokens
+from app.comments import closing, queries, services, tokens
 from app.comments.models import Comment, CommentStatus
 from app.errors import InvalidInput, NotFound
 from app.posts import services as posts
@@ -77,6 +77,11 @@ def _comment_for_status(token: str) -> Comment:
     return comment
 
 
+def close_after_days() -> int:
+    """CANDOR_COMMENTS_CLOSE_AFTER_DAYS: 0 (unset) leaves comments open however old the post."""
+    return int(current_app.config.get("COMMENTS_CLOSE_AFTER_DAYS") or 0)
+
+
 def is_staff_writer() -> bool:
     return can(current_user(), "comments.staff_comment")
 
@@ -89,6 +94,7 @@ def _comment_helpers() -> dict[str, Any]:
     """``comment_thread(post)`` for templates/comments/_thread.html, included by the post page."""
     return {
         "comment_thread": lambda post: queries.thread(db(), post.id),
+        "comments_closed": lambda post: closing.closed_reason(db(), post, close_after_days()),
         "reason_label": pipeline.reason_label,
     }
 
@@ -153,6 +159,7 @@ def post_comment(slug: str) -> ResponseReturnValue:
         site=site(),
         burst_counter=burst_counter(),
         replaces=_replaced(request.form.get("replaces")),
+        close_after_days=close_after_days(),
     )
     if comment.status == CommentStatus.PUBLISHED:
         return redirect(url_for("posts.show", slug=post.slug, _anchor=f"comment-{comment.id}"), 303)
@@ -401,6 +408,7 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
         settings=pipeline_settings(),
         site=site(),
         burst_counter=burst_counter(),
+        close_after_days=close_after_days(),
     )
     published = comment.status == CommentStatus.PUBLISHED
     # A writer is told only what they can fix; the rest (impersonation, Akismet, first comment ...)

@@ -46,6 +46,7 @@ from app.posts.models import (
     Revision,
 )
 from app.posts.models import ReviewState as PostReview
+from app.search import services as search
 
 R = PostReview
 P = PublicationState
@@ -409,6 +410,7 @@ def _publish(
     session.flush()
     session.expire(post, ["published_revision"])
     corrections.after_publication(session, post, revision, publication)
+    search.index_post(session, post)
     events.post_published.send(post, revision=revision)
     return publication
 

@@ -20,6 +20,7 @@ from app.accounts.models import User
 from app.accounts.permissions import can, require
 from app.audit import services as audit
 from app.clock import LocalTimeError, available_zones, from_local, utc_now
+from app.comments.views import close_after_days
 from app.contact import services as contact
 from app.corrections import services as corrections
 from app.corrections.diff import diff_html
@@ -289,7 +290,8 @@ def _work(user: User) -> list[dict[str, Any]]:
                     (
                         "needs_reply",
                         "Waiting for a reply",
-                        len(comment_queries.waiting_for_reply(db())) + len(contact.waiting(db())),
+                        len(comment_queries.waiting_for_reply(db(), close_after_days()))
+                        + len(contact.waiting(db())),
                         url_for("moderation.needs_reply"),
                     ),
                     (

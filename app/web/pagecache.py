@@ -22,6 +22,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request, session
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.comments.closing import closed_by_age
 from app.posts.services import page_key
 from app.settings.services import version as settings_version
 from app.web import runtime
@@ -153,7 +154,11 @@ class FastPath:
             return None  # Flask will answer, with a proper error page if the database is down
         if key is None:
             return None
-        return (environ["PATH_INFO"], b"", version, ("changes" if match.group(2) else "post", key))
+        if match.group(2):
+            return (environ["PATH_INFO"], b"", version, ("changes", key))
+        # As app.posts.views.post_page_key: whether comments have closed by age is part of the page.
+        days = int(self.app.config.get("COMMENTS_CLOSE_AFTER_DAYS") or 0)
+        return (environ["PATH_INFO"], b"", version, ("post", (*key, closed_by_age(key[-1], days))))
 
     def _through_flask(
         self, full_key: Hashable, environ: dict[str, Any], start_response: Callable[..., Any]
