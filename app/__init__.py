@@ -66,10 +66,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.moderation import views as moderation
     from app.posts import views as posts
     from app.redaction import views as redaction
+    from app.search import views as search
     from app.settings.views import API as settings_api
     from app.settings.views import bp as settings_bp
     from app.sso.views import bp as sso_bp
     from app.staff.views import bp as staff_bp
+    from app.topics import views as topics
     from app.web import api, openapi
 
     app.register_blueprint(accounts_bp)
@@ -85,6 +87,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(moderation.bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(redaction.bp)
+    app.register_blueprint(topics.bp)
+    app.register_blueprint(search.bp)
     app.register_blueprint(
         api.blueprint(
             posts.API,
@@ -94,6 +98,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             moderation.API,
             settings_api,
             redaction.API,
+            topics.API,
+            search.API,
             administration.API,
             openapi.API,
         )

@@ -47,6 +47,7 @@ API = api.Routes()  # this module's JSON routes, added to /api/v1 by create_app
 
 PER_PAGE = 10
 MAX_BODY_CHARS = 200_000
+MAX_TOPICS = 10
 
 
 # --- reader pages ----------------------------------------------------------------------------------
@@ -225,12 +226,32 @@ REVISION_FIELDS: dict[str, Any] = {
         "description": "What changed and why (required after publication, but minor).",
     },
     "personal_view": BOOL,
+    "topics": {
+        "type": ["array", "null"],
+        "items": TEXT,
+        "maxItems": MAX_TOPICS,
+        "description": "Topic names from the editors' list (GET /api/v1/topics); an unknown name is "
+        "refused with 422. On a revision, leaving it out keeps the current topics.",
+    },
 }
-NEW_POST = obj(REVISION_FIELDS, "title", "body")
+NEW_POST = obj(
+    {
+        **REVISION_FIELDS,
+        "type": {
+            "type": "string",
+            "enum": ["post", "page"],
+            "default": "post",
+            "description": "page: a standing page served at /pages/<slug>, not in the home page or feed.",
+        },
+    },
+    "title",
+    "body",
+)
 NEW_REVISION = obj({**REVISION_FIELDS, "base_revision": ID}, "body", "base_revision")
 POST_CREATED = answer(
     {
         "id": ID,
+        "type": TEXT,
         "slug": nullable(TEXT),
         "status": STATUS,
         "publication_state": PUBLICATION_STATE,
@@ -241,6 +262,8 @@ POST_CREATED = answer(
 POST = answer(
     {
         "id": ID,
+        "type": TEXT,
+        "topics": {"type": "array", "items": TEXT},
         "slug": nullable(TEXT),
         "status": STATUS,
         "publication_state": PUBLICATION_STATE,
@@ -301,11 +324,13 @@ def post_json(post: Post, *, staff: bool) -> dict[str, Any]:
     assert shown is not None
     data: dict[str, Any] = {
         "id": post.id,
+        "type": post.type,
+        "topics": [t.name for t in shown.topics],
         "slug": post.slug,
         "status": post.status,
         "publication_state": post.publication_state,
         "review_state": post.review_state,
-        "url": public_url("posts.show", slug=post.slug) if post.slug else None,
+        "url": public_reader_url("show", post) if post.slug else None,
         "title": shown.title,
         "body": shown.body,
         "html": shown.html,
@@ -339,6 +364,13 @@ def _revision_input(
 ) -> services.RevisionInput:
     title = data.get("title", title_default)
     references = data.get("references", references_default)
+    topics = data.get("topics")
+    if topics is not None and (
+        not isinstance(topics, list)
+        or len(topics) > MAX_TOPICS
+        or not all(isinstance(t, str) for t in topics)
+    ):
+        raise InvalidInput(f"topics must be a list of at most {MAX_TOPICS} topic names.", field="topics")
     return services.RevisionInput(
         title=clean_text(title, "title", max_chars=services.MAX_TITLE_CHARS),
         body=clean_text(data.get("body"), "body", max_chars=MAX_BODY_CHARS, multiline=True),
@@ -346,6 +378,9 @@ def _revision_input(
         kind=clean_text(data.get("kind"), "kind", max_chars=32, required=False) or None,
         note=clean_text(data.get("note"), "note", max_chars=2000, required=False, multiline=True),
         personal_view=bool_field(data, "personal_view", default=personal_view_default),
+        topics=None
+        if topics is None
+        else tuple(clean_text(t, "topics", max_chars=80, required=False) for t in topics),
     )
 
 
@@ -372,9 +407,13 @@ def api_list_posts() -> Any:
 def api_create_post() -> Any:
     actor = require(current_user(), "post.create")
     data = json_body()
-    post = services.create_draft(db(), actor, _revision_input(data))
+    kind = data.get("type", "post")
+    if kind not in ("post", "page"):
+        raise InvalidInput("type must be post or page.", field="type")
+    post = services.create_draft(db(), actor, _revision_input(data), type=kind)
     body = {
         "id": post.id,
+        "type": post.type,
         "slug": post.slug,
         "status": post.status,
         "publication_state": post.publication_state,

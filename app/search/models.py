@@ -15,10 +15,13 @@ from sqlalchemy import ForeignKey, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utc_now
-from app.db import Base
+from app.db import Base, ReaderVisible
 
 
-class SearchDocument(Base):
+class SearchDocument(ReaderVisible, Base):
+    """Reader-visible: rewriting it (a renamed topic, a redaction) moves the post's cache version too,
+    since the post's pages show the same words."""
+
     __tablename__ = "search_documents"
 
     # The rowid of the SQLite FTS5 table: an INTEGER PRIMARY KEY, given (the post's), never generated.
