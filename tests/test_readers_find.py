@@ -15,7 +15,6 @@ from sqlalchemy import select
 from app import clock
 from app.audit.models import AuditEntry
 from app.editorial import services as editorial
-from app.posts import services as posts
 from app.posts.models import Post
 from app.posts.pages import POLICY_PAGES
 from app.search.models import SearchDocument

@@ -86,8 +86,8 @@ class EditorForm(Form):
     post_type = RadioField(
         "What are you writing?",
         choices=[
-            ("post", "A post: dated, on the home page, in the feed and its topics"),
-            ("page", "A page: a standing text such as About or a policy, at /pages/…"),
+            SelectChoice("post", "A post: dated, on the home page, in the feed and its topics"),
+            SelectChoice("page", "A page: a standing text such as About or a policy, at /pages/…"),
         ],
         default="post",
         validators=[Optional()],

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from wtforms import SelectChoice
 
 from app.accounts import services as accounts
 from app.accounts.models import User
@@ -225,7 +226,7 @@ def _editor_form(post: Post | None) -> EditorForm:
         form = EditorForm(data=_form_data(post.current_revision))
     else:
         form = EditorForm()
-    form.topics.choices = [(t.name, t.name) for t in posts.all_topics(db())]
+    form.topics.choices = [SelectChoice(t.name, t.name) for t in posts.all_topics(db())]
     return form
 
 
@@ -511,7 +512,7 @@ def submit_post(post_id: int) -> Any:
     form = SubmitForm(request.form)
     assert post.current_revision is not None
     editor_form = EditorForm(data=_form_data(post.current_revision))  # the saved text, not this form's
-    editor_form.topics.choices = [(t.name, t.name) for t in posts.all_topics(db())]
+    editor_form.topics.choices = [SelectChoice(t.name, t.name) for t in posts.all_topics(db())]
     valid = form.validate()
     if _asks_interests(post) and form.touches_interests.data not in ("yes", "no"):
         form.touches_interests.errors = [
