@@ -444,3 +444,83 @@ def test_comments_close_by_age_and_the_needs_reply_duty_ends(api, client, sessio
         assert comment_id in [c.id for c in waiting_for_reply(session, 0)]  # the setting off: still due
     finally:
         clock.freeze(None)
+
+
+# --- races (PostgreSQL: two transactions at once) --------------------------------------------------------
+
+
+def _race(app, *calls) -> list[str]:
+    """Run each call in its own session and thread at the same moment; 'ok' or the error's code each."""
+    import threading
+
+    from app.errors import CandorError
+
+    barrier = threading.Barrier(len(calls))
+    results = [""] * len(calls)
+
+    def run(i: int, call) -> None:
+        s = app.extensions["candor.sessions"]()
+        try:
+            barrier.wait()
+            call(s)
+            s.commit()
+            results[i] = "ok"
+        except CandorError as exc:
+            s.rollback()
+            results[i] = exc.code
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
+def test_two_editors_closing_at_once_close_once(app, api, database_url, cast, make_user):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a real race needs two connections writing at once: PostgreSQL")
+    second = make_user("editor", name="Second Editor")
+    for _ in range(5):
+        post = _publish(api, cast, {"title": "Race", "body": "Run.", "references": REFS})
+
+        def close(editor_id: int, post_id: int = post["id"]):
+            def call(s):
+                from app.accounts.models import User
+                from app.comments import closing
+
+                closing.close(s, s.get(User, editor_id), s.get(Post, post_id), "race")
+
+            return call
+
+        results = _race(app, close(cast["editor"].id), close(second.id))
+        assert sorted(results) == ["invalid_transition", "ok"], results
+
+
+def test_two_editors_adding_the_same_topic_at_once_add_it_once(app, database_url, cast, make_user):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a real race needs two connections writing at once: PostgreSQL")
+    second = make_user("editor", name="Second Editor")
+    for n in range(5):
+
+        def add(editor_id: int, n: int = n):
+            def call(s):
+                from app.accounts.models import User
+
+                topics.create_topic(s, s.get(User, editor_id), f"Topic {n}")
+
+            return call
+
+        results = _race(app, add(cast["editor"].id), add(second.id))
+        assert sorted(results) == ["conflict", "ok"], results
+
+
+def test_cli_reindex_rebuilds_the_documents(api, runner, session, cast):
+    post = _publish(api, cast, {"title": "Gallstones", "body": "Bile and stones.", "references": REFS})
+    session.execute(SearchDocument.__table__.delete())
+    session.commit()
+    assert api.get("/api/v1/search?q=bile").get_json()["items"] == []
+    assert runner.invoke(args=["search", "reindex"]).output.startswith("Indexed 1 ")
+    assert api.get("/api/v1/search?q=bile").get_json()["items"][0]["id"] == post["id"]
