@@ -524,3 +524,21 @@ def test_cli_reindex_rebuilds_the_documents(api, runner, session, cast):
     assert api.get("/api/v1/search?q=bile").get_json()["items"] == []
     assert runner.invoke(args=["search", "reindex"]).output.startswith("Indexed 1 ")
     assert api.get("/api/v1/search?q=bile").get_json()["items"][0]["id"] == post["id"]
+
+
+def test_topic_names_match_beyond_ascii_and_hostile_names_are_refused(api, session, cast):
+    topics.create_topic(session, cast["editor"], "Ärzte und Straße")
+    session.commit()
+    created = api.post(
+        "/api/v1/posts",
+        {"title": "T", "body": "b", "references": REFS, "topics": ["ärzte  und STRASSE"]},
+        as_=cast["author"],
+    )
+    assert created.status_code == 201, created.get_json()
+    for bad in (["x"] * 11, "Ärzte", [1], [None], ["a\x00b"], [{"name": "x"}]):
+        response = api.post("/api/v1/posts", {"title": "T", "body": "b", "topics": bad}, as_=cast["author"])
+        assert response.status_code == 422, bad
+    for name in ("!!!", "", "   ", "x" * 81):
+        with pytest.raises(Exception, match="name"):
+            topics.create_topic(session, cast["editor"], name)
+        session.rollback()

@@ -7,7 +7,7 @@ A rename rewrites the search documents of the posts filed under it (topics are s
 from __future__ import annotations
 
 from slugify import slugify
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,10 +31,9 @@ def _name(value: object) -> str:
 
 
 def _taken(session: Session, name: str, but: int | None = None) -> bool:
-    query = select(Topic.id).where(func.lower(Topic.name) == name.lower())
-    if but is not None:
-        query = query.where(Topic.id != but)
-    return session.scalar(query) is not None
+    """Whether another topic has this name, whatever the case (compared here: SQLite's lower() is ASCII)."""
+    folded = name.casefold()
+    return any(n.casefold() == folded for i, n in session.execute(select(Topic.id, Topic.name)) if i != but)
 
 
 def create_topic(session: Session, actor: User, name: object) -> Topic:
