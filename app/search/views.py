@@ -18,7 +18,7 @@ from app.search import services
 from app.search.services import Hit
 from app.text import whole_number
 from app.web import api
-from app.web.api import OPTIONAL, TEXT, URL, answer, nullable, page_args
+from app.web.api import OPTIONAL, TEXT, URL, answer, listing_of, nullable, page_args
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.readers import public_reader_url
@@ -114,13 +114,7 @@ SEARCH_QUERY: dict[str, Any] = {
     summary="Published posts and pages matching q, best first (staff: every draft too, with scope=staff)",
     auth=OPTIONAL,
     query=SEARCH_QUERY,
-    responses={
-        200: {
-            "type": "object",
-            "properties": {"items": {"type": "array", "items": HIT}, "next": nullable(URL)},
-            "required": ["items", "next"],
-        }
-    },
+    responses={200: listing_of(HIT)},
 )
 def api_search() -> Any:
     query = _query()
