@@ -133,6 +133,7 @@ def test_draft_to_published_and_corrected_through_the_staff_pages(
         "references": "fail",
         "direct_links": "pass",
         "privacy": "pass",
+        "topics": "pass",  # no topics defined yet: nothing to choose from
     }
     assert "Fail" in text_of(page, "#gate-references .gate-state")  # said in words, not only in colour
 
