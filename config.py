@@ -30,6 +30,7 @@ SETTINGS: dict[str, str] = {
     "MAIL_FROM": "sender address of notifications",
     "CANDOR_TRUSTED_PROXIES": "reverse proxies to trust for X-Forwarded-For",
     "CANDOR_COI_MAX_AGE_DAYS": "days a conflict-of-interest disclosure stays current",
+    "CANDOR_COMMENTS_CLOSE_AFTER_DAYS": "days after first publication when comments close; 0/unset: never",
     "CANDOR_RATELIMIT_STORAGE_URI": "where rate-limit counters live (memory://, redis://...)",
     "CANDOR_MAX_CONTENT_LENGTH": "largest request body accepted, in bytes",
     "CANDOR_SITE_NAME": "the blog's name in page titles and feeds",
@@ -403,6 +404,7 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "OFFTOPIC_THRESHOLD": _int(env, "CANDOR_OFFTOPIC_THRESHOLD", 70),
         "CANDOR_TRUSTED_PROXIES": _int(env, "CANDOR_TRUSTED_PROXIES", 0),
         "CANDOR_COI_MAX_AGE_DAYS": _int(env, "CANDOR_COI_MAX_AGE_DAYS", 365),
+        "COMMENTS_CLOSE_AFTER_DAYS": max(0, _int(env, "CANDOR_COMMENTS_CLOSE_AFTER_DAYS", 0)),
         # Shared by every worker and server when Redis is there; per process otherwise.
         "RATELIMIT_STORAGE_URI": env.get("CANDOR_RATELIMIT_STORAGE_URI", "").strip()
         or env.get("REDIS_URL", "").strip()

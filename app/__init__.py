@@ -40,6 +40,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         ops,
         outside,
         pagecache,
+        readers,
         runtime,
         security,
         tasks,
@@ -63,6 +64,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     timezones.init_app(app)
     desk.init_app(app)
+    readers.init_app(app)
 
     from app.accounts.views import bp as accounts_bp
     from app.administration import views as administration
@@ -76,10 +78,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.moderation import views as moderation
     from app.posts import views as posts
     from app.redaction import views as redaction
+    from app.search import views as search
     from app.settings.views import API as settings_api
     from app.settings.views import bp as settings_bp
     from app.sso.views import bp as sso_bp
     from app.staff.views import bp as staff_bp
+    from app.topics import views as topics
     from app.web import api, openapi
 
     app.register_blueprint(accounts_bp)
@@ -96,6 +100,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(settings_bp)
     app.register_blueprint(redaction.bp)
     app.register_blueprint(media.bp)
+    app.register_blueprint(topics.bp)
+    app.register_blueprint(search.bp)
     app.register_blueprint(
         api.blueprint(
             posts.API,
@@ -106,6 +112,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             settings_api,
             redaction.API,
             media.API,
+            topics.API,
+            search.API,
             administration.API,
             openapi.API,
         )

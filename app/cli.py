@@ -19,6 +19,7 @@ from app.editorial import linkcheck
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings
 from app.errors import CandorError
+from app.search import services as search
 from app.web import runtime
 from app.web.database import session_factory
 
@@ -297,8 +298,21 @@ def links_check(delay: float, timeout: float) -> None:
             )
 
 
+search_cli = AppGroup("search", help="The full-text index of published posts and pages.")
+
+
+@search_cli.command("reindex")
+@with_appcontext
+def search_reindex_command() -> None:
+    """Rewrite every public post's search document from its published revision (safe at any time)."""
+    with unit_of_work() as session:
+        count = search.reindex_all(session)
+    click.echo(f"Indexed {count} published post(s) and page(s).")
+
+
 def register(app: Flask) -> None:
     for command in (
+        search_cli,
         db_cli,
         users_cli,
         tokens_cli,

@@ -22,7 +22,61 @@ from app.disclosures.services import record_disclosure
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings
 from app.posts import services as posts
+from app.posts.pages import POLICY_PAGES
 from app.posts.services import RevisionInput
+from app.topics import services as topics
+
+DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
+TOPICS = ["Heart health", "Vaccines", "Patient guides"]
+POST_TOPICS = {
+    "What your blood pressure numbers mean": ("Heart health", "Patient guides"),
+    "Flu vaccination: who, when and why": ("Vaccines",),
+    "Five questions to ask before heart surgery": ("Heart health", "Patient guides"),
+}
+
+
+def _ethics_code() -> str:
+    """The organisation's ethics code as the page's Markdown: the shared file without its top heading."""
+    text = (DEMO_DATA / "ethics-code.md").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    return "\n".join(lines).strip() + "\n"
+
+
+PAGES = {
+    "about": """\
+This blog is written by the clinic's own staff: physicians, nurses and other clinicians writing about
+their field under their own names, with their job title and department on every post.
+
+Every post is checked against our ethics code before it goes out, and approved by an editor in Public
+Affairs who did not write it. Each author keeps a conflict-of-interest disclosure on file, shown with
+their posts.
+""",
+    "comment-policy": """\
+We welcome comments that respond to what a post says. A moderator reads comments before or after they
+appear.
+
+- We remove spam, and comments that are off-topic or abusive.
+- Do not share anyone's health details here, including your own: write to us privately instead.
+- Staff reply under their own names, and their replies are marked as staff.
+- If your comment is held for a reason you can fix (a phone number, too many links), we tell you why.
+
+Comments on a post may close after a while, or when an editor closes them; what was published stays.
+""",
+    "corrections-policy": """\
+We correct errors promptly and in the open.
+
+- A correction changes the post and adds a dated note saying what changed and why.
+- The original text stays readable: every post links to its history and to a view that marks each
+  change inline.
+- Every correction on the blog is listed on the corrections page and in its feed.
+- A post we can no longer stand behind is retracted, never silently removed: it keeps its address,
+  struck through, with the reason.
+
+To report an error, use the "Report an error" form at the foot of any post.
+""",
+}
 
 STAFF = [
     ("ada.okafor@clinic.example", "Dr Ada Okafor", "Cardiologist", "Cardiovascular Medicine", {Role.AUTHOR}),
@@ -148,14 +202,26 @@ def seed(session: Session, instance_path: str) -> tuple[list[tuple[str, str, str
         record_disclosure(session, user, no_conflicts=True, interests=[])
 
     now = datetime.now(UTC)
+    for name in TOPICS:
+        topics.create_topic(session, editor, name)
     try:
         for author_index, title, body, refs, days_ago in POSTS:
             clock.freeze(now - timedelta(days=days_ago, hours=2))
-            post = posts.create_draft(session, users[author_index], RevisionInput(title, body, refs))
+            data = RevisionInput(title, body, refs, topics=POST_TOPICS[title])
+            post = posts.create_draft(session, users[author_index], data)
             editorial.submit(session, users[author_index], post, settings)
             clock.freeze(now - timedelta(days=days_ago))
             assert post.current_revision is not None
             editorial.approve(session, editor, post, post.current_revision.number, settings)
+
+        for slug, page_title in POLICY_PAGES.items():
+            clock.freeze(now - timedelta(days=60, hours=1))
+            body = _ethics_code() if slug == "ethics-code" else PAGES[slug]
+            page = posts.create_draft(session, users[0], RevisionInput(page_title, body, []), type="page")
+            editorial.submit(session, users[0], page, settings)
+            clock.freeze(now - timedelta(days=60))
+            assert page.current_revision is not None
+            editorial.approve(session, editor, page, page.current_revision.number, settings)
 
         title, first, second, kind, note = CORRECTION
         post = next(

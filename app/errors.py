@@ -52,6 +52,13 @@ class NotAllowed(CandorError):
     status = 403
 
 
+class CommentsClosed(CandorError):
+    """The post takes no new comments (an editor closed them, or they closed by age)."""
+
+    code = "comments_closed"
+    status = 409
+
+
 class InvalidTransition(CandorError):
     """The move does not exist from the current state."""
 

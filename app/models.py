@@ -3,7 +3,7 @@
 from app.accounts.models import ApiToken, User, UserRole
 from app.audit.models import AuditEntry
 from app.comments.learning import OffTopicExample
-from app.comments.models import Comment, ModerationDecision, Subscription
+from app.comments.models import Comment, CommentClosure, ModerationDecision, Subscription
 from app.contact.models import ContactMessage, ContactReply
 from app.corrections.models import ErrorReport, RevisionDiff
 from app.db import Base
@@ -22,9 +22,11 @@ from app.posts.models import (
     Retraction,
     Revision,
     RevisionMedia,
+    Topic,
 )
 from app.posts.passages import PostPassage
 from app.redaction.models import Redaction, RedactionApplication, RedactionRewrite
+from app.search.models import SearchDocument
 from app.settings.models import Setting, SettingChange
 from app.sso.models import UserIdentity
 
@@ -34,6 +36,7 @@ __all__ = [
     "PostSlug",
     "AkismetSubmission",
     "Comment",
+    "CommentClosure",
     "ContactMessage",
     "ContactReply",
     "ModerationDecision",
@@ -64,6 +67,8 @@ __all__ = [
     "RedactionApplication",
     "RedactionRewrite",
     "Review",
+    "SearchDocument",
+    "Topic",
     "Revision",
     "User",
     "UserRole",

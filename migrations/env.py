@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from app.db import make_engine
 from app.models import Base
+from app.search.ddl import include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -38,7 +39,7 @@ def run_migrations_online() -> None:
             connection.execute(text("PRAGMA foreign_keys=OFF"))
             connection.commit()
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=sqlite,
-                          compare_type=True)
+                          compare_type=True, include_name=include_name)
         with context.begin_transaction():
             context.run_migrations()
         if sqlite:

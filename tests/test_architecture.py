@@ -82,8 +82,10 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "disclosures",
         "media",  # the image library: uploads cleaned of metadata, renditions, patient consent
         "posts",
+        "search",  # the full-text index of what readers see: publishing and redaction keep it current
         "corrections",  # what a publication changed: publishing (editorial) calls it
         "editorial",
+        "topics",  # the editors' topic list (the models live with posts, which are filed under them)
         "comments",  # uses spam; knows nothing of moderation
         "moderation",  # builds on comments and contact
         "redaction",  # rewrites stored text (revisions, diffs, comments, reports, messages): the exception

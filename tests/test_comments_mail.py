@@ -137,7 +137,7 @@ def test_the_unsubscribe_link_asks_then_stops_the_emails(
     _staff_reply(client, session, moderator, question)
     path = _unsubscribe_path(inbox.messages[0])
     page = parse(client.get(path))
-    assert page.select_one("form button").get_text().startswith("Unsubscribe ada@example.net")
+    assert page.select_one("main form button").get_text().startswith("Unsubscribe ada@example.net")
     session.expire_all()
     assert session.scalars(select(Subscription)).one().unsubscribed_at is None  # a GET changes nothing
     done = client.post(path)  # also what a mail client's one-click POST does
@@ -405,7 +405,7 @@ def test_ticking_the_box_only_asks_and_replies_are_sent_once_the_owner_confirms(
     assert inbox.messages == []  # not confirmed: no reply e-mail
 
     page = parse(client.get(path))  # opening the link (a mail scanner does) confirms nothing
-    assert page.select_one("form button").get_text().startswith("Yes, e-mail vic@example.net")
+    assert page.select_one("main form button").get_text().startswith("Yes, e-mail vic@example.net")
     session.expire_all()
     assert session.scalars(select(Subscription)).one().confirmed_at is None
     answer = client.post(path)

@@ -10,6 +10,7 @@ from sqlalchemy import inspect
 from app import migrate
 from app.db import make_engine
 from app.models import Base
+from app.search.ddl import include_name
 
 
 @pytest.fixture
@@ -23,7 +24,10 @@ def test_upgrade_from_empty_gives_exactly_the_models_schema(empty_database_url):
     migrate.upgrade(empty_database_url)
     engine = make_engine(empty_database_url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name}),
+            Base.metadata,
+        )
     engine.dispose()
     assert diff == []
 

@@ -26,6 +26,7 @@ from app.media import services as media
 from app.media.storage import DatabaseStore
 from app.posts import services as posts
 from app.posts.models import Post
+from app.topics import services as topics
 from tests.support.web import PASSWORD, form_csrf_token, log_in, parse, text_of
 
 
@@ -160,6 +161,7 @@ def test_an_author_sees_their_drafts_reviews_sent_back_posts_and_error_reports(
     assert set(_nav(page)) == {
         "dashboard",
         "new",
+        "search",
         "errors",
         "media",
         "disclosure",
@@ -199,6 +201,8 @@ def test_an_editor_sees_the_review_queue_all_posts_scheduled_posts_and_error_rep
     assert set(_nav(page)) == {
         "dashboard",
         "reviews",
+        "search",
+        "topics",
         "posts",
         "errors",
         "media",
@@ -223,7 +227,16 @@ def test_a_moderator_sees_the_comment_queue_needs_reply_and_contact_messages(
 ) -> None:
     mod = Desk(app, cast["moderator"])
     page = mod.get("/staff/")
-    assert set(_nav(page)) == {"dashboard", "comments", "disclosure", "audit", "tokens", "password", "me"}
+    assert set(_nav(page)) == {
+        "dashboard",
+        "search",
+        "comments",
+        "disclosure",
+        "audit",
+        "tokens",
+        "password",
+        "me",
+    }
     work = _work(page)
     assert work["comment_queue"] == (1, "/staff/comments/")
     assert work["needs_reply"] == (1, "/staff/comments/needs-reply")
@@ -520,6 +533,10 @@ def _post_forms(s: dict[str, Any], cast: dict[str, User]) -> dict[str, list[tupl
             )
         ],
         "staff.disclosure": [("/staff/disclosure", {"no_conflicts": "yes"})],
+        "staff.close_comments": [(f"/staff/posts/{published.id}/comments/close", {"reason": "Enough."})],
+        "staff.reopen_comments": [(f"/staff/posts/{published.id}/comments/reopen", {})],
+        "topics.staff_topics": [("/staff/topics", {"new-name": "Desk topic"})],
+        "topics.rename_topic": [(f"/staff/topics/{s['topic'].id}", {f"t{s['topic'].id}-name": "Renamed"})],
         "staff.my_settings": [("/staff/me", {"timezone": "Europe/London"})],
         "moderation.moderate": [
             (f"/staff/comments/{held.id}/moderate", {"action": "spam"}),
@@ -618,6 +635,7 @@ def test_every_staff_post_redirects_or_refuses_never_answering_a_page(
     make_user: Callable[..., User],
     cast: dict[str, User],
     desk_seed: dict[str, Any],
+    session: Session,
 ) -> None:
     staff_posts = {
         rule.endpoint
@@ -625,7 +643,9 @@ def test_every_staff_post_redirects_or_refuses_never_answering_a_page(
         if "POST" in (rule.methods or ()) and (rule.rule.startswith("/staff/") or rule.rule == "/logout")
     }
     extra = make_post("in_review", author=cast["other"], title="Another in review")
-    forms = _post_forms({**desk_seed, "extra": extra}, cast)
+    topic = topics.create_topic(session, cast["editor"], "Desk walk")
+    session.commit()
+    forms = _post_forms({**desk_seed, "extra": extra, "topic": topic}, cast)
     assert staff_posts == set(forms), f"list the new staff POST routes here: {staff_posts ^ set(forms)}"
     everyone = make_user(
         "author", "editor", "moderator", "admin", name="Sam Staff", title="Head", department="Comms"

@@ -71,6 +71,11 @@ RULES: dict[str, tuple[str, Callable[[User, Post | None], bool]]] = {
         lambda u, p: u.has_role(Role.MODERATOR),
     ),
     "comments.staff_comment": ("Only staff comment as staff.", _is_staff),
+    "comments.close": (
+        "Only editors can close or reopen a post's comments.",
+        lambda u, p: u.has_role(Role.EDITOR),
+    ),
+    "topics.manage": ("Only editors can add or rename topics.", lambda u, p: u.has_role(Role.EDITOR)),
 }
 
 

@@ -161,3 +161,23 @@ class Subscription(Base):
 
     def __repr__(self) -> str:
         return f"<Subscription {self.id} comment={self.comment_id}>"
+
+
+class CommentClosure(ReaderVisible, Base):
+    """That an editor closed a post's comments: by whom, when, and why. Removed when they reopen them.
+
+    Comments also close by age (``CANDOR_COMMENTS_CLOSE_AFTER_DAYS``), which needs no row: that is
+    computed from the post's first publication (``app.comments.closing``).
+    """
+
+    __tablename__ = "comment_closures"
+
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), primary_key=True, autoincrement=False)
+    closed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[datetime] = mapped_column(default=utc_now)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    closed_by: Mapped[User] = relationship(lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"<CommentClosure post={self.post_id}>"

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User, UserRole
 from app.accounts.permissions import can, require
 from app.clock import utc_now
-from app.comments import learning, notifications, states
+from app.comments import closing, learning, notifications, states
 from app.comments.burst import RedisBurst, earlier_comments
 from app.comments.formatting import MAX_COMMENT_CHARS, count_links, render_comment
 from app.comments.models import Action, Comment, CommentStatus, ModerationDecision, Subscription
@@ -122,12 +122,16 @@ def _render(body: str) -> str:
         raise InvalidInput(str(exc), field="body") from None
 
 
-def _commentable(session: Session, post: Post, parent_id: int | None) -> Comment | None:
-    """The parent comment, if any, once the post is known to take comments: published, not retracted."""
+def _commentable(
+    session: Session, post: Post, parent_id: int | None, close_after_days: int = 0
+) -> Comment | None:
+    """The parent comment, if any, once the post is known to take comments: published, not retracted,
+    not closed (by an editor, or by age)."""
     if post.published_revision_id is None:
         raise NotFound(f"No post {post.id}.")
     if post.is_retracted:
         raise InvalidTransition("This post was retracted; it takes no new comments.")
+    closing.require_open(session, post, close_after_days)
     if parent_id is None:
         return None
     parent = session.get(Comment, parent_id)
@@ -222,6 +226,7 @@ def submit_comment(
     site: Site | None = None,
     replaces: Comment | None = None,
     burst_counter: RedisBurst | None = None,
+    close_after_days: int = 0,
 ) -> Comment:
     """Store a comment and its verdict: a staff member's is published as theirs, a reader's is checked.
 
@@ -230,9 +235,9 @@ def submit_comment(
     corrected one supersedes; it is withdrawn, and the log says so.
     """
     if actor is not None and can(actor, "comments.staff_comment"):
-        return staff_comment(session, post, actor, data, site=site)
+        return staff_comment(session, post, actor, data, site=site, close_after_days=close_after_days)
     data = clean(data)
-    parent = _commentable(session, post, data.parent_id)
+    parent = _commentable(session, post, data.parent_id, close_after_days)
     html = _render(data.body)
     now = utc_now()
     revision = post.published_revision
@@ -440,13 +445,19 @@ def _confirm_if_asked(session: Session, comment: Comment, site: Site | None) -> 
 
 
 def staff_comment(
-    session: Session, post: Post, actor: User, data: CommentInput, *, site: Site | None = None
+    session: Session,
+    post: Post,
+    actor: User,
+    data: CommentInput,
+    *,
+    site: Site | None = None,
+    close_after_days: int = 0,
 ) -> Comment:
     """A staff member's comment: always under their real name, badged, published without the pipeline,
     and logged like every other. A reply answers the reader's question and tells them, if they asked."""
     require(actor, "comments.staff_comment")
     data = clean(data, staff=True)
-    parent = _commentable(session, post, data.parent_id)
+    parent = _commentable(session, post, data.parent_id, close_after_days)
     now = utc_now()
     comment = Comment(
         post_id=post.id,

@@ -17,7 +17,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from flask.typing import ResponseReturnValue
 
 from app.accounts.permissions import can
-from app.comments import queries, services, tokens
+from app.comments import closing, queries, services, tokens
 from app.comments.models import Comment, CommentStatus
 from app.db import on_commit
 from app.errors import InvalidInput, NotFound
@@ -86,6 +86,11 @@ def _finish_later(comment: Comment) -> None:
         on_commit(db(), lambda: tasks().check_comment(comment_id))
 
 
+def close_after_days() -> int:
+    """CANDOR_COMMENTS_CLOSE_AFTER_DAYS: 0 (unset) leaves comments open however old the post."""
+    return int(current_app.config.get("COMMENTS_CLOSE_AFTER_DAYS") or 0)
+
+
 def is_staff_writer() -> bool:
     return can(current_user(), "comments.staff_comment")
 
@@ -98,6 +103,7 @@ def _comment_helpers() -> dict[str, Any]:
     """``comment_thread(post)`` for templates/comments/_thread.html, included by the post page."""
     return {
         "comment_thread": lambda post: queries.thread(db(), post.id),
+        "comments_closed": lambda post: closing.closed_reason(db(), post, close_after_days()),
         "reason_label": pipeline.reason_label,
     }
 
@@ -162,6 +168,7 @@ def post_comment(slug: str) -> ResponseReturnValue:
         site=site(),
         burst_counter=burst_counter(),
         replaces=_replaced(request.form.get("replaces")),
+        close_after_days=close_after_days(),
     )
     _finish_later(comment)
     if comment.status == CommentStatus.PUBLISHED:
@@ -414,6 +421,7 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
         settings=pipeline_settings(),
         site=site(),
         burst_counter=burst_counter(),
+        close_after_days=close_after_days(),
     )
     _finish_later(comment)
     published = comment.status == CommentStatus.PUBLISHED

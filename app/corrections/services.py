@@ -270,6 +270,21 @@ def retractions_by_post(session: Session, post_ids: Iterable[int]) -> dict[int, 
     return {r.post_id: r for r in session.scalars(select(Retraction).where(Retraction.post_id.in_(ids)))}
 
 
+def corrected_post_ids(session: Session, post_ids: Iterable[int]) -> set[int]:
+    """Which of these posts have a published correction: how lists label a post "Corrected"."""
+    ids = list(post_ids)
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Publication.post_id)
+            .join(Revision, Revision.id == Publication.revision_id)
+            .where(Publication.post_id.in_(ids), Revision.kind == RevisionKind.CORRECTION.value)
+            .distinct()
+        )
+    )
+
+
 def last_published_at(session: Session, post_ids: Iterable[int]) -> dict[int, datetime]:
     """When each post last had a revision published: its feed entry's ``updated``.
 

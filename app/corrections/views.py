@@ -15,7 +15,7 @@ from app.corrections import services
 from app.editorial.services import retraction_for
 from app.errors import InvalidInput, NotFound
 from app.posts import services as posts
-from app.posts.models import Retraction
+from app.posts.models import PostType, Retraction
 from app.posts.views import public_key
 from app.redaction import services as redaction
 from app.text import clean_text, whole_number
@@ -81,11 +81,20 @@ def _number(name: str) -> int | None:
 @bp.get("/posts/<slug>/changes")
 @reads_query("from", "to")
 def changes(slug: str) -> Any:
-    key = public_key(slug)
+    return _changes(slug, PostType.POST.value)
+
+
+@bp.get("/pages/<slug>/changes")
+def page_changes(slug: str) -> Any:
+    return _changes(slug, PostType.PAGE.value)
+
+
+def _changes(slug: str, type: str) -> Any:
+    key = public_key(slug, type)
     from_n, to_n = _number("from"), _number("to")
 
     def render() -> str:
-        post = posts.get_public_post(db(), slug)
+        post = posts.get_public_post(db(), slug, type)
         old, new, html = services.changes(db(), post, from_n, to_n)
         return render_template(
             "corrections/changes.html",
@@ -104,10 +113,19 @@ def changes(slug: str) -> Any:
 @bp.get("/posts/<slug>/history")
 @reads_query()
 def history(slug: str) -> Any:
-    key = public_key(slug)
+    return _history(slug, PostType.POST.value)
+
+
+@bp.get("/pages/<slug>/history")
+def page_history(slug: str) -> Any:
+    return _history(slug, PostType.PAGE.value)
+
+
+def _history(slug: str, type: str) -> Any:
+    key = public_key(slug, type)
 
     def render() -> str:
-        post = posts.get_public_post(db(), slug)
+        post = posts.get_public_post(db(), slug, type)
         rows = services.history(db(), post)
         return render_template(
             "corrections/history.html",
@@ -245,7 +263,7 @@ def corrections_feed() -> Any:
 @csrf.exempt
 @limiter.limit("5 per minute; 30 per day", methods=["POST"])
 def report(slug: str) -> Any:
-    post = posts.get_public_post(db(), slug)
+    post = posts.get_public_post(db(), slug, None)  # posts and pages alike
     form = ReportForm()
     if form.validate_on_submit():
         if form.website.data:  # the honeypot: people never see it, bots fill it

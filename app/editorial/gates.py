@@ -20,7 +20,7 @@ from app.disclosures import services as disclosures
 from app.editorial.models import OVERRIDABLE, Gate, GateOverride
 from app.gates import links, phones, privacy
 from app.media import services as media
-from app.posts.models import Post, Revision
+from app.posts.models import Post, Revision, Topic
 
 
 @dataclass(frozen=True)
@@ -119,9 +119,11 @@ def _disclosure(
     return GateResult(Gate.DISCLOSURE, True, "A current disclosure is on file.", [latest.summary()])
 
 
-def _references(revision: Revision) -> GateResult:
+def _references(post: Post, revision: Revision) -> GateResult:
     if revision.references:
         return GateResult(Gate.REFERENCES, True, f"{len(revision.references)} reference(s) cited.")
+    if post.is_page:  # About, a policy: the organisation's own words, with nothing to source
+        return GateResult(Gate.REFERENCES, True, "A page needs no references.")
     return GateResult(
         Gate.REFERENCES, False, "Cite at least one source: add a link to the original material."
     )
@@ -225,6 +227,22 @@ def _media_consent(session: Session, revision: Revision) -> GateResult:
     return GateResult(Gate.MEDIA_CONSENT, True, f"{len(patients)} image(s) of patients, each with consent.")
 
 
+def _topics(session: Session, post: Post, revision: Revision) -> GateResult:
+    """A post is filed under at least one of the editors' topics; a page needs none.
+
+    While the editors have defined no topic at all, there is nothing to choose from, and the gate passes
+    saying so: a new blog is not blocked before its editors set up the list.
+    """
+    if post.is_page:
+        return GateResult(Gate.TOPICS, True, "A page needs no topic.")
+    if revision.topics:
+        names = ", ".join(t.name for t in revision.topics)
+        return GateResult(Gate.TOPICS, True, f"Filed under {names}.")
+    if session.scalar(select(Topic.id).limit(1)) is None:
+        return GateResult(Gate.TOPICS, True, "No topics are defined yet; editors can add them.")
+    return GateResult(Gate.TOPICS, False, "Choose at least one topic for the post.")
+
+
 def evaluate(
     session: Session, post: Post, settings: GateSettings, *, touches_interests: bool | None = None
 ) -> list[GateResult]:
@@ -234,11 +252,12 @@ def evaluate(
     results = [
         _identity(post),
         _disclosure(session, post, settings, touches_interests),
-        _references(revision),
+        _references(post, revision),
         _direct_links(revision, settings),
         _privacy(revision, settings),
         _media_alt(session, revision),
         _media_consent(session, revision),
+        _topics(session, post, revision),
     ]
     overrides = {
         o.gate: o

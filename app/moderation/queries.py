@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.accounts.permissions import require
+from app.comments import closing
 from app.comments.models import Comment, CommentStatus, ModerationDecision
 from app.errors import InvalidInput
 from app.posts.models import Post
@@ -121,13 +122,21 @@ def posts_by_id(session: Session, post_ids: set[int]) -> dict[int, Post]:
     return {p.id: p for p in session.scalars(select(Post).where(Post.id.in_(post_ids)))}
 
 
-def waiting_for_reply(session: Session) -> list[Comment]:
-    """Published reader comments that ask something of staff and have no staff reply yet, oldest first."""
+def waiting_for_reply(session: Session, close_after_days: int = 0) -> list[Comment]:
+    """Published reader comments that ask something of staff and have no staff reply yet, oldest first.
+
+    Not on posts whose comments are closed (by an editor, or by age): nobody can reply there, so the
+    duty ends with them.
+    """
     return list(
         session.scalars(
             select(Comment)
+            .join(Post, Post.id == Comment.post_id)
             .where(
-                Comment.status == S.PUBLISHED, Comment.needs_reply.is_(True), Comment.staff_user_id.is_(None)
+                Comment.status == S.PUBLISHED,
+                Comment.needs_reply.is_(True),
+                Comment.staff_user_id.is_(None),
+                ~closing.closed_condition(close_after_days),
             )
             .order_by(Comment.created_at, Comment.id)
         )

@@ -20,6 +20,7 @@ from app.comments import learning
 from app.comments import queries as comment_queries
 from app.comments import services as comment_services
 from app.comments.models import MODERATOR_ACTIONS, Comment, CommentStatus
+from app.comments.views import close_after_days
 from app.contact import services as contact
 from app.errors import InvalidInput
 from app.moderation import queries, services
@@ -137,7 +138,7 @@ def queue() -> ResponseReturnValue:
         tabs=STATUS_TABS,
         counts=queries.status_counts(db()),
         reason_counts=queries.held_reason_counts(db()),
-        waiting=len(queries.waiting_for_reply(db())) + len(contact.waiting(db())),
+        waiting=len(queries.waiting_for_reply(db(), close_after_days())) + len(contact.waiting(db())),
     )
 
 
@@ -315,7 +316,9 @@ def reply(comment_id: int) -> ResponseReturnValue:
         parent_id=parent.id,
         permalink=public_url("posts.show", slug=post.slug),
     )
-    reply_comment = comment_services.staff_comment(db(), post, actor, data, site=site())
+    reply_comment = comment_services.staff_comment(
+        db(), post, actor, data, site=site(), close_after_days=close_after_days()
+    )
     flash(f"Your reply to {parent.author_name} is published.")
     return redirect(url_for("posts.show", slug=post.slug, _anchor=f"comment-{reply_comment.id}"), 303)
 
@@ -333,7 +336,7 @@ def no_reply_needed(comment_id: int) -> ResponseReturnValue:
 def needs_reply() -> ResponseReturnValue:
     """Readers waiting for staff: questions in comments and contact messages, oldest first, with their age."""
     require(current_user(), "comments.moderate")
-    comments = queries.waiting_for_reply(db())
+    comments = queries.waiting_for_reply(db(), close_after_days())
     messages = contact.waiting(db())
     post_map = queries.posts_by_id(db(), {c.post_id for c in comments})
     items = sorted(

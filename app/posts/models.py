@@ -13,10 +13,12 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    Column,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
     String,
+    Table,
     Text,
     UniqueConstraint,
     event,
@@ -59,7 +61,18 @@ class RevisionKind(enum.StrEnum):
     MINOR = "minor"
 
 
+class PostType(enum.StrEnum):
+    """A post is dated news in the feed; a page (About, the ethics code) is a standing text at /pages/.
+
+    Both go through the same revisions, four-eyes approval, gates, corrections and changes view.
+    """
+
+    POST = "post"
+    PAGE = "page"
+
+
 PUBLICATION_STATES = tuple(s.value for s in PublicationState)
+POST_TYPES = tuple(t.value for t in PostType)
 REVIEW_STATES = tuple(s.value for s in ReviewState)
 REVISION_KINDS = tuple(k.value for k in RevisionKind)
 CHANGE_KINDS = (RevisionKind.CORRECTION, RevisionKind.CLARIFICATION, RevisionKind.UPDATE, RevisionKind.MINOR)
@@ -79,6 +92,7 @@ class Post(Base):
     __table_args__ = (
         CheckConstraint(f"publication_state IN {PUBLICATION_STATES!r}", name="publication_state_known"),
         CheckConstraint(f"review_state IN {REVIEW_STATES!r}", name="review_state_known"),
+        CheckConstraint(f"type IN {POST_TYPES!r}", name="type_known"),
         # Only what readers have seen has a public address: a draft has no slug to leak its title.
         CheckConstraint(
             "(slug IS NULL) = (publication_state = 'never_published')", name="slug_iff_published"
@@ -94,6 +108,8 @@ class Post(Base):
     )
 
     id: Mapped[intpk]
+    # Chosen at creation and never changed: a page's address is /pages/<slug>, a post's /posts/<slug>.
+    type: Mapped[str] = mapped_column(String(8), default=PostType.POST.value, server_default="post")
     slug: Mapped[str | None] = mapped_column(String(200), unique=True)
     publication_state: Mapped[str] = mapped_column(String(16), default=PublicationState.NEVER_PUBLISHED.value)
     review_state: Mapped[str] = mapped_column(String(24), default=ReviewState.NONE.value)
@@ -122,6 +138,10 @@ class Post(Base):
     )
     published_revision: Mapped[Revision | None] = relationship(foreign_keys=[published_revision_id])
     scheduled_approval: Mapped[Approval | None] = relationship(foreign_keys=[scheduled_approval_id])
+
+    @property
+    def is_page(self) -> bool:
+        return self.type == PostType.PAGE
 
     @property
     def is_public(self) -> bool:
@@ -167,6 +187,36 @@ class PostSlug(ReaderVisible, AppendOnly, Base):
         return f"<PostSlug {self.slug!r} -> {self.post_id}>"
 
 
+class Topic(Base):
+    """One of the editor-managed topics a post is filed under.
+
+    The slug is given when the topic is created and never changes, so a topic's page and feed keep
+    their address when editors rename it.
+    """
+
+    __tablename__ = "topics"
+    __table_args__ = (CheckConstraint("name <> ''", name="name_given"),)
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    def __repr__(self) -> str:
+        return f"<Topic {self.slug!r}>"
+
+
+# Which topics each revision was filed under. Append-only like the revision itself (triggers in migration
+# 0014): readers see the topics of the published revision, so a draft's new topics never show early.
+revision_topics = Table(
+    "revision_topics",
+    Base.metadata,
+    Column("revision_id", ForeignKey("post_revisions.id"), primary_key=True),
+    Column("topic_id", ForeignKey("topics.id"), primary_key=True, index=True),
+)
+
+
 class Revision(AppendOnly, Base):
     """One immutable save of a post: its title, Markdown, references and the HTML rendered from them."""
 
@@ -199,12 +249,26 @@ class Revision(AppendOnly, Base):
     redaction_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     author: Mapped[User] = relationship(lazy="joined")
+    topics: Mapped[list[Topic]] = relationship(
+        secondary=revision_topics, lazy="selectin", order_by=Topic.name
+    )
 
     def same_content(self, title: str, body: str, references: list[str]) -> bool:
         return self.title == title and self.body == body and list(self.references) == list(references)
 
-    def same_as(self, title: str, body: str, references: list[str], personal_view: bool) -> bool:
-        return self.same_content(title, body, references) and self.personal_view == personal_view
+    def same_as(
+        self,
+        title: str,
+        body: str,
+        references: list[str],
+        personal_view: bool,
+        topic_ids: set[int] | None = None,
+    ) -> bool:
+        """Whether saving these would change nothing; ``topic_ids`` None means the topics are kept."""
+        same_topics = topic_ids is None or {t.id for t in self.topics} == topic_ids
+        return (
+            self.same_content(title, body, references) and self.personal_view == personal_view and same_topics
+        )
 
     def __repr__(self) -> str:
         return f"<Revision post={self.post_id} #{self.number} {self.kind}>"
@@ -356,6 +420,8 @@ def _bump_what_readers_see(session: Session, _ctx: Any, _instances: Any) -> None
         and (obj in session.new or session.is_modified(obj, include_collections=False))
         and obj.changes_what_readers_see()
     }
+    # A deleted visible row (comments reopened: their closure removed) changes the page as well.
+    post_ids |= {obj.post_id for obj in session.deleted if isinstance(obj, ReaderVisible)}
     if not post_ids:
         return
     now = utc_now()

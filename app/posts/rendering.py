@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from html import escape, unescape
 from urllib.parse import urlsplit
 
+import lxml.html
 import markdown
 import nh3
 
@@ -224,3 +225,20 @@ def render_markdown(source: str, images: Mapping[str, ImageInfo] | None = None) 
 
 def is_external(url: str) -> bool:
     return urlsplit(url).scheme in ("http", "https")
+
+
+def plain_text(html: str) -> str:
+    """The words of sanitised HTML, whitespace folded: what search indexes and excerpts quote."""
+    if not html.strip():
+        return ""
+    text = lxml.html.fromstring(f"<div>{html}</div>").text_content()
+    return " ".join(text.split())
+
+
+def excerpt(html: str, max_chars: int = 240) -> str:
+    """The start of a text, cut at a word boundary with an ellipsis: the home page's summary."""
+    text = plain_text(html)
+    if len(text) <= max_chars:
+        return text
+    cut = text[:max_chars].rsplit(" ", 1)[0] or text[:max_chars]
+    return cut.rstrip(" ,;:.") + "…"

@@ -24,12 +24,15 @@ from app.posts.models import (
     CHANGE_KINDS,
     Post,
     PostSlug,
+    PostType,
     Publication,
     PublicationState,
     ReviewState,
     Revision,
     RevisionKind,
     RevisionMedia,
+    Topic,
+    revision_topics,
     status_of,
 )
 from app.posts.rendering import render_markdown
@@ -45,6 +48,8 @@ class RevisionInput:
     kind: str | None = None
     note: str = ""
     personal_view: bool = False
+    # Topic names; None keeps the current revision's topics (a new draft then has none).
+    topics: tuple[str, ...] | None = None
 
 
 def slug_base(title: str) -> str:
@@ -121,10 +126,35 @@ def _link_media(session: Session, revision: Revision) -> None:
     session.flush()
 
 
-def create_draft(session: Session, actor: User, data: RevisionInput) -> Post:
+def find_topics(session: Session, names: tuple[str, ...]) -> list[Topic]:
+    """The topics named (case-insensitively), in the order given; an unknown name is refused (422).
+
+    Topics are the editors' list: an author files a post under existing topics and cannot invent one,
+    so a typo never becomes a topic page.
+    """
+    wanted = list(dict.fromkeys(" ".join(n.split()).casefold() for n in names if n.strip()))
+    if not wanted:
+        return []
+    # The editors' list is short: matched here, case-folded (the databases' lower() differ beyond ASCII).
+    every = all_topics(session)
+    found = {t.name.casefold(): t for t in every}
+    unknown = [n for n in wanted if n not in found]
+    if unknown:
+        known = ", ".join(t.name for t in every) or "none yet"
+        raise InvalidInput(
+            f"No topic named {unknown[0]!r}: topics are chosen from the editors' list ({known}).",
+            field="topics",
+        )
+    return [found[n] for n in wanted]
+
+
+def create_draft(session: Session, actor: User, data: RevisionInput, *, type: str = "post") -> Post:
     require(actor, "post.create")
+    if type not in {t.value for t in PostType}:
+        raise InvalidInput("type must be post or page.", field="type")
+    topics = find_topics(session, data.topics or ())
     html = render(session, data.body)
-    post = Post(author_id=actor.id)
+    post = Post(author_id=actor.id, type=type)
     session.add(post)
     session.flush()
     revision = Revision(
@@ -138,13 +168,14 @@ def create_draft(session: Session, actor: User, data: RevisionInput) -> Post:
         kind=RevisionKind.ORIGINAL.value,
         note="",
         personal_view=data.personal_view,
+        topics=topics,
     )
     session.add(revision)
     session.flush()
     _link_media(session, revision)
     post.current_revision = revision
     session.flush()
-    record(session, actor, "post.created", post_id=post.id, revision_number=1)
+    record(session, actor, "post.created", post_id=post.id, revision_number=1, type=type)
     events.revision_saved.send(post, revision=revision)
     return post
 
@@ -170,7 +201,8 @@ def revise(
             "Merge your changes into it and try again.",
             current_revision=current.number,
         )
-    if current.same_as(data.title, data.body, data.references, data.personal_view):
+    topics = list(current.topics) if data.topics is None else find_topics(session, data.topics)
+    if current.same_as(data.title, data.body, data.references, data.personal_view, {t.id for t in topics}):
         return current, False
     kind, note = _check_kind(post, data)
     html = render(session, data.body)
@@ -185,6 +217,7 @@ def revise(
         kind=kind,
         note=note,
         personal_view=data.personal_view,
+        topics=topics,
     )
     session.add(revision)
     session.flush()
@@ -208,8 +241,12 @@ def get_post(session: Session, post_id: int) -> Post:
     return post
 
 
-def get_public_post(session: Session, slug: str) -> Post:
-    post = session.scalar(select(Post).where(Post.slug == slug))
+def get_public_post(session: Session, slug: str, type: str | None = "post") -> Post:
+    """The public post (or page, or either for ``type`` None) at ``slug``; Moved if it was retitled."""
+    query = select(Post).where(Post.slug == slug)
+    if type is not None:
+        query = query.where(Post.type == type)
+    post = session.scalar(query)
     if post is None:
         moved = slug_redirect(session, slug)
         if moved is not None:
@@ -219,10 +256,10 @@ def get_public_post(session: Session, slug: str) -> Post:
 
 
 def published_posts(session: Session, *, page: int, per_page: int) -> tuple[list[Post], bool]:
-    """A page of public posts, newest first, and whether another page follows."""
+    """A page of public posts (not pages), newest first, and whether another page follows."""
     rows = session.scalars(
         select(Post)
-        .where(Post.published_revision_id.is_not(None))
+        .where(Post.published_revision_id.is_not(None), Post.type == PostType.POST.value)
         .order_by(Post.first_published_at.desc(), Post.id.desc())
         .offset((page - 1) * per_page)
         .limit(per_page + 1)
@@ -246,7 +283,11 @@ def posts_by(session: Session, author: User) -> list[Post]:
     return list(
         session.scalars(
             select(Post)
-            .where(Post.author_id == author.id, Post.published_revision_id.is_not(None))
+            .where(
+                Post.author_id == author.id,
+                Post.published_revision_id.is_not(None),
+                Post.type == PostType.POST.value,
+            )
             .order_by(Post.first_published_at.desc())
         )
     )
@@ -265,9 +306,21 @@ def published_revision(session: Session, post: Post, number: int) -> tuple[Revis
 
 # Built once: on a cached page, building this statement cost more than running it.
 _PAGE_KEY = (
-    select(Post.id, Post.version, Post.published_revision_id, User.name, User.title, User.department)
+    select(
+        Post.id,
+        Post.version,
+        Post.published_revision_id,
+        User.name,
+        User.title,
+        User.department,
+        Post.first_published_at,
+    )
     .join(User, User.id == Post.author_id)
-    .where(Post.slug == bindparam("slug"), Post.published_revision_id.is_not(None))
+    .where(
+        Post.slug == bindparam("slug"),
+        Post.type == bindparam("type"),
+        Post.published_revision_id.is_not(None),
+    )
 )
 
 
@@ -277,13 +330,14 @@ def page_key_statement(*extra: Any) -> Select[Any]:
     return _PAGE_KEY.add_columns(*extra)
 
 
-def page_key(session: Session | Connection, slug: str) -> tuple[object, ...] | None:
-    """What a public post page shows, cheaply: the cache key of its page, or None if it is not public.
+def page_key(session: Session | Connection, slug: str, type: str = "post") -> tuple[object, ...] | None:
+    """What a public post (or page) shows, cheaply: the cache key of its page, or None if not public.
 
     One indexed query, run on every request for the page (cached or not), by a Session or a bare
-    Connection (the page cache's fast path has no Session).
+    Connection (the page cache's fast path has no Session). The first publication's time is in it
+    because comments close by age (app.comments.closing).
     """
-    row = session.execute(_PAGE_KEY, {"slug": slug}).first()
+    row = session.execute(_PAGE_KEY, {"slug": slug, "type": type}).first()
     return tuple(row) if row is not None else None
 
 
@@ -382,3 +436,47 @@ def post_authors(session: Session) -> list[User]:
             select(User).where(User.id.in_(select(Post.author_id).distinct())).order_by(User.name, User.id)
         )
     )
+
+
+# --- topics --------------------------------------------------------------------------------------
+
+
+def all_topics(session: Session) -> list[Topic]:
+    return list(session.scalars(select(Topic).order_by(Topic.name)))
+
+
+def topic_by_slug(session: Session, slug: str) -> Topic:
+    topic = session.scalar(select(Topic).where(Topic.slug == slug))
+    if topic is None:
+        raise NotFound("There is no such topic.")
+    return topic
+
+
+def published_in_topic(
+    session: Session, topic: Topic, *, page: int, per_page: int
+) -> tuple[list[Post], bool]:
+    """Public posts whose published revision is filed under ``topic``, newest first.
+
+    The published revision's topics, never the draft's: a topic added in a revision still in review
+    does not list the post here until that revision is published.
+    """
+    rows = session.scalars(
+        select(Post)
+        .join(revision_topics, revision_topics.c.revision_id == Post.published_revision_id)
+        .where(revision_topics.c.topic_id == topic.id, Post.type == PostType.POST.value)
+        .order_by(Post.first_published_at.desc(), Post.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page + 1)
+    ).all()
+    return list(rows[:per_page]), len(rows) > per_page
+
+
+def topic_counts(session: Session) -> dict[int, int]:
+    """How many public posts each topic lists (by the published revisions' topics)."""
+    rows = session.execute(
+        select(revision_topics.c.topic_id, func.count())
+        .join(Post, Post.published_revision_id == revision_topics.c.revision_id)
+        .where(Post.type == PostType.POST.value)
+        .group_by(revision_topics.c.topic_id)
+    )
+    return {topic_id: n for topic_id, n in rows}

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from app.accounts.models import User
 from app.accounts.permissions import can, require
+from app.comments.closing import closed_by_age
 from app.corrections import services as corrections
 from app.disclosures import services as disclosures
 from app.editorial import services as editorial
 from app.errors import InvalidInput, Moved, NotFound
 from app.posts import services
-from app.posts.models import Post, Publication, Revision
+from app.posts.models import Post, PostType, Publication, Revision
 from app.redaction import services as redaction
 from app.text import clean_text, clean_url_list, whole_number
 from app.web import api
@@ -38,6 +39,7 @@ from app.web.api import (
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.pagecache import cached_page, reads_query
+from app.web.readers import public_reader_url, same_view_other_type
 from app.web.urls import public_url
 
 bp = Blueprint("posts", __name__)
@@ -45,6 +47,7 @@ API = api.Routes()  # this module's JSON routes, added to /api/v1 by create_app
 
 PER_PAGE = 10
 MAX_BODY_CHARS = 200_000
+MAX_TOPICS = 10
 
 
 # --- reader pages ----------------------------------------------------------------------------------
@@ -74,34 +77,49 @@ def index() -> Any:
             page=page,
             has_more=has_more,
             retractions=corrections.retractions_by_post(db(), [p.id for p in posts]),
+            corrected=corrections.corrected_post_ids(db(), [p.id for p in posts]),
         )
 
     return cached_page(("index", stamp), render)
 
 
-def public_key(slug: str) -> tuple[object, ...]:
-    """The page key of the public post at ``slug``; Moved (a 301) if it was retitled, else NotFound."""
-    key = services.page_key(db(), slug)
+def public_key(slug: str, type: str = PostType.POST.value) -> tuple[object, ...]:
+    """The page key of the public post (or page) at ``slug``; Moved (a 301) if it was retitled, a 301 to
+    the other prefix if ``slug`` is a page asked for under /posts/ (or a post under /pages/), else
+    NotFound."""
+    key = services.page_key(db(), slug, type)
     if key is not None:
         return key
+    other = PostType.PAGE.value if type == PostType.POST.value else PostType.POST.value
+    target = same_view_other_type(request.endpoint, type)
+    if target is not None and services.page_key(db(), slug, other) is not None:
+        abort(redirect(url_for(target, **(request.view_args or {}), **request.args.to_dict()), 301))
     moved = services.slug_redirect(db(), slug)
     if moved is None:
-        raise NotFound("There is no published post at this address.")
+        raise NotFound(f"There is no published {type} at this address.")
     raise Moved(moved)
 
 
-@bp.get("/posts/<slug>")
-@reads_query()
-def show(slug: str) -> Any:
-    key = public_key(slug)
+def post_page_key(key: tuple[object, ...]) -> tuple[object, ...]:
+    """A post page's cache key: what ``page_key`` read, and whether its comments have closed by age.
+
+    Closing by age writes nothing, so without this a page cached before the moment would keep its
+    comment form. app.web.pagecache.FastPath builds the same key.
+    """
+    days = int(current_app.config.get("COMMENTS_CLOSE_AFTER_DAYS") or 0)
+    return (*key, closed_by_age(key[-1], days))  # type: ignore[arg-type]
+
+
+def _show(slug: str, type: str) -> Any:
+    key = post_page_key(public_key(slug, type))
 
     def render() -> str:
-        post = services.get_public_post(db(), slug)
+        post = services.get_public_post(db(), slug, type)
         revision = post.published_revision
         history = services.revisions(db(), post, published_only=True)
         publication = next(p for r, p in history if r.id == revision.id)
         notices = corrections.notices(db(), post)
-        url = public_url("posts.show", slug=post.slug)
+        url = public_reader_url("show", post)
         return render_template(
             "posts/show.html",
             post=post,
@@ -117,6 +135,19 @@ def show(slug: str) -> Any:
     return cached_page(("post", key), render)
 
 
+@bp.get("/posts/<slug>")
+@reads_query()
+def show(slug: str) -> Any:
+    return _show(slug, PostType.POST.value)
+
+
+@bp.get("/pages/<slug>")
+@reads_query()
+def page(slug: str) -> Any:
+    """A standing page (About, the comment policy, the ethics code): a post of type page."""
+    return _show(slug, PostType.PAGE.value)
+
+
 def _edit_url(post: Post) -> str | None:
     """The staff editor's address, for staff who may revise this post; never for a page others get.
 
@@ -129,13 +160,11 @@ def _edit_url(post: Post) -> str | None:
     return url_for("staff.edit_post", post_id=post.id)
 
 
-@bp.get("/posts/<slug>/revisions/<int:number>")
-@reads_query()
-def revision(slug: str, number: int) -> Any:
-    key = public_key(slug)
+def _revision(slug: str, number: int, type: str) -> Any:
+    key = public_key(slug, type)
 
     def render() -> str:
-        post = services.get_public_post(db(), slug)
+        post = services.get_public_post(db(), slug, type)
         rev, publication = services.published_revision(db(), post, number)
         notes = redaction.revision_notes(db(), [rev.id]).get(rev.id, [])
         return render_template(
@@ -143,6 +172,18 @@ def revision(slug: str, number: int) -> Any:
         )
 
     return cached_page(("revision", key, number), render)
+
+
+@bp.get("/posts/<slug>/revisions/<int:number>")
+@reads_query()
+def revision(slug: str, number: int) -> Any:
+    return _revision(slug, number, PostType.POST.value)
+
+
+@bp.get("/pages/<slug>/revisions/<int:number>")
+@reads_query()
+def page_revision(slug: str, number: int) -> Any:
+    return _revision(slug, number, PostType.PAGE.value)
 
 
 @bp.get("/people/<int:user_id>")
@@ -190,12 +231,32 @@ REVISION_FIELDS: dict[str, Any] = {
         "description": "What changed and why (required after publication, but minor).",
     },
     "personal_view": BOOL,
+    "topics": {
+        "type": ["array", "null"],
+        "items": TEXT,
+        "maxItems": MAX_TOPICS,
+        "description": "Topic names from the editors' list (GET /api/v1/topics); an unknown name is "
+        "refused with 422. On a revision, leaving it out keeps the current topics.",
+    },
 }
-NEW_POST = obj(REVISION_FIELDS, "title", "body")
+NEW_POST = obj(
+    {
+        **REVISION_FIELDS,
+        "type": {
+            "type": "string",
+            "enum": ["post", "page"],
+            "default": "post",
+            "description": "page: a standing page served at /pages/<slug>, not in the home page or feed.",
+        },
+    },
+    "title",
+    "body",
+)
 NEW_REVISION = obj({**REVISION_FIELDS, "base_revision": ID}, "body", "base_revision")
 POST_CREATED = answer(
     {
         "id": ID,
+        "type": TEXT,
         "slug": nullable(TEXT),
         "status": STATUS,
         "publication_state": PUBLICATION_STATE,
@@ -206,6 +267,8 @@ POST_CREATED = answer(
 POST = answer(
     {
         "id": ID,
+        "type": TEXT,
+        "topics": {"type": "array", "items": TEXT},
         "slug": nullable(TEXT),
         "status": STATUS,
         "publication_state": PUBLICATION_STATE,
@@ -266,11 +329,13 @@ def post_json(post: Post, *, staff: bool) -> dict[str, Any]:
     assert shown is not None
     data: dict[str, Any] = {
         "id": post.id,
+        "type": post.type,
+        "topics": [t.name for t in shown.topics],
         "slug": post.slug,
         "status": post.status,
         "publication_state": post.publication_state,
         "review_state": post.review_state,
-        "url": public_url("posts.show", slug=post.slug) if post.slug else None,
+        "url": public_reader_url("show", post) if post.slug else None,
         "title": shown.title,
         "body": shown.body,
         "html": shown.html,
@@ -304,6 +369,13 @@ def _revision_input(
 ) -> services.RevisionInput:
     title = data.get("title", title_default)
     references = data.get("references", references_default)
+    topics = data.get("topics")
+    if topics is not None and (
+        not isinstance(topics, list)
+        or len(topics) > MAX_TOPICS
+        or not all(isinstance(t, str) for t in topics)
+    ):
+        raise InvalidInput(f"topics must be a list of at most {MAX_TOPICS} topic names.", field="topics")
     return services.RevisionInput(
         title=clean_text(title, "title", max_chars=services.MAX_TITLE_CHARS),
         body=clean_text(data.get("body"), "body", max_chars=MAX_BODY_CHARS, multiline=True),
@@ -311,6 +383,9 @@ def _revision_input(
         kind=clean_text(data.get("kind"), "kind", max_chars=32, required=False) or None,
         note=clean_text(data.get("note"), "note", max_chars=2000, required=False, multiline=True),
         personal_view=bool_field(data, "personal_view", default=personal_view_default),
+        topics=None
+        if topics is None
+        else tuple(clean_text(t, "topics", max_chars=80, required=False) for t in topics),
     )
 
 
@@ -337,9 +412,13 @@ def api_list_posts() -> Any:
 def api_create_post() -> Any:
     actor = require(current_user(), "post.create")
     data = json_body()
-    post = services.create_draft(db(), actor, _revision_input(data))
+    kind = data.get("type", "post")
+    if kind not in ("post", "page"):
+        raise InvalidInput("type must be post or page.", field="type")
+    post = services.create_draft(db(), actor, _revision_input(data), type=kind)
     body = {
         "id": post.id,
+        "type": post.type,
         "slug": post.slug,
         "status": post.status,
         "publication_state": post.publication_state,

@@ -53,6 +53,7 @@ from app.posts import services as posts
 from app.posts.models import Post, PostSlug, Publication, Revision
 from app.posts.rendering import render_markdown
 from app.redaction.models import FIELDS, MARK, Redaction, RedactionApplication, RedactionRewrite, Target
+from app.search import services as search
 from app.text import has_lone_surrogate
 
 MAX_TEXT_CHARS = 1000
@@ -442,6 +443,10 @@ def _rewrite_revision(session: Session, revision: Revision, new: dict[str, str],
         )
     )
     session.expire(revision)
+    post = session.get(Post, revision.post_id)
+    if post is not None and post.published_revision_id == revision.id:
+        # The search index quotes the published text: the identifier leaves it with the revision.
+        search.index_post(session, post)
 
 
 def _scrub_json(value: Any, removed: list[str]) -> Any:

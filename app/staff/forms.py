@@ -18,8 +18,10 @@ from wtforms import (
     RadioField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
+    widgets,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
@@ -71,6 +73,25 @@ class EditorForm(Form):
         validators=[TextSafe(multiline=True, max_chars=MAX_NOTE_CHARS)],
     )
     base_revision = IntegerField(widget=HiddenField.widget, validators=[Optional(), NumberRange(1, MAX_INT)])
+    # The editors' list, as checkboxes; the choices are set per request (app.staff.views._editor_form),
+    # and an unknown name is the service's to refuse, on this field.
+    topics = SelectMultipleField(
+        "Topics",
+        choices=[],
+        validate_choice=False,
+        widget=widgets.ListWidget(prefix_label=False),
+        option_widget=widgets.CheckboxInput(),
+    )
+    # Only on a new post: a post's type never changes.
+    post_type = RadioField(
+        "What are you writing?",
+        choices=[
+            SelectChoice("post", "A post: dated, on the home page, in the feed and its topics"),
+            SelectChoice("page", "A page: a standing text such as About or a policy, at /pages/…"),
+        ],
+        default="post",
+        validators=[Optional()],
+    )
 
 
 class SubmitForm(Form):

@@ -14,12 +14,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from wtforms import SelectChoice
 
 from app.accounts import services as accounts
 from app.accounts.models import User
 from app.accounts.permissions import can, require
 from app.audit import services as audit
 from app.clock import LocalTimeError, available_zones, from_local, utc_now
+from app.comments import closing
+from app.comments.views import close_after_days
 from app.contact import services as contact
 from app.corrections import services as corrections
 from app.corrections.diff import diff_html
@@ -75,6 +78,7 @@ GATE_LABELS = {
     Gate.PRIVACY: "Patient privacy",
     Gate.MEDIA_ALT: "Image descriptions (alt text)",
     Gate.MEDIA_CONSENT: "Patient consent for images",
+    Gate.TOPICS: "Topics",
 }
 
 ACTION_LABELS = {
@@ -91,6 +95,10 @@ ACTION_LABELS = {
     "post.recheck_failed": "Sent back to the editor: something changed after approval",
     "post.retract": "Retracted",
     "gate.override": "Gate overridden",
+    "comments.closed": "Comments closed",
+    "comments.reopened": "Comments reopened",
+    "topic.created": "Topic added",
+    "topic.renamed": "Topic renamed",
     "disclosure.recorded": "Disclosure recorded",
     "account.sso_linked": "Single sign-on identity linked",
     "account.sso_provisioned": "Account created at first single sign-on",
@@ -183,6 +191,7 @@ def _form_data(revision: Revision) -> dict[str, Any]:
         "references": "\n".join(revision.references),
         "personal_view": revision.personal_view,
         "base_revision": revision.number,
+        "topics": [t.name for t in revision.topics],
     }
 
 
@@ -200,6 +209,7 @@ def _revision_input(form: EditorForm) -> posts.RevisionInput | None:
         kind=form.kind.data or None,
         note=form.note.data or "",
         personal_view=bool(form.personal_view.data),
+        topics=tuple(form.topics.data or ()),
     )
 
 
@@ -214,10 +224,13 @@ def _field_error(form: Any, exc: InvalidInput, fallback: str) -> None:
 
 def _editor_form(post: Post | None) -> EditorForm:
     if request.method == "POST":
-        return EditorForm(request.form)
-    if post is not None and post.current_revision is not None:
-        return EditorForm(data=_form_data(post.current_revision))
-    return EditorForm()
+        form = EditorForm(request.form)
+    elif post is not None and post.current_revision is not None:
+        form = EditorForm(data=_form_data(post.current_revision))
+    else:
+        form = EditorForm()
+    form.topics.choices = [SelectChoice(t.name, t.name) for t in posts.all_topics(db())]
+    return form
 
 
 # --- dashboard ---------------------------------------------------------------------------------------
@@ -292,7 +305,8 @@ def _work(user: User) -> list[dict[str, Any]]:
                     (
                         "needs_reply",
                         "Waiting for a reply",
-                        len(comment_queries.waiting_for_reply(db())) + len(contact.waiting(db())),
+                        len(comment_queries.waiting_for_reply(db(), close_after_days()))
+                        + len(contact.waiting(db())),
                         url_for("moderation.needs_reply"),
                     ),
                     (
@@ -418,6 +432,9 @@ def _editor(
             if post.review_state == "changes_requested"
             else None,
             "retraction": (editorial.retraction_for(db(), post) if post.is_retracted else None),
+            "comments_closure": closing.closure(db(), post),
+            "comments_closed_reason": closing.closed_reason(db(), post, close_after_days()),
+            "can_close_comments": can(user, "comments.close", post) and post.is_live and not post.is_page,
         }
     return render_template("staff/editor.html", **context), status
 
@@ -442,7 +459,8 @@ def new_post() -> Any:
     if request.form.get("action") == "preview":
         return _preview(form, None)
     try:
-        post = posts.create_draft(db(), user, data)
+        post_type = form.post_type.data if form.post_type.data in ("post", "page") else "post"
+        post = posts.create_draft(db(), user, data, type=post_type)
     except RenderError as exc:
         db().rollback()
         form.body.errors.append(exc.message)
@@ -497,6 +515,7 @@ def submit_post(post_id: int) -> Any:
     form = SubmitForm(request.form)
     assert post.current_revision is not None
     editor_form = EditorForm(data=_form_data(post.current_revision))  # the saved text, not this form's
+    editor_form.topics.choices = [SelectChoice(t.name, t.name) for t in posts.all_topics(db())]
     valid = form.validate()
     if _asks_interests(post) and form.touches_interests.data not in ("yes", "no"):
         form.touches_interests.errors = [
@@ -849,6 +868,26 @@ def retract_post(post_id: int) -> Any:
     editorial.retract(db(), user, post, form.reason.data or "")
     flash("Retracted. The post keeps its address and history, with your reason shown to readers.")
     return redirect(url_for(".review_post", post_id=post.id), 303)
+
+
+@bp.post("/posts/<int:post_id>/comments/close")
+def close_comments(post_id: int) -> Any:
+    """An editor closes a post's comments (audited): the form gives way to "Comments are closed"."""
+    post = posts.get_post(db(), post_id)
+    user = require(current_user(), "comments.close", post)
+    reason = clean_text(request.form.get("reason", ""), "reason", max_chars=500, required=False)
+    closing.close(db(), user, post, reason)
+    flash("Comments are closed on this post. Published comments stay; no new ones are taken.")
+    return redirect(url_for(".edit_post", post_id=post.id), 303)
+
+
+@bp.post("/posts/<int:post_id>/comments/reopen")
+def reopen_comments(post_id: int) -> Any:
+    post = posts.get_post(db(), post_id)
+    user = require(current_user(), "comments.close", post)
+    closing.reopen(db(), user, post)
+    flash("Comments are open again on this post.")
+    return redirect(url_for(".edit_post", post_id=post.id), 303)
 
 
 # --- disclosure -----------------------------------------------------------------------------------------

@@ -80,6 +80,9 @@ def staff_links(user: User | None) -> list[dict[str, str]]:
         links.append(("new", "New post", "staff.new_post"))
     if can(user, "post.request_changes"):
         links += [("reviews", "Review queue", "staff.reviews"), ("posts", "All posts", "staff.post_list")]
+    links.append(("search", "Search", "search.staff_results"))
+    if can(user, "topics.manage"):
+        links.append(("topics", "Topics", "topics.staff_topics"))
     if can(user, "post.create") or can(user, "post.request_changes"):
         links.append(("errors", "Error reports", "corrections.report_queue"))
     if can(user, "media.upload"):

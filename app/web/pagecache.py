@@ -51,6 +51,7 @@ from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.http import http_date, parse_accept_header, parse_etags
 from werkzeug.wrappers import Request
 
+from app.comments.closing import closed_by_age
 from app.posts.services import page_key_statement
 from app.settings.services import version_column
 from app.web import runtime
@@ -408,12 +409,16 @@ class FastPath:
         args = Request(environ).args if query_string else ImmutableMultiDict()
         try:
             with self.engine().connect() as connection:
-                row = connection.execute(self._STATEMENT, {"slug": match.group(1)}).first()
+                row = connection.execute(self._STATEMENT, {"slug": match.group(1), "type": "post"}).first()
         except SQLAlchemyError:
             return None  # Flask will answer, with a proper error page if the database is down
         if row is None:
             return None
         *key, version = tuple(row)
+        if kind == "post":
+            # As app.posts.views.post_page_key: whether comments have closed by age is part of the page.
+            days = int(self.app.config.get("COMMENTS_CLOSE_AFTER_DAYS") or 0)
+            key = [*key, closed_by_age(key[-1], days)]
         return (environ["PATH_INFO"], query_key(declared, args, query_string), version, (kind, tuple(key)))
 
     def _through_flask(

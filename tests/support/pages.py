@@ -37,6 +37,7 @@ NOT_HTML: frozenset[str] = frozenset(
         "ops.healthz",
         "ops.metrics",
         "media.serve",
+        "topics.feed",
     }
 )
 NOT_HTML_PREFIXES: tuple[str, ...] = ("api.",)
@@ -144,6 +145,7 @@ def seed_site(
         reason="Checking the pages.",
     )
     image = _image(session, staff)
+    _seed_page_and_topic(session, author, staff, settings)
     session.commit()
     return Site(
         image_id=image,
@@ -157,6 +159,29 @@ def seed_site(
         redaction_id=redaction.id,
         report_id=report.id,
     )
+
+
+def _seed_page_and_topic(session: Session, author: User, editor: User, settings: GateSettings) -> None:
+    """A published, corrected page (/pages/about) and a post filed under a topic (/topics/medicines)."""
+    from app.topics import services as topics
+
+    page = posts.create_draft(session, author, posts.RevisionInput("About", "Who we are.", []), type="page")
+    editorial.submit(session, author, page, settings)
+    editorial.approve(session, editor, page, 1, settings)
+    change = posts.RevisionInput("About", "Who we are, and why.", [], "correction", "We said too little.")
+    posts.revise(session, author, page, change, 1)
+    editorial.submit(session, author, page, settings)
+    editorial.approve(session, editor, page, 2, settings)
+    topics.create_topic(session, editor, "Medicines")
+    filed = posts.create_draft(
+        session,
+        author,
+        posts.RevisionInput(
+            "Paracetamol basics", "Paracetamol and fever.", ["https://example.org/p"], topics=("Medicines",)
+        ),
+    )
+    editorial.submit(session, author, filed, settings)
+    editorial.approve(session, editor, filed, 1, settings)
 
 
 def every_page(site: Site) -> list[Page]:
@@ -173,6 +198,15 @@ def every_page(site: Site) -> list[Page]:
         Page("history", f"/posts/{slug}/history"),
         Page("report an error", f"/posts/{slug}/report"),
         Page("corrections log", "/corrections"),
+        Page("page", "/pages/about"),
+        Page("page: superseded revision", "/pages/about/revisions/1"),
+        Page("page: changes", "/pages/about/changes"),
+        Page("page: history", "/pages/about/history"),
+        Page("topics", "/topics"),
+        Page("topic", "/topics/medicines"),
+        Page("search", "/search"),
+        Page("search results", "/search?q=ibuprofen"),
+        Page("search, nothing found", "/search?q=zebra"),
         Page("staff profile", f"/people/{site.author.id}"),
         Page("sign-in", "/login", also_signed_in=False),
         Page("single sign-on, provider unreachable", "/login/oidc", status=502, covers_route=True),
@@ -215,6 +249,8 @@ def every_page(site: Site) -> list[Page]:
         ),
         # The staff desk (issue 10): the post list, your settings, and the confirmation steps.
         Page("staff: all posts", "/staff/posts", signed_in=True),
+        Page("staff: search", "/staff/search?q=ibuprofen", signed_in=True),
+        Page("staff: topics", "/staff/topics", signed_in=True),
         Page("staff: all posts, filtered", "/staff/posts?state=published&q=ibuprofen", signed_in=True),
         Page("staff: all posts, nothing found", "/staff/posts?q=no+such+title", signed_in=True),
         Page("staff: your settings", "/staff/me", signed_in=True),

@@ -1,0 +1,150 @@
+"""Search: the reader page (/search), the JSON API (GET /api/v1/search) and the staff page (/staff/search).
+
+The page never shows markup from the index: a snippet arrives as runs of (text, highlighted), which the
+template escapes and wraps in <mark>; the JSON gives the plain text, and ``snippet_html`` built the same
+way (escaped text, our own <mark> only).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
+
+from app.accounts.permissions import require
+from app.errors import InvalidInput
+from app.search import services
+from app.search.services import Hit
+from app.text import whole_number
+from app.web import api
+from app.web.api import OPTIONAL, TEXT, URL, answer, listing_of, nullable, page_args
+from app.web.auth import current_user
+from app.web.database import db
+from app.web.readers import public_reader_url
+from app.web.urls import public_url
+
+bp = Blueprint("search", __name__)
+API = api.Routes()
+PER_PAGE = 10
+
+
+def _query() -> str:
+    value = request.args.get("q", "")
+    return value[: services.MAX_QUERY_CHARS]
+
+
+def _page() -> int:
+    page = whole_number(request.args.get("page", "1"), upper=1000)
+    if page is None:
+        raise InvalidInput("page must be a whole number from 1 to 1000.", field="page")
+    return page
+
+
+@bp.get("/search")
+def results() -> Any:
+    query, page = _query(), _page()
+    hits, has_more = services.search(db(), query, page=page, per_page=PER_PAGE)
+    return render_template(
+        "search/results.html",
+        query=query,
+        searched=bool(services.tokens(query)),
+        hits=hits,
+        page=page,
+        has_more=has_more,
+    )
+
+
+@bp.get("/staff/search")
+def staff_results() -> Any:
+    user = current_user()
+    if user is None:
+        return redirect(url_for("accounts.login", next=request.full_path))
+    require(user, "post.view_unpublished")
+    query, page = _query(), _page()
+    hits, has_more = services.staff_search(db(), user, query, page=page, per_page=20)
+    return render_template(
+        "search/staff.html",
+        query=query,
+        hits=hits,
+        page=page,
+        has_more=has_more,
+        staff_section="search",
+    )
+
+
+def snippet_html(hit: Hit) -> str:
+    """The snippet as HTML: every run escaped, the highlighted ones in our own <mark>."""
+    return str(
+        Markup("").join(Markup("<mark>%s</mark>") % run if lit else escape(run) for run, lit in hit.snippet)
+    )
+
+
+HIT = answer(
+    {
+        "type": {"type": "string", "enum": ["post", "page"]},
+        "id": api.ID,
+        "slug": nullable(TEXT),
+        "title": TEXT,
+        "url": nullable(URL),
+        "snippet": TEXT,
+        "snippet_html": {**TEXT, "description": "The snippet, escaped, matched words in <mark>."},
+        "status": TEXT,
+    }
+)
+SEARCH_QUERY: dict[str, Any] = {
+    "q": {
+        "type": "string",
+        "maxLength": 10_000,
+        "description": "Words to find (any punctuation is ignored).",
+    },
+    "scope": {
+        "type": "string",
+        "enum": ["public", "staff"],
+        "default": "public",
+        "description": "staff (with a staff token): every post and page in any state, by the newest text.",
+    },
+    "page": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1},
+    "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
+}
+
+
+@API.get(
+    "/search",
+    summary="Published posts and pages matching q, best first (staff: every draft too, with scope=staff)",
+    auth=OPTIONAL,
+    query=SEARCH_QUERY,
+    responses={200: listing_of(HIT)},
+)
+def api_search() -> Any:
+    query = _query()
+    scope = request.args.get("scope", "public")
+    if scope not in ("public", "staff"):
+        raise InvalidInput("scope must be public or staff.", field="scope")
+    page, per_page = page_args(default_per_page=PER_PAGE)
+    if page > 1000:
+        raise InvalidInput("page must be a whole number from 1 to 1000.", field="page")
+    if scope == "staff":
+        user = require(current_user() if g.get("via_token") else None, "post.view_unpublished")
+        hits, has_more = services.staff_search(db(), user, query, page=page, per_page=per_page)
+    else:
+        hits, has_more = services.search(db(), query, page=page, per_page=per_page)
+    items = [
+        {
+            "type": hit.post.type,
+            "id": hit.post.id,
+            "slug": hit.post.slug,
+            "title": hit.title,
+            "url": public_reader_url("show", hit.post) if hit.post.slug else None,
+            "snippet": hit.snippet_text,
+            "snippet_html": snippet_html(hit),
+            "status": hit.post.status,
+        }
+        for hit in hits
+    ]
+    nxt = (
+        public_url("api.api_search", q=query, scope=scope, page=page + 1, per_page=per_page)
+        if has_more
+        else None
+    )
+    return {"items": items, "next": nxt}

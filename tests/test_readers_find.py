@@ -1,0 +1,544 @@
+"""Readers find and trust: pages, topics, search and closing comments (issue 11, part A).
+
+Every test runs on SQLite and on PostgreSQL (the ``app`` fixture).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import feedparser
+import pytest
+from sqlalchemy import select
+
+from app import clock
+from app.audit.models import AuditEntry
+from app.editorial import services as editorial
+from app.posts.models import Post
+from app.posts.pages import POLICY_PAGES
+from app.search.models import SearchDocument
+from app.topics import services as topics
+from tests.support.web import form_csrf_token, log_in, parse, text_of
+
+REFS = ["https://example.org/source"]
+
+
+@pytest.fixture
+def cast(make_user, make_disclosure) -> dict[str, Any]:
+    author = make_user("author", name="Dr Ada Okafor")
+    editor = make_user("editor", name="Erin Editor")
+    make_disclosure(author)
+    make_disclosure(editor)
+    return {"author": author, "editor": editor}
+
+
+def _publish(api, cast, body: dict[str, Any]) -> dict[str, Any]:
+    """Create as the author, submit, approve as the editor: the whole four-eyes path through the API."""
+    created = api.post("/api/v1/posts", body, as_=cast["author"])
+    assert created.status_code == 201, created.get_json()
+    post_id = created.get_json()["id"]
+    assert api.post(f"/api/v1/posts/{post_id}/submit", {}, as_=cast["author"]).status_code == 200
+    approved = api.post(f"/api/v1/posts/{post_id}/approve", {"revision": 1}, as_=cast["editor"])
+    assert approved.status_code == 200, approved.get_json()
+    return api.get(f"/api/v1/posts/{post_id}").get_json()
+
+
+# --- pages --------------------------------------------------------------------------------------------
+
+
+def test_a_page_goes_through_four_eyes_and_lives_under_pages(api, client, cast):
+    created = api.post(
+        "/api/v1/posts", {"type": "page", "title": "About", "body": "Who we are."}, as_=cast["author"]
+    )
+    assert created.status_code == 201 and created.get_json()["type"] == "page"
+    page_id = created.get_json()["id"]
+    # A page needs no references and no topic, but the author still cannot approve it.
+    assert api.post(f"/api/v1/posts/{page_id}/submit", {}, as_=cast["author"]).status_code == 200
+    assert (
+        api.post(f"/api/v1/posts/{page_id}/approve", {"revision": 1}, as_=cast["author"]).status_code == 403
+    )
+    assert client.get("/pages/about").status_code == 404  # not yet published
+    assert (
+        api.post(f"/api/v1/posts/{page_id}/approve", {"revision": 1}, as_=cast["editor"]).status_code == 200
+    )
+
+    page = client.get("/pages/about")
+    assert page.status_code == 200
+    assert text_of(parse(page), "#post-body") == "Who we are."
+    assert parse(page).select_one("#comments") is None  # pages take no comments
+    assert api.get(f"/api/v1/posts/{page_id}").get_json()["url"].endswith("/pages/about")
+    # The post prefix sends readers to the page; the page prefix never serves a post.
+    moved = client.get("/posts/about")
+    assert moved.status_code == 301 and moved.headers["Location"].endswith("/pages/about")
+    assert client.get("/posts/about/history").headers["Location"].endswith("/pages/about/history")
+    # Not on the home page, nor in the main feed.
+    assert "/pages/about" not in client.get("/").get_data(as_text=True)
+    assert "pages/about" not in client.get("/feed.atom").get_data(as_text=True)
+    assert client.get("/pages/about/history").status_code == 200
+    assert client.get("/pages/about/revisions/1").status_code == 200
+
+
+def test_a_page_is_corrected_like_a_post_and_its_old_slug_moves(api, client, cast):
+    page = _publish(api, cast, {"type": "page", "title": "Comment policy", "body": "Be kind."})
+    change = {
+        "title": "Comment rules",
+        "body": "Be kind and brief.",
+        "base_revision": 1,
+        "kind": "correction",
+        "note": "We forgot brevity.",
+    }
+    assert api.post(f"/api/v1/posts/{page['id']}/revisions", change, as_=cast["author"]).status_code == 201
+    assert api.post(f"/api/v1/posts/{page['id']}/submit", {}, as_=cast["author"]).status_code == 200
+    assert (
+        api.post(f"/api/v1/posts/{page['id']}/approve", {"revision": 2}, as_=cast["editor"]).status_code
+        == 200
+    )
+    moved = client.get("/pages/comment-policy")
+    assert moved.status_code == 301 and moved.headers["Location"].endswith("/pages/comment-rules")
+    current = parse(client.get("/pages/comment-rules"))
+    assert "We forgot brevity." in text_of(current, ".corrections-notices")
+    changes = parse(client.get("/pages/comment-rules/changes"))
+    assert "brief" in text_of(changes, "#post-diff ins")
+    history = client.get("/pages/comment-rules/history").get_data(as_text=True)
+    assert "/pages/comment-rules/revisions/2" in history
+
+
+def test_demo_seeds_the_policy_pages_at_their_well_known_slugs(runner, client):
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    for slug, title in POLICY_PAGES.items():
+        page = client.get(f"/pages/{slug}")
+        assert page.status_code == 200, slug
+        assert text_of(parse(page), "h1") == title
+    assert "Code of Ethics" in text_of(parse(client.get("/pages/ethics-code")), "#post-body")
+    home = parse(client.get("/"))
+    assert home.select(".post-list .topics a[rel=tag]")  # the demo's posts carry topics
+
+
+# --- topics -------------------------------------------------------------------------------------------
+
+
+def test_topics_are_the_editors_list_and_a_post_needs_one(api, session, cast):
+    editor = cast["editor"]
+    topics.create_topic(session, editor, "Heart health")
+    session.commit()
+    unknown = api.post(
+        "/api/v1/posts",
+        {"title": "T", "body": "b", "references": REFS, "topics": ["Cardiology"]},
+        as_=cast["author"],
+    )
+    assert unknown.status_code == 422 and unknown.get_json()["error"]["field"] == "topics"
+    assert "Heart health" in unknown.get_json()["error"]["message"]
+    created = api.post("/api/v1/posts", {"title": "T", "body": "b", "references": REFS}, as_=cast["author"])
+    blocked = api.post(f"/api/v1/posts/{created.get_json()['id']}/submit", {}, as_=cast["author"])
+    assert blocked.status_code == 422
+    assert "topics" in {g["gate"] for g in blocked.get_json()["error"]["gates"]}
+    # Names match whatever the case; an author cannot make a topic.
+    ok = api.post(
+        "/api/v1/posts",
+        {"title": "T2", "body": "b", "references": REFS, "topics": ["heart HEALTH"]},
+        as_=cast["author"],
+    )
+    assert ok.status_code == 201
+    assert api.post(f"/api/v1/posts/{ok.get_json()['id']}/submit", {}, as_=cast["author"]).status_code == 200
+    with pytest.raises(Exception, match="editors"):
+        topics.create_topic(session, cast["author"], "Mine")
+
+
+def test_readers_see_the_published_revisions_topics_only(api, client, session, cast):
+    for name in ("Vaccines", "Children"):
+        topics.create_topic(session, cast["editor"], name)
+    session.commit()
+    post = _publish(
+        api, cast, {"title": "Flu jabs", "body": "Get one.", "references": REFS, "topics": ["Vaccines"]}
+    )
+    change = {"body": "Get one.", "base_revision": 1, "kind": "minor", "topics": ["Vaccines", "Children"]}
+    assert api.post(f"/api/v1/posts/{post['id']}/revisions", change, as_=cast["author"]).status_code == 201
+    # The draft's new topic does not leak: not on the post, not on the topic page, not in the API.
+    assert [a.get_text() for a in parse(client.get("/posts/flu-jabs")).select(".topics a")] == ["Vaccines"]
+    assert "flu-jabs" not in client.get("/topics/children").get_data(as_text=True)
+    assert "flu-jabs" in client.get("/topics/vaccines").get_data(as_text=True)
+    assert api.get(f"/api/v1/posts/{post['id']}").get_json()["topics"] == ["Vaccines"]
+    assert api.get(f"/api/v1/posts/{post['id']}", as_=cast["author"]).get_json()["topics"] == [
+        "Children",
+        "Vaccines",
+    ]
+
+
+def test_topic_feed_parses_and_uses_the_public_url(api, client, session, cast, app):
+    topics.create_topic(session, cast["editor"], "Sleep")
+    session.commit()
+    _publish(
+        api, cast, {"title": "Sleep well", "body": "Seven hours.", "references": REFS, "topics": ["Sleep"]}
+    )
+    response = client.get("/topics/sleep/feed.atom")
+    assert response.status_code == 200 and response.mimetype == "application/atom+xml"
+    feed = feedparser.parse(response.get_data())
+    assert feed.bozo == 0
+    assert [e.title for e in feed.entries] == ["Sleep well"]
+    base = app.config["PUBLIC_URL"].rstrip("/")
+    assert feed.entries[0].link == f"{base}/posts/sleep-well"
+    assert client.get("/topics/no-such-topic/feed.atom").status_code == 404
+    index = parse(client.get("/topics"))
+    assert [a.get_text() for a in index.select(".topic-list a")] == ["Sleep"]
+
+
+def test_renaming_a_topic_keeps_its_address_is_audited_and_reaches_search(api, client, session, cast):
+    topic = topics.create_topic(session, cast["editor"], "Nutrition")
+    session.commit()
+    _publish(
+        api,
+        cast,
+        {"title": "Eat greens", "body": "Greens help.", "references": REFS, "topics": ["Nutrition"]},
+    )
+    assert client.get("/posts/eat-greens").status_code == 200  # cached now
+    topics.rename_topic(session, cast["editor"], topic.id, "Diet and nutrition")
+    session.commit()
+    assert "Diet and nutrition" in text_of(parse(client.get("/topics/nutrition")), "h1")
+    assert "Diet and nutrition" in text_of(parse(client.get("/posts/eat-greens")), ".topics")
+    hits = client.get("/api/v1/search?q=diet").get_json()["items"]
+    assert [h["slug"] for h in hits] == ["eat-greens"]
+    actions = session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("topic.%"))).all()
+    assert sorted(actions) == ["topic.created", "topic.renamed"]
+
+
+def test_staff_topic_page_adds_and_refuses_duplicates(app, client, cast):
+    log_in(client, cast["editor"].email)
+    token = form_csrf_token(client, "/staff/topics")
+    added = client.post("/staff/topics", data={"csrf_token": token, "new-name": "Mental health"})
+    assert added.status_code == 303
+    again = client.post("/staff/topics", data={"csrf_token": token, "new-name": "mental  HEALTH"})
+    assert again.status_code == 409
+    assert "already a topic" in again.get_data(as_text=True)
+    # An author may not manage topics.
+    author = app.test_client()
+    log_in(author, cast["author"].email)
+    assert author.post("/staff/topics", data={"csrf_token": token, "new-name": "X"}).status_code in (400, 403)
+
+
+# --- search -------------------------------------------------------------------------------------------
+
+
+def test_search_finds_published_words_and_never_a_draft_or_pending_text(api, client, session, cast):
+    post = _publish(
+        api, cast, {"title": "Kidney stones", "body": "Drink water against oxalate.", "references": REFS}
+    )
+    api.post(
+        "/api/v1/posts",
+        {"title": "Secret draft", "body": "Zanzibar plans.", "references": REFS},
+        as_=cast["author"],
+    )
+    # A newer revision, still unpublished, with a new word.
+    change = {
+        "body": "Drink water against oxalate and quokka.",
+        "base_revision": 1,
+        "kind": "update",
+        "note": "More.",
+    }
+    assert api.post(f"/api/v1/posts/{post['id']}/revisions", change, as_=cast["author"]).status_code == 201
+    assert api.post(f"/api/v1/posts/{post['id']}/submit", {}, as_=cast["author"]).status_code == 200
+
+    found = client.get("/api/v1/search?q=oxalate").get_json()
+    assert [(i["type"], i["slug"]) for i in found["items"]] == [("post", "kidney-stones")]
+    item = found["items"][0]
+    assert set(item) >= {"type", "id", "slug", "title", "url", "snippet"}
+    assert "oxalate" in item["snippet"] and "<mark>oxalate</mark>" in item["snippet_html"]
+    for hidden in ("zanzibar", "quokka", "secret"):
+        assert client.get(f"/api/v1/search?q={hidden}").get_json()["items"] == [], hidden
+        assert parse(client.get(f"/search?q={hidden}")).select(".search-hit") == []
+    # By the author's name too, and stemmed ("drinking" finds "drink").
+    assert client.get("/api/v1/search?q=okafor").get_json()["items"][0]["slug"] == "kidney-stones"
+    assert client.get("/api/v1/search?q=drinking").get_json()["items"][0]["slug"] == "kidney-stones"
+    page = parse(client.get("/search?q=oxalate"))
+    assert [a.get_text() for a in page.select(".search-hit h2 a")] == ["Kidney stones"]
+    assert [m.get_text().lower() for m in page.select(".search-snippet mark")] == ["oxalate"]
+    # Once published, the new word is found.
+    assert (
+        api.post(f"/api/v1/posts/{post['id']}/approve", {"revision": 2}, as_=cast["editor"]).status_code
+        == 200
+    )
+    assert [i["slug"] for i in client.get("/api/v1/search?q=quokka").get_json()["items"]] == ["kidney-stones"]
+
+
+def test_search_escapes_stored_text_and_labels_a_retraction(api, client, session, cast):
+    body = "Never type `<script>alert(1)</script>` or <b>bold</b> into forms about ferritin."
+    post = _publish(api, cast, {"title": "Ferritin <i>levels</i>", "body": body, "references": REFS})
+    page = client.get("/search?q=ferritin")
+    html = page.get_data(as_text=True)
+    assert "<script>alert" not in html and "<i>levels</i>" not in html
+    hit = parse(page).select_one(".search-hit")
+    assert {t.name for t in hit.select(".search-snippet *")} <= {"mark"}
+    editorial.retract(session, cast["editor"], session.get(Post, post["id"]), "Wrong lab values.")
+    session.commit()
+    hit = parse(client.get("/search?q=ferritin")).select_one(".search-hit")
+    assert "Retracted" in text_of(hit, ".search-meta")
+    assert client.get("/api/v1/search?q=ferritin").get_json()["items"][0]["status"] == "retracted"
+
+
+HOSTILE = [
+    '"',
+    '"unbalanced',
+    "NEAR(a b",
+    "a NEAR b",
+    "*",
+    "oxal*",
+    "-oxalate",
+    "((((",
+    ")",
+    "AND OR NOT",
+    "title:oxalate",
+    "^oxalate",
+    "a\x00b",
+    "\x00",
+    "x" * 10_000,
+    "oxalate " * 2000,
+    "ÖxaLäte 🫘 漢字 \u202e",
+    "\ue000oxalate\ue001",
+    "' OR 1=1 --",
+    "%_%",
+    "\\",
+    "!@#$%^&*()",
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_queries_never_fail(api, client, cast, query):
+    _publish(api, cast, {"title": "Oxalate", "body": "Oxalate stones.", "references": REFS})
+    for path, extra in (
+        ("/search", {}),
+        ("/api/v1/search", {}),
+        ("/api/v1/search", {"scope": "public", "page": 1}),
+    ):
+        response = client.get(path, query_string={"q": query, **extra})
+        # A NUL byte anywhere in a request is refused (422) before any view: a clear 4xx, never a 5xx.
+        expected = 422 if "\x00" in query else 200
+        assert response.status_code == expected, (path, response.status_code)
+
+
+def test_search_paginates(api, client, cast):
+    for n in range(12):
+        _publish(
+            api, cast, {"title": f"Gout note {n}", "body": f"Gout and urate, part {n}.", "references": REFS}
+        )
+    first = client.get("/api/v1/search?q=gout&per_page=5").get_json()
+    assert len(first["items"]) == 5 and first["next"]
+    seen = {i["id"] for i in first["items"]}
+    url = first["next"]
+    while url:
+        page = client.get(url[url.index("/api/") :]).get_json()
+        assert not seen & {i["id"] for i in page["items"]}
+        seen |= {i["id"] for i in page["items"]}
+        url = page["next"]
+    assert len(seen) == 12
+    assert client.get("/search?q=gout&page=2").status_code == 200
+    assert client.get("/search?q=gout&page=nope").status_code == 422
+
+
+def test_staff_search_covers_drafts_for_staff_only(api, client, cast, make_user):
+    api.post(
+        "/api/v1/posts",
+        {"title": "Draft on lupus", "body": "Lupus flares.", "references": REFS},
+        as_=cast["author"],
+    )
+    assert client.get("/api/v1/search?q=lupus").get_json()["items"] == []
+    assert client.get("/api/v1/search?q=lupus&scope=staff").status_code == 401
+    staff = client.get(
+        "/api/v1/search?q=LUPUS&scope=staff",
+        headers={"Authorization": f"Bearer {api.make_token(make_user('moderator'))}"},
+    )
+    assert staff.status_code == 200
+    assert [(i["title"], i["status"]) for i in staff.get_json()["items"]] == [("Draft on lupus", "draft")]
+    log_in(client, cast["editor"].email)
+    page = parse(client.get("/staff/search?q=flares"))
+    assert [a.get_text() for a in page.select(".search-hit h2 a")] == ["Draft on lupus"]
+    assert client.get("/api/v1/search?q=x&scope=everything").status_code == 422
+
+
+def test_search_documents_hold_published_text_only(api, session, cast):
+    post = _publish(api, cast, {"title": "Asthma", "body": "Inhalers help.", "references": REFS})
+    change = {"body": "Inhalers help a lot.", "base_revision": 1, "kind": "minor"}
+    api.post(f"/api/v1/posts/{post['id']}/revisions", change, as_=cast["author"])
+    document = session.get(SearchDocument, post["id"])
+    assert document is not None and document.body == "Inhalers help." and document.authors == "Dr Ada Okafor"
+
+
+# --- closing comments -----------------------------------------------------------------------------------
+
+
+def _comment(client, post_id: int, body: str = "Thanks, does this apply to children?") -> Any:
+    return client.post(
+        f"/api/v1/posts/{post_id}/comments",
+        json={"author_name": "Reader", "author_email": "reader@example.org", "body": body},
+    )
+
+
+def test_an_editor_closes_comments_and_the_form_and_api_refuse(api, app, client, session, cast, make_user):
+    post = _publish(api, cast, {"title": "Knee pain", "body": "Ice it.", "references": REFS})
+    assert _comment(client, post["id"]).status_code in (201, 202)
+    editor_client = app.test_client()
+    log_in(editor_client, cast["editor"].email)
+    token = form_csrf_token(editor_client, f"/staff/posts/{post['id']}/edit")
+    closed = editor_client.post(
+        f"/staff/posts/{post['id']}/comments/close", data={"csrf_token": token, "reason": "Off-topic flood."}
+    )
+    assert closed.status_code == 303
+    again = editor_client.post(f"/staff/posts/{post['id']}/comments/close", data={"csrf_token": token})
+    assert again.status_code == 409
+    page = parse(client.get("/posts/knee-pain"))
+    assert text_of(page, "#comments-closed") == "Comments are closed on this post."
+    assert page.select_one("#comment-form-heading") is None
+    refused = _comment(client, post["id"])
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "comments_closed"
+    form = client.post(
+        "/posts/knee-pain/comments", data={"author_name": "R", "author_email": "r@example.org", "body": "Hi"}
+    )
+    assert form.status_code == 409
+    # An author cannot close or reopen.
+    author_client = app.test_client()
+    log_in(author_client, cast["author"].email)
+    assert author_client.post(
+        f"/staff/posts/{post['id']}/comments/reopen", data={"csrf_token": token}
+    ).status_code in (400, 403)
+    assert (
+        editor_client.post(
+            f"/staff/posts/{post['id']}/comments/reopen", data={"csrf_token": token}
+        ).status_code
+        == 303
+    )
+    assert parse(client.get("/posts/knee-pain")).select_one("#comment-form-heading") is not None
+    actions = session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("comments.%"))).all()
+    assert sorted(actions) == ["comments.closed", "comments.reopened"]
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    return {"COMMENTS_CLOSE_AFTER_DAYS": 30}
+
+
+def test_comments_close_by_age_and_the_needs_reply_duty_ends(api, client, session, cast, make_user):
+    from app.moderation.queries import waiting_for_reply
+
+    moderator = make_user("moderator")
+    now = datetime.now(UTC)
+    clock.freeze(now - timedelta(days=29))
+    try:
+        post = _publish(api, cast, {"title": "Old news", "body": "Once.", "references": REFS})
+        question = _comment(client, post["id"], "Can staff tell me when the clinic opens on Sunday?")
+        comment_id = question.get_json()["id"]
+        if question.status_code == 202:
+            approved = api.post(
+                f"/api/v1/comments/{comment_id}/moderate", {"action": "approve"}, as_=moderator
+            )
+            assert approved.status_code == 200
+    finally:
+        clock.freeze(None)
+    assert parse(client.get("/posts/old-news")).select_one("#comment-form-heading") is not None
+    assert comment_id in [c.id for c in waiting_for_reply(session, 30)]
+    clock.freeze(now + timedelta(days=2))
+    try:
+        page = parse(client.get("/posts/old-news"))  # the cached page is not served past the moment
+        assert "close 30 days after publication" in text_of(page, "#comments-closed")
+        assert page.select_one(f"#comment-body-{comment_id}") is not None  # published comments stay
+        assert _comment(client, post["id"]).status_code == 409
+        assert comment_id not in [c.id for c in waiting_for_reply(session, 30)]
+        assert comment_id in [c.id for c in waiting_for_reply(session, 0)]  # the setting off: still due
+    finally:
+        clock.freeze(None)
+
+
+# --- races (PostgreSQL: two transactions at once) --------------------------------------------------------
+
+
+def _race(app, *calls) -> list[str]:
+    """Run each call in its own session and thread at the same moment; 'ok' or the error's code each."""
+    import threading
+
+    from app.errors import CandorError
+
+    barrier = threading.Barrier(len(calls))
+    results = [""] * len(calls)
+
+    def run(i: int, call) -> None:
+        s = app.extensions["candor.sessions"]()
+        try:
+            barrier.wait()
+            call(s)
+            s.commit()
+            results[i] = "ok"
+        except CandorError as exc:
+            s.rollback()
+            results[i] = exc.code
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
+def test_two_editors_closing_at_once_close_once(app, api, database_url, cast, make_user):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a real race needs two connections writing at once: PostgreSQL")
+    second = make_user("editor", name="Second Editor")
+    for _ in range(5):
+        post = _publish(api, cast, {"title": "Race", "body": "Run.", "references": REFS})
+
+        def close(editor_id: int, post_id: int = post["id"]):
+            def call(s):
+                from app.accounts.models import User
+                from app.comments import closing
+
+                closing.close(s, s.get(User, editor_id), s.get(Post, post_id), "race")
+
+            return call
+
+        results = _race(app, close(cast["editor"].id), close(second.id))
+        assert sorted(results) == ["invalid_transition", "ok"], results
+
+
+def test_two_editors_adding_the_same_topic_at_once_add_it_once(app, database_url, cast, make_user):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a real race needs two connections writing at once: PostgreSQL")
+    second = make_user("editor", name="Second Editor")
+    for n in range(5):
+
+        def add(editor_id: int, n: int = n):
+            def call(s):
+                from app.accounts.models import User
+
+                topics.create_topic(s, s.get(User, editor_id), f"Topic {n}")
+
+            return call
+
+        results = _race(app, add(cast["editor"].id), add(second.id))
+        assert sorted(results) == ["conflict", "ok"], results
+
+
+def test_cli_reindex_rebuilds_the_documents(api, runner, session, cast):
+    post = _publish(api, cast, {"title": "Gallstones", "body": "Bile and stones.", "references": REFS})
+    session.execute(SearchDocument.__table__.delete())
+    session.commit()
+    assert api.get("/api/v1/search?q=bile").get_json()["items"] == []
+    assert runner.invoke(args=["search", "reindex"]).output.startswith("Indexed 1 ")
+    assert api.get("/api/v1/search?q=bile").get_json()["items"][0]["id"] == post["id"]
+
+
+def test_topic_names_match_beyond_ascii_and_hostile_names_are_refused(api, session, cast):
+    topics.create_topic(session, cast["editor"], "Ärzte und Straße")
+    session.commit()
+    created = api.post(
+        "/api/v1/posts",
+        {"title": "T", "body": "b", "references": REFS, "topics": ["ärzte  und STRASSE"]},
+        as_=cast["author"],
+    )
+    assert created.status_code == 201, created.get_json()
+    for bad in (["x"] * 11, "Ärzte", [1], [None], ["a\x00b"], [{"name": "x"}]):
+        response = api.post("/api/v1/posts", {"title": "T", "body": "b", "topics": bad}, as_=cast["author"])
+        assert response.status_code == 422, bad
+    for name in ("!!!", "", "   ", "x" * 81):
+        with pytest.raises(Exception, match="name"):
+            topics.create_topic(session, cast["editor"], name)
+        session.rollback()
