@@ -3,7 +3,7 @@
 images (``revision_media``, append-only, ON DELETE RESTRICT towards ``media``).
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0015
 Create Date: 2026-12-03 17:30:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from app.db import append_only_ddl, drop_append_only_ddl
 
 revision = "0017"
-down_revision = "0013"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@
   off_topic): the comment's vector, the label, and what the filter had said (to count overrulings).
 
 Revision ID: 0019
-Revises: 0013
+Revises: 0017
 Create Date: 2026-12-03 18:10:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from app.db import append_only_ddl, drop_append_only_ddl
 
 revision = "0019"
-down_revision = "0013"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
