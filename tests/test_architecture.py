@@ -80,6 +80,8 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "contact",  # stands on mail alone
         "disclosures",
         "posts",
+        "sites",  # the external sites registry: its decisions move published posts' cache version
+        "drafts",  # the editor's autosaved working copies of posts
         "corrections",  # what a publication changed: publishing (editorial) calls it
         "editorial",
         "comments",  # uses spam; knows nothing of moderation

@@ -17,6 +17,7 @@ from app.disclosures import services as disclosures
 from app.editorial.models import OVERRIDABLE, Gate, GateOverride
 from app.gates import links, phones, privacy
 from app.posts.models import Post, Revision
+from app.sites import services as sites
 
 
 @dataclass(frozen=True)
@@ -167,11 +168,40 @@ def _privacy(revision: Revision, settings: GateSettings) -> GateResult:
     return GateResult(Gate.PRIVACY, True, "No patient identifiers found.")
 
 
+def _external_sites(session: Session, revision: Revision) -> GateResult:
+    if revision.personal_view:
+        return GateResult(
+            Gate.EXTERNAL_SITES,
+            True,
+            "A personal view: the external sites rule applies to official posts. Embeds still show only "
+            "for approved sites.",
+        )
+    details = sites.findings(revision.html, sites.registry(session))
+    if details:
+        return GateResult(
+            Gate.EXTERNAL_SITES,
+            False,
+            "Official posts use only external sites approved by Public Affairs and Compliance "
+            "(see /policies/external-sites).",
+            details,
+        )
+    return GateResult(Gate.EXTERNAL_SITES, True, "No unapproved external site is linked or embedded.")
+
+
 def evaluate(
-    session: Session, post: Post, settings: GateSettings, *, touches_interests: bool | None = None
+    session: Session,
+    post: Post,
+    settings: GateSettings,
+    *,
+    touches_interests: bool | None = None,
+    working_copy: Revision | None = None,
 ) -> list[GateResult]:
-    """Every gate for the post's current revision, with any override recorded for that revision."""
-    revision = post.current_revision
+    """Every gate for the post's current revision, with any override recorded for that revision.
+
+    With ``working_copy`` (an unsaved Revision, never added to the session), the same gates judge the
+    editor's text as it stands, read-only; an override binds a saved revision, so none applies to it.
+    """
+    revision = working_copy or post.current_revision
     assert revision is not None
     results = [
         _identity(post),
@@ -179,7 +209,10 @@ def evaluate(
         _references(revision),
         _direct_links(revision, settings),
         _privacy(revision, settings),
+        _external_sites(session, revision),
     ]
+    if working_copy is not None:
+        return results
     overrides = {
         o.gate: o
         for o in session.scalars(

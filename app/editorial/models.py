@@ -26,9 +26,11 @@ class Gate(enum.StrEnum):
     REFERENCES = "references"
     DIRECT_LINKS = "direct_links"
     PRIVACY = "privacy"
+    EXTERNAL_SITES = "external_sites"
 
 
-# Gates an editor may override, with a recorded justification; the others have no exception.
+# Gates an editor may override, with a recorded justification; the others have no exception. An external
+# site's approval is Public Affairs' and Compliance's decision together, never one editor's exception.
 OVERRIDABLE = frozenset({Gate.REFERENCES, Gate.PRIVACY})
 REVIEW_STATES = tuple(s.value for s in ReviewState)
 GATES = tuple(g.value for g in Gate)

@@ -72,6 +72,7 @@ GATE_LABELS = {
     Gate.REFERENCES: "References",
     Gate.DIRECT_LINKS: "Direct links",
     Gate.PRIVACY: "Patient privacy",
+    Gate.EXTERNAL_SITES: "Approved external sites",
 }
 
 ACTION_LABELS = {
