@@ -60,12 +60,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.contact.views import desk_bp as contact_desk_bp
     from app.corrections.views import bp as corrections_bp
     from app.disclosures import views as disclosures
+    from app.drafts import views as drafts
     from app.editorial import views as editorial
     from app.moderation import views as moderation
     from app.posts import views as posts
     from app.redaction import views as redaction
     from app.settings.views import API as settings_api
     from app.settings.views import bp as settings_bp
+    from app.sites import views as sites
     from app.sso.views import bp as sso_bp
     from app.staff.views import bp as staff_bp
     from app.web import api, openapi
@@ -83,6 +85,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(moderation.bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(redaction.bp)
+    app.register_blueprint(sites.public_bp)
+    app.register_blueprint(sites.desk_bp)
+    app.register_blueprint(drafts.bp)
     app.register_blueprint(
         api.blueprint(
             posts.API,

@@ -133,6 +133,7 @@ def test_draft_to_published_and_corrected_through_the_staff_pages(
         "references": "fail",
         "direct_links": "pass",
         "privacy": "pass",
+        "external_sites": "pass",
     }
     assert "Fail" in text_of(page, "#gate-references .gate-state")  # said in words, not only in colour
 

@@ -20,7 +20,8 @@ from app.posts.rendering import MAX_SOURCE_CHARS
 from app.text import clean_text
 
 MAX_TITLE = 300
-MAX_REFERENCES = 50_000
+MAX_BODY = MAX_SOURCE_CHARS
+MAX_REFERENCES = 100_000
 
 
 def save(
@@ -29,7 +30,7 @@ def save(
     """Store ``user``'s working copy of ``post``, replacing the previous one."""
     require(user, "post.revise", post)
     title_text = clean_text(title, "title", max_chars=MAX_TITLE, required=False)
-    body_text = clean_text(body, "body", max_chars=MAX_SOURCE_CHARS, required=False, multiline=True)
+    body_text = clean_text(body, "body", max_chars=MAX_BODY, required=False, multiline=True)
     refs = clean_text(references, "references", max_chars=MAX_REFERENCES, required=False, multiline=True)
     query = select(DraftBuffer).where(DraftBuffer.post_id == post.id, DraftBuffer.user_id == user.id)
     if session.get_bind().dialect.name == "postgresql":

@@ -65,7 +65,7 @@ STATUS_LABELS = {
     "revoked": "Revoked",
 }
 CAPACITY_LABELS = {Capacity.PUBLIC_AFFAIRS: "Public Affairs", Capacity.COMPLIANCE: "Compliance"}
-_PERMISSION = {
+DECISION_PERMISSION = {
     Capacity.PUBLIC_AFFAIRS: "sites.decide_public_affairs",
     Capacity.COMPLIANCE: "sites.decide_compliance",
 }
@@ -176,6 +176,11 @@ def get_site(session: Session, site_id: int) -> SiteStatus:
     raise NotFound("No such external site.")
 
 
+def may_embed(html: str) -> bool:
+    """Whether ``html`` has an address alone in a paragraph at all (most posts do not: no query then)."""
+    return _ALONE.search(html) is not None
+
+
 def split_embeds(html: str, reg: Registry) -> list[str | tuple[SiteStatus, str]]:
     """Sanitised HTML cut around embeds of approved sites: HTML strings and ``(site, url)`` pairs."""
     parts: list[str | tuple[SiteStatus, str]] = []
@@ -282,7 +287,7 @@ def decide(
         cap, ver = Capacity(capacity), Verdict(verdict)
     except ValueError:
         raise InvalidInput("Choose a capacity and a decision.", field="capacity") from None
-    require(actor, _PERMISSION[cap])
+    require(actor, DECISION_PERMISSION[cap])
     note = _note(note)
     query = select(ExternalSite).where(ExternalSite.id == site_id)
     if session.get_bind().dialect.name == "postgresql":
@@ -290,13 +295,19 @@ def decide(
     if session.scalars(query).first() is None:
         raise NotFound("No such external site.")
     entry = get_site(session, site_id)
-    mine, other = entry.latest(cap), entry.latest(
-        Capacity.COMPLIANCE if cap == Capacity.PUBLIC_AFFAIRS else Capacity.PUBLIC_AFFAIRS
+    mine, other = (
+        entry.latest(cap),
+        entry.latest(Capacity.COMPLIANCE if cap == Capacity.PUBLIC_AFFAIRS else Capacity.PUBLIC_AFFAIRS),
     )
     if mine is not None and mine.verdict == ver:
         done = "approved" if ver == Verdict.APPROVE else "revoked"
         raise Conflict(f"{entry.site.name} is already {done} for {CAPACITY_LABELS[cap]}.")
-    if ver == Verdict.APPROVE and other and other.verdict == Verdict.APPROVE and other.decided_by_id == actor.id:
+    if (
+        ver == Verdict.APPROVE
+        and other
+        and other.verdict == Verdict.APPROVE
+        and other.decided_by_id == actor.id
+    ):
         raise NotAllowed(
             "You gave this site's other approval: the second approval must come from someone else."
         )
@@ -313,7 +324,13 @@ def decide(
     session.flush()
     entry.decisions.append(decision)
     audit.record(
-        session, actor, f"site.{ver.value}", note=note, site_id=site_id, name=entry.site.name, capacity=cap.value
+        session,
+        actor,
+        f"site.{ver.value}",
+        note=note,
+        site_id=site_id,
+        name=entry.site.name,
+        capacity=cap.value,
     )
     if entry.approved != was_approved:
         # Every public post that embeds this site now shows (or stops showing) the embed: move the
