@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wtforms import Form, RadioField, SelectField, StringField, TextAreaField
+from wtforms import Form, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app.sites.models import Capacity, SiteKind, Verdict
@@ -19,7 +19,7 @@ KIND_LABELS = {
 
 class ProposeSiteForm(Form):
     name = StringField("Site name", validators=[DataRequired(), Length(max=120), TextSafe()])
-    kind = SelectField("Kind of site", choices=[(k.value, label) for k, label in KIND_LABELS.items()])
+    kind = SelectField("Kind of site", choices=[SelectChoice(k.value, label) for k, label in KIND_LABELS.items()])
     hosts = TextAreaField(
         "Host names", validators=[DataRequired(), Length(max=4000), TextSafe(multiline=True, max_chars=4000)]
     )
@@ -31,10 +31,13 @@ class ProposeSiteForm(Form):
 
 
 class DecideForm(Form):
-    capacity = RadioField("Deciding for", choices=[(c.value, CAPACITY_LABELS[c]) for c in Capacity])
+    capacity = RadioField("Deciding for", choices=[SelectChoice(c.value, CAPACITY_LABELS[c]) for c in Capacity])
     verdict = RadioField(
         "Decision",
-        choices=[(Verdict.APPROVE.value, "Approve"), (Verdict.REVOKE.value, "Revoke (or refuse)")],
+        choices=[
+            SelectChoice(Verdict.APPROVE.value, "Approve"),
+            SelectChoice(Verdict.REVOKE.value, "Revoke (or refuse)"),
+        ],
     )
     note = TextAreaField(
         "Note",

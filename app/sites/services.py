@@ -289,10 +289,12 @@ def decide(
         raise InvalidInput("Choose a capacity and a decision.", field="capacity") from None
     require(actor, DECISION_PERMISSION[cap])
     note = _note(note)
-    query = select(ExternalSite).where(ExternalSite.id == site_id)
+    # Decisions on one site take turns (its row locked on PostgreSQL; SQLite's writer holds the database),
+    # so two keys turned at once by one person cannot both see the other still unturned.
+    query = select(ExternalSite.id).where(ExternalSite.id == site_id)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
-    if session.scalars(query).first() is None:
+    if session.scalar(query) is None:
         raise NotFound("No such external site.")
     entry = get_site(session, site_id)
     mine, other = (

@@ -105,7 +105,7 @@ def _show(site_id: int, form: DecideForm, *, status: int = 200, problem: str = "
     capacities = _capacities()
     if len(capacities) == 1 and not form.capacity.data:
         form.capacity.data = capacities[0]
-    form.capacity.choices = [c for c in form.capacity.choices if c[0] in capacities]  # type: ignore[union-attr]
+    form.capacity.choices = [c for c in form.capacity.choices if c.value in capacities]  # type: ignore[union-attr]
     return render_template(
         "sites/show.html",
         entry=sites.get_site(db(), site_id),
