@@ -19,7 +19,9 @@ KIND_LABELS = {
 
 class ProposeSiteForm(Form):
     name = StringField("Site name", validators=[DataRequired(), Length(max=120), TextSafe()])
-    kind = SelectField("Kind of site", choices=[SelectChoice(k.value, label) for k, label in KIND_LABELS.items()])
+    kind = SelectField(
+        "Kind of site", choices=[SelectChoice(k.value, label) for k, label in KIND_LABELS.items()]
+    )
     hosts = TextAreaField(
         "Host names", validators=[DataRequired(), Length(max=4000), TextSafe(multiline=True, max_chars=4000)]
     )
@@ -31,7 +33,9 @@ class ProposeSiteForm(Form):
 
 
 class DecideForm(Form):
-    capacity = RadioField("Deciding for", choices=[SelectChoice(c.value, CAPACITY_LABELS[c]) for c in Capacity])
+    capacity = RadioField(
+        "Deciding for", choices=[SelectChoice(c.value, CAPACITY_LABELS[c]) for c in Capacity]
+    )
     verdict = RadioField(
         "Decision",
         choices=[
