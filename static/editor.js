@@ -195,17 +195,21 @@
     if (button) { ACTIONS[button.getAttribute("data-md")](); }
   });
 
-  form.addEventListener("keydown", function (event) {
-    if (!(event.ctrlKey || event.metaKey) || event.altKey || event.shiftKey) { return; }
-    var key = event.key.toLowerCase();
-    if (key === "s") {
-      event.preventDefault();
-      var save = form.querySelector("button[value=save]");
-      if (form.requestSubmit) { form.requestSubmit(save); } else { save.click(); }
-      return;
-    }
-    var action = { b: "bold", i: "italic", k: "link" }[key];
-    if (action && event.target === body) {
+  function shortcut(event) {
+    return (event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey ? event.key.toLowerCase() : "";
+  }
+
+  // Ctrl/Cmd+S saves from anywhere on the page (instead of the browser saving the page as a file).
+  document.addEventListener("keydown", function (event) {
+    if (shortcut(event) !== "s") { return; }
+    event.preventDefault();
+    var save = form.querySelector("button[value=save]");
+    if (form.requestSubmit) { form.requestSubmit(save); } else { save.click(); }
+  });
+
+  body.addEventListener("keydown", function (event) {
+    var action = { b: "bold", i: "italic", k: "link" }[shortcut(event)];
+    if (action) {
       event.preventDefault();
       ACTIONS[action]();
     }

@@ -232,7 +232,7 @@ def test_the_editor_page_carries_the_toolbar_and_script_and_still_works_as_a_pla
     assert toolbar.has_attr("hidden")  # shown by the script; without it the form is the whole editor
     names = [b.get_text(" ", strip=True) for b in toolbar.select("button")]
     assert all(b["type"] == "button" for b in toolbar.select("button"))
-    assert [n.split()[-1] for n in names] == ["Bold", "Italic", "Heading", "Link", "list", "Quote", "image"]
+    assert [n.split()[-1] for n in names] == ["Bold", "Italic", "Heading", "Link", "List", "Quote", "Image…"]
     assert page.select_one("#live-preview")["aria-live"] == "polite"
     assert page.select_one("#editor-status")["role"] == "status"
     assert page.select_one("#word-count").get_text() == "3 words"
