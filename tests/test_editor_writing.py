@@ -113,6 +113,14 @@ def test_preview_refuses_what_it_cannot_render_and_what_is_not_json(app: Flask, 
     assert me.json("/staff/writing/preview", {"body": "x", "post_id": 999999}).status_code == 404
 
 
+def test_the_helpers_answer_json_to_nobody_signed_in(app: Flask, draft: Post) -> None:
+    anonymous = app.test_client()
+    token = form_csrf_token(anonymous, "/login")
+    for path in ("/staff/writing/preview", f"/staff/writing/{draft.id}/autosave"):
+        refused = anonymous.post(path, json={"body": "x", "base_revision": 1}, headers={"X-CSRFToken": token})
+        assert refused.status_code == 401 and refused.is_json
+
+
 def test_preview_of_another_authors_post_is_refused(
     app: Flask, draft: Post, make_user: Callable[..., User]
 ) -> None:
