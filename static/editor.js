@@ -190,6 +190,22 @@
     image: function () { fileInput.click(); }
   };
 
+  // The toolbar is one stop in the tab order; the arrow keys, Home and End move along it (the WAI-ARIA
+  // toolbar pattern). It follows the text, so Tab goes from the title straight into the text.
+  var buttons = Array.prototype.slice.call(toolbar.querySelectorAll("button"));
+  buttons.forEach(function (b, i) { b.tabIndex = i === 0 ? 0 : -1; });
+  toolbar.addEventListener("keydown", function (event) {
+    var at = buttons.indexOf(document.activeElement);
+    if (at < 0) { return; }
+    var to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: buttons.length - 1 }[event.key];
+    if (to === undefined) { return; }
+    event.preventDefault();
+    to = (to + buttons.length) % buttons.length;
+    buttons[at].tabIndex = -1;
+    buttons[to].tabIndex = 0;
+    buttons[to].focus();
+  });
+
   toolbar.addEventListener("click", function (event) {
     var button = event.target.closest("button[data-md]");
     if (button) { ACTIONS[button.getAttribute("data-md")](); }

@@ -187,3 +187,29 @@ def test_without_a_media_desk_a_paste_says_so_and_inserts_nothing(
     expect(page.locator("#editor-status")).to_contain_text("Image upload is not available")
     expect(page.get_by_label("Text (Markdown)")).to_have_value("A chart:")
     assert 'name="decorative"' in seen[0]["body"]
+
+
+def test_the_toolbar_is_one_tab_stop_after_the_text_and_the_arrow_keys_move_along_it(
+    page: Page, make_user: Callable[..., User], make_post: Callable[..., Post]
+) -> None:
+    author = make_user("author")
+    post = make_post("draft", author=author, body="Word")
+    _open_editor(page, author, post)
+    page.get_by_label("Title").focus()
+    page.keyboard.press("Tab")
+    body = page.get_by_label("Text (Markdown)")
+    expect(body).to_be_focused()  # the toolbar does not stand between the title and the text
+    body.press("End")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Bold")).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("button", name="Italic")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(body).to_have_value("Word*italic text*")
+    expect(body).to_be_focused()  # back in the text, the placeholder selected to type over
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Italic")).to_be_focused()  # the toolbar remembers its place
+    page.keyboard.press("End")
+    expect(page.get_by_role("button", name="Image…")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("References (one URL per line)")).to_be_focused()
