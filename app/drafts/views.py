@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
 
 from app.accounts.permissions import require
 from app.drafts import services as drafts
@@ -22,7 +22,7 @@ from app.posts.models import Revision
 from app.posts.rendering import render_markdown
 from app.staff.views import GATE_LABELS
 from app.text import clean_text, clean_url_list
-from app.web.api import gate_settings
+from app.web.api import gate_settings, json_body
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.extensions import limiter
@@ -44,10 +44,7 @@ def _staff_only() -> Any:
 
 
 def _payload() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInput("Send a JSON object.")
-    return data
+    return json_body()  # the API's reader: a JSON object, or a 4xx saying what is wrong (deep nesting too)
 
 
 def _working_copy(data: dict[str, Any]) -> Revision:
