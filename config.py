@@ -278,7 +278,7 @@ def trusted_hosts(settings: Mapping[str, Any]) -> list[str]:
 
 
 # The roles of app/accounts/models.py::Role (config.py stands outside app/; a test keeps them equal).
-ROLE_NAMES = ("author", "editor", "moderator", "admin")
+ROLE_NAMES = ("author", "editor", "moderator", "compliance", "admin")
 
 
 def _oidc(env: Mapping[str, str], production: bool) -> dict[str, Any]:

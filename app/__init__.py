@@ -73,6 +73,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.contact.views import desk_bp as contact_desk_bp
     from app.corrections.views import bp as corrections_bp
     from app.disclosures import views as disclosures
+    from app.drafts import views as drafts
     from app.editorial import views as editorial
     from app.media import views as media
     from app.moderation import views as moderation
@@ -81,6 +82,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.search import views as search
     from app.settings.views import API as settings_api
     from app.settings.views import bp as settings_bp
+    from app.sites import views as sites
     from app.sso.views import bp as sso_bp
     from app.staff.views import bp as staff_bp
     from app.topics import views as topics
@@ -102,6 +104,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(media.bp)
     app.register_blueprint(topics.bp)
     app.register_blueprint(search.bp)
+    app.register_blueprint(sites.public_bp)
+    app.register_blueprint(sites.desk_bp)
+    app.register_blueprint(drafts.bp)
     app.register_blueprint(
         api.blueprint(
             posts.API,

@@ -94,7 +94,7 @@ def _read_password() -> str:
     "roles",
     required=True,
     multiple=True,
-    help="author, editor, moderator or admin; repeat or comma-separate for several.",
+    help="author, editor, moderator, compliance or admin; repeat or comma-separate for several.",
 )
 @click.option("--title", default="", help="Job title shown on the byline, e.g. 'Cardiologist'.")
 @click.option("--department", default="", help="Department shown on the byline.")

@@ -90,6 +90,13 @@ STAFF = [
     ("erin.shah@clinic.example", "Erin Shah", "Senior Editor", "Public Affairs", {Role.EDITOR}),
     ("malik.reyes@clinic.example", "Malik Reyes", "Community Moderator", "Public Affairs", {Role.MODERATOR}),
     (
+        "cory.lind@clinic.example",
+        "Cory Lind",
+        "Compliance Reviewer",
+        "Office for Compliance",
+        {Role.COMPLIANCE},
+    ),
+    (
         "grace.admin@clinic.example",
         "Grace Tanaka",
         "Web Administrator",

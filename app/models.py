@@ -8,6 +8,7 @@ from app.contact.models import ContactMessage, ContactReply
 from app.corrections.models import ErrorReport, RevisionDiff
 from app.db import Base
 from app.disclosures.models import Disclosure
+from app.drafts.models import DraftBuffer
 from app.editorial.models import GateOverride, LinkCheck, Review
 from app.jobs.models import JobRun
 from app.mail.models import OutboxMessage
@@ -28,6 +29,7 @@ from app.posts.passages import PostPassage
 from app.redaction.models import Redaction, RedactionApplication, RedactionRewrite
 from app.search.models import SearchDocument
 from app.settings.models import Setting, SettingChange
+from app.sites.models import ExternalSite, SiteDecision
 from app.sso.models import UserIdentity
 
 __all__ = [
@@ -48,6 +50,9 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Disclosure",
+    "DraftBuffer",
+    "ExternalSite",
+    "SiteDecision",
     "ErrorReport",
     "RevisionDiff",
     "GateOverride",

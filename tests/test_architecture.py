@@ -83,6 +83,8 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "media",  # the image library: uploads cleaned of metadata, renditions, patient consent
         "posts",
         "search",  # the full-text index of what readers see: publishing and redaction keep it current
+        "sites",  # the external sites registry: its decisions move published posts' cache version
+        "drafts",  # the editor's autosaved working copies of posts
         "corrections",  # what a publication changed: publishing (editorial) calls it
         "editorial",
         "topics",  # the editors' topic list (the models live with posts, which are filed under them)

@@ -41,6 +41,7 @@ def test_a_clean_post_with_a_current_disclosure_passes_every_gate(api, make_user
         "media_alt",
         "media_consent",
         "topics",
+        "external_sites",
     }
     assert api.post(f"/api/v1/posts/{post_id}/submit", as_=author).get_json()["status"] == "in_review"
 

@@ -599,12 +599,18 @@ def test_config_reads_and_checks_the_settings(tmp_path: Any) -> None:
             "CANDOR_OIDC_CLIENT_ID": "blog",
             "CANDOR_OIDC_CLIENT_SECRET": "s3cret",
             "CANDOR_OIDC_ROLE_CLAIM": "groups",
-            "CANDOR_OIDC_ROLE_MAP": "blog-editors=editor, blog-authors=author,blog-editors=Author",
+            "CANDOR_OIDC_ROLE_MAP": (
+                "blog-editors=editor, blog-authors=author,blog-editors=Author,compliance-office=compliance"
+            ),
             "CANDOR_OIDC_AUTO_PROVISION": "1",
             "CANDOR_OIDC_ONLY": "1",
         },
     )
-    assert settings["OIDC_ROLE_MAP"] == {"blog-editors": ["editor", "author"], "blog-authors": ["author"]}
+    assert settings["OIDC_ROLE_MAP"] == {
+        "blog-editors": ["editor", "author"],
+        "blog-authors": ["author"],
+        "compliance-office": ["compliance"],
+    }
     assert settings["OIDC_NAME"] == "login.clinic.example"
     assert settings["OIDC_AUTO_PROVISION"] and settings["OIDC_ONLY"]
     good = {**base, "CANDOR_OIDC_ISSUER": "https://idp.example", "CANDOR_OIDC_CLIENT_ID": "b"}

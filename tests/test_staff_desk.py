@@ -166,6 +166,7 @@ def test_an_author_sees_their_drafts_reviews_sent_back_posts_and_error_reports(
         "media",
         "disclosure",
         "audit",
+        "sites",
         "tokens",
         "password",
         "me",
@@ -208,6 +209,7 @@ def test_an_editor_sees_the_review_queue_all_posts_scheduled_posts_and_error_rep
         "media",
         "disclosure",
         "audit",
+        "sites",
         "tokens",
         "password",
         "me",
@@ -233,6 +235,7 @@ def test_a_moderator_sees_the_comment_queue_needs_reply_and_contact_messages(
         "comments",
         "disclosure",
         "audit",
+        "sites",
         "tokens",
         "password",
         "me",
@@ -624,6 +627,25 @@ def _post_forms(s: dict[str, Any], cast: dict[str, User]) -> dict[str, list[tupl
             (f"/staff/media/{s['images'][1].id}/delete", {}),
             (f"/staff/media/{s['images'][1].id}/delete", {"confirm": "yes"}),
         ],
+        # Approved external sites (issue 12): the first site of a fresh database is number 1.
+        "sites_desk.propose": [
+            (
+                "/staff/external-sites/new",
+                {"name": "Vimeo", "kind": "video", "hosts": "vimeo.com", "note": "Talks."},
+            )
+        ],
+        "sites_desk.decide": [
+            (
+                "/staff/external-sites/1/decide",
+                {"capacity": "public_affairs", "verdict": "approve", "note": "Ok."},
+            )
+        ],
+        # The editor's JSON helpers answer JSON (a form post is refused with 422); discarding redirects.
+        "writing.preview": [("/staff/writing/preview", {"body": "Some *text*."})],
+        "writing.autosave": [
+            (f"/staff/writing/{draft.id}/autosave", {"body": "Typing.", "base_revision": "1"})
+        ],
+        "writing.discard": [(f"/staff/posts/{draft.id}/autosave/discard", {})],
         # Last: signing out ends every session of that user, the walker's own included.
         "accounts.logout": [("/logout", {})],
     }
@@ -677,7 +699,14 @@ def test_every_staff_post_redirects_or_refuses_never_answering_a_page(
     # waiting for a reply (409). Both are refusals, as they should be.
     # A weak new password is refused (422; the change itself is walked in test_accounts); the ids 999999
     # name no token or redaction (404).
-    refused = {"people.password", "people.revoke_token", "people.revoke_user_token", "redaction.confirm"}
+    refused = {
+        "people.password",
+        "people.revoke_token",
+        "people.revoke_user_token",
+        "redaction.confirm",
+        "writing.preview",
+        "writing.autosave",
+    }
     assert set(forms) - redirected <= {"staff.submit_post", "moderation.no_reply_needed", *refused}, [
         f"{a[0]} {a[2]}" for a in answered if a[0] not in redirected and a[0] not in refused
     ]  # Sam has no disclosure: submitting is a 422

@@ -136,6 +136,7 @@ def test_draft_to_published_and_corrected_through_the_staff_pages(
         "media_alt": "pass",
         "media_consent": "pass",
         "topics": "pass",  # no topics defined yet: nothing to choose from
+        "external_sites": "pass",
     }
     assert "Fail" in text_of(page, "#gate-references .gate-state")  # said in words, not only in colour
 

@@ -16,6 +16,7 @@ class Role(enum.StrEnum):
     AUTHOR = "author"
     EDITOR = "editor"
     MODERATOR = "moderator"
+    COMPLIANCE = "compliance"
     ADMIN = "admin"
 
 

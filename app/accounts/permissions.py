@@ -76,6 +76,15 @@ RULES: dict[str, tuple[str, Callable[[User, Post | None], bool]]] = {
         lambda u, p: u.has_role(Role.EDITOR),
     ),
     "topics.manage": ("Only editors can add or rename topics.", lambda u, p: u.has_role(Role.EDITOR)),
+    "sites.propose": ("Only staff propose external sites.", _is_staff),
+    "sites.decide_public_affairs": (
+        "Only a Public Affairs editor decides for Public Affairs.",
+        lambda u, p: u.has_role(Role.EDITOR),
+    ),
+    "sites.decide_compliance": (
+        "Only a compliance reviewer decides for the Office for Compliance.",
+        lambda u, p: u.has_role(Role.COMPLIANCE),
+    ),
 }
 
 

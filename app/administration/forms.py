@@ -24,6 +24,7 @@ ROLE_LABELS = {
     "author": "Author: writes posts and corrections",
     "editor": "Editor: approves and publishes",
     "moderator": "Moderator: triages comments",
+    "compliance": "Compliance: reviews external sites for the Office for Compliance",
     "admin": "Admin: manages staff accounts",
 }
 PASSWORD_HINT = (

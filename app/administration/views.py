@@ -443,7 +443,7 @@ def _any_case(word: str) -> str:
 ROLE_NAME: dict[str, Any] = {
     "type": "string",
     "pattern": r"^\s*(" + "|".join(_any_case(r.value) for r in Role) + r")\s*$",
-    "description": "author, editor, moderator or admin.",
+    "description": "author, editor, moderator, compliance or admin.",
 }
 ROLES: dict[str, Any] = {
     "type": "array",
@@ -548,7 +548,7 @@ def api_users() -> Any:
     q = request.args.get("q", "")
     role = request.args.get("role")
     if role is not None and not role.strip():
-        raise InvalidInput("role must be author, editor, moderator or admin.", field="role")
+        raise InvalidInput("role must be author, editor, moderator, compliance or admin.", field="role")
     active_arg = request.args.get("active")
     if active_arg not in (None, "true", "false"):
         raise InvalidInput("active must be true or false.", field="active")

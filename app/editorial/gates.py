@@ -21,6 +21,7 @@ from app.editorial.models import OVERRIDABLE, Gate, GateOverride
 from app.gates import links, phones, privacy
 from app.media import services as media
 from app.posts.models import Post, Revision, Topic
+from app.sites import services as sites
 
 
 @dataclass(frozen=True)
@@ -243,11 +244,40 @@ def _topics(session: Session, post: Post, revision: Revision) -> GateResult:
     return GateResult(Gate.TOPICS, False, "Choose at least one topic for the post.")
 
 
+def _external_sites(session: Session, revision: Revision) -> GateResult:
+    if revision.personal_view:
+        return GateResult(
+            Gate.EXTERNAL_SITES,
+            True,
+            "A personal view: the external sites rule applies to official posts. Embeds still show only "
+            "for approved sites.",
+        )
+    details = sites.findings(revision.html, sites.registry(session))
+    if details:
+        return GateResult(
+            Gate.EXTERNAL_SITES,
+            False,
+            "Official posts use only external sites approved by Public Affairs and Compliance "
+            "(see /policies/external-sites).",
+            details,
+        )
+    return GateResult(Gate.EXTERNAL_SITES, True, "No unapproved external site is linked or embedded.")
+
+
 def evaluate(
-    session: Session, post: Post, settings: GateSettings, *, touches_interests: bool | None = None
+    session: Session,
+    post: Post,
+    settings: GateSettings,
+    *,
+    touches_interests: bool | None = None,
+    working_copy: Revision | None = None,
 ) -> list[GateResult]:
-    """Every gate for the post's current revision, with any override recorded for that revision."""
-    revision = post.current_revision
+    """Every gate for the post's current revision, with any override recorded for that revision.
+
+    With ``working_copy`` (an unsaved Revision, never added to the session), the same gates judge the
+    editor's text as it stands, read-only; an override binds a saved revision, so none applies to it.
+    """
+    revision = working_copy or post.current_revision
     assert revision is not None
     results = [
         _identity(post),
@@ -258,7 +288,10 @@ def evaluate(
         _media_alt(session, revision),
         _media_consent(session, revision),
         _topics(session, post, revision),
+        _external_sites(session, revision),
     ]
+    if working_copy is not None:
+        return results
     overrides = {
         o.gate: o
         for o in session.scalars(

@@ -29,9 +29,11 @@ class Gate(enum.StrEnum):
     MEDIA_ALT = "media_alt"
     MEDIA_CONSENT = "media_consent"
     TOPICS = "topics"
+    EXTERNAL_SITES = "external_sites"
 
 
-# Gates an editor may override, with a recorded justification; the others have no exception.
+# Gates an editor may override, with a recorded justification; the others have no exception. An external
+# site's approval is Public Affairs' and Compliance's decision together, never one editor's exception.
 OVERRIDABLE = frozenset({Gate.REFERENCES, Gate.PRIVACY})
 REVIEW_STATES = tuple(s.value for s in ReviewState)
 # What gate_overrides' CHECK allows: every gate but topics, which came later and is never overridden.

@@ -202,9 +202,14 @@ def _close_review(
 
 
 def check_gates(
-    session: Session, post: Post, settings: GateSettings, touches_interests: bool | None = None
+    session: Session,
+    post: Post,
+    settings: GateSettings,
+    touches_interests: bool | None = None,
+    *,
+    working_copy: Revision | None = None,
 ) -> list[GateResult]:
-    return evaluate(session, post, settings, touches_interests=touches_interests)
+    return evaluate(session, post, settings, touches_interests=touches_interests, working_copy=working_copy)
 
 
 def revise(

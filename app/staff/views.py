@@ -28,6 +28,7 @@ from app.corrections import services as corrections
 from app.corrections.diff import diff_html
 from app.disclosures import services as disclosures
 from app.disclosures.models import Disclosure
+from app.drafts import services as drafts
 from app.editorial import services as editorial
 from app.editorial.gates import GateResult
 from app.editorial.models import OVERRIDABLE, Gate
@@ -79,6 +80,7 @@ GATE_LABELS = {
     Gate.MEDIA_ALT: "Image descriptions (alt text)",
     Gate.MEDIA_CONSENT: "Patient consent for images",
     Gate.TOPICS: "Topics",
+    Gate.EXTERNAL_SITES: "Approved external sites",
 }
 
 ACTION_LABELS = {
@@ -116,6 +118,9 @@ ACTION_LABELS = {
     "user.reset_link_sent": "Password reset link e-mailed",
     "token.created": "API token created",
     "token.revoked": "API token revoked",
+    "site.proposed": "External site proposed",
+    "site.approve": "External site approved",
+    "site.revoke": "External site approval revoked",
 }
 
 
@@ -226,7 +231,14 @@ def _editor_form(post: Post | None) -> EditorForm:
     if request.method == "POST":
         form = EditorForm(request.form)
     elif post is not None and post.current_revision is not None:
-        form = EditorForm(data=_form_data(post.current_revision))
+        data = _form_data(post.current_revision)
+        user = current_user()
+        buffer = drafts.offered(db(), user, post) if user is not None else None
+        if buffer is not None and request.args.get("restore") == "1":
+            # The autosaved words, on the revision it was typed against: a Save still meets a newer one.
+            data |= {"title": buffer.title, "body": buffer.body, "references": buffer.references}
+            data["base_revision"] = buffer.base_revision
+        form = EditorForm(data=data)
     else:
         form = EditorForm()
     form.topics.choices = [SelectChoice(t.name, t.name) for t in posts.all_topics(db())]
@@ -435,6 +447,8 @@ def _editor(
             "comments_closure": closing.closure(db(), post),
             "comments_closed_reason": closing.closed_reason(db(), post, close_after_days()),
             "can_close_comments": can(user, "comments.close", post) and post.is_live and not post.is_page,
+            "buffer": drafts.offered(db(), user, post) if user is not None else None,
+            "restored": request.method == "GET" and request.args.get("restore") == "1",
         }
     return render_template("staff/editor.html", **context), status
 
@@ -502,6 +516,7 @@ def edit_post(post_id: int) -> Any:
         db().rollback()
         _field_error(form, exc, "body")
         return _editor(form, post, status=422)
+    drafts.drop(db(), user, post)  # saved as a revision: the working copy is no longer ahead of it
     flash(
         f"Saved revision {revision.number}." if created else "Nothing changed, so no new revision was saved."
     )

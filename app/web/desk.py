@@ -90,6 +90,8 @@ def staff_links(user: User | None) -> list[dict[str, str]]:
     if can(user, PERMISSION):
         links.append(("comments", "Comments", "moderation.queue"))
     links += [("disclosure", "My disclosure", "staff.disclosure"), ("audit", "Audit log", "staff.audit_log")]
+    if can(user, "sites.propose"):
+        links.append(("sites", "External sites", "sites_desk.index"))
     if can(user, "users.manage"):
         links.append(("users", "Staff accounts", "people.users"))
     if can(user, "settings.manage"):

@@ -29,7 +29,8 @@ PLAIN: dict[int, str] = {
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/")
+    # /staff/writing/: the editor page's own JSON helpers (app/drafts/views.py)
+    return request.path.startswith(("/api/", "/staff/writing/"))
 
 
 def _staff_upload_json() -> bool:

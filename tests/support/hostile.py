@@ -455,14 +455,15 @@ def multipart(fields: dict[str, bytes], boundary: str = "candorhostileboundary")
 def problem_with_error(response: Any) -> str | None:
     """Why a response breaks the error contract, or None: under 500, and a 4xx says what went wrong.
 
-    API answers carry JSON ``error.message``; HTML pages carry an ``<h1>`` with text.
+    API answers (and the editor page's JSON helpers under /staff/writing/) carry JSON ``error.message``;
+    HTML pages carry an ``<h1>`` with text.
     """
     status = response.status_code
     if status >= 500:
         return f"answered {status}"
     if status < 400:
         return None
-    if response.request.path.startswith("/api/"):
+    if response.request.path.startswith(("/api/", "/staff/writing/")):
         data = response.get_json(silent=True)
         message = (data or {}).get("error", {}).get("message") if isinstance(data, dict) else None
         if not isinstance(message, str) or not message.strip():

@@ -21,12 +21,16 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.corrections import services as corrections
+from app.drafts import services as drafts
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings
 from app.posts import services as posts
 from app.posts.models import Post, Revision
 from app.redaction import services as redactions
 from app.redaction.models import Target
+from app.sites import services as sites
+
+EMBED_URL = "https://www.youtube.com/watch?v=clinic-tour"
 
 # GET endpoints that are not HTML pages, so they are neither validated nor run through axe.
 NOT_HTML: frozenset[str] = frozenset(
@@ -92,6 +96,8 @@ class Site:
     redaction_id: int = 0  # a pending redaction of ``post``'s revision 1
     report_id: int | None = None  # a reader's open error report on ``post``
     image_id: int = 0  # a library image showing a patient, with an expired consent record
+    external_site_id: int = 0  # an approved external site (YouTube); a second one is only proposed
+    embed_slug: str = ""  # a published post embedding the approved site
 
 
 def seed_site(
@@ -104,6 +110,7 @@ def seed_site(
         "author",
         "editor",
         "moderator",
+        "compliance",
         "admin",
         name="Sam Staff",
         title="Head of Public Affairs",
@@ -125,6 +132,28 @@ def seed_site(
     _correct(session, post, staff, BODY.replace("up to 2400 mg", "up to 1200 mg"), settings)
     editorial.retract(session, staff, others[0], "The item announced a clinic that has not opened.")
     draft = make_post("draft", author=author, title="An unfinished draft", body="Not for readers yet.")
+    youtube = sites.propose(
+        session, author, name="YouTube", kind="video", hosts="youtube.com\nyoutu.be", note="Clinic tours."
+    )
+    sites.decide(session, staff, youtube.id, capacity="public_affairs", verdict="approve", note="On brand.")
+    reviewer = make_user("compliance", name="Cory Compliance", title="Reviewer", department="Compliance")
+    sites.decide(session, reviewer, youtube.id, capacity="compliance", verdict="approve", note="Terms read.")
+    sites.propose(session, author, name="Flickr", kind="photo", hosts="flickr.com", note="Event photos.")
+    session.commit()
+    # Sam's autosaved working copy of the draft: the editor offers it back (and restores it).
+    drafts.save(
+        session,
+        staff,
+        draft,
+        title="An unfinished draft",
+        body="Not for readers *yet*.",
+        references="",
+        base=1,
+    )
+    session.commit()
+    embedding = make_post(
+        "published", author=newsdesk, title="A tour of the clinic", body=f"Our tour:\n\n{EMBED_URL}\n"
+    )
     in_review = make_post("in_review", author=author, title="A post awaiting review", body="Nearly there.")
     report = corrections.report_error(
         session,
@@ -158,6 +187,8 @@ def seed_site(
         comments=comments_seed,
         redaction_id=redaction.id,
         report_id=report.id,
+        external_site_id=youtube.id,
+        embed_slug=embedding.slug or "",
     )
 
 
@@ -207,6 +238,8 @@ def every_page(site: Site) -> list[Page]:
         Page("search", "/search"),
         Page("search results", "/search?q=ibuprofen"),
         Page("search, nothing found", "/search?q=zebra"),
+        Page("approved external sites", "/policies/external-sites"),
+        Page("post with an embed", f"/posts/{site.embed_slug}"),
         Page("staff profile", f"/people/{site.author.id}"),
         Page("sign-in", "/login", also_signed_in=False),
         Page("single sign-on, provider unreachable", "/login/oidc", status=502, covers_route=True),
@@ -229,6 +262,11 @@ def every_page(site: Site) -> list[Page]:
         Page("staff dashboard", "/staff/", signed_in=True),
         Page("staff: new post", "/staff/posts/new", signed_in=True),
         Page("staff: edit a draft", f"/staff/posts/{site.draft.id}/edit", signed_in=True),
+        Page(
+            "staff: edit a draft, autosave restored",
+            f"/staff/posts/{site.draft.id}/edit?restore=1",
+            signed_in=True,
+        ),
         Page("staff: edit a published post", f"/staff/posts/{site.post.id}/edit", signed_in=True),
         Page("staff: review queue", "/staff/reviews", signed_in=True),
         Page("staff: review a published post", f"/staff/reviews/{site.post.id}", signed_in=True),
@@ -300,6 +338,10 @@ def every_page(site: Site) -> list[Page]:
         Page("staff: images", "/staff/media", signed_in=True),
         Page("staff: an image", f"/staff/media/{site.image_id}", signed_in=True),
         Page("staff: delete an image, confirm", f"/staff/media/{site.image_id}/delete", signed_in=True),
+        # Approved external sites (issue 12, item 7).
+        Page("staff: external sites", "/staff/external-sites/", signed_in=True),
+        Page("staff: propose an external site", "/staff/external-sites/new", signed_in=True),
+        Page("staff: an external site", f"/staff/external-sites/{site.external_site_id}", signed_in=True),
     ]
     if site.comments is not None:
         reader += comment_reader_pages(site, site.comments)

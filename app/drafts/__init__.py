@@ -1,0 +1,1 @@
+"""Draft buffers: the editor's autosaved working copy, kept apart from revisions."""
