@@ -48,6 +48,7 @@ SETTINGS: dict[str, str] = {
     "CANDOR_COMMENT_RATE_LIMIT": "most comment or contact-form posts accepted from one reader IP",
     "CANDOR_COMMENT_BURST": "comments from one IP within 10 minutes after which the next is held",
     "CANDOR_COMMENT_MAX_LINKS": "links a comment may carry without being held",
+    "CANDOR_COMMENTS_NEWEST_FIRST": "1 shows a post's newest comment threads first (default: oldest first)",
     "CANDOR_COMMENT_MIN_SECONDS": "seconds a reader needs at least between opening a form and sending it",
     "REDIS_URL": "Redis for the job queue, shared rate limits and burst counts; unset, jobs run in-process",
     "CANDOR_JOBS_QUEUE": "the job queue's name in Redis (blogs sharing one Redis need different names)",
@@ -338,6 +339,7 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "COMMENT_BURST": _int(env, "CANDOR_COMMENT_BURST", 3),
         "COMMENT_MAX_LINKS": _int(env, "CANDOR_COMMENT_MAX_LINKS", 2),
         "COMMENT_MIN_SECONDS": _float(env, "CANDOR_COMMENT_MIN_SECONDS", 3.0),
+        "COMMENTS_NEWEST_FIRST": _bool(env, "CANDOR_COMMENTS_NEWEST_FIRST"),
         "CANDOR_TRUSTED_PROXIES": _int(env, "CANDOR_TRUSTED_PROXIES", 0),
         "CANDOR_COI_MAX_AGE_DAYS": _int(env, "CANDOR_COI_MAX_AGE_DAYS", 365),
         # Shared by every worker and server when Redis is there; per process otherwise.

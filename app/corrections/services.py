@@ -17,7 +17,7 @@ from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app import events
+from app import cursors, events
 from app.accounts.models import Role, User
 from app.accounts.permissions import require
 from app.audit.services import record
@@ -51,15 +51,43 @@ def history(session: Session, post: Post) -> list[tuple[Revision, Publication]]:
     return [(r, p) for r, p in rows]
 
 
-def notices(session: Session, post: Post) -> list[Notice]:
-    """Corrections, clarifications and updates, newest first, each with the revision it replaced."""
-    rows = history(session, post)
-    found = [
-        Notice(rev, pub, rows[i - 1][0].number)
-        for i, (rev, pub) in enumerate(rows)
-        if i > 0 and rev.kind in NOTICE_KINDS
+HISTORY_PER_PAGE = 50
+
+NOTICES_SHOWN = 20
+"""Notices on a post page (from its latest publications); the history page lists every one."""
+
+
+def history_page(
+    session: Session, post: Post, *, after: str | None = None, per_page: int = HISTORY_PER_PAGE
+) -> tuple[list[tuple[Revision, Publication]], str | None]:
+    """A page of ``history``: keyset on (published_at, publication id) over ix_publications_post_published."""
+    kind = f"history:{post.id}"
+    key = cursors.decode(after, kind, (datetime, int))
+    query = (
+        select(Revision, Publication)
+        .join(Publication, Publication.revision_id == Revision.id)
+        .where(Publication.post_id == post.id)
+    )
+    query = cursors.after(query, (Publication.published_at, Publication.id), key, descending=False)
+    rows = [(r, p) for r, p in session.execute(query.limit(per_page + 1)).all()]
+    return cursors.page(rows, per_page, kind, lambda row: (row[1].published_at, row[1].id))
+
+
+def notices(session: Session, post: Post, limit: int = NOTICES_SHOWN) -> list[Notice]:
+    """Corrections, clarifications and updates among the latest ``limit`` publications, newest first, each
+    with the revision it replaced: a post corrected a thousand times shows its latest, not a thousand."""
+    rows = session.execute(
+        select(Revision, Publication)
+        .join(Publication, Publication.revision_id == Revision.id)
+        .where(Publication.post_id == post.id)
+        .order_by(Publication.published_at.desc(), Publication.id.desc())
+        .limit(limit + 1)
+    ).all()
+    return [
+        Notice(rev, pub, rows[i + 1][0].number)
+        for i, (rev, pub) in enumerate(rows[:limit])
+        if i + 1 < len(rows) and rev.kind in NOTICE_KINDS
     ]
-    return list(reversed(found))
 
 
 def cached_diff(session: Session, old: Revision, new: Revision, *, store: bool = False) -> str:
@@ -192,8 +220,10 @@ class LogEntry:
 RETRACTION = "retraction"
 
 
-def corrections_log(session: Session, *, page: int, per_page: int) -> tuple[list[LogEntry], bool]:
-    """Corrections and retractions, newest first, interleaved by date; and whether another page follows.
+def corrections_log(
+    session: Session, *, after: str | None = None, per_page: int
+) -> tuple[list[LogEntry], str | None]:
+    """Corrections and retractions, newest first, interleaved by date; and the next page's cursor.
 
     One query pages through both (a UNION ordered by date), then one query per kind loads the page's rows:
     a retraction is no revision, so it cannot ride along in the corrections' join.
@@ -209,20 +239,26 @@ def corrections_log(session: Session, *, page: int, per_page: int) -> tuple[list
     )
     retractions = select(literal(RETRACTION), Retraction.id, Retraction.at)
     merged = union_all(published_corrections, retractions).subquery()
-    rows = session.execute(
-        select(merged.c.source, merged.c.ref)
-        .order_by(merged.c.at.desc(), merged.c.source, merged.c.ref.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page + 1)
-    ).all()
-    has_more = len(rows) > per_page
-    rows = rows[:per_page]
+    # Keyset on (at, source, ref): PostgreSQL pushes the row comparison into both arms of the UNION.
+    key = cursors.decode(after, "corrections", (datetime, str, int))
+    query = cursors.after(
+        select(merged.c.source, merged.c.ref, merged.c.at),
+        (merged.c.at, merged.c.source, merged.c.ref),
+        key,
+        descending=True,
+    )
+    rows, next_cursor = cursors.page(
+        session.execute(query.limit(per_page + 1)).all(),
+        per_page,
+        "corrections",
+        lambda r: (r.at, r.source, r.ref),
+    )
     pubs = _by_id(session, Publication, {ref for source, ref in rows if source != RETRACTION})
     rets = _by_id(session, Retraction, {ref for source, ref in rows if source == RETRACTION})
     posts = _by_id(session, Post, {p.post_id for p in pubs.values()} | {r.post_id for r in rets.values()})
     numbers = _published_numbers(session, {p.post_id for p in pubs.values()})
     entries = []
-    for source, ref in rows:
+    for source, ref, _at in rows:
         if source == RETRACTION:
             ret = rets[ref]
             post = posts[ret.post_id]
@@ -241,7 +277,7 @@ def corrections_log(session: Session, *, page: int, per_page: int) -> tuple[list
                     publication=pub,
                 )
             )
-    return entries, has_more
+    return entries, next_cursor
 
 
 def _by_id(session: Session, model: type[M], ids: set[int]) -> dict[int, M]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from feedgen.feed import FeedGenerator
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from wtforms import EmailField, IntegerField, StringField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp
 
@@ -103,14 +103,17 @@ def changes(slug: str) -> Any:
 @bp.get("/posts/<slug>/history")
 def history(slug: str) -> Any:
     key = public_key(slug)
+    after = request.args.get("after") or None
 
     def render() -> str:
         post = posts.get_public_post(db(), slug)
-        rows = services.history(db(), post)
+        rows, next_cursor = services.history_page(db(), post, after=after)
         return render_template(
             "corrections/history.html",
             post=post,
             history=rows,
+            after=after,
+            next_cursor=next_cursor,
             retraction=retraction_for(db(), post),
             redactions=redaction.revision_notes(db(), [rev.id for rev, _pub in rows]),
         )
@@ -120,20 +123,18 @@ def history(slug: str) -> Any:
 
 @bp.get("/corrections")
 def log() -> Any:
-    page = whole_number(request.args.get("page", "1"), upper=100_000)
-    if page is None:
-        abort(404)
+    after = request.args.get("after") or None
 
     def render() -> str:
-        entries, more = services.corrections_log(db(), page=page, per_page=PER_PAGE)
-        if not entries and page > 1:
+        entries, next_cursor = services.corrections_log(db(), after=after, per_page=PER_PAGE)
+        if not entries and after:
             raise NotFound("There is no such page of corrections.")
         median = services.median_time_to_correct(db())
         return render_template(
             "corrections/log.html",
             entries=entries,
-            page=page,
-            has_more=more,
+            after=after,
+            next_cursor=next_cursor,
             median=services.describe_duration(median) if median else None,
         )
 
@@ -157,7 +158,7 @@ def _feed(title: str, endpoint: str) -> FeedGenerator:
 def feed() -> Any:
     def render() -> str:
         fg = _feed(effective()["SITE_NAME"], "corrections.feed")
-        items, _ = posts.published_posts(db(), page=1, per_page=30)
+        items, _ = posts.published_posts(db(), per_page=30)
         ids = [post.id for post in items]
         retractions = services.retractions_by_post(db(), ids)
         published = services.last_published_at(db(), ids)
@@ -205,7 +206,7 @@ def _retraction_summary(retraction: Retraction) -> str:
 def corrections_feed() -> Any:
     def render() -> str:
         fg = _feed(f"Corrections · {effective()['SITE_NAME']}", "corrections.corrections_feed")
-        entries, _ = services.corrections_log(db(), page=1, per_page=50)
+        entries, _ = services.corrections_log(db(), per_page=50)
         fg.updated(entries[0].at if entries else utc_now())
         for item in reversed(entries):
             entry = fg.add_entry()

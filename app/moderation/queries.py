@@ -7,14 +7,19 @@ No Flask here.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from app import cursors
 from app.accounts.models import User
 from app.accounts.permissions import require
+from app.comments import states
 from app.comments.models import Comment, CommentStatus, ModerationDecision
+from app.contact import services as contact
+from app.cursors import Key
 from app.errors import InvalidInput
 from app.posts.models import Post
 from app.spam import pipeline
@@ -30,10 +35,12 @@ def moderation_queue(
     status: str | None = "held",
     reason: str | None = None,
     search: str = "",
-    page: int = 1,
+    after: str | None = None,
     per_page: int = 25,
-) -> tuple[list[Comment], bool]:
-    """Comments for moderators: held ones oldest first (a queue), the others newest first."""
+) -> tuple[list[Comment], str | None]:
+    """Comments for moderators: held ones oldest first (a queue), the others newest first; a page and the
+    cursor of the next. Keyset on (created_at, id) after the status (ix_comments_held,
+    ix_comments_status_created, ix_comments_created for every status)."""
     require(actor, "comments.moderate")
     query = select(Comment)
     if status:
@@ -57,41 +64,40 @@ def moderation_queue(
                 )
             )
         )
-    order = (
-        (Comment.created_at, Comment.id)
-        if status == "held"
-        else (Comment.created_at.desc(), Comment.id.desc())
-    )
-    rows = session.scalars(query.order_by(*order).offset((page - 1) * per_page).limit(per_page + 1)).all()
-    return list(rows[:per_page]), len(rows) > per_page
+    # The cursor belongs to this exact list: another status's (or the API's other filter's) is refused.
+    kind = f"queue:{status or ''}:{reason or ''}:{search.strip().lower()[:40]}"
+    key = cursors.decode(after, kind, (datetime, int))
+    query = cursors.after(query, (Comment.created_at, Comment.id), key, descending=status != "held")
+    rows = session.scalars(query.limit(per_page + 1)).all()
+    return cursors.page(rows, per_page, kind, lambda c: (c.created_at, c.id))
 
 
 def status_counts(session: Session) -> dict[str, int]:
-    rows = session.execute(select(Comment.status, func.count(Comment.id)).group_by(Comment.status)).all()
-    return {s.value: 0 for s in CommentStatus} | {status: n for status, n in rows}
+    """Comments by status, from the counts kept with every status change (app.comments.states)."""
+    counts = {s.value: 0 for s in CommentStatus}
+    for (status, reason), n in states.tally(session).items():
+        if reason == "" and status in counts:
+            counts[status] = n
+    return counts
 
 
 def held_reason_counts(session: Session) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for reasons in session.scalars(select(Comment.reasons).where(Comment.status == S.HELD)):
-        for reason in reasons or ():
-            counts[reason] = counts.get(reason, 0) + 1
+    """Held comments by reason, from the same kept counts: nothing is loaded to count them."""
+    counts = {r: n for (status, r), n in states.tally(session).items() if status == S.HELD and r and n > 0}
     return {r: counts[r] for r in pipeline.sorted_reasons(list(counts))}
 
 
 def moderation_log(
-    session: Session, actor: User, *, page: int = 1, per_page: int = 50
-) -> tuple[list[tuple[ModerationDecision, Comment]], bool]:
-    """Every decision, newest first, with its comment: nothing a moderator did is ever out of sight."""
+    session: Session, actor: User, *, after: str | None = None, per_page: int = 50
+) -> tuple[list[tuple[ModerationDecision, Comment]], str | None]:
+    """Every decision, newest first, with its comment: nothing a moderator did is ever out of sight.
+    Keyset on (at, id) over ix_moderation_decisions_at."""
     require(actor, "comments.moderate")
-    rows = session.execute(
-        select(ModerationDecision, Comment)
-        .join(Comment, Comment.id == ModerationDecision.comment_id)
-        .order_by(ModerationDecision.at.desc(), ModerationDecision.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page + 1)
-    ).all()
-    return [(d, c) for d, c in rows[:per_page]], len(rows) > per_page
+    key = cursors.decode(after, "decisions", (datetime, int))
+    query = select(ModerationDecision, Comment).join(Comment, Comment.id == ModerationDecision.comment_id)
+    query = cursors.after(query, (ModerationDecision.at, ModerationDecision.id), key, descending=True)
+    rows = [(d, c) for d, c in session.execute(query.limit(per_page + 1)).all()]
+    return cursors.page(rows, per_page, "decisions", lambda row: (row[0].at, row[0].id))
 
 
 def ancestors(session: Session, comment: Comment, limit: int = 10) -> list[Comment]:
@@ -121,17 +127,53 @@ def posts_by_id(session: Session, post_ids: set[int]) -> dict[int, Post]:
     return {p.id: p for p in session.scalars(select(Post).where(Post.id.in_(post_ids)))}
 
 
-def waiting_for_reply(session: Session) -> list[Comment]:
-    """Published reader comments that ask something of staff and have no staff reply yet, oldest first."""
-    return list(
-        session.scalars(
-            select(Comment)
-            .where(
-                Comment.status == S.PUBLISHED, Comment.needs_reply.is_(True), Comment.staff_user_id.is_(None)
-            )
-            .order_by(Comment.created_at, Comment.id)
-        )
+_WAITING = (Comment.status == S.PUBLISHED, Comment.needs_reply.is_(True), Comment.staff_user_id.is_(None))
+
+
+def waiting_for_reply(session: Session, *, after: Key | None = None, limit: int = 100) -> list[Comment]:
+    """Published reader comments that ask something of staff and have no staff reply yet, oldest first:
+    at most ``limit``, from just after the (created_at, id) ``after`` (partial ix_comments_waiting_reply)."""
+    query = cursors.after(
+        select(Comment).where(*_WAITING), (Comment.created_at, Comment.id), after, descending=False
     )
+    return list(session.scalars(query.limit(limit)))
+
+
+def waiting_count(session: Session) -> int:
+    """How many comments wait for a staff reply: counted on the partial index alone (index-only)."""
+    return session.scalar(select(func.count()).select_from(Comment).where(*_WAITING)) or 0
+
+
+NEEDS_REPLY_PER_PAGE = 50
+
+
+def needs_reply_page(
+    session: Session, *, after: str | None = None, per_page: int = NEEDS_REPLY_PER_PAGE
+) -> tuple[list[tuple[str, datetime, Any]], str | None]:
+    """Comments and contact messages waiting for staff, oldest first, interleaved: a page and the next's
+    cursor. Each source is read from its own index from the cursor on (comments sort before messages of
+    the same instant), at most a page of each, and the two merged."""
+    key = cursors.decode(after, "needs-reply", (datetime, int, int))
+    comment_after: Key | None = None
+    message_after: Key | None = None
+    if key is not None:
+        at, rank, ident = key
+        comment_after = (at, ident) if rank == 0 else (at, 2**62)
+        message_after = (at, ident) if rank == 1 else (at, -1)
+    comments = waiting_for_reply(session, after=comment_after, limit=per_page + 1)
+    messages = contact.waiting(session, after=message_after, limit=per_page + 1)
+    merged = sorted(
+        [("comment", c.created_at, c, 0) for c in comments]
+        + [("contact", m.created_at, m, 1) for m in messages],
+        key=lambda row: (row[1], row[3], row[2].id),
+    )
+    rows, next_cursor = cursors.page(merged, per_page, "needs-reply", lambda row: (row[1], row[3], row[2].id))
+    return [(kind, at, item) for kind, at, item, _rank in rows], next_cursor
+
+
+def waiting_total(session: Session) -> int:
+    """Readers waiting for a staff reply, comments and messages: two index-only counts."""
+    return waiting_count(session) + contact.waiting_count(session)
 
 
 def summary(comment: Comment) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -91,6 +92,14 @@ class Post(Base):
         CheckConstraint(
             "(scheduled_approval_id IS NULL) = (review_state <> 'scheduled')", name="scheduled_iff_approval"
         ),
+        # The home page, the feed and the posts API: keyset on (first_published_at, id), public posts only.
+        Index(
+            "ix_posts_public_first_published",
+            "first_published_at",
+            "id",
+            postgresql_where=text("published_revision_id IS NOT NULL"),
+            sqlite_where=text("published_revision_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[intpk]
@@ -115,6 +124,8 @@ class Post(Base):
     # changes with every commit, in commit order, which a timestamp taken at flush does not.
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
     version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # Published comments, kept by app.comments.states in the flush that moves one: shown, never counted.
+    comment_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     author: Mapped[User] = relationship(lazy="joined")
     current_revision: Mapped[Revision | None] = relationship(

@@ -6,6 +6,7 @@ Every verb takes a Session and an explicit actor, flushes, raises app.errors.*, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slugify import slugify
@@ -13,7 +14,7 @@ from sqlalchemy import Connection, and_, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app import events
+from app import cursors, events
 from app.accounts.models import User
 from app.accounts.permissions import require
 from app.audit.services import record
@@ -201,16 +202,18 @@ def get_public_post(session: Session, slug: str) -> Post:
     return post
 
 
-def published_posts(session: Session, *, page: int, per_page: int) -> tuple[list[Post], bool]:
-    """A page of public posts, newest first, and whether another page follows."""
-    rows = session.scalars(
-        select(Post)
-        .where(Post.published_revision_id.is_not(None))
-        .order_by(Post.first_published_at.desc(), Post.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page + 1)
-    ).all()
-    return list(rows[:per_page]), len(rows) > per_page
+def published_posts(
+    session: Session, *, after: str | None = None, per_page: int
+) -> tuple[list[Post], str | None]:
+    """A page of public posts, newest first, and the cursor of the next page (None: this is the last).
+
+    Keyset on (first_published_at, id), served by the partial index ix_posts_public_first_published.
+    """
+    key = cursors.decode(after, "posts", (datetime, int))
+    query = select(Post).where(Post.published_revision_id.is_not(None))
+    query = cursors.after(query, (Post.first_published_at, Post.id), key, descending=True)
+    rows = session.scalars(query.limit(per_page + 1)).all()
+    return cursors.page(rows, per_page, "posts", lambda p: (p.first_published_at, p.id))
 
 
 def revisions(
@@ -223,6 +226,22 @@ def revisions(
     if published_only:
         query = query.where(Revision.id.in_(list(pubs) or [-1]))
     return [(r, pubs.get(r.id)) for r in session.scalars(query)]
+
+
+def publication_of(session: Session, revision: Revision) -> Publication | None:
+    return session.scalar(select(Publication).where(Publication.revision_id == revision.id))
+
+
+def latest_publications(session: Session, post: Post, limit: int) -> list[Publication]:
+    """The post's ``limit`` latest publications, newest first (the post page asks whether there are two)."""
+    return list(
+        session.scalars(
+            select(Publication)
+            .where(Publication.post_id == post.id)
+            .order_by(Publication.published_at.desc(), Publication.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def posts_by(session: Session, author: User) -> list[Post]:
