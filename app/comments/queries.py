@@ -39,7 +39,7 @@ MAX_THREAD_DEPTH = 6
 THREADS_PER_PAGE = 50
 """Top-level comments (each with its first replies) on a post page or a page of its comments."""
 
-REPLIES_PER_THREAD = 20
+REPLIES_PER_THREAD = 10
 """Replies shown under a top-level comment on such a page; a link leads to the rest, a page at a time."""
 
 REPLIES_PER_PAGE = 100

@@ -253,8 +253,8 @@ def corrections_log(
         "corrections",
         lambda r: (r.at, r.source, r.ref),
     )
-    pubs = _by_id(session, Publication, {ref for source, ref in rows if source != RETRACTION})
-    rets = _by_id(session, Retraction, {ref for source, ref in rows if source == RETRACTION})
+    pubs = _by_id(session, Publication, {ref for source, ref, _at in rows if source != RETRACTION})
+    rets = _by_id(session, Retraction, {ref for source, ref, _at in rows if source == RETRACTION})
     posts = _by_id(session, Post, {p.post_id for p in pubs.values()} | {r.post_id for r in rets.values()})
     numbers = _published_numbers(session, {p.post_id for p in pubs.values()})
     entries = []

@@ -21,6 +21,7 @@ from app.comments.models import Comment, CommentStatus, ModerationDecision
 from app.contact import services as contact
 from app.cursors import Key
 from app.errors import InvalidInput
+from app.posts import services as post_services
 from app.posts.models import Post
 from app.spam import pipeline
 from app.text import clean_text
@@ -122,9 +123,14 @@ def replies_to(session: Session, comment: Comment) -> list[Comment]:
 
 
 def posts_by_id(session: Session, post_ids: set[int]) -> dict[int, Post]:
-    if not post_ids:
+    return post_services.posts_by_id(session, post_ids)
+
+
+def comments_by_id(session: Session, comment_ids: set[int]) -> dict[int, Comment]:
+    """Comments by id in one statement (a page's parents), not one per comment."""
+    if not comment_ids:
         return {}
-    return {p.id: p for p in session.scalars(select(Post).where(Post.id.in_(post_ids)))}
+    return {c.id: c for c in session.scalars(select(Comment).where(Comment.id.in_(comment_ids)))}
 
 
 _WAITING = (Comment.status == S.PUBLISHED, Comment.needs_reply.is_(True), Comment.staff_user_id.is_(None))

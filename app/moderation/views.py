@@ -120,7 +120,8 @@ def queue() -> ResponseReturnValue:
         per_page=PER_PAGE,
     )
     post_map = queries.posts_by_id(db(), {c.post_id for c in comments})
-    parents = {c.id: db().get(Comment, c.parent_id) for c in comments if c.parent_id}
+    found = queries.comments_by_id(db(), {c.parent_id for c in comments if c.parent_id})
+    parents = {c.id: found.get(c.parent_id) for c in comments if c.parent_id}
     return render_template(
         "moderation/queue.html",
         comments=comments,

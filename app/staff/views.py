@@ -961,7 +961,7 @@ def audit_log() -> Any:
     require(current_user(), "audit.view")
     after = request.args.get("after")
     entries, nxt = audit.entries(db(), after=after, per_page=AUDIT_PER_PAGE)
-    titles = {pid: posts.get_post(db(), pid) for pid in {e.post_id for e in entries if e.post_id is not None}}
+    titles = posts.posts_by_id(db(), {e.post_id for e in entries if e.post_id is not None})
     return render_template(
         "staff/audit.html", entries=entries, next_cursor=nxt, after=after, post=None, posts_by_id=titles
     )
