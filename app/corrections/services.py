@@ -132,7 +132,7 @@ def changes(
     session: Session, post: Post, from_number: int | None, to_number: int | None
 ) -> tuple[Revision, Revision, str]:
     """Compare two published revisions (default: first publication against the current one)."""
-    rows = history(session, post)
+    rows, _ = history_page(session, post, per_page=1)
     if not rows:
         raise NotFound("This post has not been published.")
     old = published_revision(session, post, from_number)[0] if from_number is not None else rows[0][0]

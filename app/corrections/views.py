@@ -86,6 +86,7 @@ def changes(slug: str) -> Any:
     def render() -> str:
         post = posts.get_public_post(db(), slug)
         old, new, html = services.changes(db(), post, from_n, to_n)
+        choices, more = services.history_page(db(), post)
         return render_template(
             "corrections/changes.html",
             post=post,
@@ -93,7 +94,8 @@ def changes(slug: str) -> Any:
             new=new,
             diff=html,
             references=services.reference_changes(old, new),
-            history=services.history(db(), post),
+            history=choices,
+            history_more=more is not None,
             notices=services.notices(db(), post),
         )
 

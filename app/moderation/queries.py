@@ -133,7 +133,9 @@ def comments_by_id(session: Session, comment_ids: set[int]) -> dict[int, Comment
     return {c.id: c for c in session.scalars(select(Comment).where(Comment.id.in_(comment_ids)))}
 
 
-_WAITING = (Comment.status == S.PUBLISHED, Comment.needs_reply.is_(True), Comment.staff_user_id.is_(None))
+# Spelled as the partial index ix_comments_waiting_reply's predicate is (a bare ``needs_reply``, not
+# ``needs_reply IS true``), so that PostgreSQL can prove the index applies.
+_WAITING = (Comment.status == S.PUBLISHED, Comment.needs_reply, Comment.staff_user_id.is_(None))
 
 
 def waiting_for_reply(session: Session, *, after: Key | None = None, limit: int = 100) -> list[Comment]:
