@@ -56,7 +56,6 @@ class Comment(ReaderVisible, Base):
         # Keyset pages (app/cursors.py): each list's equality columns, then its (created_at, id) order.
         Index("ix_comments_post_status_created", "post_id", "status", "created_at", "id"),
         Index("ix_comments_status_created", "status", "created_at", "id"),
-        Index("ix_comments_created", "created_at", "id"),  # the queue's "every status" tab
         Index("ix_comments_thread_status_created", "thread_id", "status", "created_at", "id"),
         # A post's top-level threads, and the moderators' held queue and needs-reply queue: partial, so
         # each stays as small as what it lists however many comments are published.

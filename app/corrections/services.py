@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import func, literal, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app import cursors, events
 from app.accounts.models import Role, User
@@ -225,38 +225,53 @@ def corrections_log(
 ) -> tuple[list[LogEntry], str | None]:
     """Corrections and retractions, newest first, interleaved by date; and the next page's cursor.
 
-    One query pages through both (a UNION ordered by date), then one query per kind loads the page's rows:
-    a retraction is no revision, so it cannot ride along in the corrections' join.
+    Each kind is read from its own index from the cursor on, at most a page of each, and the two merged
+    (keyset on (at, source, id), all descending: a retraction comes before a correction of the same
+    instant); then one query
+    per kind loads the page's rows: a retraction is no revision, so it cannot ride along in the join.
     """
-    published_corrections = (
-        select(
-            literal("correction").label("source"),
-            Publication.id.label("ref"),
-            Publication.published_at.label("at"),
-        )
-        .join(Revision, Revision.id == Publication.revision_id)
-        .where(Revision.kind.in_(NOTICE_KINDS))
-    )
-    retractions = select(literal(RETRACTION), Retraction.id, Retraction.at)
-    merged = union_all(published_corrections, retractions).subquery()
-    # Keyset on (at, source, ref): PostgreSQL pushes the row comparison into both arms of the UNION.
     key = cursors.decode(after, "corrections", (datetime, str, int))
-    query = cursors.after(
-        select(merged.c.source, merged.c.ref, merged.c.at),
-        (merged.c.at, merged.c.source, merged.c.ref),
-        key,
+    if key is not None and key[1] not in ("correction", RETRACTION):
+        raise cursors.BadCursor("after is not a cursor of this list; use the next link of a page.")
+
+    def bound(source: str) -> cursors.Key | None:
+        """The (at, id) after which this kind's rows continue, given the cursor's (at, source, id)."""
+        if key is None:
+            return None
+        at, last_source, ref = key
+        if last_source == source:
+            return (at, ref)
+        # After a retraction at ``at``, every correction of that instant is still to come; after a
+        # correction at ``at``, the retractions of that instant were shown before it.
+        return (at, 2**62) if source == "correction" else (at, -1)
+
+    corrections_query = cursors.after(
+        select(literal("correction"), Publication.id, Publication.published_at)
+        .join(Revision, Revision.id == Publication.revision_id)
+        .where(Revision.kind.in_(NOTICE_KINDS)),
+        (Publication.published_at, Publication.id),
+        bound("correction"),
         descending=True,
     )
+    retractions_query = cursors.after(
+        select(literal(RETRACTION), Retraction.id, Retraction.at),
+        (Retraction.at, Retraction.id),
+        bound(RETRACTION),
+        descending=True,
+    )
+    merged = [
+        tuple(row)
+        for query in (corrections_query, retractions_query)
+        for row in session.execute(query.limit(per_page + 1)).all()
+    ]
+    merged.sort(key=lambda r: (r[2], r[0], r[1]), reverse=True)
     rows, next_cursor = cursors.page(
-        session.execute(query.limit(per_page + 1)).all(),
-        per_page,
-        "corrections",
-        lambda r: (r.at, r.source, r.ref),
+        merged[: per_page + 1], per_page, "corrections", lambda r: (r[2], r[0], r[1])
     )
     pubs = _by_id(session, Publication, {ref for source, ref, _at in rows if source != RETRACTION})
     rets = _by_id(session, Retraction, {ref for source, ref, _at in rows if source == RETRACTION})
     posts = _by_id(session, Post, {p.post_id for p in pubs.values()} | {r.post_id for r in rets.values()})
-    numbers = _published_numbers(session, {p.post_id for p in pubs.values()})
+    previous = _previous_numbers(session, list(pubs.values()))
     entries = []
     for source, ref, _at in rows:
         if source == RETRACTION:
@@ -266,14 +281,13 @@ def corrections_log(
             entries.append(LogEntry(RETRACTION, post, ret.at, post.published_revision, retraction=ret))
         else:
             pub = pubs[ref]
-            earlier = [n for n in numbers[pub.post_id] if n < pub.revision.number]
             entries.append(
                 LogEntry(
                     pub.revision.kind,
                     posts[pub.post_id],
                     pub.published_at,
                     pub.revision,
-                    previous_number=max(earlier, default=None),
+                    previous_number=previous.get(pub.id),
                     publication=pub,
                 )
             )
@@ -284,18 +298,31 @@ def _by_id(session: Session, model: type[M], ids: set[int]) -> dict[int, M]:
     return {row.id: row for row in session.scalars(select(model).where(model.id.in_(ids)))} if ids else {}
 
 
-def _published_numbers(session: Session, post_ids: set[int]) -> dict[int, list[int]]:
-    """The numbers of every published revision of these posts, in one query."""
-    found: dict[int, list[int]] = {post_id: [] for post_id in post_ids}
-    if post_ids:
-        rows = session.execute(
-            select(Publication.post_id, Revision.number)
-            .join(Revision, Revision.id == Publication.revision_id)
-            .where(Publication.post_id.in_(post_ids))
-        )
-        for post_id, number in rows:
-            found[post_id].append(number)
-    return found
+def _previous_numbers(session: Session, pubs: list[Publication]) -> dict[int, int]:
+    """For each publication, the number of the post's published revision before it (absent: none).
+
+    One correlated lookup per publication of the page (each an index seek on the post's publications),
+    never every published number of a post corrected a thousand times.
+    """
+    if not pubs:
+        return {}
+    earlier = aliased(Publication)
+    earlier_revision = aliased(Revision)
+    # Walks the post's revisions down from this one (uq_post_revisions_post_number) to the first published.
+    previous = (
+        select(earlier_revision.number)
+        .join(earlier, earlier.revision_id == earlier_revision.id)
+        .where(earlier_revision.post_id == Revision.post_id, earlier_revision.number < Revision.number)
+        .order_by(earlier_revision.number.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(Publication.id, previous)
+        .join(Revision, Revision.id == Publication.revision_id)
+        .where(Publication.id.in_([p.id for p in pubs]))
+    )
+    return {pub_id: number for pub_id, number in rows if number is not None}
 
 
 def retractions_by_post(session: Session, post_ids: Iterable[int]) -> dict[int, Retraction]:

@@ -289,6 +289,7 @@ class Publication(ReaderVisible, AppendOnly, Base):
         UniqueConstraint("approval_id", name="uq_publications_approval_id"),
         CheckConstraint("via IN ('review', 'editor_direct')", name="via_known"),
         Index("ix_publications_post_published", "post_id", "published_at"),
+        Index("ix_publications_published_id", "published_at", "id"),  # the corrections log, newest first
         ForeignKeyConstraint(
             ["approval_id", "revision_id"],
             ["approvals.id", "approvals.revision_id"],
@@ -323,6 +324,7 @@ class Retraction(ReaderVisible, AppendOnly, Base):
     """That a post was retracted, why, and by whom. Append-only; the post keeps its address and history."""
 
     __tablename__ = "retractions"
+    __table_args__ = (Index("ix_retractions_at_id", "at", "id"),)  # the corrections log, newest first
 
     id: Mapped[intpk]
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), unique=True)

@@ -64,7 +64,8 @@ def upgrade() -> None:
     op.drop_index('ix_audit_entries_at', table_name='audit_entries')
     op.create_index('ix_audit_entries_at_id', 'audit_entries', ['at', 'id'])
     op.create_index('ix_comments_thread_status_created', 'comments', ['thread_id', 'status', 'created_at', 'id'])
-    op.create_index('ix_comments_created', 'comments', ['created_at', 'id'])
+    op.create_index('ix_publications_published_id', 'publications', ['published_at', 'id'])
+    op.create_index('ix_retractions_at_id', 'retractions', ['at', 'id'])
     for name, (table, columns, where) in _PARTIAL.items():
         op.create_index(name, table, columns, postgresql_where=sa.text(where), sqlite_where=sa.text(where))
     _fill()
@@ -106,7 +107,8 @@ def downgrade() -> None:
     for name, (table, _, _) in _PARTIAL.items():
         op.drop_index(name, table_name=table)
     op.drop_index('ix_comments_thread_status_created', table_name='comments')
-    op.drop_index('ix_comments_created', table_name='comments')
+    op.drop_index('ix_publications_published_id', table_name='publications')
+    op.drop_index('ix_retractions_at_id', table_name='retractions')
     op.drop_index('ix_audit_entries_at_id', table_name='audit_entries')
     op.create_index('ix_audit_entries_at', 'audit_entries', ['at'])
     for name, (table, old, _) in _WIDENED.items():
