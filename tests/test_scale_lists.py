@@ -373,3 +373,23 @@ def test_every_list_page_runs_only_index_plans(
                 f"{table}: {statement}\n{plan}" for table in WATCHED if f"Seq Scan on {table} " in plan + " "
             ]
     assert problems == [], "\n\n".join(problems)
+
+
+def test_a_page_of_further_comments_is_cached_yet_never_stale(
+    api: Any, client: Any, make_post: Callable[..., Post], make_user: Callable[..., User]
+) -> None:
+    post = make_post("published")
+    staff = make_user("moderator", name="Malik Reyes")
+    root = api.post(f"/api/v1/posts/{post.id}/comments", {"body": "The thread starts."}, as_=staff).get_json()
+    path = f"/posts/{post.slug}/comments?thread={root['id']}"
+    assert parse(client.get(path)).select("li.comment") == []
+    again = client.get(path)
+    assert again.headers["X-Candor-Cache"] == "hit"
+    reply = {"body": "A reply.", "parent_id": root["id"]}
+    made = api.post(f"/api/v1/posts/{post.id}/comments", reply, as_=staff).get_json()
+    fresh = client.get(path)
+    assert fresh.headers["X-Candor-Cache"] == "miss"
+    assert parse(fresh).select_one(f"#comment-body-{made['id']}") is not None
+    # A thread that is not one of this post's top-level comments is a 404; a bad thread number a 4xx.
+    assert client.get(f"/posts/{post.slug}/comments?thread={made['id']}").status_code == 404
+    assert client.get(f"/posts/{post.slug}/comments?thread=abc").status_code == 422
