@@ -274,7 +274,13 @@ URL: Schema = {"type": "string", "format": "uri"}
 ID: Schema = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
 BOOL: Schema = {"type": "boolean"}
 PAGE_QUERY: dict[str, Schema] = {
-    "after": {"type": "string", "maxLength": MAX_CURSOR_CHARS},
+    "after": {
+        "type": "string",
+        "format": "cursor",
+        "maxLength": MAX_CURSOR_CHARS,
+        "description": "Opaque: the cursor in this list's `next` URL (empty or absent: the first page). "
+        "Any other value, or another list's cursor, is refused with 400 `invalid_cursor`.",
+    },
     "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
 }
 
