@@ -25,8 +25,9 @@ from sqlalchemy import Select, tuple_
 
 from app.errors import InvalidInput
 
-MAX_CURSOR_CHARS = 300
-"""Longer is not a cursor we made (ours are under 100 characters): refused before decoding."""
+MAX_CURSOR_CHARS = 1100
+"""Longer is not a cursor we made (most are under 100 characters; one keyed on a 200-character name, at
+most four bytes a character, stays under this): refused before decoding."""
 
 _MAX_INT = 2**63 - 1
 
@@ -47,7 +48,7 @@ class BadCursor(InvalidInput):
 def encode(kind: str, key: Key) -> str:
     """The cursor that continues list ``kind`` after the row whose sort key is ``key``."""
     values = [v.astimezone(UTC).isoformat() if isinstance(v, datetime) else v for v in key]
-    raw = json.dumps([kind, *values], separators=(",", ":"), ensure_ascii=True).encode()
+    raw = json.dumps([kind, *values], separators=(",", ":"), ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -86,7 +87,7 @@ def _value(value: Any, kind: type) -> Any:
             return value
         raise BadCursor("after holds a number that is not a whole number in range.")
     if kind is str:
-        if isinstance(value, str) and len(value) <= 64 and "\x00" not in value:
+        if isinstance(value, str) and len(value) <= 200 and "\x00" not in value:
             return value
         raise BadCursor("after holds text that is not a short string.")
     raise TypeError(f"no cursor values of type {kind!r}")

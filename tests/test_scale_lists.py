@@ -393,3 +393,23 @@ def test_a_page_of_further_comments_is_cached_yet_never_stale(
     # A thread that is not one of this post's top-level comments is a 404; a bad thread number a 4xx.
     assert client.get(f"/posts/{post.slug}/comments?thread={made['id']}").status_code == 404
     assert client.get(f"/posts/{post.slug}/comments?thread=abc").status_code == 422
+
+
+def test_the_users_api_walks_every_account_once_whatever_the_names(
+    api: Any, make_user: Callable[..., User]
+) -> None:
+    """Keyed on the database's lower-cased name (SQLite folds only ASCII): accented names, capitals and
+    a 200-character name each come exactly once."""
+    admin = make_user("admin", name="Ada Admin")
+    for name in ("Émile Zola", "émile Zola", "Zoë Ball", "ZOË Ball", "Åsa Berg", "a" * 200):
+        make_user("author", name=name)
+    seen: list[int] = []
+    url: str | None = "/api/v1/users?per_page=1"
+    public = api.client.application.config["PUBLIC_URL"]
+    while url:
+        response = api.get(url.removeprefix(public), as_=admin)
+        assert response.status_code == 200, response.get_json()
+        page = response.get_json()
+        seen += [u["id"] for u in page["items"]]
+        url = page["next"]
+    assert len(seen) == len(set(seen)) == 7
