@@ -233,7 +233,7 @@ def seed(session: Session, instance_path: str) -> tuple[list[tuple[str, str, str
         title, first, second, kind, note = CORRECTION
         post = next(
             p
-            for p in posts.published_posts(session, page=1, per_page=50)[0]
+            for p in posts.published_posts(session, per_page=50)[0]
             if p.current_revision and p.current_revision.title == title
         )
         current = post.current_revision

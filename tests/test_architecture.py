@@ -67,7 +67,7 @@ def test_a_posts_state_columns_have_one_writer():
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(names.split())
     for names in (
-        "clock db errors events migrate outbound text",  # foundations: no Flask, no domain
+        "clock cursors db errors events migrate outbound text",  # foundations: no Flask, no domain
         "wordpress",  # pure WXR reading, writing and content conversion: no database, nothing of the domain
         "jobs",  # claims on a scheduled job's period; the jobs themselves live at the edge (app/web/tasks.py)
         "gates",  # pure scanners (privacy, links) that posts' gates and comments' checks use

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.comments import services
 from app.comments.models import Comment, ModerationDecision
+from app.comments.queries import REPLIES_PER_THREAD
 from app.contact.models import ContactMessage
 from app.posts.models import Post
 from tests.support.comments import READER, submit
@@ -395,6 +396,19 @@ def test_a_reply_chain_hundreds_deep_renders_flat_past_six_levels(
     page = _page(client, post)
     assert page.status_code == 200
     tree = parse(page)
-    assert len(tree.select("div.comment-body[id^=comment-body-]")) == 300
+    # The post page shows the thread's first replies (bounded), nested at most six deep ...
+    assert len(tree.select("div.comment-body[id^=comment-body-]")) == 1 + REPLIES_PER_THREAD
     deepest = max(len(li.find_parents("ol")) for li in tree.select("li.comment"))
     assert deepest <= 7  # the top list and six levels of replies
+    # ... and "More replies" links lead through the rest, a bounded page at a time, each exactly once.
+    seen = [el["id"] for el in tree.select("div.comment-body[id^=comment-body-]")]
+    link = tree.select_one("p.more-comments a")
+    while link is not None:
+        more = client.get(link["href"])
+        assert more.status_code == 200
+        more_tree = parse(more)
+        bodies = more_tree.select("li.comment div.comment-body[id^=comment-body-]")
+        assert 0 < len(bodies) <= 100
+        seen += [el["id"] for el in bodies]
+        link = more_tree.select_one("p.more-comments a")
+    assert len(seen) == len(set(seen)) == 300

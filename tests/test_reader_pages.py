@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from app import cursors
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings
 from app.posts import services
@@ -29,8 +32,12 @@ def test_index_paginates(client, make_post):
         "Post number 1",
         "Post number 0",
     ]
-    assert client.get("/?page=3").status_code == 404
-    assert client.get("/?page=zero").status_code == 404
+    # A cursor that is not one is a 400 with a message; a well-formed one past the end is a 404.
+    assert client.get("/?after=zero").status_code == 400
+    assert (
+        client.get("/?after=" + cursors.encode("posts", (datetime(1990, 1, 1, tzinfo=UTC), 1))).status_code
+        == 404
+    )
 
 
 def test_post_page_shows_rendered_body_byline_and_references(client, make_post, make_user):

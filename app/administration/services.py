@@ -23,6 +23,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from app import cursors
 from app.accounts import passwords
 from app.accounts import services as accounts
 from app.accounts.models import ApiToken, Role, User, UserRole
@@ -82,6 +83,13 @@ def find_user(session: Session, email: str) -> User:
     return accounts.get_user_by_email(session, email)
 
 
+def user_cursor(session: Session, user: User) -> str:
+    """The cursor after ``user`` in ``search_users``'s order, its name lower-cased by the database (as
+    the query compares it; SQLite lower-cases only ASCII, Python all of Unicode)."""
+    lowered = session.scalar(select(func.lower(User.name)).where(User.id == user.id))
+    return cursors.encode("users", (lowered or "", user.id))
+
+
 def search_users(
     session: Session,
     actor: Actor | None,
@@ -91,10 +99,14 @@ def search_users(
     active: bool | None = None,
     page: int = 1,
     per_page: int = 50,
+    after: str | None = None,
 ) -> tuple[list[User], bool]:
-    """Staff matching ``query`` (in name, e-mail, title or department), by name; and whether more follow."""
+    """Staff matching ``query`` (in name, e-mail, title or department), by name; and whether more follow.
+
+    ``after`` (the API's cursor) continues from a (lower-cased name, id); the staff page numbers pages of
+    a list the size of the staff."""
     _require_admin(actor)
-    q = select(User).order_by(func.lower(User.name), User.id)
+    q = select(User)
     text = clean_text(query, "q", max_chars=MAX_SEARCH_CHARS, required=False)
     if text:
         pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -111,7 +123,11 @@ def search_users(
         q = q.where(User.id.in_(select(UserRole.user_id).where(UserRole.role == wanted.value)))
     if active is not None:
         q = q.where(User.is_active.is_(active))
-    rows = list(session.scalars(q.offset((page - 1) * per_page).limit(per_page + 1)))
+    key = cursors.decode(after, "users", (str, int))
+    q = cursors.after(q, (func.lower(User.name), User.id), key, descending=False)
+    if key is None:
+        q = q.offset((page - 1) * per_page)
+    rows = list(session.scalars(q.limit(per_page + 1)))
     return rows[:per_page], len(rows) > per_page
 
 

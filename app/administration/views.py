@@ -544,7 +544,7 @@ TOKEN_ISSUED = answer(
 )
 def api_users() -> Any:
     require(current_user(), "users.manage")
-    page, per_page = page_args(USERS_PER_PAGE)
+    after, per_page = page_args(USERS_PER_PAGE)
     q = request.args.get("q", "")
     role = request.args.get("role")
     if role is not None and not role.strip():
@@ -554,10 +554,11 @@ def api_users() -> Any:
         raise InvalidInput("active must be true or false.", field="active")
     active = None if active_arg is None else active_arg == "true"
     found, more = admin.search_users(
-        db(), current_user(), query=q, role=role or "", active=active, page=page, per_page=per_page
+        db(), current_user(), query=q, role=role or "", active=active, after=after, per_page=per_page
     )
     extra = {"q": q or None, "role": role, "active": active_arg}
-    return listing([user_json(u) for u in found], more, "api.api_users", page, per_page, **extra)
+    nxt = admin.user_cursor(db(), found[-1]) if more and found else None
+    return listing([user_json(u) for u in found], nxt, "api.api_users", per_page, **extra)
 
 
 @API.post(

@@ -15,10 +15,13 @@ from app.db import AppendOnly, Base, intpk
 
 class AuditEntry(AppendOnly, Base):
     __tablename__ = "audit_entries"
-    __table_args__ = (Index("ix_audit_entries_post_at", "post_id", "at"),)
+    __table_args__ = (
+        Index("ix_audit_entries_post_at", "post_id", "at", "id"),
+        Index("ix_audit_entries_at_id", "at", "id"),
+    )
 
     id: Mapped[intpk]
-    at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+    at: Mapped[datetime] = mapped_column(default=utc_now)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the system (a scheduler)
     action: Mapped[str] = mapped_column(String(64))
     post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import cursors
 from app.accounts.models import User
 from app.audit.models import AuditEntry
 from app.clock import utc_now
@@ -37,14 +39,20 @@ def record(
 
 
 def entries(
-    session: Session, *, post_id: int | None = None, page: int = 1, per_page: int = 50
-) -> tuple[list[AuditEntry], bool]:
-    """Newest first; for one post, or blog-wide. Returns the page and whether more follow."""
-    query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    session: Session, *, post_id: int | None = None, after: str | None = None, per_page: int = 50
+) -> tuple[list[AuditEntry], str | None]:
+    """Newest first; for one post, or blog-wide: a page and the cursor of the next one (None: the last).
+
+    Keyset on (at, id), served by ix_audit_entries_at_id / ix_audit_entries_post_at_id at any depth.
+    """
+    kind = "audit" if post_id is None else f"audit:{post_id}"
+    key = cursors.decode(after, kind, (datetime, int))
+    query = select(AuditEntry)
     if post_id is not None:
         query = query.where(AuditEntry.post_id == post_id)
-    rows = session.scalars(query.offset((page - 1) * per_page).limit(per_page + 1)).all()
-    return list(rows[:per_page]), len(rows) > per_page
+    query = cursors.after(query, (AuditEntry.at, AuditEntry.id), key, descending=True)
+    rows = session.scalars(query.limit(per_page + 1)).all()
+    return cursors.page(rows, per_page, kind, lambda e: (e.at, e.id))
 
 
 def latest_entry(session: Session, post_id: int, action: str) -> AuditEntry | None:

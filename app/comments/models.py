@@ -12,7 +12,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, inspect
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, inspect, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
@@ -53,8 +53,34 @@ class Comment(ReaderVisible, Base):
         CheckConstraint(f"status IN {COMMENT_STATUSES!r}", name="status_known"),
         # Staff comments carry who wrote them; reader comments an e-mail address.
         CheckConstraint("staff_user_id IS NOT NULL OR author_email <> ''", name="reader_email"),
-        Index("ix_comments_post_status_created", "post_id", "status", "created_at"),
-        Index("ix_comments_status_created", "status", "created_at"),
+        # Keyset pages (app/cursors.py): each list's equality columns, then its (created_at, id) order.
+        Index("ix_comments_post_status_created", "post_id", "status", "created_at", "id"),
+        Index("ix_comments_status_created", "status", "created_at", "id"),
+        Index("ix_comments_thread_status_created", "thread_id", "status", "created_at", "id"),
+        # A post's top-level threads, and the moderators' held queue and needs-reply queue: partial, so
+        # each stays as small as what it lists however many comments are published.
+        Index(
+            "ix_comments_post_roots",
+            "post_id",
+            "created_at",
+            "id",
+            postgresql_where=text("parent_id IS NULL AND status = 'published'"),
+            sqlite_where=text("parent_id IS NULL AND status = 'published'"),
+        ),
+        Index(
+            "ix_comments_held",
+            "created_at",
+            "id",
+            postgresql_where=text("status = 'held'"),
+            sqlite_where=text("status = 'held'"),
+        ),
+        Index(
+            "ix_comments_waiting_reply",
+            "created_at",
+            "id",
+            postgresql_where=text("status = 'published' AND needs_reply AND staff_user_id IS NULL"),
+            sqlite_where=text("status = 'published' AND needs_reply AND staff_user_id IS NULL"),
+        ),
         Index("ix_comments_ip_created", "author_ip", "created_at"),
         Index("ix_comments_email", "author_email"),
         Index("ix_comments_parent_id", "parent_id"),
@@ -63,6 +89,10 @@ class Comment(ReaderVisible, Base):
     id: Mapped[intpk]
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"))
+    # The top-level comment this one replies to, however deep (None for a top-level comment): a page
+    # fetches a thread's replies by it, from an index, without walking the tree.
+    # Set once, at creation (from the parent); an index, not a foreign key, so adding it rewrote no table.
+    thread_id: Mapped[int | None]
     author_name: Mapped[str200]
     author_email: Mapped[str320] = mapped_column(default="")  # lower-cased
     author_ip: Mapped[str] = mapped_column(String(64), default="")
@@ -108,6 +138,25 @@ class Comment(ReaderVisible, Base):
         return self.status == CommentStatus.PUBLISHED and state.attrs.html.history.has_changes()
 
 
+class CommentTally(Base):
+    """How many comments stand in each status, and held ones by each reason: the moderation desk's counts.
+
+    Kept exact by app.comments.states (the single writer of a comment's status) in the same flush as the
+    change, so the desk never counts a million rows. ``reason`` is "" for a status's total; held comments
+    also count once under each of their reasons.
+    """
+
+    __tablename__ = "comment_tallies"
+    __table_args__ = (CheckConstraint("n >= 0", name="not_negative"),)
+
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(100), primary_key=True, default="")
+    n: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<CommentTally {self.status} {self.reason!r} {self.n}>"
+
+
 class ModerationDecision(AppendOnly, Base):
     """One change to a comment (or to whether it awaits a reply): who, when, what, and why. Append-only."""
 
@@ -115,7 +164,7 @@ class ModerationDecision(AppendOnly, Base):
     __table_args__ = (
         CheckConstraint(f"action IN {ACTIONS!r}", name="action_known"),
         Index("ix_moderation_decisions_comment_at", "comment_id", "at"),
-        Index("ix_moderation_decisions_at", "at"),
+        Index("ix_moderation_decisions_at", "at", "id"),
         Index("ix_moderation_decisions_action", "action", "comment_id"),
     )
 

@@ -272,6 +272,7 @@ def submit_comment(
     comment = Comment(
         post_id=post.id,
         parent_id=parent.id if parent else None,
+        thread_id=(parent.thread_id or parent.id) if parent else None,
         author_name=data.author_name,
         author_email=data.author_email,
         author_ip=data.ip[:64],
@@ -462,6 +463,7 @@ def staff_comment(
     comment = Comment(
         post_id=post.id,
         parent_id=parent.id if parent else None,
+        thread_id=(parent.thread_id or parent.id) if parent else None,
         author_name=actor.name,
         author_email=actor.email.lower(),
         author_ip=data.ip[:64],

@@ -8,9 +8,19 @@ the pipeline's new verdict, which must be one the table allows.
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import event, inspect, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+
 from app.clock import utc_now
-from app.comments.models import Action, Comment, CommentStatus
+from app.comments.models import Action, Comment, CommentStatus, CommentTally
 from app.errors import InvalidTransition
+from app.posts.models import Post
 
 S = CommentStatus
 A = Action
@@ -81,3 +91,101 @@ def move(comment: Comment, action: Action, target: CommentStatus | None = None) 
     if target != S.PUBLISHED:
         comment.needs_reply = False
     return current
+
+
+# --- counts kept with the status ------------------------------------------------------------------------
+#
+# The moderation desk's counts (comment_tallies) and each post's published-comment count
+# (posts.comment_count) change in the same flush as the status they count, whoever wrote it: a comment
+# arriving, ``move`` above, a recheck's new reasons. The hook below compares each new or changed comment
+# with what the database holds for it now (read under a row lock, so a writer that decided on a stale copy
+# still leaves the counts equal to what is stored) and adds the difference with ``n = n + d`` statements,
+# exact however many transactions run at once. Locks are taken in one order (the post's row, then tallies
+# sorted by key), so two writers never wait on each other in a circle.
+
+Tally = tuple[str, str]
+
+
+def _tallies(status: str | None, reasons: Any) -> Counter[Tally]:
+    if status is None:
+        return Counter()
+    found: Counter[Tally] = Counter({(status, ""): 1})
+    if status == S.HELD.value:
+        for reason in dict.fromkeys(str(r)[:100] for r in reasons or ()):
+            found[(status, reason)] += 1
+    return found
+
+
+def _stored(session: Session, comment: Comment) -> tuple[str, list[Any]] | None:
+    table = Comment.__table__
+    row = (
+        session.connection()
+        .execute(select(table.c.status, table.c.reasons).where(table.c.id == comment.id).with_for_update())
+        .first()
+    )
+    return (row[0], list(row[1] or ())) if row is not None else None
+
+
+@event.listens_for(Session, "before_flush")
+def _keep_counts(session: Session, _ctx: Any, _instances: Any) -> None:
+    tallies: Counter[Tally] = Counter()
+    per_post: Counter[int] = Counter()
+    for obj in (*session.new, *session.dirty):
+        if not isinstance(obj, Comment):
+            continue
+        if obj in session.new:
+            before = None
+        else:
+            state = inspect(obj)
+            if not (state.attrs.status.history.has_changes() or state.attrs.reasons.history.has_changes()):
+                continue
+            before = _stored(session, obj)
+        old_status, old_reasons = before if before is not None else (None, [])
+        tallies.update(_tallies(obj.status, obj.reasons))
+        tallies.subtract(_tallies(old_status, old_reasons))
+        published = S.PUBLISHED.value
+        per_post[obj.post_id] += (obj.status == published) - (old_status == published)
+    _apply(session, tallies, per_post)
+
+
+def _apply(session: Session, tallies: Counter[Tally], per_post: Counter[int]) -> None:
+    connection = session.connection()
+    for post_id in sorted(p for p, d in per_post.items() if d):
+        connection.execute(
+            update(Post)
+            .where(Post.id == post_id)
+            .values(comment_count=Post.comment_count + per_post[post_id])
+        )
+        post = session.identity_map.get(identity_key(Post, post_id))
+        if post is not None:
+            # Loaded again on next access; never flushed back over the database's count.
+            session.expire(post, ["comment_count"])
+    changed = sorted((key, d) for key, d in tallies.items() if d)
+    if not changed:
+        return
+    dialect = connection.dialect.name
+    make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = CommentTally.__table__
+    for (status, reason), d in changed:
+        if d < 0:
+            # The row exists: this comment was counted when it arrived (or by migration 0020).
+            connection.execute(
+                update(table)
+                .where(table.c.status == status, table.c.reason == reason)
+                .values(n=table.c.n + d)
+            )
+            continue
+        statement = make_insert(table).values(status=status, reason=reason, n=d)
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[table.c.status, table.c.reason], set_={"n": table.c.n + statement.excluded.n}
+            )
+        )
+
+
+def tally(session: Session) -> dict[Tally, int]:
+    """Every count: ``(status, "")`` totals and ``("held", reason)`` per reason."""
+    return {
+        (s, r): n
+        for s, r, n in session.execute(select(CommentTally.status, CommentTally.reason, CommentTally.n))
+    }

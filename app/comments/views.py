@@ -23,6 +23,7 @@ from app.db import on_commit
 from app.errors import InvalidInput, NotFound
 from app.posts import services as posts
 from app.posts.models import Post
+from app.posts.views import public_key
 from app.spam import pipeline
 from app.text import whole_number
 from app.web import api
@@ -31,6 +32,7 @@ from app.web.api import (
     DATETIME,
     ID,
     OPTIONAL,
+    PAGE_QUERY,
     PUBLIC,
     TEXT,
     URL,
@@ -38,14 +40,17 @@ from app.web.api import (
     bool_field,
     int_field,
     json_body,
+    listing,
     listing_of,
     nullable,
     obj,
+    page_args,
 )
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.extensions import client_ip, csrf
 from app.web.outside import budgeted_akismet, burst_counter, site
+from app.web.pagecache import cached_page, reads_query
 from app.web.reader_forms import form_age, form_token, reader_limit
 from app.web.runtime import effective
 from app.web.tasks import tasks
@@ -100,9 +105,10 @@ bp.add_app_template_filter(pipeline.reason_label, "reason_label")
 
 @bp.app_context_processor
 def _comment_helpers() -> dict[str, Any]:
-    """``comment_thread(post)`` for templates/comments/_thread.html, included by the post page."""
+    """``comment_thread(post)`` for templates/comments/_thread.html, included by the post page: its first
+    page of threads (oldest or newest first, ``CANDOR_COMMENTS_NEWEST_FIRST``)."""
     return {
-        "comment_thread": lambda post: queries.thread(db(), post.id),
+        "comment_thread": lambda post: queries.thread(db(), post, newest_first=_newest_first()),
         "comments_closed": lambda post: closing.closed_reason(db(), post, close_after_days()),
         "reason_label": pipeline.reason_label,
     }
@@ -183,6 +189,43 @@ def _parent_or_none(post: Post, parent_id: int | None) -> Comment | None:
     return (
         parent if parent is not None and parent.post_id == post.id and parent.status == "published" else None
     )
+
+
+def _newest_first() -> bool:
+    return bool(current_app.config.get("COMMENTS_NEWEST_FIRST"))
+
+
+@bp.get("/posts/<slug>/comments")
+@reads_query("after", "thread")
+def more(slug: str) -> ResponseReturnValue:
+    """Further comments, without JavaScript: the next threads (``?after=``), or the further replies of one
+    thread (``?thread=<id>&after=``). Cached like the post page, under the post's own key."""
+    key = public_key(slug)
+    after = request.args.get("after") or None
+    raw_thread = request.args.get("thread")
+    thread_id = whole_number(raw_thread, upper=2**31 - 1) if raw_thread is not None else None
+    if raw_thread is not None and thread_id is None:
+        raise InvalidInput("thread must be a comment's number.", field="thread")
+
+    def render() -> str:
+        post = posts.get_public_post(db(), slug)
+        if thread_id is None:
+            page = queries.thread(db(), post, after=after, newest_first=_newest_first())
+            return render_template("comments/more.html", post=post, page=page, root=None, after=after)
+        root = db().get(Comment, thread_id)
+        if (
+            root is None
+            or root.post_id != post.id
+            or root.parent_id is not None
+            or root.status != CommentStatus.PUBLISHED
+        ):
+            raise NotFound("There is no such thread on this post.")
+        nodes, next_cursor = queries.thread_replies(db(), post, root, after=after)
+        return render_template(
+            "comments/more.html", post=post, root=root, nodes=nodes, next_cursor=next_cursor, after=after
+        )
+
+    return cached_page(("comments", key), render)
 
 
 @bp.get("/posts/<slug>/comments/<int:comment_id>/reply")
@@ -370,13 +413,16 @@ def public_json(comment: Comment) -> dict[str, Any]:
     "/posts/<int:post_id>/comments",
     summary="A published post's published comments, oldest first",
     auth=PUBLIC,
+    query=PAGE_QUERY,
     responses={200: listing_of(PUBLIC_COMMENT)},
 )
 def api_list_comments(post_id: int) -> ResponseReturnValue:
     post = posts.get_post(db(), post_id)
     if post.published_revision_id is None:
         raise NotFound(f"No post {post_id}.")
-    return {"items": [public_json(c) for c in queries.public_comments(db(), post.id)], "next": None}
+    after, per_page = page_args(50)
+    items, nxt = queries.public_comments(db(), post.id, after=after, per_page=per_page)
+    return listing([public_json(c) for c in items], nxt, "api.api_list_comments", per_page, post_id=post_id)
 
 
 @API.post(

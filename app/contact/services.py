@@ -11,14 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import cursors
 from app.accounts.models import User
 from app.accounts.permissions import require
 from app.audit.services import record
 from app.clock import utc_now
 from app.contact.models import ContactMessage, ContactReply, ContactStatus
+from app.cursors import Key
 from app.errors import InvalidInput, InvalidTransition, NotFound
 from app.mail.addresses import clean_email
 from app.mail.compose import Site, quote
@@ -176,13 +178,22 @@ def replies(session: Session, message: ContactMessage) -> list[ContactReply]:
     )
 
 
-def waiting(session: Session) -> list[ContactMessage]:
-    return list(
-        session.scalars(
-            select(ContactMessage)
+def waiting(session: Session, *, after: Key | None = None, limit: int = 100) -> list[ContactMessage]:
+    """Open messages, oldest first: at most ``limit`` from just after the (created_at, id) ``after``."""
+    query = select(ContactMessage).where(ContactMessage.status == ContactStatus.OPEN)
+    query = cursors.after(query, (ContactMessage.created_at, ContactMessage.id), after, descending=False)
+    return list(session.scalars(query.limit(limit)))
+
+
+def waiting_count(session: Session) -> int:
+    """Open messages, counted on ix_contact_messages_status_created alone."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(ContactMessage)
             .where(ContactMessage.status == ContactStatus.OPEN)
-            .order_by(ContactMessage.created_at, ContactMessage.id)
         )
+        or 0
     )
 
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import func, literal, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from app import events
+from app import cursors, events
 from app.accounts.models import Role, User
 from app.accounts.permissions import require
 from app.audit.services import record
@@ -51,15 +51,43 @@ def history(session: Session, post: Post) -> list[tuple[Revision, Publication]]:
     return [(r, p) for r, p in rows]
 
 
-def notices(session: Session, post: Post) -> list[Notice]:
-    """Corrections, clarifications and updates, newest first, each with the revision it replaced."""
-    rows = history(session, post)
-    found = [
-        Notice(rev, pub, rows[i - 1][0].number)
-        for i, (rev, pub) in enumerate(rows)
-        if i > 0 and rev.kind in NOTICE_KINDS
+HISTORY_PER_PAGE = 50
+
+NOTICES_SHOWN = 20
+"""Notices on a post page (from its latest publications); the history page lists every one."""
+
+
+def history_page(
+    session: Session, post: Post, *, after: str | None = None, per_page: int = HISTORY_PER_PAGE
+) -> tuple[list[tuple[Revision, Publication]], str | None]:
+    """A page of ``history``: keyset on (published_at, publication id) over ix_publications_post_published."""
+    kind = f"history:{post.id}"
+    key = cursors.decode(after, kind, (datetime, int))
+    query = (
+        select(Revision, Publication)
+        .join(Publication, Publication.revision_id == Revision.id)
+        .where(Publication.post_id == post.id)
+    )
+    query = cursors.after(query, (Publication.published_at, Publication.id), key, descending=False)
+    rows = [(r, p) for r, p in session.execute(query.limit(per_page + 1)).all()]
+    return cursors.page(rows, per_page, kind, lambda row: (row[1].published_at, row[1].id))
+
+
+def notices(session: Session, post: Post, limit: int = NOTICES_SHOWN) -> list[Notice]:
+    """Corrections, clarifications and updates among the latest ``limit`` publications, newest first, each
+    with the revision it replaced: a post corrected a thousand times shows its latest, not a thousand."""
+    rows = session.execute(
+        select(Revision, Publication)
+        .join(Publication, Publication.revision_id == Revision.id)
+        .where(Publication.post_id == post.id)
+        .order_by(Publication.published_at.desc(), Publication.id.desc())
+        .limit(limit + 1)
+    ).all()
+    return [
+        Notice(rev, pub, rows[i + 1][0].number)
+        for i, (rev, pub) in enumerate(rows[:limit])
+        if i + 1 < len(rows) and rev.kind in NOTICE_KINDS
     ]
-    return list(reversed(found))
 
 
 def cached_diff(session: Session, old: Revision, new: Revision, *, store: bool = False) -> str:
@@ -104,7 +132,7 @@ def changes(
     session: Session, post: Post, from_number: int | None, to_number: int | None
 ) -> tuple[Revision, Revision, str]:
     """Compare two published revisions (default: first publication against the current one)."""
-    rows = history(session, post)
+    rows, _ = history_page(session, post, per_page=1)
     if not rows:
         raise NotFound("This post has not been published.")
     old = published_revision(session, post, from_number)[0] if from_number is not None else rows[0][0]
@@ -192,37 +220,60 @@ class LogEntry:
 RETRACTION = "retraction"
 
 
-def corrections_log(session: Session, *, page: int, per_page: int) -> tuple[list[LogEntry], bool]:
-    """Corrections and retractions, newest first, interleaved by date; and whether another page follows.
+def corrections_log(
+    session: Session, *, after: str | None = None, per_page: int
+) -> tuple[list[LogEntry], str | None]:
+    """Corrections and retractions, newest first, interleaved by date; and the next page's cursor.
 
-    One query pages through both (a UNION ordered by date), then one query per kind loads the page's rows:
-    a retraction is no revision, so it cannot ride along in the corrections' join.
+    Each kind is read from its own index from the cursor on, at most a page of each, and the two merged
+    (keyset on (at, source, id), all descending: a retraction comes before a correction of the same
+    instant); then one query
+    per kind loads the page's rows: a retraction is no revision, so it cannot ride along in the join.
     """
-    published_corrections = (
-        select(
-            literal("correction").label("source"),
-            Publication.id.label("ref"),
-            Publication.published_at.label("at"),
-        )
+    key = cursors.decode(after, "corrections", (datetime, str, int))
+    if key is not None and key[1] not in ("correction", RETRACTION):
+        raise cursors.BadCursor("after is not a cursor of this list; use the next link of a page.")
+
+    def bound(source: str) -> cursors.Key | None:
+        """The (at, id) after which this kind's rows continue, given the cursor's (at, source, id)."""
+        if key is None:
+            return None
+        at, last_source, ref = key
+        if last_source == source:
+            return (at, ref)
+        # After a retraction at ``at``, every correction of that instant is still to come; after a
+        # correction at ``at``, the retractions of that instant were shown before it.
+        return (at, 2**62) if source == "correction" else (at, -1)
+
+    corrections_query = cursors.after(
+        select(literal("correction"), Publication.id, Publication.published_at)
         .join(Revision, Revision.id == Publication.revision_id)
-        .where(Revision.kind.in_(NOTICE_KINDS))
+        .where(Revision.kind.in_(NOTICE_KINDS)),
+        (Publication.published_at, Publication.id),
+        bound("correction"),
+        descending=True,
     )
-    retractions = select(literal(RETRACTION), Retraction.id, Retraction.at)
-    merged = union_all(published_corrections, retractions).subquery()
-    rows = session.execute(
-        select(merged.c.source, merged.c.ref)
-        .order_by(merged.c.at.desc(), merged.c.source, merged.c.ref.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page + 1)
-    ).all()
-    has_more = len(rows) > per_page
-    rows = rows[:per_page]
-    pubs = _by_id(session, Publication, {ref for source, ref in rows if source != RETRACTION})
-    rets = _by_id(session, Retraction, {ref for source, ref in rows if source == RETRACTION})
+    retractions_query = cursors.after(
+        select(literal(RETRACTION), Retraction.id, Retraction.at),
+        (Retraction.at, Retraction.id),
+        bound(RETRACTION),
+        descending=True,
+    )
+    merged = [
+        tuple(row)
+        for query in (corrections_query, retractions_query)
+        for row in session.execute(query.limit(per_page + 1)).all()
+    ]
+    merged.sort(key=lambda r: (r[2], r[0], r[1]), reverse=True)
+    rows, next_cursor = cursors.page(
+        merged[: per_page + 1], per_page, "corrections", lambda r: (r[2], r[0], r[1])
+    )
+    pubs = _by_id(session, Publication, {ref for source, ref, _at in rows if source != RETRACTION})
+    rets = _by_id(session, Retraction, {ref for source, ref, _at in rows if source == RETRACTION})
     posts = _by_id(session, Post, {p.post_id for p in pubs.values()} | {r.post_id for r in rets.values()})
-    numbers = _published_numbers(session, {p.post_id for p in pubs.values()})
+    previous = _previous_numbers(session, list(pubs.values()))
     entries = []
-    for source, ref in rows:
+    for source, ref, _at in rows:
         if source == RETRACTION:
             ret = rets[ref]
             post = posts[ret.post_id]
@@ -230,36 +281,48 @@ def corrections_log(session: Session, *, page: int, per_page: int) -> tuple[list
             entries.append(LogEntry(RETRACTION, post, ret.at, post.published_revision, retraction=ret))
         else:
             pub = pubs[ref]
-            earlier = [n for n in numbers[pub.post_id] if n < pub.revision.number]
             entries.append(
                 LogEntry(
                     pub.revision.kind,
                     posts[pub.post_id],
                     pub.published_at,
                     pub.revision,
-                    previous_number=max(earlier, default=None),
+                    previous_number=previous.get(pub.id),
                     publication=pub,
                 )
             )
-    return entries, has_more
+    return entries, next_cursor
 
 
 def _by_id(session: Session, model: type[M], ids: set[int]) -> dict[int, M]:
     return {row.id: row for row in session.scalars(select(model).where(model.id.in_(ids)))} if ids else {}
 
 
-def _published_numbers(session: Session, post_ids: set[int]) -> dict[int, list[int]]:
-    """The numbers of every published revision of these posts, in one query."""
-    found: dict[int, list[int]] = {post_id: [] for post_id in post_ids}
-    if post_ids:
-        rows = session.execute(
-            select(Publication.post_id, Revision.number)
-            .join(Revision, Revision.id == Publication.revision_id)
-            .where(Publication.post_id.in_(post_ids))
-        )
-        for post_id, number in rows:
-            found[post_id].append(number)
-    return found
+def _previous_numbers(session: Session, pubs: list[Publication]) -> dict[int, int]:
+    """For each publication, the number of the post's published revision before it (absent: none).
+
+    One correlated lookup per publication of the page (each an index seek on the post's publications),
+    never every published number of a post corrected a thousand times.
+    """
+    if not pubs:
+        return {}
+    earlier = aliased(Publication)
+    earlier_revision = aliased(Revision)
+    # Walks the post's revisions down from this one (uq_post_revisions_post_number) to the first published.
+    previous = (
+        select(earlier_revision.number)
+        .join(earlier, earlier.revision_id == earlier_revision.id)
+        .where(earlier_revision.post_id == Revision.post_id, earlier_revision.number < Revision.number)
+        .order_by(earlier_revision.number.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(Publication.id, previous)
+        .join(Revision, Revision.id == Publication.revision_id)
+        .where(Publication.id.in_([p.id for p in pubs]))
+    )
+    return {pub_id: number for pub_id, number in rows if number is not None}
 
 
 def retractions_by_post(session: Session, post_ids: Iterable[int]) -> dict[int, Retraction]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from feedgen.feed import FeedGenerator
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from wtforms import EmailField, IntegerField, StringField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp
 
@@ -96,6 +96,7 @@ def _changes(slug: str, type: str) -> Any:
     def render() -> str:
         post = posts.get_public_post(db(), slug, type)
         old, new, html = services.changes(db(), post, from_n, to_n)
+        choices, more = services.history_page(db(), post)
         return render_template(
             "corrections/changes.html",
             post=post,
@@ -103,7 +104,8 @@ def _changes(slug: str, type: str) -> Any:
             new=new,
             diff=html,
             references=services.reference_changes(old, new),
-            history=services.history(db(), post),
+            history=choices,
+            history_more=more is not None,
             notices=services.notices(db(), post),
         )
 
@@ -111,26 +113,30 @@ def _changes(slug: str, type: str) -> Any:
 
 
 @bp.get("/posts/<slug>/history")
-@reads_query()
+@reads_query("after")
 def history(slug: str) -> Any:
     return _history(slug, PostType.POST.value)
 
 
 @bp.get("/pages/<slug>/history")
+@reads_query("after")
 def page_history(slug: str) -> Any:
     return _history(slug, PostType.PAGE.value)
 
 
 def _history(slug: str, type: str) -> Any:
     key = public_key(slug, type)
+    after = request.args.get("after") or None
 
     def render() -> str:
         post = posts.get_public_post(db(), slug, type)
-        rows = services.history(db(), post)
+        rows, next_cursor = services.history_page(db(), post, after=after)
         return render_template(
             "corrections/history.html",
             post=post,
             history=rows,
+            after=after,
+            next_cursor=next_cursor,
             retraction=retraction_for(db(), post),
             redactions=redaction.revision_notes(db(), [rev.id for rev, _pub in rows]),
         )
@@ -139,22 +145,20 @@ def _history(slug: str, type: str) -> Any:
 
 
 @bp.get("/corrections")
-@reads_query("page")
+@reads_query("after")
 def log() -> Any:
-    page = whole_number(request.args.get("page", "1"), upper=100_000)
-    if page is None:
-        abort(404)
+    after = request.args.get("after") or None
 
     def render() -> str:
-        entries, more = services.corrections_log(db(), page=page, per_page=PER_PAGE)
-        if not entries and page > 1:
+        entries, next_cursor = services.corrections_log(db(), after=after, per_page=PER_PAGE)
+        if not entries and after:
             raise NotFound("There is no such page of corrections.")
         median = services.median_time_to_correct(db())
         return render_template(
             "corrections/log.html",
             entries=entries,
-            page=page,
-            has_more=more,
+            after=after,
+            next_cursor=next_cursor,
             median=services.describe_duration(median) if median else None,
         )
 
@@ -179,7 +183,7 @@ def _feed(title: str, endpoint: str) -> FeedGenerator:
 def feed() -> Any:
     def render() -> str:
         fg = _feed(effective()["SITE_NAME"], "corrections.feed")
-        items, _ = posts.published_posts(db(), page=1, per_page=30)
+        items, _ = posts.published_posts(db(), per_page=30)
         ids = [post.id for post in items]
         retractions = services.retractions_by_post(db(), ids)
         published = services.last_published_at(db(), ids)
@@ -228,7 +232,7 @@ def _retraction_summary(retraction: Retraction) -> str:
 def corrections_feed() -> Any:
     def render() -> str:
         fg = _feed(f"Corrections · {effective()['SITE_NAME']}", "corrections.corrections_feed")
-        entries, _ = services.corrections_log(db(), page=1, per_page=50)
+        entries, _ = services.corrections_log(db(), per_page=50)
         fg.updated(entries[0].at if entries else utc_now())
         for item in reversed(entries):
             entry = fg.add_entry()

@@ -289,11 +289,9 @@ def _audit_json(entry: Any) -> dict[str, Any]:
 def api_post_audit(post_id: int) -> Any:
     require(current_user(), "audit.view")
     posts.get_post(db(), post_id)
-    page, per_page = page_args(50)
-    rows, more = audit.entries(db(), post_id=post_id, page=page, per_page=per_page)
-    return listing(
-        [_audit_json(e) for e in rows], more, "api.api_post_audit", page, per_page, post_id=post_id
-    )
+    after, per_page = page_args(50)
+    rows, nxt = audit.entries(db(), post_id=post_id, after=after, per_page=per_page)
+    return listing([_audit_json(e) for e in rows], nxt, "api.api_post_audit", per_page, post_id=post_id)
 
 
 @API.get(
@@ -304,6 +302,6 @@ def api_post_audit(post_id: int) -> Any:
 )
 def api_audit() -> Any:
     require(current_user(), "audit.view")
-    page, per_page = page_args(50)
-    rows, more = audit.entries(db(), page=page, per_page=per_page)
-    return listing([_audit_json(e) for e in rows], more, "api.api_audit", page, per_page)
+    after, per_page = page_args(50)
+    rows, nxt = audit.entries(db(), after=after, per_page=per_page)
+    return listing([_audit_json(e) for e in rows], nxt, "api.api_audit", per_page)

@@ -16,12 +16,11 @@ from app.clock import utc_now
 from app.comments import states
 from app.comments.models import Action, Comment, CommentStatus, ModerationDecision
 from app.comments.services import STATUS_FOR_VERDICT
-from app.contact.services import waiting as contact_waiting
 from app.mail.compose import Site
 from app.mail.models import OutboxMessage
 from app.moderation import notifications
 from app.moderation.models import AkismetSubmission
-from app.moderation.queries import waiting_for_reply
+from app.moderation.queries import waiting_total
 from app.posts.models import Post
 from app.spam import pipeline
 from app.spam.akismet_adapter import AkismetChecker, CommentSignals
@@ -188,7 +187,7 @@ def digest(session: Session, site: Site, *, now: datetime | None = None) -> list
         )
         for c, p in held
     ]
-    waiting = len(waiting_for_reply(session)) + len(contact_waiting(session))
+    waiting = waiting_total(session)
     return [
         notifications.digest(session, site, moderator, lines, now, waiting)
         for moderator in moderators(session)

@@ -7,16 +7,21 @@ No Flask here.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from app import cursors
 from app.accounts.models import User
 from app.accounts.permissions import require
-from app.comments import closing
+from app.comments import closing, states
 from app.comments.models import Comment, CommentStatus, ModerationDecision
+from app.contact import services as contact
+from app.cursors import Key
 from app.errors import InvalidInput
+from app.posts import services as post_services
 from app.posts.models import Post
 from app.spam import pipeline
 from app.text import clean_text
@@ -31,10 +36,13 @@ def moderation_queue(
     status: str | None = "held",
     reason: str | None = None,
     search: str = "",
-    page: int = 1,
+    after: str | None = None,
     per_page: int = 25,
-) -> tuple[list[Comment], bool]:
-    """Comments for moderators: held ones oldest first (a queue), the others newest first."""
+) -> tuple[list[Comment], str | None]:
+    """Comments for moderators: held ones oldest first (a queue), the others newest first; a page and the
+    cursor of the next. Keyset on (created_at, id) after the status (ix_comments_held,
+    ix_comments_status_created); every status at once is each status's page merged, so that too is
+    four index seeks, never a walk of the whole table in time order."""
     require(actor, "comments.moderate")
     query = select(Comment)
     if status:
@@ -58,41 +66,49 @@ def moderation_queue(
                 )
             )
         )
-    order = (
-        (Comment.created_at, Comment.id)
-        if status == "held"
-        else (Comment.created_at.desc(), Comment.id.desc())
-    )
-    rows = session.scalars(query.order_by(*order).offset((page - 1) * per_page).limit(per_page + 1)).all()
-    return list(rows[:per_page]), len(rows) > per_page
+    # The cursor belongs to this exact list: another status's (or the API's other filter's) is refused.
+    kind = f"queue:{status or ''}:{reason or ''}:{search.strip().lower()[:40]}"
+    key = cursors.decode(after, kind, (datetime, int))
+    order = (Comment.created_at, Comment.id)
+    if status:
+        rows = session.scalars(
+            cursors.after(query, order, key, descending=status != "held").limit(per_page + 1)
+        )
+        return cursors.page(rows.all(), per_page, kind, lambda c: (c.created_at, c.id))
+    merged: list[Comment] = []
+    for each in CommentStatus:
+        one = cursors.after(query.where(Comment.status == each.value), order, key, descending=True)
+        merged += session.scalars(one.limit(per_page + 1)).all()
+    merged.sort(key=lambda c: (c.created_at, c.id), reverse=True)
+    return cursors.page(merged[: per_page + 1], per_page, kind, lambda c: (c.created_at, c.id))
 
 
 def status_counts(session: Session) -> dict[str, int]:
-    rows = session.execute(select(Comment.status, func.count(Comment.id)).group_by(Comment.status)).all()
-    return {s.value: 0 for s in CommentStatus} | {status: n for status, n in rows}
+    """Comments by status, from the counts kept with every status change (app.comments.states)."""
+    counts = {s.value: 0 for s in CommentStatus}
+    for (status, reason), n in states.tally(session).items():
+        if reason == "" and status in counts:
+            counts[status] = n
+    return counts
 
 
 def held_reason_counts(session: Session) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for reasons in session.scalars(select(Comment.reasons).where(Comment.status == S.HELD)):
-        for reason in reasons or ():
-            counts[reason] = counts.get(reason, 0) + 1
+    """Held comments by reason, from the same kept counts: nothing is loaded to count them."""
+    counts = {r: n for (status, r), n in states.tally(session).items() if status == S.HELD and r and n > 0}
     return {r: counts[r] for r in pipeline.sorted_reasons(list(counts))}
 
 
 def moderation_log(
-    session: Session, actor: User, *, page: int = 1, per_page: int = 50
-) -> tuple[list[tuple[ModerationDecision, Comment]], bool]:
-    """Every decision, newest first, with its comment: nothing a moderator did is ever out of sight."""
+    session: Session, actor: User, *, after: str | None = None, per_page: int = 50
+) -> tuple[list[tuple[ModerationDecision, Comment]], str | None]:
+    """Every decision, newest first, with its comment: nothing a moderator did is ever out of sight.
+    Keyset on (at, id) over ix_moderation_decisions_at."""
     require(actor, "comments.moderate")
-    rows = session.execute(
-        select(ModerationDecision, Comment)
-        .join(Comment, Comment.id == ModerationDecision.comment_id)
-        .order_by(ModerationDecision.at.desc(), ModerationDecision.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page + 1)
-    ).all()
-    return [(d, c) for d, c in rows[:per_page]], len(rows) > per_page
+    key = cursors.decode(after, "decisions", (datetime, int))
+    query = select(ModerationDecision, Comment).join(Comment, Comment.id == ModerationDecision.comment_id)
+    query = cursors.after(query, (ModerationDecision.at, ModerationDecision.id), key, descending=True)
+    rows = [(d, c) for d, c in session.execute(query.limit(per_page + 1)).all()]
+    return cursors.page(rows, per_page, "decisions", lambda row: (row[0].at, row[0].id))
 
 
 def ancestors(session: Session, comment: Comment, limit: int = 10) -> list[Comment]:
@@ -117,30 +133,83 @@ def replies_to(session: Session, comment: Comment) -> list[Comment]:
 
 
 def posts_by_id(session: Session, post_ids: set[int]) -> dict[int, Post]:
-    if not post_ids:
+    return post_services.posts_by_id(session, post_ids)
+
+
+def comments_by_id(session: Session, comment_ids: set[int]) -> dict[int, Comment]:
+    """Comments by id in one statement (a page's parents), not one per comment."""
+    if not comment_ids:
         return {}
-    return {p.id: p for p in session.scalars(select(Post).where(Post.id.in_(post_ids)))}
+    return {c.id: c for c in session.scalars(select(Comment).where(Comment.id.in_(comment_ids)))}
 
 
-def waiting_for_reply(session: Session, close_after_days: int = 0) -> list[Comment]:
-    """Published reader comments that ask something of staff and have no staff reply yet, oldest first.
+# Spelled as the partial index ix_comments_waiting_reply's predicate is (a bare ``needs_reply``, not
+# ``needs_reply IS true``), so that PostgreSQL can prove the index applies.
+_WAITING = (Comment.status == S.PUBLISHED, Comment.needs_reply, Comment.staff_user_id.is_(None))
 
-    Not on posts whose comments are closed (by an editor, or by age): nobody can reply there, so the
-    duty ends with them.
-    """
-    return list(
-        session.scalars(
-            select(Comment)
-            .join(Post, Post.id == Comment.post_id)
-            .where(
-                Comment.status == S.PUBLISHED,
-                Comment.needs_reply.is_(True),
-                Comment.staff_user_id.is_(None),
-                ~closing.closed_condition(close_after_days),
-            )
-            .order_by(Comment.created_at, Comment.id)
-        )
+
+def _waiting(close_after_days: int) -> Any:
+    """Waiting comments, not on posts whose comments are closed (by an editor, or by age): nobody can
+    reply there, so the duty ends with them."""
+    return (
+        select(Comment)
+        .join(Post, Post.id == Comment.post_id)
+        .where(*_WAITING, ~closing.closed_condition(close_after_days))
     )
+
+
+def waiting_for_reply(
+    session: Session, *, after: Key | None = None, limit: int = 100, close_after_days: int = 0
+) -> list[Comment]:
+    """Published reader comments that ask something of staff and have no staff reply yet, oldest first:
+    at most ``limit``, from just after the (created_at, id) ``after`` (partial ix_comments_waiting_reply)."""
+    query = cursors.after(
+        _waiting(close_after_days), (Comment.created_at, Comment.id), after, descending=False
+    )
+    return list(session.scalars(query.limit(limit)))
+
+
+def waiting_count(session: Session, close_after_days: int = 0) -> int:
+    """How many comments wait for a staff reply (the partial index, and each one's post by key)."""
+    return session.scalar(select(func.count()).select_from(_waiting(close_after_days).subquery())) or 0
+
+
+NEEDS_REPLY_PER_PAGE = 50
+
+
+def needs_reply_page(
+    session: Session,
+    *,
+    after: str | None = None,
+    per_page: int = NEEDS_REPLY_PER_PAGE,
+    close_after_days: int = 0,
+) -> tuple[list[tuple[str, datetime, Any]], str | None]:
+    """Comments and contact messages waiting for staff, oldest first, interleaved: a page and the next's
+    cursor. Each source is read from its own index from the cursor on (comments sort before messages of
+    the same instant), at most a page of each, and the two merged."""
+    key = cursors.decode(after, "needs-reply", (datetime, int, int))
+    comment_after: Key | None = None
+    message_after: Key | None = None
+    if key is not None:
+        at, rank, ident = key
+        comment_after = (at, ident) if rank == 0 else (at, 2**62)
+        message_after = (at, ident) if rank == 1 else (at, -1)
+    comments = waiting_for_reply(
+        session, after=comment_after, limit=per_page + 1, close_after_days=close_after_days
+    )
+    messages = contact.waiting(session, after=message_after, limit=per_page + 1)
+    merged = sorted(
+        [("comment", c.created_at, c, 0) for c in comments]
+        + [("contact", m.created_at, m, 1) for m in messages],
+        key=lambda row: (row[1], row[3], row[2].id),
+    )
+    rows, next_cursor = cursors.page(merged, per_page, "needs-reply", lambda row: (row[1], row[3], row[2].id))
+    return [(kind, at, item) for kind, at, item, _rank in rows], next_cursor
+
+
+def waiting_total(session: Session, close_after_days: int = 0) -> int:
+    """Readers waiting for a staff reply, comments and messages: two counts on indexes."""
+    return waiting_count(session, close_after_days) + contact.waiting_count(session)
 
 
 def summary(comment: Comment) -> dict[str, Any]:

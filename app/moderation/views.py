@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from app.accounts.permissions import require
@@ -21,7 +21,6 @@ from app.comments import queries as comment_queries
 from app.comments import services as comment_services
 from app.comments.models import MODERATOR_ACTIONS, Comment, CommentStatus
 from app.comments.views import close_after_days
-from app.contact import services as contact
 from app.errors import InvalidInput
 from app.moderation import queries, services
 from app.spam import pipeline
@@ -93,13 +92,6 @@ def _vocabulary() -> dict[str, Any]:
     }
 
 
-def _page() -> int:
-    page = whole_number(request.args.get("page", "1"), upper=100_000)
-    if page is None:
-        abort(404)
-    return page
-
-
 def _filters() -> tuple[str, str, str]:
     status = request.args.get("status", "held")
     if status not in {s for s, _ in STATUS_TABS}:
@@ -119,12 +111,19 @@ def _filters() -> tuple[str, str, str]:
 def queue() -> ResponseReturnValue:
     actor = require(current_user(), "comments.moderate")
     status, reason, search = _filters()
-    page = _page()
-    comments, more = queries.moderation_queue(
-        db(), actor, status=status or None, reason=reason or None, search=search, page=page, per_page=PER_PAGE
+    after = request.args.get("after") or None
+    comments, next_cursor = queries.moderation_queue(
+        db(),
+        actor,
+        status=status or None,
+        reason=reason or None,
+        search=search,
+        after=after,
+        per_page=PER_PAGE,
     )
     post_map = queries.posts_by_id(db(), {c.post_id for c in comments})
-    parents = {c.id: db().get(Comment, c.parent_id) for c in comments if c.parent_id}
+    found = queries.comments_by_id(db(), {c.parent_id for c in comments if c.parent_id})
+    parents = {c.id: found.get(c.parent_id) for c in comments if c.parent_id}
     return render_template(
         "moderation/queue.html",
         comments=comments,
@@ -133,12 +132,12 @@ def queue() -> ResponseReturnValue:
         status=status,
         reason=reason,
         search=search,
-        page=page,
-        has_more=more,
+        after=after,
+        next_cursor=next_cursor,
         tabs=STATUS_TABS,
         counts=queries.status_counts(db()),
         reason_counts=queries.held_reason_counts(db()),
-        waiting=len(queries.waiting_for_reply(db(), close_after_days())) + len(contact.waiting(db())),
+        waiting=queries.waiting_total(db(), close_after_days()),
     )
 
 
@@ -336,14 +335,12 @@ def no_reply_needed(comment_id: int) -> ResponseReturnValue:
 def needs_reply() -> ResponseReturnValue:
     """Readers waiting for staff: questions in comments and contact messages, oldest first, with their age."""
     require(current_user(), "comments.moderate")
-    comments = queries.waiting_for_reply(db(), close_after_days())
-    messages = contact.waiting(db())
-    post_map = queries.posts_by_id(db(), {c.post_id for c in comments})
-    items = sorted(
-        [("comment", c.created_at, c) for c in comments] + [("contact", m.created_at, m) for m in messages],
-        key=lambda item: item[1],
+    after = request.args.get("after") or None
+    items, next_cursor = queries.needs_reply_page(db(), after=after, close_after_days=close_after_days())
+    post_map = queries.posts_by_id(db(), {item.post_id for kind, _at, item in items if kind == "comment"})
+    return render_template(
+        "moderation/needs_reply.html", items=items, posts=post_map, after=after, next_cursor=next_cursor
     )
-    return render_template("moderation/needs_reply.html", items=items, posts=post_map)
 
 
 @bp.get("/comments/filter")
@@ -357,9 +354,9 @@ def off_topic_filter() -> ResponseReturnValue:
 @bp.get("/comments/log")
 def log() -> ResponseReturnValue:
     actor = require(current_user(), "comments.moderate")
-    page = _page()
-    rows, more = queries.moderation_log(db(), actor, page=page)
-    return render_template("moderation/log.html", rows=rows, page=page, has_more=more)
+    after = request.args.get("after") or None
+    rows, next_cursor = queries.moderation_log(db(), actor, after=after)
+    return render_template("moderation/log.html", rows=rows, after=after, next_cursor=next_cursor)
 
 
 # --- JSON API -----------------------------------------------------------------------------------------
@@ -405,19 +402,14 @@ def api_moderation_queue() -> ResponseReturnValue:
     if status not in {s.value for s in CommentStatus}:
         raise InvalidInput("status must be published, held, spam or deleted.", field="status")
     reason = request.args.get("reason") or None
-    page, per_page = page_args()
-    comments, more = queries.moderation_queue(
-        db(),
-        actor,
-        status=status,
-        reason=reason,
-        search=request.args.get("q", "")[:200],
-        page=page,
-        per_page=per_page,
+    after, per_page = page_args()
+    search = request.args.get("q", "")[:200]
+    comments, nxt = queries.moderation_queue(
+        db(), actor, status=status, reason=reason, search=search, after=after, per_page=per_page
     )
-    values = {"status": status} | ({"reason": reason} if reason else {})
+    values = {"status": status} | ({"reason": reason} if reason else {}) | ({"q": search} if search else {})
     return listing(
-        [queries.summary(c) for c in comments], more, "api.api_moderation_queue", page, per_page, **values
+        [queries.summary(c) for c in comments], nxt, "api.api_moderation_queue", per_page, **values
     )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -105,6 +106,14 @@ class Post(Base):
         CheckConstraint(
             "(scheduled_approval_id IS NULL) = (review_state <> 'scheduled')", name="scheduled_iff_approval"
         ),
+        # The home page, the feed and the posts API: keyset on (first_published_at, id), public posts only.
+        Index(
+            "ix_posts_public_first_published",
+            "first_published_at",
+            "id",
+            postgresql_where=text("published_revision_id IS NOT NULL"),
+            sqlite_where=text("published_revision_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[intpk]
@@ -131,6 +140,8 @@ class Post(Base):
     # changes with every commit, in commit order, which a timestamp taken at flush does not.
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
     version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # Published comments, kept by app.comments.states in the flush that moves one: shown, never counted.
+    comment_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     author: Mapped[User] = relationship(lazy="joined")
     current_revision: Mapped[Revision | None] = relationship(
@@ -357,6 +368,7 @@ class Publication(ReaderVisible, AppendOnly, Base):
         UniqueConstraint("approval_id", name="uq_publications_approval_id"),
         CheckConstraint("via IN ('review', 'editor_direct')", name="via_known"),
         Index("ix_publications_post_published", "post_id", "published_at"),
+        Index("ix_publications_published_id", "published_at", "id"),  # the corrections log, newest first
         ForeignKeyConstraint(
             ["approval_id", "revision_id"],
             ["approvals.id", "approvals.revision_id"],
@@ -391,6 +403,7 @@ class Retraction(ReaderVisible, AppendOnly, Base):
     """That a post was retracted, why, and by whom. Append-only; the post keeps its address and history."""
 
     __tablename__ = "retractions"
+    __table_args__ = (Index("ix_retractions_at_id", "at", "id"),)  # the corrections log, newest first
 
     id: Mapped[intpk]
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), unique=True)

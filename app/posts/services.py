@@ -5,15 +5,17 @@ Every verb takes a Session and an explicit actor, flushes, raises app.errors.*, 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slugify import slugify
 from sqlalchemy import Connection, Select, and_, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from app import events
+from app import cursors, events
 from app.accounts.models import User
 from app.accounts.permissions import require
 from app.audit.services import record
@@ -255,16 +257,22 @@ def get_public_post(session: Session, slug: str, type: str | None = "post") -> P
     return post
 
 
-def published_posts(session: Session, *, page: int, per_page: int) -> tuple[list[Post], bool]:
-    """A page of public posts (not pages), newest first, and whether another page follows."""
-    rows = session.scalars(
+def published_posts(
+    session: Session, *, after: str | None = None, per_page: int
+) -> tuple[list[Post], str | None]:
+    """A page of public posts (not pages), newest first, and the next page's cursor (None: the last).
+
+    Keyset on (first_published_at, id), served by the partial index ix_posts_public_first_published.
+    """
+    key = cursors.decode(after, "posts", (datetime, int))
+    query = (
         select(Post)
         .where(Post.published_revision_id.is_not(None), Post.type == PostType.POST.value)
-        .order_by(Post.first_published_at.desc(), Post.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page + 1)
-    ).all()
-    return list(rows[:per_page]), len(rows) > per_page
+        .options(*WITH_REVISIONS)
+    )
+    query = cursors.after(query, (Post.first_published_at, Post.id), key, descending=True)
+    rows = session.scalars(query.limit(per_page + 1)).all()
+    return cursors.page(rows, per_page, "posts", lambda p: (p.first_published_at, p.id))
 
 
 def revisions(
@@ -277,6 +285,36 @@ def revisions(
     if published_only:
         query = query.where(Revision.id.in_(list(pubs) or [-1]))
     return [(r, pubs.get(r.id)) for r in session.scalars(query)]
+
+
+WITH_REVISIONS = (selectinload(Post.published_revision), selectinload(Post.current_revision))
+"""Load a page of posts' revisions in one statement each, not one per post (lists show titles)."""
+
+
+def posts_by_id(session: Session, post_ids: Iterable[int]) -> dict[int, Post]:
+    """Posts by id, with their revisions, in three statements however many: for lists that name posts."""
+    wanted = set(post_ids)
+    if not wanted:
+        return {}
+    return {
+        p.id: p for p in session.scalars(select(Post).where(Post.id.in_(wanted)).options(*WITH_REVISIONS))
+    }
+
+
+def publication_of(session: Session, revision: Revision) -> Publication | None:
+    return session.scalar(select(Publication).where(Publication.revision_id == revision.id))
+
+
+def latest_publications(session: Session, post: Post, limit: int) -> list[Publication]:
+    """The post's ``limit`` latest publications, newest first (the post page asks whether there are two)."""
+    return list(
+        session.scalars(
+            select(Publication)
+            .where(Publication.post_id == post.id)
+            .order_by(Publication.published_at.desc(), Publication.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def posts_by(session: Session, author: User) -> list[Post]:

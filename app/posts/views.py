@@ -61,21 +61,21 @@ def _page_number() -> int:
 
 
 @bp.get("/")
-@reads_query("page")
+@reads_query("after")
 def index() -> Any:
-    page = _page_number()
+    after = request.args.get("after") or None
     # Retractions count on their own (corrections_stamp): the index labels them.
     stamp = (services.public_stamp(db()), corrections.corrections_stamp(db()))
 
     def render() -> str:
-        posts, has_more = services.published_posts(db(), page=page, per_page=PER_PAGE)
-        if not posts and page > 1:
+        posts, next_cursor = services.published_posts(db(), after=after, per_page=PER_PAGE)
+        if not posts and after:
             raise NotFound("There is no such page of posts.")
         return render_template(
             "posts/index.html",
             posts=posts,
-            page=page,
-            has_more=has_more,
+            after=after,
+            next_cursor=next_cursor,
             retractions=corrections.retractions_by_post(db(), [p.id for p in posts]),
             corrected=corrections.corrected_post_ids(db(), [p.id for p in posts]),
         )
@@ -116,8 +116,9 @@ def _show(slug: str, type: str) -> Any:
     def render() -> str:
         post = services.get_public_post(db(), slug, type)
         revision = post.published_revision
-        history = services.revisions(db(), post, published_only=True)
-        publication = next(p for r, p in history if r.id == revision.id)
+        # Two publications are enough to know the post has a history to toggle: never the whole list.
+        history = services.latest_publications(db(), post, 2)
+        publication = services.publication_of(db(), revision)
         notices = corrections.notices(db(), post)
         url = public_reader_url("show", post)
         return render_template(
@@ -397,9 +398,9 @@ def _revision_input(
     responses={200: listing_of(POST)},
 )
 def api_list_posts() -> Any:
-    page, per_page = page_args()
-    posts, has_more = services.published_posts(db(), page=page, per_page=per_page)
-    return listing([post_json(p, staff=False) for p in posts], has_more, "api.api_list_posts", page, per_page)
+    after, per_page = page_args()
+    posts, nxt = services.published_posts(db(), after=after, per_page=per_page)
+    return listing([post_json(p, staff=False) for p in posts], nxt, "api.api_list_posts", per_page)
 
 
 @API.post(

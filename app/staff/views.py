@@ -317,8 +317,7 @@ def _work(user: User) -> list[dict[str, Any]]:
                     (
                         "needs_reply",
                         "Waiting for a reply",
-                        len(comment_queries.waiting_for_reply(db(), close_after_days()))
-                        + len(contact.waiting(db())),
+                        comment_queries.waiting_total(db(), close_after_days()),
                         url_for("moderation.needs_reply"),
                     ),
                     (
@@ -1016,11 +1015,11 @@ def my_settings() -> Any:
 @bp.get("/audit")
 def audit_log() -> Any:
     require(current_user(), "audit.view")
-    page = _page_number()
-    entries, more = audit.entries(db(), page=page, per_page=AUDIT_PER_PAGE)
-    titles = {pid: posts.get_post(db(), pid) for pid in {e.post_id for e in entries if e.post_id is not None}}
+    after = request.args.get("after")
+    entries, nxt = audit.entries(db(), after=after, per_page=AUDIT_PER_PAGE)
+    titles = posts.posts_by_id(db(), {e.post_id for e in entries if e.post_id is not None})
     return render_template(
-        "staff/audit.html", entries=entries, more=more, page=page, post=None, posts_by_id=titles
+        "staff/audit.html", entries=entries, next_cursor=nxt, after=after, post=None, posts_by_id=titles
     )
 
 
@@ -1028,8 +1027,13 @@ def audit_log() -> Any:
 def post_audit(post_id: int) -> Any:
     require(current_user(), "audit.view")
     post = posts.get_post(db(), post_id)
-    page = _page_number()
-    entries, more = audit.entries(db(), post_id=post.id, page=page, per_page=AUDIT_PER_PAGE)
+    after = request.args.get("after")
+    entries, nxt = audit.entries(db(), post_id=post.id, after=after, per_page=AUDIT_PER_PAGE)
     return render_template(
-        "staff/audit.html", entries=entries, more=more, page=page, post=post, posts_by_id={post.id: post}
+        "staff/audit.html",
+        entries=entries,
+        next_cursor=nxt,
+        after=after,
+        post=post,
+        posts_by_id={post.id: post},
     )

@@ -20,6 +20,7 @@ from typing import Any
 from flask import Blueprint, current_app, request
 from jsonschema import Draft202012Validator
 
+from app.cursors import MAX_CURSOR_CHARS, BadCursor
 from app.editorial.gates import GateSettings
 from app.errors import InvalidInput
 from app.text import whole_number
@@ -243,20 +244,25 @@ def gate_settings() -> GateSettings:
     return GateSettings.from_config(effective())
 
 
-def page_args(default_per_page: int = 20) -> tuple[int, int]:
-    def _arg(name: str, default: int, upper: int) -> int:
-        value = whole_number(request.args.get(name, str(default)), upper=upper)
-        if value is None:
-            raise InvalidInput(f"{name} must be a whole number from 1 to {upper}.", field=name)
-        return value
+def page_args(default_per_page: int = 20) -> tuple[str | None, int]:
+    """``?after=`` (an opaque cursor, checked by the list's own query) and ``?per_page=``.
 
-    return _arg("page", 1, 100_000), _arg("per_page", default_per_page, MAX_PER_PAGE)
+    ``?page=`` is gone with OFFSET (see app/cursors.py): a client still sending it beyond 1 is told so
+    rather than silently given the first page again.
+    """
+    per_page = whole_number(request.args.get("per_page", str(default_per_page)), upper=MAX_PER_PAGE)
+    if per_page is None:
+        raise InvalidInput(f"per_page must be a whole number from 1 to {MAX_PER_PAGE}.", field="per_page")
+    if request.args.get("page", "1") != "1":
+        raise BadCursor("page is no longer accepted: follow the list's next link, which carries after.")
+    return request.args.get("after") or None, per_page
 
 
 def listing(
-    items: list[Any], has_more: bool, endpoint: str, page: int, per_page: int, **values: Any
+    items: list[Any], next_cursor: str | None, endpoint: str, per_page: int, **values: Any
 ) -> dict[str, Any]:
-    nxt = public_url(endpoint, page=page + 1, per_page=per_page, **values) if has_more else None
+    """``{"items", "next"}``; ``next`` is the public URL of the following page (its cursor), or null."""
+    nxt = public_url(endpoint, after=next_cursor, per_page=per_page, **values) if next_cursor else None
     return {"items": items, "next": nxt}
 
 
@@ -268,7 +274,13 @@ URL: Schema = {"type": "string", "format": "uri"}
 ID: Schema = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
 BOOL: Schema = {"type": "boolean"}
 PAGE_QUERY: dict[str, Schema] = {
-    "page": {"type": "integer", "minimum": 1, "maximum": 100_000, "default": 1},
+    "after": {
+        "type": "string",
+        "format": "cursor",
+        "maxLength": MAX_CURSOR_CHARS,
+        "description": "Opaque: the cursor in this list's `next` URL (empty or absent: the first page). "
+        "Any other value, or another list's cursor, is refused with 400 `invalid_cursor`.",
+    },
     "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
 }
 

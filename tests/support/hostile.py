@@ -343,6 +343,17 @@ QUERIES: dict[str, str] = {
     "page-arabic-indic": "page=%D9%A3",
     "page-nul": "page=1%00",
     "page-surrogate": "page=%ED%A0%80",
+    # Cursors (app/cursors.py): garbled, huge, of another list, the wrong types, nested, NUL.
+    "after-garbled": "after=%%%###",
+    "after-not-base64": "after=not-a-cursor!",
+    "after-huge": "after=" + "A" * 100_000,
+    "after-other-list": "after=WyJhdWRpdCIsIjIwMjYtMTItMDNUMDA6MDA6MDArMDA6MDAiLDFd",
+    "after-wrong-types": "after=WyJwb3N0cyIsMSwidHdvIl0",
+    "after-nested": "after=" + "W1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW1tbW10" * 4,
+    "after-naive-time": "after=WyJwb3N0cyIsIjIwMjYtMTItMDNUMDA6MDA6MDAiLDFd",
+    "after-bigint": "after=WyJwb3N0cyIsIjIwMjYtMTItMDNUMDA6MDA6MDArMDA6MDAiLDk5OTk5"
+    + "OTk5OTk5OTk5OTk5OTk5OTk5XQ",
+    "after-nul": "after=1%00",
     "per-page-billion": "per_page=1000000000",
     "per-page-negative": "per_page=-5",
     "from-to-huge": "from=99999999999999999999&to=-1",

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import cursors
 from app.accounts.models import User
 from app.corrections import services as corrections
 from app.drafts import services as drafts
@@ -220,7 +222,10 @@ def every_page(site: Site) -> list[Page]:
     slug = site.post.slug
     reader = [
         Page("home", "/"),
-        Page("home, page 2", "/?page=2"),
+        # A later page: the cursor of a post newer than any, so it lists them all under "Older posts".
+        Page(
+            "home, a later page", "/?after=" + cursors.encode("posts", (datetime(2999, 1, 1, tzinfo=UTC), 1))
+        ),
         Page("post", f"/posts/{slug}"),
         Page("superseded revision", f"/posts/{slug}/revisions/1"),
         Page("current revision", f"/posts/{slug}/revisions/2"),
@@ -518,6 +523,8 @@ def comment_reader_pages(site: Site, seed: CommentsSeed) -> list[Page]:
     slug = site.post.slug
     return [
         Page("comment: reply form", f"/posts/{slug}/comments/{seed.question_id}/reply"),
+        Page("comments: more threads", f"/posts/{slug}/comments"),
+        Page("comments: a thread's further replies", f"/posts/{slug}/comments?thread={seed.question_id}"),
         Page("comment: writer's status page (held, fixable)", f"/comments/status/{seed.status_token}"),
         Page("contact form", "/contact"),
         Page("unsubscribe from staff replies", f"/unsubscribe/{seed.unsubscribe_token}"),

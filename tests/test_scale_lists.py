@@ -1,0 +1,415 @@
+"""Bounded lists (issue 15, items 1 and 2): keyset cursors, comment threads a page at a time, counts kept
+with every status change (exact under races), and the list queries' plans use indexes, never a Seq Scan."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app import cursors
+from app.accounts.models import User
+from app.comments import queries, states
+from app.comments.models import Comment, CommentStatus
+from app.errors import InvalidTransition
+from app.moderation import queries as moderation_queries
+from app.moderation.services import moderate
+from app.posts.models import Post
+from tests.support.comments import submit
+from tests.support.web import parse
+
+
+@pytest.fixture
+def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
+    return comments_config
+
+
+def _b64(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+# --- cursors ------------------------------------------------------------------------------------------
+
+
+def test_a_cursor_round_trips_and_anything_else_is_refused() -> None:
+    moment = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+    token = cursors.encode("posts", (moment, 42))
+    assert cursors.decode(token, "posts", (datetime, int)) == (moment, 42)
+    assert cursors.decode(None, "posts", (datetime, int)) is None
+    bad = [
+        "%%%",  # not base64
+        "A" * 301,  # too long
+        _b64(["audit", moment.isoformat(), 42]),  # another list's
+        _b64(["posts", moment.isoformat()]),  # too few values
+        _b64(["posts", 42, moment.isoformat()]),  # wrong types
+        _b64(["posts", "2026-12-03T10:00:00", 42]),  # a time without a zone
+        _b64(["posts", moment.isoformat(), 2**64]),  # out of range
+        _b64(["posts", moment.isoformat(), True]),  # a boolean is not an id
+        _b64({"posts": 1}),  # not a list
+        base64.urlsafe_b64encode(b"\xff\xfe").decode(),  # not UTF-8
+    ]
+    for token in bad:
+        with pytest.raises(cursors.BadCursor):
+            cursors.decode(token, "posts", (datetime, int))
+
+
+def test_bad_cursors_answer_400_with_a_message_on_every_list(
+    client: Any, api: Any, make_post: Callable[..., Post], make_user: Callable[..., User]
+) -> None:
+    post = make_post("published")
+    moderator = make_user("moderator")
+    editor = make_user("editor")
+    other_list = cursors.encode("audit", (datetime(2026, 1, 1, tzinfo=UTC), 1))
+    reader_paths = [
+        "/",
+        "/corrections",
+        f"/posts/{post.slug}/history",
+        f"/posts/{post.slug}/comments",
+        "/api/v1/posts",
+        f"/api/v1/posts/{post.id}/comments",
+    ]
+    for path in reader_paths:
+        for after in ("garbled!!", "A" * 5000, other_list, _b64(["posts", 1, 2])):
+            response = client.get(path, query_string={"after": after})
+            assert response.status_code == 400, (path, after[:20])
+            if path.startswith("/api/"):
+                assert response.get_json()["error"]["code"] == "invalid_cursor"
+    for path in ("/api/v1/moderation/comments", "/api/v1/audit", f"/api/v1/posts/{post.id}/audit"):
+        as_ = moderator if "moderation" in path else editor
+        response = api.get(f"{path}?after={_b64(['posts', 1, 2])}", as_=as_)
+        assert response.status_code == 400, path
+        assert "after" in response.get_json()["error"]["message"]
+    # A cursor of the held queue is not one of the spam queue's (another list, another order).
+    held_cursor = cursors.encode("queue:held::", (datetime(2026, 1, 1, tzinfo=UTC), 1))
+    response = api.get(f"/api/v1/moderation/comments?status=spam&after={held_cursor}", as_=moderator)
+    assert response.status_code == 400
+
+
+def test_the_posts_api_walks_every_post_once_by_its_next_links(
+    api: Any, make_post: Callable[..., Post]
+) -> None:
+    made = {make_post("published", title=f"Post {i}").id for i in range(7)}
+    seen: list[int] = []
+    url: str | None = "/api/v1/posts?per_page=3"
+    public = api.client.application.config["PUBLIC_URL"]
+    while url:
+        page = api.get(url.removeprefix(public)).get_json()
+        seen += [p["id"] for p in page["items"]]
+        url = page["next"]
+    assert sorted(seen) == sorted(made) and len(seen) == len(set(seen))
+
+
+# --- a post's comments, a page at a time ---------------------------------------------------------------
+
+
+def test_a_post_page_shows_fifty_threads_and_links_to_the_rest(
+    api: Any, client: Any, session: Session, make_post: Callable[..., Post], make_user: Callable[..., User]
+) -> None:
+    post = make_post("published")
+    staff = make_user("moderator", name="Malik Reyes")
+    for n in range(queries.THREADS_PER_PAGE + 7):
+        made = api.post(f"/api/v1/posts/{post.id}/comments", {"body": f"Top-level comment {n}."}, as_=staff)
+        assert made.status_code == 201, made.get_json()
+    session.expire_all()
+    total = queries.THREADS_PER_PAGE + 7
+    assert session.get(Post, post.id).comment_count == total
+    page = parse(client.get(f"/posts/{post.slug}"))
+    bodies = page.select("#comments div.comment-body")
+    assert len(bodies) == queries.THREADS_PER_PAGE
+    assert f"({total})" in page.select_one("#comments-heading").get_text()
+    more = page.select_one("#comments p.more-comments a")
+    rest = parse(client.get(more["href"]))
+    rest_bodies = rest.select("div.comment-body")
+    assert len(rest_bodies) == 7
+    ids = [b["id"] for b in bodies + rest_bodies]
+    assert len(set(ids)) == total
+    assert rest.select_one("p.more-comments a") is None
+
+
+# --- counts kept with every status change ----------------------------------------------------------------
+
+
+def _real_counts(session: Session) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    for status, n in session.execute(select(Comment.status, func.count()).group_by(Comment.status)):
+        found[(status, "")] = n
+    for (reasons,) in session.execute(select(Comment.reasons).where(Comment.status == "held")):
+        for reason in set(reasons):
+            found[("held", reason)] = found.get(("held", reason), 0) + 1
+    return found
+
+
+def _assert_counts_exact(session: Session) -> None:
+    session.expire_all()
+    kept = {k: n for k, n in states.tally(session).items() if n}
+    assert kept == _real_counts(session)
+    for post in session.scalars(select(Post)):
+        real = session.scalar(
+            select(func.count()).where(Comment.post_id == post.id, Comment.status == CommentStatus.PUBLISHED)
+        )
+        assert post.comment_count == real, post.id
+
+
+def test_counts_stay_exact_through_arrivals_and_every_kind_of_decision(
+    app: Flask, session: Session, make_post: Callable[..., Post], make_user: Callable[..., User]
+) -> None:
+    moderator = make_user("moderator")
+    posts = [make_post("published"), make_post("published")]
+    made = [
+        submit(
+            app, session, posts[n % 2], author_email=f"reader{n}@example.net", body=f"A question {n}: why?"
+        )
+        for n in range(8)
+    ]
+    _assert_counts_exact(session)
+    for comment, action in zip(
+        made, ["approve", "spam", "delete", "approve", "off_topic", "approve", "ham", "spam"], strict=True
+    ):
+        moderate(session, moderator, session.get(Comment, comment.id), action)
+        session.commit()
+        _assert_counts_exact(session)
+    # Back and forth: published -> spam -> published -> deleted.
+    for action in ("spam", "approve", "delete"):
+        moderate(session, moderator, session.get(Comment, made[0].id), action)
+        session.commit()
+    _assert_counts_exact(session)
+    real = _real_counts(session)
+    assert moderation_queries.status_counts(session) == {
+        s.value: real.get((s.value, ""), 0) for s in CommentStatus
+    }
+    assert moderation_queries.held_reason_counts(session) == {
+        r: n for (s, r), n in real.items() if s == "held" and r
+    }
+
+
+def test_two_moderators_racing_on_the_same_comments_leave_the_counts_exact(
+    app: Flask,
+    session: Session,
+    make_post: Callable[..., Post],
+    make_user: Callable[..., User],
+    database_url: str,
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a race needs two connections writing at once: PostgreSQL")
+    first, second = make_user("moderator"), make_user("moderator")
+    post = make_post("published")
+    held = [
+        submit(app, session, post, author_email=f"racer{n}@example.net", body=f"Comment {n} in the race.").id
+        for n in range(12)
+    ]
+    sessions = app.extensions["candor.sessions"]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def decide(user_id: int, action: str) -> None:
+        own = sessions()
+        try:
+            user = own.get(User, user_id)
+            barrier.wait()
+            for comment_id in held:
+                try:
+                    moderate(own, user, own.get(Comment, comment_id), action)
+                    own.commit()
+                except InvalidTransition:
+                    own.rollback()
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+        finally:
+            own.close()
+
+    workers = [
+        threading.Thread(target=decide, args=(first.id, "approve")),
+        threading.Thread(target=decide, args=(second.id, "spam")),
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert errors == []
+    _assert_counts_exact(session)
+
+
+def test_a_burst_of_concurrent_arrivals_keeps_the_counts_exact(
+    app: Flask, session: Session, make_post: Callable[..., Post], database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("concurrent writers need PostgreSQL")
+    post = make_post("published")
+    sessions = app.extensions["candor.sessions"]
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def arrive(n: int) -> None:
+        own = sessions()
+        try:
+            barrier.wait()
+            for k in range(4):
+                submit(
+                    app,
+                    own,
+                    own.get(Post, post.id),
+                    author_email=f"b{n}{k}@example.net",
+                    body=f"Burst {n}/{k}.",
+                )
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            own.close()
+
+    workers = [threading.Thread(target=arrive, args=(n,)) for n in range(6)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+    assert errors == []
+    assert session.scalar(select(func.count()).select_from(Comment)) == 24
+    _assert_counts_exact(session)
+
+
+# --- plans: no Seq Scan for any list ---------------------------------------------------------------------
+
+WATCHED = ("comments", "posts", "post_revisions", "audit_entries", "publications", "moderation_decisions")
+
+
+def _pages(slug: str, post_id: int) -> tuple[list[str], list[str], list[str]]:
+    """Reader pages, API lists (anonymous), staff pages and API lists: each at page 1 (the deep pages
+    follow the next links)."""
+    reader = [
+        "/",
+        f"/posts/{slug}",
+        f"/posts/{slug}/history",
+        f"/posts/{slug}/comments",
+        "/corrections",
+        "/feed.atom",
+        "/corrections.atom",
+        "/api/v1/posts?per_page=2",
+        f"/api/v1/posts/{post_id}/comments?per_page=2",
+    ]
+    staff_api = [
+        "/api/v1/moderation/comments?status=held&per_page=2",
+        "/api/v1/moderation/comments?status=published&per_page=2",
+        "/api/v1/audit?per_page=2",
+        f"/api/v1/posts/{post_id}/audit?per_page=2",
+    ]
+    staff = [
+        "/staff/comments/",
+        "/staff/comments/?status=spam",
+        "/staff/comments/?status=",
+        "/staff/comments/needs-reply",
+        "/staff/comments/log",
+        "/staff/audit",
+        f"/staff/posts/{post_id}/audit",
+    ]
+    return reader, staff_api, staff
+
+
+def test_every_list_page_runs_only_index_plans(
+    app: Flask,
+    client: Any,
+    api: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    make_user: Callable[..., User],
+    database_url: str,
+) -> None:
+    """Every statement the list pages run (recorded as they serve, then EXPLAINed with sequential scans
+    priced out) reads comments, posts, revisions, publications, audit and decisions through an index."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("plans are checked on PostgreSQL")
+    from sqlalchemy import event
+
+    from tests.support.web import log_in
+
+    moderator = make_user("moderator", "editor")
+    post = make_post("published")
+    for n in range(5):
+        comment = submit(app, session, post, author_email=f"plan{n}@example.net", body=f"Why {n}, though?")
+        if n % 2:
+            moderate(session, moderator, session.get(Comment, comment.id), "approve")
+            session.commit()
+    reader, staff_api, staff = _pages(post.slug, post.id)
+    engine = app.extensions["candor.engine"]
+    recorded: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            recorded.append((statement, parameters))
+
+    def visit(get: Callable[[str], Any], path: str) -> None:
+        response = get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        body = response.get_json(silent=True)
+        if isinstance(body, dict) and body.get("next"):  # and the next page, with its cursor
+            nxt = body["next"].removeprefix(app.config["PUBLIC_URL"])
+            assert get(nxt).status_code == 200
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for path in reader:
+            visit(client.get, path)
+        for path in staff_api:
+            visit(lambda p: api.get(p, as_=moderator), path)
+        log_in(client, moderator.email)
+        for path in staff:
+            visit(client.get, path)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert recorded
+    problems = []
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        for statement, parameters in dict.fromkeys((s, repr(p)) for s, p in recorded):
+            params = next(p for s, p in recorded if s == statement and repr(p) == parameters)
+            plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, params))
+            problems += [
+                f"{table}: {statement}\n{plan}" for table in WATCHED if f"Seq Scan on {table} " in plan + " "
+            ]
+    assert problems == [], "\n\n".join(problems)
+
+
+def test_a_page_of_further_comments_is_cached_yet_never_stale(
+    api: Any, client: Any, make_post: Callable[..., Post], make_user: Callable[..., User]
+) -> None:
+    post = make_post("published")
+    staff = make_user("moderator", name="Malik Reyes")
+    root = api.post(f"/api/v1/posts/{post.id}/comments", {"body": "The thread starts."}, as_=staff).get_json()
+    path = f"/posts/{post.slug}/comments?thread={root['id']}"
+    assert parse(client.get(path)).select("li.comment") == []
+    again = client.get(path)
+    assert again.headers["X-Candor-Cache"] == "hit"
+    reply = {"body": "A reply.", "parent_id": root["id"]}
+    made = api.post(f"/api/v1/posts/{post.id}/comments", reply, as_=staff).get_json()
+    fresh = client.get(path)
+    assert fresh.headers["X-Candor-Cache"] == "miss"
+    assert parse(fresh).select_one(f"#comment-body-{made['id']}") is not None
+    # A thread that is not one of this post's top-level comments is a 404; a bad thread number a 4xx.
+    assert client.get(f"/posts/{post.slug}/comments?thread={made['id']}").status_code == 404
+    assert client.get(f"/posts/{post.slug}/comments?thread=abc").status_code == 422
+
+
+def test_the_users_api_walks_every_account_once_whatever_the_names(
+    api: Any, make_user: Callable[..., User]
+) -> None:
+    """Keyed on the database's lower-cased name (SQLite folds only ASCII): accented names, capitals and
+    a 200-character name each come exactly once."""
+    admin = make_user("admin", name="Ada Admin")
+    for name in ("Émile Zola", "émile Zola", "Zoë Ball", "ZOË Ball", "Åsa Berg", "a" * 200):
+        make_user("author", name=name)
+    seen: list[int] = []
+    url: str | None = "/api/v1/users?per_page=1"
+    public = api.client.application.config["PUBLIC_URL"]
+    while url:
+        response = api.get(url.removeprefix(public), as_=admin)
+        assert response.status_code == 200, response.get_json()
+        page = response.get_json()
+        seen += [u["id"] for u in page["items"]]
+        url = page["next"]
+    assert len(seen) == len(set(seen)) == 7
