@@ -53,6 +53,9 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("COMPRESS_REGISTER", False)
     # Never its conditional-request handling: it would trust If-Modified-Since (see app/web/pagecache.py).
     app.config.setdefault("COMPRESS_EVALUATE_CONDITIONAL_REQUEST", False)
+    # Never a streamed body (static files, the media files): Flask-Compress would read the file through
+    # and leave it open. Pages, feeds and JSON are not streamed; a reverse proxy compresses static files.
+    app.config.setdefault("COMPRESS_STREAMS", False)
     compress.init_app(app)
     app.after_request(_compress)
 
