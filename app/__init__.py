@@ -29,6 +29,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         auth,
         database,
         desk,
+        discovery,
         errors,
         extensions,
         jobs,
@@ -52,6 +53,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     timezones.init_app(app)
     desk.init_app(app)
+    discovery.init_app(app)
 
     from app.accounts.views import bp as accounts_bp
     from app.administration import views as administration
@@ -74,6 +76,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(sso_bp)
     app.register_blueprint(posts.bp)
     app.register_blueprint(corrections_bp)
+    app.register_blueprint(discovery.bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(administration.bp)
     app.register_blueprint(administration.public_bp)

@@ -1,0 +1,35 @@
+"""Every public post's canonical address and when its text last changed: what a sitemap lists."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.posts.models import Post, Publication
+
+# The sitemaps.org protocol's limit for one file.
+MAX_ADDRESSES = 50_000
+
+
+def public_addresses(session: Session) -> list[tuple[str, datetime]]:
+    """(slug, latest publication time) of each public post, newest first; retracted posts included.
+
+    A retracted post keeps its page (struck through, with the notice), so it stays a public URL. Only the
+    current slug is listed: old ones answer 301 to it. A draft has no slug, so it can never appear.
+    """
+    rows = session.execute(
+        select(Post.slug, func.max(Publication.published_at).label("at"))
+        .join(Publication, Publication.post_id == Post.id)
+        .where(Post.slug.is_not(None))
+        .group_by(Post.id, Post.slug)
+        .order_by(func.max(Publication.published_at).desc(), Post.id.desc())
+        .limit(MAX_ADDRESSES)
+    ).all()
+    return [(slug, at) for slug, at in rows]
+
+
+def last_publication_at(session: Session) -> datetime | None:
+    """When any post last had a revision published: the home page's last change."""
+    return session.scalar(select(func.max(Publication.published_at)))
