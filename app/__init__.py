@@ -63,6 +63,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.corrections.views import bp as corrections_bp
     from app.disclosures import views as disclosures
     from app.editorial import views as editorial
+    from app.medical import views as medical
     from app.moderation import views as moderation
     from app.posts import views as posts
     from app.redaction import views as redaction
@@ -84,6 +85,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(contact_bp)
     app.register_blueprint(contact_desk_bp)
     app.register_blueprint(moderation.bp)
+    app.register_blueprint(medical.bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(redaction.bp)
     app.register_blueprint(

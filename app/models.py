@@ -10,6 +10,7 @@ from app.disclosures.models import Disclosure
 from app.editorial.models import GateOverride, LinkCheck, Review
 from app.jobs.models import JobRun
 from app.mail.models import OutboxMessage
+from app.medical.models import HealthMark, MedicalReview
 from app.moderation.models import AkismetSubmission
 from app.posts.models import Approval, ApprovalWithdrawal, Post, PostSlug, Publication, Retraction, Revision
 from app.redaction.models import Redaction, RedactionApplication, RedactionRewrite
@@ -38,6 +39,8 @@ __all__ = [
     "Setting",
     "SettingChange",
     "LinkCheck",
+    "HealthMark",
+    "MedicalReview",
     "Post",
     "Publication",
     "Retraction",

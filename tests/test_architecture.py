@@ -82,6 +82,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "posts",
         "corrections",  # what a publication changed: publishing (editorial) calls it
         "editorial",
+        "medical",  # health-information marks and medical reviews of posts, audited
         "comments",  # uses spam; knows nothing of moderation
         "moderation",  # builds on comments and contact
         "redaction",  # rewrites stored text (revisions, diffs, comments, reports, messages): the exception

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.posts.models import Post, Publication
+from app.posts.models import Post, Publication, Revision
 
 # The sitemaps.org protocol's limit for one file.
 MAX_ADDRESSES = 50_000
@@ -33,3 +33,23 @@ def public_addresses(session: Session) -> list[tuple[str, datetime]]:
 def last_publication_at(session: Session) -> datetime | None:
     """When any post last had a revision published: the home page's last change."""
     return session.scalar(select(func.max(Publication.published_at)))
+
+
+def published_numbers(session: Session, post_id: int) -> list[int]:
+    """The internal numbers of the post's published revisions, ascending: readers' version k is the k-th.
+
+    Readers count only what was published (1, 2, 3), never the drafts and reviews between; the staff desk
+    and the API keep the internal numbers.
+    """
+    rows = session.scalars(
+        select(Revision.number)
+        .join(Publication, Publication.revision_id == Revision.id)
+        .where(Revision.post_id == post_id)
+        .order_by(Revision.number)
+    )
+    return list(rows)
+
+
+def version_of(numbers: list[int], number: int) -> int | None:
+    """Readers' version number of internal revision ``number`` (None if it was never published)."""
+    return numbers.index(number) + 1 if number in numbers else None

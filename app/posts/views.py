@@ -12,11 +12,13 @@ from app.corrections import services as corrections
 from app.disclosures import services as disclosures
 from app.editorial import services as editorial
 from app.errors import InvalidInput, Moved, NotFound
+from app.medical import services as medical
 from app.posts import services
+from app.posts.addresses import published_numbers, version_of
 from app.posts.models import Post, Publication, Revision
 from app.redaction import services as redaction
 from app.text import clean_text, clean_url_list, whole_number
-from app.web import api
+from app.web import api, structured
 from app.web.api import (
     BOOL,
     DATETIME,
@@ -73,6 +75,7 @@ def index() -> Any:
             page=page,
             has_more=has_more,
             retractions=corrections.retractions_by_post(db(), [p.id for p in posts]),
+            organization_jsonld=structured.home(),
         )
 
     return cached_page(("index", stamp), render)
@@ -99,7 +102,18 @@ def show(slug: str) -> Any:
         history = services.revisions(db(), post, published_only=True)
         publication = next(p for r, p in history if r.id == revision.id)
         notices = corrections.notices(db(), post)
-        url = public_url("posts.show", slug=post.slug)
+        retraction = editorial.retraction_for(db(), post)
+        health = medical.is_health(db(), post.id)
+        review = medical.latest_review(db(), post.id) if health else None
+        jsonld = structured.post(
+            post,
+            revision,
+            published_at=publication.published_at,
+            notices=notices,
+            health=health,
+            review=review,
+            retraction=retraction,
+        )
         return render_template(
             "posts/show.html",
             post=post,
@@ -107,8 +121,9 @@ def show(slug: str) -> Any:
             history=history,
             publication=publication,
             notices=notices,
-            jsonld=corrections.jsonld(post, revision, notices, url),
-            retraction=editorial.retraction_for(db(), post),
+            jsonld=jsonld,
+            review=review,
+            retraction=retraction,
             edit_url=_edit_url(post),
         )
 
@@ -127,19 +142,47 @@ def _edit_url(post: Post) -> str | None:
     return url_for("staff.edit_post", post_id=post.id)
 
 
-@bp.get("/posts/<slug>/revisions/<int:number>")
-def revision(slug: str, number: int) -> Any:
+@bp.get("/posts/<slug>/versions/<int:version>")
+def version(slug: str, version: int) -> Any:
+    """Published version ``version`` as readers saw it: readers count 1, 2, 3 over published text only."""
     key = public_key(slug)
 
     def render() -> str:
         post = services.get_public_post(db(), slug)
-        rev, publication = services.published_revision(db(), post, number)
-        notes = redaction.revision_notes(db(), [rev.id]).get(rev.id, [])
-        return render_template(
-            "posts/revision.html", post=post, revision=rev, publication=publication, redactions=notes
-        )
+        numbers = published_numbers(db(), post.id)
+        if not 1 <= version <= len(numbers):
+            raise NotFound(f"This post has no published version {version}.")
+        return _revision_page(post, numbers, numbers[version - 1])
+
+    return cached_page(("version", key, version), render)
+
+
+@bp.get("/posts/<slug>/revisions/<int:number>")
+def revision(slug: str, number: int) -> Any:
+    """The same page by the internal revision number (the API's; links made before public versions):
+    served as it always was, with its canonical address on the public version."""
+    key = public_key(slug)
+
+    def render() -> str:
+        post = services.get_public_post(db(), slug)
+        return _revision_page(post, published_numbers(db(), post.id), number)
 
     return cached_page(("revision", key, number), render)
+
+
+def _revision_page(post: Post, numbers: list[int], number: int) -> str:
+    rev, publication = services.published_revision(db(), post, number)
+    notes = redaction.revision_notes(db(), [rev.id]).get(rev.id, [])
+    shown = version_of(numbers, number)
+    return render_template(
+        "posts/revision.html",
+        post=post,
+        revision=rev,
+        publication=publication,
+        redactions=notes,
+        version=shown,
+        canonical_override=public_url("posts.version", slug=post.slug, version=shown),
+    )
 
 
 @bp.get("/people/<int:user_id>")

@@ -80,6 +80,8 @@ def staff_links(user: User | None) -> list[dict[str, str]]:
         links.append(("new", "New post", "staff.new_post"))
     if can(user, "post.request_changes"):
         links += [("reviews", "Review queue", "staff.reviews"), ("posts", "All posts", "staff.post_list")]
+    if can(user, "post.medical_review"):
+        links.append(("due", "Due for re-review", "medical.due"))
     if can(user, "post.create") or can(user, "post.request_changes"):
         links.append(("errors", "Error reports", "corrections.report_queue"))
     if can(user, PERMISSION):

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from app.corrections import services as corrections
 from app.posts import services as posts
 from app.posts.addresses import last_publication_at, public_addresses
+from app.web import structured
 from app.web.database import db
 from app.web.pagecache import cached_page
 from app.web.policies import POLICIES, SECTIONS
@@ -150,6 +151,13 @@ def head_vocabulary() -> dict[str, Any]:
     }
 
 
+def public_versions(history: Iterable[tuple[Any, Any]]) -> dict[int, int]:
+    """{internal revision number: readers' version number} for a post's published revisions."""
+    return {number: k for k, number in enumerate(sorted(rev.number for rev, _pub in history), start=1)}
+
+
 def init_app(app: Flask) -> None:
     app.context_processor(head_vocabulary)
     app.jinja_env.filters["excerpt"] = excerpt
+    app.jinja_env.filters["public_versions"] = public_versions
+    app.jinja_env.filters["script_json"] = structured.script_json
