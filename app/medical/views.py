@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from wtforms import DateField, RadioField, SelectField
+from wtforms import DateField, RadioField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, InputRequired
 
 from app.accounts.permissions import can, require
@@ -51,7 +51,7 @@ def today() -> date:
 def _review_form(post: Post) -> ReviewForm:
     form = ReviewForm()
     form.reviewer_id.choices = [
-        (u.id, f"{u.name}{', ' + u.title if u.title else ''}")
+        SelectChoice(u.id, f"{u.name}{', ' + u.title if u.title else ''}")
         for u in services.reviewers(db())
         if u.id != post.author_id
     ]
