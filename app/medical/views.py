@@ -30,8 +30,8 @@ class HealthForm(Form):
     health = RadioField(
         "Is this post health information?",
         choices=[
-            ("yes", "Yes: health information (shown to search engines as a medical web page)"),
-            ("no", "No"),
+            SelectChoice("yes", "Yes: health information (shown to search engines as a medical web page)"),
+            SelectChoice("no", "No"),
         ],
         validators=[InputRequired(message="Choose yes or no.")],
     )

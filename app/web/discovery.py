@@ -17,7 +17,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 import nh3
-from flask import Blueprint, Flask, Response, current_app, request, send_from_directory
+from flask import Blueprint, Flask, Response, current_app, request
 from sqlalchemy.orm import Session
 
 from app.corrections import services as corrections
@@ -100,8 +100,10 @@ def robots() -> Any:
 @bp.get("/favicon.ico")
 def favicon() -> Any:
     """Browsers ask for /favicon.ico whatever the page says: the same SVG the pages link to."""
-    static = Path(current_app.static_folder or "static")
-    response = send_from_directory(static, "favicon.svg", mimetype="image/svg+xml", max_age=86_400)
+    icon = Path(current_app.static_folder or "static") / "favicon.svg"
+    response = Response(icon.read_bytes(), mimetype="image/svg+xml")
+    response.cache_control.public = True
+    response.cache_control.max_age = 86_400
     return response
 
 

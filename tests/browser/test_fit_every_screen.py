@@ -52,14 +52,15 @@ def _overflow(page: Page) -> int:
 
 
 CULPRITS = """() => {
+  const wider = (el) => el.getBoundingClientRect().right > window.innerWidth + 0.5;
+  const scrolls = (el) => ['auto', 'hidden', 'scroll'].includes(getComputedStyle(el).overflowX);
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '');
   const out = [];
   for (const el of document.querySelectorAll('body *')) {
-    const r = el.getBoundingClientRect();
-    if (r.right > window.innerWidth + 0.5 && ![...el.children].some(c => c.getBoundingClientRect().right > window.innerWidth + 0.5)) {
-      let p = el.parentElement, clipped = false;
-      while (p) { const o = getComputedStyle(p).overflowX; if (o === 'auto' || o === 'hidden' || o === 'scroll') { clipped = true; break; } p = p.parentElement; }
-      if (!clipped) out.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : '') + ' ' + Math.round(r.right));
-    }
+    if (!wider(el) || [...el.children].some(wider)) continue;
+    let p = el.parentElement;
+    while (p && !scrolls(p)) p = p.parentElement;
+    if (!p) out.push(name(el) + ' ' + Math.round(el.getBoundingClientRect().right));
   }
   return out.slice(0, 5);
 }"""

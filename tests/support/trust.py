@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
+from app.clock import utc_now
 from app.medical import services as medical
 from app.medical.models import MedicalReview
 from app.posts.models import Post
@@ -23,9 +24,10 @@ def review_health_post(
 ) -> MedicalReview:
     """Mark ``post`` as health information (as its editor) and record ``reviewer``'s review; commit."""
     medical.mark_health(session, editor, post, True)
-    on = reviewed_on or date.today() - timedelta(days=1)
+    today = utc_now().date()
+    on = reviewed_on or today - timedelta(days=1)
     review, _ = medical.record_review(
-        session, editor, post, medical.ReviewInput(reviewer.id, on, on + due_in), today=date.today()
+        session, editor, post, medical.ReviewInput(reviewer.id, on, on + due_in), today=max(today, on)
     )
     session.commit()
     return review
