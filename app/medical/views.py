@@ -37,8 +37,19 @@ class HealthForm(Form):
     )
 
 
+def _reviewer_id(value: Any) -> int | None:
+    """The select's value as a user id; the placeholder's empty value is no choice (None)."""
+    if value is None or value == "":
+        return None
+    return int(value)  # a ValueError here is WTForms' "not a valid choice"
+
+
 class ReviewForm(Form):
-    reviewer_id = SelectField("Medically reviewed by", coerce=int, validators=[DataRequired()])
+    reviewer_id = SelectField(
+        "Medically reviewed by",
+        coerce=_reviewer_id,
+        validators=[DataRequired(message="Choose the reviewer.")],
+    )
     reviewed_on = DateField("Reviewed on", validators=[DataRequired(message="Give the date of the review.")])
     due_on = DateField("Review again by", validators=[DataRequired(message="Give the date it falls due.")])
 
@@ -50,7 +61,7 @@ def today() -> date:
 
 def _review_form(post: Post) -> ReviewForm:
     form = ReviewForm()
-    form.reviewer_id.choices = [
+    form.reviewer_id.choices = [SelectChoice("", "Choose a member of staff")] + [
         SelectChoice(u.id, f"{u.name}{', ' + u.title if u.title else ''}")
         for u in services.reviewers(db())
         if u.id != post.author_id

@@ -23,13 +23,25 @@ from app.accounts.models import User
 from app.corrections import services as corrections
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings
+from app.medical import services as medical
 from app.posts import services as posts
 from app.posts.models import Post, Revision
 from app.redaction import services as redactions
 from app.redaction.models import Target
 
 # GET endpoints that are not HTML pages, so they are neither validated nor run through axe.
-NOT_HTML: frozenset[str] = frozenset({"static", "corrections.feed", "corrections.corrections_feed"})
+NOT_HTML: frozenset[str] = frozenset(
+    {
+        "static",
+        "corrections.feed",
+        "corrections.corrections_feed",
+        "corrections.json_feed",
+        "corrections.corrections_json_feed",
+        "discovery.sitemap",
+        "discovery.robots",
+        "discovery.favicon",
+    }
+)
 NOT_HTML_PREFIXES: tuple[str, ...] = ("api.",)
 
 # Single sign-on is switched on for the checked pages, so the sign-in page shows its button and the
@@ -113,6 +125,11 @@ def seed_site(
     )
     _correct(session, post, staff, BODY.replace("up to 2400 mg", "up to 1200 mg"), settings)
     editorial.retract(session, staff, others[0], "The item announced a clinic that has not opened.")
+    # Health information (issue 11): the corrected post was medically reviewed; another is due for review.
+    from tests.support.trust import review_health_post
+
+    review_health_post(session, post, staff, newsdesk)
+    medical.mark_health(session, staff, others[1], True)
     draft = make_post("draft", author=author, title="An unfinished draft", body="Not for readers yet.")
     in_review = make_post("in_review", author=author, title="A post awaiting review", body="Nearly there.")
     report = corrections.report_error(
@@ -156,6 +173,7 @@ def every_page(site: Site) -> list[Page]:
         Page("post", f"/posts/{slug}"),
         Page("superseded revision", f"/posts/{slug}/revisions/1"),
         Page("current revision", f"/posts/{slug}/revisions/2"),
+        Page("first public version", f"/posts/{slug}/versions/1"),
         Page("changes", f"/posts/{slug}/changes"),
         Page("changes between two revisions", f"/posts/{slug}/changes?from=1&to=2"),
         Page("history", f"/posts/{slug}/history"),
@@ -181,6 +199,9 @@ def every_page(site: Site) -> list[Page]:
     staff_only: list[Page] = [
         # Pages only staff can open go here, with signed_in=True.
         Page("staff dashboard", "/staff/", signed_in=True),
+        Page("staff: health information of a post", f"/staff/posts/{site.post.id}/health", signed_in=True),
+        Page("staff: health information of a draft", f"/staff/posts/{site.draft.id}/health", signed_in=True),
+        Page("staff: due for medical re-review", "/staff/medical-reviews/due", signed_in=True),
         Page("staff: new post", "/staff/posts/new", signed_in=True),
         Page("staff: edit a draft", f"/staff/posts/{site.draft.id}/edit", signed_in=True),
         Page("staff: edit a published post", f"/staff/posts/{site.post.id}/edit", signed_in=True),
