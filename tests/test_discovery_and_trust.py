@@ -531,3 +531,15 @@ def test_two_editors_recording_the_same_review_at_once_record_it_once(app, blog,
     assert errors == []
     with sessions() as s:
         assert len(s.scalars(select(MedicalReview).where(MedicalReview.post_id == post_id)).all()) == 1
+
+
+@pytest.mark.parametrize(
+    "query,canonical",
+    [("?page=2", "/?page=2"), ("?page=02&utm_source=x", "/?page=2"), ("?page=1", "/"), ("?page=%D9%A2", "/")],
+)
+def test_the_canonical_url_keeps_only_a_real_page_number(client, make_post, query, canonical):
+    for n in range(11):
+        make_post("published", title=f"Post number {n}", body="Text.")
+    response = client.get("/" + query)
+    if response.status_code == 200:
+        assert parse(response).select_one('link[rel="canonical"]')["href"] == PUBLIC + canonical

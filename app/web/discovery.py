@@ -128,8 +128,8 @@ def canonical_url() -> str | None:
         return None
     values = dict(request.view_args or {})
     page = request.args.get("page", "")
-    if page.isdigit() and page not in ("0", "1") and len(page) < 7:
-        values["page"] = page
+    if page.isascii() and page.isdigit() and len(page) < 7 and int(page) > 1:
+        values["page"] = int(page)
     return public_url(endpoint, **values)
 
 
