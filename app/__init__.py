@@ -34,6 +34,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         auth,
         database,
         desk,
+        discovery,
         errors,
         extensions,
         jobs,
@@ -65,6 +66,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     timezones.init_app(app)
     desk.init_app(app)
     readers.init_app(app)
+    discovery.init_app(app)
 
     from app.accounts.views import bp as accounts_bp
     from app.administration import views as administration
@@ -76,6 +78,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.drafts import views as drafts
     from app.editorial import views as editorial
     from app.media import views as media
+    from app.medical import views as medical
     from app.moderation import views as moderation
     from app.posts import views as posts
     from app.redaction import views as redaction
@@ -92,6 +95,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(sso_bp)
     app.register_blueprint(posts.bp)
     app.register_blueprint(corrections_bp)
+    app.register_blueprint(discovery.bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(administration.bp)
     app.register_blueprint(administration.public_bp)
@@ -99,6 +103,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(contact_bp)
     app.register_blueprint(contact_desk_bp)
     app.register_blueprint(moderation.bp)
+    app.register_blueprint(medical.bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(redaction.bp)
     app.register_blueprint(media.bp)

@@ -13,6 +13,7 @@ from app.editorial.models import GateOverride, LinkCheck, Review
 from app.jobs.models import JobRun
 from app.mail.models import OutboxMessage
 from app.media.models import Media, MediaBlob, MediaConsent, MediaVariant
+from app.medical.models import HealthMark, MedicalReview
 from app.moderation.models import AkismetSubmission
 from app.posts.models import (
     Approval,
@@ -64,6 +65,8 @@ __all__ = [
     "MediaBlob",
     "MediaConsent",
     "MediaVariant",
+    "HealthMark",
+    "MedicalReview",
     "Post",
     "Publication",
     "RevisionMedia",

@@ -88,6 +88,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "corrections",  # what a publication changed: publishing (editorial) calls it
         "editorial",
         "topics",  # the editors' topic list (the models live with posts, which are filed under them)
+        "medical",  # health-information marks and medical reviews of posts, audited
         "comments",  # uses spam; knows nothing of moderation
         "moderation",  # builds on comments and contact
         "redaction",  # rewrites stored text (revisions, diffs, comments, reports, messages): the exception

@@ -139,7 +139,7 @@ def test_published_text_needs_a_second_editor_then_the_bytes_are_gone(
 
     # Readers see that it happened (the cached pages were refreshed), and the mark where the text was.
     history = parse(client.get(f"/posts/{corrected.slug}/history"))
-    assert "Revision 1: redacted on" in history.select_one("#redaction-notes").get_text(" ")
+    assert "Version 1: redacted on" in history.select_one("#redaction-notes").get_text(" ")
     page = client.get(f"/posts/{corrected.slug}/revisions/1").get_data(as_text=True)
     assert IDENT not in page and MARK in page
     assert parse(client.get(f"/posts/{corrected.slug}/revisions/1")).select_one("#redaction-note") is not None

@@ -205,6 +205,7 @@ def test_an_editor_sees_the_review_queue_all_posts_scheduled_posts_and_error_rep
         "search",
         "topics",
         "posts",
+        "due",
         "errors",
         "media",
         "disclosure",
@@ -541,6 +542,13 @@ def _post_forms(s: dict[str, Any], cast: dict[str, User]) -> dict[str, list[tupl
         "topics.staff_topics": [("/staff/topics", {"new-name": "Desk topic"})],
         "topics.rename_topic": [(f"/staff/topics/{s['topic'].id}", {f"t{s['topic'].id}-name": "Renamed"})],
         "staff.my_settings": [("/staff/me", {"timezone": "Europe/London"})],
+        "medical.mark": [(f"/staff/posts/{published.id}/health", {"health": "yes"})],
+        "medical.record": [
+            (
+                f"/staff/posts/{published.id}/medical-reviews",
+                {"reviewer_id": str(cast["editor"].id), "reviewed_on": "2020-01-05", "due_on": "2021-01-05"},
+            )
+        ],
         "moderation.moderate": [
             (f"/staff/comments/{held.id}/moderate", {"action": "spam"}),
             (f"/staff/comments/{held.id}/moderate", {"action": "approve"}),

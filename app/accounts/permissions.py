@@ -44,6 +44,10 @@ RULES: dict[str, tuple[str, Callable[[User, Post | None], bool]]] = {
         lambda u, p: u.has_role(Role.EDITOR) and not _owns(u, p),
     ),
     "post.request_changes": ("Only editors can request changes.", lambda u, p: u.has_role(Role.EDITOR)),
+    "post.medical_review": (
+        "Only editors record medical reviews.",
+        lambda u, p: u.has_role(Role.EDITOR),
+    ),
     "post.retract": ("Only editors can retract a post.", lambda u, p: u.has_role(Role.EDITOR)),
     "post.override_gate": (
         "Only an editor who did not write the post can override a publishing gate.",

@@ -579,3 +579,40 @@ def jsonld(post: Post, revision: Revision, found: list[Notice], url: str) -> dic
             for n in found
         ],
     }
+
+
+def last_correction_at(session: Session) -> datetime | None:
+    """When the corrections log last gained an entry (a published correction or a retraction)."""
+    corrected = session.scalar(
+        select(func.max(Publication.published_at))
+        .join(Revision, Revision.id == Publication.revision_id)
+        .where(Revision.kind.in_(NOTICE_KINDS))
+    )
+    retracted = session.scalar(select(func.max(Retraction.at)))
+    return max((t for t in (corrected, retracted) if t is not None), default=None)
+
+
+def notices_by_post(session: Session, post_ids: Iterable[int]) -> dict[int, list[Notice]]:
+    """``notices`` for many posts in one query: what each feed entry of a corrected post says."""
+    ids = list(post_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Revision, Publication)
+        .join(Publication, Publication.revision_id == Revision.id)
+        .where(Publication.post_id.in_(ids))
+        .order_by(Publication.post_id, Publication.published_at, Revision.number)
+    ).all()
+    by_post: dict[int, list[tuple[Revision, Publication]]] = {}
+    for rev, pub in rows:
+        by_post.setdefault(pub.post_id, []).append((rev, pub))
+    found: dict[int, list[Notice]] = {}
+    for post_id, history_rows in by_post.items():
+        notes = [
+            Notice(rev, pub, history_rows[i - 1][0].number)
+            for i, (rev, pub) in enumerate(history_rows)
+            if i > 0 and rev.kind in NOTICE_KINDS
+        ]
+        if notes:
+            found[post_id] = list(reversed(notes))
+    return found

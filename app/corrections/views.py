@@ -4,31 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from feedgen.feed import FeedGenerator
 from flask import Blueprint, redirect, render_template, request, url_for
 from wtforms import EmailField, IntegerField, StringField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp
 
 from app.accounts.permissions import can, require
-from app.clock import utc_now
 from app.corrections import services
 from app.editorial.services import retraction_for
 from app.errors import InvalidInput, NotFound
 from app.posts import services as posts
-from app.posts.models import PostType, Retraction
+from app.posts.addresses import published_numbers
+from app.posts.models import Post, PostType
 from app.posts.views import public_key
 from app.redaction import services as redaction
 from app.text import clean_text, whole_number
-from app.web import desk, timezones
+from app.web import desk, feeds
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.extensions import client_ip, csrf, limiter
 from app.web.forms import Form, TextSafe
 from app.web.pagecache import cached_page, reads_query
-from app.web.runtime import effective
-from app.web.urls import public_root, public_url
 
 bp = Blueprint("corrections", __name__)
+
+
+def reader_versions(post: Post) -> dict[int, int]:
+    """{internal revision number: readers' version number} over every published revision of ``post``
+    (a page of history alone would number a later page from 1 again)."""
+    return {number: k for k, number in enumerate(published_numbers(db(), post.id), start=1)}
+
+
 PER_PAGE = 20
 
 
@@ -106,6 +111,7 @@ def _changes(slug: str, type: str) -> Any:
             references=services.reference_changes(old, new),
             history=choices,
             history_more=more is not None,
+            versions=reader_versions(post),
             notices=services.notices(db(), post),
         )
 
@@ -133,6 +139,7 @@ def _history(slug: str, type: str) -> Any:
         rows, next_cursor = services.history_page(db(), post, after=after)
         return render_template(
             "corrections/history.html",
+            versions=reader_versions(post),
             post=post,
             history=rows,
             after=after,
@@ -165,102 +172,47 @@ def log() -> Any:
     return cached_page(("corrections", services.corrections_stamp(db()), posts.public_stamp(db())), render)
 
 
-def _feed(title: str, endpoint: str) -> FeedGenerator:
-    """A feed whose every URL is on CANDOR_PUBLIC_URL: it is cached and read by all, whatever Host asked."""
-    fg = FeedGenerator()
-    fg.id(public_url(endpoint))
-    fg.title(title)
-    fg.author({"name": effective()["ORGANISATION"]})
-    fg.link(href=public_url(endpoint), rel="self")
-    fg.link(href=public_root(), rel="alternate")
-    fg.language("en")
-    fg.generator("Candor")  # not feedgen's default, which links to feedgen's own site
-    return fg
+def _feed_response(key: tuple[object, ...], build: Any, render: Any, mimetype: str) -> Any:
+    response = cached_page(key, lambda: render(build()))
+    response.mimetype = mimetype
+    return response
+
+
+def _posts_key(name: str) -> tuple[object, ...]:
+    return (name, posts.public_stamp(db()), services.corrections_stamp(db()))
+
+
+def _corrections_key(name: str) -> tuple[object, ...]:
+    # The posts' versions too: a redaction rewrites a title or note the feed quotes, and moves only those.
+    return (name, services.corrections_stamp(db()), posts.public_stamp(db()))
 
 
 @bp.get("/feed.atom")
 @reads_query()
 def feed() -> Any:
-    def render() -> str:
-        fg = _feed(effective()["SITE_NAME"], "corrections.feed")
-        items, _ = posts.published_posts(db(), per_page=30)
-        ids = [post.id for post in items]
-        retractions = services.retractions_by_post(db(), ids)
-        published = services.last_published_at(db(), ids)
-        # A retraction is the entry's latest change; otherwise its latest published text (not a new comment).
-        updated = {
-            p.id: retractions[p.id].at if p.id in retractions else published.get(p.id, p.updated_at)
-            for p in items
-        }
-        fg.updated(max(updated.values(), default=None) or utc_now())
-        for post in reversed(items):
-            rev = post.published_revision
-            retraction = retractions.get(post.id)
-            entry = fg.add_entry()
-            url = public_url("posts.show", slug=post.slug)
-            entry.id(url)
-            entry.link(href=url)
-            entry.author({"name": post.author.name})
-            entry.published(post.first_published_at)
-            entry.updated(updated[post.id])
-            if retraction is None:
-                entry.title(rev.title)
-                entry.content(rev.html, type="html")
-            else:
-                entry.title(f"Retracted: {rev.title}")
-                entry.summary(_retraction_summary(retraction))
-                entry.content(
-                    render_template("corrections/_feed_retraction.html", retraction=retraction, revision=rev),
-                    type="html",
-                )
-        return fg.atom_str(pretty=True).decode()
-
-    key = ("feed", posts.public_stamp(db()), services.corrections_stamp(db()))
-    response = cached_page(key, render)
-    response.mimetype = "application/atom+xml"
-    return response
+    return _feed_response(_posts_key("feed"), feeds.posts_feed, feeds.atom, "application/atom+xml")
 
 
-def _retraction_summary(retraction: Retraction) -> str:
-    """Feeds are shared by everyone, so their words use the organisation's zone (``updated`` stays UTC)."""
-    when = timezones.local_text(retraction.at, "date", timezones.organisation_zone())
-    return f"Retracted on {when}: {retraction.reason}"
+@bp.get("/feed.json")
+@reads_query()
+def json_feed() -> Any:
+    return _feed_response(_posts_key("feed.json"), feeds.posts_feed, feeds.json_feed, "application/feed+json")
 
 
 @bp.get("/corrections.atom")
 @reads_query()
 def corrections_feed() -> Any:
-    def render() -> str:
-        fg = _feed(f"Corrections · {effective()['SITE_NAME']}", "corrections.corrections_feed")
-        entries, _ = services.corrections_log(db(), per_page=50)
-        fg.updated(entries[0].at if entries else utc_now())
-        for item in reversed(entries):
-            entry = fg.add_entry()
-            if item.retraction is not None:
-                url = public_url("posts.show", slug=item.post.slug)
-                entry.id(public_url("posts.show", slug=item.post.slug, _anchor="retraction-heading"))
-                entry.title(f"Retraction: {item.revision.title}")
-                entry.summary(_retraction_summary(item.retraction))
-            else:
-                url = public_url(
-                    "corrections.changes",
-                    slug=item.post.slug,
-                    **{"from": item.previous_number, "to": item.revision.number},
-                )
-                entry.id(url)
-                entry.title(f"{item.kind.capitalize()}: {item.revision.title}")
-                entry.summary(item.revision.note)
-            entry.link(href=url)
-            entry.author({"name": item.post.author.name})
-            entry.published(item.at)
-            entry.updated(item.at)
-        return fg.atom_str(pretty=True).decode()
+    return _feed_response(
+        _corrections_key("corrections-feed"), feeds.corrections_feed, feeds.atom, "application/atom+xml"
+    )
 
-    # The posts' versions too: a redaction rewrites a title or note the feed quotes, and moves only those.
-    key = ("corrections-feed", services.corrections_stamp(db()), posts.public_stamp(db()))
-    response = cached_page(key, render)
-    response.mimetype = "application/atom+xml"
-    return response
+
+@bp.get("/corrections.json")
+@reads_query()
+def corrections_json_feed() -> Any:
+    return _feed_response(
+        _corrections_key("corrections.json"), feeds.corrections_feed, feeds.json_feed, "application/feed+json"
+    )
 
 
 @bp.route("/posts/<slug>/report", methods=["GET", "POST"])

@@ -13,11 +13,13 @@ from app.corrections import services as corrections
 from app.disclosures import services as disclosures
 from app.editorial import services as editorial
 from app.errors import InvalidInput, Moved, NotFound
+from app.medical import services as medical
 from app.posts import services
+from app.posts.addresses import published_numbers, version_of
 from app.posts.models import Post, PostType, Publication, Revision
 from app.redaction import services as redaction
 from app.text import clean_text, clean_url_list, whole_number
-from app.web import api
+from app.web import api, structured
 from app.web.api import (
     BOOL,
     DATETIME,
@@ -78,6 +80,7 @@ def index() -> Any:
             next_cursor=next_cursor,
             retractions=corrections.retractions_by_post(db(), [p.id for p in posts]),
             corrected=corrections.corrected_post_ids(db(), [p.id for p in posts]),
+            organization_jsonld=structured.home(),
         )
 
     return cached_page(("index", stamp), render)
@@ -120,7 +123,19 @@ def _show(slug: str, type: str) -> Any:
         history = services.latest_publications(db(), post, 2)
         publication = services.publication_of(db(), revision)
         notices = corrections.notices(db(), post)
-        url = public_reader_url("show", post)
+        retraction = editorial.retraction_for(db(), post)
+        health = medical.is_health(db(), post.id)
+        review = medical.latest_review(db(), post.id) if health else None
+        jsonld = structured.post(
+            post,
+            revision,
+            published_at=publication.published_at,
+            notices=notices,
+            health=health,
+            review=review,
+            retraction=retraction,
+            url=public_reader_url("show", post),
+        )
         return render_template(
             "posts/show.html",
             post=post,
@@ -128,8 +143,9 @@ def _show(slug: str, type: str) -> Any:
             history=history,
             publication=publication,
             notices=notices,
-            jsonld=corrections.jsonld(post, revision, notices, url),
-            retraction=editorial.retraction_for(db(), post),
+            jsonld=jsonld,
+            review=review,
+            retraction=retraction,
             edit_url=_edit_url(post),
         )
 
@@ -161,16 +177,30 @@ def _edit_url(post: Post) -> str | None:
     return url_for("staff.edit_post", post_id=post.id)
 
 
+@bp.get("/posts/<slug>/versions/<int:version>")
+@reads_query()
+def version(slug: str, version: int) -> Any:
+    """Published version ``version`` as readers saw it: readers count 1, 2, 3 over published text only."""
+    key = public_key(slug)
+
+    def render() -> str:
+        post = services.get_public_post(db(), slug)
+        numbers = published_numbers(db(), post.id)
+        if not 1 <= version <= len(numbers):
+            raise NotFound(f"This post has no published version {version}.")
+        return _revision_page(post, numbers, numbers[version - 1])
+
+    return cached_page(("version", key, version), render)
+
+
 def _revision(slug: str, number: int, type: str) -> Any:
+    """A published revision by its internal number (the API's; links made before public versions):
+    served as it always was, with its canonical address on the public version."""
     key = public_key(slug, type)
 
     def render() -> str:
         post = services.get_public_post(db(), slug, type)
-        rev, publication = services.published_revision(db(), post, number)
-        notes = redaction.revision_notes(db(), [rev.id]).get(rev.id, [])
-        return render_template(
-            "posts/revision.html", post=post, revision=rev, publication=publication, redactions=notes
-        )
+        return _revision_page(post, published_numbers(db(), post.id), number)
 
     return cached_page(("revision", key, number), render)
 
@@ -185,6 +215,26 @@ def revision(slug: str, number: int) -> Any:
 @reads_query()
 def page_revision(slug: str, number: int) -> Any:
     return _revision(slug, number, PostType.PAGE.value)
+
+
+def _revision_page(post: Post, numbers: list[int], number: int) -> str:
+    rev, publication = services.published_revision(db(), post, number)
+    notes = redaction.revision_notes(db(), [rev.id]).get(rev.id, [])
+    shown = version_of(numbers, number)
+    canonical = (
+        public_reader_url("revision", post, number=number)
+        if post.is_page
+        else public_url("posts.version", slug=post.slug, version=shown)
+    )
+    return render_template(
+        "posts/revision.html",
+        post=post,
+        revision=rev,
+        publication=publication,
+        redactions=notes,
+        version=shown,
+        canonical_override=canonical,
+    )
 
 
 @bp.get("/people/<int:user_id>")

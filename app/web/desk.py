@@ -83,6 +83,8 @@ def staff_links(user: User | None) -> list[dict[str, str]]:
     links.append(("search", "Search", "search.staff_results"))
     if can(user, "topics.manage"):
         links.append(("topics", "Topics", "topics.staff_topics"))
+    if can(user, "post.medical_review"):
+        links.append(("due", "Due for re-review", "medical.due"))
     if can(user, "post.create") or can(user, "post.request_changes"):
         links.append(("errors", "Error reports", "corrections.report_queue"))
     if can(user, "media.upload"):

@@ -26,6 +26,7 @@ from app.corrections import services as corrections
 from app.drafts import services as drafts
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings
+from app.medical import services as medical
 from app.posts import services as posts
 from app.posts.models import Post, Revision
 from app.redaction import services as redactions
@@ -44,6 +45,11 @@ NOT_HTML: frozenset[str] = frozenset(
         "ops.metrics",
         "media.serve",
         "topics.feed",
+        "corrections.json_feed",
+        "corrections.corrections_json_feed",
+        "discovery.sitemap",
+        "discovery.robots",
+        "discovery.favicon",
     }
 )
 NOT_HTML_PREFIXES: tuple[str, ...] = ("api.",)
@@ -133,6 +139,11 @@ def seed_site(
     )
     _correct(session, post, staff, BODY.replace("up to 2400 mg", "up to 1200 mg"), settings)
     editorial.retract(session, staff, others[0], "The item announced a clinic that has not opened.")
+    # Health information (issue 11): the corrected post was medically reviewed; another is due for review.
+    from tests.support.trust import review_health_post
+
+    review_health_post(session, post, staff, newsdesk)
+    medical.mark_health(session, staff, others[1], True)
     draft = make_post("draft", author=author, title="An unfinished draft", body="Not for readers yet.")
     youtube = sites.propose(
         session, author, name="YouTube", kind="video", hosts="youtube.com\nyoutu.be", note="Clinic tours."
@@ -229,6 +240,7 @@ def every_page(site: Site) -> list[Page]:
         Page("post", f"/posts/{slug}"),
         Page("superseded revision", f"/posts/{slug}/revisions/1"),
         Page("current revision", f"/posts/{slug}/revisions/2"),
+        Page("first public version", f"/posts/{slug}/versions/1"),
         Page("changes", f"/posts/{slug}/changes"),
         Page("changes between two revisions", f"/posts/{slug}/changes?from=1&to=2"),
         Page("history", f"/posts/{slug}/history"),
@@ -265,6 +277,9 @@ def every_page(site: Site) -> list[Page]:
     staff_only: list[Page] = [
         # Pages only staff can open go here, with signed_in=True.
         Page("staff dashboard", "/staff/", signed_in=True),
+        Page("staff: health information of a post", f"/staff/posts/{site.post.id}/health", signed_in=True),
+        Page("staff: health information of a draft", f"/staff/posts/{site.draft.id}/health", signed_in=True),
+        Page("staff: due for medical re-review", "/staff/medical-reviews/due", signed_in=True),
         Page("staff: new post", "/staff/posts/new", signed_in=True),
         Page("staff: edit a draft", f"/staff/posts/{site.draft.id}/edit", signed_in=True),
         Page(
