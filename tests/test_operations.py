@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from app import create_app
 from app.web.ops import log_handler
+from tests.support.databases import postgresql_only
 
 
 def _app(tmp_path: Any, **config: Any) -> Any:
@@ -119,9 +120,8 @@ def test_metrics_are_for_the_loopback_or_the_token_holder_only(database_url, tmp
         guarded.extensions["candor.engine"].dispose()
 
 
+@postgresql_only
 def test_statement_timeout_and_pgbouncer_options_reach_postgresql(database_url, tmp_path):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL's options")
     timed = _app(tmp_path, DATABASE_URL=database_url, STATEMENT_TIMEOUT_MS=50)
     pooled = _app(tmp_path, DATABASE_URL=database_url, PGBOUNCER=True)
     try:

@@ -19,6 +19,7 @@ from app.posts.models import Post
 from app.posts.pages import POLICY_PAGES
 from app.search.models import SearchDocument
 from app.topics import services as topics
+from tests.support.databases import postgresql_only
 from tests.support.web import form_csrf_token, log_in, parse, text_of
 
 REFS = ["https://example.org/source"]
@@ -68,12 +69,15 @@ def test_a_page_goes_through_four_eyes_and_lives_under_pages(api, client, cast):
     assert text_of(parse(page), "#post-body") == "Who we are."
     assert parse(page).select_one("#comments") is None  # pages take no comments
     assert api.get(f"/api/v1/posts/{page_id}").get_json()["url"].endswith("/pages/about")
+    sitemap = client.get("/sitemap.xml").get_data(as_text=True)
+    assert "/pages/about</loc>" in sitemap and "/posts/about</loc>" not in sitemap  # a page, at /pages/
     # The post prefix sends readers to the page; the page prefix never serves a post.
     moved = client.get("/posts/about")
     assert moved.status_code == 301 and moved.headers["Location"].endswith("/pages/about")
     assert client.get("/posts/about/history").headers["Location"].endswith("/pages/about/history")
     # Not on the home page, nor in the main feed.
-    assert "/pages/about" not in client.get("/").get_data(as_text=True)
+    home = parse(client.get("/"))
+    assert not home.select('.post-list a[href*="/pages/about"]')  # the footer links it; the list does not
     assert "pages/about" not in client.get("/feed.atom").get_data(as_text=True)
     assert client.get("/pages/about/history").status_code == 200
     assert client.get("/pages/about/revisions/1").status_code == 200
@@ -181,6 +185,10 @@ def test_topic_feed_parses_and_uses_the_public_url(api, client, session, cast, a
     assert client.get("/topics/no-such-topic/feed.atom").status_code == 404
     index = parse(client.get("/topics"))
     assert [a.get_text() for a in index.select(".topic-list a")] == ["Sleep"]
+    # The sitemap lists the topics' pages and the post at its own address.
+    sitemap = client.get("/sitemap.xml").get_data(as_text=True)
+    for url in (f"{base}/topics", f"{base}/topics/sleep", f"{base}/posts/sleep-well"):
+        assert f"<loc>{url}</loc>" in sitemap.replace("ns0:", ""), url
 
 
 def test_renaming_a_topic_keeps_its_address_is_audited_and_reaches_search(api, client, session, cast):
@@ -433,15 +441,17 @@ def test_comments_close_by_age_and_the_needs_reply_duty_ends(api, client, sessio
     finally:
         clock.freeze(None)
     assert parse(client.get("/posts/old-news")).select_one("#comment-form-heading") is not None
-    assert comment_id in [c.id for c in waiting_for_reply(session, 30)]
+    assert comment_id in [c.id for c in waiting_for_reply(session, close_after_days=30)]
     clock.freeze(now + timedelta(days=2))
     try:
         page = parse(client.get("/posts/old-news"))  # the cached page is not served past the moment
         assert "close 30 days after publication" in text_of(page, "#comments-closed")
         assert page.select_one(f"#comment-body-{comment_id}") is not None  # published comments stay
         assert _comment(client, post["id"]).status_code == 409
-        assert comment_id not in [c.id for c in waiting_for_reply(session, 30)]
-        assert comment_id in [c.id for c in waiting_for_reply(session, 0)]  # the setting off: still due
+        assert comment_id not in [c.id for c in waiting_for_reply(session, close_after_days=30)]
+        assert comment_id in [
+            c.id for c in waiting_for_reply(session, close_after_days=0)
+        ]  # the setting off: still due
     finally:
         clock.freeze(None)
 
@@ -479,9 +489,8 @@ def _race(app, *calls) -> list[str]:
     return results
 
 
+@postgresql_only
 def test_two_editors_closing_at_once_close_once(app, api, database_url, cast, make_user):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("a real race needs two connections writing at once: PostgreSQL")
     second = make_user("editor", name="Second Editor")
     for _ in range(5):
         post = _publish(api, cast, {"title": "Race", "body": "Run.", "references": REFS})
@@ -499,9 +508,8 @@ def test_two_editors_closing_at_once_close_once(app, api, database_url, cast, ma
         assert sorted(results) == ["invalid_transition", "ok"], results
 
 
+@postgresql_only
 def test_two_editors_adding_the_same_topic_at_once_add_it_once(app, database_url, cast, make_user):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("a real race needs two connections writing at once: PostgreSQL")
     second = make_user("editor", name="Second Editor")
     for n in range(5):
 

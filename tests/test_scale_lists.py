@@ -24,6 +24,7 @@ from app.moderation import queries as moderation_queries
 from app.moderation.services import moderate
 from app.posts.models import Post
 from tests.support.comments import submit
+from tests.support.databases import postgresql_only
 from tests.support.web import parse
 
 
@@ -190,6 +191,7 @@ def test_counts_stay_exact_through_arrivals_and_every_kind_of_decision(
     }
 
 
+@postgresql_only
 def test_two_moderators_racing_on_the_same_comments_leave_the_counts_exact(
     app: Flask,
     session: Session,
@@ -197,8 +199,6 @@ def test_two_moderators_racing_on_the_same_comments_leave_the_counts_exact(
     make_user: Callable[..., User],
     database_url: str,
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("a race needs two connections writing at once: PostgreSQL")
     first, second = make_user("moderator"), make_user("moderator")
     post = make_post("published")
     held = [
@@ -237,11 +237,10 @@ def test_two_moderators_racing_on_the_same_comments_leave_the_counts_exact(
     _assert_counts_exact(session)
 
 
+@postgresql_only
 def test_a_burst_of_concurrent_arrivals_keeps_the_counts_exact(
     app: Flask, session: Session, make_post: Callable[..., Post], database_url: str
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("concurrent writers need PostgreSQL")
     post = make_post("published")
     sessions = app.extensions["candor.sessions"]
     barrier = threading.Barrier(6)
@@ -311,6 +310,7 @@ def _pages(slug: str, post_id: int) -> tuple[list[str], list[str], list[str]]:
     return reader, staff_api, staff
 
 
+@postgresql_only
 def test_every_list_page_runs_only_index_plans(
     app: Flask,
     client: Any,
@@ -322,8 +322,6 @@ def test_every_list_page_runs_only_index_plans(
 ) -> None:
     """Every statement the list pages run (recorded as they serve, then EXPLAINed with sequential scans
     priced out) reads comments, posts, revisions, publications, audit and decisions through an index."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("plans are checked on PostgreSQL")
     from sqlalchemy import event
 
     from tests.support.web import log_in

@@ -18,7 +18,7 @@ from app.search import services
 from app.search.services import Hit
 from app.text import whole_number
 from app.web import api
-from app.web.api import OPTIONAL, TEXT, URL, answer, listing_of, nullable, page_args
+from app.web.api import MAX_PER_PAGE, OPTIONAL, TEXT, URL, answer, listing_of, nullable
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.readers import public_reader_url
@@ -121,9 +121,13 @@ def api_search() -> Any:
     scope = request.args.get("scope", "public")
     if scope not in ("public", "staff"):
         raise InvalidInput("scope must be public or staff.", field="scope")
-    page, per_page = page_args(default_per_page=PER_PAGE)
-    if page > 1000:
+    # Ranked results page by number (a ranking has no stable key to continue after), at most 1,000 pages.
+    page = whole_number(request.args.get("page", "1"), upper=1000)
+    if page is None:
         raise InvalidInput("page must be a whole number from 1 to 1000.", field="page")
+    per_page = whole_number(request.args.get("per_page", str(PER_PAGE)), upper=MAX_PER_PAGE)
+    if per_page is None:
+        raise InvalidInput(f"per_page must be a whole number from 1 to {MAX_PER_PAGE}.", field="per_page")
     if scope == "staff":
         user = require(current_user() if g.get("via_token") else None, "post.view_unpublished")
         hits, has_more = services.staff_search(db(), user, query, page=page, per_page=per_page)

@@ -31,6 +31,8 @@ from app.web.policies import POLICIES, SECTIONS
 from app.web.urls import public_root, public_url
 
 bp = Blueprint("discovery", __name__)
+# What a list's cursor looks like (app/cursors.py: URL-safe base64, bounded); anything else is dropped.
+_CURSOR = re.compile(r"[A-Za-z0-9_=-]{1,1100}")
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 
 SitemapEntry = tuple[str, datetime | None]
@@ -128,16 +130,17 @@ FEEDS = (
 
 def canonical_url() -> str | None:
     """The canonical address of the page being served, on CANDOR_PUBLIC_URL: its route without a query,
-    but for the page number of a list. None for staff pages and errors (they are no one's canonical)."""
+    but for a list's ``after`` cursor (its later pages). None for staff pages and errors (they are no
+    one's canonical)."""
     endpoint = request.endpoint
     if not endpoint or request.path.startswith(("/staff", "/api")) or request.method != "GET":
         return None
     if request.routing_exception is not None:
         return None
     values = dict(request.view_args or {})
-    page = request.args.get("page", "")
-    if page.isascii() and page.isdigit() and len(page) < 7 and int(page) > 1:
-        values["page"] = int(page)
+    after = request.args.get("after", "")
+    if _CURSOR.fullmatch(after):
+        values["after"] = after
     return public_url(endpoint, **values)
 
 

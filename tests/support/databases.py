@@ -12,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -74,3 +75,8 @@ class PostgresTemplate:
         with self.admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
         self.admin.dispose()
+
+
+# A test that only PostgreSQL can run (two connections writing at once, its planner, its options): it is
+# collected for PostgreSQL alone, never collected and skipped for SQLite (CI allows no skip).
+postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
