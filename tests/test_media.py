@@ -9,6 +9,7 @@ import io
 import threading
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
@@ -409,7 +410,7 @@ def test_a_decorative_image_passes_and_the_library_alt_fills_an_empty_markdown_a
 
 
 def test_a_patient_image_needs_consent_and_an_expired_one_flags_the_post(
-    client, session, author, make_user, gate_settings
+    app, client, session, author, make_user, gate_settings
 ):
     from app.editorial.gates import evaluate
 
@@ -424,6 +425,12 @@ def test_a_patient_image_needs_consent_and_an_expired_one_flags_the_post(
     session.commit()
     consent = gate(evaluate(session, post, gate_settings), "media_consent")
     assert not consent.ok and "bed-3.jpg" in " ".join(consent.details)
+    # Until a live post shows it with consent in force, only staff can fetch the patient's image.
+    reader = app.test_client()
+    path = urlsplit(body["url"]).path
+    assert reader.get(path).status_code == 404
+    staff_copy = client.get(path)
+    assert staff_copy.status_code == 200 and staff_copy.headers["Cache-Control"] == "private, no-store"
 
     today = utc_now().date()
     page = parse(client.get(f"/staff/media/{media.id}"))
@@ -458,6 +465,8 @@ def test_a_patient_image_needs_consent_and_an_expired_one_flags_the_post(
     editorial.approve(session, editor, post, post.current_revision.number, gate_settings)
     session.commit()
     assert media_usage.expired_consents(session, today) == []
+    shown = reader.get(path)
+    assert shown.status_code == 200 and "immutable" not in shown.headers["Cache-Control"]
     later = today + timedelta(days=2)
     flagged = media_usage.expired_consents(session, later)
     assert [(e.post.id, e.media.id) for e in flagged] == [(post.id, media.id)]

@@ -80,6 +80,14 @@ def serve(sha256: str, ext: str) -> Any:
         raise NotFound("No such image.")
     etag = f'"{sha256}"'
     headers = {"Cache-Control": IMMUTABLE, "ETag": etag}
+    media = db().get(Media, variant.media_id)
+    if media is not None and media.shows_patient:
+        # An image of a patient reaches readers only through a live post, and only while the patient's
+        # consent for the web is in force; before that (or after) only staff see it, and nothing keeps it.
+        public = usage.shown_to_readers(db(), media) and services.has_consent(db(), media, utc_now().date())
+        if not public and current_user() is None:
+            raise NotFound("No such image.")
+        headers["Cache-Control"] = "public, max-age=3600" if public else "private, no-store"
     if etag in request.headers.get("If-None-Match", "") or request.headers.get("If-None-Match") == "*":
         return Response(status=304, headers=headers)
     data = store().get(db(), sha256)

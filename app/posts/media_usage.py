@@ -55,3 +55,16 @@ def expired_consents(session: Session, day: date) -> list[Expired]:
         .order_by(Post.id, Media.id)
     ).all()
     return [Expired(post, media) for post, media in rows if not has_consent(session, media, day)]
+
+
+def shown_to_readers(session: Session, media: Media) -> bool:
+    """Whether a live post's published text shows ``media`` (readers can see it there)."""
+    return (
+        session.scalar(
+            select(RevisionMedia.media_id)
+            .join(Post, Post.published_revision_id == RevisionMedia.revision_id)
+            .where(RevisionMedia.media_id == media.id)
+            .limit(1)
+        )
+        is not None
+    )
