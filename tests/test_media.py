@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+import uuid
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -582,18 +583,19 @@ def test_images_can_live_in_an_s3_compatible_bucket(app, client, session, author
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
+        # moto keeps its buckets per process, and a worker may run this test for both databases: a bucket
+        # of this run's own.
+        bucket = f"clinic-media-{uuid.uuid4().hex[:12]}"
         for name, value in {
             "AWS_ACCESS_KEY_ID": "test",
             "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_DEFAULT_REGION": "us-east-1",
         }.items():
             monkeypatch.setenv(name, value)
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
-            Bucket="clinic-media"
-        )
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
         app.config.update(
             MEDIA_STORAGE="s3",
-            MEDIA_S3_BUCKET="clinic-media",
+            MEDIA_S3_BUCKET=bucket,
             MEDIA_S3_ENDPOINT_URL=endpoint,
             MEDIA_S3_REGION="us-east-1",
         )
@@ -603,7 +605,7 @@ def test_images_can_live_in_an_s3_compatible_bucket(app, client, session, author
         for data in served_variants(client, session, body["id"]):
             assert_no_metadata(data)
         listed = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").list_objects_v2(
-            Bucket="clinic-media"
+            Bucket=bucket
         )
         assert listed["KeyCount"] == 2  # 480 and the full 700 (turned upright: 700 × 1000)
     finally:
