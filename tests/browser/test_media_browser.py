@@ -44,10 +44,16 @@ def test_an_author_uploads_a_photo_and_describes_it(page: Page, live_server, mak
         .startswith("![A nurse checks a patient's blood pressure](/media/")
     )
 
-    # What the browser is served: upright (the photo said "rotate 90°") and without its metadata.
+    # What the browser is served: upright (the photo said "rotate 90°") and without its metadata. It shows
+    # a patient and no live post uses it yet, so staff see it unstored and nobody else sees it at all.
     src = page.locator("img.media-preview").get_attribute("src")
     served = page.request.get(src)
-    assert served.ok and served.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert served.ok and served.headers["cache-control"] == "private, no-store"
+    stranger = page.context.browser.new_context()
+    try:
+        assert stranger.request.get(f"{live_server}{src}").status == 404
+    finally:
+        stranger.close()
     assert_no_metadata(served.body())
     with Image.open(io.BytesIO(served.body())) as image:
         assert image.size == (800, 1200)
