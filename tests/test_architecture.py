@@ -93,6 +93,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "moderation",  # builds on comments and contact
         "redaction",  # rewrites stored text (revisions, diffs, comments, reports, messages): the exception
         "staff",
+        "importer",  # WordPress import: writes through posts, topics, comments, media, accounts, audit
     )
 )
 EDGE = len(LAYERS)  # the rank of the Flask edge, on top of every layer
