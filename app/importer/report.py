@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-OUTCOMES = ("imported", "updated", "unchanged", "skipped", "failed")
+OUTCOMES = ("imported", "matched", "updated", "unchanged", "skipped", "failed")
 
 
 @dataclass
@@ -16,6 +16,8 @@ class Report:
     source: str = ""
     site: str = ""
     dry_run: bool = False
+    wxr_version: str = ""
+    failed: bool = False
     counts: dict[str, dict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: dict.fromkeys(OUTCOMES, 0))
     )
@@ -33,6 +35,8 @@ class Report:
             "source": self.source,
             "site": self.site,
             "dry_run": self.dry_run,
+            "wxr_version": self.wxr_version,
+            "failed": self.failed,
             "counts": {kind: dict(c) for kind, c in sorted(self.counts.items())},
             "entries": self.entries,
         }
