@@ -78,7 +78,7 @@ class Images:
             return None
         try:
             with file.open("rb") as stream:
-                item, created = media.upload(
+                item, created = media.add_image(
                     self.session,
                     uploader,
                     stream,

@@ -9,6 +9,7 @@ through today's gates: the report lists which gates each would fail, for editors
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
+from bs4 import BeautifulSoup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -51,6 +53,7 @@ COMMENT_STATUS = {
     wp.COMMENT_TRASH: CommentStatus.DELETED,
     "post-trashed": CommentStatus.DELETED,
 }
+_BLANK_LINES = re.compile(r"\n\s*\n\s*")
 COMMENT_REASON = {
     CommentStatus.HELD: "wordpress:pending",
     CommentStatus.SPAM: "wordpress:spam",
@@ -412,9 +415,21 @@ def legacy_key(path: str, query: str) -> str:
 
 
 def comment_text(content: str) -> str:
-    """A WordPress comment's HTML as the plain text Candor's comments are written in."""
-    markdown, _ = convert(content)
-    return markdown.strip()
+    """A WordPress comment's HTML as the plain text Candor's comments are written in (the comment
+    renderer escapes it and makes its bare URLs links): paragraphs and line breaks kept, a link's
+    address kept beside its text, every other tag dropped."""
+    soup = BeautifulSoup(content.replace("\r\n", "\n"), "html.parser")
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for link in soup.find_all("a"):
+        href = str(link.get("href") or "")
+        words = link.get_text()
+        link.replace_with(
+            f"{words} ({href})" if href.startswith(("http://", "https://")) and href != words else words
+        )
+    for block in soup.find_all(["p", "div", "blockquote", "li"]):
+        block.append("\n\n")
+    return _BLANK_LINES.sub("\n\n", soup.get_text()).strip()
 
 
 def _aware(gmt: datetime | None, local: datetime | None) -> datetime | None:
