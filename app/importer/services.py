@@ -28,6 +28,7 @@ from app.comments import services as comments
 from app.comments.models import Comment, CommentStatus
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings, failing
+from app.errors import CandorError
 from app.gates import privacy
 from app.importer import people
 from app.importer.images import Images
@@ -222,7 +223,13 @@ class _Run:
         if post_id is not None:
             self.report.count(label, "unchanged")
         else:
-            post_id = self._new_post(item, kind, where)
+            try:
+                with self.session.begin_nested():  # a post that cannot be imported leaves nothing behind
+                    post_id = self._new_post(item, kind, where)
+            except CandorError as error:
+                self.report.count(label, "failed")
+                self.report.note(label, "failed", error.message, **where)
+                return
             if post_id is None:
                 return
         self._comments(item, post_id)
