@@ -122,8 +122,8 @@ def main() -> None:
     for label, r in (("read+convert", floor), ("import", run)):
         traced = f", Python allocations peak {r['traced_peak_mib']:.1f} MiB" if r["traced_peak_mib"] else ""
         print(
-            f"{label:>13}: {r['items']} items in {r['seconds']:.1f} s = {r['items'] / r['seconds']:.1f} items/s,"
-            f" peak RSS {r['peak_mib']:.1f} MiB{traced}"
+            f"{label:>13}: {r['items']} items in {r['seconds']:.1f} s = "
+            f"{r['items'] / r['seconds']:.1f} items/s, peak RSS {r['peak_mib']:.1f} MiB{traced}"
         )
     print(f"import / read+convert time: {run['seconds'] / floor['seconds']:.2f}")
     print("counts:", json.dumps(run["counts"]))

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 from app.clock import utc_now
 from app.importer.models import ItemKind, WordPressItem
 
-
 # Authors and terms are asked for once per item; posts and comments once each. Only the few are kept, so
 # the memo stays small however large the export.
 MEMOISED = frozenset({ItemKind.AUTHOR, ItemKind.TERM})
