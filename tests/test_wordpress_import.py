@@ -352,3 +352,56 @@ def test_an_imported_posts_page_and_history_parse(client, session):
     comments = parse(page).select("div.comment-body")
     assert len(comments) == 1  # only the approved one; held, spam and trash never show
     assert comments[0].get_text(" ", strip=True) == "Approved 👍 with ]]> inside"
+
+
+def test_block_editor_content_and_shortcodes_become_markdown_and_what_stays_is_reported(session):
+    report = _import(session, DATA / "wxr-1.2.xml")
+    blocks = _post(session, 11).current_revision.body
+    assert "<!-- wp:" not in blocks and "**paragraph**" in blocks and "### A heading" in blocks
+    captioned = _post(session, 12).current_revision.body
+    assert "![The ward](" in captioned and "The new ward" in captioned and "[caption" not in captioned
+    kept = [e for e in report.entries if e["outcome"] == "kept_html" and e["wp_post_id"] == 12]
+    assert any("gallery" in e["why"] for e in kept)  # the gallery shortcode is kept as written, and listed
+
+
+def test_a_scheduled_import_goes_to_an_editor_at_its_time_never_out_by_itself(session, gate_settings):
+    """The import's account approves nothing by itself: at the scheduled time the approval it recorded is
+    withdrawn and the post waits in the editors' review queue."""
+    from app import clock
+    from app.editorial import services as editorial
+
+    _import(session, DATA / "wxr-1.2.xml")
+    scheduled = _post(session, 11)
+    assert scheduled.publish_at == datetime(2027, 1, 1, 8, 0, tzinfo=UTC)
+    editorial.publish_due(session, gate_settings, now=datetime(2027, 1, 1, 8, 1, tzinfo=UTC))
+    session.commit()
+    session.refresh(scheduled)
+    assert scheduled.status == "in_review" and scheduled.slug is None
+    assert clock  # the clock module is the one place time is read; publish_due took ``now`` explicitly
+
+
+def test_image_paths_never_leave_the_uploads_directory(session, tmp_path):
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    (tmp_path / "secret.jpg").write_bytes(photo())
+    content = '<p><img src="https://small.example/wp-content/uploads/../secret.jpg" alt="x"></p>'
+    from app.importer.services import ImportSettings
+    from app.media.storage import DatabaseStore
+
+    report = _import(
+        session,
+        _export(tmp_path, [_item(1, "Escape", content)]),
+        uploads=uploads,
+        settings=ImportSettings(store=DatabaseStore()),
+    )
+    assert session.scalar(select(func.count()).select_from(Media)) == 0
+    assert [e["why"] for e in report.entries if e["kind"] == "image"] == ["not in the uploads directory"]
+
+
+def test_a_post_that_cannot_be_rendered_fails_alone(session, tmp_path):
+    huge = "<p>" + "x" * 3_000_000 + "</p>"
+    report = _import(session, _export(tmp_path, [_item(1, "Too big", huge), _item(2, "Fine")]))
+    counts = report.as_dict()["counts"]["post"]
+    assert counts["failed"] == 1 and counts["imported"] == 1
+    assert [e["wp_post_id"] for e in report.entries if e["outcome"] == "failed"] == [1]
+    assert session.scalar(select(func.count()).select_from(Post)) == 1

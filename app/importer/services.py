@@ -223,10 +223,15 @@ class _Run:
         if post_id is not None:
             self.report.count(label, "unchanged")
         else:
+            # Its author and topics first, outside the post's savepoint: they stand whatever becomes of it.
+            self._author_of(item.creator)
+            self.terms.of_item(self._keys(), item)
+            self.images.begin()
             try:
                 with self.session.begin_nested():  # a post that cannot be imported leaves nothing behind
                     post_id = self._new_post(item, kind, where)
             except CandorError as error:
+                self.images.forget()  # the images it brought in went with the savepoint
                 self.report.count(label, "failed")
                 self.report.note(label, "failed", error.message, **where)
                 return
