@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from app.posts.models import Approval, Post, Publication, Topic
 from app.wordpress import records as wp
 from app.wordpress.write import write_wxr
 from tests.support.browser import live_server_fixture  # noqa: F401
+from tests.support.databases import postgresql_only
 from tests.support.images import assert_no_metadata, photo
 from tests.support.web import parse, text_of
 
@@ -405,3 +407,37 @@ def test_a_post_that_cannot_be_rendered_fails_alone(session, tmp_path):
     assert counts["failed"] == 1 and counts["imported"] == 1
     assert [e["wp_post_id"] for e in report.entries if e["outcome"] == "failed"] == [1]
     assert session.scalar(select(func.count()).select_from(Post)) == 1
+
+
+@postgresql_only
+def test_two_imports_of_one_export_at_once_import_it_once(app, session):
+    """Two operators run the same import at the same moment: the second waits for the first, then finds
+    everything there (no unique-key error, nothing twice)."""
+    factory = app.extensions["candor.sessions"]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def run() -> None:
+        s = factory()
+        try:
+            barrier.wait()
+            import_wordpress(s, DATA / "wxr-1.2.xml")
+            s.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            s.rollback()
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    session.rollback()
+    assert (
+        session.scalar(select(func.count()).select_from(WordPressItem).where(WordPressItem.kind == "post"))
+        == 8
+    )
+    assert session.scalar(select(func.count()).select_from(Post)) == 8
