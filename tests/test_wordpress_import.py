@@ -351,6 +351,7 @@ def test_an_imported_posts_page_and_history_parse(client, session):
     assert history.status_code == 200
     words = parse(history).get_text(" ")
     assert "Imported from WordPress on" in words and "first published 2020-01-05" in words
+    assert "published on WordPress before the move; not reviewed in Candor" in words
     comments = parse(page).select("div.comment-body")
     assert len(comments) == 1  # only the approved one; held, spam and trash never show
     assert comments[0].get_text(" ", strip=True) == "Approved 👍 with ]]> inside"
