@@ -92,6 +92,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "comments",  # uses spam; knows nothing of moderation
         "moderation",  # builds on comments and contact
         "redaction",  # rewrites stored text (revisions, diffs, comments, reports, messages): the exception
+        "export",  # reads every table below it, writes nothing: the JSON record and WXR
         "staff",
     )
 )
