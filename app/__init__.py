@@ -129,6 +129,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         )
     )
 
+    from app.importer import views as importer
+
+    importer.register(app)
+
     from app.cli import register
 
     register(app)

@@ -10,6 +10,7 @@ from app.db import Base
 from app.disclosures.models import Disclosure
 from app.drafts.models import DraftBuffer
 from app.editorial.models import GateOverride, LinkCheck, Review
+from app.importer.models import LegacyPath, PageParent, TopicParent, WordPressItem
 from app.jobs.models import JobRun
 from app.mail.models import OutboxMessage
 from app.media.models import Media, MediaBlob, MediaConsent, MediaVariant
@@ -34,6 +35,10 @@ from app.sites.models import ExternalSite, SiteDecision
 from app.sso.models import UserIdentity
 
 __all__ = [
+    "LegacyPath",
+    "PageParent",
+    "TopicParent",
+    "WordPressItem",
     "Approval",
     "ApprovalWithdrawal",
     "PostSlug",

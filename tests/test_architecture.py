@@ -92,8 +92,9 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "comments",  # uses spam; knows nothing of moderation
         "moderation",  # builds on comments and contact
         "redaction",  # rewrites stored text (revisions, diffs, comments, reports, messages): the exception
-        "export",  # reads every table below it, writes nothing: the JSON record and WXR
         "staff",
+        "importer",  # WordPress import: writes through posts, topics, comments, media, accounts, audit
+        "export",  # reads every table below it, writes nothing: the JSON record and WXR
     )
 )
 EDGE = len(LAYERS)  # the rank of the Flask edge, on top of every layer

@@ -531,3 +531,49 @@ def unsubscribe(session: Session, subscription_id: int, email: str) -> int:
         ended += 1
     session.flush()
     return ended
+
+
+def import_comment(
+    session: Session,
+    post: Post,
+    *,
+    parent: Comment | None,
+    author_name: str,
+    author_email: str,
+    author_url: str,
+    author_ip: str,
+    body: str,
+    created_at: datetime,
+    status: CommentStatus,
+    reasons: list[str],
+    note: str,
+) -> Comment:
+    """Store a comment brought in from another blog (the WordPress import) with the status it had there.
+
+    No spam check runs and Akismet is never asked: the comment was decided on where it was written.
+    The caller has run the privacy scan and passes a held status with its ``privacy:`` reasons when it
+    found an identifier. The arrival is logged as the system's ``submit`` decision, with ``note``
+    saying where it came from (the author's URL is kept in it: comments have no URL column).
+    """
+    comment = Comment(
+        post_id=post.id,
+        parent_id=parent.id if parent else None,
+        thread_id=(parent.thread_id or parent.id) if parent else None,
+        author_name=author_name[:MAX_NAME_CHARS] or "Anonymous",
+        author_email=author_email[:320],
+        author_ip=author_ip[:64],
+        permalink=author_url[:2000],
+        body=body,
+        html=render_comment(body, max_chars=None),
+        status=status.value,
+        reasons=reasons,
+        checks=[{"check": "import", "verdict": status.value, "reason": note, "detail": author_url}],
+        akismet_verdict="",
+        needs_reply=False,
+        created_at=created_at,
+        status_changed_at=created_at,
+    )
+    session.add(comment)
+    session.flush()
+    record_decision(session, comment, None, A.SUBMIT, "", reason=note)
+    return comment

@@ -64,6 +64,9 @@ REVIEW_MOVES: dict[tuple[PostReview, str], PostReview] = {
     (R.SCHEDULED, "publish_due"): R.NONE,
     (R.SCHEDULED, "edit"): R.NONE,
     (R.SCHEDULED, "recheck_failed"): R.IN_REVIEW,
+    # The WordPress import: a text already published (or scheduled) there, recorded as it was.
+    (R.NONE, "import"): R.NONE,
+    (R.NONE, "import_schedule"): R.SCHEDULED,
     **{(state, "retract"): R.NONE for state in R},
 }
 # The publication axis. Only these actions move it; every other action needs a post that is not retracted.
@@ -73,6 +76,7 @@ PUBLICATION_MOVES: dict[tuple[PublicationState, str], PublicationState] = {
     (P.NEVER_PUBLISHED, "publish_due"): P.LIVE,
     (P.LIVE, "publish_due"): P.LIVE,
     (P.LIVE, "retract"): P.RETRACTED,
+    (P.NEVER_PUBLISHED, "import"): P.LIVE,
 }
 _PUBLISHING_ACTIONS = frozenset(action for _, action in PUBLICATION_MOVES)
 
@@ -86,6 +90,8 @@ _PAST = {
     "edit": "edited",
     "recheck_failed": "sent back to its editor",
     "retract": "retracted",
+    "import": "imported as published",
+    "import_schedule": "imported as scheduled",
 }
 
 
@@ -397,7 +403,14 @@ def approve(
 
 
 def _publish(
-    session: Session, actor: User | None, post: Post, approval: Approval, action: str, *, at: datetime
+    session: Session,
+    actor: User | None,
+    post: Post,
+    approval: Approval,
+    action: str,
+    *,
+    at: datetime,
+    via: str = "review",
 ) -> Publication:
     """Make the approved revision public, with the disclosure the approval froze. Nothing else is read."""
     revision = approval.revision
@@ -409,7 +422,7 @@ def _publish(
         approval_id=approval.id,
         approved_by_id=approval.approved_by_id,
         published_at=at,
-        via="review",
+        via=via,
         disclosure_id=approval.disclosure_id,
         touches_interests=approval.touches_interests,
         interest_statement=approval.interest_statement,
@@ -420,6 +433,61 @@ def _publish(
     corrections.after_publication(session, post, revision, publication)
     search.index_post(session, post)
     events.post_published.send(post, revision=revision)
+    return publication
+
+
+def record_import(
+    session: Session,
+    importer: User,
+    post: Post,
+    *,
+    published_at: datetime,
+    provenance: str,
+    gates: list[GateResult],
+    publish_at: datetime | None = None,
+) -> Publication | None:
+    """Record a text the import brought in as published (or, with ``publish_at``, scheduled) there.
+
+    The narrowest honest record: an approval by ``importer`` (the import's own system account, which
+    wrote nothing, so the four-eyes CHECK holds) of the post's only revision, carrying the gate results
+    as they would be today (the gates are not applied: the text was already public) and published
+    ``via='import'`` at its original date. ``provenance`` is the audit note. A scheduled import is a
+    scheduled approval like any other: ``publish_due`` re-checks it at its time.
+    """
+    lock(session, post)
+    current = post.current_revision
+    assert current is not None and current.number == 1
+    if importer.id == current.author_id:
+        raise NotAllowed("The import's account cannot be the author of what it imports.", rule="four_eyes")
+    action = "import" if publish_at is None else "import_schedule"
+    _expect(post, action)
+    approval = Approval(
+        post_id=post.id,
+        revision_id=current.id,
+        revision_author_id=current.author_id,
+        approved_by_id=importer.id,
+        approved_at=utc_now(),
+        publish_at=publish_at,
+        disclosure_id=None,
+        touches_interests=False,
+        interest_statement="",
+        gates=_gate_record(gates),
+    )
+    session.add(approval)
+    session.flush()
+    if publish_at is not None:
+        _move(
+            session,
+            importer,
+            post,
+            action,
+            note=provenance,
+            scheduled=approval,
+            approval_id=approval.id,
+            publish_at=publish_at.isoformat(),
+        )
+        return None
+    publication = _publish(session, importer, post, approval, action, at=published_at, via="import")
     return publication
 
 

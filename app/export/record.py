@@ -23,8 +23,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from app.db import Base
-from app.export.tables import COLUMNS
+from app.export.tables import COLUMNS, TABLES
 
 FORMAT = "candor-export"
 VERSION = 1
@@ -53,7 +52,7 @@ class Counts:
 
 
 def _table(name: str) -> Table:
-    return Base.metadata.tables[name]
+    return TABLES[name]
 
 
 def _value(value: Any) -> Any:
@@ -145,7 +144,7 @@ def write_record(
     sections: tuple[tuple[str, Callable[[Session, int], Iterator[Row]]], ...] = (
         ("staff", _staff),
         ("disclosures", _flat("disclosures")),
-        ("topics", _flat("topics")),
+        ("topics", _topics),
         ("media", _media),
         ("external_sites", _external_sites),
         ("posts", _posts),
@@ -155,6 +154,7 @@ def write_record(
         ("settings", _flat("settings", key="key")),
         ("setting_changes", _flat("setting_changes")),
         ("audit", _flat("audit_entries")),
+        ("wordpress_items", _flat("wordpress_items")),
     )
     for key, elements in sections:
         doc.array(key, elements(session, batch), counts)
@@ -183,6 +183,16 @@ def _staff(session: Session, size: int) -> Iterator[Row]:
             yield user
 
 
+def _topics(session: Session, size: int) -> Iterator[Row]:
+    """Topics, each with its parent where a WordPress import brought a category hierarchy."""
+    for topics in _batches(session, "topics", size):
+        parents = _by(session, "topic_parents", "topic_id", [t["id"] for t in topics], order=("topic_id",))
+        for topic in topics:
+            parent = _one(parents, topic["id"])
+            topic["parent_id"] = parent["parent_id"] if parent else None
+            yield topic
+
+
 def _media(session: Session, size: int) -> Iterator[Row]:
     """The library's images (metadata; the bytes go to files with ``--media``), renditions and consents."""
     for images in _batches(session, "media", size):
@@ -206,7 +216,8 @@ def _external_sites(session: Session, size: int) -> Iterator[Row]:
 def _posts(session: Session, size: int) -> Iterator[Row]:
     """Each post or page with its whole history: every address, revision (with its topics and images),
     review, approval (and its withdrawal), publication, gate override, retraction, health mark, medical
-    review, comment closure, reader error report, link check and autosaved draft."""
+    review, comment closure, reader error report, link check, autosaved draft, the old (WordPress)
+    addresses that answer 301, and a page's parent."""
     for posts in _batches(session, "posts", size):
         ids = [p["id"] for p in posts]
         revisions = _by(session, "post_revisions", "post_id", ids, order=("post_id", "number"))
@@ -234,7 +245,9 @@ def _posts(session: Session, size: int) -> Iterator[Row]:
             "error_reports": _by(session, "error_reports", "post_id", ids),
             "link_checks": _by(session, "link_checks", "post_id", ids),
             "draft_buffers": _by(session, "draft_buffers", "post_id", ids),
+            "legacy_paths": _by(session, "legacy_paths", "post_id", ids),
         }
+        parents = _by(session, "page_parents", "post_id", ids, order=("post_id",))
         retractions = _by(session, "retractions", "post_id", ids)
         closures = _by(session, "comment_closures", "post_id", ids, order=("post_id",))
         for post in posts:
@@ -255,6 +268,8 @@ def _posts(session: Session, size: int) -> Iterator[Row]:
                 post[key] = groups.get(post_id, [])
             post["retraction"] = _one(retractions, post_id)
             post["comment_closure"] = _one(closures, post_id)
+            parent = _one(parents, post_id)
+            post["parent_id"] = parent["parent_id"] if parent else None
             yield post
 
 

@@ -7,6 +7,90 @@ secret can never leak by default.
 
 from __future__ import annotations
 
+from sqlalchemy import Table
+
+from app.accounts.models import User, UserRole
+from app.audit.models import AuditEntry
+from app.comments.models import Comment, CommentClosure, ModerationDecision, Subscription
+from app.contact.models import ContactMessage, ContactReply
+from app.corrections.models import ErrorReport
+from app.disclosures.models import Disclosure
+from app.drafts.models import DraftBuffer
+from app.editorial.models import GateOverride, LinkCheck, Review
+from app.importer.models import LegacyPath, PageParent, TopicParent, WordPressItem
+from app.media.models import Media, MediaConsent, MediaVariant
+from app.medical.models import HealthMark, MedicalReview
+from app.posts.models import (
+    Approval,
+    ApprovalWithdrawal,
+    Post,
+    PostSlug,
+    Publication,
+    Retraction,
+    Revision,
+    RevisionMedia,
+    Topic,
+    revision_topics,
+)
+from app.redaction.models import Redaction, RedactionApplication, RedactionRewrite
+from app.settings.models import Setting, SettingChange
+from app.sites.models import ExternalSite, SiteDecision
+from app.sso.models import UserIdentity
+
+# The tables the export reads, by name: through their models, so each is certainly in the metadata.
+TABLES: dict[str, Table] = {
+    table.name: table
+    for table in (
+        *(
+            model.__table__  # type: ignore[attr-defined]
+            for model in (
+                User,
+                UserRole,
+                UserIdentity,
+                Disclosure,
+                Topic,
+                TopicParent,
+                Media,
+                MediaVariant,
+                MediaConsent,
+                ExternalSite,
+                SiteDecision,
+                Post,
+                PostSlug,
+                PageParent,
+                LegacyPath,
+                Revision,
+                RevisionMedia,
+                Review,
+                Approval,
+                ApprovalWithdrawal,
+                Publication,
+                GateOverride,
+                Retraction,
+                HealthMark,
+                MedicalReview,
+                CommentClosure,
+                ErrorReport,
+                LinkCheck,
+                DraftBuffer,
+                Comment,
+                ModerationDecision,
+                Subscription,
+                ContactMessage,
+                ContactReply,
+                Redaction,
+                RedactionApplication,
+                RedactionRewrite,
+                Setting,
+                SettingChange,
+                AuditEntry,
+                WordPressItem,
+            )
+        ),
+        revision_topics,
+    )
+}
+
 # Exported columns, per table, in the order they are written.
 COLUMNS: dict[str, tuple[str, ...]] = {
     "users": (
@@ -25,6 +109,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "user_identities": ("id", "user_id", "issuer", "subject", "email", "created_at", "last_sign_in_at"),
     "disclosures": ("id", "user_id", "created_at", "no_conflicts", "interests", "statement"),
     "topics": ("id", "name", "slug", "created_at", "created_by_id"),
+    "topic_parents": ("topic_id", "parent_id"),
+    "page_parents": ("post_id", "parent_id"),
+    "legacy_paths": ("id", "path", "post_id", "created_at"),
+    "wordpress_items": ("id", "site", "kind", "wp_key", "target_id", "data", "imported_at"),
     "media": (
         "id",
         "sha256",

@@ -366,7 +366,7 @@ class Publication(ReaderVisible, AppendOnly, Base):
     __table_args__ = (
         UniqueConstraint("revision_id", name="uq_publications_revision_id"),
         UniqueConstraint("approval_id", name="uq_publications_approval_id"),
-        CheckConstraint("via IN ('review', 'editor_direct')", name="via_known"),
+        CheckConstraint("via IN ('review', 'editor_direct', 'import')", name="via_known"),
         Index("ix_publications_post_published", "post_id", "published_at"),
         Index("ix_publications_published_id", "published_at", "id"),  # the corrections log, newest first
         ForeignKeyConstraint(
@@ -384,7 +384,9 @@ class Publication(ReaderVisible, AppendOnly, Base):
     # The approval this publishes (None only for publications older than approvals). Its revision is
     # this row's revision: the foreign key above pairs them.
     approval_id: Mapped[int | None]
-    # "review"; "editor_direct" survives only in history from before four eyes applied to editors.
+    # "review"; "editor_direct" survives only in history from before four eyes applied to editors;
+    # "import": the revision was published elsewhere (WordPress) and brought in by the import, whose
+    # system actor is the approver on record (app.editorial.services.record_import).
     via: Mapped[str] = mapped_column(String(32), default="review")
     # The author's disclosure in force at approval, frozen with this revision.
     disclosure_id: Mapped[int | None] = mapped_column(ForeignKey("disclosures.id"))

@@ -182,6 +182,49 @@ def create_draft(session: Session, actor: User, data: RevisionInput, *, type: st
     return post
 
 
+def create_imported(
+    session: Session,
+    author: User,
+    data: RevisionInput,
+    topics: list[Topic],
+    *,
+    type: str,
+    written_at: datetime,
+    note: str,
+) -> Post:
+    """A post brought in from elsewhere (the WordPress import): revision 1 as ``author`` wrote it then.
+
+    Unlike ``create_draft`` it asks no permission of the author (an imported author is inactive until
+    an admin or single sign-on activates them; the import itself is an operator's command), takes the
+    topics as found, dates the revision when it was written, and carries ``note``: where it came from.
+    """
+    post = Post(author_id=author.id, type=type, created_at=written_at)
+    session.add(post)
+    session.flush()
+    revision = Revision(
+        post_id=post.id,
+        number=1,
+        title=data.title,
+        body=data.body,
+        references=list(data.references),
+        html=render(session, data.body),
+        author_id=author.id,
+        created_at=written_at,
+        kind=RevisionKind.ORIGINAL.value,
+        note=note,
+        personal_view=False,
+        topics=topics,
+    )
+    session.add(revision)
+    session.flush()
+    _link_media(session, revision)
+    post.current_revision = revision
+    session.flush()
+    record(session, None, "post.created", post_id=post.id, revision_number=1, type=type, note=note)
+    events.revision_saved.send(post, revision=revision)
+    return post
+
+
 def revise(
     session: Session, actor: User, post: Post, data: RevisionInput, base_revision: int
 ) -> tuple[Revision, bool]:
