@@ -9,6 +9,7 @@ through today's gates: the report lists which gates each would fail, for editors
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -237,7 +238,11 @@ class _Run:
             )
             status = DRAFT
         written = _aware(item.date_gmt, item.date) or self.now
-        markdown, kept = convert(item.content)
+        candor = {m.key: m.value for m in item.meta if m.key.startswith("_candor_")}
+        if "_candor_markdown" in candor:  # Candor's own export: the Markdown as written, not its HTML
+            markdown, kept = candor["_candor_markdown"], []
+        else:
+            markdown, kept = convert(item.content)
         for part in kept:
             self.report.note(
                 label,
@@ -261,7 +266,7 @@ class _Run:
         post = posts.create_imported(
             self.session,
             author,
-            posts.RevisionInput(title=title, body=markdown, references=[]),
+            posts.RevisionInput(title=title, body=markdown, references=_references(candor)),
             topics,
             type=kind.value,
             written_at=written,
@@ -415,6 +420,15 @@ def comment_text(content: str) -> str:
     """A WordPress comment's HTML as the plain text Candor's comments are written in."""
     markdown, _ = convert(content)
     return markdown.strip()
+
+
+def _references(candor: dict[str, str]) -> list[str]:
+    """The references of a post exported by Candor (``_candor_references``, a JSON list of URLs)."""
+    try:
+        found = json.loads(candor.get("_candor_references", "[]"))
+    except ValueError:
+        return []
+    return [url for url in found if isinstance(url, str)] if isinstance(found, list) else []
 
 
 def _aware(gmt: datetime | None, local: datetime | None) -> datetime | None:
