@@ -24,6 +24,7 @@ from sqlalchemy import select
 from app.accounts.models import ApiToken, User
 from app.clock import freeze
 from app.comments.models import Comment, CommentStatus
+from app.db import snapshot
 from app.editorial import services as editorial
 from app.export import record
 from app.export.tables import COLUMNS, EXCLUDED, TABLES
@@ -386,3 +387,49 @@ def test_the_wxr_export_has_what_wordpress_importer_reads(runner, blog, tmp_path
                 assert comment.find(f"{WP}{name}") is not None, name
     statuses = sorted(item.findtext(f"{WP}status") for item in items)
     assert statuses == ["draft", "draft", "pending", "publish", "publish", "publish"]
+
+
+def test_the_export_reads_one_state_while_the_blog_keeps_writing(app, session, blog, gate_settings):
+    """A post published after the export began is in none of its sections, though later batches are read
+    after it committed: the snapshot holds across statements, on both databases."""
+    reader = app.extensions["candor.sessions"]()
+    try:
+        snapshot(reader)
+        first = reader.scalar(select(Post.id).order_by(Post.id.desc()).limit(1))
+        data = posts.RevisionInput(
+            "Published during the export", "Late.", ["https://example.org/a"], topics=("Sleep",)
+        )
+        late = posts.create_draft(session, blog.author, data)
+        editorial.submit(session, blog.author, late, gate_settings, touches_interests=False)
+        editorial.approve(session, blog.editor, late, 1, gate_settings)
+        session.commit()
+        submit(app, session, late, body="A comment on the late post, about sleep and adults.")
+        out = BytesIO()
+        record.write_record(reader, out, record.SiteInfo("C", "http://blog.example.org", "UTC"), T0, batch=2)
+    finally:
+        reader.rollback()
+        reader.close()
+    data = json.loads(out.getvalue())
+    assert max(p["id"] for p in data["posts"]) == first
+    assert {c["post_id"] for c in data["comments"]} <= {p["id"] for p in data["posts"]}
+    assert late.id not in {entry["post_id"] for entry in data["audit"]}
+
+
+def test_text_xml_cannot_carry_and_cdata_terminators_survive_the_wxr(
+    runner, session, blog, tmp_path, moderator
+):
+    """A title and comment holding ``]]>`` and a control character: the file stays well-formed, the
+    terminator comes back intact, the control character is dropped and counted."""
+    comment = blog.comments["published"]
+    session.execute(
+        Comment.__table__.update()
+        .where(Comment.__table__.c.id == comment.id)
+        .values(body="Ends a section ]]> early \x01 and goes on; שלום 😴.")
+    )
+    session.commit()
+    result = runner.invoke(args=["export", str(tmp_path / "x.xml")])
+    assert result.exit_code == 0, result.output
+    assert "1 characters XML cannot carry were dropped" in result.output
+    items = [r for r in wxr.read(tmp_path / "x.xml") if isinstance(r, wp.Item)]
+    (found,) = [c for i in items for c in i.comments if c.id == comment.id]
+    assert found.content == "Ends a section ]]> early  and goes on; שלום 😴."
