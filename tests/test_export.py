@@ -28,6 +28,8 @@ from app.db import snapshot
 from app.editorial import services as editorial
 from app.export import record
 from app.export.tables import COLUMNS, EXCLUDED, TABLES
+from app.media import services as media
+from app.media.storage import DatabaseStore
 from app.models import Base
 from app.moderation.services import moderate
 from app.posts import services as posts
@@ -38,6 +40,7 @@ from app.wordpress import records as wp
 from app.wordpress import wxr
 from tests.support.comments import submit
 from tests.support.editorial import retract
+from tests.support.images import photo
 
 SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "docs" / "export.schema.json").read_text())
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -433,3 +436,43 @@ def test_text_xml_cannot_carry_and_cdata_terminators_survive_the_wxr(
     items = [r for r in wxr.read(tmp_path / "x.xml") if isinstance(r, wp.Item)]
     (found,) = [c for i in items for c in i.comments if c.id == comment.id]
     assert found.content == "Ends a section ]]> early  and goes on; שלום 😴."
+
+
+def test_media_files_and_a_scheduled_post_and_standard_output(
+    app, runner, session, blog, gate_settings, tmp_path
+):
+    """``--media DIR`` writes every stored rendition under the name it is served at; a post scheduled for
+    its first publication is ``future`` at its time in WXR; ``-`` writes the document to standard output."""
+    image, _ = media.upload(
+        session,
+        blog.author,
+        BytesIO(photo(size=(1600, 900))),
+        name="ward.jpg",
+        alt="An empty hospital ward at dawn",
+        decorative=False,
+        shows_patient=False,
+        store=DatabaseStore(),
+        limits=media.Limits(15 * 1024 * 1024, 40_000_000),
+    )
+    data = posts.RevisionInput("Coming soon", "Soon.", ["https://example.org/a"], topics=("Sleep",))
+    soon = posts.create_draft(session, blog.author, data)
+    editorial.submit(session, blog.author, soon, gate_settings, touches_interests=False)
+    editorial.approve(session, blog.editor, soon, 1, gate_settings, publish_at=T0 + timedelta(days=7))
+    session.commit()
+
+    result = runner.invoke(args=["export", str(tmp_path / "all.json"), "--media", str(tmp_path / "media")])
+    assert result.exit_code == 0, result.output
+    (exported,) = json.loads((tmp_path / "all.json").read_text())["media"]
+    assert (exported["name"], exported["alt"]) == ("ward.jpg", "An empty hospital ward at dawn")
+    written = sorted(p.name for p in (tmp_path / "media").iterdir())
+    assert written == sorted(f"{v['sha256']}.jpg" for v in exported["variants"]) and len(written) >= 2
+    for variant in exported["variants"]:
+        stored = DatabaseStore().get(session, variant["sha256"])
+        assert (tmp_path / "media" / f"{variant['sha256']}.jpg").read_bytes() == stored
+    assert image.path == f"/media/{exported['sha256']}.jpg"
+
+    result = runner.invoke(args=["export", "--format", "wxr", "-"])
+    assert result.exit_code == 0
+    items = {r.post_id: r for r in wxr.read(BytesIO(result.stdout_bytes)) if isinstance(r, wp.Item)}
+    assert (items[soon.id].status, items[soon.id].date_gmt) == ("future", T0 + timedelta(days=7))
+    assert items[soon.id].link == f"http://blog.example.org/?p={soon.id}"
