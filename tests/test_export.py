@@ -35,6 +35,7 @@ from app.moderation.services import moderate
 from app.posts import services as posts
 from app.posts.models import Post
 from app.settings import services as settings
+from app.sites import services as sites
 from app.topics import services as topics
 from app.wordpress import records as wp
 from app.wordpress import wxr
@@ -161,6 +162,10 @@ def blog(
     )
     moderate(session, moderator, deleted, "delete", reason="Rude.")
     settings.change(session, editor, {"site_name": "Candor Test Blog"}, app.config)
+    site = sites.propose(
+        session, editor, name="VideoHost", kind="video", hosts="video.example", note="Our channel."
+    )
+    sites.decide(session, editor, site.id, capacity="public_affairs", verdict="approve", note="Fine by PA.")
     session.commit()
     assert held.status == CommentStatus.HELD
     return Blog(
@@ -250,8 +255,20 @@ def test_the_json_export_is_valid_and_holds_every_kind_of_record(runner, blog, t
     assert spam_decisions[-1]["moderator_id"] is not None
 
     assert [c["key"] for c in data["setting_changes"]] == ["site_name"]
+    (site,) = data["external_sites"]
+    assert (site["name"], site["hosts"]) == ("VideoHost", "video.example")
+    assert [(d["capacity"], d["verdict"], d["note"]) for d in site["decisions"]] == [
+        ("public_affairs", "approve", "Fine by PA.")
+    ]
     actions = {entry["action"] for entry in data["audit"]}
-    assert {"post.retract", "setting.change"} <= actions or len(actions) > 5
+    assert {
+        "post.created",
+        "post.revised",
+        "post.approve",
+        "post.retract",
+        "gate.override",
+        "settings.change",
+    } <= actions
     audited_posts = {entry["post_id"] for entry in data["audit"]}
     assert {blog.corrected.id, blog.retracted.id} <= audited_posts
 
@@ -282,6 +299,20 @@ def test_every_column_of_every_table_is_exported_or_left_out_with_a_reason():
     assert {name: sorted(missing) for name, missing in accounted.items() if missing} == {}
     assert set(COLUMNS) | set(EXCLUDED) <= set(Base.metadata.tables)
     assert set(TABLES) == set(COLUMNS)
+
+
+def test_the_schema_names_every_exported_column():
+    """The schema says what each exported column holds, so a column added to the export without the
+    schema fails here, even before any row of it is written."""
+    definitions = SCHEMA["$defs"]
+    nested = {"user_roles", "revision_topics", "revision_media", "topic_parents", "page_parents"}
+    for table, columns in COLUMNS.items():
+        if table in nested:
+            continue
+        properties = definitions[table]["properties"]
+        assert set(columns) <= set(properties), table
+        assert set(columns) <= set(definitions[table]["required"]), table
+        assert definitions[table]["additionalProperties"] is False
 
 
 def test_small_batches_write_the_same_document(app, session, blog):
