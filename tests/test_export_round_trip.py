@@ -25,6 +25,9 @@ from app.moderation.services import moderate
 from app.posts import services as posts
 from app.posts.models import Post
 from app.topics import services as topics
+from app.wordpress import records as wp
+from app.wordpress import wxr
+from app.wordpress.write import write_wxr
 from tests.support.comments import submit
 
 T0 = datetime(2025, 11, 3, 8, 30, tzinfo=UTC)
@@ -224,3 +227,82 @@ def test_an_exported_blog_imported_into_an_empty_candor_reads_the_same(app, empt
 
     _import(empty_app, export)
     assert _reading(empty_app.test_client(), paths, topic_slugs) == before
+
+
+def _wordpress_export(path: Any) -> None:
+    """A small WordPress export: nested categories, a page under a page, threaded comments of every state."""
+    when = datetime(2009, 5, 1, 12, 0, tzinfo=UTC)
+    comments = (
+        wp.Comment(1, "Ann", "ann@example.net", content="First, about sleep.", date_gmt=when, approved="1"),
+        wp.Comment(
+            2, "Bo", "bo@example.net", content="A reply on sleep.", date_gmt=when, approved="1", parent=1
+        ),
+        wp.Comment(
+            3, "Cy", "cy@example.net", content="Waiting for a moderator.", date_gmt=when, approved="0"
+        ),
+        wp.Comment(4, "Dee", "dee@example.net", content="Buy pills.", date_gmt=when, approved="spam"),
+        wp.Comment(5, "Eve", "eve@example.net", content="Binned.", date_gmt=when, approved="trash"),
+    )
+    records = [
+        wp.Author("jdoe", 1, "jdoe@wp.example", "Jane Doe", "Jane", "Doe"),
+        wp.Category("health", "Health"),
+        wp.Category("sleep", "Sleep", parent="health"),
+        wp.Item(
+            10,
+            "post",
+            "publish",
+            "Sleep in 2009",
+            link="https://old.example/2009/05/sleep/",
+            guid="https://old.example/?p=10",
+            creator="jdoe",
+            content="<p>Sleep <strong>seven</strong> hours.</p>",
+            date_gmt=when,
+            post_name="sleep-in-2009",
+            terms=(wp.ItemTerm("category", "sleep", "Sleep"),),
+            comments=comments,
+        ),
+        wp.Item(20, "page", "publish", "About", creator="jdoe", content="<p>About us.</p>", date_gmt=when),
+        wp.Item(
+            21,
+            "page",
+            "publish",
+            "Team",
+            creator="jdoe",
+            content="<p>Our team.</p>",
+            date_gmt=when,
+            post_parent=20,
+        ),
+    ]
+    with open(path, "wb") as out:
+        write_wxr(
+            out, wp.Site("Old blog", "https://old.example", base_site_url="https://old.example"), records
+        )
+
+
+def test_wordpress_to_candor_to_wordpress_keeps_threads_states_and_hierarchy(app, tmp_path):
+    _wordpress_export(tmp_path / "wordpress.xml")
+    _import(app, tmp_path / "wordpress.xml")
+    result = app.test_cli_runner().invoke(args=["export", str(tmp_path / "back.xml")])
+    assert result.exit_code == 0, result.output
+    back = list(wxr.read(tmp_path / "back.xml"))
+
+    (author,) = [r for r in back if isinstance(r, wp.Author)]
+    assert (author.login, author.email, author.display_name) == ("jdoe", "jdoe@wp.example", "Jane Doe")
+    categories = {c.name: c for c in back if isinstance(c, wp.Category)}
+    assert categories["Sleep"].parent == categories["Health"].nicename
+    items = {i.title: i for i in back if isinstance(i, wp.Item)}
+    assert items["Team"].post_parent == items["About"].post_id and items["About"].post_parent == 0
+    post = items["Sleep in 2009"]
+    assert post.status == "publish" and post.date_gmt == datetime(2009, 5, 1, 12, 0, tzinfo=UTC)
+    assert [t.name for t in post.terms] == ["Sleep"]
+    assert {m.key: m.value for m in post.meta}["_candor_markdown"].strip() == "Sleep **seven** hours."
+    by_text = {c.content: c for c in post.comments}
+    assert {text: c.approved for text, c in by_text.items()} == {
+        "First, about sleep.": "1",
+        "A reply on sleep.": "1",
+        "Waiting for a moderator.": "0",
+        "Buy pills.": "spam",
+        "Binned.": "trash",
+    }
+    assert by_text["A reply on sleep."].parent == by_text["First, about sleep."].id
+    assert by_text["First, about sleep."].author == "Ann"

@@ -10,7 +10,8 @@ corrections are edited in, the references, the corrections and the retraction.
 Status: a live post is ``publish``; a retracted one too (it keeps its address in Candor), with the
 notice on top of its content and in ``_candor_retraction``; one scheduled for first publication is
 ``future`` at its time; one in review ``pending``; any other never published ``draft``, with its newest
-text. Dates are written in the organisation's zone and in GMT, as WordPress does.
+text. Dates are written in the organisation's zone and in GMT, as WordPress does. The hierarchy an import
+brought (a page's parent, a topic's parent) goes back out as ``wp:post_parent`` and ``category_parent``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from app.accounts.models import User
 from app.comments.models import Comment as CandorComment
 from app.comments.models import CommentClosure
 from app.export.record import SiteInfo
+from app.importer.models import PageParent, TopicParent
 from app.posts.models import (
     Approval,
     Post,
@@ -86,8 +88,14 @@ def records(session: Session, site: SiteInfo, *, batch: int = BATCH) -> Iterator
             first_name=first,
             last_name=last,
         )
+    parent_slugs = dict(
+        session.execute(
+            select(TopicParent.topic_id, Topic.slug).join(Topic, Topic.id == TopicParent.parent_id)
+        ).all()
+    )
     for topic in session.scalars(select(Topic).order_by(Topic.id)):
-        yield wp.Category(nicename=topic.slug, name=topic.name, term_id=topic.id)
+        parent = parent_slugs.get(topic.id, "")
+        yield wp.Category(nicename=topic.slug, name=topic.name, parent=parent, term_id=topic.id)
     last_id = 0
     while True:
         posts = list(session.scalars(select(Post).where(Post.id > last_id).order_by(Post.id).limit(batch)))
@@ -145,6 +153,11 @@ def _items(
             .where(Post.id.in_(ids))
         ).all()
     )
+    parents = dict(
+        session.execute(
+            select(PageParent.post_id, PageParent.parent_id).where(PageParent.post_id.in_(ids))
+        ).all()
+    )
     comments: dict[int, list[wp.Comment]] = defaultdict(list)
     for comment, staff_email, staff_name in session.execute(
         select(CandorComment, User.email, User.name)
@@ -167,6 +180,7 @@ def _items(
             comments_open=post.id not in closed,
             publish_at=scheduled_at.get(post.id),
             comments=comments[post.id],
+            parent=parents.get(post.id, 0),
         )
 
 
@@ -193,6 +207,7 @@ def _item(
     comments_open: bool,
     publish_at: datetime | None,
     comments: list[wp.Comment],
+    parent: int,
 ) -> wp.Item:
     base = site.public_url.rstrip("/")
     status = _status(post, publish_at)
@@ -252,6 +267,7 @@ def _item(
         comment_status="open" if comments_open and kind == "post" else "closed",
         ping_status="closed",
         post_name=post.slug or "",
+        post_parent=parent,
         terms=tuple(wp.ItemTerm("category", t.slug, t.name) for t in topics),
         meta=tuple(meta),
         comments=tuple(comments),
