@@ -506,6 +506,9 @@ class _Progress:
     def __init__(self, stream: Any, bar: Any) -> None:
         self.stream, self.bar, self.name = stream, bar, stream.name
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
     def read(self, size: int = -1) -> bytes:
         data = self.stream.read(size)
         if self.bar is not None:

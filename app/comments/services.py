@@ -553,7 +553,7 @@ def import_comment(
     No spam check runs and Akismet is never asked: the comment was decided on where it was written.
     The caller has run the privacy scan and passes a held status with its ``privacy:`` reasons when it
     found an identifier. The arrival is logged as the system's ``submit`` decision, with ``note``
-    saying where it came from (the author's URL is kept in it: comments have no URL column).
+    saying where it came from; the author's URL is kept in its ``checks`` (comments have no URL column).
     """
     comment = Comment(
         post_id=post.id,
@@ -562,7 +562,6 @@ def import_comment(
         author_name=author_name[:MAX_NAME_CHARS] or "Anonymous",
         author_email=author_email[:320],
         author_ip=author_ip[:64],
-        permalink=author_url[:2000],
         body=body,
         html=render_comment(body, max_chars=None),
         status=status.value,

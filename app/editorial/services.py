@@ -163,8 +163,10 @@ def _move(
     post.publication_state = publication.value
     post.scheduled_approval_id = scheduled.id if scheduled is not None else None
     session.flush()
-    if published is not None:
-        passages.store(session, post, published[0])  # the off-topic filter's vectors, encoded once
+    if published is not None and action != "import":
+        # The off-topic filter's vectors, encoded once. Not for an import (a second per post on a large
+        # export): ``passages.vectors_of`` stores them the first time a comment on the post needs them.
+        passages.store(session, post, published[0])
     revision = post.current_revision
     record(
         session,

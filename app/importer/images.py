@@ -40,6 +40,16 @@ class Images:
         self.uploads = uploads.resolve() if uploads else None
         self.site = ""
         self._done: dict[str, str] = {}  # old URL -> new address
+        self._since: list[str] = []  # URLs imported inside the current post's savepoint
+
+    def begin(self) -> None:
+        """A post's savepoint starts: what it imports is forgotten if the savepoint is rolled back."""
+        self._since = []
+
+    def forget(self) -> None:
+        for url in self._since:
+            self._done.pop(url, None)
+        self._since = []
 
     def attachment(self, item: wp.Item) -> None:
         """An attachment item: nothing to do by itself; its image is imported when a post shows it."""
@@ -78,7 +88,7 @@ class Images:
             return None
         try:
             with file.open("rb") as stream:
-                item, created = media.upload(
+                item, created = media.add_image(
                     self.session,
                     uploader,
                     stream,
@@ -96,6 +106,8 @@ class Images:
             return None
         self.report.count("image", "imported" if created else "unchanged")
         self._done[url] = item.path
+        if created:
+            self._since.append(url)
         return item.path
 
     def _file(self, relative: str) -> Path | None:

@@ -10,6 +10,10 @@ from sqlalchemy.orm import Session
 from app.clock import utc_now
 from app.importer.models import ItemKind, WordPressItem
 
+# Authors and terms are asked for once per item; posts and comments once each. Only the few are kept, so
+# the memo stays small however large the export.
+MEMOISED = frozenset({ItemKind.AUTHOR, ItemKind.TERM})
+
 
 class Keys:
     """Look-ups and additions for one site, memoised for the run (an import asks for the same author or
@@ -22,13 +26,16 @@ class Keys:
     def find(self, kind: ItemKind, key: str) -> int | None:
         memo = (kind.value, key)
         if memo not in self._memo:
-            self._memo[memo] = self.session.scalar(
+            found = self.session.scalar(
                 select(WordPressItem.target_id).where(
                     WordPressItem.site == self.site,
                     WordPressItem.kind == kind.value,
                     WordPressItem.wp_key == key[:500],
                 )
             )
+            if kind not in MEMOISED:
+                return found
+            self._memo[memo] = found
         return self._memo[memo]
 
     def add(self, kind: ItemKind, key: str, target_id: int, **data: Any) -> None:
@@ -43,4 +50,5 @@ class Keys:
             )
         )
         self.session.flush()
-        self._memo[(kind.value, key)] = target_id
+        if kind in MEMOISED:
+            self._memo[(kind.value, key)] = target_id

@@ -101,7 +101,8 @@ class Terms:
     def of_item(self, keys: Keys, item: wp.Item) -> list[Topic]:
         ids: list[int] = []
         for term in item.terms:
-            domain = term.domain or "category"
+            # WXR 1.0 writes tags as domain="tag", and plain <category> elements with no domain at all.
+            domain = {"": "category", "tag": "post_tag"}.get(term.domain, term.domain)
             if domain not in ("category", "post_tag"):
                 continue
             slug = term.nicename or slugify(term.name)

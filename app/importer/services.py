@@ -10,6 +10,7 @@ through today's gates: the report lists which gates each would fail, for editors
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
+from bs4 import BeautifulSoup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,6 +29,7 @@ from app.comments import services as comments
 from app.comments.models import Comment, CommentStatus
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings, failing
+from app.errors import CandorError
 from app.gates import privacy
 from app.importer import people
 from app.importer.images import Images
@@ -52,6 +55,7 @@ COMMENT_STATUS = {
     wp.COMMENT_TRASH: CommentStatus.DELETED,
     "post-trashed": CommentStatus.DELETED,
 }
+_BLANK_LINES = re.compile(r"\n\s*\n\s*")
 COMMENT_REASON = {
     CommentStatus.HELD: "wordpress:pending",
     CommentStatus.SPAM: "wordpress:spam",
@@ -220,7 +224,18 @@ class _Run:
         if post_id is not None:
             self.report.count(label, "unchanged")
         else:
-            post_id = self._new_post(item, kind, where)
+            # Its author and topics first, outside the post's savepoint: they stand whatever becomes of it.
+            self._author_of(item.creator)
+            self.terms.of_item(self._keys(), item)
+            self.images.begin()
+            try:
+                with self.session.begin_nested():  # a post that cannot be imported leaves nothing behind
+                    post_id = self._new_post(item, kind, where)
+            except CandorError as error:
+                self.images.forget()  # the images it brought in went with the savepoint
+                self.report.count(label, "failed")
+                self.report.note(label, "failed", error.message, **where)
+                return
             if post_id is None:
                 return
         self._comments(item, post_id)
@@ -417,9 +432,21 @@ def legacy_key(path: str, query: str) -> str:
 
 
 def comment_text(content: str) -> str:
-    """A WordPress comment's HTML as the plain text Candor's comments are written in."""
-    markdown, _ = convert(content)
-    return markdown.strip()
+    """A WordPress comment's HTML as the plain text Candor's comments are written in (the comment
+    renderer escapes it and makes its bare URLs links): paragraphs and line breaks kept, a link's
+    address kept beside its text, every other tag dropped."""
+    soup = BeautifulSoup(content.replace("\r\n", "\n"), "html.parser")
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for link in soup.find_all("a"):
+        href = str(link.get("href") or "")
+        words = link.get_text()
+        link.replace_with(
+            f"{words} ({href})" if href.startswith(("http://", "https://")) and href != words else words
+        )
+    for block in soup.find_all(["p", "div", "blockquote", "li"]):
+        block.append("\n\n")
+    return _BLANK_LINES.sub("\n\n", soup.get_text()).strip()
 
 
 def _references(candor: dict[str, str]) -> list[str]:
