@@ -123,6 +123,11 @@ def blog(app, session, make_user, make_disclosure, gate_settings, moderator) -> 
         session.commit()
         posts.create_draft(session, author, posts.RevisionInput("Not for readers", "Secret draft.", []))
         session.commit()
+        freeze(T0 + timedelta(days=3, hours=2))
+        withdrawn = publish(other, "A withdrawn study", "The study said *so*.", filed=("Vaccines",))
+        freeze(T0 + timedelta(days=3, hours=5))
+        editorial.retract(session, editor, withdrawn, "The study was withdrawn by its authors.")
+        session.commit()
         freeze(T0 + timedelta(days=4))
         first = submit(
             app, session, sleep, body="Thank you, seven hours of sleep is a helpful target for me."
@@ -186,13 +191,21 @@ def _reading(client: Any, post_paths: list[str], topic_slugs: list[str]) -> dict
     """What a reader sees, page by page, with nothing that names a database id."""
     seen: dict[str, Any] = {}
     home = _page(client, "/")
-    seen["/"] = [(_text(a), a["href"]) for a in home.select("article.post-summary h2 a")]
+    seen["/"] = [
+        (
+            _text(article.select_one("h2 a")),
+            article.select_one("h2 a")["href"],
+            _text(article.select_one(".retraction-label")),
+        )
+        for article in home.select("article.post-summary")
+    ]
     for path in post_paths:
         page = _page(client, path)
         seen[path] = {
             "title": _text(page.find("h1")),
             "byline": _text(page.select_one(".byline .author")),
             "body": str(page.select_one("#post-body")).strip(),
+            "retraction": _text(page.select_one(".retraction-notice")),
             "comments": [_text(c) for c in page.select(".comment-body")],
         }
     for slug in topic_slugs:
@@ -213,7 +226,14 @@ def test_an_exported_blog_imported_into_an_empty_candor_reads_the_same(app, empt
     topic_slugs = ["sleep", "heart-health", "vaccines"]
     before = _reading(app.test_client(), paths, topic_slugs)
     after = _reading(empty_app.test_client(), paths, topic_slugs)
-    assert len(before["/"]) == 3 and before["/"][0][0] == "Blood pressure at home"
+    assert [title for title, _, _ in before["/"]] == [
+        "A withdrawn study",
+        "Blood pressure at home",
+        "Flu shots this winter",
+        "Sleep and adults",
+    ]
+    assert before["/"][0][2].startswith("Retracted on")
+    assert "The study was withdrawn by its authors." in before["/posts/a-withdrawn-study"]["retraction"]
     assert before["/posts/sleep-and-adults"]["comments"][1].startswith("Same here, sleep 😴")
     assert len(before["/posts/sleep-and-adults"]["comments"]) == 2
     assert before["/posts/sleep-and-adults"]["byline"] == "Ada Okafor"

@@ -302,6 +302,14 @@ class _Run:
                 gates=results,
                 publish_at=written if status == SCHEDULED else None,
             )
+        retraction = _retraction(candor) if status == PUBLISHED else None
+        if retraction is not None:
+            editorial.record_imported_retraction(
+                self.session, self.importer, post, reason=retraction[0], at=retraction[1]
+            )
+            self.report.note(
+                label, "retracted", "retracted as it was in the export", post_id=post.id, **where
+            )
         keys = self._keys()
         keys.add(
             ItemKind.POST, str(item.post_id), post.id, guid=item.guid, status=item.status, type=item.post_type
@@ -447,6 +455,18 @@ def comment_text(content: str) -> str:
     for block in soup.find_all(["p", "div", "blockquote", "li"]):
         block.append("\n\n")
     return _BLANK_LINES.sub("\n\n", soup.get_text()).strip()
+
+
+def _retraction(candor: dict[str, str]) -> tuple[str, datetime] | None:
+    """The retraction of a post exported by Candor (``_candor_retraction``: JSON, reason and date)."""
+    try:
+        found = json.loads(candor.get("_candor_retraction", "null"))
+        reason, at = found["reason"], datetime.fromisoformat(found["at"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    if not isinstance(reason, str) or not reason.strip():
+        return None
+    return reason, at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _references(candor: dict[str, str]) -> list[str]:
