@@ -330,3 +330,36 @@ def test_wordpress_to_candor_to_wordpress_keeps_threads_states_and_hierarchy(app
     }
     assert by_text["A reply on sleep."].parent == by_text["First, about sleep."].id
     assert by_text["First, about sleep."].author == "Ann"
+
+
+def test_candor_fields_in_a_hostile_file_are_held_to_the_usual_rules(app, client, tmp_path):
+    """``_candor_references`` that are not http(s) links are dropped (never drawn as links); Markdown with
+    raw HTML goes through the renderer's sanitiser like any author's; a damaged retraction is ignored."""
+    item = wp.Item(
+        7,
+        "post",
+        "publish",
+        "Hostile",
+        creator="mallory",
+        content="<p>ignored</p>",
+        date_gmt=datetime(2020, 1, 1, tzinfo=UTC),
+        meta=(
+            wp.Meta(
+                "_candor_markdown", 'Hello <script>alert(1)</script> <a href="javascript:alert(2)">x</a>'
+            ),
+            wp.Meta(
+                "_candor_references", '["javascript:alert(3)", "https://ok.example/a", 5, "data:text/html,x"]'
+            ),
+            wp.Meta("_candor_retraction", '{"reason": "", "at": "yesterday"}'),
+        ),
+    )
+    with open(tmp_path / "hostile.xml", "wb") as out:
+        write_wxr(
+            out, wp.Site("Evil", "https://evil.example"), [wp.Author("mallory", 1, "m@evil.example"), item]
+        )
+    _import(app, tmp_path / "hostile.xml")
+    page = _page(client, "/posts/hostile")
+    hrefs = [a.get("href", "") for a in page.select("a")]
+    assert not [h for h in hrefs if h.strip().lower().startswith(("javascript:", "data:"))]
+    assert [a["href"] for a in page.select(".references a")] == ["https://ok.example/a"]
+    assert page.select("#post-body script") == [] and page.select_one(".retraction-notice") is None

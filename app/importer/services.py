@@ -40,6 +40,7 @@ from app.media.services import Limits
 from app.media.storage import Store
 from app.posts import services as posts
 from app.posts.models import Post, PostType
+from app.text import clean_url_list
 from app.wordpress import records as wp
 from app.wordpress import wxr
 from app.wordpress.convert import convert
@@ -470,12 +471,20 @@ def _retraction(candor: dict[str, str]) -> tuple[str, datetime] | None:
 
 
 def _references(candor: dict[str, str]) -> list[str]:
-    """The references of a post exported by Candor (``_candor_references``, a JSON list of URLs)."""
+    """The references of a post exported by Candor (``_candor_references``, a JSON list of URLs), held to
+    the rule every reference is held to (absolute http(s), at most 50): anything else in a hostile or
+    damaged file is dropped, never shown as a link (``javascript:`` would be one)."""
     try:
         found = json.loads(candor.get("_candor_references", "[]"))
     except ValueError:
         return []
-    return [url for url in found if isinstance(url, str)] if isinstance(found, list) else []
+    kept: list[str] = []
+    for url in found if isinstance(found, list) else []:
+        try:
+            kept += clean_url_list([url], "references")
+        except CandorError:
+            continue
+    return list(dict.fromkeys(kept))[:50]
 
 
 def _aware(gmt: datetime | None, local: datetime | None) -> datetime | None:
