@@ -507,3 +507,19 @@ def test_media_files_and_a_scheduled_post_and_standard_output(
     items = {r.post_id: r for r in wxr.read(BytesIO(result.stdout_bytes)) if isinstance(r, wp.Item)}
     assert (items[soon.id].status, items[soon.id].date_gmt) == ("future", T0 + timedelta(days=7))
     assert items[soon.id].link == f"http://blog.example.org/?p={soon.id}"
+
+
+def test_the_json_is_strict_json_even_with_a_score_json_cannot_say(runner, session, blog, tmp_path):
+    comment = blog.comments["held"]
+    session.execute(
+        Comment.__table__.update()
+        .where(Comment.__table__.c.id == comment.id)
+        .values(relevance_score=float("nan"))
+    )
+    session.commit()
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    data = json.loads(_export(runner, tmp_path / "strict.json"), parse_constant=refuse)
+    assert {c["id"]: c["relevance_score"] for c in data["comments"]}[comment.id] is None

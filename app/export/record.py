@@ -14,6 +14,7 @@ resolves inside the document.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -58,6 +59,8 @@ def _table(name: str) -> Table:
 def _value(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN or infinity; a strict reader would refuse the whole file
     return value
 
 
