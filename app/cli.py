@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -562,14 +560,17 @@ def import_wordpress_command(
                 failed, report = error, error.report
     report.source = str(file)
     if report_path is not None:
-        report_path.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False, default=str) + "\n")
+        with report_path.open("w", encoding="utf-8") as out:
+            report.write_json(out)
     if failed is not None:
+        report.close()
         raise click.ClickException(f"{file}: {failed.error} (nothing was imported)")
     click.echo(("Dry run (nothing was kept): " if dry_run else "Imported: ") + (report.site or str(file)))
     click.echo(f"{'kind':<12}" + "".join(f"{o:>10}" for o in OUTCOMES))
     for kind, counts in sorted(report.counts.items()):
         click.echo(f"{kind:<12}" + "".join(f"{counts[o]:>10}" for o in OUTCOMES))
-    warnings = Counter(e["outcome"] for e in report.entries)
+    warnings = report.noted
     if warnings:
         click.echo("Noted in the report: " + ", ".join(f"{n} {what}" for what, n in sorted(warnings.items())))
     click.echo("Comments were not sent to Akismet: they were decided on WordPress; the privacy scan ran.")
+    report.close()

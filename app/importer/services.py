@@ -19,7 +19,7 @@ from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
@@ -27,6 +27,7 @@ from app.audit.services import record
 from app.clock import utc_now
 from app.comments import services as comments
 from app.comments.models import Comment, CommentStatus
+from app.db import writing
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings, failing
 from app.errors import CandorError
@@ -46,6 +47,7 @@ from app.wordpress import wxr
 from app.wordpress.convert import convert
 
 MAX_TITLE_CHARS = posts.MAX_TITLE_CHARS
+IMPORT_LOCK = 0x5750  # PostgreSQL advisory lock key ("WP"): one import at a time
 PUBLISHED, SCHEDULED, DRAFT = "publish", "future", "draft"
 DRAFT_STATUSES = frozenset({"draft", "pending", "private"})
 POST_TYPES = {"post": PostType.POST, "page": PostType.PAGE}
@@ -101,6 +103,11 @@ def import_wordpress(
     report = Report(
         source=str(path) if not hasattr(path, "read") else getattr(path, "name", ""), dry_run=dry_run
     )
+    writing(session)
+    if session.get_bind().dialect.name == "postgresql":
+        # One import at a time: a second run of the same export waits for the first to commit, then
+        # finds everything (SQLite's writers are serialised at BEGIN IMMEDIATE by ``writing``).
+        session.execute(select(func.pg_advisory_xact_lock(IMPORT_LOCK)))
     savepoint = session.begin_nested()
     try:
         run = _Run(session, report, settings, Path(uploads) if uploads else None, on_item)
