@@ -52,6 +52,7 @@ bench: install-test
 	$(BIN)/python bench/bench_diff.py
 	$(BIN)/python bench/bench_comments.py
 	$(BIN)/python bench/bench_wxr.py
+	$(BIN)/python bench/bench_export.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-output

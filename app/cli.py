@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
 from flask import Flask, current_app
@@ -16,12 +17,17 @@ from sqlalchemy.orm import Session
 from app import demo, migrate
 from app.accounts import services as accounts
 from app.administration import services as admin
-from app.db import commit, rollback, writing
+from app.clock import utc_now
+from app.db import commit, rollback, snapshot, writing
 from app.editorial import linkcheck
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings
 from app.errors import CandorError
+from app.export import files as export_files
+from app.export import record as export_record
+from app.export import wxr as export_wxr
 from app.importer.report import OUTCOMES
+from app.media.views import store as media_store
 from app.search import services as search
 from app.web import runtime
 from app.web.database import session_factory
@@ -325,6 +331,7 @@ def register(app: Flask) -> None:
         comments_cli,
         mail_cli,
         worker_command,
+        export_command,
         import_cli,
     ):
         app.cli.add_command(command)
@@ -412,6 +419,78 @@ def worker_command(workers: int) -> None:
         )
     consumer = tasks.huey.create_consumer(workers=max(1, workers), worker_type="thread", periodic=True)
     consumer.run()
+
+
+# --- export (issue 13) ------------------------------------------------------------------------------
+
+
+@click.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "wxr"]),
+    default=None,
+    help="json: the whole record (docs/export.schema.json); wxr: WordPress's format, posts, pages and "
+    "comments. Default: wxr for a FILE ending in .xml or .wxr, json otherwise.",
+)
+@click.option(
+    "--media",
+    "media_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write every stored image file into this directory, by the name it is served at.",
+)
+@with_appcontext
+def export_command(file: str, fmt: str | None, media_dir: Path | None) -> None:
+    """Export everything to FILE ('-' for standard output), for leaving or archiving.
+
+    Read in one consistent snapshot while the blog keeps running; FILE appears only when complete.
+    """
+    if fmt is None:
+        fmt = "wxr" if file.lower().endswith((".xml", ".wxr")) else "json"
+    session = session_factory()()
+    try:
+        snapshot(session)
+        config = runtime.config_from(session)
+        site = export_record.SiteInfo(config["SITE_NAME"], config["PUBLIC_URL"], config["TIMEZONE"])
+        summary = _export_to(file, lambda out: _write_export(session, out, fmt, site))
+        if media_dir is not None:
+            missing = export_files.write_media_files(session, media_store(), media_dir)
+            summary += f"; image files in {media_dir}"
+            if missing:
+                summary += f" ({len(missing)} missing from storage: {', '.join(missing[:5])})"
+    finally:
+        rollback(session)
+        session.close()
+    click.echo(summary, err=file == "-")
+
+
+def _write_export(session: Session, out: BinaryIO, fmt: str, site: export_record.SiteInfo) -> str:
+    if fmt == "json":
+        counts = export_record.write_record(session, out, site, utc_now())
+        return "Exported " + ", ".join(f"{n} {key}" for key, n in counts.sections.items())
+    records = export_wxr.records(session, site)
+    dropped = export_wxr.write(out, site, records)
+    summary = "Exported WXR 1.2"
+    return summary + (f" ({dropped} characters XML cannot carry were dropped)" if dropped else "")
+
+
+def _export_to(file: str, write: Callable[[BinaryIO], str]) -> str:
+    """Run ``write`` on FILE's bytes: beside it first, renamed into place once complete, so an export
+    that fails leaves no half file where a whole one is expected."""
+    if file == "-":
+        return write(sys.stdout.buffer)
+    target = Path(file)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        with partial.open("wb") as out:
+            summary = write(out)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return summary + f" to {target}"
 
 
 # --- WordPress import (issue 13) ----------------------------------------------------------------------

@@ -114,9 +114,14 @@ def _sqlite_begin(conn: Connection) -> None:
     keep pysqlite's own behaviour (reads see the latest commit; BEGIN is sent before the first write).
     """
     dbapi_connection = conn.connection.dbapi_connection
-    if conn.get_execution_options().get(WRITE_OPTION, False):
+    options = conn.get_execution_options()
+    if options.get(WRITE_OPTION, False):
         dbapi_connection.isolation_level = None  # pysqlite must not send a BEGIN of its own
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif options.get(SNAPSHOT_OPTION, False):
+        # A deferred BEGIN: the first read fixes the WAL snapshot, which later reads keep until the end.
+        dbapi_connection.isolation_level = None
+        conn.exec_driver_sql("BEGIN")
     else:
         dbapi_connection.isolation_level = ""
 
@@ -142,6 +147,7 @@ def make_session_factory(engine: Engine) -> sessionmaker:
 
 
 WRITE_OPTION = "candor_write"
+SNAPSHOT_OPTION = "candor_snapshot"
 _ON_COMMIT = "candor.on_commit"
 
 
@@ -154,6 +160,23 @@ def writing(session: Session) -> Session:
     """
     if not session.in_transaction():
         session.connection(execution_options={WRITE_OPTION: True})
+    return session
+
+
+def snapshot(session: Session) -> Session:
+    """Open ``session``'s transaction as a reader of one consistent state of the whole database.
+
+    For work that reads a great deal in many statements and must not see a commit land half-way (an
+    export): REPEATABLE READ, read only, on PostgreSQL; on SQLite an explicit BEGIN, so the first read's
+    WAL snapshot holds for the rest (pysqlite alone sends no BEGIN before a SELECT). Writers carry on.
+    """
+    if not session.in_transaction():
+        if session.get_bind().dialect.name == "sqlite":
+            session.connection(execution_options={SNAPSHOT_OPTION: True})
+        else:
+            session.connection(
+                execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+            )
     return session
 
 

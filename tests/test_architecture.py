@@ -94,6 +94,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "redaction",  # rewrites stored text (revisions, diffs, comments, reports, messages): the exception
         "staff",
         "importer",  # WordPress import: writes through posts, topics, comments, media, accounts, audit
+        "export",  # reads every table below it, writes nothing: the JSON record and WXR
     )
 )
 EDGE = len(LAYERS)  # the rank of the Flask edge, on top of every layer

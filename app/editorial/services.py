@@ -672,6 +672,23 @@ def retract(session: Session, actor: User, post: Post, reason: str) -> Retractio
     return retraction
 
 
+def record_imported_retraction(
+    session: Session, importer: User, post: Post, *, reason: str, at: datetime
+) -> Retraction:
+    """A retraction an import carried over (Candor's own export names it in ``_candor_retraction``): the
+    post is retracted again, with the reason readers saw and the date it happened, the import's account
+    on record as who carried it (the audit says it was imported). Not ``retract``: no editor acts today,
+    and a blog that moves must not un-retract what it had retracted."""
+    if not reason.strip():
+        raise InvalidInput("A retraction needs a reason readers will see.", field="reason")
+    lock(session, post)
+    _move(session, importer, post, "retract", note=reason, imported=True)
+    retraction = Retraction(post_id=post.id, reason=reason, editor_id=importer.id, at=at)
+    session.add(retraction)
+    session.flush()
+    return retraction
+
+
 def retraction_for(session: Session, post: Post) -> Retraction | None:
     return session.scalar(select(Retraction).where(Retraction.post_id == post.id))
 

@@ -9,6 +9,7 @@ through today's gates: the report lists which gates each would fail, for editors
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from app.media.services import Limits
 from app.media.storage import Store
 from app.posts import services as posts
 from app.posts.models import Post, PostType
+from app.text import clean_url_list
 from app.wordpress import records as wp
 from app.wordpress import wxr
 from app.wordpress.convert import convert
@@ -259,7 +261,11 @@ class _Run:
             )
             status = DRAFT
         written = _aware(item.date_gmt, item.date) or self.now
-        markdown, kept = convert(item.content)
+        candor = {m.key: m.value for m in item.meta if m.key.startswith("_candor_")}
+        if "_candor_markdown" in candor:  # Candor's own export: the Markdown as written, not its HTML
+            markdown, kept = candor["_candor_markdown"], []
+        else:
+            markdown, kept = convert(item.content)
         for part in kept:
             self.report.note(
                 label,
@@ -283,7 +289,7 @@ class _Run:
         post = posts.create_imported(
             self.session,
             author,
-            posts.RevisionInput(title=title, body=markdown, references=[]),
+            posts.RevisionInput(title=title, body=markdown, references=_references(candor)),
             topics,
             type=kind.value,
             written_at=written,
@@ -303,6 +309,14 @@ class _Run:
                 provenance=note,
                 gates=results,
                 publish_at=written if status == SCHEDULED else None,
+            )
+        retraction = _retraction(candor) if status == PUBLISHED else None
+        if retraction is not None:
+            editorial.record_imported_retraction(
+                self.session, self.importer, post, reason=retraction[0], at=retraction[1]
+            )
+            self.report.note(
+                label, "retracted", "retracted as it was in the export", post_id=post.id, **where
             )
         keys = self._keys()
         keys.add(
@@ -449,6 +463,35 @@ def comment_text(content: str) -> str:
     for block in soup.find_all(["p", "div", "blockquote", "li"]):
         block.append("\n\n")
     return _BLANK_LINES.sub("\n\n", soup.get_text()).strip()
+
+
+def _retraction(candor: dict[str, str]) -> tuple[str, datetime] | None:
+    """The retraction of a post exported by Candor (``_candor_retraction``: JSON, reason and date)."""
+    try:
+        found = json.loads(candor.get("_candor_retraction", "null"))
+        reason, at = found["reason"], datetime.fromisoformat(found["at"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    if not isinstance(reason, str) or not reason.strip():
+        return None
+    return reason, at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _references(candor: dict[str, str]) -> list[str]:
+    """The references of a post exported by Candor (``_candor_references``, a JSON list of URLs), held to
+    the rule every reference is held to (absolute http(s), at most 50): anything else in a hostile or
+    damaged file is dropped, never shown as a link (``javascript:`` would be one)."""
+    try:
+        found = json.loads(candor.get("_candor_references", "[]"))
+    except ValueError:
+        return []
+    kept: list[str] = []
+    for url in found if isinstance(found, list) else []:
+        try:
+            kept += clean_url_list([url], "references")
+        except CandorError:
+            continue
+    return list(dict.fromkeys(kept))[:50]
 
 
 def _aware(gmt: datetime | None, local: datetime | None) -> datetime | None:
