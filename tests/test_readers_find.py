@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from xml.etree import ElementTree
 
 import feedparser
 import pytest
@@ -208,6 +209,42 @@ def test_renaming_a_topic_keeps_its_address_is_audited_and_reaches_search(api, c
     assert [h["slug"] for h in hits] == ["eat-greens"]
     actions = session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("topic.%"))).all()
     assert sorted(actions) == ["topic.created", "topic.renamed"]
+
+
+def test_a_new_topic_is_in_the_sitemap_at_once(api, client, session, cast, app):
+    """The sitemap is cached: a topic added after it was rendered must still be listed at once."""
+    base = app.config["PUBLIC_URL"].rstrip("/")
+    assert f"<loc>{base}/topics/vaccines</loc>" not in client.get("/sitemap.xml").get_data(as_text=True)
+    topics.create_topic(session, cast["editor"], "Vaccines")
+    session.commit()
+    tree = ElementTree.fromstring(client.get("/sitemap.xml").get_data())
+    locs = [loc.text for loc in tree.iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")]
+    assert f"{base}/topics/vaccines" in locs
+
+
+def _search_slugs(client, query: str) -> list[str]:
+    return [h["slug"] for h in client.get(f"/api/v1/search?q={query}").get_json()["items"]]
+
+
+@pytest.mark.parametrize("how", ["api", "cli"])
+def test_renaming_an_author_reaches_search(api, client, runner, session, cast, make_user, make_token, how):
+    """Search finds a post by its author's new name, and no longer by the old one."""
+    _publish(api, cast, {"title": "Sleep hygiene", "body": "Dim the lights.", "references": REFS})
+    assert _search_slugs(client, "Okafor") == ["sleep-hygiene"]
+    author = cast["author"]
+    if how == "api":
+        admin = make_user("admin")
+        changed = client.patch(
+            f"/api/v1/users/{author.id}",
+            json={"name": "Dr Ada Mensah"},
+            headers={"Authorization": f"Bearer {make_token(admin)}"},
+        )
+        assert changed.status_code == 200, changed.get_json()
+    else:
+        edited = runner.invoke(args=["users", "edit", author.email, "--name", "Dr Ada Mensah"])
+        assert edited.exit_code == 0, edited.output
+    assert _search_slugs(client, "Mensah") == ["sleep-hygiene"]
+    assert _search_slugs(client, "Okafor") == []
 
 
 def test_staff_topic_page_adds_and_refuses_duplicates(app, client, cast):
