@@ -108,7 +108,7 @@ def test_a_page_is_corrected_like_a_post_and_its_old_slug_moves(api, client, cas
     changes = parse(client.get("/pages/comment-rules/changes"))
     assert "brief" in text_of(changes, "#post-diff ins")
     history = client.get("/pages/comment-rules/history").get_data(as_text=True)
-    assert "/pages/comment-rules/revisions/2" in history
+    assert "/pages/comment-rules/versions/2" in history
 
 
 def test_demo_seeds_the_policy_pages_at_their_well_known_slugs(runner, client):
@@ -663,7 +663,15 @@ def test_a_page_is_a_webpage_and_its_history_links_resolve_under_pages(api, clie
             )
             if link.startswith("/pages/about/"):
                 to_visit.append(link)
-    assert {"/pages/about/revisions/1", "/pages/about/changes?from=1&to=2"} <= checked
+    # Its versions are numbered for readers, as a post's are, under /pages/.
+    assert {
+        "/pages/about/versions/1",
+        "/pages/about/versions/3",
+        "/pages/about/changes?from=1&to=2",
+    } <= checked
+    assert client.get("/pages/about/versions/4").status_code == 404
+    assert client.get("/posts/about/versions/2").headers["Location"].endswith("/pages/about/versions/2")
+    assert client.get("/pages/about/revisions/1").status_code == 200  # old links keep working
     # The corrections feeds send readers to the page's changes view too.
     atom = feedparser.parse(client.get("/corrections.atom").get_data())
     assert atom.bozo == 0
