@@ -159,6 +159,8 @@ def users_edit(email: str, new_email: str | None, roles: tuple[str, ...], **fiel
         changed = admin.update_profile(
             session, admin.OPERATOR, user, admin.Profile(email=new_email, **fields)
         )
+        if "name" in changed:
+            search.reindex_author(session, user)  # bylines are searchable words
         names = [part for value in roles for part in value.split(",") if part.strip()]
         if names and admin.set_roles(session, admin.OPERATOR, user, accounts.parse_roles(names)):
             changed.append("roles")

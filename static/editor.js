@@ -5,8 +5,8 @@
      - a live preview beside the text, rendered by the server's own sandboxed renderer
        (POST /staff/writing/preview, 400 ms after the last keystroke), with the publishing checklist
        judged on the text as typed;
-     - autosave of the working copy to a draft buffer (POST /staff/writing/<post>/autosave), which is not
-       a revision: only Save makes one;
+     - autosave of the working copy to a draft buffer (POST /staff/writing/<post>/autosave, or
+       /staff/writing/new/autosave for a post never saved), which is not a revision: only Save makes one;
      - a warning before leaving while typed text is neither saved nor autosaved;
      - a word count;
      - image upload by picking, pasting or dropping a file (POST /staff/media), asking for alt text first.

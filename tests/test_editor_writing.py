@@ -246,3 +246,70 @@ def test_the_editor_page_carries_the_toolbar_and_script_and_still_works_as_a_pla
     assert page.select_one("#word-count").get_text() == "3 words"
     form = page.select_one("#editor-form")
     assert form["method"] == "post" and form.select_one("button[value=save]") is not None
+
+
+def test_a_new_post_never_saved_is_autosaved_too_and_offered_back(
+    app: Flask, session: Session, make_user: Callable[..., User]
+) -> None:
+    author = make_user("author")
+    me = Writer(app, author)
+    assert parse(me.client.get("/staff/posts/new")).select_one("#autosave-offer") is None
+    for words in ("A first line.", "A first line, and a second."):
+        saved = me.json(
+            "/staff/writing/new/autosave", {"title": "Night shifts", "body": words, "references": ""}
+        )
+        assert saved.status_code == 200 and "saved_at" in saved.get_json()
+    assert session.execute(text("SELECT count(*) FROM draft_buffers WHERE post_id IS NULL")).scalar_one() == 1
+    assert session.execute(text("SELECT count(*) FROM posts")).scalar_one() == 0  # no post, no revision
+
+    page = parse(me.client.get("/staff/posts/new"))
+    assert page.select_one("#autosave-offer") is not None
+    assert page.select_one("textarea[name=body]").get_text() == ""  # offered, not imposed
+    restored = parse(me.client.get("/staff/posts/new?restore=1"))
+    assert restored.select_one("#autosave-restored") is not None
+    assert restored.select_one("textarea[name=body]").get_text() == "A first line, and a second."
+    assert restored.select_one("input[name=title]")["value"] == "Night shifts"
+    # Another writer sees nothing of it; an editor without the author role cannot autosave a new post.
+    other = Writer(app, make_user("author"))
+    assert parse(other.client.get("/staff/posts/new")).select_one("#autosave-offer") is None
+    editor = Writer(app, make_user("editor"))
+    assert editor.json("/staff/writing/new/autosave", {"body": "x"}).status_code == 403
+    for hostile in ({"body": 5}, {"body": "a\x00b"}, {"title": "x" * 301}, {"body": "x" * 200_001}):
+        assert me.json("/staff/writing/new/autosave", hostile).status_code == 422, hostile
+
+    # The first Save makes the post and drops the buffer.
+    created = me.form(
+        "/staff/posts/new",
+        {"title": "Night shifts", "body": "A first line, and a second.", "references": "", "action": "save"},
+    )
+    assert created.status_code == 303, created.get_data(as_text=True)[:500]
+    assert session.execute(text("SELECT count(*) FROM draft_buffers")).scalar_one() == 0
+    assert parse(me.client.get("/staff/posts/new")).select_one("#autosave-offer") is None
+
+    # Discarding forgets it.
+    assert me.json("/staff/writing/new/autosave", {"body": "Another start."}).status_code == 200
+    assert me.form("/staff/posts/new/autosave/discard", {}).status_code == 303
+    assert session.execute(text("SELECT count(*) FROM draft_buffers")).scalar_one() == 0
+
+
+def test_two_first_autosaves_of_a_new_post_at_once_leave_one_buffer(
+    app: Flask, session: Session, make_user: Callable[..., User]
+) -> None:
+    import threading
+
+    author = make_user("author")
+    tabs = [Writer(app, author) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def save(i: int) -> None:
+        barrier.wait()
+        statuses.append(tabs[i].json("/staff/writing/new/autosave", {"body": f"tab {i}"}).status_code)
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200, 200]
+    assert session.execute(text("SELECT count(*) FROM draft_buffers")).scalar_one() == 1

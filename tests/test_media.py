@@ -383,6 +383,22 @@ def test_an_image_without_alt_text_blocks_submission_and_is_named(client, sessio
     assert gate(evaluate(session, post, gate_settings), "media_alt").ok
 
 
+@pytest.mark.parametrize("suffix", ["", "?v=2", "#top"])
+def test_the_alt_gate_reads_image_addresses_as_the_renderer_does(session, author, gate_settings, suffix):
+    """An address of ours the library does not hold is named, however it is written: with a query or a
+    fragment too (the gate once parsed addresses with a stricter pattern of its own and let those by)."""
+    from app.editorial.gates import evaluate
+
+    missing = f"/media/{'ab' * 32}.png{suffix}"
+    post = posts.create_draft(
+        session, author, posts.RevisionInput("T", f"Look:\n\n![]({missing})", ["https://example.org/a"])
+    )
+    session.commit()
+    result = gate(evaluate(session, post, gate_settings), "media_alt")
+    assert not result.ok
+    assert result.details == [f"{missing}: not in the media library; upload the image again."]
+
+
 def test_a_decorative_image_passes_and_the_library_alt_fills_an_empty_markdown_alt(
     client, session, author, gate_settings
 ):

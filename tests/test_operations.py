@@ -3,17 +3,24 @@ database options for production (statement timeout, PgBouncer's transaction mode
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import logging
+import socket
+import struct
+import threading
+import warnings
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
+from werkzeug.test import EnvironBuilder
 
 from app import create_app
 from app.web.ops import log_handler
+from tests.support.browser import LiveServer
 from tests.support.databases import postgresql_only
 
 
@@ -136,3 +143,65 @@ def test_statement_timeout_and_pgbouncer_options_reach_postgresql(database_url, 
     finally:
         timed.extensions["candor.engine"].dispose()
         pooled.extensions["candor.engine"].dispose()
+
+
+# --- answers are closed even when the server does not close them ---------------------------------------
+
+
+def _no_unclosed_files(run: Any) -> list[str]:
+    """Run ``run`` and collect; the ResourceWarnings for files left to the garbage collector."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        run()
+        gc.collect()
+    return [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+@pytest.mark.parametrize("read", ["in_full", "one_chunk"])
+@pytest.mark.parametrize("ask", ["plain", "if_none_match", "head"])
+def test_a_static_file_is_closed_when_the_server_drops_the_answer_without_closing_it(app, read, ask):
+    """Werkzeug's server skips ``close()`` when the client resets the connection (it drains the socket
+    first, and that read raises): the answer must not leave the file open for the garbage collector."""
+    headers = {}
+    if ask == "if_none_match":  # a 304: the file was opened, and nothing of it is sent
+        headers["If-None-Match"] = app.test_client().get("/static/favicon.svg").headers["ETag"]
+
+    def serve_and_drop() -> None:
+        method = "HEAD" if ask == "head" else "GET"
+        environ = EnvironBuilder(path="/static/favicon.svg", method=method, headers=headers).get_environ()
+        answer = app(environ, lambda status, headers, exc_info=None: None)
+        chunks = iter(answer)
+        if read == "in_full":
+            list(chunks)
+        else:
+            next(chunks, None)
+        del answer, chunks  # as the server does when the client has gone: no close()
+
+    assert _no_unclosed_files(serve_and_drop) == []
+
+
+def test_clients_resetting_the_connection_leave_no_file_open(app):
+    """The same through a real socket: browsers reset connections (a page closed while its favicon is
+    being sent). Each request is sent and the connection reset at once, or after the answer was read."""
+
+    def requests() -> None:
+        before = set(threading.enumerate())
+        with LiveServer(app) as server:
+            port = int(server.url.rsplit(":", 1)[1])
+            for n in range(30):
+                sock = socket.create_connection(("127.0.0.1", port))
+                sock.sendall(b"GET /static/favicon.svg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                if n % 2:
+                    sock.recv(65536)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()  # a reset, not a polite close
+            # Every request was answered before the server stops: each one is read back on a new connection.
+            with socket.create_connection(("127.0.0.1", port)) as last:
+                last.sendall(
+                    b"GET /static/favicon.svg HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                )
+                assert last.recv(12).startswith(b"HTTP/1.1 200")
+        for thread in set(threading.enumerate()) - before:  # the request threads, done with their files
+            thread.join(timeout=10)
+
+    assert _no_unclosed_files(requests) == []

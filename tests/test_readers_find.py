@@ -5,8 +5,11 @@ Every test runs on SQLite and on PostgreSQL (the ``app`` fixture).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
+from xml.etree import ElementTree
 
 import feedparser
 import pytest
@@ -105,7 +108,7 @@ def test_a_page_is_corrected_like_a_post_and_its_old_slug_moves(api, client, cas
     changes = parse(client.get("/pages/comment-rules/changes"))
     assert "brief" in text_of(changes, "#post-diff ins")
     history = client.get("/pages/comment-rules/history").get_data(as_text=True)
-    assert "/pages/comment-rules/revisions/2" in history
+    assert "/pages/comment-rules/versions/2" in history
 
 
 def test_demo_seeds_the_policy_pages_at_their_well_known_slugs(runner, client):
@@ -208,6 +211,42 @@ def test_renaming_a_topic_keeps_its_address_is_audited_and_reaches_search(api, c
     assert [h["slug"] for h in hits] == ["eat-greens"]
     actions = session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("topic.%"))).all()
     assert sorted(actions) == ["topic.created", "topic.renamed"]
+
+
+def test_a_new_topic_is_in_the_sitemap_at_once(api, client, session, cast, app):
+    """The sitemap is cached: a topic added after it was rendered must still be listed at once."""
+    base = app.config["PUBLIC_URL"].rstrip("/")
+    assert f"<loc>{base}/topics/vaccines</loc>" not in client.get("/sitemap.xml").get_data(as_text=True)
+    topics.create_topic(session, cast["editor"], "Vaccines")
+    session.commit()
+    tree = ElementTree.fromstring(client.get("/sitemap.xml").get_data())
+    locs = [loc.text for loc in tree.iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")]
+    assert f"{base}/topics/vaccines" in locs
+
+
+def _search_slugs(client, query: str) -> list[str]:
+    return [h["slug"] for h in client.get(f"/api/v1/search?q={query}").get_json()["items"]]
+
+
+@pytest.mark.parametrize("how", ["api", "cli"])
+def test_renaming_an_author_reaches_search(api, client, runner, session, cast, make_user, make_token, how):
+    """Search finds a post by its author's new name, and no longer by the old one."""
+    _publish(api, cast, {"title": "Sleep hygiene", "body": "Dim the lights.", "references": REFS})
+    assert _search_slugs(client, "Okafor") == ["sleep-hygiene"]
+    author = cast["author"]
+    if how == "api":
+        admin = make_user("admin")
+        changed = client.patch(
+            f"/api/v1/users/{author.id}",
+            json={"name": "Dr Ada Mensah"},
+            headers={"Authorization": f"Bearer {make_token(admin)}"},
+        )
+        assert changed.status_code == 200, changed.get_json()
+    else:
+        edited = runner.invoke(args=["users", "edit", author.email, "--name", "Dr Ada Mensah"])
+        assert edited.exit_code == 0, edited.output
+    assert _search_slugs(client, "Mensah") == ["sleep-hygiene"]
+    assert _search_slugs(client, "Okafor") == []
 
 
 def test_staff_topic_page_adds_and_refuses_duplicates(app, client, cast):
@@ -550,3 +589,95 @@ def test_topic_names_match_beyond_ascii_and_hostile_names_are_refused(api, sessi
         with pytest.raises(Exception, match="name"):
             topics.create_topic(session, cast["editor"], name)
         session.rollback()
+
+
+def _correct_page(api, cast, page: dict[str, Any], base: int, title: str, body: str, note: str) -> None:
+    change = {"title": title, "body": body, "base_revision": base, "kind": "correction", "note": note}
+    assert api.post(f"/api/v1/posts/{page['id']}/revisions", change, as_=cast["author"]).status_code == 201
+    assert api.post(f"/api/v1/posts/{page['id']}/submit", {}, as_=cast["author"]).status_code == 200
+    approved = api.post(f"/api/v1/posts/{page['id']}/approve", {"revision": base + 1}, as_=cast["editor"])
+    assert approved.status_code == 200, approved.get_json()
+
+
+def _links(response: Any, base: str) -> list[str]:
+    """Every address on our site a page links to or submits a GET form to, as a path and query."""
+    soup = parse(response)
+    found = [a["href"] for a in soup.select("a[href]")]
+    for form in soup.select("form"):
+        if (form.get("method") or "get").lower() != "get":
+            continue
+        fields = [(f["name"], f.get("value", "")) for f in form.select("input[name]")]
+        for select_ in form.select("select[name]"):
+            option = select_.select_one("option[selected]") or select_.select_one("option")
+            fields.append((select_["name"], option.get("value", option.get_text()) if option else ""))
+        found.append(form.get("action", "") + ("?" + urlencode(fields) if fields else ""))
+    paths = []
+    for href in found:
+        if href.startswith(base):
+            href = href[len(base) :] or "/"
+        if href.startswith("/") and not href.startswith("//"):
+            paths.append(href.split("#", 1)[0])
+    return paths
+
+
+def _jsonld(response: Any) -> list[dict[str, Any]]:
+    return [json.loads(s.string or "") for s in parse(response).select('script[type="application/ld+json"]')]
+
+
+def test_a_page_is_a_webpage_and_its_history_links_resolve_under_pages(api, client, cast, app):
+    base = app.config["PUBLIC_URL"].rstrip("/")
+    page = _publish(api, cast, {"type": "page", "title": "About", "body": "Who we are."})
+    _correct_page(api, cast, page, 1, "About", "Who we are, and where.", "Added where.")
+    _correct_page(api, cast, page, 2, "About", "Who we are, and where, and why.", "Added why.")
+    for slug, title in POLICY_PAGES.items():  # the footer links every policy page: all are published
+        if slug != "about":
+            _publish(api, cast, {"type": "page", "title": title, "body": f"{title}, in short."})
+
+    shown = client.get("/pages/about")
+    (data,) = [d for d in _jsonld(shown) if d.get("@type") != "Organization"]
+    assert data["@type"] == "WebPage" and data["url"] == f"{base}/pages/about"
+    assert [c["@type"] for c in data["correction"]] == ["CorrectionComment", "CorrectionComment"]
+    assert all(c["url"].startswith(f"{base}/pages/about/changes") for c in data["correction"])
+
+    # Every link of the page's own views (history, changes, each revision) and of the corrections log
+    # answers 200 as it is (no redirect), and every link to this page's views stays under /pages/.
+    to_visit = ["/pages/about", "/pages/about/history", "/pages/about/changes", "/corrections"]
+    seen: set[str] = set()
+    checked: set[str] = set()
+    while to_visit:
+        start = to_visit.pop()
+        if start in seen:
+            continue
+        seen.add(start)
+        links = _links(client.get(start), base)
+        own = [link for link in links if "/about" in link.split("?")[0]]
+        assert own and all(link.startswith("/pages/about") for link in own), (start, own)
+        for link in set(links) - checked:
+            checked.add(link)
+            answer = client.get(link)
+            assert answer.status_code == 200, (
+                start,
+                link,
+                answer.status_code,
+                answer.headers.get("Location"),
+            )
+            if link.startswith("/pages/about/"):
+                to_visit.append(link)
+    # Its versions are numbered for readers, as a post's are, under /pages/.
+    assert {
+        "/pages/about/versions/1",
+        "/pages/about/versions/3",
+        "/pages/about/changes?from=1&to=2",
+    } <= checked
+    assert client.get("/pages/about/versions/4").status_code == 404
+    assert client.get("/posts/about/versions/2").headers["Location"].endswith("/pages/about/versions/2")
+    assert client.get("/pages/about/revisions/1").status_code == 200  # old links keep working
+    # The corrections feeds send readers to the page's changes view too.
+    atom = feedparser.parse(client.get("/corrections.atom").get_data())
+    assert atom.bozo == 0
+    assert {e.link for e in atom.entries} == {
+        f"{base}/pages/about/changes?from=1&to=2",
+        f"{base}/pages/about/changes?from=2&to=3",
+    }
+    items = client.get("/corrections.json").get_json()["items"]
+    assert all(item["url"].startswith(f"{base}/pages/about/changes") for item in items)

@@ -7,6 +7,7 @@ that it happened; and every other UPDATE or DELETE of history is still refused b
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from pathlib import Path
@@ -686,3 +687,57 @@ def test_a_drafts_redaction_never_moves_the_address(
     session.expire_all()
     assert session.get(Post, titled.id).slug == slug
     assert client.get(f"/posts/{slug}").status_code == 200
+
+
+def test_a_redaction_reaches_the_library_alt_text_and_name_of_the_posts_images(
+    api: Any, client: Any, session: Session, make_user: Any, editors: Any
+) -> None:
+    """The identifier written in an image's library alt text (filled in on the page when the Markdown
+    gives none) or in its name goes with the revision's text."""
+    from app.media import services as media
+    from app.media.models import Media
+    from app.media.storage import DatabaseStore
+    from tests.support.images import photo
+
+    author = make_user("author")
+    image, _ = media.upload(
+        session,
+        author,
+        io.BytesIO(photo("PNG", (40, 30))),
+        name=f"{IDENT} bed 3.png",
+        alt=f"{IDENT} in bed 3",
+        decorative=False,
+        shows_patient=False,
+        store=DatabaseStore(),
+        limits=media.Limits(max_bytes=10_000_000, max_pixels=10_000_000),
+    )
+    untouched, _ = media.upload(
+        session,
+        author,
+        io.BytesIO(photo("PNG", (50, 30))),
+        name="ward.png",
+        alt="The ward",
+        decorative=False,
+        shows_patient=False,
+        store=DatabaseStore(),
+        limits=media.Limits(max_bytes=10_000_000, max_pixels=10_000_000),
+    )
+    body = f"{IDENT} went home.\n\n![]({image.path})\n\n![]({untouched.path})"
+    post = posts.create_draft(session, author, posts.RevisionInput("Home", body, ["https://example.org/a"]))
+    session.commit()
+    assert f'alt="{IDENT} in bed 3"' in post.current_revision.html
+
+    done = _ask(api, editors[0], post)
+    assert done.status_code == 201 and done.get_json()["state"] == "applied", done.get_json()
+    session.expire_all()
+    assert IDENT not in _dump(session)
+    cleaned = session.get(Media, image.id)
+    assert (cleaned.alt, cleaned.name) == (f"{MARK} in bed 3", f"{MARK} bed 3.png")
+    assert (session.get(Media, untouched.id).alt, session.get(Media, untouched.id).name) == (
+        "The ward",
+        "ward.png",
+    )
+    revision = session.query(Revision).filter_by(post_id=post.id, number=1).one()
+    assert f'alt="{MARK} in bed 3"' in revision.html
+    applied = session.query(AuditEntry).filter_by(action="redaction.applied").one()
+    assert applied.data["images_rewritten"] == 1

@@ -37,6 +37,7 @@ from app.administration.forms import (
 )
 from app.clock import utc_now
 from app.errors import Conflict, InvalidInput
+from app.search import services as search
 from app.text import whole_number
 from app.web.api import (
     BOOL,
@@ -202,6 +203,8 @@ def user(user_id: int) -> Any:
     if form.validate():
         try:
             changed = admin.update_profile(db(), current_user(), target, _profile(form))
+            if "name" in changed:
+                search.reindex_author(db(), target)  # bylines are searchable words
         except InvalidInput as exc:
             _field_error(form, exc, "name")
         except Conflict as exc:
@@ -611,7 +614,8 @@ def api_update_user(user_id: int) -> Any:
     target = admin.get_user(db(), user_id)
     active = bool_field(data, "active") if "active" in data else None
     roles = _api_roles(data) if "roles" in data else None
-    admin.update_profile(db(), current_user(), target, _api_profile(data))
+    if "name" in admin.update_profile(db(), current_user(), target, _api_profile(data)):
+        search.reindex_author(db(), target)  # bylines are searchable words
     if roles is not None:
         admin.set_roles(db(), current_user(), target, roles)
     if active is True:

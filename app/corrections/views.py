@@ -90,6 +90,7 @@ def changes(slug: str) -> Any:
 
 
 @bp.get("/pages/<slug>/changes")
+@reads_query("from", "to")
 def page_changes(slug: str) -> Any:
     return _changes(slug, PostType.PAGE.value)
 

@@ -65,6 +65,44 @@ def offered(session: Session, user: User, post: Post) -> DraftBuffer | None:
     return buffer
 
 
+def save_new(session: Session, user: User, *, title: object, body: object, references: object) -> DraftBuffer:
+    """Store ``user``'s working copy of a post they have not saved yet (one per writer), replacing the
+    previous one: the first minutes of a new post are kept like any other."""
+    require(user, "post.create")
+    title_text = clean_text(title, "title", max_chars=MAX_TITLE, required=False)
+    body_text = clean_text(body, "body", max_chars=MAX_BODY, required=False, multiline=True)
+    refs = clean_text(references, "references", max_chars=MAX_REFERENCES, required=False, multiline=True)
+    query = select(DraftBuffer).where(DraftBuffer.post_id.is_(None), DraftBuffer.user_id == user.id)
+    if session.get_bind().dialect.name == "postgresql":
+        # Two tabs' first autosaves at once: the writer's row orders them (the partial unique index
+        # would refuse the second insert).
+        session.execute(select(User.id).where(User.id == user.id).with_for_update())
+        query = query.with_for_update()
+    buffer = session.scalars(query).first()
+    if buffer is None:
+        buffer = DraftBuffer(post_id=None, user_id=user.id)
+        session.add(buffer)
+    buffer.base_revision, buffer.title, buffer.body, buffer.references = 0, title_text, body_text, refs
+    buffer.saved_at = utc_now()
+    session.flush()
+    return buffer
+
+
+def offered_new(session: Session, user: User) -> DraftBuffer | None:
+    """``user``'s autosaved text of a post never saved, if it holds any words."""
+    buffer = session.scalars(
+        select(DraftBuffer).where(DraftBuffer.post_id.is_(None), DraftBuffer.user_id == user.id)
+    ).first()
+    if buffer is None or not (buffer.title.strip() or buffer.body.strip() or buffer.references.strip()):
+        return None
+    return buffer
+
+
+def drop_new(session: Session, user: User) -> None:
+    """Forget ``user``'s new-post working copy (the post was saved, or they discarded it)."""
+    session.execute(delete(DraftBuffer).where(DraftBuffer.post_id.is_(None), DraftBuffer.user_id == user.id))
+
+
 def drop(session: Session, user: User, post: Post) -> None:
     """Forget ``user``'s working copy (after a Save made it a revision, or when they discard it)."""
     session.execute(delete(DraftBuffer).where(DraftBuffer.post_id == post.id, DraftBuffer.user_id == user.id))

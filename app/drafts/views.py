@@ -105,6 +105,29 @@ def autosave(post_id: int) -> Any:
     return jsonify({"saved_at": buffer.saved_at.isoformat()})
 
 
+@bp.post("/writing/new/autosave")
+@limiter.limit("30 per minute", key_func=_user_key)
+def autosave_new() -> Any:
+    """``{title, body, references}`` → ``{saved_at}``: the working copy of a post not saved yet."""
+    data = _payload()
+    buffer = drafts.save_new(
+        db(),
+        current_user(),
+        title=data.get("title", ""),
+        body=data.get("body", ""),
+        references=data.get("references", ""),
+    )
+    return jsonify({"saved_at": buffer.saved_at.isoformat()})
+
+
+@bp.post("/posts/new/autosave/discard")
+def discard_new() -> Any:
+    user = require(current_user(), "post.create")
+    drafts.drop_new(db(), user)
+    flash("The autosaved text was discarded.")
+    return redirect(url_for("staff.new_post"), 303)
+
+
 @bp.post("/posts/<int:post_id>/autosave/discard")
 def discard(post_id: int) -> Any:
     post = posts.get_post(db(), post_id)

@@ -7,8 +7,6 @@ justification for one revision, lets a failing overridable gate pass; the findin
 
 from __future__ import annotations
 
-import html
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,32 +172,15 @@ def _privacy(revision: Revision, settings: GateSettings) -> GateResult:
     return GateResult(Gate.PRIVACY, True, "No patient identifiers found.")
 
 
-_IMG = re.compile(r"<img\b[^>]*>")
-_SRC = re.compile(r'\bsrc="([^"]*)"')
-_ALT = re.compile(r'\balt="([^"]*)"')
-
-
-def _images(revision: Revision) -> list[tuple[str, str]]:
-    """(src, alt) of every image of our library the revision shows, in order, once each."""
-    seen: dict[str, str] = {}
-    for tag in _IMG.findall(revision.html):
-        src = _SRC.search(tag)
-        if src and media.MEDIA_URL.search(src.group(1)) and src.group(1) not in seen:
-            alt = _ALT.search(tag)
-            seen[src.group(1)] = html.unescape(alt.group(1)) if alt else ""
-    return list(seen.items())
-
-
 def _media_alt(session: Session, revision: Revision) -> GateResult:
-    shown = _images(revision)
-    found = media.by_hashes(session, media.referenced_hashes(" ".join(src for src, _ in shown)))
+    shown = media.shown_images(revision.html)
+    found = media.by_hashes(session, {image.sha256 for image in shown})
     details = []
-    for src, alt in shown:
-        hit = media.MEDIA_URL.search(src)
-        item = found.get(hit.group("sha256")) if hit else None
+    for image in shown:
+        item = found.get(image.sha256)
         if item is None:
-            details.append(f"{src}: not in the media library; upload the image again.")
-        elif not alt.strip() and not item.decorative:
+            details.append(f"{image.src}: not in the media library; upload the image again.")
+        elif not image.alt.strip() and not item.decorative:
             details.append(
                 f"{item.label} has no alt text: describe it in the Markdown, ![what it shows]({item.path}), "
                 "or mark it decorative in the media library."

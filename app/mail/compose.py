@@ -27,6 +27,8 @@ class Site:
     queue_path: str  # the moderation queue
     needs_reply_path: str
     comment_admin_path: Callable[[int], str]  # comment id -> its moderation page
+    media_admin_path: Callable[[int], str]  # image id -> its page in the staff media library
+    edit_post_path: Callable[[int], str]  # post id -> the staff editor
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path

@@ -9,7 +9,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from html import unescape
 from typing import IO
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -34,7 +36,14 @@ from app.media.models import (
 from app.media.storage import Store
 
 # Our own image addresses, relative or absolute: /media/<sha256 of the stored bytes>.<extension>.
-MEDIA_URL = re.compile(r"(?:^|/)media/(?P<sha256>[0-9a-f]{64})\.(?P<ext>jpg|png|webp|avif)$")
+# The one description of them: the renderer, the publishing gates and media usage all read addresses
+# through MEDIA_URL, ``media_hash``, ``referenced_hashes`` and ``shown_images`` below.
+_MEDIA_PATH = r"media/(?P<sha256>[0-9a-f]{64})\.(?P<ext>jpg|png|webp|avif)"
+MEDIA_URL = re.compile(rf"(?:^|/){_MEDIA_PATH}$")
+_MEDIA_IN_TEXT = re.compile(rf"/{_MEDIA_PATH}\b")
+# Sanitised HTML (app.posts.rendering) writes every attribute double-quoted, lowercase.
+IMG_TAG = re.compile(r"<img\b([^>]*)>")
+_ATTRIBUTE = re.compile(r'([a-z-]+)="([^"]*)"')
 
 
 @dataclass(frozen=True)
@@ -326,7 +335,40 @@ def variant_by_path(session: Session, sha256: str, ext: str) -> MediaVariant | N
 
 def referenced_hashes(text: str) -> set[str]:
     """The sha256 of every address of ours (``/media/<hash>.<ext>``) in a text, Markdown or HTML."""
-    return {m.group(1) for m in re.finditer(r"/media/([0-9a-f]{64})\.(?:jpg|png|webp|avif)\b", text)}
+    return {m.group("sha256") for m in _MEDIA_IN_TEXT.finditer(text)}
+
+
+def media_hash(src: str) -> str | None:
+    """The sha256 an image's ``src`` (as written in HTML) names if it is one of our addresses: relative
+    or absolute, with a query or a fragment; None for anyone else's image."""
+    hit = MEDIA_URL.search(urlsplit(unescape(src)).path)
+    return hit.group("sha256") if hit else None
+
+
+def img_attributes(tag_attributes: str) -> dict[str, str]:
+    """The attributes of one sanitised ``<img>`` (the inside of ``IMG_TAG``'s match), still escaped."""
+    return dict(_ATTRIBUTE.findall(tag_attributes))
+
+
+@dataclass(frozen=True)
+class ShownImage:
+    """One image of ours that a revision shows: its address as written, its alt text, its hash."""
+
+    src: str
+    alt: str
+    sha256: str
+
+
+def shown_images(html: str) -> list[ShownImage]:
+    """Every image of our library that sanitised ``html`` shows, in order, once per address."""
+    seen: dict[str, ShownImage] = {}
+    for match in IMG_TAG.finditer(html):
+        attrs = img_attributes(match.group(1))
+        src = unescape(attrs.get("src", ""))
+        sha256 = media_hash(src)
+        if sha256 is not None and src not in seen:
+            seen[src] = ShownImage(src, unescape(attrs.get("alt", "")), sha256)
+    return list(seen.values())
 
 
 def by_hashes(session: Session, hashes: Iterable[str]) -> dict[str, Media]:

@@ -9,6 +9,10 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts.models import Role, User, UserRole
+from app.mail.compose import Site
+from app.mail.models import OutboxMessage
+from app.mail.services import queue
 from app.media.models import Media
 from app.media.services import has_consent
 from app.posts.models import Post, PublicationState, Revision, RevisionMedia
@@ -68,3 +72,64 @@ def shown_to_readers(session: Session, media: Media) -> bool:
         )
         is not None
     )
+
+
+def editors(session: Session) -> list[User]:
+    return list(
+        session.scalars(
+            select(User)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role == Role.EDITOR.value, User.is_active.is_(True))
+            .order_by(User.id)
+        )
+    )
+
+
+def mail_expired_consents(session: Session, site: Site, day: date) -> list[OutboxMessage]:
+    """The daily notice: one e-mail to each editor listing the live posts that show an image of a patient
+    whose consent is no longer in force on ``day``; nothing when there are none.
+
+    The flag on the library page waits for an editor to look; this goes to them. It repeats each day
+    until the post is corrected or the consent renewed: the image is on a public page meanwhile.
+    """
+    found = expired_consents(session, day)
+    if not found:
+        return []
+    by_post: dict[int, list[Expired]] = {}
+    for entry in found:
+        by_post.setdefault(entry.post.id, []).append(entry)
+    items = []
+    for entries in by_post.values():
+        post = entries[0].post
+        title = post.published_revision.title if post.published_revision else post.slug
+        images = "\n".join(
+            f"  - {e.media.label}: {site.url(site.media_admin_path(e.media.id))}" for e in entries
+        )
+        items.append(
+            f'- "{title}"\n  Readers\' page: {site.url(site.post_path(post.slug))}\n'
+            f"  Correct it: {site.url(site.edit_post_path(post.id))}\n  Image(s) without consent:\n{images}"
+        )
+    body_end = (
+        "Each image shows a patient whose consent for the web is not in force (expired, or never "
+        "recorded). Publish a correction that removes the image, or record the renewed consent in the "
+        "media library.\n"
+    )
+    messages = []
+    for editor in editors(session):
+        body = (
+            f"Hello {editor.name},\n\n"
+            f"{len(by_post)} live post(s) on {site.name} show images of patients without consent in force "
+            f"on {day.isoformat()}:\n\n" + "\n\n".join(items) + "\n\n" + body_end
+        )
+        messages.append(
+            queue(
+                session,
+                to=editor.email,
+                subject=f"{len(by_post)} post(s) show a patient without consent on {site.name}",
+                body=body,
+                purpose="consent_expired",
+                sender_domain=site.sender_domain,
+                headers={"Auto-Submitted": "auto-generated"},
+            )
+        )
+    return messages

@@ -36,7 +36,7 @@ import markdown
 import nh3
 
 from app.errors import RenderError
-from app.media.services import MEDIA_URL, ImageInfo
+from app.media.services import IMG_TAG, ImageInfo, img_attributes, media_hash
 from app.posts import sandbox
 from app.posts.autolink import BareUrlExtension
 
@@ -82,8 +82,6 @@ SIZES = "(max-width: 48rem) 100vw, 48rem"
 """The post column's width, for the browser to choose a rendition from ``srcset`` before layout."""
 _CANDIDATE = r"/media/[0-9a-f]{64}\.(?:jpg|png|webp|avif) \d{1,5}w"
 _OUR_SRCSET = re.compile(rf"^{_CANDIDATE}(?:, {_CANDIDATE})*$")
-_IMG_TAG = re.compile(r"<img\b([^>]*)>")
-_ATTRIBUTE = re.compile(r'([a-z-]+)="([^"]*)"')
 
 _MESSAGES = {
     sandbox.Failure.TIME: (
@@ -174,9 +172,9 @@ def responsive_images(html: str, images: Mapping[str, ImageInfo]) -> str:
         return html
 
     def one(match: re.Match[str]) -> str:
-        attrs = dict(_ATTRIBUTE.findall(match.group(1)))
-        hit = MEDIA_URL.search(urlsplit(unescape(attrs.get("src", ""))).path)
-        info = images.get(hit.group("sha256")) if hit else None
+        attrs = img_attributes(match.group(1))
+        sha256 = media_hash(attrs.get("src", ""))
+        info = images.get(sha256) if sha256 else None
         if info is None:
             return match.group(0)
         alt = unescape(attrs.get("alt", "")).strip() or ("" if info.decorative else info.alt)
@@ -192,7 +190,7 @@ def responsive_images(html: str, images: Mapping[str, ImageInfo]) -> str:
         ]
         return "<img " + " ".join(f'{name}="{escape(value, quote=True)}"' for name, value in parts) + ">"
 
-    return _IMG_TAG.sub(one, html)
+    return IMG_TAG.sub(one, html)
 
 
 def _render(source: str, images: Mapping[str, ImageInfo] | None = None) -> str:

@@ -177,20 +177,31 @@ def _edit_url(post: Post) -> str | None:
     return url_for("staff.edit_post", post_id=post.id)
 
 
-@bp.get("/posts/<slug>/versions/<int:version>")
-@reads_query()
-def version(slug: str, version: int) -> Any:
+def _version(slug: str, version: int, type: str) -> Any:
     """Published version ``version`` as readers saw it: readers count 1, 2, 3 over published text only."""
-    key = public_key(slug)
+    key = public_key(slug, type)
 
     def render() -> str:
-        post = services.get_public_post(db(), slug)
+        post = services.get_public_post(db(), slug, type)
         numbers = published_numbers(db(), post.id)
         if not 1 <= version <= len(numbers):
-            raise NotFound(f"This post has no published version {version}.")
+            raise NotFound(f"This {type} has no published version {version}.")
         return _revision_page(post, numbers, numbers[version - 1])
 
     return cached_page(("version", key, version), render)
+
+
+@bp.get("/posts/<slug>/versions/<int:version>")
+@reads_query()
+def version(slug: str, version: int) -> Any:
+    return _version(slug, version, PostType.POST.value)
+
+
+@bp.get("/pages/<slug>/versions/<int:version>")
+@reads_query()
+def page_version(slug: str, version: int) -> Any:
+    """A standing page's published versions, numbered for readers like a post's."""
+    return _version(slug, version, PostType.PAGE.value)
 
 
 def _revision(slug: str, number: int, type: str) -> Any:
@@ -221,11 +232,7 @@ def _revision_page(post: Post, numbers: list[int], number: int) -> str:
     rev, publication = services.published_revision(db(), post, number)
     notes = redaction.revision_notes(db(), [rev.id]).get(rev.id, [])
     shown = version_of(numbers, number)
-    canonical = (
-        public_reader_url("revision", post, number=number)
-        if post.is_page
-        else public_url("posts.version", slug=post.slug, version=shown)
-    )
+    canonical = public_reader_url("version", post, version=shown)
     return render_template(
         "posts/revision.html",
         post=post,

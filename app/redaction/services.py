@@ -47,10 +47,11 @@ from app.db import on_commit
 from app.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from app.gates.privacy import scan
 from app.mail.models import OutboxMessage
+from app.media.models import MAX_NAME_CHARS, Media
 from app.media.services import image_infos
 from app.moderation.models import AkismetSubmission
 from app.posts import services as posts
-from app.posts.models import Post, PostSlug, Publication, Revision
+from app.posts.models import Post, PostSlug, Publication, Revision, RevisionMedia
 from app.posts.rendering import render_markdown
 from app.redaction.models import FIELDS, MARK, Redaction, RedactionApplication, RedactionRewrite, Target
 from app.search import services as search
@@ -375,7 +376,10 @@ def _apply(session: Session, actor: User, redaction: Redaction, record: Any) -> 
     )
     session.add(application)
     session.flush()
+    images = 0
     if table == Target.REVISION:
+        # The library's words first: the revision is re-rendered with its images' alt text.
+        images = _scrub_media(session, record.post_id, removed)
         _rewrite_revision(session, record, new, sequence + 1)
     elif table == Target.COMMENT:
         record.body = new["body"]
@@ -407,6 +411,7 @@ def _apply(session: Session, actor: User, redaction: Redaction, record: Any) -> 
         note=redaction.reason,
         requested_by_id=redaction.requested_by_id,
         copies_rewritten=copies,
+        images_rewritten=images,
         addresses_retired=addresses,
         **_facts(redaction),
     )
@@ -447,6 +452,29 @@ def _rewrite_revision(session: Session, revision: Revision, new: dict[str, str],
     if post is not None and post.published_revision_id == revision.id:
         # The search index quotes the published text: the identifier leaves it with the revision.
         search.index_post(session, post)
+
+
+def _scrub_media(session: Session, post_id: int, removed: list[str]) -> int:
+    """The media library's alt text and names (the caption the desk shows) of every image a revision of
+    the post shows: an identifier written there would otherwise come back on the page, filled in for an
+    image whose Markdown gives no alt. Returns how many images changed."""
+    shown = (
+        select(RevisionMedia.media_id)
+        .join(Revision, Revision.id == RevisionMedia.revision_id)
+        .where(Revision.post_id == post_id)
+    )
+    changed = 0
+    for media in session.scalars(
+        select(Media)
+        .where(Media.id.in_(shown), or_(_contains(Media.alt, removed), _contains(Media.name, removed)))
+        .with_for_update(of=Media)
+    ):
+        alt, name = _scrub_json(media.alt, removed), _scrub_json(media.name, removed)
+        if (alt, name) != (media.alt, media.name):
+            media.alt, media.name = alt, name[:MAX_NAME_CHARS]
+            changed += 1
+    session.flush()
+    return changed
 
 
 def _scrub_json(value: Any, removed: list[str]) -> Any:

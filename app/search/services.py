@@ -113,6 +113,19 @@ def reindex_topic(session: Session, topic: Topic) -> int:
     return len(posts)
 
 
+def reindex_author(session: Session, author: User) -> int:
+    """Rewrite the documents of every public post ``author`` wrote (after their name changed): readers
+    search for the name the byline shows, never the old one."""
+    posts = list(
+        session.scalars(
+            select(Post).where(Post.author_id == author.id, Post.published_revision_id.is_not(None))
+        )
+    )
+    for post in posts:
+        index_post(session, post)
+    return len(posts)
+
+
 def reindex_all(session: Session) -> int:
     """Every public post's document, rewritten: after an upgrade, or to repair the index."""
     posts = list(session.scalars(select(Post).where(Post.published_revision_id.is_not(None))))

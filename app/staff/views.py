@@ -240,7 +240,15 @@ def _editor_form(post: Post | None) -> EditorForm:
             data["base_revision"] = buffer.base_revision
         form = EditorForm(data=data)
     else:
-        form = EditorForm()
+        user = current_user()
+        buffer = drafts.offered_new(db(), user) if post is None and user is not None else None
+        if buffer is not None and request.args.get("restore") == "1":
+            # A new post's autosaved words: nothing was saved yet, so nothing newer can have been.
+            form = EditorForm(
+                data={"title": buffer.title, "body": buffer.body, "references": buffer.references}
+            )
+        else:
+            form = EditorForm()
     form.topics.choices = [SelectChoice(t.name, t.name) for t in posts.all_topics(db())]
     return form
 
@@ -418,6 +426,11 @@ def _editor(
         "blocked": blocked or [],
         "shows_kind": False,
     }
+    if post is None and user is not None:
+        context |= {
+            "buffer": drafts.offered_new(db(), user),
+            "restored": request.method == "GET" and request.args.get("restore") == "1",
+        }
     if post is not None:
         assert post.current_revision is not None
         asks = _asks_interests(post)
@@ -482,6 +495,7 @@ def new_post() -> Any:
         db().rollback()
         _field_error(form, exc, "body")
         return _editor(form, None, status=422)
+    drafts.drop_new(db(), user)  # saved as revision 1: the new post's working copy has done its work
     flash("Draft saved as revision 1. The publishing checklist below shows what still needs doing.")
     return redirect(url_for(".edit_post", post_id=post.id), 303)
 

@@ -87,7 +87,13 @@ def sitemap() -> Any:
         body = ElementTree.tostring(root, encoding="unicode")
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
 
-    key = ("sitemap", posts.public_stamp(db()), corrections.corrections_stamp(db()))
+    # The topics' own stamp too: a new topic's page is listed at once, before any post is filed under it.
+    key = (
+        "sitemap",
+        posts.public_stamp(db()),
+        corrections.corrections_stamp(db()),
+        posts.topics_stamp(db()),
+    )
     response = cached_page(key, render)
     response.mimetype = "application/xml"
     return response

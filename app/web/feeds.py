@@ -21,6 +21,7 @@ from app.posts import services as posts
 from app.posts.models import Post, Retraction
 from app.web import timezones
 from app.web.database import db
+from app.web.readers import public_reader_url
 from app.web.runtime import effective
 from app.web.urls import public_root, public_url
 
@@ -61,10 +62,8 @@ def retraction_summary(retraction: Retraction) -> str:
 
 
 def _changes_url(post: Post, notice: Notice) -> str:
-    return public_url(
-        "corrections.changes",
-        slug=post.slug,
-        **{"from": notice.previous_number, "to": notice.revision.number},
+    return public_reader_url(
+        "changes", post, **{"from": notice.previous_number, "to": notice.revision.number}
     )
 
 
@@ -142,15 +141,14 @@ def corrections_feed() -> Feed:
 def _log_entry(item: LogEntry) -> FeedEntry:
     post = item.post
     if item.retraction is not None:
-        url = public_url("posts.show", slug=post.slug)
-        entry_id = public_url("posts.show", slug=post.slug, _anchor="retraction-heading")
+        url = public_reader_url("show", post)
+        entry_id = public_reader_url("show", post, _anchor="retraction-heading")
         title = f"Retraction: {item.revision.title}"
         summary = retraction_summary(item.retraction)
     else:
-        url = entry_id = public_url(
-            "corrections.changes",
-            slug=post.slug,
-            **{"from": item.previous_number, "to": item.revision.number},
+        # A page's corrections are in the log too: its changes view is under /pages/.
+        url = entry_id = public_reader_url(
+            "changes", post, **{"from": item.previous_number, "to": item.revision.number}
         )
         title = f"{item.kind.capitalize()}: {item.revision.title}"
         summary = item.revision.note

@@ -155,15 +155,27 @@ class Observe:
 
 class _Answer:
     """The app's answer, passed through; ``done`` runs once, when it has been sent in full or when the
-    server closes it (WSGI says it must), whichever comes first."""
+    server closes it (WSGI says it must), whichever comes first.
+
+    The inner answer is closed as soon as it has been sent in full or its sending was abandoned, without
+    waiting for the server's ``close()``: a server may never call it. Werkzeug's server (the browser
+    tests' live server) drains the socket before it closes the answer, and when the client has reset the
+    connection that read raises and ``close()`` is skipped: a static file's handle was then left to the
+    garbage collector (a ResourceWarning, failing a test at random). Closing twice is harmless: the
+    inner answer is closed once.
+    """
 
     def __init__(self, inner: Iterable[bytes], done: Callable[[], None]) -> None:
         self.inner = inner
         self._done: Callable[[], None] | None = done
+        self._inner_open = True
 
     def __iter__(self) -> Iterator[bytes]:
-        yield from self.inner
-        self._finish()
+        try:
+            yield from self.inner
+        finally:
+            # Sent in full, or the iteration was given up (the generator is closed when dropped).
+            self.close()
 
     def _finish(self) -> None:
         done, self._done = self._done, None
@@ -172,9 +184,11 @@ class _Answer:
 
     def close(self) -> None:
         try:
-            close = getattr(self.inner, "close", None)
-            if close is not None:
-                close()
+            if self._inner_open:
+                self._inner_open = False
+                close = getattr(self.inner, "close", None)
+                if close is not None:
+                    close()
         finally:
             self._finish()
 

@@ -121,4 +121,6 @@ def site() -> Site:
         queue_path=paths.build("moderation.queue"),
         needs_reply_path=paths.build("moderation.needs_reply"),
         comment_admin_path=lambda comment_id: paths.build("moderation.comment", {"comment_id": comment_id}),
+        media_admin_path=lambda media_id: paths.build("media.item", {"media_id": media_id}),
+        edit_post_path=lambda post_id: paths.build("staff.edit_post", {"post_id": post_id}),
     )

@@ -19,12 +19,14 @@ ENDPOINTS: dict[str, dict[str, str]] = {
     "post": {
         "show": "posts.show",
         "revision": "posts.revision",
+        "version": "posts.version",
         "changes": "corrections.changes",
         "history": "corrections.history",
     },
     "page": {
         "show": "posts.page",
         "revision": "posts.page_revision",
+        "version": "posts.page_version",
         "changes": "corrections.page_changes",
         "history": "corrections.page_history",
     },

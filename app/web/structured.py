@@ -23,6 +23,7 @@ from app.corrections.services import Notice
 from app.medical.models import MedicalReview
 from app.posts.models import Post, Retraction, Revision
 from app.web.policies import policy_url
+from app.web.readers import endpoint
 from app.web.runtime import effective
 from app.web.urls import public_root, public_url
 
@@ -92,11 +93,19 @@ def post(
     url: str | None = None,
 ) -> dict[str, Any]:
     """The post page's JSON-LD. ``published_at`` is when the shown revision went public (dateModified);
-    ``url`` the page's address (a standing page's is under /pages/)."""
-    url = url or public_url("posts.show", slug=post.slug)
+    ``url`` the page's address (a standing page's is under /pages/).
+
+    A standing page (About, the policies) is a ``WebPage``, not a blog post: it has no place in the
+    blog's stream, and its corrections link its own changes view, under /pages/.
+    """
+    url = url or public_url(endpoint("show", post.type), slug=post.slug)
+    if post.is_page:
+        kind = "WebPage"
+    else:
+        kind = "MedicalWebPage" if health else "BlogPosting"
     data: dict[str, Any] = {
         "@context": CONTEXT,
-        "@type": "MedicalWebPage" if health else "BlogPosting",
+        "@type": kind,
         "@id": url,
         "url": url,
         "mainEntityOfPage": url,
@@ -115,7 +124,7 @@ def post(
                 "text": f"{n.revision.kind.capitalize()}: {n.revision.note}",
                 "datePublished": _iso(n.publication.published_at),
                 "url": public_url(
-                    "corrections.changes",
+                    endpoint("changes", post.type),
                     slug=post.slug,
                     **{"from": n.previous_number, "to": n.revision.number},
                 ),

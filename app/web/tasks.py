@@ -47,6 +47,7 @@ from app.jobs import services as job_runs
 from app.mail.models import OutboxMessage, OutboxStatus
 from app.mail.services import MailSettings, deliver_due, queued_ids
 from app.moderation import jobs as moderation_jobs
+from app.posts import media_usage
 from app.spam.akismet_adapter import Verdict
 from app.spam.pipeline import PipelineSettings
 from app.web import runtime
@@ -94,6 +95,7 @@ class Tasks:
     akismet: TaskWrapper
     digest: TaskWrapper
     links: TaskWrapper
+    consent_expiry: TaskWrapper
 
 
 def mode_for(config: Any) -> str:
@@ -264,6 +266,13 @@ def _register(app: Flask, huey: Huey, mode: str) -> Tasks:
             if job_runs.claim(session, "digest", job_runs.period(utc_now(), DAY)):
                 moderation_jobs.digest(session, site())
 
+    @huey.periodic_task(crontab(minute="15", hour="7"), name="candor.consent_expiry")
+    def consent_expiry() -> None:
+        """Once a day: editors are mailed the live posts showing a patient whose consent ran out."""
+        with app.app_context(), _unit(app) as session:
+            if job_runs.claim(session, "consent_expiry", job_runs.period(utc_now(), DAY)):
+                media_usage.mail_expired_consents(session, site(), utc_now().date())
+
     @huey.periodic_task(crontab(minute="30", hour="3"), name="candor.links")
     def links() -> None:
         if not _claimed(app, "links", DAY):
@@ -289,4 +298,5 @@ def _register(app: Flask, huey: Huey, mode: str) -> Tasks:
         akismet,
         digest,
         links,
+        consent_expiry,
     )

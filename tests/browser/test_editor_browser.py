@@ -213,3 +213,28 @@ def test_the_toolbar_is_one_tab_stop_after_the_text_and_the_arrow_keys_move_alon
     expect(page.get_by_role("button", name="Image…")).to_be_focused()
     page.keyboard.press("Tab")
     expect(page.get_by_label("References (one URL per line)")).to_be_focused()
+
+
+def test_a_new_post_never_saved_is_autosaved_and_offered_back_after_a_reload(
+    page: Page, session: Session, make_user: Callable[..., User]
+) -> None:
+    author = make_user("author", name="Dr Ada Okafor")
+    sign_in(page, author.email, PASSWORD)
+    page.goto("/staff/posts/new")
+    expect(page.get_by_role("toolbar", name="Formatting")).to_be_visible()
+    page.get_by_label("Title").fill("Night shifts")
+    page.get_by_label("Text (Markdown)").press_sequentially("Sleep before the first night shift.")
+    expect(page.locator("#editor-status")).to_contain_text("Autosaved")
+
+    page.reload()  # autosaved: no warning stands in the way
+    expect(page.locator("#autosave-offer")).to_be_visible()
+    expect(page.get_by_label("Text (Markdown)")).to_have_value("")  # offered, not imposed
+    page.get_by_role("link", name="Restore the autosaved text").click()
+    expect(page.get_by_label("Text (Markdown)")).to_have_value("Sleep before the first night shift.")
+    expect(page.get_by_label("Title")).to_have_value("Night shifts")
+    expect(page.locator("#live-preview p")).to_have_text("Sleep before the first night shift.")
+    with page.expect_navigation():
+        page.keyboard.press("Control+s")  # the first Save makes the post; the buffer is gone
+    expect(page.locator(".flashes")).to_contain_text("Draft saved as revision 1")
+    page.goto("/staff/posts/new")
+    expect(page.locator("#autosave-offer")).to_have_count(0)

@@ -248,6 +248,7 @@ def every_page(site: Site) -> list[Page]:
         Page("corrections log", "/corrections"),
         Page("page", "/pages/about"),
         Page("page: superseded revision", "/pages/about/revisions/1"),
+        Page("page: first version", "/pages/about/versions/1"),
         Page("page: changes", "/pages/about/changes"),
         Page("page: history", "/pages/about/history"),
         Page("topics", "/topics"),
