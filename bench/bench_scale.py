@@ -30,7 +30,8 @@ Each page is requested in-process (Flask test client; the page cache is emptied 
 so every figure is an uncached render) ``--repeat`` times after one warm-up; the median is kept. A "deep"
 page is the page whose cursor names a row ~90 % down its list, leaving at least a full page after it
 (the cursor is built from that row, as the page before it would have linked it). It prints, per page,
-the latencies at both sizes and the ratio big / small; target: every ratio <= 1.5 (bounded pages cost the same at any size and any depth).
+the latencies at both sizes and the ratio big / small; target: every ratio <= 1.5 (bounded pages cost
+the same at any size and any depth).
 """
 
 from __future__ import annotations
