@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -105,9 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             with stack.session() as session:
                 from app.accounts.models import User
 
-                moderator_id = session.scalar(
-                    select(User.id).where(User.email == "moderator@clinic.example")
-                )
+                moderator_id = session.scalar(select(User.id).where(User.email == "moderator@clinic.example"))
             add_decisions(stack.database_url, args.decisions, post_id, moderator_id)
             print(f"  built in {time.perf_counter() - started:.0f} s", flush=True)
 
@@ -148,9 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         + "  (target <= 5 s)"
     )
     print(
-        json.dumps(
-            {"healthy_s": round(healthy, 3), "first_page_s": round(first_page, 3), "judged_s": judged}
-        )
+        json.dumps({"healthy_s": round(healthy, 3), "first_page_s": round(first_page, 3), "judged_s": judged})
     )
     return 0
 
