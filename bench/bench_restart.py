@@ -11,7 +11,8 @@ comment is answered 202 "checking" and judged by the worker. Then:
    off-topic example with its vector (what the learner would have stored as they were made), and one
    post published through the services (so it has its passages and the model scores comments on it);
 2. restarts every process (SIGTERM, then start again, as a deploy does) and measures: seconds until the
-   server answers ``/healthz``; the first uncached post page (target <= 1 s); the first comment, from its
+   server answers ``/healthz``; the first post page, one no process has rendered (target <= 1 s); the
+   newest post's page (the warm-up rendered it, see app/web/warmup.py); the first comment, from its
    POST to its verdict by the freshly started worker (target <= 5 s).
 
 The issue's failure was a worker replaying every decision into the off-topic learner on its first
@@ -112,9 +113,15 @@ def main(argv: list[str] | None = None) -> int:
             stack.restart()
             healthy = time.perf_counter() - started
             port = stack.ports[0]
+            # A post page no process has rendered (the warm-up renders the home page and the newest post,
+            # which the page cache then holds): an uncached render in a fresh process.
+            started = time.perf_counter()
+            status, _, _ = request(port, "GET", "/posts/post-number-5")
+            first_page = time.perf_counter() - started
+            assert status == 200, status
             started = time.perf_counter()
             status, _, _ = request(port, "GET", f"/posts/{slug}")
-            first_page = time.perf_counter() - started
+            newest_page = time.perf_counter() - started
             assert status == 200, status
             body = {
                 "author_name": "First After Restart",
@@ -138,7 +145,10 @@ def main(argv: list[str] | None = None) -> int:
                         break
                     time.sleep(0.05)
     print(f"restart: every process answering /healthz after {healthy:.2f} s")
-    print(f"first post page after the restart: {first_page * 1000:.0f} ms  (target <= 1 s)")
+    print(
+        f"first post page after the restart (uncached, never rendered): {first_page * 1000:.0f} ms  "
+        f"(target <= 1 s); the newest post (rendered by the warm-up): {newest_page * 1000:.0f} ms"
+    )
     print(
         f"first comment: answered {status} in {answered * 1000:.0f} ms, judged by the new worker after "
         + (f"{judged:.2f} s {verdict}" if judged is not None else "more than 60 s")
