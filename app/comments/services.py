@@ -173,10 +173,11 @@ def staff_directory(session: Session) -> tuple[list[str], frozenset[str]]:
 def _facts(
     session: Session, data: CommentInput, now: datetime, burst: int, counter: RedisBurst | None
 ) -> pipeline.Facts:
-    """What the checks that run in the request need; the off-topic model's ``knowledge`` is added only
-    once Akismet has answered within the budget (``submit_comment``)."""
+    """What the checks that always run in the request need; whether the writer is a returning one and
+    the off-topic model's ``knowledge`` are added only once Akismet has answered within the budget
+    (``submit_comment``): otherwise the job looks them up."""
     recent = earlier_comments(session, data.ip, now, pipeline.BURST_WINDOW, burst, counter)
-    return pipeline.Facts(recent_from_ip=recent, returning_commenter=_returning(session, data.author_email))
+    return pipeline.Facts(recent_from_ip=recent)
 
 
 def _returning(session: Session, email: str, but: int | None = None) -> bool:
@@ -267,7 +268,11 @@ def submit_comment(
         submission = dataclasses.replace(
             submission, post=learning.post_context(post, revision, approved_texts(session, post))
         )
-        facts = dataclasses.replace(facts, knowledge=learning.knowledge(session, post))
+        facts = dataclasses.replace(
+            facts,
+            returning_commenter=_returning(session, data.author_email),
+            knowledge=learning.knowledge(session, post),
+        )
         outcome = pipeline.run_remote(submission, settings, facts, local, pipeline.Answered(answer))
     except pipeline.Deferred:
         # Akismet did not answer within the request's budget: stored, held as "checking" (never

@@ -8,6 +8,7 @@ the pipeline's new verdict, which must be one the table allows.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from typing import Any
 
@@ -178,24 +179,36 @@ def _apply(session: Session, tallies: Counter[tuple[str, str, int]], per_post: C
     if not changed:
         return
     dialect = connection.dialect.name
-    make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    upsert = functools.partial(_upsert, connection, pg_insert if dialect == "postgresql" else sqlite_insert)
+    if all(d > 0 for _, d in changed):
+        # A new comment (the usual case): one statement for its status and each of its reasons, its rows in
+        # key order (PostgreSQL takes their locks in that order).
+        upsert(changed)
+        return
     table = CommentTally.__table__
-    for (status, reason, shard), d in changed:
-        if d < 0:
-            # The row exists: this comment was counted in its shard when it arrived (or by a migration).
-            connection.execute(
-                update(table)
-                .where(table.c.status == status, table.c.reason == reason, table.c.shard == shard)
-                .values(n=table.c.n + d)
-            )
+    for (status, reason, shard), d in changed:  # one key at a time, in order: locks in one order
+        if d > 0:
+            upsert([((status, reason, shard), d)])
             continue
-        statement = make_insert(table).values(status=status, reason=reason, shard=shard, n=d)
+        # The row exists: this comment was counted in its shard when it arrived (or by a migration).
         connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=[table.c.status, table.c.reason, table.c.shard],
-                set_={"n": table.c.n + statement.excluded.n},
-            )
+            update(table)
+            .where(table.c.status == status, table.c.reason == reason, table.c.shard == shard)
+            .values(n=table.c.n + d)
         )
+
+
+def _upsert(connection: Any, make_insert: Any, rows: list[tuple[tuple[str, str, int], int]]) -> None:
+    table = CommentTally.__table__
+    statement = make_insert(table).values(
+        [{"status": s, "reason": r, "shard": k, "n": d} for (s, r, k), d in rows]
+    )
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.status, table.c.reason, table.c.shard],
+            set_={"n": table.c.n + statement.excluded.n},
+        )
+    )
 
 
 def tally(session: Session) -> dict[Tally, int]:
