@@ -1,22 +1,25 @@
 """Comment submissions per second, against a bare Flask endpoint that only inserts a row, in one run.
 
-Run: ``.venv/bin/python bench/bench_comments.py``. It builds a throwaway SQLite database the way
-bench_post_page.py does (migrated, demo content, a published post of about 1,500 words), starts a local
-Akismet-speaking server (tests/support/akismet_server.py) so every comment makes a real Akismet round
-trip over HTTP, and starts two gunicorns with identical settings (2 sync workers, same database file,
-one trusted proxy so each request's X-Forwarded-For is its reader's address):
+Run: ``.venv/bin/python bench/bench_comments.py [--database postgresql]``. It builds a throwaway database
+the way bench_post_page.py does (SQLite, or with ``--database postgresql`` a database of its own on
+``CANDOR_BENCH_POSTGRES_URL`` / ``CANDOR_TEST_POSTGRES_URL``; migrated, demo content, a published post),
+starts a local Akismet-speaking server (tests/support/akismet_server.py) answering after
+``--akismet-delay`` seconds (1), and two gunicorns with identical settings (2 gthread workers, one
+trusted proxy so each request's X-Forwarded-For is its reader's address), jobs on Redis as in production
+(the job worker is not started: it runs elsewhere, and the request only enqueues):
 
-* Candor, taking ``POST /api/v1/posts/<id>/comments``: the whole pipeline (text checks, honeypot, rate
-  facts, impersonation, links, privacy scan, Akismet, off-topic scoring against the post and its
-  approved comments, first-comment lookup), the insert of the comment and its decision, and, because
-  the commenter is a returning one and the comment is clean, publishing it (which bumps the post);
+* Candor, taking ``POST /api/v1/posts/<id>/comments``: by default (``--budget-ms 0``, Akismet slower than
+  the budget) what a comment POST does when the checks are slow: text checks, honeypot, rate facts,
+  impersonation, links, privacy scan, the insert of the comment, its decision and its counts, the
+  enqueue of its remaining checks, and the 202 "checking" answer. ``--budget-ms 5000 --akismet-delay 0``
+  runs the whole pipeline in the request instead (Akismet, the off-topic model, publication);
 * a bare Flask app (``bare_app()`` below) whose endpoint parses the same JSON and inserts one row.
 
 wrk (with a Lua script for the POST) loads them alternately, bare / candor / bare / candor ..., after a
-warm-up of each; the output is every run and the ratio of the medians. Without wrk a Python load
-generator stands in, and the output says so. Every request is a different comment from a different
-address, so the default rate limits apply (Flask-Limiter's in-memory counters, measured as part of the
-request) without holding anything; every comment is from the same returning reader, so all are published.
+warm-up of each; the output is every run and the cost ratio of the medians (bare req/s over comment
+req/s; target <= 2). Without wrk a Python load generator stands in, and the output says so. Every
+request is a different comment from a different address, so the default rate limits apply (in Redis,
+measured as part of the request) without holding anything.
 """
 
 from __future__ import annotations
