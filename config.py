@@ -411,6 +411,9 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "RATELIMIT_STORAGE_URI": env.get("CANDOR_RATELIMIT_STORAGE_URI", "").strip()
         or env.get("REDIS_URL", "").strip()
         or "memory://",
+        # Namespaced by the queue's name, as the page cache and burst counts are: blogs sharing one Redis
+        # keep their own limits.
+        "RATELIMIT_KEY_PREFIX": env.get("CANDOR_JOBS_QUEUE", "").strip() or "candor",
         "MAX_CONTENT_LENGTH": _int(env, "CANDOR_MAX_CONTENT_LENGTH", 1024 * 1024),
         "TIMEZONE": _timezone(env, "CANDOR_TIMEZONE"),
         **_media(env),

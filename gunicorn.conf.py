@@ -25,3 +25,11 @@ max_requests = 10000  # recycle a worker now and then, so a slow leak can never 
 max_requests_jitter = 1000
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = None  # Candor logs each request itself (JSON with CANDOR_LOG_FORMAT=json), with its request id
+
+
+def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn's hook
+    """Before a worker takes connections: compile the SQL and templates of the home page and the newest
+    post (app/web/warmup.py), so the first reader after a restart is not the one who pays for it."""
+    from app.web.warmup import warm_up
+
+    warm_up(worker.wsgi)

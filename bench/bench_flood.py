@@ -20,6 +20,9 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import multiprocessing
+import os
+import shutil
 import statistics
 import sys
 import threading
@@ -103,7 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--commenters", type=int, default=8)
     parser.add_argument("--readers", type=int, default=8)
     parser.add_argument("--akismet-delay", type=float, default=1.0)
-    parser.add_argument("--budget-ms", default="300", help="CANDOR_COMMENT_CHECK_BUDGET_MS")
+    parser.add_argument(
+        "--budget-ms",
+        default="50",
+        help="CANDOR_COMMENT_CHECK_BUDGET_MS: how long a comment POST holds a thread waiting for Akismet",
+    )
     parser.add_argument("--processes", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn process")
     parser.add_argument(
@@ -111,7 +118,41 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="every comment from a first-time writer (held for a moderator: the post page does not change)",
     )
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="let every process use every core (default on 2+ cores: the app server on CPU 0; the job "
+        "worker, this load generator and the local Akismet on CPU 1; PostgreSQL and Redis unpinned)",
+    )
+    parser.add_argument(
+        "--one-server",
+        action="store_true",
+        help="readers and commenters on one app server (default: two, as a reverse proxy that sends comment "
+        "POSTs to their own pool would; the readers' server is the one measured)",
+    )
     args = parser.parse_args(argv)
+    servers = 1 if args.one_server else 2
+    cores = os.cpu_count() or 1
+    pin: dict[str, str] = {}
+    if not args.no_pin and cores >= 2 and shutil.which("taskset"):
+        pin = {"server0": "0", "server1": "1", "worker": "1"}
+        os.sched_setaffinity(0, {1})  # this process: the readers, the commenters and the local Akismet
+    print(
+        f"{cores} cores; "
+        + (
+            "readers' app server pinned to CPU 0; the comments' server, the worker, load generator and"
+            " Akismet to CPU 1"
+            if pin
+            else "nothing pinned"
+        )
+        + f"; load average {os.getloadavg()[0]:.1f}; comments from "
+        + (
+            "first-time writers (held: the page does not change)"
+            if args.new_writers
+            else "returning readers (published: each one changes the page)"
+        ),
+        flush=True,
+    )
 
     with AkismetServer(slow_seconds=args.akismet_delay) as akismet:
         akismet.set_mode("slow")
@@ -125,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
             "CANDOR_COMMENT_MIN_SECONDS": "0",
             "CANDOR_COMMENT_CHECK_BUDGET_MS": args.budget_ms,
         }
-        with Stack(servers=1, workers_per_server=args.processes, threads=args.threads, env=env) as stack:
+        with Stack(
+            servers=servers, workers_per_server=args.processes, threads=args.threads, env=env, pin=pin
+        ) as stack:
             post_id, slug = seed(stack)
             port = stack.ports[0]
             path = f"/posts/{slug}"
@@ -133,17 +176,16 @@ def main(argv: list[str] | None = None) -> int:
                 request(port, "GET", path)
             unloaded = readers(port, path, args.duration, args.readers)
             print(f"unloaded: {unloaded:.1f} req/s on {path}", flush=True)
-            result: dict[str, object] = {}
-
-            def flood_them() -> None:
-                result["accepted"], result["statuses"] = commenters(
-                    port, post_id, args.flood, args.commenters
+            # The commenters in a process of their own: sharing this one's interpreter lock, their
+            # threads would slow the readers' client, and the flood would seem to slow the server.
+            with multiprocessing.get_context("fork").Pool(1) as pool:
+                flood = pool.apply_async(
+                    commenters,
+                    (stack.ports[servers - 1], post_id, args.flood, args.commenters),
+                    {"new_writers": args.new_writers},
                 )
-
-            flood = threading.Thread(target=flood_them)
-            flood.start()
-            loaded = readers(port, path, args.flood, args.readers)
-            flood.join()
+                loaded = readers(port, path, args.flood, args.readers)
+                result = dict(zip(("accepted", "statuses"), flood.get(timeout=args.flood + 60), strict=True))
             accepted: list[int] = result["accepted"]  # type: ignore[assignment]
             print(f"under flood: {loaded:.1f} req/s; answers {result['statuses']}", flush=True)
             waits = verdict_waits(stack, accepted, timeout=30.0)

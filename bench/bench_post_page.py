@@ -92,9 +92,10 @@ def long_body(words: int = 1500, seed: int = 7) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def build_database(directory: Path) -> tuple[str, str, str]:
-    """Migrate and seed a SQLite database; return (url, slug of the page to load, how it was made)."""
-    url = f"sqlite:///{directory / 'candor.sqlite3'}"
+def build_database(directory: Path, url: str | None = None) -> tuple[str, str, str]:
+    """Migrate and seed a database (SQLite in ``directory`` unless ``url`` names an empty one); return
+    (url, slug of the page to load, how it was made)."""
+    url = url or f"sqlite:///{directory / 'candor.sqlite3'}"
     os.environ["SECRET_KEY"] = SECRET
     os.environ["DATABASE_URL"] = url
     os.environ["CANDOR_ENV"] = "development"

@@ -11,22 +11,27 @@ updated once to mark the bulk posts published), then ``VACUUM ANALYZE``d:
 ==========================  ===========  ==========  ==============
 what                        full size    small        ``--scale s``
 ==========================  ===========  ==========  ==============
-posts                       10,000       10           10,000 s
+posts                       10,000       120          10,000 s
 comments                    1,000,000    1,000        1,000,000 s
-  on the hot post           20,000       20           20,000 s
-  held (top-level)          100,000      100          100,000 s
-revisions of one post       1,000        3            1,000 s
+  on the hot post           20,000       440          20,000 s
+  held (top-level)          100,000      120          100,000 s
+  asking staff (needs-reply) every 200th every 7th    every 200th
+revisions of one post       1,000        120          1,000 s
 ==========================  ===========  ==========  ==============
 
+The small database has every list at least two full pages long, so that each page (page 1 and the
+deep page) shows as many rows on both databases: like is compared with like.
+
 Every comment has a ``submit`` decision in the moderation log, every post an audit entry. A quarter
-of the published comments are top-level; the rest reply within their thread. Every 50th thread asks
-staff a question (needs-reply).
+of the published comments are top-level; the rest reply within their thread. Every 200th comment asks
+staff a question (needs-reply; every 7th on the small database).
 
 Each page is requested in-process (Flask test client; the page cache is emptied before every request,
 so every figure is an uncached render) ``--repeat`` times after one warm-up; the median is kept. A "deep"
-page is the page whose cursor names a row ~90 % down its list (the cursor is built from that row, as the
-page before it would have linked it). It prints, per page, the latencies at both sizes and the ratio
-big / small; target: every ratio <= 1.5 (bounded pages cost the same at any size and any depth).
+page is the page whose cursor names a row ~90 % down its list, leaving at least a full page after it
+(the cursor is built from that row, as the page before it would have linked it). It prints, per page,
+the latencies at both sizes and the ratio big / small; target: every ratio <= 1.5 (bounded pages cost
+the same at any size and any depth).
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from app import create_app, cursors, migrate  # noqa: E402
 from app.accounts import services as accounts  # noqa: E402
 from app.accounts.models import Role  # noqa: E402
+from app.comments.models import TALLY_SHARDS  # noqa: E402
 from app.corrections import services as corrections  # noqa: E402
 from app.posts.models import Post, Revision  # noqa: E402
 
@@ -58,16 +64,28 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class Size:
-    def __init__(self, scale: float, *, small: bool = False) -> None:
-        def n(full: int, least: int) -> int:
-            return max(least, int(full * scale))
+    def __init__(self, scale: float) -> None:
+        self.posts = int(10_000 * scale)
+        self.comments = int(1_000_000 * scale)
+        self.hot = int(20_000 * scale)
+        self.held = int(100_000 * scale)
+        self.revisions = int(1_000 * scale)
+        self.reply_every = 200  # every 200th comment asks staff something (needs-reply)
+        self.label = f"scale {scale:g}"
 
-        self.posts = n(10_000, 10)
-        self.comments = n(1_000_000, 1_000)
-        self.hot = n(20_000, 20)
-        self.held = n(100_000, 100)
-        self.revisions = n(1_000, 3)
-        self.label = "small" if small else f"scale {scale:g}"
+    @classmethod
+    def small(cls) -> Size:
+        """1,000 comments, and every list at least two full pages long, so that page 1 and the deep page
+        show as many rows here as on the big database: like is compared with like (a deep page of a list
+        of 10 shows 1 row where the big one shows 50, which measured rendering, not the query)."""
+        size = cls(0.001)
+        size.posts = 120  # home (10 a page), API posts (50)
+        size.hot = 440  # 110 top-level threads: the post page and "more comments" both show 50
+        size.held = 120  # the queue (25), the held API (20)
+        size.revisions = 120  # history (50), corrections (20)
+        size.reply_every = 7  # ~125 waiting for a reply (needs-reply, 50 a page)
+        size.label = "small"
+        return size
 
 
 # --- building ------------------------------------------------------------------------------------------
@@ -179,7 +197,7 @@ def _bulk(conn: Any, size: Size, ids: dict[str, int]) -> None:
         f" CASE WHEN g % 4 = 1 THEN NULL ELSE g - (g - 1) % 4 END, 'Reader ' || g,"
         f" 'reader' || g || '@example.net', '203.0.113.9', 'bench', '', '',"
         f" 'Thanks for this, comment ' || g || '.', '<p>Thanks for this, comment ' || g || '.</p>',"
-        f" 'published', '[]', '[]', '[]', 'ham', (g % 200 = 1), false,"
+        f" 'published', '[]', '[]', '[]', 'ham', (g % {size.reply_every} = 1), false,"
         f" {t0} + g * interval '1 second', {t0} + g * interval '1 second'"
         f" FROM generate_series(1, {published}) g, LATERAL (SELECT g - (g - 1) % 4 AS r) root"
     )
@@ -202,14 +220,16 @@ def _bulk(conn: Any, size: Size, ids: dict[str, int]) -> None:
         "UPDATE posts SET comment_count = n FROM (SELECT post_id, count(*) AS n FROM comments"
         " WHERE status = 'published' GROUP BY post_id) k WHERE k.post_id = posts.id"
     )
+    shard = f"id % {TALLY_SHARDS}"  # app.comments.states: a comment counts in its shard
     run(
-        "INSERT INTO comment_tallies (status, reason, n) SELECT status, '', count(*)"
-        " FROM comments GROUP BY status"
+        f"INSERT INTO comment_tallies (status, reason, shard, n) SELECT status, '', {shard}, count(*)"
+        f" FROM comments GROUP BY status, {shard}"
     )
-    run(
-        f"INSERT INTO comment_tallies (status, reason, n) VALUES ('held', 'akismet:no_key', {held}),"
-        f" ('held', 'first_comment', {held})"
-    )
+    for reason in ("akismet:no_key", "first_comment"):
+        run(
+            f"INSERT INTO comment_tallies (status, reason, shard, n) SELECT 'held', '{reason}', {shard},"
+            f" count(*) FROM comments WHERE status = 'held' GROUP BY {shard}"
+        )
     for table in ("posts", "post_revisions", "approvals", "publications", "comments"):
         run(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
     del m
@@ -230,50 +250,55 @@ def pages(built: dict[str, Any]) -> list[tuple[str, str, bool]]:
 
     deep = 0.9
 
-    def nth(count: int) -> int:
-        """The row ~90 % down a list of ``count``, leaving at least one after it (a page to show)."""
-        return max(min(int(count * deep), count - 1), 1)
+    def nth(count: int, per_page: int) -> int:
+        """The row ~90 % down a list of ``count``, leaving at least a full page after it (the deep page
+        shows as many rows as page 1, on both databases)."""
+        return max(min(int(count * deep), count - per_page - 1), 1)
+
+    def count(sql: str) -> int:
+        return int(row(sql)[0])
 
     home = row(
         "SELECT first_published_at, id FROM posts"
-        f" ORDER BY first_published_at DESC, id DESC OFFSET {nth(size.posts) - 1} LIMIT 1"
+        f" ORDER BY first_published_at DESC, id DESC OFFSET {nth(size.posts, 50) - 1} LIMIT 1"
     )
     hot_roots = size.hot // 4
     thread = row(
         "SELECT created_at, id FROM comments WHERE post_id = 2 AND parent_id IS NULL AND status = 'published'"
-        f" ORDER BY created_at, id OFFSET {nth(hot_roots) - 1} LIMIT 1"
+        f" ORDER BY created_at, id OFFSET {nth(hot_roots, 50) - 1} LIMIT 1"
     )
     hot_comment = row(
         "SELECT created_at, id FROM comments WHERE post_id = 2 AND status = 'published'"
-        f" ORDER BY created_at, id OFFSET {nth(size.hot) - 1} LIMIT 1"
+        f" ORDER BY created_at, id OFFSET {nth(size.hot, 50) - 1} LIMIT 1"
     )
     held = row(
         "SELECT created_at, id FROM comments WHERE status = 'held'"
-        f" ORDER BY created_at, id OFFSET {nth(size.held) - 1} LIMIT 1"
+        f" ORDER BY created_at, id OFFSET {nth(size.held, 25) - 1} LIMIT 1"
     )
     published = row(
         "SELECT created_at, id FROM comments WHERE status = 'published'"
-        f" ORDER BY created_at DESC, id DESC OFFSET {nth(size.comments - size.held) - 1} LIMIT 1"
+        f" ORDER BY created_at DESC, id DESC OFFSET {nth(size.comments - size.held, 25) - 1} LIMIT 1"
     )
     decision = row(
         "SELECT at, id FROM moderation_decisions"
-        f" ORDER BY at DESC, id DESC OFFSET {nth(size.comments) - 1} LIMIT 1"
+        f" ORDER BY at DESC, id DESC OFFSET {nth(size.comments, 50) - 1} LIMIT 1"
     )
     audit = row(
-        f"SELECT at, id FROM audit_entries ORDER BY at DESC, id DESC OFFSET {nth(size.posts) - 1} LIMIT 1"
+        "SELECT at, id FROM audit_entries ORDER BY at DESC, id DESC"
+        f" OFFSET {nth(count('SELECT count(*) FROM audit_entries'), 50) - 1} LIMIT 1"
     )
     history = row(
         "SELECT published_at, id FROM publications WHERE post_id = 1"
-        f" ORDER BY published_at, id OFFSET {nth(size.revisions) - 1} LIMIT 1"
+        f" ORDER BY published_at, id OFFSET {nth(size.revisions, 50) - 1} LIMIT 1"
     )
     correction = row(
         f"SELECT published_at, id FROM publications WHERE post_id = 1 AND id > {size.posts}"
-        f" ORDER BY published_at DESC, id DESC OFFSET {nth(size.revisions - 1) - 1} LIMIT 1"
+        f" ORDER BY published_at DESC, id DESC OFFSET {nth(size.revisions - 1, 20) - 1} LIMIT 1"
     )
+    waiting_where = "WHERE status = 'published' AND needs_reply AND staff_user_id IS NULL"
     waiting = row(
-        "SELECT created_at, id FROM comments"
-        " WHERE status = 'published' AND needs_reply AND staff_user_id IS NULL"
-        f" ORDER BY created_at, id OFFSET {nth(size.comments // 800) - 1} LIMIT 1"
+        f"SELECT created_at, id FROM comments {waiting_where} ORDER BY created_at, id"
+        f" OFFSET {nth(count(f'SELECT count(*) FROM comments {waiting_where}'), 50) - 1} LIMIT 1"
     )
     e = cursors.encode
     return [
@@ -417,7 +442,7 @@ def main() -> None:
     names = {kind: f"candor_bench_scale_{os.getpid()}_{kind}" for kind in ("small", "big")}
     targets: dict[str, Target] = {}
     try:
-        for kind, size in (("small", Size(0.001, small=True)), ("big", Size(args.scale))):
+        for kind, size in (("small", Size.small()), ("big", Size(args.scale))):
             with admin.connect() as conn:
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{names[kind]}"')
                 conn.exec_driver_sql(f'CREATE DATABASE "{names[kind]}"')

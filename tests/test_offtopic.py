@@ -14,19 +14,21 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
 from app import create_app
 from app.accounts.models import User
 from app.clock import utc_now
-from app.comments import learning
+from app.comments import learning, services
 from app.comments.learning import OffTopicExample
 from app.comments.models import Comment, ModerationDecision
+from app.comments.views import pipeline_settings
 from app.moderation.services import moderate
 from app.posts.models import Post
 from app.posts.passages import PostPassage
 from app.spam import embedding
+from app.web.outside import WithinBudget, akismet_checker
 from tests.support.comments import submit
 from tests.support.web import log_in, parse, text_of
 
@@ -119,13 +121,9 @@ def test_a_model_file_with_the_wrong_checksum_is_refused_at_start(
     assert embedding.encoder().encode("hello").shape == (embedding.DIMENSION,)
 
 
-def test_a_worker_with_100000_stored_decisions_reads_a_bounded_number_of_rows(
-    app: Flask, session: Session, make_post: Callable[..., Post], moderator: User
-) -> None:
-    post = make_post()
-    comment = submit(app, session, post, author_email="a@example.net", body="Is a nap in the afternoon bad?")
+def _store_decisions(session: Session, comment: Comment, moderator: User, n: int) -> None:
+    """``n`` moderators' decisions on ``comment``'s post, each with its stored example, in bulk."""
     now = utc_now()
-    n = 100_000
     ids = session.scalars(
         insert(ModerationDecision).returning(ModerationDecision.id, sort_by_parameter_order=True),
         [
@@ -149,7 +147,7 @@ def test_a_worker_with_100000_stored_decisions_reads_a_bounded_number_of_rows(
             {
                 "decision_id": ids[i],
                 "comment_id": comment.id,
-                "post_id": post.id,
+                "post_id": comment.post_id,
                 "on_topic": i % 2 == 0,
                 "filter_on_topic": True,
                 "vector": vector,
@@ -159,6 +157,15 @@ def test_a_worker_with_100000_stored_decisions_reads_a_bounded_number_of_rows(
         ],
     )
     session.commit()
+
+
+def test_a_worker_with_100000_stored_decisions_reads_a_bounded_number_of_rows(
+    app: Flask, session: Session, make_post: Callable[..., Post], moderator: User
+) -> None:
+    post = make_post()
+    comment = submit(app, session, post, author_email="a@example.net", body="Is a nap in the afternoon bad?")
+    n = 100_000
+    _store_decisions(session, comment, moderator, n)
     learning.forget_all()  # a worker that has just started
     knowledge = learning.knowledge(session, post)
     assert knowledge is not None
@@ -171,6 +178,51 @@ def test_a_worker_with_100000_stored_decisions_reads_a_bounded_number_of_rows(
     total, per_post = learning.overruled(session)
     assert total.decided == n and total.passed_but_removed == n // 2
     assert per_post[0][0] == post.id
+
+
+def test_a_new_job_worker_judges_its_first_comment_from_stored_examples_never_replaying_100000(
+    app: Flask, session: Session, make_post: Callable[..., Post], moderator: User
+) -> None:
+    """Issue 15: after a restart the first comment was judged only once the worker had replayed every
+    decision (170 s at 100,000; gunicorn killed it at 30 s). The job that judges a comment answered
+    "checking" reads what was stored, bounded: the post's latest PER_POST examples, the blog's latest
+    BLOG_EXAMPLES, the posts' passages; a fixed number of statements, whatever the history's size."""
+    post = make_post()
+    first = submit(app, session, post, author_email="a@example.net", body="Is a nap in the afternoon bad?")
+    _store_decisions(session, first, moderator, 100_000)
+    with app.test_request_context("/"):
+        checking = services.submit_comment(
+            session,
+            post,
+            services.CommentInput(
+                author_name="Nora Reader",
+                author_email="nora@example.net",
+                body="Does a short nap after lunch help adults sleep at night?",
+                ip="203.0.113.77",
+                permalink=f"http://blog.example.org/posts/{post.slug}",
+            ),
+            actor=None,
+            checker=WithinBudget(akismet_checker(), 0),  # Akismet "too slow": the job judges it
+            settings=pipeline_settings(),
+        )
+    session.commit()
+    assert services.is_checking(checking)
+    learning.forget_all()  # a job worker that has just started
+    statements: list[str] = []
+    engine = app.extensions["candor.engine"]
+    listen = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        app.extensions["candor.tasks"].check_comment.call_local(checking.id)
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    session.expire_all()
+    judged = session.get(Comment, checking.id)
+    assert judged is not None and not services.is_checking(judged)
+    assert judged.relevance_score is not None  # scored by the model, from the stored examples
+    passages = session.query(PostPassage).count()
+    assert learning.rows_read(session) <= learning.BLOG_EXAMPLES + passages
+    assert len(statements) < 60, statements  # a fixed number of statements, no loop over the history
 
 
 @pytest.mark.parametrize(

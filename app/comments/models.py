@@ -12,7 +12,17 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, inspect, text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    inspect,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
@@ -138,23 +148,33 @@ class Comment(ReaderVisible, Base):
         return self.status == CommentStatus.PUBLISHED and state.attrs.html.history.has_changes()
 
 
+TALLY_SHARDS = 16
+"""Rows each count is spread over (a comment counts in shard ``id % TALLY_SHARDS``): comments arriving at
+once update different rows, instead of queueing on one row's lock until each transaction commits."""
+
+
 class CommentTally(Base):
     """How many comments stand in each status, and held ones by each reason: the moderation desk's counts.
 
     Kept exact by app.comments.states (the single writer of a comment's status) in the same flush as the
     change, so the desk never counts a million rows. ``reason`` is "" for a status's total; held comments
-    also count once under each of their reasons.
+    also count once under each of their reasons. Each count is the sum of its ``TALLY_SHARDS`` rows; a
+    comment is always counted in the same shard, so no shard goes below zero.
     """
 
     __tablename__ = "comment_tallies"
-    __table_args__ = (CheckConstraint("n >= 0", name="not_negative"),)
+    __table_args__ = (
+        CheckConstraint("n >= 0", name="not_negative"),
+        CheckConstraint(f"shard >= 0 AND shard < {TALLY_SHARDS}", name="shard_known"),
+    )
 
     status: Mapped[str] = mapped_column(String(16), primary_key=True)
     reason: Mapped[str] = mapped_column(String(100), primary_key=True, default="")
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True, default=0)
     n: Mapped[int] = mapped_column(default=0)
 
     def __repr__(self) -> str:
-        return f"<CommentTally {self.status} {self.reason!r} {self.n}>"
+        return f"<CommentTally {self.status} {self.reason!r} #{self.shard} {self.n}>"
 
 
 class ModerationDecision(AppendOnly, Base):

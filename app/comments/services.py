@@ -171,24 +171,23 @@ def staff_directory(session: Session) -> tuple[list[str], frozenset[str]]:
 
 
 def _facts(
-    session: Session, post: Post, data: CommentInput, now: datetime, burst: int, counter: RedisBurst | None
+    session: Session, data: CommentInput, now: datetime, burst: int, counter: RedisBurst | None
 ) -> pipeline.Facts:
+    """What the checks that always run in the request need; whether the writer is a returning one and
+    the off-topic model's ``knowledge`` are added only once Akismet has answered within the budget
+    (``submit_comment``): otherwise the job looks them up."""
     recent = earlier_comments(session, data.ip, now, pipeline.BURST_WINDOW, burst, counter)
-    returning = (
-        session.scalar(
-            select(Comment.id)
-            .where(
-                Comment.author_email == data.author_email,
-                Comment.status == S.PUBLISHED,
-                Comment.staff_user_id.is_(None),
-            )
-            .limit(1)
-        )
-        is not None
+    return pipeline.Facts(recent_from_ip=recent)
+
+
+def _returning(session: Session, email: str, but: int | None = None) -> bool:
+    """A reader comment from ``email`` (other than comment ``but``) has been published before."""
+    query = select(Comment.id).where(
+        Comment.author_email == email, Comment.status == S.PUBLISHED, Comment.staff_user_id.is_(None)
     )
-    return pipeline.Facts(
-        recent_from_ip=recent, returning_commenter=returning, knowledge=learning.knowledge(session, post)
-    )
+    if but is not None:
+        query = query.where(Comment.id != but)
+    return session.scalar(query.limit(1)) is not None
 
 
 def approved_texts(session: Session, post: Post) -> list[str]:
@@ -253,17 +252,28 @@ def submit_comment(
         referrer=data.referrer,
         permalink=data.permalink,
         is_reply=parent is not None,
-        post=learning.post_context(post, revision, approved_texts(session, post)),
+        post=learning.post_context(post, revision),
         post_modified_at=post.updated_at,
         submitted_at=now,
         links=count_links(data.body),
         honeypot=data.honeypot,
         form_age=data.form_age,
     )
-    facts = _facts(session, post, data, now, settings.burst, burst_counter)
+    facts = _facts(session, data, now, settings.burst, burst_counter)
     local = pipeline.run_local(submission, settings, facts)
     try:
-        outcome = pipeline.run_remote(submission, settings, facts, local, checker)
+        # Akismet first: when it does not answer within the request's budget, nothing else is loaded
+        # (the off-topic model's examples, the post's approved comments); the job does that work.
+        answer = checker.check(pipeline.signals(submission)) if pipeline.needs_akismet(local) else None
+        submission = dataclasses.replace(
+            submission, post=learning.post_context(post, revision, approved_texts(session, post))
+        )
+        facts = dataclasses.replace(
+            facts,
+            returning_commenter=_returning(session, data.author_email),
+            knowledge=learning.knowledge(session, post),
+        )
+        outcome = pipeline.run_remote(submission, settings, facts, local, pipeline.Answered(answer))
     except pipeline.Deferred:
         # Akismet did not answer within the request's budget: stored, held as "checking" (never
         # published unchecked), and finished by the job (``finish_checks``) that the edge enqueues.
@@ -379,19 +389,7 @@ def finish_checks(
     if comment is None or not is_checking(comment):
         return None
     submission = _submission_of(session, comment)
-    returning = (
-        session.scalar(
-            select(Comment.id)
-            .where(
-                Comment.author_email == comment.author_email,
-                Comment.status == S.PUBLISHED,
-                Comment.staff_user_id.is_(None),
-                Comment.id != comment.id,
-            )
-            .limit(1)
-        )
-        is not None
-    )
+    returning = _returning(session, comment.author_email, but=comment.id)
     post = session.get(Post, comment.post_id)
     assert post is not None
     facts = pipeline.Facts(returning_commenter=returning, knowledge=learning.knowledge(session, post))

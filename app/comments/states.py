@@ -8,17 +8,18 @@ the pipeline's new verdict, which must be one the table allows.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import event, func, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from app.clock import utc_now
-from app.comments.models import Action, Comment, CommentStatus, CommentTally
+from app.comments.models import TALLY_SHARDS, Action, Comment, CommentStatus, CommentTally
 from app.errors import InvalidTransition
 from app.posts.models import Post
 
@@ -97,13 +98,16 @@ def move(comment: Comment, action: Action, target: CommentStatus | None = None) 
 #
 # The moderation desk's counts (comment_tallies) and each post's published-comment count
 # (posts.comment_count) change in the same flush as the status they count, whoever wrote it: a comment
-# arriving, ``move`` above, a recheck's new reasons. The hook below compares each new or changed comment
-# with what the database holds for it now (read under a row lock, so a writer that decided on a stale copy
-# still leaves the counts equal to what is stored) and adds the difference with ``n = n + d`` statements,
-# exact however many transactions run at once. Locks are taken in one order (the post's row, then tallies
-# sorted by key), so two writers never wait on each other in a circle.
+# arriving, ``move`` above, a recheck's new reasons. Before the flush, each changed comment's stored status
+# is read under a row lock (so a writer that decided on a stale copy still leaves the counts equal to what
+# is stored); after it (when a new comment has its id, which names its tally shard) the difference is
+# added with ``n = n + d`` statements, exact however many transactions run at once. A comment always
+# counts in shard ``id % TALLY_SHARDS``: comments arriving together update different rows rather than
+# queueing on one row's lock until each commits. Locks are taken in one order (the post's row, then
+# tallies sorted by key), so two writers never wait on each other in a circle.
 
 Tally = tuple[str, str]
+_PENDING = "candor.tallies_pending"
 
 
 def _tallies(status: str | None, reasons: Any) -> Counter[Tally]:
@@ -127,28 +131,39 @@ def _stored(session: Session, comment: Comment) -> tuple[str, list[Any]] | None:
 
 
 @event.listens_for(Session, "before_flush")
-def _keep_counts(session: Session, _ctx: Any, _instances: Any) -> None:
-    tallies: Counter[Tally] = Counter()
-    per_post: Counter[int] = Counter()
+def _read_before(session: Session, _ctx: Any, _instances: Any) -> None:
+    """Each new or recounted comment, with what the database holds for it (None: new), for ``_keep_counts``.
+    Set afresh by every flush, so a flush that failed leaves nothing behind to count twice."""
+    pending: list[tuple[Comment, tuple[str, list[Any]] | None]] = []
     for obj in (*session.new, *session.dirty):
         if not isinstance(obj, Comment):
             continue
         if obj in session.new:
-            before = None
-        else:
-            state = inspect(obj)
-            if not (state.attrs.status.history.has_changes() or state.attrs.reasons.history.has_changes()):
-                continue
-            before = _stored(session, obj)
+            pending.append((obj, None))
+            continue
+        state = inspect(obj)
+        if state.attrs.status.history.has_changes() or state.attrs.reasons.history.has_changes():
+            pending.append((obj, _stored(session, obj)))
+    session.info[_PENDING] = pending
+
+
+@event.listens_for(Session, "after_flush")
+def _keep_counts(session: Session, _ctx: Any) -> None:
+    tallies: Counter[tuple[str, str, int]] = Counter()
+    per_post: Counter[int] = Counter()
+    for obj, before in session.info.pop(_PENDING, []):
         old_status, old_reasons = before if before is not None else (None, [])
-        tallies.update(_tallies(obj.status, obj.reasons))
-        tallies.subtract(_tallies(old_status, old_reasons))
+        shard = obj.id % TALLY_SHARDS
+        for (status, reason), d in _tallies(obj.status, obj.reasons).items():
+            tallies[(status, reason, shard)] += d
+        for (status, reason), d in _tallies(old_status, old_reasons).items():
+            tallies[(status, reason, shard)] -= d
         published = S.PUBLISHED.value
         per_post[obj.post_id] += (obj.status == published) - (old_status == published)
     _apply(session, tallies, per_post)
 
 
-def _apply(session: Session, tallies: Counter[Tally], per_post: Counter[int]) -> None:
+def _apply(session: Session, tallies: Counter[tuple[str, str, int]], per_post: Counter[int]) -> None:
     connection = session.connection()
     for post_id in sorted(p for p, d in per_post.items() if d):
         connection.execute(
@@ -164,28 +179,45 @@ def _apply(session: Session, tallies: Counter[Tally], per_post: Counter[int]) ->
     if not changed:
         return
     dialect = connection.dialect.name
-    make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    upsert = functools.partial(_upsert, connection, pg_insert if dialect == "postgresql" else sqlite_insert)
+    if all(d > 0 for _, d in changed):
+        # A new comment (the usual case): one statement for its status and each of its reasons, its rows in
+        # key order (PostgreSQL takes their locks in that order).
+        upsert(changed)
+        return
     table = CommentTally.__table__
-    for (status, reason), d in changed:
-        if d < 0:
-            # The row exists: this comment was counted when it arrived (or by migration 0020).
-            connection.execute(
-                update(table)
-                .where(table.c.status == status, table.c.reason == reason)
-                .values(n=table.c.n + d)
-            )
+    for (status, reason, shard), d in changed:  # one key at a time, in order: locks in one order
+        if d > 0:
+            upsert([((status, reason, shard), d)])
             continue
-        statement = make_insert(table).values(status=status, reason=reason, n=d)
+        # The row exists: this comment was counted in its shard when it arrived (or by a migration).
         connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=[table.c.status, table.c.reason], set_={"n": table.c.n + statement.excluded.n}
-            )
+            update(table)
+            .where(table.c.status == status, table.c.reason == reason, table.c.shard == shard)
+            .values(n=table.c.n + d)
         )
+
+
+def _upsert(connection: Any, make_insert: Any, rows: list[tuple[tuple[str, str, int], int]]) -> None:
+    table = CommentTally.__table__
+    statement = make_insert(table).values(
+        [{"status": s, "reason": r, "shard": k, "n": d} for (s, r, k), d in rows]
+    )
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.status, table.c.reason, table.c.shard],
+            set_={"n": table.c.n + statement.excluded.n},
+        )
+    )
 
 
 def tally(session: Session) -> dict[Tally, int]:
     """Every count: ``(status, "")`` totals and ``("held", reason)`` per reason."""
     return {
-        (s, r): n
-        for s, r, n in session.execute(select(CommentTally.status, CommentTally.reason, CommentTally.n))
+        (s, r): int(n)
+        for s, r, n in session.execute(
+            select(CommentTally.status, CommentTally.reason, func.sum(CommentTally.n)).group_by(
+                CommentTally.status, CommentTally.reason
+            )
+        )
     }

@@ -97,7 +97,9 @@ def burst_counter() -> RedisBurst | None:
         import redis
 
         client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        prefix = current_app.config.get("REDIS_PREFIX", "candor:") + "burst:"
+        # Namespaced like the page cache and the queue: blogs (or test stacks) sharing a Redis never
+        # count each other's comments.
+        prefix = (current_app.config.get("JOBS_QUEUE") or "candor") + ":burst:"
         counter = current_app.extensions["candor.burst"] = RedisBurst(client, prefix)
     return counter
 

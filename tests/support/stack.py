@@ -72,6 +72,7 @@ class Stack:
         admin_url: str | None = None,
         redis_url: str | None = None,
         log_dir: Path | None = None,
+        pin: dict[str, str] | None = None,
     ) -> None:
         admin = admin_url or os.environ.get("CANDOR_TEST_POSTGRES_URL")
         if not admin:
@@ -87,6 +88,9 @@ class Stack:
         self.job_threads = job_threads  # a job waiting on Akismet holds a thread: rate × latency of them
         self.extra_env = env or {}
         self.log_dir = log_dir or Path(f"/tmp/{self.name}")
+        # CPUs per process ("server0", "server1", "worker" -> "0", "1-3" ...), through taskset: a benchmark
+        # keeps the servers it measures off the cores its own load generator and the worker use.
+        self.pin = pin or {}
         self.ports: list[int] = []
         self.processes: list[subprocess.Popen[bytes]] = []
 
@@ -126,12 +130,17 @@ class Stack:
         from app import migrate
 
         migrate.upgrade(self.database_url)
+        self.spawn_all()
+
+    def spawn_all(self) -> None:
+        """Start the app servers (on the ports they had, if restarted) and the worker; wait until healthy."""
         bin_dir = Path(sys.executable).parent
         env = self.env()
         try:
             for n in range(self.servers):
-                port = free_port()
-                self.ports.append(port)
+                if n == len(self.ports):
+                    self.ports.append(free_port())
+                port = self.ports[n]
                 self._spawn(
                     f"server{n}",
                     [
@@ -160,7 +169,11 @@ class Stack:
             raise
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
-        with (self.log_dir / f"{name}.log").open("wb") as log:  # the child keeps its own copy
+        if name in self.pin:
+            command = ["taskset", "-c", self.pin[name], *command]
+        with (self.log_dir / f"{name}.log").open(
+            "ab"
+        ) as log:  # a restart appends  # the child keeps its own copy
             self.processes.append(
                 subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
             )
@@ -179,7 +192,12 @@ class Stack:
             time.sleep(0.2)
         raise RuntimeError(f"port {port} did not become healthy; logs in {self.log_dir}")
 
-    def stop(self) -> None:
+    def restart(self) -> None:
+        """Stop every app server and the worker (SIGTERM, as a deploy does) and start them again."""
+        self._terminate()
+        self.spawn_all()
+
+    def _terminate(self) -> None:
         for process in self.processes:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
@@ -190,6 +208,9 @@ class Stack:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         self.processes.clear()
+
+    def stop(self) -> None:
+        self._terminate()
         import redis
 
         client = redis.Redis.from_url(self.redis_url)
