@@ -162,18 +162,78 @@ def post_cost(comments: int = 200) -> None:
         app.extensions["candor.engine"].dispose()
 
 
+def rss() -> float:
+    """Resident memory of this process, MB."""
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+
+def worker_memory(url: str, post_id: int, comments: int = 20) -> None:
+    """A worker as gunicorn runs one, in a fresh process (``--worker-memory URL POST_ID``): the app on its
+    database, then the same after ``comments`` comment POSTs (the first loads the model)."""
+    import logging
+
+    from app import create_app
+
+    logging.disable(logging.INFO)
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "COMMENT_RATE_LIMIT": "100000 per minute",
+            "COMMENT_BURST": 100000,
+            "COMMENT_MIN_SECONDS": 0.0,
+        }
+    )
+    client = app.test_client()
+    client.get(f"/api/v1/posts/{post_id}")
+    before = rss()
+    for n in range(comments):
+        answer = client.post(
+            f"/api/v1/posts/{post_id}/comments",
+            json={
+                "author_name": "Bench Reader",
+                "author_email": f"r{n}@example.net",
+                "body": f"Does a short nap in the afternoon count towards the hours of sleep? ({n})",
+            },
+            environ_base={"REMOTE_ADDR": f"10.1.0.{n + 1}"},
+        )
+        assert answer.status_code in (201, 202), answer.get_data(as_text=True)
+    after = rss()
+    print(
+        f"  worker RSS: app ready {before:.0f} MB, after the model loaded and scored {comments} comments "
+        f"{after:.0f} MB ({after - before:+.0f} MB)"
+    )
+    app.extensions["candor.engine"].dispose()
+
+
 def memory() -> None:
-    """Resident memory of this process after the app, then after the model loaded and encoded once."""
-    import re as _re
+    """RSS of a fresh worker process on a database built here (the limit is 200 MB)."""
+    import subprocess
+    import tempfile
 
-    def rss() -> float:
-        status = Path("/proc/self/status").read_text()
-        return int(_re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+    from bench_post_page import build_database
+    from sqlalchemy import create_engine, select
 
-    print(f"\nmemory: RSS now {rss():.0f} MB (app, data set, model loaded)")
+    from app.posts.models import Post
+
+    with tempfile.TemporaryDirectory() as directory:
+        url, slug, _ = build_database(Path(directory))
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            post_id = connection.scalar(select(Post.id).where(Post.slug == slug))
+        engine.dispose()
+        print("\nmemory of a fresh worker process (the limit is 200 MB):", flush=True)
+        subprocess.run([sys.executable, __file__, "--worker-memory", url, str(post_id)], check=True)
 
 
 def main() -> None:
+    if "--worker-memory" in sys.argv:
+        at = sys.argv.index("--worker-memory")
+        worker_memory(sys.argv[at + 1], int(sys.argv[at + 2]))
+        return
+    if "--memory" in sys.argv:
+        memory()
+        return
     if "--post-only" in sys.argv:
         post_cost()
         memory()

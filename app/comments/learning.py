@@ -75,7 +75,9 @@ def learn(session: Session, comment: Comment, decision: ModerationDecision) -> O
         post_id=comment.post_id,
         on_topic=TEACHING[decision.action],
         filter_on_topic=(not held_off_topic) if scored else None,
-        vector=embedding.to_bytes(embedding.encoder().encode(comment.body)),
+        vector=embedding.to_bytes(
+            embedding.encoder().encode(comment.body, max_tokens=embedding.COMMENT_TOKENS)
+        ),
         at=decision.at,
     )
     session.add(example)

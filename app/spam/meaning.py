@@ -241,7 +241,7 @@ def score(
 ) -> Scored:
     """Score ``comment`` (its ``vector`` if the caller has it) on the post of ``context``/``knowledge``."""
     if vector is None:
-        vector = embedding.encoder().encode(comment)
+        vector = embedding.encoder().encode(comment, max_tokens=embedding.COMMENT_TOKENS)
     values, labels = features(comment, vector, knowledge)
     lexicon = relevance.promotional_signals(comment, context)
     parts = [
