@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, LargeBinary, case, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -107,7 +108,7 @@ class _Blog:
 
 _cache: dict[str, _Blog] = {}
 _lock = threading.Lock()
-_engagement: list[object] = []
+_engagement: list[tuple[np.ndarray, np.ndarray]] = []
 _own: dict[tuple[str, int], meaning.PostVectors] = {}  # (database, revision id) -> its passages
 OWN_POSTS = 256
 
@@ -199,13 +200,15 @@ def knowledge(session: Session, post: Post) -> meaning.Knowledge | None:
     examples = [meaning.Example(key, on, embedding.from_bytes(v)) for on, v in here]
     examples += [e for e in blog.examples if e.post_key != key]
     others = [p for pid, p in blog.posts.items() if pid != post.id]
-    return meaning.Knowledge(own, others, examples, _engagement_vectors())
+    engagement, promotion = _phrase_vectors()
+    return meaning.Knowledge(own, others, examples, engagement, promotion)
 
 
-def _engagement_vectors() -> object:
+def _phrase_vectors() -> tuple[np.ndarray, np.ndarray]:
+    """The vectors of meaning.ENGAGEMENT and meaning.PROMOTION, encoded once per process."""
     with _lock:
         if not _engagement:
-            _engagement.append(meaning.engagement_vectors())
+            _engagement.append((meaning.engagement_vectors(), meaning.promotion_vectors()))
         return _engagement[0]
 
 
