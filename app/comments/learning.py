@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, LargeBinary, case, func, select
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, LargeBinary, case, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.clock import utc_now
 from app.comments.models import Action, Comment, ModerationDecision
-from app.db import AppendOnly, Base, intpk
+from app.db import AppendOnly, Base, intpk, on_commit
 from app.posts.models import Post, Revision
 from app.posts.passages import VECTOR_BYTES, PostPassage, vectors_of
 from app.spam import embedding, meaning
@@ -52,6 +52,9 @@ class OffTopicExample(AppendOnly, Base):
     filter_on_topic: Mapped[bool | None] = mapped_column(Boolean)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     at: Mapped[datetime] = mapped_column(default=utc_now)
+    # Moved up by a redaction of the comment, the one UPDATE the table's trigger lets through (migration
+    # 0026): the vector is then the redacted text's. See ``rewrite_redacted``.
+    redaction_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"<OffTopicExample {self.id} comment={self.comment_id} on_topic={self.on_topic}>"
@@ -84,6 +87,36 @@ def learn(session: Session, comment: Comment, decision: ModerationDecision) -> O
     session.add(example)
     session.flush()
     return example
+
+
+def rewrite_redacted(session: Session, comment_id: int, body: str, sequence: int) -> int:
+    """Re-encode the examples of ``comment_id`` from its redacted ``body``; returns how many.
+
+    Called by app.redaction only, within the application of a confirmed redaction whose sequence (for that
+    comment) is ``sequence``: the table's trigger lets the UPDATE through for exactly that. A vector is
+    derived from the words, so the redacted identifier must not live on in it; the process's blog-wide
+    copy is dropped after the commit (other processes keep theirs until they restart)."""
+    ids = list(session.scalars(select(OffTopicExample.id).where(OffTopicExample.comment_id == comment_id)))
+    if not ids:
+        return 0
+    vector = embedding.to_bytes(embedding.encoder().encode(body, max_tokens=embedding.COMMENT_TOKENS))
+    session.execute(
+        update(OffTopicExample)
+        .where(OffTopicExample.id.in_(ids))
+        .values(vector=vector, redaction_count=sequence)
+        .execution_options(synchronize_session=False)
+    )
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, OffTopicExample) and obj.id in ids:
+            session.expire(obj)
+    key = str(session.get_bind().url)
+
+    def forget() -> None:
+        with _lock:
+            _cache.pop(key, None)
+
+    on_commit(session, forget)
+    return len(ids)
 
 
 def _filter_said_off_topic(comment: Comment) -> bool:
