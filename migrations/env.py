@@ -24,12 +24,8 @@ def _url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(
-        url=_url(),
-        target_metadata=target_metadata,
-        literal_binds=True,
-        render_as_batch=_url().startswith("sqlite"),
-    )
+    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True,
+                      render_as_batch=_url().startswith("sqlite"))
     with context.begin_transaction():
         context.run_migrations()
 
@@ -42,13 +38,8 @@ def run_migrations_online() -> None:
             # A batch migration rebuilds tables; with foreign keys on, child rows would go with the parent.
             connection.execute(text("PRAGMA foreign_keys=OFF"))
             connection.commit()
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            render_as_batch=sqlite,
-            compare_type=True,
-            include_name=include_name,
-        )
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=sqlite,
+                          compare_type=True, include_name=include_name)
         with context.begin_transaction():
             context.run_migrations()
         if sqlite:

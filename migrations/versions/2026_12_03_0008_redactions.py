@@ -37,15 +37,15 @@ from alembic import op
 
 from app.db import append_only_ddl, drop_append_only_ddl
 
-revision = "0008"
-down_revision = "0007"
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
-NEW_APPEND_ONLY = ("redactions", "redaction_applications", "redaction_rewrites")
-COPY_TABLES = ("audit_entries", "contact_replies", "moderation_decisions")
-REWRITABLE = (*COPY_TABLES, "post_slugs")
-MARK_LENGTH = len("[redacted: patient identifier]")  # app.redaction.models.MARK; checked by a test
+NEW_APPEND_ONLY = ('redactions', 'redaction_applications', 'redaction_rewrites')
+COPY_TABLES = ('audit_entries', 'contact_replies', 'moderation_decisions')
+REWRITABLE = (*COPY_TABLES, 'post_slugs')
+MARK_LENGTH = len('[redacted: patient identifier]')  # app.redaction.models.MARK; checked by a test
 
 TARGETS = "('post_revisions', 'comments', 'error_reports', 'contact_messages')"
 
@@ -67,16 +67,16 @@ _DIFF_DELETE_ALLOWED = (
 
 # Copies of redacted text: (the columns that must stay as they were, the application the rewrite is for).
 _COPY_RULES = {
-    "audit_entries": (
-        ("id", "at", "actor_id", "action", "post_id", "revision_number"),
-        "a.post_id = OLD.post_id",
+    'audit_entries': (
+        ('id', 'at', 'actor_id', 'action', 'post_id', 'revision_number'),
+        'a.post_id = OLD.post_id',
     ),
-    "contact_replies": (
-        ("id", "message_id", "staff_id", "outbox_id", "at"),
+    'contact_replies': (
+        ('id', 'message_id', 'staff_id', 'outbox_id', 'at'),
         "a.target_table = 'contact_messages' AND a.target_id = OLD.message_id",
     ),
-    "moderation_decisions": (
-        ("id", "comment_id", "moderator_id", "action", "from_status", "to_status", "at"),
+    'moderation_decisions': (
+        ('id', 'comment_id', 'moderator_id', 'action', 'from_status', 'to_status', 'at'),
         "a.target_table = 'comments' AND a.target_id = OLD.comment_id",
     ),
 }
@@ -84,7 +84,7 @@ _COPY_RULES = {
 
 def _copy_update_allowed(table: str, same: str) -> str:
     kept, tied = _COPY_RULES[table]
-    unchanged = " AND ".join(f"NEW.{c} {same} OLD.{c}" for c in kept)
+    unchanged = ' AND '.join(f'NEW.{c} {same} OLD.{c}' for c in kept)
     return (
         f"{unchanged} AND NEW.redaction_count = OLD.redaction_count + 1 "
         "AND EXISTS (SELECT 1 FROM redaction_rewrites w JOIN redaction_applications a ON a.id = w.application_id "
@@ -102,7 +102,7 @@ _SLUG_DELETE_ALLOWED = (
 
 def _copies_ddl(dialect: str) -> list[str]:
     """The narrow doors on the tables that hold copies (see the module's docstring)."""
-    if dialect == "sqlite":
+    if dialect == 'sqlite':
         ddl = []
         for table in COPY_TABLES:
             ddl += [
@@ -152,10 +152,8 @@ def _run(statements: list[str]) -> None:
 
 
 def _guard_ddl(dialect: str) -> list[str]:
-    if dialect == "sqlite":
-        allowed = _REVISION_UPDATE_ALLOWED.format(
-            same="IS", refs_new='NEW."references"', refs_old='OLD."references"'
-        )
+    if dialect == 'sqlite':
+        allowed = _REVISION_UPDATE_ALLOWED.format(same='IS', refs_new='NEW."references"', refs_old='OLD."references"')
         return [
             "CREATE TRIGGER post_revisions_no_update BEFORE UPDATE ON post_revisions "
             f"WHEN NOT ({allowed}) "
@@ -169,7 +167,7 @@ def _guard_ddl(dialect: str) -> list[str]:
             "BEGIN SELECT RAISE(ABORT, 'revision_diffs is append-only: DELETE refused'); END",
         ]
     allowed = _REVISION_UPDATE_ALLOWED.format(
-        same="IS NOT DISTINCT FROM", refs_new='NEW."references"::text', refs_old='OLD."references"::text'
+        same='IS NOT DISTINCT FROM', refs_new='NEW."references"::text', refs_old='OLD."references"::text'
     )
     return [
         "CREATE OR REPLACE FUNCTION candor_guard_revision() RETURNS trigger LANGUAGE plpgsql AS $$ "
@@ -191,129 +189,92 @@ def _guard_ddl(dialect: str) -> list[str]:
 
 def upgrade() -> None:
     dialect = _dialect()
-    op.create_table(
-        "redactions",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("target_table", sa.String(length=32), nullable=False),
-        sa.Column("target_id", sa.Integer(), nullable=False),
-        sa.Column("post_id", sa.Integer(), nullable=True),
-        sa.Column("revision_number", sa.Integer(), nullable=True),
-        sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("requested_by_id", sa.Integer(), nullable=False),
-        sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("spans", sa.JSON(), nullable=False),
-        sa.Column("span_count", sa.Integer(), nullable=False),
-        sa.Column("span_length", sa.Integer(), nullable=False),
-        sa.Column("base_sequence", sa.Integer(), nullable=False),
-        sa.Column("needs_confirmation", sa.Boolean(), nullable=False),
-        sa.CheckConstraint(f"target_table IN {TARGETS}", name=op.f("ck_redactions_target_known")),
-        sa.CheckConstraint("reason <> ''", name=op.f("ck_redactions_reason_given")),
-        sa.CheckConstraint(
-            "span_count >= 1 AND span_length >= span_count", name=op.f("ck_redactions_spans_counted")
-        ),
-        sa.CheckConstraint("base_sequence >= 0", name=op.f("ck_redactions_base_sequence_positive")),
-        sa.ForeignKeyConstraint(["post_id"], ["posts.id"], name=op.f("fk_redactions_post_id_posts")),
-        sa.ForeignKeyConstraint(
-            ["requested_by_id"], ["users.id"], name=op.f("fk_redactions_requested_by_id_users")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_redactions")),
-        sa.UniqueConstraint(
-            "id",
-            "target_table",
-            "target_id",
-            "requested_by_id",
-            "needs_confirmation",
-            name="uq_redactions_request",
-        ),
+    op.create_table('redactions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('target_table', sa.String(length=32), nullable=False),
+    sa.Column('target_id', sa.Integer(), nullable=False),
+    sa.Column('post_id', sa.Integer(), nullable=True),
+    sa.Column('revision_number', sa.Integer(), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('requested_by_id', sa.Integer(), nullable=False),
+    sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('spans', sa.JSON(), nullable=False),
+    sa.Column('span_count', sa.Integer(), nullable=False),
+    sa.Column('span_length', sa.Integer(), nullable=False),
+    sa.Column('base_sequence', sa.Integer(), nullable=False),
+    sa.Column('needs_confirmation', sa.Boolean(), nullable=False),
+    sa.CheckConstraint(f"target_table IN {TARGETS}", name=op.f('ck_redactions_target_known')),
+    sa.CheckConstraint("reason <> ''", name=op.f('ck_redactions_reason_given')),
+    sa.CheckConstraint('span_count >= 1 AND span_length >= span_count', name=op.f('ck_redactions_spans_counted')),
+    sa.CheckConstraint('base_sequence >= 0', name=op.f('ck_redactions_base_sequence_positive')),
+    sa.ForeignKeyConstraint(['post_id'], ['posts.id'], name=op.f('fk_redactions_post_id_posts')),
+    sa.ForeignKeyConstraint(['requested_by_id'], ['users.id'], name=op.f('fk_redactions_requested_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_redactions')),
+    sa.UniqueConstraint('id', 'target_table', 'target_id', 'requested_by_id', 'needs_confirmation',
+                        name='uq_redactions_request')
     )
-    with op.batch_alter_table("redactions", schema=None) as batch_op:
-        batch_op.create_index("ix_redactions_target", ["target_table", "target_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_redactions_post_id"), ["post_id"], unique=False)
+    with op.batch_alter_table('redactions', schema=None) as batch_op:
+        batch_op.create_index('ix_redactions_target', ['target_table', 'target_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_redactions_post_id'), ['post_id'], unique=False)
 
-    op.create_table(
-        "redaction_applications",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("redaction_id", sa.Integer(), nullable=False),
-        sa.Column("target_table", sa.String(length=32), nullable=False),
-        sa.Column("target_id", sa.Integer(), nullable=False),
-        sa.Column("requested_by_id", sa.Integer(), nullable=False),
-        sa.Column("needs_confirmation", sa.Boolean(), nullable=False),
-        sa.Column("applied_by_id", sa.Integer(), nullable=False),
-        sa.Column("sequence", sa.Integer(), nullable=False),
-        sa.Column("post_id", sa.Integer(), nullable=True),
-        sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(
-            "NOT needs_confirmation OR applied_by_id <> requested_by_id",
-            name=op.f("ck_redaction_applications_four_eyes"),
-        ),
-        sa.CheckConstraint("sequence >= 1", name=op.f("ck_redaction_applications_sequence_positive")),
-        sa.ForeignKeyConstraint(
-            ["applied_by_id"], ["users.id"], name=op.f("fk_redaction_applications_applied_by_id_users")
-        ),
-        sa.ForeignKeyConstraint(
-            ["post_id"], ["posts.id"], name=op.f("fk_redaction_applications_post_id_posts")
-        ),
-        sa.ForeignKeyConstraint(
-            ["redaction_id", "target_table", "target_id", "requested_by_id", "needs_confirmation"],
-            [
-                "redactions.id",
-                "redactions.target_table",
-                "redactions.target_id",
-                "redactions.requested_by_id",
-                "redactions.needs_confirmation",
-            ],
-            name="fk_redaction_applications_request",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_redaction_applications")),
-        sa.UniqueConstraint("redaction_id", name=op.f("uq_redaction_applications_redaction_id")),
-        sa.UniqueConstraint(
-            "target_table", "target_id", "sequence", name="uq_redaction_applications_sequence"
-        ),
+    op.create_table('redaction_applications',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('redaction_id', sa.Integer(), nullable=False),
+    sa.Column('target_table', sa.String(length=32), nullable=False),
+    sa.Column('target_id', sa.Integer(), nullable=False),
+    sa.Column('requested_by_id', sa.Integer(), nullable=False),
+    sa.Column('needs_confirmation', sa.Boolean(), nullable=False),
+    sa.Column('applied_by_id', sa.Integer(), nullable=False),
+    sa.Column('sequence', sa.Integer(), nullable=False),
+    sa.Column('post_id', sa.Integer(), nullable=True),
+    sa.Column('applied_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('NOT needs_confirmation OR applied_by_id <> requested_by_id',
+                       name=op.f('ck_redaction_applications_four_eyes')),
+    sa.CheckConstraint('sequence >= 1', name=op.f('ck_redaction_applications_sequence_positive')),
+    sa.ForeignKeyConstraint(['applied_by_id'], ['users.id'], name=op.f('fk_redaction_applications_applied_by_id_users')),
+    sa.ForeignKeyConstraint(['post_id'], ['posts.id'], name=op.f('fk_redaction_applications_post_id_posts')),
+    sa.ForeignKeyConstraint(['redaction_id', 'target_table', 'target_id', 'requested_by_id', 'needs_confirmation'],
+                            ['redactions.id', 'redactions.target_table', 'redactions.target_id',
+                             'redactions.requested_by_id', 'redactions.needs_confirmation'],
+                            name='fk_redaction_applications_request'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_redaction_applications')),
+    sa.UniqueConstraint('redaction_id', name=op.f('uq_redaction_applications_redaction_id')),
+    sa.UniqueConstraint('target_table', 'target_id', 'sequence', name='uq_redaction_applications_sequence')
     )
-    with op.batch_alter_table("redaction_applications", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_redaction_applications_post_id"), ["post_id"], unique=False)
+    with op.batch_alter_table('redaction_applications', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_redaction_applications_post_id'), ['post_id'], unique=False)
 
-    for table in ("post_revisions", "revision_diffs"):
+    for table in ('post_revisions', 'revision_diffs'):
         _run(drop_append_only_ddl(dialect, table))
-    with op.batch_alter_table("post_revisions", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("redaction_count", sa.Integer(), nullable=False, server_default="0"))
-        batch_op.create_check_constraint(
-            op.f("ck_post_revisions_redaction_count_positive"), "redaction_count >= 0"
-        )
-    with op.batch_alter_table("revision_diffs", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("from_redactions", sa.Integer(), nullable=False, server_default="0"))
-        batch_op.add_column(sa.Column("to_redactions", sa.Integer(), nullable=False, server_default="0"))
+    with op.batch_alter_table('post_revisions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('redaction_count', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.create_check_constraint(op.f('ck_post_revisions_redaction_count_positive'), 'redaction_count >= 0')
+    with op.batch_alter_table('revision_diffs', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('from_redactions', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('to_redactions', sa.Integer(), nullable=False, server_default='0'))
     _run(_guard_ddl(dialect))
 
-    op.create_table(
-        "redaction_rewrites",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("application_id", sa.Integer(), nullable=False),
-        sa.Column("table_name", sa.String(length=32), nullable=False),
-        sa.Column("row_id", sa.Integer(), nullable=False),
-        sa.Column("sequence", sa.Integer(), nullable=False),
-        sa.CheckConstraint(f"table_name IN {REWRITABLE!r}", name=op.f("ck_redaction_rewrites_table_known")),
-        sa.CheckConstraint("sequence >= 1", name=op.f("ck_redaction_rewrites_sequence_positive")),
-        sa.ForeignKeyConstraint(
-            ["application_id"],
-            ["redaction_applications.id"],
-            name=op.f("fk_redaction_rewrites_application_id_redaction_applications"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_redaction_rewrites")),
-        sa.UniqueConstraint("table_name", "row_id", "sequence", name="uq_redaction_rewrites_row_sequence"),
+    op.create_table('redaction_rewrites',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('application_id', sa.Integer(), nullable=False),
+    sa.Column('table_name', sa.String(length=32), nullable=False),
+    sa.Column('row_id', sa.Integer(), nullable=False),
+    sa.Column('sequence', sa.Integer(), nullable=False),
+    sa.CheckConstraint(f"table_name IN {REWRITABLE!r}", name=op.f('ck_redaction_rewrites_table_known')),
+    sa.CheckConstraint('sequence >= 1', name=op.f('ck_redaction_rewrites_sequence_positive')),
+    sa.ForeignKeyConstraint(['application_id'], ['redaction_applications.id'],
+                            name=op.f('fk_redaction_rewrites_application_id_redaction_applications')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_redaction_rewrites')),
+    sa.UniqueConstraint('table_name', 'row_id', 'sequence', name='uq_redaction_rewrites_row_sequence')
     )
-    with op.batch_alter_table("redaction_rewrites", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_redaction_rewrites_application_id"), ["application_id"], unique=False
-        )
+    with op.batch_alter_table('redaction_rewrites', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_redaction_rewrites_application_id'), ['application_id'], unique=False)
 
     for table in REWRITABLE:
         _run(drop_append_only_ddl(dialect, table))
     for table in COPY_TABLES:
         with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.add_column(
-                sa.Column("redaction_count", sa.Integer(), nullable=False, server_default="0")
-            )
+            batch_op.add_column(sa.Column('redaction_count', sa.Integer(), nullable=False, server_default='0'))
     _run(_copies_ddl(dialect))
 
     for table in NEW_APPEND_ONLY:
@@ -326,35 +287,35 @@ def downgrade() -> None:
         _run(drop_append_only_ddl(dialect, table))
     for table in REWRITABLE:
         _run(drop_append_only_ddl(dialect, table))
-        if dialect != "sqlite":
-            op.execute(f"DROP FUNCTION IF EXISTS candor_guard_{table}()")
+        if dialect != 'sqlite':
+            op.execute(f'DROP FUNCTION IF EXISTS candor_guard_{table}()')
     for table in COPY_TABLES:
         with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column("redaction_count")
+            batch_op.drop_column('redaction_count')
     for table in REWRITABLE:
         _run(append_only_ddl(dialect, table))
-    with op.batch_alter_table("redaction_rewrites", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_redaction_rewrites_application_id"))
-    op.drop_table("redaction_rewrites")
+    with op.batch_alter_table('redaction_rewrites', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_redaction_rewrites_application_id'))
+    op.drop_table('redaction_rewrites')
 
-    for table in ("post_revisions", "revision_diffs"):
+    for table in ('post_revisions', 'revision_diffs'):
         _run(drop_append_only_ddl(dialect, table))
-    if dialect != "sqlite":
-        op.execute("DROP FUNCTION IF EXISTS candor_guard_revision()")
-        op.execute("DROP FUNCTION IF EXISTS candor_guard_diff()")
-    with op.batch_alter_table("revision_diffs", schema=None) as batch_op:
-        batch_op.drop_column("to_redactions")
-        batch_op.drop_column("from_redactions")
-    with op.batch_alter_table("post_revisions", schema=None) as batch_op:
-        batch_op.drop_constraint(op.f("ck_post_revisions_redaction_count_positive"), type_="check")
-        batch_op.drop_column("redaction_count")
-    for table in ("post_revisions", "revision_diffs"):
+    if dialect != 'sqlite':
+        op.execute('DROP FUNCTION IF EXISTS candor_guard_revision()')
+        op.execute('DROP FUNCTION IF EXISTS candor_guard_diff()')
+    with op.batch_alter_table('revision_diffs', schema=None) as batch_op:
+        batch_op.drop_column('to_redactions')
+        batch_op.drop_column('from_redactions')
+    with op.batch_alter_table('post_revisions', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_post_revisions_redaction_count_positive'), type_='check')
+        batch_op.drop_column('redaction_count')
+    for table in ('post_revisions', 'revision_diffs'):
         _run(append_only_ddl(dialect, table))
 
-    with op.batch_alter_table("redaction_applications", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_redaction_applications_post_id"))
-    op.drop_table("redaction_applications")
-    with op.batch_alter_table("redactions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_redactions_post_id"))
-        batch_op.drop_index("ix_redactions_target")
-    op.drop_table("redactions")
+    with op.batch_alter_table('redaction_applications', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_redaction_applications_post_id'))
+    op.drop_table('redaction_applications')
+    with op.batch_alter_table('redactions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_redactions_post_id'))
+        batch_op.drop_index('ix_redactions_target')
+    op.drop_table('redactions')

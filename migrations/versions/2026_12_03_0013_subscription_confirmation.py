@@ -13,17 +13,17 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("comment_subscriptions", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('comment_subscriptions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("comment_subscriptions", schema=None) as batch_op:
-        batch_op.drop_column("confirmed_at")
+    with op.batch_alter_table('comment_subscriptions', schema=None) as batch_op:
+        batch_op.drop_column('confirmed_at')

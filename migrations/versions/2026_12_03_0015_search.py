@@ -24,53 +24,42 @@ from app.search.ddl import create_index_ddl, drop_index_ddl
 def _clean(value: str) -> str:
     return value.replace("\ue000", " ").replace("\ue001", " ")
 
-
-revision = "0015"
-down_revision = "0014"
+revision = '0015'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "search_documents",
-        sa.Column("post_id", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("title", sa.Text(), nullable=False),
-        sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("topics", sa.Text(), nullable=False),
-        sa.Column("authors", sa.Text(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["post_id"], ["posts.id"], name=op.f("fk_search_documents_post_id_posts")),
-        sa.PrimaryKeyConstraint("post_id", name=op.f("pk_search_documents")),
+    op.create_table('search_documents',
+    sa.Column('post_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('title', sa.Text(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('topics', sa.Text(), nullable=False),
+    sa.Column('authors', sa.Text(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['post_id'], ['posts.id'], name=op.f('fk_search_documents_post_id_posts')),
+    sa.PrimaryKeyConstraint('post_id', name=op.f('pk_search_documents'))
     )
     for statement in create_index_ddl(op.get_bind().dialect.name):
         op.execute(statement)
     # Index what is public already (no post had topics before 0014). The triggers fill FTS5 on SQLite.
     bind = op.get_bind()
-    rows = bind.execute(
-        sa.text(
-            "SELECT p.id, r.title, r.html, u.name FROM posts p "
-            "JOIN post_revisions r ON r.id = p.published_revision_id JOIN users u ON u.id = p.author_id"
-        )
-    ).all()
+    rows = bind.execute(sa.text(
+        "SELECT p.id, r.title, r.html, u.name FROM posts p "
+        "JOIN post_revisions r ON r.id = p.published_revision_id JOIN users u ON u.id = p.author_id"
+    )).all()
     now = datetime.now(UTC)
     for post_id, title, html, author in rows:
         bind.execute(
-            sa.text(
-                "INSERT INTO search_documents (post_id, title, body, topics, authors, updated_at) "
-                "VALUES (:id, :title, :body, '', :author, :now)"
-            ),
-            {
-                "id": post_id,
-                "title": _clean(title),
-                "body": _clean(plain_text(html)),
-                "author": _clean(author),
-                "now": now,
-            },
+            sa.text("INSERT INTO search_documents (post_id, title, body, topics, authors, updated_at) "
+                    "VALUES (:id, :title, :body, '', :author, :now)"),
+            {"id": post_id, "title": _clean(title), "body": _clean(plain_text(html)), "author": _clean(author),
+             "now": now},
         )
 
 
 def downgrade() -> None:
     for statement in drop_index_ddl(op.get_bind().dialect.name):
         op.execute(statement)
-    op.drop_table("search_documents")
+    op.drop_table('search_documents')
