@@ -137,6 +137,16 @@ class _Blog:
     posts: dict[int, meaning.PostVectors] = field(default_factory=dict)
     passages_through: int = 0
     rows_read: int = 0  # for tests: how many rows this process ever read into the cache
+    stacked_examples: meaning.Examples | None = None  # ``examples`` as one matrix, until they change
+    stacked_posts: meaning.Posts | None = None  # ``posts`` as one matrix, until they change
+
+    def stacked(self) -> tuple[meaning.Examples, meaning.Posts]:
+        """The examples and posts stacked for one matrix product each (built again only after a change)."""
+        if self.stacked_examples is None:
+            self.stacked_examples = meaning.Examples.of(self.examples)
+        if self.stacked_posts is None:
+            self.stacked_posts = meaning.Posts.of(list(self.posts.values()))
+        return self.stacked_examples, self.stacked_posts
 
 
 _cache: dict[str, _Blog] = {}
@@ -172,6 +182,7 @@ def _blog(session: Session) -> _Blog:
             )
             del blog.examples[:-BLOG_EXAMPLES]
             blog.examples_through = newest
+            blog.stacked_examples = None
         _read_passages(session, blog)
         return blog
 
@@ -205,6 +216,7 @@ def _read_passages(session: Session, blog: _Blog) -> None:
     for stale in sorted(blog.posts)[:-OTHER_POSTS]:
         del blog.posts[stale]
     blog.passages_through = newest
+    blog.stacked_posts = None
 
 
 def knowledge(session: Session, post: Post) -> meaning.Knowledge | None:
@@ -223,6 +235,8 @@ def knowledge(session: Session, post: Post) -> meaning.Knowledge | None:
             while len(_own) > OWN_POSTS:
                 del _own[next(iter(_own))]
     blog = _blog(session)
+    with _lock:
+        stacked_examples, stacked_posts = blog.stacked()
     here = session.execute(
         select(OffTopicExample.on_topic, OffTopicExample.vector)
         .where(OffTopicExample.post_id == post.id)
@@ -231,10 +245,11 @@ def knowledge(session: Session, post: Post) -> meaning.Knowledge | None:
     ).all()
     key = str(post.id)
     examples = [meaning.Example(key, on, embedding.from_bytes(v)) for on, v in here]
-    examples += [e for e in blog.examples if e.post_key != key]
-    others = [p for pid, p in blog.posts.items() if pid != post.id]
     engagement, promotion = _phrase_vectors()
-    return meaning.Knowledge(own, others, examples, engagement, promotion)
+    # The blog-wide rows of this post are left out by the scorer (``examples`` has them, fresher).
+    return meaning.Knowledge(
+        own, (), examples, engagement, promotion, blog=stacked_examples, others=stacked_posts
+    )
 
 
 def _phrase_vectors() -> tuple[np.ndarray, np.ndarray]:

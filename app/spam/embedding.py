@@ -112,6 +112,7 @@ class Encoder:
             str(model), sess_options=session_options(ort), providers=["CPUExecutionProvider"]
         )
         self.inputs = {i.name for i in self.session.get_inputs()}
+        single_threaded_blas()
         release_freed_memory()
 
     def encode(self, text: str, *, max_tokens: int = MAX_TOKENS) -> Vector:
@@ -154,6 +155,18 @@ def session_options(ort: Any) -> Any:
     options.enable_mem_pattern = False
     options.log_severity_level = 3
     return options
+
+
+def single_threaded_blas() -> None:
+    """numpy's BLAS (OpenBLAS) on one thread in this process, from the model's load on.
+
+    The scorer multiplies a comment's vector by a few thousand stored ones: tiny products, where
+    OpenBLAS's threads cost more than they save, and on a busy machine far more (measured: 8 ms a product
+    with its threads, under 2 ms without, two cores and other workers busy). The workers already use every
+    core; like onnxruntime above, the process does its arithmetic on one thread."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def release_freed_memory() -> None:

@@ -118,14 +118,89 @@ class Example:
 
 
 @dataclass(frozen=True)
+class Examples:
+    """Decided comments stacked once: one matrix product scores a comment against all of them."""
+
+    matrix: np.ndarray
+    on_topic: np.ndarray  # bool, one per row
+    post_keys: np.ndarray  # str, one per row
+
+    @classmethod
+    def of(cls, examples: Sequence[Example]) -> Examples:
+        if not examples:
+            return cls(np.zeros((0, embedding.DIMENSION), np.float32), np.zeros(0, bool), np.zeros(0, str))
+        return cls(
+            np.stack([e.vector for e in examples]),
+            np.array([e.on_topic for e in examples], dtype=bool),
+            np.array([e.post_key for e in examples]),
+        )
+
+
+@dataclass(frozen=True)
+class Posts:
+    """Posts' passages stacked once, with the post each row belongs to (rows of one post adjacent)."""
+
+    matrix: np.ndarray
+    starts: np.ndarray  # index of each post's first row
+    keys: tuple[str, ...]
+    titles: tuple[str, ...]
+
+    @classmethod
+    def of(cls, posts: Sequence[PostVectors]) -> Posts:
+        kept = [p for p in posts if p.passages]
+        if not kept:
+            return cls(np.zeros((0, embedding.DIMENSION), np.float32), np.zeros(0, np.intp), (), ())
+        sizes = [len(p.passages) for p in kept]
+        return cls(
+            np.vstack([p.matrix for p in kept]),
+            np.cumsum([0, *sizes[:-1]]).astype(np.intp),
+            tuple(p.key for p in kept),
+            tuple(p.title for p in kept),
+        )
+
+    def closest(self, vector: np.ndarray, but: str) -> tuple[float, str] | None:
+        """The highest cosine with any passage of a post other than ``but``, and that post's title."""
+        if not len(self.matrix):
+            return None
+        best = np.maximum.reduceat(self.matrix @ vector, self.starts)
+        for i in np.argsort(-best):
+            if self.keys[int(i)] != but:
+                return float(best[int(i)]), self.titles[int(i)]
+        return None
+
+
+@dataclass(frozen=True)
 class Knowledge:
-    """What the scorer compares a comment with, loaded by the caller (bounded: see app.comments.learning)."""
+    """What the scorer compares a comment with, loaded by the caller (bounded: see app.comments.learning).
+
+    ``examples`` are decided comments as a list (a post's own, read per comment); ``blog`` the same kind
+    stacked once per process (app.comments.learning keeps it), its rows of this post ignored (the list
+    has those, fresher). ``others`` stacks ``other_posts`` once, where the caller can keep it."""
 
     post: PostVectors
     other_posts: Sequence[PostVectors] = ()
     examples: Sequence[Example] = ()
     engagement: np.ndarray | None = None  # vectors of ENGAGEMENT, from ``engagement_vectors``
     promotion: np.ndarray | None = None  # vectors of PROMOTION, from ``promotion_vectors``
+    blog: Examples | None = None
+    others: Posts | None = None
+
+    def decided(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(cosines, on_topic, post_keys) of every decided comment known, each counted once."""
+        parts = [Examples.of(self.examples)]
+        if self.blog is not None and len(self.blog.matrix):
+            parts.append(self.blog)
+        sims, on, keys = [], [], []
+        for i, part in enumerate(parts):
+            keep = slice(None) if i == 0 else part.post_keys != self.post.key
+            sims.append((part.matrix @ vector)[keep])
+            on.append(part.on_topic[keep])
+            keys.append(part.post_keys[keep])
+        return np.concatenate(sims), np.concatenate(on), np.concatenate(keys)
+
+    def other_closest(self, vector: np.ndarray) -> tuple[float, str] | None:
+        posts = self.others if self.others is not None else Posts.of(self.other_posts)
+        return posts.closest(vector, self.post.key)
 
 
 @dataclass(frozen=True)
@@ -187,13 +262,11 @@ def promotion_vectors() -> np.ndarray:
     return embedding.encoder().encode_many(list(PROMOTION))
 
 
-def _here(vector: np.ndarray, knowledge: Knowledge) -> tuple[float, str]:
+def _here(sims: np.ndarray, on_topic: np.ndarray, mine: np.ndarray) -> tuple[float, str]:
     """Net vote in [-1, 1] of the nearest decided comments on this post similar enough to say something."""
-    key = knowledge.post.key
-    mine = [e for e in knowledge.examples if e.post_key == key]
-    if not mine:
+    if not mine.any():
         return 0.0, ""
-    sims = np.stack([e.vector for e in mine]) @ vector
+    sims, on_topic = sims[mine], on_topic[mine]
     order = np.argsort(-sims)[:NEIGHBOURS]
     vote = weight = 0.0
     on = off = 0
@@ -202,10 +275,10 @@ def _here(vector: np.ndarray, knowledge: Knowledge) -> tuple[float, str]:
         if sim < NEIGHBOUR_FLOOR:
             break
         w = (sim - NEIGHBOUR_FLOOR) / (1 - NEIGHBOUR_FLOOR)
-        vote += w if mine[int(i)].on_topic else -w
+        vote += w if on_topic[i] else -w
         weight += w
-        on += mine[int(i)].on_topic
-        off += not mine[int(i)].on_topic
+        on += bool(on_topic[i])
+        off += not on_topic[i]
     if weight == 0:
         return 0.0, ""
     best = float(sims[order[0]])
@@ -214,26 +287,21 @@ def _here(vector: np.ndarray, knowledge: Knowledge) -> tuple[float, str]:
     ), f"like {on} approved and {off} off-topic comment(s) here (nearest {best:.2f})"
 
 
-def _like(vector: np.ndarray, knowledge: Knowledge) -> tuple[float, float, str, str]:
+def _like(sims: np.ndarray, on_topic: np.ndarray, mine: np.ndarray) -> tuple[float, float, str, str]:
     """Mean cosine with the LIKE nearest off-topic decisions (any post) and approvals on other posts.
 
     An approval elsewhere says "comments like this are real questions about a post"; an off-topic
     decision anywhere says "this kind of remark belongs on no post" (a roofer, last night's match)."""
-    if not knowledge.examples:
-        return 0.0, 0.0, "", ""
-    key = knowledge.post.key
-    sims = np.stack([e.vector for e in knowledge.examples]) @ vector
-    off = np.array([not e.on_topic for e in knowledge.examples])
-    elsewhere = np.array([e.post_key != key for e in knowledge.examples])
 
     def mean_top(values: np.ndarray) -> float:
-        top = np.sort(values)[::-1][:LIKE]
-        return float(np.sum(np.maximum(top, 0.0))) / LIKE
+        if len(values) > LIKE:
+            values = np.partition(values, len(values) - LIKE)[-LIKE:]
+        return float(np.sum(np.maximum(values, 0.0))) / LIKE
 
-    off_like = mean_top(sims[off])
-    on_like = mean_top(sims[~off & elsewhere])
+    off, approved_elsewhere = ~on_topic, on_topic & ~mine
+    off_like, on_like = mean_top(sims[off]), mean_top(sims[approved_elsewhere])
     off_label = f"like comments removed as off-topic, {off_like:.2f}" if off.any() else ""
-    on_label = f"like comments approved on other posts, {on_like:.2f}" if (~off & elsewhere).any() else ""
+    on_label = f"like comments approved on other posts, {on_like:.2f}" if approved_elsewhere.any() else ""
     return off_like, on_like, off_label, on_label
 
 
@@ -257,23 +325,21 @@ def features(
     if knowledge.promotion is not None and len(knowledge.promotion):
         promotion = float(np.max(knowledge.promotion @ vector))
         labels["promotion"] = f"reads as advertising, {promotion:.2f}"
-    other: float | None = None  # no other post: nothing to measure a margin against (it counts 0)
-    for post in knowledge.other_posts:
-        matrix = post.matrix
-        if not len(matrix) or post.key == knowledge.post.key:
-            continue
-        sim = float(np.max(matrix @ vector))
-        if other is None or sim > other:
-            other = sim
-            labels["margin"] = f"closer to the post '{post.title}', {sim:.2f}"
-    if other is None:
+    closest = knowledge.other_closest(vector)
+    if closest is None:  # no other post: nothing to measure a margin against (it counts 0)
         other = post_sim
-    elif other <= post_sim and "post" in labels:
-        labels["margin"] = f"nearer this post than any other (by {post_sim - other:.2f})"
-    here, label = _here(vector, knowledge)
+    else:
+        other, title = closest
+        if other > post_sim:
+            labels["margin"] = f"closer to the post '{title}', {other:.2f}"
+        elif "post" in labels:
+            labels["margin"] = f"nearer this post than any other (by {post_sim - other:.2f})"
+    sims, on_topic, keys = knowledge.decided(vector)
+    mine = keys == knowledge.post.key
+    here, label = _here(sims, on_topic, mine)
     if label:
         labels["here"] = label
-    off_like, on_like, off_label, on_label = _like(vector, knowledge)
+    off_like, on_like, off_label, on_label = _like(sims, on_topic, mine)
     labels["off_like"], labels["on_like"] = off_label, on_label
     terms = relevance.terms(comment)
     engaged = sum(t.engagement for t in terms) / len(terms) if terms else 0.0
