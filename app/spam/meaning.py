@@ -30,21 +30,21 @@ import numpy as np
 
 from app.spam import embedding, relevance
 
-THRESHOLD = 0.45
+THRESHOLD = 0.4
 """Scores below this are held as off-topic (the ``OFFTOPIC_THRESHOLD`` setting, in percent, overrides it).
 Chosen on the tuning posts (bench/bench_offtopic.py --fit) by a rule fixed before looking at the test
 posts: the highest recall there whose precision is at least 0.9."""
 
 # Weights of the logistic score, fitted on the tuning posts (bench/bench_offtopic.py --fit), raw units.
-BIAS = 1.43
-W_POST = 6.16  # cosine with the closest passage of this post (title, section, topic)
-W_MARGIN = 8.18  # that cosine minus the closest passage of any other post (negative: another subject)
-W_GENERIC = 3.64  # cosine with generic engagement, above GENERIC_FLOOR
-W_ENGAGED = 1.53  # share of the comment's words that are generic engagement (the lexicon's list)
-W_LEXICON = 0.79  # the lexicon's promotional signals (already negative)
-W_OFF_LIKE = -10.64  # mean cosine with the 3 nearest comments moderators removed as off-topic (any post)
-W_ON_LIKE = 8.91  # mean cosine with the 3 nearest comments moderators approved on other posts
-W_PROMOTION = -3.81  # cosine with advertising
+BIAS = 1.39
+W_POST = 5.56  # cosine with the closest passage of this post (title, section, topic)
+W_MARGIN = 8.2  # that cosine minus the closest passage of any other post (negative: another subject)
+W_GENERIC = 4.77  # cosine with generic engagement, above GENERIC_FLOOR
+W_ENGAGED = 2.3  # share of the comment's words that are generic engagement (the lexicon's list)
+W_LEXICON = 1.07  # the lexicon's promotional signals (already negative)
+W_OFF_LIKE = -4.48  # mean cosine with the 3 nearest comments moderators removed as off-topic (any post)
+W_ON_LIKE = 4.18  # mean cosine with the 3 nearest comments moderators approved on other posts
+W_PROMOTION = -5.68  # cosine with advertising
 W_HERE = 3.66  # net vote of the nearest decided comments on this post (none in the labelled set: set by hand)
 GENERIC_FLOOR = 0.25
 LIKE = 3  # decided comments averaged by W_OFF_LIKE and W_ON_LIKE
