@@ -13,6 +13,7 @@ another post's subject counts against it); no moderator decisions are used (a fr
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -131,7 +132,7 @@ def report(results, name: str, pick) -> None:
         )
 
 
-def post_cost(comments: int = 200) -> None:
+def post_cost(comments: int = int(os.environ.get("BENCH_COMMENTS", "200"))) -> None:
     """Median time of ``POST /api/v1/posts/<id>/comments`` with the model and without it (the lexicon alone),
     interleaved in one run on one SQLite database (bench_post_page's: migrated, demo content, a long post)."""
     import statistics
