@@ -210,7 +210,7 @@ def test_a_comment_like_one_a_moderator_approved_is_then_not_held_and_a_new_proc
     post = make_post(
         title="How much sleep do adults need?", body="Adults need seven to nine hours of sleep a night."
     )
-    probe = "Is melatonin from the pharmacy worth trying?"
+    probe = "Is the hospital shop open on Sundays?"  # far from the post's words and meaning alike
     context = learning.post_context(post, post.published_revision)
 
     def probe_score() -> float:
@@ -225,7 +225,7 @@ def test_a_comment_like_one_a_moderator_approved_is_then_not_held_and_a_new_proc
             session,
             post,
             author_email=f"r{n}@example.net",
-            body=f"Melatonin tablets from the chemist ({n})?",
+            body=f"What time does the hospital shop open at weekends ({n})?",
         )
         moderate(session, moderator, comment, "approve")
     spam = submit(
@@ -241,8 +241,7 @@ def test_a_comment_like_one_a_moderator_approved_is_then_not_held_and_a_new_proc
     assert probe_score() == pytest.approx(after)
     # With the threshold between the two scores, the probe would have been held before; now it is not.
     app.config["OFFTOPIC_THRESHOLD"] = int((before + after) * 50)
-    if not before * 100 < app.config["OFFTOPIC_THRESHOLD"] < after * 100:
-        pytest.skip("scores too close to put a whole-percent threshold between them")
+    assert before * 100 < app.config["OFFTOPIC_THRESHOLD"] < after * 100
     probed = submit(app, session, post, author_email="p@example.net", body=probe)
     assert "off_topic" not in probed.reasons
 

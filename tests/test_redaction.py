@@ -741,3 +741,65 @@ def test_a_redaction_reaches_the_library_alt_text_and_name_of_the_posts_images(
     assert f'alt="{MARK} in bed 3"' in revision.html
     applied = session.query(AuditEntry).filter_by(action="redaction.applied").one()
     assert applied.data["images_rewritten"] == 1
+
+
+def test_a_redacted_comment_s_offtopic_example_is_reencoded_from_the_redacted_text(
+    api: Any, session: Session, make_post: Any, make_user: Any, editors: Any
+) -> None:
+    """The example a moderator's decision kept is a vector of the comment's words: a redaction of the
+    comment re-encodes it from the redacted text through the same application, and no other UPDATE."""
+    from app.comments.learning import OffTopicExample
+    from app.moderation.services import moderate
+    from app.spam import embedding
+
+    post = make_post("published")
+    comment = Comment(
+        post_id=post.id,
+        author_name="Reader",
+        author_email="r@example.org",
+        body=f"My aunt {IDENT} slept badly on the ward.",
+        html="<p>x</p>",
+    )
+    session.add(comment)
+    session.flush()
+    moderate(session, make_user("moderator"), comment, "approve")
+    session.commit()
+
+    def encoded(body: str) -> bytes:
+        return embedding.to_bytes(embedding.encoder().encode(body, max_tokens=embedding.COMMENT_TOKENS))
+
+    example = session.query(OffTopicExample).filter_by(comment_id=comment.id).one()
+    assert example.vector == encoded(comment.body) and example.redaction_count == 0
+    example_id = example.id
+    # No way round the application: not a new vector, not one dressed as a redaction that never happened.
+    _refused(session, "UPDATE offtopic_examples SET vector = vector || '' WHERE id = :id", id=example_id)
+    _refused(
+        session,
+        "UPDATE offtopic_examples SET vector = :v, redaction_count = 1 WHERE id = :id",
+        v=encoded("anything"),
+        id=example_id,
+    )
+
+    r = api.post(
+        "/api/v1/redactions",
+        {"target": "comment", "id": comment.id, "text": IDENT, "reason": "Patient."},
+        as_=editors[0],
+    )
+    assert r.status_code == 201, r.get_json()
+    session.expire_all()
+    redacted = session.get(Comment, comment.id).body
+    assert IDENT not in redacted
+    example = session.get(OffTopicExample, example_id)
+    assert example.vector == encoded(redacted) != encoded(f"My aunt {IDENT} slept badly on the ward.")
+    assert (example.redaction_count, example.on_topic, example.comment_id) == (1, True, comment.id)
+    applied = session.query(AuditEntry).filter_by(action="redaction.applied").one()
+    assert applied.data["offtopic_examples_reencoded"] == 1
+    # The door shuts behind the application: replaying it, or flipping the label with it, is refused.
+    _refused(
+        session,
+        "UPDATE offtopic_examples SET vector = :v, redaction_count = 1 WHERE id = :id",
+        v=encoded("anything"),
+        id=example_id,
+    )
+    _refused(session, "UPDATE offtopic_examples SET on_topic = NOT on_topic WHERE id = :id", id=example_id)
+    _refused(session, "DELETE FROM offtopic_examples WHERE id = :id", id=example_id)

@@ -16,12 +16,13 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, LargeBinary, case, func, select
+import numpy as np
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, LargeBinary, case, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.clock import utc_now
 from app.comments.models import Action, Comment, ModerationDecision
-from app.db import AppendOnly, Base, intpk
+from app.db import AppendOnly, Base, intpk, on_commit
 from app.posts.models import Post, Revision
 from app.posts.passages import VECTOR_BYTES, PostPassage, vectors_of
 from app.spam import embedding, meaning
@@ -51,6 +52,9 @@ class OffTopicExample(AppendOnly, Base):
     filter_on_topic: Mapped[bool | None] = mapped_column(Boolean)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     at: Mapped[datetime] = mapped_column(default=utc_now)
+    # Moved up by a redaction of the comment, the one UPDATE the table's trigger lets through (migration
+    # 0026): the vector is then the redacted text's. See ``rewrite_redacted``.
+    redaction_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"<OffTopicExample {self.id} comment={self.comment_id} on_topic={self.on_topic}>"
@@ -75,12 +79,44 @@ def learn(session: Session, comment: Comment, decision: ModerationDecision) -> O
         post_id=comment.post_id,
         on_topic=TEACHING[decision.action],
         filter_on_topic=(not held_off_topic) if scored else None,
-        vector=embedding.to_bytes(embedding.encoder().encode(comment.body)),
+        vector=embedding.to_bytes(
+            embedding.encoder().encode(comment.body, max_tokens=embedding.COMMENT_TOKENS)
+        ),
         at=decision.at,
     )
     session.add(example)
     session.flush()
     return example
+
+
+def rewrite_redacted(session: Session, comment_id: int, body: str, sequence: int) -> int:
+    """Re-encode the examples of ``comment_id`` from its redacted ``body``; returns how many.
+
+    Called by app.redaction only, within the application of a confirmed redaction whose sequence (for that
+    comment) is ``sequence``: the table's trigger lets the UPDATE through for exactly that. A vector is
+    derived from the words, so the redacted identifier must not live on in it; the process's blog-wide
+    copy is dropped after the commit (other processes keep theirs until they restart)."""
+    ids = list(session.scalars(select(OffTopicExample.id).where(OffTopicExample.comment_id == comment_id)))
+    if not ids:
+        return 0
+    vector = embedding.to_bytes(embedding.encoder().encode(body, max_tokens=embedding.COMMENT_TOKENS))
+    session.execute(
+        update(OffTopicExample)
+        .where(OffTopicExample.id.in_(ids))
+        .values(vector=vector, redaction_count=sequence)
+        .execution_options(synchronize_session=False)
+    )
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, OffTopicExample) and obj.id in ids:
+            session.expire(obj)
+    key = str(session.get_bind().url)
+
+    def forget() -> None:
+        with _lock:
+            _cache.pop(key, None)
+
+    on_commit(session, forget)
+    return len(ids)
 
 
 def _filter_said_off_topic(comment: Comment) -> bool:
@@ -101,11 +137,21 @@ class _Blog:
     posts: dict[int, meaning.PostVectors] = field(default_factory=dict)
     passages_through: int = 0
     rows_read: int = 0  # for tests: how many rows this process ever read into the cache
+    stacked_examples: meaning.Examples | None = None  # ``examples`` as one matrix, until they change
+    stacked_posts: meaning.Posts | None = None  # ``posts`` as one matrix, until they change
+
+    def stacked(self) -> tuple[meaning.Examples, meaning.Posts]:
+        """The examples and posts stacked for one matrix product each (built again only after a change)."""
+        if self.stacked_examples is None:
+            self.stacked_examples = meaning.Examples.of(self.examples)
+        if self.stacked_posts is None:
+            self.stacked_posts = meaning.Posts.of(list(self.posts.values()))
+        return self.stacked_examples, self.stacked_posts
 
 
 _cache: dict[str, _Blog] = {}
 _lock = threading.Lock()
-_engagement: list[object] = []
+_engagement: list[tuple[np.ndarray, np.ndarray]] = []
 _own: dict[tuple[str, int], meaning.PostVectors] = {}  # (database, revision id) -> its passages
 OWN_POSTS = 256
 
@@ -136,6 +182,7 @@ def _blog(session: Session) -> _Blog:
             )
             del blog.examples[:-BLOG_EXAMPLES]
             blog.examples_through = newest
+            blog.stacked_examples = None
         _read_passages(session, blog)
         return blog
 
@@ -169,6 +216,7 @@ def _read_passages(session: Session, blog: _Blog) -> None:
     for stale in sorted(blog.posts)[:-OTHER_POSTS]:
         del blog.posts[stale]
     blog.passages_through = newest
+    blog.stacked_posts = None
 
 
 def knowledge(session: Session, post: Post) -> meaning.Knowledge | None:
@@ -187,6 +235,8 @@ def knowledge(session: Session, post: Post) -> meaning.Knowledge | None:
             while len(_own) > OWN_POSTS:
                 del _own[next(iter(_own))]
     blog = _blog(session)
+    with _lock:
+        stacked_examples, stacked_posts = blog.stacked()
     here = session.execute(
         select(OffTopicExample.on_topic, OffTopicExample.vector)
         .where(OffTopicExample.post_id == post.id)
@@ -195,15 +245,18 @@ def knowledge(session: Session, post: Post) -> meaning.Knowledge | None:
     ).all()
     key = str(post.id)
     examples = [meaning.Example(key, on, embedding.from_bytes(v)) for on, v in here]
-    examples += [e for e in blog.examples if e.post_key != key]
-    others = [p for pid, p in blog.posts.items() if pid != post.id]
-    return meaning.Knowledge(own, others, examples, _engagement_vectors())
+    engagement, promotion = _phrase_vectors()
+    # The blog-wide rows of this post are left out by the scorer (``examples`` has them, fresher).
+    return meaning.Knowledge(
+        own, (), examples, engagement, promotion, blog=stacked_examples, others=stacked_posts
+    )
 
 
-def _engagement_vectors() -> object:
+def _phrase_vectors() -> tuple[np.ndarray, np.ndarray]:
+    """The vectors of meaning.ENGAGEMENT and meaning.PROMOTION, encoded once per process."""
     with _lock:
         if not _engagement:
-            _engagement.append(meaning.engagement_vectors())
+            _engagement.append((meaning.engagement_vectors(), meaning.promotion_vectors()))
         return _engagement[0]
 
 

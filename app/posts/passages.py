@@ -1,5 +1,8 @@
 """The vectors of a published revision's passages (title, sections, topics), stored once at publication.
 
+The topics are the revision's own (``revision_topics``): a comment asking about "chargers" is near the
+topic "electric vehicle charging" of a parking post even where the text says "charging points".
+
 A comment is compared with its post's passages (app.spam.meaning); encoding them for every comment
 would cost a post's worth of encodings per comment, so they are encoded once when a revision is
 published (first publication and each correction) and kept, append-only, keyed by revision. A revision
@@ -52,7 +55,7 @@ def store(session: Session, post: Post, revision: Revision) -> list[PostPassage]
     )
     if existing:
         return existing
-    pieces = meaning.passages_of(revision.title, revision.body)
+    pieces = meaning.passages_of(revision.title, revision.body, [topic.name for topic in revision.topics])
     vectors = embedding.encoder().encode_many([text for _, text in pieces])
     rows = [
         PostPassage(

@@ -39,6 +39,7 @@ from app.accounts.permissions import require
 from app.audit import services as audit
 from app.audit.models import AuditEntry
 from app.clock import utc_now
+from app.comments import learning
 from app.comments.formatting import render_comment
 from app.comments.models import Comment, ModerationDecision
 from app.contact.models import ContactMessage, ContactReply
@@ -377,6 +378,7 @@ def _apply(session: Session, actor: User, redaction: Redaction, record: Any) -> 
     session.add(application)
     session.flush()
     images = 0
+    examples = 0
     if table == Target.REVISION:
         # The library's words first: the revision is re-rendered with its images' alt text.
         images = _scrub_media(session, record.post_id, removed)
@@ -386,6 +388,7 @@ def _apply(session: Session, actor: User, redaction: Redaction, record: Any) -> 
         record.html = render_comment(new["body"], max_chars=None)
         for name in ("checks", "reasons", "relevance_drivers"):
             setattr(record, name, _scrub_json(getattr(record, name), removed))
+        examples = learning.rewrite_redacted(session, record.id, new["body"], sequence + 1)
     else:
         for name, value in new.items():
             setattr(record, name, value)
@@ -413,6 +416,7 @@ def _apply(session: Session, actor: User, redaction: Redaction, record: Any) -> 
         copies_rewritten=copies,
         images_rewritten=images,
         addresses_retired=addresses,
+        offtopic_examples_reencoded=examples,
         **_facts(redaction),
     )
 

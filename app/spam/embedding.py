@@ -15,6 +15,8 @@ a cosine. No Flask here.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import importlib.util
 import os
@@ -25,7 +27,8 @@ from typing import Any
 import numpy as np
 
 DIMENSION = 384
-MAX_TOKENS = 256
+MAX_TOKENS = 256  # a post's passage (the model was trained on up to 256 word pieces)
+COMMENT_TOKENS = 128  # a comment: its meaning is in its first sentences, and half the tokens cost half
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 MODEL_ENV = "CANDOR_OFFTOPIC_MODEL_PATH"
@@ -105,20 +108,21 @@ class Encoder:
         self.tokenizer = Tokenizer.from_file(str(tokenizer))
         self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
         self.tokenizer.no_padding()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
         self.session = ort.InferenceSession(
-            str(model), sess_options=options, providers=["CPUExecutionProvider"]
+            str(model), sess_options=session_options(ort), providers=["CPUExecutionProvider"]
         )
         self.inputs = {i.name for i in self.session.get_inputs()}
+        single_threaded_blas()
+        release_freed_memory()
 
-    def encode(self, text: str) -> Vector:
-        """The unit vector (float32, DIMENSION) of one text; empty text gives the [CLS][SEP] vector."""
-        encoding = self.tokenizer.encode(text)
-        ids = np.array([encoding.ids], dtype=np.int64)
-        mask = np.array([encoding.attention_mask], dtype=np.int64)
+    def encode(self, text: str, *, max_tokens: int = MAX_TOKENS) -> Vector:
+        """The unit vector (float32, DIMENSION) of one text, cut at ``max_tokens`` word pieces; empty text
+        gives the [CLS][SEP] vector."""
+        ids_ = self.tokenizer.encode(text).ids  # cut at MAX_TOKENS by the tokenizer, [CLS] ... [SEP]
+        if len(ids_) > max_tokens:  # the same cut, shorter: the tokenizer's setting is shared by threads
+            ids_ = ids_[: max_tokens - 1] + ids_[-1:]
+        ids = np.array([ids_], dtype=np.int64)
+        mask = np.ones_like(ids)
         feeds: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self.inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
@@ -132,6 +136,48 @@ class Encoder:
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
         return np.stack([self.encode(t) for t in texts])
+
+
+def session_options(ort: Any) -> Any:
+    """onnxruntime's settings for a small model in a process with other work (measured: bench_offtopic).
+
+    The model keeps its weights as int8 with a Cast and a Mul per matrix: without graph optimisation
+    those run at every call (over 100 ms a sentence); basic optimisation folds them once at load (the
+    extended and full levels add nothing measurable for one short sentence). One thread, no arena and
+    no memory pattern: a comment is one short sentence, the workers already use every core, and an
+    arena sized for the longest text seen would stay allocated for the worker's life.
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.enable_cpu_mem_arena = False
+    options.enable_mem_pattern = False
+    options.log_severity_level = 3
+    return options
+
+
+def single_threaded_blas() -> None:
+    """numpy's BLAS (OpenBLAS) on one thread in this process, from the model's load on.
+
+    The scorer multiplies a comment's vector by a few thousand stored ones: tiny products, where
+    OpenBLAS's threads cost more than they save, and on a busy machine far more (measured: 8 ms a product
+    with its threads, under 2 ms without, two cores and other workers busy). The workers already use every
+    core; like onnxruntime above, the process does its arithmetic on one thread."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
+def release_freed_memory() -> None:
+    """Give back to the system what loading freed (the parsed model file, the int8 weights once folded):
+    glibc keeps freed memory in the process otherwise, about 50 MB here. Elsewhere, nothing to do."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
 
 
 _encoder: Encoder | None = None

@@ -30,22 +30,26 @@ import numpy as np
 
 from app.spam import embedding, relevance
 
-THRESHOLD = 0.7
+THRESHOLD = 0.4
 """Scores below this are held as off-topic (the ``OFFTOPIC_THRESHOLD`` setting, in percent, overrides it).
-Chosen on the tuning posts (bench/bench_offtopic.py) as the best balance of precision and recall there."""
+Chosen on the tuning posts (bench/bench_offtopic.py --fit) by a rule fixed before looking at the test
+posts: the highest recall there whose precision is at least 0.9."""
 
-# Weights of the logistic score (fitted on the tuning posts; see bench/bench_offtopic.py --fit).
-BIAS = 0.78
-W_POST = 5.07  # cosine with the closest passage of this post
-W_GENERIC = 1.69  # cosine with generic engagement, above GENERIC_FLOOR
-W_OTHER = -8.51  # how much closer the comment is to another post than to this one
-W_ENGAGED = 2.95  # share of the comment's words that are generic engagement (the lexicon's list)
-W_LEARNED = 3.66  # net vote of the nearest decided comments
-W_LEXICON = 2.44  # the lexicon's promotional signals (already negative)
+# Weights of the logistic score, fitted on the tuning posts (bench/bench_offtopic.py --fit), raw units.
+BIAS = 1.39
+W_POST = 5.56  # cosine with the closest passage of this post (title, section, topic)
+W_MARGIN = 8.2  # that cosine minus the closest passage of any other post (negative: another subject)
+W_GENERIC = 4.77  # cosine with generic engagement, above GENERIC_FLOOR
+W_ENGAGED = 2.3  # share of the comment's words that are generic engagement (the lexicon's list)
+W_LEXICON = 1.07  # the lexicon's promotional signals (already negative)
+W_OFF_LIKE = -4.48  # mean cosine with the 3 nearest comments moderators removed as off-topic (any post)
+W_ON_LIKE = 4.18  # mean cosine with the 3 nearest comments moderators approved on other posts
+W_PROMOTION = -5.68  # cosine with advertising
+W_HERE = 3.66  # net vote of the nearest decided comments on this post (none in the labelled set: set by hand)
 GENERIC_FLOOR = 0.25
-NEIGHBOURS = 5  # decided comments that vote
+LIKE = 3  # decided comments averaged by W_OFF_LIKE and W_ON_LIKE
+NEIGHBOURS = 5  # decided comments on this post that vote
 NEIGHBOUR_FLOOR = 0.55  # a decided comment less similar than this says nothing about this one
-BLOG_EXAMPLE_WEIGHT = 0.6  # a decision on another post counts for less than one on this post
 MAX_DRIVERS = 6
 
 ENGAGEMENT = (
@@ -67,6 +71,18 @@ ENGAGEMENT = (
     "Really needed to read this today.",
 )
 """Phrases any post can receive; a comment close to one of them is engagement, not a change of subject."""
+
+PROMOTION = (
+    "Buy now at our online shop, best prices and free shipping.",
+    "Earn money from home, message me to find out how.",
+    "Visit my website for a special discount code.",
+    "Sign up free today and win a prize, click the link.",
+    "Call now for a free quote, cheap rates.",
+    "Follow my channel and subscribe for more.",
+    "Download it free, no registration needed.",
+    "We offer professional services, contact us for a deal.",
+)
+"""Advertising in general words (none taken from the labelled set): closeness to one reads as selling."""
 
 
 @dataclass(frozen=True)
@@ -102,13 +118,89 @@ class Example:
 
 
 @dataclass(frozen=True)
+class Examples:
+    """Decided comments stacked once: one matrix product scores a comment against all of them."""
+
+    matrix: np.ndarray
+    on_topic: np.ndarray  # bool, one per row
+    post_keys: np.ndarray  # str, one per row
+
+    @classmethod
+    def of(cls, examples: Sequence[Example]) -> Examples:
+        if not examples:
+            return cls(np.zeros((0, embedding.DIMENSION), np.float32), np.zeros(0, bool), np.zeros(0, str))
+        return cls(
+            np.stack([e.vector for e in examples]),
+            np.array([e.on_topic for e in examples], dtype=bool),
+            np.array([e.post_key for e in examples]),
+        )
+
+
+@dataclass(frozen=True)
+class Posts:
+    """Posts' passages stacked once, with the post each row belongs to (rows of one post adjacent)."""
+
+    matrix: np.ndarray
+    starts: np.ndarray  # index of each post's first row
+    keys: tuple[str, ...]
+    titles: tuple[str, ...]
+
+    @classmethod
+    def of(cls, posts: Sequence[PostVectors]) -> Posts:
+        kept = [p for p in posts if p.passages]
+        if not kept:
+            return cls(np.zeros((0, embedding.DIMENSION), np.float32), np.zeros(0, np.intp), (), ())
+        sizes = [len(p.passages) for p in kept]
+        return cls(
+            np.vstack([p.matrix for p in kept]),
+            np.cumsum([0, *sizes[:-1]]).astype(np.intp),
+            tuple(p.key for p in kept),
+            tuple(p.title for p in kept),
+        )
+
+    def closest(self, vector: np.ndarray, but: str) -> tuple[float, str] | None:
+        """The highest cosine with any passage of a post other than ``but``, and that post's title."""
+        if not len(self.matrix):
+            return None
+        best = np.maximum.reduceat(self.matrix @ vector, self.starts)
+        for i in np.argsort(-best):
+            if self.keys[int(i)] != but:
+                return float(best[int(i)]), self.titles[int(i)]
+        return None
+
+
+@dataclass(frozen=True)
 class Knowledge:
-    """What the scorer compares a comment with, loaded by the caller (bounded: see app.comments.learning)."""
+    """What the scorer compares a comment with, loaded by the caller (bounded: see app.comments.learning).
+
+    ``examples`` are decided comments as a list (a post's own, read per comment); ``blog`` the same kind
+    stacked once per process (app.comments.learning keeps it), its rows of this post ignored (the list
+    has those, fresher). ``others`` stacks ``other_posts`` once, where the caller can keep it."""
 
     post: PostVectors
     other_posts: Sequence[PostVectors] = ()
     examples: Sequence[Example] = ()
     engagement: np.ndarray | None = None  # vectors of ENGAGEMENT, from ``engagement_vectors``
+    promotion: np.ndarray | None = None  # vectors of PROMOTION, from ``promotion_vectors``
+    blog: Examples | None = None
+    others: Posts | None = None
+
+    def decided(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(cosines, on_topic, post_keys) of every decided comment known, each counted once."""
+        parts = [Examples.of(self.examples)]
+        if self.blog is not None and len(self.blog.matrix):
+            parts.append(self.blog)
+        sims, on, keys = [], [], []
+        for i, part in enumerate(parts):
+            keep = slice(None) if i == 0 else part.post_keys != self.post.key
+            sims.append((part.matrix @ vector)[keep])
+            on.append(part.on_topic[keep])
+            keys.append(part.post_keys[keep])
+        return np.concatenate(sims), np.concatenate(on), np.concatenate(keys)
+
+    def other_closest(self, vector: np.ndarray) -> tuple[float, str] | None:
+        posts = self.others if self.others is not None else Posts.of(self.other_posts)
+        return posts.closest(vector, self.post.key)
 
 
 @dataclass(frozen=True)
@@ -166,12 +258,15 @@ def engagement_vectors() -> np.ndarray:
     return embedding.encoder().encode_many(list(ENGAGEMENT))
 
 
-def _learned(vector: np.ndarray, knowledge: Knowledge) -> tuple[float, str]:
-    """Net vote in [-1, 1] of the nearest decided comments similar enough to say something."""
-    if not knowledge.examples:
+def promotion_vectors() -> np.ndarray:
+    return embedding.encoder().encode_many(list(PROMOTION))
+
+
+def _here(sims: np.ndarray, on_topic: np.ndarray, mine: np.ndarray) -> tuple[float, str]:
+    """Net vote in [-1, 1] of the nearest decided comments on this post similar enough to say something."""
+    if not mine.any():
         return 0.0, ""
-    matrix = np.stack([e.vector for e in knowledge.examples])
-    sims = matrix @ vector
+    sims, on_topic = sims[mine], on_topic[mine]
     order = np.argsort(-sims)[:NEIGHBOURS]
     vote = weight = 0.0
     on = off = 0
@@ -179,17 +274,35 @@ def _learned(vector: np.ndarray, knowledge: Knowledge) -> tuple[float, str]:
         sim = float(sims[i])
         if sim < NEIGHBOUR_FLOOR:
             break
-        example = knowledge.examples[int(i)]
         w = (sim - NEIGHBOUR_FLOOR) / (1 - NEIGHBOUR_FLOOR)
-        w *= 1.0 if example.post_key == knowledge.post.key else BLOG_EXAMPLE_WEIGHT
-        vote += w if example.on_topic else -w
+        vote += w if on_topic[i] else -w
         weight += w
-        on += example.on_topic
-        off += not example.on_topic
+        on += bool(on_topic[i])
+        off += not on_topic[i]
     if weight == 0:
         return 0.0, ""
     best = float(sims[order[0]])
-    return vote / max(weight, 1.0), f"like {on} approved and {off} off-topic comment(s) (nearest {best:.2f})"
+    return vote / max(
+        weight, 1.0
+    ), f"like {on} approved and {off} off-topic comment(s) here (nearest {best:.2f})"
+
+
+def _like(sims: np.ndarray, on_topic: np.ndarray, mine: np.ndarray) -> tuple[float, float, str, str]:
+    """Mean cosine with the LIKE nearest off-topic decisions (any post) and approvals on other posts.
+
+    An approval elsewhere says "comments like this are real questions about a post"; an off-topic
+    decision anywhere says "this kind of remark belongs on no post" (a roofer, last night's match)."""
+
+    def mean_top(values: np.ndarray) -> float:
+        if len(values) > LIKE:
+            values = np.partition(values, len(values) - LIKE)[-LIKE:]
+        return float(np.sum(np.maximum(values, 0.0))) / LIKE
+
+    off, approved_elsewhere = ~on_topic, on_topic & ~mine
+    off_like, on_like = mean_top(sims[off]), mean_top(sims[approved_elsewhere])
+    off_label = f"like comments removed as off-topic, {off_like:.2f}" if off.any() else ""
+    on_label = f"like comments approved on other posts, {on_like:.2f}" if approved_elsewhere.any() else ""
+    return off_like, on_like, off_label, on_label
 
 
 def features(
@@ -208,26 +321,37 @@ def features(
     if knowledge.engagement is not None and len(knowledge.engagement):
         generic = float(np.max(knowledge.engagement @ vector))
         labels["generic"] = f"reads as generic engagement, {generic:.2f}"
-    other = 0.0
-    for post in knowledge.other_posts:
-        matrix = post.matrix
-        if not len(matrix) or post.key == knowledge.post.key:
-            continue
-        sim = float(np.max(matrix @ vector))
-        if sim - post_sim > other:
-            other = sim - post_sim
-            labels["other"] = f"closer to the post '{post.title}', {sim:.2f}"
-    learned, label = _learned(vector, knowledge)
+    promotion = 0.0
+    if knowledge.promotion is not None and len(knowledge.promotion):
+        promotion = float(np.max(knowledge.promotion @ vector))
+        labels["promotion"] = f"reads as advertising, {promotion:.2f}"
+    closest = knowledge.other_closest(vector)
+    if closest is None:  # no other post: nothing to measure a margin against (it counts 0)
+        other = post_sim
+    else:
+        other, title = closest
+        if other > post_sim:
+            labels["margin"] = f"closer to the post '{title}', {other:.2f}"
+        elif "post" in labels:
+            labels["margin"] = f"nearer this post than any other (by {post_sim - other:.2f})"
+    sims, on_topic, keys = knowledge.decided(vector)
+    mine = keys == knowledge.post.key
+    here, label = _here(sims, on_topic, mine)
+    if label:
+        labels["here"] = label
+    off_like, on_like, off_label, on_label = _like(sims, on_topic, mine)
+    labels["off_like"], labels["on_like"] = off_label, on_label
     terms = relevance.terms(comment)
     engaged = sum(t.engagement for t in terms) / len(terms) if terms else 0.0
-    if label:
-        labels["learned"] = label
     return {
         "post": post_sim,
+        "margin": post_sim - other,
         "generic": max(0.0, generic - GENERIC_FLOOR),
-        "other": other,
-        "learned": learned,
         "engaged": engaged,
+        "off_like": off_like,
+        "on_like": on_like,
+        "promotion": promotion,
+        "here": here,
     }, labels
 
 
@@ -241,15 +365,18 @@ def score(
 ) -> Scored:
     """Score ``comment`` (its ``vector`` if the caller has it) on the post of ``context``/``knowledge``."""
     if vector is None:
-        vector = embedding.encoder().encode(comment)
+        vector = embedding.encoder().encode(comment, max_tokens=embedding.COMMENT_TOKENS)
     values, labels = features(comment, vector, knowledge)
     lexicon = relevance.promotional_signals(comment, context)
     parts = [
         (labels.get("post", "no stored passages"), W_POST * values["post"]),
+        (labels.get("margin", ""), W_MARGIN * values["margin"]),
         (labels.get("generic", ""), W_GENERIC * values["generic"]),
         ("generic words" if values["engaged"] else "", W_ENGAGED * values["engaged"]),
-        (labels.get("other", ""), W_OTHER * values["other"]),
-        (labels.get("learned", ""), W_LEARNED * values["learned"]),
+        (labels.get("off_like", ""), W_OFF_LIKE * values["off_like"]),
+        (labels.get("on_like", ""), W_ON_LIKE * values["on_like"]),
+        (labels.get("promotion", ""), W_PROMOTION * values["promotion"]),
+        (labels.get("here", ""), W_HERE * values["here"]),
         *((label, W_LEXICON * weight) for label, weight in lexicon),
     ]
     z = BIAS + sum(weight for _, weight in parts)
