@@ -7,7 +7,7 @@ comments were stored one after another (bench/bench_comments.py). A count is now
 shard stays >= 0 and its CHECK holds. Filled here by counting once, per shard.
 
 Revision ID: 0025
-Revises: 0016
+Revises: 0023
 Create Date: 2026-12-04 15:50:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0025"
-down_revision = "0016"
+down_revision = '0023'
 branch_labels = None
 depends_on = None
 

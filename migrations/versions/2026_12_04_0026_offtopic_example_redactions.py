@@ -9,7 +9,7 @@ redaction service's application (app/redaction/services.py) writes that row, so 
 audited redaction opens the door, and a second UPDATE for the same redaction is refused.
 
 Revision ID: 0026
-Revises: 0016
+Revises: 0025
 Create Date: 2026-12-04 16:00:00
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 from app.db import append_only_ddl, drop_append_only_ddl
 
 revision = "0026"
-down_revision = "0016"
+down_revision = '0025'
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 most one such buffer per writer (a partial unique index; the unique ``(post_id, user_id)`` lets NULLs by).
 
 Revision ID: 0028
-Revises: 0016
+Revises: 0026
 Create Date: 2026-12-04 16:20:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0028'
-down_revision = '0016'
+down_revision = '0026'
 branch_labels = None
 depends_on = None
 
