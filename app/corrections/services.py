@@ -27,7 +27,7 @@ from app.corrections.models import ErrorReport, ReportState, RevisionDiff
 from app.errors import InvalidInput, InvalidTransition, NotFound
 from app.mail import services as mail
 from app.posts.models import Post, Publication, Retraction, Revision, RevisionKind
-from app.posts.services import published_revision
+from app.posts.services import published_revision, site_stamp
 
 M = TypeVar("M", Publication, Retraction, Post)
 NOTICE_KINDS = (RevisionKind.CORRECTION.value, RevisionKind.CLARIFICATION.value, RevisionKind.UPDATE.value)
@@ -367,18 +367,11 @@ def last_published_at(session: Session, post_ids: Iterable[int]) -> dict[int, da
 def corrections_stamp(session: Session) -> tuple[object, ...]:
     """Changes whenever a publication or a retraction happens: the cache key of the log and the feeds.
 
-    Retractions count on their own: a retraction publishes no revision, and must not depend on the post's
-    ``updated_at`` being bumped to show up.
+    A counter moved in the transaction that writes either (``app.posts.models.SiteStamp``): one
+    primary-key read, whatever the size of the log. Retractions count on their own: a retraction
+    publishes no revision.
     """
-    row = session.execute(
-        select(
-            select(func.max(Publication.published_at)).scalar_subquery(),
-            select(func.count(Publication.id)).scalar_subquery(),
-            select(func.max(Retraction.at)).scalar_subquery(),
-            select(func.count(Retraction.id)).scalar_subquery(),
-        )
-    ).one()
-    return tuple(row)
+    return site_stamp(session, "corrections")
 
 
 # --- reader error reports ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from wtforms import SelectChoice
 
 from app.accounts import services as accounts
@@ -180,13 +180,6 @@ def _age(seconds: float) -> str:
             n = minutes // size
             return f"{n} {unit}{'s' if n != 1 else ''}"
     return "under a minute"
-
-
-def _page_number() -> int:
-    page = whole_number(request.args.get("page", "1"), upper=100_000)
-    if page is None:
-        abort(404)
-    return page
 
 
 def _form_data(revision: Revision) -> dict[str, Any]:
@@ -370,7 +363,7 @@ POSTS_PER_PAGE = 25
 def post_list() -> Any:
     """Every post, for editors: by state, by author, and by a piece of the title, a page at a time."""
     user = require(current_user(), "post.request_changes")
-    page = _page_number()
+    after = request.args.get("after") or None
     state = request.args.get("state", "")
     if state and state not in posts.STATUSES:
         raise InvalidInput("Choose a state from the list.", field="state")
@@ -379,14 +372,14 @@ def post_list() -> Any:
     if raw_author and author_id is None:
         raise InvalidInput("Choose an author from the list.", field="author")
     title = clean_text(request.args.get("q", ""), "Title", max_chars=200, required=False)
-    items, more = posts.find_posts(
-        db(), user, status=state, author_id=author_id, title=title, page=page, per_page=POSTS_PER_PAGE
+    items, next_cursor = posts.find_posts(
+        db(), user, status=state, author_id=author_id, title=title, after=after, per_page=POSTS_PER_PAGE
     )
     return render_template(
         "staff/posts.html",
         items=items,
-        more=more,
-        page=page,
+        next_cursor=next_cursor,
+        after=after,
         state=state,
         author_id=author_id,
         q=title,
