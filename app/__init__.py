@@ -32,6 +32,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.spam import embedding
     from app.web import (
         auth,
+        cdn,
         database,
         desk,
         discovery,
@@ -61,6 +62,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.before_request(raise_upload_limit)  # before CSRF protection reads an upload's form
     extensions.init_app(app)
     pagecache.init_app(app)
+    cdn.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     timezones.init_app(app)

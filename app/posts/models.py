@@ -444,6 +444,11 @@ class SiteStamp(Base):
 
 
 STAMPS = ("posts", "corrections")
+CHANGED_POSTS = "candor.changed_posts"
+"""``session.info`` key: ids of the posts whose reader pages this transaction changed (app.web.cdn purges
+them after the commit)."""
+CHANGED_ALL = "candor.changed_all"
+"""``session.info`` key: set when a change reaches every public post's page (an embed approved)."""
 
 
 @event.listens_for(SiteStamp.__table__, "after_create")
@@ -480,6 +485,7 @@ def _bump_what_readers_see(session: Session, _ctx: Any, _instances: Any) -> None
     post_ids = {obj.post_id for obj in changed}
     if not post_ids:
         return
+    session.info.setdefault(CHANGED_POSTS, set()).update(post_ids)
     logged = any(isinstance(obj, (Publication, Retraction)) for obj in changed)
     bump_stamps(session.connection(), "posts", *(("corrections",) if logged else ()))
     now = utc_now()

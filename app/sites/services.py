@@ -31,7 +31,7 @@ from app.accounts.permissions import require
 from app.audit import services as audit
 from app.clock import utc_now
 from app.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from app.posts.models import Post, PublicationState, bump_stamps
+from app.posts.models import CHANGED_ALL, Post, PublicationState, bump_stamps
 from app.sites.models import Capacity, ExternalSite, SiteDecision, SiteKind, Verdict
 from app.text import clean_text
 
@@ -344,4 +344,5 @@ def decide(
             .execution_options(synchronize_session=False)
         )
         bump_stamps(session.connection(), "posts")
+        session.info[CHANGED_ALL] = True
     return decision

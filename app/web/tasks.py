@@ -49,7 +49,7 @@ from app.mail.services import MailSettings, deliver_due, queued_ids
 from app.moderation import jobs as moderation_jobs
 from app.spam.akismet_adapter import Verdict
 from app.spam.pipeline import PipelineSettings
-from app.web import runtime
+from app.web import cdn, runtime
 from app.web.outside import site
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,12 @@ SCHEDULE = {
     "akismet": ("every 10 minutes", "re-check comments Akismet could not judge; resend feedback"),
     "digest": ("daily at 07:00 UTC", "e-mail each moderator the held comments"),
     "links": ("daily at 03:30 UTC", "check every link in published posts"),
+    "cdn_purge": (
+        "right after a commit that changed a reader page (with CANDOR_CDN_PURGE_URL)",
+        "POST the changed pages' URLs to the CDN; retry with backoff",
+    ),
 }
+PURGE_RETRIES, PURGE_RETRY_SECONDS, PURGE_BACKOFF = 8, 5, 2  # 5 s, 10 s, 20 s ... about 21 minutes
 
 
 @dataclass
@@ -94,6 +99,7 @@ class Tasks:
     akismet: TaskWrapper
     digest: TaskWrapper
     links: TaskWrapper
+    cdn_purge: TaskWrapper
 
 
 def mode_for(config: Any) -> str:
@@ -277,6 +283,18 @@ def _register(app: Flask, huey: Huey, mode: str) -> Tasks:
             report = linkcheck.check_published_links(session, client, per_host_delay=1.0, timeout=10.0)
         log.info("link check: %s link(s), %s dead", report.checked, len(report.dead))
 
+    @huey.task(
+        name="candor.cdn_purge",
+        retries=PURGE_RETRIES,
+        retry_delay=PURGE_RETRY_SECONDS,
+        retry_backoff=PURGE_BACKOFF,
+    )
+    def cdn_purge(urls: list[str], keys: list[str]) -> None:
+        """Tell the CDN these pages changed (app.web.cdn); an error raises, and Huey retries."""
+        target = app.config.get("CDN_PURGE_URL")
+        if target:
+            cdn.send_purge(target, urls, keys)
+
     return Tasks(
         huey,
         mode,
@@ -289,4 +307,5 @@ def _register(app: Flask, huey: Huey, mode: str) -> Tasks:
         akismet,
         digest,
         links,
+        cdn_purge,
     )
