@@ -38,6 +38,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         discovery,
         errors,
         extensions,
+        fragments,
         jobs,
         ops,
         outside,
@@ -63,6 +64,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     extensions.init_app(app)
     pagecache.init_app(app)
     cdn.init_app(app)
+    fragments.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     timezones.init_app(app)

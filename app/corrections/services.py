@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import statistics
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -129,9 +129,17 @@ def cached_diff(session: Session, old: Revision, new: Revision, *, store: bool =
 
 
 def changes(
-    session: Session, post: Post, from_number: int | None, to_number: int | None
+    session: Session,
+    post: Post,
+    from_number: int | None,
+    to_number: int | None,
+    *,
+    cache: Callable[[Revision, Revision, Callable[[], str]], str] | None = None,
 ) -> tuple[Revision, Revision, str]:
-    """Compare two published revisions (default: first publication against the current one)."""
+    """Compare two published revisions (default: first publication against the current one).
+
+    ``cache(old, new, compute)``, when given, keeps the diff (the web's fragment cache).
+    """
     rows, _ = history_page(session, post, per_page=1)
     if not rows:
         raise NotFound("This post has not been published.")
@@ -140,6 +148,8 @@ def changes(
         published_revision(session, post, to_number)[0] if to_number is not None else post.published_revision
     )
     assert new is not None
+    if cache is not None:
+        return old, new, cache(old, new, lambda: cached_diff(session, old, new))
     return old, new, cached_diff(session, old, new)
 
 

@@ -18,7 +18,7 @@ from app.posts.models import Post, PostType
 from app.posts.views import public_key
 from app.redaction import services as redaction
 from app.text import clean_text, whole_number
-from app.web import desk, feeds
+from app.web import desk, feeds, fragments
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.extensions import client_ip, csrf, limiter
@@ -100,7 +100,7 @@ def _changes(slug: str, type: str) -> Any:
 
     def render() -> str:
         post = posts.get_public_post(db(), slug, type)
-        old, new, html = services.changes(db(), post, from_n, to_n)
+        old, new, html = services.changes(db(), post, from_n, to_n, cache=fragments.diff)
         choices, more = services.history_page(db(), post)
         return render_template(
             "corrections/changes.html",

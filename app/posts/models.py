@@ -443,7 +443,7 @@ class SiteStamp(Base):
         return f"<SiteStamp {self.name}={self.value}>"
 
 
-STAMPS = ("posts", "corrections")
+STAMPS = ("posts", "corrections", "embeds")
 CHANGED_POSTS = "candor.changed_posts"
 """``session.info`` key: ids of the posts whose reader pages this transaction changed (app.web.cdn purges
 them after the commit)."""

@@ -33,7 +33,7 @@ def upgrade() -> None:
     )
     op.bulk_insert(
         stamps,
-        [{"name": name, "generation": secrets.token_hex(8), "value": 0} for name in ("posts", "corrections")],
+        [{"name": name, "generation": secrets.token_hex(8), "value": 0} for name in ("posts", "corrections", "embeds")],
     )
 
 
