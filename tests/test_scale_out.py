@@ -17,6 +17,8 @@ from app.accounts.models import User
 from app.administration import views as admin_views
 from app.contact import services as contact
 from app.contact import views as contact_views
+from app.corrections import services as corrections
+from app.corrections import views as correction_views
 from app.corrections.services import corrections_stamp
 from app.editorial import services as editorial
 from app.posts import services as posts
@@ -92,6 +94,26 @@ def test_contact_messages_page_with_cursors_oldest_open_first(
     rows = _walk(client, "/staff/contact/", "#contact-messages tbody th")
     assert rows == [f"Reader {n}" for n in range(5)]
     assert client.get("/staff/contact/?after=x").status_code == 400
+
+
+def test_error_reports_page_with_cursors_and_the_dashboard_counts_them(
+    client: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    make_user: Callable[..., User],
+    monkeypatch: Any,
+) -> None:
+    monkeypatch.setattr(correction_views, "REPORTS_PER_PAGE", 2)
+    post = make_post("published")
+    for n in range(5):
+        corrections.report_error(session, post, what=f"Mistake {n}", source="", email="", ip="203.0.113.4")
+    session.commit()
+    editor = make_user("editor")
+    log_in(client, editor.email)
+    rows = _walk(client, "/staff/error-reports", "section blockquote")
+    assert rows == [f"Mistake {n}" for n in range(5)]  # open reports: the longest waiting first
+    assert corrections.open_report_count(session, editor) == 5
+    assert client.get("/staff/error-reports?after=zz").status_code == 400
 
 
 def test_topic_pages_page_with_cursors(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import Select, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -412,13 +412,41 @@ def report_error(session: Session, post: Post, *, what: str, source: str, email:
     return report
 
 
-def report_queue(session: Session, actor: User, *, state: str = ReportState.OPEN.value) -> list[ErrorReport]:
-    """Open reports for the posts this person wrote; editors see every post's."""
+def _reports(actor: User, state: str) -> Select[Any]:
     require(actor, "post.view_unpublished")
-    query = select(ErrorReport).where(ErrorReport.state == state).order_by(ErrorReport.created_at)
+    query = select(ErrorReport).where(ErrorReport.state == state)
     if not actor.has_role(Role.EDITOR):
         query = query.join(Post, Post.id == ErrorReport.post_id).where(Post.author_id == actor.id)
-    return list(session.scalars(query))
+    return query
+
+
+def report_queue(
+    session: Session,
+    actor: User,
+    *,
+    state: str = ReportState.OPEN.value,
+    after: str | None = None,
+    per_page: int = 50,
+) -> tuple[list[ErrorReport], str | None]:
+    """Reports in ``state`` on the posts this person wrote (editors: every post's), open ones oldest
+    first, decided ones newest first: a page and the cursor of the next one (keyset on (created_at, id)
+    over ix_error_reports_state_created)."""
+    kind = f"reports:{state}"
+    key = cursors.decode(after, kind, (datetime, int))
+    query = cursors.after(
+        _reports(actor, state),
+        (ErrorReport.created_at, ErrorReport.id),
+        key,
+        descending=state != ReportState.OPEN.value,
+    )
+    rows = session.scalars(query.limit(per_page + 1)).all()
+    return cursors.page(rows, per_page, kind, lambda r: (r.created_at, r.id))
+
+
+def open_report_count(session: Session, actor: User) -> int:
+    """How many open reports wait for this person (the dashboard's card): counted on the index."""
+    query = _reports(actor, ReportState.OPEN.value).with_only_columns(func.count()).order_by(None)
+    return session.scalar(query) or 0
 
 
 # A report's one transition table: decided once, never re-decided.

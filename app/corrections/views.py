@@ -237,6 +237,9 @@ def report(slug: str) -> Any:
     return render_template("corrections/report.html", post=post, form=form), status
 
 
+REPORTS_PER_PAGE = 50
+
+
 @bp.get("/staff/error-reports")
 def report_queue() -> Any:
     actor = current_user()
@@ -245,12 +248,16 @@ def report_queue() -> Any:
     state = request.args.get("state", "open")
     if state not in ("open", "accepted", "declined"):
         raise InvalidInput("state must be open, accepted or declined.")
-    reports = services.report_queue(db(), actor, state=state)
-    post_by_id = {r.post_id: posts.get_post(db(), r.post_id) for r in reports}
+    after = request.args.get("after") or None
+    reports, next_cursor = services.report_queue(
+        db(), actor, state=state, after=after, per_page=REPORTS_PER_PAGE
+    )
     return render_template(
         "corrections/queue.html",
         reports=reports,
-        posts=post_by_id,
+        posts=posts.posts_by_id(db(), {r.post_id for r in reports}),
+        after=after,
+        next_cursor=next_cursor,
         state=state,
         accept_form=AcceptForm(),
         decline_form=DeclineForm(),

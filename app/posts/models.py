@@ -458,10 +458,38 @@ def _seed_stamps(target: Table, connection: Connection, **_kw: Any) -> None:
     )
 
 
-def bump_stamps(connection: Connection, *names: str) -> None:
-    """Move the named stamps: in the transaction of the change, so they commit (or roll back) with it."""
+_STAMPS_DUE = "candor.stamps_due"
+
+
+def bump_stamps(session: Session, *names: str) -> None:
+    """Move the named stamps when this transaction commits (and only if it does).
+
+    The UPDATE is sent just before the commit (``_move_stamps``), not when the change is flushed: the
+    row lock it takes is then the transaction's last, held only while it commits, so two writers never
+    wait on each other's stamp while holding a post the other needs (no deadlock), and every writer of
+    the blog queues on it for the length of a commit, not of a request.
+    """
+    session.info.setdefault(_STAMPS_DUE, set()).update(names)
+
+
+@event.listens_for(Session, "before_commit")
+def _move_stamps(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint: the stamps move with the real commit
+    session.flush()  # what is still pending may move stamps too
+    names = session.info.pop(_STAMPS_DUE, None)
+    if not names:
+        return
     table = SiteStamp.__table__
-    connection.execute(update(table).where(table.c.name.in_(sorted(names))).values(value=table.c.value + 1))
+    session.connection().execute(
+        update(table).where(table.c.name.in_(sorted(names))).values(value=table.c.value + 1)
+    )
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_stamps(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop(_STAMPS_DUE, None)
 
 
 @event.listens_for(Session, "before_flush")
@@ -487,7 +515,7 @@ def _bump_what_readers_see(session: Session, _ctx: Any, _instances: Any) -> None
         return
     session.info.setdefault(CHANGED_POSTS, set()).update(post_ids)
     logged = any(isinstance(obj, (Publication, Retraction)) for obj in changed)
-    bump_stamps(session.connection(), "posts", *(("corrections",) if logged else ()))
+    bump_stamps(session, "posts", *(("corrections",) if logged else ()))
     now = utc_now()
     rest = set()
     for post_id in post_ids:

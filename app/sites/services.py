@@ -343,6 +343,6 @@ def decide(
             .values(version=Post.version + 1)
             .execution_options(synchronize_session=False)
         )
-        bump_stamps(session.connection(), "posts", "embeds")
+        bump_stamps(session, "posts", "embeds")
         session.info[CHANGED_ALL] = True
     return decision

@@ -245,7 +245,7 @@ def _work(user: User) -> list[dict[str, Any]]:
     """What waits for each of ``user``'s roles, with counts and where to find it: the dashboard's cards."""
     cards: list[dict[str, Any]] = []
     dash = url_for(".dashboard")
-    open_reports = len(corrections.report_queue(db(), user)) if can(user, "post.view_unpublished") else 0
+    open_reports = corrections.open_report_count(db(), user) if can(user, "post.view_unpublished") else 0
     if can(user, "post.create"):
         mine = posts.status_counts(db(), user)
         cards.append(

@@ -1,4 +1,5 @@
-"""``site_stamps``: blog-wide counters moved with every change a list page shows (issue 15).
+"""``site_stamps``: blog-wide counters moved with every change a list page shows (issue 15); and the
+index of the staff's error-report queue, which pages by (state, created_at, id).
 
 The home page, topics, feeds, the corrections log and the sitemap key their cache on these instead of
 summing every post's version and counting every publication per request. Each row gets a random
@@ -35,7 +36,11 @@ def upgrade() -> None:
         stamps,
         [{"name": name, "generation": secrets.token_hex(8), "value": 0} for name in ("posts", "corrections", "embeds")],
     )
+    with op.batch_alter_table("error_reports", schema=None) as batch_op:
+        batch_op.create_index("ix_error_reports_state_created", ["state", "created_at", "id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("error_reports", schema=None) as batch_op:
+        batch_op.drop_index("ix_error_reports_state_created")
     op.drop_table("site_stamps")
