@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from app import create_app
@@ -268,3 +268,51 @@ def test_a_replica_must_be_postgresql(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="CANDOR_DATABASE_REPLICA_URL"):
         load(tmp_path, {"CANDOR_DATABASE_REPLICA_URL": "sqlite:///x.db"})
     assert load(tmp_path, {})["DATABASE_REPLICA_URL"] is None
+
+
+@postgresql_only
+def test_stamps_count_every_commit_when_writers_race(
+    app: Flask, session: Session, make_post: Callable[..., Post]
+) -> None:
+    """Eight writers publish comments on four posts at once, each in its own transaction: the stamp moves
+    exactly once per commit (no lost update), and no writer deadlocks on it."""
+    import threading
+
+    from app.comments.models import Comment, CommentStatus
+    from app.db import commit
+
+    posts_ = [make_post("published", title=f"Race {n}") for n in range(4)]
+    generation, before = posts.public_stamp(session)
+    session.rollback()
+    factory = app.extensions["candor.sessions"]
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def write(n: int) -> None:
+        s = factory()
+        try:
+            start.wait()
+            post_id = s.scalar(select(Post.id).where(Post.id == posts_[n % 4].id).with_for_update())
+            s.add(
+                Comment(
+                    post_id=post_id,
+                    author_name=f"Racer {n}",
+                    author_email=f"racer{n}@example.org",
+                    body="Fast.",
+                    html="<p>Fast.</p>",
+                    status=CommentStatus.PUBLISHED.value,
+                )
+            )
+            commit(s)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert posts.public_stamp(session) == (generation, before + 8)
