@@ -114,6 +114,8 @@ def _vocabulary() -> dict[str, Any]:
 @bp.get("/users")
 def users() -> Any:
     require(current_user(), "users.manage")
+    if "page" in request.args:
+        raise InvalidInput("This list pages with its “Next page” link (after=), not by number.", field="page")
     after = request.args.get("after") or None
     query = request.args.get("q", "")[:200]
     role = request.args.get("role", "")

@@ -363,6 +363,10 @@ POSTS_PER_PAGE = 25
 def post_list() -> Any:
     """Every post, for editors: by state, by author, and by a piece of the title, a page at a time."""
     user = require(current_user(), "post.request_changes")
+    if "page" in request.args:
+        raise InvalidInput(
+            "This list pages with its “Older posts” link (after=), not by number.", field="page"
+        )
     after = request.args.get("after") or None
     state = request.args.get("state", "")
     if state and state not in posts.STATUSES:
