@@ -5,6 +5,7 @@ Every verb takes a Session and an explicit actor, flushes, raises app.errors.*, 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -381,9 +382,13 @@ def page_key(session: Session | Connection, slug: str, type: str = "post") -> tu
 
 
 def site_stamp(session: Session, name: str) -> tuple[object, ...]:
-    """The current ``(generation, value)`` of a blog-wide stamp (``SiteStamp``): one primary-key read."""
+    """The current ``(generation, value)`` of a blog-wide stamp (``SiteStamp``): one primary-key read.
+
+    A missing row (a database someone emptied by hand) gives a key never seen before: nothing cached is
+    served under it, so pages are drawn afresh rather than possibly stale.
+    """
     row = session.execute(select(SiteStamp.generation, SiteStamp.value).where(SiteStamp.name == name)).first()
-    return tuple(row) if row is not None else (name, None)
+    return tuple(row) if row is not None else (name, secrets.token_hex(8))
 
 
 def public_stamp(session: Session) -> tuple[object, ...]:
