@@ -76,6 +76,9 @@ SETTINGS: dict[str, str] = {
     "CANDOR_CDN_STALE": "seconds a shared cache may serve a reader page stale while revalidating it",
     "CANDOR_STATEMENT_TIMEOUT_MS": "PostgreSQL statement timeout for the app's queries, in ms; 0: none",
     "CANDOR_PGBOUNCER": "the database URL is a PgBouncer in transaction mode: no prepared statements (1/0)",
+    "CANDOR_DATABASE_REPLICA_URL": "a read replica of DATABASE_URL for anonymous readers' GETs; unset: none",
+    "CANDOR_REPLICA_STICKY_SECONDS": "seconds after a write that the writer's browser reads the primary",
+    "CANDOR_CDN_PURGE_URL": "URL the changed pages' URLs are POSTed to (JSON, by a job); unset: no purges",
     "CANDOR_COMMENT_CHECK_BUDGET_MS": "ms a reader's comment waits for its checks before 202 checking",
     "CANDOR_LOG_FORMAT": "json for one JSON object per log line (with the request id), else text",
     "CANDOR_METRICS_TOKEN": "bearer token that /metrics requires; unset: /metrics answers loopback only",
@@ -230,6 +233,27 @@ def _phone_regions(env: Mapping[str, str], name: str, default: str, single: bool
         what = "one region code" if single else "region codes"
         raise ConfigError(f"{name} must be {what} such as US or GB, not {raw!r}")
     return regions
+
+
+def _replica_url(raw: str) -> str | None:
+    """A PostgreSQL URL (the replica of a PostgreSQL primary), or None when unset."""
+    if not raw:
+        return None
+    if raw.startswith("postgresql://"):
+        raw = "postgresql+psycopg://" + raw.removeprefix("postgresql://")
+    if not raw.startswith("postgresql+psycopg://"):
+        raise ConfigError("CANDOR_DATABASE_REPLICA_URL must be a PostgreSQL URL (postgresql://...)")
+    return raw
+
+
+def _purge_url(raw: str) -> str | None:
+    """An http(s) URL the CDN purges are POSTed to, or None when unset."""
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+        raise ConfigError(f"CANDOR_CDN_PURGE_URL must be an http(s) URL: {raw!r}")
+    return raw
 
 
 def _public_url(raw: str) -> str:
@@ -431,6 +455,9 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "CDN_STALE": _ranged(env, "CANDOR_CDN_STALE", 30, 0, 86400),
         "STATEMENT_TIMEOUT_MS": _ranged(env, "CANDOR_STATEMENT_TIMEOUT_MS", 0, 0, 3_600_000),
         "PGBOUNCER": _bool(env, "CANDOR_PGBOUNCER"),
+        "DATABASE_REPLICA_URL": _replica_url(env.get("CANDOR_DATABASE_REPLICA_URL", "").strip()),
+        "REPLICA_STICKY_SECONDS": _ranged(env, "CANDOR_REPLICA_STICKY_SECONDS", 30, 1, 3600),
+        "CDN_PURGE_URL": _purge_url(env.get("CANDOR_CDN_PURGE_URL", "").strip()),
         "COMMENT_CHECK_BUDGET_MS": _ranged(env, "CANDOR_COMMENT_CHECK_BUDGET_MS", 300, 0, 60_000),
         "LOG_FORMAT": _choice(env, "CANDOR_LOG_FORMAT", ("text", "json")),
         "METRICS_TOKEN": env.get("CANDOR_METRICS_TOKEN", "").strip() or None,

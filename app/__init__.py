@@ -32,11 +32,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.spam import embedding
     from app.web import (
         auth,
+        cdn,
         database,
         desk,
         discovery,
         errors,
         extensions,
+        fragments,
         jobs,
         ops,
         outside,
@@ -61,6 +63,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.before_request(raise_upload_limit)  # before CSRF protection reads an upload's form
     extensions.init_app(app)
     pagecache.init_app(app)
+    cdn.init_app(app)
+    fragments.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     timezones.init_app(app)

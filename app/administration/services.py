@@ -97,14 +97,13 @@ def search_users(
     query: str = "",
     role: str = "",
     active: bool | None = None,
-    page: int = 1,
     per_page: int = 50,
     after: str | None = None,
 ) -> tuple[list[User], bool]:
     """Staff matching ``query`` (in name, e-mail, title or department), by name; and whether more follow.
 
-    ``after`` (the API's cursor) continues from a (lower-cased name, id); the staff page numbers pages of
-    a list the size of the staff."""
+    ``after`` (a cursor: ``user_cursor`` of the last one shown) continues from a (lower-cased name, id),
+    so every page costs the same, on the staff page and the API alike."""
     _require_admin(actor)
     q = select(User)
     text = clean_text(query, "q", max_chars=MAX_SEARCH_CHARS, required=False)
@@ -125,8 +124,6 @@ def search_users(
         q = q.where(User.is_active.is_(active))
     key = cursors.decode(after, "users", (str, int))
     q = cursors.after(q, (func.lower(User.name), User.id), key, descending=False)
-    if key is None:
-        q = q.offset((page - 1) * per_page)
     rows = list(session.scalars(q.limit(per_page + 1)))
     return rows[:per_page], len(rows) > per_page
 

@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     redirect,
@@ -36,9 +35,9 @@ from app.administration.forms import (
     TokenForm,
 )
 from app.clock import utc_now
+from app.cursors import BadCursor
 from app.errors import Conflict, InvalidInput
 from app.search import services as search
-from app.text import whole_number
 from app.web.api import (
     BOOL,
     DATETIME,
@@ -116,7 +115,9 @@ def _vocabulary() -> dict[str, Any]:
 @bp.get("/users")
 def users() -> Any:
     require(current_user(), "users.manage")
-    page = whole_number(request.args.get("page", "1"), upper=100_000) or abort(404)
+    if "page" in request.args:
+        raise InvalidInput("This list pages with its “Next page” link (after=), not by number.", field="page")
+    after = request.args.get("after") or None
     query = request.args.get("q", "")[:200]
     role = request.args.get("role", "")
     if role not in ("", *(r.value for r in Role)):
@@ -125,15 +126,17 @@ def users() -> Any:
     active = {"active": True, "inactive": False}.get(status)
     try:
         found, more = admin.search_users(
-            db(), current_user(), query=query, role=role, active=active, page=page, per_page=USERS_PER_PAGE
+            db(), current_user(), query=query, role=role, active=active, after=after, per_page=USERS_PER_PAGE
         )
+    except BadCursor:
+        raise
     except InvalidInput:
         found, more = [], False
     return render_template(
         "administration/users.html",
         users=found,
-        more=more,
-        page=page,
+        next_cursor=admin.user_cursor(db(), found[-1]) if more and found else None,
+        after=after,
         q=query,
         role=role,
         status=status if active is not None else "",

@@ -9,7 +9,7 @@ No Flask here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -197,19 +197,25 @@ def waiting_count(session: Session) -> int:
     )
 
 
-def listing(session: Session, actor: User, status: str) -> list[ContactMessage]:
+def listing(
+    session: Session, actor: User, status: str, *, after: str | None = None, per_page: int = 50
+) -> tuple[list[ContactMessage], str | None]:
+    """Messages in ``status``: open ones oldest first (the longest waiting on top), the rest newest
+    first; a page and the cursor of the next one, keyset on (created_at, id) over
+    ix_contact_messages_status_created, so any page costs the same."""
     require(actor, "comments.moderate")
     if status not in {s.value for s in ContactStatus}:
         raise InvalidInput("status must be open, answered, closed or spam.", field="status")
-    order = ContactMessage.created_at if status == ContactStatus.OPEN else ContactMessage.created_at.desc()
-    return list(
-        session.scalars(
-            select(ContactMessage)
-            .where(ContactMessage.status == status)
-            .order_by(order, ContactMessage.id)
-            .limit(200)
-        )
+    kind = f"contact:{status}"
+    key = cursors.decode(after, kind, (datetime, int))
+    query = cursors.after(
+        select(ContactMessage).where(ContactMessage.status == status),
+        (ContactMessage.created_at, ContactMessage.id),
+        key,
+        descending=status != ContactStatus.OPEN,
     )
+    rows = list(session.scalars(query.limit(per_page + 1)))
+    return cursors.page(rows, per_page, kind, lambda m: (m.created_at, m.id))
 
 
 def field_errors(data: ContactInput) -> dict[str, str]:

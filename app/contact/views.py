@@ -65,13 +65,20 @@ def form() -> ResponseReturnValue:
 # --- the moderators' desk -----------------------------------------------------------------------------
 
 
+MESSAGES_PER_PAGE = 50
+
+
 @desk_bp.get("/")
 def messages() -> ResponseReturnValue:
     actor = require(current_user(), desk.PERMISSION)
     state = request.args.get("status", "open")
+    after = request.args.get("after") or None
+    found, next_cursor = contact.listing(db(), actor, state, after=after, per_page=MESSAGES_PER_PAGE)
     return render_template(
         "contact/messages.html",
-        messages=contact.listing(db(), actor, state),
+        messages=found,
+        after=after,
+        next_cursor=next_cursor,
         state=state,
         states=[s.value for s in ContactStatus],
     )

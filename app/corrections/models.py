@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
@@ -27,7 +27,10 @@ class ErrorReport(Base):
     """A reader's "this is wrong" on a post. Decided once: accepted (linked to its correction) or declined."""
 
     __tablename__ = "error_reports"
-    __table_args__ = (CheckConstraint(f"state IN {REPORT_STATES!r}", name="state_known"),)
+    __table_args__ = (
+        CheckConstraint(f"state IN {REPORT_STATES!r}", name="state_known"),
+        Index("ix_error_reports_state_created", "state", "created_at", "id"),  # the staff queue, by state
+    )
 
     id: Mapped[intpk]
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)

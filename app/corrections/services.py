@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import difflib
 import statistics
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import Select, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -27,7 +27,7 @@ from app.corrections.models import ErrorReport, ReportState, RevisionDiff
 from app.errors import InvalidInput, InvalidTransition, NotFound
 from app.mail import services as mail
 from app.posts.models import Post, Publication, Retraction, Revision, RevisionKind
-from app.posts.services import published_revision
+from app.posts.services import published_revision, site_stamp
 
 M = TypeVar("M", Publication, Retraction, Post)
 NOTICE_KINDS = (RevisionKind.CORRECTION.value, RevisionKind.CLARIFICATION.value, RevisionKind.UPDATE.value)
@@ -129,9 +129,17 @@ def cached_diff(session: Session, old: Revision, new: Revision, *, store: bool =
 
 
 def changes(
-    session: Session, post: Post, from_number: int | None, to_number: int | None
+    session: Session,
+    post: Post,
+    from_number: int | None,
+    to_number: int | None,
+    *,
+    cache: Callable[[Revision, Revision, Callable[[], str]], str] | None = None,
 ) -> tuple[Revision, Revision, str]:
-    """Compare two published revisions (default: first publication against the current one)."""
+    """Compare two published revisions (default: first publication against the current one).
+
+    ``cache(old, new, compute)``, when given, keeps the diff (the web's fragment cache).
+    """
     rows, _ = history_page(session, post, per_page=1)
     if not rows:
         raise NotFound("This post has not been published.")
@@ -140,6 +148,8 @@ def changes(
         published_revision(session, post, to_number)[0] if to_number is not None else post.published_revision
     )
     assert new is not None
+    if cache is not None:
+        return old, new, cache(old, new, lambda: cached_diff(session, old, new))
     return old, new, cached_diff(session, old, new)
 
 
@@ -367,18 +377,11 @@ def last_published_at(session: Session, post_ids: Iterable[int]) -> dict[int, da
 def corrections_stamp(session: Session) -> tuple[object, ...]:
     """Changes whenever a publication or a retraction happens: the cache key of the log and the feeds.
 
-    Retractions count on their own: a retraction publishes no revision, and must not depend on the post's
-    ``updated_at`` being bumped to show up.
+    A counter moved in the transaction that writes either (``app.posts.models.SiteStamp``): one
+    primary-key read, whatever the size of the log. Retractions count on their own: a retraction
+    publishes no revision.
     """
-    row = session.execute(
-        select(
-            select(func.max(Publication.published_at)).scalar_subquery(),
-            select(func.count(Publication.id)).scalar_subquery(),
-            select(func.max(Retraction.at)).scalar_subquery(),
-            select(func.count(Retraction.id)).scalar_subquery(),
-        )
-    ).one()
-    return tuple(row)
+    return site_stamp(session, "corrections")
 
 
 # --- reader error reports ---------------------------------------------------------------------------
@@ -409,13 +412,41 @@ def report_error(session: Session, post: Post, *, what: str, source: str, email:
     return report
 
 
-def report_queue(session: Session, actor: User, *, state: str = ReportState.OPEN.value) -> list[ErrorReport]:
-    """Open reports for the posts this person wrote; editors see every post's."""
+def _reports(actor: User, state: str) -> Select[Any]:
     require(actor, "post.view_unpublished")
-    query = select(ErrorReport).where(ErrorReport.state == state).order_by(ErrorReport.created_at)
+    query = select(ErrorReport).where(ErrorReport.state == state)
     if not actor.has_role(Role.EDITOR):
         query = query.join(Post, Post.id == ErrorReport.post_id).where(Post.author_id == actor.id)
-    return list(session.scalars(query))
+    return query
+
+
+def report_queue(
+    session: Session,
+    actor: User,
+    *,
+    state: str = ReportState.OPEN.value,
+    after: str | None = None,
+    per_page: int = 50,
+) -> tuple[list[ErrorReport], str | None]:
+    """Reports in ``state`` on the posts this person wrote (editors: every post's), open ones oldest
+    first, decided ones newest first: a page and the cursor of the next one (keyset on (created_at, id)
+    over ix_error_reports_state_created)."""
+    kind = f"reports:{state}"
+    key = cursors.decode(after, kind, (datetime, int))
+    query = cursors.after(
+        _reports(actor, state),
+        (ErrorReport.created_at, ErrorReport.id),
+        key,
+        descending=state != ReportState.OPEN.value,
+    )
+    rows = session.scalars(query.limit(per_page + 1)).all()
+    return cursors.page(rows, per_page, kind, lambda r: (r.created_at, r.id))
+
+
+def open_report_count(session: Session, actor: User) -> int:
+    """How many open reports wait for this person (the dashboard's card): counted on the index."""
+    query = _reports(actor, ReportState.OPEN.value).with_only_columns(func.count()).order_by(None)
+    return session.scalar(query) or 0
 
 
 # A report's one transition table: decided once, never re-decided.

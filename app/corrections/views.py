@@ -18,7 +18,7 @@ from app.posts.models import Post, PostType
 from app.posts.views import public_key
 from app.redaction import services as redaction
 from app.text import clean_text, whole_number
-from app.web import desk, feeds
+from app.web import desk, feeds, fragments
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.extensions import client_ip, csrf, limiter
@@ -101,7 +101,7 @@ def _changes(slug: str, type: str) -> Any:
 
     def render() -> str:
         post = posts.get_public_post(db(), slug, type)
-        old, new, html = services.changes(db(), post, from_n, to_n)
+        old, new, html = services.changes(db(), post, from_n, to_n, cache=fragments.diff)
         choices, more = services.history_page(db(), post)
         return render_template(
             "corrections/changes.html",
@@ -238,6 +238,9 @@ def report(slug: str) -> Any:
     return render_template("corrections/report.html", post=post, form=form), status
 
 
+REPORTS_PER_PAGE = 50
+
+
 @bp.get("/staff/error-reports")
 def report_queue() -> Any:
     actor = current_user()
@@ -246,12 +249,16 @@ def report_queue() -> Any:
     state = request.args.get("state", "open")
     if state not in ("open", "accepted", "declined"):
         raise InvalidInput("state must be open, accepted or declined.")
-    reports = services.report_queue(db(), actor, state=state)
-    post_by_id = {r.post_id: posts.get_post(db(), r.post_id) for r in reports}
+    after = request.args.get("after") or None
+    reports, next_cursor = services.report_queue(
+        db(), actor, state=state, after=after, per_page=REPORTS_PER_PAGE
+    )
     return render_template(
         "corrections/queue.html",
         reports=reports,
-        posts=post_by_id,
+        posts=posts.posts_by_id(db(), {r.post_id for r in reports}),
+        after=after,
+        next_cursor=next_cursor,
         state=state,
         accept_form=AcceptForm(),
         decline_form=DeclineForm(),

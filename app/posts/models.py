@@ -8,10 +8,12 @@ each revision went public is its own append-only table, so history needs no muta
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -22,9 +24,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    insert,
     text,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.orm.util import identity_key
 
@@ -419,6 +423,77 @@ class Retraction(ReaderVisible, AppendOnly, Base):
         return f"<Retraction post={self.post_id}>"
 
 
+class SiteStamp(Base):
+    """A counter moved in the same transaction as whatever changes a blog-wide reader page.
+
+    The key of the pages that list many posts (home, topics, feeds, the corrections log, the sitemap),
+    read with one primary-key lookup whatever the number of posts, instead of summing every post's
+    ``version`` per request. ``posts`` moves with every version bump (``_bump_what_readers_see``);
+    ``corrections`` only with a publication or a retraction. The row lock of the UPDATE orders the bumps
+    as their transactions commit, so a value names exactly the commits up to it. ``generation`` is drawn
+    at random when the row is made: a database rebuilt (or a migration downgraded and upgraded) starts
+    its counter again, and must not meet pages a shared cache keeps under the old one's values.
+    """
+
+    __tablename__ = "site_stamps"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    generation: Mapped[str] = mapped_column(String(32))
+    value: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+    def __repr__(self) -> str:
+        return f"<SiteStamp {self.name}={self.value}>"
+
+
+STAMPS = ("posts", "corrections", "embeds")
+CHANGED_POSTS = "candor.changed_posts"
+"""``session.info`` key: ids of the posts whose reader pages this transaction changed (app.web.cdn purges
+them after the commit)."""
+CHANGED_ALL = "candor.changed_all"
+"""``session.info`` key: set when a change reaches every public post's page (an embed approved)."""
+
+
+@event.listens_for(SiteStamp.__table__, "after_create")
+def _seed_stamps(target: Table, connection: Connection, **_kw: Any) -> None:
+    connection.execute(
+        insert(target), [{"name": n, "generation": secrets.token_hex(8), "value": 0} for n in STAMPS]
+    )
+
+
+_STAMPS_DUE = "candor.stamps_due"
+
+
+def bump_stamps(session: Session, *names: str) -> None:
+    """Move the named stamps when this transaction commits (and only if it does).
+
+    The UPDATE is sent just before the commit (``_move_stamps``), not when the change is flushed: the
+    row lock it takes is then the transaction's last, held only while it commits, so two writers never
+    wait on each other's stamp while holding a post the other needs (no deadlock), and every writer of
+    the blog queues on it for the length of a commit, not of a request.
+    """
+    session.info.setdefault(_STAMPS_DUE, set()).update(names)
+
+
+@event.listens_for(Session, "before_commit")
+def _move_stamps(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint: the stamps move with the real commit
+    session.flush()  # what is still pending may move stamps too
+    names = session.info.pop(_STAMPS_DUE, None)
+    if not names:
+        return
+    table = SiteStamp.__table__
+    session.connection().execute(
+        update(table).where(table.c.name.in_(sorted(names))).values(value=table.c.value + 1)
+    )
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_stamps(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop(_STAMPS_DUE, None)
+
+
 @event.listens_for(Session, "before_flush")
 def _bump_what_readers_see(session: Session, _ctx: Any, _instances: Any) -> None:
     """Any reader-visible row written for a post moves that post's ``version`` (and ``updated_at``), and so
@@ -427,18 +502,22 @@ def _bump_what_readers_see(session: Session, _ctx: Any, _instances: Any) -> None
     The one rule, instead of a bump by hand wherever something visible changes. A Post already in the
     session is stamped as an attribute (flushed with the rest); any other by one UPDATE.
     """
-    post_ids = {
-        obj.post_id
+    changed = [
+        obj
         for obj in (*session.new, *session.dirty)
         if isinstance(obj, ReaderVisible)
         and obj.post_id is not None
         and (obj in session.new or session.is_modified(obj, include_collections=False))
         and obj.changes_what_readers_see()
-    }
+    ]
     # A deleted visible row (comments reopened: their closure removed) changes the page as well.
-    post_ids |= {obj.post_id for obj in session.deleted if isinstance(obj, ReaderVisible)}
+    changed += [obj for obj in session.deleted if isinstance(obj, ReaderVisible)]
+    post_ids = {obj.post_id for obj in changed}
     if not post_ids:
         return
+    session.info.setdefault(CHANGED_POSTS, set()).update(post_ids)
+    logged = any(isinstance(obj, (Publication, Retraction)) for obj in changed)
+    bump_stamps(session, "posts", *(("corrections",) if logged else ()))
     now = utc_now()
     rest = set()
     for post_id in post_ids:

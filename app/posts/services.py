@@ -5,6 +5,7 @@ Every verb takes a Session and an explicit actor, flushes, raises app.errors.*, 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,7 @@ from app.posts.models import (
     Revision,
     RevisionKind,
     RevisionMedia,
+    SiteStamp,
     Topic,
     revision_topics,
     status_of,
@@ -422,18 +424,23 @@ def page_key(session: Session | Connection, slug: str, type: str = "post") -> tu
     return tuple(row) if row is not None else None
 
 
+def site_stamp(session: Session, name: str) -> tuple[object, ...]:
+    """The current ``(generation, value)`` of a blog-wide stamp (``SiteStamp``): one primary-key read.
+
+    A missing row (a database someone emptied by hand) gives a key never seen before: nothing cached is
+    served under it, so pages are drawn afresh rather than possibly stale.
+    """
+    row = session.execute(select(SiteStamp.generation, SiteStamp.value).where(SiteStamp.name == name)).first()
+    return tuple(row) if row is not None else (name, secrets.token_hex(8))
+
+
 def public_stamp(session: Session) -> tuple[object, ...]:
     """Changes whenever any public post's page would: the key of the index page and the feed.
 
-    A sum of versions, not the latest ``updated_at``: two posts changed at once may commit in the other
-    order than they stamped, and a maximum would then miss the later commit.
+    A counter moved in the transaction of every version bump (``SiteStamp``), not a sum over the posts
+    table: the same at 10,000 posts as at 10.
     """
-    row = session.execute(
-        select(func.coalesce(func.sum(Post.version), 0), func.count(Post.id)).where(
-            Post.published_revision_id.is_not(None)
-        )
-    ).one()
-    return tuple(row)
+    return site_stamp(session, "posts")
 
 
 def all_posts_by(session: Session, author: User) -> list[Post]:
@@ -487,12 +494,17 @@ def find_posts(
     status: str = "",
     author_id: int | None = None,
     title: str = "",
-    page: int = 1,
+    after: str | None = None,
     per_page: int = 25,
-) -> tuple[list[Post], bool]:
+) -> tuple[list[Post], str | None]:
     """Every post, in any state, most recently revised first, narrowed by status, author and a piece
-    of the current title (case-insensitive, taken literally: ``%`` and ``_`` are not wildcards)."""
+    of the current title (case-insensitive, taken literally: ``%`` and ``_`` are not wildcards).
+
+    A page and the cursor of the next one (None: the last): keyset on (current revision id, id), so the
+    thousandth page costs what the first does.
+    """
     require(actor, "post.view_unpublished")
+    key = cursors.decode(after, "staff-posts", (int, int))
     query = select(Post).join(Revision, Revision.id == Post.current_revision_id)
     if status:
         query = query.where(_status_condition(status))
@@ -500,14 +512,9 @@ def find_posts(
         query = query.where(Post.author_id == author_id)
     if title:
         query = query.where(func.lower(Revision.title).contains(title.lower(), autoescape=True))
-    rows = list(
-        session.scalars(
-            query.order_by(Post.current_revision_id.desc(), Post.id.desc())
-            .offset((page - 1) * per_page)
-            .limit(per_page + 1)
-        )
-    )
-    return rows[:per_page], len(rows) > per_page
+    query = cursors.after(query, (Post.current_revision_id, Post.id), key, descending=True)
+    rows = list(session.scalars(query.limit(per_page + 1)))
+    return cursors.page(rows, per_page, "staff-posts", lambda p: (p.current_revision_id, p.id))
 
 
 def post_authors(session: Session) -> list[User]:
@@ -540,22 +547,24 @@ def topic_by_slug(session: Session, slug: str) -> Topic:
 
 
 def published_in_topic(
-    session: Session, topic: Topic, *, page: int, per_page: int
-) -> tuple[list[Post], bool]:
-    """Public posts whose published revision is filed under ``topic``, newest first.
+    session: Session, topic: Topic, *, after: str | None = None, per_page: int
+) -> tuple[list[Post], str | None]:
+    """Public posts whose published revision is filed under ``topic``, newest first: a page and the
+    cursor of the next one (keyset on first publication time and id).
 
     The published revision's topics, never the draft's: a topic added in a revision still in review
     does not list the post here until that revision is published.
     """
-    rows = session.scalars(
+    kind = f"topic:{topic.id}"
+    key = cursors.decode(after, kind, (datetime, int))
+    query = (
         select(Post)
         .join(revision_topics, revision_topics.c.revision_id == Post.published_revision_id)
         .where(revision_topics.c.topic_id == topic.id, Post.type == PostType.POST.value)
-        .order_by(Post.first_published_at.desc(), Post.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page + 1)
-    ).all()
-    return list(rows[:per_page]), len(rows) > per_page
+    )
+    query = cursors.after(query, (Post.first_published_at, Post.id), key, descending=True)
+    rows = session.scalars(query.limit(per_page + 1)).all()
+    return cursors.page(rows, per_page, kind, lambda p: (p.first_published_at, p.id))
 
 
 def topic_counts(session: Session) -> dict[int, int]:

@@ -31,7 +31,7 @@ from app.accounts.permissions import require
 from app.audit import services as audit
 from app.clock import utc_now
 from app.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from app.posts.models import Post, PublicationState
+from app.posts.models import CHANGED_ALL, Post, PublicationState, bump_stamps
 from app.sites.models import Capacity, ExternalSite, SiteDecision, SiteKind, Verdict
 from app.text import clean_text
 
@@ -343,4 +343,6 @@ def decide(
             .values(version=Post.version + 1)
             .execution_options(synchronize_session=False)
         )
+        bump_stamps(session, "posts", "embeds")
+        session.info[CHANGED_ALL] = True
     return decision

@@ -13,7 +13,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from wtforms import SelectChoice
 
 from app.accounts import services as accounts
@@ -182,13 +182,6 @@ def _age(seconds: float) -> str:
     return "under a minute"
 
 
-def _page_number() -> int:
-    page = whole_number(request.args.get("page", "1"), upper=100_000)
-    if page is None:
-        abort(404)
-    return page
-
-
 def _form_data(revision: Revision) -> dict[str, Any]:
     return {
         "title": revision.title,
@@ -260,7 +253,7 @@ def _work(user: User) -> list[dict[str, Any]]:
     """What waits for each of ``user``'s roles, with counts and where to find it: the dashboard's cards."""
     cards: list[dict[str, Any]] = []
     dash = url_for(".dashboard")
-    open_reports = len(corrections.report_queue(db(), user)) if can(user, "post.view_unpublished") else 0
+    open_reports = corrections.open_report_count(db(), user) if can(user, "post.view_unpublished") else 0
     if can(user, "post.create"):
         mine = posts.status_counts(db(), user)
         cards.append(
@@ -378,7 +371,11 @@ POSTS_PER_PAGE = 25
 def post_list() -> Any:
     """Every post, for editors: by state, by author, and by a piece of the title, a page at a time."""
     user = require(current_user(), "post.request_changes")
-    page = _page_number()
+    if "page" in request.args:
+        raise InvalidInput(
+            "This list pages with its “Older posts” link (after=), not by number.", field="page"
+        )
+    after = request.args.get("after") or None
     state = request.args.get("state", "")
     if state and state not in posts.STATUSES:
         raise InvalidInput("Choose a state from the list.", field="state")
@@ -387,14 +384,14 @@ def post_list() -> Any:
     if raw_author and author_id is None:
         raise InvalidInput("Choose an author from the list.", field="author")
     title = clean_text(request.args.get("q", ""), "Title", max_chars=200, required=False)
-    items, more = posts.find_posts(
-        db(), user, status=state, author_id=author_id, title=title, page=page, per_page=POSTS_PER_PAGE
+    items, next_cursor = posts.find_posts(
+        db(), user, status=state, author_id=author_id, title=title, after=after, per_page=POSTS_PER_PAGE
     )
     return render_template(
         "staff/posts.html",
         items=items,
-        more=more,
-        page=page,
+        next_cursor=next_cursor,
+        after=after,
         state=state,
         author_id=author_id,
         q=title,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from feedgen.feed import FeedGenerator
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
@@ -15,14 +15,13 @@ from app.clock import utc_now
 from app.corrections import services as corrections
 from app.errors import Conflict, InvalidInput, NotFound
 from app.posts import services as posts
-from app.text import whole_number
 from app.topics import services
 from app.web import api
 from app.web.api import PUBLIC, TEXT, URL, answer, listing_of
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.forms import Form, TextSafe
-from app.web.pagecache import cached_page
+from app.web.pagecache import cached_page, reads_query
 from app.web.readers import public_reader_url
 from app.web.runtime import effective
 from app.web.urls import public_url
@@ -51,23 +50,22 @@ def index() -> Any:
 
 
 @bp.get("/topics/<slug>")
+@reads_query("after")
 def show(slug: str) -> Any:
-    page = whole_number(request.args.get("page", "1"), upper=100_000)
-    if page is None:
-        abort(404)
+    after = request.args.get("after") or None
     topic = posts.topic_by_slug(db(), slug)
 
     def render() -> str:
-        items, has_more = posts.published_in_topic(db(), topic, page=page, per_page=PER_PAGE)
-        if not items and page > 1:
+        items, next_cursor = posts.published_in_topic(db(), topic, after=after, per_page=PER_PAGE)
+        if not items and after:
             raise NotFound("There is no such page of posts.")
         ids = [p.id for p in items]
         return render_template(
             "topics/show.html",
             topic=topic,
             posts=items,
-            page=page,
-            has_more=has_more,
+            after=after,
+            next_cursor=next_cursor,
             retractions=corrections.retractions_by_post(db(), ids),
             corrected=corrections.corrected_post_ids(db(), ids),
         )
@@ -81,7 +79,7 @@ def feed(slug: str) -> Any:
     topic = posts.topic_by_slug(db(), slug)
 
     def render() -> str:
-        items, _ = posts.published_in_topic(db(), topic, page=1, per_page=FEED_ENTRIES)
+        items, _ = posts.published_in_topic(db(), topic, per_page=FEED_ENTRIES)
         ids = [p.id for p in items]
         retractions = corrections.retractions_by_post(db(), ids)
         published = corrections.last_published_at(db(), ids)

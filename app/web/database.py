@@ -53,10 +53,21 @@ def engine_options(config: Any) -> dict[str, Any]:
     return {"pool_pre_ping": False, "connect_args": connect_args}
 
 
+PRIMARY_COOKIE = "candor_primary"
+"""Set on the answer to any committed write, for ``REPLICA_STICKY_SECONDS``: that browser's next reads go
+to the primary, so a reader who just commented sees their comment, whatever the replica's lag."""
+
+
 def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"], explicit_begin=True, **engine_options(app.config))
     app.extensions["candor.engine"] = engine
     app.extensions["candor.sessions"] = make_session_factory(engine)
+    replica_url = app.config.get("DATABASE_REPLICA_URL")
+    if replica_url:
+        options = engine_options({**app.config, "DATABASE_URL": replica_url})
+        replica = make_engine(replica_url, **options)
+        app.extensions["candor.replica_engine"] = replica
+        app.extensions["candor.replica_sessions"] = make_session_factory(replica)
     app.after_request(_commit_at_edge)
     app.teardown_appcontext(_close_session)
     app.register_error_handler(DBAPIError, _database_error)
@@ -85,9 +96,39 @@ def _writes() -> bool:
     return request.method == "GET" and bool(getattr(view, "writes_on_get", False))
 
 
+def replica_engine(app: Flask, environ: dict[str, Any]) -> Engine | None:
+    """The replica's engine if this request may read from it, else None (read the primary).
+
+    Only an anonymous reader's GET or HEAD: no session cookie (staff, and anyone mid-form, have one)
+    and no ``PRIMARY_COOKIE`` (this browser wrote a moment ago and must read what it wrote). Taking
+    the WSGI environ, so that the page cache's fast path, which runs before Flask, routes alike.
+    """
+    replica = app.extensions.get("candor.replica_engine")
+    if replica is None or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        return None
+    cookies = environ.get("HTTP_COOKIE", "")
+    session_cookie = app.config.get("SESSION_COOKIE_NAME", "session")
+    if f"{session_cookie}=" in cookies or f"{PRIMARY_COOKIE}=" in cookies:
+        return None
+    return replica
+
+
+def reads_replica() -> bool:
+    """Whether this request's session reads the replica (set when the session is opened)."""
+    return bool(g.get("db_replica"))
+
+
 def db() -> Session:
-    """The request's session, opened on first use; a request that may write takes the write lock first."""
+    """The request's session, opened on first use; a request that may write takes the write lock first.
+
+    An anonymous reader's GET reads the replica when one is configured (``replica_engine``); nothing it
+    does there can write, since a replica refuses writes and a GET commits nothing.
+    """
     if "db" not in g:
+        if request and not _writes() and replica_engine(current_app, request.environ) is not None:
+            g.db_replica = True
+            g.db = current_app.extensions["candor.replica_sessions"]()
+            return g.db
         session = session_factory()()
         if request and _writes():
             database.writing(session)
@@ -151,6 +192,16 @@ def _commit_at_edge(response: Response) -> Response:
             raise
         log.info("commit conflict answered 409 on %s %s: %s", request.method, request.path, exc.orig)
         return _conflict_response()
+    if "candor.replica_engine" in current_app.extensions:
+        # Read-your-writes: this browser reads the primary until the replica has surely caught up.
+        response.set_cookie(
+            PRIMARY_COOKIE,
+            "1",
+            max_age=int(current_app.config.get("REPLICA_STICKY_SECONDS", 30)),
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+            httponly=True,
+            samesite="Lax",
+        )
     return response
 
 

@@ -55,6 +55,7 @@ from app.comments.closing import closed_by_age
 from app.posts.services import page_key_statement
 from app.settings.services import version_column
 from app.web import runtime
+from app.web.database import replica_engine
 from app.web.ops import ROUTE_KEY
 from app.web.security import host_trusted
 
@@ -358,17 +359,22 @@ class FastPath:
         self.app = app
         self.wsgi_app = wsgi_app
         self.headers = PageCache()  # full key -> the headers Flask sent with that page
-        self._engine: Engine | None = None
+        self._engines: dict[int, Engine] = {}
 
-    def engine(self) -> Engine:
-        if self._engine is None:
-            engine: Engine = self.app.extensions["candor.engine"]
+    def engine(self, environ: dict[str, Any] | None = None) -> Engine:
+        """The primary's engine, or the replica's when this request may read it (as inside Flask)."""
+        engine: Engine = (
+            replica_engine(self.app, environ) if environ is not None else None
+        ) or self.app.extensions["candor.engine"]
+        known = self._engines.get(id(engine))
+        if known is None:
             # One statement, nothing to roll back: on PostgreSQL no BEGIN/ROLLBACK around it. (SQLite's
             # driver sends no BEGIN before a SELECT anyway.)
+            known = engine
             if engine.dialect.name == "postgresql":
-                engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-            self._engine = engine
-        return self._engine
+                known = engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._engines[id(engine)] = known
+        return known
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         full_key = self._eligible_key(environ)
@@ -408,7 +414,7 @@ class FastPath:
             return None
         args = Request(environ).args if query_string else ImmutableMultiDict()
         try:
-            with self.engine().connect() as connection:
+            with self.engine(environ).connect() as connection:
                 row = connection.execute(self._STATEMENT, {"slug": match.group(1), "type": "post"}).first()
         except SQLAlchemyError:
             return None  # Flask will answer, with a proper error page if the database is down

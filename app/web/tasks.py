@@ -50,7 +50,7 @@ from app.moderation import jobs as moderation_jobs
 from app.posts import media_usage
 from app.spam.akismet_adapter import Verdict
 from app.spam.pipeline import PipelineSettings
-from app.web import runtime
+from app.web import cdn, runtime
 from app.web.outside import site
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,12 @@ SCHEDULE = {
     "akismet": ("every 10 minutes", "re-check comments Akismet could not judge; resend feedback"),
     "digest": ("daily at 07:00 UTC", "e-mail each moderator the held comments"),
     "links": ("daily at 03:30 UTC", "check every link in published posts"),
+    "cdn_purge": (
+        "right after a commit that changed a reader page (with CANDOR_CDN_PURGE_URL)",
+        "POST the changed pages' URLs to the CDN; retry with backoff",
+    ),
 }
+PURGE_RETRIES, PURGE_RETRY_SECONDS, PURGE_BACKOFF = 8, 5, 2  # 5 s, 10 s, 20 s ... about 21 minutes
 
 
 @dataclass
@@ -96,6 +101,7 @@ class Tasks:
     digest: TaskWrapper
     links: TaskWrapper
     consent_expiry: TaskWrapper
+    cdn_purge: TaskWrapper
 
 
 def mode_for(config: Any) -> str:
@@ -286,6 +292,18 @@ def _register(app: Flask, huey: Huey, mode: str) -> Tasks:
             report = linkcheck.check_published_links(session, client, per_host_delay=1.0, timeout=10.0)
         log.info("link check: %s link(s), %s dead", report.checked, len(report.dead))
 
+    @huey.task(
+        name="candor.cdn_purge",
+        retries=PURGE_RETRIES,
+        retry_delay=PURGE_RETRY_SECONDS,
+        retry_backoff=PURGE_BACKOFF,
+    )
+    def cdn_purge(urls: list[str], keys: list[str]) -> None:
+        """Tell the CDN these pages changed (app.web.cdn); an error raises, and Huey retries."""
+        target = app.config.get("CDN_PURGE_URL")
+        if target:
+            cdn.send_purge(target, urls, keys)
+
     return Tasks(
         huey,
         mode,
@@ -299,4 +317,5 @@ def _register(app: Flask, huey: Huey, mode: str) -> Tasks:
         digest,
         links,
         consent_expiry,
+        cdn_purge,
     )
