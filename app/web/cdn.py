@@ -109,7 +109,7 @@ def purge_for(
         urls += [
             public_url(endpoint, slug=slug)
             for what, endpoint in ENDPOINTS[type_].items()
-            if what != "revision"
+            if what not in ("revision", "version")  # one page per version: keyed, not listed
         ]
         if type_ == "post":
             urls.append(public_url("comments.more", slug=slug))
