@@ -654,6 +654,8 @@ def _post_forms(s: dict[str, Any], cast: dict[str, User]) -> dict[str, list[tupl
             (f"/staff/writing/{draft.id}/autosave", {"body": "Typing.", "base_revision": "1"})
         ],
         "writing.discard": [(f"/staff/posts/{draft.id}/autosave/discard", {})],
+        "writing.autosave_new": [("/staff/writing/new/autosave", {"title": "New", "body": "Typing."})],
+        "writing.discard_new": [("/staff/posts/new/autosave/discard", {})],
         # Last: signing out ends every session of that user, the walker's own included.
         "accounts.logout": [("/logout", {})],
     }
@@ -714,6 +716,7 @@ def test_every_staff_post_redirects_or_refuses_never_answering_a_page(
         "redaction.confirm",
         "writing.preview",
         "writing.autosave",
+        "writing.autosave_new",
     }
     assert set(forms) - redirected <= {"staff.submit_post", "moderation.no_reply_needed", *refused}, [
         f"{a[0]} {a[2]}" for a in answered if a[0] not in redirected and a[0] not in refused

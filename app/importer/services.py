@@ -510,7 +510,8 @@ def legacy_target(session: Session, path: str, args: dict[str, str]) -> Post | N
     candidates = [f"?{name}={args[name]}" for name in ("p", "page_id") if args.get(name, "").isdigit()]
     if path.strip("/"):
         candidates.append(legacy_key(path, ""))
-    for candidate in candidates:
+    # No stored address holds a NUL (PostgreSQL text cannot) or runs past the column: never looked up.
+    for candidate in (c for c in candidates if "\x00" not in c and len(c) <= 2000):
         post = session.scalar(
             select(Post).join(LegacyPath, LegacyPath.post_id == Post.id).where(LegacyPath.path == candidate)
         )
