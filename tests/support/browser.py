@@ -25,6 +25,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -64,8 +65,9 @@ class LiveServer:
     """``app`` under werkzeug's threaded server, on 127.0.0.1 and a port the OS picks."""
 
     def __init__(self, app: Flask) -> None:
+        self._app = _InFlight(app)
         self._server: BaseWSGIServer = make_server(
-            "127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler
+            "127.0.0.1", 0, self._app, threaded=True, request_handler=_QuietHandler
         )
         self.url = f"http://127.0.0.1:{self._server.port}"
         self._thread = threading.Thread(
@@ -83,8 +85,35 @@ class LiveServer:
         # shutdown() stops the accept loop; request threads are daemons, so a keep-alive connection
         # Chromium still holds cannot hang the run. server_close() releases the listening socket.
         self._server.shutdown()
+        # A request Chromium sent just before its context closed (an autosave, a preview) may still be
+        # inside the app: let it finish, so its database connection goes back to the pool before the
+        # test disposes of the engine (else it is left open, and garbage-collected in a later test).
+        self._app.wait_idle(timeout=10)
         self._server.server_close()
         self._thread.join(timeout=10)
+
+
+class _InFlight:
+    """The app, counting the requests inside it (Flask has closed a request's session when it returns)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._busy = 0
+        self._idle = threading.Condition()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        with self._idle:
+            self._busy += 1
+        try:
+            return self.app(environ, start_response)
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> None:
+        with self._idle:
+            self._idle.wait_for(lambda: self._busy == 0, timeout=timeout)
 
 
 # --- one Chromium for the run ----------------------------------------------------------------------
