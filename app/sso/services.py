@@ -98,6 +98,9 @@ def _link(session: Session, policy: SsoPolicy, user: User, subject: str, email: 
     existing = session.scalar(
         select(UserIdentity).where(UserIdentity.user_id == user.id, UserIdentity.issuer == policy.issuer)
     )
+    if existing is not None and existing.subject == subject:
+        # The same person's other sign-in, begun at the same moment, linked it first: one identity.
+        return existing
     if existing is not None:
         raise SignInRefused(
             "linked_elsewhere",
@@ -142,8 +145,12 @@ def sign_in(session: Session, policy: SsoPolicy, claims: dict[str, Any]) -> User
                 user_id=user.id,
                 roles=sorted(r.value for r in granted),
             )
-        elif not user.is_active:
-            raise SignInRefused("deactivated", "This staff account has been deactivated.")
+        else:
+            # Lock the account (PostgreSQL; SQLite's callback holds the write lock already), so a second
+            # first sign-in begun at the same moment waits here and then finds the identity this one links.
+            session.scalar(select(User.id).where(User.id == user.id).with_for_update())
+            if not user.is_active:
+                raise SignInRefused("deactivated", "This staff account has been deactivated.")
         identity = _link(session, policy, user, subject, email)
     user = identity.user
     if not user.is_active:
