@@ -112,7 +112,8 @@ def test_a_page_is_corrected_like_a_post_and_its_old_slug_moves(api, client, cas
 
 
 def test_demo_seeds_the_policy_pages_at_their_well_known_slugs(runner, client):
-    assert runner.invoke(args=["demo"]).exit_code == 0
+    seeded = runner.invoke(args=["demo"])
+    assert seeded.exit_code == 0, (seeded.output, seeded.exception)
     for slug, title in POLICY_PAGES.items():
         page = client.get(f"/pages/{slug}")
         assert page.status_code == 200, slug
