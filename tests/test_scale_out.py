@@ -262,6 +262,46 @@ def test_anonymous_reads_go_to_the_replica_staff_and_recent_writers_to_the_prima
         routed.extensions["candor.replica_engine"].dispose()
 
 
+@postgresql_only
+def test_a_dead_replica_sends_readers_to_the_primary_without_an_error(
+    database_url: str, tmp_path: Path, make_post: Callable[..., Post]
+) -> None:
+    """Nothing answers at the replica's address: the reader's GET comes back as a 307 to the same
+    address with the primary's cookie, the retry reads the primary, and that worker leaves the replica
+    alone for CANDOR_REPLICA_RETRY_SECONDS (the next reader without a cookie reads the primary at once)."""
+    post = make_post("published", title="Served while the replica is down")
+    routed = _app(
+        tmp_path,
+        DATABASE_URL=database_url,
+        DATABASE_REPLICA_URL="postgresql+psycopg://postgres@127.0.0.1:9/nowhere?connect_timeout=2",
+        REPLICA_RETRY_SECONDS=600,
+    )
+    try:
+        reader = routed.test_client()
+        first = reader.get(f"/posts/{post.slug}?comments=oldest")
+        assert first.status_code == 307, first.status_code
+        assert first.headers["Location"] == f"/posts/{post.slug}?comments=oldest"
+        assert "no-store" in first.headers["Cache-Control"]
+        cookie = reader.get_cookie(PRIMARY_COOKIE)
+        assert cookie is not None and cookie.max_age == 600
+        followed = reader.get(first.headers["Location"])
+        assert followed.status_code == 200
+        assert parse(followed).select_one("h1").get_text(strip=True) == "Served while the replica is down"
+
+        # Another reader, no cookie: this worker rests the replica, so the primary answers at once.
+        other = routed.test_client()
+        assert other.get(f"/posts/{post.slug}").status_code == 200
+        assert other.get("/api/v1/posts").get_json()["items"][0]["id"] == post.id
+        assert other.get_cookie(PRIMARY_COOKIE) is None
+
+        # The pause over, the replica is tried again (and, still dead, sends the reader round again).
+        routed.extensions["candor.replica_down_until"] = 0.0
+        assert other.get("/api/v1/posts").status_code == 307
+    finally:
+        routed.extensions["candor.engine"].dispose()
+        routed.extensions["candor.replica_engine"].dispose()
+
+
 def test_a_replica_must_be_postgresql(tmp_path: Path) -> None:
     from config import ConfigError, load
 

@@ -12,6 +12,7 @@ A conflict that only the database can see (a unique index two racing requests bo
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -56,6 +57,8 @@ def engine_options(config: Any) -> dict[str, Any]:
 PRIMARY_COOKIE = "candor_primary"
 """Set on the answer to any committed write, for ``REPLICA_STICKY_SECONDS``: that browser's next reads go
 to the primary, so a reader who just commented sees their comment, whatever the replica's lag."""
+REPLICA_DOWN_UNTIL = "candor.replica_down_until"
+"""In ``app.extensions``: the monotonic time until which this worker leaves a failed replica alone."""
 
 
 def init_app(app: Flask) -> None:
@@ -106,11 +109,36 @@ def replica_engine(app: Flask, environ: dict[str, Any]) -> Engine | None:
     replica = app.extensions.get("candor.replica_engine")
     if replica is None or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
         return None
+    if app.extensions.get(REPLICA_DOWN_UNTIL, 0.0) > time.monotonic():
+        return None  # it failed a moment ago (``_replica_failed``): the primary, until the pause ends
     cookies = environ.get("HTTP_COOKIE", "")
     session_cookie = app.config.get("SESSION_COOKIE_NAME", "session")
     if f"{session_cookie}=" in cookies or f"{PRIMARY_COOKIE}=" in cookies:
         return None
     return replica
+
+
+def _replica_failed(exc: OperationalError) -> Response:
+    """The replica did not answer a reader's GET: this worker reads the primary for a while, and the
+    reader is sent to the same address again with the primary's cookie, so whichever worker takes the
+    retry reads the primary too (no loop: the retry carries the cookie). A 307 keeps the method."""
+    from flask import redirect
+
+    pause = int(current_app.config.get("REPLICA_RETRY_SECONDS", 30))
+    current_app.extensions[REPLICA_DOWN_UNTIL] = time.monotonic() + pause
+    log.error("read replica unavailable; reading the primary for %d s: %s", pause, exc.orig)
+    query = request.query_string.decode("latin-1")
+    response = redirect(request.path + (f"?{query}" if query else ""), 307)
+    response.headers["Cache-Control"] = "no-store"
+    response.set_cookie(
+        PRIMARY_COOKIE,
+        "1",
+        max_age=pause,
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 def reads_replica() -> bool:
@@ -167,6 +195,8 @@ def _database_error(exc: DBAPIError) -> Response:
     if is_conflict(exc):
         log.info("conflict answered 409 on %s %s: %s", request.method, request.path, exc.orig)
         return _conflict_response()
+    if isinstance(exc, OperationalError) and g.get("db_replica"):
+        return _replica_failed(exc)
     if isinstance(exc, OperationalError):
         log.error("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
         return error_response(
