@@ -411,3 +411,32 @@ def test_the_users_api_walks_every_account_once_whatever_the_names(
         seen += [u["id"] for u in page["items"]]
         url = page["next"]
     assert len(seen) == len(set(seen)) == 7
+
+
+def test_the_review_queue_walks_every_waiting_post_once_oldest_first(
+    client: Any,
+    make_post: Callable[..., Post],
+    make_user: Callable[..., User],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.editorial import services as editorial
+    from tests.support.web import log_in
+
+    monkeypatch.setattr(editorial, "REVIEW_QUEUE_PAGE", 2)
+    waiting = [make_post("in_review", title=f"Waiting {i}").id for i in range(5)]
+    make_post("draft", title="Not submitted")
+    make_post("published", title="Already out")
+    log_in(client, make_user("editor").email)
+    seen: list[int] = []
+    url: str | None = "/staff/reviews"
+    pages = 0
+    while url:
+        page = parse(client.get(url))
+        pages += 1
+        assert page.select_one("#review-count").get_text(" ", strip=True).startswith("5 posts waiting")
+        seen += [int(row["data-post-id"]) for row in page.select("#review-queue tbody tr")]
+        link = page.select_one("a[rel=next]")
+        url = link["href"] if link else None
+    assert pages == 3
+    assert seen == waiting  # oldest first, each once
+    assert client.get("/staff/reviews?after=garbled!!").status_code == 400

@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import events
+from app import cursors, events
 from app.accounts.models import User
 from app.accounts.permissions import can, require
 from app.audit.services import record
@@ -693,12 +693,28 @@ def retraction_for(session: Session, post: Post) -> Retraction | None:
     return session.scalar(select(Retraction).where(Retraction.post_id == post.id))
 
 
-def review_queue(session: Session) -> list[tuple[Post, Review]]:
-    """Open reviews, oldest first: what editors should look at next."""
-    rows = session.execute(
+REVIEW_QUEUE_PAGE = 50
+
+
+def review_queue(
+    session: Session, *, after: str | None = None, per_page: int = REVIEW_QUEUE_PAGE
+) -> tuple[list[tuple[Post, Review]], str | None]:
+    """Open reviews, oldest first (what editors should look at next), a page at a time: the page and the
+    cursor of the next one (``?after=``, app/cursors.py), or None on the last page."""
+    key = cursors.decode(after, "reviews", (datetime, int))
+    query = (
         select(Post, Review)
         .join(Review, Review.post_id == Post.id)
         .where(Review.state == ReviewState.OPEN.value)
-        .order_by(Review.submitted_at)
-    ).all()
-    return [(p, r) for p, r in rows]
+    )
+    query = cursors.after(query, (Review.submitted_at, Review.id), key, descending=False)
+    rows = [(p, r) for p, r in session.execute(query.limit(per_page + 1)).all()]
+    return cursors.page(rows, per_page, "reviews", lambda row: (row[1].submitted_at, row[1].id))
+
+
+def open_review_count(session: Session) -> int:
+    """How many reviews are open (at most one per post: a count on that partial unique index)."""
+    return (
+        session.scalar(select(func.count()).select_from(Review).where(Review.state == ReviewState.OPEN.value))
+        or 0
+    )

@@ -294,7 +294,7 @@ def _work(user: User) -> list[dict[str, Any]]:
                     (
                         "review_queue",
                         "Waiting for review",
-                        len(editorial.review_queue(db())),
+                        editorial.open_review_count(db()),
                         url_for(".reviews"),
                     ),
                     ("all_posts", "All posts", sum(every.values()), url_for(".post_list")),
@@ -617,11 +617,16 @@ def withdraw_post(post_id: int) -> Any:
 def reviews() -> Any:
     require(current_user(), "post.request_changes")
     now = utc_now()
-    queue = [
-        (post, review, _age((now - review.submitted_at).total_seconds()))
-        for post, review in editorial.review_queue(db())
-    ]
-    return render_template("staff/reviews.html", queue=queue)
+    after = request.args.get("after") or None
+    rows, next_cursor = editorial.review_queue(db(), after=after, per_page=editorial.REVIEW_QUEUE_PAGE)
+    queue = [(post, review, _age((now - review.submitted_at).total_seconds())) for post, review in rows]
+    return render_template(
+        "staff/reviews.html",
+        queue=queue,
+        waiting=editorial.open_review_count(db()),
+        next_cursor=next_cursor,
+        after=after,
+    )
 
 
 def _review_page(
