@@ -121,6 +121,27 @@ def test_a_model_file_with_the_wrong_checksum_is_refused_at_start(
     assert embedding.encoder().encode("hello").shape == (embedding.DIMENSION,)
 
 
+def test_the_word_table_stays_int8_yet_the_vectors_are_those_of_the_model_as_shipped() -> None:
+    import numpy as np
+    import onnxruntime as ort
+
+    shipped = embedding.model_path().read_bytes()
+    rewired = embedding.rows_dequantised_after_lookup(shipped)
+    assert rewired != shipped and b"word_embeddings.weight.gather_q" in rewired
+    assert embedding.rows_dequantised_after_lookup(b"") == b""  # nothing to rewire: unchanged
+    texts = ["Will a van with a roof rack fit under the barrier?", "", "word " * 400, "Ünïcödé, 😀 émojis"]
+    encoder = embedding.encoder()
+    ours = encoder.encode_many(texts)
+    original = embedding.Encoder.__new__(embedding.Encoder)
+    original.tokenizer, original.inputs = encoder.tokenizer, encoder.inputs
+    original.session = ort.InferenceSession(
+        str(embedding.model_path()),
+        sess_options=embedding.session_options(ort),
+        providers=["CPUExecutionProvider"],
+    )
+    assert np.array_equal(ours, original.encode_many(texts))
+
+
 def _store_decisions(session: Session, comment: Comment, moderator: User, n: int) -> None:
     """``n`` moderators' decisions on ``comment``'s post, each with its stored example, in bulk."""
     now = utc_now()
