@@ -73,6 +73,31 @@ def test_hold_mode_holds_and_log_mode_only_records(
     assert session.get(Comment, logged.id) is not None  # never deleted
 
 
+def test_an_advertisement_on_the_posts_own_subject_is_held_as_one(
+    app: Flask, session: Session, make_post: Callable[..., Post]
+) -> None:
+    post = make_post(
+        title="The new parking ramp opens on Monday",
+        body="## Height and access\n\nThe barrier clearance is 2.1 metres.\n\n"
+        "## Rates and payment\n\nStaff pay by the month, visitors by the hour at the machines.",
+    )
+    advert = submit(
+        app,
+        session,
+        post,
+        author_email="seller@example.net",
+        body="Cheap airport parking from $5 a day, book now at www.parkfast-deals.biz and save 20%!",
+    )
+    check = _off_topic_check(advert)
+    assert "off_topic" in advert.reasons and check["verdict"] == "hold"
+    assert "reads as an advertisement" in check["detail"]  # the driver the moderator sees
+    question = submit(
+        app, session, post, author_email="van@example.net", body="Will a van with a roof rack fit under it?"
+    )
+    assert question.relevance_score is not None and advert.relevance_score is not None
+    assert advert.relevance_score < question.relevance_score
+
+
 def test_the_moderation_desk_shows_how_often_the_filter_was_overruled(
     app: Flask, client: Any, session: Session, make_post: Callable[..., Post], moderator: User
 ) -> None:
