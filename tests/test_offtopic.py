@@ -179,6 +179,23 @@ def test_the_weights_stay_int8_and_the_vectors_stay_those_of_the_model_as_shippe
     assert float(np.min(np.sum(ours * original, axis=1))) > 0.95
 
 
+def test_a_worker_without_a_writable_temporary_directory_still_loads_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    import numpy as np
+
+    before = embedding.encoder().encode("Will a van with a roof rack fit?")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing" / "dir"))
+    embedding.reset()
+    try:
+        assert np.array_equal(embedding.encoder().encode("Will a van with a roof rack fit?"), before)
+    finally:
+        monkeypatch.undo()
+        embedding.reset()
+
+
 def _store_decisions(session: Session, comment: Comment, moderator: User, n: int) -> None:
     """``n`` moderators' decisions on ``comment``'s post, each with its stored example, in bulk."""
     now = utc_now()

@@ -139,18 +139,22 @@ class Encoder:
 
 
 def _session(ort: Any, model: Path) -> Any:
-    """The inference session of ``model`` rewired (``weights_kept_int8``), loaded from a
-    temporary file: onnxruntime keeps more of a model given as bytes (measured: about 20 MB a worker)."""
+    """The inference session of ``model`` rewired (``weights_kept_int8``), loaded from a temporary
+    file: onnxruntime keeps more of a model given as bytes (measured: about 20 MB a worker). Where no
+    temporary file can be written, from the bytes."""
     data = model.read_bytes()
     if hashlib.sha256(data).hexdigest() != MODEL_SHA256:  # changed since it was verified
         raise ModelRefused(f"the off-topic model {model} changed while it was loaded; see {MODEL_ENV}")
-    with tempfile.TemporaryDirectory(prefix="candor-model-") as directory:
-        rewired = Path(directory) / "model.onnx"
-        rewired.write_bytes(weights_kept_int8(data))
-        del data
-        return ort.InferenceSession(
-            str(rewired), sess_options=session_options(ort), providers=["CPUExecutionProvider"]
-        )
+    rewired = weights_kept_int8(data)
+    del data
+    options, providers = session_options(ort), ["CPUExecutionProvider"]
+    try:
+        with tempfile.TemporaryDirectory(prefix="candor-model-") as directory:
+            path = Path(directory) / "model.onnx"
+            path.write_bytes(rewired)
+            return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    except OSError:  # a read-only or full temporary directory
+        return ort.InferenceSession(rewired, sess_options=options, providers=providers)
 
 
 def session_options(ort: Any) -> Any:
