@@ -73,6 +73,31 @@ def test_hold_mode_holds_and_log_mode_only_records(
     assert session.get(Comment, logged.id) is not None  # never deleted
 
 
+def test_an_advertisement_on_the_posts_own_subject_is_held_as_one(
+    app: Flask, session: Session, make_post: Callable[..., Post]
+) -> None:
+    post = make_post(
+        title="The new parking ramp opens on Monday",
+        body="## Height and access\n\nThe barrier clearance is 2.1 metres.\n\n"
+        "## Rates and payment\n\nStaff pay by the month, visitors by the hour at the machines.",
+    )
+    advert = submit(
+        app,
+        session,
+        post,
+        author_email="seller@example.net",
+        body="Cheap airport parking from $5 a day, book now at www.parkfast-deals.biz and save 20%!",
+    )
+    check = _off_topic_check(advert)
+    assert "off_topic" in advert.reasons and check["verdict"] == "hold"
+    assert "reads as an advertisement" in check["detail"]  # the driver the moderator sees
+    question = submit(
+        app, session, post, author_email="van@example.net", body="Will a van with a roof rack fit under it?"
+    )
+    assert question.relevance_score is not None and advert.relevance_score is not None
+    assert advert.relevance_score < question.relevance_score
+
+
 def test_the_moderation_desk_shows_how_often_the_filter_was_overruled(
     app: Flask, client: Any, session: Session, make_post: Callable[..., Post], moderator: User
 ) -> None:
@@ -119,6 +144,56 @@ def test_a_model_file_with_the_wrong_checksum_is_refused_at_start(
     monkeypatch.delenv(embedding.MODEL_ENV)
     embedding.reset()
     assert embedding.encoder().encode("hello").shape == (embedding.DIMENSION,)
+
+
+def test_the_weights_stay_int8_and_the_vectors_stay_those_of_the_model_as_shipped(tmp_path: Path) -> None:
+    import numpy as np
+    import onnxruntime as ort
+
+    shipped = embedding.model_path().read_bytes()
+    rows_only = embedding.rows_dequantised_after_lookup(shipped)
+    rewired = embedding.weights_kept_int8(shipped)
+    assert b"word_embeddings.weight.gather_q" in rows_only and rewired.count(b"DynamicQuantizeMatMul") == 36
+    assert embedding.weights_kept_int8(b"") == b""  # nothing to rewire: unchanged
+    texts = ["Will a van with a roof rack fit under the barrier?", "", "word " * 400, "Ünïcödé, 😀 émojis"]
+    encoder = embedding.encoder()
+
+    def vectors(model: bytes | None) -> np.ndarray:
+        path = embedding.model_path()
+        if model is not None:
+            path = tmp_path / "model.onnx"
+            path.write_bytes(model)
+        other = embedding.Encoder.__new__(embedding.Encoder)
+        other.tokenizer, other.inputs = encoder.tokenizer, encoder.inputs
+        other.session = ort.InferenceSession(
+            str(path), sess_options=embedding.session_options(ort), providers=["CPUExecutionProvider"]
+        )
+        return other.encode_many(texts)
+
+    original = vectors(None)
+    # The word table looked up before de-quantisation: the same numbers, bit for bit.
+    assert np.array_equal(vectors(rows_only), original)
+    # The products on int8: activations quantised per call, the vectors close to the float graph's.
+    ours = encoder.encode_many(texts)
+    assert np.array_equal(ours, vectors(rewired))
+    assert float(np.min(np.sum(ours * original, axis=1))) > 0.95
+
+
+def test_a_worker_without_a_writable_temporary_directory_still_loads_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    import numpy as np
+
+    before = embedding.encoder().encode("Will a van with a roof rack fit?")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing" / "dir"))
+    embedding.reset()
+    try:
+        assert np.array_equal(embedding.encoder().encode("Will a van with a roof rack fit?"), before)
+    finally:
+        monkeypatch.undo()
+        embedding.reset()
 
 
 def _store_decisions(session: Session, comment: Comment, moderator: User, n: int) -> None:

@@ -151,7 +151,7 @@ class _Blog:
 
 _cache: dict[str, _Blog] = {}
 _lock = threading.Lock()
-_engagement: list[tuple[np.ndarray, np.ndarray]] = []
+_engagement: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 _own: dict[tuple[str, int], meaning.PostVectors] = {}  # (database, revision id) -> its passages
 OWN_POSTS = 256
 
@@ -245,18 +245,27 @@ def knowledge(session: Session, post: Post) -> meaning.Knowledge | None:
     ).all()
     key = str(post.id)
     examples = [meaning.Example(key, on, embedding.from_bytes(v)) for on, v in here]
-    engagement, promotion = _phrase_vectors()
+    engagement, promotion, everyday = _phrase_vectors()
     # The blog-wide rows of this post are left out by the scorer (``examples`` has them, fresher).
     return meaning.Knowledge(
-        own, (), examples, engagement, promotion, blog=stacked_examples, others=stacked_posts
+        own,
+        (),
+        examples,
+        engagement,
+        promotion,
+        blog=stacked_examples,
+        others=stacked_posts,
+        everyday=everyday,
     )
 
 
-def _phrase_vectors() -> tuple[np.ndarray, np.ndarray]:
-    """The vectors of meaning.ENGAGEMENT and meaning.PROMOTION, encoded once per process."""
+def _phrase_vectors() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The vectors of meaning.ENGAGEMENT, PROMOTION and EVERYDAY, encoded once per process."""
     with _lock:
         if not _engagement:
-            _engagement.append((meaning.engagement_vectors(), meaning.promotion_vectors()))
+            _engagement.append(
+                (meaning.engagement_vectors(), meaning.promotion_vectors(), meaning.everyday_vectors())
+            )
         return _engagement[0]
 
 
