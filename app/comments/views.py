@@ -91,6 +91,13 @@ def _finish_later(comment: Comment) -> None:
         on_commit(db(), lambda: tasks().check_comment(comment_id))
 
 
+def quick() -> bool:
+    """CANDOR_COMMENT_CHECK_BUDGET_MS is 0: a reader's comment is stored and answered at once (202
+    checking), every check left to the job; otherwise the checks run in the request, Akismet within the
+    budget, and only what did not finish goes to the job."""
+    return int(current_app.config["COMMENT_CHECK_BUDGET_MS"]) <= 0
+
+
 def close_after_days() -> int:
     """CANDOR_COMMENTS_CLOSE_AFTER_DAYS: 0 (unset) leaves comments open however old the post."""
     return int(current_app.config.get("COMMENTS_CLOSE_AFTER_DAYS") or 0)
@@ -164,6 +171,17 @@ def post_comment(slug: str) -> ResponseReturnValue:
             parent=_parent_or_none(post, data.parent_id),
             token=form_token(),
         ), 422
+    if quick() and not staff:
+        comment = services.accept_comment(
+            db(),
+            services.comment_target(db(), post.id, close_after_days()),
+            data,
+            settings=pipeline_settings(),
+            replaces=_replaced(request.form.get("replaces")),
+            burst_counter=burst_counter(),
+        )
+        _finish_later(comment)
+        return redirect(url_for("comments.status", token=status_token(comment)), 303)
     comment = services.submit_comment(
         db(),
         post,
@@ -439,19 +457,23 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
     """201 when published, 202 when held (or spam): ``{id, status, reasons}``. A comment whose checks
     did not finish within CANDOR_COMMENT_CHECK_BUDGET_MS is 202 ``held`` with the reason ``checking``
     and its ``status_url``, where the verdict shows once the job has run."""
-    post = posts.get_post(db(), post_id)
-    if post.published_revision_id is None:
-        raise NotFound(f"No post {post_id}.")
-    data = json_body()
     actor = current_user() if g.get("via_token") and is_staff_writer() else None
+    target: services.Target | None = None
+    post: Post | None = None
+    if actor is None and quick():
+        target = services.comment_target(db(), post_id, close_after_days())
+    else:
+        post = posts.get_post(db(), post_id)
+        if post.published_revision_id is None:
+            raise NotFound(f"No post {post_id}.")
+    data = json_body()
     for name in ("author_name", "author_email", "body"):
         if actor is None or name == "body":
             if not isinstance(data.get(name), str):
                 raise InvalidInput(f"{name} is required and must be text.", field=name)
-    comment = services.submit_comment(
-        db(),
-        post,
-        services.CommentInput(
+
+    def given(slug: str | None) -> services.CommentInput:
+        return services.CommentInput(
             author_name=data.get("author_name") or "",
             author_email=data.get("author_email") or "",
             body=data["body"],
@@ -460,8 +482,31 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
             ip=client_ip(),
             user_agent=request.headers.get("User-Agent", ""),
             referrer=request.headers.get("Referer", ""),
-            permalink=public_url("posts.show", slug=post.slug),
-        ),
+            permalink=public_url("posts.show", slug=slug),
+        )
+
+    if target is not None:
+        # Stored and answered at once; every check runs in the job enqueued after the commit.
+        comment = services.accept_comment(
+            db(),
+            target,
+            given(target.slug),
+            settings=pipeline_settings(),
+            burst_counter=burst_counter(),
+        )
+        _finish_later(comment)
+        body = {
+            "id": comment.id,
+            "status": comment.status,
+            "reasons": pipeline.reasons_for_writer(comment.reasons),
+            "status_url": public_url("comments.status", token=status_token(comment)),
+        }
+        return body, 202
+    assert post is not None
+    comment = services.submit_comment(
+        db(),
+        post,
+        given(post.slug),
         actor=actor,
         checker=budgeted_akismet(),
         settings=pipeline_settings(),
