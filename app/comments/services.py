@@ -11,11 +11,12 @@ pages are rendered afresh.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, text
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User, UserRole
@@ -399,6 +400,9 @@ def accept_comment(
     """
     data = clean(data)
     html = _render(data.body)
+    twin = _same_comment(session, target.id, data)
+    if twin is not None:
+        return twin  # a double click, or a retry after a lost answer: the comment already stored
     parent: tuple[int, int | None] | None = None
     if data.parent_id is not None:
         row = session.execute(
@@ -460,6 +464,37 @@ def accept_comment(
         session.flush()
     _withdraw_replaced(session, target.id, comment, replaces)
     return comment
+
+
+DUPLICATE_WINDOW = timedelta(minutes=10)
+
+
+def _same_comment(session: Session, post_id: int, data: CommentInput) -> Comment | None:
+    """The same writer's same text on the same post from the same address within DUPLICATE_WINDOW, if
+    stored already.
+
+    On PostgreSQL a transaction-scoped advisory lock keyed by (post, e-mail, text) comes first, held until
+    the commit, so of two requests at once the second waits for the first and finds its comment; on
+    SQLite every writing request holds the database's write lock already (``app.db.writing``)."""
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(f"{post_id}\0{data.author_email}\0{data.body}".encode()).digest()
+        key = int.from_bytes(b"\x01" + digest[:7], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    return session.scalar(
+        select(Comment)
+        .where(
+            # From the same address (a double click is): ix_comments_ip_created bounds the search to
+            # that address's last minutes, however many comments the e-mail has written.
+            Comment.author_ip == data.ip[:64],
+            Comment.created_at >= utc_now() - DUPLICATE_WINDOW,
+            Comment.author_email == data.author_email,
+            Comment.post_id == post_id,
+            Comment.staff_user_id.is_(None),
+            Comment.body == data.body,
+        )
+        .order_by(Comment.id)
+        .limit(1)
+    )
 
 
 def _withdraw_replaced(session: Session, post_id: int, comment: Comment, replaces: Comment | None) -> None:

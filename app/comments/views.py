@@ -181,6 +181,8 @@ def post_comment(slug: str) -> ResponseReturnValue:
             burst_counter=burst_counter(),
         )
         _finish_later(comment)
+        if comment.status == CommentStatus.PUBLISHED:  # a second click on a comment already judged
+            return redirect(url_for("posts.show", slug=post.slug, _anchor=f"comment-{comment.id}"), 303)
         return redirect(url_for("comments.status", token=status_token(comment)), 303)
     comment = services.submit_comment(
         db(),
@@ -499,8 +501,10 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
             "id": comment.id,
             "status": comment.status,
             "reasons": pipeline.reasons_for_writer(comment.reasons),
-            "status_url": public_url("comments.status", token=status_token(comment)),
         }
+        if comment.status == CommentStatus.PUBLISHED:  # a second click on a comment already judged
+            return body, 201
+        body["status_url"] = public_url("comments.status", token=status_token(comment))
         return body, 202
     assert post is not None
     comment = services.submit_comment(
