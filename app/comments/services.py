@@ -555,7 +555,25 @@ def pending_check(session: Session, comment_id: int) -> pipeline.CommentSignals 
         return None
     if not pipeline.needs_akismet(pipeline.results_from_json(comment.checks)):
         return None
-    return pipeline.signals(_submission_of(session, comment))
+    # What Akismet weighs is the comment and when its post last changed; the post's text and approved
+    # comments (``_submission_of``) are for the off-topic check, which ``finish_checks`` runs.
+    modified = session.scalar(select(Post.updated_at).where(Post.id == comment.post_id))
+    return pipeline.signals(
+        pipeline.Submission(
+            author_name=comment.author_name,
+            author_email=comment.author_email,
+            body=comment.body,
+            ip=comment.author_ip,
+            user_agent=comment.user_agent,
+            referrer=comment.referrer,
+            permalink=comment.permalink,
+            is_reply=comment.parent_id is not None,
+            post=relevance.PostContext("", "", key=str(comment.post_id)),
+            post_modified_at=modified,
+            submitted_at=comment.created_at,
+            links=0,
+        )
+    )
 
 
 def finish_checks(
