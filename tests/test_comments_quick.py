@@ -220,3 +220,31 @@ def test_a_bad_request_on_the_quick_path_is_refused_never_a_500(
     session.commit()
     assert comment_api(client, post).status_code == 409
     assert _count(session, post) == 0
+
+
+def test_a_writer_corrects_a_comment_held_by_the_job_and_the_old_one_is_withdrawn(
+    client: Any, session: Session, make_post: Callable[..., Post], publish_reader: Callable[..., Comment]
+) -> None:
+    post = make_post()
+    publish_reader(post)
+    body = "I sleep badly, call me on (507) 284-2511 to discuss sleep."
+    response = client.post(f"/posts/{post.slug}/comments", data={**READER, "body": body})
+    assert response.status_code == 303 and "/comments/status/" in response.headers["Location"]
+    soup = parse(client.get(response.headers["Location"]))  # the job has run: held for the phone number
+    assert "phone number" in soup.select_one(".fixable").get_text()
+    fix = soup.select_one("#fix-form")
+    again = client.post(
+        f"/posts/{post.slug}/comments",
+        data={
+            **READER,
+            "body": "I sleep badly; is a regular bedtime the best first step?",
+            "replaces": fix.select_one("input[name=replaces]")["value"],
+            "form_token": fix.select_one("input[name=form_token]")["value"],
+        },
+    )
+    assert again.status_code == 303
+    session.expire_all()
+    old = session.scalars(select(Comment).where(Comment.body == body)).one()
+    new = session.scalars(select(Comment).where(Comment.body.like("%regular bedtime%"))).one()
+    assert old.status == "deleted" and new.status == "published"
+    assert _decisions(session, old.id)[-1] == "withdraw"
