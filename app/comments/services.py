@@ -15,8 +15,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import exists, select, text
+from sqlalchemy import exists, func, select, text
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User, UserRole
@@ -348,23 +349,29 @@ class Target:
 
     id: int
     slug: str
+    twin_locked: bool = False  # the duplicate lock of ``_same_comment`` is held already
 
 
-def comment_target(session: Session, post_id: int, close_after_days: int = 0) -> Target:
+def comment_target(
+    session: Session, post_id: int, close_after_days: int = 0, *, twin_of: CommentInput | None = None
+) -> Target:
     """The post ``post_id`` if it takes a reader's comment now (else NotFound, 409 retracted or closed),
     read in one statement: its row and whether an editor closed its comments. Loads no author, revision
-    or topics (``_commentable`` reads those through the ORM for the inline path)."""
-    row = session.execute(
-        select(
-            Post.id,
-            Post.slug,
-            Post.type,
-            Post.publication_state,
-            Post.published_revision_id,
-            Post.first_published_at,
-            exists().where(CommentClosure.post_id == Post.id).label("closed"),
-        ).where(Post.id == post_id)
-    ).one_or_none()
+    or topics (``_commentable`` reads those through the ORM for the inline path). With ``twin_of`` (the
+    cleaned comment) the same statement takes the duplicate lock of ``_same_comment`` on PostgreSQL."""
+    columns: list[Any] = [
+        Post.id,
+        Post.slug,
+        Post.type,
+        Post.publication_state,
+        Post.published_revision_id,
+        Post.first_published_at,
+        exists().where(CommentClosure.post_id == Post.id).label("closed"),
+    ]
+    locking = twin_of is not None and session.get_bind().dialect.name == "postgresql"
+    if twin_of is not None and locking:
+        columns.append(func.pg_advisory_xact_lock(_twin_key(post_id, twin_of)).label("locked"))
+    row = session.execute(select(*columns).where(Post.id == post_id)).one_or_none()
     if row is None or row.published_revision_id is None or not row.slug:
         raise NotFound(f"No post {post_id}.")
     if row.publication_state == PublicationState.RETRACTED:
@@ -377,7 +384,7 @@ def comment_target(session: Session, post_id: int, close_after_days: int = 0) ->
     )
     if reason is not None:
         raise CommentsClosed(reason)
-    return Target(row.id, row.slug)
+    return Target(row.id, row.slug, twin_locked=locking)
 
 
 def accept_comment(
@@ -400,7 +407,7 @@ def accept_comment(
     """
     data = clean(data)
     html = _render(data.body)
-    twin = _same_comment(session, target.id, data)
+    twin = _same_comment(session, target, data)
     if twin is not None:
         return twin  # a double click, or a retry after a lost answer: the comment already stored
     parent: tuple[int, int | None] | None = None
@@ -469,17 +476,21 @@ def accept_comment(
 DUPLICATE_WINDOW = timedelta(minutes=10)
 
 
-def _same_comment(session: Session, post_id: int, data: CommentInput) -> Comment | None:
+def _twin_key(post_id: int, data: CommentInput) -> int:
+    digest = hashlib.sha256(f"{post_id}\0{data.author_email}\0{data.body}".encode()).digest()
+    return int.from_bytes(b"\x01" + digest[:7], "big", signed=True)
+
+
+def _same_comment(session: Session, target: Target, data: CommentInput) -> Comment | None:
     """The same writer's same text on the same post from the same address within DUPLICATE_WINDOW, if
     stored already.
 
     On PostgreSQL a transaction-scoped advisory lock keyed by (post, e-mail, text) comes first, held until
     the commit, so of two requests at once the second waits for the first and finds its comment; on
     SQLite every writing request holds the database's write lock already (``app.db.writing``)."""
-    if session.get_bind().dialect.name == "postgresql":
-        digest = hashlib.sha256(f"{post_id}\0{data.author_email}\0{data.body}".encode()).digest()
-        key = int.from_bytes(b"\x01" + digest[:7], "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    post_id = target.id
+    if not target.twin_locked and session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _twin_key(post_id, data)})
     return session.scalar(
         select(Comment)
         .where(

@@ -11,6 +11,7 @@ without it (no script, an API client) the time is "unknown", which is no evidenc
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
@@ -460,11 +461,8 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
     did not finish within CANDOR_COMMENT_CHECK_BUDGET_MS is 202 ``held`` with the reason ``checking``
     and its ``status_url``, where the verdict shows once the job has run."""
     actor = current_user() if g.get("via_token") and is_staff_writer() else None
-    target: services.Target | None = None
     post: Post | None = None
-    if actor is None and quick():
-        target = services.comment_target(db(), post_id, close_after_days())
-    else:
+    if actor is not None or not quick():  # else read with the input below, in one statement
         post = posts.get_post(db(), post_id)
         if post.published_revision_id is None:
             raise NotFound(f"No post {post_id}.")
@@ -484,15 +482,17 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
             ip=client_ip(),
             user_agent=request.headers.get("User-Agent", ""),
             referrer=request.headers.get("Referer", ""),
-            permalink=public_url("posts.show", slug=slug),
+            permalink=public_url("posts.show", slug=slug) if slug else "",
         )
 
-    if target is not None:
+    if post is None:
         # Stored and answered at once; every check runs in the job enqueued after the commit.
+        given_now = services.clean(given(None))
+        target = services.comment_target(db(), post_id, close_after_days(), twin_of=given_now)
         comment = services.accept_comment(
             db(),
             target,
-            given(target.slug),
+            dataclasses.replace(given_now, permalink=public_url("posts.show", slug=target.slug)),
             settings=pipeline_settings(),
             burst_counter=burst_counter(),
         )
