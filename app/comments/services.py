@@ -491,8 +491,8 @@ def _same_comment(session: Session, target: Target, data: CommentInput) -> Comme
     post_id = target.id
     if not target.twin_locked and session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _twin_key(post_id, data)})
-    return session.scalar(
-        select(Comment)
+    twin = session.scalar(
+        select(Comment.id)
         .where(
             # From the same address (a double click is): ix_comments_ip_created bounds the search to
             # that address's last minutes, however many comments the e-mail has written.
@@ -506,6 +506,7 @@ def _same_comment(session: Session, target: Target, data: CommentInput) -> Comme
         .order_by(Comment.id)
         .limit(1)
     )
+    return session.get(Comment, twin) if twin is not None else None
 
 
 def _withdraw_replaced(session: Session, post_id: int, comment: Comment, replaces: Comment | None) -> None:
