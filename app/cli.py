@@ -410,7 +410,13 @@ def mail_send() -> None:
 
 
 @click.command("worker")
-@click.option("--workers", default=2, show_default=True, help="Threads running jobs at once.")
+@click.option(
+    "--workers",
+    default=16,
+    show_default=True,
+    help="Threads running jobs at once. A comment's check holds one while Akismet answers: allow the "
+    "comments per second you expect times Akismet's latency in seconds.",
+)
 @with_appcontext
 def worker_command(workers: int) -> None:
     """Run the jobs queued in Redis (REDIS_URL) and the periodic ones, until stopped (SIGINT or SIGTERM)."""

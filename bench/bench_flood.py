@@ -108,8 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--akismet-delay", type=float, default=1.0)
     parser.add_argument(
         "--budget-ms",
-        default="50",
-        help="CANDOR_COMMENT_CHECK_BUDGET_MS: how long a comment POST holds a thread waiting for Akismet",
+        default="0",
+        help="CANDOR_COMMENT_CHECK_BUDGET_MS: how long a comment POST holds a thread waiting for Akismet "
+        "(0, the default: stored, answered 202 checking, every check in the job)",
+    )
+    parser.add_argument(
+        "--job-threads",
+        type=int,
+        default=16,
+        help="threads of the job worker (flask worker --workers): each holds one Akismet call",
     )
     parser.add_argument("--processes", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn process")
@@ -167,7 +174,12 @@ def main(argv: list[str] | None = None) -> int:
             "CANDOR_COMMENT_CHECK_BUDGET_MS": args.budget_ms,
         }
         with Stack(
-            servers=servers, workers_per_server=args.processes, threads=args.threads, env=env, pin=pin
+            servers=servers,
+            workers_per_server=args.processes,
+            threads=args.threads,
+            job_threads=args.job_threads,
+            env=env,
+            pin=pin,
         ) as stack:
             post_id, slug = seed(stack)
             port = stack.ports[0]

@@ -34,10 +34,18 @@ def closure(session: Session, post: Post) -> CommentClosure | None:
 def closed_reason(session: Session, post: Post, days: int) -> str | None:
     """Why ``post`` takes no new comments, in words for readers, or None if it takes them."""
     if post.is_page:
+        return reason_for(is_page=True, closed=False, first_published_at=None, days=days)
+    closed = closure(session, post) is not None
+    return reason_for(is_page=False, closed=closed, first_published_at=post.first_published_at, days=days)
+
+
+def reason_for(*, is_page: bool, closed: bool, first_published_at: datetime | None, days: int) -> str | None:
+    """``closed_reason`` from facts already read (a page? closed by an editor? first published when?)."""
+    if is_page:
         return "Pages take no comments."
-    if closure(session, post) is not None:
+    if closed:
         return "Comments are closed on this post."
-    if closed_by_age(post.first_published_at, days):
+    if closed_by_age(first_published_at, days):
         return f"Comments are closed on this post: they close {days} days after publication."
     return None
 

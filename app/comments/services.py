@@ -11,11 +11,13 @@ pages are rendered afresh.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, select, text
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User, UserRole
@@ -24,12 +26,19 @@ from app.clock import utc_now
 from app.comments import closing, learning, notifications, states
 from app.comments.burst import RedisBurst, earlier_comments
 from app.comments.formatting import MAX_COMMENT_CHARS, count_links, render_comment
-from app.comments.models import Action, Comment, CommentStatus, ModerationDecision, Subscription
-from app.errors import InvalidInput, InvalidTransition, NotFound
+from app.comments.models import (
+    Action,
+    Comment,
+    CommentClosure,
+    CommentStatus,
+    ModerationDecision,
+    Subscription,
+)
+from app.errors import CommentsClosed, InvalidInput, InvalidTransition, NotFound
 from app.mail.addresses import clean_email
 from app.mail.compose import Site
-from app.posts.models import Post
-from app.spam import pipeline
+from app.posts.models import Post, PostType, PublicationState
+from app.spam import pipeline, relevance
 from app.spam.akismet_adapter import AkismetChecker
 from app.text import clean_text
 
@@ -331,6 +340,194 @@ def submit_comment(
     return comment
 
 
+# --- the quick way in: stored at once, checked by the job ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """A published post that takes comments, as the quick path reads it: one row, one statement."""
+
+    id: int
+    slug: str
+    twin_locked: bool = False  # the duplicate lock of ``_same_comment`` is held already
+
+
+def comment_target(
+    session: Session, post_id: int, close_after_days: int = 0, *, twin_of: CommentInput | None = None
+) -> Target:
+    """The post ``post_id`` if it takes a reader's comment now (else NotFound, 409 retracted or closed),
+    read in one statement: its row and whether an editor closed its comments. Loads no author, revision
+    or topics (``_commentable`` reads those through the ORM for the inline path). With ``twin_of`` (the
+    cleaned comment) the same statement takes the duplicate lock of ``_same_comment`` on PostgreSQL."""
+    columns: list[Any] = [
+        Post.id,
+        Post.slug,
+        Post.type,
+        Post.publication_state,
+        Post.published_revision_id,
+        Post.first_published_at,
+        exists().where(CommentClosure.post_id == Post.id).label("closed"),
+    ]
+    locking = twin_of is not None and session.get_bind().dialect.name == "postgresql"
+    if twin_of is not None and locking:
+        columns.append(func.pg_advisory_xact_lock(_twin_key(post_id, twin_of)).label("locked"))
+    row = session.execute(select(*columns).where(Post.id == post_id)).one_or_none()
+    if row is None or row.published_revision_id is None or not row.slug:
+        raise NotFound(f"No post {post_id}.")
+    if row.publication_state == PublicationState.RETRACTED:
+        raise InvalidTransition("This post was retracted; it takes no new comments.")
+    reason = closing.reason_for(
+        is_page=row.type == PostType.PAGE,
+        closed=bool(row.closed),
+        first_published_at=row.first_published_at,
+        days=close_after_days,
+    )
+    if reason is not None:
+        raise CommentsClosed(reason)
+    return Target(row.id, row.slug, twin_locked=locking)
+
+
+def accept_comment(
+    session: Session,
+    target: Target,
+    data: CommentInput,
+    *,
+    settings: pipeline.PipelineSettings,
+    replaces: Comment | None = None,
+    burst_counter: RedisBurst | None = None,
+) -> Comment:
+    """Store a reader's comment as being checked, and nothing more: the quick path of a comment POST.
+
+    The input is validated (text, size, parent) and only what the request alone knows is judged now:
+    the hidden field, the form's age and the address's burst (``pipeline.run_at_arrival``). The
+    comment is stored ``held`` with the reason ``checking`` (never shown to readers) and its ``submit``
+    logged; the caller enqueues the job (``finish_checks``), which runs every other check: impersonation,
+    links, privacy, Akismet, off-topic, first comment, then the subscription e-mail. ``replaces`` as in
+    ``submit_comment``.
+    """
+    data = clean(data)
+    html = _render(data.body)
+    twin = _same_comment(session, target, data)
+    if twin is not None:
+        return twin  # a double click, or a retry after a lost answer: the comment already stored
+    parent: tuple[int, int | None] | None = None
+    if data.parent_id is not None:
+        row = session.execute(
+            select(Comment.id, Comment.thread_id).where(
+                Comment.id == data.parent_id, Comment.post_id == target.id, Comment.status == S.PUBLISHED
+            )
+        ).one_or_none()
+        if row is None:
+            raise InvalidInput("parent_id must be a published comment on this post.", field="parent_id")
+        parent = (row.id, row.thread_id)
+    now = utc_now()
+    submission = pipeline.Submission(
+        author_name=data.author_name,
+        author_email=data.author_email,
+        body=data.body,
+        ip=data.ip,
+        user_agent=data.user_agent,
+        referrer=data.referrer,
+        permalink=data.permalink,
+        is_reply=parent is not None,
+        post=relevance.PostContext("", "", key=str(target.id)),  # not read by the arrival checks
+        post_modified_at=None,
+        submitted_at=now,
+        links=0,  # counted by the job's link check
+        honeypot=data.honeypot,
+        form_age=data.form_age,
+    )
+    facts = _facts(session, data, now, settings.burst, burst_counter)
+    arrival = pipeline.run_at_arrival(submission, settings, facts)
+    comment = Comment(
+        post_id=target.id,
+        parent_id=parent[0] if parent else None,
+        thread_id=(parent[1] or parent[0]) if parent else None,
+        author_name=data.author_name,
+        author_email=data.author_email,
+        author_ip=data.ip[:64],
+        user_agent=data.user_agent,
+        referrer=data.referrer,
+        permalink=data.permalink[:2000],
+        body=data.body,
+        html=html,
+        status=S.HELD.value,
+        reasons=[pipeline.CHECKING],
+        checks=[r.as_dict() for r in arrival],
+        relevance_score=None,
+        relevance_drivers=[],
+        akismet_verdict=CHECKING,
+        needs_reply=asks_staff(data.body),
+        notify=data.notify,
+        created_at=now,
+        status_changed_at=now,
+    )
+    session.add(comment)
+    session.flush()
+    record_decision(session, comment, None, A.SUBMIT, "")
+    if data.notify:
+        # The confirmation e-mail waits for the verdict (``finish_checks``): spam gets none.
+        session.add(Subscription(comment_id=comment.id, email=data.author_email, created_at=now))
+        session.flush()
+    _withdraw_replaced(session, target.id, comment, replaces)
+    return comment
+
+
+DUPLICATE_WINDOW = timedelta(minutes=10)
+
+
+def _twin_key(post_id: int, data: CommentInput) -> int:
+    digest = hashlib.sha256(f"{post_id}\0{data.author_email}\0{data.body}".encode()).digest()
+    return int.from_bytes(b"\x01" + digest[:7], "big", signed=True)
+
+
+def _same_comment(session: Session, target: Target, data: CommentInput) -> Comment | None:
+    """The same writer's same text on the same post from the same address within DUPLICATE_WINDOW, if
+    stored already.
+
+    On PostgreSQL a transaction-scoped advisory lock keyed by (post, e-mail, text) comes first, held until
+    the commit, so of two requests at once the second waits for the first and finds its comment; on
+    SQLite every writing request holds the database's write lock already (``app.db.writing``)."""
+    post_id = target.id
+    if not target.twin_locked and session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _twin_key(post_id, data)})
+    twin = session.scalar(
+        select(Comment.id)
+        .where(
+            # From the same address (a double click is): ix_comments_ip_created bounds the search to
+            # that address's last minutes, however many comments the e-mail has written.
+            Comment.author_ip == data.ip[:64],
+            Comment.created_at >= utc_now() - DUPLICATE_WINDOW,
+            Comment.author_email == data.author_email,
+            Comment.post_id == post_id,
+            Comment.staff_user_id.is_(None),
+            Comment.body == data.body,
+        )
+        .order_by(Comment.id)
+        .limit(1)
+    )
+    return session.get(Comment, twin) if twin is not None else None
+
+
+def _withdraw_replaced(session: Session, post_id: int, comment: Comment, replaces: Comment | None) -> None:
+    if replaces is None or replaces.post_id != post_id:
+        return
+    # Lock it and look again: a moderator may have decided it a moment ago. Only a comment still
+    # held is withdrawn; a decided one stands, and the new comment simply joins the queue.
+    session.refresh(replaces, with_for_update={"of": Comment})
+    if replaces.status == S.HELD:
+        old = states.move(replaces, A.WITHDRAW).value
+        record_decision(
+            session,
+            replaces,
+            None,
+            A.WITHDRAW,
+            old,
+            reason=f"replaced by its writer with comment {comment.id}",
+        )
+    session.flush()
+
+
 # --- checks that finish after the answer ------------------------------------------------------------
 
 CHECKING = "checking"  # Comment.akismet_verdict while its remaining checks wait for the job
@@ -370,7 +567,25 @@ def pending_check(session: Session, comment_id: int) -> pipeline.CommentSignals 
         return None
     if not pipeline.needs_akismet(pipeline.results_from_json(comment.checks)):
         return None
-    return pipeline.signals(_submission_of(session, comment))
+    # What Akismet weighs is the comment and when its post last changed; the post's text and approved
+    # comments (``_submission_of``) are for the off-topic check, which ``finish_checks`` runs.
+    modified = session.scalar(select(Post.updated_at).where(Post.id == comment.post_id))
+    return pipeline.signals(
+        pipeline.Submission(
+            author_name=comment.author_name,
+            author_email=comment.author_email,
+            body=comment.body,
+            ip=comment.author_ip,
+            user_agent=comment.user_agent,
+            referrer=comment.referrer,
+            permalink=comment.permalink,
+            is_reply=comment.parent_id is not None,
+            post=relevance.PostContext("", "", key=str(comment.post_id)),
+            post_modified_at=modified,
+            submitted_at=comment.created_at,
+            links=0,
+        )
+    )
 
 
 def finish_checks(
@@ -394,6 +609,11 @@ def finish_checks(
     assert post is not None
     facts = pipeline.Facts(returning_commenter=returning, knowledge=learning.knowledge(session, post))
     local = pipeline.results_from_json(comment.checks)
+    if tuple(r.check for r in local) == pipeline.ARRIVAL_NAMES:
+        # Stored by the quick path (``accept_comment``): impersonation, links and privacy run here.
+        names, emails = staff_directory(session)
+        with_staff = dataclasses.replace(settings, staff_names=names, staff_emails=emails)
+        local = pipeline.complete_local(submission, with_staff, facts, local)
     outcome = pipeline.run_remote(submission, settings, facts, local, pipeline.Answered(answer))
     old = states.move(comment, A.RECHECK, STATUS_FOR_VERDICT[outcome.verdict]).value
     comment.reasons = outcome.reasons

@@ -11,6 +11,7 @@ without it (no script, an API client) the time is "unknown", which is no evidenc
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
@@ -91,6 +92,13 @@ def _finish_later(comment: Comment) -> None:
         on_commit(db(), lambda: tasks().check_comment(comment_id))
 
 
+def quick() -> bool:
+    """CANDOR_COMMENT_CHECK_BUDGET_MS is 0: a reader's comment is stored and answered at once (202
+    checking), every check left to the job; otherwise the checks run in the request, Akismet within the
+    budget, and only what did not finish goes to the job."""
+    return int(current_app.config["COMMENT_CHECK_BUDGET_MS"]) <= 0
+
+
 def close_after_days() -> int:
     """CANDOR_COMMENTS_CLOSE_AFTER_DAYS: 0 (unset) leaves comments open however old the post."""
     return int(current_app.config.get("COMMENTS_CLOSE_AFTER_DAYS") or 0)
@@ -164,6 +172,19 @@ def post_comment(slug: str) -> ResponseReturnValue:
             parent=_parent_or_none(post, data.parent_id),
             token=form_token(),
         ), 422
+    if quick() and not staff:
+        comment = services.accept_comment(
+            db(),
+            services.comment_target(db(), post.id, close_after_days()),
+            data,
+            settings=pipeline_settings(),
+            replaces=_replaced(request.form.get("replaces")),
+            burst_counter=burst_counter(),
+        )
+        _finish_later(comment)
+        if comment.status == CommentStatus.PUBLISHED:  # a second click on a comment already judged
+            return redirect(url_for("posts.show", slug=post.slug, _anchor=f"comment-{comment.id}"), 303)
+        return redirect(url_for("comments.status", token=status_token(comment)), 303)
     comment = services.submit_comment(
         db(),
         post,
@@ -439,19 +460,20 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
     """201 when published, 202 when held (or spam): ``{id, status, reasons}``. A comment whose checks
     did not finish within CANDOR_COMMENT_CHECK_BUDGET_MS is 202 ``held`` with the reason ``checking``
     and its ``status_url``, where the verdict shows once the job has run."""
-    post = posts.get_post(db(), post_id)
-    if post.published_revision_id is None:
-        raise NotFound(f"No post {post_id}.")
-    data = json_body()
     actor = current_user() if g.get("via_token") and is_staff_writer() else None
+    post: Post | None = None
+    if actor is not None or not quick():  # else read with the input below, in one statement
+        post = posts.get_post(db(), post_id)
+        if post.published_revision_id is None:
+            raise NotFound(f"No post {post_id}.")
+    data = json_body()
     for name in ("author_name", "author_email", "body"):
         if actor is None or name == "body":
             if not isinstance(data.get(name), str):
                 raise InvalidInput(f"{name} is required and must be text.", field=name)
-    comment = services.submit_comment(
-        db(),
-        post,
-        services.CommentInput(
+
+    def given(slug: str | None) -> services.CommentInput:
+        return services.CommentInput(
             author_name=data.get("author_name") or "",
             author_email=data.get("author_email") or "",
             body=data["body"],
@@ -460,8 +482,35 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
             ip=client_ip(),
             user_agent=request.headers.get("User-Agent", ""),
             referrer=request.headers.get("Referer", ""),
-            permalink=public_url("posts.show", slug=post.slug),
-        ),
+            permalink=public_url("posts.show", slug=slug) if slug else "",
+        )
+
+    if post is None:
+        # Stored and answered at once; every check runs in the job enqueued after the commit.
+        given_now = services.clean(given(None))
+        target = services.comment_target(db(), post_id, close_after_days(), twin_of=given_now)
+        comment = services.accept_comment(
+            db(),
+            target,
+            dataclasses.replace(given_now, permalink=public_url("posts.show", slug=target.slug)),
+            settings=pipeline_settings(),
+            burst_counter=burst_counter(),
+        )
+        _finish_later(comment)
+        body = {
+            "id": comment.id,
+            "status": comment.status,
+            "reasons": pipeline.reasons_for_writer(comment.reasons),
+        }
+        if comment.status == CommentStatus.PUBLISHED:  # a second click on a comment already judged
+            return body, 201
+        body["status_url"] = public_url("comments.status", token=status_token(comment))
+        return body, 202
+    assert post is not None
+    comment = services.submit_comment(
+        db(),
+        post,
+        given(post.slug),
         actor=actor,
         checker=budgeted_akismet(),
         settings=pipeline_settings(),

@@ -327,6 +327,30 @@ def run_local(sub: Submission, settings: PipelineSettings, facts: Facts) -> list
     return [check(sub, settings, facts) for check in BEFORE_AKISMET]
 
 
+# What only the request knows (the hidden field, the form's age) or must count as it arrives (the
+# address's burst): run when a comment is stored, before it is answered. They are the first three of
+# ``BEFORE_AKISMET``; the job runs the rest (``complete_local``).
+AT_ARRIVAL: tuple[Check, ...] = BEFORE_AKISMET[:3]
+ARRIVAL_NAMES = ("honeypot", "time_to_submit", "rate_limit")
+
+
+def run_at_arrival(sub: Submission, settings: PipelineSettings, facts: Facts) -> list[CheckResult]:
+    """Honeypot, time to submit and rate: pure and cheap, and they need what only the request has."""
+    return [check(sub, settings, facts) for check in AT_ARRIVAL]
+
+
+def complete_local(
+    sub: Submission, settings: PipelineSettings, facts: Facts, stored: Sequence[CheckResult]
+) -> list[CheckResult]:
+    """The local checks of a comment stored with only its arrival checks run (``run_at_arrival``): those
+    results, then impersonation, links and privacy run now. A comment whose local checks all ran
+    (answered by the inline path) is returned as stored."""
+    results = list(stored)
+    if tuple(r.check for r in results) != ARRIVAL_NAMES:
+        return results
+    return results + [check(sub, settings, facts) for check in BEFORE_AKISMET[len(AT_ARRIVAL) :]]
+
+
 def needs_akismet(local: Sequence[CheckResult]) -> bool:
     return not any(r.verdict is CheckVerdict.SPAM for r in local)
 
