@@ -80,7 +80,10 @@ def _value(value: Any, kind: type) -> Any:
             except ValueError:
                 moment = None
             if moment is not None and moment.tzinfo is not None:
-                return moment.astimezone(UTC)
+                try:
+                    return moment.astimezone(UTC)
+                except OverflowError:  # year 1 at +14:00, year 9999 at -23:59: no UTC time
+                    pass
         raise BadCursor("after holds a time that is not one (or has no time zone).")
     if kind is int:
         if isinstance(value, int) and not isinstance(value, bool) and -_MAX_INT <= value <= _MAX_INT:
