@@ -158,11 +158,16 @@ def test_a_reader_pages_through_corrections_and_a_long_history_and_an_admin_the_
             session, post, staff["editor"], gate_settings, body=f"Version {n}.", note=f"Change number {n}."
         )
 
+    compare: list[str] = []
+
     def versions(p: Page) -> list[str]:
+        compare.extend(p.locator("#history-table td[data-label=Compare]").all_inner_texts())
         return p.locator("#history-table td[data-label=Version]").all_inner_texts()
 
     history = walk(page, f"/posts/{post.slug}/history", versions, "Later publications")
     assert_walked(history, [str(n) for n in range(1, changes + 2)], HISTORY_PER_PAGE)
+    # Each version compares with the one before, the first of a later page too (it was a bare "—").
+    assert compare == ["—"] + [f"Compare with version {n}" for n in range(1, changes + 1)]
 
     notes = walk(
         page,
