@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -93,6 +94,17 @@ def _export(path: Path) -> Path:
             post_name="hand-washing-basics",
         ),
         wp.Item(
+            post_id=103,
+            title="שינה אחרי משמרת לילה",
+            content="<p>Sleep, in Hebrew.</p>",
+            status="publish",
+            creator="ann",
+            date_gmt=_when(2019, 7, 1, 9, 0),
+            # WordPress writes a non-ASCII slug percent-encoded, in lower case, in <link>.
+            link="https://clinic.example/2019/07/01/%d7%a9%d7%99%d7%a0%d7%94/",
+            post_name="%d7%a9%d7%99%d7%a0%d7%94",
+        ),
+        wp.Item(
             post_id=201,
             post_type="page",
             title="About us",
@@ -150,6 +162,7 @@ def imported(runner: Any, session: Session, tmp_path: Path) -> dict[str, Any]:
     return {
         "post": post,
         "team": session.get(Post, _target(session, "post", 202)),
+        "hebrew": session.get(Post, _target(session, "post", 103)),
         "draft": session.get(Post, _target(session, "post", 301)),
         "comment": {n: _target(session, "comment", n) for n in range(1, 7)},
         "day": f"{utc_now():%Y-%m-%d}",
@@ -201,8 +214,13 @@ def test_old_wordpress_addresses_land_on_the_new_ones_and_a_draft_is_never_reach
     page: Page, imported: dict[str, Any]
 ) -> None:
     post, team, draft = imported["post"], imported["team"], imported["draft"]
+    hebrew = imported["hebrew"].slug
     for old, new in (
         ("/?p=101", f"/posts/{post.slug}"),
+        ("/?p=101&utm_source=newsletter", f"/posts/{post.slug}"),
+        ("/2019/07/01/%d7%a9%d7%99%d7%a0%d7%94/", f"/posts/{quote(hebrew)}"),
+        ("/2019/07/01/%D7%A9%D7%99%D7%A0%D7%94", f"/posts/{quote(hebrew)}"),
+        ("/2019/07/01/שינה/", f"/posts/{quote(hebrew)}"),
         ("/2019/05/10/night-shifts-and-sleep/", f"/posts/{post.slug}"),
         ("/?page_id=202", f"/pages/{team.slug}"),
         ("/about-us/our-team/", f"/pages/{team.slug}"),
