@@ -262,6 +262,12 @@ def test_staff_find_the_imported_draft_and_the_held_comment(
     assert held.first.get_attribute("data-comment-id") == str(ids[5])
     expect(held.first).to_contain_text("Is a coffee at 3 am a bad idea?")
     expect(held.first).to_contain_text("Night shifts and sleep")
+    # Its reason is labelled, and the reason's filter works (it was a 400: not a reason it knew).
+    expect(held.first.locator(".reason-list")).to_contain_text("Imported: pending on WordPress")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Imported: pending on WordPress (1)").click()
+    assert "reason=wordpress" in page.url
+    expect(page.locator(".mod-item")).to_have_count(1)
     screenshot(page, "wordpress-imported-held-comment")
     page.goto("/staff/comments/?status=spam")
     expect(page.locator(".mod-item")).to_have_count(1)
