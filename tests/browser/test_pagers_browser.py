@@ -41,7 +41,7 @@ from app.topics import services as topics
 from app.topics.views import PER_PAGE as TOPIC_PER_PAGE
 from tests.support.browser import sign_in
 from tests.support.comments import submit
-from tests.support.editorial import publish_change
+from tests.support.editorial import publish_change, retract
 from tests.support.web import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -151,12 +151,21 @@ def test_a_reader_pages_through_corrections_and_a_long_history_and_an_admin_the_
     tick(0)
     post = _publish(session, staff, gate_settings, "Often corrected")
     session.commit()
+    others = [_publish(session, staff, gate_settings, f"Retracted {n}") for n in range(5)]
+    session.commit()
     changes = 2 * HISTORY_PER_PAGE + 3
+    log: list[tuple[datetime, str, int, str]] = []  # /corrections' order: (at, source, id), newest first
     for n in range(1, changes + 1):
         tick(n)
-        publish_change(
+        revision = publish_change(
             session, post, staff["editor"], gate_settings, body=f"Version {n}.", note=f"Change number {n}."
         )
+        publication = posts.publication_of(session, revision)
+        assert publication is not None
+        log.append((publication.published_at, "correction", publication.id, f"Change number {n}."))
+        if n % 25 == 3:  # a retraction in the same instant as corrections, near a page boundary
+            gone = retract(session, others.pop(), staff["editor"], f"Retracted at change {n}.")
+            log.append((gone.at, "retraction", gone.id, gone.reason))
 
     compare: list[str] = []
 
@@ -175,7 +184,7 @@ def test_a_reader_pages_through_corrections_and_a_long_history_and_an_admin_the_
         lambda p: p.locator("ol.corrections-log li .reason").all_inner_texts(),
         "Older",
     )
-    assert_walked(notes, [f"Change number {n}." for n in range(changes, 0, -1)], CORRECTIONS_PER_PAGE)
+    assert_walked(notes, [row[3] for row in sorted(log, reverse=True)], CORRECTIONS_PER_PAGE)
 
     sign_in(page, staff["editor"].email, PASSWORD)
     session.expire_all()
