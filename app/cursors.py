@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Select, tuple_
 
 from app.errors import InvalidInput
+from app.text import has_lone_surrogate
 
 MAX_CURSOR_CHARS = 1100
 """Longer is not a cursor we made (most are under 100 characters; one keyed on a 200-character name, at
@@ -91,7 +92,9 @@ def _value(value: Any, kind: type) -> Any:
         raise BadCursor("after holds a number that is not a whole number in range.")
     if kind is str:
         if isinstance(value, str) and len(value) <= 200 and "\x00" not in value:
-            return value
+            # JSON's "\ud800" decodes to a lone surrogate: no database driver can send it (a 500).
+            if not has_lone_surrogate(value):
+                return value
         raise BadCursor("after holds text that is not a short string.")
     raise TypeError(f"no cursor values of type {kind!r}")
 

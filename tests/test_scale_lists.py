@@ -64,6 +64,9 @@ def test_a_cursor_round_trips_and_anything_else_is_refused() -> None:
     for token in bad:
         with pytest.raises(cursors.BadCursor):
             cursors.decode(token, "posts", (datetime, int))
+    lone_surrogate = base64.urlsafe_b64encode(b'["users","\\ud800",1]').decode()  # valid JSON, not UTF-8
+    with pytest.raises(cursors.BadCursor):
+        cursors.decode(lone_surrogate, "users", (str, int))
 
 
 def test_bad_cursors_answer_400_with_a_message_on_every_list(
@@ -119,6 +122,7 @@ def test_bad_cursors_on_the_staff_pages_and_a_topic_answer_400_never_500(
         _b64(["needs-reply", moment.isoformat(), 2**63 - 1, -1]),
         _b64(["decisions", "0001-01-01T00:00:00+14:00", 1]),
         _b64(["queue:held::", "9999-12-31T23:59:59-23:59", 1]),
+        base64.urlsafe_b64encode(b'["users","\\ud800",1]').decode(),  # a lone surrogate (was a 500)
     ]
     paths = [
         f"/topics/{topic.slug}",
@@ -130,6 +134,7 @@ def test_bad_cursors_on_the_staff_pages_and_a_topic_answer_400_never_500(
         "/staff/comments/log",
         "/staff/audit",
         f"/staff/posts/{post.id}/audit",
+        "/staff/users",
     ]
     for path in paths:
         for after in hostile:
