@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.accounts.models import User
 from app.audit.models import AuditEntry
-from app.comments.models import Comment
+from app.comments.models import Comment, ModerationDecision
 from app.comments.queries import THREADS_PER_PAGE
 from app.contact import services as contact
 from app.corrections.services import HISTORY_PER_PAGE
@@ -50,6 +50,7 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TIE = 7
 """Rows per frozen instant: no page size (10, 20, 25, 50) is a multiple, so ties straddle pages."""
 MAX_PAGES = 30
+MODERATION_LOG_PER_PAGE = 50  # app.moderation.queries.moderation_log's default, which its view uses
 
 
 @pytest.fixture
@@ -280,6 +281,16 @@ def test_comments_page_through_the_queue_needs_reply_and_the_post(
         [row[3] for row in expected],
         NEEDS_REPLY_PER_PAGE,
     )
+
+    # The moderation log: every decision (arrivals at their instants, all approvals in one), newest first.
+    decisions = [
+        str(i)
+        for i in session.scalars(
+            select(ModerationDecision.id).order_by(ModerationDecision.at.desc(), ModerationDecision.id.desc())
+        )
+    ]
+    log = walk(page, "/staff/comments/log", attr("#moderation-log tbody tr", "data-decision-id"), "Older")
+    assert_walked(log, decisions, MODERATION_LOG_PER_PAGE)
 
     # A reader: the post shows fifty threads, then "More comments" pages, server-rendered.
     page.context.clear_cookies()
