@@ -231,7 +231,18 @@ def test_old_wordpress_addresses_land_on_the_new_ones_and_a_draft_is_never_reach
     expect(page.get_by_role("heading", level=1)).to_have_text("Our team")
 
     assert draft.slug is None
-    for probe in ("/?p=301", "/search?q=Unfinished", "/sitemap.xml", "/feed.atom", f"/posts/{draft.id}"):
+    probes = (
+        "/?p=301",
+        "/search?q=Unfinished",
+        "/sitemap.xml",
+        "/feed.atom",
+        "/feed.json",
+        f"/posts/{draft.id}",
+        f"/api/v1/posts/{draft.id}",
+        f"/api/v1/posts/{draft.id}/revisions",
+        "/api/v1/search?q=Unfinished",
+    )
+    for probe in probes:
         answer = page.goto(probe)
         assert answer is not None and answer.status < 500, probe
         assert DRAFT_TITLE not in page.content(), probe
