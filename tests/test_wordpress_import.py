@@ -494,3 +494,40 @@ def test_an_old_address_no_database_could_hold_is_reported_not_fatal(session, tm
     assert warned == {8, 9}
     paths = set(session.scalars(select(LegacyPath.path)))
     assert {"?p=8", "?p=9"} <= paths and all(len(p) <= 2000 and "\x00" not in p for p in paths)
+
+
+def test_old_category_and_tag_archives_answer_301_to_their_topics(session, tmp_path, client):
+    heart = "%d7%9c%d7%91"  # a Hebrew nicename, percent-encoded in lower case as WordPress writes it
+    records = [
+        wp.Category(nicename="health", name="Health", term_id=1),
+        wp.Category(nicename="sleep", name="Sleep", parent="health", term_id=2),
+        wp.Category(nicename=heart, name="לב", term_id=3),
+        wp.Tag(slug="night-shift", name="Night shift", term_id=4),
+        _item(
+            1,
+            "Filed",
+            terms=(
+                wp.ItemTerm("category", "sleep", "Sleep"),
+                wp.ItemTerm("category", heart, "לב"),
+                wp.ItemTerm("post_tag", "night-shift", "Night shift"),
+            ),
+        ),
+    ]
+    _import(session, _export(tmp_path, records))
+    slugs = {t.name: t.slug for t in session.scalars(select(Topic))}
+    for old, name in (
+        ("/category/health/sleep/", "Sleep"),
+        ("/category/sleep", "Sleep"),
+        ("/category/health/", "Health"),
+        ("/category/health/sleep/page/2/", "Sleep"),
+        ("/tag/night-shift/", "Night shift"),
+        (f"/category/{heart}/", "לב"),
+        (f"/category/{heart.upper()}/", "לב"),
+        ("/category/לב/", "לב"),
+    ):
+        answer = client.get(old)
+        assert answer.status_code == 301, old
+        assert answer.headers["location"].endswith(f"/topics/{quote(slugs[name])}"), old
+        assert client.get(answer.headers["location"]).status_code == 200, old
+    for unknown in ("/category/nothing/", "/tag/", "/category/", "/tag/sleep/", "/category/a%00b/"):
+        assert client.get(unknown).status_code == 404, unknown

@@ -223,6 +223,8 @@ def test_old_wordpress_addresses_land_on_the_new_ones_and_a_draft_is_never_reach
         ("/2019/07/01/שינה/", f"/posts/{quote(hebrew)}"),
         ("/2019/05/10/night-shifts-and-sleep/", f"/posts/{post.slug}"),
         ("/?page_id=202", f"/pages/{team.slug}"),
+        ("/category/health/sleep/", "/topics/sleep"),
+        ("/tag/night-shift/", "/topics/night-shift"),
         ("/about-us/our-team/", f"/pages/{team.slug}"),
     ):
         answer = page.goto(old)
