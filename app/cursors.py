@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Select, tuple_
 
 from app.errors import InvalidInput
+from app.text import has_lone_surrogate
 
 MAX_CURSOR_CHARS = 1100
 """Longer is not a cursor we made (most are under 100 characters; one keyed on a 200-character name, at
@@ -80,7 +81,10 @@ def _value(value: Any, kind: type) -> Any:
             except ValueError:
                 moment = None
             if moment is not None and moment.tzinfo is not None:
-                return moment.astimezone(UTC)
+                try:
+                    return moment.astimezone(UTC)
+                except OverflowError:  # year 1 at +14:00, year 9999 at -23:59: no UTC time
+                    pass
         raise BadCursor("after holds a time that is not one (or has no time zone).")
     if kind is int:
         if isinstance(value, int) and not isinstance(value, bool) and -_MAX_INT <= value <= _MAX_INT:
@@ -88,7 +92,9 @@ def _value(value: Any, kind: type) -> Any:
         raise BadCursor("after holds a number that is not a whole number in range.")
     if kind is str:
         if isinstance(value, str) and len(value) <= 200 and "\x00" not in value:
-            return value
+            # JSON's "\ud800" decodes to a lone surrogate: no database driver can send it (a 500).
+            if not has_lone_surrogate(value):
+                return value
         raise BadCursor("after holds text that is not a short string.")
     raise TypeError(f"no cursor values of type {kind!r}")
 

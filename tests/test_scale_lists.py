@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from flask import Flask
@@ -23,9 +24,10 @@ from app.errors import InvalidTransition
 from app.moderation import queries as moderation_queries
 from app.moderation.services import moderate
 from app.posts.models import Post
+from app.topics import services as topics
 from tests.support.comments import submit
 from tests.support.databases import postgresql_only
-from tests.support.web import parse
+from tests.support.web import log_in, parse
 
 
 @pytest.fixture
@@ -56,10 +58,15 @@ def test_a_cursor_round_trips_and_anything_else_is_refused() -> None:
         _b64(["posts", moment.isoformat(), True]),  # a boolean is not an id
         _b64({"posts": 1}),  # not a list
         base64.urlsafe_b64encode(b"\xff\xfe").decode(),  # not UTF-8
+        _b64(["posts", "0001-01-01T00:00:00+14:00", 42]),  # before year 1 in UTC (was a 500)
+        _b64(["posts", "9999-12-31T23:59:59-23:59", 42]),  # after year 9999 in UTC (was a 500)
     ]
     for token in bad:
         with pytest.raises(cursors.BadCursor):
             cursors.decode(token, "posts", (datetime, int))
+    lone_surrogate = base64.urlsafe_b64encode(b'["users","\\ud800",1]').decode()  # valid JSON, not UTF-8
+    with pytest.raises(cursors.BadCursor):
+        cursors.decode(lone_surrogate, "users", (str, int))
 
 
 def test_bad_cursors_answer_400_with_a_message_on_every_list(
@@ -92,6 +99,49 @@ def test_bad_cursors_answer_400_with_a_message_on_every_list(
     held_cursor = cursors.encode("queue:held::", (datetime(2026, 1, 1, tzinfo=UTC), 1))
     response = api.get(f"/api/v1/moderation/comments?status=spam&after={held_cursor}", as_=moderator)
     assert response.status_code == 400
+
+
+def test_bad_cursors_on_the_staff_pages_and_a_topic_answer_400_never_500(
+    client: Any, session: Session, make_post: Callable[..., Post], make_user: Callable[..., User]
+) -> None:
+    """Every HTML list a moderator, editor or admin pages through, fed garbage, huge, negative, another
+    list's and out-of-range cursors by hand: a 400 page, never a 500."""
+    post = make_post("published")
+    staff = make_user("admin", "moderator", "editor")
+    topic = topics.create_topic(session, staff, "Sleep")
+    session.commit()
+    log_in(client, staff.email)
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    hostile = [
+        "garbage",
+        "A" * 5000,
+        "-1",
+        "9" * 40,
+        cursors.encode("audit", (moment, 1)),  # another list's
+        cursors.encode("posts", (moment, -5)),  # a negative id, of the home page
+        _b64(["needs-reply", moment.isoformat(), 2**63 - 1, -1]),
+        _b64(["decisions", "0001-01-01T00:00:00+14:00", 1]),
+        _b64(["queue:held::", "9999-12-31T23:59:59-23:59", 1]),
+        base64.urlsafe_b64encode(b'["users","\\ud800",1]').decode(),  # a lone surrogate (was a 500)
+    ]
+    paths = [
+        f"/topics/{topic.slug}",
+        f"/topics/{topic.slug}/feed.atom",
+        "/staff/comments/",
+        "/staff/comments/?status=spam",
+        "/staff/comments/?status=published",
+        "/staff/comments/needs-reply",
+        "/staff/comments/log",
+        "/staff/audit",
+        f"/staff/posts/{post.id}/audit",
+        "/staff/users",
+    ]
+    for path in paths:
+        for after in hostile:
+            joiner = "&" if "?" in path else "?"
+            response = client.get(f"{path}{joiner}after={quote(after, safe='')}")
+            assert response.status_code < 500, (path, after[:30])
+            assert response.status_code in (200, 400), (path, after[:30], response.status_code)
 
 
 def test_the_posts_api_walks_every_post_once_by_its_next_links(

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app import clock
 from app.accounts.models import ApiToken, Role, User
 from app.audit.models import AuditEntry
+from app.importer.people import importer_account
 from app.mail.models import OutboxMessage
 from tests.support.web import form_csrf_token, log_in, parse, text_of
 
@@ -61,6 +62,20 @@ def test_admin_lists_and_searches_staff(signed_in, make_user):
     editors = parse(signed_in.get("/staff/users?role=editor"))
     assert [a.get_text() for a in editors.select("#users tbody th a")] == ["Omar Reyes"]
     assert parse(signed_in.get("/staff/users?q=%25")).select("#users tbody tr") == []  # % is literal
+
+
+def test_a_user_page_links_a_public_profile_only_where_there_is_one(signed_in, session, make_user):
+    """An account with no role (the WordPress import's own, an author whose roles were all removed) has
+    no public profile: its admin page said "Public profile" and linked to a 404."""
+    author = make_user("author", name="Priya Patel")
+    nobody = importer_account(session)
+    session.commit()
+    for user, has_profile in ((author, True), (nobody, False)):
+        page = parse(signed_in.get(f"/staff/users/{user.id}"))
+        links = [a["href"] for a in page.select("main a") if a.get_text() == "Public profile"]
+        assert links == ([f"/people/{user.id}"] if has_profile else []), user.name
+        for href in links:
+            assert signed_in.get(href).status_code == 200
 
 
 @pytest.mark.parametrize("roles", [("author",), ("editor", "moderator")])

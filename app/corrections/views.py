@@ -138,9 +138,13 @@ def _history(slug: str, type: str) -> Any:
     def render() -> str:
         post = posts.get_public_post(db(), slug, type)
         rows, next_cursor = services.history_page(db(), post, after=after)
+        versions = reader_versions(post)
+        numbers = list(versions)
         return render_template(
             "corrections/history.html",
-            versions=reader_versions(post),
+            versions=versions,
+            # Each published revision's predecessor, so the first row of a later page compares too.
+            previous=dict(zip(numbers[1:], numbers, strict=False)),
             post=post,
             history=rows,
             after=after,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from bs4 import BeautifulSoup
 from sqlalchemy import func, select
@@ -35,18 +35,19 @@ from app.gates import privacy
 from app.importer import people
 from app.importer.images import Images
 from app.importer.keys import Keys
-from app.importer.models import ItemKind, LegacyPath, PageParent
+from app.importer.models import ItemKind, LegacyPath, PageParent, WordPressItem
 from app.importer.report import Report
 from app.media.services import Limits
 from app.media.storage import Store
 from app.posts import services as posts
-from app.posts.models import Post, PostType
+from app.posts.models import Post, PostType, Topic
 from app.text import clean_url_list
 from app.wordpress import records as wp
 from app.wordpress import wxr
 from app.wordpress.convert import convert
 
 MAX_TITLE_CHARS = posts.MAX_TITLE_CHARS
+MAX_LEGACY_PATH_CHARS = 2000  # legacy_paths.path
 IMPORT_LOCK = 0x5750  # PostgreSQL advisory lock key ("WP"): one import at a time
 PUBLISHED, SCHEDULED, DRAFT = "publish", "future", "draft"
 DRAFT_STATUSES = frozenset({"draft", "pending", "private"})
@@ -333,11 +334,21 @@ class _Run:
         if kind == PostType.PAGE:
             paths.append(f"?page_id={item.post_id}")
         link = urlsplit(item.link)
-        if link.path.strip("/"):
-            paths.append(legacy_key(link.path, ""))
+        # Kept decoded, as a request's path arrives: WordPress writes a non-ASCII slug percent-encoded
+        # (/2019/07/01/%d7%a9.../), and the browser's request for it reaches the app as /2019/07/01/ש...
+        if unquote(link.path).strip("/"):
+            paths.append(legacy_key(unquote(link.path), ""))
         if link.query:
             paths.append(legacy_key("", link.query))
         for path in dict.fromkeys(paths):
+            if "\x00" in path or len(path) > MAX_LEGACY_PATH_CHARS:
+                self.report.note(
+                    kind.value,
+                    "warning",
+                    "old address not kept (it holds a NUL, or is too long to look up)",
+                    wp_post_id=item.post_id,
+                )
+                continue
             owner = self.session.scalar(select(LegacyPath.post_id).where(LegacyPath.path == path))
             if owner is None:
                 self.session.add(LegacyPath(path=path, post_id=post.id, created_at=self.now))
@@ -511,10 +522,35 @@ def legacy_target(session: Session, path: str, args: dict[str, str]) -> Post | N
     if path.strip("/"):
         candidates.append(legacy_key(path, ""))
     # No stored address holds a NUL (PostgreSQL text cannot) or runs past the column: never looked up.
-    for candidate in (c for c in candidates if "\x00" not in c and len(c) <= 2000):
+    for candidate in (c for c in candidates if "\x00" not in c and len(c) <= MAX_LEGACY_PATH_CHARS):
         post = session.scalar(
             select(Post).join(LegacyPath, LegacyPath.post_id == Post.id).where(LegacyPath.path == candidate)
         )
         if post is not None and post.slug is not None:
             return post
     return None
+
+
+_ARCHIVES = {"category": "category", "tag": "post_tag"}
+"""WordPress's default archive bases (``/category/<parent>/<nicename>/``, ``/tag/<slug>/``) and the
+taxonomy each lists: the prefix of the term's key (app/importer/people.py)."""
+
+
+def legacy_topic(session: Session, path: str) -> Topic | None:
+    """The topic an old WordPress category or tag archive address names (``/category/health/sleep/``,
+    ``/tag/night-shift/page/2/``), if an import made one of that term. The nicename is looked up as the
+    request gives it (decoded) and percent-encoded in lower case, as WordPress writes a non-ASCII one."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 4 and parts[-2] == "page" and parts[-1].isdigit():
+        parts = parts[:-2]
+    if len(parts) < 2 or parts[0] not in _ARCHIVES or "\x00" in path or len(path) > MAX_LEGACY_PATH_CHARS:
+        return None
+    name = parts[-1]
+    keys = {f"{_ARCHIVES[parts[0]]}:{n}"[:500] for n in (name, quote(name, safe="").lower())}
+    target = session.scalar(
+        select(WordPressItem.target_id)
+        .where(WordPressItem.kind == ItemKind.TERM.value, WordPressItem.wp_key.in_(sorted(keys)))
+        .order_by(WordPressItem.id)
+        .limit(1)
+    )
+    return session.get(Topic, target) if target is not None else None

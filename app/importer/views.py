@@ -1,7 +1,8 @@
 """Old WordPress addresses answer 301 to the imported post's address (a table, ``legacy_paths``).
 
 A request hook, not a route: WordPress's addresses are any path (``/2009/05/hello/``) and ``/?p=12``.
-It looks only at requests no route matched, and at ``/`` with ``p`` or ``page_id``; everything else
+Category and tag archives (``/category/<nicename>/``, ``/tag/<slug>/``) answer 301 to the topic the term
+became. It looks only at requests no route matched, and at ``/`` with ``p`` or ``page_id``; everything else
 costs nothing, and an unknown old address gets the normal 404.
 """
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from flask import Flask, redirect, request, url_for
 
-from app.importer.services import legacy_target
+from app.importer.services import legacy_target, legacy_topic
 from app.web.database import db
 
 
@@ -23,7 +24,8 @@ def _legacy_redirect() -> Any:
         return None
     post = legacy_target(db(), request.path, request.args.to_dict())
     if post is None:
-        return None
+        topic = legacy_topic(db(), request.path) if request.url_rule is None else None
+        return redirect(url_for("topics.show", slug=topic.slug), 301) if topic is not None else None
     endpoint = "posts.page" if post.is_page else "posts.show"
     return redirect(url_for(endpoint, slug=post.slug), 301)
 

@@ -479,6 +479,10 @@ REASON_LABELS: dict[str, str] = {
     "first_comment": "First comment",
     CHECKING: "Being checked",
     UNCHECKED: "Checks did not finish within an hour",
+    # Given by the WordPress import (app/importer) to a comment brought in with the state it had there.
+    "wordpress:pending": "Imported: pending on WordPress",
+    "wordpress:spam": "Imported: spam on WordPress",
+    "wordpress:trash": "Imported: in WordPress's trash",
 }
 
 ALL_REASONS: tuple[str, ...] = (*REASON_LABELS, *(f"privacy:{k}" for k in PRIVACY_LABELS))
