@@ -13,6 +13,7 @@ from app.importer.models import ItemKind, WordPressItem
 # Authors and terms are asked for once per item; posts and comments once each. Only the few are kept, so
 # the memo stays small however large the export.
 MEMOISED = frozenset({ItemKind.AUTHOR, ItemKind.TERM})
+BATCH = 500  # keys per IN (...) list: well under any driver's limit on bound parameters
 
 
 class Keys:
@@ -38,7 +39,26 @@ class Keys:
             self._memo[memo] = found
         return self._memo[memo]
 
-    def add(self, kind: ItemKind, key: str, target_id: int, **data: Any) -> None:
+    def find_many(self, kind: ItemKind, keys: list[str]) -> dict[str, int]:
+        """The targets of ``keys`` (of one kind) that are stored, by key: one query for an item's comments
+        instead of one per comment."""
+        wanted = list(dict.fromkeys(k[:500] for k in keys))
+        found: dict[str, int] = {}
+        for start in range(0, len(wanted), BATCH):
+            found.update(
+                self.session.execute(
+                    select(WordPressItem.wp_key, WordPressItem.target_id).where(
+                        WordPressItem.site == self.site,
+                        WordPressItem.kind == kind.value,
+                        WordPressItem.wp_key.in_(wanted[start : start + BATCH]),
+                    )
+                ).all()
+            )
+        return found
+
+    def add(self, kind: ItemKind, key: str, target_id: int, *, flush: bool = True, **data: Any) -> None:
+        """Record that ``key`` became ``target_id``. ``flush=False``: written with the session's next flush
+        (the import adds an item's comments' keys together, and flushes once)."""
         self.session.add(
             WordPressItem(
                 site=self.site,
@@ -49,6 +69,7 @@ class Keys:
                 imported_at=utc_now(),
             )
         )
-        self.session.flush()
+        if flush:
+            self.session.flush()
         if kind in MEMOISED:
             self._memo[(kind.value, key)] = target_id

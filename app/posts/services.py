@@ -193,12 +193,15 @@ def create_imported(
     type: str,
     written_at: datetime,
     note: str,
+    html: str | None = None,
 ) -> Post:
     """A post brought in from elsewhere (the WordPress import): revision 1 as ``author`` wrote it then.
 
     Unlike ``create_draft`` it asks no permission of the author (an imported author is inactive until
     an admin or single sign-on activates them; the import itself is an operator's command), takes the
     topics as found, dates the revision when it was written, and carries ``note``: where it came from.
+    ``html``: the body already rendered by ``app.posts.rendering.render_many`` (an import renders its
+    texts in batches), for a body that shows none of our library's images.
     """
     post = Post(author_id=author.id, type=type, created_at=written_at)
     session.add(post)
@@ -209,7 +212,8 @@ def create_imported(
         title=data.title,
         body=data.body,
         references=list(data.references),
-        html=render(session, data.body),
+        # Rendered again if it shows library images after all: the batch rendered it without them.
+        html=html if html is not None and not referenced_hashes(data.body) else render(session, data.body),
         author_id=author.id,
         created_at=written_at,
         kind=RevisionKind.ORIGINAL.value,
