@@ -56,6 +56,22 @@ class Keys:
             )
         return found
 
+    def rows(self, kind: ItemKind, keys: list[str]) -> dict[str, WordPressItem]:
+        """The stored rows of ``keys`` (of one kind), by key: what each became, and what was recorded of
+        it then (``data``: a post's fingerprint, to tell whether it changed on WordPress since)."""
+        wanted = list(dict.fromkeys(k[:500] for k in keys))
+        found: dict[str, WordPressItem] = {}
+        for start in range(0, len(wanted), BATCH):
+            for row in self.session.scalars(
+                select(WordPressItem).where(
+                    WordPressItem.site == self.site,
+                    WordPressItem.kind == kind.value,
+                    WordPressItem.wp_key.in_(wanted[start : start + BATCH]),
+                )
+            ):
+                found[row.wp_key] = row
+        return found
+
     def add(self, kind: ItemKind, key: str, target_id: int, *, flush: bool = True, **data: Any) -> None:
         """Record that ``key`` became ``target_id``. ``flush=False``: written with the session's next flush
         (the import adds an item's comments' keys together, and flushes once)."""

@@ -9,6 +9,7 @@ through today's gates: the report lists which gates each would fail, for editors
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -35,12 +36,12 @@ from app.gates import privacy
 from app.importer import people
 from app.importer.images import Images
 from app.importer.keys import Keys
-from app.importer.models import ItemKind, LegacyPath, PageParent
+from app.importer.models import ItemKind, LegacyPath, PageParent, WordPressItem
 from app.importer.report import Report
 from app.media.services import Limits, referenced_hashes
 from app.media.storage import Store
 from app.posts import services as posts
-from app.posts.models import Post, PostType
+from app.posts.models import Post, PostType, ReviewState, Revision
 from app.posts.rendering import render_many
 from app.text import clean_url_list
 from app.wordpress import records as wp
@@ -187,7 +188,7 @@ class _Run:
             self.report.note("element", "skipped", f"unknown element or namespace: {what}", times=n)
         self.terms.link_parents(self._keys())
         self._link_page_parents()
-        if not any(c["imported"] or c["matched"] for c in self.report.counts.values()):
+        if not any(c["imported"] or c["matched"] or c["updated"] for c in self.report.counts.values()):
             return  # nothing new: a re-run writes nothing at all, not even an audit entry
         record(
             self.session,
@@ -239,9 +240,8 @@ class _Run:
         item written as if alone."""
         if not batch:
             return
-        stored = self._keys().find_many(
-            ItemKind.POST, [str(i.post_id) for i in batch if i.post_type in POST_TYPES]
-        )
+        rows = self._keys().rows(ItemKind.POST, [str(i.post_id) for i in batch if i.post_type in POST_TYPES])
+        stored = {key: row.target_id for key, row in rows.items()}
         prepared: dict[int, _Prepared] = {}
         for n, item in enumerate(batch):
             if item.post_type in POST_TYPES and str(item.post_id) not in stored and _importable(item):
@@ -251,19 +251,43 @@ class _Run:
         plain = [n for n, p in prepared.items() if not referenced_hashes(p.markdown)]
         for n, html in zip(plain, render_many([prepared[n].markdown for n in plain]), strict=True):
             prepared[n].html = html
-        seen: dict[str, int] = {}  # posts written by this batch: an export that repeats an item
+        seen: dict[str, tuple[int, str]] = {}  # posts written by this batch: an export that repeats an item
         for n, item in enumerate(batch):
             key = str(item.post_id)
-            post_id = stored.get(key, seen.get(key))
-            post = self._item(item, post_id, prepared.get(n) if post_id is None else None)
-            if post is not None and post_id is None and item.post_type in POST_TYPES:
-                seen[key] = post.id
+            if key in seen and key not in stored and item.post_type in POST_TYPES:
+                self._repeated(item, seen[key][1])
+            else:
+                post_id = stored.get(key)
+                post = self._item(item, post_id, prepared.get(n) if post_id is None else None, rows.get(key))
+                if post is not None and post_id is None and item.post_type in POST_TYPES:
+                    seen[key] = (post.id, fingerprint(item))
             if self.on_item is not None:
                 self.on_item()
 
-    def _item(self, item: wp.Item, post_id: int | None, prepared: _Prepared | None) -> Post | None:
-        """One item; ``post_id``: the post it already became; ``prepared``: its text, converted and
-        rendered with its batch. Returns the post it became by this call."""
+    def _repeated(self, item: wp.Item, first: str) -> None:
+        """An item the export holds twice, the first imported a moment ago: nothing more is written."""
+        label = POST_TYPES[item.post_type].value
+        if fingerprint(item) == first:
+            self.report.count(label, "unchanged")
+            return
+        self.report.count(label, "skipped")
+        self.report.note(
+            label,
+            "skipped",
+            "the export holds this item twice, the second time changed: the first was imported",
+            wp_post_id=item.post_id,
+            line=item.line,
+        )
+
+    def _item(
+        self,
+        item: wp.Item,
+        post_id: int | None,
+        prepared: _Prepared | None,
+        row: WordPressItem | None = None,
+    ) -> Post | None:
+        """One item; ``post_id``: the post it already became (``row``: its key, as stored); ``prepared``:
+        its text, converted and rendered with its batch. Returns the post it became by this call."""
         kind = POST_TYPES.get(item.post_type)
         where = {"wp_post_id": item.post_id, "line": item.line}
         if kind is None:
@@ -280,7 +304,10 @@ class _Run:
             self.report.note(label, "warning", problem, **where)
         post: Post | None = None
         if post_id is not None:
-            self.report.count(label, "unchanged")
+            if row is None or row.data.get("fingerprint", fingerprint(item)) == fingerprint(item):
+                self.report.count(label, "unchanged")  # (imported before fingerprints: taken as it is)
+            else:
+                self._changed(item, kind, row, where)
         else:
             # Its author and topics first, outside the post's savepoint: they stand whatever becomes of it.
             self._author_of(item.creator)
@@ -386,12 +413,77 @@ class _Run:
             guid=item.guid,
             status=item.status,
             type=item.post_type,
+            fingerprint=fingerprint(item),
+            revision=1,
         )
         self._legacy_paths(item, kind, post)
         if kind == PostType.PAGE and item.post_parent:
             self.page_parents.append((post.id, item.post_parent, item.line))
         self.report.count(label, "imported")
         return post
+
+    def _changed(self, item: wp.Item, kind: PostType, row: WordPressItem, where: dict[str, object]) -> None:
+        """An item changed on WordPress since it was imported (its fingerprint differs): applied as a new
+        revision of a draft nobody has worked on in Candor ("updated"), otherwise left alone and reported
+        ("skipped", with why). See README, "Importing from WordPress"."""
+        label = kind.value
+        post = self.session.get(Post, row.target_id)
+        why = _not_applied(item, post, row)
+        if why:
+            self.report.count(label, "skipped")
+            self.report.note(
+                label, "skipped", f"changed on WordPress since the import; not applied: {why}", **where
+            )
+            return
+        assert post is not None
+        self.terms.of_item(self._keys(), item)  # outside the savepoint, as for a new post: they stand
+        self.images.begin()
+        try:
+            with self.session.begin_nested():
+                revision = self._update_draft(item, post, where)
+                row.data = {**row.data, "fingerprint": fingerprint(item)}
+                if revision is not None:
+                    row.data = {**row.data, "revision": revision.number}
+                self.session.flush()
+        except CandorError as error:
+            self.images.forget()
+            self.report.count(label, "failed")
+            self.report.note(label, "failed", error.message, **where)
+            return
+        if revision is None:  # changed there, but not in what Candor keeps (its status among drafts)
+            self.report.count(label, "unchanged")
+            return
+        self.report.count(label, "updated")
+        self.report.note(
+            label, "updated", f"changed on WordPress: revision {revision.number} of the draft", **where
+        )
+
+    def _update_draft(self, item: wp.Item, post: Post, where: dict[str, object]) -> Revision | None:
+        markdown, kept = _source(item)
+        for part in kept:
+            self.report.note(
+                post.type,
+                "kept_html",
+                f"{part.kind} {part.name} kept as sanitised HTML",
+                excerpt=part.excerpt,
+                **where,
+            )
+        author = self._user(post.author_id)
+        markdown = self.images.rewrite(markdown, author, where)
+        candor = {m.key: m.value for m in item.meta if m.key.startswith("_candor_")}
+        changed = _aware(item.modified_gmt, item.modified) or self.now
+        return posts.revise_imported(
+            self.session,
+            post,
+            posts.RevisionInput(
+                title=" ".join(item.title.split())[:MAX_TITLE_CHARS] or "(untitled)",
+                body=markdown,
+                references=_references(candor),
+            ),
+            self.terms.of_item(self._keys(), item),
+            written_at=changed,
+            note=f"Updated from WordPress on {self.now:%Y-%m-%d}; changed there {changed:%Y-%m-%d}",
+        )
 
     def _legacy_paths(self, item: wp.Item, kind: PostType, post: Post) -> None:
         paths = [f"?p={item.post_id}"]
@@ -533,6 +625,34 @@ class _Prepared:
     markdown: str
     kept: list[ReportItem]
     html: str | RenderError | None = None
+
+
+def fingerprint(item: wp.Item) -> str:
+    """What an import keeps of an item, hashed: a later export of it with another fingerprint was
+    changed on WordPress since (its modified date alone also moves when nothing Candor keeps did)."""
+    candor = sorted(
+        (m.key, m.value) for m in item.meta if m.key in ("_candor_markdown", "_candor_references")
+    )
+    kept = [item.title, item.content, item.status, item.post_password, [list(c) for c in candor]]
+    kept.append(sorted([t.domain, t.nicename, t.name] for t in item.terms))
+    return hashlib.sha256(json.dumps(kept, ensure_ascii=False).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _not_applied(item: wp.Item, post: Post | None, row: WordPressItem) -> str:
+    """Why a change made on WordPress since the import is not applied to ``post`` ("": it is)."""
+    if post is None:
+        return "the post it became is gone"
+    if post.is_public:
+        return "it is published in Candor, where a change is a correction an editor decides on"
+    if post.review_state != ReviewState.NONE.value:
+        return f"it is {post.review_state.replace('_', ' ')} in Candor"
+    current = post.current_revision
+    if current is None or current.number != row.data.get("revision", 1):
+        return "it was edited in Candor since"
+    status = item.status or DRAFT
+    if status not in DRAFT_STATUSES:
+        return f"it is {status!r} on WordPress now, and publishing is decided in Candor"
+    return ""
 
 
 def _importable(item: wp.Item) -> bool:

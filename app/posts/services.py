@@ -231,6 +231,52 @@ def create_imported(
     return post
 
 
+def revise_imported(
+    session: Session,
+    post: Post,
+    data: RevisionInput,
+    topics: list[Topic],
+    *,
+    written_at: datetime,
+    note: str,
+) -> Revision | None:
+    """A new revision of an imported draft that was changed where it came from (the WordPress import).
+
+    Appended like any revision (history is never rewritten), by the post's own author, dated when it was
+    changed there (never before the revision it follows), with ``note`` saying so; None when the text
+    converts to what the draft already holds. Only for a draft nobody has worked on in Candor: a post
+    that readers have seen changes by a correction, which an editor decides on; the caller checks the
+    rest (its review state, its revisions since the import).
+    """
+    current = post.current_revision
+    if post.is_public or current is None:
+        raise InvalidTransition("Only a draft that was never published takes a change from its source.")
+    if current.same_as(data.title, data.body, data.references, False, {t.id for t in topics}):
+        return None
+    revision = Revision(
+        post_id=post.id,
+        number=current.number + 1,
+        title=data.title,
+        body=data.body,
+        references=list(data.references),
+        html=render(session, data.body),
+        author_id=post.author_id,
+        created_at=max(written_at, current.created_at),
+        kind=RevisionKind.ORIGINAL.value,
+        note=note,
+        personal_view=False,
+        topics=topics,
+    )
+    session.add(revision)
+    session.flush()
+    _link_media(session, revision)
+    post.current_revision = revision
+    session.flush()
+    record(session, None, "post.revised", post_id=post.id, revision_number=revision.number, note=note)
+    events.revision_saved.send(post, revision=revision)
+    return revision
+
+
 def revise(
     session: Session, actor: User, post: Post, data: RevisionInput, base_revision: int
 ) -> tuple[Revision, bool]:
