@@ -128,7 +128,8 @@ def test_a_post_that_takes_too_long_to_render_fails_alone_in_its_batch(session, 
 
 def test_more_items_than_a_batch_are_all_imported_once_and_a_second_run_finds_them(session, tmp_path):
     items = [_item(n) for n in range(1, 2 * BATCH_ITEMS + 6)]
-    items.insert(BATCH_ITEMS // 2, _item(3))  # again, within one batch
+    reply = wp.Comment(id=900, author="R", author_email="r@x.example", content="Only here.")
+    items.insert(BATCH_ITEMS // 2, _item(3, comments=(reply,)))  # again (with a comment), within one batch
     items.insert(BATCH_ITEMS // 2 + 1, _item(4, title="Changed"))  # again changed, within one batch
     items.append(_item(1))  # again, in a later batch
     path = _export(tmp_path, items)
@@ -138,6 +139,9 @@ def test_more_items_than_a_batch_are_all_imported_once_and_a_second_run_finds_th
     assert counts["imported"] == 2 * BATCH_ITEMS + 5 and counts["unchanged"] == 2 and counts["skipped"] == 1
     [skipped] = [e for e in report.entries if e["outcome"] == "skipped"]
     assert skipped["wp_post_id"] == 4 and "twice" in skipped["why"]
+    assert [
+        c.body for c in session.scalars(select(Comment).where(Comment.post_id == _post(session, 3).id))
+    ] == ["Only here."]
     assert session.scalar(select(func.count()).select_from(Post)) == 2 * BATCH_ITEMS + 5
     assert _post(session, 3).current_revision.title == "Post 3"
     again = import_wordpress(session, path)

@@ -255,7 +255,7 @@ class _Run:
         for n, item in enumerate(batch):
             key = str(item.post_id)
             if key in seen and key not in stored and item.post_type in POST_TYPES:
-                self._repeated(item, seen[key][1])
+                self._repeated(item, *seen[key])
             else:
                 post_id = stored.get(key)
                 post = self._item(item, post_id, prepared.get(n) if post_id is None else None, rows.get(key))
@@ -264,20 +264,24 @@ class _Run:
             if self.on_item is not None:
                 self.on_item()
 
-    def _repeated(self, item: wp.Item, first: str) -> None:
-        """An item the export holds twice, the first imported a moment ago: nothing more is written."""
+    def _repeated(self, item: wp.Item, post_id: int, first: str) -> None:
+        """An item the export holds twice, the first imported a moment ago: the post is written once (its
+        comments that only the second holds are added, as a later export's would be)."""
         label = POST_TYPES[item.post_type].value
         if fingerprint(item) == first:
             self.report.count(label, "unchanged")
-            return
-        self.report.count(label, "skipped")
-        self.report.note(
-            label,
-            "skipped",
-            "the export holds this item twice, the second time changed: the first was imported",
-            wp_post_id=item.post_id,
-            line=item.line,
-        )
+        else:
+            self.report.count(label, "skipped")
+            self.report.note(
+                label,
+                "skipped",
+                "the export holds this item twice, the second time changed: the first was imported",
+                wp_post_id=item.post_id,
+                line=item.line,
+            )
+        post = self.session.get(Post, post_id) if item.comments else None
+        if post is not None:
+            self._comments(item, post)
 
     def _item(
         self,
