@@ -194,6 +194,12 @@ def after_publication(session: Session, post: Post, revision: Revision, publicat
     """At publication (called by the editorial workflow, inside its transaction): store the diffs readers
     will ask for, against the original and the previous text, so no reader's GET computes or writes one;
     and date the reader reports this correction answers."""
+    # A first publication (every imported post's) has nothing to compare with: asked cheaply first.
+    if (
+        session.scalar(select(func.count()).select_from(Publication).where(Publication.post_id == post.id))
+        < 2
+    ):
+        return
     rows = history(session, post)
     if len(rows) < 2:
         return

@@ -88,6 +88,9 @@ class Terms:
     def __init__(self, session: Session, report: Report, importer: User):
         self.session, self.report, self.importer = session, report, importer
         self.parents: list[tuple[str, str, int]] = []  # (key, parent key, line)
+        # The topics items are filed under, held for the run (the identity map holds objects weakly and
+        # would load them again for every post); an export has a few hundred at most.
+        self.topics: dict[int, Topic] = {}
 
     def category(self, keys: Keys, c: wp.Category) -> int:
         topic_id = self._term(keys, f"category:{c.nicename}", c.name or c.nicename, c.line, True)
@@ -109,7 +112,12 @@ class Terms:
             if not slug:
                 continue
             ids.append(self._term(keys, f"{domain}:{slug}", term.name or slug, item.line))
-        return [t for t in (self.session.get(Topic, i) for i in dict.fromkeys(ids)) if t is not None]
+        for i in dict.fromkeys(ids):
+            if i not in self.topics:
+                topic = self.session.get(Topic, i)
+                if topic is not None:
+                    self.topics[i] = topic
+        return [self.topics[i] for i in dict.fromkeys(ids) if i in self.topics]
 
     def _term(self, keys: Keys, key: str, name: str, line: int, declared: bool = False) -> int:
         """The topic for a term; ``declared``: named in the export's header (counted even when known)."""

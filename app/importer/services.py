@@ -9,6 +9,7 @@ through today's gates: the report lists which gates each would fail, for editors
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -30,24 +31,28 @@ from app.comments.models import Comment, CommentStatus
 from app.db import writing
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings, failing
-from app.errors import CandorError
+from app.errors import CandorError, RenderError
 from app.gates import privacy
 from app.importer import people
 from app.importer.images import Images
 from app.importer.keys import Keys
 from app.importer.models import ItemKind, LegacyPath, PageParent, WordPressItem
 from app.importer.report import Report
-from app.media.services import Limits
+from app.media.services import Limits, referenced_hashes
 from app.media.storage import Store
 from app.posts import services as posts
-from app.posts.models import Post, PostType, Topic
+from app.posts.models import Post, PostType, ReviewState, Revision, Topic
+from app.posts.rendering import render_many
 from app.text import clean_url_list
 from app.wordpress import records as wp
 from app.wordpress import wxr
-from app.wordpress.convert import convert
+from app.wordpress.convert import ReportItem, convert
 
 MAX_TITLE_CHARS = posts.MAX_TITLE_CHARS
 MAX_LEGACY_PATH_CHARS = 2000  # legacy_paths.path
+BATCH_ITEMS = 32
+"""Items read ahead and prepared together: their texts rendered in one sandboxed child (a fork per text
+cost more than most renders). Bounded, so memory stays flat however large the export."""
 IMPORT_LOCK = 0x5750  # PostgreSQL advisory lock key ("WP"): one import at a time
 PUBLISHED, SCHEDULED, DRAFT = "publish", "future", "draft"
 DRAFT_STATUSES = frozenset({"draft", "pending", "private"})
@@ -144,6 +149,9 @@ class _Run:
         self.site: wp.Site | None = None
         self.images = Images(session, report, settings.store, settings.limits, uploads)
         self.authors: dict[str, int] = {}
+        # Held here for the run: the session's identity map holds objects weakly, and would load each
+        # author again for every post.
+        self.users: dict[int, User] = {}
         self.terms = people.Terms(session, report, self.importer)
         self.page_parents: list[tuple[int, int, int]] = []  # (post id, WordPress parent id, line)
 
@@ -151,6 +159,7 @@ class _Run:
 
     def read(self, path: str | Path | BinaryIO) -> None:
         reader = wxr.WXRReader(path)
+        batch: list[wp.Item] = []
         for rec in reader:
             if isinstance(rec, wp.Site):
                 self._site(rec)
@@ -166,15 +175,21 @@ class _Run:
                     "term", "skipped", f"taxonomy {rec.taxonomy!r} is not imported", line=rec.line
                 )
             elif isinstance(rec, wp.Item):
-                self._item(rec)
-                if self.on_item is not None:
-                    self.on_item()
+                batch.append(rec)
+                if len(batch) >= BATCH_ITEMS:
+                    self._items(batch)
+                    batch = []
+                continue
+            if batch:  # a record between items (never in a WordPress export): the items before it first
+                self._items(batch)
+                batch = []
+        self._items(batch)
         for what, n in sorted(reader.skipped.items()):
             self.report.count("element", "skipped", n)
             self.report.note("element", "skipped", f"unknown element or namespace: {what}", times=n)
         self.terms.link_parents(self._keys())
         self._link_page_parents()
-        if not any(c["imported"] or c["matched"] for c in self.report.counts.values()):
+        if not any(c["imported"] or c["matched"] or c["updated"] for c in self.report.counts.values()):
             return  # nothing new: a re-run writes nothing at all, not even an audit entry
         record(
             self.session,
@@ -205,6 +220,13 @@ class _Run:
         if why:
             self.report.note("author", outcome, why, login=author.login, line=author.line)
 
+    def _user(self, user_id: int) -> User:
+        if user_id not in self.users:
+            user = self.session.get(User, user_id)
+            assert user is not None
+            self.users[user_id] = user
+        return self.users[user_id]
+
     def _author_of(self, login: str) -> int:
         login = login or "unknown"
         if login not in self.authors:
@@ -213,7 +235,64 @@ class _Run:
 
     # --- items -----------------------------------------------------------------------------------------
 
-    def _item(self, item: wp.Item) -> None:
+    def _items(self, batch: list[wp.Item]) -> None:
+        """A few items at a time: their keys looked up in one query, the new posts' texts converted and
+        rendered together (one sandboxed child for the batch, each text within its own budget), then each
+        item written as if alone."""
+        if not batch:
+            return
+        rows = self._keys().rows(ItemKind.POST, [str(i.post_id) for i in batch if i.post_type in POST_TYPES])
+        stored = {key: row.target_id for key, row in rows.items()}
+        prepared: dict[int, _Prepared] = {}
+        for n, item in enumerate(batch):
+            if item.post_type in POST_TYPES and str(item.post_id) not in stored and _importable(item):
+                markdown, kept = _source(item)
+                prepared[n] = _Prepared(markdown, kept)
+        # A text that shows our library's images is rendered by itself, with them, when it is written.
+        plain = [n for n, p in prepared.items() if not referenced_hashes(p.markdown)]
+        for n, html in zip(plain, render_many([prepared[n].markdown for n in plain]), strict=True):
+            prepared[n].html = html
+        seen: dict[str, tuple[int, str]] = {}  # posts written by this batch: an export that repeats an item
+        for n, item in enumerate(batch):
+            key = str(item.post_id)
+            if key in seen and key not in stored and item.post_type in POST_TYPES:
+                self._repeated(item, *seen[key])
+            else:
+                post_id = stored.get(key)
+                post = self._item(item, post_id, prepared.get(n) if post_id is None else None, rows.get(key))
+                if post is not None and post_id is None and item.post_type in POST_TYPES:
+                    seen[key] = (post.id, fingerprint(item))
+            if self.on_item is not None:
+                self.on_item()
+
+    def _repeated(self, item: wp.Item, post_id: int, first: str) -> None:
+        """An item the export holds twice, the first imported a moment ago: the post is written once (its
+        comments that only the second holds are added, as a later export's would be)."""
+        label = POST_TYPES[item.post_type].value
+        if fingerprint(item) == first:
+            self.report.count(label, "unchanged")
+        else:
+            self.report.count(label, "skipped")
+            self.report.note(
+                label,
+                "skipped",
+                "the export holds this item twice, the second time changed: the first was imported",
+                wp_post_id=item.post_id,
+                line=item.line,
+            )
+        post = self.session.get(Post, post_id) if item.comments else None
+        if post is not None:
+            self._comments(item, post)
+
+    def _item(
+        self,
+        item: wp.Item,
+        post_id: int | None,
+        prepared: _Prepared | None,
+        row: WordPressItem | None = None,
+    ) -> Post | None:
+        """One item; ``post_id``: the post it already became (``row``: its key, as stored); ``prepared``:
+        its text, converted and rendered with its batch. Returns the post it became by this call."""
         kind = POST_TYPES.get(item.post_type)
         where = {"wp_post_id": item.post_id, "line": item.line}
         if kind is None:
@@ -224,14 +303,16 @@ class _Run:
                 self.report.note(
                     item.post_type, "skipped", f"post type {item.post_type!r} is not imported", **where
                 )
-            return
+            return None
         label = kind.value
         for problem in item.problems:
             self.report.note(label, "warning", problem, **where)
-        keys = self._keys()
-        post_id = keys.find(ItemKind.POST, str(item.post_id))
+        post: Post | None = None
         if post_id is not None:
-            self.report.count(label, "unchanged")
+            if row is None or row.data.get("fingerprint", fingerprint(item)) == fingerprint(item):
+                self.report.count(label, "unchanged")  # (imported before fingerprints: taken as it is)
+            else:
+                self._changed(item, kind, row, where)
         else:
             # Its author and topics first, outside the post's savepoint: they stand whatever becomes of it.
             self._author_of(item.creator)
@@ -239,17 +320,24 @@ class _Run:
             self.images.begin()
             try:
                 with self.session.begin_nested():  # a post that cannot be imported leaves nothing behind
-                    post_id = self._new_post(item, kind, where)
+                    post = self._new_post(item, kind, where, prepared)
             except CandorError as error:
                 self.images.forget()  # the images it brought in went with the savepoint
                 self.report.count(label, "failed")
                 self.report.note(label, "failed", error.message, **where)
-                return
-            if post_id is None:
-                return
-        self._comments(item, post_id)
+                return None
+            if post is None:
+                return None
+        written = post
+        if post is None and item.comments:
+            post = self.session.get(Post, post_id)
+        if post is not None:
+            self._comments(item, post)
+        return written
 
-    def _new_post(self, item: wp.Item, kind: PostType, where: dict[str, object]) -> int | None:
+    def _new_post(
+        self, item: wp.Item, kind: PostType, where: dict[str, object], prepared: _Prepared | None = None
+    ) -> Post | None:
         label = kind.value
         status = item.status or DRAFT
         if status not in (PUBLISHED, SCHEDULED) and status not in DRAFT_STATUSES:
@@ -263,10 +351,7 @@ class _Run:
             status = DRAFT
         written = _aware(item.date_gmt, item.date) or self.now
         candor = {m.key: m.value for m in item.meta if m.key.startswith("_candor_")}
-        if "_candor_markdown" in candor:  # Candor's own export: the Markdown as written, not its HTML
-            markdown, kept = candor["_candor_markdown"], []
-        else:
-            markdown, kept = convert(item.content)
+        markdown, kept = (prepared.markdown, prepared.kept) if prepared else _source(item)
         for part in kept:
             self.report.note(
                 label,
@@ -275,11 +360,15 @@ class _Run:
                 excerpt=part.excerpt,
                 **where,
             )
-        markdown = self.images.rewrite(markdown, self.session.get(User, self._author_of(item.creator)), where)
+        author = self._user(self._author_of(item.creator))
+        converted, markdown = markdown, self.images.rewrite(markdown, author, where)
+        html = None
+        if prepared is not None and prepared.html is not None and markdown == converted:
+            if isinstance(prepared.html, RenderError):
+                raise prepared.html  # as ``create_imported`` would have raised it
+            html = prepared.html
         title = " ".join(item.title.split())[:MAX_TITLE_CHARS] or "(untitled)"
         topics = self.terms.of_item(self._keys(), item)
-        author = self.session.get(User, self._author_of(item.creator))
-        assert author is not None
         day = f"{self.now:%Y-%m-%d}"
         if status == PUBLISHED:
             note = f"Imported from WordPress on {day}; first published {written:%Y-%m-%d}"
@@ -295,6 +384,7 @@ class _Run:
             type=kind.value,
             written_at=written,
             note=note,
+            html=html,
         )
         if status in (PUBLISHED, SCHEDULED):
             results = editorial.check_gates(self.session, post, self.settings.gates, False)
@@ -321,13 +411,84 @@ class _Run:
             )
         keys = self._keys()
         keys.add(
-            ItemKind.POST, str(item.post_id), post.id, guid=item.guid, status=item.status, type=item.post_type
+            ItemKind.POST,
+            str(item.post_id),
+            post.id,
+            flush=False,  # with the old addresses, just below
+            guid=item.guid,
+            status=item.status,
+            type=item.post_type,
+            fingerprint=fingerprint(item),
+            revision=1,
         )
         self._legacy_paths(item, kind, post)
         if kind == PostType.PAGE and item.post_parent:
             self.page_parents.append((post.id, item.post_parent, item.line))
         self.report.count(label, "imported")
-        return post.id
+        return post
+
+    def _changed(self, item: wp.Item, kind: PostType, row: WordPressItem, where: dict[str, object]) -> None:
+        """An item changed on WordPress since it was imported (its fingerprint differs): applied as a new
+        revision of a draft nobody has worked on in Candor ("updated"), otherwise left alone and reported
+        ("skipped", with why). See README, "Importing from WordPress"."""
+        label = kind.value
+        post = self.session.get(Post, row.target_id)
+        why = _not_applied(item, post, row)
+        if why:
+            self.report.count(label, "skipped")
+            self.report.note(
+                label, "skipped", f"changed on WordPress since the import; not applied: {why}", **where
+            )
+            return
+        assert post is not None
+        self.terms.of_item(self._keys(), item)  # outside the savepoint, as for a new post: they stand
+        self.images.begin()
+        try:
+            with self.session.begin_nested():
+                revision = self._update_draft(item, post, where)
+                row.data = {**row.data, "fingerprint": fingerprint(item)}
+                if revision is not None:
+                    row.data = {**row.data, "revision": revision.number}
+                self.session.flush()
+        except CandorError as error:
+            self.images.forget()
+            self.report.count(label, "failed")
+            self.report.note(label, "failed", error.message, **where)
+            return
+        if revision is None:  # changed there, but not in what Candor keeps (its status among drafts)
+            self.report.count(label, "unchanged")
+            return
+        self.report.count(label, "updated")
+        self.report.note(
+            label, "updated", f"changed on WordPress: revision {revision.number} of the draft", **where
+        )
+
+    def _update_draft(self, item: wp.Item, post: Post, where: dict[str, object]) -> Revision | None:
+        markdown, kept = _source(item)
+        for part in kept:
+            self.report.note(
+                post.type,
+                "kept_html",
+                f"{part.kind} {part.name} kept as sanitised HTML",
+                excerpt=part.excerpt,
+                **where,
+            )
+        author = self._user(post.author_id)
+        markdown = self.images.rewrite(markdown, author, where)
+        candor = {m.key: m.value for m in item.meta if m.key.startswith("_candor_")}
+        changed = _aware(item.modified_gmt, item.modified) or self.now
+        return posts.revise_imported(
+            self.session,
+            post,
+            posts.RevisionInput(
+                title=" ".join(item.title.split())[:MAX_TITLE_CHARS] or "(untitled)",
+                body=markdown,
+                references=_references(candor),
+            ),
+            self.terms.of_item(self._keys(), item),
+            written_at=changed,
+            note=f"Updated from WordPress on {self.now:%Y-%m-%d}; changed there {changed:%Y-%m-%d}",
+        )
 
     def _legacy_paths(self, item: wp.Item, kind: PostType, post: Post) -> None:
         paths = [f"?p={item.post_id}"]
@@ -340,6 +501,7 @@ class _Run:
             paths.append(legacy_key(unquote(link.path), ""))
         if link.query:
             paths.append(legacy_key("", link.query))
+        kept = []
         for path in dict.fromkeys(paths):
             if "\x00" in path or len(path) > MAX_LEGACY_PATH_CHARS:
                 self.report.note(
@@ -349,7 +511,18 @@ class _Run:
                     wp_post_id=item.post_id,
                 )
                 continue
-            owner = self.session.scalar(select(LegacyPath.post_id).where(LegacyPath.path == path))
+            kept.append(path)
+        owners = (
+            dict(
+                self.session.execute(
+                    select(LegacyPath.path, LegacyPath.post_id).where(LegacyPath.path.in_(kept))
+                ).all()
+            )
+            if kept
+            else {}
+        )
+        for path in kept:
+            owner = owners.get(path)
             if owner is None:
                 self.session.add(LegacyPath(path=path, post_id=post.id, created_at=self.now))
             elif owner != post.id:
@@ -375,20 +548,29 @@ class _Run:
 
     # --- comments --------------------------------------------------------------------------------------
 
-    def _comments(self, item: wp.Item, post_id: int) -> None:
+    def _comments(self, item: wp.Item, post: Post) -> None:
         if not item.comments:
             return
         keys = self._keys()
-        post = self.session.get(Post, post_id)
-        assert post is not None
-        known: dict[int, Comment] = {}
-        for c in sorted(item.comments, key=lambda c: c.id):
+        ordered = sorted(item.comments, key=lambda c: c.id)
+        # One query for the item's comments already imported, one for those of them that are parents here.
+        stored = keys.find_many(ItemKind.COMMENT, [str(c.id) for c in ordered])
+        parents = {c.parent for c in ordered if c.parent}
+        wanted = [stored[str(p)] for p in parents if str(p) in stored]
+        loaded = (
+            {c.id: c for c in self.session.scalars(select(Comment).where(Comment.id.in_(wanted)))}
+            if wanted
+            else {}
+        )
+        known: dict[int, Comment | int] = {}  # WordPress id -> stored comment, or index in ``new``
+        new: list[comments.ImportedComment] = []
+        new_keys: list[int] = []
+        for c in ordered:
             where = {"wp_comment_id": c.id, "wp_post_id": item.post_id, "line": c.line}
-            existing = keys.find(ItemKind.COMMENT, str(c.id))
+            existing = stored.get(str(c.id))
             if existing is not None:
-                comment = self.session.get(Comment, existing)
-                if comment is not None:
-                    known[c.id] = comment
+                if existing in loaded:
+                    known[c.id] = loaded[existing]
                 self.report.count("comment", "unchanged")
                 continue
             if c.type in ("pingback", "trackback"):
@@ -432,23 +614,79 @@ class _Run:
                     **where,
                 )
             email = (c.author_email or "").strip().lower() or f"comment-{c.id}@wordpress.invalid"
-            comment = comments.import_comment(
-                self.session,
-                post,
-                parent=parent,
-                author_name=" ".join(c.author.split())[:200],
-                author_email=email,
-                author_url=c.author_url,
-                author_ip=c.author_ip,
-                body=body,
-                created_at=_aware(c.date_gmt, c.date) or self.now,
-                status=status,
-                reasons=reasons,
-                note=f"Imported from WordPress ({c.approved or 'approved'} there)",
+            known[c.id] = len(new)
+            new_keys.append(c.id)
+            new.append(
+                comments.ImportedComment(
+                    parent=parent,
+                    author_name=" ".join(c.author.split())[:200],
+                    author_email=email,
+                    author_url=c.author_url,
+                    author_ip=c.author_ip,
+                    body=body,
+                    created_at=_aware(c.date_gmt, c.date) or self.now,
+                    status=status,
+                    reasons=reasons,
+                    note=f"Imported from WordPress ({c.approved or 'approved'} there)",
+                )
             )
-            keys.add(ItemKind.COMMENT, str(c.id), comment.id)
-            known[c.id] = comment
+        if not new:
+            return
+        made = comments.import_comments(self.session, post, new)
+        for wp_id, comment in zip(new_keys, made, strict=True):
+            keys.add(ItemKind.COMMENT, str(wp_id), comment.id, flush=False)
             self.report.count("comment", "imported")
+        self.session.flush()
+
+
+@dataclass
+class _Prepared:
+    """A new post's text, converted (and rendered, unless it shows our library's images) with its batch."""
+
+    markdown: str
+    kept: list[ReportItem]
+    html: str | RenderError | None = None
+
+
+def fingerprint(item: wp.Item) -> str:
+    """What an import keeps of an item, hashed: a later export of it with another fingerprint was
+    changed on WordPress since (its modified date alone also moves when nothing Candor keeps did)."""
+    candor = sorted(
+        (m.key, m.value) for m in item.meta if m.key in ("_candor_markdown", "_candor_references")
+    )
+    kept = [item.title, item.content, item.status, item.post_password, [list(c) for c in candor]]
+    kept.append(sorted([t.domain, t.nicename, t.name] for t in item.terms))
+    return hashlib.sha256(json.dumps(kept, ensure_ascii=False).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _not_applied(item: wp.Item, post: Post | None, row: WordPressItem) -> str:
+    """Why a change made on WordPress since the import is not applied to ``post`` ("": it is)."""
+    if post is None:
+        return "the post it became is gone"
+    if post.is_public:
+        return "it is published in Candor, where a change is a correction an editor decides on"
+    if post.review_state != ReviewState.NONE.value:
+        return f"it is {post.review_state.replace('_', ' ')} in Candor"
+    current = post.current_revision
+    if current is None or current.number != row.data.get("revision", 1):
+        return "it was edited in Candor since"
+    status = item.status or DRAFT
+    if status not in DRAFT_STATUSES:
+        return f"it is {status!r} on WordPress now, and publishing is decided in Candor"
+    return ""
+
+
+def _importable(item: wp.Item) -> bool:
+    status = item.status or DRAFT
+    return status in (PUBLISHED, SCHEDULED) or status in DRAFT_STATUSES
+
+
+def _source(item: wp.Item) -> tuple[str, list[ReportItem]]:
+    """An item's text as Markdown, and what of it stays HTML."""
+    candor = {m.key: m.value for m in item.meta if m.key == "_candor_markdown"}
+    if candor:  # Candor's own export: the Markdown as written, not its HTML
+        return candor["_candor_markdown"], []
+    return convert(item.content)
 
 
 def legacy_key(path: str, query: str) -> str:

@@ -221,6 +221,37 @@ def render_markdown(source: str, images: Mapping[str, ImageInfo] | None = None) 
         raise RenderError(_MESSAGES[refused.failure].format(detail=refused.detail)) from None
 
 
+def render_many(sources: list[str]) -> list[str | RenderError]:
+    """Render many texts of one source (the WordPress import) as ``render_markdown`` renders each (with no
+    library images: the caller renders a text that shows some by itself), in few forked children.
+
+    Each text is held to the same checks and budget, and a text that fails fails alone: its place holds
+    the RenderError ``render_markdown`` would have raised for it.
+    """
+    answers: list[str | RenderError | None] = [None] * len(sources)
+    todo: list[int] = []
+    for i, source in enumerate(sources):
+        try:
+            _precheck(source)
+        except RenderError as refused:
+            answers[i] = refused
+        else:
+            todo.append(i)
+    _markdown()  # built here, in the worker, so that every child inherits it ready
+    rendered = sandbox.run_many(
+        _render,
+        [sources[i] for i in todo],
+        seconds=RENDER_BUDGET_SECONDS,
+        memory_bytes=RENDER_MEMORY_BYTES,
+        max_output_bytes=4 * MAX_HTML_CHARS,
+    )
+    for i, answer in zip(todo, rendered, strict=True):
+        if isinstance(answer, sandbox.Refused):
+            answer = RenderError(_MESSAGES[answer.failure].format(detail=answer.detail))
+        answers[i] = answer
+    return [a for a in answers if a is not None]
+
+
 def is_external(url: str) -> bool:
     return urlsplit(url).scheme in ("http", "https")
 

@@ -97,12 +97,73 @@ def run(
     finally:
         os.close(read_fd)
         _reap(pid)
+    return _result(status, payload)
+
+
+def _result(status: bytes, payload: bytes) -> str:
     text = payload.decode("utf-8", "surrogatepass")
     if status == _OK:
         return text
     if status == _RENDER_ERROR:
         raise RenderError(text)
     raise Refused(Failure(status), text)
+
+
+def run_many(
+    fn: Callable[[str], str],
+    sources: list[str],
+    *,
+    seconds: float,
+    memory_bytes: int,
+    max_output_bytes: int,
+) -> list[str | RenderError | Refused]:
+    """``fn(source)`` for each source, computed in as few forked children as the answers allow: each
+    text within the same budget as ``run`` gives one (its own ``seconds`` of wall-clock time from the
+    previous answer, ``memory_bytes`` on top of the parent's), each answer in the order given, a result
+    or the exception ``run`` would have raised.
+
+    A fork per text costs more than rendering a short one; a bulk job (the WordPress import) renders
+    thousands. One text that fails fails alone: the child that ran out of time is killed, and one that
+    gave any answer but a result leaves; a fresh child takes the texts after it. For the texts of one
+    source only (an import): a child carries Python's state from one text to the next, which ``run``
+    never does between two writers.
+    """
+    answers: list[str | RenderError | Refused] = []
+    while len(answers) < len(sources):
+        answers += _run_batch(fn, sources[len(answers) :], seconds, memory_bytes, max_output_bytes)
+    return answers
+
+
+def _run_batch(
+    fn: Callable[[str], str], sources: list[str], seconds: float, memory_bytes: int, max_output_bytes: int
+) -> list[str | RenderError | Refused]:
+    """Answers for ``sources`` from one child, up to and including the first that is not a result."""
+    with _fork_lock, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r".*use of fork\(\) may lead to deadlocks", DeprecationWarning)
+        read_fd, write_fd = os.pipe()
+        try:
+            pid = os.fork()
+        except BaseException:
+            os.close(read_fd)
+            os.close(write_fd)
+            raise
+        if pid == 0:  # pragma: no cover - the child; coverage does not follow a fork
+            _child_many(fn, sources, write_fd, seconds, memory_bytes, max_output_bytes)
+        os.close(write_fd)
+    answers: list[str | RenderError | Refused] = []
+    buffer = bytearray()
+    try:
+        for _ in sources:
+            try:
+                status, payload = _receive(read_fd, time.monotonic() + seconds, max_output_bytes, buffer)
+                answers.append(_result(status, payload))
+            except (RenderError, Refused) as failed:
+                answers.append(failed)
+                break
+    finally:
+        os.close(read_fd)
+        _reap(pid)
+    return answers
 
 
 def _child(
@@ -114,31 +175,58 @@ def _child(
     max_output_bytes: int,
 ) -> None:  # pragma: no cover - runs in the child
     """Compute, send one message, and leave without running anything of the parent's."""
-    code = 70  # EX_SOFTWARE, unless the message goes out
+    _child_many(fn, [source], write_fd, seconds, memory_bytes, max_output_bytes)
+
+
+def _child_many(
+    fn: Callable[[str], str],
+    sources: list[str],
+    write_fd: int,
+    seconds: float,
+    memory_bytes: int,
+    max_output_bytes: int,
+) -> None:  # pragma: no cover - runs in the child
+    """Compute one message per source, in order, and leave without running anything of the parent's.
+
+    The first answer that is not a result ends the child (after a MemoryError its heap is not to be
+    trusted with the next text): the parent starts a fresh child for the sources left.
+    """
+    code = 70  # EX_SOFTWARE, unless the messages go out
     try:
         gc.freeze()
         # Every descriptor but stdio and the answer pipe: database sockets, the listening socket, files.
         os.closerange(3, write_fd)
         os.closerange(write_fd + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-        _limit(seconds, memory_bytes)
-        try:
-            status, text = _OK, fn(source)
-        except RenderError as exc:
-            status, text = _RENDER_ERROR, exc.message
-        except MemoryError:
-            status, text = Failure.MEMORY.value, ""
-        except RecursionError:
-            status, text = Failure.RECURSION.value, ""
-        except BaseException as exc:  # noqa: BLE001 - anything at all becomes an answer, never a crash
-            status, text = Failure.ERROR.value, type(exc).__name__
-        # Out of the except blocks, the failed computation's frames and data are released.
-        payload = text.encode("utf-8", "surrogatepass")
-        if len(payload) > max_output_bytes:
-            status, payload = Failure.SIZE.value, b""
-        _send(write_fd, _HEADER.pack(status, len(payload)) + payload)
+        # The CPU limit is a backstop for a child whose parent died; the parent holds each text to
+        # ``seconds`` of wall-clock time.
+        _limit(seconds * len(sources), memory_bytes)
+        for source in sources:
+            status, payload = _answer(fn, source, max_output_bytes)
+            _send(write_fd, _HEADER.pack(status, len(payload)) + payload)
+            if status != _OK:
+                break
         code = 0
     finally:
         os._exit(code)
+
+
+def _answer(fn: Callable[[str], str], source: str, max_output_bytes: int) -> tuple[bytes, bytes]:
+    """``fn(source)`` as a status and a payload: anything at all becomes an answer, never a crash."""
+    try:
+        status, text = _OK, fn(source)
+    except RenderError as exc:
+        status, text = _RENDER_ERROR, exc.message
+    except MemoryError:
+        status, text = Failure.MEMORY.value, ""
+    except RecursionError:
+        status, text = Failure.RECURSION.value, ""
+    except BaseException as exc:  # noqa: BLE001 - anything at all becomes an answer, never a crash
+        status, text = Failure.ERROR.value, type(exc).__name__
+    # Out of the except blocks, the failed computation's frames and data are released.
+    payload = text.encode("utf-8", "surrogatepass")
+    if len(payload) > max_output_bytes:
+        status, payload = Failure.SIZE.value, b""
+    return status, payload
 
 
 def _limit(seconds: float, memory_bytes: int) -> None:  # pragma: no cover - runs in the child
@@ -170,18 +258,30 @@ def _send(fd: int, data: bytes) -> None:  # pragma: no cover - runs in the child
         view = view[os.write(fd, view) :]
 
 
-def _receive(fd: int, deadline: float, max_output_bytes: int) -> tuple[bytes, bytes]:
-    """The child's one message, read as it arrives (it may exceed the pipe's buffer), by the deadline.
+def _receive(
+    fd: int, deadline: float, max_output_bytes: int, buffer: bytearray | None = None
+) -> tuple[bytes, bytes]:
+    """The child's next message, read as it arrives (it may exceed the pipe's buffer), by the deadline.
 
     The length prefix, not end-of-file, says when the message is complete, so the parent never waits
-    on a write end that some other process might still hold.
+    on a write end that some other process might still hold. ``buffer``: bytes already read past the
+    previous message (a child answering several texts), consumed as the message is.
     """
     poller = select.poll()
     poller.register(fd, select.POLLIN)
-    buffer = bytearray()
+    if buffer is None:
+        buffer = bytearray()
     needed = _HEADER.size
     header_read = False
-    while len(buffer) < needed:
+    while True:
+        if not header_read and len(buffer) >= _HEADER.size:
+            status, length = _HEADER.unpack_from(buffer)
+            if status not in _STATUSES or length > max_output_bytes:
+                raise Refused(Failure.DIED)
+            needed += length
+            header_read = True
+        if header_read and len(buffer) >= needed:
+            break
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not poller.poll(max(1, round(remaining * 1000))):
             raise Refused(Failure.TIME)
@@ -189,14 +289,10 @@ def _receive(fd: int, deadline: float, max_output_bytes: int) -> tuple[bytes, by
         if not chunk:
             raise Refused(Failure.DIED)
         buffer += chunk
-        if not header_read and len(buffer) >= _HEADER.size:
-            status, length = _HEADER.unpack_from(buffer)
-            if status not in _STATUSES or length > max_output_bytes:
-                raise Refused(Failure.DIED)
-            needed += length
-            header_read = True
     status, _ = _HEADER.unpack_from(buffer)
-    return status, bytes(buffer[_HEADER.size : needed])
+    payload = bytes(buffer[_HEADER.size : needed])
+    del buffer[:needed]
+    return status, payload
 
 
 def _reap(pid: int) -> None:

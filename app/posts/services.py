@@ -193,12 +193,15 @@ def create_imported(
     type: str,
     written_at: datetime,
     note: str,
+    html: str | None = None,
 ) -> Post:
     """A post brought in from elsewhere (the WordPress import): revision 1 as ``author`` wrote it then.
 
     Unlike ``create_draft`` it asks no permission of the author (an imported author is inactive until
     an admin or single sign-on activates them; the import itself is an operator's command), takes the
     topics as found, dates the revision when it was written, and carries ``note``: where it came from.
+    ``html``: the body already rendered by ``app.posts.rendering.render_many`` (an import renders its
+    texts in batches), for a body that shows none of our library's images.
     """
     post = Post(author_id=author.id, type=type, created_at=written_at)
     session.add(post)
@@ -209,7 +212,8 @@ def create_imported(
         title=data.title,
         body=data.body,
         references=list(data.references),
-        html=render(session, data.body),
+        # Rendered again if it shows library images after all: the batch rendered it without them.
+        html=html if html is not None and not referenced_hashes(data.body) else render(session, data.body),
         author_id=author.id,
         created_at=written_at,
         kind=RevisionKind.ORIGINAL.value,
@@ -225,6 +229,52 @@ def create_imported(
     record(session, None, "post.created", post_id=post.id, revision_number=1, type=type, note=note)
     events.revision_saved.send(post, revision=revision)
     return post
+
+
+def revise_imported(
+    session: Session,
+    post: Post,
+    data: RevisionInput,
+    topics: list[Topic],
+    *,
+    written_at: datetime,
+    note: str,
+) -> Revision | None:
+    """A new revision of an imported draft that was changed where it came from (the WordPress import).
+
+    Appended like any revision (history is never rewritten), by the post's own author, dated when it was
+    changed there (never before the revision it follows), with ``note`` saying so; None when the text
+    converts to what the draft already holds. Only for a draft nobody has worked on in Candor: a post
+    that readers have seen changes by a correction, which an editor decides on; the caller checks the
+    rest (its review state, its revisions since the import).
+    """
+    current = post.current_revision
+    if post.is_public or current is None:
+        raise InvalidTransition("Only a draft that was never published takes a change from its source.")
+    if current.same_as(data.title, data.body, data.references, False, {t.id for t in topics}):
+        return None
+    revision = Revision(
+        post_id=post.id,
+        number=current.number + 1,
+        title=data.title,
+        body=data.body,
+        references=list(data.references),
+        html=render(session, data.body),
+        author_id=post.author_id,
+        created_at=max(written_at, current.created_at),
+        kind=RevisionKind.ORIGINAL.value,
+        note=note,
+        personal_view=False,
+        topics=topics,
+    )
+    session.add(revision)
+    session.flush()
+    _link_media(session, revision)
+    post.current_revision = revision
+    session.flush()
+    record(session, None, "post.revised", post_id=post.id, revision_number=revision.number, note=note)
+    events.revision_saved.send(post, revision=revision)
+    return revision
 
 
 def revise(
