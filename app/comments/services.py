@@ -483,13 +483,15 @@ DUPLICATE_WINDOW = timedelta(minutes=10)
 
 
 def _twin_key(post_id: int, data: CommentInput) -> int:
-    digest = hashlib.sha256(f"{post_id}\0{data.author_email}\0{data.body}".encode()).digest()
+    key = f"{post_id}\0{data.parent_id or 0}\0{data.author_email}\0{data.body}"
+    digest = hashlib.sha256(key.encode()).digest()
     return int.from_bytes(b"\x01" + digest[:7], "big", signed=True)
 
 
 def _same_comment(session: Session, target: Target, data: CommentInput) -> Comment | None:
-    """The same writer's same text on the same post from the same address within DUPLICATE_WINDOW, if
-    stored already.
+    """The same writer's same text on the same post, in reply to the same comment (or to none), from the
+    same address within DUPLICATE_WINDOW, if stored already. The same words in reply to two comments are
+    two comments.
 
     On PostgreSQL a transaction-scoped advisory lock keyed by (post, e-mail, text) comes first, held until
     the commit, so of two requests at once the second waits for the first and finds its comment; on
@@ -508,6 +510,7 @@ def _same_comment(session: Session, target: Target, data: CommentInput) -> Comme
             Comment.post_id == post_id,
             Comment.staff_user_id.is_(None),
             Comment.body == data.body,
+            Comment.parent_id.is_(None) if data.parent_id is None else Comment.parent_id == data.parent_id,
         )
         .order_by(Comment.id)
         .limit(1)
