@@ -98,10 +98,17 @@ def clean(data: CommentInput, *, staff: bool = False) -> CommentInput:
         author_name=name,
         author_email=email,
         body=body,
-        user_agent=clean_text(data.user_agent, "user_agent", max_chars=2000, required=False)[:500],
-        referrer=clean_text(data.referrer, "referrer", max_chars=4000, required=False)[:2000],
+        user_agent=_header_text(data.user_agent, 500),
+        referrer=_header_text(data.referrer, 2000),
         honeypot=(data.honeypot or "")[:200],
     )
+
+
+def _header_text(value: str, limit: int) -> str:
+    """A header the writer's browser sent (User-Agent, Referer), kept for Akismet and moderators: its
+    printable characters, cut at ``limit``. Never a reason to refuse the comment: the writer did not
+    type it (a browser sends a Referer of up to 4,096 characters)."""
+    return "".join(ch for ch in (value or "")[: 4 * limit] if ch.isprintable())[:limit]
 
 
 def field_errors(data: CommentInput, *, staff: bool = False) -> dict[str, str]:
