@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.engine import Engine
@@ -128,7 +129,10 @@ def _replica_failed(exc: OperationalError) -> Response:
     current_app.extensions[REPLICA_DOWN_UNTIL] = time.monotonic() + pause
     log.error("read replica unavailable; reading the primary for %d s: %s", pause, exc.orig)
     query = request.query_string.decode("latin-1")
-    response = redirect(request.path + (f"?{query}" if query else ""), 307)
+    # The script root kept (a blog under /blog), the path encoded again, and never "//host" or "/\\host"
+    # (a browser reads either as another site): the same address on this site.
+    path = "/" + quote(request.script_root + request.path, safe="/:@!$&'()*+,;=~").lstrip("/\\")
+    response = redirect(path + (f"?{query}" if query else ""), 307)
     response.headers["Cache-Control"] = "no-store"
     response.set_cookie(
         PRIMARY_COOKIE,
