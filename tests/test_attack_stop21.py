@@ -8,6 +8,7 @@ import base64
 import json
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import create_app
+from app.clock import utc_now
 from app.comments.models import Comment
 from app.moderation.services import moderate
 from app.posts.models import Post
@@ -327,3 +329,28 @@ def test_headers_the_writer_did_not_type_never_refuse_the_comment(
     stored = session.get(Comment, api.get_json()["id"])
     assert len(stored.user_agent) <= 500 and len(stored.referrer) <= 2000
     assert all(ch.isprintable() for ch in stored.user_agent + stored.referrer)
+
+
+def test_a_comment_held_unchecked_still_shows_the_moderator_what_the_local_checks_find(
+    app: Flask,
+    client: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    publish_reader: Callable[..., Comment],
+    akismet: AkismetServer,
+) -> None:
+    """No job ever finished it (the queue lost it): held "unchecked" after an hour, and the privacy,
+    impersonation and link checks that need no Akismet have run, so a phone number is flagged."""
+    post = make_post()
+    publish_reader(post)
+    akismet.set_mode("refusing", status=503)
+    answer = comment_api(client, post, body="Call me on 0161 496 0000 about adult sleep please.")
+    comment = session.get(Comment, answer.get_json()["id"])
+    akismet.set_mode("down")
+    comment.created_at = utc_now() - timedelta(hours=2)
+    session.commit()
+    app.extensions["candor.tasks"].checks_overdue.call_local()
+    session.refresh(comment)
+    assert comment.status == "held" and "unchecked" in comment.reasons
+    assert "privacy:phone" in comment.reasons and "checking" not in comment.reasons
+    assert "privacy" in [c["check"] for c in comment.checks]

@@ -645,13 +645,26 @@ def finish_checks(
     return comment
 
 
-def hold_unchecked(session: Session, comment_id: int) -> Comment | None:
-    """A comment whose checks did not finish within the hour: held for a moderator, reason ``unchecked``."""
+def hold_unchecked(
+    session: Session, comment_id: int, settings: pipeline.PipelineSettings | None = None
+) -> Comment | None:
+    """A comment whose checks did not finish within the hour: held for a moderator, reason ``unchecked``.
+    With ``settings``, the local checks the quick path left to the job (impersonation, links, privacy)
+    run now, so the moderator sees what they found (a phone number) beside ``unchecked``."""
     comment = session.get(Comment, comment_id, with_for_update={"of": Comment}, populate_existing=True)
     if comment is None or not is_checking(comment):
         return None
+    found: list[str] = []
+    local = pipeline.results_from_json(comment.checks)
+    if settings is not None and tuple(r.check for r in local) == pipeline.ARRIVAL_NAMES:
+        names, emails = staff_directory(session)
+        with_staff = dataclasses.replace(settings, staff_names=names, staff_emails=emails)
+        local = pipeline.complete_local(_submission_of(session, comment), with_staff, pipeline.Facts(), local)
+        comment.checks = [r.as_dict() for r in local]
+        found = [reason for r in local for reason in r.reasons]
     old = states.move(comment, A.RECHECK, S.HELD).value
-    comment.reasons = [r for r in comment.reasons if r != pipeline.CHECKING] + [pipeline.UNCHECKED]
+    kept = [r for r in comment.reasons if r != pipeline.CHECKING]
+    comment.reasons = kept + [r for r in dict.fromkeys(found) if r not in kept] + [pipeline.UNCHECKED]
     comment.akismet_verdict = ""
     session.flush()
     record_decision(session, comment, None, A.RECHECK, old, reason="its checks did not finish within an hour")

@@ -238,8 +238,9 @@ def _register(app: Flask, huey: Huey, mode: str) -> Tasks:
         each, no retries of their own); those waiting over an hour are held for a moderator."""
         now = utc_now()
         with app.app_context(), _unit(app) as session:
+            settings = PipelineSettings.from_config(runtime.config_from(session))
             for comment_id in comment_services.overdue_checks(session, now - CHECK_GIVE_UP):
-                comment_services.hold_unchecked(session, comment_id)
+                comment_services.hold_unchecked(session, comment_id, settings)
             late = comment_services.overdue_checks(session, now - CHECK_REENQUEUE)
         for comment_id in late:
             again = check_comment.s(comment_id)
