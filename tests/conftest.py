@@ -155,7 +155,8 @@ def make_post(
     make_disclosure: Callable[..., Any],
     gate_settings: GateSettings,
 ) -> Callable[..., Post]:
-    """make_post(status="published"|"draft"|"in_review", author=, title=, body=, references=[...])."""
+    """make_post(status="published"|"draft"|"in_review", author=, title=, body=, references=[...],
+    type="post"|"page")."""
     editors: list[User] = []
 
     def _make(
@@ -165,10 +166,11 @@ def make_post(
         title: str = "A post about sleep",
         body: str = "Adults need *seven hours* of sleep.",
         references: list[str] | None = None,
+        type: str = "post",
     ) -> Post:
         author = author or make_user("author")
         refs = references if references is not None else ["https://example.org/sleep-study"]
-        post = posts.create_draft(session, author, posts.RevisionInput(title, body, refs))
+        post = posts.create_draft(session, author, posts.RevisionInput(title, body, refs), type=type)
         if status in ("in_review", "published"):
             if disclosures.latest(session, author) is None:
                 make_disclosure(author)

@@ -23,6 +23,7 @@ from app.audit.models import AuditEntry
 from app.errors import InvalidInput, NotAllowed
 from app.medical import services as medical
 from app.medical.models import HealthMark, MedicalReview
+from app.posts.pages import POLICY_PAGES
 from tests.support.databases import postgresql_only
 from tests.support.editorial import publish_change, retract
 from tests.support.trust import review_health_post
@@ -146,7 +147,9 @@ def test_every_reader_page_links_every_feed_and_its_canonical_url(client, blog, 
     assert [c["href"] for c in canonical] == [PUBLIC + path]
 
 
-def test_header_and_footer_lead_to_sections_policies_contact_and_feeds(client, blog):
+def test_header_and_footer_lead_to_sections_policies_contact_and_feeds(client, blog, make_post):
+    for title in POLICY_PAGES.values():  # the footer links a policy page once it is published
+        make_post("published", title=title, body=f"{title}, in short.", type="page")
     page = parse(client.get("/"))
     header = [a.get_text(strip=True) for a in page.select("header.site-header nav a")]
     assert header[:4] == ["Posts", "Topics", "Search", "Corrections"]

@@ -86,6 +86,19 @@ def test_a_page_goes_through_four_eyes_and_lives_under_pages(api, client, cast):
     assert client.get("/pages/about/revisions/1").status_code == 200
 
 
+def test_the_footer_links_only_the_policy_pages_a_reader_can_open(api, client, cast):
+    def footer_paths() -> list[str]:
+        return [a["href"] for a in parse(client.get("/")).select('nav[aria-label="About this blog"] a')]
+
+    fresh = footer_paths()
+    assert not [p for p in fresh if p.startswith("/pages/")]  # a fresh blog has written none yet
+    assert "/contact" in fresh and "/corrections" in fresh
+    _publish(api, cast, {"type": "page", "title": "Comment policy", "body": "Be kind."})
+    assert [p for p in footer_paths() if p.startswith("/pages/")] == ["/pages/comment-policy"]
+    for path in footer_paths():
+        assert client.get(path).status_code == 200, path
+
+
 def test_a_page_is_corrected_like_a_post_and_its_old_slug_moves(api, client, cast):
     page = _publish(api, cast, {"type": "page", "title": "Comment policy", "body": "Be kind."})
     change = {

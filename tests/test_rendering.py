@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
@@ -471,3 +472,58 @@ def test_the_default_budget_answers_the_worst_known_input_in_seconds(app, make_p
     assert "took too long" in json.loads(answer.body)["error"]["message"]
     assert answer.seconds < WRITER_CEILING_SECONDS
     assert max(read.seconds for read in reads) < READER_CEILING_SECONDS
+
+
+# --- a child that waits is not a text that is slow ---------------------------------------------------------
+
+
+def _stuck_once(marker: str) -> str:
+    """The first child to run blocks (as on a lock another thread held at the fork); the next answers."""
+    tries = f"{marker}.tries"
+    with open(tries, "a") as log:
+        log.write("x")
+    if not os.path.exists(marker):
+        Path(marker).touch()
+        time.sleep(30)
+    return "answered"
+
+
+def _spin(marker: str) -> str:
+    with open(f"{marker}.tries", "a") as log:
+        log.write("x")
+    while True:  # computing flat out: what a hostile text does
+        pass
+
+
+def _sleep_always(marker: str) -> str:
+    with open(f"{marker}.tries", "a") as log:
+        log.write("x")
+    time.sleep(30)
+    return "never"
+
+
+def test_a_child_that_waited_instead_of_computing_is_given_one_more_try(tmp_path) -> None:
+    from app.posts import sandbox
+
+    marker = str(tmp_path / "stuck")
+    answer = sandbox.run(_stuck_once, marker, seconds=1.0, memory_bytes=64 << 20, max_output_bytes=100)
+    assert answer == "answered"
+    assert Path(f"{marker}.tries").read_text() == "xx"
+
+    # Always waiting: refused for time after the one retry, not retried again.
+    marker = str(tmp_path / "sleeper")
+    with pytest.raises(sandbox.Refused) as refused:
+        sandbox.run(_sleep_always, marker, seconds=1.0, memory_bytes=64 << 20, max_output_bytes=100)
+    assert refused.value.failure is sandbox.Failure.TIME
+    assert Path(f"{marker}.tries").read_text() == "xx"
+
+
+def test_a_child_that_computed_until_the_deadline_is_refused_without_a_retry(tmp_path) -> None:
+    from app.posts import sandbox
+
+    marker = str(tmp_path / "spin")
+    with pytest.raises(sandbox.Refused) as refused:
+        sandbox.run(_spin, marker, seconds=1.0, memory_bytes=64 << 20, max_output_bytes=100)
+    assert refused.value.failure is sandbox.Failure.TIME
+    assert refused.value.cpu_seconds is not None and refused.value.cpu_seconds >= sandbox.STARVED_SHARE
+    assert Path(f"{marker}.tries").read_text() == "x"

@@ -531,3 +531,54 @@ def test_old_category_and_tag_archives_answer_301_to_their_topics(session, tmp_p
         assert client.get(answer.headers["location"]).status_code == 200, old
     for unknown in ("/category/nothing/", "/tag/", "/category/", "/tag/sleep/", "/category/a%00b/"):
         assert client.get(unknown).status_code == 404, unknown
+
+
+# --- the command on a terminal --------------------------------------------------------------------------
+
+
+def _run_on_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run a command with a pseudo-terminal as its stdout and stderr (what `isatty()` sees at a shell)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and command
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        cwd=Path(__file__).parent.parent,
+    )
+    os.close(follower)
+    output = bytearray()
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the terminal's other end closed with the process
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    return process.wait(timeout=120), output.decode("utf-8", "replace")
+
+
+def test_the_command_shows_a_progress_bar_on_a_terminal_and_none_in_a_pipe(
+    database_url: str, runner, tmp_path: Path
+) -> None:
+    import os
+
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("CANDOR_", "REDIS_", "MAIL_", "AKISMET_"))
+    }
+    env |= {"DATABASE_URL": database_url, "CANDOR_PUBLIC_URL": "http://blog.example.org", "COLUMNS": "100"}
+    status, shown = _run_on_terminal(["import", "wordpress", str(DATA / "wxr-1.2.xml"), "--dry-run"], env)
+    assert status == 0, shown
+    assert "Importing" in shown and "100%" in shown, shown
+    assert "Dry run (nothing was kept)" in shown
+    piped = runner.invoke(args=["import", "wordpress", str(DATA / "wxr-1.2.xml"), "--dry-run"])
+    assert piped.exit_code == 0, piped.output
+    assert "Importing" not in piped.output and "%" not in piped.output

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import enum
 import gc
+import logging
 import os
 import resource
 import select
@@ -45,6 +46,7 @@ _CHUNK = 1 << 16
 # Forks are serialised so that a child forked by another thread never inherits this call's pipe (it
 # would hold the write end open), and so that two threads do not race on the warning filters.
 _fork_lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 class Failure(enum.Enum):
@@ -65,6 +67,14 @@ class Refused(Exception):
         super().__init__(failure.name, detail)
         self.failure = failure
         self.detail = detail
+        self.cpu_seconds: float | None = None  # the child's CPU time, when it was killed for time
+
+
+STARVED_SHARE = 0.05
+"""A child killed at the deadline having used less than this share of it on the CPU was not computing: it
+waited, most likely on a lock some other thread of the parent held at the fork (a C library's, which no
+fork handler resets). The text is not what made it slow, so ``run`` tries once more with a fresh child
+before refusing. A text that is slow to render keeps its child computing: no second try."""
 
 
 _OK, _RENDER_ERROR = b"o", b"r"
@@ -79,6 +89,21 @@ def run(
     :raises RenderError: ``fn`` raised it (its message is kept).
     :raises Refused: anything else stopped the child from answering.
     """
+    try:
+        return _run_once(fn, source, seconds, memory_bytes, max_output_bytes)
+    except Refused as refused:
+        cpu = refused.cpu_seconds
+        if refused.failure is not Failure.TIME or cpu is None or cpu >= seconds * STARVED_SHARE:
+            raise
+        log.warning(
+            "a render child was killed at %.1f s having computed %.2f s: trying once more", seconds, cpu
+        )
+        return _run_once(fn, source, seconds, memory_bytes, max_output_bytes)
+
+
+def _run_once(
+    fn: Callable[[str], str], source: str, seconds: float, memory_bytes: int, max_output_bytes: int
+) -> str:
     with _fork_lock, warnings.catch_warnings():
         # Python 3.12+ warns about fork() in a threaded process; the child only computes and exits.
         warnings.filterwarnings("ignore", r".*use of fork\(\) may lead to deadlocks", DeprecationWarning)
@@ -94,9 +119,12 @@ def run(
         os.close(write_fd)
     try:
         status, payload = _receive(read_fd, time.monotonic() + seconds, max_output_bytes)
-    finally:
+    except Refused as refused:
         os.close(read_fd)
-        _reap(pid)
+        refused.cpu_seconds = _reap(pid)
+        raise
+    os.close(read_fd)
+    _reap(pid)
     return _result(status, payload)
 
 
@@ -295,10 +323,12 @@ def _receive(
     return status, payload
 
 
-def _reap(pid: int) -> None:
-    """Kill the child (finished or not: its answer is in, or no longer wanted) and collect it."""
+def _reap(pid: int) -> float | None:
+    """Kill the child (finished or not: its answer is in, or no longer wanted), collect it, and return the
+    CPU time it used (None if it was reaped elsewhere)."""
     try:
         os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        _, _, usage = os.wait4(pid, 0)
     except (ProcessLookupError, ChildProcessError):  # pragma: no cover - reaped elsewhere already
-        pass
+        return None
+    return usage.ru_utime + usage.ru_stime

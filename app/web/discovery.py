@@ -27,7 +27,7 @@ from app.posts.models import PostType
 from app.web import structured
 from app.web.database import db
 from app.web.pagecache import cached_page
-from app.web.policies import POLICIES, SECTIONS
+from app.web.policies import SECTIONS, policy_links
 from app.web.urls import public_root, public_url
 
 bp = Blueprint("discovery", __name__)
@@ -164,7 +164,7 @@ def head_vocabulary() -> dict[str, Any]:
     return {
         "canonical_url": canonical_url,
         "feed_links": [(public_url(endpoint), kind, title, endpoint) for endpoint, kind, title in FEEDS],
-        "policy_links": list(POLICIES.values()),
+        "policy_links": policy_links,
         "section_paths": SECTIONS,
         "public_root": public_root,
     }

@@ -8,10 +8,17 @@ through ``POLICIES`` and ``policy_url`` here, so moving a page is a one-line cha
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from app.posts.pages import POLICY_PAGES
+from flask import g
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.posts.pages import POLICY_PAGES, answering
+from app.web.database import db
 from app.web.urls import public_root
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,30 @@ POLICIES: dict[str, Policy] = {
         Policy("contact", "Contact", "/contact"),
     )
 }
+
+
+def _page_slug(policy: Policy) -> str | None:
+    return policy.path.removeprefix("/pages/") if policy.path.startswith("/pages/") else None
+
+
+def policy_links() -> list[Policy]:
+    """The policies to link in the footer: those whose page a reader can open now (and contact, a form).
+
+    One small query per rendered page, once per request; if the database cannot answer (an error page
+    about that very thing), every policy is listed rather than none.
+    """
+    if "candor_policy_links" not in g:
+        slugs = [slug for p in POLICIES.values() if (slug := _page_slug(p))]
+        try:
+            open_now = answering(db(), slugs)
+        except SQLAlchemyError as exc:
+            log.info("policy pages not checked for the footer: %s", exc)
+            open_now = set(slugs)
+        g.candor_policy_links = [
+            p for p in POLICIES.values() if (slug := _page_slug(p)) is None or slug in open_now
+        ]
+    links: list[Policy] = g.candor_policy_links
+    return links
 
 
 def policy_path(key: str) -> str:
