@@ -248,3 +248,52 @@ def test_a_writer_corrects_a_comment_held_by_the_job_and_the_old_one_is_withdraw
     new = session.scalars(select(Comment).where(Comment.body.like("%regular bedtime%"))).one()
     assert old.status == "deleted" and new.status == "published"
     assert _decisions(session, old.id)[-1] == "withdraw"
+
+
+def test_a_comment_judged_after_its_post_was_retracted_is_held_never_published(
+    app: Flask,
+    client: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    make_user: Callable[..., Any],
+    publish_reader: Callable[..., Comment],
+    akismet: AkismetServer,
+) -> None:
+    from app.editorial.services import retract
+
+    post = make_post()
+    publish_reader(post)  # a returning commenter: the checks alone would publish this one
+    akismet.set_mode("refusing", status=503)
+    answer = comment_api(client, post, body="Thanks, a helpful read about adult sleep.")
+    assert answer.status_code == 202
+    comment = session.get(Comment, answer.get_json()["id"])
+    session.refresh(comment)
+    assert services.is_checking(comment)
+    retract(session, make_user("editor"), post, "The study it reported was withdrawn.")
+    session.commit()
+    akismet.set_mode("normal")
+    app.extensions["candor.tasks"].check_comment.call_local(comment.id)
+    session.refresh(comment)
+    assert comment.status == "held" and "post_retracted" in comment.reasons
+    assert parse(client.get(f"/posts/{post.slug}")).find(id=f"comment-body-{comment.id}") is None
+
+
+def test_words_of_a_withdrawn_comment_sent_again_make_a_new_comment(
+    client: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    publish_reader: Callable[..., Comment],
+    make_user: Callable[..., Any],
+    akismet: AkismetServer,
+) -> None:
+    from app.moderation.services import moderate
+
+    post = make_post()
+    publish_reader(post)
+    first = comment_api(client, post, body="Thanks, a helpful read about adult sleep.")
+    comment = session.get(Comment, first.get_json()["id"])
+    moderate(session, make_user("moderator"), comment, "delete", reason="Sent by mistake, said the writer.")
+    session.commit()
+    again = comment_api(client, post, body="Thanks, a helpful read about adult sleep.")
+    assert again.status_code in (201, 202)
+    assert again.get_json()["id"] != comment.id and again.get_json()["status"] != "deleted"

@@ -517,6 +517,8 @@ def _same_comment(session: Session, target: Target, data: CommentInput) -> Comme
             Comment.post_id == post_id,
             Comment.staff_user_id.is_(None),
             Comment.body == data.body,
+            # A deleted or withdrawn comment is no twin: sending its words again is a new comment.
+            Comment.status != S.DELETED,
             Comment.parent_id.is_(None) if data.parent_id is None else Comment.parent_id == data.parent_id,
         )
         .order_by(Comment.id)
@@ -631,8 +633,14 @@ def finish_checks(
         with_staff = dataclasses.replace(settings, staff_names=names, staff_emails=emails)
         local = pipeline.complete_local(submission, with_staff, facts, local)
     outcome = pipeline.run_remote(submission, settings, facts, local, pipeline.Answered(answer))
-    old = states.move(comment, A.RECHECK, STATUS_FOR_VERDICT[outcome.verdict]).value
-    comment.reasons = outcome.reasons
+    status = STATUS_FOR_VERDICT[outcome.verdict]
+    reasons = outcome.reasons
+    if post.is_retracted and status == S.PUBLISHED:
+        # Accepted before the retraction, judged after it: a retracted post takes no new comments, so a
+        # moderator decides (the comment is kept, never lost, never published by the checks alone).
+        status, reasons = S.HELD, [*reasons, pipeline.RETRACTED]
+    old = states.move(comment, A.RECHECK, status).value
+    comment.reasons = reasons
     comment.checks = outcome.checks_json
     comment.relevance_score = outcome.relevance.score if outcome.relevance else None
     comment.relevance_drivers = [list(d) for d in outcome.relevance.drivers] if outcome.relevance else []

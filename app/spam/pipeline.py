@@ -444,6 +444,7 @@ FIXABLE: dict[str, str] = {
 
 CHECKING = "checking"  # stored, answered, and waiting for its remaining checks (Akismet, off-topic)
 UNCHECKED = "unchecked"  # its checks did not finish within an hour: a moderator decides
+RETRACTED = "post_retracted"  # accepted before its post was retracted, judged after: never published
 
 WRITER_REASONS = frozenset({"link_count", "too_fast", "off_topic", CHECKING})
 """Reason codes the comment API tells an anonymous writer (with every ``privacy:<kind>``)."""
@@ -479,6 +480,7 @@ REASON_LABELS: dict[str, str] = {
     "first_comment": "First comment",
     CHECKING: "Being checked",
     UNCHECKED: "Checks did not finish within an hour",
+    RETRACTED: "Its post was retracted while it was being checked",
     # Given by the WordPress import (app/importer) to a comment brought in with the state it had there.
     "wordpress:pending": "Imported: pending on WordPress",
     "wordpress:spam": "Imported: spam on WordPress",
