@@ -335,20 +335,7 @@ def submit_comment(
         # A comment still being checked gets it when its verdict lands (``finish_checks``).
         if site is not None and comment.status != S.SPAM and not checking:
             notifications.confirmation_requested(session, site, subscription, revision.title)
-    if replaces is not None and replaces.post_id == post.id:
-        # Lock it and look again: a moderator may have decided it a moment ago. Only a comment still
-        # held is withdrawn; a decided one stands, and the new comment simply joins the queue.
-        session.refresh(replaces, with_for_update={"of": Comment})
-    if replaces is not None and replaces.status == S.HELD and replaces.post_id == post.id:
-        old = states.move(replaces, A.WITHDRAW).value
-        record_decision(
-            session,
-            replaces,
-            None,
-            A.WITHDRAW,
-            old,
-            reason=f"replaced by its writer with comment {comment.id}",
-        )
+    _withdraw_replaced(session, post.id, comment, replaces)
     session.flush()
     return comment
 

@@ -104,6 +104,22 @@ def run(
 def _run_once(
     fn: Callable[[str], str], source: str, seconds: float, memory_bytes: int, max_output_bytes: int
 ) -> str:
+    pid, read_fd = _fork(
+        lambda write_fd: _child(fn, source, write_fd, seconds, memory_bytes, max_output_bytes)
+    )
+    try:
+        status, payload = _receive(read_fd, time.monotonic() + seconds, max_output_bytes)
+    except Refused as refused:
+        os.close(read_fd)
+        refused.cpu_seconds = _reap(pid)
+        raise
+    os.close(read_fd)
+    _reap(pid)
+    return _result(status, payload)
+
+
+def _fork(child: Callable[[int], None]) -> tuple[int, int]:
+    """Fork a child that runs ``child(write_fd)`` and never returns; the parent gets (pid, read_fd)."""
     with _fork_lock, warnings.catch_warnings():
         # Python 3.12+ warns about fork() in a threaded process; the child only computes and exits.
         warnings.filterwarnings("ignore", r".*use of fork\(\) may lead to deadlocks", DeprecationWarning)
@@ -115,17 +131,9 @@ def _run_once(
             os.close(write_fd)
             raise
         if pid == 0:  # pragma: no cover - the child; coverage does not follow a fork
-            _child(fn, source, write_fd, seconds, memory_bytes, max_output_bytes)
+            child(write_fd)
         os.close(write_fd)
-    try:
-        status, payload = _receive(read_fd, time.monotonic() + seconds, max_output_bytes)
-    except Refused as refused:
-        os.close(read_fd)
-        refused.cpu_seconds = _reap(pid)
-        raise
-    os.close(read_fd)
-    _reap(pid)
-    return _result(status, payload)
+    return pid, read_fd
 
 
 def _result(status: bytes, payload: bytes) -> str:
@@ -166,18 +174,9 @@ def _run_batch(
     fn: Callable[[str], str], sources: list[str], seconds: float, memory_bytes: int, max_output_bytes: int
 ) -> list[str | RenderError | Refused]:
     """Answers for ``sources`` from one child, up to and including the first that is not a result."""
-    with _fork_lock, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", r".*use of fork\(\) may lead to deadlocks", DeprecationWarning)
-        read_fd, write_fd = os.pipe()
-        try:
-            pid = os.fork()
-        except BaseException:
-            os.close(read_fd)
-            os.close(write_fd)
-            raise
-        if pid == 0:  # pragma: no cover - the child; coverage does not follow a fork
-            _child_many(fn, sources, write_fd, seconds, memory_bytes, max_output_bytes)
-        os.close(write_fd)
+    pid, read_fd = _fork(
+        lambda write_fd: _child_many(fn, sources, write_fd, seconds, memory_bytes, max_output_bytes)
+    )
     answers: list[str | RenderError | Refused] = []
     buffer = bytearray()
     try:
