@@ -695,3 +695,10 @@ def test_a_page_is_a_webpage_and_its_history_links_resolve_under_pages(api, clie
     }
     items = client.get("/corrections.json").get_json()["items"]
     assert all(item["url"].startswith(f"{base}/pages/about/changes") for item in items)
+
+
+def test_the_search_api_refuses_a_query_longer_than_its_document_allows(client):
+    too_long = client.get("/api/v1/search", query_string={"q": "a" * 10_001})
+    assert too_long.status_code == 422 and too_long.get_json()["error"]["field"] == "q"
+    assert client.get("/api/v1/search", query_string={"q": "a" * 10_000}).status_code == 200
+    assert client.get("/search", query_string={"q": "a" * 20_000}).status_code == 200  # the form reads a part

@@ -27,6 +27,9 @@ from app.web.urls import public_url
 bp = Blueprint("search", __name__)
 API = api.Routes()
 PER_PAGE = 10
+MAX_API_QUERY_CHARS = 10_000
+"""The API refuses a longer q (its document says so); the reader's form just reads the first
+MAX_QUERY_CHARS of whatever it is sent."""
 
 
 def _query() -> str:
@@ -95,7 +98,7 @@ HIT = answer(
 SEARCH_QUERY: dict[str, Any] = {
     "q": {
         "type": "string",
-        "maxLength": 10_000,
+        "maxLength": MAX_API_QUERY_CHARS,
         "description": "Words to find (any punctuation is ignored).",
     },
     "scope": {
@@ -117,6 +120,8 @@ SEARCH_QUERY: dict[str, Any] = {
     responses={200: listing_of(HIT)},
 )
 def api_search() -> Any:
+    if len(request.args.get("q", "")) > MAX_API_QUERY_CHARS:
+        raise InvalidInput(f"q is too long: at most {MAX_API_QUERY_CHARS:,} characters.", field="q")
     query = _query()
     scope = request.args.get("scope", "public")
     if scope not in ("public", "staff"):
