@@ -372,7 +372,9 @@ def test_hostile_queries_never_fail(api, client, cast, query):
     ):
         response = client.get(path, query_string={"q": query, **extra})
         # A NUL byte anywhere in a request is refused (422) before any view: a clear 4xx, never a 5xx.
-        expected = 422 if "\x00" in query else 200
+        # The API refuses a q longer than its document allows (10,000); the reader's form reads a part.
+        too_long = path.startswith("/api/") and len(query) > 10_000
+        expected = 422 if "\x00" in query or too_long else 200
         assert response.status_code == expected, (path, response.status_code)
 
 
