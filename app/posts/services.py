@@ -130,6 +130,21 @@ def _link_media(session: Session, revision: Revision) -> None:
     session.flush()
 
 
+def _append_revision(
+    session: Session, post: Post, revision: Revision, actor: User | None, action: str, **details: object
+) -> Revision:
+    """Store ``revision`` as ``post``'s current one: the library images it shows linked, the audit
+    entry ``action`` (by ``actor``; None for the import) written and ``revision_saved`` sent."""
+    session.add(revision)
+    session.flush()
+    _link_media(session, revision)
+    post.current_revision = revision
+    session.flush()
+    record(session, actor, action, post_id=post.id, revision_number=revision.number, **details)
+    events.revision_saved.send(post, revision=revision)
+    return revision
+
+
 def find_topics(session: Session, names: tuple[str, ...]) -> list[Topic]:
     """The topics named (case-insensitively), in the order given; an unknown name is refused (422).
 
@@ -174,13 +189,7 @@ def create_draft(session: Session, actor: User, data: RevisionInput, *, type: st
         personal_view=data.personal_view,
         topics=topics,
     )
-    session.add(revision)
-    session.flush()
-    _link_media(session, revision)
-    post.current_revision = revision
-    session.flush()
-    record(session, actor, "post.created", post_id=post.id, revision_number=1, type=type)
-    events.revision_saved.send(post, revision=revision)
+    _append_revision(session, post, revision, actor, "post.created", type=type)
     return post
 
 
@@ -221,13 +230,7 @@ def create_imported(
         personal_view=False,
         topics=topics,
     )
-    session.add(revision)
-    session.flush()
-    _link_media(session, revision)
-    post.current_revision = revision
-    session.flush()
-    record(session, None, "post.created", post_id=post.id, revision_number=1, type=type, note=note)
-    events.revision_saved.send(post, revision=revision)
+    _append_revision(session, post, revision, None, "post.created", type=type, note=note)
     return post
 
 
@@ -267,14 +270,7 @@ def revise_imported(
         personal_view=False,
         topics=topics,
     )
-    session.add(revision)
-    session.flush()
-    _link_media(session, revision)
-    post.current_revision = revision
-    session.flush()
-    record(session, None, "post.revised", post_id=post.id, revision_number=revision.number, note=note)
-    events.revision_saved.send(post, revision=revision)
-    return revision
+    return _append_revision(session, post, revision, None, "post.revised", note=note)
 
 
 def revise(
@@ -316,16 +312,7 @@ def revise(
         personal_view=data.personal_view,
         topics=topics,
     )
-    session.add(revision)
-    session.flush()
-    _link_media(session, revision)
-    post.current_revision = revision
-    session.flush()
-    record(
-        session, actor, "post.revised", post_id=post.id, revision_number=revision.number, note=note, kind=kind
-    )
-    events.revision_saved.send(post, revision=revision)
-    return revision, True
+    return _append_revision(session, post, revision, actor, "post.revised", note=note, kind=kind), True
 
 
 # --- queries -------------------------------------------------------------------------------------
