@@ -171,8 +171,10 @@ def cross_validate(learned, fresh) -> None:
             held, off = value < model["threshold"], not c["on_topic"]
             if "--errors" in sys.argv and held != off:
                 top = sorted(_, key=lambda n: 0)  # noqa: B023
-                print(f"  {p['id']:3} {value:.2f} {c['text'][:60]!r} post {_['post']:.2f} "
-                      f"margin {_['margin']:.2f} everyday {_['everyday']:.2f} knn {_['knn_off']:.2f} kin {_.get('kin', 0):.2f}")
+                print(
+                    f"  {p['id']:3} {value:.2f} {c['text'][:60]!r} post {_['post']:.2f} "
+                    f"margin {_['margin']:.2f} everyday {_['everyday']:.2f} knn {_['knn_off']:.2f} kin {_.get('kin', 0):.2f}"
+                )
             counts = by_group[p["group"]]
             counts[0] += held and off
             counts[1] += held and not off
