@@ -167,19 +167,19 @@ def cross_validate(learned, fresh) -> None:
         model = fit_model(train)
         held_out = [(p, s.features, c) for p, c, s, _ in learned if p["id"] == left]
         scores = combined(model, [(f, c) for _, f, c in held_out])
-        for (p, _, c), value in zip(held_out, scores, strict=True):
+        for (p, features, c), value in zip(held_out, scores, strict=True):
             held, off = value < model["threshold"], not c["on_topic"]
             if "--errors" in sys.argv and held != off:
-                top = sorted(_, key=lambda n: 0)  # noqa: B023
-                print(
-                    f"  {p['id']:3} {value:.2f} {c['text'][:60]!r} post {_['post']:.2f} "
-                    f"margin {_['margin']:.2f} everyday {_['everyday']:.2f} knn {_['knn_off']:.2f} kin {_.get('kin', 0):.2f}"
-                )
+                print(f"  post {p['id']:3} {value:.2f} {c['text'][:70]!r}", _print_features(features))
             counts = by_group[p["group"]]
             counts[0] += held and off
             counts[1] += held and not off
             counts[2] += off and not held
     _print_groups(by_group, f"leave-one-post-out on the tuning posts, features {','.join(FEATURES)}")
+
+
+def _print_features(features: dict) -> str:
+    return " ".join(f"{name} {features[name]:.2f}" for name in FEATURES)
 
 
 def _print_groups(by_group, title: str) -> None:
