@@ -274,7 +274,41 @@ def post_cost(comments: int = int(os.environ.get("BENCH_COMMENTS", "200"))) -> N
             f"  CPU of the request thread: {cpu_on:.1f} ms and {cpu_off:.1f} ms: {cpu_on - cpu_off:+.1f} ms"
         )
         print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+        scoring_cost(app, post_id, comments)
         app.extensions["candor.engine"].dispose()
+
+
+def scoring_cost(app, post_id: int, comments: int) -> None:
+    """The off-topic check itself, wherever it runs (the POST answers at once and a job finishes the
+    checks): the post's knowledge read and the comment scored by meaning, against the lexicon alone;
+    median over ``comments`` each, interleaved."""
+    import statistics
+    import time
+
+    from app.comments import learning
+    from app.posts.models import Post
+
+    session = app.extensions["candor.sessions"]()
+    post = session.get(Post, post_id)
+    revision = post.published_revision
+    timings: dict[bool, list[float]] = {True: [], False: []}
+    for n in range(2 * comments + 10):
+        body = f"Does a short nap in the afternoon count towards the hours of sleep? ({n})"
+        model = n % 2 == 0
+        started = time.perf_counter()
+        context = learning.post_context(post, revision)
+        if model:
+            knowledge = learning.knowledge(session, post)
+            assert knowledge is not None
+            meaning.score(body, context, knowledge)
+        else:
+            relevance.score(body, context)
+        if n >= 10:
+            timings[model].append(time.perf_counter() - started)
+    session.close()
+    on, off = (statistics.median(timings[m]) * 1000 for m in (True, False))
+    print(f"off-topic check alone (the job's part), median over {comments} each, interleaved:")
+    print(f"  by meaning {on:.1f} ms, lexicon only {off:.1f} ms: {on - off:+.1f} ms")
 
 
 def rss() -> float:

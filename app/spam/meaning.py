@@ -223,18 +223,18 @@ class Posts:
             np.stack([centroid(p.matrix) for p in kept]),
         )
 
+    @cached_property
+    def rows(self) -> dict[str, int]:
+        return {key: i for i, key in enumerate(self.keys)}
+
     def kinship(self, post: PostVectors, keys: np.ndarray) -> np.ndarray:
         """Cosine of ``post``'s centroid with the centroid of the post of each of ``keys`` (0: unknown)."""
-        found = np.zeros(len(keys), np.float32)
         if not len(self.keys) or not len(keys) or not len(post.passages):
-            return found
-        row = {key: i for i, key in enumerate(self.keys)}
-        kin = self.centroids @ centroid(post.matrix)
-        for i, key in enumerate(keys):
-            at = row.get(str(key))
-            if at is not None:
-                found[i] = kin[at]
-        return found
+            return np.zeros(len(keys), np.float32)
+        kin = np.append(self.centroids @ centroid(post.matrix), np.float32(0))  # last: an unknown post
+        unique, inverse = np.unique(keys, return_inverse=True)
+        at = np.array([self.rows.get(str(key), -1) for key in unique], dtype=np.intp)
+        return kin[at][inverse]
 
     def closest(self, vector: np.ndarray, but: str) -> tuple[float, str] | None:
         """The highest cosine with any passage of a post other than ``but``, and that post's title."""
