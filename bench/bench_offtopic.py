@@ -4,6 +4,7 @@ then what the model adds to a comment POST (median over 200 comments, with and w
 
     .venv/bin/python bench/bench_offtopic.py            # the report
     .venv/bin/python bench/bench_offtopic.py --fit      # also fit the weights on the tuning posts
+    .venv/bin/python bench/bench_offtopic.py --cv       # leave-one-post-out on the tuning posts only
 
 "Off-topic" is the positive class: precision is the share of held comments that were off-topic, recall
 the share of off-topic comments that were held. The blog is every post of the set (a comment closer to

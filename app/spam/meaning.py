@@ -9,7 +9,9 @@ ramp whose barrier clearance is 2.1 metres, yet its vector is near that section'
   everyday small talk that belongs on no post ("the traffic was awful") by its closeness to others;
 - a comment much closer to another post of the blog than to this one is about that post's subject;
 - what moderators decided teaches by example: the share of off-topic verdicts among the nearest decided
-  comments anywhere, and the vote of the nearest ones on this post (k nearest neighbours);
+  comments anywhere, the vote of the nearest ones on this post (k nearest neighbours), and the vote of
+  the nearest ones on akin posts (weighed by the kinship of the posts: another job advertisement's
+  approved "what are the hours?" speaks for a like question here);
 - the word lexicon's score (app.spam.relevance) counts as one more signal.
 
 The parts add up in a logistic relevance score; advertising has its own (closeness to advertising, the
