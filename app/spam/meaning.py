@@ -452,9 +452,8 @@ def features(
     if label:
         labels["here"] = label
     knn_off, labels["knn_off"] = _nearest(sims, on_topic)
-    kin, labels["kin"] = _kin(
-        sims[~mine], on_topic[~mine], knowledge.posts.kinship(knowledge.post, keys[~mine])
-    )
+    near = ~mine & (sims > KIN_NEAR)  # only these can weigh: their posts' kinship is looked up
+    kin, labels["kin"] = _kin(sims[near], on_topic[near], knowledge.posts.kinship(knowledge.post, keys[near]))
     terms = relevance.terms(comment)
     engaged = sum(t.engagement for t in terms) / len(terms) if terms else 0.0
     return {
