@@ -4,6 +4,7 @@ then what the model adds to a comment POST (median over 200 comments, with and w
 
     .venv/bin/python bench/bench_offtopic.py            # the report
     .venv/bin/python bench/bench_offtopic.py --fit      # also fit the weights on the tuning posts
+    .venv/bin/python bench/bench_offtopic.py --cv       # leave-one-post-out on the tuning posts only
 
 "Off-topic" is the positive class: precision is the share of held comments that were off-topic, recall
 the share of off-topic comments that were held. The blog is every post of the set (a comment closer to
@@ -76,7 +77,11 @@ def rows(posts: list[dict], *, learned: bool = False):
             yield p, c, scored, lexicon
 
 
-FEATURES = ("post", "margin", "generic", "engaged", "knn_off", "promotion", "words", "everyday")
+FEATURES = tuple(
+    os.environ.get(
+        "BENCH_FEATURES", "post,margin,generic,engaged,knn_off,promotion,words,everyday,kin"
+    ).split(",")
+)
 ADVERTISING = ("promotion", "lexicon", "generic", "everyday")
 
 
@@ -92,35 +97,28 @@ def logistic(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     return w[0] - float(np.sum(w[1:] * mu / sd)), raw
 
 
-def fit(results) -> None:
-    """The weights of app/spam/meaning.py, from the tuning posts' comments only (each scored with the
-    moderators' decisions on the other tuning posts as history, and without), printed in raw units:
-    the advertising score (advertising against the rest, by the labelled ``kind``), the relevance score
-    (on- against off-topic, advertising left out: it has its own score), then the threshold of the
-    combined score by the rule fixed in advance: the highest recall on the tuning posts whose precision
-    there is at least 0.9. The test posts are not looked at."""
-    tune = [(s.features, c) for p, c, s, _ in results if p["split"] == "tune"]
+def combined(model: dict, rows: list[tuple[dict, dict]]) -> np.ndarray:
+    """The score meaning.score gives with ``model``'s weights, for (features, comment) rows."""
+    x = np.array([[f[n] for n in FEATURES] for f, _ in rows])
+    xa = np.array([[f[n] for n in ADVERTISING] for f, _ in rows])
+    here = np.array([f.get("here", 0.0) for f, _ in rows]) * meaning.W_HERE
+    z = np.minimum(model["bias"] + x @ model["raw"] + here, -(model["a_bias"] + xa @ model["a_raw"]))
+    return 1 / (1 + np.exp(-z))
+
+
+def fit_model(tune: list[tuple[dict, dict]]) -> dict:
+    """Both regressions and the threshold, from (features, comment) rows, by the rule fixed in advance:
+    the highest recall on these rows whose precision there is at least 0.9."""
     xa = np.array([[f[n] for n in ADVERTISING] for f, _ in tune])
     ya = np.array([1.0 if c.get("kind") == "spam" else 0.0 for _, c in tune])
     a_bias, a_raw = logistic(xa, ya)
-    print(
-        "advertising (raw units): A_BIAS",
-        round(a_bias, 2),
-        dict(zip(ADVERTISING, np.round(a_raw, 2).tolist(), strict=True)),
-    )
     kept = [(f, c) for f, c in tune if c.get("kind") != "spam"]
     xr = np.array([[f[n] for n in FEATURES] for f, _ in kept])
     yr = np.array([1.0 if c["on_topic"] else 0.0 for _, c in kept])
     bias, raw = logistic(xr, yr)
-    print(
-        "relevance (raw units): BIAS",
-        round(bias, 2),
-        dict(zip(FEATURES, np.round(raw, 2).tolist(), strict=True)),
-    )
-    x = np.array([[f[n] for n in FEATURES] for f, _ in tune])
+    model = {"a_bias": a_bias, "a_raw": a_raw, "bias": bias, "raw": raw, "threshold": 0.5}
     y = np.array([1.0 if c["on_topic"] else 0.0 for _, c in tune])
-    z = np.minimum(bias + x @ raw, -(a_bias + xa @ a_raw))
-    scores = 1 / (1 + np.exp(-z))
+    scores = combined(model, tune)
     best = None
     for threshold in np.arange(0.2, 0.9, 0.01):
         held = scores < threshold
@@ -128,7 +126,73 @@ def fit(results) -> None:
         recall = tp / int(np.sum(y == 0))
         if tp + fp and tp / (tp + fp) >= 0.9 and (best is None or recall > best[0]):
             best = (recall, round(float(threshold), 2), tp / (tp + fp))
-    print("threshold (highest tuning recall with tuning precision >= 0.9):", best)
+    model["threshold"] = best[1] if best else 0.5
+    model["tuning"] = best
+    return model
+
+
+def fit(results) -> None:
+    """The weights of app/spam/meaning.py, from the tuning posts' comments only (each scored with the
+    moderators' decisions on the other tuning posts as history, and without), printed in raw units:
+    the advertising score (advertising against the rest, by the labelled ``kind``), the relevance score
+    (on- against off-topic, advertising left out: it has its own score), then the threshold of the
+    combined score by the rule fixed in advance: the highest recall on the tuning posts whose precision
+    there is at least 0.9. The test posts are not looked at."""
+    model = fit_model([(s.features, c) for p, c, s, _ in results if p["split"] == "tune"])
+    print(
+        "advertising (raw units): A_BIAS",
+        round(model["a_bias"], 2),
+        dict(zip(ADVERTISING, np.round(model["a_raw"], 2).tolist(), strict=True)),
+    )
+    print(
+        "relevance (raw units): BIAS",
+        round(model["bias"], 2),
+        dict(zip(FEATURES, np.round(model["raw"], 2).tolist(), strict=True)),
+    )
+    print("threshold (highest tuning recall with tuning precision >= 0.9):", model["tuning"])
+
+
+def cross_validate(learned, fresh) -> None:
+    """Leave one tuning post out: fit on the other tuning posts (with and without history, as ``fit``),
+    score the left-out post's comments (with history); per group over the tuning posts. The test posts
+    are not looked at: this is how designs (features, constants) are compared."""
+    tune_posts = sorted({p["id"] for p, *_ in learned if p["split"] == "tune"})
+    by_group: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for left in tune_posts:
+        train = [
+            (s.features, c)
+            for rows in (learned, fresh)
+            for p, c, s, _ in rows
+            if p["split"] == "tune" and p["id"] != left
+        ]
+        model = fit_model(train)
+        held_out = [(p, s.features, c) for p, c, s, _ in learned if p["id"] == left]
+        scores = combined(model, [(f, c) for _, f, c in held_out])
+        for (p, features, c), value in zip(held_out, scores, strict=True):
+            held, off = value < model["threshold"], not c["on_topic"]
+            if "--errors" in sys.argv and held != off:
+                print(f"  post {p['id']:3} {value:.2f} {c['text'][:70]!r}", _print_features(features))
+            counts = by_group[p["group"]]
+            counts[0] += held and off
+            counts[1] += held and not off
+            counts[2] += off and not held
+    _print_groups(by_group, f"leave-one-post-out on the tuning posts, features {','.join(FEATURES)}")
+
+
+def _print_features(features: dict) -> str:
+    return " ".join(f"{name} {features[name]:.2f}" for name in FEATURES)
+
+
+def _print_groups(by_group, title: str) -> None:
+    total = [sum(v[i] for v in by_group.values()) for i in range(3)]
+    print(f"\n{title}")
+    for group, (tp, fp, fn) in sorted(by_group.items()) + [("ALL", total)]:
+        precision = tp / (tp + fp) if tp + fp else 1.0
+        recall = tp / (tp + fn) if tp + fn else 1.0
+        print(
+            f"  {group:24} precision {precision:.2f}  recall {recall:.2f}"
+            f"  (held {tp + fp}, off-topic {tp + fn})"
+        )
 
 
 def report(results, name: str, pick) -> None:
@@ -142,15 +206,7 @@ def report(results, name: str, pick) -> None:
         counts[0] += held and off
         counts[1] += held and not off
         counts[2] += off and not held
-    total = [sum(v[i] for v in by_group.values()) for i in range(3)]
-    print(f"\n{name}: off-topic precision / recall on the test posts")
-    for group, (tp, fp, fn) in sorted(by_group.items()) + [("ALL", total)]:
-        precision = tp / (tp + fp) if tp + fp else 1.0
-        recall = tp / (tp + fn) if tp + fn else 1.0
-        print(
-            f"  {group:24} precision {precision:.2f}  recall {recall:.2f}"
-            f"  (held {tp + fp}, off-topic {tp + fn})"
-        )
+    _print_groups(by_group, f"{name}: off-topic precision / recall on the test posts")
 
 
 def post_cost(comments: int = int(os.environ.get("BENCH_COMMENTS", "200"))) -> None:
@@ -219,7 +275,41 @@ def post_cost(comments: int = int(os.environ.get("BENCH_COMMENTS", "200"))) -> N
             f"  CPU of the request thread: {cpu_on:.1f} ms and {cpu_off:.1f} ms: {cpu_on - cpu_off:+.1f} ms"
         )
         print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+        scoring_cost(app, post_id, comments)
         app.extensions["candor.engine"].dispose()
+
+
+def scoring_cost(app, post_id: int, comments: int) -> None:
+    """The off-topic check itself, wherever it runs (the POST answers at once and a job finishes the
+    checks): the post's knowledge read and the comment scored by meaning, against the lexicon alone;
+    median over ``comments`` each, interleaved."""
+    import statistics
+    import time
+
+    from app.comments import learning
+    from app.posts.models import Post
+
+    session = app.extensions["candor.sessions"]()
+    post = session.get(Post, post_id)
+    revision = post.published_revision
+    timings: dict[bool, list[float]] = {True: [], False: []}
+    for n in range(2 * comments + 10):
+        body = f"Does a short nap in the afternoon count towards the hours of sleep? ({n})"
+        model = n % 2 == 0
+        started = time.perf_counter()
+        context = learning.post_context(post, revision)
+        if model:
+            knowledge = learning.knowledge(session, post)
+            assert knowledge is not None
+            meaning.score(body, context, knowledge)
+        else:
+            relevance.score(body, context)
+        if n >= 10:
+            timings[model].append(time.perf_counter() - started)
+    session.close()
+    on, off = (statistics.median(timings[m]) * 1000 for m in (True, False))
+    print(f"off-topic check alone (the job's part), median over {comments} each, interleaved:")
+    print(f"  by meaning {on:.1f} ms, lexicon only {off:.1f} ms: {on - off:+.1f} ms")
 
 
 def rss() -> float:
@@ -300,6 +390,13 @@ def main() -> None:
         return
     posts = load()
     results = list(rows(posts, learned="--fresh" not in sys.argv))
+    if "--cv" in sys.argv:  # BENCH_CV_SETS="a,b;a,b,c" compares feature sets
+        global FEATURES
+        fresh = list(rows(posts, learned=False))
+        for chosen in os.environ.get("BENCH_CV_SETS", ",".join(FEATURES)).split(";"):
+            FEATURES = tuple(chosen.split(","))
+            cross_validate(results, fresh)
+        return
     if "--fit" in sys.argv:  # a blog with a history and a fresh one alike: both kinds of tuning rows
         fit(results + list(rows(posts, learned="--fresh" in sys.argv)))
     if "--errors" in sys.argv:

@@ -23,7 +23,7 @@ from app.contact.models import ContactMessage
 from app.moderation.models import AkismetSubmission
 from app.moderation.services import moderate
 from app.posts.models import Post
-from app.spam import meaning
+from app.spam import embedding, meaning
 from tests.support.akismet_server import SUBMIT_HAM, SUBMIT_SPAM, AkismetServer
 from tests.support.comments import submit
 from tests.support.web import log_in, parse, text_of
@@ -244,6 +244,42 @@ def test_a_comment_like_one_a_moderator_approved_is_then_not_held_and_a_new_proc
     assert before * 100 < app.config["OFFTOPIC_THRESHOLD"] < after * 100
     probed = submit(app, session, post, author_email="p@example.net", body=probe)
     assert "off_topic" not in probed.reasons
+
+
+def test_a_question_approved_under_an_akin_post_counts_for_a_like_one_not_under_an_unrelated_post(
+    app: Flask, session: Session, make_post: Callable[..., Post], moderator: User
+) -> None:
+    hiring = make_post(
+        title="We're recruiting pharmacy technicians",
+        body="# The role\n\nDispense medicines on the wards.\n\n# Pay\n\nBand 5. Apply by 15 January.",
+    )
+    porters = make_post(
+        title="Porters wanted: join our hospital team",
+        body="# The job\n\nMove patients between the wards.\n\n# Pay\n\nBand 2. Apply online by 20 February.",
+    )
+    parking = make_post(
+        title="The new parking ramp opens", body="# Rates and payment\n\nThe first hour is free."
+    )
+    probe = "Would I have to work weekends?"
+
+    def kin(post: Post) -> tuple[float, str, float]:
+        knowledge = learning.knowledge(session, post)
+        assert knowledge is not None
+        vector = embedding.encoder().encode(probe, max_tokens=embedding.COMMENT_TOKENS)
+        values, labels = meaning.features(probe, vector, knowledge)
+        context = learning.post_context(post, post.published_revision)
+        return values["kin"], labels["kin"], meaning.score(probe, context, knowledge).score
+
+    assert kin(porters)[:2] == (0.0, "")  # nothing decided yet
+    before = kin(porters)[2]
+    for n in range(3):
+        body = f"Are there weekend shifts in this job? ({n})"
+        comment = submit(app, session, hiring, author_email=f"r{n}@example.net", body=body)
+        moderate(session, moderator, comment, "approve")
+    session.commit()
+    vote, label, after = kin(porters)
+    assert vote > 0 and label.startswith("like 3 approved and 0 off-topic") and after > before
+    assert kin(parking)[:2] == (0.0, "")  # a parking post is no kin of a job advertisement
 
 
 def test_decisions_go_back_to_akismet_and_failures_are_retried(

@@ -9,7 +9,9 @@ ramp whose barrier clearance is 2.1 metres, yet its vector is near that section'
   everyday small talk that belongs on no post ("the traffic was awful") by its closeness to others;
 - a comment much closer to another post of the blog than to this one is about that post's subject;
 - what moderators decided teaches by example: the share of off-topic verdicts among the nearest decided
-  comments anywhere, and the vote of the nearest ones on this post (k nearest neighbours);
+  comments anywhere, the vote of the nearest ones on this post (k nearest neighbours), and the vote of
+  the nearest ones on akin posts (weighed by the kinship of the posts: another job advertisement's
+  approved "what are the hours?" speaks for a like question here);
 - the word lexicon's score (app.spam.relevance) counts as one more signal.
 
 The parts add up in a logistic relevance score; advertising has its own (closeness to advertising, the
@@ -42,28 +44,33 @@ posts: the highest recall there whose precision is at least 0.9."""
 # advertising (bench/bench_offtopic.py --fit), raw units. Advertising has its own score below: selling
 # something on the post's subject is still selling, and one additive score cannot say "close to the
 # subject, yet an advertisement".
-BIAS = 3.26
-W_POST = 2.01  # cosine with the closest passage of this post (title, section, topic)
-W_MARGIN = 8.32  # that cosine minus the closest passage of any other post (negative: another subject)
-W_GENERIC = 4.46  # cosine with generic engagement, above GENERIC_FLOOR
-W_ENGAGED = 0.1  # share of the comment's words that are generic engagement (the lexicon's list)
-W_KNN_OFF = -1.05  # similarity-weighted share of off-topic among the K_NEAREST decided comments (any post)
-W_PROMOTION = -2.66  # cosine with advertising
-W_WORDS = 4.43  # the word lexicon's relevance (app.spam.relevance.score, in [0, 1])
-W_EVERYDAY = -6.45  # cosine with everyday chatter that belongs on no post (EVERYDAY)
+BIAS = 3.32
+W_POST = 2.09  # cosine with the closest passage of this post (title, section, topic)
+W_MARGIN = 8.24  # that cosine minus the closest passage of any other post (negative: another subject)
+W_GENERIC = 6.01  # cosine with generic engagement, above GENERIC_FLOOR
+W_ENGAGED = -0.57  # share of the comment's words that are generic engagement (the lexicon's list)
+W_KNN_OFF = -1.56  # similarity-weighted share of off-topic among the K_NEAREST decided comments (any post)
+W_PROMOTION = -1.72  # cosine with advertising
+W_WORDS = 4.13  # the word lexicon's relevance (app.spam.relevance.score, in [0, 1])
+W_EVERYDAY = -6.69  # cosine with everyday chatter that belongs on no post (EVERYDAY)
+W_KIN = 6.97  # net vote of decided comments on akin posts (``_kin``)
 W_HERE = 3.66  # net vote of the nearest decided comments on this post (none in the labelled set: set by hand)
 
 # The advertising score, a logistic regression fitted on the tuning posts (advertising against the rest).
-A_BIAS = -6.13
-A_PROMOTION = 11.72  # cosine with advertising
-A_LEXICON = -2.01  # the lexicon's promotional signals (promotional words, uncited links, money; <= 0)
-A_GENERIC = -2.43  # generic engagement (as ``generic`` above)
-A_EVERYDAY = -0.8  # everyday chatter (as above)
+A_BIAS = -5.43
+A_PROMOTION = 9.49  # cosine with advertising
+A_LEXICON = -2.29  # the lexicon's promotional signals (promotional words, uncited links, money; <= 0)
+A_GENERIC = -3.39  # generic engagement (as ``generic`` above)
+A_EVERYDAY = -1.23  # everyday chatter (as above)
 
 GENERIC_FLOOR = 0.25
 K_NEAREST = 7  # decided comments (any post) whose verdicts W_KNN_OFF weighs
 NEIGHBOURS = 5  # decided comments on this post that vote
 NEIGHBOUR_FLOOR = 0.55  # a decided comment less similar than this says nothing about this one
+K_KIN = 5  # decided comments on other posts that vote, weighed by their posts' kinship (W_KIN)
+KIN_FLOOR = 0.5  # a post less akin than this (cosine of the posts' centroids) says nothing
+KIN_NEAR = 0.2  # a decided comment less similar than this to the comment says nothing
+KIN_MASS = 1.0  # votes weighing less than this in all count in proportion (one faint neighbour is no verdict)
 MAX_DRIVERS = 6
 
 ENGAGEMENT = (
@@ -187,6 +194,13 @@ class Examples:
         )
 
 
+def centroid(matrix: np.ndarray) -> np.ndarray:
+    """The unit mean of a post's passage vectors: what the post is about as a whole."""
+    mean = matrix.mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return (mean / norm if norm else mean).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Posts:
     """Posts' passages stacked once, with the post each row belongs to (rows of one post adjacent)."""
@@ -195,6 +209,7 @@ class Posts:
     starts: np.ndarray  # index of each post's first row
     keys: tuple[str, ...]
     titles: tuple[str, ...]
+    centroids: np.ndarray = field(default_factory=lambda: np.zeros((0, embedding.DIMENSION), np.float32))
 
     @classmethod
     def of(cls, posts: Sequence[PostVectors]) -> Posts:
@@ -207,7 +222,21 @@ class Posts:
             np.cumsum([0, *sizes[:-1]]).astype(np.intp),
             tuple(p.key for p in kept),
             tuple(p.title for p in kept),
+            np.stack([centroid(p.matrix) for p in kept]),
         )
+
+    @cached_property
+    def rows(self) -> dict[str, int]:
+        return {key: i for i, key in enumerate(self.keys)}
+
+    def kinship(self, post: PostVectors, keys: np.ndarray) -> np.ndarray:
+        """Cosine of ``post``'s centroid with the centroid of the post of each of ``keys`` (0: unknown)."""
+        if not len(self.keys) or not len(keys) or not len(post.passages):
+            return np.zeros(len(keys), np.float32)
+        kin = np.append(self.centroids @ centroid(post.matrix), np.float32(0))  # last: an unknown post
+        unique, inverse = np.unique(keys, return_inverse=True)
+        at = np.array([self.rows.get(str(key), -1) for key in unique], dtype=np.intp)
+        return kin[at][inverse]
 
     def closest(self, vector: np.ndarray, but: str) -> tuple[float, str] | None:
         """The highest cosine with any passage of a post other than ``but``, and that post's title."""
@@ -250,9 +279,12 @@ class Knowledge:
             keys.append(part.post_keys[keep])
         return np.concatenate(sims), np.concatenate(on), np.concatenate(keys)
 
+    @cached_property
+    def posts(self) -> Posts:
+        return self.others if self.others is not None else Posts.of(self.other_posts)
+
     def other_closest(self, vector: np.ndarray) -> tuple[float, str] | None:
-        posts = self.others if self.others is not None else Posts.of(self.other_posts)
-        return posts.closest(vector, self.post.key)
+        return self.posts.closest(vector, self.post.key)
 
 
 @dataclass(frozen=True)
@@ -363,6 +395,24 @@ def _nearest(sims: np.ndarray, on_topic: np.ndarray) -> tuple[float, str]:
     )
 
 
+def _kin(sims: np.ndarray, on_topic: np.ndarray, kin: np.ndarray) -> tuple[float, str]:
+    """Net vote in [-1, 1] of the decided comments on other posts nearest this comment, each weighed by
+    its similarity to the comment times the kinship of its post with this one (cosine of their centroids).
+
+    A question a moderator approved under another job advertisement ("what are the hours like?") says a
+    like question belongs under this one, without any hand-written list of what job posts are asked."""
+    close = np.maximum(sims - KIN_NEAR, 0.0) / (1 - KIN_NEAR)
+    weights = close * np.maximum(kin - KIN_FLOOR, 0.0) / (1 - KIN_FLOOR)
+    if not len(weights) or float(np.max(weights)) <= 0:
+        return 0.0, ""
+    order = np.argsort(-weights)[:K_KIN]
+    w = weights[order]
+    vote = float(np.sum(w * np.where(on_topic[order], 1.0, -1.0)) / max(float(np.sum(w)), KIN_MASS))
+    on = int(np.sum(on_topic[order] & (w > 0)))
+    off = int(np.sum(~on_topic[order] & (w > 0)))
+    return vote, f"like {on} approved and {off} off-topic comment(s) on similar posts"
+
+
 def features(
     comment: str, vector: np.ndarray, knowledge: Knowledge
 ) -> tuple[dict[str, float], dict[str, str]]:
@@ -402,6 +452,8 @@ def features(
     if label:
         labels["here"] = label
     knn_off, labels["knn_off"] = _nearest(sims, on_topic)
+    near = ~mine & (sims > KIN_NEAR)  # only these can weigh: their posts' kinship is looked up
+    kin, labels["kin"] = _kin(sims[near], on_topic[near], knowledge.posts.kinship(knowledge.post, keys[near]))
     terms = relevance.terms(comment)
     engaged = sum(t.engagement for t in terms) / len(terms) if terms else 0.0
     return {
@@ -413,6 +465,7 @@ def features(
         "promotion": promotion,
         "everyday": everyday,
         "here": here,
+        "kin": kin,
     }, labels
 
 
@@ -450,6 +503,7 @@ def score(
             W_WORDS * values["words"],
         ),
         (labels.get("here", ""), W_HERE * values["here"]),
+        (labels.get("kin", ""), W_KIN * values["kin"]),
     ]
     z_relevant = BIAS + sum(weight for _, weight in parts)
     z_advertising = (
