@@ -340,8 +340,29 @@ def register(app: Flask) -> None:
         worker_command,
         export_command,
         import_cli,
+        offtopic_cli,
     ):
         app.cli.add_command(command)
+
+
+# --- the off-topic filter's stored vectors (issue 14) --------------------------------------------------
+
+offtopic_cli = AppGroup("offtopic", help="The off-topic filter's model and stored vectors.")
+
+
+@offtopic_cli.command("check-vectors")
+@click.option("--batch", default=100, show_default=True, help="Rows read at a time.")
+def offtopic_check_vectors(batch: int) -> None:
+    """Compare every stored vector the filter reads (published revisions' passages, moderators' examples)
+    with what the current model makes of the same text. Reads only; exits 1 if any differ."""
+    from app.comments import vectors
+
+    with unit_of_work(write_lock=False) as session:
+        found = vectors.drift(session, batch=max(1, batch))
+    for kind in found:
+        click.echo(kind.line())
+    if any(kind.differ for kind in found):
+        raise SystemExit(1)
 
 
 # --- comments and mail (issue 5) ----------------------------------------------------------------------

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.comments import learning, vectors
 from app.comments.models import Comment
+from app.editorial import services as editorial
 from app.moderation.services import moderate
 from app.spam import embedding
 
@@ -67,3 +68,80 @@ def test_a_redacted_example_is_read_again_by_processes_that_kept_it(
     assert not np.array_equal(fresh.examples[0].vector, _encoded(said))
     assert learning._blog(session) is fresh  # read again once, not at every scoring
     learning.forget_all()
+
+
+def test_check_vectors_finds_a_stored_vector_the_current_graph_would_not_make(
+    session: Session, make_post: Any, make_user: Any, runner: Any, gate_settings: Any
+) -> None:
+    from app.comments.learning import OffTopicExample
+    from app.posts import passages
+    from app.spam import meaning
+
+    first = make_post(
+        "published", title="Parking ramp", body="The ramp opens on Monday.\n\n## Height\n\n2.1 m."
+    )
+    passages.store(session, first, first.published_revision)  # as publication stores them
+    moderator = make_user("moderator")
+    comments = [
+        Comment(
+            post_id=first.id, author_name="R", author_email=f"r{n}@example.org", body=text, html="<p>x</p>"
+        )
+        for n, text in enumerate(["Will a van with a roof rack fit?", "Buy cheap watches here"])
+    ]
+    session.add_all(comments)
+    session.flush()
+    moderate(session, moderator, comments[0], "approve")  # an example, encoded now
+    session.commit()
+
+    answer = runner.invoke(args=["offtopic", "check-vectors", "--batch", "1"])
+    assert answer.exit_code == 0, answer.output
+    lines = answer.output.splitlines()
+    assert lines[0].startswith("post passages: ") and "differ" not in answer.output
+    checked = int(lines[0].split(": ")[1].split()[0])
+    assert checked >= 2 and f"{checked} as the current graph encodes them" in lines[0]
+    assert lines[1] == "moderator examples: 1 checked, 1 as the current graph encodes them"
+
+    # Stored under another graph (here: another text's vector), as rows from before a model change are:
+    # rows already there when the revision is published are kept by the publication.
+    second = make_post("in_review", title="Library hours", body="Open until ten.")
+    revision = second.current_revision
+    pieces = meaning.passages_of(revision.title, revision.body, [t.name for t in revision.topics])
+    wrong = embedding.to_bytes(_encoded("something else entirely"))
+    session.add_all(
+        passages.PostPassage(
+            post_id=second.id,
+            revision_id=revision.id,
+            position=i,
+            label=label[:300],
+            vector=wrong if i == 0 else embedding.to_bytes(embedding.encoder().encode(text)),
+        )
+        for i, (label, text) in enumerate(pieces)
+    )
+    decision = moderate(session, moderator, comments[1], "spam")  # teaches nothing: no example of its own
+    session.flush()
+    session.add(
+        OffTopicExample(
+            decision_id=decision.id,
+            comment_id=comments[1].id,
+            post_id=first.id,
+            on_topic=False,
+            filter_on_topic=None,
+            vector=wrong,
+        )
+    )
+    session.commit()
+    editorial.approve(
+        session, make_user("editor", name="Erin Editor"), second, revision.number, gate_settings
+    )
+    session.commit()
+    assert second.published_revision_id == revision.id
+
+    answer = runner.invoke(args=["offtopic", "check-vectors"])
+    assert answer.exit_code == 1, answer.output
+    lines = answer.output.splitlines()
+    total = checked + len(pieces)
+    assert lines[0].startswith(
+        f"post passages: {total} checked, {total - 1} as the current graph encodes them"
+    )
+    assert ", 1 differ (lowest cosine " in lines[0]
+    assert lines[1].startswith("moderator examples: 2 checked, 1 as the current graph encodes them, 1 differ")
