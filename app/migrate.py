@@ -54,12 +54,15 @@ def heads() -> frozenset[str]:
     parents: set[str] = set()
     for script in (MIGRATIONS / "versions").glob("*.py"):
         for node in ast.parse(script.read_text(encoding="utf-8")).body:
-            if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value_node = node.targets[0], node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:  # revision: str = "0029"
+                target, value_node = node.target, node.value
+            else:
                 continue
-            target = node.targets[0]
             if not isinstance(target, ast.Name) or target.id not in ("revision", "down_revision"):
                 continue
-            value = ast.literal_eval(node.value)
+            value = ast.literal_eval(value_node)
             found = {value} if isinstance(value, str) else set(value or ())
             (revisions if target.id == "revision" else parents).update(found)
     return frozenset(revisions - parents)

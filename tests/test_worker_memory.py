@@ -77,6 +77,18 @@ def test_heads_read_from_the_scripts_are_alembics() -> None:
     assert len(expected) == 1
 
 
+def test_heads_read_annotated_and_merge_revisions(tmp_path: Path, monkeypatch: Any) -> None:
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (versions / "a.py").write_text('revision = "0001"\ndown_revision = None\n')
+    (versions / "b.py").write_text('revision: str = "0002"\ndown_revision: str | None = "0001"\n')
+    (versions / "c.py").write_text("revision = '0003'\ndown_revision = '0001'\n")
+    monkeypatch.setattr(migrate, "MIGRATIONS", tmp_path)
+    assert migrate.heads() == frozenset({"0002", "0003"})
+    (versions / "d.py").write_text('revision = "0004"\ndown_revision = ("0002", "0003")\n')  # a merge
+    assert migrate.heads() == frozenset({"0004"})
+
+
 LONG_TEXTS = """
 import json
 from app.spam import embedding
