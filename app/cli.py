@@ -7,14 +7,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.orm import Session
 
-from app import demo, migrate
+from app import demo
 from app.accounts import services as accounts
 from app.administration import services as admin
 from app.clock import utc_now
@@ -23,14 +23,13 @@ from app.editorial import linkcheck
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings
 from app.errors import CandorError
-from app.export import files as export_files
-from app.export import record as export_record
-from app.export import wxr as export_wxr
-from app.importer.report import OUTCOMES
 from app.media.views import store as media_store
 from app.search import services as search
 from app.web import runtime
 from app.web.database import session_factory
+
+if TYPE_CHECKING:  # the export and import modules load with their commands, not with every worker
+    from app.export.record import SiteInfo
 
 
 @contextmanager
@@ -69,6 +68,8 @@ db_cli = AppGroup("db", help="Database migrations (Alembic).")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Migrate the database up to REVISION (default: head)."""
+    from app import migrate  # Alembic is about 11 MB: only the commands that migrate import it
+
     migrate.upgrade(_url(), revision)
 
 
@@ -76,12 +77,16 @@ def db_upgrade(revision: str) -> None:
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Migrate the database down to REVISION ('base' empties it)."""
+    from app import migrate
+
     migrate.downgrade(_url(), revision)
 
 
 @db_cli.command("current")
 def db_current() -> None:
     """Show the database's current migration."""
+    from app import migrate
+
     migrate.current(_url())
 
 
@@ -335,8 +340,29 @@ def register(app: Flask) -> None:
         worker_command,
         export_command,
         import_cli,
+        offtopic_cli,
     ):
         app.cli.add_command(command)
+
+
+# --- the off-topic filter's stored vectors (issue 14) --------------------------------------------------
+
+offtopic_cli = AppGroup("offtopic", help="The off-topic filter's model and stored vectors.")
+
+
+@offtopic_cli.command("check-vectors")
+@click.option("--batch", default=100, show_default=True, help="Rows read at a time.")
+def offtopic_check_vectors(batch: int) -> None:
+    """Compare every stored vector the filter reads (published revisions' passages, moderators' examples)
+    with what the current model makes of the same text. Reads only; exits 1 if any differ."""
+    from app.comments import vectors
+
+    with unit_of_work(write_lock=False) as session:
+        found = vectors.drift(session, batch=max(1, batch))
+    for kind in found:
+        click.echo(kind.line())
+    if any(kind.differ for kind in found):
+        raise SystemExit(1)
 
 
 # --- comments and mail (issue 5) ----------------------------------------------------------------------
@@ -455,6 +481,9 @@ def export_command(file: str, fmt: str | None, media_dir: Path | None) -> None:
 
     Read in one consistent snapshot while the blog keeps running; FILE appears only when complete.
     """
+    from app.export import files as export_files
+    from app.export import record as export_record
+
     if fmt is None:
         fmt = "wxr" if file.lower().endswith((".xml", ".wxr")) else "json"
     session = session_factory()()
@@ -474,7 +503,10 @@ def export_command(file: str, fmt: str | None, media_dir: Path | None) -> None:
     click.echo(summary, err=file == "-")
 
 
-def _write_export(session: Session, out: BinaryIO, fmt: str, site: export_record.SiteInfo) -> str:
+def _write_export(session: Session, out: BinaryIO, fmt: str, site: SiteInfo) -> str:
+    from app.export import record as export_record
+    from app.export import wxr as export_wxr
+
     if fmt == "json":
         counts = export_record.write_record(session, out, site, utc_now())
         return "Exported " + ", ".join(f"{n} {key}" for key, n in counts.sections.items())
@@ -574,6 +606,8 @@ def import_wordpress_command(
         report.close()
         raise click.ClickException(f"{file}: {failed.error} (nothing was imported)")
     click.echo(("Dry run (nothing was kept): " if dry_run else "Imported: ") + (report.site or str(file)))
+    from app.importer.report import OUTCOMES
+
     click.echo(f"{'kind':<12}" + "".join(f"{o:>10}" for o in OUTCOMES))
     for kind, counts in sorted(report.counts.items()):
         click.echo(f"{kind:<12}" + "".join(f"{counts[o]:>10}" for o in OUTCOMES))

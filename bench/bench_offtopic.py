@@ -312,18 +312,44 @@ def scoring_cost(app, post_id: int, comments: int) -> None:
     print(f"  by meaning {on:.1f} ms, lexicon only {off:.1f} ms: {on - off:+.1f} ms")
 
 
-def rss() -> float:
-    """Resident memory of this process, MB."""
-    status = Path("/proc/self/status").read_text()
-    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+def memory_now() -> dict[str, float]:
+    """This process's memory, MB, from /proc/self/smaps_rollup: ``Rss`` (resident, shared pages counted
+    whole), ``Pss`` (shared pages divided among the processes mapping them), ``Uss`` (private)."""
+    found: dict[str, float] = {}
+    for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == "kB":
+            found[parts[0].rstrip(":")] = int(parts[1]) / 1024
+    found["Uss"] = found["Private_Clean"] + found["Private_Dirty"]
+    return found
+
+
+def _shown(m: dict[str, float]) -> str:
+    return f"RSS {m['Rss']:.0f} MB (private {m['Uss']:.0f})"
+
+
+LONG_COMMENT = (
+    "I read the whole piece twice and I am still not sure how this works for people on night shifts, who "
+    "sleep in the morning and then again for an hour before work. Does the advice about keeping the same "
+    "bedtime every day still apply when the bedtime moves every week with the rota, and is a dark room "
+    "with blackout blinds enough, or do you also suggest a mask and earplugs? My manager asked me to share "
+    "this with the team, so a short answer here would help a lot of us."
+)
 
 
 def worker_memory(url: str, post_id: int, comments: int = 20) -> None:
     """A worker as gunicorn runs one, in a fresh process (``--worker-memory URL POST_ID``): the app on its
-    database, then the same after ``comments`` comment POSTs (the first loads the model)."""
+    database after serving a post, then after ``comments`` comment POSTs (the first check loads the model)
+    once every one of them has been checked, since the checks run on the worker's job threads after the
+    202 (every fourth comment is a long one: 100 words, cut at 128 word pieces)."""
     import logging
+    import time
+
+    from sqlalchemy import func, select
 
     from app import create_app
+    from app.comments.models import Comment
+    from app.comments.services import CHECKING
 
     logging.disable(logging.INFO)
     app = create_app(
@@ -336,22 +362,35 @@ def worker_memory(url: str, post_id: int, comments: int = 20) -> None:
     )
     client = app.test_client()
     client.get(f"/api/v1/posts/{post_id}")
-    before = rss()
+    before = memory_now()
     for n in range(comments):
+        body = (
+            LONG_COMMENT
+            if n % 4 == 3
+            else "Does a short nap in the afternoon count towards the hours of sleep?"
+        )
         answer = client.post(
             f"/api/v1/posts/{post_id}/comments",
             json={
                 "author_name": "Bench Reader",
                 "author_email": f"r{n}@example.net",
-                "body": f"Does a short nap in the afternoon count towards the hours of sleep? ({n})",
+                "body": f"{body} ({n})",
             },
             environ_base={"REMOTE_ADDR": f"10.1.0.{n + 1}"},
         )
         assert answer.status_code in (201, 202), answer.get_data(as_text=True)
-    after = rss()
+    deadline = time.monotonic() + 300
+    with app.extensions["candor.sessions"]() as session:
+        while session.scalar(select(func.count()).where(Comment.akismet_verdict == CHECKING)):
+            assert time.monotonic() < deadline, "the comment checks did not finish in 5 minutes"
+            session.rollback()
+            time.sleep(0.2)
+    assert embedding._encoder is not None, "no comment was scored: the model never loaded"
+    after = memory_now()
+    print(f"  worker: app ready (a post served) {_shown(before)}")
     print(
-        f"  worker RSS: app ready {before:.0f} MB, after the model loaded and scored {comments} comments "
-        f"{after:.0f} MB ({after - before:+.0f} MB)"
+        f"  after the model loaded and {comments} comments were checked and scored: {_shown(after)} "
+        f"({after['Rss'] - before['Rss']:+.0f} MB); load average {os.getloadavg()[0]:.1f}"
     )
     app.extensions["candor.engine"].dispose()
 

@@ -21,6 +21,7 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, LargeBinary,
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.clock import utc_now
+from app.comments import vectors
 from app.comments.models import Action, Comment, ModerationDecision
 from app.db import AppendOnly, Base, intpk, on_commit
 from app.posts.models import Post, Revision
@@ -95,7 +96,8 @@ def rewrite_redacted(session: Session, comment_id: int, body: str, sequence: int
     Called by app.redaction only, within the application of a confirmed redaction whose sequence (for that
     comment) is ``sequence``: the table's trigger lets the UPDATE through for exactly that. A vector is
     derived from the words, so the redacted identifier must not live on in it; the process's blog-wide
-    copy is dropped after the commit (other processes keep theirs until they restart)."""
+    copy is dropped after the commit, and the stamp of app.comments.vectors moves so that other processes
+    read theirs again at their next scoring."""
     ids = list(session.scalars(select(OffTopicExample.id).where(OffTopicExample.comment_id == comment_id)))
     if not ids:
         return 0
@@ -106,6 +108,7 @@ def rewrite_redacted(session: Session, comment_id: int, body: str, sequence: int
         .values(vector=vector, redaction_count=sequence)
         .execution_options(synchronize_session=False)
     )
+    vectors.move_examples_stamp(session)  # other processes read their examples again
     for obj in list(session.identity_map.values()):
         if isinstance(obj, OffTopicExample) and obj.id in ids:
             session.expire(obj)
@@ -137,6 +140,7 @@ class _Blog:
     posts: dict[int, meaning.PostVectors] = field(default_factory=dict)
     passages_through: int = 0
     rows_read: int = 0  # for tests: how many rows this process ever read into the cache
+    stamp: tuple[object, ...] = ()  # app.comments.vectors: moved when an example's vector is rewritten
     stacked_examples: meaning.Examples | None = None  # ``examples`` as one matrix, until they change
     stacked_posts: meaning.Posts | None = None  # ``posts`` as one matrix, until they change
 
@@ -159,10 +163,11 @@ OWN_POSTS = 256
 def _blog(session: Session) -> _Blog:
     key = str(session.get_bind().url)
     with _lock:
-        blog = _cache.setdefault(key, _Blog())
+        stamp = vectors.examples_stamp(session)  # before the rows: a rewrite in between reads them twice
+        blog = _cache.setdefault(key, _Blog(stamp=stamp))
         newest = session.scalar(select(func.max(OffTopicExample.id))) or 0
-        if newest < blog.examples_through:  # a new database at the same address
-            blog = _cache[key] = _Blog()
+        if newest < blog.examples_through or stamp != blog.stamp:  # a new database, or a vector rewritten
+            blog = _cache[key] = _Blog(stamp=stamp)
         if newest > blog.examples_through:
             rows = session.execute(
                 select(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from bs4 import BeautifulSoup
 from sqlalchemy import func, select
@@ -36,12 +36,13 @@ from app.gates import privacy
 from app.importer import people
 from app.importer.images import Images
 from app.importer.keys import Keys
+from app.importer.legacy import MAX_LEGACY_PATH_CHARS, legacy_key
 from app.importer.models import ItemKind, LegacyPath, PageParent, WordPressItem
 from app.importer.report import Report
 from app.media.services import Limits, referenced_hashes
 from app.media.storage import Store
 from app.posts import services as posts
-from app.posts.models import Post, PostType, ReviewState, Revision, Topic
+from app.posts.models import Post, PostType, ReviewState, Revision
 from app.posts.rendering import render_many
 from app.text import clean_url_list
 from app.wordpress import records as wp
@@ -49,7 +50,6 @@ from app.wordpress import wxr
 from app.wordpress.convert import ReportItem, convert
 
 MAX_TITLE_CHARS = posts.MAX_TITLE_CHARS
-MAX_LEGACY_PATH_CHARS = 2000  # legacy_paths.path
 BATCH_ITEMS = 32
 """Items read ahead and prepared together: their texts rendered in one sandboxed child (a fork per text
 cost more than most renders). Bounded, so memory stays flat however large the export."""
@@ -689,13 +689,6 @@ def _source(item: wp.Item) -> tuple[str, list[ReportItem]]:
     return convert(item.content)
 
 
-def legacy_key(path: str, query: str) -> str:
-    """How an old address is stored and looked up: the path without its trailing slash, or ``?query``."""
-    if query:
-        return "?" + query
-    return "/" + path.strip("/")
-
-
 def comment_text(content: str) -> str:
     """A WordPress comment's HTML as the plain text Candor's comments are written in (the comment
     renderer escapes it and makes its bare URLs links): paragraphs and line breaks kept, a link's
@@ -750,45 +743,3 @@ def _aware(gmt: datetime | None, local: datetime | None) -> datetime | None:
     if local is not None:
         return local.replace(tzinfo=UTC) if local.tzinfo is None else local.astimezone(UTC)
     return None
-
-
-def legacy_target(session: Session, path: str, args: dict[str, str]) -> Post | None:
-    """The public post or page an old WordPress address names, if any: ``?p=ID`` or ``?page_id=ID`` (on
-    any path, as WordPress answers them) or the item's own path. None for anything else, and for a post
-    that is not public (a draft or a scheduled one has no address yet)."""
-    candidates = [f"?{name}={args[name]}" for name in ("p", "page_id") if args.get(name, "").isdigit()]
-    if path.strip("/"):
-        candidates.append(legacy_key(path, ""))
-    # No stored address holds a NUL (PostgreSQL text cannot) or runs past the column: never looked up.
-    for candidate in (c for c in candidates if "\x00" not in c and len(c) <= MAX_LEGACY_PATH_CHARS):
-        post = session.scalar(
-            select(Post).join(LegacyPath, LegacyPath.post_id == Post.id).where(LegacyPath.path == candidate)
-        )
-        if post is not None and post.slug is not None:
-            return post
-    return None
-
-
-_ARCHIVES = {"category": "category", "tag": "post_tag"}
-"""WordPress's default archive bases (``/category/<parent>/<nicename>/``, ``/tag/<slug>/``) and the
-taxonomy each lists: the prefix of the term's key (app/importer/people.py)."""
-
-
-def legacy_topic(session: Session, path: str) -> Topic | None:
-    """The topic an old WordPress category or tag archive address names (``/category/health/sleep/``,
-    ``/tag/night-shift/page/2/``), if an import made one of that term. The nicename is looked up as the
-    request gives it (decoded) and percent-encoded in lower case, as WordPress writes a non-ASCII one."""
-    parts = [p for p in path.split("/") if p]
-    if len(parts) >= 4 and parts[-2] == "page" and parts[-1].isdigit():
-        parts = parts[:-2]
-    if len(parts) < 2 or parts[0] not in _ARCHIVES or "\x00" in path or len(path) > MAX_LEGACY_PATH_CHARS:
-        return None
-    name = parts[-1]
-    keys = {f"{_ARCHIVES[parts[0]]}:{n}"[:500] for n in (name, quote(name, safe="").lower())}
-    target = session.scalar(
-        select(WordPressItem.target_id)
-        .where(WordPressItem.kind == ItemKind.TERM.value, WordPressItem.wp_key.in_(sorted(keys)))
-        .order_by(WordPressItem.id)
-        .limit(1)
-    )
-    return session.get(Topic, target) if target is not None else None

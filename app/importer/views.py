@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, redirect, request, url_for
 
-from app.importer.services import legacy_target, legacy_topic
+from app.importer.legacy import legacy_target, legacy_topic
 from app.web.database import db
 
 

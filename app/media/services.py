@@ -21,7 +21,6 @@ from app.accounts.models import User
 from app.accounts.permissions import can, require
 from app.audit.services import record
 from app.errors import Conflict, InvalidInput, NotAllowed, NotFound, TooLarge
-from app.media import images
 from app.media.models import (
     FORMAT_OF_EXT,
     MAX_ALT_CHARS,
@@ -128,6 +127,8 @@ def add_image(
         raise InvalidInput("The file is empty.", field="file")
     if size > limits.max_bytes:
         raise TooLarge(f"The file is too large ({size:,} bytes); the limit is {limits.max_bytes:,} bytes.")
+    from app.media import images  # Pillow loads with the first upload, not with every worker
+
     try:
         processed = images.process(stream, max_pixels=limits.max_pixels)
     except images.Refused as refused:

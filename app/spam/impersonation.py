@@ -24,11 +24,12 @@ clinic's blog.
 from __future__ import annotations
 
 import functools
+import gc
 import re
 import unicodedata
 from collections.abc import Iterable
 
-from confusable_homoglyphs import categories, confusables
+from confusable_homoglyphs import categories
 
 MAX_NAME_CHARS = 200  # display names are short; longer input is cut so comparison stays cheap
 
@@ -80,6 +81,17 @@ _NO_SCRIPT = frozenset({"COMMON", "INHERITED", "Unknown"})
 
 @functools.cache
 def _confusable_map() -> dict[str, str]:
+    """The mapping of ``_built_confusable_map``, made in fresh memory (see ``_confusables_data``)."""
+    import json
+
+    # One string (one malloc'd block, outside Python's small-object arenas) while the parsed data is
+    # freed: the arenas that held it are then wholly empty and go back to the system (about 7 MB).
+    carried = json.dumps(_built_confusable_map())
+    gc.collect()
+    return json.loads(carried)
+
+
+def _built_confusable_map() -> dict[str, str]:
     """Every character of Unicode's confusables data (TR39 ``confusables.txt``, as the
     ``confusable-homoglyphs`` package ships it) mapped to one representative of its class.
 
@@ -89,7 +101,7 @@ def _confusable_map() -> dict[str, str]:
     maps to the sequence (``m`` to ``rn``). Small capitals (``ᴇ``, ``ʟ``), which TR39 maps to Cherokee
     letters rather than to Latin, are added as their lower-case letters: they are how names are faked.
     """
-    data: dict[str, list[dict[str, str]]] = confusables.confusables_data
+    data = _confusables_data()
     parent: dict[str, str] = {}
 
     def find(ch: str) -> str:
@@ -129,6 +141,15 @@ def _confusable_map() -> dict[str, str]:
             if letter != name and letter.isalpha() and len(letter) <= 2:
                 mapping[chr(code)] = letter.lower()
     return mapping
+
+
+def _confusables_data() -> dict[str, list[dict[str, str]]]:
+    """The package's ``confusables.json``, read here rather than through ``confusable_homoglyphs.
+    confusables``, whose import keeps the parsed file (about 8 MB as Python objects) for the process's
+    life: only the mapping built from it (about 1 MB) is kept."""
+    from confusable_homoglyphs import utils
+
+    return utils.load("confusables.json")
 
 
 def confusable_skeleton(text: str) -> str:

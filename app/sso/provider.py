@@ -15,18 +15,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
-from authlib.common.security import generate_token
-from authlib.common.urls import add_params_to_uri
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from authlib.oidc.core import CodeIDToken
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
-from joserfc.jws import JWSRegistry
+
+if TYPE_CHECKING:  # Authlib and joserfc (with cryptography, about 17 MB) load at the first sign-in
+    from joserfc.jwk import KeySet
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +198,9 @@ class OidcProvider:
             return metadata
 
     def _key_set(self, metadata: Metadata, *, refresh: bool = False) -> KeySet:
+        from joserfc.errors import JoseError
+        from joserfc.jwk import KeySet
+
         with self._lock:
             if self._keys is None or refresh:
                 try:
@@ -215,6 +213,10 @@ class OidcProvider:
 
     def start(self, redirect_uri: str, next_path: str) -> tuple[str, PendingSignIn]:
         """The provider's authorization URL to send the browser to, and what to remember until it returns."""
+        from authlib.common.security import generate_token
+        from authlib.common.urls import add_params_to_uri
+        from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
         metadata = self.metadata()
         pending = PendingSignIn(
             state=generate_token(43),
@@ -283,6 +285,11 @@ class OidcProvider:
     def verify_id_token(
         self, metadata: Metadata, id_token: str, nonce: str, access_token: Any = None
     ) -> dict[str, Any]:
+        from authlib.oidc.core import CodeIDToken
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+        from joserfc.jws import JWSRegistry
+
         registry = JWSRegistry(algorithms=list(metadata.algorithms))
         try:
             try:

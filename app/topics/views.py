@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from feedgen.feed import FeedGenerator
 from flask import Blueprint, redirect, render_template, request, url_for
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
@@ -87,6 +86,8 @@ def feed(slug: str) -> Any:
             p.id: retractions[p.id].at if p.id in retractions else published.get(p.id, p.updated_at)
             for p in items
         }
+        from feedgen.feed import FeedGenerator  # loaded by the first feed served (app/web/feeds.py)
+
         fg = FeedGenerator()
         fg.id(public_url("topics.feed", slug=topic.slug))
         fg.title(f"{topic.name} · {effective()['SITE_NAME']}")

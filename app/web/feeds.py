@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from feedgen.feed import FeedGenerator
 from flask import render_template
 
 from app.clock import utc_now
@@ -165,6 +164,8 @@ def _log_entry(item: LogEntry) -> FeedEntry:
 
 
 def atom(feed: Feed) -> str:
+    from feedgen.feed import FeedGenerator  # about 6 MB (lxml.etree): loaded by the first feed served
+
     fg = FeedGenerator()
     fg.id(public_url(feed.endpoint))
     fg.title(feed.title)

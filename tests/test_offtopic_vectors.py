@@ -1,0 +1,147 @@
+"""Stored off-topic vectors and the copies each process keeps (issue 14).
+
+A redaction rewrites a moderator example's vector in place (migration 0026's one door). The process that
+applied it drops its copy after the commit; every other process notices the stamp of
+app.comments.vectors moved and reads its examples again, rather than scoring with the redacted words'
+vector until it restarts. "Another process" is played here by putting back the copy this process held
+before the redaction, which is exactly what another worker still holds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from app.comments import learning, vectors
+from app.comments.models import Comment
+from app.editorial import services as editorial
+from app.moderation.services import moderate
+from app.spam import embedding
+
+IDENT = "Jane Quigley"
+
+
+def _encoded(text: str) -> np.ndarray:
+    return embedding.encoder().encode(text, max_tokens=embedding.COMMENT_TOKENS)
+
+
+def test_a_redacted_example_is_read_again_by_processes_that_kept_it(
+    api: Any, session: Session, make_post: Any, make_user: Any
+) -> None:
+    learning.forget_all()
+    post = make_post("published")
+    said = f"My aunt {IDENT} slept badly on the ward."
+    comment = Comment(
+        post_id=post.id, author_name="Reader", author_email="r@example.org", body=said, html="<p>x</p>"
+    )
+    session.add(comment)
+    session.flush()
+    moderate(session, make_user("moderator"), comment, "approve")
+    session.commit()
+    assert vectors.examples_stamp(session) == ()  # no row until an example is rewritten
+
+    kept = learning._blog(session)  # this process's copy, as every worker has one
+    assert len(kept.examples) == 1 and np.array_equal(kept.examples[0].vector, _encoded(said))
+    session.rollback()
+
+    answer = api.post(
+        "/api/v1/redactions",
+        {"target": "comment", "id": comment.id, "text": IDENT, "reason": "Patient."},
+        as_=make_user("editor", name="Erin Editor"),
+    )
+    assert answer.status_code == 201, answer.get_json()
+    session.expire_all()
+    redacted = session.get(Comment, comment.id).body
+    assert IDENT not in redacted
+    moved = vectors.examples_stamp(session)
+    assert moved != ()
+
+    key = str(session.get_bind().url)
+    with learning._lock:
+        learning._cache[key] = kept  # another worker: it still holds the copy from before the redaction
+    fresh = learning._blog(session)
+    assert fresh is not kept and fresh.stamp == moved
+    assert len(fresh.examples) == 1
+    assert np.array_equal(fresh.examples[0].vector, _encoded(redacted))
+    assert not np.array_equal(fresh.examples[0].vector, _encoded(said))
+    assert learning._blog(session) is fresh  # read again once, not at every scoring
+    learning.forget_all()
+
+
+def test_check_vectors_finds_a_stored_vector_the_current_graph_would_not_make(
+    session: Session, make_post: Any, make_user: Any, runner: Any, gate_settings: Any
+) -> None:
+    from app.comments.learning import OffTopicExample
+    from app.posts import passages
+    from app.spam import meaning
+
+    first = make_post(
+        "published", title="Parking ramp", body="The ramp opens on Monday.\n\n## Height\n\n2.1 m."
+    )
+    passages.store(session, first, first.published_revision)  # as publication stores them
+    moderator = make_user("moderator")
+    comments = [
+        Comment(
+            post_id=first.id, author_name="R", author_email=f"r{n}@example.org", body=text, html="<p>x</p>"
+        )
+        for n, text in enumerate(["Will a van with a roof rack fit?", "Buy cheap watches here"])
+    ]
+    session.add_all(comments)
+    session.flush()
+    moderate(session, moderator, comments[0], "approve")  # an example, encoded now
+    session.commit()
+
+    answer = runner.invoke(args=["offtopic", "check-vectors", "--batch", "1"])
+    assert answer.exit_code == 0, answer.output
+    lines = answer.output.splitlines()
+    assert lines[0].startswith("post passages: ") and "differ" not in answer.output
+    checked = int(lines[0].split(": ")[1].split()[0])
+    assert checked >= 2 and f"{checked} as the current graph encodes them" in lines[0]
+    assert lines[1] == "moderator examples: 1 checked, 1 as the current graph encodes them"
+
+    # Stored under another graph (here: another text's vector), as rows from before a model change are:
+    # rows already there when the revision is published are kept by the publication.
+    second = make_post("in_review", title="Library hours", body="Open until ten.")
+    revision = second.current_revision
+    pieces = meaning.passages_of(revision.title, revision.body, [t.name for t in revision.topics])
+    wrong = embedding.to_bytes(_encoded("something else entirely"))
+    session.add_all(
+        passages.PostPassage(
+            post_id=second.id,
+            revision_id=revision.id,
+            position=i,
+            label=label[:300],
+            vector=wrong if i == 0 else embedding.to_bytes(embedding.encoder().encode(text)),
+        )
+        for i, (label, text) in enumerate(pieces)
+    )
+    decision = moderate(session, moderator, comments[1], "spam")  # teaches nothing: no example of its own
+    session.flush()
+    session.add(
+        OffTopicExample(
+            decision_id=decision.id,
+            comment_id=comments[1].id,
+            post_id=first.id,
+            on_topic=False,
+            filter_on_topic=None,
+            vector=wrong,
+        )
+    )
+    session.commit()
+    editorial.approve(
+        session, make_user("editor", name="Erin Editor"), second, revision.number, gate_settings
+    )
+    session.commit()
+    assert second.published_revision_id == revision.id
+
+    answer = runner.invoke(args=["offtopic", "check-vectors"])
+    assert answer.exit_code == 1, answer.output
+    lines = answer.output.splitlines()
+    total = checked + len(pieces)
+    assert lines[0].startswith(
+        f"post passages: {total} checked, {total - 1} as the current graph encodes them"
+    )
+    assert ", 1 differ (lowest cosine " in lines[0]
+    assert lines[1].startswith("moderator examples: 2 checked, 1 as the current graph encodes them, 1 differ")
