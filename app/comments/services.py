@@ -396,19 +396,11 @@ def comment_target(
     read in one statement: its row and whether an editor closed its comments. Loads no author, revision
     or topics (``_commentable`` reads those through the ORM for the inline path). With ``twin_of`` (the
     cleaned comment) the same statement takes the duplicate lock of ``_same_comment`` on PostgreSQL."""
-    columns: list[Any] = [
-        Post.id,
-        Post.slug,
-        Post.type,
-        Post.publication_state,
-        Post.published_revision_id,
-        Post.first_published_at,
-        exists().where(CommentClosure.post_id == Post.id).label("closed"),
-    ]
     locking = twin_of is not None and session.get_bind().dialect.name == "postgresql"
+    params: dict[str, Any] = {"post_id": post_id}
     if twin_of is not None and locking:
-        columns.append(func.pg_advisory_xact_lock(_twin_key(post_id, twin_of)).label("locked"))
-    row = session.execute(select(*columns).where(Post.id == post_id)).one_or_none()
+        params["twin_key"] = _twin_key(post_id, twin_of)
+    row = session.execute(_target_query(locking=locking), params).one_or_none()
     if row is None or row.published_revision_id is None or not row.slug:
         raise NotFound(f"No post {post_id}.")
     if row.publication_state == PublicationState.RETRACTED:
@@ -422,6 +414,23 @@ def comment_target(
     if reason is not None:
         raise CommentsClosed(reason)
     return Target(row.id, row.slug, twin_locked=locking)
+
+
+@functools.cache
+def _target_query(*, locking: bool) -> Any:
+    """``comment_target``'s statement with bound parameters, built once (every comment POST runs it)."""
+    columns: list[Any] = [
+        Post.id,
+        Post.slug,
+        Post.type,
+        Post.publication_state,
+        Post.published_revision_id,
+        Post.first_published_at,
+        exists().where(CommentClosure.post_id == Post.id).label("closed"),
+    ]
+    if locking:
+        columns.append(func.pg_advisory_xact_lock(bindparam("twin_key")).label("locked"))
+    return select(*columns).where(Post.id == bindparam("post_id"))
 
 
 def accept_comment(
