@@ -129,3 +129,57 @@ def test_ten_comments_at_once_from_one_address_hold_all_past_the_burst(
     limited = [c for c in comments if "rate_limit" in c.reasons]
     assert len(limited) == 7, [(c.id, c.status, c.reasons) for c in comments]
     assert all(c.status != "published" for c in limited)
+
+
+def test_the_reader_limit_is_counted_in_redis_for_every_server_and_its_headers_follow_the_count(
+    app_config: dict[str, Any], database_url: str, make_post: Callable[..., Post]
+) -> None:
+    """Two app servers share the reader's limit in Redis: 3 a minute from one address, spread over both,
+    then 429 on either with Retry-After. Each answer's X-RateLimit headers are what Redis holds (the
+    count its increment returned, its window's expiry), though nothing but the increment is asked."""
+    import time
+
+    import redis
+
+    from app import create_app
+
+    # An address no earlier run has counted (the limiter's key prefix is set once per process).
+    n = uuid.uuid4().int
+    ip = f"10.{n % 256}.{(n >> 8) % 256}.{(n >> 16) % 256}"
+    config = {
+        **app_config,
+        "DATABASE_URL": database_url,
+        "TESTING": True,
+        "COMMENT_CHECK_BUDGET_MS": 0,
+        "COMMENT_RATE_LIMIT": "3 per minute; 100 per day",
+        "RATELIMIT_STORAGE_URI": REDIS_URL,
+    }
+    servers = [create_app(config) for _ in range(2)]
+    try:
+        post = make_post()
+        clients = [s.test_client() for s in servers]
+        answers = [
+            clients[n % 2].post(
+                f"/api/v1/posts/{post.id}/comments",
+                json={**READER, "body": f"Question {n} about sleep?"},
+                environ_base={"REMOTE_ADDR": ip},
+            )
+            for n in range(4)
+        ]
+        assert [a.status_code for a in answers] == [202, 202, 202, 429], [a.get_json() for a in answers]
+        assert [a.headers["X-RateLimit-Limit"] for a in answers] == ["3"] * 4
+        assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+        for answer in answers:
+            assert time.time() < int(answer.headers["X-RateLimit-Reset"]) <= time.time() + 61
+        assert 0 < int(answers[-1].headers["Retry-After"]) <= 60
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = client.keys(f"*/{ip}/reader-posts/*")
+        assert keys, "the reader's counters are not in Redis"
+        assert all(0 < client.ttl(k) <= 86400 for k in keys)  # every window expires
+        # The minute's window counted all four; Flask-Limiter stops at the first limit refused.
+        assert max(int(client.get(k)) for k in keys) == 4
+        client.delete(*keys)
+        client.close()
+    finally:
+        for server in servers:
+            server.extensions["candor.engine"].dispose()

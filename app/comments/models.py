@@ -201,6 +201,8 @@ class ModerationDecision(AppendOnly, Base):
     redaction_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     moderator: Mapped[User | None] = relationship(lazy="joined")
+    # Set when a comment and its first decision are written together: one flush inserts both, in order.
+    comment: Mapped[Comment] = relationship(lazy="raise_on_sql")
 
     def __repr__(self) -> str:
         return f"<ModerationDecision {self.id} comment={self.comment_id} {self.action}>"
@@ -223,6 +225,8 @@ class Subscription(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     confirmed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
+
+    comment: Mapped[Comment] = relationship(lazy="raise_on_sql")  # as ModerationDecision.comment
 
     @property
     def active(self) -> bool:

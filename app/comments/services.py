@@ -11,13 +11,14 @@ pages are rendered afresh.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, select, text
+from sqlalchemy import bindparam, exists, func, select, text
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User, UserRole
@@ -168,7 +169,7 @@ def record_decision(
 
 
 def _decision(
-    comment: Comment, actor: User | None, action: Action, old: str, reason: str
+    comment: Comment, actor: User | None, action: Action, old: str, reason: str, *, at: datetime | None = None
 ) -> ModerationDecision:
     return ModerationDecision(
         comment_id=comment.id,
@@ -178,7 +179,7 @@ def _decision(
         to_status=comment.status,
         reason=reason,
         reasons=list(comment.reasons),
-        at=utc_now(),
+        at=at or utc_now(),
     )
 
 
@@ -301,10 +302,50 @@ def submit_comment(
         # published unchecked), and finished by the job (``finish_checks``) that the edge enqueues.
         outcome = pipeline.Outcome(pipeline.CheckVerdict.HOLD, [pipeline.CHECKING], local)
     checking = outcome.reasons == [pipeline.CHECKING]
+    comment, subscription = _store_comment(
+        session,
+        post.id,
+        (parent.id, parent.thread_id) if parent else None,
+        data,
+        html=html,
+        at=now,
+        status=STATUS_FOR_VERDICT[outcome.verdict],
+        reasons=outcome.reasons,
+        checks=outcome.checks_json,
+        scored=outcome.relevance,
+        akismet_verdict=CHECKING if checking else outcome.akismet_verdict,
+    )
+    # Spam gets no e-mail from us at all: the box must not be a way to send mail to a stranger.
+    # A comment still being checked gets it when its verdict lands (``finish_checks``).
+    if subscription is not None and site is not None and comment.status != S.SPAM and not checking:
+        notifications.confirmation_requested(session, site, subscription, revision.title)
+    _withdraw_replaced(session, post.id, comment, replaces)
+    session.flush()
+    return comment
+
+
+def _store_comment(
+    session: Session,
+    post_id: int,
+    parent: tuple[int, int | None] | None,
+    data: CommentInput,
+    *,
+    html: str,
+    at: datetime,
+    status: CommentStatus,
+    reasons: list[str],
+    checks: list[dict[str, Any]],
+    scored: relevance.Relevance | None,
+    akismet_verdict: str,
+) -> tuple[Comment, Subscription | None]:
+    """Write a reader's comment (cleaned ``data``) with its ``submit`` decision and, if the writer asked
+    for replies, its subscription: one flush, so the arrival costs one trip through the unit of work.
+    ``parent`` is the published comment replied to, as ``(id, thread_id)``. The inline and the quick
+    path differ only in the verdict they store (the quick one: held, ``checking``)."""
     comment = Comment(
-        post_id=post.id,
-        parent_id=parent.id if parent else None,
-        thread_id=(parent.thread_id or parent.id) if parent else None,
+        post_id=post_id,
+        parent_id=parent[0] if parent else None,
+        thread_id=(parent[1] or parent[0]) if parent else None,
         author_name=data.author_name,
         author_email=data.author_email,
         author_ip=data.ip[:64],
@@ -313,31 +354,27 @@ def submit_comment(
         permalink=data.permalink[:2000],
         body=data.body,
         html=html,
-        status=STATUS_FOR_VERDICT[outcome.verdict].value,
-        reasons=outcome.reasons,
-        checks=outcome.checks_json,
-        relevance_score=outcome.relevance.score if outcome.relevance else None,
-        relevance_drivers=[list(d) for d in outcome.relevance.drivers] if outcome.relevance else [],
-        akismet_verdict=CHECKING if checking else outcome.akismet_verdict,
+        status=status.value,
+        reasons=reasons,
+        checks=checks,
+        relevance_score=scored.score if scored else None,
+        relevance_drivers=[list(d) for d in scored.drivers] if scored else [],
+        akismet_verdict=akismet_verdict,
         needs_reply=asks_staff(data.body),
         notify=data.notify,
-        created_at=now,
-        status_changed_at=now,
+        created_at=at,
+        status_changed_at=at,
     )
-    session.add(comment)
-    session.flush()
-    record_decision(session, comment, None, A.SUBMIT, "")
+    decision = _decision(comment, None, A.SUBMIT, "", "", at=at)
+    decision.comment = comment  # its comment_id once the comment has one, in the same flush
+    session.add_all([comment, decision])
+    subscription = None
     if data.notify:
-        subscription = Subscription(comment_id=comment.id, email=data.author_email, created_at=now)
+        subscription = Subscription(comment=comment, email=data.author_email, created_at=at)
         session.add(subscription)
-        session.flush()
-        # Spam gets no e-mail from us at all: the box must not be a way to send mail to a stranger.
-        # A comment still being checked gets it when its verdict lands (``finish_checks``).
-        if site is not None and comment.status != S.SPAM and not checking:
-            notifications.confirmation_requested(session, site, subscription, revision.title)
-    _withdraw_replaced(session, post.id, comment, replaces)
     session.flush()
-    return comment
+    # No ``learning.learn``: the off-topic learner learns from moderators' decisions, never a submission.
+    return comment, subscription
 
 
 # --- the quick way in: stored at once, checked by the job ---------------------------------------------
@@ -359,19 +396,11 @@ def comment_target(
     read in one statement: its row and whether an editor closed its comments. Loads no author, revision
     or topics (``_commentable`` reads those through the ORM for the inline path). With ``twin_of`` (the
     cleaned comment) the same statement takes the duplicate lock of ``_same_comment`` on PostgreSQL."""
-    columns: list[Any] = [
-        Post.id,
-        Post.slug,
-        Post.type,
-        Post.publication_state,
-        Post.published_revision_id,
-        Post.first_published_at,
-        exists().where(CommentClosure.post_id == Post.id).label("closed"),
-    ]
     locking = twin_of is not None and session.get_bind().dialect.name == "postgresql"
+    params: dict[str, Any] = {"post_id": post_id}
     if twin_of is not None and locking:
-        columns.append(func.pg_advisory_xact_lock(_twin_key(post_id, twin_of)).label("locked"))
-    row = session.execute(select(*columns).where(Post.id == post_id)).one_or_none()
+        params["twin_key"] = _twin_key(post_id, twin_of)
+    row = session.execute(_target_query(locking=locking), params).one_or_none()
     if row is None or row.published_revision_id is None or not row.slug:
         raise NotFound(f"No post {post_id}.")
     if row.publication_state == PublicationState.RETRACTED:
@@ -385,6 +414,23 @@ def comment_target(
     if reason is not None:
         raise CommentsClosed(reason)
     return Target(row.id, row.slug, twin_locked=locking)
+
+
+@functools.cache
+def _target_query(*, locking: bool) -> Any:
+    """``comment_target``'s statement with bound parameters, built once (every comment POST runs it)."""
+    columns: list[Any] = [
+        Post.id,
+        Post.slug,
+        Post.type,
+        Post.publication_state,
+        Post.published_revision_id,
+        Post.first_published_at,
+        exists().where(CommentClosure.post_id == Post.id).label("closed"),
+    ]
+    if locking:
+        columns.append(func.pg_advisory_xact_lock(bindparam("twin_key")).label("locked"))
+    return select(*columns).where(Post.id == bindparam("post_id"))
 
 
 def accept_comment(
@@ -439,36 +485,20 @@ def accept_comment(
     )
     facts = _facts(session, data, now, settings.burst, burst_counter)
     arrival = pipeline.run_at_arrival(submission, settings, facts)
-    comment = Comment(
-        post_id=target.id,
-        parent_id=parent[0] if parent else None,
-        thread_id=(parent[1] or parent[0]) if parent else None,
-        author_name=data.author_name,
-        author_email=data.author_email,
-        author_ip=data.ip[:64],
-        user_agent=data.user_agent,
-        referrer=data.referrer,
-        permalink=data.permalink[:2000],
-        body=data.body,
+    # The confirmation e-mail waits for the verdict (``finish_checks``): spam gets none.
+    comment, _ = _store_comment(
+        session,
+        target.id,
+        parent,
+        data,
         html=html,
-        status=S.HELD.value,
+        at=now,
+        status=S.HELD,
         reasons=[pipeline.CHECKING],
         checks=[r.as_dict() for r in arrival],
-        relevance_score=None,
-        relevance_drivers=[],
+        scored=None,
         akismet_verdict=CHECKING,
-        needs_reply=asks_staff(data.body),
-        notify=data.notify,
-        created_at=now,
-        status_changed_at=now,
     )
-    session.add(comment)
-    session.flush()
-    record_decision(session, comment, None, A.SUBMIT, "")
-    if data.notify:
-        # The confirmation e-mail waits for the verdict (``finish_checks``): spam gets none.
-        session.add(Subscription(comment_id=comment.id, email=data.author_email, created_at=now))
-        session.flush()
     _withdraw_replaced(session, target.id, comment, replaces)
     return comment
 
@@ -494,24 +524,40 @@ def _same_comment(session: Session, target: Target, data: CommentInput) -> Comme
     if not target.twin_locked and session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _twin_key(post_id, data)})
     twin = session.scalar(
+        _twin_query(reply=data.parent_id is not None),
+        {
+            "ip": data.ip[:64],
+            "since": utc_now() - DUPLICATE_WINDOW,
+            "email": data.author_email,
+            "post_id": post_id,
+            "body": data.body,
+            "parent_id": data.parent_id,
+        },
+    )
+    return session.get(Comment, twin) if twin is not None else None
+
+
+@functools.cache
+def _twin_query(*, reply: bool) -> Any:
+    """``_same_comment``'s query with bound parameters, built once (every comment POST runs it)."""
+    return (
         select(Comment.id)
         .where(
             # From the same address (a double click is): ix_comments_ip_created bounds the search to
             # that address's last minutes, however many comments the e-mail has written.
-            Comment.author_ip == data.ip[:64],
-            Comment.created_at >= utc_now() - DUPLICATE_WINDOW,
-            Comment.author_email == data.author_email,
-            Comment.post_id == post_id,
+            Comment.author_ip == bindparam("ip"),
+            Comment.created_at >= bindparam("since"),
+            Comment.author_email == bindparam("email"),
+            Comment.post_id == bindparam("post_id"),
             Comment.staff_user_id.is_(None),
-            Comment.body == data.body,
+            Comment.body == bindparam("body"),
             # A deleted or withdrawn comment is no twin: sending its words again is a new comment.
             Comment.status != S.DELETED,
-            Comment.parent_id.is_(None) if data.parent_id is None else Comment.parent_id == data.parent_id,
+            Comment.parent_id == bindparam("parent_id") if reply else Comment.parent_id.is_(None),
         )
         .order_by(Comment.id)
         .limit(1)
     )
-    return session.get(Comment, twin) if twin is not None else None
 
 
 def _withdraw_replaced(session: Session, post_id: int, comment: Comment, replaces: Comment | None) -> None:

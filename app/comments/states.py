@@ -12,7 +12,7 @@ import functools
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import event, func, inspect, select, update
+from sqlalchemy import bindparam, event, func, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -199,15 +199,32 @@ def _apply(session: Session, tallies: Counter[tuple[str, str, int]], per_post: C
 
 
 def _upsert(connection: Any, make_insert: Any, rows: list[tuple[tuple[str, str, int], int]]) -> None:
+    params: dict[str, Any] = {}
+    for i, ((status, reason, shard), d) in enumerate(rows):
+        params.update({f"status_{i}": status, f"reason_{i}": reason, f"shard_{i}": shard, f"n_{i}": d})
+    connection.execute(_upsert_statement(make_insert, len(rows)), params)
+
+
+@functools.cache
+def _upsert_statement(make_insert: Any, n: int) -> Any:
+    """``INSERT ... VALUES (n rows) ON CONFLICT DO UPDATE SET n = n + excluded.n`` with bound parameters,
+    built once per dialect and row count: SQLAlchemy then compiles it once, not on every comment (a
+    statement with literal VALUES rows is compiled afresh each time)."""
     table = CommentTally.__table__
     statement = make_insert(table).values(
-        [{"status": s, "reason": r, "shard": k, "n": d} for (s, r, k), d in rows]
+        [
+            {
+                "status": bindparam(f"status_{i}"),
+                "reason": bindparam(f"reason_{i}"),
+                "shard": bindparam(f"shard_{i}"),
+                "n": bindparam(f"n_{i}"),
+            }
+            for i in range(n)
+        ]
     )
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=[table.c.status, table.c.reason, table.c.shard],
-            set_={"n": table.c.n + statement.excluded.n},
-        )
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.status, table.c.reason, table.c.shard],
+        set_={"n": table.c.n + statement.excluded.n},
     )
 
 

@@ -7,12 +7,13 @@ caches them, so every worker sees a change on its next request without a restart
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy import ScalarSelect, Select, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -190,7 +191,13 @@ def version_column() -> ScalarSelect[int]:
 
 def version(connection: Session | Connection) -> int:
     """The settings' version: the newest change's id (0 before any). One read of the primary key index."""
-    return connection.execute(select(func.coalesce(func.max(SettingChange.id), 0))).scalar_one()
+    return connection.execute(_version_query()).scalar_one()
+
+
+@functools.cache
+def _version_query() -> Select[tuple[int]]:
+    """Built once: read on every request (app.web.runtime), so its construction is not repeated."""
+    return select(func.coalesce(func.max(SettingChange.id), 0))
 
 
 def overrides(session: Session) -> dict[str, Any]:

@@ -4,11 +4,13 @@ compression (Flask-Compress: brotli or gzip, as the client accepts) of HTML, fee
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, has_request_context, request
 from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFProtect
+from limits.storage import RedisStorage
 
 csrf = CSRFProtect()
 compress = Compress()
@@ -41,10 +43,58 @@ def normalised_email_key() -> str:
 
 limiter = Limiter(key_func=client_ip, default_limits=[], headers_enabled=True)
 
+_COUNTED = "candor_limit_counts"  # in flask.g: {key: (count, expires at)} from this request's increments
+
+
+class CountingRedisStorage(RedisStorage):
+    """limits' Redis storage, whose increment also answers the window's expiry, in the same script.
+
+    Flask-Limiter counts a request (one script per limit), then reads the count and expiry of one of
+    them back for the ``X-RateLimit-*`` headers: a GET and a TTL, two more round trips on every limited
+    POST. Here the increment returns both, kept for the rest of the request (in ``flask.g``, so never
+    read by another request), and the header's reads are answered from them. Counting is unchanged:
+    the same keys, the same atomic INCRBY with its expiry set on the first hit, shared by every worker
+    and server. ``redis://`` and ``rediss://`` rate-limit URIs use it (``init_app``)."""
+
+    STORAGE_SCHEME = ["candor+redis", "candor+rediss"]
+    SCRIPT_INCR_TTL = """
+local current = redis.call("incrby", KEYS[1], tonumber(ARGV[2]))
+if tonumber(current) == tonumber(ARGV[2]) then
+    redis.call("expire", KEYS[1], ARGV[1])
+end
+return {current, redis.call("ttl", KEYS[1])}
+"""
+
+    def __init__(self, uri: str, **options: Any) -> None:
+        super().__init__(uri.removeprefix("candor+"), **options)
+
+    def initialize_storage(self, uri: str) -> None:
+        super().initialize_storage(uri)
+        self.lua_incr_ttl = self.get_connection().register_script(self.SCRIPT_INCR_TTL)
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        current, ttl = self.lua_incr_ttl([self.prefixed_key(key)], [expiry, amount])
+        if has_request_context():
+            g.setdefault(_COUNTED, {})[key] = (int(current), max(int(ttl), 0) + time.time())
+        return int(current)
+
+    def _counted(self, key: str) -> tuple[int, float] | None:
+        return g.get(_COUNTED, {}).get(key) if has_request_context() else None
+
+    def get(self, key: str) -> int:
+        counted = self._counted(key)
+        return counted[0] if counted is not None else super().get(key)
+
+    def get_expiry(self, key: str) -> float:
+        counted = self._counted(key)
+        return counted[1] if counted is not None else super().get_expiry(key)
+
 
 def init_app(app: Flask) -> None:
     # The limiter first: a flood of forged or expired forms still counts against the sender.
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    if app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://")):
+        app.config["RATELIMIT_STORAGE_URI"] = "candor+" + app.config["RATELIMIT_STORAGE_URI"]
     limiter.init_app(app)
     csrf.init_app(app)
     app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED_TYPES)
