@@ -6,6 +6,7 @@ Jobs run in the caller in tests, right after the commit of the comment that enqu
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -18,7 +19,10 @@ from sqlalchemy.orm import Session
 from app.clock import utc_now
 from app.comments import services
 from app.comments.models import Comment, ModerationDecision
+from app.comments.views import pipeline_settings
+from app.db import commit, rollback, writing
 from app.posts.models import Post
+from app.spam.akismet_adapter import AkismetResult, Verdict
 from app.web.tasks import CheckBatches
 from tests.support.akismet_server import COMMENT_CHECK, AkismetServer
 from tests.support.comments import comment_api
@@ -142,3 +146,59 @@ def test_a_batch_takes_at_most_its_size_oldest_first_and_nothing_older_than_five
     }
     assert services.is_checking(session.get(Comment, old))
     assert services.is_checking(session.get(Comment, recent[2]))
+
+
+def test_two_workers_judging_overlapping_batches_at_once_decide_each_comment_once(
+    app: Flask,
+    session: Session,
+    make_post: Callable[..., Post],
+    publish_reader: Callable[..., Comment],
+    akismet: AkismetServer,
+) -> None:
+    """Two processes may take the same comments: each batch locks its rows (in id order) before any
+    post's row, so two overlapping batches on one post wait for one another, never deadlock."""
+    post = make_post()
+    publish_reader(post)
+    ids = []
+    with app.test_request_context("/"):
+        settings = pipeline_settings()
+        for i in range(30):
+            data = services.CommentInput(
+                author_name="Ada Reader",
+                author_email="ada@example.net",
+                body=f"Thanks, a helpful read about adult sleep ({i}).",
+                ip="203.0.113.9",
+            )
+            ids.append(
+                services.accept_comment(
+                    session, services.Target(post.id, post.slug), data, settings=settings
+                ).id
+            )
+    session.commit()
+    ham = AkismetResult(Verdict.HAM, "Akismet: not spam")
+    start = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def worker(batch: list[int]) -> None:
+        own = app.extensions["candor.sessions"]()
+        try:
+            start.wait()
+            writing(own)
+            with app.app_context():
+                services.finish_batch(own, dict.fromkeys(batch, ham), settings)
+            commit(own)
+        except BaseException as error:  # noqa: BLE001 - reported by the assert below
+            rollback(own)
+            failures.append(error)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=worker, args=(part,)) for part in (ids[:20], ids[10:])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    session.expire_all()
+    assert {session.get(Comment, i).status for i in ids} == {"published"}
+    assert _rechecks(session, ids) == dict.fromkeys(ids, 1)

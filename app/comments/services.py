@@ -704,10 +704,16 @@ def finish_batch(
     *,
     site: Site | None = None,
 ) -> list[Comment]:
-    """``finish_checks`` for each comment of ``answers`` (id -> Akismet's answer) in one transaction,
-    rows locked in id order (two batches never wait on each other in a cycle); what is the same for
-    every comment of a post (its text, approved comments, the scorer's knowledge, the staff directory)
-    is read once. Returns the comments decided (those decided meanwhile are skipped)."""
+    """``finish_checks`` for each comment of ``answers`` (id -> Akismet's answer) in one transaction;
+    what is the same for every comment of a post (its text, approved comments, the scorer's knowledge,
+    the staff directory) is read once. Returns the comments decided (those decided meanwhile are
+    skipped).
+
+    Every row is locked first, in id order, before any post's row is touched: two batches holding some
+    of the same comments (two worker processes) then wait for one another, never in a cycle."""
+    session.execute(
+        select(Comment.id).where(Comment.id.in_(list(answers))).order_by(Comment.id).with_for_update()
+    )
     memo: dict[Any, Any] = {}
     decided = []
     for comment_id in sorted(answers):
