@@ -72,7 +72,7 @@ SCHEDULE = {
     "akismet_feedback": ("right after a moderator's decision", "tell Akismet what it got wrong"),
     "check_comment": (
         "right after a comment answered 202 checking",
-        "ask Akismet, score off-topic, publish or hold; retry with backoff",
+        "with the other comments being checked: ask Akismet, score off-topic, publish or hold; retry",
     ),
     "checks_overdue": (
         "every 5 minutes",
