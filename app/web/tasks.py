@@ -206,6 +206,7 @@ class CheckBatches:
     A comment whose Akismet answer did not come is left as it was (still being checked), except the
     job's own when it has no retries left: its own job retries it, with its backoff, and
     ``checks_overdue`` holds it "unchecked" after an hour, exactly as for a comment checked alone.
+    While Akismet answers nothing, a batch asks about one comment (its own) before the others.
     Two processes may take the same comment: ``finish_checks`` locks its row and skips it if decided.
     """
 
@@ -217,6 +218,7 @@ class CheckBatches:
         self._changed = threading.Condition()
         self._commit = threading.Lock()
         self._committed = 0.0  # time.monotonic() of this process's last batch commit
+        self._down = False  # the last batch that asked Akismet got no answer at all
         # Threads for Akismet's calls, started as needed; at most what the client's connection pool holds.
         self._pool = ThreadPoolExecutor(min(2 * self.size, 100), thread_name_prefix="candor-akismet")
 
@@ -255,10 +257,20 @@ class CheckBatches:
         self, app: Flask, comment_id: int | None, batch: dict[int, Any], settings: Any, retries_left: bool
     ) -> str | None:
         asked = {i: s for i, s in batch.items() if s is not None}
-        answers: dict[int, Any] = {i: None for i in batch}
+        answers: dict[int, Any] = {i: None for i in batch if i not in asked}  # nothing to ask Akismet
         started = time.monotonic()
+        if self._down and len(asked) > 1:
+            # Akismet gave no answer at all last time: one call first, the rest only if it answers,
+            # so an outage is not asked about every waiting comment by every batch.
+            first = next(iter(asked))
+            answers.update(self._ask(app, {first: asked.pop(first)}))
+            if answers[first].verdict is Verdict.UNAVAILABLE:
+                asked = {}  # left to their own jobs and their backoff
         answers.update(self._ask(app, asked))
         answered = time.monotonic()
+        got = [a for a in answers.values() if a is not None]
+        if got:
+            self._down = all(a.verdict is Verdict.UNAVAILABLE for a in got)
         own = answers.get(comment_id) if comment_id is not None else None
         retry = own is not None and own.verdict is Verdict.UNAVAILABLE and retries_left
         for i, answer in list(answers.items()):
