@@ -28,8 +28,10 @@ import http.client
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -69,6 +71,22 @@ def readers(port: int, path: str, seconds: float, connections: int) -> float:
     for t in threads:
         t.join()
     return sum(counts) / (time.monotonic() - started)
+
+
+def wrk_readers(port: int, path: str, seconds: float, connections: int) -> float:
+    """As ``readers``, by ``wrk`` (C): the load generator shares CPU 1 with the flood, and a Python client
+    starved of it would count its own slowdown as the server's. Non-2xx answers are not counted."""
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-H", "Accept-Encoding: gzip"]
+        + [f"http://127.0.0.1:{port}{path}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    total = int(re.search(r"(\d+) requests in ([\d.]+)(\w+)", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return rate * (total - (int(bad.group(1)) if bad else 0)) / total if total else 0.0
 
 
 def commenters(
@@ -144,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         help='also pin every PostgreSQL and Redis process (the shared servers) to these CPUs ("1"), as '
         "if they ran on hosts of their own, away from the readers' server; their affinity is restored at "
         "the end (default: unpinned)",
+    )
+    parser.add_argument(
+        "--wrk",
+        action="store_true",
+        help="read with wrk (C) instead of Python threads: a lighter load generator on the flood's CPU",
     )
     parser.add_argument(
         "--one-server",
@@ -255,7 +278,8 @@ def flood(args: argparse.Namespace, servers: int, pin: dict[str, str]) -> int:
             path = f"/posts/{slug}"
             for _ in range(4):
                 request(port, "GET", path)
-            unloaded = readers(port, path, args.duration, args.readers)
+            read = wrk_readers if args.wrk else readers
+            unloaded = read(port, path, args.duration, args.readers)
             print(f"unloaded: {unloaded:.1f} req/s on {path}", flush=True)
             # The commenters in a process of their own: sharing this one's interpreter lock, their
             # threads would slow the readers' client, and the flood would seem to slow the server.
@@ -265,7 +289,7 @@ def flood(args: argparse.Namespace, servers: int, pin: dict[str, str]) -> int:
                     (stack.ports[servers - 1], post_id, args.flood, args.commenters),
                     {"new_writers": args.new_writers},
                 )
-                loaded = readers(port, path, args.flood, args.readers)
+                loaded = read(port, path, args.flood, args.readers)
                 result = dict(zip(("accepted", "statuses"), sent.get(timeout=args.flood + 60), strict=True))
             accepted: list[int] = result["accepted"]  # type: ignore[assignment]
             print(f"under flood: {loaded:.1f} req/s; answers {result['statuses']}", flush=True)
@@ -274,7 +298,7 @@ def flood(args: argparse.Namespace, servers: int, pin: dict[str, str]) -> int:
             # changes within a minute; the flood is compared with the mean of before and after.
             for _ in range(4):
                 request(port, "GET", path)
-            after = readers(port, path, args.duration, args.readers)
+            after = read(port, path, args.duration, args.readers)
             print(f"unloaded again after the flood: {after:.1f} req/s", flush=True)
             unloaded = (unloaded + after) / 2
     ratio = loaded / unloaded if unloaded else 0.0
