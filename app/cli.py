@@ -25,6 +25,7 @@ from app.editorial.gates import GateSettings
 from app.errors import CandorError
 from app.media.views import store as media_store
 from app.search import services as search
+from app.spam import embedding
 from app.web import runtime
 from app.web.database import session_factory
 
@@ -440,8 +441,8 @@ def mail_send() -> None:
     "--workers",
     default=16,
     show_default=True,
-    help="Threads running jobs at once. A comment's check holds one while Akismet answers: allow the "
-    "comments per second you expect times Akismet's latency in seconds.",
+    help="Threads running jobs at once. Comment checks run in batches (CANDOR_COMMENT_CHECK_BATCH), each "
+    "holding one thread while Akismet answers; a few threads serve any rate of comments.",
 )
 @with_appcontext
 def worker_command(workers: int) -> None:
@@ -451,6 +452,8 @@ def worker_command(workers: int) -> None:
         raise click.ClickException(
             "REDIS_URL is not set: without it, jobs run inside the web process and need no worker."
         )
+    # The off-topic model is loaded before the first job, not by the first comment's check.
+    embedding.encoder().encode("warm up")
     consumer = tasks.huey.create_consumer(workers=max(1, workers), worker_type="thread", periodic=True)
     consumer.run()
 

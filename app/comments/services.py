@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -589,10 +590,18 @@ def is_checking(comment: Comment) -> bool:
     return comment.status == S.HELD and comment.akismet_verdict == CHECKING
 
 
-def _submission_of(session: Session, comment: Comment) -> pipeline.Submission:
-    """The stored comment as the remaining checks see it (what only the request knew has been used)."""
+def _submission_of(
+    session: Session, comment: Comment, memo: dict[Any, Any] | None = None
+) -> pipeline.Submission:
+    """The stored comment as the remaining checks see it (what only the request knew has been used).
+    ``memo``: a batch's cache of what is the same for every comment on a post (its text, approved ones)."""
     post = session.get(Post, comment.post_id)
     assert post is not None and post.published_revision is not None
+    context = _memo(
+        memo,
+        ("context", post.id),
+        lambda: learning.post_context(post, post.published_revision, approved_texts(session, post)),
+    )
     return pipeline.Submission(
         author_name=comment.author_name,
         author_email=comment.author_email,
@@ -602,11 +611,19 @@ def _submission_of(session: Session, comment: Comment) -> pipeline.Submission:
         referrer=comment.referrer,
         permalink=comment.permalink,
         is_reply=comment.parent_id is not None,
-        post=learning.post_context(post, post.published_revision, approved_texts(session, post)),
+        post=context,
         post_modified_at=post.updated_at,
         submitted_at=comment.created_at,
         links=count_links(comment.body),
     )
+
+
+def _memo(memo: dict[Any, Any] | None, key: Any, make: Any) -> Any:
+    if memo is None:
+        return make()
+    if key not in memo:
+        memo[key] = make()
+    return memo[key]
 
 
 def pending_check(session: Session, comment_id: int) -> pipeline.CommentSignals | None:
@@ -616,11 +633,47 @@ def pending_check(session: Session, comment_id: int) -> pipeline.CommentSignals 
     comment = session.get(Comment, comment_id)
     if comment is None or not is_checking(comment):
         return None
+    return _signals_of(session, comment)
+
+
+def pending_checks(
+    session: Session, comment_id: int | None, *, limit: int, since: datetime, but: Iterable[int] = ()
+) -> dict[int, pipeline.CommentSignals | None]:
+    """A batch for the check job: ``comment_id`` first (if given), then other comments still being
+    checked that arrived after ``since`` (oldest first), none of ``but``, ``limit`` in all, each with
+    what to ask Akismet (None: nothing to ask). Empty when ``comment_id`` was decided meanwhile.
+    Read-only."""
+    first: list[Comment] = []
+    if comment_id is not None:
+        own = session.get(Comment, comment_id)
+        if own is None or not is_checking(own):
+            return {}
+        first.append(own)
+    others = session.scalars(
+        select(Comment)
+        .where(
+            Comment.status == S.HELD,
+            Comment.akismet_verdict == CHECKING,
+            Comment.created_at >= since,
+            Comment.id.not_in([c.id for c in first] + list(but)),
+        )
+        .order_by(Comment.created_at, Comment.id)
+        .limit(max(0, limit - len(first)))
+    ).all()
+    modified: dict[int, datetime | None] = {}
+    return {c.id: _signals_of(session, c, modified) for c in [*first, *others]}
+
+
+def _signals_of(
+    session: Session, comment: Comment, modified: dict[int, datetime | None] | None = None
+) -> pipeline.CommentSignals | None:
     if not pipeline.needs_akismet(pipeline.results_from_json(comment.checks)):
         return None
     # What Akismet weighs is the comment and when its post last changed; the post's text and approved
     # comments (``_submission_of``) are for the off-topic check, which ``finish_checks`` runs.
-    modified = session.scalar(select(Post.updated_at).where(Post.id == comment.post_id))
+    known = modified if modified is not None else {}
+    if comment.post_id not in known:
+        known[comment.post_id] = session.scalar(select(Post.updated_at).where(Post.id == comment.post_id))
     return pipeline.signals(
         pipeline.Submission(
             author_name=comment.author_name,
@@ -632,7 +685,7 @@ def pending_check(session: Session, comment_id: int) -> pipeline.CommentSignals 
             permalink=comment.permalink,
             is_reply=comment.parent_id is not None,
             post=relevance.PostContext("", "", key=str(comment.post_id)),
-            post_modified_at=modified,
+            post_modified_at=known[comment.post_id],
             submitted_at=comment.created_at,
             links=0,
         )
@@ -647,22 +700,26 @@ def finish_checks(
     *,
     site: Site | None = None,
     reason: str = "its remaining checks finished after it was answered",
+    memo: dict[Any, Any] | None = None,
 ) -> Comment | None:
     """Run the remaining checks of a comment still being checked, with Akismet's ``answer`` (asked by
     the caller), and move it to the verdict. None if it was decided meanwhile (a moderator, another
-    run): the comment's row is locked and looked at again first."""
+    run): the comment's row is locked and looked at again first. ``memo`` (``finish_batch``) keeps
+    what is the same for every comment of one post within one transaction."""
     comment = session.get(Comment, comment_id, with_for_update={"of": Comment}, populate_existing=True)
     if comment is None or not is_checking(comment):
         return None
-    submission = _submission_of(session, comment)
-    returning = _returning(session, comment.author_email, but=comment.id)
-    post = session.get(Post, comment.post_id)
+    # Kept by the memo: the session's identity map holds objects weakly, and would load it again.
+    post = _memo(memo, ("post", comment.post_id), lambda: session.get(Post, comment.post_id))
     assert post is not None
-    facts = pipeline.Facts(returning_commenter=returning, knowledge=learning.knowledge(session, post))
+    submission = _submission_of(session, comment, memo)
+    returning = _returning(session, comment.author_email, but=comment.id)
+    knowledge = _memo(memo, ("knowledge", post.id), lambda: learning.knowledge(session, post))
+    facts = pipeline.Facts(returning_commenter=returning, knowledge=knowledge)
     local = pipeline.results_from_json(comment.checks)
     if tuple(r.check for r in local) == pipeline.ARRIVAL_NAMES:
         # Stored by the quick path (``accept_comment``): impersonation, links and privacy run here.
-        names, emails = staff_directory(session)
+        names, emails = _memo(memo, "staff", lambda: staff_directory(session))
         with_staff = dataclasses.replace(settings, staff_names=names, staff_emails=emails)
         local = pipeline.complete_local(submission, with_staff, facts, local)
     outcome = pipeline.run_remote(submission, settings, facts, local, pipeline.Answered(answer))
@@ -684,6 +741,32 @@ def finish_checks(
     record_decision(session, comment, None, A.RECHECK, old, reason=reason)
     _confirm_if_asked(session, comment, site)
     return comment
+
+
+def finish_batch(
+    session: Session,
+    answers: dict[int, pipeline.AkismetResult | None],
+    settings: pipeline.PipelineSettings,
+    *,
+    site: Site | None = None,
+) -> list[Comment]:
+    """``finish_checks`` for each comment of ``answers`` (id -> Akismet's answer) in one transaction;
+    what is the same for every comment of a post (its text, approved comments, the scorer's knowledge,
+    the staff directory) is read once. Returns the comments decided (those decided meanwhile are
+    skipped).
+
+    Every row is locked first, in id order, before any post's row is touched: two batches holding some
+    of the same comments (two worker processes) then wait for one another, never in a cycle."""
+    session.execute(
+        select(Comment.id).where(Comment.id.in_(list(answers))).order_by(Comment.id).with_for_update()
+    )
+    memo: dict[Any, Any] = {}
+    decided = []
+    for comment_id in sorted(answers):
+        comment = finish_checks(session, comment_id, answers[comment_id], settings, site=site, memo=memo)
+        if comment is not None:
+            decided.append(comment)
+    return decided
 
 
 def hold_unchecked(

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -70,7 +72,7 @@ SCHEDULE = {
     "akismet_feedback": ("right after a moderator's decision", "tell Akismet what it got wrong"),
     "check_comment": (
         "right after a comment answered 202 checking",
-        "ask Akismet, score off-topic, publish or hold; retry with backoff",
+        "with the other comments being checked: ask Akismet, score off-topic, publish or hold; retry",
     ),
     "checks_overdue": (
         "every 5 minutes",
@@ -187,6 +189,131 @@ def _next_retry(app: Flask, ids: list[int]) -> float | None:
     return None if due is None else max(1.0, (due - utc_now()).total_seconds() + 0.5)
 
 
+class CheckBatches:
+    """The comment check job, in batches, for this process.
+
+    The job for a comment, if its comment is still being checked and no batch of this process has it,
+    takes up to ``size - 1`` others still being checked that arrived within ``CHECK_REENQUEUE`` and
+    that no batch has (their own jobs then find them decided, or wait for the batch that has them, and
+    return). Akismet is asked about them all concurrently, outside any transaction, while the batch
+    before commits; the remaining checks run and every verdict is committed in one transaction. One
+    batch commits at a time, at least ``interval`` seconds after the previous one: comments arriving
+    meanwhile are judged together, and a busy post's page changes (and is rendered again) about once
+    per interval, not once per comment.
+
+    Answers waiting for a commit are committed together by whichever batch commits next; if that
+    commit fails, the comments stay being checked and ``checks_overdue`` enqueues them again.
+    A comment whose Akismet answer did not come is left as it was (still being checked), except the
+    job's own when it has no retries left: its own job retries it, with its backoff, and
+    ``checks_overdue`` holds it "unchecked" after an hour, exactly as for a comment checked alone.
+    While Akismet answers nothing, a batch asks about one comment (its own) before the others.
+    Two processes may take the same comment: ``finish_checks`` locks its row and skips it if decided.
+    """
+
+    def __init__(self, size: int, interval: float) -> None:
+        self.size = max(1, size)
+        self.interval = interval
+        self._taken: set[int] = set()  # comments in a batch of this process
+        self._ready: dict[int, Any] = {}  # Akismet's answers waiting for the next commit
+        self._changed = threading.Condition()
+        self._commit = threading.Lock()
+        self._committed = 0.0  # time.monotonic() of this process's last batch commit
+        self._down = False  # the last batch that asked Akismet got no answer at all
+        # Threads for Akismet's calls, started as needed; at most what the client's connection pool holds.
+        self._pool = ThreadPoolExecutor(min(2 * self.size, 100), thread_name_prefix="candor-akismet")
+
+    def run(self, app: Flask, comment_id: int, *, retries_left: bool) -> str | None:
+        """Judge ``comment_id`` (and a batch with it); the reason to retry it later, or None when done.
+
+        While another batch of this process has it, this job judges a batch of the comments no batch
+        has (if any), then waits for that other batch and looks at its comment again."""
+        while True:
+            with self._changed:
+                own = None if comment_id in self._taken else comment_id
+                session = app.extensions["candor.sessions"]()
+                try:
+                    since = utc_now() - CHECK_REENQUEUE
+                    batch = comment_services.pending_checks(
+                        session, own, limit=self.size, since=since, but=self._taken
+                    )
+                    settings = PipelineSettings.from_config(runtime.config_from(session))
+                finally:
+                    rollback(session)
+                    session.close()
+                self._taken.update(batch)
+            try:
+                retry = self._judge(app, own, batch, settings, retries_left) if batch else None
+            finally:
+                with self._changed:
+                    self._taken.difference_update(batch)
+                    self._changed.notify_all()
+            if own is not None:
+                return retry
+            with self._changed:
+                while comment_id in self._taken:
+                    self._changed.wait()
+
+    def _judge(
+        self, app: Flask, comment_id: int | None, batch: dict[int, Any], settings: Any, retries_left: bool
+    ) -> str | None:
+        asked = {i: s for i, s in batch.items() if s is not None}
+        answers: dict[int, Any] = {i: None for i in batch if i not in asked}  # nothing to ask Akismet
+        started = time.monotonic()
+        if self._down and len(asked) > 1:
+            # Akismet gave no answer at all last time: one call first, the rest only if it answers,
+            # so an outage is not asked about every waiting comment by every batch.
+            first = next(iter(asked))
+            answers.update(self._ask(app, {first: asked.pop(first)}))
+            if answers[first].verdict is Verdict.UNAVAILABLE:
+                asked = {}  # left to their own jobs and their backoff
+        answers.update(self._ask(app, asked))
+        answered = time.monotonic()
+        got = [a for a in answers.values() if a is not None]
+        if got:
+            self._down = all(a.verdict is Verdict.UNAVAILABLE for a in got)
+        own = answers.get(comment_id) if comment_id is not None else None
+        retry = own is not None and own.verdict is Verdict.UNAVAILABLE and retries_left
+        for i, answer in list(answers.items()):
+            unavailable = answer is not None and answer.verdict is Verdict.UNAVAILABLE
+            if unavailable and (i != comment_id or retry):
+                del answers[i]  # left to its own job, its retries and the one-hour hold
+        if answers:
+            self._commit_with_others(app, answers, settings, answered - started)
+        return (own.detail or "Akismet unavailable") if retry else None
+
+    def _commit_with_others(self, app: Flask, answers: dict[int, Any], settings: Any, asking: float) -> None:
+        """Commit these verdicts with every other batch's answered meanwhile, in one transaction, one such
+        commit at a time and ``interval`` apart. If another batch's commit took these, nothing is left."""
+        with self._changed:
+            self._ready.update(answers)
+        with self._commit:
+            with self._changed:
+                if not any(i in self._ready for i in answers):
+                    return  # committed with another batch's
+            wait = self._committed + self.interval - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            with self._changed:
+                todo, self._ready = self._ready, {}
+            begun = time.monotonic()
+            with _unit(app) as session:
+                comment_services.finish_batch(session, todo, settings, site=site())
+            self._committed = time.monotonic()
+        log.info(
+            "checked %s comment(s): Akismet %.2f s, checks and commit %.2f s",
+            len(todo),
+            asking,
+            self._committed - begun,
+        )
+
+    def _ask(self, app: Flask, asked: dict[int, Any]) -> dict[int, Any]:
+        checker = app.extensions["candor.akismet"]
+        if len(asked) <= 1:
+            return {i: checker.check(s) for i, s in asked.items()}
+        futures = {i: self._pool.submit(checker.check, s) for i, s in asked.items()}
+        return {i: f.result() for i, f in futures.items()}
+
+
 def _register(app: Flask, huey: Huey, mode: str) -> Tasks:
     def mail_settings() -> MailSettings:
         return MailSettings.from_config(app.config)
@@ -204,6 +331,11 @@ def _register(app: Flask, huey: Huey, mode: str) -> Tasks:
         with _unit(app, write_lock=False) as session:
             moderation_jobs.send_feedback(session, app.extensions["candor.akismet"], ids=ids)
 
+    batches = CheckBatches(
+        int(app.config.get("COMMENT_CHECK_BATCH") or 1),
+        0.0 if mode == IMMEDIATE else int(app.config.get("COMMENT_CHECK_INTERVAL_MS") or 0) / 1000,
+    )
+
     @huey.task(
         name="candor.check_comment",
         retries=CHECK_RETRIES,
@@ -212,25 +344,14 @@ def _register(app: Flask, huey: Huey, mode: str) -> Tasks:
         context=True,
     )
     def check_comment(comment_id: int, task: Any = None) -> None:
-        """Finish the checks of a comment answered 202 "checking": Akismet is asked outside any
-        transaction; while it cannot answer, retry with backoff (about 45 minutes in all), then hold
-        with ``akismet:unavailable`` as a request would have (the 10-minute recheck takes over)."""
+        """Finish the checks of a comment answered 202 "checking", with the other comments still being
+        checked (``CheckBatches``): Akismet is asked outside any transaction; while it cannot answer
+        this comment, retry with backoff (about 45 minutes in all), then hold with
+        ``akismet:unavailable`` as a request would have (the 10-minute recheck takes over)."""
         with app.app_context():
-            session = app.extensions["candor.sessions"]()
-            try:
-                signals = comment_services.pending_check(session, comment_id)
-                settings = PipelineSettings.from_config(runtime.config_from(session))
-            finally:
-                rollback(session)
-                session.close()
-            answer = None
-            if signals is not None:
-                answer = app.extensions["candor.akismet"].check(signals)
-                retries_left = task is not None and task.retries > 0
-                if answer.verdict is Verdict.UNAVAILABLE and retries_left:
-                    raise RetryTask(f"comment {comment_id}: {answer.detail}")
-            with _unit(app) as session:
-                comment_services.finish_checks(session, comment_id, answer, settings, site=site())
+            retry = batches.run(app, comment_id, retries_left=task is not None and task.retries > 0)
+        if retry is not None:
+            raise RetryTask(f"comment {comment_id}: {retry}")
 
     @huey.periodic_task(crontab(minute="*/5"), name="candor.checks_overdue")
     def checks_overdue() -> None:

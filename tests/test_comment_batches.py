@@ -1,0 +1,226 @@
+"""The comment check job in batches (app/web/tasks.py ``CheckBatches``): the job for one comment also
+judges the other comments still being checked, asks Akismet about them all and commits their verdicts
+together; a comment Akismet did not answer is left to its own job (its retries, the one-hour hold).
+Jobs run in the caller in tests, right after the commit of the comment that enqueued them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.clock import utc_now
+from app.comments import services
+from app.comments.models import Comment, ModerationDecision
+from app.comments.views import pipeline_settings
+from app.db import commit, rollback, writing
+from app.posts.models import Post
+from app.spam.akismet_adapter import AkismetResult, Verdict
+from app.web.tasks import CheckBatches
+from tests.support.akismet_server import COMMENT_CHECK, AkismetServer
+from tests.support.comments import comment_api
+from tests.support.web import parse
+
+
+@pytest.fixture
+def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
+    return {**comments_config, "COMMENT_CHECK_BUDGET_MS": 0, "AKISMET_TIMEOUT": 3.0}
+
+
+def _waiting(client: Any, post: Post, n: int) -> list[int]:
+    """``n`` comments whose job asked Akismet (refusing) and is waiting for its retry."""
+    ids = []
+    for i in range(n):
+        answer = comment_api(client, post, body=f"Thanks, a helpful read about adult sleep ({i}).")
+        assert answer.status_code == 202
+        ids.append(answer.get_json()["id"])
+    return ids
+
+
+def _rechecks(session: Session, ids: list[int]) -> dict[int, int]:
+    session.expire_all()
+    rows = session.scalars(
+        select(ModerationDecision.comment_id).where(
+            ModerationDecision.comment_id.in_(ids), ModerationDecision.action == "recheck"
+        )
+    ).all()
+    return {i: rows.count(i) for i in ids}
+
+
+def test_one_job_judges_every_comment_still_being_checked(
+    client: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    publish_reader: Callable[..., Comment],
+    akismet: AkismetServer,
+) -> None:
+    post = make_post()
+    publish_reader(post)  # a returning commenter: the checks publish its comments
+    akismet.set_mode("refusing", status=503)
+    waiting = _waiting(client, post, 3)
+    session.expire_all()
+    assert all(services.is_checking(session.get(Comment, i)) for i in waiting)
+    akismet.set_mode("normal")
+    akismet.clear()
+    latest = comment_api(client, post, body="Thanks, and the dark room advice helped me.").get_json()["id"]
+    # The latest comment's job took the three waiting ones too: Akismet asked about each, once.
+    ids = [*waiting, latest]
+    assert len([r for r in akismet.requests if r.path == COMMENT_CHECK]) == 4
+    session.expire_all()
+    assert {session.get(Comment, i).status for i in ids} == {"published"}
+    assert _rechecks(session, ids) == dict.fromkeys(ids, 1)
+    page = parse(client.get(f"/posts/{post.slug}"))
+    assert all(page.find(id=f"comment-body-{i}") is not None for i in ids)
+    # Their own jobs, run later (their retries), find them decided and change nothing.
+    tasks = client.application.extensions["candor.tasks"]
+    for i in waiting:
+        tasks.check_comment.call_local(i)
+    assert _rechecks(session, ids) == dict.fromkeys(ids, 1)
+
+
+def test_a_comment_akismet_did_not_answer_is_left_to_its_own_job(
+    app: Flask,
+    client: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    publish_reader: Callable[..., Comment],
+    akismet: AkismetServer,
+) -> None:
+    post = make_post()
+    publish_reader(post)
+    akismet.set_mode("refusing", status=503)
+    first, second = _waiting(client, post, 2)
+    # A batch (a fresh process's: it has not seen Akismet fail) asks about both, gets no answer for
+    # either and decides neither: the first is not held "akismet:unavailable" by a job not its own.
+    akismet.clear()
+    with app.app_context():
+        retry = CheckBatches(50, 0.0).run(app, second, retries_left=True)
+    assert retry is not None  # its own job is retried later
+    asked = [r.form["comment_content"] for r in akismet.requests if r.path == COMMENT_CHECK]
+    assert sorted(text[-4:] for text in asked) == ["(0).", "(1)."]
+    session.expire_all()
+    for i in (first, second):
+        comment = session.get(Comment, i)
+        assert services.is_checking(comment) and comment.reasons == ["checking"]
+    assert _rechecks(session, [first, second]) == {first: 0, second: 0}
+    # Its own job's last try (no retries left) holds it as a request would have.
+    tasks = client.application.extensions["candor.tasks"]
+    last = tasks.check_comment.s(first)
+    last.retries = 0
+    tasks.huey.execute(last)
+    session.expire_all()
+    comment = session.get(Comment, first)
+    assert comment.status == "held" and "akismet:unavailable" in comment.reasons
+    assert services.is_checking(session.get(Comment, second))
+
+
+def test_while_akismet_answers_nothing_a_batch_asks_about_its_own_comment_first(
+    client: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    publish_reader: Callable[..., Comment],
+    akismet: AkismetServer,
+) -> None:
+    post = make_post()
+    publish_reader(post)
+    akismet.set_mode("refusing", status=503)
+    akismet.clear()
+    _waiting(client, post, 4)
+    # Each job after the first found Akismet down and asked about its own comment only: four calls,
+    # not 1 + 2 + 3 + 4 (every waiting comment asked again by every batch).
+    assert len(akismet.requests_to(COMMENT_CHECK)) == 4
+
+
+def test_a_batch_takes_at_most_its_size_oldest_first_and_nothing_older_than_five_minutes(
+    app: Flask,
+    client: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    publish_reader: Callable[..., Comment],
+    akismet: AkismetServer,
+) -> None:
+    post = make_post()
+    publish_reader(post)
+    akismet.set_mode("refusing", status=503)
+    old, *recent = _waiting(client, post, 5)
+    stale = session.get(Comment, old)
+    stale.created_at = utc_now() - timedelta(minutes=6)  # checks_overdue's to enqueue again, not a batch's
+    session.commit()
+    akismet.set_mode("normal")
+    with app.app_context():
+        assert CheckBatches(3, 0.0).run(app, recent[-1], retries_left=True) is None
+    session.expire_all()
+    statuses = {i: session.get(Comment, i).status for i in [old, *recent]}
+    # Its own comment and the two oldest others within the window; the rest wait for their jobs.
+    assert statuses == {
+        old: "held",
+        recent[0]: "published",
+        recent[1]: "published",
+        recent[2]: "held",
+        recent[3]: "published",
+    }
+    assert services.is_checking(session.get(Comment, old))
+    assert services.is_checking(session.get(Comment, recent[2]))
+
+
+def test_two_workers_judging_overlapping_batches_at_once_decide_each_comment_once(
+    app: Flask,
+    session: Session,
+    make_post: Callable[..., Post],
+    publish_reader: Callable[..., Comment],
+    akismet: AkismetServer,
+) -> None:
+    """Two processes may take the same comments: each batch locks its rows (in id order) before any
+    post's row, so two overlapping batches on one post wait for one another, never deadlock."""
+    post = make_post()
+    publish_reader(post)
+    ids = []
+    with app.test_request_context("/"):
+        settings = pipeline_settings()
+        for i in range(30):
+            data = services.CommentInput(
+                author_name="Ada Reader",
+                author_email="ada@example.net",
+                body=f"Thanks, a helpful read about adult sleep ({i}).",
+                ip="203.0.113.9",
+            )
+            ids.append(
+                services.accept_comment(
+                    session, services.Target(post.id, post.slug), data, settings=settings
+                ).id
+            )
+    session.commit()
+    ham = AkismetResult(Verdict.HAM, "Akismet: not spam")
+    start = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def worker(batch: list[int]) -> None:
+        own = app.extensions["candor.sessions"]()
+        try:
+            start.wait()
+            writing(own)
+            with app.app_context():
+                services.finish_batch(own, dict.fromkeys(batch, ham), settings)
+            commit(own)
+        except BaseException as error:  # noqa: BLE001 - reported by the assert below
+            rollback(own)
+            failures.append(error)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=worker, args=(part,)) for part in (ids[:20], ids[10:])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    session.expire_all()
+    assert {session.get(Comment, i).status for i in ids} == {"published"}
+    assert _rechecks(session, ids) == dict.fromkeys(ids, 1)
