@@ -755,10 +755,17 @@ def finish_batch(
     the staff directory) is read once. Returns the comments decided (those decided meanwhile are
     skipped).
 
-    Every row is locked first, in id order, before any post's row is touched: two batches holding some
-    of the same comments (two worker processes) then wait for one another, never in a cycle."""
+    Every row is locked first, in id order, then their posts' rows, in id order, before any tally row:
+    two batches holding some of the same comments (two worker processes) then wait for one another, and
+    a batch never waits for a post's row while holding tally rows (every other writer takes a post's row,
+    then tally rows: ``states``), so never in a cycle."""
+    ids = list(answers)
+    session.execute(select(Comment.id).where(Comment.id.in_(ids)).order_by(Comment.id).with_for_update())
     session.execute(
-        select(Comment.id).where(Comment.id.in_(list(answers))).order_by(Comment.id).with_for_update()
+        select(Post.id)
+        .where(Post.id.in_(select(Comment.post_id).where(Comment.id.in_(ids))))
+        .order_by(Post.id)
+        .with_for_update()
     )
     memo: dict[Any, Any] = {}
     decided = []

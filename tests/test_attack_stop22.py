@@ -1,0 +1,112 @@
+"""Attacks on this stop's comment changes (issue 15) that broke something; each fixed, each a test."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.comments import services, states
+from app.comments.models import TALLY_SHARDS, Comment
+from app.comments.views import pipeline_settings
+from app.db import commit, rollback, writing
+from app.posts.models import Post
+from app.spam.akismet_adapter import AkismetResult, Verdict
+
+
+@pytest.fixture
+def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
+    return {**comments_config, "COMMENT_CHECK_BUDGET_MS": 0}
+
+
+def _checking(app: Flask, session: Session, post: Post, body: str) -> int:
+    with app.test_request_context("/"):
+        data = services.CommentInput(
+            author_name="Ada Reader", author_email="ada@example.net", body=body, ip="203.0.113.9"
+        )
+        comment = services.accept_comment(
+            session, services.Target(post.id, post.slug), data, settings=pipeline_settings()
+        )
+    session.commit()
+    assert services.is_checking(comment)
+    return comment.id
+
+
+def test_a_batch_never_waits_for_a_post_row_while_holding_tally_rows(
+    app: Flask,
+    session: Session,
+    make_post: Callable[..., Post],
+    publish_reader: Callable[..., Comment],
+) -> None:
+    """Every other writer takes a post's row, then tally rows (``states._apply``). A batch that
+    published a comment on post P (holding its tally rows) and then waits for post Q's row, held by a
+    writer publishing a comment on Q who next needs those tally rows, deadlocks: PostgreSQL aborts
+    one of them (a reader's comment answered 500, or the whole batch thrown away)."""
+    engine = app.extensions["candor.engine"]
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL only (SQLite has one writer at a time)")
+    first, second = make_post(), make_post()
+    publish_reader(first)
+    publish_reader(second)  # a returning commenter: the checks publish its comments on both posts
+    on_first = _checking(app, session, first, "Thanks, a helpful read about adult sleep.")
+    on_second = _checking(app, session, second, "Thanks, and the dark room advice helped me.")
+    assert on_first < on_second
+    with app.test_request_context("/"):
+        settings = pipeline_settings()
+    ham = AkismetResult(Verdict.HAM, "Akismet: not spam")
+    failures: list[BaseException] = []
+    gate = engine.connect()
+    gate_tx = gate.begin()
+    # Another writer publishing a comment on the second post: it has that post's row ...
+    gate.execute(text("SELECT id FROM posts WHERE id = :id FOR UPDATE"), {"id": second.id})
+
+    def batch() -> None:
+        own = app.extensions["candor.sessions"]()
+        try:
+            writing(own)
+            with app.app_context():
+                services.finish_batch(own, {on_first: ham, on_second: ham}, settings)
+            commit(own)
+        except BaseException as error:  # noqa: BLE001 - reported by the assert below
+            rollback(own)
+            failures.append(error)
+        finally:
+            own.close()
+
+    worker = threading.Thread(target=batch)
+    worker.start()
+    try:
+        waiting = 0
+        for _ in range(200):  # until the batch waits for a lock the writer holds
+            waiting = gate.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                    " WHERE NOT l.granted AND a.datname = current_database() AND l.pid <> pg_backend_pid()"
+                )
+            )
+            if waiting or not worker.is_alive():
+                break
+            time.sleep(0.05)
+        assert waiting
+        # ... and next its comment's tally rows, in the shard of the batch's first comment.
+        gate.execute(text("SET LOCAL lock_timeout = '20s'"))
+        gate.execute(
+            text("UPDATE comment_tallies SET n = n WHERE status = 'held' AND reason = '' AND shard = :s"),
+            {"s": on_first % TALLY_SHARDS},
+        )
+        gate_tx.commit()
+    finally:
+        if gate_tx.is_active:
+            gate_tx.rollback()
+        gate.close()
+        worker.join()
+    assert failures == []
+    session.expire_all()
+    assert {session.get(Comment, i).status for i in (on_first, on_second)} == {"published"}
+    assert states.tally(session)[("published", "")] == 4
