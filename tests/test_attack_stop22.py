@@ -110,3 +110,38 @@ def test_a_batch_never_waits_for_a_post_row_while_holding_tally_rows(
     session.expire_all()
     assert {session.get(Comment, i).status for i in (on_first, on_second)} == {"published"}
     assert states.tally(session)[("published", "")] == 4
+
+
+def test_rate_limited_posts_while_redis_is_down_are_counted_in_memory_never_a_500(
+    app_config: dict[str, Any], database_url: str, make_post: Callable[..., Post]
+) -> None:
+    """The rate-limit Redis refusing connections: every limited POST answered 500. Now each process
+    counts in memory until Redis is back: the reader's limit still holds, with its headers."""
+    from app import create_app
+    from app.web.extensions import limiter
+    from tests.support.comments import READER
+
+    config = {
+        **app_config,
+        "DATABASE_URL": database_url,
+        "TESTING": True,
+        "COMMENT_RATE_LIMIT": "3 per minute; 100 per day",
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0",  # nothing listens there
+    }
+    server = create_app(config)
+    try:
+        post = make_post()
+        client = server.test_client()
+        answers = [
+            client.post(
+                f"/api/v1/posts/{post.id}/comments",
+                json={**READER, "body": f"Question {n} about sleep?"},
+                environ_base={"REMOTE_ADDR": "198.51.100.77"},
+            )
+            for n in range(4)
+        ]
+        assert [a.status_code for a in answers] == [202, 202, 202, 429], [a.get_json() for a in answers]
+        assert answers[-1].headers["X-RateLimit-Remaining"] == "0"
+    finally:
+        server.extensions["candor.engine"].dispose()
+        limiter._storage_dead = False  # the limiter is one per process: later apps start with theirs alive

@@ -95,6 +95,10 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     if app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://")):
         app.config["RATELIMIT_STORAGE_URI"] = "candor+" + app.config["RATELIMIT_STORAGE_URI"]
+    # Redis down is never a 500: each process counts in memory until Redis answers again (limits then
+    # per process, not shared), and an error reading the counts for the headers is logged, not raised.
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     limiter.init_app(app)
     csrf.init_app(app)
     app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED_TYPES)
