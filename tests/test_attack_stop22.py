@@ -18,6 +18,7 @@ from app.comments.views import pipeline_settings
 from app.db import commit, rollback, writing
 from app.posts.models import Post
 from app.spam.akismet_adapter import AkismetResult, Verdict
+from tests.support.databases import postgresql_only
 
 
 @pytest.fixture
@@ -38,6 +39,7 @@ def _checking(app: Flask, session: Session, post: Post, body: str) -> int:
     return comment.id
 
 
+@postgresql_only  # row locks: SQLite has one writer at a time
 def test_a_batch_never_waits_for_a_post_row_while_holding_tally_rows(
     app: Flask,
     session: Session,
@@ -49,8 +51,6 @@ def test_a_batch_never_waits_for_a_post_row_while_holding_tally_rows(
     writer publishing a comment on Q who next needs those tally rows, deadlocks: PostgreSQL aborts
     one of them (a reader's comment answered 500, or the whole batch thrown away)."""
     engine = app.extensions["candor.engine"]
-    if engine.dialect.name != "postgresql":
-        pytest.skip("row locks: PostgreSQL only (SQLite has one writer at a time)")
     first, second = make_post(), make_post()
     publish_reader(first)
     publish_reader(second)  # a returning commenter: the checks publish its comments on both posts
