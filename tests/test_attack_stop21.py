@@ -152,12 +152,10 @@ def test_the_status_page_with_a_garbage_token_is_a_404(client: Any, token: str) 
 def test_a_held_or_checking_comment_is_never_shown_to_readers(
     client: Any,
     session: Session,
-    make_post: Callable[..., Post],
-    publish_reader: Callable[..., Comment],
+    returning_post: Post,
     akismet: AkismetServer,
 ) -> None:
-    post = make_post()
-    publish_reader(post)
+    post = returning_post
     akismet.set_mode("refusing", status=503)
     answer = comment_api(client, post, body="A comment the job cannot check yet about sleep.")
     assert answer.status_code == 202
@@ -191,12 +189,10 @@ def test_the_same_words_as_replies_to_two_comments_are_two_comments(
 def test_racing_identical_and_near_identical_posts(
     app: Flask,
     session: Session,
-    make_post: Callable[..., Post],
-    publish_reader: Callable[..., Comment],
+    returning_post: Post,
     akismet: AkismetServer,
 ) -> None:
-    post = make_post()
-    publish_reader(post)
+    post = returning_post
     before = _count(session, post)
     bodies = ["Thanks, a helpful read about adult sleep."] * 3 + ["Thanks, a helpful read about adult sleep!"]
     barrier = threading.Barrier(len(bodies))
@@ -339,14 +335,12 @@ def test_a_comment_held_unchecked_still_shows_the_moderator_what_the_local_check
     app: Flask,
     client: Any,
     session: Session,
-    make_post: Callable[..., Post],
-    publish_reader: Callable[..., Comment],
+    returning_post: Post,
     akismet: AkismetServer,
 ) -> None:
     """No job ever finished it (the queue lost it): held "unchecked" after an hour, and the privacy,
     impersonation and link checks that need no Akismet have run, so a phone number is flagged."""
-    post = make_post()
-    publish_reader(post)
+    post = returning_post
     akismet.set_mode("refusing", status=503)
     answer = comment_api(client, post, body="Call me on 0161 496 0000 about adult sleep please.")
     comment = session.get(Comment, answer.get_json()["id"])

@@ -7,7 +7,6 @@ Jobs run in the caller in tests, right after the commit of the comment that enqu
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -57,12 +56,10 @@ def _rechecks(session: Session, ids: list[int]) -> dict[int, int]:
 def test_one_job_judges_every_comment_still_being_checked(
     client: Any,
     session: Session,
-    make_post: Callable[..., Post],
-    publish_reader: Callable[..., Comment],
+    returning_post: Post,
     akismet: AkismetServer,
 ) -> None:
-    post = make_post()
-    publish_reader(post)  # a returning commenter: the checks publish its comments
+    post = returning_post
     akismet.set_mode("refusing", status=503)
     waiting = _waiting(client, post, 3)
     session.expire_all()
@@ -89,12 +86,10 @@ def test_a_comment_akismet_did_not_answer_is_left_to_its_own_job(
     app: Flask,
     client: Any,
     session: Session,
-    make_post: Callable[..., Post],
-    publish_reader: Callable[..., Comment],
+    returning_post: Post,
     akismet: AkismetServer,
 ) -> None:
-    post = make_post()
-    publish_reader(post)
+    post = returning_post
     akismet.set_mode("refusing", status=503)
     first, second = _waiting(client, post, 2)
     # A batch (a fresh process's: it has not seen Akismet fail) asks about both, gets no answer for
@@ -124,12 +119,10 @@ def test_a_comment_akismet_did_not_answer_is_left_to_its_own_job(
 def test_while_akismet_answers_nothing_a_batch_asks_about_its_own_comment_first(
     client: Any,
     session: Session,
-    make_post: Callable[..., Post],
-    publish_reader: Callable[..., Comment],
+    returning_post: Post,
     akismet: AkismetServer,
 ) -> None:
-    post = make_post()
-    publish_reader(post)
+    post = returning_post
     akismet.set_mode("refusing", status=503)
     akismet.clear()
     _waiting(client, post, 4)
@@ -142,12 +135,10 @@ def test_a_batch_takes_at_most_its_size_oldest_first_and_nothing_older_than_five
     app: Flask,
     client: Any,
     session: Session,
-    make_post: Callable[..., Post],
-    publish_reader: Callable[..., Comment],
+    returning_post: Post,
     akismet: AkismetServer,
 ) -> None:
-    post = make_post()
-    publish_reader(post)
+    post = returning_post
     akismet.set_mode("refusing", status=503)
     old, *recent = _waiting(client, post, 5)
     stale = session.get(Comment, old)
@@ -173,14 +164,12 @@ def test_a_batch_takes_at_most_its_size_oldest_first_and_nothing_older_than_five
 def test_two_workers_judging_overlapping_batches_at_once_decide_each_comment_once(
     app: Flask,
     session: Session,
-    make_post: Callable[..., Post],
-    publish_reader: Callable[..., Comment],
+    returning_post: Post,
     akismet: AkismetServer,
 ) -> None:
     """Two processes may take the same comments: each batch locks its rows (in id order) before any
     post's row, so two overlapping batches on one post wait for one another, never deadlock."""
-    post = make_post()
-    publish_reader(post)
+    post = returning_post
     ids = []
     with app.test_request_context("/"):
         settings = pipeline_settings()

@@ -95,12 +95,10 @@ def test_recheck_publishes_held_comments_once_akismet_answers_and_keeps_other_re
     runner: Any,
     client: Any,
     session: Session,
-    make_post: Callable[..., Post],
-    publish_reader: Callable[..., Comment],
+    returning_post: Post,
     akismet: AkismetServer,
 ) -> None:
-    post = make_post()
-    publish_reader(post)
+    post = returning_post
     akismet.set_mode("down")
     clean = comment_api(client, post, body="Thanks, helpful advice on sleep for adults.").get_json()
     spam = comment_api(
@@ -145,12 +143,10 @@ def test_recheck_publishes_held_comments_once_akismet_answers_and_keeps_other_re
 def test_a_clean_comment_from_a_returning_reader_is_published_with_every_check_recorded(
     client: Any,
     session: Session,
-    make_post: Callable[..., Post],
-    publish_reader: Callable[..., Comment],
+    returning_post: Post,
     akismet: AkismetServer,
 ) -> None:
-    post = make_post()
-    publish_reader(post)
+    post = returning_post
     response = comment_api(client, post)
     assert response.status_code == 201, response.get_json()
     assert response.get_json() == {"id": response.get_json()["id"], "status": "published", "reasons": []}
@@ -226,14 +222,12 @@ def test_the_honeypot_marks_spam_and_skips_akismet(
 def test_time_to_submit_holds_only_what_is_too_fast_and_unknown_is_no_evidence(
     app: Flask,
     session: Session,
-    make_post: Callable[..., Post],
-    publish_reader: Callable[..., Comment],
+    returning_post: Post,
     age: timedelta | None,
     held: bool,
 ) -> None:
     app.config["COMMENT_MIN_SECONDS"] = 3.0
-    post = make_post()
-    publish_reader(post)
+    post = returning_post
     comment = submit(app, session, post, form_age=age)
     assert ("too_fast" in _reasons(comment)) is held
     assert comment.status == ("held" if held else "published")
@@ -354,11 +348,9 @@ def test_a_phone_number_is_held_with_its_kind(
     app: Flask,
     client: Any,
     session: Session,
-    make_post: Callable[..., Post],
-    publish_reader: Callable[..., Comment],
+    returning_post: Post,
 ) -> None:
-    post = make_post()
-    publish_reader(post)
+    post = returning_post
     comment = submit(app, session, post, body="My sleep is poor, call me at (507) 284-2511 to talk about it.")
     assert comment.status == "held" and _reasons(comment) == ["privacy:phone"]
     assert "2511" not in _check(comment, "privacy")["detail"]  # the finding is masked, never repeated
@@ -377,13 +369,11 @@ def test_without_an_akismet_key_every_comment_is_held(
     app: Flask,
     session: Session,
     client: Any,
-    make_post: Callable[..., Post],
-    publish_reader: Callable[..., Comment],
+    returning_post: Post,
 ) -> None:
     from app.spam.akismet_adapter import AkismetChecker, AkismetSettings
 
-    post = make_post()
-    publish_reader(post)
+    post = returning_post
     app.extensions["candor.akismet"] = AkismetChecker(
         AkismetSettings.from_config({**app.config, "AKISMET_API_KEY": None})
     )

@@ -50,12 +50,10 @@ def _count(session: Session, post: Post) -> int:
 def test_the_answer_is_202_checking_and_the_job_runs_every_check(
     client: Any,
     session: Session,
-    make_post: Callable[..., Post],
-    publish_reader: Callable[..., Comment],
+    returning_post: Post,
     akismet: AkismetServer,
 ) -> None:
-    post = make_post()
-    publish_reader(post)  # a returning commenter: the checks publish it
+    post = returning_post
     answer = comment_api(client, post, body="Thanks, a helpful read about adult sleep.")
     assert answer.status_code == 202
     body = answer.get_json()
@@ -93,14 +91,12 @@ def test_the_answer_is_202_checking_and_the_job_runs_every_check(
 def test_the_checks_moved_to_the_job_still_hold_and_nothing_is_published_unchecked(
     client: Any,
     session: Session,
-    make_post: Callable[..., Post],
-    publish_reader: Callable[..., Comment],
+    returning_post: Post,
     akismet: AkismetServer,
     fields: dict[str, str],
     reason: str,
 ) -> None:
-    post = make_post()
-    publish_reader(post)  # the moderator Malik Reyes exists; the writer is a returning one
+    post = returning_post
     answer = comment_api(client, post, **fields)
     assert answer.status_code == 202 and answer.get_json()["reasons"] == ["checking"]
     comment = session.get(Comment, answer.get_json()["id"])
@@ -113,12 +109,10 @@ def test_a_comment_whose_job_cannot_finish_is_kept_unseen_retried_and_held_after
     app: Flask,
     client: Any,
     session: Session,
-    make_post: Callable[..., Post],
-    publish_reader: Callable[..., Comment],
+    returning_post: Post,
     akismet: AkismetServer,
 ) -> None:
-    post = make_post()
-    publish_reader(post)
+    post = returning_post
     akismet.set_mode("refusing", status=503)
     answer = comment_api(client, post, body="Thanks, a helpful read about adult sleep.")
     assert answer.status_code == 202
@@ -141,12 +135,10 @@ def test_a_comment_whose_job_cannot_finish_is_kept_unseen_retried_and_held_after
 def test_a_double_click_makes_one_comment(
     client: Any,
     session: Session,
-    make_post: Callable[..., Post],
-    publish_reader: Callable[..., Comment],
+    returning_post: Post,
     akismet: AkismetServer,
 ) -> None:
-    post = make_post()
-    publish_reader(post)
+    post = returning_post
     before = _count(session, post)
     first = comment_api(client, post, body="Thanks, a helpful read about adult sleep.")
     second = comment_api(client, post, body="Thanks, a helpful read about adult sleep.")
@@ -162,12 +154,10 @@ def test_a_double_click_makes_one_comment(
 def test_two_identical_posts_at_once_make_one_comment(
     app: Flask,
     session: Session,
-    make_post: Callable[..., Post],
-    publish_reader: Callable[..., Comment],
+    returning_post: Post,
     akismet: AkismetServer,
 ) -> None:
-    post = make_post()
-    publish_reader(post)
+    post = returning_post
     before = _count(session, post)
     barrier = threading.Barrier(4)
     answers: list[Any] = []
@@ -254,15 +244,13 @@ def test_a_comment_judged_after_its_post_was_retracted_is_held_never_published(
     app: Flask,
     client: Any,
     session: Session,
-    make_post: Callable[..., Post],
     make_user: Callable[..., Any],
-    publish_reader: Callable[..., Comment],
+    returning_post: Post,
     akismet: AkismetServer,
 ) -> None:
     from app.editorial.services import retract
 
-    post = make_post()
-    publish_reader(post)  # a returning commenter: the checks alone would publish this one
+    post = returning_post
     akismet.set_mode("refusing", status=503)
     answer = comment_api(client, post, body="Thanks, a helpful read about adult sleep.")
     assert answer.status_code == 202
@@ -281,15 +269,13 @@ def test_a_comment_judged_after_its_post_was_retracted_is_held_never_published(
 def test_words_of_a_withdrawn_comment_sent_again_make_a_new_comment(
     client: Any,
     session: Session,
-    make_post: Callable[..., Post],
-    publish_reader: Callable[..., Comment],
+    returning_post: Post,
     make_user: Callable[..., Any],
     akismet: AkismetServer,
 ) -> None:
     from app.moderation.services import moderate
 
-    post = make_post()
-    publish_reader(post)
+    post = returning_post
     first = comment_api(client, post, body="Thanks, a helpful read about adult sleep.")
     comment = session.get(Comment, first.get_json()["id"])
     moderate(session, make_user("moderator"), comment, "delete", reason="Sent by mistake, said the writer.")

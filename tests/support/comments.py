@@ -145,3 +145,12 @@ def publish_reader(app: Flask, session: Session, moderator: User) -> Callable[..
 def statuses(session: Session) -> dict[int, str]:
     session.expire_all()
     return {c.id: c.status for c in session.scalars(select(Comment))}
+
+
+@pytest.fixture
+def returning_post(make_post: Callable[..., Post], publish_reader: Callable[..., Comment]) -> Post:
+    """A published post with one published comment from Ada (``READER``): her next comments there come from
+    a returning commenter, so the checks alone decide them (published when every check passes)."""
+    post = make_post()
+    publish_reader(post)
+    return post
