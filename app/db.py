@@ -7,11 +7,22 @@ whatever the backend stores.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from sqlalchemy import JSON, DateTime, MetaData, String, Text, create_engine, event
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    DateTime,
+    MetaData,
+    Row,
+    Select,
+    String,
+    Text,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -212,6 +223,23 @@ def rollback(session: Session) -> None:
 def _forget_on_commit_work(session: Session, previous_transaction: Any) -> None:
     if previous_transaction.parent is None:  # the outermost transaction, not a savepoint
         session.info.pop(_ON_COMMIT, None)
+
+
+def keyset_batches(
+    session: Session, stmt: Select[Any], key: ColumnElement[Any], *, size: int
+) -> Iterator[list[Row[Any]]]:
+    """The rows of ``stmt`` in ``key`` order, ``size`` at a time. Each batch starts after the last key
+    of the one before (keyset, not OFFSET), so every batch is one index range however deep it lies, and
+    only a batch is in memory. ``key`` must be unique and among ``stmt``'s columns."""
+    last: Any = None
+    while True:
+        page = stmt if last is None else stmt.where(key > last)
+        rows = list(session.execute(page.order_by(key).limit(size)).all())
+        if rows:
+            yield rows
+        if len(rows) < size:
+            return
+        last = rows[-1]._mapping[key]
 
 
 def append_only_ddl(dialect: str, table: str) -> list[str]:

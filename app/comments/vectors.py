@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.comments.models import Comment
+from app.db import keyset_batches
 from app.posts.models import SiteStamp
 from app.spam import embedding
 
@@ -88,19 +89,9 @@ def drift(session: Session, *, batch: int = 100) -> list[Drift]:
 
     encoder = embedding.encoder()
     passages, examples = Drift("post passages"), Drift("moderator examples")
-    after = 0
-    while True:
-        revisions = session.execute(
-            select(Post.id, Revision)
-            .join(Revision, Revision.id == Post.published_revision_id)
-            .where(Post.id > after)
-            .order_by(Post.id)
-            .limit(batch)
-        ).all()
-        if not revisions:
-            break
-        for post_id, revision in revisions:
-            after = post_id
+    published = select(Post.id, Revision).join(Revision, Revision.id == Post.published_revision_id)
+    for revisions in keyset_batches(session, published, Post.id, size=batch):
+        for _post_id, revision in revisions:
             rows = session.execute(
                 select(PostPassage.label, PostPassage.vector)
                 .where(PostPassage.revision_id == revision.id)
@@ -115,18 +106,10 @@ def drift(session: Session, *, batch: int = 100) -> list[Drift]:
             for (_, stored), vector in zip(rows, encoder.encode_many([t for _, t in pieces]), strict=True):
                 passages._compare(stored, vector)
         session.expunge_all()
-    after = 0
-    while True:
-        rows = session.execute(
-            select(OffTopicExample.id, OffTopicExample.vector, Comment.body)
-            .join(Comment, Comment.id == OffTopicExample.comment_id)
-            .where(OffTopicExample.id > after)
-            .order_by(OffTopicExample.id)
-            .limit(batch)
-        ).all()
-        if not rows:
-            break
-        for example_id, stored, body in rows:
-            after = example_id
+    stored_examples = select(OffTopicExample.id, OffTopicExample.vector, Comment.body).join(
+        Comment, Comment.id == OffTopicExample.comment_id
+    )
+    for rows in keyset_batches(session, stored_examples, OffTopicExample.id, size=batch):
+        for _example_id, stored, body in rows:
             examples._compare(stored, encoder.encode(body, max_tokens=embedding.COMMENT_TOKENS))
     return [passages, examples]

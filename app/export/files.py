@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.db import keyset_batches
 from app.media.models import EXTENSIONS, Media, MediaVariant
 from app.media.storage import Store
 
@@ -21,17 +22,10 @@ def write_media_files(session: Session, store: Store, directory: Path, *, batch:
     """
     directory.mkdir(parents=True, exist_ok=True)
     missing: list[str] = []
-    last_id = 0
-    while True:
-        rows = session.execute(
-            select(MediaVariant.id, MediaVariant.sha256, Media.format)
-            .join(Media, Media.id == MediaVariant.media_id)
-            .where(MediaVariant.id > last_id)
-            .order_by(MediaVariant.id)
-            .limit(batch)
-        ).all()
-        if not rows:
-            return missing
+    stmt = select(MediaVariant.id, MediaVariant.sha256, Media.format).join(
+        Media, Media.id == MediaVariant.media_id
+    )
+    for rows in keyset_batches(session, stmt, MediaVariant.id, size=batch):
         for _variant_id, sha256, fmt in rows:
             name = f"{sha256}.{EXTENSIONS[fmt]}"
             data = store.get(session, sha256)
@@ -39,4 +33,4 @@ def write_media_files(session: Session, store: Store, directory: Path, *, batch:
                 missing.append(name)
                 continue
             (directory / name).write_bytes(data)
-        last_id = rows[-1][0]
+    return missing

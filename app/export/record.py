@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from app.db import keyset_batches
 from app.export.tables import COLUMNS, TABLES
 
 FORMAT = "candor-export"
@@ -64,26 +65,31 @@ def _value(value: Any) -> Any:
     return value
 
 
+def _select(name: str) -> Any:
+    """The columns table ``name`` exports."""
+    table = _table(name)
+    return select(*(table.c[c] for c in COLUMNS[name]))
+
+
+def _record(name: str, row: Any) -> Row:
+    """One row of table ``name`` as a plain dict of JSON values."""
+    return {column: _value(value) for column, value in zip(COLUMNS[name], row, strict=True)}
+
+
 def _rows(
     session: Session, name: str, *where: Any, order: tuple[str, ...] = ("id",), limit: int | None = None
 ) -> Iterator[Row]:
     """Rows of table ``name``, the columns it exports only, as plain dicts of JSON values."""
     table = _table(name)
-    columns = COLUMNS[name]
-    stmt = select(*(table.c[c] for c in columns)).where(*where).order_by(*(table.c[o] for o in order))
+    stmt = _select(name).where(*where).order_by(*(table.c[o] for o in order))
     for row in session.execute(stmt.limit(limit) if limit is not None else stmt):
-        yield {column: _value(value) for column, value in zip(columns, row, strict=True)}
+        yield _record(name, row)
 
 
 def _batches(session: Session, name: str, size: int, key: str = "id") -> Iterator[list[Row]]:
     """The table's rows in ``key`` order, ``size`` at a time: keyset, so each batch is an index range."""
-    column = _table(name).c[key]
-    where: tuple[Any, ...] = ()
-    while batch := list(_rows(session, name, *where, order=(key,), limit=size)):
-        yield batch
-        if len(batch) < size:
-            return
-        where = (column > batch[-1][key],)
+    for batch in keyset_batches(session, _select(name), _table(name).c[key], size=size):
+        yield [_record(name, row) for row in batch]
 
 
 def _by(

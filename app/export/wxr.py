@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import User
 from app.comments.models import Comment as CandorComment
 from app.comments.models import CommentClosure
+from app.db import keyset_batches
 from app.export.record import SiteInfo
 from app.importer.models import PageParent, TopicParent
 from app.posts.models import (
@@ -96,14 +97,9 @@ def records(session: Session, site: SiteInfo, *, batch: int = BATCH) -> Iterator
     for topic in session.scalars(select(Topic).order_by(Topic.id)):
         parent = parent_slugs.get(topic.id, "")
         yield wp.Category(nicename=topic.slug, name=topic.name, parent=parent, term_id=topic.id)
-    last_id = 0
-    while True:
-        posts = list(session.scalars(select(Post).where(Post.id > last_id).order_by(Post.id).limit(batch)))
-        if not posts:
-            return
-        yield from _items(session, posts, site, zone, logins)
+    for rows in keyset_batches(session, select(Post.id, Post), Post.id, size=batch):
+        yield from _items(session, [post for _, post in rows], site, zone, logins)
         session.expunge_all()  # keep the identity map to one batch
-        last_id = posts[-1].id
 
 
 def _logins(session: Session) -> dict[int, str]:
