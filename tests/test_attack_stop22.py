@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,9 +14,9 @@ from sqlalchemy.orm import Session
 from app.comments import services, states
 from app.comments.models import TALLY_SHARDS, Comment
 from app.comments.views import pipeline_settings
-from app.db import commit, rollback, writing
 from app.posts.models import Post
 from app.spam.akismet_adapter import AkismetResult, Verdict
+from tests.support.comments import batch_thread
 from tests.support.databases import postgresql_only
 
 
@@ -66,20 +65,7 @@ def test_a_batch_never_waits_for_a_post_row_while_holding_tally_rows(
     # Another writer publishing a comment on the second post: it has that post's row ...
     gate.execute(text("SELECT id FROM posts WHERE id = :id FOR UPDATE"), {"id": second.id})
 
-    def batch() -> None:
-        own = app.extensions["candor.sessions"]()
-        try:
-            writing(own)
-            with app.app_context():
-                services.finish_batch(own, {on_first: ham, on_second: ham}, settings)
-            commit(own)
-        except BaseException as error:  # noqa: BLE001 - reported by the assert below
-            rollback(own)
-            failures.append(error)
-        finally:
-            own.close()
-
-    worker = threading.Thread(target=batch)
+    worker = batch_thread(app, {on_first: ham, on_second: ham}, settings, failures)
     worker.start()
     try:
         waiting = 0

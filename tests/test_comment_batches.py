@@ -19,12 +19,11 @@ from app.clock import utc_now
 from app.comments import services
 from app.comments.models import Comment, ModerationDecision
 from app.comments.views import pipeline_settings
-from app.db import commit, rollback, writing
 from app.posts.models import Post
 from app.spam.akismet_adapter import AkismetResult, Verdict
 from app.web.tasks import CheckBatches
 from tests.support.akismet_server import COMMENT_CHECK, AkismetServer
-from tests.support.comments import comment_api
+from tests.support.comments import batch_thread, comment_api
 from tests.support.web import parse
 
 
@@ -190,21 +189,10 @@ def test_two_workers_judging_overlapping_batches_at_once_decide_each_comment_onc
     start = threading.Barrier(2)
     failures: list[BaseException] = []
 
-    def worker(batch: list[int]) -> None:
-        own = app.extensions["candor.sessions"]()
-        try:
-            start.wait()
-            writing(own)
-            with app.app_context():
-                services.finish_batch(own, dict.fromkeys(batch, ham), settings)
-            commit(own)
-        except BaseException as error:  # noqa: BLE001 - reported by the assert below
-            rollback(own)
-            failures.append(error)
-        finally:
-            own.close()
-
-    threads = [threading.Thread(target=worker, args=(part,)) for part in (ids[:20], ids[10:])]
+    threads = [
+        batch_thread(app, dict.fromkeys(part, ham), settings, failures, start=start)
+        for part in (ids[:20], ids[10:])
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

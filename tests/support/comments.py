@@ -15,6 +15,7 @@ the pipeline tests switch on one by one where they are under test; a module whos
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,6 +28,7 @@ from app.accounts.models import User
 from app.comments import learning, services
 from app.comments.models import Comment, CommentStatus
 from app.comments.views import pipeline_settings
+from app.db import commit, rollback, writing
 from app.moderation.services import moderate
 from app.posts.models import Post
 from app.web.outside import akismet_checker, site
@@ -154,3 +156,33 @@ def returning_post(make_post: Callable[..., Post], publish_reader: Callable[...,
     post = make_post()
     publish_reader(post)
     return post
+
+
+def batch_thread(
+    app: Flask,
+    verdicts: dict[int, Any],
+    settings: Any,
+    failures: list[BaseException],
+    *,
+    start: threading.Barrier | None = None,
+) -> threading.Thread:
+    """A thread (not started) that finishes a check batch as the job worker does: ``finish_batch`` on
+    ``verdicts`` in a session of its own, then commit. What it raises is appended to ``failures``.
+    With ``start``, it waits at that barrier first, so several such threads begin together."""
+
+    def run() -> None:
+        own = app.extensions["candor.sessions"]()
+        try:
+            if start is not None:
+                start.wait()
+            writing(own)
+            with app.app_context():
+                services.finish_batch(own, verdicts, settings)
+            commit(own)
+        except BaseException as error:  # noqa: BLE001 - the test asserts on failures
+            rollback(own)
+            failures.append(error)
+        finally:
+            own.close()
+
+    return threading.Thread(target=run)
