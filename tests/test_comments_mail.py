@@ -112,6 +112,8 @@ def test_an_opted_in_commenter_is_emailed_when_staff_reply(
     assert "Yes, keep it short." in body and "Malik Reyes (Community Moderator, Public Affairs)" in body
     assert message["List-Unsubscribe"].startswith("<http://blog.example.org/unsubscribe/")
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["Auto-Submitted"] == "auto-generated"  # no vacation replies to the blog
+    assert message["Message-ID"].endswith("@clinic.example>")
     assert (
         session.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "staff_reply")).one().status
         == "sent"
@@ -242,6 +244,7 @@ def test_a_contact_message_is_answered_by_email_and_the_reply_kept(
     sent = inbox.messages[0]
     assert sent["To"] == "cy@example.net" and sent["Subject"] == "Re: Sleep lab"
     assert "Ask your GP for a referral." in _text(sent) and "Malik Reyes" in _text(sent)
+    assert sent["Auto-Submitted"] is None  # a person's reply: answering it is welcome
     stored = session.scalars(select(ContactReply)).one()
     assert stored.body == "Ask your GP for a referral." and stored.staff_id == moderator.id
     page = parse(client.get(f"/staff/contact/{message.id}"))
@@ -264,6 +267,7 @@ def test_a_moderators_reason_is_emailed_to_the_commenter_but_never_for_spam(
     )
     assert [m["To"] for m in inbox.messages] == ["one@example.net"]
     assert "is now published" in _text(inbox.messages[0]) and "Thanks for asking!" in _text(inbox.messages[0])
+    assert inbox.messages[0]["Auto-Submitted"] == "auto-generated"
 
 
 def test_the_digest_lists_held_comments_for_each_moderator(
@@ -286,6 +290,7 @@ def test_the_digest_lists_held_comments_for_each_moderator(
     result = runner.invoke(args=["comments", "digest"])
     assert result.exit_code == 0 and "2 sent" in result.output, result.output
     assert sorted(m["To"] for m in inbox.messages) == sorted([moderator.email, second.email])
+    assert {m["Auto-Submitted"] for m in inbox.messages} == {"auto-generated"}
     body = _text(inbox.messages[0])
     assert "2 comment(s)" in body and "First comment" not in body and "first_comment" in body
     assert all(f"http://blog.example.org/staff/comments/{c.id}" in body for c in held)
@@ -389,6 +394,7 @@ def test_ticking_the_box_only_asks_and_replies_are_sent_once_the_owner_confirms(
     assert sent.status_code == 303
     # The request's commit sent the confirmation request, and nothing else, to the address given.
     assert [m["To"] for m in inbox.messages] == ["vic@example.net"]
+    assert inbox.messages[0]["Auto-Submitted"] == "auto-generated"
     path = _confirm_path(inbox.messages[0])
     subscription = session.scalars(select(Subscription)).one()
     assert subscription.confirmed_at is None

@@ -106,6 +106,7 @@ def test_editors_are_mailed_once_a_day_the_posts_whose_patient_consent_expired(
     assert sorted(m["To"] for m in inbox.messages) == sorted(e.email for e in editors)
     message = inbox.messages[0]
     assert message["Subject"] == "1 post(s) show a patient without consent on " + app.config["SITE_NAME"]
+    assert {m["Auto-Submitted"] for m in inbox.messages} == {"auto-generated"}
     body = _text(message)
     ward = published[0]
     assert '"Ward news"' in body and "Garden party" not in body

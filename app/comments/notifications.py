@@ -21,7 +21,7 @@ from app.comments import tokens
 from app.comments.models import Comment, Subscription
 from app.mail.compose import Site, quote
 from app.mail.models import OutboxMessage
-from app.mail.services import queue
+from app.mail.services import notice
 
 # Confirmation requests one address may receive in a day: the form must not become a way to mail-bomb
 # somebody (every request is for a comment someone wrote with that address, and each one asks).
@@ -59,14 +59,13 @@ def confirmation_requested(
         f"To confirm, open this link within {days} days and press the button: {confirm}\n\n"
         f"If it was not you, ignore this e-mail: nothing more will be sent to you about it.\n"
     )
-    return queue(
+    return notice(
         session,
+        site,
         to=subscription.email,
         subject=f"Confirm e-mails about staff replies on {site.name}",
         body=body,
         purpose="confirm_subscription",
-        sender_domain=site.sender_domain,
-        headers={"Auto-Submitted": "auto-generated"},
     )
 
 
@@ -95,16 +94,15 @@ def staff_replied(
         f"You get this e-mail because you asked to hear when staff reply to your comment.\n"
         f"To stop these e-mails: {unsubscribe}\n"
     )
-    return queue(
+    return notice(
         session,
+        site,
         to=subscription.email,
         subject=f'{staff.name} replied to your comment on "{post_title}"',
         body=body,
         purpose="staff_reply",
-        sender_domain=site.sender_domain,
         headers={
             "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "Auto-Submitted": "auto-generated",
         },
     )

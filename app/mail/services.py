@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.clock import utc_now
+from app.mail.compose import Site
 from app.mail.models import OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,29 @@ def queue(
     # The request edge sends what this transaction queued as soon as it has committed (app/web/jobs.py).
     session.info.setdefault(QUEUED_KEY, []).append(message.id)
     return message
+
+
+def notice(
+    session: Session,
+    site: Site,
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    purpose: str,
+    headers: Mapping[str, str] | None = None,
+) -> OutboxMessage:
+    """Queue an automatic e-mail from the blog ``site`` (marked ``Auto-Submitted``, so mail servers
+    send no vacation replies to it), its Message-ID on the blog's sender domain."""
+    return queue(
+        session,
+        to=to,
+        subject=subject,
+        body=body,
+        purpose=purpose,
+        sender_domain=site.sender_domain,
+        headers={**(headers or {}), "Auto-Submitted": "auto-generated"},
+    )
 
 
 def queued_ids(session: Session) -> list[int]:

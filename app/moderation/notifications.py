@@ -14,7 +14,7 @@ from app.accounts.models import User
 from app.comments.models import Comment
 from app.mail.compose import Site, age, quote
 from app.mail.models import OutboxMessage
-from app.mail.services import queue
+from app.mail.services import notice
 
 _OUTCOMES = {
     "approve": "is now published",
@@ -39,14 +39,13 @@ def moderation_notice(
         f'Your comment on "{post_title}" {_OUTCOMES[action]}. The moderator\'s note:\n\n{quote(reason)}\n\n'
         f"Your comment:\n\n{quote(comment.body, 400)}\n\nThe post: {link}\n"
     )
-    return queue(
+    return notice(
         session,
+        site,
         to=comment.author_email,
         subject=f'Your comment on "{post_title}"',
         body=body,
         purpose="moderation_notice",
-        sender_domain=site.sender_domain,
-        headers={"Auto-Submitted": "auto-generated"},
     )
 
 
@@ -87,12 +86,11 @@ def digest(
         f"By reason:\n{summary}\n\n{items}\n\nThe queue: {site.url(site.queue_path)}\n"
         f"Readers waiting for a staff reply: {waiting_replies} ({site.url(site.needs_reply_path)})\n"
     )
-    return queue(
+    return notice(
         session,
+        site,
         to=moderator.email,
         subject=f"{len(lines)} held comment(s) on {site.name}",
         body=body,
         purpose="digest",
-        sender_domain=site.sender_domain,
-        headers={"Auto-Submitted": "auto-generated"},
     )

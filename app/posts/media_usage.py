@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Role, User, UserRole
 from app.mail.compose import Site
 from app.mail.models import OutboxMessage
-from app.mail.services import queue
+from app.mail.services import notice
 from app.media.models import Media
 from app.media.services import has_consent
 from app.posts.models import Post, PublicationState, Revision, RevisionMedia
@@ -122,14 +122,13 @@ def mail_expired_consents(session: Session, site: Site, day: date) -> list[Outbo
             f"on {day.isoformat()}:\n\n" + "\n\n".join(items) + "\n\n" + body_end
         )
         messages.append(
-            queue(
+            notice(
                 session,
+                site,
                 to=editor.email,
                 subject=f"{len(by_post)} post(s) show a patient without consent on {site.name}",
                 body=body,
                 purpose="consent_expired",
-                sender_domain=site.sender_domain,
-                headers={"Auto-Submitted": "auto-generated"},
             )
         )
     return messages
