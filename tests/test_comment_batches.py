@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.clock import utc_now
@@ -201,3 +201,58 @@ def test_two_workers_judging_overlapping_batches_at_once_decide_each_comment_onc
     session.expire_all()
     assert {session.get(Comment, i).status for i in ids} == {"published"}
     assert _rechecks(session, ids) == dict.fromkeys(ids, 1)
+
+
+def _poison(session: Session, comment_id: int) -> None:
+    """Stored check results this version cannot read (as a newer version, mid-deploy, would write)."""
+    session.execute(
+        update(Comment)
+        .where(Comment.id == comment_id)
+        .values(checks=[{"check": "honeypot", "verdict": "newer"}])
+    )
+    session.commit()
+
+
+def test_a_comment_whose_checks_raise_does_not_hold_back_its_batch(
+    app: Flask,
+    client: Any,
+    session: Session,
+    returning_post: Post,
+    akismet: AkismetServer,
+) -> None:
+    post = returning_post
+    akismet.set_mode("refusing", status=503)
+    first, poisoned, third = _waiting(client, post, 3)
+    _poison(session, poisoned)
+    akismet.set_mode("normal")
+    with app.app_context():
+        retry = CheckBatches(50, 0.0).run(app, first, retries_left=True)
+    assert retry is None  # its own comment was judged
+    session.expire_all()
+    assert session.get(Comment, first).status == "published"
+    assert session.get(Comment, third).status == "published"
+    assert services.is_checking(session.get(Comment, poisoned))  # left for its own job, not lost
+    assert _rechecks(session, [first, poisoned, third]) == {first: 1, poisoned: 0, third: 1}
+    # Its own job is told to try again later (with its backoff) ...
+    with app.app_context():
+        assert CheckBatches(50, 0.0).run(app, poisoned, retries_left=True) is not None
+        # ... and its last try ends without an error: the hourly job holds it for a moderator.
+        assert CheckBatches(50, 0.0).run(app, poisoned, retries_left=False) is None
+    assert services.is_checking(session.get(Comment, poisoned))
+
+
+def test_an_hour_late_comment_whose_local_checks_raise_is_held_with_the_others(
+    app: Flask, client: Any, session: Session, returning_post: Post, akismet: AkismetServer
+) -> None:
+    akismet.set_mode("refusing", status=503)
+    ids = _waiting(client, returning_post, 3)
+    session.execute(
+        update(Comment).where(Comment.id.in_(ids)).values(created_at=utc_now() - timedelta(hours=2))
+    )
+    session.commit()
+    _poison(session, ids[0])
+    app.extensions["candor.tasks"].checks_overdue.call_local()
+    session.expire_all()
+    for i in ids:
+        comment = session.get(Comment, i)
+        assert comment.status == "held" and comment.reasons[-1] == "unchecked", (i, comment.reasons)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, exists, func, select, text
 from sqlalchemy.orm import Session
@@ -65,6 +66,8 @@ _ASKS = re.compile(
     r"|\b(?:how|what|when|where|who)\s+(?:do|can|should)\s+i\b|\bshould\s+i\b|\bwondering\s+(?:if|whether)\b",
     re.IGNORECASE,
 )
+
+log = logging.getLogger(__name__)
 
 
 def asks_staff(body: str) -> bool:
@@ -661,7 +664,19 @@ def pending_checks(
         .limit(max(0, limit - len(first)))
     ).all()
     modified: dict[int, datetime | None] = {}
-    return {c.id: _signals_of(session, c, modified) for c in [*first, *others]}
+    return {c.id: _readable_signals(session, c, modified) for c in [*first, *others]}
+
+
+def _readable_signals(
+    session: Session, comment: Comment, modified: dict[int, datetime | None]
+) -> pipeline.CommentSignals | None:
+    """``_signals_of``, or None (ask nothing) for a comment whose stored checks this version cannot
+    read: ``finish_batch`` then fails that comment alone, not the batch."""
+    try:
+        return _signals_of(session, comment, modified)
+    except (KeyError, TypeError, ValueError):
+        log.warning("comment %s: its stored checks cannot be read", comment.id, exc_info=True)
+        return None
 
 
 def _signals_of(
@@ -743,17 +758,27 @@ def finish_checks(
     return comment
 
 
+class Batch(NamedTuple):
+    """What ``finish_batch`` did: the comments it decided, and those whose checks raised."""
+
+    decided: list[Comment]
+    failed: list[int]
+
+
 def finish_batch(
     session: Session,
     answers: dict[int, pipeline.AkismetResult | None],
     settings: pipeline.PipelineSettings,
     *,
     site: Site | None = None,
-) -> list[Comment]:
+) -> Batch:
     """``finish_checks`` for each comment of ``answers`` (id -> Akismet's answer) in one transaction;
     what is the same for every comment of a post (its text, approved comments, the scorer's knowledge,
-    the staff directory) is read once. Returns the comments decided (those decided meanwhile are
-    skipped).
+    the staff directory) is read once. Comments decided meanwhile are skipped.
+
+    Each comment is finished in a savepoint of its own: one whose checks raise (stored results a newer
+    version wrote, a bug on some text) is rolled back alone, logged and left being checked, for its own
+    job's retries and the one-hour hold, and the rest of the batch is committed all the same.
 
     Every row is locked first, in id order, then their posts' rows, in id order, before any tally row:
     two batches holding some of the same comments (two worker processes) then wait for one another, and
@@ -768,12 +793,34 @@ def finish_batch(
         .with_for_update()
     )
     memo: dict[Any, Any] = {}
-    decided = []
+    done = Batch([], [])
     for comment_id in sorted(answers):
-        comment = finish_checks(session, comment_id, answers[comment_id], settings, site=site, memo=memo)
+        try:
+            with session.begin_nested():
+                comment = finish_checks(
+                    session, comment_id, answers[comment_id], settings, site=site, memo=memo
+                )
+        except Exception:  # noqa: BLE001 - one comment's failure must not hold back the others'
+            log.exception("comment %s: its checks raised; left being checked", comment_id)
+            done.failed.append(comment_id)
+            memo.clear()  # it may hold what the savepoint's rollback expired
+            continue
         if comment is not None:
-            decided.append(comment)
-    return decided
+            done.decided.append(comment)
+    return done
+
+
+def hold_overdue(session: Session, before: datetime, settings: pipeline.PipelineSettings) -> None:
+    """``hold_unchecked`` every comment still being checked that arrived before ``before``: the ones
+    whose checks never finished. One whose local checks raise is held without them."""
+    for comment_id in overdue_checks(session, before):
+        try:
+            with session.begin_nested():
+                hold_unchecked(session, comment_id, settings)
+        except Exception:  # noqa: BLE001 - held all the same, so a moderator sees it
+            log.exception("comment %s: its local checks raised; held without them", comment_id)
+            with session.begin_nested():
+                hold_unchecked(session, comment_id)
 
 
 def hold_unchecked(
@@ -786,7 +833,7 @@ def hold_unchecked(
     if comment is None or not is_checking(comment):
         return None
     found: list[str] = []
-    local = pipeline.results_from_json(comment.checks)
+    local = pipeline.results_from_json(comment.checks) if settings is not None else []
     if settings is not None and tuple(r.check for r in local) == pipeline.ARRIVAL_NAMES:
         names, emails = staff_directory(session)
         with_staff = dataclasses.replace(settings, staff_names=names, staff_emails=emails)

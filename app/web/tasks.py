@@ -203,6 +203,7 @@ class CheckBatches:
 
     Answers waiting for a commit are committed together by whichever batch commits next; if that
     commit fails, the comments stay being checked and ``checks_overdue`` enqueues them again.
+    A comment whose checks raise is rolled back alone (``finish_batch``) and retried by its own job.
     A comment whose Akismet answer did not come is left as it was (still being checked), except the
     job's own when it has no retries left: its own job retries it, with its backoff, and
     ``checks_overdue`` holds it "unchecked" after an hour, exactly as for a comment checked alone.
@@ -219,6 +220,7 @@ class CheckBatches:
         self._commit = threading.Lock()
         self._committed = 0.0  # time.monotonic() of this process's last batch commit
         self._down = False  # the last batch that asked Akismet got no answer at all
+        self._failed: set[int] = set()  # comments whose checks raised in a commit, until their job looks
         # Threads for Akismet's calls, started as needed; at most what the client's connection pool holds.
         self._pool = ThreadPoolExecutor(min(2 * self.size, 100), thread_name_prefix="candor-akismet")
 
@@ -279,6 +281,11 @@ class CheckBatches:
                 del answers[i]  # left to its own job, its retries and the one-hour hold
         if answers:
             self._commit_with_others(app, answers, settings, answered - started)
+        with self._changed:
+            failed = comment_id in self._failed
+            self._failed.discard(comment_id)
+        if failed and retries_left:
+            return "its checks raised (logged); left being checked"
         return (own.detail or "Akismet unavailable") if retry else None
 
     def _commit_with_others(self, app: Flask, answers: dict[int, Any], settings: Any, asking: float) -> None:
@@ -297,8 +304,10 @@ class CheckBatches:
                 todo, self._ready = self._ready, {}
             begun = time.monotonic()
             with _unit(app) as session:
-                comment_services.finish_batch(session, todo, settings, site=site())
+                failed = comment_services.finish_batch(session, todo, settings, site=site()).failed
             self._committed = time.monotonic()
+            with self._changed:
+                self._failed.update(failed)
         log.info(
             "checked %s comment(s): Akismet %.2f s, checks and commit %.2f s",
             len(todo),
@@ -360,8 +369,7 @@ def _register(app: Flask, huey: Huey, mode: str) -> Tasks:
         now = utc_now()
         with app.app_context(), _unit(app) as session:
             settings = PipelineSettings.from_config(runtime.config_from(session))
-            for comment_id in comment_services.overdue_checks(session, now - CHECK_GIVE_UP):
-                comment_services.hold_unchecked(session, comment_id, settings)
+            comment_services.hold_overdue(session, now - CHECK_GIVE_UP, settings)
             late = comment_services.overdue_checks(session, now - CHECK_REENQUEUE)
         for comment_id in late:
             again = check_comment.s(comment_id)
