@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +16,7 @@ from app.comments.views import pipeline_settings
 from app.posts.models import Post
 from app.spam.akismet_adapter import AkismetResult, Verdict
 from tests.support.comments import batch_thread
-from tests.support.databases import postgresql_only
+from tests.support.databases import postgresql_only, wait_for_lock_waiters
 
 
 @pytest.fixture
@@ -68,18 +67,7 @@ def test_a_batch_never_waits_for_a_post_row_while_holding_tally_rows(
     worker = batch_thread(app, {on_first: ham, on_second: ham}, settings, failures)
     worker.start()
     try:
-        waiting = 0
-        for _ in range(200):  # until the batch waits for a lock the writer holds
-            waiting = gate.scalar(
-                text(
-                    "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-                    " WHERE NOT l.granted AND a.datname = current_database() AND l.pid <> pg_backend_pid()"
-                )
-            )
-            if waiting or not worker.is_alive():
-                break
-            time.sleep(0.05)
-        assert waiting
+        wait_for_lock_waiters(engine, 1, worker)  # until the batch waits for a lock the writer holds
         # ... and next its comment's tally rows, in the shard of the batch's first comment.
         gate.execute(text("SET LOCAL lock_timeout = '20s'"))
         gate.execute(

@@ -758,6 +758,24 @@ def finish_checks(
     return comment
 
 
+def lock_in_order(session: Session, comment_ids: list[int]) -> None:
+    """Lock the rows of these comments, in id order, then their posts' rows, in id order, as every
+    writer of several comments at once does (a check batch, a moderator's bulk decision) before any
+    tally row. Two such writers sharing a comment then wait for one another rather than each holding
+    what the other needs next (a deadlock: one of them answered 409 or its work thrown away), and
+    neither waits for a post's row while holding tally rows (one comment's writers take a post's row,
+    then tally rows: ``states``)."""
+    session.execute(
+        select(Comment.id).where(Comment.id.in_(comment_ids)).order_by(Comment.id).with_for_update()
+    )
+    session.execute(
+        select(Post.id)
+        .where(Post.id.in_(select(Comment.post_id).where(Comment.id.in_(comment_ids))))
+        .order_by(Post.id)
+        .with_for_update()
+    )
+
+
 class Batch(NamedTuple):
     """What ``finish_batch`` did: the comments it decided, and those whose checks raised."""
 
@@ -779,19 +797,8 @@ def finish_batch(
     Each comment is finished in a savepoint of its own: one whose checks raise (stored results a newer
     version wrote, a bug on some text) is rolled back alone, logged and left being checked, for its own
     job's retries and the one-hour hold, and the rest of the batch is committed all the same.
-
-    Every row is locked first, in id order, then their posts' rows, in id order, before any tally row:
-    two batches holding some of the same comments (two worker processes) then wait for one another, and
-    a batch never waits for a post's row while holding tally rows (every other writer takes a post's row,
-    then tally rows: ``states``), so never in a cycle."""
-    ids = list(answers)
-    session.execute(select(Comment.id).where(Comment.id.in_(ids)).order_by(Comment.id).with_for_update())
-    session.execute(
-        select(Post.id)
-        .where(Post.id.in_(select(Comment.post_id).where(Comment.id.in_(ids))))
-        .order_by(Post.id)
-        .with_for_update()
-    )
+    Rows are locked first by ``lock_in_order``."""
+    lock_in_order(session, list(answers))
     memo: dict[Any, Any] = {}
     done = Batch([], [])
     for comment_id in sorted(answers):

@@ -17,7 +17,7 @@ from app.accounts.permissions import require
 from app.clock import utc_now
 from app.comments import states
 from app.comments.models import MODERATOR_ACTIONS, Action, Comment, CommentStatus, ModerationDecision
-from app.comments.services import record_decision
+from app.comments.services import lock_in_order, record_decision
 from app.errors import InvalidInput, InvalidTransition, NotAllowed
 from app.mail.compose import Site
 from app.moderation import notifications
@@ -121,7 +121,9 @@ def moderate_many(
     if not comment_ids:
         raise InvalidInput("Choose at least one comment.", field="comment_ids")
     done, skipped = 0, []
-    for comment_id in dict.fromkeys(comment_ids):
+    wanted = list(dict.fromkeys(comment_ids))
+    lock_in_order(session, wanted)  # as a check batch does: never a deadlock with one
+    for comment_id in wanted:
         comment = session.get(Comment, comment_id)
         if comment is None:
             skipped.append(f"comment {comment_id} does not exist")

@@ -10,10 +10,12 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from app import migrate
@@ -80,3 +82,21 @@ class PostgresTemplate:
 # A test that only PostgreSQL can run (two connections writing at once, its planner, its options): it is
 # collected for PostgreSQL alone, never collected and skipped for SQLite (CI allows no skip).
 postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+def wait_for_lock_waiters(engine: Engine, count: int, *threads: threading.Thread) -> None:
+    """Until ``count`` sessions of this database wait for a lock (or a thread has ended). Asked on a
+    connection of its own, outside any transaction: PostgreSQL shows a transaction pg_stat_activity as
+    it was when the transaction first looked."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watch:
+        for _ in range(400):
+            waiting = watch.scalar(
+                text(
+                    "SELECT count(DISTINCT l.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                    " WHERE NOT l.granted AND a.datname = current_database()"
+                )
+            )
+            if waiting >= count or not all(t.is_alive() for t in threads):
+                break
+            time.sleep(0.05)
+    assert waiting >= count

@@ -1,0 +1,95 @@
+"""Races on the comment checks found by this stop's attack on its own work; each fixed, each a test."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.accounts.models import User
+from app.comments import services
+from app.comments.models import Comment
+from app.comments.views import pipeline_settings
+from app.db import commit, rollback, writing
+from app.moderation.services import moderate_many
+from app.posts.models import Post
+from app.spam.akismet_adapter import AkismetResult, Verdict
+from tests.support.comments import batch_thread
+from tests.support.databases import postgresql_only, wait_for_lock_waiters
+
+
+@pytest.fixture
+def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
+    return {**comments_config, "COMMENT_CHECK_BUDGET_MS": 0}
+
+
+def _checking(app: Flask, session: Session, post: Post, body: str) -> int:
+    with app.test_request_context("/"):
+        data = services.CommentInput(
+            author_name="Ada Reader", author_email="ada@example.net", body=body, ip="203.0.113.9"
+        )
+        comment = services.accept_comment(
+            session, services.Target(post.id, post.slug), data, settings=pipeline_settings()
+        )
+    session.commit()
+    assert services.is_checking(comment)
+    return comment.id
+
+
+@postgresql_only  # row locks: SQLite has one writer at a time
+def test_a_moderators_bulk_decision_and_a_check_batch_never_deadlock(
+    app: Flask, session: Session, make_post: Callable[..., Post], moderator: User
+) -> None:
+    """A bulk decision locked its comments in the order the moderator ticked them; a check batch locks
+    the same comments in id order. The batch holding the lower one and the moderator the higher, each
+    waited for the other: PostgreSQL aborted one (the moderator's decision answered 409, or the batch's
+    verdicts thrown away). Now both lock in id order, and the second simply waits."""
+    engine = app.extensions["candor.engine"]
+    post = make_post()
+    low = _checking(app, session, post, "Thanks, a helpful read about adult sleep.")
+    high = _checking(app, session, post, "Thanks, and the dark room advice helped me.")
+    with app.test_request_context("/"):
+        settings = pipeline_settings()
+    ham = AkismetResult(Verdict.HAM, "Akismet: not spam")
+    failures: list[BaseException] = []
+
+    def bulk() -> None:
+        own = app.extensions["candor.sessions"]()
+        try:
+            writing(own)
+            actor = own.get(User, moderator.id)
+            done, skipped = moderate_many(own, actor, [high, low], "approve", "Welcome.")
+            commit(own)
+            assert (done, skipped) == (2, [])
+        except BaseException as error:  # noqa: BLE001 - the assert below reports it
+            rollback(own)
+            failures.append(error)
+        finally:
+            own.close()
+
+    gate = engine.connect()
+    gate_tx = gate.begin()
+    gate.execute(text("SELECT id FROM comments WHERE id = :id FOR UPDATE"), {"id": low})
+    batch = batch_thread(app, {low: ham, high: ham}, settings, failures)
+    moderator_thread = threading.Thread(target=bulk)
+    try:
+        batch.start()
+        wait_for_lock_waiters(engine, 1, batch)  # the batch waits for the lower comment, holding nothing
+        moderator_thread.start()
+        wait_for_lock_waiters(engine, 2, batch, moderator_thread)  # the moderator waits too
+        gate_tx.commit()  # the batch goes first: the lower comment, then the higher
+    finally:
+        if gate_tx.is_active:
+            gate_tx.rollback()
+        gate.close()
+        batch.join()
+        moderator_thread.join()
+    assert failures == []
+    session.expire_all()
+    # The batch published both; the moderator's approval then found them published, not held.
+    assert {session.get(Comment, i).status for i in (low, high)} == {"published"}
