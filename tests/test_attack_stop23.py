@@ -93,3 +93,70 @@ def test_a_moderators_bulk_decision_and_a_check_batch_never_deadlock(
     session.expire_all()
     # The batch published both; the moderator's approval then found them published, not held.
     assert {session.get(Comment, i).status for i in (low, high)} == {"published"}
+
+
+@postgresql_only  # row locks: SQLite has one writer at a time
+def test_a_writer_replacing_a_comment_a_batch_is_checking_never_deadlocks(
+    app: Flask, session: Session, make_post: Callable[..., Post]
+) -> None:
+    """A reader replacing their held comment (the signed edit link) stored the new one first, which
+    takes the post's row and tally rows, and only then locked the old one to withdraw it; a check batch
+    locks the old one, then the post's row. Each waited for the other: PostgreSQL aborted one (the
+    reader's edit answered 409, or the batch's verdicts thrown away). Now the old comment is locked
+    first, as the batch does."""
+    engine = app.extensions["candor.engine"]
+    post = make_post()
+    old = _checking(app, session, post, "Is seven hours of sleep enough for adults?")
+    with app.test_request_context("/"):
+        settings = pipeline_settings()
+    ham = AkismetResult(Verdict.HAM, "Akismet: not spam")
+    failures: list[BaseException] = []
+    replaced: list[int] = []
+
+    def edit() -> None:
+        own = app.extensions["candor.sessions"]()
+        try:
+            writing(own)
+            data = services.CommentInput(
+                author_name="Ada Reader",
+                author_email="ada@example.net",
+                body="Is seven hours of sleep enough for adults over sixty?",
+                ip="203.0.113.9",
+            )
+            with app.test_request_context("/"):
+                comment = services.accept_comment(
+                    own,
+                    services.Target(post.id, post.slug),
+                    data,
+                    settings=settings,
+                    replaces=own.get(Comment, old),
+                )
+            replaced.append(comment.id)
+            commit(own)
+        except BaseException as error:  # noqa: BLE001 - the assert below reports it
+            rollback(own)
+            failures.append(error)
+        finally:
+            own.close()
+
+    gate = engine.connect()
+    gate_tx = gate.begin()
+    gate.execute(text("SELECT id FROM posts WHERE id = :id FOR UPDATE"), {"id": post.id})
+    writer = threading.Thread(target=edit)
+    batch = batch_thread(app, {old: ham}, settings, failures)
+    try:
+        writer.start()
+        wait_for_lock_waiters(engine, 1, writer)  # the edit waits for the post's row
+        batch.start()
+        wait_for_lock_waiters(engine, 2, writer, batch)  # and the batch too
+        gate_tx.commit()  # the edit goes first
+    finally:
+        if gate_tx.is_active:
+            gate_tx.rollback()
+        gate.close()
+        writer.join()
+        batch.join()
+    assert failures == []
+    session.expire_all()
+    assert session.get(Comment, old).status == "deleted"  # withdrawn: the batch then found it decided
+    assert services.is_checking(session.get(Comment, replaced[0]))

@@ -263,6 +263,7 @@ def submit_comment(
     if actor is not None and can(actor, "comments.staff_comment"):
         return staff_comment(session, post, actor, data, site=site, close_after_days=close_after_days)
     data = clean(data)
+    _lock_replaced(session, replaces)
     parent = _commentable(session, post, data.parent_id, close_after_days)
     html = _render(data.body)
     now = utc_now()
@@ -457,6 +458,7 @@ def accept_comment(
     """
     data = clean(data)
     html = _render(data.body)
+    _lock_replaced(session, replaces)
     twin = _same_comment(session, target, data)
     if twin is not None:
         return twin  # a double click, or a retry after a lost answer: the comment already stored
@@ -562,6 +564,15 @@ def _twin_query(*, reply: bool) -> Any:
         .order_by(Comment.id)
         .limit(1)
     )
+
+
+def _lock_replaced(session: Session, replaces: Comment | None) -> None:
+    """Lock the comment being replaced before anything else is written: in the order of
+    ``lock_in_order`` (comments, then posts, then tally rows). Taken after storing the new comment
+    (which takes the post's row and tally rows), it waited for a check batch holding it that waited for
+    the post's row: a deadlock."""
+    if replaces is not None:
+        session.refresh(replaces, with_for_update={"of": Comment})
 
 
 def _withdraw_replaced(session: Session, post_id: int, comment: Comment, replaces: Comment | None) -> None:
