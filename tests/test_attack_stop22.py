@@ -10,31 +10,18 @@ from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.comments import services, states
+from app.comments import states
 from app.comments.models import TALLY_SHARDS, Comment
 from app.comments.views import pipeline_settings
 from app.posts.models import Post
 from app.spam.akismet_adapter import AkismetResult, Verdict
-from tests.support.comments import batch_thread
+from tests.support.comments import batch_thread, checking_comment
 from tests.support.databases import postgresql_only, wait_for_lock_waiters
 
 
 @pytest.fixture
 def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
     return {**comments_config, "COMMENT_CHECK_BUDGET_MS": 0}
-
-
-def _checking(app: Flask, session: Session, post: Post, body: str) -> int:
-    with app.test_request_context("/"):
-        data = services.CommentInput(
-            author_name="Ada Reader", author_email="ada@example.net", body=body, ip="203.0.113.9"
-        )
-        comment = services.accept_comment(
-            session, services.Target(post.id, post.slug), data, settings=pipeline_settings()
-        )
-    session.commit()
-    assert services.is_checking(comment)
-    return comment.id
 
 
 @postgresql_only  # row locks: SQLite has one writer at a time
@@ -52,8 +39,8 @@ def test_a_batch_never_waits_for_a_post_row_while_holding_tally_rows(
     first, second = make_post(), make_post()
     publish_reader(first)
     publish_reader(second)  # a returning commenter: the checks publish its comments on both posts
-    on_first = _checking(app, session, first, "Thanks, a helpful read about adult sleep.")
-    on_second = _checking(app, session, second, "Thanks, and the dark room advice helped me.")
+    on_first = checking_comment(app, session, first, "Thanks, a helpful read about adult sleep.")
+    on_second = checking_comment(app, session, second, "Thanks, and the dark room advice helped me.")
     assert on_first < on_second
     with app.test_request_context("/"):
         settings = pipeline_settings()

@@ -19,26 +19,13 @@ from app.db import commit, rollback, writing
 from app.moderation.services import moderate_many
 from app.posts.models import Post
 from app.spam.akismet_adapter import AkismetResult, Verdict
-from tests.support.comments import batch_thread
+from tests.support.comments import batch_thread, checking_comment
 from tests.support.databases import postgresql_only, wait_for_lock_waiters
 
 
 @pytest.fixture
 def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
     return {**comments_config, "COMMENT_CHECK_BUDGET_MS": 0}
-
-
-def _checking(app: Flask, session: Session, post: Post, body: str) -> int:
-    with app.test_request_context("/"):
-        data = services.CommentInput(
-            author_name="Ada Reader", author_email="ada@example.net", body=body, ip="203.0.113.9"
-        )
-        comment = services.accept_comment(
-            session, services.Target(post.id, post.slug), data, settings=pipeline_settings()
-        )
-    session.commit()
-    assert services.is_checking(comment)
-    return comment.id
 
 
 @postgresql_only  # row locks: SQLite has one writer at a time
@@ -51,8 +38,8 @@ def test_a_moderators_bulk_decision_and_a_check_batch_never_deadlock(
     verdicts thrown away). Now both lock in id order, and the second simply waits."""
     engine = app.extensions["candor.engine"]
     post = make_post()
-    low = _checking(app, session, post, "Thanks, a helpful read about adult sleep.")
-    high = _checking(app, session, post, "Thanks, and the dark room advice helped me.")
+    low = checking_comment(app, session, post, "Thanks, a helpful read about adult sleep.")
+    high = checking_comment(app, session, post, "Thanks, and the dark room advice helped me.")
     with app.test_request_context("/"):
         settings = pipeline_settings()
     ham = AkismetResult(Verdict.HAM, "Akismet: not spam")
@@ -106,7 +93,7 @@ def test_a_writer_replacing_a_comment_a_batch_is_checking_never_deadlocks(
     first, as the batch does."""
     engine = app.extensions["candor.engine"]
     post = make_post()
-    old = _checking(app, session, post, "Is seven hours of sleep enough for adults?")
+    old = checking_comment(app, session, post, "Is seven hours of sleep enough for adults?")
     with app.test_request_context("/"):
         settings = pipeline_settings()
     ham = AkismetResult(Verdict.HAM, "Akismet: not spam")

@@ -186,3 +186,18 @@ def batch_thread(
             own.close()
 
     return threading.Thread(target=run)
+
+
+def checking_comment(app: Flask, session: Session, post: Post, body: str) -> int:
+    """A reader's comment stored by the quick path (held, still being checked), its job not run: the
+    id. Committed."""
+    with app.test_request_context("/"):
+        data = services.CommentInput(
+            author_name="Ada Reader", author_email="ada@example.net", body=body, ip="203.0.113.9"
+        )
+        comment = services.accept_comment(
+            session, services.Target(post.id, post.slug), data, settings=pipeline_settings()
+        )
+    session.commit()
+    assert services.is_checking(comment)
+    return comment.id
