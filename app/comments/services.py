@@ -739,7 +739,12 @@ def finish_checks(
     post = _memo(memo, ("post", comment.post_id), lambda: session.get(Post, comment.post_id))
     assert post is not None
     submission = _submission_of(session, comment, memo)
-    returning = _returning(session, comment.author_email, but=comment.id)
+    known = memo.get(_RETURNING) if memo is not None else None
+    returning = (
+        comment.author_email in known
+        if known is not None
+        else _returning(session, comment.author_email, but=comment.id)
+    )
     knowledge = _memo(memo, ("knowledge", post.id), lambda: learning.knowledge(session, post))
     facts = pipeline.Facts(returning_commenter=returning, knowledge=knowledge)
     local = pipeline.results_from_json(comment.checks)
@@ -763,10 +768,30 @@ def finish_checks(
     comment.akismet_verdict = outcome.akismet_verdict
     if comment.status != S.PUBLISHED:
         comment.needs_reply = False
-    session.flush()
-    record_decision(session, comment, None, A.RECHECK, old, reason=reason)
+    record_decision(session, comment, None, A.RECHECK, old, reason=reason)  # flushes both
     _confirm_if_asked(session, comment, site)
     return comment
+
+
+_RETURNING = "returning"  # finish_batch's memo: addresses with a published reader comment
+
+
+def _returning_among(session: Session, comment_ids: list[int]) -> set[str]:
+    """Of the writers of these comments, those with a published reader comment (``_returning`` for a
+    whole batch, in one statement). The batch's comments are still being checked, so none of them is
+    among what this finds."""
+    emails = select(Comment.author_email).where(Comment.id.in_(comment_ids))
+    return set(
+        session.scalars(
+            select(Comment.author_email)
+            .where(
+                Comment.author_email.in_(emails),
+                Comment.status == S.PUBLISHED,
+                Comment.staff_user_id.is_(None),
+            )
+            .distinct()
+        )
+    )
 
 
 def lock_in_order(session: Session, comment_ids: list[int]) -> None:
@@ -810,7 +835,7 @@ def finish_batch(
     job's retries and the one-hour hold, and the rest of the batch is committed all the same.
     Rows are locked first by ``lock_in_order``."""
     lock_in_order(session, list(answers))
-    memo: dict[Any, Any] = {}
+    memo: dict[Any, Any] = {_RETURNING: _returning_among(session, list(answers))}
     done = Batch([], [])
     for comment_id in sorted(answers):
         try:
@@ -821,10 +846,12 @@ def finish_batch(
         except Exception:  # noqa: BLE001 - one comment's failure must not hold back the others'
             log.exception("comment %s: its checks raised; left being checked", comment_id)
             done.failed.append(comment_id)
-            memo.clear()  # it may hold what the savepoint's rollback expired
+            memo = {_RETURNING: memo[_RETURNING]}  # the rest may hold what the rollback expired
             continue
         if comment is not None:
             done.decided.append(comment)
+            if comment.status == S.PUBLISHED and comment.staff_user_id is None:
+                memo[_RETURNING].add(comment.author_email)  # as ``_returning`` would now find
     return done
 
 
