@@ -392,6 +392,11 @@ def worker_memory(url: str, post_id: int, comments: int = 20) -> None:
         f"  after the model loaded and {comments} comments were checked and scored: {_shown(after)} "
         f"({after['Rss'] - before['Rss']:+.0f} MB); load average {os.getloadavg()[0]:.1f}"
     )
+    verdict, files = ("under" if after["Rss"] < 200 else "OVER"), after["Rss"] - after["Anonymous"]
+    print(
+        f"  {verdict} the limit of 200 MB RSS; of its RSS {files:.0f} MB are mapped files (shared "
+        f"libraries), {after['Anonymous']:.0f} MB anonymous (objects, weights, malloc)"
+    )
     app.extensions["candor.engine"].dispose()
 
 

@@ -9,7 +9,10 @@ then 20 reader comments are sent. By default (``CANDOR_COMMENT_CHECK_BUDGET_MS=0
 checked by the job worker, so it is the process that loads the model; with ``--inline`` (a budget of
 5 s) each gunicorn worker checks in the request and loads the model itself. Printed per process, from
 /proc/<pid>/smaps_rollup once every comment has been checked: RSS (shared pages counted whole), PSS
-(shared pages divided among the processes that map them) and private memory (USS). gunicorn forks its
+(shared pages divided among the processes that map them) and private memory (USS), then RSS split into
+mapped files (the shared libraries' code and data: onnxruntime, numpy, Python...) and anonymous memory
+(Python's objects, the model's weights, malloc), and whether the process is under the limit of issue 14
+(200 MB RSS per worker). gunicorn forks its
 workers from a master that has not loaded the app (no ``preload_app``): a worker shares only the
 read-only pages of the files it maps (Python, the shared libraries, onnxruntime's code) with the others.
 """
@@ -25,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.stack import Stack  # noqa: E402
+
+LIMIT_MB = 200  # issue 14: "memory stays under 200 MB per worker", counted as RSS
 
 
 def memory(pid: int) -> dict[str, float]:
@@ -96,11 +101,20 @@ def main() -> None:
         rows = [("gunicorn master", server)] + [(f"gunicorn worker {pid}", pid) for pid in children(server)]
         rows.append(("job worker (flask worker)", worker))
         print(f"\n{'comments checked ' + ('in the request' if inline else 'by the job worker')}:")
+        over = []
         for name, pid in rows:
             m = memory(pid)
             print(
                 f"  {name:28s} RSS {m['Rss']:6.1f} MB   PSS {m['Pss']:6.1f} MB   private {m['Uss']:6.1f} MB"
+                f"   (files {m['Rss'] - m['Anonymous']:5.1f}, anonymous {m['Anonymous']:5.1f})"
             )
+            if m["Rss"] >= LIMIT_MB:
+                over.append(f"{name} ({m['Rss']:.0f} MB)")
+        print(
+            f"  over {LIMIT_MB} MB RSS: {', '.join(over)}"
+            if over
+            else f"  every process under {LIMIT_MB} MB RSS"
+        )
         print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 

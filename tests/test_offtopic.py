@@ -179,6 +179,23 @@ def test_the_weights_stay_int8_and_the_vectors_stay_those_of_the_model_as_shippe
     assert float(np.min(np.sum(ours * original, axis=1))) > 0.95
 
 
+# sha256 of the shipped model as rewired (word table, then the products): every stored vector came from
+# this exact graph. A change to the rewrites that alters one byte must be a decision (new vectors, and
+# `flask offtopic check-vectors` to see the stored ones that differ), never a side effect of tidying.
+REWIRED_SHA256 = "5e1673a630bde29bbbd8e54896ea02ae272870c2fcd619ff49bc5224f7dbcd7b"
+ROWS_ONLY_SHA256 = "6ecfaba0effdccfb8d72249539c9e2be67bbe8ebfe084f714362a607a9798f57"
+
+
+def test_the_rewired_graph_is_byte_for_byte_the_one_the_stored_vectors_came_from() -> None:
+    import hashlib
+
+    shipped = embedding.model_path().read_bytes()
+    assert hashlib.sha256(embedding.rows_dequantised_after_lookup(shipped)).hexdigest() == ROWS_ONLY_SHA256
+    assert hashlib.sha256(embedding.weights_kept_int8(shipped)).hexdigest() == REWIRED_SHA256
+    rewired = embedding.weights_kept_int8(shipped)
+    assert embedding.weights_kept_int8(rewired) == rewired  # nothing left to rewire: unchanged
+
+
 def test_a_worker_without_a_writable_temporary_directory_still_loads_the_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -25,7 +25,7 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -265,89 +265,133 @@ def _node(inputs: list[str], outputs: list[str], name: str, op_type: str) -> byt
     )
 
 
-def rows_dequantised_after_lookup(model: bytes) -> bytes:
-    """``model`` with every Gather from a per-row int8 table rewired to de-quantise only the rows it looks
-    up (see above); unchanged if there is none."""
+Fields = list[tuple[int, int, bytes | int]]  # a protobuf message, as _fields reads it
+
+
+class _Node(NamedTuple):
+    at: int  # its place among the graph's fields
+    inputs: list[str]
+    outputs: list[str]
+    op_type: str
+    fields: Fields
+
+
+class _Graph(NamedTuple):
+    """A model's graph, read once for a rewrite: its fields, nodes and initializer shapes, and for each
+    value the node that makes it and how many nodes read it."""
+
+    top: Fields
+    at: int  # where the graph is among the model's fields
+    fields: Fields
+    nodes: list[_Node]
+    dims: dict[str, list[int]]  # initializer name -> TensorProto.dims
+    producer: dict[str, _Node]
+    uses: dict[str, int]
+
+
+def _name(parts: Fields, number: int) -> str:
+    """The first string field ``number`` of a message, or ""."""
+    return next((bytes(x).decode() for g, _, x in parts if g == number), "")  # type: ignore[arg-type]
+
+
+def _graph(model: bytes) -> _Graph | None:
+    """The graph of ``model`` read for a rewrite; None for bytes with no graph."""
     top = _fields(model)
     at = next((k for k, (f, w, _) in enumerate(top) if f == 7 and w == 2), None)
     if at is None:
-        return model
-    graph = _fields(top[at][2])  # type: ignore[arg-type]
-    nodes: list[tuple[int, list[str], list[str], str, list[tuple[int, int, bytes | int]]]] = []
-    rows: dict[str, int] = {}  # initializer name -> rows, for [rows, 1] scales
-    for k, (f, w, v) in enumerate(graph):
+        return None
+    fields = _fields(top[at][2])  # type: ignore[arg-type]
+    nodes: list[_Node] = []
+    dims: dict[str, list[int]] = {}
+    for k, (f, w, v) in enumerate(fields):
         if f == 1 and w == 2:
             parts = _fields(v)  # type: ignore[arg-type]
             text = {n: [bytes(x).decode() for g, _, x in parts if g == n] for n in (1, 2, 4)}  # type: ignore[arg-type]
-            nodes.append((k, text[1], text[2], (text[4] or [""])[0], parts))
+            nodes.append(_Node(k, text[1], text[2], (text[4] or [""])[0], parts))
         elif f == 5 and w == 2:
             parts = _fields(v)  # type: ignore[arg-type]
-            dims: list[int] = []
-            for g, wire, x in parts:
-                if g == 1 and wire == 0:
-                    dims.append(int(x))  # type: ignore[arg-type]
-                elif g == 1 and wire == 2:  # packed
-                    j = 0
-                    while j < len(x):  # type: ignore[arg-type]
-                        d, j = _varint(x, j)  # type: ignore[arg-type]
-                        dims.append(d)
-            name = next((bytes(x).decode() for g, _, x in parts if g == 8), "")  # type: ignore[arg-type]
-            if len(dims) == 2 and dims[1] == 1:
-                rows[name] = dims[0]
-    producer = {out: n for n in nodes for out in n[2]}
+            dims[_name(parts, 8)] = _dims(parts)
     uses: dict[str, int] = {}
     for n in nodes:
-        for x in n[1]:
+        for x in n.inputs:
             uses[x] = uses.get(x, 0) + 1
-    drop: set[int] = set()
-    replace: dict[int, list[bytes]] = {}
-    forget: set[str] = set()
-    for gather in nodes:
-        if gather[3] != "Gather" or len(gather[1]) != 2:
-            continue
-        table, ids = gather[1]
-        mul = producer.get(table)
-        if mul is None or mul[3] != "Mul" or len(mul[1]) != 2 or uses.get(table) != 1:
-            continue
-        cast = producer.get(mul[1][0])
-        scale = mul[1][1]
-        if cast is None or cast[3] != "Cast" or scale not in rows or uses.get(mul[1][0]) != 1:
-            continue
-        table_q, rows_q, scales = cast[1][0], f"{table}.rows_q", f"{table}.rows_scale"
-        rewired = [
-            _node([table_q, ids], [rows_q], f"{table}.gather_q", "Gather"),
-            _node([scale, ids], [scales], f"{table}.gather_scale", "Gather"),
-            _message([(g, w, (rows_q.encode() if g == 1 else x)) for g, w, x in cast[4]]),
-            _node([cast[2][0], scales], gather[2], f"{table}.dequantise", "Mul"),
-        ]
-        drop.update((cast[0], mul[0]))
-        replace[gather[0]] = rewired
-        forget.update((cast[2][0], table))
-    if not replace:
-        return model
-    out: list[tuple[int, int, bytes | int]] = []
-    for k, (f, w, v) in enumerate(graph):
+    producer = {out: n for n in nodes for out in n.outputs}
+    return _Graph(top, at, fields, nodes, dims, producer, uses)
+
+
+def _dequantised(graph: _Graph, value: str) -> tuple[_Node, _Node, str, str] | None:
+    """If ``value`` is Mul(Cast(w_q), scale), read only there, and the Cast is read only by that Mul: the
+    Cast, the Mul, w_q and scale; else None. The pattern both rewrites start from."""
+    mul = graph.producer.get(value)
+    if mul is None or mul.op_type != "Mul" or len(mul.inputs) != 2 or graph.uses.get(value) != 1:
+        return None
+    cast = graph.producer.get(mul.inputs[0])
+    if cast is None or cast.op_type != "Cast" or graph.uses.get(mul.inputs[0]) != 1:
+        return None
+    return cast, mul, cast.inputs[0], mul.inputs[1]
+
+
+def _rewritten(
+    graph: _Graph, drop: set[int], replace: dict[int, list[bytes]], edit: Any, extra_top: Fields | None = None
+) -> bytes:
+    """The model with the graph's fields at ``drop`` left out, the nodes at ``replace`` replaced by those
+    given, every other field passed through ``edit(field, wire, value)`` (None leaves it out), and
+    ``extra_top`` appended to the model's own fields."""
+    out: Fields = []
+    for k, (f, w, v) in enumerate(graph.fields):
         if k in drop:
             continue
         if k in replace:
             out.extend((1, 2, node) for node in replace[k])
-        elif (
-            f == 13
-            and w == 2
-            and next(
-                (bytes(x).decode() for g, _, x in _fields(v) if g == 1),
-                "",  # type: ignore[arg-type]
-            )
-            in forget
-        ):
-            continue  # a declared shape of the float table, which no longer exists
-        else:
-            out.append((f, w, v))
-    top[at] = (7, 2, _message(out))
-    return _message(top)
+            continue
+        kept = edit(f, w, v)
+        if kept is not None:
+            out.append(kept)
+    top = list(graph.top)
+    top[graph.at] = (7, 2, _message(out))
+    return _message(top + (extra_top or []))
 
 
-def _dims(parts: list[tuple[int, int, bytes | int]]) -> list[int]:
+def rows_dequantised_after_lookup(model: bytes) -> bytes:
+    """``model`` with every Gather from a per-row int8 table rewired to de-quantise only the rows it looks
+    up (see above); unchanged if there is none."""
+    graph = _graph(model)
+    if graph is None:
+        return model
+    drop: set[int] = set()
+    replace: dict[int, list[bytes]] = {}
+    forget: set[str] = set()
+    for gather in graph.nodes:
+        if gather.op_type != "Gather" or len(gather.inputs) != 2:
+            continue
+        table, ids = gather.inputs
+        found = _dequantised(graph, table)
+        if found is None:
+            continue
+        cast, mul, table_q, scale = found
+        if len(graph.dims.get(scale, [])) != 2 or graph.dims[scale][1] != 1:  # one scale per row: [rows, 1]
+            continue
+        rows_q, scales = f"{table}.rows_q", f"{table}.rows_scale"
+        replace[gather.at] = [
+            _node([table_q, ids], [rows_q], f"{table}.gather_q", "Gather"),
+            _node([scale, ids], [scales], f"{table}.gather_scale", "Gather"),
+            _message([(g, w, (rows_q.encode() if g == 1 else x)) for g, w, x in cast.fields]),
+            _node([cast.outputs[0], scales], gather.outputs, f"{table}.dequantise", "Mul"),
+        ]
+        drop.update((cast.at, mul.at))
+        forget.update((cast.outputs[0], table))
+    if not replace:
+        return model
+
+    def edit(f: int, w: int, v: bytes | int) -> tuple[int, int, bytes | int] | None:
+        if f == 13 and w == 2 and _name(_fields(v), 1) in forget:  # type: ignore[arg-type]
+            return None  # a declared shape of the float table, which no longer exists
+        return f, w, v
+
+    return _rewritten(graph, drop, replace, edit)
+
+
+def _dims(parts: Fields) -> list[int]:
     """TensorProto.dims (field 1), packed or not."""
     dims: list[int] = []
     for g, wire, x in parts:
@@ -370,69 +414,46 @@ def weights_kept_int8(model: bytes) -> bytes:
     encoded this way, and the weights of app.spam.meaning were fitted on these vectors. Unchanged if
     there is no such MatMul. Then the word table (``rows_dequantised_after_lookup``)."""
     model = rows_dequantised_after_lookup(model)
-    top = _fields(model)
-    at = next((k for k, (f, w, _) in enumerate(top) if f == 7 and w == 2), None)
-    if at is None:
+    graph = _graph(model)
+    if graph is None:
         return model
-    graph = _fields(top[at][2])  # type: ignore[arg-type]
-    nodes: list[tuple[int, list[str], list[str], str]] = []
-    dims: dict[str, list[int]] = {}
-    for k, (f, w, v) in enumerate(graph):
-        if f == 1 and w == 2:
-            parts = _fields(v)  # type: ignore[arg-type]
-            text = {n: [bytes(x).decode() for g, _, x in parts if g == n] for n in (1, 2, 4)}  # type: ignore[arg-type]
-            nodes.append((k, text[1], text[2], (text[4] or [""])[0]))
-        elif f == 5 and w == 2:
-            parts = _fields(v)  # type: ignore[arg-type]
-            dims[next((bytes(x).decode() for g, _, x in parts if g == 8), "")] = _dims(parts)  # type: ignore[arg-type]
-    producer = {out: n for n in nodes for out in n[2]}
-    uses: dict[str, int] = {}
-    for n in nodes:
-        for x in n[1]:
-            uses[x] = uses.get(x, 0) + 1
     drop: set[int] = set()
-    replace: dict[int, bytes] = {}
+    replace: dict[int, list[bytes]] = {}
     flatten: dict[str, int] = {}  # per-column scales stored as [1, N]: the operator wants [N]
-    for matmul in nodes:
-        if matmul[3] != "MatMul" or len(matmul[1]) != 2 or len(matmul[2]) != 1:
+    for matmul in graph.nodes:
+        if matmul.op_type != "MatMul" or len(matmul.inputs) != 2 or len(matmul.outputs) != 1:
             continue
-        x, weight = matmul[1]
-        mul = producer.get(weight)
-        if mul is None or mul[3] != "Mul" or len(mul[1]) != 2 or uses.get(weight) != 1:
+        x, weight = matmul.inputs
+        found = _dequantised(graph, weight)
+        if found is None or graph.uses.get(found[3]) != 1:
             continue
-        cast, scale = producer.get(mul[1][0]), mul[1][1]
-        if cast is None or cast[3] != "Cast" or uses.get(mul[1][0]) != 1 or uses.get(scale) != 1:
-            continue
-        weight_q = cast[1][0]
-        shape, scale_shape = dims.get(weight_q, []), dims.get(scale)
+        cast, mul, weight_q, scale = found
+        shape, scale_shape = graph.dims.get(weight_q, []), graph.dims.get(scale)
         if len(shape) != 2 or scale_shape not in ([], [shape[1]], [1, shape[1]]):
             continue
         if scale_shape == [1, shape[1]]:
             flatten[scale] = shape[1]
-        replace[matmul[0]] = _message(
-            [(1, 2, x.encode()), (1, 2, weight_q.encode()), (1, 2, scale.encode())]
-            + [(2, 2, matmul[2][0].encode()), (3, 2, f"{matmul[2][0]}.int8".encode())]
-            + [(4, 2, b"DynamicQuantizeMatMul"), (7, 2, b"com.microsoft")]
-        )
-        drop.update((cast[0], mul[0]))
+        replace[matmul.at] = [
+            _message(
+                [(1, 2, x.encode()), (1, 2, weight_q.encode()), (1, 2, scale.encode())]
+                + [(2, 2, matmul.outputs[0].encode()), (3, 2, f"{matmul.outputs[0]}.int8".encode())]
+                + [(4, 2, b"DynamicQuantizeMatMul"), (7, 2, b"com.microsoft")]
+            )
+        ]
+        drop.update((cast.at, mul.at))
     if not replace:
         return model
-    out: list[tuple[int, int, bytes | int]] = []
-    for k, (f, w, v) in enumerate(graph):
-        if k in drop:
-            continue
-        if k in replace:
-            out.append((1, 2, replace[k]))
-            continue
+
+    def edit(f: int, w: int, v: bytes | int) -> tuple[int, int, bytes | int]:
         if f == 5 and w == 2:
             parts = _fields(v)  # type: ignore[arg-type]
-            name = next((bytes(x).decode() for g, _, x in parts if g == 8), "")  # type: ignore[arg-type]
+            name = _name(parts, 8)
             if name in flatten:
-                v = _message([(1, 0, flatten[name]), *(p for p in parts if p[0] != 1)])
-        out.append((f, w, v))
-    top[at] = (7, 2, _message(out))
-    top.append((8, 2, _message([(1, 2, b"com.microsoft"), (2, 0, 1)])))  # opset_import
-    return _message(top)
+                return f, w, _message([(1, 0, flatten[name]), *(p for p in parts if p[0] != 1)])
+        return f, w, v
+
+    opset = (8, 2, _message([(1, 2, b"com.microsoft"), (2, 0, 1)]))  # ModelProto.opset_import
+    return _rewritten(graph, drop, replace, edit, [opset])
 
 
 def single_threaded_blas() -> None:
