@@ -201,9 +201,32 @@ def test_form_errors_are_shown_with_the_text_kept(
     assert response.status_code == 422
     soup = parse(response)
     summary = text_of(soup, ".error-summary")
-    assert "author_name is required" in summary and "e-mail address" in summary
+    assert "Name is required" in summary and "e-mail address" in summary
     assert soup.select_one("#reply-body").get_text() == "My text stays."
     assert soup.select_one("#reply-email")["aria-invalid"] == "true"
+    assert session.scalars(select(Comment)).all() == []
+
+
+def test_form_errors_name_each_field_by_its_label_not_its_json_key(
+    client: Any, make_post: Callable[..., Post], session: Session
+) -> None:
+    """A reader never reads "author_name" or "body": the messages use the labels they see on the form."""
+    post = make_post()
+    response = client.post(
+        f"/posts/{post.slug}/comments",
+        data={"author_name": "Malik\u200f Reyes", "author_email": "a@example.net", "body": "x" * 6000},
+    )
+    assert response.status_code == 422
+    soup = parse(response)
+    assert (
+        text_of(soup, "#reply-author_name-error") == "Error: Name contains bidirectional control characters."
+    )
+    assert (
+        text_of(soup, "#reply-body-error")
+        == "Error: Comment is too long: 6,000 characters, the limit is 5,000."
+    )
+    summary = [li.get_text(" ", strip=True) for li in soup.select(".error-summary li")]
+    assert summary and not any(key in line for line in summary for key in ("author_", "body"))
     assert session.scalars(select(Comment)).all() == []
 
 

@@ -14,7 +14,7 @@ import dataclasses
 import functools
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -113,22 +113,28 @@ def _header_text(value: str, limit: int) -> str:
     return "".join(ch for ch in (value or "")[: 4 * limit] if ch.isprintable())[:limit]
 
 
+# The form's own labels: a reader is told "Name is required", not the JSON field's "author_name".
+FIELD_LABELS = {"body": "Comment", "author_name": "Name", "author_email": "E-mail"}
+
+
 def field_errors(data: CommentInput, *, staff: bool = False) -> dict[str, str]:
-    """Every field's problem at once (a form shows them all), by the same rules as ``clean``."""
+    """Every field's problem at once (a form shows them all), by the same rules as ``clean``, each
+    message naming the field by its label on the form."""
     errors: dict[str, str] = {}
-    checks = [
-        ("body", lambda: _render(clean_text(data.body, "body", max_chars=MAX_COMMENT_CHARS, multiline=True)))
+    checks: list[tuple[str, Callable[[str], object]]] = [
+        ("body", lambda f: _render(clean_text(data.body, f, max_chars=MAX_COMMENT_CHARS, multiline=True)))
     ]
     if not staff:
         checks += [
-            ("author_name", lambda: clean_text(data.author_name, "author_name", max_chars=MAX_NAME_CHARS)),
-            ("author_email", lambda: clean_email(data.author_email, "author_email")),
+            ("author_name", lambda f: clean_text(data.author_name, f, max_chars=MAX_NAME_CHARS)),
+            ("author_email", lambda f: clean_email(data.author_email, f)),
         ]
     for name, check in checks:
+        label = FIELD_LABELS[name]
         try:
-            check()
+            check(label)
         except InvalidInput as exc:
-            if exc.details.get("field", name) == name:
+            if exc.details.get("field", name) in (name, label):
                 errors[name] = exc.message
     return errors
 
