@@ -352,6 +352,71 @@ def test_the_queue_has_tabs_reasons_scores_search_and_actions(
     assert parse(client.get("/staff/comments/?status=held&q=%25")).select(".mod-item") == []
 
 
+def test_the_queue_search_finds_text_with_direction_marks_as_stored(
+    app: Flask, client: Any, session: Session, make_post: Callable[..., Post], moderator: User
+) -> None:
+    """A comment may carry right-to-left overrides (bodies keep them); a moderator who pastes that text
+    into the search gets the comment, not an error page about "q"."""
+    post = make_post()
+    tricky = submit(
+        app, session, post, author_email="t@example.net", body="Great post \u202egnp.niw\u202c here"
+    )
+    submit(app, session, post, author_email="o@example.net", body="Thanks, sleep tips noted.")
+    log_in(client, moderator.email)
+    for q in ("\u202egnp.niw\u202c", "\u200fgnp", "tips\u200e"):
+        response = client.get("/staff/comments/", query_string={"status": "held", "q": q})
+        assert response.status_code == 200, q
+    found = parse(client.get("/staff/comments/", query_string={"status": "held", "q": "\u202egnp.niw"}))
+    assert [a["data-comment-id"] for a in found.select(".mod-item")] == [str(tricky.id)]
+
+
+def test_a_decision_from_a_stale_page_does_not_overturn_one_made_since(
+    client: Any, session: Session, moderator: User, make_user: Callable[..., User], held: Comment
+) -> None:
+    """Two tabs (or two moderators) had the queue open: one approves; the other's spam, off-topic or
+    bulk click on what they saw as held is refused in words, and the approval stands."""
+    log_in(client, moderator.email)
+    soup = parse(client.get("/staff/comments/"))
+    form = soup.select_one(f"#mod-comment-{held.id} form.mod-actions")
+    data = {i["name"]: i.get("value", "") for i in form.select("input[type=hidden]")}
+    assert data["seen"] == "held"
+    bulk = {i["name"]: i.get("value", "") for i in soup.select("input[type=hidden][form=bulk-form]")}
+    bulk["csrf_token"] = soup.select_one("#bulk-form input[name=csrf_token]")["value"]
+    assert bulk["seen"] == f"{held.id}:held"
+    other = make_user("moderator", name="Other Moderator")
+    moderate(session, other, held, "approve")
+    session.commit()
+
+    stale_off_topic = client.post(form["action"], data={**data, "action": "off_topic"})
+    assert stale_off_topic.status_code == 303
+    notice = text_of(parse(client.get(stale_off_topic.headers["Location"])), ".flashes")
+    assert f"Comment {held.id} is published now, not held" in notice
+    to_confirm = client.post(form["action"], data={**data, "action": "spam"})
+    page = parse(client.get(to_confirm.headers["Location"]))
+    assert "decided on since your page was loaded" in text_of(page, "#confirm-notice")
+    assert page.select_one("#confirm-form") is None
+    confirmed = client.post(form["action"], data={**data, "action": "spam", "confirm": "yes"})
+    assert confirmed.status_code == 303
+    in_bulk = client.post(
+        "/staff/comments/bulk", data={**bulk, "comment_ids": str(held.id), "action": "off_topic"}
+    )
+    assert in_bulk.status_code == 303
+    assert "Removed as off-topic: 0 comments" in text_of(
+        parse(client.get(in_bulk.headers["Location"])), ".flashes"
+    )
+    for seen in ("bogus", "x" * 5000):
+        assert (
+            client.post(form["action"], data={**data, "action": "off_topic", "seen": seen}).status_code == 422
+        )
+    session.expire_all()
+    assert session.get(Comment, held.id).status == "published"
+    assert [d.action for d in queries.decisions_for(session, held.id)][-1] == "approve"
+    # Without ``seen`` (the JSON API, a script): deciding on what the comment is now, as before.
+    assert client.post(form["action"], data={**data, "action": "off_topic", "seen": ""}).status_code == 303
+    session.expire_all()
+    assert session.get(Comment, held.id).status == "deleted"
+
+
 def test_an_action_from_the_queue_page_with_a_reason(
     client: Any, session: Session, moderator: User, held: Comment
 ) -> None:

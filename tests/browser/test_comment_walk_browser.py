@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.comments.models import Comment
+from app.moderation.services import moderate
 from app.posts.models import Post
 from tests.support.browser import TIMEOUT_MS, screenshot, sign_in
 from tests.support.comments import submit
@@ -90,7 +91,12 @@ def _post(make_post: Callable[..., Post], make_user: Callable[..., Any]) -> Post
 
 
 def test_reader_first_time_then_returning_with_javascript(
-    page: Page, watch: Watch, session: Session, make_post: Callable[..., Post], make_user: Callable[..., Any]
+    page: Page,
+    watch: Watch,
+    session: Session,
+    make_post: Callable[..., Post],
+    make_user: Callable[..., Any],
+    moderator: Any,
 ) -> None:
     post = _post(make_post, make_user)
     page.goto("/")
@@ -106,9 +112,39 @@ def test_reader_first_time_then_returning_with_javascript(
         form.get_by_role("button", name="Post comment").dblclick()
     expect(page.get_by_role("heading", level=1)).to_have_text("Your comment")
     expect(page.get_by_role("status")).to_contain_text("awaits review by a moderator")
+    expect(page.locator("blockquote.comment-source")).to_have_text(
+        "Does a short nap in the afternoon count towards the seven hours?"
+    )
     session.expire_all()
-    assert len(session.scalars(select(Comment)).all()) == 1
+    [mine] = session.scalars(select(Comment)).all()
+    assert mine.status == "held" and mine.post_id == post.id
     screenshot(page, "walk-reader-first-comment-status")
+
+    # Not on the post yet; once a moderator approves it, the same status page says so and links to it.
+    page.get_by_role("main").get_by_role("link", name="How much sleep do adults need?").click()
+    expect(page.locator(f"#comment-body-{mine.id}")).to_have_count(0)
+    page.go_back()
+    moderate(session, moderator, mine, "approve")
+    session.commit()
+    page.reload()
+    expect(page.get_by_role("status")).to_contain_text("Published.")
+    page.get_by_role("status").get_by_role("link", name="See it on the page").click()
+    expect(page.locator(f"#comment-body-{mine.id}")).to_have_text(
+        "Does a short nap in the afternoon count towards the seven hours?"
+    )
+
+    # Returning: the next comment is published at once and the reader lands on it.
+    form.get_by_label("Name").fill("Ada Reader")
+    form.get_by_label("E-mail", exact=True).fill("ada@example.net")
+    form.get_by_label("Comment", exact=True).fill("Thanks: I will keep naps short and early.")
+    with page.expect_navigation():
+        form.get_by_role("button", name="Post comment").dblclick()
+    newest = _comment(session, "ada@example.net")
+    assert newest.id != mine.id and newest.status == "published"
+    expect(page.locator(f"#comment-body-{newest.id}")).to_have_text(
+        "Thanks: I will keep naps short and early."
+    )
+    assert len(session.scalars(select(Comment)).all()) == 2
 
 
 def test_reader_without_javascript_returning_and_hostile_input(
@@ -167,3 +203,141 @@ def test_reader_without_javascript_returning_and_hostile_input(
     expect(page.get_by_role("status")).to_contain_text("awaits review")
     assert _comment(session, "fake@example.net").status == "held"
     screenshot(page, "walk-reader-no-js-lookalike")
+
+
+# --- the moderator --------------------------------------------------------------------------------------
+
+
+def _held(app: Flask, session: Session, post: Post, n: int) -> list[Comment]:
+    bodies = [
+        "Anyone know a good plumber for a leaking boiler in the north end?",
+        "Does the seven hours include time spent falling asleep?",
+        "Best crypto trading signals, earn $500 a day, DM me on telegram.",
+        "My teenager sleeps ten hours; is that too much for a sixteen year old?",
+    ]
+    return [
+        submit(
+            app, session, post, author_name=f"Reader {i}", author_email=f"r{i}@example.net", body=bodies[i]
+        )
+        for i in range(n)
+    ]
+
+
+def _card(page: Page, comment: Comment) -> Any:
+    return page.locator(f"#mod-comment-{comment.id}")
+
+
+def test_moderator_queue_tabs_filters_decisions_and_overrules(
+    page: Page,
+    browser: Browser,
+    live_server: str,
+    watch: Watch,
+    app: Flask,
+    session: Session,
+    make_post: Callable[..., Post],
+    make_user: Callable[..., Any],
+    moderator: Any,
+) -> None:
+    post = _post(make_post, make_user)
+    plumber, question, crypto, teen = _held(app, session, post, 4)
+    assert {c.status for c in (plumber, question, crypto, teen)} == {"held"}
+
+    sign_in(page, moderator.email, PASSWORD)
+    page.get_by_role("banner").get_by_role("link", name="Staff").click()
+    page.get_by_role("link", name="Comments", exact=True).first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Comments: held")
+    expect(page.locator(".mod-item")).to_have_count(4)
+
+    # Each tab, then a reason filter and a search, by their links and the search form.
+    tabs = page.get_by_role("navigation", name="Comment status")
+    for label, heading in [
+        ("Published", "published"),
+        ("Spam", "spam"),
+        ("Deleted", "deleted"),
+        ("All", "all"),
+    ]:
+        tabs.get_by_role("link", name=label).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(f"Comments: {heading}")
+    tabs.get_by_role("link", name="Held").click()
+    page.get_by_role("navigation", name="Held for").get_by_role("link", name="Off-topic (2)").click()
+    expect(page.locator(".mod-item")).to_have_count(2)
+    page.get_by_label("Search name, e-mail or text").fill("plumber")
+    page.get_by_role("button", name="Search").last.click()
+    expect(page.locator(".mod-item")).to_have_count(1)
+    page.get_by_label("Search name, e-mail or text").fill("\u202e\u200b<script>")
+    page.get_by_role("button", name="Search").last.click()
+    expect(page.locator("#queue-empty")).to_be_visible()
+    tabs.get_by_role("link", name="Held").click()
+
+    # Decide one: a double-click approves once.
+    with page.expect_navigation():
+        _card(page, question).get_by_role("button", name="Approve").dblclick()
+    expect(page.get_by_role("status")).to_contain_text(f"Comment {question.id} by Reader 1: approved.")
+    expect(_card(page, question)).to_have_count(0)
+
+    # The back button does not bring the decided comment back: the queue is fetched afresh, not cached.
+    page.go_back()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Comments: held")
+    expect(page.locator(".mod-item")).to_have_count(3)
+    expect(_card(page, question)).to_have_count(0)
+
+    # Two more tabs on the same queue; the first tab approves the teenager's question. The stale tabs are
+    # told it was decided meanwhile, and cannot overturn it without seeing it: not spam, not off-topic.
+    page.get_by_role("navigation", name="Comment status").get_by_role("link", name="Held").click()
+    stale = [_new_page(browser, live_server, watch, storage_state=page.context.storage_state()) for _ in "ab"]
+    for tab in stale:
+        tab.goto(page.url)
+    with page.expect_navigation():
+        _card(page, teen).get_by_role("button", name="Approve").click()
+    with stale[0].expect_navigation():
+        _card(stale[0], teen).get_by_role("button", name="Spam", exact=True).click()
+    expect(stale[0].locator("#confirm-notice")).to_have_text(
+        f"Comment {teen.id} is published now: it was decided on since your page was loaded."
+    )
+    expect(stale[0].locator("#confirm-form")).to_have_count(0)
+    with stale[1].expect_navigation():
+        _card(stale[1], teen).get_by_role("button", name="Off-topic").click()
+    expect(stale[1].get_by_role("status")).to_contain_text(f"Comment {teen.id} is published now, not held")
+    expect(stale[1].get_by_role("heading", level=1)).to_have_text("Comments: held")
+    expect(_card(stale[1], teen)).to_have_count(0)
+    session.expire_all()
+    assert session.get(Comment, teen.id).status == "published"
+
+    # Several at once: the plumber and the crypto seller are sent away as off-topic.
+    page.get_by_role("navigation", name="Comment status").get_by_role("link", name="Held").click()
+    page.get_by_label(f"Select comment {plumber.id}").check()
+    page.get_by_label(f"Select comment {crypto.id}").check()
+    page.get_by_label("With the selected comments").select_option(label="Off-topic")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Apply to selected").dblclick()
+    expect(page.get_by_role("status")).to_contain_text("2 comments")
+    expect(page.locator("#queue-empty")).to_be_visible()
+
+    # Undo: the plumber was fine after all; restored from the Deleted tab.
+    page.get_by_role("navigation", name="Comment status").get_by_role("link", name="Deleted").click()
+    with page.expect_navigation():
+        _card(page, plumber).get_by_role("button", name="Approve").click()
+    expect(page.get_by_role("status")).to_contain_text("approved")
+
+    # The filter's overruled figures.
+    page.get_by_role("navigation", name="Moderation").get_by_role("link", name="Off-topic filter").click()
+    expect(page.locator("#filter-overall")).to_have_text(
+        "Overruled 1 of 5 decisions (20\u00a0%): 1 held but approved, 0 let through but removed."
+    )
+    row = page.locator(f"#filter-per-post tr[data-post='{post.id}']")
+    assert [row.locator("th, td").nth(i).inner_text() for i in range(5)] == [
+        "How much sleep do adults need?",
+        "5",
+        "1",
+        "0",
+        "20\u00a0%",
+    ]
+    session.expire_all()
+    statuses = {c.id: c.status for c in session.scalars(select(Comment))}
+    assert statuses == {
+        plumber.id: "published",
+        question.id: "published",
+        crypto.id: "deleted",
+        teen.id: "published",
+    }
+    screenshot(page, "walk-moderator-filter")
