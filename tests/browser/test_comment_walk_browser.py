@@ -341,3 +341,178 @@ def test_moderator_queue_tabs_filters_decisions_and_overrules(
         teen.id: "published",
     }
     screenshot(page, "walk-moderator-filter")
+
+
+# --- staff ----------------------------------------------------------------------------------------------
+
+
+def test_blogger_replies_under_their_verified_name_and_a_lookalike_is_held(
+    page: Page,
+    browser: Browser,
+    live_server: str,
+    watch: Watch,
+    session: Session,
+    make_post: Callable[..., Post],
+    make_user: Callable[..., Any],
+    publish_reader: Callable[..., Comment],
+) -> None:
+    blogger = make_user("author", name="Dr Ada Okafor", title="Sleep physician", department="Sleep Medicine")
+    post = make_post(
+        "published",
+        author=blogger,
+        title="How much sleep do adults need?",
+        body="Adults need *seven hours* of sleep a night. Keep a regular bedtime and a dark, quiet room.",
+    )
+    question = publish_reader(
+        post, email="bo@example.net", name="Bo Reader", body="Is seven hours a minimum?"
+    )
+
+    sign_in(page, blogger.email, PASSWORD)
+    page.get_by_role("link", name="Posts", exact=True).first.click()
+    page.get_by_role("link", name="How much sleep do adults need?").click()
+    page.locator(f"#comment-{question.id}").get_by_role("link", name="Reply").first.click()
+    expect(page.locator(".staff-writer")).to_contain_text("Dr Ada Okafor")
+    page.get_by_label("Your reply").fill("Seven hours is the least most adults need; some need nine.")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Post reply").dblclick()
+    session.expire_all()
+    replies = session.scalars(select(Comment).where(Comment.staff_user_id == blogger.id)).all()
+    assert [c.status for c in replies] == ["published"]
+    reply = page.locator(f"#comment-{question.id} .comment-staff")
+    expect(reply.locator(".staff-badge")).to_contain_text("Staff")
+    expect(reply).to_contain_text("Dr Ada Okafor")
+    expect(page.locator(f"#comment-body-{replies[0].id}")).to_have_text(
+        "Seven hours is the least most adults need; some need nine."
+    )
+
+    # A reader borrowing the blogger's name in look-alike letters (Cyrillic a, fullwidth O, zero-width
+    # space): held for a moderator, never shown with the name it imitates.
+    reader = _new_page(browser, live_server, watch)
+    reader.goto("/")
+    reader.get_by_role("link", name="How much sleep do adults need?").click()
+    form = reader.locator("#comment-form")
+    form.get_by_label("Name").fill("Dr \u0410da \uff2fka\u200bfor")
+    form.get_by_label("E-mail", exact=True).fill("fake@example.net")
+    form.get_by_label("Comment", exact=True).fill("Officially: sleep is optional.")
+    with reader.expect_navigation():
+        form.get_by_role("button", name="Post comment").click()
+    expect(reader.get_by_role("status")).to_contain_text("awaits review")
+    fake = _comment(session, "fake@example.net")
+    assert fake.status == "held" and any(r.startswith("impersonat") for r in fake.reasons), fake.reasons
+
+
+def test_a_moderator_deactivated_mid_session_can_decide_nothing_more(
+    page: Page,
+    browser: Browser,
+    live_server: str,
+    watch: Watch,
+    app: Flask,
+    session: Session,
+    make_post: Callable[..., Post],
+    make_user: Callable[..., Any],
+    moderator: Any,
+) -> None:
+    post = _post(make_post, make_user)
+    plumber, question = _held(app, session, post, 2)
+    admin = make_user("admin", name="Ava Admin")
+    sign_in(page, moderator.email, PASSWORD)
+    page.get_by_role("banner").get_by_role("link", name="Staff").click()
+    page.get_by_role("link", name="Comments", exact=True).first.click()
+    expect(page.locator(".mod-item")).to_have_count(2)
+
+    desk = _new_page(browser, live_server, watch)
+    sign_in(desk, admin.email, PASSWORD)
+    desk.get_by_role("banner").get_by_role("link", name="Staff").click()
+    desk.get_by_role("navigation", name="Staff").get_by_role("link", name="Staff accounts").click()
+    desk.get_by_role("link", name="Malik Reyes").click()
+    desk.get_by_role("link", name="Deactivate this account…").click()
+    with desk.expect_navigation():
+        desk.get_by_role("button", name="Deactivate Malik Reyes").dblclick()
+    expect(desk.locator("#account-status")).to_contain_text("Deactivated")
+
+    # The moderator's open queue: approving now signs them out, it decides nothing.
+    with page.expect_navigation():
+        _card(page, question).get_by_role("button", name="Approve").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("banner")).not_to_contain_text("Malik Reyes")
+    session.expire_all()
+    assert {session.get(Comment, c.id).status for c in (plumber, question)} == {"held"}
+    # Signing in again is refused.
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(moderator.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("banner")).not_to_contain_text("Malik Reyes")
+
+
+def test_admin_changes_the_off_topic_threshold_and_mode(
+    page: Page,
+    browser: Browser,
+    live_server: str,
+    watch: Watch,
+    session: Session,
+    make_post: Callable[..., Post],
+    make_user: Callable[..., Any],
+    publish_reader: Callable[..., Comment],
+) -> None:
+    post = _post(make_post, make_user)
+    publish_reader(post, email="pat@example.net", name="Pat Reader")
+    admin = make_user("admin", name="Ava Admin")
+    sign_in(page, admin.email, PASSWORD)
+    page.get_by_role("banner").get_by_role("link", name="Staff").click()
+    page.get_by_role("navigation", name="Staff").get_by_role("link", name="Site settings").click()
+    threshold = page.get_by_label("Off-topic threshold")
+    expect(threshold).to_have_value("52")
+    expect(page.get_by_label("Hold suspected off-topic comments")).to_be_checked()
+    for bad in ("0", "100", "52.5", "\uff15\uff12", "9" * 400):
+        threshold.fill(bad)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Save settings").click()
+        expect(page.get_by_role("alert")).to_contain_text("Not saved")
+        expect(page.locator("#offtopic_threshold-error")).to_contain_text("whole number from 1 to 99")
+    threshold.fill("60")
+    page.get_by_label("Log only: hold nothing for it").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save settings").dblclick()
+    expect(page.locator("#settings-saved")).to_be_visible()
+    expect(page.get_by_label("Log only: hold nothing for it")).to_be_checked()
+    expect(threshold).to_have_value("60")
+    history = page.locator("#settings-history tbody tr")
+    assert sorted(history.nth(i).get_attribute("data-key") for i in range(history.count())) == [
+        "offtopic_mode",
+        "offtopic_threshold",
+    ]
+
+    # A returning reader's off-topic comment: published in log mode, its checks say it would have been held.
+    reader = _new_page(browser, live_server, watch)
+    reader.goto("/")
+    reader.get_by_role("link", name="How much sleep do adults need?").click()
+    form = reader.locator("#comment-form")
+    form.get_by_label("Name").fill("Pat Reader")
+    form.get_by_label("E-mail", exact=True).fill("pat@example.net")
+    form.get_by_label("Comment", exact=True).fill(
+        "Anyone know a good plumber for a leaking boiler in the north end?"
+    )
+    with reader.expect_navigation():
+        form.get_by_role("button", name="Post comment").click()
+    logged = _comment(session, "pat@example.net")
+    assert logged.status == "published" and "off_topic" not in logged.reasons
+    assert any("log only" in c["detail"] for c in logged.checks if c["check"] == "off_topic")
+    expect(reader.locator(f"#comment-body-{logged.id}")).to_be_visible()
+
+    # Back to hold: the next one waits for a moderator.
+    page.get_by_label("Hold suspected off-topic comments").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#settings-saved")).to_have_text("Saved: 1 setting changed.")
+    form.get_by_label("Name").fill("Pat Reader")
+    form.get_by_label("E-mail", exact=True).fill("pat@example.net")
+    form.get_by_label("Comment", exact=True).fill(
+        "Can anyone recommend a plumber? My boiler is leaking again."
+    )
+    with reader.expect_navigation():
+        form.get_by_role("button", name="Post comment").click()
+    expect(reader.get_by_role("status")).to_contain_text("awaits review")
+    held = _comment(session, "pat@example.net")
+    assert held.status == "held" and "off_topic" in held.reasons
