@@ -27,9 +27,11 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
-    """The local Akismet (tests/support/comments.py); reader limits relaxed."""
-    return comments_config
+def app_config(comments_config: dict[str, Any], request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The local Akismet (tests/support/comments.py); reader limits relaxed; as in production, a reader's
+    comment is stored and answered at once, its checks left to the job (which tests run on commit); a
+    test's own overrides (``parametrize("app_config", [{...}], indirect=True)``)."""
+    return {**comments_config, "COMMENT_CHECK_BUDGET_MS": 0, **getattr(request, "param", {})}
 
 
 class Watch:
@@ -75,6 +77,13 @@ def _comment(session: Session, email: str) -> Comment:
     return session.scalars(select(Comment).where(Comment.author_email == email).order_by(Comment.id)).all()[
         -1
     ]
+
+
+def _see_it_published(page: Page, comment: Comment, text: str) -> None:
+    """The status page the form led to says "Published"; its link shows the comment on the post."""
+    expect(page.get_by_role("status")).to_contain_text("Published.")
+    page.get_by_role("status").get_by_role("link", name="See it on the page").click()
+    expect(page.locator(f"#comment-body-{comment.id}")).to_have_text(text)
 
 
 def _post(make_post: Callable[..., Post], make_user: Callable[..., Any]) -> Post:
@@ -133,7 +142,7 @@ def test_reader_first_time_then_returning_with_javascript(
         "Does a short nap in the afternoon count towards the seven hours?"
     )
 
-    # Returning: the next comment is published at once and the reader lands on it.
+    # Returning: the next comment is published at once, and the status page the form leads to says so.
     form.get_by_label("Name").fill("Ada Reader")
     form.get_by_label("E-mail", exact=True).fill("ada@example.net")
     form.get_by_label("Comment", exact=True).fill("Thanks: I will keep naps short and early.")
@@ -141,9 +150,7 @@ def test_reader_first_time_then_returning_with_javascript(
         form.get_by_role("button", name="Post comment").dblclick()
     newest = _comment(session, "ada@example.net")
     assert newest.id != mine.id and newest.status == "published"
-    expect(page.locator(f"#comment-body-{newest.id}")).to_have_text(
-        "Thanks: I will keep naps short and early."
-    )
+    _see_it_published(page, newest, "Thanks: I will keep naps short and early.")
     assert len(session.scalars(select(Comment)).all()) == 2
 
 
@@ -172,9 +179,7 @@ def test_reader_without_javascript_returning_and_hostile_input(
         form.get_by_role("button", name="Post comment").click()
     mine = _comment(session, "ada@example.net")
     assert mine.status == "published"
-    expect(page.locator(f"#comment-body-{mine.id}")).to_have_text(
-        "Back again: the dark room helped, thank you."
-    )
+    _see_it_published(page, mine, "Back again: the dark room helped, thank you.")
 
     # Huge text past the form's limit (maxlength taken off, as a script could): told, not a 500.
     page.locator("#comment-body").evaluate("el => el.removeAttribute('maxlength')")
@@ -203,6 +208,47 @@ def test_reader_without_javascript_returning_and_hostile_input(
     expect(page.get_by_role("status")).to_contain_text("awaits review")
     assert _comment(session, "fake@example.net").status == "held"
     screenshot(page, "walk-reader-no-js-lookalike")
+
+
+@pytest.mark.parametrize("app_config", [{"JOBS_MODE": "thread"}], indirect=True)
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_reader_waits_on_the_status_page_until_the_checks_land(
+    browser: Browser,
+    live_server: str,
+    watch: Watch,
+    app: Flask,
+    session: Session,
+    make_post: Callable[..., Post],
+    make_user: Callable[..., Any],
+    javascript: bool,
+) -> None:
+    """The checks run as a job: the reader's page says so and reloads by itself (no script needed) until
+    the verdict lands. The job runner is held back here, so the test decides when the job runs."""
+    app.extensions["candor.consumer"] = "held back by the test"  # the in-process consumer never starts
+    post = _post(make_post, make_user)
+    page = _new_page(browser, live_server, watch, java_script_enabled=javascript)
+    page.goto("/")
+    page.get_by_role("link", name="How much sleep do adults need?").click()
+    form = page.locator("#comment-form")
+    form.get_by_label("Name").fill("Ada Reader")
+    form.get_by_label("E-mail", exact=True).fill("ada@example.net")
+    form.get_by_label("Comment", exact=True).fill("Is a regular bedtime more important than the hours?")
+    with page.expect_navigation():
+        form.get_by_role("button", name="Post comment").dblclick()
+    expect(page.locator("#comment-checking")).to_contain_text("your comment is being checked")
+    mine = _comment(session, "ada@example.net")
+    assert len(session.scalars(select(Comment)).all()) == 1
+    page.get_by_role("main").get_by_role("link", name="How much sleep do adults need?").click()
+    expect(page.locator(f"#comment-body-{mine.id}")).to_have_count(0)
+    page.go_back()
+    # The job runs; the page, left alone, reloads and shows the verdict.
+    with app.app_context():
+        app.extensions["candor.tasks"].check_comment.call_local(mine.id)
+    expect(page.get_by_role("status")).to_contain_text("awaits review by a moderator", timeout=15_000)
+    expect(page.locator("#comment-checking")).to_have_count(0)
+    session.expire_all()
+    judged = session.get(Comment, mine.id)
+    assert judged.reasons == ["first_comment"] and judged.post_id == post.id
 
 
 # --- the moderator --------------------------------------------------------------------------------------
@@ -499,7 +545,7 @@ def test_admin_changes_the_off_topic_threshold_and_mode(
     logged = _comment(session, "pat@example.net")
     assert logged.status == "published" and "off_topic" not in logged.reasons
     assert any("log only" in c["detail"] for c in logged.checks if c["check"] == "off_topic")
-    expect(reader.locator(f"#comment-body-{logged.id}")).to_be_visible()
+    _see_it_published(reader, logged, "Anyone know a good plumber for a leaking boiler in the north end?")
 
     # Back to hold: the next one waits for a moderator.
     page.get_by_label("Hold suspected off-topic comments").check()
