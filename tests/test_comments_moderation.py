@@ -3,6 +3,7 @@ what it teaches the off-topic scorer and tells Akismet, the queue pages, bulk ac
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -415,6 +416,59 @@ def test_a_decision_from_a_stale_page_does_not_overturn_one_made_since(
     assert client.post(form["action"], data={**data, "action": "off_topic", "seen": ""}).status_code == 303
     session.expire_all()
     assert session.get(Comment, held.id).status == "deleted"
+
+
+def test_a_double_click_on_a_staff_reply_publishes_it_once(
+    app: Flask,
+    session: Session,
+    moderator: User,
+    make_user: Callable[..., User],
+    make_post: Callable[..., Post],
+    publish_reader: Callable[..., Comment],
+) -> None:
+    """Staff skip the pipeline, so they skipped its duplicate check too: two clicks on "Post reply", from
+    the moderation desk or the post page, at once or one after the other, published two replies."""
+    blogger = make_user("author", name="Dr Ada Okafor")
+    post = make_post("published", author=blogger)
+    question = publish_reader(post, email="bo@example.net", body="Is seven hours a minimum?")
+    desk, page = app.test_client(), app.test_client()
+    log_in(desk, moderator.email)
+    log_in(page, blogger.email)
+    desk_token = parse(desk.get(f"/staff/comments/{question.id}")).select_one("input[name=csrf_token]")[
+        "value"
+    ]
+    page_token = parse(page.get(f"/posts/{post.slug}")).select_one("#comment-form input[name=csrf_token]")[
+        "value"
+    ]
+    answers: list[Any] = []
+
+    def twice(client: Any, url: str, data: dict[str, str]) -> None:
+        threads = [threading.Thread(target=lambda: answers.append(client.post(url, data=data))) for _ in "ab"]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        answers.append(client.post(url, data=data))
+
+    twice(desk, f"/staff/comments/{question.id}/reply", {"csrf_token": desk_token, "body": "At least, yes."})
+    twice(
+        page,
+        f"/posts/{post.slug}/comments",
+        {"csrf_token": page_token, "body": "Some need nine.", "parent_id": str(question.id)},
+    )
+    assert [a.status_code for a in answers] == [303] * 6
+    assert len({a.headers["Location"] for a in answers[:3]}) == 1
+    assert len({a.headers["Location"] for a in answers[3:]}) == 1
+    session.expire_all()
+    staff = session.scalars(select(Comment).where(Comment.staff_user_id.is_not(None))).all()
+    assert sorted((c.staff_user_id, c.body) for c in staff) == sorted(
+        [(blogger.id, "Some need nine."), (moderator.id, "At least, yes.")]
+    )
+    # The same words again later, to another comment, are a new reply.
+    other = publish_reader(post, email="cy@example.net", body="And for teenagers?")
+    desk.post(f"/staff/comments/{other.id}/reply", data={"csrf_token": desk_token, "body": "At least, yes."})
+    session.expire_all()
+    assert len(session.scalars(select(Comment).where(Comment.staff_user_id == moderator.id)).all()) == 2
 
 
 def test_an_action_from_the_queue_page_with_a_reason(
