@@ -209,6 +209,31 @@ def test_reader_without_javascript_returning_and_hostile_input(
     assert _comment(session, "fake@example.net").status == "held"
     screenshot(page, "walk-reader-no-js-lookalike")
 
+    # Held for something the reader can fix (a phone number): the status page says why and offers the
+    # text back; the corrected version (sent twice) replaces the held one.
+    page.get_by_role("main").get_by_role("link", name="How much sleep do adults need?").click()
+    form.get_by_label("Name").fill("Ada Reader")
+    form.get_by_label("E-mail", exact=True).fill("ada@example.net")
+    form.get_by_label("Comment", exact=True).fill("Call me on (507) 284-2511 to talk about naps.")
+    with page.expect_navigation():
+        form.get_by_role("button", name="Post comment").click()
+    expect(page.locator("#fixable-heading")).to_have_text("Why it is held, and what you can do")
+    held = _comment(session, "ada@example.net")
+    assert held.status == "held" and "privacy:phone" in held.reasons
+    fix = page.locator("#fix-form")
+    expect(fix.get_by_label("Comment", exact=True)).to_have_value(
+        "Call me on (507) 284-2511 to talk about naps."
+    )
+    fix.get_by_label("Comment", exact=True).fill("Happy to talk about naps here instead.")
+    with page.expect_navigation():
+        fix.get_by_role("button", name="Post comment").dblclick()
+    _see_it_published(page, _comment(session, "ada@example.net"), "Happy to talk about naps here instead.")
+    session.expire_all()
+    assert session.get(Comment, held.id).status == "deleted"
+    assert [c.body for c in session.scalars(select(Comment).where(Comment.body.contains("naps here")))] == [
+        "Happy to talk about naps here instead."
+    ]
+
 
 @pytest.mark.parametrize("app_config", [{"JOBS_MODE": "thread"}], indirect=True)
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
@@ -365,25 +390,37 @@ def test_moderator_queue_tabs_filters_decisions_and_overrules(
         _card(page, plumber).get_by_role("button", name="Approve").click()
     expect(page.get_by_role("status")).to_contain_text("approved")
 
+    # Spam after all for the crypto seller (confirmed on a page), then undone from the Spam tab.
+    with page.expect_navigation():
+        _card(page, crypto).get_by_role("button", name="Spam", exact=True).click()
+    with page.expect_navigation():
+        page.locator("#confirm-form button").dblclick()
+    expect(page.get_by_role("status")).to_contain_text(f"Comment {crypto.id} by Reader 2: marked spam.")
+    page.get_by_role("navigation", name="Comment status").get_by_role("link", name="Spam (1)").click()
+    with page.expect_navigation():
+        _card(page, crypto).get_by_role("button", name="Not spam").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Comment {crypto.id} by Reader 2: marked not spam.")
+    expect(page.locator("#queue-empty")).to_be_visible()
+
     # The filter's overruled figures.
     page.get_by_role("navigation", name="Moderation").get_by_role("link", name="Off-topic filter").click()
     expect(page.locator("#filter-overall")).to_have_text(
-        "Overruled 1 of 5 decisions (20\u00a0%): 1 held but approved, 0 let through but removed."
+        "Overruled 2 of 6 decisions (33\u00a0%): 2 held but approved, 0 let through but removed."
     )
     row = page.locator(f"#filter-per-post tr[data-post='{post.id}']")
     assert [row.locator("th, td").nth(i).inner_text() for i in range(5)] == [
         "How much sleep do adults need?",
-        "5",
-        "1",
+        "6",
+        "2",
         "0",
-        "20\u00a0%",
+        "33\u00a0%",
     ]
     session.expire_all()
     statuses = {c.id: c.status for c in session.scalars(select(Comment))}
     assert statuses == {
         plumber.id: "published",
         question.id: "published",
-        crypto.id: "deleted",
+        crypto.id: "published",
         teen.id: "published",
     }
     screenshot(page, "walk-moderator-filter")
