@@ -471,6 +471,32 @@ def test_a_double_click_on_a_staff_reply_publishes_it_once(
     assert len(session.scalars(select(Comment).where(Comment.staff_user_id == moderator.id)).all()) == 2
 
 
+def test_a_staff_comment_offers_only_the_actions_that_apply_to_staff(
+    client: Any, session: Session, moderator: User, held: Comment
+) -> None:
+    """Staff comments are deleted or restored, never judged as spam or off-topic: the queue and the
+    comment page offered those buttons anyway, and each click ended on a 403 page."""
+    log_in(client, moderator.email)
+    token = parse(client.get(f"/staff/comments/{held.id}")).select_one("input[name=csrf_token]")["value"]
+    moderate(session, moderator, held, "approve")
+    session.commit()
+    client.post(f"/staff/comments/{held.id}/reply", data={"csrf_token": token, "body": "Naps are fine."})
+    reply = session.scalars(select(Comment).where(Comment.staff_user_id == moderator.id)).one()
+    for url in ("/staff/comments/?status=published", f"/staff/comments/{reply.id}"):
+        soup = parse(client.get(url))
+        card = soup.select_one(f"#mod-comment-{reply.id}") if "status" in url else soup
+        assert {b["value"] for b in card.select("form.mod-actions button[name=action]")} == {"delete"}, url
+    confirm = parse(client.get(f"/staff/comments/{reply.id}/confirm", query_string={"action": "spam"}))
+    assert confirm.select_one("#confirm-form") is None
+    assert "cannot be marked that way" in text_of(confirm, "#confirm-notice")
+    # Deleted, it can be restored.
+    form = parse(client.get(f"/staff/comments/{reply.id}")).select_one("form.mod-actions")
+    data = {i["name"]: i.get("value", "") for i in form.select("input[type=hidden]")}
+    client.post(form["action"], data={**data, "action": "delete", "confirm": "yes"})
+    restore = parse(client.get(f"/staff/comments/{reply.id}")).select_one("form.mod-actions")
+    assert {b["value"] for b in restore.select("button[name=action]")} == {"approve"}
+
+
 def test_an_action_from_the_queue_page_with_a_reason(
     client: Any, session: Session, moderator: User, held: Comment
 ) -> None:

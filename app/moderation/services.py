@@ -33,8 +33,16 @@ A = Action
 MAX_REASON_CHARS = 2000
 
 
-def can_moderate(comment: Comment, action: Action) -> bool:
-    return states.can_move(comment, action)
+STAFF_ACTIONS = frozenset(
+    {Action.DELETE, Action.APPROVE}
+)  # a staff comment is removed or restored, not judged
+
+
+def can_moderate(comment: Comment, action: Action | str) -> bool:
+    """Whether ``moderate`` would take ``action`` on ``comment`` as it is: the pages offer only those."""
+    if comment.is_staff and Action(action) not in STAFF_ACTIONS:
+        return False
+    return states.can_move(comment, Action(action))
 
 
 def moderate(
@@ -68,7 +76,7 @@ def moderate(
             f"Comment {comment.id} is {comment.status} now, not {seen[:20]}: it was decided on since your "
             "page was loaded. Look at it again before deciding."
         )
-    if comment.is_staff and act is not A.DELETE and act is not A.APPROVE:
+    if comment.is_staff and act not in STAFF_ACTIONS:
         raise NotAllowed(
             "A staff member's comment can only be deleted or restored, not judged as spam or topic."
         )
