@@ -168,6 +168,19 @@ def test_a_held_comment_tells_its_writer_why_when_they_can_fix_it_and_takes_a_co
         )
     ).one()
     assert withdraw.moderator_id is None and "replaced by its writer" in withdraw.reason
+    # The old status page (the browser's back button) says the writer replaced it, not that a moderator
+    # removed it, and leads to the corrected version.
+    again_shown = client.get(response.headers["Location"])
+    assert again_shown.headers["Cache-Control"] == "no-store"  # the back button asks again
+    replaced = parse(again_shown)
+    said = text_of(replaced, "[role=status]")
+    assert "moderator" not in said and "You replaced this comment with a corrected version" in said
+    new = session.scalars(select(Comment).where(Comment.body.startswith("I sleep badly;"))).one()
+    link = replaced.select_one("[role=status] a")
+    assert link.get_text(strip=True) == "See the corrected version"
+    corrected = parse(client.get(link["href"]))
+    assert "Published." in text_of(corrected, "[role=status]")
+    assert corrected.select_one(f"[role=status] a[href$='#comment-{new.id}']") is not None
 
 
 def test_a_held_comment_for_a_moderators_reason_only_says_it_awaits_review(

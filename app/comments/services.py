@@ -597,15 +597,20 @@ def _withdraw_replaced(session: Session, post_id: int, comment: Comment, replace
     session.refresh(replaces, with_for_update={"of": Comment})
     if replaces.status == S.HELD:
         old = states.move(replaces, A.WITHDRAW).value
-        record_decision(
-            session,
-            replaces,
-            None,
-            A.WITHDRAW,
-            old,
-            reason=f"replaced by its writer with comment {comment.id}",
-        )
+        record_decision(session, replaces, None, A.WITHDRAW, old, reason=f"{REPLACED_BY} {comment.id}")
     session.flush()
+
+
+REPLACED_BY = "replaced by its writer with comment"  # a withdrawal's reason, then the new comment's id
+
+
+def replacement_of(session: Session, decisions: list[ModerationDecision]) -> Comment | None:
+    """The comment its writer sent to replace this one (``decisions`` are this one's), if they did."""
+    for decision in reversed(decisions):
+        if decision.action == A.WITHDRAW.value and (decision.reason or "").startswith(REPLACED_BY):
+            number = decision.reason.removeprefix(REPLACED_BY).strip()
+            return session.get(Comment, int(number)) if number.isdigit() else None
+    return None
 
 
 # --- checks that finish after the answer ------------------------------------------------------------

@@ -227,7 +227,14 @@ def test_reader_without_javascript_returning_and_hostile_input(
     fix.get_by_label("Comment", exact=True).fill("Happy to talk about naps here instead.")
     with page.expect_navigation():
         fix.get_by_role("button", name="Post comment").dblclick()
-    _see_it_published(page, _comment(session, "ada@example.net"), "Happy to talk about naps here instead.")
+    fixed = _comment(session, "ada@example.net")
+    _see_it_published(page, fixed, "Happy to talk about naps here instead.")
+    # Back to the first status page: it says the reader replaced it (not that a moderator removed it).
+    page.go_back()
+    page.go_back()
+    expect(page.get_by_role("status")).to_contain_text("You replaced this comment with a corrected version")
+    page.get_by_role("status").get_by_role("link", name="See the corrected version").click()
+    _see_it_published(page, fixed, "Happy to talk about naps here instead.")
     session.expire_all()
     assert session.get(Comment, held.id).status == "deleted"
     assert [c.body for c in session.scalars(select(Comment).where(Comment.body.contains("naps here")))] == [
