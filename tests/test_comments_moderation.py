@@ -3,6 +3,7 @@ what it teaches the off-topic scorer and tells Akismet, the queue pages, bulk ac
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -350,6 +351,150 @@ def test_the_queue_has_tabs_reasons_scores_search_and_actions(
     assert [a["data-comment-id"] for a in found.select(".mod-item")] == [str(first.id)]
     assert client.get("/staff/comments/?status=bogus").status_code == 422
     assert parse(client.get("/staff/comments/?status=held&q=%25")).select(".mod-item") == []
+
+
+def test_the_queue_search_finds_text_with_direction_marks_as_stored(
+    app: Flask, client: Any, session: Session, make_post: Callable[..., Post], moderator: User
+) -> None:
+    """A comment may carry right-to-left overrides (bodies keep them); a moderator who pastes that text
+    into the search gets the comment, not an error page about "q"."""
+    post = make_post()
+    tricky = submit(
+        app, session, post, author_email="t@example.net", body="Great post \u202egnp.niw\u202c here"
+    )
+    submit(app, session, post, author_email="o@example.net", body="Thanks, sleep tips noted.")
+    log_in(client, moderator.email)
+    for q in ("\u202egnp.niw\u202c", "\u200fgnp", "tips\u200e"):
+        response = client.get("/staff/comments/", query_string={"status": "held", "q": q})
+        assert response.status_code == 200, q
+    found = parse(client.get("/staff/comments/", query_string={"status": "held", "q": "\u202egnp.niw"}))
+    assert [a["data-comment-id"] for a in found.select(".mod-item")] == [str(tricky.id)]
+
+
+def test_a_decision_from_a_stale_page_does_not_overturn_one_made_since(
+    client: Any, session: Session, moderator: User, make_user: Callable[..., User], held: Comment
+) -> None:
+    """Two tabs (or two moderators) had the queue open: one approves; the other's spam, off-topic or
+    bulk click on what they saw as held is refused in words, and the approval stands."""
+    log_in(client, moderator.email)
+    soup = parse(client.get("/staff/comments/"))
+    form = soup.select_one(f"#mod-comment-{held.id} form.mod-actions")
+    data = {i["name"]: i.get("value", "") for i in form.select("input[type=hidden]")}
+    assert data["seen"] == "held"
+    bulk = {i["name"]: i.get("value", "") for i in soup.select("input[type=hidden][form=bulk-form]")}
+    bulk["csrf_token"] = soup.select_one("#bulk-form input[name=csrf_token]")["value"]
+    assert bulk["seen"] == f"{held.id}:held"
+    other = make_user("moderator", name="Other Moderator")
+    moderate(session, other, held, "approve")
+    session.commit()
+
+    stale_off_topic = client.post(form["action"], data={**data, "action": "off_topic"})
+    assert stale_off_topic.status_code == 303
+    notice = text_of(parse(client.get(stale_off_topic.headers["Location"])), ".flashes")
+    assert f"Comment {held.id} is published now, not held" in notice
+    to_confirm = client.post(form["action"], data={**data, "action": "spam"})
+    page = parse(client.get(to_confirm.headers["Location"]))
+    assert "decided on since your page was loaded" in text_of(page, "#confirm-notice")
+    assert page.select_one("#confirm-form") is None
+    confirmed = client.post(form["action"], data={**data, "action": "spam", "confirm": "yes"})
+    assert confirmed.status_code == 303
+    in_bulk = client.post(
+        "/staff/comments/bulk", data={**bulk, "comment_ids": str(held.id), "action": "off_topic"}
+    )
+    assert in_bulk.status_code == 303
+    assert "Removed as off-topic: 0 comments" in text_of(
+        parse(client.get(in_bulk.headers["Location"])), ".flashes"
+    )
+    for seen in ("bogus", "x" * 5000):
+        assert (
+            client.post(form["action"], data={**data, "action": "off_topic", "seen": seen}).status_code == 422
+        )
+    session.expire_all()
+    assert session.get(Comment, held.id).status == "published"
+    assert [d.action for d in queries.decisions_for(session, held.id)][-1] == "approve"
+    # Without ``seen`` (the JSON API, a script): deciding on what the comment is now, as before.
+    assert client.post(form["action"], data={**data, "action": "off_topic", "seen": ""}).status_code == 303
+    session.expire_all()
+    assert session.get(Comment, held.id).status == "deleted"
+
+
+def test_a_double_click_on_a_staff_reply_publishes_it_once(
+    app: Flask,
+    session: Session,
+    moderator: User,
+    make_user: Callable[..., User],
+    make_post: Callable[..., Post],
+    publish_reader: Callable[..., Comment],
+) -> None:
+    """Staff skip the pipeline, so they skipped its duplicate check too: two clicks on "Post reply", from
+    the moderation desk or the post page, at once or one after the other, published two replies."""
+    blogger = make_user("author", name="Dr Ada Okafor")
+    post = make_post("published", author=blogger)
+    question = publish_reader(post, email="bo@example.net", body="Is seven hours a minimum?")
+    desk, page = app.test_client(), app.test_client()
+    log_in(desk, moderator.email)
+    log_in(page, blogger.email)
+    desk_token = parse(desk.get(f"/staff/comments/{question.id}")).select_one("input[name=csrf_token]")[
+        "value"
+    ]
+    page_token = parse(page.get(f"/posts/{post.slug}")).select_one("#comment-form input[name=csrf_token]")[
+        "value"
+    ]
+    answers: list[Any] = []
+
+    def twice(client: Any, url: str, data: dict[str, str]) -> None:
+        threads = [threading.Thread(target=lambda: answers.append(client.post(url, data=data))) for _ in "ab"]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        answers.append(client.post(url, data=data))
+
+    twice(desk, f"/staff/comments/{question.id}/reply", {"csrf_token": desk_token, "body": "At least, yes."})
+    twice(
+        page,
+        f"/posts/{post.slug}/comments",
+        {"csrf_token": page_token, "body": "Some need nine.", "parent_id": str(question.id)},
+    )
+    assert [a.status_code for a in answers] == [303] * 6
+    assert len({a.headers["Location"] for a in answers[:3]}) == 1
+    assert len({a.headers["Location"] for a in answers[3:]}) == 1
+    session.expire_all()
+    staff = session.scalars(select(Comment).where(Comment.staff_user_id.is_not(None))).all()
+    assert sorted((c.staff_user_id, c.body) for c in staff) == sorted(
+        [(blogger.id, "Some need nine."), (moderator.id, "At least, yes.")]
+    )
+    # The same words again later, to another comment, are a new reply.
+    other = publish_reader(post, email="cy@example.net", body="And for teenagers?")
+    desk.post(f"/staff/comments/{other.id}/reply", data={"csrf_token": desk_token, "body": "At least, yes."})
+    session.expire_all()
+    assert len(session.scalars(select(Comment).where(Comment.staff_user_id == moderator.id)).all()) == 2
+
+
+def test_a_staff_comment_offers_only_the_actions_that_apply_to_staff(
+    client: Any, session: Session, moderator: User, held: Comment
+) -> None:
+    """Staff comments are deleted or restored, never judged as spam or off-topic: the queue and the
+    comment page offered those buttons anyway, and each click ended on a 403 page."""
+    log_in(client, moderator.email)
+    token = parse(client.get(f"/staff/comments/{held.id}")).select_one("input[name=csrf_token]")["value"]
+    moderate(session, moderator, held, "approve")
+    session.commit()
+    client.post(f"/staff/comments/{held.id}/reply", data={"csrf_token": token, "body": "Naps are fine."})
+    reply = session.scalars(select(Comment).where(Comment.staff_user_id == moderator.id)).one()
+    for url in ("/staff/comments/?status=published", f"/staff/comments/{reply.id}"):
+        soup = parse(client.get(url))
+        card = soup.select_one(f"#mod-comment-{reply.id}") if "status" in url else soup
+        assert {b["value"] for b in card.select("form.mod-actions button[name=action]")} == {"delete"}, url
+    confirm = parse(client.get(f"/staff/comments/{reply.id}/confirm", query_string={"action": "spam"}))
+    assert confirm.select_one("#confirm-form") is None
+    assert "cannot be marked that way" in text_of(confirm, "#confirm-notice")
+    # Deleted, it can be restored.
+    form = parse(client.get(f"/staff/comments/{reply.id}")).select_one("form.mod-actions")
+    data = {i["name"]: i.get("value", "") for i in form.select("input[type=hidden]")}
+    client.post(form["action"], data={**data, "action": "delete", "confirm": "yes"})
+    restore = parse(client.get(f"/staff/comments/{reply.id}")).select_one("form.mod-actions")
+    assert {b["value"] for b in restore.select("button[name=action]")} == {"approve"}
 
 
 def test_an_action_from_the_queue_page_with_a_reason(

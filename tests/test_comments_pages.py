@@ -168,6 +168,19 @@ def test_a_held_comment_tells_its_writer_why_when_they_can_fix_it_and_takes_a_co
         )
     ).one()
     assert withdraw.moderator_id is None and "replaced by its writer" in withdraw.reason
+    # The old status page (the browser's back button) says the writer replaced it, not that a moderator
+    # removed it, and leads to the corrected version.
+    again_shown = client.get(response.headers["Location"])
+    assert again_shown.headers["Cache-Control"] == "no-store"  # the back button asks again
+    replaced = parse(again_shown)
+    said = text_of(replaced, "[role=status]")
+    assert "moderator" not in said and "You replaced this comment with a corrected version" in said
+    new = session.scalars(select(Comment).where(Comment.body.startswith("I sleep badly;"))).one()
+    link = replaced.select_one("[role=status] a")
+    assert link.get_text(strip=True) == "See the corrected version"
+    corrected = parse(client.get(link["href"]))
+    assert "Published." in text_of(corrected, "[role=status]")
+    assert corrected.select_one(f"[role=status] a[href$='#comment-{new.id}']") is not None
 
 
 def test_a_held_comment_for_a_moderators_reason_only_says_it_awaits_review(
@@ -201,9 +214,32 @@ def test_form_errors_are_shown_with_the_text_kept(
     assert response.status_code == 422
     soup = parse(response)
     summary = text_of(soup, ".error-summary")
-    assert "author_name is required" in summary and "e-mail address" in summary
+    assert "Name is required" in summary and "e-mail address" in summary
     assert soup.select_one("#reply-body").get_text() == "My text stays."
     assert soup.select_one("#reply-email")["aria-invalid"] == "true"
+    assert session.scalars(select(Comment)).all() == []
+
+
+def test_form_errors_name_each_field_by_its_label_not_its_json_key(
+    client: Any, make_post: Callable[..., Post], session: Session
+) -> None:
+    """A reader never reads "author_name" or "body": the messages use the labels they see on the form."""
+    post = make_post()
+    response = client.post(
+        f"/posts/{post.slug}/comments",
+        data={"author_name": "Malik\u200f Reyes", "author_email": "a@example.net", "body": "x" * 6000},
+    )
+    assert response.status_code == 422
+    soup = parse(response)
+    assert (
+        text_of(soup, "#reply-author_name-error") == "Error: Name contains bidirectional control characters."
+    )
+    assert (
+        text_of(soup, "#reply-body-error")
+        == "Error: Comment is too long: 6,000 characters, the limit is 5,000."
+    )
+    summary = [li.get_text(" ", strip=True) for li in soup.select(".error-summary li")]
+    assert summary and not any(key in line for line in summary for key in ("author_", "body"))
     assert session.scalars(select(Comment)).all() == []
 
 

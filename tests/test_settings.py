@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
+from app.comments.models import Comment
 from app.settings.models import Setting, SettingChange
 from tests.support.web import form_csrf_token, log_in, parse, text_of
 
@@ -23,6 +24,7 @@ FORM = {
     "comment_burst": "3",
     "comment_max_links": "2",
     "offtopic_threshold": "52",
+    "offtopic_mode": "hold",
 }
 
 
@@ -126,6 +128,10 @@ HOSTILE = [
     ("comment_burst", "9" * 40),
     ("comment_burst", "３"),
     ("comment_max_links", "1.5"),
+    ("offtopic_mode", "delete"),
+    ("offtopic_mode", ""),
+    ("offtopic_mode", "hold\u200b"),
+    ("offtopic_mode", "l" * 5000),
 ]
 
 
@@ -182,3 +188,40 @@ def test_two_admins_saving_at_once_leave_one_consistent_history(app, make_user, 
     assert changes[-1].new_value == stored.value
     if len(changes) == 2:
         assert changes[1].old_value == changes[0].new_value
+
+
+def test_the_off_topic_mode_is_an_admin_setting_log_holds_nothing_for_it(
+    client, session, make_user, make_post, api
+):
+    """CANDOR_OFFTOPIC_MODE's value in force can be changed on the settings page: in log mode an off-topic
+    comment is not held for it (its checks say it would have been), back in hold mode it is."""
+    post = make_post("published", body="Adults need seven hours of sleep a night. Keep a regular bedtime.")
+    admin = make_user("admin")
+    log_in(client, admin.email)
+    page = parse(client.get("/staff/settings"))
+    assert page.select_one("input[name=offtopic_mode][value=hold]").has_attr("checked")
+    off_topic = "Anyone know a good plumber for a leaking boiler in the north end?"
+
+    def reasons_for(email):
+        reader = api.post(
+            f"/api/v1/posts/{post.id}/comments",
+            {"author_name": "Pat", "author_email": email, "body": off_topic},
+        )
+        assert reader.status_code in (201, 202), reader.get_json()
+        session.expire_all()
+        return session.get(Comment, reader.get_json()["id"])
+
+    assert "off_topic" in reasons_for("one@example.net").reasons
+    assert _save(client, offtopic_mode="log").status_code == 303
+    assert (
+        parse(client.get("/staff/settings"))
+        .select_one("input[name=offtopic_mode][value=log]")
+        .has_attr("checked")
+    )
+    logged = reasons_for("two@example.net")
+    assert "off_topic" not in logged.reasons
+    assert any("log only" in c["detail"] for c in logged.checks if c["check"] == "off_topic")
+    assert api.get("/api/v1/settings", as_=admin).get_json()["settings"]["offtopic_mode"] == "log"
+    assert _save(client, offtopic_mode="hold").status_code == 303
+    assert "off_topic" in reasons_for("three@example.net").reasons
+    assert [c.new_value for c in session.scalars(select(SettingChange))] == ["log", "hold"]

@@ -15,7 +15,7 @@ import functools
 import hashlib
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -116,22 +116,28 @@ def _header_text(value: str, limit: int) -> str:
     return "".join(ch for ch in (value or "")[: 4 * limit] if ch.isprintable())[:limit]
 
 
+# The form's own labels: a reader is told "Name is required", not the JSON field's "author_name".
+FIELD_LABELS = {"body": "Comment", "author_name": "Name", "author_email": "E-mail"}
+
+
 def field_errors(data: CommentInput, *, staff: bool = False) -> dict[str, str]:
-    """Every field's problem at once (a form shows them all), by the same rules as ``clean``."""
+    """Every field's problem at once (a form shows them all), by the same rules as ``clean``, each
+    message naming the field by its label on the form."""
     errors: dict[str, str] = {}
-    checks = [
-        ("body", lambda: _render(clean_text(data.body, "body", max_chars=MAX_COMMENT_CHARS, multiline=True)))
+    checks: list[tuple[str, Callable[[str], object]]] = [
+        ("body", lambda f: _render(clean_text(data.body, f, max_chars=MAX_COMMENT_CHARS, multiline=True)))
     ]
     if not staff:
         checks += [
-            ("author_name", lambda: clean_text(data.author_name, "author_name", max_chars=MAX_NAME_CHARS)),
-            ("author_email", lambda: clean_email(data.author_email, "author_email")),
+            ("author_name", lambda f: clean_text(data.author_name, f, max_chars=MAX_NAME_CHARS)),
+            ("author_email", lambda f: clean_email(data.author_email, f)),
         ]
     for name, check in checks:
+        label = FIELD_LABELS[name]
         try:
-            check()
+            check(label)
         except InvalidInput as exc:
-            if exc.details.get("field", name) == name:
+            if exc.details.get("field", name) in (name, label):
                 errors[name] = exc.message
     return errors
 
@@ -543,6 +549,28 @@ def _same_comment(session: Session, target: Target, data: CommentInput) -> Comme
     return session.get(Comment, twin) if twin is not None else None
 
 
+def _same_staff_comment(session: Session, post_id: int, actor: User, data: CommentInput) -> Comment | None:
+    """``_same_comment`` for staff, who skip the pipeline: their same words on the same post, in reply to
+    the same comment, within DUPLICATE_WINDOW. Locked the same way, so two requests at once (a double
+    click) publish one comment."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = _twin_key(post_id, dataclasses.replace(data, author_email=f"staff:{actor.id}"))
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    return session.scalars(
+        select(Comment)
+        .where(
+            Comment.post_id == post_id,
+            Comment.staff_user_id == actor.id,
+            Comment.parent_id.is_(None) if data.parent_id is None else Comment.parent_id == data.parent_id,
+            Comment.body == data.body,
+            Comment.status != S.DELETED,
+            Comment.created_at >= utc_now() - DUPLICATE_WINDOW,
+        )
+        .order_by(Comment.id.desc())
+        .limit(1)
+    ).first()
+
+
 @functools.cache
 def _twin_query(*, reply: bool) -> Any:
     """``_same_comment``'s query with bound parameters, built once (every comment POST runs it)."""
@@ -583,15 +611,20 @@ def _withdraw_replaced(session: Session, post_id: int, comment: Comment, replace
     session.refresh(replaces, with_for_update={"of": Comment})
     if replaces.status == S.HELD:
         old = states.move(replaces, A.WITHDRAW).value
-        record_decision(
-            session,
-            replaces,
-            None,
-            A.WITHDRAW,
-            old,
-            reason=f"replaced by its writer with comment {comment.id}",
-        )
+        record_decision(session, replaces, None, A.WITHDRAW, old, reason=f"{REPLACED_BY} {comment.id}")
     session.flush()
+
+
+REPLACED_BY = "replaced by its writer with comment"  # a withdrawal's reason, then the new comment's id
+
+
+def replacement_of(session: Session, decisions: list[ModerationDecision]) -> Comment | None:
+    """The comment its writer sent to replace this one (``decisions`` are this one's), if they did."""
+    for decision in reversed(decisions):
+        if decision.action == A.WITHDRAW.value and (decision.reason or "").startswith(REPLACED_BY):
+            number = decision.reason.removeprefix(REPLACED_BY).strip()
+            return session.get(Comment, int(number)) if number.isdigit() else None
+    return None
 
 
 # --- checks that finish after the answer ------------------------------------------------------------
@@ -929,6 +962,9 @@ def staff_comment(
     require(actor, "comments.staff_comment")
     data = clean(data, staff=True)
     parent = _commentable(session, post, data.parent_id, close_after_days)
+    twin = _same_staff_comment(session, post.id, actor, data)
+    if twin is not None:
+        return twin  # a double click on "Post reply": the reply is published already, once
     now = utc_now()
     comment = Comment(
         post_id=post.id,

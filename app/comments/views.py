@@ -275,7 +275,7 @@ def status(token: str) -> ResponseReturnValue:
         ),
         "",
     )
-    return render_template(
+    page = render_template(
         "comments/status.html",
         checking=services.is_checking(comment),
         comment=comment,
@@ -283,8 +283,13 @@ def status(token: str) -> ResponseReturnValue:
         token=token,
         fixable=pipeline.explain_for_writer(comment.reasons),
         told=told,
+        replacement=services.replacement_of(db(), decisions) if comment.status == "deleted" else None,
+        status_token=status_token,
         form_token=form_token(),
     )
+    # Never kept by the browser: the back button must show what became of the comment now, not what the
+    # page said when it was first shown (and its form's time token is for this showing only).
+    return page, 200, {"Cache-Control": "no-store"}
 
 
 # --- unsubscribing ------------------------------------------------------------------------------------

@@ -54,8 +54,9 @@ def moderation_queue(
     if reason:
         pattern = f'%"{reason}%' if reason.endswith(":") else f'%"{reason}"%'
         query = query.where(cast(Comment.reasons, Text).like(pattern))
-    # The same text rules as any input: a NUL cannot even be compared with a PostgreSQL text column.
-    search = clean_text(search[:200], "q", max_chars=200, required=False)
+    # The same text rules as any input: a NUL cannot even be compared with a PostgreSQL text column. Read
+    # as a comment body is (direction marks kept): the text a moderator pastes is the text as stored.
+    search = clean_text(search[:200], "q", max_chars=200, required=False, multiline=True)
     if search.strip():
         needle = search.strip().lower()
         query = query.where(

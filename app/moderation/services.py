@@ -10,6 +10,8 @@ Session and an explicit actor, flushes, raises app.errors.*, and never commits. 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
@@ -18,7 +20,7 @@ from app.clock import utc_now
 from app.comments import states
 from app.comments.models import MODERATOR_ACTIONS, Action, Comment, CommentStatus, ModerationDecision
 from app.comments.services import lock_in_order, record_decision
-from app.errors import InvalidInput, InvalidTransition, NotAllowed
+from app.errors import Conflict, InvalidInput, InvalidTransition, NotAllowed
 from app.mail.compose import Site
 from app.moderation import notifications
 from app.moderation.models import AkismetSubmission
@@ -31,8 +33,16 @@ A = Action
 MAX_REASON_CHARS = 2000
 
 
-def can_moderate(comment: Comment, action: Action) -> bool:
-    return states.can_move(comment, action)
+STAFF_ACTIONS = frozenset(
+    {Action.DELETE, Action.APPROVE}
+)  # a staff comment is removed or restored, not judged
+
+
+def can_moderate(comment: Comment, action: Action | str) -> bool:
+    """Whether ``moderate`` would take ``action`` on ``comment`` as it is: the pages offer only those."""
+    if comment.is_staff and Action(action) not in STAFF_ACTIONS:
+        return False
+    return states.can_move(comment, Action(action))
 
 
 def moderate(
@@ -44,10 +54,14 @@ def moderate(
     *,
     akismet_enabled: bool = False,
     site: Site | None = None,
+    seen: str | None = None,
 ) -> ModerationDecision:
     """One moderator decision: move the comment, record who and why, owe Akismet a correction if it erred.
 
     ``reason`` is optional and is told to the commenter (by e-mail) unless the decision is spam.
+    ``seen`` is the status the moderator saw when they chose (the form carries it): if another moderator
+    (or the same one, in another tab) has moved the comment since, the decision is refused with a
+    Conflict rather than silently overturning theirs, e.g. marking spam a comment just approved.
     """
     require(actor, "comments.moderate")
     if action not in {a.value for a in MODERATOR_ACTIONS}:
@@ -57,7 +71,12 @@ def moderate(
     reason = clean_text(reason, "reason", max_chars=MAX_REASON_CHARS, required=False, multiline=True).strip()
     # Lock the comment and decide on what it is now: two moderators at once meet a 409, not two decisions.
     session.refresh(comment, with_for_update={"of": Comment})
-    if comment.is_staff and act is not A.DELETE and act is not A.APPROVE:
+    if seen is not None and seen != comment.status:
+        raise Conflict(
+            f"Comment {comment.id} is {comment.status} now, not {seen[:20]}: it was decided on since your "
+            "page was loaded. Look at it again before deciding."
+        )
+    if comment.is_staff and act not in STAFF_ACTIONS:
         raise NotAllowed(
             "A staff member's comment can only be deleted or restored, not judged as spam or topic."
         )
@@ -115,8 +134,10 @@ def moderate_many(
     *,
     akismet_enabled: bool = False,
     site: Site | None = None,
+    seen: Mapping[int, str] | None = None,
 ) -> tuple[int, list[str]]:
-    """The same decision on several comments; those it does not apply to are listed, not fatal."""
+    """The same decision on several comments; those it does not apply to are listed, not fatal.
+    ``seen`` maps a comment's id to the status the moderator saw (see ``moderate``)."""
     require(actor, "comments.moderate")
     if not comment_ids:
         raise InvalidInput("Choose at least one comment.", field="comment_ids")
@@ -129,9 +150,18 @@ def moderate_many(
             skipped.append(f"comment {comment_id} does not exist")
             continue
         try:
-            moderate(session, actor, comment, action, reason, akismet_enabled=akismet_enabled, site=site)
+            moderate(
+                session,
+                actor,
+                comment,
+                action,
+                reason,
+                akismet_enabled=akismet_enabled,
+                site=site,
+                seen=(seen or {}).get(comment_id),
+            )
             done += 1
-        except (InvalidTransition, NotAllowed) as exc:
+        except (InvalidTransition, NotAllowed, Conflict) as exc:
             skipped.append(f"comment {comment_id}: {exc.message}")
     return done, skipped
 

@@ -21,7 +21,7 @@ from app.comments import queries as comment_queries
 from app.comments import services as comment_services
 from app.comments.models import MODERATOR_ACTIONS, Comment, CommentStatus
 from app.comments.views import close_after_days
-from app.errors import InvalidInput
+from app.errors import Conflict, InvalidInput
 from app.moderation import queries, services
 from app.spam import pipeline
 from app.text import whole_number
@@ -171,6 +171,15 @@ CONFIRM = {
 }
 
 
+def _seen(raw: str | None) -> str | None:
+    """The status the moderator saw when they chose (the action forms carry it); None when not sent."""
+    if not raw:
+        return None
+    if raw not in {s.value for s in CommentStatus}:
+        raise InvalidInput("seen must be a comment status.", field="seen")
+    return raw
+
+
 def _next_target(default: str) -> str:
     return desk.desk_path(request.values.get("next", ""), default)
 
@@ -184,16 +193,21 @@ def confirm(comment_id: int) -> ResponseReturnValue:
         raise InvalidInput("Only spam and delete are confirmed on a page.", field="action")
     back = _next_target(url_for(".comment", comment_id=item.id))
     reason = request.args.get("reason", "")[:2000]
-    possible = services.can_moderate(item, action)
+    seen = _seen(request.args.get("seen"))
+    possible = services.can_moderate(item, action) and seen in (None, item.status)
     return desk.confirm_page(
         title=f"{ACTION_LABELS[action]}: comment {item.id} by {item.author_name}?",
         consequences=[f"“{item.body[:200]}{'…' if len(item.body) > 200 else ''}”", *CONFIRM[action]],
         action=url_for(".moderate", comment_id=item.id),
-        hidden=[("action", action), ("reason", reason), ("next", back)],
+        hidden=[("action", action), ("reason", reason), ("next", back), *([("seen", seen)] if seen else [])],
         button=f"{ACTION_LABELS[action]}: comment {item.id}",
         back_url=back,
         danger=True,
-        notice="" if possible else f"Comment {item.id} is {item.status}: it cannot be marked that way now.",
+        notice=""
+        if possible
+        else f"Comment {item.id} is {item.status} now: it was decided on since your page was loaded."
+        if seen not in (None, item.status)
+        else f"Comment {item.id} is {item.status}: it cannot be marked that way now.",
         can_confirm=possible,
     )
 
@@ -203,6 +217,7 @@ def moderate(comment_id: int) -> ResponseReturnValue:
     actor = require(current_user(), "comments.moderate")
     item = comment_queries.get_comment(db(), comment_id)
     action = request.form.get("action", "")
+    seen = _seen(request.form.get("seen"))
     if action in CONFIRM and not desk.confirmed():
         return redirect(
             url_for(
@@ -210,24 +225,42 @@ def moderate(comment_id: int) -> ResponseReturnValue:
                 comment_id=item.id,
                 action=action,
                 reason=request.form.get("reason", "")[:2000] or None,
+                seen=seen,
                 next=_next_target(url_for(".queue")),
             ),
             303,
         )
-    services.moderate(
-        db(),
-        actor,
-        item,
-        action,
-        request.form.get("reason", ""),
-        akismet_enabled=akismet_enabled(),
-        site=site(),
-    )
+    try:
+        services.moderate(
+            db(),
+            actor,
+            item,
+            action,
+            request.form.get("reason", ""),
+            akismet_enabled=akismet_enabled(),
+            site=site(),
+            seen=seen,
+        )
+    except Conflict as exc:  # decided on in another tab, or by another moderator: show them what it is now
+        flash(exc.message)
+        return desk.back(url_for(".queue"))
     flash(f"Comment {item.id} by {item.author_name}: {DECISION_LABELS[action].lower()}.")
     return desk.back(url_for(".queue"))
 
 
 MAX_BULK = 200  # a page of the queue is 50; the cap keeps one request (and its flash cookie) small
+
+
+def _bulk_seen(raw: list[str]) -> dict[int, str]:
+    """Each listed comment's status as the moderator saw it, from ``<id>:<status>`` pairs."""
+    seen: dict[int, str] = {}
+    for pair in raw[: MAX_BULK * 2]:
+        number, _, status = pair.partition(":")
+        comment_id = whole_number(number, upper=2**31 - 1)
+        if comment_id is None or _seen(status) is None:
+            raise InvalidInput("seen must list comment numbers with their status.", field="seen")
+        seen[comment_id] = status
+    return seen
 
 
 def _bulk_ids(raw: list[str]) -> list[int]:
@@ -260,7 +293,8 @@ def bulk_confirm() -> ResponseReturnValue:
         ],
         action=url_for(".bulk"),
         hidden=[("action", action), ("reason", reason), ("next", back)]
-        + [("comment_ids", c.id) for c in found],
+        + [("comment_ids", c.id) for c in found]
+        + [("seen", f"{i}:{status}") for i, status in _bulk_seen(request.args.getlist("seen")).items()],
         button=f"{ACTION_LABELS[action]}: {len(found)} comment{'s' if len(found) != 1 else ''}",
         back_url=back,
         danger=True,
@@ -274,12 +308,15 @@ def bulk() -> ResponseReturnValue:
     actor = require(current_user(), "comments.moderate")
     ids = _bulk_ids(request.form.getlist("comment_ids"))
     action = request.form.get("action", "")
+    chosen = set(ids)  # the queue page lists every comment's status; only the chosen ones matter
+    seen = {i: status for i, status in _bulk_seen(request.form.getlist("seen")).items() if i in chosen}
     if action in CONFIRM and ids and not desk.confirmed():
         return redirect(
             url_for(
                 ".bulk_confirm",
                 action=action,
                 comment_ids=ids,
+                seen=[f"{i}:{status}" for i, status in seen.items()],
                 reason=request.form.get("reason", "")[:2000] or None,
                 next=_next_target(url_for(".queue")),
             ),
@@ -293,6 +330,7 @@ def bulk() -> ResponseReturnValue:
         request.form.get("reason", ""),
         akismet_enabled=akismet_enabled(),
         site=site(),
+        seen=seen,
     )
     shown = skipped[:5] + ([f"and {len(skipped) - 5} more"] if len(skipped) > 5 else [])
     flash(

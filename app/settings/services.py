@@ -83,6 +83,15 @@ def _whole(lower: int, upper: int) -> Callable[[Any, str], int]:
     return parse
 
 
+def _choice(*choices: str) -> Callable[[Any, str], str]:
+    def parse(value: Any, field: str) -> str:
+        if not isinstance(value, str) or value.strip().lower() not in choices:
+            raise InvalidInput(f"{field} must be one of: {', '.join(choices)}.", field=field)
+        return value.strip().lower()
+
+    return parse
+
+
 _RATE_PART = re.compile(
     r"\s*\d{1,7}\s*(/|per)\s*(\d{1,4}\s*)?(second|minute|hour|day|month|year)s?\s*", re.ASCII | re.IGNORECASE
 )
@@ -179,6 +188,15 @@ SPECS: tuple[Spec, ...] = (
         "number",
         "Relevance in percent below which the off-topic filter holds a comment (1 to 99; default 52).",
         _whole(1, 99),
+    ),
+    Spec(
+        "offtopic_mode",
+        "OFFTOPIC_MODE",
+        "Off-topic mode",
+        "choice",
+        "hold: a comment the off-topic filter scores below the threshold is held for a moderator; log: its "
+        "verdict is only recorded in the comment's checks (to watch the filter before trusting it).",
+        _choice("hold", "log"),
     ),
 )
 BY_KEY = {spec.key: spec for spec in SPECS}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from wtforms import StringField, TextAreaField
+from wtforms import RadioField, SelectChoice, StringField, TextAreaField
 
 from app.accounts.permissions import can, require
 from app.errors import InvalidInput
@@ -35,6 +35,14 @@ class SettingsForm(Form):
     comment_burst = StringField("Comment burst")
     comment_max_links = StringField("Links per comment")
     offtopic_threshold = StringField("Off-topic threshold")
+    offtopic_mode = RadioField(
+        "Off-topic mode",
+        choices=[
+            SelectChoice("hold", "Hold suspected off-topic comments"),
+            SelectChoice("log", "Log only: hold nothing for it"),
+        ],
+        validate_choice=False,  # settings.change refuses anything else, in the setting's own words
+    )
 
 
 def _as_field(value: Any) -> str:
@@ -115,6 +123,7 @@ SETTINGS_BODY = api.obj(
         "comment_burst": {**WHOLE, "minimum": 1, "maximum": 1000, "description": "1 to 1000."},
         "comment_max_links": {**WHOLE, "minimum": 0, "maximum": 100, "description": "0 to 100."},
         "offtopic_threshold": {**WHOLE, "minimum": 1, "maximum": 99, "description": "1 to 99 (percent)."},
+        "offtopic_mode": {"type": "string", "enum": ["hold", "log"], "description": "hold or log."},
     },
     closed=True,
 )
@@ -132,6 +141,7 @@ SETTINGS = api.answer(
                 "comment_burst": {"type": "integer"},
                 "comment_max_links": {"type": "integer"},
                 "offtopic_threshold": {"type": "integer"},
+                "offtopic_mode": {"type": "string", "enum": ["hold", "log"]},
             }
         )
     }
