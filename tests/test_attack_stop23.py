@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import User
 from app.comments import services
-from app.comments.models import Comment
+from app.comments.models import TALLY_SHARDS, Comment
 from app.comments.views import pipeline_settings
 from app.db import commit, rollback, writing
 from app.moderation.services import moderate_many
@@ -147,3 +147,70 @@ def test_a_writer_replacing_a_comment_a_batch_is_checking_never_deadlocks(
     session.expire_all()
     assert session.get(Comment, old).status == "deleted"  # withdrawn: the batch then found it decided
     assert services.is_checking(session.get(Comment, replaced[0]))
+
+
+@postgresql_only  # row locks: SQLite has one writer at a time
+def test_a_comment_arriving_while_a_batch_holds_its_post_never_deadlocks(
+    app: Flask, session: Session, make_post: Callable[..., Post], publish_reader: Callable[..., Comment]
+) -> None:
+    """The arrival's one statement (app/comments/arrival.py) wrote its tally rows, then, at its end,
+    checked the comment's foreign key, which share-locks the post's row. A check batch holding the
+    post's row waited for one of those tally rows: a deadlock (the reader answered 409, seen in the
+    flood bench). Now the arrival share-locks the post first, and a batch's lock lets it through."""
+    engine = app.extensions["candor.engine"]
+    post, elsewhere = make_post(), make_post()
+    publish_reader(post)  # a returning writer: the batch publishes the comments (held -> published)
+    batch_ids = [checking_comment(app, session, post, f"Thanks, a helpful read ({i}).") for i in range(16)]
+    checking_comment(app, session, elsewhere, "Thanks, a helpful read on another post.")
+    # The next comment's tally shard is the second of the batch's: a row the batch needs.
+    with app.test_request_context("/"):
+        settings = pipeline_settings()
+    ham = AkismetResult(Verdict.HAM, "Akismet: not spam")
+    failures: list[BaseException] = []
+
+    def arrive() -> None:
+        own = app.extensions["candor.sessions"]()
+        try:
+            writing(own)
+            data = services.clean(
+                services.CommentInput(
+                    author_name="Bo Reader",
+                    author_email="bo@example.net",
+                    body="Is a nap after lunch wise?",
+                    ip="203.0.113.7",
+                )
+            )
+            with app.test_request_context("/"):
+                target = services.comment_target(own, post.id, twin_of=data)
+                services.accept_comment(own, target, data, settings=settings)
+            commit(own)
+        except BaseException as error:  # noqa: BLE001 - the assert below reports it
+            rollback(own)
+            failures.append(error)
+        finally:
+            own.close()
+
+    gate = engine.connect()
+    gate_tx = gate.begin()
+    # The batch's first tally row is held, so the batch waits holding the post's row ...
+    gate.execute(
+        text("UPDATE comment_tallies SET n = n WHERE status = 'held' AND reason = '' AND shard = :s"),
+        {"s": min(batch_ids) % TALLY_SHARDS},
+    )
+    batch = batch_thread(app, dict.fromkeys(batch_ids, ham), settings, failures)
+    arrival = threading.Thread(target=arrive)
+    try:
+        batch.start()
+        wait_for_lock_waiters(engine, 1, batch)
+        arrival.start()  # ... while a reader's comment arrives on that post
+        arrival.join(timeout=10)  # it is not held up (before: it waited for the post's row)
+        gate_tx.commit()
+    finally:
+        if gate_tx.is_active:
+            gate_tx.rollback()
+        gate.close()
+        arrival.join()
+        batch.join()
+    assert failures == []
+    session.expire_all()
+    assert {session.get(Comment, i).status for i in batch_ids} == {"published"}

@@ -439,9 +439,21 @@ def _target_query(*, locking: bool) -> Any:
         Post.first_published_at,
         exists().where(CommentClosure.post_id == Post.id).label("closed"),
     ]
-    if locking:
-        columns.append(func.pg_advisory_xact_lock(bindparam("twin_key")).label("locked"))
-    return select(*columns).where(Post.id == bindparam("post_id"))
+    query = select(*columns).where(Post.id == bindparam("post_id"))
+    if not locking:
+        return query
+    # The post's row is share-locked for its key here, first, as every writer of a comment takes the
+    # post's row before tally rows: the arrival's one statement (``arrival``) writes its tally rows and
+    # only at its end checks the comment's foreign key, which share-locks the post's row. Taken there, it
+    # waited for a check batch holding the post's row, while holding tally rows the batch needed next.
+    # A key-share lock waits only for a writer that changes the post's key or deletes it, or a retraction
+    # (FOR UPDATE): a check batch or a count update (FOR NO KEY UPDATE) does not hold it up.
+    columns.append(func.pg_advisory_xact_lock(bindparam("twin_key")).label("locked"))
+    return (
+        select(*columns)
+        .where(Post.id == bindparam("post_id"))
+        .with_for_update(read=True, key_share=True, of=Post)
+    )
 
 
 def accept_comment(
@@ -841,7 +853,7 @@ def lock_in_order(session: Session, comment_ids: list[int]) -> None:
         select(Post.id)
         .where(Post.id.in_(select(Comment.post_id).where(Comment.id.in_(comment_ids))))
         .order_by(Post.id)
-        .with_for_update()
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE: a comment arriving meanwhile is not held up
     )
 
 
