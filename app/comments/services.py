@@ -875,24 +875,46 @@ def finish_batch(
     what is the same for every comment of a post (its text, approved comments, the scorer's knowledge,
     the staff directory) is read once. Comments decided meanwhile are skipped.
 
-    Each comment is finished in a savepoint of its own: one whose checks raise (stored results a newer
-    version wrote, a bug on some text) is rolled back alone, logged and left being checked, for its own
-    job's retries and the one-hour hold, and the rest of the batch is committed all the same.
+    If any comment's checks raise (stored results a newer version wrote, a bug on some text), the batch
+    is rolled back to its savepoint and each comment is finished again in a savepoint of its own: the one
+    that raises is rolled back alone, logged and left being checked, for its own job's retries and the
+    one-hour hold, and the rest of the batch is committed all the same.
     Rows are locked first by ``lock_in_order``."""
     lock_in_order(session, list(answers))
+    try:
+        with session.begin_nested():  # one savepoint for the batch: two statements, not two a comment
+            return _finish_each(session, answers, settings, site, alone=False)
+    except Exception:  # noqa: BLE001 - found out below, comment by comment
+        log.warning("a batch of %s comment(s) failed; judging each alone", len(answers), exc_info=True)
+    return _finish_each(session, answers, settings, site, alone=True)
+
+
+def _finish_each(
+    session: Session,
+    answers: dict[int, pipeline.AkismetResult | None],
+    settings: pipeline.PipelineSettings,
+    site: Site | None,
+    *,
+    alone: bool,
+) -> Batch:
+    """``finish_checks`` for each comment, in id order; ``alone``: each in a savepoint of its own, one
+    whose checks raise logged, rolled back and listed as failed."""
     memo: dict[Any, Any] = {_RETURNING: _returning_among(session, list(answers))}
     done = Batch([], [])
     for comment_id in sorted(answers):
-        try:
-            with session.begin_nested():
-                comment = finish_checks(
-                    session, comment_id, answers[comment_id], settings, site=site, memo=memo
-                )
-        except Exception:  # noqa: BLE001 - one comment's failure must not hold back the others'
-            log.exception("comment %s: its checks raised; left being checked", comment_id)
-            done.failed.append(comment_id)
-            memo = {_RETURNING: memo[_RETURNING]}  # the rest may hold what the rollback expired
-            continue
+        if not alone:
+            comment = finish_checks(session, comment_id, answers[comment_id], settings, site=site, memo=memo)
+        else:
+            try:
+                with session.begin_nested():
+                    comment = finish_checks(
+                        session, comment_id, answers[comment_id], settings, site=site, memo=memo
+                    )
+            except Exception:  # noqa: BLE001 - one comment's failure must not hold back the others'
+                log.exception("comment %s: its checks raised; left being checked", comment_id)
+                done.failed.append(comment_id)
+                memo = {_RETURNING: memo[_RETURNING]}  # the rest may hold what the rollback expired
+                continue
         if comment is not None:
             done.decided.append(comment)
             if comment.status == S.PUBLISHED and comment.staff_user_id is None:
