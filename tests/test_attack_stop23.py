@@ -153,10 +153,11 @@ def test_a_writer_replacing_a_comment_a_batch_is_checking_never_deadlocks(
 def test_a_comment_arriving_while_a_batch_holds_its_post_never_deadlocks(
     app: Flask, session: Session, make_post: Callable[..., Post], publish_reader: Callable[..., Comment]
 ) -> None:
-    """The arrival's one statement (app/comments/arrival.py) wrote its tally rows, then, at its end,
-    checked the comment's foreign key, which share-locks the post's row. A check batch holding the
-    post's row waited for one of those tally rows: a deadlock (the reader answered 409, seen in the
-    flood bench). Now the arrival share-locks the post first, and a batch's lock lets it through."""
+    """A comment arriving while a check batch holds its post's row and waits for a tally row: the
+    arrival must not hold that tally row while it waits for the post. (A single-statement arrival that
+    wrote its tally rows before its foreign-key check share-locked the post did: a deadlock, 409s in the
+    flood bench.) The arrival share-locks the post first, and a batch's lock (FOR NO KEY UPDATE) lets it
+    through, so the reader is not held up by a batch either."""
     engine = app.extensions["candor.engine"]
     post, elsewhere = make_post(), make_post()
     publish_reader(post)  # a returning writer: the batch publishes the comments (held -> published)

@@ -442,12 +442,11 @@ def _target_query(*, locking: bool) -> Any:
     query = select(*columns).where(Post.id == bindparam("post_id"))
     if not locking:
         return query
-    # The post's row is share-locked for its key here, first, as every writer of a comment takes the
-    # post's row before tally rows: the arrival's one statement (``arrival``) writes its tally rows and
-    # only at its end checks the comment's foreign key, which share-locks the post's row. Taken there, it
-    # waited for a check batch holding the post's row, while holding tally rows the batch needed next.
-    # A key-share lock waits only for a writer that changes the post's key or deletes it, or a retraction
-    # (FOR UPDATE): a check batch or a count update (FOR NO KEY UPDATE) does not hold it up.
+    # The post's row is share-locked for its key here, first: every writer of a comment takes the post's
+    # row before tally rows, whatever order its statements take (a single-statement arrival writing its
+    # tally rows before its foreign-key check share-locks the post deadlocked with a check batch). A
+    # key-share lock waits only for a retraction or a key change (FOR UPDATE), not for a check batch or a
+    # count update (FOR NO KEY UPDATE).
     columns.append(func.pg_advisory_xact_lock(bindparam("twin_key")).label("locked"))
     return (
         select(*columns)
