@@ -388,6 +388,7 @@ def test_moderator_queue_tabs_filters_decisions_and_overrules(
     page.get_by_label("With the selected comments").select_option(label="Off-topic")
     with page.expect_navigation():
         page.get_by_role("button", name="Apply to selected").dblclick()
+    page.wait_for_load_state("networkidle")  # the second click's request, if one went, has answered too
     expect(page.get_by_role("status")).to_contain_text("2 comments")
     expect(page.locator("#queue-empty")).to_be_visible()
 
@@ -402,6 +403,7 @@ def test_moderator_queue_tabs_filters_decisions_and_overrules(
         _card(page, crypto).get_by_role("button", name="Spam", exact=True).click()
     with page.expect_navigation():
         page.locator("#confirm-form button").dblclick()
+    page.wait_for_load_state("networkidle")
     expect(page.get_by_role("status")).to_contain_text(f"Comment {crypto.id} by Reader 2: marked spam.")
     page.get_by_role("navigation", name="Comment status").get_by_role("link", name="Spam (1)").click()
     with page.expect_navigation():
