@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -15,11 +14,10 @@ from app.accounts.models import User
 from app.comments import services
 from app.comments.models import TALLY_SHARDS, Comment
 from app.comments.views import pipeline_settings
-from app.db import commit, rollback, writing
 from app.moderation.services import moderate_many
 from app.posts.models import Post
 from app.spam.akismet_adapter import AkismetResult, Verdict
-from tests.support.comments import batch_thread, checking_comment
+from tests.support.comments import batch_thread, checking_comment, session_thread
 from tests.support.databases import postgresql_only, wait_for_lock_waiters
 
 
@@ -45,25 +43,16 @@ def test_a_moderators_bulk_decision_and_a_check_batch_never_deadlock(
     ham = AkismetResult(Verdict.HAM, "Akismet: not spam")
     failures: list[BaseException] = []
 
-    def bulk() -> None:
-        own = app.extensions["candor.sessions"]()
-        try:
-            writing(own)
-            actor = own.get(User, moderator.id)
-            done, skipped = moderate_many(own, actor, [high, low], "approve", "Welcome.")
-            commit(own)
-            assert (done, skipped) == (2, [])
-        except BaseException as error:  # noqa: BLE001 - the assert below reports it
-            rollback(own)
-            failures.append(error)
-        finally:
-            own.close()
+    def bulk(own: Session) -> None:
+        actor = own.get(User, moderator.id)
+        done, skipped = moderate_many(own, actor, [high, low], "approve", "Welcome.")
+        assert (done, skipped) == (2, [])
 
     gate = engine.connect()
     gate_tx = gate.begin()
     gate.execute(text("SELECT id FROM comments WHERE id = :id FOR UPDATE"), {"id": low})
     batch = batch_thread(app, {low: ham, high: ham}, settings, failures)
-    moderator_thread = threading.Thread(target=bulk)
+    moderator_thread = session_thread(app, bulk, failures)
     try:
         batch.start()
         wait_for_lock_waiters(engine, 1, batch)  # the batch waits for the lower comment, holding nothing
@@ -100,36 +89,27 @@ def test_a_writer_replacing_a_comment_a_batch_is_checking_never_deadlocks(
     failures: list[BaseException] = []
     replaced: list[int] = []
 
-    def edit() -> None:
-        own = app.extensions["candor.sessions"]()
-        try:
-            writing(own)
-            data = services.CommentInput(
-                author_name="Ada Reader",
-                author_email="ada@example.net",
-                body="Is seven hours of sleep enough for adults over sixty?",
-                ip="203.0.113.9",
+    def edit(own: Session) -> None:
+        data = services.CommentInput(
+            author_name="Ada Reader",
+            author_email="ada@example.net",
+            body="Is seven hours of sleep enough for adults over sixty?",
+            ip="203.0.113.9",
+        )
+        with app.test_request_context("/"):
+            comment = services.accept_comment(
+                own,
+                services.Target(post.id, post.slug),
+                data,
+                settings=settings,
+                replaces=own.get(Comment, old),
             )
-            with app.test_request_context("/"):
-                comment = services.accept_comment(
-                    own,
-                    services.Target(post.id, post.slug),
-                    data,
-                    settings=settings,
-                    replaces=own.get(Comment, old),
-                )
-            replaced.append(comment.id)
-            commit(own)
-        except BaseException as error:  # noqa: BLE001 - the assert below reports it
-            rollback(own)
-            failures.append(error)
-        finally:
-            own.close()
+        replaced.append(comment.id)
 
     gate = engine.connect()
     gate_tx = gate.begin()
     gate.execute(text("SELECT id FROM posts WHERE id = :id FOR UPDATE"), {"id": post.id})
-    writer = threading.Thread(target=edit)
+    writer = session_thread(app, edit, failures)
     batch = batch_thread(app, {old: ham}, settings, failures)
     try:
         writer.start()
@@ -169,27 +149,18 @@ def test_a_comment_arriving_while_a_batch_holds_its_post_never_deadlocks(
     ham = AkismetResult(Verdict.HAM, "Akismet: not spam")
     failures: list[BaseException] = []
 
-    def arrive() -> None:
-        own = app.extensions["candor.sessions"]()
-        try:
-            writing(own)
-            data = services.clean(
-                services.CommentInput(
-                    author_name="Bo Reader",
-                    author_email="bo@example.net",
-                    body="Is a nap after lunch wise?",
-                    ip="203.0.113.7",
-                )
+    def arrive(own: Session) -> None:
+        data = services.clean(
+            services.CommentInput(
+                author_name="Bo Reader",
+                author_email="bo@example.net",
+                body="Is a nap after lunch wise?",
+                ip="203.0.113.7",
             )
-            with app.test_request_context("/"):
-                target = services.comment_target(own, post.id, twin_of=data)
-                services.accept_comment(own, target, data, settings=settings)
-            commit(own)
-        except BaseException as error:  # noqa: BLE001 - the assert below reports it
-            rollback(own)
-            failures.append(error)
-        finally:
-            own.close()
+        )
+        with app.test_request_context("/"):
+            target = services.comment_target(own, post.id, twin_of=data)
+            services.accept_comment(own, target, data, settings=settings)
 
     gate = engine.connect()
     gate_tx = gate.begin()
@@ -199,7 +170,7 @@ def test_a_comment_arriving_while_a_batch_holds_its_post_never_deadlocks(
         {"s": min(batch_ids) % TALLY_SHARDS},
     )
     batch = batch_thread(app, dict.fromkeys(batch_ids, ham), settings, failures)
-    arrival = threading.Thread(target=arrive)
+    arrival = session_thread(app, arrive, failures)
     try:
         batch.start()
         wait_for_lock_waiters(engine, 1, batch)

@@ -158,17 +158,16 @@ def returning_post(make_post: Callable[..., Post], publish_reader: Callable[...,
     return post
 
 
-def batch_thread(
+def session_thread(
     app: Flask,
-    verdicts: dict[int, Any],
-    settings: Any,
+    work: Callable[[Session], Any],
     failures: list[BaseException],
     *,
     start: threading.Barrier | None = None,
 ) -> threading.Thread:
-    """A thread (not started) that finishes a check batch as the job worker does: ``finish_batch`` on
-    ``verdicts`` in a session of its own, then commit. What it raises is appended to ``failures``.
-    With ``start``, it waits at that barrier first, so several such threads begin together."""
+    """A thread (not started) that runs ``work`` in a writing session of its own, in an app context,
+    then commits, as a request or a job would. What it raises is appended to ``failures`` (and rolled
+    back). With ``start``, it waits at that barrier first, so several such threads begin together."""
 
     def run() -> None:
         own = app.extensions["candor.sessions"]()
@@ -177,7 +176,7 @@ def batch_thread(
                 start.wait()
             writing(own)
             with app.app_context():
-                services.finish_batch(own, verdicts, settings)
+                work(own)
             commit(own)
         except BaseException as error:  # noqa: BLE001 - the test asserts on failures
             rollback(own)
@@ -186,6 +185,21 @@ def batch_thread(
             own.close()
 
     return threading.Thread(target=run)
+
+
+def batch_thread(
+    app: Flask,
+    verdicts: dict[int, Any],
+    settings: Any,
+    failures: list[BaseException],
+    *,
+    start: threading.Barrier | None = None,
+) -> threading.Thread:
+    """``session_thread`` finishing a check batch as the job worker does: ``finish_batch`` on
+    ``verdicts``."""
+    return session_thread(
+        app, lambda own: services.finish_batch(own, verdicts, settings), failures, start=start
+    )
 
 
 def checking_comment(app: Flask, session: Session, post: Post, body: str) -> int:
