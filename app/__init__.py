@@ -10,8 +10,7 @@ from flask import Flask
 import config as candor_config
 
 
-def create_app(overrides: dict[str, Any] | None = None) -> Flask:
-    """Build the app: config, database, security, auth, blueprints, error pages, CLI. Never migrates."""
+def _configured(overrides: dict[str, Any] | None) -> Flask:
     root = Path(__file__).resolve().parent.parent
     app = Flask(
         __name__,
@@ -28,6 +27,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         # Tests expect a comment's verdict in its answer (201/202 as decided) however loaded the machine
         # running them is; the tests of the 202 "checking" path set a budget of their own.
         app.config["COMMENT_CHECK_BUDGET_MS"] = 60_000
+    return app
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app: config, database, security, auth, blueprints, error pages, CLI. Never migrates."""
+    app = _configured(overrides)
 
     from app.spam import embedding
     from app.web import (
@@ -141,4 +146,36 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     register(app)
     ops.wrap(app)  # outermost: request ids and metrics for every answer, the page cache's fast path too
+    return app
+
+
+def create_jobs_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """The job worker's app: ``flask --app app:create_jobs_app worker``. Never migrates, serves no request.
+
+    What the jobs use and nothing else: config, database, settings, the queue, logging, the e-mail and
+    Akismet senders, the CDN purge, the CLI. No views, forms, page cache, rate limits, compression or CSRF,
+    and none of the libraries they import: the worker is the process that loads the off-topic model, and
+    issue 14 wants it under 200 MB (bench/bench_worker_memory.py; tests/test_worker_memory.py checks what
+    it imports). Jobs still build the full app's URLs (e-mail links, CDN purges): its URL map is copied
+    from the full app, built in a forked child that exits (app/web/urls.py ``copy_url_map``).
+    """
+    app = _configured(overrides)
+
+    from app.spam import embedding
+    from app.web import cdn, database, jobs, ops, outside, runtime, tasks, urls
+
+    embedding.check_files()
+    database.init_app(app)
+    runtime.init_app(app)
+    tasks.init_app(app)
+    ops.init_app(app)
+    jobs.init_app(app)
+    outside.init_app(app)
+    cdn.init_app(app)
+    urls.copy_url_map(app, lambda: create_app(overrides))
+
+    from app.cli import register
+
+    register(app)
+    app.extensions["candor.jobs_only"] = True
     return app

@@ -23,7 +23,6 @@ from app.editorial import linkcheck
 from app.editorial import services as editorial
 from app.editorial.gates import GateSettings
 from app.errors import CandorError
-from app.media.views import store as media_store
 from app.search import services as search
 from app.spam import embedding
 from app.web import runtime
@@ -496,6 +495,8 @@ def export_command(file: str, fmt: str | None, media_dir: Path | None) -> None:
         site = export_record.SiteInfo(config["SITE_NAME"], config["PUBLIC_URL"], config["TIMEZONE"])
         summary = _export_to(file, lambda out: _write_export(session, out, fmt, site))
         if media_dir is not None:
+            from app.media.views import store as media_store  # not with every worker: views load forms
+
             missing = export_files.write_media_files(session, media_store(), media_dir)
             summary += f"; image files in {media_dir}"
             if missing:

@@ -29,16 +29,17 @@ import functools
 import re
 from collections.abc import Mapping
 from html import escape, unescape
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import lxml.html
-import markdown
 import nh3
 
 from app.errors import RenderError
 from app.media.services import IMG_TAG, ImageInfo, img_attributes, media_hash
 from app.posts import sandbox
-from app.posts.autolink import BareUrlExtension
+
+if TYPE_CHECKING:  # Markdown and lxml load with the first render and the first plain text (see _markdown)
+    import markdown
 
 MAX_SOURCE_CHARS = 200_000
 MAX_NESTING = 16
@@ -158,8 +159,14 @@ def _markdown() -> markdown.Markdown:
     """One converter per process, built before the first fork so every child starts from a warm copy.
 
     The parent never converts with it; each child uses its own copy-on-write copy once, so nothing is
-    shared between threads or carried from one render to the next.
+    shared between threads or carried from one render to the next. Markdown and its extensions are
+    imported here, not with the module: the job worker imports this module (through the services it
+    runs) but judges comments without rendering any, and keeps its memory for the model (issue 14).
     """
+    import markdown
+
+    from app.posts.autolink import BareUrlExtension  # a Markdown extension: loads with Markdown
+
     return markdown.Markdown(
         extensions=["extra", "sane_lists", "smarty", BareUrlExtension()],
         extension_configs={"smarty": {"smart_angled_quotes": False}},
@@ -260,6 +267,8 @@ def plain_text(html: str) -> str:
     """The words of sanitised HTML, whitespace folded: what search indexes and excerpts quote."""
     if not html.strip():
         return ""
+    import lxml.html  # with the first plain text, not the module: the job worker needs none (issue 14)
+
     text = lxml.html.fromstring(f"<div>{html}</div>").text_content()
     return " ".join(text.split())
 

@@ -10,11 +10,14 @@ building an absolute URL in ``app/``.
 
 from __future__ import annotations
 
+import os
+import pickle
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from flask import current_app
-from werkzeug.routing import MapAdapter
+from flask import Flask, current_app
+from werkzeug.routing import MapAdapter, Rule
 
 
 def _adapter() -> MapAdapter:
@@ -36,3 +39,34 @@ def public_url(endpoint: str, *, _anchor: str | None = None, **values: Any) -> s
 def public_root() -> str:
     """The blog's home page on its public base URL (with the trailing slash): what feeds link as the site."""
     return public_url("posts.index")
+
+
+def copy_url_map(app: Flask, build_full_app: Callable[[], Flask]) -> None:
+    """Give ``app`` (the job worker's, app.create_jobs_app) every URL rule of the full app, build-only.
+
+    The full app is built in a forked child, which sends its rules back through a pipe and exits: the
+    views, forms and the libraries they import are loaded in the child alone, and their memory leaves
+    with it. The rules copied can build URLs (``public_url``) but match no request: the worker serves none.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: build, send, exit without running the parent's exit handlers
+        status = 1
+        try:
+            os.close(read_end)
+            rules = [(r.rule, dict(r.get_empty_kwargs())) for r in build_full_app().url_map.iter_rules()]
+            with os.fdopen(write_end, "wb") as out:
+                pickle.dump(rules, out)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0 or not data:
+        raise RuntimeError("the full app could not be built to copy its URL map (see the error above)")
+    known = {rule.endpoint for rule in app.url_map.iter_rules()}
+    for string, options in pickle.loads(data):  # our own child's answer, through our pipe
+        if options["endpoint"] not in known:
+            app.url_map.add(Rule(string, **{**options, "build_only": True}))

@@ -1,5 +1,5 @@
 """Candor as production runs it, on one machine and without docker: N gunicorn app servers (gthread,
-gunicorn.conf.py) and one job worker (``flask --app wsgi worker``) over one PostgreSQL database and one
+gunicorn.conf.py) and one job worker (``flask --app app:create_jobs_app worker``) over one PostgreSQL database and one
 Redis, all real processes. Used by tests/test_two_servers.py, bench/two_servers.py and bench/bench_flood.py.
 
 PostgreSQL and Redis are the ones already running (``CANDOR_TEST_POSTGRES_URL``, the server's admin
@@ -159,7 +159,11 @@ class Stack:
                 )
             self._spawn(
                 "worker",
-                [str(bin_dir / "flask"), "--app", "wsgi", "worker", "--workers", str(self.job_threads)],
+                [
+                    str(bin_dir / "flask"),
+                    *("--app", "app:create_jobs_app", "worker"),
+                    *("--workers", str(self.job_threads)),
+                ],
                 env,
             )
             for port in self.ports:
