@@ -1,6 +1,7 @@
 """Candor as production runs it, on one machine and without docker: N gunicorn app servers (gthread,
 gunicorn.conf.py) and one job worker (``flask --app app:create_jobs_app worker``) over one PostgreSQL
-database and one Redis, all real processes. Used by tests/test_two_servers.py, bench/two_servers.py and bench/bench_flood.py.
+database and one Redis, all real processes. Used by tests/test_two_servers.py, bench/two_servers.py and
+bench/bench_flood.py.
 
 PostgreSQL and Redis are the ones already running (``CANDOR_TEST_POSTGRES_URL``, the server's admin
 URL, and ``REDIS_URL``, default ``redis://127.0.0.1:6379/14``): the stack creates a database of its own
