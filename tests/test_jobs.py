@@ -29,7 +29,7 @@ from tests.support.smtp import Inbox, serving
 from tests.support.web import log_in, parse
 
 ROOT = Path(__file__).resolve().parent.parent
-FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
+JOB_WORKER = [sys.executable, "-m", "flask", "--app", "app:create_jobs_app", "worker"]  # as production runs it
 REDIS_URL = "redis://127.0.0.1:6379/11"
 
 
@@ -142,7 +142,7 @@ def worker(
         CANDOR_MAIL_RETRY_SECONDS="1",
     )
     process = subprocess.Popen(
-        [*FLASK, "worker"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        JOB_WORKER, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         yield process
