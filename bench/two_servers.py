@@ -4,9 +4,9 @@ Run: ``CANDOR_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/pos
 .venv/bin/python bench/two_servers.py [--servers 2]``. It creates a database of its own on that
 PostgreSQL server (migrated, empty), starts ``--servers`` gunicorn app servers (gunicorn.conf.py:
 gthread) and one job worker (``flask --app app:create_jobs_app worker``) sharing it and Redis
-(``REDIS_URL``, default ``redis://127.0.0.1:6379/14``, with a queue name of its own), prints their addresses and the
-environment to reach the same database from a shell, and on Ctrl-C stops them all and drops the
-database. tests/test_two_servers.py runs the same layout (tests/support/stack.py).
+(``REDIS_URL``, default ``redis://127.0.0.1:6379/14``, with a queue name of its own), prints their
+addresses and the environment to reach the same database from a shell, and on Ctrl-C stops them all
+and drops the database. tests/test_two_servers.py runs the same layout (tests/support/stack.py).
 """
 
 from __future__ import annotations
