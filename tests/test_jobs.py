@@ -29,6 +29,7 @@ from tests.support.smtp import Inbox, serving
 from tests.support.web import log_in, parse
 
 ROOT = Path(__file__).resolve().parent.parent
+FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
 JOB_WORKER = [sys.executable, "-m", "flask", "--app", "app:create_jobs_app", "worker"]  # as in production
 REDIS_URL = "redis://127.0.0.1:6379/11"
 
