@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
+import traceback
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -58,7 +60,10 @@ def copy_url_map(app: Flask, build_full_app: Callable[[], Flask]) -> None:
             with os.fdopen(write_end, "wb") as out:
                 pickle.dump(rules, out)
             status = 0
+        except BaseException:
+            traceback.print_exc()  # os._exit below would drop it: the parent's error points here
         finally:
+            sys.stderr.flush()
             os._exit(status)
     os.close(write_end)
     with os.fdopen(read_end, "rb") as pipe:
