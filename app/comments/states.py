@@ -130,6 +130,43 @@ def _stored(session: Session, comment: Comment) -> tuple[str, list[Any]] | None:
     return (row[0], list(row[1] or ())) if row is not None else None
 
 
+_LOCKED = "candor.comments_locked"  # (the transaction, ids of comments it locked and loaded afresh)
+
+
+def locked_afresh(session: Session, comment_ids: list[int]) -> None:
+    """These comments' rows are locked by this session's transaction and were loaded after the lock
+    (``lock_in_order``): until the transaction ends, or any rollback, what the session loaded or last
+    flushed for them is what the database holds, and ``_read_before`` need not read their rows again."""
+    transaction = session.get_transaction()
+    held = session.info.get(_LOCKED)
+    ids = held[1] if held is not None and held[0] is transaction else set()
+    session.info[_LOCKED] = (transaction, ids | set(comment_ids))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_locked(session: Session, _previous: Any) -> None:
+    session.info.pop(_LOCKED, None)
+
+
+def _as_loaded(session: Session, comment: Comment) -> tuple[str, list[Any]] | None:
+    """The stored status and reasons of a comment locked and loaded afresh by this transaction
+    (``locked_afresh``), from what the session loaded; None when that is not known."""
+    held = session.info.get(_LOCKED)
+    if held is None or held[0] is not session.get_transaction() or comment.id not in held[1]:
+        return None
+    state = inspect(comment)
+    found = []
+    for attr in (state.attrs.status, state.attrs.reasons):
+        history = attr.history  # as loaded: never loads
+        if history.deleted:
+            found.append(history.deleted[0])
+        elif history.unchanged:
+            found.append(history.unchanged[0])
+        else:
+            return None  # not loaded before it was set (expired meanwhile): read it
+    return (found[0], list(found[1] or ()))
+
+
 @event.listens_for(Session, "before_flush")
 def _read_before(session: Session, _ctx: Any, _instances: Any) -> None:
     """Each new or recounted comment, with what the database holds for it (None: new), for ``_keep_counts``.
@@ -143,7 +180,7 @@ def _read_before(session: Session, _ctx: Any, _instances: Any) -> None:
             continue
         state = inspect(obj)
         if state.attrs.status.history.has_changes() or state.attrs.reasons.history.has_changes():
-            pending.append((obj, _stored(session, obj)))
+            pending.append((obj, _as_loaded(session, obj) or _stored(session, obj)))
     session.info[_PENDING] = pending
 
 
@@ -185,17 +222,29 @@ def _apply(session: Session, tallies: Counter[tuple[str, str, int]], per_post: C
         # key order (PostgreSQL takes their locks in that order).
         upsert(changed)
         return
+    # Some counts go down (a status changed; a batch of checks moves many comments at once): every row,
+    # in key order, is first made to exist and locked by one upsert adding nothing (n = n + 0; the rows that
+    # go down exist already: their comments were counted in their shards when they arrived, or by a
+    # migration), then the differences are added by one UPDATE per row, sent together (executemany).
+    upsert([(key, 0) for key, _ in changed])
+    connection.execute(
+        _add_statement(),
+        [{"k_status": s, "k_reason": r, "k_shard": shard, "d": d} for (s, r, shard), d in changed],
+    )
+
+
+@functools.cache
+def _add_statement() -> Any:
     table = CommentTally.__table__
-    for (status, reason, shard), d in changed:  # one key at a time, in order: locks in one order
-        if d > 0:
-            upsert([((status, reason, shard), d)])
-            continue
-        # The row exists: this comment was counted in its shard when it arrived (or by a migration).
-        connection.execute(
-            update(table)
-            .where(table.c.status == status, table.c.reason == reason, table.c.shard == shard)
-            .values(n=table.c.n + d)
+    return (
+        update(table)
+        .where(
+            table.c.status == bindparam("k_status"),
+            table.c.reason == bindparam("k_reason"),
+            table.c.shard == bindparam("k_shard"),
         )
+        .values(n=table.c.n + bindparam("d"))
+    )
 
 
 def _upsert(connection: Any, make_insert: Any, rows: list[tuple[tuple[str, str, int], int]]) -> None:
