@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, exists, func, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.accounts.models import User, UserRole
 from app.accounts.permissions import can, require
@@ -868,7 +869,7 @@ def lock_in_order(session: Session, comment_ids: list[int]) -> list[Comment]:
             .execution_options(populate_existing=True)
         )
     )
-    states.locked_afresh(session, [c.id for c in comments])
+    states.locked_afresh(session, comments)
     session.execute(
         select(Post.id)
         .where(Post.id.in_(select(Comment.post_id).where(Comment.id.in_(comment_ids))))
@@ -911,6 +912,19 @@ def finish_batch(
     return _finish_each(session, answers, settings, site)
 
 
+# What ``_judge`` may write: each is set (changed or not) in every comment of a batch.
+_JUDGED = (
+    "status",
+    "status_changed_at",
+    "needs_reply",
+    "reasons",
+    "checks",
+    "relevance_score",
+    "relevance_drivers",
+    "akismet_verdict",
+)
+
+
 def _finish_together(
     session: Session,
     comments: list[Comment],
@@ -927,6 +941,8 @@ def _finish_together(
         if comment.id not in answers or not is_checking(comment):
             continue  # decided meanwhile
         old = _judge(session, comment, answers[comment.id], settings, memo)
+        for name in _JUDGED:  # the same columns in every comment's UPDATE: one executemany, not one each
+            flag_modified(comment, name)
         decision = _decision(
             comment, None, A.RECHECK, old, "its remaining checks finished after it was answered"
         )

@@ -130,41 +130,28 @@ def _stored(session: Session, comment: Comment) -> tuple[str, list[Any]] | None:
     return (row[0], list(row[1] or ())) if row is not None else None
 
 
-_LOCKED = "candor.comments_locked"  # (the transaction, ids of comments it locked and loaded afresh)
+_LOCKED = "candor.comments_locked"  # (the transaction, {comment id: its stored (status, reasons)})
 
 
-def locked_afresh(session: Session, comment_ids: list[int]) -> None:
+def locked_afresh(session: Session, comments: list[Comment]) -> None:
     """These comments' rows are locked by this session's transaction and were loaded after the lock
-    (``lock_in_order``): until the transaction ends, or any rollback, what the session loaded or last
-    flushed for them is what the database holds, and ``_read_before`` need not read their rows again."""
+    (``lock_in_order``): until the transaction ends, or any rollback, what they held then, and then what
+    each flush wrote, is what the database holds; ``_read_before`` need not read their rows again."""
     transaction = session.get_transaction()
     held = session.info.get(_LOCKED)
-    ids = held[1] if held is not None and held[0] is transaction else set()
-    session.info[_LOCKED] = (transaction, ids | set(comment_ids))
+    known = held[1] if held is not None and held[0] is transaction else {}
+    known.update({c.id: (c.status, list(c.reasons or ())) for c in comments})
+    session.info[_LOCKED] = (transaction, known)
+
+
+def _known(session: Session) -> dict[int, tuple[str, list[Any]]] | None:
+    held = session.info.get(_LOCKED)
+    return held[1] if held is not None and held[0] is session.get_transaction() else None
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_locked(session: Session, _previous: Any) -> None:
-    session.info.pop(_LOCKED, None)
-
-
-def _as_loaded(session: Session, comment: Comment) -> tuple[str, list[Any]] | None:
-    """The stored status and reasons of a comment locked and loaded afresh by this transaction
-    (``locked_afresh``), from what the session loaded; None when that is not known."""
-    held = session.info.get(_LOCKED)
-    if held is None or held[0] is not session.get_transaction() or comment.id not in held[1]:
-        return None
-    state = inspect(comment)
-    found = []
-    for attr in (state.attrs.status, state.attrs.reasons):
-        history = attr.history  # as loaded: never loads
-        if history.deleted:
-            found.append(history.deleted[0])
-        elif history.unchanged:
-            found.append(history.unchanged[0])
-        else:
-            return None  # not loaded before it was set (expired meanwhile): read it
-    return (found[0], list(found[1] or ()))
+    session.info.pop(_LOCKED, None)  # a savepoint's rollback, too: what was flushed in it is undone
 
 
 @event.listens_for(Session, "before_flush")
@@ -180,7 +167,9 @@ def _read_before(session: Session, _ctx: Any, _instances: Any) -> None:
             continue
         state = inspect(obj)
         if state.attrs.status.history.has_changes() or state.attrs.reasons.history.has_changes():
-            pending.append((obj, _as_loaded(session, obj) or _stored(session, obj)))
+            known = _known(session)
+            before = known.get(obj.id) if known is not None else None
+            pending.append((obj, before if before is not None else _stored(session, obj)))
     session.info[_PENDING] = pending
 
 
@@ -188,7 +177,11 @@ def _read_before(session: Session, _ctx: Any, _instances: Any) -> None:
 def _keep_counts(session: Session, _ctx: Any) -> None:
     tallies: Counter[tuple[str, str, int]] = Counter()
     per_post: Counter[int] = Counter()
-    for obj, before in session.info.pop(_PENDING, []):
+    pending = session.info.pop(_PENDING, [])
+    known = _known(session)
+    for obj, before in pending:
+        if known is not None and obj.id in known:
+            known[obj.id] = (obj.status, list(obj.reasons or ()))  # what the database now holds
         old_status, old_reasons = before if before is not None else (None, [])
         shard = obj.id % TALLY_SHARDS
         for (status, reason), d in _tallies(obj.status, obj.reasons).items():
