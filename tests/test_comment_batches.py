@@ -21,11 +21,12 @@ from app.comments import services, states
 from app.comments.models import Comment, ModerationDecision
 from app.comments.views import pipeline_settings
 from app.db import commit, writing
+from app.mail.models import OutboxMessage
 from app.posts.models import Post
 from app.spam.akismet_adapter import AkismetResult, Verdict
 from app.web.tasks import CheckBatches
 from tests.support.akismet_server import COMMENT_CHECK, AkismetServer
-from tests.support.comments import batch_thread, comment_api
+from tests.support.comments import READER, batch_thread, comment_api
 from tests.support.web import parse
 
 
@@ -401,3 +402,34 @@ def test_a_batch_writes_its_comments_decisions_and_counts_in_a_few_statements(
     one_by_one = 24 if session.get_bind().dialect.name == "sqlite" else 0
     assert len(statements) <= one_by_one + 40, "\n".join(statements)
     _assert_counts_exact(session)
+
+
+def test_a_batch_asks_each_writer_who_ticked_the_box_to_confirm_and_nobody_else(
+    client: Any, session: Session, returning_post: Post, akismet: AkismetServer
+) -> None:
+    """The subscriptions of a batch's comments are read at once: each writer who asked is asked to
+    confirm, once; the one who did not, and spam, ask nobody."""
+    post = returning_post
+    akismet.set_mode("refusing", status=503)
+    asked = [
+        comment_api(client, post, body=f"Thanks, a helpful read about adult sleep ({i}).", notify=True)
+        for i in range(2)
+    ]
+    quiet = comment_api(client, post, body="Thanks, the dark room advice helped me.")
+    spam = comment_api(
+        client,
+        post,
+        body="Cheap casino and viagra here, about sleep.",
+        author_email="x@example.org",
+        notify=True,
+    )
+    assert {a.status_code for a in [*asked, quiet, spam]} == {202}
+    akismet.set_mode("normal")
+    client.application.extensions["candor.tasks"].check_comment.call_local(asked[0].get_json()["id"])
+    session.expire_all()
+    ids = [a.get_json()["id"] for a in [*asked, quiet, spam]]
+    assert [session.get(Comment, i).status for i in ids] == ["published", "published", "published", "spam"]
+    sent = session.scalars(
+        select(OutboxMessage.to_addr).where(OutboxMessage.purpose == "confirm_subscription")
+    ).all()
+    assert sent == [READER["author_email"]] * 2

@@ -951,10 +951,21 @@ def _finish_together(
         if comment.status == S.PUBLISHED and comment.staff_user_id is None:
             memo[_RETURNING].add(comment.author_email)  # as ``_returning`` would now find
     session.flush()
+    found = _asking(session, [c for c, _ in judged]) if site is not None else {}
     for comment, decision in judged:
         learning.learn(session, comment, decision)
-        _confirm_if_asked(session, comment, site)
+        _confirm_if_asked(session, comment, site, found)
     return Batch([c for c, _ in judged], [])
+
+
+def _asking(session: Session, comments: list[Comment]) -> dict[int, Subscription]:
+    """The subscriptions of those of ``comments`` whose writer asked for e-mails, by comment id."""
+    ids = [c.id for c in comments if c.notify and c.status != S.SPAM]
+    if not ids:
+        return {}
+    return {
+        s.comment_id: s for s in session.scalars(select(Subscription).where(Subscription.comment_id.in_(ids)))
+    }
 
 
 def _finish_each(
@@ -1036,10 +1047,17 @@ def overdue_checks(session: Session, before: datetime, limit: int = 500) -> list
     )
 
 
-def _confirm_if_asked(session: Session, comment: Comment, site: Site | None) -> None:
+def _confirm_if_asked(
+    session: Session, comment: Comment, site: Site | None, found: dict[int, Subscription] | None = None
+) -> None:
+    """Ask for the confirmation of the comment's subscription, if any and unconfirmed. ``found``: the
+    subscriptions of a batch's comments, read at once (``_asking``)."""
     if site is None or not comment.notify or comment.status == S.SPAM:
         return
-    subscription = session.scalar(select(Subscription).where(Subscription.comment_id == comment.id))
+    if found is not None:
+        subscription = found.get(comment.id)
+    else:
+        subscription = session.scalar(select(Subscription).where(Subscription.comment_id == comment.id))
     post = session.get(Post, comment.post_id)
     if subscription is not None and subscription.confirmed_at is None and post and post.published_revision:
         notifications.confirmation_requested(session, site, subscription, post.published_revision.title)
