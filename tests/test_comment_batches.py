@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import utc_now
 from app.comments import services, states
-from app.comments.models import Comment, ModerationDecision
+from app.comments.models import Action, Comment, CommentStatus, ModerationDecision
 from app.comments.views import pipeline_settings
 from app.db import commit, writing
 from app.mail.models import OutboxMessage
@@ -433,3 +433,33 @@ def test_a_batch_asks_each_writer_who_ticked_the_box_to_confirm_and_nobody_else(
         select(OutboxMessage.to_addr).where(OutboxMessage.purpose == "confirm_subscription")
     ).all()
     assert sent == [READER["author_email"]] * 2
+
+
+def test_counts_stay_exact_when_a_savepoint_undoes_a_flush_of_locked_comments(
+    app: Flask,
+    session: Session,
+    make_post: Callable[..., Post],
+    publish_reader: Callable[..., Comment],
+    akismet: AkismetServer,
+) -> None:
+    """What a transaction knows of the comments it locked (``states.locked_afresh``) is forgotten when a
+    savepoint's rollback undoes a flush of them: the next change is counted from what is stored."""
+    post = make_post()
+    publish_reader(post)
+    first = sorted(_mixed_batch(app, session, [post], 2))[0]
+    own = app.extensions["candor.sessions"]()
+    try:
+        writing(own)
+        (comment, *_) = services.lock_in_order(own, [first])
+        with pytest.raises(RuntimeError), own.begin_nested():
+            states.move(comment, Action.RECHECK, CommentStatus.PUBLISHED)
+            own.flush()
+            raise RuntimeError("undone")
+        comment = own.get(Comment, first)
+        assert comment.status == "held"
+        states.move(comment, Action.RECHECK, CommentStatus.SPAM)
+        own.flush()
+        commit(own)
+    finally:
+        own.close()
+    _assert_counts_exact(session)

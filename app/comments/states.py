@@ -100,7 +100,8 @@ def move(comment: Comment, action: Action, target: CommentStatus | None = None) 
 # (posts.comment_count) change in the same flush as the status they count, whoever wrote it: a comment
 # arriving, ``move`` above, a recheck's new reasons. Before the flush, each changed comment's stored status
 # is read under a row lock (so a writer that decided on a stale copy still leaves the counts equal to what
-# is stored); after it (when a new comment has its id, which names its tally shard) the difference is
+# is stored), unless this transaction already locked and loaded it (``locked_afresh``: a check batch, a
+# bulk decision); after it (when a new comment has its id, which names its tally shard) the difference is
 # added with ``n = n + d`` statements, exact however many transactions run at once. A comment always
 # counts in shard ``id % TALLY_SHARDS``: comments arriving together update different rows rather than
 # queueing on one row's lock until each commits. Locks are taken in one order (the post's row, then
