@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, exists, func, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.accounts.models import User, UserRole
 from app.accounts.permissions import can, require
@@ -779,6 +780,21 @@ def finish_checks(
     comment = session.get(Comment, comment_id, with_for_update={"of": Comment}, populate_existing=True)
     if comment is None or not is_checking(comment):
         return None
+    old = _judge(session, comment, answer, settings, memo)
+    record_decision(session, comment, None, A.RECHECK, old, reason=reason)  # flushes both
+    _confirm_if_asked(session, comment, site)
+    return comment
+
+
+def _judge(
+    session: Session,
+    comment: Comment,
+    answer: pipeline.AkismetResult | None,
+    settings: pipeline.PipelineSettings,
+    memo: dict[Any, Any] | None,
+) -> str:
+    """``finish_checks``'s checks and move of a comment still being checked, locked and loaded afresh;
+    its old status (the decision to record). Flushes nothing."""
     # Kept by the memo: the session's identity map holds objects weakly, and would load it again.
     post = _memo(memo, ("post", comment.post_id), lambda: session.get(Post, comment.post_id))
     assert post is not None
@@ -812,9 +828,7 @@ def finish_checks(
     comment.akismet_verdict = outcome.akismet_verdict
     if comment.status != S.PUBLISHED:
         comment.needs_reply = False
-    record_decision(session, comment, None, A.RECHECK, old, reason=reason)  # flushes both
-    _confirm_if_asked(session, comment, site)
-    return comment
+    return old
 
 
 _RETURNING = "returning"  # finish_batch's memo: addresses with a published reader comment
@@ -838,22 +852,31 @@ def _returning_among(session: Session, comment_ids: list[int]) -> set[str]:
     )
 
 
-def lock_in_order(session: Session, comment_ids: list[int]) -> None:
+def lock_in_order(session: Session, comment_ids: list[int]) -> list[Comment]:
     """Lock the rows of these comments, in id order, then their posts' rows, in id order, as every
     writer of several comments at once does (a check batch, a moderator's bulk decision) before any
     tally row. Two such writers sharing a comment then wait for one another rather than each holding
     what the other needs next (a deadlock: one of them answered 409 or its work thrown away), and
     neither waits for a post's row while holding tally rows (one comment's writers take a post's row,
-    then tally rows: ``states``)."""
-    session.execute(
-        select(Comment.id).where(Comment.id.in_(comment_ids)).order_by(Comment.id).with_for_update()
+    then tally rows: ``states``). Returns the comments, loaded afresh under the lock, in id order (their
+    stored status need not be read again before their counts change: ``states.locked_afresh``)."""
+    comments = list(
+        session.scalars(
+            select(Comment)
+            .where(Comment.id.in_(comment_ids))
+            .order_by(Comment.id)
+            .with_for_update(of=Comment)
+            .execution_options(populate_existing=True)
+        )
     )
+    states.locked_afresh(session, comments)
     session.execute(
         select(Post.id)
         .where(Post.id.in_(select(Comment.post_id).where(Comment.id.in_(comment_ids))))
         .order_by(Post.id)
         .with_for_update(key_share=True)  # FOR NO KEY UPDATE: a comment arriving meanwhile is not held up
     )
+    return comments
 
 
 class Batch(NamedTuple):
@@ -878,14 +901,71 @@ def finish_batch(
     is rolled back to its savepoint and each comment is finished again in a savepoint of its own: the one
     that raises is rolled back alone, logged and left being checked, for its own job's retries and the
     one-hour hold, and the rest of the batch is committed all the same.
-    Rows are locked first by ``lock_in_order``."""
-    lock_in_order(session, list(answers))
+    Rows are locked (and the comments loaded) first by ``lock_in_order``; the batch's comments, their
+    decisions and their counts are then written by one flush (``_finish_together``)."""
+    comments = lock_in_order(session, list(answers))
     try:
         with session.begin_nested():  # one savepoint for the batch: two statements, not two a comment
-            return _finish_each(session, answers, settings, site, alone=False)
+            return _finish_together(session, comments, answers, settings, site)
     except Exception:  # noqa: BLE001 - found out below, comment by comment
         log.warning("a batch of %s comment(s) failed; judging each alone", len(answers), exc_info=True)
-    return _finish_each(session, answers, settings, site, alone=True)
+    return _finish_each(session, answers, settings, site)
+
+
+# What ``_judge`` may write: each is set (changed or not) in every comment of a batch.
+_JUDGED = (
+    "status",
+    "status_changed_at",
+    "needs_reply",
+    "reasons",
+    "checks",
+    "relevance_score",
+    "relevance_drivers",
+    "akismet_verdict",
+)
+
+
+def _finish_together(
+    session: Session,
+    comments: list[Comment],
+    answers: dict[int, pipeline.AkismetResult | None],
+    settings: pipeline.PipelineSettings,
+    site: Site | None,
+) -> Batch:
+    """``finish_checks`` for each of ``comments`` (locked and loaded afresh, in id order), written by one
+    flush: their updates, their decisions (one INSERT of many rows) and their counts (one change per
+    post and per tally row, ``states``), rather than a flush, a re-read and a count update a comment."""
+    memo: dict[Any, Any] = {_RETURNING: _returning_among(session, list(answers))}
+    judged: list[tuple[Comment, ModerationDecision]] = []
+    for comment in comments:
+        if comment.id not in answers or not is_checking(comment):
+            continue  # decided meanwhile
+        old = _judge(session, comment, answers[comment.id], settings, memo)
+        for name in _JUDGED:  # the same columns in every comment's UPDATE: one executemany, not one each
+            flag_modified(comment, name)
+        decision = _decision(
+            comment, None, A.RECHECK, old, "its remaining checks finished after it was answered"
+        )
+        session.add(decision)
+        judged.append((comment, decision))
+        if comment.status == S.PUBLISHED and comment.staff_user_id is None:
+            memo[_RETURNING].add(comment.author_email)  # as ``_returning`` would now find
+    session.flush()
+    found = _asking(session, [c for c, _ in judged]) if site is not None else {}
+    for comment, decision in judged:
+        learning.learn(session, comment, decision)
+        _confirm_if_asked(session, comment, site, found)
+    return Batch([c for c, _ in judged], [])
+
+
+def _asking(session: Session, comments: list[Comment]) -> dict[int, Subscription]:
+    """The subscriptions of those of ``comments`` whose writer asked for e-mails, by comment id."""
+    ids = [c.id for c in comments if c.notify and c.status != S.SPAM]
+    if not ids:
+        return {}
+    return {
+        s.comment_id: s for s in session.scalars(select(Subscription).where(Subscription.comment_id.in_(ids)))
+    }
 
 
 def _finish_each(
@@ -893,27 +973,22 @@ def _finish_each(
     answers: dict[int, pipeline.AkismetResult | None],
     settings: pipeline.PipelineSettings,
     site: Site | None,
-    *,
-    alone: bool,
 ) -> Batch:
-    """``finish_checks`` for each comment, in id order; ``alone``: each in a savepoint of its own, one
-    whose checks raise logged, rolled back and listed as failed."""
+    """``finish_checks`` for each comment, in id order, each in a savepoint of its own: one whose checks
+    raise is logged, rolled back and listed as failed (after the batch's savepoint failed)."""
     memo: dict[Any, Any] = {_RETURNING: _returning_among(session, list(answers))}
     done = Batch([], [])
     for comment_id in sorted(answers):
-        if not alone:
-            comment = finish_checks(session, comment_id, answers[comment_id], settings, site=site, memo=memo)
-        else:
-            try:
-                with session.begin_nested():
-                    comment = finish_checks(
-                        session, comment_id, answers[comment_id], settings, site=site, memo=memo
-                    )
-            except Exception:  # noqa: BLE001 - one comment's failure must not hold back the others'
-                log.exception("comment %s: its checks raised; left being checked", comment_id)
-                done.failed.append(comment_id)
-                memo = {_RETURNING: memo[_RETURNING]}  # the rest may hold what the rollback expired
-                continue
+        try:
+            with session.begin_nested():
+                comment = finish_checks(
+                    session, comment_id, answers[comment_id], settings, site=site, memo=memo
+                )
+        except Exception:  # noqa: BLE001 - one comment's failure must not hold back the others'
+            log.exception("comment %s: its checks raised; left being checked", comment_id)
+            done.failed.append(comment_id)
+            memo = {_RETURNING: memo[_RETURNING]}  # the rest may hold what the rollback expired
+            continue
         if comment is not None:
             done.decided.append(comment)
             if comment.status == S.PUBLISHED and comment.staff_user_id is None:
@@ -972,10 +1047,17 @@ def overdue_checks(session: Session, before: datetime, limit: int = 500) -> list
     )
 
 
-def _confirm_if_asked(session: Session, comment: Comment, site: Site | None) -> None:
+def _confirm_if_asked(
+    session: Session, comment: Comment, site: Site | None, found: dict[int, Subscription] | None = None
+) -> None:
+    """Ask for the confirmation of the comment's subscription, if any and unconfirmed. ``found``: the
+    subscriptions of a batch's comments, read at once (``_asking``)."""
     if site is None or not comment.notify or comment.status == S.SPAM:
         return
-    subscription = session.scalar(select(Subscription).where(Subscription.comment_id == comment.id))
+    if found is not None:
+        subscription = found.get(comment.id)
+    else:
+        subscription = session.scalar(select(Subscription).where(Subscription.comment_id == comment.id))
     post = session.get(Post, comment.post_id)
     if subscription is not None and subscription.confirmed_at is None and post and post.published_revision:
         notifications.confirmation_requested(session, site, subscription, post.published_revision.title)

@@ -100,7 +100,8 @@ def move(comment: Comment, action: Action, target: CommentStatus | None = None) 
 # (posts.comment_count) change in the same flush as the status they count, whoever wrote it: a comment
 # arriving, ``move`` above, a recheck's new reasons. Before the flush, each changed comment's stored status
 # is read under a row lock (so a writer that decided on a stale copy still leaves the counts equal to what
-# is stored); after it (when a new comment has its id, which names its tally shard) the difference is
+# is stored), unless this transaction already locked and loaded it (``locked_afresh``: a check batch, a
+# bulk decision); after it (when a new comment has its id, which names its tally shard) the difference is
 # added with ``n = n + d`` statements, exact however many transactions run at once. A comment always
 # counts in shard ``id % TALLY_SHARDS``: comments arriving together update different rows rather than
 # queueing on one row's lock until each commits. Locks are taken in one order (the post's row, then
@@ -130,6 +131,30 @@ def _stored(session: Session, comment: Comment) -> tuple[str, list[Any]] | None:
     return (row[0], list(row[1] or ())) if row is not None else None
 
 
+_LOCKED = "candor.comments_locked"  # (the transaction, {comment id: its stored (status, reasons)})
+
+
+def locked_afresh(session: Session, comments: list[Comment]) -> None:
+    """These comments' rows are locked by this session's transaction and were loaded after the lock
+    (``lock_in_order``): until the transaction ends, or any rollback, what they held then, and then what
+    each flush wrote, is what the database holds; ``_read_before`` need not read their rows again."""
+    transaction = session.get_transaction()
+    held = session.info.get(_LOCKED)
+    known = held[1] if held is not None and held[0] is transaction else {}
+    known.update({c.id: (c.status, list(c.reasons or ())) for c in comments})
+    session.info[_LOCKED] = (transaction, known)
+
+
+def _known(session: Session) -> dict[int, tuple[str, list[Any]]] | None:
+    held = session.info.get(_LOCKED)
+    return held[1] if held is not None and held[0] is session.get_transaction() else None
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_locked(session: Session, _previous: Any) -> None:
+    session.info.pop(_LOCKED, None)  # a savepoint's rollback, too: what was flushed in it is undone
+
+
 @event.listens_for(Session, "before_flush")
 def _read_before(session: Session, _ctx: Any, _instances: Any) -> None:
     """Each new or recounted comment, with what the database holds for it (None: new), for ``_keep_counts``.
@@ -143,7 +168,9 @@ def _read_before(session: Session, _ctx: Any, _instances: Any) -> None:
             continue
         state = inspect(obj)
         if state.attrs.status.history.has_changes() or state.attrs.reasons.history.has_changes():
-            pending.append((obj, _stored(session, obj)))
+            known = _known(session)
+            before = known.get(obj.id) if known is not None else None
+            pending.append((obj, before if before is not None else _stored(session, obj)))
     session.info[_PENDING] = pending
 
 
@@ -151,7 +178,11 @@ def _read_before(session: Session, _ctx: Any, _instances: Any) -> None:
 def _keep_counts(session: Session, _ctx: Any) -> None:
     tallies: Counter[tuple[str, str, int]] = Counter()
     per_post: Counter[int] = Counter()
-    for obj, before in session.info.pop(_PENDING, []):
+    pending = session.info.pop(_PENDING, [])
+    known = _known(session)
+    for obj, before in pending:
+        if known is not None and obj.id in known:
+            known[obj.id] = (obj.status, list(obj.reasons or ()))  # what the database now holds
         old_status, old_reasons = before if before is not None else (None, [])
         shard = obj.id % TALLY_SHARDS
         for (status, reason), d in _tallies(obj.status, obj.reasons).items():
@@ -185,17 +216,29 @@ def _apply(session: Session, tallies: Counter[tuple[str, str, int]], per_post: C
         # key order (PostgreSQL takes their locks in that order).
         upsert(changed)
         return
+    # Some counts go down (a status changed; a batch of checks moves many comments at once): every row,
+    # in key order, is first made to exist and locked by one upsert adding nothing (n = n + 0; the rows that
+    # go down exist already: their comments were counted in their shards when they arrived, or by a
+    # migration), then the differences are added by one UPDATE per row, sent together (executemany).
+    upsert([(key, 0) for key, _ in changed])
+    connection.execute(
+        _add_statement(),
+        [{"k_status": s, "k_reason": r, "k_shard": shard, "d": d} for (s, r, shard), d in changed],
+    )
+
+
+@functools.cache
+def _add_statement() -> Any:
     table = CommentTally.__table__
-    for (status, reason, shard), d in changed:  # one key at a time, in order: locks in one order
-        if d > 0:
-            upsert([((status, reason, shard), d)])
-            continue
-        # The row exists: this comment was counted in its shard when it arrived (or by a migration).
-        connection.execute(
-            update(table)
-            .where(table.c.status == status, table.c.reason == reason, table.c.shard == shard)
-            .values(n=table.c.n + d)
+    return (
+        update(table)
+        .where(
+            table.c.status == bindparam("k_status"),
+            table.c.reason == bindparam("k_reason"),
+            table.c.shard == bindparam("k_shard"),
         )
+        .values(n=table.c.n + bindparam("d"))
+    )
 
 
 def _upsert(connection: Any, make_insert: Any, rows: list[tuple[tuple[str, str, int], int]]) -> None:

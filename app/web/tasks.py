@@ -238,7 +238,8 @@ class CheckBatches:
                     batch = comment_services.pending_checks(
                         session, own, limit=self.size, since=since, but=self._taken
                     )
-                    settings = PipelineSettings.from_config(runtime.config_from(session))
+                    # Read only for a batch to judge: most jobs find their comment decided by another's.
+                    settings = PipelineSettings.from_config(runtime.config_from(session)) if batch else None
                 finally:
                     rollback(session)
                     session.close()
