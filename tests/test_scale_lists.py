@@ -325,7 +325,15 @@ def test_a_burst_of_concurrent_arrivals_keeps_the_counts_exact(
 
 # --- plans: no Seq Scan for any list ---------------------------------------------------------------------
 
-WATCHED = ("comments", "posts", "post_revisions", "audit_entries", "publications", "moderation_decisions")
+WATCHED = (
+    "comments",
+    "posts",
+    "post_revisions",
+    "audit_entries",
+    "publications",
+    "moderation_decisions",
+    "search_documents",
+)
 
 
 def _pages(slug: str, post_id: int) -> tuple[list[str], list[str], list[str]]:
@@ -335,12 +343,16 @@ def _pages(slug: str, post_id: int) -> tuple[list[str], list[str], list[str]]:
         "/",
         f"/posts/{slug}",
         f"/posts/{slug}/history",
+        f"/posts/{slug}/changes",
+        f"/posts/{slug}/versions/1",
         f"/posts/{slug}/comments",
+        "/search?q=sleep",
         "/corrections",
         "/feed.atom",
         "/corrections.atom",
         "/api/v1/posts?per_page=2",
         f"/api/v1/posts/{post_id}/comments?per_page=2",
+        "/api/v1/search?q=sleep&per_page=1",
     ]
     staff_api = [
         "/api/v1/moderation/comments?status=held&per_page=2",
@@ -378,6 +390,7 @@ def test_every_list_page_runs_only_index_plans(
 
     moderator = make_user("moderator", "editor")
     post = make_post("published")
+    make_post("published", title="Another post about sleep")  # search has a next page
     for n in range(5):
         comment = submit(app, session, post, author_email=f"plan{n}@example.net", body=f"Why {n}, though?")
         if n % 2:
