@@ -183,7 +183,9 @@ def _postgres_rows(
         f"SELECT d.post_id, d.body, q, CAST(ts_rank_cd({PG_VECTOR}, q) AS double precision) AS rank "
         f"FROM search_documents d JOIN posts p ON p.id = d.post_id, "
         f"websearch_to_tsquery('{PG_CONFIG}', :query) AS q "
-        f"WHERE {PG_VECTOR} @@ q AND p.published_revision_id IS NOT NULL) AS s "
+        # OFFSET 0 keeps the inner query whole: flattened, its rank would be recomputed (the vector
+        # rebuilt from the text) in each term of the cursor's condition and again for the order.
+        f"WHERE {PG_VECTOR} @@ q AND p.published_revision_id IS NOT NULL OFFSET 0) AS s "
         + (
             "WHERE s.rank < CAST(:rank AS double precision) "
             "OR (s.rank = CAST(:rank AS double precision) AND s.post_id > :post_id) "
