@@ -69,6 +69,17 @@ def test_a_cursor_round_trips_and_anything_else_is_refused() -> None:
         cursors.decode(lone_surrogate, "users", (str, int))
 
 
+def test_a_rank_cursor_round_trips_exactly_and_refuses_what_is_not_a_finite_number() -> None:
+    for rank in (-2.0047337278106513e-06, 0.10000000149011612, 5e-324, -0.0, 1e300):
+        token = cursors.encode("search:q", (rank, 7))
+        assert cursors.decode(token, "search:q", (float, int)) == (rank, 7)
+    assert cursors.decode(_b64(["search:q", 3, 7]), "search:q", (float, int)) == (3.0, 7)
+    for value in ("NaN", "Infinity", "-Infinity", "1e999", str(10**400), '"1.5"', "true", "null", "[1]"):
+        token = base64.urlsafe_b64encode(f'["search:q",{value},7]'.encode()).decode().rstrip("=")
+        with pytest.raises(cursors.BadCursor):
+            cursors.decode(token, "search:q", (float, int))
+
+
 def test_bad_cursors_answer_400_with_a_message_on_every_list(
     client: Any, api: Any, make_post: Callable[..., Post], make_user: Callable[..., User]
 ) -> None:
