@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +34,8 @@ most four bytes a character, stays under this): refused before decoding."""
 _MAX_INT = 2**63 - 1
 
 Key = tuple[Any, ...]
-"""A row's sort key: datetimes (aware UTC), ints and short strings, in the list's order."""
+"""A row's sort key: datetimes (aware UTC), ints, finite floats (a search rank, exactly as the database
+returned it: JSON carries a float's shortest exact form) and short strings, in the list's order."""
 
 
 class BadCursor(InvalidInput):
@@ -90,6 +92,17 @@ def _value(value: Any, kind: type) -> Any:
         if isinstance(value, int) and not isinstance(value, bool) and -_MAX_INT <= value <= _MAX_INT:
             return value
         raise BadCursor("after holds a number that is not a whole number in range.")
+    if kind is float:
+        # JSON's NaN and Infinity (and 1e999, which reads as infinity) name no row; a huge whole number
+        # cannot be a float at all.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                number = float(value)
+            except OverflowError:
+                number = math.inf
+            if math.isfinite(number):
+                return number
+        raise BadCursor("after holds a number that is not a finite number.")
     if kind is str:
         if isinstance(value, str) and len(value) <= 200 and "\x00" not in value:
             # JSON's "\ud800" decodes to a lone surrogate: no database driver can send it (a 500).

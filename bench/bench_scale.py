@@ -17,6 +17,7 @@ comments                    1,000,000    1,000        1,000,000 s
   held (top-level)          100,000      120          100,000 s
   asking staff (needs-reply) every 200th every 7th    every 200th
 revisions of one post       1,000        120          1,000 s
+posts saying "ferritin"     100          100          100
 ==========================  ===========  ==========  ==============
 
 The small database has every list at least two full pages long, so that each page (page 1 and the
@@ -24,7 +25,9 @@ deep page) shows as many rows on both databases: like is compared with like.
 
 Every comment has a ``submit`` decision in the moderation log, every post an audit entry. A quarter
 of the published comments are top-level; the rest reply within their thread. Every 200th comment asks
-staff a question (needs-reply; every 7th on the small database).
+staff a question (needs-reply; every 7th on the small database). Every post has its search document;
+100 posts (the same number on both databases: a search's work grows with its matches, which are compared
+like for like) say "ferritin", the word the search pages look for.
 
 Each page is requested in-process (Flask test client; the page cache is emptied before every request,
 so every figure is an uncached render) ``--repeat`` times after one warm-up; the median is kept. A "deep"
@@ -48,17 +51,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, event, text  # noqa: E402
+from sqlalchemy import create_engine, event, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from app import create_app, cursors, migrate  # noqa: E402
 from app.accounts import services as accounts  # noqa: E402
-from app.accounts.models import Role  # noqa: E402
+from app.accounts.models import Role, User  # noqa: E402
 from app.comments.models import TALLY_SHARDS  # noqa: E402
 from app.corrections import services as corrections  # noqa: E402
 from app.posts.models import Post, Revision  # noqa: E402
+from app.search import services as search  # noqa: E402
 
 TARGET = 1.5
+FERRITIN = 100
 PASSWORD = "bench-password-long-enough-1"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -140,6 +145,8 @@ def _bulk(conn: Any, size: Size, ids: dict[str, int]) -> None:
 
     t0 = f"'{T0.isoformat()}'::timestamptz"
     body = "Sleep matters. " * 40
+    # The word searched for, in a fixed number of posts (3 ..): in their text and their search document.
+    said = f"CASE WHEN g BETWEEN 3 AND {2 + FERRITIN} THEN ' Ferritin levels.' ELSE '' END"
     # Posts 1..p (1: the post with many revisions, 2: the hot post), first as drafts: a published post
     # must name its published revision, which must name its post.
     run(
@@ -151,8 +158,8 @@ def _bulk(conn: Any, size: Size, ids: dict[str, int]) -> None:
     run(
         f'INSERT INTO post_revisions (id, post_id, number, title, body, "references", html, author_id,'
         f" created_at, kind, note)"
-        f" SELECT g, g, 1, 'Post number ' || g, '{body}', '[]', '<p>{body}</p>', {a},"
-        f" {t0} + g * interval '1 minute', 'original', '' FROM generate_series(1, {p}) g"
+        f" SELECT g, g, 1, 'Post number ' || g, '{body}' || {said}, '[]', '<p>{body}' || {said} || '</p>',"
+        f" {a}, {t0} + g * interval '1 minute', 'original', '' FROM generate_series(1, {p}) g"
     )
     run(
         f'INSERT INTO post_revisions (id, post_id, number, title, body, "references", html, author_id,'
@@ -180,6 +187,12 @@ def _bulk(conn: Any, size: Size, ids: dict[str, int]) -> None:
         f"UPDATE posts SET slug = 'post-number-' || id, current_revision_id = CASE WHEN id = 1 THEN {last}"
         f" ELSE id END, published_revision_id = CASE WHEN id = 1 THEN {last} ELSE id END,"
         f" first_published_at = created_at, publication_state = 'live'"
+    )
+    # What publication writes for search (app.search.services.index_post), in bulk.
+    run(
+        f"INSERT INTO search_documents (post_id, title, body, topics, authors, updated_at)"
+        f" SELECT g, 'Post number ' || g, '{body}' || {said}, '', 'Ada Author', {t0}"
+        f" FROM generate_series(1, {p}) g"
     )
     run(
         f"INSERT INTO audit_entries (at, actor_id, action, post_id, revision_number, note, data)"
@@ -300,6 +313,18 @@ def pages(built: dict[str, Any]) -> list[tuple[str, str, bool]]:
         f"SELECT created_at, id FROM comments {waiting_where} ORDER BY created_at, id"
         f" OFFSET {nth(count(f'SELECT count(*) FROM comments {waiting_where}'), 50) - 1} LIMIT 1"
     )
+    # The search pages' deep cursors, as the page before would have linked them: the app's own search,
+    # asked for the first ~90 % of the hits at once, names the cursor after the last of them.
+    sessions = app.extensions["candor.sessions"]
+    with sessions() as session:
+        moderator = session.scalar(select(User).where(User.email == "moderator@clinic.example"))
+        _hits, search_deep = search.search(session, "ferritin", per_page=nth(FERRITIN, 10))
+        _hits, staff_deep = search.staff_search(session, moderator, "ferritin", per_page=nth(FERRITIN, 20))
+    assert search_deep and staff_deep
+    late = row(
+        "SELECT r.number FROM post_revisions r JOIN publications p ON p.revision_id = r.id"
+        f" WHERE r.post_id = 1 ORDER BY r.number OFFSET {nth(size.revisions, 50) - 1} LIMIT 1"
+    )[0]
     e = cursors.encode
     return [
         ("home", "/", False),
@@ -309,6 +334,14 @@ def pages(built: dict[str, Any]) -> list[tuple[str, str, bool]]:
         ("its history", "/posts/post-number-1/history", False),
         ("its history, deep", f"/posts/post-number-1/history?after={e('history:1', tuple(history))}", False),
         ("its changes", "/posts/post-number-1/changes", False),
+        ("its changes, late versions", f"/posts/post-number-1/changes?from={late - 1}&to={late}", False),
+        ("a late version of it", f"/posts/post-number-1/versions/{late}", False),
+        ("search", "/search?q=ferritin", False),
+        ("search, deep", f"/search?q=ferritin&after={search_deep}", False),
+        ("API search", "/api/v1/search?q=ferritin", False),
+        ("API search, deep", f"/api/v1/search?q=ferritin&after={search_deep}", False),
+        ("staff search", "/staff/search?q=ferritin", True),
+        ("staff search, deep", f"/staff/search?q=ferritin&after={staff_deep}", True),
         (
             "hot post, more comments",
             f"/posts/post-number-2/comments?after={e('threads:2:old', tuple(thread))}",

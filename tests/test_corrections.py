@@ -405,3 +405,89 @@ def test_promptness_is_said_in_plain_english(seconds, said):
     from app.corrections.services import describe_duration
 
     assert describe_duration(timedelta(seconds=seconds)) == said
+
+
+def test_a_long_history_numbers_every_version_and_the_chooser_stays_bounded(
+    client, api, make_post, make_user
+):
+    """60 publications (with unpublished drafts between some, so internal numbers and readers' versions
+    differ): each page numbers its rows from the whole history, yet none loads the whole list."""
+    editor = make_user("editor", name="Erin Editor")
+    post = make_post("published", title="Iron doses", body="Take 1 mg.")
+    number, published, drafts = 1, [1], []
+
+    def revise(body: str) -> int:
+        response = api.post(
+            f"/api/v1/posts/{post.id}/revisions",
+            {"body": body, "base_revision": number, "kind": "correction", "note": f"Now: {body}"},
+            as_=post.author,
+        )
+        assert response.status_code in (200, 201), response.get_json()
+        return number + 1
+
+    for k in range(2, 61):
+        if k % 7 == 0:  # a draft never published, then the revision that is
+            number = revise(f"Draft {k}.")
+            drafts.append(number)
+        number = revise(f"Take {k} mg.")
+        assert api.post(f"/api/v1/posts/{post.id}/submit", as_=post.author).status_code == 200
+        approved = api.post(f"/api/v1/posts/{post.id}/approve", {"revision": number}, as_=editor)
+        assert approved.status_code == 200, approved.get_json()
+        published.append(number)
+    version = {n: k for k, n in enumerate(published, start=1)}
+    slug = post.slug
+
+    # History: page 1 is versions 1..50, page 2 continues at 51 (not from 1), its first row comparing
+    # with version 50.
+    first = parse(client.get(f"/posts/{slug}/history"))
+    rows = first.select("table.history tbody tr")
+    assert [r.select_one('td[data-label="Version"]').get_text() for r in rows] == [
+        str(k) for k in range(1, 51)
+    ]
+    second = parse(client.get(first.select_one('.pager a[rel="next"]')["href"]))
+    rows = second.select("table.history tbody tr")
+    assert [r.select_one('td[data-label="Version"]').get_text() for r in rows] == [
+        str(k) for k in range(51, 61)
+    ]
+    compare = rows[0].select_one('td[data-label="Compare"] a')
+    assert compare.get_text() == "Compare with version 50"
+    assert compare["href"] == f"/posts/{slug}/changes?from={published[49]}&to={published[50]}"
+
+    # A version page looks its number up: the 60th, by version or by internal number.
+    assert text_of(parse(client.get(f"/posts/{slug}/versions/60")), "#post-body") == "Take 60 mg."
+    canonical = parse(client.get(f"/posts/{slug}/revisions/{published[30]}")).select_one(
+        'link[rel="canonical"]'
+    )
+    assert canonical["href"].endswith(f"/posts/{slug}/versions/31")
+    for missing in ("versions/61", "versions/0", f"versions/{10**30}", f"revisions/{drafts[0]}"):
+        assert client.get(f"/posts/{slug}/{missing}").status_code == 404, missing
+
+    # The chooser: a bounded window (the first, the latest, five either side of each compared version),
+    # the compared ones selected, and the history named for the rest.
+    for old, new in (
+        (published[0], published[-1]),
+        (published[30], published[40]),
+        (published[59], published[2]),
+    ):
+        page = parse(client.get(f"/posts/{slug}/changes?from={old}&to={new}"))
+        options = page.select("#compare-from option")
+        assert len(options) <= 24 and len(options) == len(page.select("#compare-to option"))
+        values = [int(o["value"]) for o in options]
+        assert values == sorted(values) and {published[0], published[-1], old, new} <= set(values)
+        assert all(o.get_text().startswith(f"Version {version[int(o['value'])]},") for o in options)
+        assert int(page.select_one("#compare-from option[selected]")["value"]) == old
+        assert int(page.select_one("#compare-to option[selected]")["value"]) == new
+        assert f"version {version[old]} " in text_of(page, "#changes-summary").lower()
+        assert page.select_one("#compare-more a")["href"] == f"/posts/{slug}/history"
+    for bad in (f"from={drafts[0]}", "from=1000000", f"to={10**30}"):
+        assert client.get(f"/posts/{slug}/changes?{bad}").status_code in (404, 422), bad
+
+
+def test_a_short_history_offers_every_version_and_no_note(client, corrected):
+    page = parse(client.get(f"/posts/{corrected.slug}/changes"))
+    assert [o.get_text().split(",")[0] for o in page.select("#compare-from option")] == [
+        "Version 1",
+        "Version 2",
+        "Version 3",
+    ]
+    assert page.select_one("#compare-more") is None

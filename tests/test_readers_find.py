@@ -5,10 +5,11 @@ Every test runs on SQLite and on PostgreSQL (the ``app`` fixture).
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 from xml.etree import ElementTree
 
 import feedparser
@@ -378,23 +379,141 @@ def test_hostile_queries_never_fail(api, client, cast, query):
         assert response.status_code == expected, (path, response.status_code)
 
 
-def test_search_paginates(api, client, cast):
-    for n in range(12):
-        _publish(
-            api, cast, {"title": f"Gout note {n}", "body": f"Gout and urate, part {n}.", "references": REFS}
-        )
-    first = client.get("/api/v1/search?q=gout&per_page=5").get_json()
-    assert len(first["items"]) == 5 and first["next"]
-    seen = {i["id"] for i in first["items"]}
-    url = first["next"]
+def _follow(client, url: str) -> list[list[int]]:
+    """The ids of every page of an API list, following ``next`` from ``url``."""
+    pages: list[list[int]] = []
     while url:
-        page = client.get(url[url.index("/api/") :]).get_json()
-        assert not seen & {i["id"] for i in page["items"]}
-        seen |= {i["id"] for i in page["items"]}
-        url = page["next"]
-    assert len(seen) == 12
-    assert client.get("/search?q=gout&page=2").status_code == 200
-    assert client.get("/search?q=gout&page=nope").status_code == 422
+        response = client.get(url[url.index("/api/") :] if "://" in url else url)
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        pages.append([i["id"] for i in body["items"]])
+        url = body["next"]
+        assert "page=" not in (url or "").replace("per_page=", ""), url  # keyset: no page numbers
+    return pages
+
+
+def test_search_pages_by_cursor_each_hit_once_in_rank_order_with_ties(api, client, cast):
+    # Three groups of identical documents, so ranks tie within a group and across page boundaries:
+    # the word in the title ranks first, then twice in the text, then once.
+    titled = [
+        _publish(api, cast, {"title": "Gout", "body": "Urate crystals.", "references": REFS})["id"]
+        for _ in range(4)
+    ]
+    twice = [
+        _publish(api, cast, {"title": "Joint note", "body": "Gout, gout and urate.", "references": REFS})[
+            "id"
+        ]
+        for _ in range(4)
+    ]
+    once = [
+        _publish(api, cast, {"title": "Joint note", "body": "Gout and urate.", "references": REFS})["id"]
+        for _ in range(4)
+    ]
+    _publish(api, cast, {"title": "Other", "body": "Nothing to find here.", "references": REFS})
+    whole = _follow(client, "/api/v1/search?q=gout&per_page=100")
+    assert len(whole) == 1
+    # Best first, and ties on rank in id order.
+    assert whole[0] == sorted(titled) + sorted(twice) + sorted(once)
+    for per_page in (1, 3, 5):
+        pages = _follow(client, f"/api/v1/search?q=gout&per_page={per_page}")
+        assert [i for p in pages for i in p] == whole[0], per_page  # each hit exactly once, in order
+        assert all(len(p) == per_page for p in pages[:-1]) and pages[-1]
+    # The reader's page follows the same cursors through its More results link.
+    seen: list[str] = []
+    url = "/search?q=gout"
+    while url:
+        page = parse(client.get(url))
+        seen += [a["href"] for a in page.select(".search-hit h2 a")]
+        more = page.select_one('.pager a[rel="next"]')
+        url = more["href"] if more else None
+        if url:
+            assert "after=" in url and "page=" not in url
+    assert len(seen) == 12 == len(set(seen))
+
+
+def test_staff_search_pages_by_cursor(api, client, cast, make_user):
+    ids = [
+        api.post(
+            "/api/v1/posts",
+            {"title": f"Draft {n}", "body": "Lupus flares.", "references": REFS},
+            as_=cast["author"],
+        ).get_json()["id"]
+        for n in range(5)
+    ]
+    token = api.make_token(make_user("moderator"))
+    headers = {"Authorization": f"Bearer {token}"}
+    url = "/api/v1/search?q=lupus&scope=staff&per_page=2"
+    got: list[int] = []
+    while url:
+        body = client.get(url[url.index("/api/") :], headers=headers).get_json()
+        got += [i["id"] for i in body["items"]]
+        url = body["next"]
+    assert got == sorted(ids, reverse=True)  # newest revision first, each once
+    log_in(client, cast["editor"].email)
+    page = parse(client.get("/staff/search?q=flares"))
+    assert len(page.select(".search-hit")) == 5 and page.select_one('.pager a[rel="next"]') is None
+
+
+def _raw_cursor(payload: str) -> str:
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def test_search_cursors_are_refused_cleanly_when_tampered(api, client, cast):
+    for n in range(3):
+        _publish(api, cast, {"title": f"Gout {n}", "body": "Gout and urate.", "references": REFS})
+        _publish(api, cast, {"title": f"Lupus {n}", "body": "Lupus and urate.", "references": REFS})
+    first = client.get("/api/v1/search?q=gout&per_page=1").get_json()
+    good = parse_qs(urlsplit(first["next"]).query)["after"][0]
+    other = parse_qs(urlsplit(client.get("/api/v1/search?q=lupus&per_page=1").get_json()["next"]).query)[
+        "after"
+    ][0]
+    kind = json.loads(base64.urlsafe_b64decode(good + "=" * (-len(good) % 4)))[0]
+    bad = [
+        "garbage",
+        "!!!",
+        good[:-3],  # truncated
+        good + "x" * 2000,  # too long
+        other,  # a cursor of another query
+        _raw_cursor(json.dumps(["home", 1.0, 1])),  # of another list
+        _raw_cursor(f'["{kind}", NaN, 1]'),
+        _raw_cursor(f'["{kind}", Infinity, 1]'),
+        _raw_cursor(f'["{kind}", -Infinity, 1]'),
+        _raw_cursor(f'["{kind}", 1e999, 1]'),
+        _raw_cursor(f'["{kind}", {10**400}, 1]'),
+        _raw_cursor(f'["{kind}", 1.5, {2**70}]'),
+        _raw_cursor(f'["{kind}", "1.5", 1]'),
+        _raw_cursor(f'["{kind}", true, 1]'),
+        _raw_cursor(f'["{kind}", 1.5, 1.5]'),
+        _raw_cursor(f'["{kind}", 1.5, null]'),
+        _raw_cursor(f'["{kind}", 1.5]'),
+        _raw_cursor(f'["{kind}", 1.5, 1, 1]'),
+        _raw_cursor(f'{{"{kind}": 1}}'),
+    ]
+    for cursor in bad:
+        for path in ("/api/v1/search", "/search"):
+            response = client.get(path, query_string={"q": "gout", "after": cursor})
+            assert response.status_code == 400, (path, cursor, response.status_code)
+        assert (
+            client.get("/api/v1/search", query_string={"q": "gout", "after": cursor}).get_json()["error"][
+                "code"
+            ]
+            == "invalid_cursor"
+        )
+    # A forged but well-formed cursor is only a position: far past the end, or before the start.
+    for rank in (-1e300, 1e300, 0, -0.0, 5e-324):
+        cursor = _raw_cursor(json.dumps([kind, rank, 2**62]))
+        assert client.get("/api/v1/search", query_string={"q": "gout", "after": cursor}).status_code == 200
+    # The reader's cursor is not the staff list's, nor the other way round.
+    log_in(client, cast["editor"].email)
+    assert client.get("/staff/search", query_string={"q": "gout", "after": good}).status_code == 400
+    # Pages are no longer numbered: page=1 is the first page, any other is refused, saying so.
+    assert client.get("/search?q=gout&page=1").status_code == 200
+    for path in ("/search", "/api/v1/search", "/staff/search"):
+        for page in ("2", "nope", "0"):
+            refused = client.get(path, query_string={"q": "gout", "page": page})
+            assert refused.status_code == 400, (path, page)
+    # Without words, a bad cursor is still refused; a good one of the empty query gives nothing.
+    assert client.get("/api/v1/search", query_string={"q": "", "after": "garbage"}).status_code == 400
 
 
 def test_staff_search_covers_drafts_for_staff_only(api, client, cast, make_user):

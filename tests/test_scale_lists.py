@@ -69,6 +69,17 @@ def test_a_cursor_round_trips_and_anything_else_is_refused() -> None:
         cursors.decode(lone_surrogate, "users", (str, int))
 
 
+def test_a_rank_cursor_round_trips_exactly_and_refuses_what_is_not_a_finite_number() -> None:
+    for rank in (-2.0047337278106513e-06, 0.10000000149011612, 5e-324, -0.0, 1e300):
+        token = cursors.encode("search:q", (rank, 7))
+        assert cursors.decode(token, "search:q", (float, int)) == (rank, 7)
+    assert cursors.decode(_b64(["search:q", 3, 7]), "search:q", (float, int)) == (3.0, 7)
+    for value in ("NaN", "Infinity", "-Infinity", "1e999", str(10**400), '"1.5"', "true", "null", "[1]"):
+        token = base64.urlsafe_b64encode(f'["search:q",{value},7]'.encode()).decode().rstrip("=")
+        with pytest.raises(cursors.BadCursor):
+            cursors.decode(token, "search:q", (float, int))
+
+
 def test_bad_cursors_answer_400_with_a_message_on_every_list(
     client: Any, api: Any, make_post: Callable[..., Post], make_user: Callable[..., User]
 ) -> None:
@@ -325,7 +336,15 @@ def test_a_burst_of_concurrent_arrivals_keeps_the_counts_exact(
 
 # --- plans: no Seq Scan for any list ---------------------------------------------------------------------
 
-WATCHED = ("comments", "posts", "post_revisions", "audit_entries", "publications", "moderation_decisions")
+WATCHED = (
+    "comments",
+    "posts",
+    "post_revisions",
+    "audit_entries",
+    "publications",
+    "moderation_decisions",
+    "search_documents",
+)
 
 
 def _pages(slug: str, post_id: int) -> tuple[list[str], list[str], list[str]]:
@@ -335,12 +354,16 @@ def _pages(slug: str, post_id: int) -> tuple[list[str], list[str], list[str]]:
         "/",
         f"/posts/{slug}",
         f"/posts/{slug}/history",
+        f"/posts/{slug}/changes",
+        f"/posts/{slug}/versions/1",
         f"/posts/{slug}/comments",
+        "/search?q=sleep",
         "/corrections",
         "/feed.atom",
         "/corrections.atom",
         "/api/v1/posts?per_page=2",
         f"/api/v1/posts/{post_id}/comments?per_page=2",
+        "/api/v1/search?q=sleep&per_page=1",
     ]
     staff_api = [
         "/api/v1/moderation/comments?status=held&per_page=2",
@@ -378,6 +401,7 @@ def test_every_list_page_runs_only_index_plans(
 
     moderator = make_user("moderator", "editor")
     post = make_post("published")
+    make_post("published", title="Another post about sleep")  # search has a next page
     for n in range(5):
         comment = submit(app, session, post, author_email=f"plan{n}@example.net", body=f"Why {n}, though?")
         if n % 2:

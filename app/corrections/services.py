@@ -26,6 +26,7 @@ from app.corrections.diff import ENGINE_VERSION, diff_html
 from app.corrections.models import ErrorReport, ReportState, RevisionDiff
 from app.errors import InvalidInput, InvalidTransition, NotFound
 from app.mail import services as mail
+from app.posts.addresses import last_published_number, published_window
 from app.posts.models import Post, Publication, Retraction, Revision, RevisionKind
 from app.posts.services import published_revision, site_stamp
 
@@ -151,6 +152,39 @@ def changes(
     if cache is not None:
         return old, new, cache(old, new, lambda: cached_diff(session, old, new))
     return old, new, cached_diff(session, old, new)
+
+
+CHOOSER_AROUND = 5
+"""The changes page's version chooser lists this many published versions either side of each of the two
+compared, and the first and the latest: a bounded window, whatever the post's history; the history
+page links every other pair."""
+
+
+def version_choices(
+    session: Session, post: Post, old: Revision, new: Revision, around: int = CHOOSER_AROUND
+) -> tuple[list[tuple[Revision, Publication]], bool]:
+    """The published revisions the chooser offers (ascending by number), and whether the post has others.
+
+    A few seeks on the (post, number) index, one lookup of at most ``4 * around + 4`` rows, and a count
+    that stops one past them: never the whole history.
+    """
+    numbers: set[int] = set()
+    for revision in (old, new):
+        numbers.update(published_window(session, post.id, revision.number, around, around + 1))
+    numbers.update(published_window(session, post.id, 1, 0, 1))  # the first published
+    latest = last_published_number(session, post.id)
+    if latest is not None:
+        numbers.add(latest)
+    rows = session.execute(
+        select(Revision, Publication)
+        .join(Publication, Publication.revision_id == Revision.id)
+        .where(Revision.post_id == post.id, Revision.number.in_(sorted(numbers)))
+        .order_by(Revision.number)
+    ).all()
+    shown = len(rows)
+    bounded = select(Publication.id).where(Publication.post_id == post.id).limit(shown + 1).subquery()
+    more = (session.scalar(select(func.count()).select_from(bounded)) or 0) > shown
+    return [(r, p) for r, p in rows], more
 
 
 @dataclass(frozen=True)

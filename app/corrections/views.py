@@ -13,7 +13,7 @@ from app.corrections import services
 from app.editorial.services import retraction_for
 from app.errors import InvalidInput, NotFound
 from app.posts import services as posts
-from app.posts.addresses import published_numbers
+from app.posts.addresses import versions_of
 from app.posts.models import Post, PostType
 from app.posts.views import public_key
 from app.redaction import services as redaction
@@ -28,10 +28,15 @@ from app.web.pagecache import cached_page, reads_query
 bp = Blueprint("corrections", __name__)
 
 
-def reader_versions(post: Post) -> dict[int, int]:
-    """{internal revision number: readers' version number} over every published revision of ``post``
-    (a page of history alone would number a later page from 1 again)."""
-    return {number: k for k, number in enumerate(published_numbers(db(), post.id), start=1)}
+def reader_versions(post: Post, numbers: list[int]) -> tuple[dict[int, int], dict[int, int]]:
+    """({internal number: readers' version}, {internal number: the previous published one}) for the
+    published revisions ``numbers`` of ``post`` and their predecessors: counted over every publication
+    (a later page of history does not number from 1 again), answered for these numbers only."""
+    found = versions_of(db(), post.id, numbers)
+    versions = {number: version for number, (version, _previous) in found.items()}
+    previous = {number: before for number, (_version, before) in found.items() if before is not None}
+    versions |= {before: found[number][0] - 1 for number, before in previous.items()}
+    return versions, previous
 
 
 PER_PAGE = 20
@@ -102,7 +107,8 @@ def _changes(slug: str, type: str) -> Any:
     def render() -> str:
         post = posts.get_public_post(db(), slug, type)
         old, new, html = services.changes(db(), post, from_n, to_n, cache=fragments.diff)
-        choices, more = services.history_page(db(), post)
+        choices, more = services.version_choices(db(), post, old, new)
+        versions, _previous = reader_versions(post, [rev.number for rev, _pub in choices])
         return render_template(
             "corrections/changes.html",
             post=post,
@@ -111,8 +117,8 @@ def _changes(slug: str, type: str) -> Any:
             diff=html,
             references=services.reference_changes(old, new),
             history=choices,
-            history_more=more is not None,
-            versions=reader_versions(post),
+            history_more=more,
+            versions=versions,
             notices=services.notices(db(), post),
         )
 
@@ -138,13 +144,12 @@ def _history(slug: str, type: str) -> Any:
     def render() -> str:
         post = posts.get_public_post(db(), slug, type)
         rows, next_cursor = services.history_page(db(), post, after=after)
-        versions = reader_versions(post)
-        numbers = list(versions)
+        # Each published revision's predecessor, so the first row of a later page compares too.
+        versions, previous = reader_versions(post, [rev.number for rev, _pub in rows])
         return render_template(
             "corrections/history.html",
             versions=versions,
-            # Each published revision's predecessor, so the first row of a later page compares too.
-            previous=dict(zip(numbers[1:], numbers, strict=False)),
+            previous=previous,
             post=post,
             history=rows,
             after=after,

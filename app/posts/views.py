@@ -15,7 +15,7 @@ from app.editorial import services as editorial
 from app.errors import InvalidInput, Moved, NotFound
 from app.medical import services as medical
 from app.posts import services
-from app.posts.addresses import published_numbers, version_of
+from app.posts.addresses import number_of_version, version_of
 from app.posts.models import Post, PostType, Publication, Revision
 from app.redaction import services as redaction
 from app.text import clean_text, clean_url_list, whole_number
@@ -183,10 +183,10 @@ def _version(slug: str, version: int, type: str) -> Any:
 
     def render() -> str:
         post = services.get_public_post(db(), slug, type)
-        numbers = published_numbers(db(), post.id)
-        if not 1 <= version <= len(numbers):
+        number = number_of_version(db(), post.id, version)
+        if number is None:
             raise NotFound(f"This {type} has no published version {version}.")
-        return _revision_page(post, numbers, numbers[version - 1])
+        return _revision_page(post, number)
 
     return cached_page(("version", key, version), render)
 
@@ -211,7 +211,7 @@ def _revision(slug: str, number: int, type: str) -> Any:
 
     def render() -> str:
         post = services.get_public_post(db(), slug, type)
-        return _revision_page(post, published_numbers(db(), post.id), number)
+        return _revision_page(post, number)
 
     return cached_page(("revision", key, number), render)
 
@@ -228,10 +228,10 @@ def page_revision(slug: str, number: int) -> Any:
     return _revision(slug, number, PostType.PAGE.value)
 
 
-def _revision_page(post: Post, numbers: list[int], number: int) -> str:
+def _revision_page(post: Post, number: int) -> str:
     rev, publication = services.published_revision(db(), post, number)
     notes = redaction.revision_notes(db(), [rev.id]).get(rev.id, [])
-    shown = version_of(numbers, number)
+    shown = version_of(db(), post.id, number)
     canonical = public_reader_url("version", post, version=shown)
     return render_template(
         "posts/revision.html",

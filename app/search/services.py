@@ -10,15 +10,18 @@ or 10 KB of input give results or none, never an error.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from app import cursors
 from app.accounts.models import User
 from app.accounts.permissions import require
 from app.clock import utc_now
+from app.cursors import Key
 from app.posts.models import Post, Revision, Topic, revision_topics
 from app.posts.rendering import plain_text
 from app.search.ddl import FTS_TABLE, PG_CONFIG, PG_VECTOR
@@ -137,52 +140,98 @@ def reindex_all(session: Session) -> int:
 # --- readers' search ---------------------------------------------------------------------------
 
 
-def _sqlite_rows(session: Session, words: list[str], offset: int, limit: int) -> list[tuple[int, str]]:
+def query_kind(list_name: str, words: list[str] | str) -> str:
+    """The cursor kind of one list of results for one query: a cursor made for another query (or the
+    other search) is refused, not read as a position in this one."""
+    joined = words if isinstance(words, str) else " ".join(words)
+    return f"{list_name}:{hashlib.sha256(joined.encode()).hexdigest()[:16]}"
+
+
+RANK_KEY: tuple[type, ...] = (float, int)
+"""A reader search cursor: the last hit's rank, exactly as the database returned it, and its post id."""
+
+
+def _sqlite_rows(
+    session: Session, words: list[str], key: Key | None, limit: int
+) -> list[tuple[int, str, float]]:
     match = " ".join(f'"{w}"' for w in words)  # \w+ tokens hold no quote: each is one literal term
+    rank = f"bm25({FTS_TABLE}, 10.0, 1.0, 4.0, 2.0)"  # lower is better
     statement = text(
-        f"SELECT d.post_id, snippet({FTS_TABLE}, -1, :start, :stop, '…', 24) "
+        f"SELECT d.post_id, snippet({FTS_TABLE}, -1, :start, :stop, '…', 24), {rank} "
         f"FROM {FTS_TABLE} JOIN search_documents d ON d.post_id = {FTS_TABLE}.rowid "
         "JOIN posts p ON p.id = d.post_id "
         f"WHERE {FTS_TABLE} MATCH :match AND p.published_revision_id IS NOT NULL "
-        f"ORDER BY bm25({FTS_TABLE}, 10.0, 1.0, 4.0, 2.0), d.post_id LIMIT :limit OFFSET :offset"
+        + (f"AND ({rank}, d.post_id) > (:rank, :post_id) " if key is not None else "")
+        + f"ORDER BY {rank}, d.post_id LIMIT :limit"
     )
-    params = {"start": START, "stop": STOP, "match": match, "limit": limit, "offset": offset}
-    return [(row[0], row[1] or "") for row in session.execute(statement, params)]
+    params: dict[str, object] = {"start": START, "stop": STOP, "match": match, "limit": limit}
+    if key is not None:
+        params.update(rank=key[0], post_id=key[1])
+    return [(row[0], row[1] or "", row[2]) for row in session.execute(statement, params)]
 
 
-def _postgres_rows(session: Session, words: list[str], offset: int, limit: int) -> list[tuple[int, str]]:
+def _postgres_rows(
+    session: Session, words: list[str], key: Key | None, limit: int
+) -> list[tuple[int, str, float]]:
     options = (
         f'StartSel={START}, StopSel={STOP}, MaxWords=35, MinWords=15, MaxFragments=2, FragmentDelimiter=" … "'
     )
+    # ts_rank_cd is a real; read as double precision it reaches Python, the cursor's JSON and back
+    # unchanged, so the comparison with the cursor's rank is exact. Higher is better.
     statement = text(
-        f"SELECT d.post_id, ts_headline('{PG_CONFIG}', d.body, q, :options) "
+        f"SELECT s.post_id, ts_headline('{PG_CONFIG}', s.body, s.q, :options), s.rank FROM ("
+        f"SELECT d.post_id, d.body, q, CAST(ts_rank_cd({PG_VECTOR}, q) AS double precision) AS rank "
         f"FROM search_documents d JOIN posts p ON p.id = d.post_id, "
         f"websearch_to_tsquery('{PG_CONFIG}', :query) AS q "
-        f"WHERE {PG_VECTOR} @@ q AND p.published_revision_id IS NOT NULL "
-        f"ORDER BY ts_rank_cd({PG_VECTOR}, q) DESC, d.post_id LIMIT :limit OFFSET :offset"
+        # OFFSET 0 keeps the inner query whole: flattened, its rank would be recomputed (the vector
+        # rebuilt from the text) in each term of the cursor's condition and again for the order.
+        f"WHERE {PG_VECTOR} @@ q AND p.published_revision_id IS NOT NULL OFFSET 0) AS s "
+        + (
+            "WHERE s.rank < CAST(:rank AS double precision) "
+            "OR (s.rank = CAST(:rank AS double precision) AND s.post_id > :post_id) "
+            if key is not None
+            else ""
+        )
+        + "ORDER BY s.rank DESC, s.post_id LIMIT :limit"
     ).bindparams(bindparam("options"), bindparam("query"))
-    params = {"options": options, "query": " ".join(words), "limit": limit, "offset": offset}
-    return [(row[0], row[1] or "") for row in session.execute(statement, params)]
+    params: dict[str, object] = {"options": options, "query": " ".join(words), "limit": limit}
+    if key is not None:
+        params.update(rank=key[0], post_id=key[1])
+    return [(row[0], row[1] or "", float(row[2])) for row in session.execute(statement, params)]
 
 
-def search(session: Session, query: str, *, page: int = 1, per_page: int = 10) -> tuple[list[Hit], bool]:
-    """Public posts and pages matching the words of ``query``, best first, and whether more follow."""
+def search(
+    session: Session, query: str, *, after: str | None = None, per_page: int = 10
+) -> tuple[list[Hit], str | None]:
+    """Public posts and pages matching the words of ``query``, best first, and the cursor of the next
+    page (None: no more).
+
+    Keyset on (rank, post id): ranks are deterministic for a query and an index, so the next page is
+    the hits ranked after the last one shown, ties broken by id; no page reads the ones before it.
+    ``after`` is checked (BadCursor, a 400) before any query, and must be a cursor of this query.
+    """
     words = tokens(query)
+    kind = query_kind("search", words)
+    key = cursors.decode(after, kind, RANK_KEY)
     if not words:
-        return [], False
-    offset, limit = (page - 1) * per_page, per_page + 1
+        return [], None
+    limit = per_page + 1
     if session.get_bind().dialect.name == "postgresql":
-        rows = _postgres_rows(session, words, offset, limit)
+        rows = _postgres_rows(session, words, key, limit)
     else:
-        rows = _sqlite_rows(session, words, offset, limit)
+        rows = _sqlite_rows(session, words, key, limit)
     rows = rows[:limit]
     posts = {p.id: p for p in session.scalars(select(Post).where(Post.id.in_([r[0] for r in rows])))}
     hits = [
         Hit(post=posts[post_id], title=posts[post_id].published_revision.title, snippet=runs(snippet))
-        for post_id, snippet in rows[:per_page]
+        for post_id, snippet, _rank in rows[:per_page]
         if post_id in posts and posts[post_id].published_revision is not None
     ]
-    return hits, len(rows) > per_page
+    # The cursor names the last row read, shown or not, so the next page starts after it either way.
+    nxt = (
+        cursors.encode(kind, (rows[per_page - 1][2], rows[per_page - 1][0])) if len(rows) > per_page else None
+    )
+    return hits, nxt
 
 
 # --- staff search ------------------------------------------------------------------------------
@@ -200,9 +249,13 @@ def _around(body: str, needle: str, width: int = 160) -> list[tuple[str, bool]]:
     return [(before, False), (body[at:end], True), (after, False)]
 
 
+STAFF_KEY: tuple[type, ...] = (int, int)
+"""A staff search cursor: the last hit's (current revision id, post id), its order, newest first."""
+
+
 def staff_search(
-    session: Session, actor: User, query: str, *, page: int = 1, per_page: int = 20
-) -> tuple[list[Hit], bool]:
+    session: Session, actor: User, query: str, *, after: str | None = None, per_page: int = 20
+) -> tuple[list[Hit], str | None]:
     """Every post and page, in any state, whose current (newest) revision's title or text contains
     ``query`` (case-insensitive, literally: ``%`` and ``_`` are not wildcards). Staff only.
 
@@ -211,26 +264,23 @@ def staff_search(
     """
     require(actor, "post.view_unpublished")
     needle = " ".join(query[:MAX_QUERY_CHARS].replace("\x00", " ").split())
-    if not needle:
-        return [], False
     lowered = needle.lower()
-    rows = list(
-        session.execute(
-            select(Post, Revision)
-            .join(Revision, Revision.id == Post.current_revision_id)
-            .where(
-                or_(
-                    func.lower(Revision.title).contains(lowered, autoescape=True),
-                    func.lower(Revision.body).contains(lowered, autoescape=True),
-                )
-            )
-            .order_by(Post.current_revision_id.desc(), Post.id.desc())
-            .offset((page - 1) * per_page)
-            .limit(per_page + 1)
+    kind = query_kind("staff-search", lowered)
+    key = cursors.decode(after, kind, STAFF_KEY)
+    if not needle:
+        return [], None
+    statement = select(Post, Revision).join(Revision, Revision.id == Post.current_revision_id)
+    statement = statement.where(
+        or_(
+            func.lower(Revision.title).contains(lowered, autoescape=True),
+            func.lower(Revision.body).contains(lowered, autoescape=True),
         )
     )
+    statement = cursors.after(statement, [Post.current_revision_id, Post.id], key, descending=True)
+    rows = list(session.execute(statement.limit(per_page + 1)))
     hits = [
         Hit(post=post, title=revision.title, snippet=_around(" ".join(revision.body.split()), needle))
         for post, revision in rows[:per_page]
     ]
-    return hits, len(rows) > per_page
+    _, nxt = cursors.page(rows, per_page, kind, lambda row: (row[0].current_revision_id, row[0].id))
+    return hits, nxt

@@ -13,16 +13,15 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 from markupsafe import Markup, escape
 
 from app.accounts.permissions import require
+from app.cursors import BadCursor
 from app.errors import InvalidInput
 from app.search import services
 from app.search.services import Hit
-from app.text import whole_number
 from app.web import api
-from app.web.api import MAX_PER_PAGE, OPTIONAL, TEXT, URL, answer, listing_of, nullable
+from app.web.api import OPTIONAL, PAGE_QUERY, TEXT, URL, answer, listing, listing_of, nullable, page_args
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.readers import public_reader_url
-from app.web.urls import public_url
 
 bp = Blueprint("search", __name__)
 API = api.Routes()
@@ -37,24 +36,26 @@ def _query() -> str:
     return value[: services.MAX_QUERY_CHARS]
 
 
-def _page() -> int:
-    page = whole_number(request.args.get("page", "1"), upper=1000)
-    if page is None:
-        raise InvalidInput("page must be a whole number from 1 to 1000.", field="page")
-    return page
+def _after() -> str | None:
+    """``?after=``, the cursor of a next link (checked by the search itself). Results no longer page by
+    number (OFFSET read every hit before the page): ``?page=1`` is the first page, any other ``page`` is
+    refused (400), saying so, rather than silently showing the first page again."""
+    if request.args.get("page", "1") != "1":
+        raise BadCursor("page is no longer accepted: follow the More results link, which carries after.")
+    return request.args.get("after") or None
 
 
 @bp.get("/search")
 def results() -> Any:
-    query, page = _query(), _page()
-    hits, has_more = services.search(db(), query, page=page, per_page=PER_PAGE)
+    query, after = _query(), _after()
+    hits, next_cursor = services.search(db(), query, after=after, per_page=PER_PAGE)
     return render_template(
         "search/results.html",
         query=query,
         searched=bool(services.tokens(query)),
         hits=hits,
-        page=page,
-        has_more=has_more,
+        after=after,
+        next_cursor=next_cursor,
     )
 
 
@@ -64,14 +65,14 @@ def staff_results() -> Any:
     if user is None:
         return redirect(url_for("accounts.login", next=request.full_path))
     require(user, "post.view_unpublished")
-    query, page = _query(), _page()
-    hits, has_more = services.staff_search(db(), user, query, page=page, per_page=20)
+    query, after = _query(), _after()
+    hits, next_cursor = services.staff_search(db(), user, query, after=after, per_page=20)
     return render_template(
         "search/staff.html",
         query=query,
         hits=hits,
-        page=page,
-        has_more=has_more,
+        after=after,
+        next_cursor=next_cursor,
         staff_section="search",
     )
 
@@ -107,8 +108,7 @@ SEARCH_QUERY: dict[str, Any] = {
         "default": "public",
         "description": "staff (with a staff token): every post and page in any state, by the newest text.",
     },
-    "page": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1},
-    "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
+    **PAGE_QUERY,
 }
 
 
@@ -126,18 +126,14 @@ def api_search() -> Any:
     scope = request.args.get("scope", "public")
     if scope not in ("public", "staff"):
         raise InvalidInput("scope must be public or staff.", field="scope")
-    # Ranked results page by number (a ranking has no stable key to continue after), at most 1,000 pages.
-    page = whole_number(request.args.get("page", "1"), upper=1000)
-    if page is None:
-        raise InvalidInput("page must be a whole number from 1 to 1000.", field="page")
-    per_page = whole_number(request.args.get("per_page", str(PER_PAGE)), upper=MAX_PER_PAGE)
-    if per_page is None:
-        raise InvalidInput(f"per_page must be a whole number from 1 to {MAX_PER_PAGE}.", field="per_page")
+    # Keyset like every list: a reader's results continue after the last hit's (rank, id), staff's after
+    # its (newest revision, id); the cursor belongs to one query and one scope.
+    after, per_page = page_args(PER_PAGE)
     if scope == "staff":
         user = require(current_user() if g.get("via_token") else None, "post.view_unpublished")
-        hits, has_more = services.staff_search(db(), user, query, page=page, per_page=per_page)
+        hits, next_cursor = services.staff_search(db(), user, query, after=after, per_page=per_page)
     else:
-        hits, has_more = services.search(db(), query, page=page, per_page=per_page)
+        hits, next_cursor = services.search(db(), query, after=after, per_page=per_page)
     items = [
         {
             "type": hit.post.type,
@@ -151,9 +147,4 @@ def api_search() -> Any:
         }
         for hit in hits
     ]
-    nxt = (
-        public_url("api.api_search", q=query, scope=scope, page=page + 1, per_page=per_page)
-        if has_more
-        else None
-    )
-    return {"items": items, "next": nxt}
+    return listing(items, next_cursor, "api.api_search", per_page, q=query, scope=scope)
