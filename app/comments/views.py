@@ -500,6 +500,7 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
             dataclasses.replace(given_now, permalink=public_url("posts.show", slug=target.slug)),
             settings=pipeline_settings(),
             burst_counter=burst_counter(),
+            cleaned=True,
         )
         _finish_later(comment)
         body = {
