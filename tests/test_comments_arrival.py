@@ -18,7 +18,7 @@ from app.comments import states
 from app.comments.models import Comment, ModerationDecision, Subscription
 from app.moderation.services import moderate
 from app.posts.models import Post
-from tests.support.comments import comment_api, session_thread
+from tests.support.comments import READER, comment_api, session_thread
 from tests.support.databases import postgresql_only, wait_for_lock_waiters
 
 
@@ -145,3 +145,25 @@ def test_two_identical_replies_at_once_make_one_comment(
     assert len({a.get_json()["id"] for a in answers}) == 1
     stored = session.scalars(select(Comment.id).where(Comment.parent_id == parent_id)).all()
     assert len(stored) == 1
+
+
+def test_the_form_stores_a_reply_once_with_its_subscription_and_exact_counts(
+    client: Any, session: Session, returning_post: Post
+) -> None:
+    post = returning_post
+    parent_id = session.scalars(select(Comment.id).where(Comment.post_id == post.id)).one()
+    before = sum(_exact(session).values())
+    form = {**READER, "body": "A reply through the form.", "parent_id": str(parent_id), "notify": "on"}
+    first = client.post(f"/posts/{post.slug}/comments", data=form)
+    again = client.post(f"/posts/{post.slug}/comments", data=form)
+    assert first.status_code == again.status_code == 303
+    replies = session.scalars(select(Comment).where(Comment.parent_id == parent_id)).all()
+    assert len(replies) == 1 and replies[0].thread_id == parent_id and replies[0].notify
+    subscriptions = session.scalars(
+        select(Subscription).where(Subscription.comment_id == replies[0].id)
+    ).all()
+    assert len(subscriptions) == 1
+    assert sum(_exact(session).values()) == before + 1
+    refused = client.post(f"/posts/{post.slug}/comments", data={**form, "parent_id": "999999"})
+    assert refused.status_code == 422
+    assert sum(_exact(session).values()) == before + 1
