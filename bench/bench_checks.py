@@ -34,10 +34,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, event, make_url  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine.default import CACHE_MISS  # noqa: E402
 
 from tests.support.akismet_server import GUARANTEED_SPAM_AUTHOR, AkismetServer  # noqa: E402
+from tests.support.databases import bench_database  # noqa: E402
+from tests.support.readers import sleep_post_with_readers  # noqa: E402
 
 SECRET = "bench-secret-key-not-for-production"
 BODIES = (
@@ -48,70 +50,7 @@ BODIES = (
 
 
 def seed(session: Any, readers: int) -> int:
-    from app.accounts.models import Role
-    from app.accounts.services import create_user
-    from app.clock import utc_now
-    from app.comments.models import Action, Comment, CommentStatus, ModerationDecision
-    from app.disclosures.services import record_disclosure
-    from app.editorial import services as editorial
-    from app.editorial.gates import GateSettings
-    from app.posts import services as posts
-
-    author = create_user(
-        session,
-        email="a@clinic.example",
-        name="Ana Author",
-        password="correct horse battery staple",
-        roles={Role.AUTHOR},
-        title="Physician",
-        department="Sleep Medicine",
-    )
-    editor = create_user(
-        session,
-        email="e@clinic.example",
-        name="Eli Editor",
-        password="correct horse battery staple",
-        roles={Role.EDITOR},
-        title="Editor",
-        department="Public Affairs",
-    )
-    record_disclosure(session, author, no_conflicts=True, interests=[])
-    body = "Adults need seven to nine hours of sleep. Sleep hygiene: regular hours, a dark room.\n\n" * 40
-    post = posts.create_draft(
-        session, author, posts.RevisionInput("Sleep hygiene for adults", body, ["https://example.org/s"])
-    )
-    editorial.submit(session, author, post, GateSettings())
-    editorial.approve(session, editor, post, 1, GateSettings())
-    now = utc_now()
-    for i in range(readers):
-        comment = Comment(
-            post_id=post.id,
-            author_name=f"Reader {i}",
-            author_email=f"reader{i}@example.net",
-            author_ip="10.0.0.1",
-            body=f"Earlier thanks about sleep hours ({i}).",
-            html=f"<p>Earlier thanks about sleep hours ({i}).</p>",
-            status=CommentStatus.PUBLISHED.value,
-            reasons=[],
-            checks=[],
-            created_at=now,
-            status_changed_at=now,
-        )
-        session.add(comment)
-        session.flush()
-        session.add(
-            ModerationDecision(
-                comment_id=comment.id,
-                moderator_id=editor.id,
-                action=Action.APPROVE.value,
-                from_status="held",
-                to_status="published",
-                reasons=[],
-                at=now,
-            )
-        )
-    session.commit()
-    return post.id
+    return sleep_post_with_readers(session, readers, lambda i: f"Earlier thanks about sleep hours ({i}).").id
 
 
 class Counter:
@@ -273,28 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-lines", type=int, default=40)
     args = parser.parse_args(argv)
     os.environ["CANDOR_ENV"] = "development"
-    admin = None
     name = f"candor_bench_checks_{os.getpid()}"
     with tempfile.TemporaryDirectory(prefix="candor-bench-checks-") as tmp, AkismetServer() as akismet:
         if args.database == "postgresql":
-            admin_url = make_url(
-                os.environ.get("CANDOR_BENCH_POSTGRES_URL")
-                or os.environ.get("CANDOR_TEST_POSTGRES_URL")
-                or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-            ).set(drivername="postgresql+psycopg")
-            admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-            url = admin_url.set(database=name).render_as_string(hide_password=False)
-        else:
-            url = f"sqlite:///{Path(tmp) / 'candor.sqlite3'}"
-        try:
-            return run(args, url, akismet)
-        finally:
-            if admin is not None:
-                with admin.connect() as conn:
-                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                admin.dispose()
+            with bench_database(name) as url:
+                return run(args, url, akismet)
+        return run(args, f"sqlite:///{Path(tmp) / 'candor.sqlite3'}", akismet)
 
 
 if __name__ == "__main__":

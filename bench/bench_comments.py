@@ -25,6 +25,7 @@ measured as part of the request) without holding anything.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -272,9 +273,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench_post_page import Gunicorn
     from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
 
     from tests.support.akismet_server import AkismetServer
+    from tests.support.databases import bench_database
 
     if shutil.which("wrk"):
         load, tool = run_wrk, f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s (POST via Lua)"
@@ -290,19 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     # would run on threads inside the very gunicorn processes being measured.
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/14"
     queue = f"candor_bench_comments_{os.getpid()}"
-    admin = None
-    pg_url = None
-    if args.database == "postgresql":
-        admin_url = make_url(
-            os.environ.get("CANDOR_BENCH_POSTGRES_URL")
-            or os.environ.get("CANDOR_TEST_POSTGRES_URL")
-            or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-        ).set(drivername="postgresql+psycopg")
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{queue}"')
-            conn.exec_driver_sql(f'CREATE DATABASE "{queue}"')
-        pg_url = admin_url.set(database=queue).render_as_string(hide_password=False)
+    databases = contextlib.ExitStack()  # the PostgreSQL database of this run, dropped at the end
+    pg_url = databases.enter_context(bench_database(queue)) if args.database == "postgresql" else None
     try:
         with (
             tempfile.TemporaryDirectory(prefix="candor-bench-comments-") as tmp,
@@ -417,10 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         for key in client.scan_iter(f"*{queue}*"):
             client.delete(key)
         client.close()
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{queue}" WITH (FORCE)')
-            admin.dispose()
+        databases.close()
 
     bare_median = statistics.median(results["bare"])
     comments_median = statistics.median(results["comments"])

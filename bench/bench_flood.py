@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import select  # noqa: E402
 
 from tests.support.akismet_server import AkismetServer  # noqa: E402
+from tests.support.readers import sleep_post_with_readers  # noqa: E402
 from tests.support.stack import Stack, request  # noqa: E402
 
 
@@ -327,70 +328,8 @@ def flood(args: argparse.Namespace, servers: int, pin: dict[str, str]) -> int:
 
 def seed(stack: Stack) -> tuple[int, str]:
     """A published post and a returning reader per commenter (so Akismet's answer decides each comment)."""
-    from app.accounts.models import Role
-    from app.accounts.services import create_user
-    from app.clock import utc_now
-    from app.comments.models import Action, Comment, CommentStatus, ModerationDecision
-    from app.disclosures.services import record_disclosure
-    from app.editorial import services as editorial
-    from app.editorial.gates import GateSettings
-    from app.posts import services as posts
-
     with stack.session() as session:
-        author = create_user(
-            session,
-            email="a@clinic.example",
-            name="Ana Author",
-            password="correct horse battery staple",
-            roles={Role.AUTHOR},
-            title="Physician",
-            department="Sleep Medicine",
-        )
-        editor = create_user(
-            session,
-            email="e@clinic.example",
-            name="Eli Editor",
-            password="correct horse battery staple",
-            roles={Role.EDITOR},
-            title="Editor",
-            department="Public Affairs",
-        )
-        record_disclosure(session, author, no_conflicts=True, interests=[])
-        body = "Adults need seven to nine hours of sleep. Sleep hygiene: regular hours, a dark room.\n\n" * 40
-        post = posts.create_draft(
-            session, author, posts.RevisionInput("Sleep hygiene for adults", body, ["https://example.org/s"])
-        )
-        editorial.submit(session, author, post, GateSettings())
-        editorial.approve(session, editor, post, 1, GateSettings())
-        now = utc_now()
-        for i in range(64):
-            comment = Comment(
-                post_id=post.id,
-                author_name=f"Reader {i}",
-                author_email=f"reader{i}@example.net",
-                author_ip="10.0.0.1",
-                body="Earlier thanks.",
-                html="<p>Earlier thanks.</p>",
-                status=CommentStatus.PUBLISHED.value,
-                reasons=[],
-                checks=[],
-                created_at=now,
-                status_changed_at=now,
-            )
-            session.add(comment)
-            session.flush()
-            session.add(
-                ModerationDecision(
-                    comment_id=comment.id,
-                    moderator_id=editor.id,
-                    action=Action.APPROVE.value,
-                    from_status="held",
-                    to_status="published",
-                    reasons=[],
-                    at=now,
-                )
-            )
-        session.commit()
+        post = sleep_post_with_readers(session, 64, lambda _: "Earlier thanks.")
         return post.id, post.slug
 
 

@@ -14,6 +14,7 @@ client (bench_comments.bare_app) is measured in the same run, for the ratio.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import json
 import os
@@ -38,25 +39,14 @@ def main() -> int:
     args = parser.parse_args()
 
     from bench_comments import COMMENT, bare_app, prepare
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
 
     from tests.support.akismet_server import AkismetServer
+    from tests.support.databases import bench_database
 
     queue = f"candor_profile_comments_{os.getpid()}"
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/14"
-    admin = pg_url = None
-    if args.database == "postgresql":
-        admin_url = make_url(
-            os.environ.get("CANDOR_BENCH_POSTGRES_URL")
-            or os.environ.get("CANDOR_TEST_POSTGRES_URL")
-            or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-        ).set(drivername="postgresql+psycopg")
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{queue}"')
-            conn.exec_driver_sql(f'CREATE DATABASE "{queue}"')
-        pg_url = admin_url.set(database=queue).render_as_string(hide_password=False)
+    databases = contextlib.ExitStack()  # the PostgreSQL database of this run, dropped at the end
+    pg_url = databases.enter_context(bench_database(queue)) if args.database == "postgresql" else None
     os.environ["CANDOR_COMMENT_CHECK_BUDGET_MS"] = "0"
     try:
         with tempfile.TemporaryDirectory() as tmp, AkismetServer(slow_seconds=1) as akismet:
@@ -119,10 +109,7 @@ def main() -> int:
                 stats.sort_stats("tottime").print_stats(30)
             app.extensions["candor.engine"].dispose()
     finally:
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{queue}" WITH (FORCE)')
-            admin.dispose()
+        databases.close()
     return 0
 
 

@@ -7,11 +7,13 @@ PostgreSQL. Tests therefore run against the real schema, triggers included, and 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,29 @@ def postgres_admin_url() -> str | None:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return url or None
+
+
+@contextlib.contextmanager
+def bench_database(name: str) -> Iterator[str]:
+    """A PostgreSQL database of a benchmark's own, created afresh and dropped on exit; yields its URL.
+
+    The server is ``CANDOR_BENCH_POSTGRES_URL``, else ``CANDOR_TEST_POSTGRES_URL``, else the local one.
+    """
+    admin_url = make_url(
+        os.environ.get("CANDOR_BENCH_POSTGRES_URL")
+        or os.environ.get(POSTGRES_ENV)
+        or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    ).set(drivername="postgresql+psycopg")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 class SqliteTemplate:
