@@ -7,6 +7,7 @@ approved is then not held). Quality is measured in bench/bench_offtopic.py, not 
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -356,8 +357,6 @@ WITHOUT_THE_POSTS_WORDS = (  # on-topic comments of the labelled set on the slee
 
 def _small_blog(make_post: Callable[..., Post], blog: str) -> Post:
     """The sleep post of the labelled set published, alone or after a few posts on the same subject."""
-    import json
-
     labelled = {p["id"]: p for p in json.loads(LABELLED.read_text(encoding="utf-8"))["posts"]}
     for key in HEALTH if blog == "health posts" else ():
         make_post(
