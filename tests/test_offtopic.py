@@ -382,7 +382,7 @@ def test_on_a_small_blog_on_topic_comments_without_the_posts_words_are_published
     "post scores on-topic (the garage-door comment 0.79 under the sleep post alone, 0.91 with three "
     "health posts; threshold 0.52). "
     "No refit of the weights tried at stop 24 held it while keeping every group's P >= 0.9, R >= 0.8 on "
-    "the test posts (bench/bench_offtopic.py, columns 'group' and 'alone'). Strict: it fails once fixed.",
+    "the test posts (bench/bench_offtopic.py, columns 'its group' and 'alone'). Strict: it fails once fixed.",
 )
 @pytest.mark.parametrize("blog", ["one post", "health posts"])
 def test_on_a_small_blog_small_talk_with_no_word_of_the_post_is_held(
