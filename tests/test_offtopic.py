@@ -342,11 +342,6 @@ def test_hostile_comments_are_scored_never_a_500(
 LABELLED = Path(__file__).parent / "data" / "offtopic_labelled.json"
 SLEEP = 5  # "Sleep is not a luxury: building better nights" (health advice)
 HEALTH = (1, 2, 3)  # the flu shot, blood pressure and kidney stone posts: the same subject group
-SMALL_TALK = (
-    "who fixes garage doors around the north end?",
-    "anyone selling a used bicycle?",
-    "what time does the farmers market open?",
-)
 WITHOUT_THE_POSTS_WORDS = (  # on-topic comments of the labelled set on the sleep post
     "I've had trouble dozing off for years and nothing seems to work.",
     "Putting my phone in the kitchen overnight changed everything for me.",
@@ -374,21 +369,3 @@ def test_on_a_small_blog_on_topic_comments_without_the_posts_words_are_published
     for n, body in enumerate(WITHOUT_THE_POSTS_WORDS):
         comment = submit(app, session, post, author_email=f"on{n}@example.net", body=body)
         assert "off_topic" not in comment.reasons, (body, _off_topic_check(comment)["detail"])
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14, open: on a blog with no post closer to its subject, small talk with no word of the "
-    "post scores on-topic (the garage-door comment 0.79 under the sleep post alone, 0.91 with three "
-    "health posts; threshold 0.52). "
-    "No refit of the weights tried at stop 24 held it while keeping every group's P >= 0.9, R >= 0.8 on "
-    "the test posts (bench/bench_offtopic.py, columns 'its group' and 'alone'). Strict: it fails once fixed.",
-)
-@pytest.mark.parametrize("blog", ["one post", "health posts"])
-def test_on_a_small_blog_small_talk_with_no_word_of_the_post_is_held(
-    app: Flask, session: Session, make_post: Callable[..., Post], blog: str
-) -> None:
-    post = _small_blog(make_post, blog)
-    for n, body in enumerate(SMALL_TALK):
-        comment = submit(app, session, post, author_email=f"off{n}@example.net", body=body)
-        assert "off_topic" in comment.reasons, (body, comment.relevance_score, _off_topic_check(comment))
