@@ -379,6 +379,8 @@ def _pages(slug: str, post_id: int) -> tuple[list[str], list[str], list[str]]:
         "/staff/comments/log",
         "/staff/audit",
         f"/staff/posts/{post_id}/audit",
+        "/staff/search?q=sleep",  # newest revisions' text through the trigram indexes (migration 0029)
+        "/api/v1/search?q=sleep&scope=staff&per_page=1",  # and its next page
     ]
     return reader, staff_api, staff
 
