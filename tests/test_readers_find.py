@@ -545,6 +545,7 @@ def test_staff_search_finds_terms_too_short_for_trigrams_and_matches_literally(a
         "100%": "Draft: 100% sure",
         "snake": "Draft: snake_case",
         "plain": "Draft: oral rehydration",
+        "slash": "Draft: and/or",
     }
     for title in titles.values():
         api.post(
@@ -560,6 +561,7 @@ def test_staff_search_finds_terms_too_short_for_trigrams_and_matches_literally(a
     assert found("iv") == [titles["iv"]] == found("IV")
     assert found("%") == [titles["100%"]] == found("0%")
     assert found("_") == [titles["snake"]] == found("e_c")
+    assert found("/") == [titles["slash"]] == found("D/O")  # the LIKE escape character, literal too
     assert found("z") == []
     assert found(":") == sorted(titles.values())
     assert found("al re") == [titles["plain"]]
