@@ -536,6 +536,38 @@ def test_staff_search_covers_drafts_for_staff_only(api, client, cast, make_user)
     assert client.get("/api/v1/search?q=x&scope=everything").status_code == 422
 
 
+def test_staff_search_finds_terms_too_short_for_trigrams_and_matches_literally(api, client, cast):
+    """Under three letters no trigram index can help (PostgreSQL then scans, as SQLite always does),
+    yet a two-letter abbreviation, a single letter and punctuation-only needles still find exactly the
+    posts whose newest text holds them, case-insensitively, ``%`` and ``_`` taken literally."""
+    titles = {
+        "iv": "Draft: IV fluids",
+        "100%": "Draft: 100% sure",
+        "snake": "Draft: snake_case",
+        "plain": "Draft: oral rehydration",
+        "slash": "Draft: and/or",
+    }
+    for title in titles.values():
+        api.post(
+            "/api/v1/posts", {"title": title, "body": "Body text.", "references": REFS}, as_=cast["author"]
+        )
+    log_in(client, cast["editor"].email)
+
+    def found(q: str) -> list[str]:
+        response = client.get("/staff/search", query_string={"q": q})
+        assert response.status_code == 200, (q, response.status_code)
+        return sorted(a.get_text() for a in parse(response).select(".search-hit h2 a"))
+
+    assert found("iv") == [titles["iv"]] == found("IV")
+    assert found("%") == [titles["100%"]] == found("0%")
+    assert found("_") == [titles["snake"]] == found("e_c")
+    assert found("/") == [titles["slash"]] == found("D/O")  # the LIKE escape character, literal too
+    assert found("z") == []
+    assert found(":") == sorted(titles.values())
+    assert found("al re") == [titles["plain"]]
+    assert found("%_/" * 300) == [] == found("rehydration " * 50)  # long needles: cut to 500, no error
+
+
 def test_search_documents_hold_published_text_only(api, session, cast):
     post = _publish(api, cast, {"title": "Asthma", "body": "Inhalers help.", "references": REFS})
     change = {"body": "Inhalers help a lot.", "base_revision": 1, "kind": "minor"}

@@ -370,6 +370,7 @@ def _pages(slug: str, post_id: int) -> tuple[list[str], list[str], list[str]]:
         "/api/v1/moderation/comments?status=published&per_page=2",
         "/api/v1/audit?per_page=2",
         f"/api/v1/posts/{post_id}/audit?per_page=2",
+        "/api/v1/search?q=sleep&scope=staff&per_page=1",  # staff search and its next page
     ]
     staff = [
         "/staff/comments/",
@@ -379,6 +380,7 @@ def _pages(slug: str, post_id: int) -> tuple[list[str], list[str], list[str]]:
         "/staff/comments/log",
         "/staff/audit",
         f"/staff/posts/{post_id}/audit",
+        "/staff/search?q=sleep",  # newest revisions' text through the trigram indexes (migration 0029)
     ]
     return reader, staff_api, staff
 
@@ -436,6 +438,7 @@ def test_every_list_page_runs_only_index_plans(
         event.remove(engine, "before_cursor_execute", record)
     assert recorded
     problems = []
+    staff_plans = 0
     with engine.connect() as conn:
         conn.exec_driver_sql("SET enable_seqscan = off")
         for statement, parameters in dict.fromkeys((s, repr(p)) for s, p in recorded):
@@ -444,7 +447,27 @@ def test_every_list_page_runs_only_index_plans(
             problems += [
                 f"{table}: {statement}\n{plan}" for table in WATCHED if f"Seq Scan on {table} " in plan + " "
             ]
+            if "lower(post_revisions.body) LIKE" in statement:  # staff search: matches first, posts by key
+                staff_plans += 1
+                problems += _staff_search_plan_problems(conn, statement, params)
     assert problems == [], "\n\n".join(problems)
+    assert staff_plans >= 2  # its page 1 and its next page
+
+
+def _plan_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node, *(n for child in node.get("Plans", []) for n in _plan_nodes(child))]
+
+
+def _staff_search_plan_problems(conn: Any, statement: str, params: Any) -> list[str]:
+    """Staff search reads the revisions that match through the trigram indexes (migration 0029) and each
+    one's post by its key: no scan of every post, even through an index (as walking ``posts`` in
+    ``current_revision_id`` order would be)."""
+    (plan,) = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, params).one()
+    nodes = _plan_nodes(plan[0]["Plan"])
+    trigram = {n.get("Index Name", "") for n in nodes if n.get("Relation Name") != "posts"}
+    unkeyed = [n["Node Type"] for n in nodes if n.get("Relation Name") == "posts" and "Index Cond" not in n]
+    problems = [] if {f"ix_post_revisions_trgm_{c}" for c in ("title", "body")} <= trigram else ["no trigram"]
+    return [f"staff search: {p}: {statement}\n{json.dumps(plan)}" for p in problems + unkeyed]
 
 
 def test_a_page_of_further_comments_is_cached_yet_never_stale(

@@ -46,6 +46,36 @@ def drop_index_ddl(dialect: str) -> list[str]:
     ]
 
 
+# Staff search matches ``lower(title)`` / ``lower(body)`` of each post's newest revision with LIKE
+# '%needle%'; on PostgreSQL these trigram indexes (pg_trgm, migration 0029) serve exactly those
+# expressions, so the query must lower the columns the same way. SQLite has no such index: it scans.
+TRGM_INDEXES = {
+    "ix_post_revisions_trgm_title": "lower(title)",
+    "ix_post_revisions_trgm_body": "lower(body)",
+}
+TRGM_PREFIX = "ix_post_revisions_trgm_"
+
+
+def create_trigram_ddl(dialect: str) -> list[str]:
+    if dialect != "postgresql":
+        return []
+    return [
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+        *(
+            f"CREATE INDEX IF NOT EXISTS {name} ON post_revisions USING gin (({expression}) gin_trgm_ops)"
+            for name, expression in TRGM_INDEXES.items()
+        ),
+    ]
+
+
+def drop_trigram_ddl(dialect: str) -> list[str]:
+    """The indexes only: the extension may serve others (and dropping it needs more than ownership)."""
+    if dialect != "postgresql":
+        return []
+    return [f"DROP INDEX IF EXISTS {name}" for name in TRGM_INDEXES]
+
+
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """Alembic's filter: the full-text index and FTS5's tables are the migration's, not the models'."""
-    return not (name or "").startswith((FTS_TABLE, PG_INDEX))
+    """Alembic's filter: the full-text and trigram indexes and FTS5's tables are the migrations', not
+    the models'."""
+    return not (name or "").startswith((FTS_TABLE, PG_INDEX, TRGM_PREFIX))

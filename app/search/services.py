@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, or_, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app import cursors
 from app.accounts.models import User
@@ -269,14 +269,31 @@ def staff_search(
     key = cursors.decode(after, kind, STAFF_KEY)
     if not needle:
         return [], None
-    statement = select(Post, Revision).join(Revision, Revision.id == Post.current_revision_id)
-    statement = statement.where(
-        or_(
-            func.lower(Revision.title).contains(lowered, autoescape=True),
-            func.lower(Revision.body).contains(lowered, autoescape=True),
+    # Driven by the matching revisions (on PostgreSQL read from the trigram indexes of migration 0029),
+    # each kept only if it is its post's current one: a correlated lookup by the post's primary key, so
+    # the work grows with the matches, never with the number of posts. A needle without a trigram (under
+    # three letters or digits, e.g. "IV") still works: PostgreSQL then scans, as SQLite always does.
+    # (revision id, post id) is the post's (current_revision_id, id): the cursor's key, unchanged.
+    owner = aliased(Post)
+    current = (
+        select(owner.current_revision_id)
+        .where(owner.id == Revision.post_id)
+        .correlate(Revision)
+        .scalar_subquery()
+    )
+    statement = (
+        select(Post, Revision)
+        .select_from(Revision)
+        .join(Post, Post.id == Revision.post_id)
+        .where(
+            Revision.id == current,
+            or_(
+                func.lower(Revision.title).contains(lowered, autoescape=True),
+                func.lower(Revision.body).contains(lowered, autoescape=True),
+            ),
         )
     )
-    statement = cursors.after(statement, [Post.current_revision_id, Post.id], key, descending=True)
+    statement = cursors.after(statement, [Revision.id, Revision.post_id], key, descending=True)
     rows = list(session.execute(statement.limit(per_page + 1)))
     hits = [
         Hit(post=post, title=revision.title, snippet=_around(" ".join(revision.body.split()), needle))
