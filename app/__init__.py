@@ -30,38 +30,42 @@ def _configured(overrides: dict[str, Any] | None) -> Flask:
     return app
 
 
-def create_app(overrides: dict[str, Any] | None = None) -> Flask:
-    """Build the app: config, database, security, auth, blueprints, error pages, CLI. Never migrates."""
-    app = _configured(overrides)
-
+def _serving_jobs(app: Flask) -> None:
+    """What the web app and the job worker's app both have: the model file checked (a wrong or missing
+    one refuses to start; the model itself loads lazily), the database, runtime settings, the queue,
+    logs and metrics, the jobs and the outside senders (e-mail, Akismet)."""
     from app.spam import embedding
-    from app.web import (
-        auth,
-        cdn,
-        database,
-        desk,
-        discovery,
-        errors,
-        extensions,
-        fragments,
-        jobs,
-        ops,
-        outside,
-        pagecache,
-        readers,
-        runtime,
-        security,
-        tasks,
-        timezones,
-    )
+    from app.web import database, jobs, ops, outside, runtime, tasks
 
-    embedding.check_files()  # a wrong or missing model file refuses to start; the model itself loads lazily
+    embedding.check_files()
     database.init_app(app)
     runtime.init_app(app)
     tasks.init_app(app)
     ops.init_app(app)
     jobs.init_app(app)
     outside.init_app(app)
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app: config, database, security, auth, blueprints, error pages, CLI. Never migrates."""
+    app = _configured(overrides)
+
+    from app.web import (
+        auth,
+        cdn,
+        desk,
+        discovery,
+        errors,
+        extensions,
+        fragments,
+        ops,
+        pagecache,
+        readers,
+        security,
+        timezones,
+    )
+
+    _serving_jobs(app)
     security.init_app(app)
     from app.media.views import raise_upload_limit
 
@@ -161,16 +165,9 @@ def create_jobs_app(overrides: dict[str, Any] | None = None) -> Flask:
     """
     app = _configured(overrides)
 
-    from app.spam import embedding
-    from app.web import cdn, database, jobs, ops, outside, runtime, tasks, urls
+    from app.web import cdn, urls
 
-    embedding.check_files()
-    database.init_app(app)
-    runtime.init_app(app)
-    tasks.init_app(app)
-    ops.init_app(app)
-    jobs.init_app(app)
-    outside.init_app(app)
+    _serving_jobs(app)
     cdn.init_app(app)
     urls.copy_url_map(app, lambda: create_app(overrides))
 

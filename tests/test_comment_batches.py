@@ -282,6 +282,18 @@ def _assert_counts_exact(session: Session) -> None:
         assert post.comment_count == session.scalar(published), post.id
 
 
+def _run_batch(app: Flask, answers: dict[int, Any]) -> None:
+    """Finish ``answers`` as one check batch, as the job worker does (a writing session of its own,
+    committed), and fail the test if it raised."""
+    with app.test_request_context("/"):
+        settings = pipeline_settings()
+    failures: list[BaseException] = []
+    worker = batch_thread(app, answers, settings, failures)
+    worker.start()
+    worker.join()
+    assert failures == []
+
+
 def _mixed_batch(app: Flask, session: Session, posts: list[Post], n: int) -> dict[int, Any]:
     """``n`` comments still being checked on ``posts`` (several on each) and Akismet's answers, which
     with the writers make every kind of verdict: published (Ada, a returning reader), held (first-time
@@ -324,13 +336,7 @@ def test_a_batch_of_mixed_verdicts_on_shared_posts_leaves_every_count_equal_to_a
         publish_reader(post)
     answers = _mixed_batch(app, session, posts, 12)
     _assert_counts_exact(session)
-    with app.test_request_context("/"):
-        settings = pipeline_settings()
-    failures: list[BaseException] = []
-    worker = batch_thread(app, answers, settings, failures)
-    worker.start()
-    worker.join()
-    assert failures == []
+    _run_batch(app, answers)
     session.expire_all()
     statuses = {session.get(Comment, i).status for i in answers}
     assert statuses == {"published", "held", "spam"}
@@ -352,13 +358,7 @@ def test_a_batch_whose_one_comment_raises_still_leaves_counts_equal_to_a_recount
     answers = _mixed_batch(app, session, [post], 8)
     poisoned = sorted(answers)[5]
     _poison(session, poisoned)
-    with app.test_request_context("/"):
-        settings = pipeline_settings()
-    failures: list[BaseException] = []
-    worker = batch_thread(app, answers, settings, failures)
-    worker.start()
-    worker.join()
-    assert failures == []
+    _run_batch(app, answers)
     session.expire_all()
     assert services.is_checking(session.get(Comment, poisoned))
     assert sum(not services.is_checking(session.get(Comment, i)) for i in answers) == 7
