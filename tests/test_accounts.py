@@ -365,14 +365,9 @@ def test_cli_lists_and_revokes_tokens(runner, client, make_user, make_token):
 
 @pytest.fixture
 def redis_url():
-    import socket
+    from tests.support.require_all import require_redis
 
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
-    except OSError:
-        from tests.support.require_all import missing
-
-        missing("Redis at 127.0.0.1:6379 is not running")
+    require_redis()
     return "redis://127.0.0.1:6379"
 
 

@@ -5,7 +5,6 @@ server that refuses first gets the message once, on the retry."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from app.comments.models import Comment, Subscription
 from app.jobs import services as job_runs
 from app.mail.models import OutboxMessage
 from app.posts.models import Post
+from tests.support.require_all import require_redis
 from tests.support.smtp import Inbox, serving
 from tests.support.web import log_in, parse
 
@@ -45,14 +45,6 @@ def smtp(request: pytest.FixtureRequest) -> Iterator[tuple[Inbox, int]]:
     inbox = Inbox(refuse=getattr(request, "param", 0), refusing=_reply_notification_subject)
     with serving(inbox) as port:
         yield inbox, port
-
-
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 60.0) -> None:
@@ -118,8 +110,7 @@ def queue_name() -> str:
 
 @pytest.fixture
 def app_config(comments_config: dict[str, Any], smtp: tuple[Inbox, int], queue_name: str) -> dict[str, Any]:
-    if not _redis_up():
-        pytest.skip("Redis is not listening on 127.0.0.1:6379")
+    require_redis()
     return {
         **comments_config,
         "MAIL_SERVER": "127.0.0.1",

@@ -590,7 +590,6 @@ def test_an_image_used_by_a_revision_is_never_deleted_and_an_unused_one_can_be(
 
 
 def test_images_can_live_in_an_s3_compatible_bucket(app, client, session, author, monkeypatch):
-    pytest.importorskip("moto")
     import boto3
     from moto.server import ThreadedMotoServer
 

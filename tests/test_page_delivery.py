@@ -18,6 +18,7 @@ from app.editorial import services as editorial
 from app.editorial.gates import GateSettings
 from app.posts import services
 from tests.support.databases import postgresql_only
+from tests.support.require_all import require_redis
 from tests.support.web import log_in, parse, text_of
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
@@ -160,17 +161,9 @@ def test_a_cached_hit_on_postgresql_is_one_round_trip(app, client, make_post, tm
     assert not any("BEGIN" in line or "ROLLBACK" in line for line in map(str, sent))
 
 
-def _redis_up() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
-
-
 @pytest.fixture
 def shared_apps(database_url: str, tmp_path: Any) -> Any:
-    if not _redis_up():
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    require_redis()
     queue = f"candor-test-{uuid.uuid4().hex[:12]}"
     config = {
         "DATABASE_URL": database_url,

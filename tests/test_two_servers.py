@@ -15,6 +15,7 @@ import redis
 from app.accounts.models import Role
 from app.accounts.services import create_token, create_user
 from app.disclosures.services import record_disclosure
+from tests.support.require_all import missing
 from tests.support.stack import Stack
 from tests.support.web import PASSWORD
 
@@ -35,7 +36,7 @@ def _ready() -> bool:
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     if not _ready():
-        pytest.skip("needs PostgreSQL (CANDOR_TEST_POSTGRES_URL) and Redis on 127.0.0.1:6379")
+        missing("needs PostgreSQL (CANDOR_TEST_POSTGRES_URL) and Redis on 127.0.0.1:6379")
     with Stack(
         servers=2, env={"CANDOR_COMMENT_RATE_LIMIT": "3 per minute", "CANDOR_CDN_MAX_AGE": "0"}
     ) as running:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from app import migrate
 from app.comments.models import Comment
 from app.comments.services import CHECKING
 from tests.support.comments import comment_api
+from tests.support.require_all import require_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -111,18 +111,9 @@ main()
 """
 
 
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
-    if not _redis_up():
-        pytest.skip("Redis is not listening on 127.0.0.1:6379")
+    require_redis()
     return {
         **comments_config,
         "COMMENT_CHECK_BUDGET_MS": 0,  # production's default: the job worker checks every comment

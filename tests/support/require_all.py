@@ -8,6 +8,7 @@ a suite that quietly skipped its browser tests would prove nothing.
 from __future__ import annotations
 
 import os
+import socket
 from typing import NoReturn
 
 import pytest
@@ -24,3 +25,12 @@ def missing(reason: str) -> NoReturn:
     if required():
         pytest.fail(f"{reason} [{REQUIRE_ALL_ENV}=1: a missing component fails the run]", pytrace=False)
     pytest.skip(reason)
+
+
+def require_redis() -> None:
+    """Redis on 127.0.0.1:6379, which the queue, shared limits and shared page cache tests use: a missing
+    one skips (fails in CI)."""
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError:
+        missing("Redis is not listening on 127.0.0.1:6379")
