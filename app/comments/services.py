@@ -162,7 +162,8 @@ def _commentable(
     closing.require_open(session, post, close_after_days)
     if parent_id is None:
         return None
-    parent = session.get(Comment, parent_id)
+    # Share-locked and read afresh: a moderator's deletion in flight is waited for, then seen (PostgreSQL).
+    parent = session.get(Comment, parent_id, with_for_update={"read": True}, populate_existing=True)
     if parent is None or parent.post_id != post.id or parent.status != S.PUBLISHED:
         raise InvalidInput("parent_id must be a published comment on this post.", field="parent_id")
     return parent
@@ -482,10 +483,10 @@ def accept_comment(
         return twin  # a double click, or a retry after a lost answer: the comment already stored
     parent: tuple[int, int | None] | None = None
     if data.parent_id is not None:
-        row = session.execute(
-            select(Comment.id, Comment.thread_id).where(
-                Comment.id == data.parent_id, Comment.post_id == target.id, Comment.status == S.PUBLISHED
-            )
+        row = session.execute(  # share-locked: a deletion in flight is waited for, then seen (PostgreSQL)
+            select(Comment.id, Comment.thread_id)
+            .where(Comment.id == data.parent_id, Comment.post_id == target.id, Comment.status == S.PUBLISHED)
+            .with_for_update(read=True)
         ).one_or_none()
         if row is None:
             raise InvalidInput("parent_id must be a published comment on this post.", field="parent_id")
