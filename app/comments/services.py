@@ -162,8 +162,12 @@ def _commentable(
     closing.require_open(session, post, close_after_days)
     if parent_id is None:
         return None
-    # Share-locked and read afresh: a moderator's deletion in flight is waited for, then seen (PostgreSQL).
-    parent = session.get(Comment, parent_id, with_for_update={"read": True}, populate_existing=True)
+    # Locked and read afresh: a moderator's deletion in flight is waited for, then seen (PostgreSQL). Not
+    # a share lock: a staff reply then updates the parent (needs_reply), and two replies at once that each
+    # held a share lock would deadlock upgrading it.
+    parent = session.get(
+        Comment, parent_id, with_for_update={"key_share": True, "of": Comment}, populate_existing=True
+    )
     if parent is None or parent.post_id != post.id or parent.status != S.PUBLISHED:
         raise InvalidInput("parent_id must be a published comment on this post.", field="parent_id")
     return parent
