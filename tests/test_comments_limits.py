@@ -21,6 +21,7 @@ from werkzeug.serving import make_server
 from app.comments.models import Comment
 from app.posts.models import Post
 from tests.support.comments import READER, comment_api
+from tests.support.web import parse
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -183,3 +184,36 @@ def test_the_reader_limit_is_counted_in_redis_for_every_server_and_its_headers_f
     finally:
         for server in servers:
             server.extensions["candor.engine"].dispose()
+
+
+def test_a_reader_over_the_rate_limit_gets_the_form_back_with_what_they_wrote(
+    app: Any, client: Any, make_post: Callable[..., Post], session: Session
+) -> None:
+    """The form's 429 used to be the plain error page: the reader's comment was gone. Now the form comes
+    back with their name, address and text, says when to try again, and stores nothing; a reply keeps the
+    comment it answers. The API's 429 stays the plain JSON error."""
+    app.config["COMMENT_RATE_LIMIT"] = "2 per minute"
+    post = make_post()
+    for n in range(2):
+        sent = client.post(f"/posts/{post.slug}/comments", data={**READER, "body": f"Question {n}?"})
+        assert sent.status_code == 303
+    parent = session.scalars(select(Comment).where(Comment.post_id == post.id)).first()
+    parent.status = "published"
+    session.commit()
+    words = "Does a nap count towards the <hours> of sleep?"
+    for extra in ({}, {"parent_id": str(parent.id)}, {"parent_id": "99999999999"}):
+        answer = client.post(f"/posts/{post.slug}/comments", data={**READER, "body": words, **extra})
+        assert answer.status_code == 429
+        assert int(answer.headers["Retry-After"]) >= 1
+        page = parse(answer)
+        assert page.select_one("textarea[name=body]").get_text() == words
+        assert page.select_one("input[name=author_name]")["value"] == READER["author_name"]
+        assert page.select_one("input[name=author_email]")["value"] == READER["author_email"]
+        assert "Too many attempts" in page.select_one(".error-summary").get_text()
+        replying_to = page.select_one(".in-reply-to")
+        assert (replying_to is not None) == (extra.get("parent_id") == str(parent.id))
+    assert len(session.scalars(select(Comment).where(Comment.post_id == post.id)).all()) == 2
+    api = comment_api(client, post)
+    assert api.status_code == 429 and api.get_json()["error"]["code"] == "too_many_requests"
+    missing = client.post("/posts/no-such-post/comments", data={**READER, "body": words})
+    assert missing.status_code in (404, 429)

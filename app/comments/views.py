@@ -16,12 +16,13 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
 
 from app.accounts.permissions import can
 from app.comments import closing, queries, services, tokens
 from app.comments.models import Comment, CommentStatus
 from app.db import on_commit
-from app.errors import InvalidInput, NotFound
+from app.errors import CandorError, InvalidInput, NotFound
 from app.posts import services as posts
 from app.posts.models import Post
 from app.posts.views import public_key
@@ -49,7 +50,8 @@ from app.web.api import (
 )
 from app.web.auth import current_user
 from app.web.database import db
-from app.web.extensions import client_ip, csrf
+from app.web.errors import http_error_response
+from app.web.extensions import client_ip, csrf, retry_message
 from app.web.outside import budgeted_akismet, burst_counter, site
 from app.web.pagecache import cached_page, reads_query
 from app.web.reader_forms import form_age, form_token, reader_limit
@@ -201,6 +203,28 @@ def post_comment(slug: str) -> ResponseReturnValue:
     if comment.status == CommentStatus.PUBLISHED:
         return redirect(url_for("posts.show", slug=post.slug, _anchor=f"comment-{comment.id}"), 303)
     return redirect(url_for("comments.status", token=status_token(comment)), 303)
+
+
+@bp.errorhandler(429)
+def _too_many(exc: HTTPException) -> ResponseReturnValue:
+    """Over the readers' rate limit: the comment form answers with the form again, what the reader wrote
+    in it and when to try again (the plain 429 page lost their text); every other answer is the plain one."""
+    if request.endpoint != "comments.post_comment":
+        return http_error_response(exc)
+    try:
+        post = posts.get_public_post(db(), (request.view_args or {}).get("slug", ""))
+    except CandorError:  # no such post (or moved): nothing to show the form on
+        return http_error_response(exc)
+    raw_parent = (request.form.get("parent_id") or "").strip()
+    parent = _parent_or_none(post, whole_number(raw_parent, upper=2**31 - 1))
+    return render_template(
+        "comments/form_page.html",
+        post=post,
+        errors={"body": retry_message()},
+        values=request.form,
+        parent=parent,
+        token=form_token(),
+    ), 429
 
 
 def _parent_or_none(post: Post, parent_id: int | None) -> Comment | None:

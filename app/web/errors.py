@@ -51,6 +51,21 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
     return response
 
 
+def http_error_response(exc: HTTPException) -> Response:
+    """The answer to an HTTP error (404, 405, 429...): its plain message, a 429's retry time."""
+    status = exc.code or 500
+    code = (exc.name or "error").lower().replace(" ", "_")
+    message = PLAIN.get(status, exc.description or exc.name)
+    if status == 429:
+        from app.web.extensions import retry_message
+
+        message = retry_message()
+    response = error_response(status, code, message)
+    if status == 405 and exc.get_response().headers.get("Allow"):
+        response.headers["Allow"] = exc.get_response().headers["Allow"]
+    return response
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(Moved)
     def _moved(exc: Moved) -> Response:
@@ -77,19 +92,7 @@ def init_app(app: Flask) -> None:
         limit = request.max_content_length or app.config["MAX_CONTENT_LENGTH"]
         return error_response(413, "too_large", f"The request is too large; the limit is {limit:,} bytes.")
 
-    @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException) -> Response:
-        status = exc.code or 500
-        code = (exc.name or "error").lower().replace(" ", "_")
-        message = PLAIN.get(status, exc.description or exc.name)
-        if status == 429:
-            from app.web.extensions import retry_message
-
-            message = retry_message()
-        response = error_response(status, code, message)
-        if status == 405 and exc.get_response().headers.get("Allow"):
-            response.headers["Allow"] = exc.get_response().headers["Allow"]
-        return response
+    app.errorhandler(HTTPException)(http_error_response)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
