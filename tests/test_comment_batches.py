@@ -26,7 +26,7 @@ from app.posts.models import Post
 from app.spam.akismet_adapter import AkismetResult, Verdict
 from app.web.tasks import CheckBatches
 from tests.support.akismet_server import COMMENT_CHECK, AkismetServer
-from tests.support.comments import READER, batch_thread, comment_api
+from tests.support.comments import READER, batch_thread, comment_api, recounted
 from tests.support.web import parse
 
 
@@ -264,19 +264,9 @@ def test_an_hour_late_comment_whose_local_checks_raise_is_held_with_the_others(
 # --- one flush per batch: counts exact, few statements (issue 15) --------------------------------------
 
 
-def _real_counts(session: Session) -> dict[tuple[str, str], int]:
-    found: dict[tuple[str, str], int] = {}
-    for status, n in session.execute(select(Comment.status, func.count()).group_by(Comment.status)):
-        found[(status, "")] = n
-    for (reasons,) in session.execute(select(Comment.reasons).where(Comment.status == "held")):
-        for reason in set(reasons):
-            found[("held", reason)] = found.get(("held", reason), 0) + 1
-    return found
-
-
 def _assert_counts_exact(session: Session) -> None:
     session.expire_all()
-    assert {k: n for k, n in states.tally(session).items() if n} == _real_counts(session)
+    assert {k: n for k, n in states.tally(session).items() if n} == recounted(session)
     for post in session.scalars(select(Post)):
         published = select(func.count()).where(Comment.post_id == post.id, Comment.status == "published")
         assert post.comment_count == session.scalar(published), post.id

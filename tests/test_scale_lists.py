@@ -25,7 +25,7 @@ from app.moderation import queries as moderation_queries
 from app.moderation.services import moderate
 from app.posts.models import Post
 from app.topics import services as topics
-from tests.support.comments import submit
+from tests.support.comments import recounted, submit
 from tests.support.databases import postgresql_only
 from tests.support.web import log_in, parse
 
@@ -199,20 +199,10 @@ def test_a_post_page_shows_fifty_threads_and_links_to_the_rest(
 # --- counts kept with every status change ----------------------------------------------------------------
 
 
-def _real_counts(session: Session) -> dict[tuple[str, str], int]:
-    found: dict[tuple[str, str], int] = {}
-    for status, n in session.execute(select(Comment.status, func.count()).group_by(Comment.status)):
-        found[(status, "")] = n
-    for (reasons,) in session.execute(select(Comment.reasons).where(Comment.status == "held")):
-        for reason in set(reasons):
-            found[("held", reason)] = found.get(("held", reason), 0) + 1
-    return found
-
-
 def _assert_counts_exact(session: Session) -> None:
     session.expire_all()
     kept = {k: n for k, n in states.tally(session).items() if n}
-    assert kept == _real_counts(session)
+    assert kept == recounted(session)
     for post in session.scalars(select(Post)):
         real = session.scalar(
             select(func.count()).where(Comment.post_id == post.id, Comment.status == CommentStatus.PUBLISHED)
@@ -243,7 +233,7 @@ def test_counts_stay_exact_through_arrivals_and_every_kind_of_decision(
         moderate(session, moderator, session.get(Comment, made[0].id), action)
         session.commit()
     _assert_counts_exact(session)
-    real = _real_counts(session)
+    real = recounted(session)
     assert moderation_queries.status_counts(session) == {
         s.value: real.get((s.value, ""), 0) for s in CommentStatus
     }

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import User
@@ -215,3 +215,15 @@ def checking_comment(app: Flask, session: Session, post: Post, body: str) -> int
     session.commit()
     assert services.is_checking(comment)
     return comment.id
+
+
+def recounted(session: Session) -> dict[tuple[str, str], int]:
+    """Each status's count, and each held reason's, counted from the comments themselves: what the
+    maintained tallies (``states.tally``) must equal."""
+    found: dict[tuple[str, str], int] = {}
+    for status, n in session.execute(select(Comment.status, func.count()).group_by(Comment.status)):
+        found[(status, "")] = n
+    for (reasons,) in session.execute(select(Comment.reasons).where(Comment.status == "held")):
+        for reason in set(reasons):
+            found[("held", reason)] = found.get(("held", reason), 0) + 1
+    return found
