@@ -16,10 +16,25 @@ per process).
 import multiprocessing
 import os
 
+
+def _whole(name: str, default: int, low: int) -> int:
+    """A whole-number setting from the environment, or one clear line naming it (not a traceback)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, not {raw!r}") from None
+    if value < low:
+        raise SystemExit(f"{name} must be at least {low}, not {value}")
+    return value
+
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 worker_class = "gthread"
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", 4))
+workers = _whole("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1, 1)
+threads = _whole("GUNICORN_THREADS", 4, 1)
 keepalive = 5
 timeout = 30
 graceful_timeout = 30
@@ -27,7 +42,7 @@ graceful_timeout = 30
 # imports the app and warms up (about a second of CPU) and starts with an empty page cache. A cached post
 # page is answered ~1,500 times a second per server on 2 cores, so the old 10,000 recycled each worker every
 # few seconds under load (the flood bench: readers 0.41-0.53 of unloaded with it, 0.61-0.70 without).
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 1_000_000))
+max_requests = _whole("GUNICORN_MAX_REQUESTS", 1_000_000, 0)
 max_requests_jitter = max_requests // 10
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = None  # Candor logs each request itself (JSON with CANDOR_LOG_FORMAT=json), with its request id

@@ -7,10 +7,14 @@ import gc
 import io
 import json
 import logging
+import os
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +26,8 @@ from app import create_app
 from app.web.ops import log_handler
 from tests.support.browser import LiveServer
 from tests.support.databases import postgresql_only
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _app(tmp_path: Any, **config: Any) -> Any:
@@ -176,6 +182,29 @@ def test_as_many_requests_at_once_as_threads_reuse_their_connections_instead_of_
             small.extensions["candor.engine"].dispose()
     finally:
         app.extensions["candor.engine"].dispose()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("GUNICORN_MAX_REQUESTS", "lots", "GUNICORN_MAX_REQUESTS must be a whole number, not 'lots'"),
+        ("GUNICORN_MAX_REQUESTS", "-1", "GUNICORN_MAX_REQUESTS must be at least 0, not -1"),
+        ("GUNICORN_THREADS", "0", "GUNICORN_THREADS must be at least 1, not 0"),
+        ("GUNICORN_WORKERS", "2.5", "GUNICORN_WORKERS must be a whole number, not '2.5'"),
+    ],
+)
+def test_a_bad_gunicorn_setting_stops_the_server_with_one_line_naming_it(name, value, said):
+    env = {**os.environ, name: value}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [said]
 
 
 # --- answers are closed even when the server does not close them ---------------------------------------
