@@ -8,6 +8,7 @@ approved is then not held). Quality is measured in bench/bench_offtopic.py, not 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -396,3 +397,19 @@ def test_on_a_small_blog_small_talk_is_held_and_the_moderator_sees_why(
         assert any(label.startswith("reads like talk for somewhere else (") for label in labels), labels
         assert f"baseline of a blog with {others}" in detail, detail
         assert "reads like talk for somewhere else" in detail, detail
+
+
+def test_the_moderator_reads_what_held_small_talk_on_a_blog_of_one_post(
+    app: Flask, client: Any, session: Session, make_post: Callable[..., Post], moderator: User
+) -> None:
+    post = _small_blog(make_post, "one post")
+    held = submit(app, session, post, author_email="g@example.net", body=SMALL_TALK[0])
+    assert held.status == "held" and "off_topic" in held.reasons
+    session.commit()
+    log_in(client, moderator.email)
+    page = parse(client.get(f"/staff/comments/{held.id}"))
+    drivers = [re.sub(r"\s+", " ", li.get_text(" ")).strip() for li in page.select("ul.drivers li")]
+    assert drivers[0].startswith("baseline of a blog with no other post (the score starts here) (+"), drivers
+    against = [re.sub(r"\s+", " ", li.get_text(" ")).strip() for li in page.select("ul.drivers li.against")]
+    elsewhere = "reads like talk for somewhere else (local services), "
+    assert any(d.startswith(elsewhere) for d in against), against
