@@ -6,6 +6,7 @@ then what the model adds to a comment POST (median over 200 comments, with and w
     .venv/bin/python bench/bench_offtopic.py --fit      # also fit the weights on the tuning posts
                                                         # (the whole set's, then meaning.LONE's)
     .venv/bin/python bench/bench_offtopic.py --cv       # leave-one-post-out on the tuning posts only
+    .venv/bin/python bench/bench_offtopic.py --cv-blogs # the same for meaning.FULL_BLOG (small blogs)
 
 "Off-topic" is the positive class: precision is the share of held comments that were off-topic, recall
 the share of off-topic comments that were held. The blog is every post of the set (a comment closer to
@@ -223,6 +224,51 @@ def cross_validate(learned, fresh) -> None:
             counts[1] += held and not off
             counts[2] += off and not held
     _print_groups(by_group, f"leave-one-post-out on the tuning posts, features {','.join(FEATURES)}")
+
+
+def cross_validate_blogs(learned, fresh, alone, group) -> None:
+    """How meaning.FULL_BLOG was chosen (``--cv-blogs``): leave one tuning post out, fit the whole-set
+    weights (as ``fit``) and LONE's (as ``fit_lone``) on the other tuning posts, then score the left-out
+    post published with its subject group, its weights blended as meaning.weights_for does, for each
+    candidate FULL_BLOG (BENCH_FULL_BLOGS, "4,6,8,10,16"). Each weight set is centred on its own
+    threshold, as the shipped LONE bias is. The test posts are not looked at."""
+    tune_posts = sorted({p["id"] for p, *_ in learned if p["split"] == "tune"})
+    members = defaultdict(set)
+    for p, *_ in alone:
+        members[p["group"]].add(p["id"])
+    sizes = {group: len(ids) for group, ids in members.items()}
+    logit = lambda t: math.log(t / (1 - t))  # noqa: E731
+    candidates = [int(n) for n in os.environ.get("BENCH_FULL_BLOGS", "4,6,8,10,16").split(",")]
+    by_size = {n: defaultdict(lambda: [0, 0, 0]) for n in candidates}
+    for left in tune_posts:
+
+        def train(*sets, left: int = left) -> list:
+            return [
+                (s.features, c)
+                for rows in sets
+                for p, c, s, _ in rows
+                if p["split"] == "tune" and p["id"] != left
+            ]
+
+        many, lone = fit_model(train(learned, fresh)), fit_model(train(alone), LONE)
+        votes = {n: w for n, w in zip(FEATURES, many["raw"], strict=True) if n in ("knn_off", "kin")}
+        held_out = [(p, s.features, c) for p, c, s, _ in group if p["id"] == left]
+        for p, f, c in held_out:
+            z_many = many["bias"] + sum(f[n] * w for n, w in zip(FEATURES, many["raw"], strict=True))
+            z_lone = lone["bias"] + sum(f[n] * w for n, w in zip(LONE, lone["raw"], strict=True))
+            z_lone += sum(f[n] * w for n, w in votes.items())
+            z_many, z_lone = z_many - logit(many["threshold"]), z_lone - logit(lone["threshold"])
+            z_ad = -(many["a_bias"] + sum(f[n] * w for n, w in zip(ADVERTISING, many["a_raw"], strict=True)))
+            for n in candidates:
+                share = min(1.0, (sizes[p["group"]] - 1) / n)
+                z = min((1 - share) * z_lone + share * z_many, z_ad - logit(many["threshold"]))
+                held, off = z < 0, not c["on_topic"]
+                counts = by_size[n][p["group"]]
+                counts[0] += held and off
+                counts[1] += held and not off
+                counts[2] += off and not held
+    for n in candidates:
+        _print_groups(by_size[n], f"its group, leave-one-post-out on the tuning posts, FULL_BLOG {n}")
 
 
 def _print_features(features: dict) -> str:
@@ -509,6 +555,10 @@ def main() -> None:
             cross_validate(results, fresh)
         return
     alone = list(rows(posts, learned=False, blog="alone"))
+    if "--cv-blogs" in sys.argv:
+        fresh = list(rows(posts, learned=False))
+        cross_validate_blogs(results, fresh, alone, list(rows(posts, learned=True, blog="its group")))
+        return
     if "--fit" in sys.argv:  # a blog with a history and a fresh one alike: both kinds of tuning rows
         fit(results + list(rows(posts, learned="--fresh" in sys.argv)))
         fit_lone(alone)

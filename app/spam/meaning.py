@@ -109,8 +109,9 @@ at precision >= 0.9): one threshold (one ``OFFTOPIC_THRESHOLD`` setting) holds f
 FULL_BLOG = 10
 """Other posts from which MANY applies whole; with fewer, the weights go from LONE (none) to MANY in
 proportion (a margin against two posts on the same subject says little). Chosen by leave-one-post-out
-on the tuning posts each published with its subject group (4, 6, 8, 10 and 16 tried; 10: precision 0.91,
-recall 0.75 there, against 0.93 / 0.62 with MANY alone; 16 gained one comment of recall at 0.90)."""
+on the tuning posts each published with its subject group (bench_offtopic.py --cv-blogs; 4, 6, 8, 10 and
+16 tried; 10: precision 0.91, recall 0.75 there, the highest recall, against 0.93 / 0.62 with MANY
+alone; 16 the same recall at precision 0.90)."""
 
 
 def weights_for(other_posts: int) -> Weights:
