@@ -4,7 +4,9 @@ then what the model adds to a comment POST (median over 200 comments, with and w
 
     .venv/bin/python bench/bench_offtopic.py            # the report
     .venv/bin/python bench/bench_offtopic.py --fit      # also fit the weights on the tuning posts
+                                                        # (the whole set's, then meaning.LONE's)
     .venv/bin/python bench/bench_offtopic.py --cv       # leave-one-post-out on the tuning posts only
+    .venv/bin/python bench/bench_offtopic.py --cv-blogs # the same for meaning.FULL_BLOG (small blogs)
 
 "Off-topic" is the positive class: precision is the share of held comments that were off-topic, recall
 the share of off-topic comments that were held. The blog is every post of the set (a comment closer to
@@ -12,12 +14,13 @@ another post's subject counts against it), with the moderators' decisions on the
 history. The meaning scorer is also measured on small blogs (issue 14): each test post published with
 only its subject group's posts (their decisions as history), and each test post alone (no other post,
 no history): the honest figure of "works on any organisation's blog", since the weights learned much of
-"unrelated" from the margin against other posts.
+"unrelated" from the margin against other posts (hence meaning.LONE and meaning.weights_for).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections import defaultdict
@@ -68,6 +71,7 @@ def rows(posts: list[dict], *, learned: bool = False, blog: str = "all posts"):
     engagement = meaning.engagement_vectors()
     promotion = meaning.promotion_vectors()
     everyday = meaning.everyday_vectors()
+    elsewhere = meaning.elsewhere_vectors()
     decided = [
         (p["id"], meaning.Example(str(p["id"]), c["on_topic"], encode(c["text"])))
         for p in posts
@@ -88,6 +92,7 @@ def rows(posts: list[dict], *, learned: bool = False, blog: str = "all posts"):
             engagement,
             promotion,
             everyday=everyday,
+            elsewhere=elsewhere,
         )
         context = relevance.PostContext(p["title"], p["body"], p["references"], key=str(p["id"]))
         for c in p["comments"]:
@@ -102,6 +107,8 @@ FEATURES = tuple(
     ).split(",")
 )
 ADVERTISING = ("promotion", "lexicon", "generic", "everyday")
+LONE = ("post", "generic", "engaged", "promotion", "words", "everyday", "elsewhere")
+"""The features of meaning.LONE, the relevance of a post published alone (no margin, no history)."""
 
 
 def logistic(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -118,24 +125,28 @@ def logistic(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
 
 def combined(model: dict, rows: list[tuple[dict, dict]]) -> np.ndarray:
     """The score meaning.score gives with ``model``'s weights, for (features, comment) rows."""
-    x = np.array([[f[n] for n in FEATURES] for f, _ in rows])
+    features = model.get("features", FEATURES)
+    x = np.array([[f[n] for n in features] for f, _ in rows])
     xa = np.array([[f[n] for n in ADVERTISING] for f, _ in rows])
     here = np.array([f.get("here", 0.0) for f, _ in rows]) * meaning.W_HERE
     z = np.minimum(model["bias"] + x @ model["raw"] + here, -(model["a_bias"] + xa @ model["a_raw"]))
     return 1 / (1 + np.exp(-z))
 
 
-def fit_model(tune: list[tuple[dict, dict]]) -> dict:
+def fit_model(tune: list[tuple[dict, dict]], features: tuple[str, ...] | None = None) -> dict:
     """Both regressions and the threshold, from (features, comment) rows, by the rule fixed in advance:
-    the highest recall on these rows whose precision there is at least 0.9."""
+    the highest recall on these rows whose precision there is at least 0.9. ``features``: the relevance's
+    (FEATURES unless given)."""
+    features = FEATURES if features is None else features
     xa = np.array([[f[n] for n in ADVERTISING] for f, _ in tune])
     ya = np.array([1.0 if c.get("kind") == "spam" else 0.0 for _, c in tune])
     a_bias, a_raw = logistic(xa, ya)
     kept = [(f, c) for f, c in tune if c.get("kind") != "spam"]
-    xr = np.array([[f[n] for n in FEATURES] for f, _ in kept])
+    xr = np.array([[f[n] for n in features] for f, _ in kept])
     yr = np.array([1.0 if c["on_topic"] else 0.0 for _, c in kept])
     bias, raw = logistic(xr, yr)
     model = {"a_bias": a_bias, "a_raw": a_raw, "bias": bias, "raw": raw, "threshold": 0.5}
+    model["features"] = features
     y = np.array([1.0 if c["on_topic"] else 0.0 for _, c in tune])
     scores = combined(model, tune)
     best = None
@@ -171,6 +182,23 @@ def fit(results) -> None:
     print("threshold (highest tuning recall with tuning precision >= 0.9):", model["tuning"])
 
 
+def fit_lone(alone) -> None:
+    """meaning.LONE, from the tuning posts' comments each scored on its post published alone (no other
+    post, no history): the relevance on LONE's features, its threshold by the same rule, then the bias
+    shifted so that meaning.THRESHOLD stands for that threshold (one threshold setting for both). The
+    advertising score is the one above. The test posts are not looked at."""
+    model = fit_model([(s.features, c) for p, c, s, _ in alone if p["split"] == "tune"], LONE)
+    t = model["tuning"][1] if model["tuning"] else 0.5
+    shift = math.log(meaning.THRESHOLD / (1 - meaning.THRESHOLD)) - math.log(t / (1 - t))
+    print(
+        "relevance of a post alone (raw units): bias",
+        round(model["bias"] + shift, 2),
+        f"(fitted {model['bias']:.2f}, shifted {shift:+.2f})",
+        dict(zip(LONE, np.round(model["raw"], 2).tolist(), strict=True)),
+    )
+    print("its threshold before the shift (same rule):", model["tuning"])
+
+
 def cross_validate(learned, fresh) -> None:
     """Leave one tuning post out: fit on the other tuning posts (with and without history, as ``fit``),
     score the left-out post's comments (with history); per group over the tuning posts. The test posts
@@ -196,6 +224,51 @@ def cross_validate(learned, fresh) -> None:
             counts[1] += held and not off
             counts[2] += off and not held
     _print_groups(by_group, f"leave-one-post-out on the tuning posts, features {','.join(FEATURES)}")
+
+
+def cross_validate_blogs(learned, fresh, alone, group) -> None:
+    """How meaning.FULL_BLOG was chosen (``--cv-blogs``): leave one tuning post out, fit the whole-set
+    weights (as ``fit``) and LONE's (as ``fit_lone``) on the other tuning posts, then score the left-out
+    post published with its subject group, its weights blended as meaning.weights_for does, for each
+    candidate FULL_BLOG (BENCH_FULL_BLOGS, "4,6,8,10,16"). Each weight set is centred on its own
+    threshold, as the shipped LONE bias is. The test posts are not looked at."""
+    tune_posts = sorted({p["id"] for p, *_ in learned if p["split"] == "tune"})
+    members = defaultdict(set)
+    for p, *_ in alone:
+        members[p["group"]].add(p["id"])
+    sizes = {group: len(ids) for group, ids in members.items()}
+    logit = lambda t: math.log(t / (1 - t))  # noqa: E731
+    candidates = [int(n) for n in os.environ.get("BENCH_FULL_BLOGS", "4,6,8,10,16").split(",")]
+    by_size = {n: defaultdict(lambda: [0, 0, 0]) for n in candidates}
+    for left in tune_posts:
+
+        def train(*sets, left: int = left) -> list:
+            return [
+                (s.features, c)
+                for rows in sets
+                for p, c, s, _ in rows
+                if p["split"] == "tune" and p["id"] != left
+            ]
+
+        many, lone = fit_model(train(learned, fresh)), fit_model(train(alone), LONE)
+        votes = {n: w for n, w in zip(FEATURES, many["raw"], strict=True) if n in ("knn_off", "kin")}
+        held_out = [(p, s.features, c) for p, c, s, _ in group if p["id"] == left]
+        for p, f, c in held_out:
+            z_many = many["bias"] + sum(f[n] * w for n, w in zip(FEATURES, many["raw"], strict=True))
+            z_lone = lone["bias"] + sum(f[n] * w for n, w in zip(LONE, lone["raw"], strict=True))
+            z_lone += sum(f[n] * w for n, w in votes.items())
+            z_many, z_lone = z_many - logit(many["threshold"]), z_lone - logit(lone["threshold"])
+            z_ad = -(many["a_bias"] + sum(f[n] * w for n, w in zip(ADVERTISING, many["a_raw"], strict=True)))
+            for n in candidates:
+                share = min(1.0, (sizes[p["group"]] - 1) / n)
+                z = min((1 - share) * z_lone + share * z_many, z_ad - logit(many["threshold"]))
+                held, off = z < 0, not c["on_topic"]
+                counts = by_size[n][p["group"]]
+                counts[0] += held and off
+                counts[1] += held and not off
+                counts[2] += off and not held
+    for n in candidates:
+        _print_groups(by_size[n], f"its group, leave-one-post-out on the tuning posts, FULL_BLOG {n}")
 
 
 def _print_features(features: dict) -> str:
@@ -481,8 +554,14 @@ def main() -> None:
             FEATURES = tuple(chosen.split(","))
             cross_validate(results, fresh)
         return
+    alone = list(rows(posts, learned=False, blog="alone"))
+    if "--cv-blogs" in sys.argv:
+        fresh = list(rows(posts, learned=False))
+        cross_validate_blogs(results, fresh, alone, list(rows(posts, learned=True, blog="its group")))
+        return
     if "--fit" in sys.argv:  # a blog with a history and a fresh one alike: both kinds of tuning rows
         fit(results + list(rows(posts, learned="--fresh" in sys.argv)))
+        fit_lone(alone)
     if "--errors" in sys.argv:
         for p, c, s, _ in results:
             if s.on_topic != c["on_topic"]:
@@ -491,11 +570,16 @@ def main() -> None:
     report(results, "lexicon (app.spam.relevance)", lambda _, lex: lex)
     report_blogs(
         {
-            blog: results if blog == "all posts" else list(rows(posts, learned=blog != "alone", blog=blog))
+            blog: results
+            if blog == "all posts"
+            else alone
+            if blog == "alone"
+            else list(rows(posts, learned=True, blog=blog))
             for blog in BLOGS
         }
     )
-    memory()
+    if "--no-memory" not in sys.argv:
+        memory()
     if "--no-post" not in sys.argv:
         post_cost()
 

@@ -155,7 +155,7 @@ class _Blog:
 
 _cache: dict[str, _Blog] = {}
 _lock = threading.Lock()
-_engagement: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+_engagement: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 _own: dict[tuple[str, int], meaning.PostVectors] = {}  # (database, revision id) -> its passages
 OWN_POSTS = 256
 
@@ -250,7 +250,7 @@ def knowledge(session: Session, post: Post) -> meaning.Knowledge | None:
     ).all()
     key = str(post.id)
     examples = [meaning.Example(key, on, embedding.from_bytes(v)) for on, v in here]
-    engagement, promotion, everyday = _phrase_vectors()
+    engagement, promotion, everyday, elsewhere = _phrase_vectors()
     # The blog-wide rows of this post are left out by the scorer (``examples`` has them, fresher).
     return meaning.Knowledge(
         own,
@@ -261,15 +261,21 @@ def knowledge(session: Session, post: Post) -> meaning.Knowledge | None:
         blog=stacked_examples,
         others=stacked_posts,
         everyday=everyday,
+        elsewhere=elsewhere,
     )
 
 
-def _phrase_vectors() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The vectors of meaning.ENGAGEMENT, PROMOTION and EVERYDAY, encoded once per process."""
+def _phrase_vectors() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The vectors of meaning.ENGAGEMENT, PROMOTION, EVERYDAY and ELSEWHERE, encoded once per process."""
     with _lock:
         if not _engagement:
             _engagement.append(
-                (meaning.engagement_vectors(), meaning.promotion_vectors(), meaning.everyday_vectors())
+                (
+                    meaning.engagement_vectors(),
+                    meaning.promotion_vectors(),
+                    meaning.everyday_vectors(),
+                    meaning.elsewhere_vectors(),
+                )
             )
         return _engagement[0]
 
