@@ -326,6 +326,35 @@ def search_reindex_command() -> None:
     click.echo(f"Indexed {count} published post(s) and page(s).")
 
 
+_CANNOT_CONNECT = ("connection failed", "connection to server", "unable to open database file")
+
+
+def _one_line_when_the_database_is_down(command: click.Command) -> click.Command:
+    """An operator's command run while the database refuses connections (down, wrong DATABASE_URL, no
+    such database) stops with one line saying so, not SQLAlchemy's traceback; other errors are untouched.
+    Wraps the command object once, however many apps register it."""
+    if getattr(command, "_candor_database_down", False):
+        return command
+    invoke = command.invoke
+
+    def guarded(ctx: click.Context) -> Any:
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            return invoke(ctx)
+        except OperationalError as error:
+            reason = (str(error.orig or error).strip().splitlines() or [""])[0]
+            if not any(marker in reason for marker in _CANNOT_CONNECT):
+                raise
+            raise click.ClickException(
+                f"the database cannot be reached: {reason}. Check DATABASE_URL and that it is up."
+            ) from None
+
+    command.invoke = guarded  # type: ignore[method-assign]
+    command._candor_database_down = True  # type: ignore[attr-defined]
+    return command
+
+
 def register(app: Flask) -> None:
     for command in (
         search_cli,
@@ -342,7 +371,7 @@ def register(app: Flask) -> None:
         import_cli,
         offtopic_cli,
     ):
-        app.cli.add_command(command)
+        app.cli.add_command(_one_line_when_the_database_is_down(command))
 
 
 # --- the off-topic filter's stored vectors (issue 14) --------------------------------------------------
