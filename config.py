@@ -306,6 +306,18 @@ def _database_url(raw: str) -> str:
     return raw
 
 
+def _metrics_dir(env: Mapping[str, str]) -> str | None:
+    """prometheus_client's PROMETHEUS_MULTIPROC_DIR: a missing or read-only directory made every request
+    log a traceback (its metrics could not be written) rather than stopping the start."""
+    raw = env.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if raw and not (os.path.isdir(raw) and os.access(raw, os.W_OK | os.X_OK)):
+        raise ConfigError(
+            f"PROMETHEUS_MULTIPROC_DIR must be an existing directory this process can write, not {raw!r}"
+            " (create it, empty, before the first process starts)"
+        )
+    return raw or None
+
+
 def _replica_url(raw: str) -> str | None:
     """A PostgreSQL URL (the replica of a PostgreSQL primary), or None when unset."""
     if not raw:
@@ -532,6 +544,7 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "COMMENT_CHECK_INTERVAL_MS": _ranged(env, "CANDOR_COMMENT_CHECK_INTERVAL_MS", 1000, 0, 60_000),
         "LOG_FORMAT": _choice(env, "CANDOR_LOG_FORMAT", ("text", "json")),
         "METRICS_TOKEN": env.get("CANDOR_METRICS_TOKEN", "").strip() or None,
+        "METRICS_DIR": _metrics_dir(env),
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

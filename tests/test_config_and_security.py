@@ -197,3 +197,10 @@ def test_the_edges_of_the_ranges_are_accepted(tmp_path):
         config.load(tmp_path, {"REDIS_URL": "unix:///run/redis.sock"})["REDIS_URL"]
         == "unix:///run/redis.sock"
     )
+
+
+def test_a_metrics_directory_that_is_not_there_stops_the_start(tmp_path):
+    with pytest.raises(config.ConfigError, match="PROMETHEUS_MULTIPROC_DIR"):
+        config.load(tmp_path, {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "missing")})
+    (tmp_path / "metrics").mkdir()
+    assert config.load(tmp_path, {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")})["METRICS_DIR"]
