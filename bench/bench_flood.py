@@ -165,9 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         "the end (default: unpinned)",
     )
     parser.add_argument(
-        "--wrk",
+        "--python-readers",
         action="store_true",
-        help="read with wrk (C) instead of Python threads: a lighter load generator on the flood's CPU",
+        help="read with Python threads instead of wrk (C; the default when wrk is installed): the flood "
+        "starves this Python client of CPU 1 too, and it counts its own slowdown as the server's",
     )
     parser.add_argument(
         "--one-server",
@@ -279,7 +280,8 @@ def flood(args: argparse.Namespace, servers: int, pin: dict[str, str]) -> int:
             path = f"/posts/{slug}"
             for _ in range(4):
                 request(port, "GET", path)
-            read = wrk_readers if args.wrk else readers
+            read = readers if args.python_readers or not shutil.which("wrk") else wrk_readers
+            print(f"readers: {'wrk' if read is wrk_readers else 'Python threads'}", flush=True)
             unloaded = read(port, path, args.duration, args.readers)
             print(f"unloaded: {unloaded:.1f} req/s on {path}", flush=True)
             # The commenters in a process of their own: sharing this one's interpreter lock, their

@@ -91,7 +91,8 @@ def gunicorn(database_url: str, tmp_path: Any) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        # Four workers each import the app: on a loaded 2-core machine that once took over 30 s.
+        deadline = time.monotonic() + 90
         while True:
             try:
                 if httpx.get(f"{url}/", timeout=2).status_code == 200:

@@ -30,6 +30,8 @@ from app.web.ops import log_handler
 from tests.support.browser import LiveServer
 from tests.support.databases import postgresql_only
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def _app(tmp_path: Any, **config: Any) -> Any:
     return create_app({"TESTING": True, "DEMO_ACCOUNTS_DIR": str(tmp_path), **config})
@@ -152,6 +154,62 @@ def test_statement_timeout_and_pgbouncer_options_reach_postgresql(database_url, 
         pooled.extensions["candor.engine"].dispose()
 
 
+@postgresql_only
+def test_as_many_requests_at_once_as_threads_reuse_their_connections_instead_of_opening_new_ones(
+    database_url, tmp_path
+):
+    """Twelve threads at once (a gunicorn process with 12 threads), twice: the second round reuses the
+    first round's PostgreSQL connections. With SQLAlchemy's default pool of 5, the 7 opened beyond it were
+    closed on return and opened again (a new PostgreSQL process each), 138 times in 18 s of a flood."""
+    app = _app(tmp_path, DATABASE_URL=database_url)
+    engine = app.extensions["candor.engine"]
+
+    def round_of(count: int) -> set[int]:
+        held = [engine.connect() for _ in range(count)]
+        try:
+            return {c.execute(text("SELECT pg_backend_pid()")).scalar_one() for c in held}
+        finally:
+            for c in held:
+                c.close()
+
+    try:
+        first = round_of(12)
+        assert len(first) == 12
+        assert round_of(12) == first
+        small = _app(tmp_path, DATABASE_URL=database_url, DB_POOL_SIZE=2)
+        try:
+            engine = small.extensions["candor.engine"]
+            first = round_of(4)
+            assert len(round_of(4) & first) == 2  # the setting is the pool: two kept, two opened afresh
+        finally:
+            small.extensions["candor.engine"].dispose()
+    finally:
+        app.extensions["candor.engine"].dispose()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("GUNICORN_MAX_REQUESTS", "lots", "GUNICORN_MAX_REQUESTS must be a whole number, not 'lots'"),
+        ("GUNICORN_MAX_REQUESTS", "-1", "GUNICORN_MAX_REQUESTS must be at least 0, not -1"),
+        ("GUNICORN_THREADS", "0", "GUNICORN_THREADS must be at least 1, not 0"),
+        ("GUNICORN_WORKERS", "2.5", "GUNICORN_WORKERS must be a whole number, not '2.5'"),
+    ],
+)
+def test_a_bad_gunicorn_setting_stops_the_server_with_one_line_naming_it(name, value, said):
+    env = {**os.environ, name: value}
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [said]
+
+
 # --- answers are closed even when the server does not close them ---------------------------------------
 
 
@@ -216,7 +274,6 @@ def test_clients_resetting_the_connection_leave_no_file_open(app):
 
 # --- an operator's start-up mistakes: one line naming what is wrong, never a traceback --------------------
 
-ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
@@ -279,7 +336,7 @@ def test_a_bad_setting_stops_the_worker_and_gunicorn_with_one_line_naming_it(tmp
         "candor: CANDOR_TIMEZONE"
     )
     assert _one_line(_start(gunicorn, tmp_path, GUNICORN_WORKERS="four")).startswith(
-        "candor: GUNICORN_WORKERS"
+        "GUNICORN_WORKERS must be"
     )
 
 
