@@ -6,6 +6,7 @@ without its own SECRET_KEY and DATABASE_URL, rather than falling back to somethi
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
@@ -136,9 +137,12 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if not raw:
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a number, not {raw!r}")
+    return value
 
 
 def _offtopic_mode(env: Mapping[str, str]) -> str:
@@ -152,6 +156,13 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
     value = _float(env, name, default)
     if not 0 < value <= 86400:
         raise ConfigError(f"{name} must be a number of seconds above 0 and at most 86400, not {value!r}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, high: float) -> float:
+    value = _float(env, name, default)
+    if not 0 <= value <= high:
+        raise ConfigError(f"{name} must be a number of seconds from 0 to {high:g}, not {value:g}")
     return value
 
 
@@ -172,8 +183,39 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
 def _redis_url(raw: str) -> str | None:
     if not raw:
         return None
-    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError(f"REDIS_URL must be a redis://, rediss:// or unix:// URL, not {raw!r}")
+    parts = urlsplit(raw)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(
+            f"REDIS_URL must be a redis://, rediss:// or unix:// URL, not {_without_password(raw)!r}"
+        )
+    database = parts.path.strip("/") if parts.scheme != "unix" else ""
+    try:
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        database = "x"
+    if database and not database.isdigit():
+        raise ConfigError(
+            f"REDIS_URL must end in a port and a database number (:6379/13), not {_without_password(raw)!r}"
+        )
+    return raw
+
+
+def _without_password(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.password is None:
+        return raw
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+
+
+def _ratelimit_storage(env: Mapping[str, str]) -> str:
+    raw = env.get("CANDOR_RATELIMIT_STORAGE_URI", "").strip()
+    if not raw:
+        return env.get("REDIS_URL", "").strip() or "memory://"
+    from limits.storage import SCHEMES
+
+    if "://" not in raw or urlsplit(raw).scheme not in SCHEMES:
+        shown = _without_password(raw)
+        raise ConfigError(f"CANDOR_RATELIMIT_STORAGE_URI must be memory:// or a redis:// URL, not {shown!r}")
     return raw
 
 
@@ -237,6 +279,44 @@ def _phone_regions(env: Mapping[str, str], name: str, default: str, single: bool
         what = "one region code" if single else "region codes"
         raise ConfigError(f"{name} must be {what} such as US or GB, not {raw!r}")
     return regions
+
+
+def _database_url(raw: str) -> str:
+    """A SQLite or PostgreSQL (psycopg 3) URL SQLAlchemy can parse; the error never repeats a password."""
+    if raw.startswith("postgresql://"):
+        raw = "postgresql+psycopg://" + raw.removeprefix("postgresql://")
+    scheme = raw.partition("://")[0] if "://" in raw else ""
+    if scheme not in ("sqlite", "postgresql+psycopg"):
+        shown = f"a {scheme}:// URL" if scheme else "something without a scheme"
+        raise ConfigError(
+            "DATABASE_URL must be postgresql+psycopg://user@host/db (or postgresql://...) or sqlite:///path;"
+            f" got {shown}"
+        )
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(raw)
+        url.port  # noqa: B018 - a port that is not a number raises here
+    except (ArgumentError, ValueError):
+        raise ConfigError(
+            "DATABASE_URL cannot be read as a database URL (check its port and quoting)"
+        ) from None
+    if scheme == "postgresql+psycopg" and not url.database:
+        raise ConfigError("DATABASE_URL names no database: postgresql+psycopg://user@host/db")
+    return raw
+
+
+def _metrics_dir(env: Mapping[str, str]) -> str | None:
+    """prometheus_client's PROMETHEUS_MULTIPROC_DIR: a missing or read-only directory made every request
+    log a traceback (its metrics could not be written) rather than stopping the start."""
+    raw = env.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if raw and not (os.path.isdir(raw) and os.access(raw, os.W_OK | os.X_OK)):
+        raise ConfigError(
+            f"PROMETHEUS_MULTIPROC_DIR must be an existing directory this process can write, not {raw!r}"
+            " (create it, empty, before the first process starts)"
+        )
+    return raw or None
 
 
 def _replica_url(raw: str) -> str | None:
@@ -400,8 +480,7 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
     if not database_url:
         instance_path.mkdir(parents=True, exist_ok=True)
         database_url = f"sqlite:///{instance_path / 'candor.sqlite3'}"
-    if database_url.startswith("postgresql://"):
-        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    database_url = _database_url(database_url)
 
     blog_url = env.get("AKISMET_BLOG_URL", "").strip() or "http://127.0.0.1:5000/"
     return {
@@ -411,9 +490,9 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "AKISMET_API_KEY": env.get("AKISMET_API_KEY", "").strip() or None,
         "AKISMET_BLOG_URL": blog_url,
         "AKISMET_API_URL": env.get("AKISMET_API_URL", "").strip() or AKISMET_DEFAULT_URL,
-        "AKISMET_TIMEOUT": _float(env, "AKISMET_TIMEOUT", 2.0),
+        "AKISMET_TIMEOUT": _positive(env, "AKISMET_TIMEOUT", 2.0),
         "MAIL_SERVER": env.get("MAIL_SERVER", "").strip() or None,
-        "MAIL_PORT": _int(env, "MAIL_PORT", 25),
+        "MAIL_PORT": _ranged(env, "MAIL_PORT", 25, 1, 65535),
         "MAIL_FROM": env.get("MAIL_FROM", "").strip() or "candor@localhost",
         "MAIL_USERNAME": env.get("MAIL_USERNAME", "").strip() or None,
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD", "") or None,
@@ -426,23 +505,21 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "COMMENT_RATE_LIMIT": _rate_limit(env, "CANDOR_COMMENT_RATE_LIMIT", "10 per minute; 100 per day"),
         "CANDOR_TOKEN_DAYS": _token_days(env),
         "LOGIN_ACCOUNT_LIMIT": _rate_limit(env, "CANDOR_LOGIN_ACCOUNT_LIMIT", "5 per 15 minutes"),
-        "COMMENT_BURST": _int(env, "CANDOR_COMMENT_BURST", 3),
-        "COMMENT_MAX_LINKS": _int(env, "CANDOR_COMMENT_MAX_LINKS", 2),
-        "COMMENT_MIN_SECONDS": _float(env, "CANDOR_COMMENT_MIN_SECONDS", 3.0),
+        "COMMENT_BURST": _ranged(env, "CANDOR_COMMENT_BURST", 3, 0, 1_000_000),
+        "COMMENT_MAX_LINKS": _ranged(env, "CANDOR_COMMENT_MAX_LINKS", 2, 0, 10_000),
+        "COMMENT_MIN_SECONDS": _seconds(env, "CANDOR_COMMENT_MIN_SECONDS", 3.0, 3600),
         "OFFTOPIC_MODE": _offtopic_mode(env),
-        "OFFTOPIC_THRESHOLD": _int(env, "CANDOR_OFFTOPIC_THRESHOLD", 52),
+        "OFFTOPIC_THRESHOLD": _ranged(env, "CANDOR_OFFTOPIC_THRESHOLD", 52, 0, 100),
         "COMMENTS_NEWEST_FIRST": _bool(env, "CANDOR_COMMENTS_NEWEST_FIRST"),
-        "CANDOR_TRUSTED_PROXIES": _int(env, "CANDOR_TRUSTED_PROXIES", 0),
-        "CANDOR_COI_MAX_AGE_DAYS": _int(env, "CANDOR_COI_MAX_AGE_DAYS", 365),
+        "CANDOR_TRUSTED_PROXIES": _ranged(env, "CANDOR_TRUSTED_PROXIES", 0, 0, 10),
+        "CANDOR_COI_MAX_AGE_DAYS": _ranged(env, "CANDOR_COI_MAX_AGE_DAYS", 365, 1, 3660),
         "COMMENTS_CLOSE_AFTER_DAYS": max(0, _int(env, "CANDOR_COMMENTS_CLOSE_AFTER_DAYS", 0)),
         # Shared by every worker and server when Redis is there; per process otherwise.
-        "RATELIMIT_STORAGE_URI": env.get("CANDOR_RATELIMIT_STORAGE_URI", "").strip()
-        or env.get("REDIS_URL", "").strip()
-        or "memory://",
+        "RATELIMIT_STORAGE_URI": _ratelimit_storage(env),
         # Namespaced by the queue's name, as the page cache and burst counts are: blogs sharing one Redis
         # keep their own limits.
         "RATELIMIT_KEY_PREFIX": env.get("CANDOR_JOBS_QUEUE", "").strip() or "candor",
-        "MAX_CONTENT_LENGTH": _int(env, "CANDOR_MAX_CONTENT_LENGTH", 1024 * 1024),
+        "MAX_CONTENT_LENGTH": _ranged(env, "CANDOR_MAX_CONTENT_LENGTH", 1024 * 1024, 1024, 2**31),
         "TIMEZONE": _timezone(env, "CANDOR_TIMEZONE"),
         **_media(env),
         "SITE_NAME": env.get("CANDOR_SITE_NAME", "").strip() or "Candor Clinic Blog",
@@ -469,6 +546,7 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "COMMENT_CHECK_INTERVAL_MS": _ranged(env, "CANDOR_COMMENT_CHECK_INTERVAL_MS", 1000, 0, 60_000),
         "LOG_FORMAT": _choice(env, "CANDOR_LOG_FORMAT", ("text", "json")),
         "METRICS_TOKEN": env.get("CANDOR_METRICS_TOKEN", "").strip() or None,
+        "METRICS_DIR": _metrics_dir(env),
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -10,11 +10,16 @@ Environment: GUNICORN_WORKERS (processes, default 2 × cores + 1), GUNICORN_THRE
 default 4), GUNICORN_BIND (default 127.0.0.1:8000), GUNICORN_MAX_REQUESTS (requests before a worker
 is replaced, default 1,000,000; 0: never). Keep workers × threads under the database's
 connection budget: each thread may hold one pooled connection (CANDOR_DB_POOL_SIZE, 16, kept + overflow 10
-per process).
+per process). gunicornc's control socket is one per address (~/.gunicorn/candor-<bind>.ctl)
+unless --control-socket says otherwise. A bad value of these or of Candor's settings stops gunicorn
+at once with one line naming it.
 """
 
 import multiprocessing
 import os
+import re
+import sys
+from pathlib import Path
 
 
 def _whole(name: str, default: int, low: int) -> int:
@@ -31,6 +36,21 @@ def _whole(name: str, default: int, low: int) -> int:
     return value
 
 
+def _candor_settings() -> None:
+    """Read Candor's settings once in the master, before it binds or forks: a bad one stops gunicorn with
+    one line naming it (config.ConfigError), instead of every worker failing to boot with a traceback."""
+    root = Path(__file__).resolve().parent
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    import config
+
+    try:
+        config.load(root / "instance")
+    except config.ConfigError as error:
+        sys.exit(f"candor: {error}")
+
+
+_candor_settings()
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 worker_class = "gthread"
 workers = _whole("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1, 1)
@@ -46,6 +66,17 @@ max_requests = _whole("GUNICORN_MAX_REQUESTS", 1_000_000, 0)
 max_requests_jitter = max_requests // 10
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = None  # Candor logs each request itself (JSON with CANDOR_LOG_FORMAT=json), with its request id
+
+
+def on_starting(server):  # noqa: ANN001, ANN201 - gunicorn's hook
+    """gunicorn's control socket (gunicornc) defaults to one path per user, which a second app server on
+    the same host takes over (and removes when it stops): give each server its own, named after its
+    address (the bind from GUNICORN_BIND or --bind), unless --control-socket chose one."""
+    from gunicorn.config import ControlSocket
+
+    if server.cfg.control_socket == ControlSocket.default:
+        address = re.sub(r"[^A-Za-z0-9.]+", "-", "_".join(server.cfg.bind)).strip("-")
+        server.cfg.set("control_socket", str(Path(ControlSocket.default).parent / f"candor-{address}.ctl"))
 
 
 def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn's hook

@@ -18,7 +18,12 @@ def _configured(overrides: dict[str, Any] | None) -> Flask:
         template_folder=str(root / "templates"),
         static_folder=str(root / "static"),
     )
-    app.config.from_mapping(candor_config.load(app.instance_path))
+    try:
+        app.config.from_mapping(candor_config.load(app.instance_path))
+    except candor_config.ConfigError as error:
+        # A process starting (gunicorn, the worker, any flask command) stops with one line naming the
+        # setting, not a traceback through Flask's CLI; config.load itself still raises ConfigError.
+        raise SystemExit(f"candor: {error}") from None
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     if overrides:

@@ -326,6 +326,35 @@ def search_reindex_command() -> None:
     click.echo(f"Indexed {count} published post(s) and page(s).")
 
 
+_CANNOT_CONNECT = ("connection failed", "connection to server", "unable to open database file")
+
+
+def _one_line_when_the_database_is_down(command: click.Command) -> click.Command:
+    """An operator's command run while the database refuses connections (down, wrong DATABASE_URL, no
+    such database) stops with one line saying so, not SQLAlchemy's traceback; other errors are untouched.
+    Wraps the command object once, however many apps register it."""
+    if getattr(command, "_candor_database_down", False):
+        return command
+    invoke = command.invoke
+
+    def guarded(ctx: click.Context) -> Any:
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            return invoke(ctx)
+        except OperationalError as error:
+            reason = (str(error.orig or error).strip().splitlines() or [""])[0]
+            if not any(marker in reason for marker in _CANNOT_CONNECT):
+                raise
+            raise click.ClickException(
+                f"the database cannot be reached: {reason}. Check DATABASE_URL and that it is up."
+            ) from None
+
+    command.invoke = guarded  # type: ignore[method-assign]
+    command._candor_database_down = True  # type: ignore[attr-defined]
+    return command
+
+
 def register(app: Flask) -> None:
     for command in (
         search_cli,
@@ -342,7 +371,7 @@ def register(app: Flask) -> None:
         import_cli,
         offtopic_cli,
     ):
-        app.cli.add_command(command)
+        app.cli.add_command(_one_line_when_the_database_is_down(command))
 
 
 # --- the off-topic filter's stored vectors (issue 14) --------------------------------------------------
@@ -435,6 +464,42 @@ def mail_send() -> None:
         sys.exit(1)
 
 
+def _why_the_worker_cannot_start(tasks: Any) -> str | None:
+    """One line saying why jobs cannot run yet (the database unreachable or not migrated, Redis down), or
+    None. Checked once at start, so a worker started too early stops saying so (its supervisor starts it
+    again) instead of logging a traceback for every job and queue read."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app import migrate
+    from app.web.database import engine
+
+    url = engine().url
+    where = (
+        f"{url.host or 'localhost'}/{url.database}"
+        if url.drivername.startswith("postgresql")
+        else url.database
+    )
+    try:
+        with engine().connect() as connection:
+            connection.execute(select(1)).scalar_one()
+            at = migrate.applied(connection)
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        return f"the database ({where}) cannot be reached: {reason}. Check DATABASE_URL and that it is up."
+    heads = migrate.heads()
+    if at != heads:
+        return (
+            f"the database ({where}) is at {', '.join(sorted(at)) or 'no migration'}, not at "
+            f"{', '.join(sorted(heads))}: run `flask --app wsgi db upgrade` first."
+        )
+    try:
+        tasks.huey.pending_count()
+    except Exception as error:  # noqa: BLE001 - whatever the Redis client raises
+        return f"Redis (REDIS_URL) cannot be reached: {str(error).strip().splitlines()[0]}"
+    return None
+
+
 @click.command("worker")
 @click.option(
     "--workers",
@@ -451,6 +516,9 @@ def worker_command(workers: int) -> None:
         raise click.ClickException(
             "REDIS_URL is not set: without it, jobs run inside the web process and need no worker."
         )
+    refused = _why_the_worker_cannot_start(tasks)
+    if refused:
+        raise click.ClickException(refused)
     # The off-topic model is loaded before the first job, not by the first comment's check.
     embedding.encoder().encode("warm up")
     consumer = tasks.huey.create_consumer(workers=max(1, workers), worker_type="thread", periodic=True)

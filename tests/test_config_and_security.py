@@ -132,3 +132,75 @@ def test_werkzeugs_own_slash_redirects_carry_no_host(client, make_user):
     log_in(client, make_user("moderator").email)
     moved = client.get("/staff/comments", headers={"Host": "localhost:9999"})
     assert moved.status_code == 308 and moved.headers["Location"] == "/staff/comments/"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CANDOR_TRUSTED_PROXIES", "-1"),
+        ("MAIL_PORT", "0"),
+        ("MAIL_PORT", "70000"),
+        ("AKISMET_TIMEOUT", "-5"),
+        ("AKISMET_TIMEOUT", "nan"),
+        ("CANDOR_COMMENT_BURST", "-3"),
+        ("CANDOR_COMMENT_MAX_LINKS", "-1"),
+        ("CANDOR_COMMENT_MIN_SECONDS", "inf"),
+        ("CANDOR_COMMENT_MIN_SECONDS", "-1"),
+        ("CANDOR_OFFTOPIC_THRESHOLD", "500"),
+        ("CANDOR_COI_MAX_AGE_DAYS", "0"),
+        ("CANDOR_MAX_CONTENT_LENGTH", "-1"),
+        ("REDIS_URL", "redis://127.0.0.1:6379/thirteen"),
+        ("REDIS_URL", "redis://127.0.0.1:63x9/1"),
+        ("CANDOR_RATELIMIT_STORAGE_URI", "garbage"),
+        ("DATABASE_URL", "garbage"),
+        ("DATABASE_URL", "mysql://u@h/db"),
+        ("DATABASE_URL", "postgresql://u@h:port/db"),
+        ("DATABASE_URL", "postgresql://u@h/"),
+    ],
+)
+def test_a_value_out_of_range_or_of_the_wrong_kind_is_refused_naming_the_setting(tmp_path, name, value):
+    with pytest.raises(config.ConfigError, match=name):
+        config.load(tmp_path, {name: value})
+
+
+def test_a_refused_url_never_repeats_its_password(tmp_path):
+    for name, value in (
+        ("DATABASE_URL", "mysql://candor:hunter2hunter2@db/candor"),
+        ("DATABASE_URL", "postgresql://candor:hunter2hunter2@db:x/candor"),
+        ("REDIS_URL", "redis://:hunter2hunter2@127.0.0.1:6379/x"),
+        ("CANDOR_RATELIMIT_STORAGE_URI", "nosuch://:hunter2hunter2@127.0.0.1:6379"),
+    ):
+        with pytest.raises(config.ConfigError, match=name) as refused:
+            config.load(tmp_path, {name: value})
+        assert "hunter2" not in str(refused.value)
+
+
+def test_the_edges_of_the_ranges_are_accepted(tmp_path):
+    loaded = config.load(
+        tmp_path,
+        {
+            "MAIL_PORT": "65535",
+            "CANDOR_COMMENT_MIN_SECONDS": "0",
+            "CANDOR_COMMENT_BURST": "100000",
+            "CANDOR_OFFTOPIC_THRESHOLD": "0",
+            "REDIS_URL": "redis://:pw@127.0.0.1:6379/13",
+            "CANDOR_RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379",
+            "DATABASE_URL": "sqlite:///x.sqlite3",
+        },
+    )
+    assert (loaded["MAIL_PORT"], loaded["COMMENT_BURST"], loaded["RATELIMIT_STORAGE_URI"]) == (
+        65535,
+        100000,
+        "redis://127.0.0.1:6379",
+    )
+    assert (
+        config.load(tmp_path, {"REDIS_URL": "unix:///run/redis.sock"})["REDIS_URL"]
+        == "unix:///run/redis.sock"
+    )
+
+
+def test_a_metrics_directory_that_is_not_there_stops_the_start(tmp_path):
+    with pytest.raises(config.ConfigError, match="PROMETHEUS_MULTIPROC_DIR"):
+        config.load(tmp_path, {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "missing")})
+    (tmp_path / "metrics").mkdir()
+    assert config.load(tmp_path, {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")})["METRICS_DIR"]

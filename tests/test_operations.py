@@ -8,6 +8,8 @@ import io
 import json
 import logging
 import os
+import re
+import runpy
 import socket
 import struct
 import subprocess
@@ -15,6 +17,7 @@ import sys
 import threading
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -267,3 +270,110 @@ def test_clients_resetting_the_connection_leave_no_file_open(app):
             thread.join(timeout=10)
 
     assert _no_unclosed_files(requests) == []
+
+
+# --- an operator's start-up mistakes: one line naming what is wrong, never a traceback --------------------
+
+BIN = Path(sys.executable).parent
+
+
+def _start(
+    args: list[str], tmp_path: Any, timeout: float = 90, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run one of the operator's commands from the project directory with a clean Candor environment."""
+    keep = {
+        k: v for k, v in os.environ.items() if not k.startswith(("CANDOR_", "REDIS_", "MAIL_", "GUNICORN_"))
+    }
+    base = {
+        "SECRET_KEY": "operator-secret-key-not-for-production",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'operator.sqlite3'}",
+        "CANDOR_JOBS_QUEUE": f"operator-{tmp_path.name}",
+    }
+    return subprocess.run(
+        args,
+        cwd=ROOT,
+        env={**keep, **base, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _one_line(done: subprocess.CompletedProcess[str]) -> str:
+    """The one line the process stopped with (log lines, such as Alembic's INFO ones, aside)."""
+    logged = re.compile(r"^(\{|\d{4}-\d\d-\d\d \d\d:\d\d)")
+    lines = [line for line in done.stderr.splitlines() if line.strip() and not logged.match(line)]
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert len(lines) == 1, done.stderr[-3000:]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CANDOR_ENV", "prod"),
+        ("DATABASE_URL", "mysql://candor:hunter2hunter2@db/candor"),
+        ("MAIL_PORT", "99999"),
+        ("CANDOR_RATELIMIT_STORAGE_URI", "garbage"),
+        ("REDIS_URL", "redis://127.0.0.1:6379/thirteen"),
+    ],
+)
+def test_a_bad_setting_stops_a_flask_command_with_one_line_naming_it(tmp_path, name, value):
+    line = _one_line(
+        _start([str(BIN / "flask"), "--app", "wsgi", "db", "current"], tmp_path, **{name: value})
+    )
+    assert line.startswith(f"candor: {name} ") and "hunter2" not in line
+
+
+def test_a_bad_setting_stops_the_worker_and_gunicorn_with_one_line_naming_it(tmp_path):
+    worker = [str(BIN / "flask"), "--app", "app:create_jobs_app", "worker"]
+    assert _one_line(_start(worker, tmp_path, CANDOR_COMMENT_BURST="-3")).startswith(
+        "candor: CANDOR_COMMENT_BURST"
+    )
+    gunicorn = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:0", "wsgi:app"]
+    assert _one_line(_start(gunicorn, tmp_path, CANDOR_TIMEZONE="Mars/Olympus")).startswith(
+        "candor: CANDOR_TIMEZONE"
+    )
+    assert _one_line(_start(gunicorn, tmp_path, GUNICORN_WORKERS="four")).startswith(
+        "GUNICORN_WORKERS must be"
+    )
+
+
+def test_a_worker_started_before_migrations_or_without_redis_stops_saying_so(database_url, tmp_path):
+    worker = [str(BIN / "flask"), "--app", "app:create_jobs_app", "worker"]
+    empty = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    line = _one_line(_start(worker, tmp_path, DATABASE_URL=empty, REDIS_URL="redis://127.0.0.1:6379/0"))
+    assert "db upgrade" in line and "no migration" in line
+    line = _one_line(_start(worker, tmp_path, DATABASE_URL=database_url, REDIS_URL="redis://127.0.0.1:1/0"))
+    assert "Redis (REDIS_URL) cannot be reached" in line
+
+
+def test_commands_and_the_worker_say_in_one_line_that_postgresql_refuses_connections(tmp_path):
+    refused = "postgresql+psycopg://postgres:hunter2hunter2@127.0.0.1:1/candor"
+    for args in (["wsgi", "db", "upgrade"], ["wsgi", "users", "list"], ["app:create_jobs_app", "worker"]):
+        done = _start(
+            [str(BIN / "flask"), "--app", *args],
+            tmp_path,
+            DATABASE_URL=refused,
+            REDIS_URL="redis://127.0.0.1:6379/0",
+        )
+        line = _one_line(done)
+        assert "cannot be reached" in line and "DATABASE_URL" in line and "hunter2" not in line, line
+
+
+def test_each_gunicorn_server_on_a_host_gets_its_own_control_socket(tmp_path):
+    from gunicorn.config import Config, ControlSocket
+
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    paths = set()
+    for bind in ("127.0.0.1:8601", "127.0.0.1:8602"):
+        config = Config()
+        config.set("bind", [bind])
+        settings["on_starting"](SimpleNamespace(cfg=config))
+        paths.add(config.control_socket)
+    assert len(paths) == 2 and ControlSocket.default not in paths
+    chosen = Config()
+    chosen.set("control_socket", str(tmp_path / "mine.ctl"))
+    settings["on_starting"](SimpleNamespace(cfg=chosen))
+    assert chosen.control_socket == str(tmp_path / "mine.ctl")
