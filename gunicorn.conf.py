@@ -8,7 +8,7 @@ already (one SQLAlchemy session per request, thread-safe page cache), so no monk
 
 Environment: GUNICORN_WORKERS (processes, default 2 × cores + 1), GUNICORN_THREADS (threads per process,
 default 4), GUNICORN_BIND (default 127.0.0.1:8000), GUNICORN_MAX_REQUESTS (requests before a worker
-is replaced, default 1,000,000; 0: never). Keep workers × threads under the database's
+is replaced, default 1,000,000, at least 1,000; 0: never). Keep workers × threads under the database's
 connection budget: each thread may hold one pooled connection (CANDOR_DB_POOL_SIZE, 16, kept + overflow 10
 per process). gunicornc's control socket is one per address (~/.gunicorn/candor-<bind>.ctl)
 unless --control-socket says otherwise. A bad value of these or of Candor's settings stops gunicorn
@@ -22,17 +22,19 @@ import sys
 from pathlib import Path
 
 
-def _whole(name: str, default: int, low: int) -> int:
-    """A whole-number setting from the environment, or one clear line naming it (not a traceback)."""
+def _whole(name: str, default: int, low: int, *, or_zero: bool = False) -> int:
+    """A whole-number setting from the environment (at least ``low``, or 0 if ``or_zero``), or one clear
+    line naming it (not a traceback)."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise SystemExit(f"{name} must be a whole number, not {raw!r}") from None
-    if value < low:
-        raise SystemExit(f"{name} must be at least {low}, not {value}")
+        raise SystemExit(f"candor: {name} must be a whole number, not {raw!r}") from None
+    if value < low and not (or_zero and value == 0):
+        floor = f"0 or at least {low}" if or_zero else f"at least {low}"
+        raise SystemExit(f"candor: {name} must be {floor}, not {value}")
     return value
 
 
@@ -62,7 +64,7 @@ graceful_timeout = 30
 # imports the app and warms up (about a second of CPU) and starts with an empty page cache. A cached post
 # page is answered ~1,500 times a second per server on 2 cores, so the old 10,000 recycled each worker every
 # few seconds under load (the flood bench: readers 0.41-0.53 of unloaded with it, 0.61-0.70 without).
-max_requests = _whole("GUNICORN_MAX_REQUESTS", 1_000_000, 0)
+max_requests = _whole("GUNICORN_MAX_REQUESTS", 1_000_000, 1000, or_zero=True)  # 0: never
 max_requests_jitter = max_requests // 10
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = None  # Candor logs each request itself (JSON with CANDOR_LOG_FORMAT=json), with its request id

@@ -190,10 +190,11 @@ def test_as_many_requests_at_once_as_threads_reuse_their_connections_instead_of_
 @pytest.mark.parametrize(
     ("name", "value", "said"),
     [
-        ("GUNICORN_MAX_REQUESTS", "lots", "GUNICORN_MAX_REQUESTS must be a whole number, not 'lots'"),
-        ("GUNICORN_MAX_REQUESTS", "-1", "GUNICORN_MAX_REQUESTS must be at least 0, not -1"),
-        ("GUNICORN_THREADS", "0", "GUNICORN_THREADS must be at least 1, not 0"),
-        ("GUNICORN_WORKERS", "2.5", "GUNICORN_WORKERS must be a whole number, not '2.5'"),
+        ("GUNICORN_MAX_REQUESTS", "lots", "candor: GUNICORN_MAX_REQUESTS must be a whole number, not 'lots'"),
+        ("GUNICORN_MAX_REQUESTS", "-1", "candor: GUNICORN_MAX_REQUESTS must be 0 or at least 1000, not -1"),
+        ("GUNICORN_MAX_REQUESTS", "1", "candor: GUNICORN_MAX_REQUESTS must be 0 or at least 1000, not 1"),
+        ("GUNICORN_THREADS", "0", "candor: GUNICORN_THREADS must be at least 1, not 0"),
+        ("GUNICORN_WORKERS", "2.5", "candor: GUNICORN_WORKERS must be a whole number, not '2.5'"),
     ],
 )
 def test_a_bad_gunicorn_setting_stops_the_server_with_one_line_naming_it(name, value, said):
@@ -336,7 +337,7 @@ def test_a_bad_setting_stops_the_worker_and_gunicorn_with_one_line_naming_it(tmp
         "candor: CANDOR_TIMEZONE"
     )
     assert _one_line(_start(gunicorn, tmp_path, GUNICORN_WORKERS="four")).startswith(
-        "GUNICORN_WORKERS must be"
+        "candor: GUNICORN_WORKERS must be"
     )
 
 
