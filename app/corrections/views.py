@@ -16,7 +16,7 @@ from app.errors import CandorError, InvalidInput, NotFound
 from app.posts import services as posts
 from app.posts.addresses import versions_of
 from app.posts.models import Post, PostType
-from app.posts.views import public_key
+from app.posts.views import earlier_notices, public_key
 from app.redaction import services as redaction
 from app.text import clean_text, whole_number
 from app.web import desk, feeds, fragments
@@ -111,6 +111,7 @@ def _changes(slug: str, type: str) -> Any:
         old, new, html = services.changes(db(), post, from_n, to_n, cache=fragments.diff)
         choices, more = services.version_choices(db(), post, old, new)
         versions, _previous = reader_versions(post, [rev.number for rev, _pub in choices])
+        notices = services.notices(db(), post)
         return render_template(
             "corrections/changes.html",
             post=post,
@@ -121,7 +122,8 @@ def _changes(slug: str, type: str) -> Any:
             history=choices,
             history_more=more,
             versions=versions,
-            notices=services.notices(db(), post),
+            notices=notices,
+            earlier_notices=earlier_notices(post, notices),
         )
 
     return cached_page(("changes", key), render)
