@@ -47,6 +47,9 @@ def test_the_contact_form_over_the_limit_comes_back_with_the_message(
         assert page.select_one(f"#contact-{name}")["value"] == letter[name]
     _retry_said(page, ".error-summary")
     assert "Nothing you wrote is lost" in text_of(page, ".error-summary")
+    assert "Comments and contact messages sent from one connection count together." in text_of(
+        page, ".error-summary"
+    )
     assert page.select_one("form[action='/contact'] input[name=form_token]")["value"]
     assert session.scalar(select(func.count(ContactMessage.id))) == 2
     assert client.get("/contact").status_code == 200  # reading the form is never limited

@@ -21,7 +21,7 @@ from app.errors import InvalidInput
 from app.web import desk
 from app.web.auth import current_user
 from app.web.database import db
-from app.web.errors import http_error_response
+from app.web.errors import SHARED_READER_LIMIT, http_error_response
 from app.web.extensions import client_ip, csrf, retry_message
 from app.web.outside import site
 from app.web.reader_forms import form_age, form_token, reader_limit
@@ -71,7 +71,10 @@ def _too_many(exc: HTTPException) -> ResponseReturnValue:
     if request.endpoint != "contact.form":
         return http_error_response(exc)
     page = render_template(
-        "contact/form.html", errors={"body": retry_message()}, values=request.form, token=form_token()
+        "contact/form.html",
+        errors={"body": f"{retry_message()} {SHARED_READER_LIMIT}"},
+        values=request.form,
+        token=form_token(),
     )
     return page, 429
 
