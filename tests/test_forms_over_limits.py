@@ -4,6 +4,7 @@ the reader's message (issue 15; the comment form's own test is in tests/test_com
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.contact.models import ContactMessage
 from app.corrections.models import ErrorReport
+from app.mail.models import OutboxMessage
 from app.posts.models import Post
 from tests.support.web import PASSWORD, form_csrf_token, log_in, parse, text_of
 
@@ -139,4 +141,26 @@ def test_changing_your_password_over_the_limit_shows_the_form_again_empty(
     for field in page.select("input[type=password]"):
         assert not field.get("value")
     assert guess not in answers[-1].get_data(as_text=True)
+    _retry_said(page, "form .error")
+
+
+def test_a_reset_link_over_the_limit_shows_its_form_again_without_the_password(
+    client: Any, session: Session, make_user: Callable[..., Any]
+) -> None:
+    user = make_user("author")
+    token = form_csrf_token(client, "/forgot-password")
+    assert client.post("/forgot-password", data={"csrf_token": token, "email": user.email}).status_code == 200
+    session.expire_all()
+    mail = session.scalars(select(OutboxMessage).where(OutboxMessage.to_addr == user.email)).one()
+    link = "/reset-password/" + re.search(r"/reset-password/(\S+)", mail.body).group(1)
+    weak = "password123!"
+    answers = []
+    for _ in range(11):
+        token = form_csrf_token(client, link)
+        answers.append(client.post(link, data={"csrf_token": token, "password": weak}))
+    assert [a.status_code for a in answers] == [422] * 10 + [429]
+    page = parse(answers[-1])
+    assert not page.select_one("input[name=password]").get("value")
+    assert weak not in answers[-1].get_data(as_text=True)
+    assert page.select_one("input[name=username]")["value"] == user.email
     _retry_said(page, "form .error")
