@@ -210,6 +210,7 @@ def test_a_reader_over_the_rate_limit_gets_the_form_back_with_what_they_wrote(
         assert page.select_one("input[name=author_name]")["value"] == READER["author_name"]
         assert page.select_one("input[name=author_email]")["value"] == READER["author_email"]
         assert "Too many attempts" in page.select_one(".error-summary").get_text()
+        assert "count together" in page.select_one(".error-summary").get_text()
         replying_to = page.select_one(".in-reply-to")
         assert (replying_to is not None) == (extra.get("parent_id") == str(parent.id))
     assert len(session.scalars(select(Comment).where(Comment.post_id == post.id)).all()) == 2

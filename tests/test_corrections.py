@@ -491,3 +491,31 @@ def test_a_short_history_offers_every_version_and_no_note(client, corrected):
         "Version 3",
     ]
     assert page.select_one("#compare-more") is None
+
+
+def test_a_long_list_of_notices_says_it_is_the_latest_only_and_links_the_history(
+    client, session, make_post, make_user, gate_settings
+):
+    """Notices are bounded (the latest NOTICES_SHOWN publications). A post corrected more often listed
+    20 corrections with no word of the rest: the reader took them for all. Now, and only then, the
+    list says so and links the history; a post whose every change fits says nothing of the kind."""
+    from app.corrections.services import NOTICES_SHOWN
+    from tests.support.editorial import publish_change
+
+    editor = make_user("editor", name="Erin Editor")
+    fits = make_post("published", title="Corrected often enough", body="Version 0.")
+    over = make_post("published", title="Corrected too often", body="Version 0.")
+    for n in range(1, NOTICES_SHOWN + 2):
+        publish_change(session, over, editor, gate_settings, body=f"Version {n}.", note=f"Change {n}.")
+        if n <= NOTICES_SHOWN:
+            publish_change(session, fits, editor, gate_settings, body=f"Version {n}.", note=f"Change {n}.")
+    for post, cut in ((fits, False), (over, True)):
+        for path in (f"/posts/{post.slug}", f"/posts/{post.slug}/changes"):
+            page = parse(client.get(path))
+            assert len(page.select(".corrections-notices li.notice")) == NOTICES_SHOWN, path
+            earlier = page.select_one(".corrections-notices #notices-earlier")
+            assert (earlier is not None) == cut, path
+            if cut:
+                assert earlier.select_one("a")["href"] == f"/posts/{post.slug}/history"
+                history = parse(client.get(earlier.select_one("a")["href"]))
+                assert "Change 1." in text_of(history, "#history-table")

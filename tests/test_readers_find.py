@@ -855,3 +855,31 @@ def test_the_search_api_refuses_a_query_longer_than_its_document_allows(client):
     assert too_long.status_code == 422 and too_long.get_json()["error"]["field"] == "q"
     assert client.get("/api/v1/search", query_string={"q": "a" * 10_000}).status_code == 200
     assert client.get("/search", query_string={"q": "a" * 20_000}).status_code == 200  # the form reads a part
+
+
+def test_later_pages_of_results_number_on_from_the_earlier_ones(api, client, cast, make_user):
+    """Every page's list began again at 1: on the third page of results a reader saw 1 to 10 and could
+    not tell it from the first. The next link carries how many came before, and the list numbers on."""
+    for n in range(23):
+        _publish(api, cast, {"title": f"Asthma note {n}", "body": "Asthma inhalers.", "references": REFS})
+    starts, summaries, titles = [], [], []
+    url = "/search?q=asthma"
+    while url:
+        page = parse(client.get(url))
+        listed = page.select_one("ol.search-results")
+        starts.append(int(listed.get("start", "1")))
+        summaries.append(text_of(page, "#search-summary"))
+        titles += [a.get_text() for a in listed.select(".search-hit h2 a")]
+        more = page.select_one('.pager a[rel="next"]')
+        url = more["href"] if more else None
+    assert starts == [1, 11, 21] and len(titles) == 23 == len(set(titles))
+    assert summaries[1].startswith("Results 11 to 20 for") and summaries[2].startswith("Results 21 to 23 for")
+    staff = client.application.test_client()
+    log_in(staff, cast["author"].email)
+    starts, url = [], "/staff/search?q=asthma"
+    while url:
+        page = parse(staff.get(url))
+        starts.append(int(page.select_one("ol.search-results").get("start", "1")))
+        more = page.select_one('.pager a[rel="next"]')
+        url = more["href"] if more else None
+    assert starts == [1, 21]

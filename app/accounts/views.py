@@ -6,13 +6,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from app.accounts.services import authenticate
 from app.web.auth import current_user, log_in, log_out
 from app.web.database import db
-from app.web.extensions import csrf, limiter, normalised_email_key
+from app.web.errors import http_error_response
+from app.web.extensions import csrf, limiter, normalised_email_key, retry_message
 from app.web.forms import Form, TextSafe
 
 bp = Blueprint("accounts", __name__)
@@ -71,6 +73,17 @@ def login() -> Any:
         form.password.errors = ["The form expired or came from elsewhere. Please sign in again."]
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/login.html", form=form), status
+
+
+@bp.errorhandler(429)
+def _too_many(exc: HTTPException) -> Any:
+    """Over a sign-in limit: the form again with the address typed and when to try again; never the
+    password (the plain 429 page lost the address and the way back to the form)."""
+    if request.endpoint != "accounts.login" or _sso_only():
+        return http_error_response(exc)
+    form = LoginForm(formdata=None, email=request.form.get("email", "")[:320])
+    form.password.errors = [retry_message()]
+    return render_template("accounts/login.html", form=form), 429
 
 
 @bp.post("/logout")

@@ -19,6 +19,7 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.exceptions import HTTPException
 
 from app.accounts import services as accounts
 from app.accounts.models import ApiToken, Role, User
@@ -56,7 +57,8 @@ from app.web.api import (
 )
 from app.web.auth import current_user, log_in
 from app.web.database import db
-from app.web.extensions import limiter, normalised_email_key
+from app.web.errors import http_error_response
+from app.web.extensions import limiter, normalised_email_key, retry_message
 from app.web.outside import site
 from app.web.urls import public_url
 
@@ -347,6 +349,16 @@ def password() -> Any:
     return render_template("administration/password.html", form=form, staff_section="password"), status
 
 
+@bp.errorhandler(429)
+def _too_many(exc: HTTPException) -> Any:
+    """Over the password form's limit: the form again (empty: never a password) and when to try again."""
+    if request.endpoint != "people.password" or current_user() is None:
+        return http_error_response(exc)
+    form = PasswordChangeForm(formdata=None)
+    form.current_password.errors = [retry_message()]
+    return render_template("administration/password.html", form=form, staff_section="password"), 429
+
+
 # --- anyone: forgot password, reset link ----------------------------------------------------------------
 
 
@@ -388,6 +400,28 @@ def reset(token: str) -> Any:
     return render_template(
         "administration/reset.html", form=form, problem=None, user=user, password_hint=PASSWORD_HINT
     ), status
+
+
+@public_bp.errorhandler(429)
+def _too_many_anyone(exc: HTTPException) -> Any:
+    """Over a limit of the forgot-password or reset form: the form again with the address typed (never a
+    password) and when to try again, not the plain 429 page with no way back to the form."""
+    if request.endpoint == "passwords.forgot":
+        form = ForgotForm(formdata=None, email=request.form.get("email", "")[:320])
+        form.email.errors = [retry_message()]
+        return render_template("administration/forgot.html", form=form, sent=False), 429
+    if request.endpoint == "passwords.reset":
+        token = (request.view_args or {}).get("token", "")
+        try:
+            user = admin.user_for_reset(db(), current_app.config["SECRET_KEY"], token)
+        except InvalidInput as invalid:
+            return render_template("administration/reset.html", form=None, problem=invalid.message), 404
+        reset_form = NewPasswordForm(formdata=None)
+        reset_form.password.errors = [retry_message()]
+        return render_template(
+            "administration/reset.html", form=reset_form, problem=None, user=user, password_hint=PASSWORD_HINT
+        ), 429
+    return http_error_response(exc)
 
 
 # --- JSON API ---------------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ from app.web.api import (
 )
 from app.web.auth import current_user
 from app.web.database import db
-from app.web.errors import http_error_response
+from app.web.errors import SHARED_READER_LIMIT, http_error_response
 from app.web.extensions import client_ip, csrf, retry_message
 from app.web.outside import budgeted_akismet, burst_counter, site
 from app.web.pagecache import cached_page, reads_query
@@ -220,7 +220,7 @@ def _too_many(exc: HTTPException) -> ResponseReturnValue:
     return render_template(
         "comments/form_page.html",
         post=post,
-        errors={"body": retry_message()},
+        errors={"body": f"{retry_message()} {SHARED_READER_LIMIT}"},
         values=request.form,
         parent=parent,
         token=form_token(),

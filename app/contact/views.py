@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
 
 from app.accounts.permissions import require
 from app.contact import services as contact
@@ -20,7 +21,8 @@ from app.errors import InvalidInput
 from app.web import desk
 from app.web.auth import current_user
 from app.web.database import db
-from app.web.extensions import client_ip, csrf
+from app.web.errors import SHARED_READER_LIMIT, http_error_response
+from app.web.extensions import client_ip, csrf, retry_message
 from app.web.outside import site
 from app.web.reader_forms import form_age, form_token, reader_limit
 
@@ -60,6 +62,21 @@ def form() -> ResponseReturnValue:
         return page, 422
     message = contact.submit(db(), data, min_seconds=float(current_app.config["COMMENT_MIN_SECONDS"]))
     return render_template("contact/sent.html", message=message), 201
+
+
+@bp.errorhandler(429)
+def _too_many(exc: HTTPException) -> ResponseReturnValue:
+    """Over the readers' rate limit: the form again, with what the reader wrote and when to try again
+    (the plain 429 page lost their message). Nothing is stored."""
+    if request.endpoint != "contact.form":
+        return http_error_response(exc)
+    page = render_template(
+        "contact/form.html",
+        errors={"body": f"{retry_message()} {SHARED_READER_LIMIT}"},
+        values=request.form,
+        token=form_token(),
+    )
+    return page, 429
 
 
 # --- the moderators' desk -----------------------------------------------------------------------------

@@ -5,23 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
 from wtforms import EmailField, IntegerField, StringField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp
 
 from app.accounts.permissions import can, require
 from app.corrections import services
 from app.editorial.services import retraction_for
-from app.errors import InvalidInput, NotFound
+from app.errors import CandorError, InvalidInput, NotFound
 from app.posts import services as posts
 from app.posts.addresses import versions_of
 from app.posts.models import Post, PostType
-from app.posts.views import public_key
+from app.posts.views import earlier_notices, public_key
 from app.redaction import services as redaction
 from app.text import clean_text, whole_number
 from app.web import desk, feeds, fragments
 from app.web.auth import current_user
 from app.web.database import db
-from app.web.extensions import client_ip, csrf, limiter
+from app.web.errors import http_error_response
+from app.web.extensions import client_ip, csrf, limiter, retry_message
 from app.web.forms import Form, TextSafe
 from app.web.pagecache import cached_page, reads_query
 
@@ -109,6 +111,7 @@ def _changes(slug: str, type: str) -> Any:
         old, new, html = services.changes(db(), post, from_n, to_n, cache=fragments.diff)
         choices, more = services.version_choices(db(), post, old, new)
         versions, _previous = reader_versions(post, [rev.number for rev, _pub in choices])
+        notices = services.notices(db(), post)
         return render_template(
             "corrections/changes.html",
             post=post,
@@ -119,7 +122,8 @@ def _changes(slug: str, type: str) -> Any:
             history=choices,
             history_more=more,
             versions=versions,
-            notices=services.notices(db(), post),
+            notices=notices,
+            earlier_notices=earlier_notices(post, notices),
         )
 
     return cached_page(("changes", key), render)
@@ -245,6 +249,21 @@ def report(slug: str) -> Any:
         return render_template("corrections/report_thanks.html", post=post), 201
     status = 422 if request.method == "POST" else 200
     return render_template("corrections/report.html", post=post, form=form), status
+
+
+@bp.errorhandler(429)
+def _too_many(exc: HTTPException) -> Any:
+    """Over the report form's rate limit: the form again, with what the reader wrote and when to try
+    again (the plain 429 page lost their report). Nothing is stored."""
+    if request.endpoint != "corrections.report":
+        return http_error_response(exc)
+    try:
+        post = posts.get_public_post(db(), (request.view_args or {}).get("slug", ""), None)
+    except CandorError:  # no such post (or moved): nothing to show the form on
+        return http_error_response(exc)
+    form = ReportForm()
+    form.what.errors = [retry_message()]
+    return render_template("corrections/report.html", post=post, form=form), 429
 
 
 REPORTS_PER_PAGE = 50

@@ -17,6 +17,7 @@ from app.cursors import BadCursor
 from app.errors import InvalidInput
 from app.search import services
 from app.search.services import Hit
+from app.text import whole_number
 from app.web import api
 from app.web.api import OPTIONAL, PAGE_QUERY, TEXT, URL, answer, listing, listing_of, nullable, page_args
 from app.web.auth import current_user
@@ -45,6 +46,15 @@ def _after() -> str | None:
     return request.args.get("after") or None
 
 
+def _shown() -> int:
+    """How many results the earlier pages showed (``?shown=``, carried by the next link), so that a later
+    page numbers its results on from there: every page's list began again at 1, and a reader on the 23rd
+    could not tell it from the first. Display only: a wrong number mislabels, it never selects."""
+    if not request.args.get("after"):
+        return 0
+    return whole_number(request.args.get("shown"), upper=10**6) or 0
+
+
 @bp.get("/search")
 def results() -> Any:
     query, after = _query(), _after()
@@ -56,6 +66,7 @@ def results() -> Any:
         hits=hits,
         after=after,
         next_cursor=next_cursor,
+        shown=_shown(),
     )
 
 
@@ -73,6 +84,7 @@ def staff_results() -> Any:
         hits=hits,
         after=after,
         next_cursor=next_cursor,
+        shown=_shown(),
         staff_section="search",
     )
 

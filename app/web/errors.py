@@ -27,6 +27,10 @@ PLAIN: dict[int, str] = {
     500: "Something went wrong on our side. Nothing you sent was lost; please try again.",
 }
 
+SHARED_READER_LIMIT = "Comments and contact messages sent from one connection count together."
+"""Said under the comment and contact forms' 429 (one budget for both, app/web/reader_forms.py): a reader
+who has just commented is refused on their first message, and "Too many attempts" alone read as a miscount."""
+
 
 def wants_json() -> bool:
     # /staff/writing/: the editor page's own JSON helpers (app/drafts/views.py)
