@@ -48,6 +48,7 @@ def test_the_contact_form_over_the_limit_comes_back_with_the_message(
     for name in ("name", "email", "subject"):
         assert page.select_one(f"#contact-{name}")["value"] == letter[name]
     _retry_said(page, ".error-summary")
+    assert "(2 per minute)" in text_of(page, ".error-summary")  # not the library's "2 per 1 minute"
     assert "Nothing you wrote is lost" in text_of(page, ".error-summary")
     assert "Comments and contact messages sent from one connection count together." in text_of(
         page, ".error-summary"
@@ -100,6 +101,7 @@ def test_sign_in_over_the_limit_keeps_the_address_but_never_the_password(
     assert password["type"] == "password" and not password.get("value")
     assert PASSWORD not in refused.get_data(as_text=True)
     _retry_said(page, "#password-error")
+    assert "(5 per 15 minutes)" in text_of(page, "#password-error")  # not the library's "5 per 15 minute"
     assert page.select_one("input[name=csrf_token]")["value"]
 
 

@@ -135,4 +135,13 @@ def retry_message() -> str:
     )
     if minutes and rest:
         wait = f"{minutes + 1} minutes"
-    return f"Too many attempts ({limit.limit}). Please try again in {wait}."
+    return f"Too many attempts ({per(limit.limit)}). Please try again in {wait}."
+
+
+def per(item: Any) -> str:
+    """A rate limit in words: "4 per minute", "5 per 15 minutes" (the library's own text says "4 per 1
+    minute" and "5 per 15 minute")."""
+    unit = item.GRANULARITY.name
+    if item.multiples == 1:
+        return f"{item.amount} per {unit}"
+    return f"{item.amount} per {item.multiples} {unit}s"
