@@ -464,15 +464,13 @@ def mail_send() -> None:
         sys.exit(1)
 
 
-def _why_the_worker_cannot_start(tasks: Any) -> str | None:
+def _why_the_worker_cannot_start() -> str | None:
     """One line saying why jobs cannot run yet (the database unreachable or not migrated, Redis down), or
-    None. Checked once at start, so a worker started too early stops saying so (its supervisor starts it
-    again) instead of logging a traceback for every job and queue read."""
-    from sqlalchemy import select
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from app import migrate
+    None: what /healthz asks (app.web.ops.readiness), checked once at start, so a worker started too early
+    stops saying so (its supervisor starts it again) instead of logging a traceback for every job and queue
+    read."""
     from app.web.database import engine
+    from app.web.ops import readiness
 
     url = engine().url
     where = (
@@ -480,23 +478,17 @@ def _why_the_worker_cannot_start(tasks: Any) -> str | None:
         if url.drivername.startswith("postgresql")
         else url.database
     )
-    try:
-        with engine().connect() as connection:
-            connection.execute(select(1)).scalar_one()
-            at = migrate.applied(connection)
-    except SQLAlchemyError as error:
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    ready = readiness()
+    if ready.database is not None:
+        reason = str(getattr(ready.database, "orig", None) or ready.database).strip().splitlines()[0]
         return f"the database ({where}) cannot be reached: {reason}. Check DATABASE_URL and that it is up."
-    heads = migrate.heads()
-    if at != heads:
+    if not ready.migrated:
         return (
-            f"the database ({where}) is at {', '.join(sorted(at)) or 'no migration'}, not at "
-            f"{', '.join(sorted(heads))}: run `flask --app wsgi db upgrade` first."
+            f"the database ({where}) is at {', '.join(sorted(ready.applied)) or 'no migration'}, not at "
+            f"{', '.join(sorted(ready.heads))}: run `flask --app wsgi db upgrade` first."
         )
-    try:
-        tasks.huey.pending_count()
-    except Exception as error:  # noqa: BLE001 - whatever the Redis client raises
-        return f"Redis (REDIS_URL) cannot be reached: {str(error).strip().splitlines()[0]}"
+    if ready.queue is not None:
+        return f"Redis (REDIS_URL) cannot be reached: {str(ready.queue).strip().splitlines()[0]}"
     return None
 
 
@@ -516,7 +508,7 @@ def worker_command(workers: int) -> None:
         raise click.ClickException(
             "REDIS_URL is not set: without it, jobs run inside the web process and need no worker."
         )
-    refused = _why_the_worker_cannot_start(tasks)
+    refused = _why_the_worker_cannot_start()
     if refused:
         raise click.ClickException(refused)
     # The off-topic model is loaded before the first job, not by the first comment's check.

@@ -620,8 +620,9 @@ def features(
         sims_elsewhere = knowledge.elsewhere @ vector
         nearest = int(np.argmax(sims_elsewhere))
         elsewhere = float(sims_elsewhere[nearest])
-        kind = ELSEWHERE_KINDS[nearest] if nearest < len(ELSEWHERE_KINDS) else "small talk"
-        labels["elsewhere"] = f"reads like talk for somewhere else ({kind}), {elsewhere:.2f}"
+        labels["elsewhere"] = (
+            f"reads like talk for somewhere else ({ELSEWHERE_KINDS[nearest]}), {elsewhere:.2f}"
+        )
     closest = knowledge.other_closest(vector)
     if closest is None:  # no other post: nothing to measure a margin against (it counts 0; LONE applies)
         other = post_sim

@@ -57,8 +57,7 @@ def engine_options(config: Any) -> dict[str, Any]:
         connect_args["prepare_threshold"] = None
     elif config.get("STATEMENT_TIMEOUT_MS"):
         connect_args["options"] = f"-c statement_timeout={int(config['STATEMENT_TIMEOUT_MS'])}"
-    pool_size = int(config.get("DB_POOL_SIZE") or 16)
-    return {"pool_pre_ping": False, "pool_size": pool_size, "connect_args": connect_args}
+    return {"pool_pre_ping": False, "pool_size": config["DB_POOL_SIZE"], "connect_args": connect_args}
 
 
 PRIMARY_COOKIE = "candor_primary"

@@ -28,6 +28,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
@@ -244,41 +245,64 @@ def _heads() -> frozenset[str]:
     return found
 
 
-def healthz() -> Response:
-    body: dict[str, Any] = {"status": "ok"}
-    serving = True
+@dataclass(frozen=True)
+class Readiness:
+    """What a process needs before it serves: the database answering, at the migrations' head, and the
+    job queue. Asked by ``/healthz`` on each probe and by the job worker once at start (app.cli)."""
+
+    database: SQLAlchemyError | None  # why the database could not be asked; None: it answered
+    applied: frozenset[str]  # the revisions it is at (empty if it could not be asked)
+    heads: frozenset[str]
+    queue: Exception | None  # why the queue could not be asked; None: it answered
+
+    @property
+    def migrated(self) -> bool:
+        return self.database is None and self.applied == self.heads
+
+
+def readiness() -> Readiness:
+    database: SQLAlchemyError | None = None
+    applied: frozenset[str] = frozenset()
     try:
         with _engine_for_checks().connect() as connection:
             connection.execute(select(1)).scalar_one()
-            at = migrate.applied(connection)
-        body["database"] = "ok"
-        heads = _heads()
-        body["migrations"] = "ok" if at == heads else f"at {sorted(at) or 'nothing'}, head is {sorted(heads)}"
-        serving = at == heads
+            applied = migrate.applied(connection)
     except SQLAlchemyError as exc:
-        log.error("health check: database unreachable: %s", exc)
+        database = exc
+    queue: Exception | None = None
+    try:
+        current_app.extensions["candor.tasks"].huey.pending_count()
+    except Exception as exc:  # noqa: BLE001 - Redis down, or anything else the storage raises
+        queue = exc
+    return Readiness(database, applied, _heads(), queue)
+
+
+def healthz() -> Response:
+    ready = readiness()
+    body: dict[str, Any] = {"status": "ok"}
+    if ready.database is None:
+        body["database"] = "ok"
+        body["migrations"] = (
+            "ok"
+            if ready.migrated
+            else f"at {sorted(ready.applied) or 'nothing'}, head is {sorted(ready.heads)}"
+        )
+    else:
+        log.error("health check: database unreachable: %s", ready.database)
         body["database"] = "unreachable"
         body["migrations"] = "unknown"
-        serving = False
-    body["queue"] = _queue_state()
-    if not serving:
+    body["queue"] = "ok"
+    if ready.queue is not None:
+        log.error("health check: job queue unreachable: %s", ready.queue)
+        body["queue"] = "unreachable"
+    if not ready.migrated:
         body["status"] = "unavailable"
-    elif body["queue"] != "ok":
+    elif ready.queue is not None:
         body["status"] = "degraded"
     response = jsonify(body)
-    response.status_code = 200 if serving else 503
+    response.status_code = 200 if ready.migrated else 503
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _queue_state() -> str:
-    tasks = current_app.extensions["candor.tasks"]
-    try:
-        tasks.huey.pending_count()
-    except Exception as exc:  # noqa: BLE001 - Redis down, or anything else the storage raises
-        log.error("health check: job queue unreachable: %s", exc)
-        return "unreachable"
-    return "ok"
 
 
 # --- /metrics -----------------------------------------------------------------------------------------
