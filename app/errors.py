@@ -78,6 +78,18 @@ class Conflict(CandorError):
     status = 409
 
 
+class Busy(CandorError):
+    """More work is waiting than can be done in time: try again after ``retry_after`` seconds (sent as
+    ``Retry-After``). Nothing was stored."""
+
+    code = "busy"
+    status = 503
+
+    def __init__(self, message: str, retry_after: int, **details: object) -> None:
+        super().__init__(message, **details)
+        self.retry_after = retry_after
+
+
 class TooLarge(CandorError):
     """An upload over a size or pixel limit."""
 

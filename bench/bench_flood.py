@@ -176,6 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         help="readers and commenters on one app server (default: two, as a reverse proxy that sends comment "
         "POSTs to their own pool would; the readers' server is the one measured)",
     )
+    parser.add_argument(
+        "--nice-comments",
+        type=int,
+        default=0,
+        help="run the comments' app server at this niceness (10: as README's production layout suggests "
+        "for the pool behind the comment POSTs), so the worker and the readers' server come first",
+    )
     args = parser.parse_args(argv)
     servers = 1 if args.one_server else 2
     cores = os.cpu_count() or 1
@@ -274,6 +281,7 @@ def flood(args: argparse.Namespace, servers: int, pin: dict[str, str]) -> int:
             job_threads=args.job_threads,
             env=env,
             pin=pin,
+            nice={f"server{servers - 1}": args.nice_comments} if args.nice_comments and servers > 1 else {},
         ) as stack:
             post_id, slug = seed(stack)
             port = stack.ports[0]

@@ -654,6 +654,19 @@ def is_checking(comment: Comment) -> bool:
     return comment.status == S.HELD and comment.akismet_verdict == CHECKING
 
 
+def waiting_checks(session: Session, since: datetime) -> int:
+    """How many comments that arrived at or after ``since`` are still being checked: a range of the held
+    comments' partial index (``ix_comments_held``), as cheap at a million comments as at a hundred."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Comment)
+            .where(Comment.status == S.HELD, Comment.created_at >= since, Comment.akismet_verdict == CHECKING)
+        )
+        or 0
+    )
+
+
 def _submission_of(
     session: Session, comment: Comment, memo: dict[Any, Any] | None = None
 ) -> pipeline.Submission:

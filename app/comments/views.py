@@ -12,6 +12,9 @@ without it (no script, an API client) the time is "unknown", which is no evidenc
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
@@ -22,7 +25,8 @@ from app.accounts.permissions import can
 from app.comments import closing, queries, services, tokens
 from app.comments.models import Comment, CommentStatus
 from app.db import on_commit
-from app.errors import CandorError, InvalidInput, NotFound
+from app.clock import utc_now
+from app.errors import Busy, CandorError, InvalidInput, NotFound
 from app.posts import services as posts
 from app.posts.models import Post
 from app.posts.views import public_key
@@ -90,6 +94,7 @@ def _comment_for_status(token: str) -> Comment:
 def _finish_later(comment: Comment) -> None:
     """A comment answered before its checks finished: the job finishes them once it is committed."""
     if services.is_checking(comment):
+        backlog().accepted()
         comment_id = comment.id
         on_commit(db(), lambda: tasks().check_comment(comment_id))
 
@@ -99,6 +104,57 @@ def quick() -> bool:
     checking), every check left to the job; otherwise the checks run in the request, Akismet within the
     budget, and only what did not finish goes to the job."""
     return int(current_app.config["COMMENT_CHECK_BUDGET_MS"]) <= 0
+
+
+BACKLOG_WINDOW = timedelta(minutes=1)  # comments still being checked that arrived within it count
+BACKLOG_FRESH = 0.25  # seconds a process trusts its last count (plus what it accepted since)
+BACKLOG_RETRY = 5  # seconds a writer is asked to wait at least (Retry-After; the rate limiter's headers
+# raise it to when the writer's limit window resets, as on every answer of a limited route)
+BUSY = (
+    "Many comments are waiting for their checks just now, so this one was not sent. "
+    "Please send it again in a few seconds."
+)
+
+
+class Backlog:
+    """Reader comments still being checked (``services.waiting_checks``), as this process last counted
+    them: read again at most every BACKLOG_FRESH seconds, so a flood's POSTs add no statement each, and
+    counted up by what this process accepts meanwhile. Verdicts landing elsewhere only lower the true
+    count, so between reads a process refuses a little early, never late (but for other processes'
+    comments within BACKLOG_FRESH)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._read_at = float("-inf")
+        self._count = 0
+
+    def count(self) -> int:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._read_at < BACKLOG_FRESH:
+                return self._count
+        count = services.waiting_checks(db(), utc_now() - BACKLOG_WINDOW)
+        with self._lock:
+            self._read_at, self._count = now, count
+        return count
+
+    def accepted(self) -> None:
+        with self._lock:
+            self._count += 1
+
+
+def backlog() -> Backlog:
+    return current_app.extensions.setdefault("candor.comment_backlog", Backlog())
+
+
+def admit_reader_comment() -> None:
+    """Refuse (Busy, 503: nothing stored) a reader's comment while CANDOR_COMMENT_BACKLOG comments of the
+    last minute are still being checked: a flood then cannot queue more than the checks judge in time,
+    so every comment accepted gets its verdict within seconds, and the database work a flood makes (on
+    the readers' machines too) stays bounded. Staff comments are never refused."""
+    limit = int(current_app.config.get("COMMENT_BACKLOG") or 0)
+    if limit > 0 and backlog().count() >= limit:
+        raise Busy(BUSY, retry_after=BACKLOG_RETRY)
 
 
 def close_after_days() -> int:
@@ -174,6 +230,19 @@ def post_comment(slug: str) -> ResponseReturnValue:
             parent=_parent_or_none(post, data.parent_id),
             token=form_token(),
         ), 422
+    if not staff:
+        try:
+            admit_reader_comment()
+        except Busy as busy:
+            page = render_template(
+                "comments/form_page.html",
+                post=post,
+                errors={"body": busy.message},
+                values=request.form,
+                parent=_parent_or_none(post, data.parent_id),
+                token=form_token(),
+            )
+            return page, 503, {"Retry-After": str(busy.retry_after)}
     if quick() and not staff:
         comment = services.accept_comment(
             db(),
@@ -482,7 +551,7 @@ def api_list_comments(post_id: int) -> ResponseReturnValue:
     auth=OPTIONAL,
     body=NEW_COMMENT,
     responses={201: COMMENT_ANSWER, 202: COMMENT_ANSWER},
-    errors=(429,),
+    errors=(429, 503),
 )
 @reader_limit
 def api_post_comment(post_id: int) -> ResponseReturnValue:
@@ -514,6 +583,8 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
             permalink=public_url("posts.show", slug=slug) if slug else "",
         )
 
+    if actor is None:
+        admit_reader_comment()
     if post is None:
         # Stored and answered at once; every check runs in the job enqueued after the commit.
         given_now = services.clean(given(None))

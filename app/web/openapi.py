@@ -65,6 +65,8 @@ ERRORS: dict[int, str] = {
     422: "The input cannot be accepted: `invalid_input` with `field`, `unrenderable`, or `publish_blocked` "
     "with `gates`.",
     429: "Too many requests from this address; wait and try again (`too_many_requests`).",
+    503: "Too many comments are waiting for their checks: nothing was stored; send it again after the "
+    "`Retry-After` seconds (`busy`).",
 }
 
 

@@ -74,6 +74,7 @@ class Stack:
         redis_url: str | None = None,
         log_dir: Path | None = None,
         pin: dict[str, str] | None = None,
+        nice: dict[str, int] | None = None,
     ) -> None:
         admin = admin_url or os.environ.get("CANDOR_TEST_POSTGRES_URL")
         if not admin:
@@ -92,6 +93,9 @@ class Stack:
         # CPUs per process ("server0", "server1", "worker" -> "0", "1-3" ...), through taskset: a benchmark
         # keeps the servers it measures off the cores its own load generator and the worker use.
         self.pin = pin or {}
+        # Scheduling niceness per process (as ``pin``), through nice(1): an operator's lower priority for
+        # the pool that takes comment POSTs, so a flood slows its own intake before judging or reading.
+        self.nice = nice or {}
         self.ports: list[int] = []
         self.processes: list[subprocess.Popen[bytes]] = []
 
@@ -176,12 +180,23 @@ class Stack:
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
         if name in self.pin:
             command = ["taskset", "-c", self.pin[name], *command]
+        if name in self.nice:
+            command = ["nice", "-n", str(self.nice[name]), *command]
         with (self.log_dir / f"{name}.log").open(
             "ab"
         ) as log:  # a restart appends  # the child keeps its own copy
-            self.processes.append(
-                subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
+            process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
             )
+            self.processes.append(process)
+        if name in self.nice:
+            # A new session is a scheduling group of its own where the kernel groups by session
+            # (autogroup): there, nice(1) orders only the group's own processes, and the group's weight is
+            # set here.
+            try:
+                Path(f"/proc/{process.pid}/autogroup").write_text(str(self.nice[name]))
+            except OSError:
+                pass
 
     def _wait(self, port: int, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
