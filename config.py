@@ -85,8 +85,8 @@ SETTINGS: dict[str, str] = {
     "CANDOR_COMMENT_CHECK_BUDGET_MS": "ms a reader's comment waits for its checks (0: stored, 202 checking)",
     "CANDOR_COMMENT_CHECK_BATCH": "most comments one check job judges at once (Akismet asked concurrently)",
     "CANDOR_COMMENT_CHECK_INTERVAL_MS": "least ms between check batches of one worker process",
-    "CANDOR_COMMENT_BACKLOG": "reader comments from the last minute still being checked at which a new one is "
-    "answered 503 busy, its text kept (0: no limit)",
+    "CANDOR_COMMENT_BACKLOG": "comments of the last minute still being checked at which a reader's new one "
+    "is refused, 503 busy (0: no limit)",
     "CANDOR_LOG_FORMAT": "json for one JSON object per log line (with the request id), else text",
     "CANDOR_METRICS_TOKEN": "bearer token that /metrics requires; unset: /metrics answers loopback only",
     "CANDOR_MEDIA_MAX_BYTES": "largest image file accepted for upload, in bytes",
@@ -546,7 +546,7 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "COMMENT_CHECK_BUDGET_MS": _ranged(env, "CANDOR_COMMENT_CHECK_BUDGET_MS", 0, 0, 60_000),
         "COMMENT_CHECK_BATCH": _ranged(env, "CANDOR_COMMENT_CHECK_BATCH", 50, 1, 500),
         "COMMENT_CHECK_INTERVAL_MS": _ranged(env, "CANDOR_COMMENT_CHECK_INTERVAL_MS", 1000, 0, 60_000),
-        "COMMENT_BACKLOG": _ranged(env, "CANDOR_COMMENT_BACKLOG", 200, 0, 1_000_000),
+        "COMMENT_BACKLOG": _ranged(env, "CANDOR_COMMENT_BACKLOG", 100, 0, 1_000_000),
         "LOG_FORMAT": _choice(env, "CANDOR_LOG_FORMAT", ("text", "json")),
         "METRICS_TOKEN": env.get("CANDOR_METRICS_TOKEN", "").strip() or None,
         "METRICS_DIR": _metrics_dir(env),

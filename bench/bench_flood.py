@@ -16,6 +16,10 @@ It prints the readers' throughput under flood over unloaded (target >= 0.8), how
 waited for its verdict (target: all within 10 s), and accepted answers (201 + 202) against stored
 comments (target: equal). Ratios, not asserts: the machine is shared.
 
+The comments' server runs at niceness ``--nice-comments`` (10), as README's production layout gives the
+pool that takes comment POSTs: the job worker and the readers' server come first, and a flood slows its
+own intake. ``--nice-comments 0`` measures without. ``--backlog N`` sets CANDOR_COMMENT_BACKLOG.
+
 ``--pin-services 1`` also pins the shared PostgreSQL and Redis to CPU 1 for the run (as if they had hosts
 of their own, off the readers' server's CPU), says so, and restores their affinity at the end; it affects
 anything else using them meanwhile. Quote figures both with and without it.
@@ -179,9 +183,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--nice-comments",
         type=int,
-        default=0,
-        help="run the comments' app server at this niceness (10: as README's production layout suggests "
-        "for the pool behind the comment POSTs), so the worker and the readers' server come first",
+        default=10,
+        help="the comments' app server's CPU niceness (default 10, as README's production layout sets for "
+        "the pool behind the comment POSTs: a flood then slows its own intake before judging or reading; "
+        "0: the same priority as everything else). Not with --one-server",
+    )
+    parser.add_argument(
+        "--backlog",
+        default="",
+        help="CANDOR_COMMENT_BACKLOG for the run (default: the app's; 0: no limit)",
     )
     args = parser.parse_args(argv)
     servers = 1 if args.one_server else 2
@@ -191,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         pin = {"server0": "0", "server1": "1", "worker": "1"}
         os.sched_setaffinity(0, {1})  # this process: the readers, the commenters and the local Akismet
     print(
-        f"{cores} cores; "
+        f"{cores} cores; comments' server at niceness {args.nice_comments if servers > 1 else 0}; "
         + (
             "readers' app server pinned to CPU 0; the comments' server, the worker, load generator and"
             " Akismet to CPU 1"
@@ -273,6 +283,7 @@ def flood(args: argparse.Namespace, servers: int, pin: dict[str, str]) -> int:
             "CANDOR_COMMENT_BURST": "100000",
             "CANDOR_COMMENT_MIN_SECONDS": "0",
             "CANDOR_COMMENT_CHECK_BUDGET_MS": args.budget_ms,
+            **({"CANDOR_COMMENT_BACKLOG": args.backlog} if args.backlog else {}),
         }
         with Stack(
             servers=servers,

@@ -22,10 +22,10 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from app.accounts.permissions import can
+from app.clock import utc_now
 from app.comments import closing, queries, services, tokens
 from app.comments.models import Comment, CommentStatus
 from app.db import on_commit
-from app.clock import utc_now
 from app.errors import Busy, CandorError, InvalidInput, NotFound
 from app.posts import services as posts
 from app.posts.models import Post
