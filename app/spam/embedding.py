@@ -332,12 +332,17 @@ def _dequantised(graph: _Graph, value: str) -> tuple[_Node, _Node, str, str] | N
 
 
 def _rewritten(
-    graph: _Graph, drop: set[int], replace: dict[int, list[bytes]], edit: Any, extra_top: Fields | None = None
+    graph: _Graph,
+    drop: set[int],
+    replace: dict[int, list[bytes]],
+    edit: Any,
+    extra_top: Fields | None = None,
+    extra_graph: Fields | None = None,
 ) -> bytes:
     """The model with the graph's fields at ``drop`` left out, the nodes at ``replace`` replaced by those
-    given, every other field passed through ``edit(field, wire, value)`` (None leaves it out), and
-    ``extra_top`` appended to the model's own fields."""
-    out: Fields = []
+    given, every other field passed through ``edit(field, wire, value)`` (None leaves it out),
+    ``extra_graph`` added to the graph's fields and ``extra_top`` to the model's own."""
+    out: Fields = list(extra_graph or [])
     for k, (f, w, v) in enumerate(graph.fields):
         if k in drop:
             continue
@@ -412,7 +417,13 @@ def weights_kept_int8(model: bytes) -> bytes:
     (measured). x is quantised per call to 8 bits, so the vectors move a little (cosine with the float
     graph's 0.99 on average over the labelled comments, at least 0.97): passages and comments are both
     encoded this way, and the weights of app.spam.meaning were fitted on these vectors. Unchanged if
-    there is no such MatMul. Then the word table (``rows_dequantised_after_lookup``)."""
+    there is no such MatMul. Then the word table (``rows_dequantised_after_lookup``).
+
+    The weights are given to the operator as uint8 with a zero point of 128 (w_q + 128: the same
+    numbers). With int8 weights, onnxruntime's kernel for x86 processors without VNNI (AVX2 only) adds
+    pairs of products in 16 bits, which saturate: the same sentence got another vector there than on a
+    processor with VNNI (a comment's score moved by up to 0.06; the fitted weights no longer held). With
+    uint8 weights every x86 kernel sums exactly, so the vectors are the same on every processor."""
     model = rows_dequantised_after_lookup(model)
     graph = _graph(model)
     if graph is None:
@@ -420,6 +431,8 @@ def weights_kept_int8(model: bytes) -> bytes:
     drop: set[int] = set()
     replace: dict[int, list[bytes]] = {}
     flatten: dict[str, int] = {}  # per-column scales stored as [1, N]: the operator wants [N]
+    unsigned: dict[str, str] = {}  # int8 weight -> the name of its zero point, once given as uint8
+    zero_points: Fields = []  # their initializers: 128 per column
     for matmul in graph.nodes:
         if matmul.op_type != "MatMul" or len(matmul.inputs) != 2 or len(matmul.outputs) != 1:
             continue
@@ -433,9 +446,14 @@ def weights_kept_int8(model: bytes) -> bytes:
             continue
         if scale_shape == [1, shape[1]]:
             flatten[scale] = shape[1]
+        if weight_q not in unsigned:
+            unsigned[weight_q] = f"{weight_q}.zero_point"
+            zero_point = [(1, 0, shape[1]), (2, 0, UINT8), (8, 2, unsigned[weight_q].encode())]
+            zero_points.append((5, 2, _message([*zero_point, (9, 2, bytes([128]) * shape[1])])))
         replace[matmul.at] = [
             _message(
                 [(1, 2, x.encode()), (1, 2, weight_q.encode()), (1, 2, scale.encode())]
+                + [(1, 2, unsigned[weight_q].encode())]
                 + [(2, 2, matmul.outputs[0].encode()), (3, 2, f"{matmul.outputs[0]}.int8".encode())]
                 + [(4, 2, b"DynamicQuantizeMatMul"), (7, 2, b"com.microsoft")]
             )
@@ -444,16 +462,39 @@ def weights_kept_int8(model: bytes) -> bytes:
     if not replace:
         return model
 
-    def edit(f: int, w: int, v: bytes | int) -> tuple[int, int, bytes | int]:
+    def edit(f: int, w: int, v: bytes | int) -> tuple[int, int, bytes | int] | None:
         if f == 5 and w == 2:
             parts = _fields(v)  # type: ignore[arg-type]
             name = _name(parts, 8)
             if name in flatten:
                 return f, w, _message([(1, 0, flatten[name]), *(p for p in parts if p[0] != 1)])
+            if name in unsigned:
+                return f, w, _message([_as_uint8(p) for p in parts])
+        if f == 13 and w == 2 and _name(_fields(v), 1) in unsigned:  # type: ignore[arg-type]
+            return None  # its declared type (int8) is no longer its type
         return f, w, v
 
     opset = (8, 2, _message([(1, 2, b"com.microsoft"), (2, 0, 1)]))  # ModelProto.opset_import
-    return _rewritten(graph, drop, replace, edit, [opset])
+    return _rewritten(graph, drop, replace, edit, [opset], zero_points)
+
+
+INT8, UINT8 = 3, 2  # TensorProto.DataType
+
+
+def _as_uint8(part: tuple[int, int, bytes | int]) -> tuple[int, int, bytes | int]:
+    """A field of an int8 TensorProto as in the uint8 tensor of the same numbers plus 128: its type
+    (field 2) and its raw data (field 9); any other field as it is."""
+    field_, wire, value = part
+    if field_ == 2 and wire == 0:
+        if value != INT8:
+            raise ValueError(f"expected an int8 weight, not data type {value}")
+        return field_, wire, UINT8
+    if field_ == 9 and wire == 2:
+        shifted = np.frombuffer(value, dtype=np.int8).astype(np.int16) + 128  # type: ignore[arg-type]
+        return field_, wire, shifted.astype(np.uint8).tobytes()
+    if field_ in (4, 5) and wire == 2:  # int8 numbers kept as int32_data, not as raw data
+        raise ValueError("expected an int8 weight as raw data")
+    return part
 
 
 def single_threaded_blas() -> None:
