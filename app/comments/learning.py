@@ -4,10 +4,13 @@ Each approve (or ham) decision by a moderator says "this comment belongs on its 
 decision says it does not. When the decision is recorded, the comment's vector and that label are
 appended to ``offtopic_examples`` (with what the filter had said, so a moderator sees how often it was
 overruled). Nothing is replayed: scoring reads the latest ``PER_POST`` examples of the comment's post
-with one indexed query, and the blog-wide examples and other posts' passages from a per-process cache
-that starts from the latest ``BLOG_EXAMPLES`` / ``OTHER_POSTS`` rows and then reads only rows newer than
-it has. A worker is ready at once, whatever the history's size. It lives here, not in app/spam, because
-it reads the comments' tables; the scorer it feeds (app.spam.meaning) stays pure. No Flask here.
+with one indexed query, and the blog-wide examples and other posts' passages from a per-process cache:
+the latest ``BLOG_EXAMPLES`` examples, then only rows newer than it has; the passages of the latest
+``OTHER_POSTS`` live posts, whose list is looked at again when a passage is stored or a publication or
+retraction moved the ``corrections`` stamp (a post retracted in another process stops counting as an
+other post, and that count chooses the scorer's weights). A worker is ready at once, whatever the
+history's size. It lives here, not in app/spam, because it reads the comments' tables; the scorer it
+feeds (app.spam.meaning) stays pure. No Flask here.
 """
 
 from __future__ import annotations
