@@ -112,9 +112,7 @@ FEATURES = tuple(
     ).split(",")
 )
 ADVERTISING = ("promotion", "lexicon", "generic", "everyday")
-LONE = tuple(
-    os.environ.get("BENCH_LONE", "post,generic,engaged,promotion,words,everyday,elsewhere").split(",")
-)
+LONE = ("post", "generic", "engaged", "promotion", "words", "everyday", "elsewhere")
 """The features of meaning.LONE, the relevance of a post published alone (no margin, no history)."""
 
 
@@ -204,15 +202,14 @@ def fit(results) -> None:
 
 def fit_lone(alone) -> None:
     """meaning.LONE, from the tuning posts' comments each scored on its post published alone (no other
-    post, no history): the relevance on LONE's features, its threshold by the rule per group (the highest
-    tuning recall whose precision is at least 0.9 in every subject group, not only pooled: a blog alone
-    is one kind of post, and the pooled rule let events and job openings fall to 0.7 in --cv-blogs),
-    then the bias shifted so that meaning.THRESHOLD stands for that threshold (one threshold setting for
-    both). The advertising score is the one above. The test posts are not looked at."""
+    post, no history): the relevance on LONE's features, its threshold by the same rule (BENCH_PER_GROUP=1:
+    by the rule per group, precision at least 0.9 in every subject group), then the bias shifted so that
+    meaning.THRESHOLD stands for that threshold (one threshold setting for both). The advertising score
+    is the one above. The test posts are not looked at."""
     model = fit_model(
         [(s.features, c) for p, c, s, _ in alone if p["split"] == "tune"],
         LONE,
-        every_group=os.environ.get("BENCH_POOLED") != "1",
+        every_group=os.environ.get("BENCH_PER_GROUP") == "1",
     )
     t = model["tuning"][1] if model["tuning"] else 0.5
     shift = math.log(meaning.THRESHOLD / (1 - meaning.THRESHOLD)) - math.log(t / (1 - t))
@@ -253,13 +250,14 @@ def cross_validate(learned, fresh) -> None:
 
 
 def cross_validate_blogs(learned, fresh, alone, group) -> None:
-    """How meaning.FULL_BLOG and LONE's rule were chosen (``--cv-blogs``): leave one tuning post out, fit
-    the whole-set weights (as ``fit``) and LONE's (as ``fit_lone``) on the other tuning posts, then score
-    the left-out post alone, and published with its subject group, its weights blended as
+    """How meaning.FULL_BLOG was chosen and LONE's rule is compared (``--cv-blogs``): leave one tuning
+    post out, fit the whole-set weights (as ``fit``) and LONE's (as ``fit_lone``) on the other tuning
+    posts, then score the left-out post alone, and published with its subject group, its weights blended as
     meaning.weights_for does, for each candidate FULL_BLOG (BENCH_FULL_BLOGS, "4,6,8,10,16"). Each
-    weight set is centred on its own threshold, as the shipped LONE bias is; LONE's threshold by the rule
-    per group (precision >= 0.9 in every group), the pooled rule with BENCH_POOLED=1. The test posts are
-    not looked at."""
+    weight set is centred on its own threshold, as the shipped LONE bias is; LONE's threshold by the
+    pooled rule, by the rule per group (precision >= 0.9 in every group) with BENCH_PER_GROUP=1. Each
+    group's lowest precision is what to choose by: a blog of one post is one kind of post. The test
+    posts are not looked at."""
     tune_posts = sorted({p["id"] for p, *_ in learned if p["split"] == "tune"})
     members = defaultdict(set)
     for p, *_ in alone:
@@ -267,7 +265,7 @@ def cross_validate_blogs(learned, fresh, alone, group) -> None:
     sizes = {group: len(ids) for group, ids in members.items()}
     logit = lambda t: math.log(t / (1 - t))  # noqa: E731
     candidates = [int(n) for n in os.environ.get("BENCH_FULL_BLOGS", "4,6,8,10,16").split(",")]
-    every_group = os.environ.get("BENCH_POOLED") != "1"
+    every_group = os.environ.get("BENCH_PER_GROUP") == "1"
     by_size = {n: defaultdict(lambda: [0, 0, 0]) for n in ["alone", *candidates]}
     for left in tune_posts:
 

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from flask import Flask
 from sqlalchemy import event, insert, select
@@ -31,8 +30,7 @@ from app.editorial import services as editorial
 from app.moderation.services import moderate
 from app.posts.models import Post
 from app.posts.passages import PostPassage
-from app.spam import embedding, meaning
-from app.spam.relevance import PostContext
+from app.spam import embedding
 from app.web.outside import WithinBudget, akismet_checker
 from tests.support.comments import submit
 from tests.support.web import log_in, parse, text_of
@@ -447,60 +445,3 @@ def test_the_moderator_reads_what_held_small_talk_on_a_blog_of_one_post(
     against = [re.sub(r"\s+", " ", li.get_text(" ")).strip() for li in page.select("ul.drivers li.against")]
     elsewhere = "reads like talk for somewhere else (local services), "
     assert any(d.startswith(elsewhere) for d in against), against
-
-
-ROADWORKS = (  # written for this test, none taken from the labelled set
-    "Roadworks on the approach road from Monday",
-    "\n\n".join(
-        (
-            "The council is resurfacing the approach road to the main entrance from Monday, for six weeks.",
-            "## What changes",
-            "One lane will be closed between 9am and 4pm, with temporary traffic lights at the roundabout.",
-            "Expect queues at busy times and allow an extra 15 minutes for appointments.",
-            "## Buses and parking",
-            "The bus stop moves 50 metres towards the roundabout. The multi-storey car park stays open.",
-        )
-    ),
-)
-
-
-def _alone(title: str, body: str) -> meaning.Knowledge:
-    """A blog of this one post, no history: what the scorer has on a new organisation's first post."""
-    pieces = meaning.passages_of(title, body)
-    vectors = embedding.encoder().encode_many([text for _, text in pieces])
-    post = meaning.PostVectors(
-        "1", title, tuple(meaning.Passage(label, v) for (label, _), v in zip(pieces, vectors, strict=True))
-    )
-    return meaning.Knowledge(
-        post,
-        [post],
-        engagement=meaning.engagement_vectors(),
-        promotion=meaning.promotion_vectors(),
-        everyday=meaning.everyday_vectors(),
-        elsewhere=meaning.elsewhere_vectors(),
-    )
-
-
-def test_talk_for_elsewhere_that_is_the_posts_own_subject_counts_less_against_a_comment() -> None:
-    """A post on roadworks is itself "getting around" talk: a question on its delays is close to the
-    phrases of talk for elsewhere because it is close to the post. The part of a phrase's closeness that
-    the post shares (its cosine with the post above meaning.ELSEWHERE_OWN) is taken off; under a post of
-    another subject the same question keeps its whole closeness, and small talk is still held."""
-    title, body = ROADWORKS
-    roadworks = _alone(title, body)
-    context = PostContext(title, body, [], key="1")
-    question = "How long will the delays be at rush hour?"
-    vector = embedding.encoder().encode(question, max_tokens=embedding.COMMENT_TOKENS)
-    raw = float(np.max(meaning.elsewhere_vectors() @ vector))
-    scored = meaning.score(question, context, roadworks, vector=vector)
-    assert scored.features["elsewhere"] < raw - 0.1, (scored.features["elsewhere"], raw)
-    assert scored.on_topic, scored.drivers
-    sleep = _alone(
-        "Sleep is not a luxury", "Adults need seven hours of sleep. Keep the same bedtime every day."
-    )
-    elsewhere = meaning.score(question, PostContext("Sleep", "", [], key="1"), sleep, vector=vector)
-    assert elsewhere.features["elsewhere"] == pytest.approx(raw, abs=1e-6)
-    for small_talk in ("Who won the darts at the Red Lion on Friday?", "Anyone selling a used sofa cheap?"):
-        held = meaning.score(small_talk, context, roadworks)
-        assert not held.on_topic, (small_talk, held.drivers)
-        assert held.drivers[0][0] == "baseline of a blog with no other post (the score starts here)"

@@ -23,7 +23,7 @@ FORM = {
     "comment_rate_limit": "10 per minute; 100 per day",
     "comment_burst": "3",
     "comment_max_links": "2",
-    "offtopic_threshold": "51",
+    "offtopic_threshold": "52",
     "offtopic_mode": "hold",
 }
 

@@ -186,7 +186,7 @@ SPECS: tuple[Spec, ...] = (
         "OFFTOPIC_THRESHOLD",
         "Off-topic threshold",
         "number",
-        "Relevance in percent below which the off-topic filter holds a comment (1 to 99; default 51).",
+        "Relevance in percent below which the off-topic filter holds a comment (1 to 99; default 52).",
         _whole(1, 99),
     ),
     Spec(

@@ -107,7 +107,7 @@ class PipelineSettings:
             privacy_allow=list(config.get("PRIVACY_ALLOW") or ()),
             phone_region=config.get("PHONE_REGION") or PHONE_DEFAULT_REGION,
             phone_regions=list(config.get("PHONE_REGIONS", PHONE_DEFAULT_OTHER_REGIONS)),
-            off_topic_threshold=int(config.get("OFFTOPIC_THRESHOLD", 51)) / 100,
+            off_topic_threshold=int(config.get("OFFTOPIC_THRESHOLD", 52)) / 100,
             off_topic_mode=str(config.get("OFFTOPIC_MODE", "hold")),
             **facts,
         )
