@@ -26,6 +26,7 @@ from app.comments import learning, services
 from app.comments.learning import OffTopicExample
 from app.comments.models import Comment, ModerationDecision
 from app.comments.views import pipeline_settings
+from app.editorial import services as editorial
 from app.moderation.services import moderate
 from app.posts.models import Post
 from app.posts.passages import PostPassage
@@ -336,6 +337,37 @@ def test_a_new_job_worker_judges_its_first_comment_from_stored_examples_never_re
     passages = session.query(PostPassage).count()
     assert learning.rows_read(session) <= learning.BLOG_EXAMPLES + passages
     assert len(statements) < 60, statements  # a fixed number of statements, no loop over the history
+
+
+def test_a_post_retracted_since_stops_counting_as_another_post_in_a_process_that_had_read_it(
+    app: Flask, session: Session, make_post: Callable[..., Post], make_user: Callable[..., User]
+) -> None:
+    """The number of other posts chooses the weights (meaning.weights_for). A process that had read a
+    post's passages kept counting it after its retraction, which nothing in that process saw: the
+    retraction is done here without a word to app.comments.learning, as in another worker, and this
+    process's next scoring reads the move of the ``corrections`` stamp and counts one post fewer."""
+    first, second, third = (
+        make_post(title=title, body=body)
+        for title, body in (
+            ("A post about sleep", "Adults need *seven hours* of sleep."),
+            ("Hand washing on the wards", "Wash for twenty seconds, before and after every patient."),
+            ("The flu shot this autumn", "Book your flu shot at the staff clinic from October."),
+        )
+    )
+    learning.forget_all()
+    knowledge = learning.knowledge(session, first)
+    assert knowledge is not None and knowledge.posts.others(str(first.id)) == 2
+    editorial.retract(session, make_user("editor"), second, "The advice was withdrawn.")
+    session.commit()
+    knowledge = learning.knowledge(session, first)
+    assert knowledge is not None and knowledge.posts.others(str(first.id)) == 1
+    assert str(second.id) not in knowledge.posts.keys and str(third.id) in knowledge.posts.keys
+    comment = submit(app, session, first, author_email="n@example.net", body="Is a nap after lunch bad?")
+    labels = [label for label, _ in comment.relevance_drivers]
+    assert labels[0] == "baseline of a blog with 1 other post(s) (the score starts here)", labels
+    learning.forget_all()  # a process that starts after the retraction does not count it either
+    knowledge = learning.knowledge(session, first)
+    assert knowledge is not None and knowledge.posts.others(str(first.id)) == 1
 
 
 @pytest.mark.parametrize(

@@ -4,15 +4,19 @@ Each approve (or ham) decision by a moderator says "this comment belongs on its 
 decision says it does not. When the decision is recorded, the comment's vector and that label are
 appended to ``offtopic_examples`` (with what the filter had said, so a moderator sees how often it was
 overruled). Nothing is replayed: scoring reads the latest ``PER_POST`` examples of the comment's post
-with one indexed query, and the blog-wide examples and other posts' passages from a per-process cache
-that starts from the latest ``BLOG_EXAMPLES`` / ``OTHER_POSTS`` rows and then reads only rows newer than
-it has. A worker is ready at once, whatever the history's size. It lives here, not in app/spam, because
-it reads the comments' tables; the scorer it feeds (app.spam.meaning) stays pure. No Flask here.
+with one indexed query, and the blog-wide examples and other posts' passages from a per-process cache:
+the latest ``BLOG_EXAMPLES`` examples, then only rows newer than it has; the passages of the latest
+``OTHER_POSTS`` live posts, whose list is looked at again when a passage is stored or a publication or
+retraction moved the ``corrections`` stamp (a post retracted in another process stops counting as an
+other post, and that count chooses the scorer's weights). A worker is ready at once, whatever the
+history's size. It lives here, not in app/spam, because it reads the comments' tables; the scorer it
+feeds (app.spam.meaning) stays pure. No Flask here.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,8 +28,9 @@ from app.clock import utc_now
 from app.comments import vectors
 from app.comments.models import Action, Comment, ModerationDecision
 from app.db import AppendOnly, Base, intpk, on_commit
-from app.posts.models import Post, Revision
+from app.posts.models import Post, PublicationState, Revision
 from app.posts.passages import VECTOR_BYTES, PostPassage, vectors_of
+from app.posts.services import site_stamp
 from app.spam import embedding, meaning
 from app.spam.relevance import PostContext
 
@@ -139,6 +144,8 @@ class _Blog:
     examples_through: int = 0
     posts: dict[int, meaning.PostVectors] = field(default_factory=dict)
     passages_through: int = 0
+    revisions: dict[int, int] = field(default_factory=dict)  # post id -> the revision ``posts`` holds
+    publications: tuple[object, ...] = ()  # the ``corrections`` stamp when ``posts`` was last checked
     rows_read: int = 0  # for tests: how many rows this process ever read into the cache
     stamp: tuple[object, ...] = ()  # app.comments.vectors: moved when an example's vector is rewritten
     stacked_examples: meaning.Examples | None = None  # ``examples`` as one matrix, until they change
@@ -193,34 +200,47 @@ def _blog(session: Session) -> _Blog:
 
 
 def _read_passages(session: Session, blog: _Blog) -> None:
-    """Passages of the latest published revisions this process has not read yet (bounded by OTHER_POSTS)."""
+    """The passages of the latest live posts (bounded by OTHER_POSTS), read again only for posts this
+    process does not hold at their published revision.
+
+    Looked at again when a passage is stored (a publication, or a post's first scored comment after an
+    import) or when the ``corrections`` stamp moved: it moves in the transaction of every publication and
+    retraction (``app.posts.models.SiteStamp``), so a post retracted in another process stops counting as
+    an "other post" at this process's next scoring (the count chooses the weights, ``meaning.weights_for``),
+    and a post published again at an older revision, whose passages were stored already, is read at it."""
+    stamp = site_stamp(session, "corrections")  # before the rows: a move in between reads them twice
     newest = session.scalar(select(func.max(PostPassage.id))) or 0
-    if newest <= blog.passages_through:
+    if newest <= blog.passages_through and stamp == blog.publications:
         return
-    posts = session.execute(
+    live = session.execute(
         select(Post.id, Revision.id, Revision.title)
         .join(Revision, Revision.id == Post.published_revision_id)
-        .where(
-            Post.published_revision_id.in_(
-                select(PostPassage.revision_id).where(PostPassage.id > blog.passages_through)
-            )
-        )
+        .where(Post.publication_state == PublicationState.LIVE.value)
         .order_by(Post.id.desc())
         .limit(OTHER_POSTS)
     ).all()
-    for post_id, revision_id, title in posts:
+    wanted = {revision_id: (post_id, title) for post_id, revision_id, title in live}
+    missing = [r for r in wanted if blog.revisions.get(wanted[r][0]) != r]
+    found: dict[int, list[meaning.Passage]] = defaultdict(list)
+    for start in range(0, len(missing), 500):  # bounded IN lists
         rows = session.execute(
-            select(PostPassage.label, PostPassage.vector)
-            .where(PostPassage.revision_id == revision_id)
-            .order_by(PostPassage.position)
+            select(PostPassage.revision_id, PostPassage.label, PostPassage.vector)
+            .where(PostPassage.revision_id.in_(missing[start : start + 500]))
+            .order_by(PostPassage.revision_id, PostPassage.position)
         ).all()
         blog.rows_read += len(rows)
-        blog.posts[post_id] = meaning.PostVectors(
-            str(post_id), title, tuple(meaning.Passage(label, embedding.from_bytes(v)) for label, v in rows)
-        )
-    for stale in sorted(blog.posts)[:-OTHER_POSTS]:
-        del blog.posts[stale]
+        for revision_id, label, vector in rows:
+            found[revision_id].append(meaning.Passage(label, embedding.from_bytes(vector)))
+    live_ids = {post_id for post_id, _, _ in live}
+    for gone in [post_id for post_id in blog.posts if post_id not in live_ids]:
+        del blog.posts[gone]
+        del blog.revisions[gone]
+    for revision_id, passages in found.items():  # a live post without stored passages waits for them
+        post_id, title = wanted[revision_id]
+        blog.posts[post_id] = meaning.PostVectors(str(post_id), title, tuple(passages))
+        blog.revisions[post_id] = revision_id
     blog.passages_through = newest
+    blog.publications = stamp
     blog.stacked_posts = None
 
 
