@@ -286,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
 
     deferred = args.akismet_delay * 1000 > args.budget_ms
     os.environ["CANDOR_COMMENT_CHECK_BUDGET_MS"] = str(args.budget_ms)
+    # No worker judges the comments stored here, so they all stay being checked: without this, the
+    # backlog limit would answer most POSTs 503 busy once 100 were waiting (the intake is measured).
+    os.environ["CANDOR_COMMENT_BACKLOG"] = "0"
     # Jobs go to Redis, as in production: the request only enqueues, and the job worker (not started
     # here; in production on its own machine or cores) would run them. Without REDIS_URL the checks
     # would run on threads inside the very gunicorn processes being measured.
