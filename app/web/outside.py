@@ -9,8 +9,10 @@ never read config themselves, so tests can hand them their own.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
 
 from flask import Flask, current_app
 
@@ -108,12 +110,17 @@ def akismet_enabled() -> bool:
     return bool(akismet_checker().settings.api_key)
 
 
-def site() -> Site:
-    """The blog as e-mails link to it: absolute URLs on CANDOR_PUBLIC_URL, built without a request (cron)."""
+def site(settings: Mapping[str, Any] | None = None) -> Site:
+    """The blog as e-mails link to it: absolute URLs on CANDOR_PUBLIC_URL, built without a request (cron).
+
+    ``settings``: the run-time settings as a job read them in its own transaction
+    (``runtime.config_from``); by default the request's (``effective``). A job holding SQLite's write
+    lock must pass them: run in the caller (``JOBS_MODE=immediate``, tests) inside a request, the
+    request's session would wait for that very lock (5 s, then the settings of the environment)."""
     config = current_app.config
     paths = current_app.url_map.bind("localhost", script_name=config.get("APPLICATION_ROOT") or "/")
     return Site(
-        name=effective()["SITE_NAME"],
+        name=(settings if settings is not None else effective())["SITE_NAME"],
         base_url=config["PUBLIC_URL"],
         secret=config["SECRET_KEY"],
         sender=config["MAIL_FROM"],

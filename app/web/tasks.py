@@ -305,7 +305,8 @@ class CheckBatches:
                 todo, self._ready = self._ready, {}
             begun = time.monotonic()
             with _unit(app) as session:
-                failed = comment_services.finish_batch(session, todo, settings, site=site()).failed
+                here = site(runtime.config_from(session))
+                failed = comment_services.finish_batch(session, todo, settings, site=here).failed
             self._committed = time.monotonic()
             with self._changed:
                 self._failed.update(failed)
@@ -401,14 +402,16 @@ def _register(app: Flask, huey: Huey, mode: str) -> Tasks:
     def digest() -> None:
         with app.app_context(), _unit(app) as session:
             if job_runs.claim(session, "digest", job_runs.period(utc_now(), DAY)):
-                moderation_jobs.digest(session, site())
+                moderation_jobs.digest(session, site(runtime.config_from(session)))
 
     @huey.periodic_task(crontab(minute="15", hour="7"), name="candor.consent_expiry")
     def consent_expiry() -> None:
         """Once a day: editors are mailed the live posts showing a patient whose consent ran out."""
         with app.app_context(), _unit(app) as session:
             if job_runs.claim(session, "consent_expiry", job_runs.period(utc_now(), DAY)):
-                media_usage.mail_expired_consents(session, site(), utc_now().date())
+                media_usage.mail_expired_consents(
+                    session, site(runtime.config_from(session)), utc_now().date()
+                )
 
     @huey.periodic_task(crontab(minute="30", hour="3"), name="candor.links")
     def links() -> None:
