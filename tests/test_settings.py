@@ -225,3 +225,26 @@ def test_the_off_topic_mode_is_an_admin_setting_log_holds_nothing_for_it(
     assert _save(client, offtopic_mode="hold").status_code == 303
     assert "off_topic" in reasons_for("three@example.net").reasons
     assert [c.new_value for c in session.scalars(select(SettingChange))] == ["log", "hold"]
+
+
+def test_a_job_reads_the_settings_through_its_own_transaction(app, make_user):
+    """A job run in the caller (tests, JOBS_MODE=immediate) inside a request: ``effective()`` reads through
+    the job's transaction. Through the request's session it would not see what the job wrote, and on
+    SQLite it would wait for the job's own write lock (the busy timeout) and then fall back to the
+    environment's settings."""
+    from app.accounts.models import User
+    from app.settings import services as settings
+    from app.web import runtime, tasks
+    from app.web.outside import site
+
+    admin_id = make_user("admin").id
+    with app.test_request_context("/"):
+        assert runtime.effective()["SITE_NAME"] == app.config["SITE_NAME"]
+        with tasks._unit(app) as session:
+            admin = session.get(User, admin_id)
+            settings.change(session, admin, {"site_name": "Renamed In A Job"}, app.config)
+            session.flush()
+            assert runtime.effective()["SITE_NAME"] == "Renamed In A Job"
+            assert site().name == "Renamed In A Job"
+        # outside the job, the request's own (cached) settings again
+        assert runtime.effective()["SITE_NAME"] == app.config["SITE_NAME"]

@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context
@@ -22,6 +24,22 @@ from sqlalchemy.orm import Session
 from app.settings import services as settings
 
 log = logging.getLogger(__name__)
+
+
+_JOB_SESSION: ContextVar[Session | None] = ContextVar("candor_job_session", default=None)
+
+
+@contextmanager
+def job_session(session: Session) -> Iterator[None]:
+    """Within it, ``effective()`` reads the settings through ``session`` (a job's transaction), not the
+    request's. A job run in the caller (JOBS_MODE=immediate, tests) inside a request on SQLite holds the
+    write lock in its own session; a read through the request's session would wait for that lock (the
+    busy timeout, 5 s) and then fall back to the environment's settings."""
+    token = _JOB_SESSION.set(session)
+    try:
+        yield
+    finally:
+        _JOB_SESSION.reset(token)
 
 
 class _Cache:
@@ -52,7 +70,11 @@ def config_from(session: Session) -> Mapping[str, Any]:
 
 
 def effective() -> Mapping[str, Any]:
-    """The settings in force for this request (read once per request), or app.config outside one."""
+    """The settings in force for this request (read once per request), or app.config outside one; in a
+    job (``job_session``), read through the job's transaction."""
+    session = _JOB_SESSION.get()
+    if session is not None:
+        return config_from(session)
     if not has_request_context():
         return current_app.config
     if "candor_config" not in g:

@@ -157,7 +157,8 @@ def _unit(app: Flask, *, write_lock: bool = True) -> Iterator[Session]:
     if write_lock:
         writing(session)
     try:
-        yield session
+        with runtime.job_session(session):
+            yield session
         ids = queued_ids(session)
         commit(session)
     except BaseException:
