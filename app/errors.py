@@ -16,6 +16,11 @@ class CandorError(Exception):
         self.message = message
         self.details = details
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers the answer carries, whatever renders it (the JSON error, or a form shown again)."""
+        return {}
+
 
 class Moved(CandorError):
     """The thing lives at another address now (a post retitled after publication): answer a redirect."""
@@ -88,6 +93,10 @@ class Busy(CandorError):
     def __init__(self, message: str, retry_after: int, **details: object) -> None:
         super().__init__(message, **details)
         self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class TooLarge(CandorError):

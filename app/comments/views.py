@@ -143,8 +143,15 @@ class Backlog:
             self._count += 1
 
 
+@bp.record_once
+def _count_backlog(state: Any) -> None:
+    state.app.extensions["candor.comment_backlog"] = Backlog()
+
+
 def backlog() -> Backlog:
-    return current_app.extensions.setdefault("candor.comment_backlog", Backlog())
+    """This process's count of reader comments still being checked (one per app)."""
+    backlog: Backlog = current_app.extensions["candor.comment_backlog"]
+    return backlog
 
 
 def admit_reader_comment() -> None:
@@ -242,7 +249,7 @@ def post_comment(slug: str) -> ResponseReturnValue:
                 parent=_parent_or_none(post, data.parent_id),
                 token=form_token(),
             )
-            return page, 503, {"Retry-After": str(busy.retry_after)}
+            return page, busy.status, busy.headers
     if quick() and not staff:
         comment = services.accept_comment(
             db(),

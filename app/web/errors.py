@@ -9,7 +9,7 @@ from flask import Flask, Response, jsonify, redirect, render_template, request, 
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from app.errors import Busy, CandorError, Moved
+from app.errors import CandorError, Moved
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CandorError)
     def _domain(exc: CandorError) -> Response:
         response = error_response(exc.status, exc.code, exc.message, exc.details)
-        if isinstance(exc, Busy):
-            response.headers["Retry-After"] = str(exc.retry_after)
+        response.headers.update(exc.headers)
         return response
 
     @app.errorhandler(CSRFError)
