@@ -20,8 +20,7 @@ from werkzeug.serving import make_server
 
 from app.comments.models import Comment
 from app.posts.models import Post
-from tests.support.comments import READER, comment_api
-from tests.support.web import parse
+from tests.support.comments import READER, assert_form_kept, comment_api
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -205,11 +204,7 @@ def test_a_reader_over_the_rate_limit_gets_the_form_back_with_what_they_wrote(
         answer = client.post(f"/posts/{post.slug}/comments", data={**READER, "body": words, **extra})
         assert answer.status_code == 429
         assert int(answer.headers["Retry-After"]) >= 1
-        page = parse(answer)
-        assert page.select_one("textarea[name=body]").get_text() == words
-        assert page.select_one("input[name=author_name]")["value"] == READER["author_name"]
-        assert page.select_one("input[name=author_email]")["value"] == READER["author_email"]
-        assert "Too many attempts" in page.select_one(".error-summary").get_text()
+        page = assert_form_kept(answer, words, says="Too many attempts")
         assert "count together" in page.select_one(".error-summary").get_text()
         replying_to = page.select_one(".in-reply-to")
         assert (replying_to is not None) == (extra.get("parent_id") == str(parent.id))

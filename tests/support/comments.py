@@ -33,12 +33,24 @@ from app.moderation.services import moderate
 from app.posts.models import Post
 from app.web.outside import akismet_checker, site
 from tests.support.akismet_server import AkismetServer
+from tests.support.web import parse
 
 READER = {
     "author_name": "Ada Reader",
     "author_email": "ada@example.net",
     "body": "Thank you, seven hours of sleep a night is a helpful target for adults.",
 }
+
+
+def assert_form_kept(answer: Any, body: str, *, says: str, reader: dict[str, str] = READER) -> Any:
+    """The comment form came back (HTML) with what the reader wrote and a message saying ``says``; the
+    parsed page, for more checks."""
+    page = parse(answer)
+    assert page.select_one("textarea[name=body]").get_text() == body
+    assert page.select_one("input[name=author_name]")["value"] == reader["author_name"]
+    assert page.select_one("input[name=author_email]")["value"] == reader["author_email"]
+    assert says in page.select_one(".error-summary").get_text()
+    return page
 
 
 @pytest.fixture(scope="session")
