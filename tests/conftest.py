@@ -28,12 +28,16 @@ from app.editorial import services as editorial  # noqa: E402
 from app.editorial.gates import GateSettings  # noqa: E402
 from app.posts import services as posts  # noqa: E402
 from app.posts.models import Post  # noqa: E402
+from tests.support import compiled  # noqa: E402
 from tests.support.databases import PostgresTemplate, SqliteTemplate, postgres_admin_url  # noqa: E402
 from tests.support.require_all import missing  # noqa: E402
 from tests.support.web import PASSWORD  # noqa: E402
 
 # Shared fixtures live in plugins under tests/support, never in a test module another one imports.
 pytest_plugins = ["tests.support.comments"]
+
+# Each test's app compiles the same URL rules and templates: once per process is enough.
+compiled.install()
 
 # Argon2 at full strength costs ~0.3 s a hash; the suite hashes hundreds. Verified hashes stay real.
 accounts.use_hash_profile("CHEAPEST")
@@ -76,6 +80,7 @@ def app(database_url: str, app_config: dict[str, Any], tmp_path: Any) -> Iterato
     application = create_app(
         {"DATABASE_URL": database_url, "TESTING": True, "DEMO_ACCOUNTS_DIR": str(tmp_path), **app_config}
     )
+    compiled.share_templates(application)
     yield application
     application.extensions["candor.engine"].dispose()
 
