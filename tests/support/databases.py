@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import queue
 import shutil
 import threading
 import time
@@ -78,6 +79,8 @@ class PostgresTemplate:
         self.admin_url = admin_url
         self.admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_size=1)
         self.name = f"candor_tpl_{os.getpid()}"
+        self._to_drop: queue.Queue[str | None] = queue.Queue()
+        self._dropper: threading.Thread | None = None
         with self.admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}"'))
             conn.execute(text(f'CREATE DATABASE "{self.name}"'))
@@ -94,11 +97,26 @@ class PostgresTemplate:
         return self._url(name)
 
     def drop(self, url: str) -> None:
-        name = make_url(url).database
-        with self.admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        """Dropped by a thread of its own while the next test runs: PostgreSQL checkpoints on each DROP
+        DATABASE (~0.5 s measured, against ~0.08 s for the CREATE), which no test needs to wait for."""
+        if self._dropper is None:
+            self._dropper = threading.Thread(target=self._drop_each, name="candor-dropdb", daemon=True)
+            self._dropper.start()
+        self._to_drop.put(make_url(url).database)
+
+    def _drop_each(self) -> None:
+        engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT", pool_size=1)
+        try:
+            while (name := self._to_drop.get()) is not None:
+                with engine.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            engine.dispose()
 
     def close(self) -> None:
+        if self._dropper is not None:
+            self._to_drop.put(None)
+            self._dropper.join()
         with self.admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
         self.admin.dispose()
