@@ -382,8 +382,8 @@ offtopic_cli = AppGroup("offtopic", help="The off-topic filter's model and store
 @offtopic_cli.command("check-vectors")
 @click.option("--batch", default=100, show_default=True, help="Rows read at a time.")
 def offtopic_check_vectors(batch: int) -> None:
-    """Compare every stored vector the filter reads (published revisions' passages, moderators' examples)
-    with what the current model makes of the same text. Reads only; exits 1 if any differ."""
+    """Compare every stored vector the filter reads (revisions' passages, moderators' examples) with what
+    the current model makes of the same text. Reads only; exits 1 if any differ."""
     from app.comments import vectors
 
     with unit_of_work(write_lock=False) as session:
@@ -391,6 +391,22 @@ def offtopic_check_vectors(batch: int) -> None:
     for kind in found:
         click.echo(kind.line())
     if any(kind.differ for kind in found):
+        raise SystemExit(1)
+
+
+@offtopic_cli.command("reencode")
+@click.option("--batch", default=100, show_default=True, help="Rows read, encoded and rewritten at a time.")
+def offtopic_reencode(batch: int) -> None:
+    """Rewrite every stored vector that differs from what the current model makes of its text (as
+    check-vectors finds them), a batch per transaction. Safe to stop and run again: a second run rewrites
+    nothing. Exits 1 if some could not be rewritten (changed meanwhile: run it again)."""
+    from app.comments import vectors
+
+    with unit_of_work(write_lock=False) as session:
+        found = vectors.reencode(session, batch=max(1, batch))
+    for kind in found:
+        click.echo(kind.rewritten())
+    if any(kind.skipped for kind in found):
         raise SystemExit(1)
 
 

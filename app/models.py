@@ -27,7 +27,7 @@ from app.posts.models import (
     RevisionMedia,
     Topic,
 )
-from app.posts.passages import PostPassage
+from app.posts.passages import OffTopicEncoding, PostPassage
 from app.redaction.models import Redaction, RedactionApplication, RedactionRewrite
 from app.search.models import SearchDocument
 from app.settings.models import Setting, SettingChange
@@ -48,6 +48,7 @@ __all__ = [
     "ContactMessage",
     "ContactReply",
     "ModerationDecision",
+    "OffTopicEncoding",
     "OffTopicExample",
     "PostPassage",
     "OutboxMessage",

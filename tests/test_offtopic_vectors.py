@@ -12,12 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.comments import learning, vectors
 from app.comments.models import Comment
 from app.editorial import services as editorial
 from app.moderation.services import moderate
+from app.posts.passages import PostPassage
 from app.spam import embedding
 
 IDENT = "Jane Quigley"
@@ -145,3 +148,199 @@ def test_check_vectors_finds_a_stored_vector_the_current_graph_would_not_make(
     )
     assert ", 1 differ (lowest cosine " in lines[0]
     assert lines[1].startswith("moderator examples: 2 checked, 1 as the current graph encodes them, 1 differ")
+
+
+def _stale_rows(session: Session, make_post: Any, make_user: Any, gate_settings: Any) -> dict[str, Any]:
+    """A blog whose stored vectors are partly another graph's: a post published with today's passages
+    and an approved comment (today's example), then a post whose first passage and an example whose
+    vector were stored by "another graph" (here: another text's vector), as rows from before a model
+    change are. Rows can only be inserted so: the tables refuse an UPDATE that is not a re-encoding."""
+    from app.comments.learning import OffTopicExample
+    from app.posts import passages
+    from app.spam import meaning
+
+    first = make_post(
+        "published", title="Parking ramp", body="The ramp opens on Monday.\n\n## Height\n\n2.1 m."
+    )
+    passages.store(session, first, first.published_revision)
+    moderator = make_user("moderator")
+    comments = [
+        Comment(
+            post_id=first.id, author_name="R", author_email=f"r{n}@example.org", body=text, html="<p>x</p>"
+        )
+        for n, text in enumerate(["Will a van with a roof rack fit?", "Buy cheap watches here"])
+    ]
+    session.add_all(comments)
+    session.flush()
+    moderate(session, moderator, comments[0], "approve")
+    second = make_post("in_review", title="Library hours", body="Open until ten.")
+    revision = second.current_revision
+    pieces = meaning.passages_of(revision.title, revision.body, [t.name for t in revision.topics])
+    wrong = embedding.to_bytes(_encoded("something else entirely"))
+    session.add_all(
+        passages.PostPassage(
+            post_id=second.id,
+            revision_id=revision.id,
+            position=i,
+            label=label[:300],
+            vector=wrong if i == 0 else embedding.to_bytes(embedding.encoder().encode(text)),
+        )
+        for i, (label, text) in enumerate(pieces)
+    )
+    decision = moderate(session, moderator, comments[1], "spam")
+    session.flush()
+    session.add(
+        OffTopicExample(
+            decision_id=decision.id,
+            comment_id=comments[1].id,
+            post_id=first.id,
+            on_topic=False,
+            filter_on_topic=None,
+            vector=wrong,
+        )
+    )
+    session.commit()
+    editorial.approve(
+        session, make_user("editor", name="Erin Editor"), second, revision.number, gate_settings
+    )
+    session.commit()
+    return {"first": first, "second": second, "revision": revision, "pieces": pieces, "comments": comments}
+
+
+def _stored_vectors(session: Session) -> dict[tuple[str, int], tuple[bytes, int]]:
+    from app.comments.learning import OffTopicExample
+    from app.posts.passages import PostPassage
+
+    session.expire_all()
+    found = {("passage", row.id): (row.vector, row.encoding) for row in session.scalars(select(PostPassage))}
+    found.update(
+        {("example", row.id): (row.vector, row.encoding) for row in session.scalars(select(OffTopicExample))}
+    )
+    return found
+
+
+def test_reencode_rewrites_the_stored_vectors_that_differ_and_nothing_the_second_time(
+    session: Session, make_post: Any, make_user: Any, runner: Any, gate_settings: Any
+) -> None:
+    from app.posts.passages import OffTopicEncoding
+
+    learning.forget_all()
+    blog = _stale_rows(session, make_post, make_user, gate_settings)
+    answer = runner.invoke(args=["offtopic", "check-vectors"])
+    assert answer.exit_code == 1, answer.output
+    before = _stored_vectors(session)
+    passages_total = sum(1 for kind, _ in before if kind == "passage")
+    assert vectors.examples_stamp(session) == ()
+
+    answer = runner.invoke(args=["offtopic", "reencode", "--batch", "1"])
+    assert answer.exit_code == 0, answer.output
+    lines = answer.output.splitlines()
+    assert lines[0].startswith(
+        f"post passages: {passages_total} checked, {passages_total - 1} already as the current graph "
+        "encodes them, 1 re-encoded (lowest cosine with the old vector "
+    )
+    assert lines[1].startswith(
+        "moderator examples: 2 checked, 1 already as the current graph encodes them, 1 re-encoded ("
+    )
+    runs = list(session.scalars(select(OffTopicEncoding)))
+    assert len(runs) == 1 and runs[0].model_sha256 == embedding.MODEL_SHA256
+    after = _stored_vectors(session)
+    changed = {key for key in before if before[key] != after[key]}
+    assert len(changed) == 2 and {kind for kind, _ in changed} == {"passage", "example"}
+    for key in changed:
+        assert after[key][1] == runs[0].id
+    for key in set(before) - changed:
+        assert after[key][1] == 0
+    first_passage = next(
+        row
+        for row in session.scalars(select(PostPassage).where(PostPassage.revision_id == blog["revision"].id))
+        if row.position == 0
+    )
+    assert first_passage.vector == embedding.to_bytes(embedding.encoder().encode(blog["pieces"][0][1]))
+    assert vectors.examples_stamp(session) != ()  # every process reads its posts and examples again
+
+    answer = runner.invoke(args=["offtopic", "check-vectors"])
+    assert answer.exit_code == 0, answer.output
+    assert "differ" not in answer.output
+
+    answer = runner.invoke(args=["offtopic", "reencode"])  # again: nothing left to do, no new run
+    assert answer.exit_code == 0, answer.output
+    assert ", 0 re-encoded" in answer.output.splitlines()[0]
+    assert ", 0 re-encoded" in answer.output.splitlines()[1]
+    assert len(list(session.scalars(select(OffTopicEncoding)))) == 1
+    assert _stored_vectors(session) == after
+    learning.forget_all()
+
+
+def _refused(session: Session, statement: str, **params: Any) -> bool:
+    """Whether the database refuses ``statement`` (tried in a savepoint, so the test goes on)."""
+    savepoint = session.begin_nested()
+    try:
+        session.execute(text(statement), params)
+    except DBAPIError as exc:
+        savepoint.rollback()
+        assert "append-only" in str(exc)
+        return True
+    savepoint.commit()
+    return False
+
+
+def test_the_stored_vectors_tables_let_only_a_reencoding_or_a_redaction_rewrite_a_row(
+    session: Session, make_post: Any, make_user: Any, gate_settings: Any
+) -> None:
+    from app.comments.learning import OffTopicExample
+    from app.posts.passages import OffTopicEncoding
+
+    _stale_rows(session, make_post, make_user, gate_settings)
+    passage = session.scalars(select(PostPassage).order_by(PostPassage.id)).first()
+    example = session.scalars(select(OffTopicExample).order_by(OffTopicExample.id)).first()
+    assert passage is not None and example is not None
+    fresh = embedding.to_bytes(_encoded("a vector of today"))
+    for table, row in (("post_passages", passage.id), ("offtopic_examples", example.id)):
+        # No run recorded: no encoding to move to.
+        assert _refused(
+            session, f"UPDATE {table} SET vector = :v, encoding = 1 WHERE id = :id", v=fresh, id=row
+        )
+    run = OffTopicEncoding(model_sha256="a" * 64, tokenizer_sha256="b" * 64)
+    session.add(run)
+    session.flush()
+    for table, row, other in (
+        ("post_passages", passage.id, "label = 'the title, renamed'"),
+        ("post_passages", passage.id, "position = 99"),
+        ("offtopic_examples", example.id, "on_topic = NOT on_topic"),
+        ("offtopic_examples", example.id, "redaction_count = 1"),
+    ):
+        assert _refused(
+            session,
+            f"UPDATE {table} SET vector = :v, encoding = :e, {other} WHERE id = :id",
+            v=fresh,
+            e=run.id,
+            id=row,
+        )
+    for table, row in (("post_passages", passage.id), ("offtopic_examples", example.id)):
+        assert _refused(session, f"UPDATE {table} SET vector = :v WHERE id = :id", v=fresh, id=row)
+        assert _refused(
+            session,
+            f"UPDATE {table} SET vector = :v, encoding = :e WHERE id = :id",
+            v=fresh,
+            e=run.id + 1,
+            id=row,
+        )
+        assert not _refused(
+            session,
+            f"UPDATE {table} SET vector = :v, encoding = :e WHERE id = :id",
+            v=fresh,
+            e=run.id,
+            id=row,
+        )
+        # Once at this run's encoding, the same run cannot rewrite it again; nothing deletes it.
+        assert _refused(
+            session,
+            f"UPDATE {table} SET vector = :v, encoding = :e WHERE id = :id",
+            v=fresh,
+            e=run.id,
+            id=row,
+        )
+        assert _refused(session, f"DELETE FROM {table} WHERE id = :id", id=row)
+    assert _refused(session, "DELETE FROM offtopic_encodings")
+    session.rollback()

@@ -61,6 +61,8 @@ class OffTopicExample(AppendOnly, Base):
     # Moved up by a redaction of the comment, the one UPDATE the table's trigger lets through (migration
     # 0026): the vector is then the redacted text's. See ``rewrite_redacted``.
     redaction_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Moved up by a re-encoding run (migration 0030, app.comments.vectors.reencode), the other UPDATE.
+    encoding: Mapped[int] = mapped_column(default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"<OffTopicExample {self.id} comment={self.comment_id} on_topic={self.on_topic}>"
@@ -117,6 +119,12 @@ def rewrite_redacted(session: Session, comment_id: int, body: str, sequence: int
     for obj in list(session.identity_map.values()):
         if isinstance(obj, OffTopicExample) and obj.id in ids:
             session.expire(obj)
+    forget_after_commit(session)
+    return len(ids)
+
+
+def forget_after_commit(session: Session) -> None:
+    """Drop this process's blog-wide copy once ``session`` commits (a stored vector was rewritten)."""
     key = str(session.get_bind().url)
 
     def forget() -> None:
@@ -124,7 +132,6 @@ def rewrite_redacted(session: Session, comment_id: int, body: str, sequence: int
             _cache.pop(key, None)
 
     on_commit(session, forget)
-    return len(ids)
 
 
 def _filter_said_off_topic(comment: Comment) -> bool:

@@ -374,5 +374,6 @@ EXCLUDED: dict[str, dict[str, str]] = {
     "comment_tallies": {"*": "counts derived from comments' statuses"},
     "site_stamps": {"*": "cache keys that move with every change: operations, not record"},
     "offtopic_examples": {"*": "learning data derived from moderators' decisions on comments"},
+    "offtopic_encodings": {"*": "runs that re-encoded the derived vectors above: operations, not record"},
     "contact_replies": {"outbox_id": "points into the outbox, which is not exported"},
 }

@@ -41,9 +41,25 @@ class PostPassage(AppendOnly, Base):
     label: Mapped[str] = mapped_column(String(300))
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # Moved up to an ``OffTopicEncoding`` run's id when that run re-encoded the vector with the model of
+    # the day, the one UPDATE the table's trigger lets through (migration 0030; app.comments.vectors).
+    encoding: Mapped[int] = mapped_column(default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"<PostPassage revision={self.revision_id} {self.position} {self.label!r}>"
+
+
+class OffTopicEncoding(AppendOnly, Base):
+    """One run of ``flask offtopic reencode`` that rewrote stored vectors (``post_passages``,
+    ``offtopic_examples``) with the model of the day. Append-only; the latest id is the only ``encoding``
+    the two tables' triggers let an UPDATE move a row to (migration 0030)."""
+
+    __tablename__ = "offtopic_encodings"
+
+    id: Mapped[intpk]
+    model_sha256: Mapped[str] = mapped_column(String(64))
+    tokenizer_sha256: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
 def store(session: Session, post: Post, revision: Revision) -> list[PostPassage]:
