@@ -50,16 +50,15 @@ def test_one_ipv6_network_is_one_reader_for_the_rate_limit(
     assert stored == 6  # every answer but the refusals stored exactly one comment
 
 
-@pytest.mark.xfail(strict=True, reason="open: a busy refusal is counted by the readers' rate limit")
 def test_being_refused_busy_does_not_use_up_the_readers_rate_limit(
     app: Any, client: Any, make_post: Callable[..., Post], session: Session
 ) -> None:
     """A reader refused with 503 busy is told to send again in a few seconds (Retry-After 5); each
     refusal is counted by CANDOR_COMMENT_RATE_LIMIT (10 a minute), so a reader who does as told ten
     times during a flood is then refused 429 "Too many attempts" for the rest of the minute, after the
-    backlog has cleared: the flood shuts them out longer than it lasts. Not fixed here: Flask-Limiter's
-    ``deduct_when`` counts after the answer, which lets one address race past the limit with requests
-    sent at once (the attacker's pattern); the refusal needs to come before the count, or be refunded."""
+    backlog has cleared: the flood shuts them out longer than it lasts. Now the limit asks first and does not count
+    a post that will be refused busy (not Flask-Limiter's ``deduct_when``, which counts after the answer
+    and so lets one address race past the limit with posts sent at once); posts accepted still count."""
     app.config["COMMENT_RATE_LIMIT"] = "3 per minute"
     app.config["COMMENT_BACKLOG"] = 2
     post = make_post()
@@ -76,3 +75,6 @@ def test_being_refused_busy_does_not_use_up_the_readers_rate_limit(
     app.extensions["candor.comment_backlog"].__init__()  # this process counts again now, not in 0.25 s
     again = client.post(form, data={**READER, "body": "Does a nap after six spoil the night?"})
     assert again.status_code == 303
+    app.config["COMMENT_BACKLOG"] = 0  # no refusal now: the limit alone
+    counted = [client.post(form, data={**READER, "body": f"And naps at {n}?"}).status_code for n in (4, 5, 6)]
+    assert counted == [303, 303, 429]  # accepted posts are counted as before
