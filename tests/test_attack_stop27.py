@@ -56,9 +56,10 @@ def test_being_refused_busy_does_not_use_up_the_readers_rate_limit(
     """A reader refused with 503 busy is told to send again in a few seconds (Retry-After 5); each
     refusal is counted by CANDOR_COMMENT_RATE_LIMIT (10 a minute), so a reader who does as told ten
     times during a flood is then refused 429 "Too many attempts" for the rest of the minute, after the
-    backlog has cleared: the flood shuts them out longer than it lasts. Now the limit asks first and does not count
-    a post that will be refused busy (not Flask-Limiter's ``deduct_when``, which counts after the answer
-    and so lets one address race past the limit with posts sent at once); posts accepted still count."""
+    backlog has cleared: the flood shuts them out longer than it lasts. Now the limit asks first and
+    does not count a post that will be refused busy (not Flask-Limiter's ``deduct_when``, which counts
+    after the answer and so lets one address race past the limit with posts sent at once); posts
+    accepted still count."""
     app.config["COMMENT_RATE_LIMIT"] = "3 per minute"
     app.config["COMMENT_BACKLOG"] = 2
     post = make_post()

@@ -3,8 +3,8 @@ compression (Flask-Compress: brotli or gzip, as the client accepts) of HTML, fee
 
 from __future__ import annotations
 
-import time
 import ipaddress
+import time
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
