@@ -60,7 +60,7 @@ def test_being_refused_busy_does_not_use_up_the_readers_rate_limit(
     does not count a post that will be refused busy (not Flask-Limiter's ``deduct_when``, which counts
     after the answer and so lets one address race past the limit with posts sent at once); posts
     accepted still count."""
-    app.config["COMMENT_RATE_LIMIT"] = "3 per minute"
+    app.config["COMMENT_RATE_LIMIT"] = "3 per minute; 100 per day"  # two limits, one decision
     app.config["COMMENT_BACKLOG"] = 2
     post = make_post()
     waiting = [checking_comment(app, session, post, f"Is a nap of {k} minutes too long?") for k in range(2)]

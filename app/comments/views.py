@@ -168,7 +168,8 @@ def _refused_as_busy() -> bool:
     refused exactly when it went uncounted."""
     if request.endpoint not in _COMMENT_POSTS:
         return False
-    g.comment_busy = _backlog_full()
+    if "comment_busy" not in g:  # asked once per limit ("10 per minute; 100 per day"): one answer for all
+        g.comment_busy = _backlog_full()
     return bool(g.comment_busy)
 
 
