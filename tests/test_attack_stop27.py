@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.comments.models import Comment
 from app.posts.models import Post
-from tests.support.comments import READER, checking_comment
+from tests.support.comments import READER, checking_comment, comment_api
 
 
 @pytest.fixture
@@ -69,6 +69,8 @@ def test_being_refused_busy_does_not_use_up_the_readers_rate_limit(
         client.post(form, data={**READER, "body": f"Question {n} about naps?"}).status_code for n in range(3)
     ]
     assert busy == [503, 503, 503]
+    through_api = [comment_api(client, post, body=f"Question {n} about naps?").status_code for n in range(3)]
+    assert through_api == [503, 503, 503]  # nor is the JSON API's
     session.execute(
         update(Comment).where(Comment.id.in_(waiting)).values(akismet_verdict="ham", status="published")
     )
