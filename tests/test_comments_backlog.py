@@ -1,9 +1,8 @@
 """A flood cannot queue more comments than the checks judge in time (``CANDOR_COMMENT_BACKLOG``).
 
 While that many reader comments of the last minute are still being checked, a new reader comment is
-refused with 503 ``busy`` and ``Retry-After`` (at least 5 s: the rate limiter's headers make it the time
-until the writer's limit window resets, as on every answer of a limited route), and nothing is stored:
-the API says so in JSON, the form comes back with what the reader wrote. Staff comments are never
+refused with 503 ``busy`` and ``Retry-After`` (5 s), not counted by the readers' rate limit, and nothing
+is stored: the API says so in JSON, the form comes back with what the reader wrote. Staff comments are never
 refused; comments left being checked longer ago (an Akismet outage) do not count, so an outage alone
 never closes the comment form.
 """

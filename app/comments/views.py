@@ -58,7 +58,7 @@ from app.web.errors import SHARED_READER_LIMIT, http_error_response
 from app.web.extensions import client_ip, csrf, retry_message
 from app.web.outside import budgeted_akismet, burst_counter, site
 from app.web.pagecache import cached_page, reads_query
-from app.web.reader_forms import form_age, form_token, reader_limit
+from app.web.reader_forms import REFUSED_UNCOUNTED, form_age, form_token, reader_limit
 from app.web.runtime import effective
 from app.web.tasks import tasks
 from app.web.urls import public_url
@@ -108,8 +108,8 @@ def quick() -> bool:
 
 BACKLOG_WINDOW = timedelta(minutes=1)  # comments still being checked that arrived within it count
 BACKLOG_FRESH = 0.25  # seconds a process trusts its last count (plus what it accepted since)
-BACKLOG_RETRY = 5  # seconds a writer is asked to wait at least (Retry-After; the rate limiter's headers
-# raise it to when the writer's limit window resets, as on every answer of a limited route)
+BACKLOG_RETRY = 5  # seconds a writer is asked to wait (Retry-After; a busy refusal is not counted by the
+# rate limit, so its headers are not added)
 BUSY = (
     "Many comments are waiting for their checks just now, so this one was not sent. "
     "Please send it again in a few seconds."
@@ -154,13 +154,41 @@ def backlog() -> Backlog:
     return backlog
 
 
+def _backlog_full() -> bool:
+    limit = int(current_app.config.get("COMMENT_BACKLOG") or 0)
+    return limit > 0 and backlog().count() >= limit
+
+
+_COMMENT_POSTS = ("comments.post_comment", "api.api_post_comment")
+
+
+def _refused_as_busy() -> bool:
+    """Asked by the readers' rate limit before it counts a post (app.web.reader_forms): a comment that
+    will be refused busy is not counted. The answer is kept for admit_reader_comment, so the post is
+    refused exactly when it went uncounted."""
+    if request.endpoint not in _COMMENT_POSTS:
+        return False
+    if "comment_busy" not in g:  # asked once per limit ("10 per minute; 100 per day"): one answer for all
+        g.comment_busy = _backlog_full()
+    return bool(g.comment_busy)
+
+
+@bp.record_once
+def _busy_is_not_counted(state: Any) -> None:
+    state.app.extensions[REFUSED_UNCOUNTED] = _refused_as_busy
+
+
 def admit_reader_comment() -> None:
     """Refuse (Busy, 503: nothing stored) a reader's comment while CANDOR_COMMENT_BACKLOG comments of the
     last minute are still being checked: a flood then cannot queue more than the checks judge in time,
     so every comment accepted gets its verdict within seconds, and the database work a flood makes (on
-    the readers' machines too) stays bounded. Staff comments are never refused."""
-    limit = int(current_app.config.get("COMMENT_BACKLOG") or 0)
-    if limit > 0 and backlog().count() >= limit:
+    the readers' machines too) stays bounded. Staff comments are never refused. The rate limit has
+    already asked (``_refused_as_busy``) and counted the post only if it was not to be refused: that
+    answer stands."""
+    busy = g.pop("comment_busy", None)
+    if busy is None:  # not asked (a route without the readers' limit)
+        busy = _backlog_full()
+    if busy:
         raise Busy(BUSY, retry_after=BACKLOG_RETRY)
 
 

@@ -3,6 +3,7 @@ compression (Flask-Compress: brotli or gzip, as the client accepts) of HTML, fee
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from typing import Any
 
@@ -41,7 +42,24 @@ def normalised_email_key() -> str:
     return "account:" + " ".join(raw.split()).lower()[:320]
 
 
-limiter = Limiter(key_func=client_ip, default_limits=[], headers_enabled=True)
+def limit_key() -> str:
+    """Whom a rate limit counts: the reader's IPv4 address, or their IPv6 /64. Every IPv6 customer is
+    given at least a /64 and may use any address in it, so counting single IPv6 addresses limited no
+    one (one machine could take a fresh address for every POST). An IPv4-mapped IPv6 address is the
+    IPv4 reader it maps. Akismet and the moderators still see the whole address (``client_ip``)."""
+    ip = client_ip()
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:  # "unknown", or whatever a test's environ carries
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return ip
+
+
+limiter = Limiter(key_func=limit_key, default_limits=[], headers_enabled=True)
 
 _COUNTED = "candor_limit_counts"  # in flask.g: {key: (count, expires at)} from this request's increments
 

@@ -36,5 +36,19 @@ def _rate_limit() -> str:
     return effective()["COMMENT_RATE_LIMIT"]
 
 
+REFUSED_UNCOUNTED = "candor.reader_post_refused"  # app.extensions: () -> bool, set by a domain's views
+
+
+def _refused_uncounted() -> bool:
+    """A post the app will refuse whatever the writer's count (the comment backlog is full: 503 busy)
+    is not counted: a reader told to send again in a few seconds who does so must not use up their
+    budget and be refused 429 once the backlog has cleared. The view then refuses exactly the posts
+    this said it would (app.comments.views.admit_reader_comment), so nothing passes uncounted."""
+    refused = current_app.extensions.get(REFUSED_UNCOUNTED)
+    return bool(refused is not None and refused())
+
+
 # One budget per reader IP for comments and contact messages together (CANDOR_COMMENT_RATE_LIMIT).
-reader_limit = limiter.shared_limit(_rate_limit, scope="reader-posts", methods=["POST"])
+reader_limit = limiter.shared_limit(
+    _rate_limit, scope="reader-posts", methods=["POST"], exempt_when=_refused_uncounted
+)
