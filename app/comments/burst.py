@@ -50,11 +50,13 @@ class RedisBurst:
         self.prefix = prefix
         self._script = client.register_script(_SLIDING_WINDOW)
 
-    def earlier(self, ip: str, now: datetime, window: timedelta) -> int:
+    def earlier(self, ip: str, now: datetime, window: timedelta, member: str | None = None) -> int:
+        """Comments from ``ip`` within ``window`` before this one, which is recorded as ``member`` (the
+        same comment sent twice, a double click, is recorded once; by default each call is a new one)."""
         key = self.prefix + hashlib.sha256(ip.encode()).hexdigest()[:32]
         now_ms = int(now.timestamp() * 1000)
         window_ms = max(1, int(window.total_seconds() * 1000))
-        return int(self._script(keys=[key], args=[now_ms, window_ms, uuid.uuid4().hex]))
+        return int(self._script(keys=[key], args=[now_ms, window_ms, member or uuid.uuid4().hex]))
 
 
 def _lock_address(session: Session, ip: str) -> None:
@@ -70,13 +72,15 @@ def earlier_comments(
     window: timedelta,
     limit: int,
     counter: RedisBurst | None = None,
+    *,
+    member: str | None = None,
 ) -> int:
     """Comments from ``ip`` within ``window`` before this one (counted up to ``limit + 1``)."""
     if not ip:
         return 0
     if counter is not None:
         try:
-            return counter.earlier(ip, now, window)
+            return counter.earlier(ip, now, window, member)
         except Exception:  # Redis down or confused: count in the database instead, never skip the check
             log.warning("burst count in Redis failed; counting in the database", exc_info=True)
     _lock_address(session, ip)

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, exists, func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, exists, func, insert, literal, null, select, text, union_all
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import flag_modified
 
 from app.accounts.models import User, UserRole
@@ -31,10 +32,12 @@ from app.comments import closing, learning, notifications, states
 from app.comments.burst import RedisBurst, earlier_comments
 from app.comments.formatting import MAX_COMMENT_CHARS, count_links, render_comment
 from app.comments.models import (
+    TALLY_SHARDS,
     Action,
     Comment,
     CommentClosure,
     CommentStatus,
+    CommentTally,
     ModerationDecision,
     Subscription,
 )
@@ -210,12 +213,18 @@ def staff_directory(session: Session) -> tuple[list[str], frozenset[str]]:
 
 
 def _facts(
-    session: Session, data: CommentInput, now: datetime, burst: int, counter: RedisBurst | None
+    session: Session,
+    data: CommentInput,
+    now: datetime,
+    burst: int,
+    counter: RedisBurst | None,
+    *,
+    member: str | None = None,
 ) -> pipeline.Facts:
     """What the checks that always run in the request need; whether the writer is a returning one and
     the off-topic model's ``knowledge`` are added only once Akismet has answered within the budget
     (``submit_comment``): otherwise the job looks them up."""
-    recent = earlier_comments(session, data.ip, now, pipeline.BURST_WINDOW, burst, counter)
+    recent = earlier_comments(session, data.ip, now, pipeline.BURST_WINDOW, burst, counter, member=member)
     return pipeline.Facts(recent_from_ip=recent)
 
 
@@ -469,6 +478,7 @@ def accept_comment(
     settings: pipeline.PipelineSettings,
     replaces: Comment | None = None,
     burst_counter: RedisBurst | None = None,
+    cleaned: bool = False,
 ) -> Comment:
     """Store a reader's comment as being checked, and nothing more: the quick path of a comment POST.
 
@@ -477,10 +487,15 @@ def accept_comment(
     comment is stored ``held`` with the reason ``checking`` (never shown to readers) and its ``submit``
     logged; the caller enqueues the job (``finish_checks``), which runs every other check: impersonation,
     links, privacy, Akismet, off-topic, first comment, then the subscription e-mail. ``replaces`` as in
-    ``submit_comment``.
+    ``submit_comment``. ``cleaned``: ``data`` has been through ``clean`` already (the API's view).
     """
-    data = clean(data)
+    if not cleaned:
+        data = clean(data)
     html = _render(data.body)
+    if replaces is None and target.twin_locked:
+        # PostgreSQL, the duplicate lock held: the comment, its decision, tallies and subscription in one
+        # statement, which writes nothing for a twin or a reply to no published comment (read after).
+        return _arrive_at_once(session, target, data, html, settings=settings, burst_counter=burst_counter)
     _lock_replaced(session, replaces)
     twin = _same_comment(session, target, data)
     if twin is not None:
@@ -496,24 +511,9 @@ def accept_comment(
             raise InvalidInput("parent_id must be a published comment on this post.", field="parent_id")
         parent = (row.id, row.thread_id)
     now = utc_now()
-    submission = pipeline.Submission(
-        author_name=data.author_name,
-        author_email=data.author_email,
-        body=data.body,
-        ip=data.ip,
-        user_agent=data.user_agent,
-        referrer=data.referrer,
-        permalink=data.permalink,
-        is_reply=parent is not None,
-        post=relevance.PostContext("", "", key=str(target.id)),  # not read by the arrival checks
-        post_modified_at=None,
-        submitted_at=now,
-        links=0,  # counted by the job's link check
-        honeypot=data.honeypot,
-        form_age=data.form_age,
+    arrival = _arrival_checks(
+        session, target, data, now, settings, burst_counter, is_reply=parent is not None
     )
-    facts = _facts(session, data, now, settings.burst, burst_counter)
-    arrival = pipeline.run_at_arrival(submission, settings, facts)
     # The confirmation e-mail waits for the verdict (``finish_checks``): spam gets none.
     comment, _ = _store_comment(
         session,
@@ -524,12 +524,231 @@ def accept_comment(
         at=now,
         status=S.HELD,
         reasons=[pipeline.CHECKING],
-        checks=[r.as_dict() for r in arrival],
+        checks=arrival,
         scored=None,
         akismet_verdict=CHECKING,
     )
     _withdraw_replaced(session, target.id, comment, replaces)
     return comment
+
+
+def _arrival_checks(
+    session: Session,
+    target: Target,
+    data: CommentInput,
+    now: datetime,
+    settings: pipeline.PipelineSettings,
+    burst_counter: RedisBurst | None,
+    *,
+    is_reply: bool,
+    member: str | None = None,
+) -> list[dict[str, Any]]:
+    """What only the request can judge (``pipeline.run_at_arrival``), as stored in ``Comment.checks``."""
+    submission = pipeline.Submission(
+        author_name=data.author_name,
+        author_email=data.author_email,
+        body=data.body,
+        ip=data.ip,
+        user_agent=data.user_agent,
+        referrer=data.referrer,
+        permalink=data.permalink,
+        is_reply=is_reply,
+        post=relevance.PostContext("", "", key=str(target.id)),  # not read by the arrival checks
+        post_modified_at=None,
+        submitted_at=now,
+        links=0,  # counted by the job's link check
+        honeypot=data.honeypot,
+        form_age=data.form_age,
+    )
+    facts = _facts(session, data, now, settings.burst, burst_counter, member=member)
+    return [r.as_dict() for r in pipeline.run_at_arrival(submission, settings, facts)]
+
+
+# --- the quick way in on PostgreSQL: one statement --------------------------------------------------------
+
+_ARRIVAL_REASONS = [pipeline.CHECKING]
+_ARRIVAL_TALLIES = ((S.HELD.value, ""), (S.HELD.value, pipeline.CHECKING))  # in key order: locks in order
+
+
+def _arrive_at_once(
+    session: Session,
+    target: Target,
+    data: CommentInput,
+    html: str,
+    *,
+    settings: pipeline.PipelineSettings,
+    burst_counter: RedisBurst | None,
+) -> Comment:
+    """``accept_comment`` on PostgreSQL with the post's row and the duplicate lock held (``comment_target``):
+    the comment, its ``submit`` decision, its tally rows and (if asked) its subscription are written by
+    one statement (``_arrival_statement``), which writes nothing when the comment has a twin or replies
+    to no published comment on this post; only then are those read, to answer which. Rows and counts
+    are those ``_store_comment`` writes (the tallies as ``app.comments.states`` keeps them: the new
+    comment's shard, status and reason rows in key order). The comment is then attached to the session
+    as loaded, without a flush."""
+    now = utc_now()
+    reply = data.parent_id is not None
+    checks = _arrival_checks(
+        session,
+        target,
+        data,
+        now,
+        settings,
+        burst_counter,
+        is_reply=reply,
+        member=str(_twin_key(target.id, data)),
+    )
+    needs_reply = asks_staff(data.body)
+    values: dict[str, Any] = {
+        "post_id": target.id,
+        "author_name": data.author_name,
+        "author_email": data.author_email,
+        "author_ip": data.ip[:64],
+        "user_agent": data.user_agent,
+        "referrer": data.referrer,
+        "permalink": data.permalink[:2000],
+        "body": data.body,
+        "html": html,
+        "status": S.HELD.value,
+        "reasons": _ARRIVAL_REASONS,
+        "checks": checks,
+        "relevance_drivers": [],
+        "akismet_verdict": CHECKING,
+        "needs_reply": needs_reply,
+        "notify": data.notify,
+        "created_at": now,
+        "status_changed_at": now,
+    }
+    params = {**values, **_twin_params(target.id, data, now), "action": A.SUBMIT.value}
+    row = session.execute(_arrival_statement(reply=reply, notify=data.notify), params).one_or_none()
+    if row is None:
+        twin = _same_comment(session, target, data)  # the lock is held: no second lock taken
+        if twin is not None:
+            return twin  # a double click, or a retry after a lost answer: the comment already stored
+        if reply:
+            raise InvalidInput("parent_id must be a published comment on this post.", field="parent_id")
+        raise RuntimeError("a comment with no twin was not stored")  # pragma: no cover (cannot happen)
+    comment = Comment(
+        id=row.id,
+        parent_id=data.parent_id,
+        thread_id=row.thread_id,
+        relevance_score=None,
+        staff_user_id=None,
+        **{**values, "reasons": list(_ARRIVAL_REASONS), "relevance_drivers": []},
+    )
+    make_transient_to_detached(comment)
+    session.add(comment)
+    return comment
+
+
+@functools.cache
+def _arrival_statement(*, reply: bool, notify: bool) -> Any:
+    """``_arrive_at_once``'s statement, built once per shape (a reply or not, a subscription or not):
+
+    ``WITH arrived AS (INSERT INTO comments ... SELECT ... [FROM the parent, share-locked, published on this
+    post] WHERE NOT EXISTS (its twin) RETURNING id, thread_id), d AS (INSERT INTO moderation_decisions ...
+    FROM arrived), t AS (INSERT INTO comment_tallies ... FROM arrived ON CONFLICT DO UPDATE SET n = n +
+    excluded.n)[, s AS (INSERT INTO comment_subscriptions ... FROM arrived)] SELECT id, thread_id FROM
+    arrived``.
+
+    The parent is read ``FOR SHARE``: a moderator deleting it at the same moment either waits for this
+    comment (and then sees its reply) or commits first, and this statement, reading the parent again,
+    writes nothing (the reply is refused): never a reply to a deleted comment."""
+    comments = Comment.__table__
+
+    def param(name: str) -> Any:
+        return bindparam(name, type_=comments.c[name].type)
+
+    names = [
+        "post_id",
+        "author_name",
+        "author_email",
+        "author_ip",
+        "user_agent",
+        "referrer",
+        "permalink",
+        "body",
+        "html",
+        "status",
+        "reasons",
+        "checks",
+        "relevance_drivers",
+        "akismet_verdict",
+        "needs_reply",
+        "notify",
+        "created_at",
+        "status_changed_at",
+    ]
+    columns = [param(n) for n in names]
+    twin = comments.alias("twin")
+    no_twin = ~exists().where(*_twin_conditions(twin, reply=reply))
+    if reply:
+        parent = comments.alias("parent")
+        source = (
+            select(*columns, parent.c.id, func.coalesce(parent.c.thread_id, parent.c.id))
+            .where(
+                parent.c.id == bindparam("parent_id"),
+                parent.c.post_id == bindparam("post_id"),
+                parent.c.status == S.PUBLISHED.value,
+                no_twin,
+            )
+            .with_for_update(read=True, of=parent)
+        )
+        names = [*names, "parent_id", "thread_id"]
+    else:
+        source = select(*columns).where(no_twin)
+    arrived = (
+        insert(comments)
+        .from_select(names, source, include_defaults=False)
+        .returning(comments.c.id, comments.c.thread_id)
+        .cte("arrived")
+    )
+    decisions = ModerationDecision.__table__
+    decided = (
+        insert(decisions)
+        .from_select(
+            ["comment_id", "moderator_id", "action", "from_status", "to_status", "reason", "reasons", "at"],
+            select(
+                arrived.c.id,
+                null(),
+                bindparam("action", type_=decisions.c.action.type),
+                literal(""),
+                param("status"),
+                literal(""),
+                param("reasons"),
+                param("created_at"),
+            ),
+            include_defaults=False,  # redaction_count: the server's 0
+        )
+        .cte("decided")
+    )
+    tallies = CommentTally.__table__
+    shard = arrived.c.id % TALLY_SHARDS
+    rows = union_all(
+        *(
+            select(literal(status), literal(reason), shard, literal(1)).select_from(arrived)
+            for status, reason in _ARRIVAL_TALLIES
+        )
+    )
+    upsert = pg_insert(tallies).from_select(["status", "reason", "shard", "n"], rows, include_defaults=False)
+    counted = upsert.on_conflict_do_update(
+        index_elements=[tallies.c.status, tallies.c.reason, tallies.c.shard],
+        set_={"n": tallies.c.n + upsert.excluded.n},
+    ).cte("counted")
+    statement = select(arrived.c.id, arrived.c.thread_id).add_cte(decided, counted)
+    if notify:
+        subscriptions = Subscription.__table__
+        subscribed = (
+            insert(subscriptions)
+            .from_select(
+                ["comment_id", "email", "created_at"],
+                select(arrived.c.id, param("author_email"), param("created_at")),
+                include_defaults=False,
+            )
+            .cte("subscribed")
+        )
+        statement = statement.add_cte(subscribed)
+    return statement
 
 
 DUPLICATE_WINDOW = timedelta(minutes=10)
@@ -553,15 +772,7 @@ def _same_comment(session: Session, target: Target, data: CommentInput) -> Comme
     if not target.twin_locked and session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _twin_key(post_id, data)})
     twin = session.scalar(
-        _twin_query(reply=data.parent_id is not None),
-        {
-            "ip": data.ip[:64],
-            "since": utc_now() - DUPLICATE_WINDOW,
-            "email": data.author_email,
-            "post_id": post_id,
-            "body": data.body,
-            "parent_id": data.parent_id,
-        },
+        _twin_query(reply=data.parent_id is not None), _twin_params(post_id, data, utc_now())
     )
     return session.get(Comment, twin) if twin is not None else None
 
@@ -588,27 +799,39 @@ def _same_staff_comment(session: Session, post_id: int, actor: User, data: Comme
     ).first()
 
 
+def _twin_conditions(twin: Any, *, reply: bool) -> list[Any]:
+    """What makes a comment (the table or alias ``twin``) the twin of the one arriving (bound parameters)."""
+    return [
+        # From the same address (a double click is): ix_comments_ip_created bounds the search to
+        # that address's last minutes, however many comments the e-mail has written.
+        twin.c.author_ip == bindparam("ip"),
+        twin.c.created_at >= bindparam("since"),
+        twin.c.author_email == bindparam("email"),
+        twin.c.post_id == bindparam("post_id"),
+        twin.c.staff_user_id.is_(None),
+        twin.c.body == bindparam("body"),
+        # A deleted or withdrawn comment is no twin: sending its words again is a new comment.
+        twin.c.status != S.DELETED.value,
+        twin.c.parent_id == bindparam("parent_id") if reply else twin.c.parent_id.is_(None),
+    ]
+
+
 @functools.cache
 def _twin_query(*, reply: bool) -> Any:
     """``_same_comment``'s query with bound parameters, built once (every comment POST runs it)."""
-    return (
-        select(Comment.id)
-        .where(
-            # From the same address (a double click is): ix_comments_ip_created bounds the search to
-            # that address's last minutes, however many comments the e-mail has written.
-            Comment.author_ip == bindparam("ip"),
-            Comment.created_at >= bindparam("since"),
-            Comment.author_email == bindparam("email"),
-            Comment.post_id == bindparam("post_id"),
-            Comment.staff_user_id.is_(None),
-            Comment.body == bindparam("body"),
-            # A deleted or withdrawn comment is no twin: sending its words again is a new comment.
-            Comment.status != S.DELETED,
-            Comment.parent_id == bindparam("parent_id") if reply else Comment.parent_id.is_(None),
-        )
-        .order_by(Comment.id)
-        .limit(1)
-    )
+    table = Comment.__table__
+    return select(table.c.id).where(*_twin_conditions(table, reply=reply)).order_by(table.c.id).limit(1)
+
+
+def _twin_params(post_id: int, data: CommentInput, now: datetime) -> dict[str, Any]:
+    return {
+        "ip": data.ip[:64],
+        "since": now - DUPLICATE_WINDOW,
+        "email": data.author_email,
+        "post_id": post_id,
+        "body": data.body,
+        "parent_id": data.parent_id,
+    }
 
 
 def _lock_replaced(session: Session, replaces: Comment | None) -> None:
