@@ -426,7 +426,8 @@ def comment_target(
     params: dict[str, Any] = {"post_id": post_id}
     if twin_of is not None and locking:
         params["twin_key"] = _twin_key(post_id, twin_of)
-    row = session.execute(_target_query(locking=locking), params).one_or_none()
+    # Through the session's connection (same transaction): columns only, no ORM entity to load.
+    row = session.connection().execute(_target_query(locking=locking), params).one_or_none()
     if row is None or row.published_revision_id is None or not row.slug:
         raise NotFound(f"No post {post_id}.")
     if row.publication_state == PublicationState.RETRACTED:

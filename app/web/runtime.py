@@ -55,7 +55,9 @@ def init_app(app: Flask) -> None:
 
 def _overrides(app: Flask, session: Session) -> tuple[int, dict[str, Any]]:
     cache: _Cache = app.extensions["candor.settings"]
-    version = settings.version(session)
+    # Through the session's connection (its transaction), not Session.execute: a plain read of one
+    # number needs none of the ORM's statement handling (~0.1 ms of CPU on every request).
+    version = settings.version(session.connection())
     cached_version, values = cache.state
     if version != cached_version:
         values = settings.overrides(session)
