@@ -310,7 +310,7 @@ def _newest_first() -> bool:
 
 
 @bp.get("/posts/<slug>/comments")
-@reads_query("after", "thread")
+@reads_query("after", "before", "thread")
 def more(slug: str) -> ResponseReturnValue:
     """Further comments, without JavaScript: the next threads (``?after=``), or the further replies of one
     thread (``?thread=<id>&after=``). Cached like the post page, under the post's own key."""

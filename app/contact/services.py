@@ -198,8 +198,14 @@ def waiting_count(session: Session) -> int:
 
 
 def listing(
-    session: Session, actor: User, status: str, *, after: str | None = None, per_page: int = 50
-) -> tuple[list[ContactMessage], str | None]:
+    session: Session,
+    actor: User,
+    status: str,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    per_page: int = 50,
+) -> cursors.Page:
     """Messages in ``status``: open ones oldest first (the longest waiting on top), the rest newest
     first; a page and the cursor of the next one, keyset on (created_at, id) over
     ix_contact_messages_status_created, so any page costs the same."""
@@ -207,15 +213,16 @@ def listing(
     if status not in {s.value for s in ContactStatus}:
         raise InvalidInput("status must be open, answered, closed or spam.", field="status")
     kind = f"contact:{status}"
-    key = cursors.decode(after, kind, (datetime, int))
+    key, backward = cursors.position(after, before, kind, (datetime, int))
     query = cursors.after(
         select(ContactMessage).where(ContactMessage.status == status),
         (ContactMessage.created_at, ContactMessage.id),
         key,
         descending=status != ContactStatus.OPEN,
+        backward=backward,
     )
     rows = list(session.scalars(query.limit(per_page + 1)))
-    return cursors.page(rows, per_page, kind, lambda m: (m.created_at, m.id))
+    return cursors.page(rows, per_page, kind, lambda m: (m.created_at, m.id), key=key, backward=backward)
 
 
 def field_errors(data: ContactInput) -> dict[str, str]:

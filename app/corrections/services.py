@@ -59,19 +59,28 @@ NOTICES_SHOWN = 20
 
 
 def history_page(
-    session: Session, post: Post, *, after: str | None = None, per_page: int = HISTORY_PER_PAGE
-) -> tuple[list[tuple[Revision, Publication]], str | None]:
+    session: Session,
+    post: Post,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    per_page: int = HISTORY_PER_PAGE,
+) -> cursors.Page:
     """A page of ``history``: keyset on (published_at, publication id) over ix_publications_post_published."""
     kind = f"history:{post.id}"
-    key = cursors.decode(after, kind, (datetime, int))
+    key, backward = cursors.position(after, before, kind, (datetime, int))
     query = (
         select(Revision, Publication)
         .join(Publication, Publication.revision_id == Revision.id)
         .where(Publication.post_id == post.id)
     )
-    query = cursors.after(query, (Publication.published_at, Publication.id), key, descending=False)
+    query = cursors.after(
+        query, (Publication.published_at, Publication.id), key, descending=False, backward=backward
+    )
     rows = [(r, p) for r, p in session.execute(query.limit(per_page + 1)).all()]
-    return cursors.page(rows, per_page, kind, lambda row: (row[1].published_at, row[1].id))
+    return cursors.page(
+        rows, per_page, kind, lambda row: (row[1].published_at, row[1].id), key=key, backward=backward
+    )
 
 
 def notices(session: Session, post: Post, limit: int = NOTICES_SHOWN) -> list[Notice]:
@@ -466,21 +475,23 @@ def report_queue(
     *,
     state: str = ReportState.OPEN.value,
     after: str | None = None,
+    before: str | None = None,
     per_page: int = 50,
-) -> tuple[list[ErrorReport], str | None]:
+) -> cursors.Page:
     """Reports in ``state`` on the posts this person wrote (editors: every post's), open ones oldest
     first, decided ones newest first: a page and the cursor of the next one (keyset on (created_at, id)
     over ix_error_reports_state_created)."""
     kind = f"reports:{state}"
-    key = cursors.decode(after, kind, (datetime, int))
+    key, backward = cursors.position(after, before, kind, (datetime, int))
     query = cursors.after(
         _reports(actor, state),
         (ErrorReport.created_at, ErrorReport.id),
         key,
         descending=state != ReportState.OPEN.value,
+        backward=backward,
     )
     rows = session.scalars(query.limit(per_page + 1)).all()
-    return cursors.page(rows, per_page, kind, lambda r: (r.created_at, r.id))
+    return cursors.page(rows, per_page, kind, lambda r: (r.created_at, r.id), key=key, backward=backward)
 
 
 def open_report_count(session: Session, actor: User) -> int:

@@ -111,16 +111,18 @@ def _filters() -> tuple[str, str, str]:
 def queue() -> ResponseReturnValue:
     actor = require(current_user(), "comments.moderate")
     status, reason, search = _filters()
-    after = request.args.get("after") or None
-    comments, next_cursor = queries.moderation_queue(
+    after, before = request.args.get("after") or None, request.args.get("before") or None
+    listed = queries.moderation_queue(
         db(),
         actor,
         status=status or None,
         reason=reason or None,
         search=search,
         after=after,
+        before=before,
         per_page=PER_PAGE,
     )
+    comments, next_cursor = listed
     post_map = queries.posts_by_id(db(), {c.post_id for c in comments})
     found = queries.comments_by_id(db(), {c.parent_id for c in comments if c.parent_id})
     parents = {c.id: found.get(c.parent_id) for c in comments if c.parent_id}
@@ -132,8 +134,9 @@ def queue() -> ResponseReturnValue:
         status=status,
         reason=reason,
         search=search,
-        after=after,
+        after=after or (before if listed.previous else None),
         next_cursor=next_cursor,
+        previous_cursor=listed.previous,
         tabs=STATUS_TABS,
         counts=queries.status_counts(db()),
         reason_counts=queries.held_reason_counts(db()),
@@ -392,9 +395,16 @@ def off_topic_filter() -> ResponseReturnValue:
 @bp.get("/comments/log")
 def log() -> ResponseReturnValue:
     actor = require(current_user(), "comments.moderate")
-    after = request.args.get("after") or None
-    rows, next_cursor = queries.moderation_log(db(), actor, after=after)
-    return render_template("moderation/log.html", rows=rows, after=after, next_cursor=next_cursor)
+    after, before = request.args.get("after") or None, request.args.get("before") or None
+    listed = queries.moderation_log(db(), actor, after=after, before=before)
+    rows, next_cursor = listed
+    return render_template(
+        "moderation/log.html",
+        rows=rows,
+        after=after or (before if listed.previous else None),
+        next_cursor=next_cursor,
+        previous_cursor=listed.previous,
+    )
 
 
 # --- JSON API -----------------------------------------------------------------------------------------

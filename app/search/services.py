@@ -161,7 +161,11 @@ def _sqlite_rows(
         f"FROM {FTS_TABLE} JOIN search_documents d ON d.post_id = {FTS_TABLE}.rowid "
         "JOIN posts p ON p.id = d.post_id "
         f"WHERE {FTS_TABLE} MATCH :match AND p.published_revision_id IS NOT NULL "
-        + (f"AND ({rank}, d.post_id) {'<' if backward else '>'} (:rank, :post_id) " if key is not None else "")
+        + (
+            f"AND ({rank}, d.post_id) {'<' if backward else '>'} (:rank, :post_id) "
+            if key is not None
+            else ""
+        )
         + (f"ORDER BY {rank} DESC, d.post_id DESC " if backward else f"ORDER BY {rank}, d.post_id ")
         + "LIMIT :limit"
     )
