@@ -178,10 +178,15 @@ def replies(session: Session, message: ContactMessage) -> list[ContactReply]:
     )
 
 
-def waiting(session: Session, *, after: Key | None = None, limit: int = 100) -> list[ContactMessage]:
-    """Open messages, oldest first: at most ``limit`` from just after the (created_at, id) ``after``."""
+def waiting(
+    session: Session, *, after: Key | None = None, limit: int = 100, backward: bool = False
+) -> list[ContactMessage]:
+    """Open messages, oldest first: at most ``limit`` from just after the (created_at, id) ``after``
+    (``backward``: just before it, newest first)."""
     query = select(ContactMessage).where(ContactMessage.status == ContactStatus.OPEN)
-    query = cursors.after(query, (ContactMessage.created_at, ContactMessage.id), after, descending=False)
+    query = cursors.after(
+        query, (ContactMessage.created_at, ContactMessage.id), after, descending=False, backward=backward
+    )
     return list(session.scalars(query.limit(limit)))
 
 

@@ -280,16 +280,17 @@ RETRACTION = "retraction"
 
 
 def corrections_log(
-    session: Session, *, after: str | None = None, per_page: int
-) -> tuple[list[LogEntry], str | None]:
+    session: Session, *, after: str | None = None, before: str | None = None, per_page: int
+) -> cursors.Page:
     """Corrections and retractions, newest first, interleaved by date; and the next page's cursor.
 
     Each kind is read from its own index from the cursor on, at most a page of each, and the two merged
     (keyset on (at, source, id), all descending: a retraction comes before a correction of the same
     instant); then one query
     per kind loads the page's rows: a retraction is no revision, so it cannot ride along in the join.
+    ``before`` reads the page before from the same bounds, the other way.
     """
-    key = cursors.decode(after, "corrections", (datetime, str, int))
+    key, backward = cursors.position(after, before, "corrections", (datetime, str, int))
     if key is not None and key[1] not in ("correction", RETRACTION):
         raise cursors.BadCursor("after is not a cursor of this list; use the next link of a page.")
 
@@ -311,22 +312,30 @@ def corrections_log(
         (Publication.published_at, Publication.id),
         bound("correction"),
         descending=True,
+        backward=backward,
     )
     retractions_query = cursors.after(
         select(literal(RETRACTION), Retraction.id, Retraction.at),
         (Retraction.at, Retraction.id),
         bound(RETRACTION),
         descending=True,
+        backward=backward,
     )
     merged = [
         tuple(row)
         for query in (corrections_query, retractions_query)
         for row in session.execute(query.limit(per_page + 1)).all()
     ]
-    merged.sort(key=lambda r: (r[2], r[0], r[1]), reverse=True)
-    rows, next_cursor = cursors.page(
-        merged[: per_page + 1], per_page, "corrections", lambda r: (r[2], r[0], r[1])
+    merged.sort(key=lambda r: (r[2], r[0], r[1]), reverse=not (backward and key is not None))
+    found = cursors.page(
+        merged[: per_page + 1],
+        per_page,
+        "corrections",
+        lambda r: (r[2], r[0], r[1]),
+        key=key,
+        backward=backward,
     )
+    rows = found.rows
     pubs = _by_id(session, Publication, {ref for source, ref, _at in rows if source != RETRACTION})
     rets = _by_id(session, Retraction, {ref for source, ref, _at in rows if source == RETRACTION})
     posts = _by_id(session, Post, {p.post_id for p in pubs.values()} | {r.post_id for r in rets.values()})
@@ -350,7 +359,7 @@ def corrections_log(
                     publication=pub,
                 )
             )
-    return entries, next_cursor
+    return cursors.Page(entries, found.next, found.previous)
 
 
 def _by_id(session: Session, model: type[M], ids: set[int]) -> dict[int, M]:

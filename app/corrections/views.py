@@ -170,17 +170,19 @@ def _history(slug: str, type: str) -> Any:
 @bp.get("/corrections")
 @reads_query("after", "before")
 def log() -> Any:
-    after = request.args.get("after") or None
+    after, before = request.args.get("after") or None, request.args.get("before") or None
 
     def render() -> str:
-        entries, next_cursor = services.corrections_log(db(), after=after, per_page=PER_PAGE)
-        if not entries and after:
+        listed = services.corrections_log(db(), after=after, before=before, per_page=PER_PAGE)
+        entries, next_cursor = listed
+        if not entries and (after or before):
             raise NotFound("There is no such page of corrections.")
         median = services.median_time_to_correct(db())
         return render_template(
             "corrections/log.html",
             entries=entries,
-            after=after,
+            after=after or (before if listed.previous else None),
+            previous_cursor=listed.previous,
             next_cursor=next_cursor,
             median=services.describe_duration(median) if median else None,
         )

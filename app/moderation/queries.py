@@ -175,12 +175,22 @@ def _waiting(close_after_days: int) -> Any:
 
 
 def waiting_for_reply(
-    session: Session, *, after: Key | None = None, limit: int = 100, close_after_days: int = 0
+    session: Session,
+    *,
+    after: Key | None = None,
+    limit: int = 100,
+    close_after_days: int = 0,
+    backward: bool = False,
 ) -> list[Comment]:
     """Published reader comments that ask something of staff and have no staff reply yet, oldest first:
-    at most ``limit``, from just after the (created_at, id) ``after`` (partial ix_comments_waiting_reply)."""
+    at most ``limit``, from just after the (created_at, id) ``after`` (partial ix_comments_waiting_reply).
+    ``backward``: those just before it instead, newest first."""
     query = cursors.after(
-        _waiting(close_after_days), (Comment.created_at, Comment.id), after, descending=False
+        _waiting(close_after_days),
+        (Comment.created_at, Comment.id),
+        after,
+        descending=False,
+        backward=backward,
     )
     return list(session.scalars(query.limit(limit)))
 
@@ -197,13 +207,15 @@ def needs_reply_page(
     session: Session,
     *,
     after: str | None = None,
+    before: str | None = None,
     per_page: int = NEEDS_REPLY_PER_PAGE,
     close_after_days: int = 0,
-) -> tuple[list[tuple[str, datetime, Any]], str | None]:
+) -> cursors.Page:
     """Comments and contact messages waiting for staff, oldest first, interleaved: a page and the next's
     cursor. Each source is read from its own index from the cursor on (comments sort before messages of
-    the same instant), at most a page of each, and the two merged."""
-    key = cursors.decode(after, "needs-reply", (datetime, int, int))
+    the same instant), at most a page of each, and the two merged. ``before`` reads the page before the
+    same way from the other end: the bounds are the same, only the direction turns."""
+    key, backward = cursors.position(after, before, "needs-reply", (datetime, int, int))
     comment_after: Key | None = None
     message_after: Key | None = None
     if key is not None:
@@ -211,16 +223,26 @@ def needs_reply_page(
         comment_after = (at, ident) if rank == 0 else (at, 2**62)
         message_after = (at, ident) if rank == 1 else (at, -1)
     comments = waiting_for_reply(
-        session, after=comment_after, limit=per_page + 1, close_after_days=close_after_days
+        session, after=comment_after, limit=per_page + 1, close_after_days=close_after_days, backward=backward
     )
-    messages = contact.waiting(session, after=message_after, limit=per_page + 1)
+    messages = contact.waiting(session, after=message_after, limit=per_page + 1, backward=backward)
     merged = sorted(
         [("comment", c.created_at, c, 0) for c in comments]
         + [("contact", m.created_at, m, 1) for m in messages],
         key=lambda row: (row[1], row[3], row[2].id),
+        reverse=backward and key is not None,  # nearest the cursor first, as each source came
     )
-    rows, next_cursor = cursors.page(merged, per_page, "needs-reply", lambda row: (row[1], row[3], row[2].id))
-    return [(kind, at, item) for kind, at, item, _rank in rows], next_cursor
+    found = cursors.page(
+        merged[: per_page + 1],
+        per_page,
+        "needs-reply",
+        lambda row: (row[1], row[3], row[2].id),
+        key=key,
+        backward=backward,
+    )
+    return cursors.Page(
+        [(kind, at, item) for kind, at, item, _rank in found.rows], found.next, found.previous
+    )
 
 
 def waiting_total(session: Session, close_after_days: int = 0) -> int:

@@ -376,11 +376,17 @@ def no_reply_needed(comment_id: int) -> ResponseReturnValue:
 def needs_reply() -> ResponseReturnValue:
     """Readers waiting for staff: questions in comments and contact messages, oldest first, with their age."""
     require(current_user(), "comments.moderate")
-    after = request.args.get("after") or None
-    items, next_cursor = queries.needs_reply_page(db(), after=after, close_after_days=close_after_days())
+    after, before = request.args.get("after") or None, request.args.get("before") or None
+    listed = queries.needs_reply_page(db(), after=after, before=before, close_after_days=close_after_days())
+    items, next_cursor = listed
     post_map = queries.posts_by_id(db(), {item.post_id for kind, _at, item in items if kind == "comment"})
     return render_template(
-        "moderation/needs_reply.html", items=items, posts=post_map, after=after, next_cursor=next_cursor
+        "moderation/needs_reply.html",
+        items=items,
+        posts=post_map,
+        after=after or (before if listed.previous else None),
+        previous_cursor=listed.previous,
+        next_cursor=next_cursor,
     )
 
 
