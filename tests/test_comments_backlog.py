@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select, update
+from sqlalchemy import create_engine, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from app.clock import utc_now
 from app.comments.models import Comment
@@ -30,7 +31,13 @@ LIMIT = 2
 
 @pytest.fixture
 def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
-    return {**comments_config, "COMMENT_CHECK_BUDGET_MS": 0, "COMMENT_BACKLOG": LIMIT}
+    # The statement timeout (PostgreSQL only) ends a request waiting on a lock the test holds.
+    return {
+        **comments_config,
+        "COMMENT_CHECK_BUDGET_MS": 0,
+        "COMMENT_BACKLOG": LIMIT,
+        "STATEMENT_TIMEOUT_MS": 1500,
+    }
 
 
 def _stored(session: Session, post: Post) -> int:
@@ -125,3 +132,58 @@ def test_no_limit_when_the_backlog_setting_is_zero(
     _waiting(app, session, post, LIMIT + 2)
     answer = comment_api(client, post, body="Does a nap count towards the hours of sleep?")
     assert answer.status_code in (201, 202), answer.get_json()
+
+
+@pytest.mark.parametrize("reply", [False, True])
+def test_the_form_comes_back_with_what_the_reader_wrote_when_the_database_is_locked_or_does_not_answer(
+    app: Flask,
+    client: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    database_url: str,
+    publish_reader: Callable[..., Comment],
+    reply: bool,
+) -> None:
+    """Another connection really holds the lock: SQLite's write lock (the request waits its busy
+    timeout, then "database is locked": a 409), or on PostgreSQL the comments table, locked whole (the
+    request's statement times out: a 503). Either way the reader gets the form back with their name,
+    address and text (the reply still a reply), told it was not posted; nothing is stored."""
+    post = make_post()
+    parent_id = publish_reader(post, "ben@example.net", "Ben Reader").id if reply else None
+    before = _stored(session, post)
+    session.close()
+    words = "Does a nap count towards the <hours> of sleep?"
+    form = {**READER, "body": words, **({"parent_id": str(parent_id)} if parent_id else {})}
+    other = create_engine(database_url, poolclass=NullPool)
+    raw = other.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if database_url.startswith("sqlite"):
+            cursor.execute("BEGIN IMMEDIATE")
+            expected, said = 409, "busy saving something else"
+        else:
+            cursor.execute("BEGIN")
+            cursor.execute("LOCK TABLE comments IN ACCESS EXCLUSIVE MODE")
+            expected, said = 503, "cannot save comments just now"
+        answer = client.post(f"/posts/{post.slug}/comments", data=form)
+    finally:
+        raw.rollback()
+        raw.close()
+        other.dispose()
+    assert answer.status_code == expected
+    page = parse(answer)
+    assert page.select_one("textarea[name=body]").get_text() == words
+    assert page.select_one("input[name=author_name]")["value"] == READER["author_name"]
+    assert page.select_one("input[name=author_email]")["value"] == READER["author_email"]
+    assert said in page.select_one(".error-summary").get_text()
+    assert page.select_one("form.comment-form")["action"] == f"/posts/{post.slug}/comments"
+    hidden = page.select_one("form.comment-form input[name=parent_id]")
+    assert (hidden["value"] if hidden else None) == (str(parent_id) if parent_id else None)
+    assert _stored(session, post) == before
+    # Sent again once the lock is gone, it is posted.
+    again = client.post(
+        f"/posts/{post.slug}/comments",
+        data={**form, "form_token": page.select_one("input[name=form_token]")["value"]},
+    )
+    assert again.status_code == 303, again.get_data(as_text=True)[:500]
+    assert _stored(session, post) == before + 1

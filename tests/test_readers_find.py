@@ -454,12 +454,12 @@ def test_search_pages_back_by_previous_cursors_each_page_as_it_was(api, client, 
         _publish(api, cast, {"title": title, "body": body, "references": REFS})
     for per_page in (1, 3, 5, 11):
         pages = _round_trip(
-            lambda **at: search_services.search(session, "gout", per_page=per_page, **at)  # noqa: B023
+            lambda n=per_page, **at: search_services.search(session, "gout", per_page=n, **at)
         )
         assert len({h.post.id for p in pages for h in p}) == 11
         staff_pages = _round_trip(
-            lambda **at: search_services.staff_search(  # noqa: B023
-                session, cast["editor"], "urate", per_page=per_page, **at
+            lambda n=per_page, **at: search_services.staff_search(
+                session, cast["editor"], "urate", per_page=n, **at
             )
         )
         assert len({h.post.id for p in staff_pages for h in p}) == 11

@@ -54,7 +54,7 @@ from app.web.api import (
 )
 from app.web.auth import current_user
 from app.web.database import db
-from app.web.errors import SHARED_READER_LIMIT, http_error_response
+from app.web.errors import SHARED_READER_LIMIT, answer_failures_with, http_error_response
 from app.web.extensions import client_ip, csrf, retry_message
 from app.web.outside import budgeted_akismet, burst_counter, site
 from app.web.pagecache import cached_page, reads_query
@@ -215,6 +215,7 @@ def _replaced(token: str | None) -> Comment | None:
 @csrf.exempt
 @reader_limit
 def post_comment(slug: str) -> ResponseReturnValue:
+    answer_failures_with(lambda status, message: _form_again(slug, status, message))
     post = posts.get_public_post(db(), slug)
     staff = is_staff_writer()
     if staff:
@@ -294,6 +295,32 @@ def _too_many(exc: HTTPException) -> ResponseReturnValue:
         parent=parent,
         token=form_token(),
     ), 429
+
+
+NOT_POSTED = {
+    409: "The blog was busy saving something else at that very moment, so your comment was not posted. "
+    "Send it again.",
+    503: "The blog cannot save comments just now (its database is not answering), so your comment was not "
+    "posted. Send it again in a minute or two.",
+}
+
+
+def _form_again(slug: str, status: int, message: str) -> str:
+    """The comment form again, with what the reader wrote and why it was not posted: the answer to a 409
+    or 503 (app.web.errors.answer_failures_with), which lost the text when it was the plain error page.
+
+    Built from the request alone, since the database may be what failed: the post's address (not its
+    title), the reply's parent by number (a hidden field) rather than shown.
+    """
+    return render_template(
+        "comments/form_page.html",
+        post=None,
+        slug=slug,
+        errors={"body": NOT_POSTED.get(status, message)},
+        values=request.form,
+        parent=None,
+        token=form_token(),
+    )
 
 
 def _parent_or_none(post: Post, parent_id: int | None) -> Comment | None:

@@ -136,8 +136,8 @@ FEEDS = (
 
 def canonical_url() -> str | None:
     """The canonical address of the page being served, on CANDOR_PUBLIC_URL: its route without a query,
-    but for a list's ``after`` or ``before`` cursor (its later pages, and the way back). None for staff pages and errors (they are no
-    one's canonical)."""
+    but for a list's ``after`` or ``before`` cursor (its later pages, and the way back). None for staff
+    pages and errors (they are no one's canonical)."""
     endpoint = request.endpoint
     if not endpoint or request.path.startswith(("/staff", "/api")) or request.method != "GET":
         return None
