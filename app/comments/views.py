@@ -212,10 +212,10 @@ def _replaced(token: str | None) -> Comment | None:
 
 
 @bp.post("/posts/<slug>/comments")
+@answer_failures_with(lambda status, message: _form_again(status, message))
 @csrf.exempt
 @reader_limit
 def post_comment(slug: str) -> ResponseReturnValue:
-    answer_failures_with(lambda status, message: _form_again(slug, status, message))
     post = posts.get_public_post(db(), slug)
     staff = is_staff_writer()
     if staff:
@@ -305,7 +305,7 @@ NOT_POSTED = {
 }
 
 
-def _form_again(slug: str, status: int, message: str) -> str:
+def _form_again(status: int, message: str) -> str:
     """The comment form again, with what the reader wrote and why it was not posted: the answer to a 409
     or 503 (app.web.errors.answer_failures_with), which lost the text when it was the plain error page.
 
@@ -315,7 +315,7 @@ def _form_again(slug: str, status: int, message: str) -> str:
     return render_template(
         "comments/form_page.html",
         post=None,
-        slug=slug,
+        slug=(request.view_args or {}).get("slug", ""),
         errors={"body": NOT_POSTED.get(status, message)},
         values=request.form,
         parent=None,

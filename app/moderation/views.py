@@ -42,6 +42,7 @@ from app.web.api import (
 )
 from app.web.auth import current_user
 from app.web.database import db
+from app.web.errors import answer_failures_with
 from app.web.outside import akismet_enabled, site
 from app.web.urls import public_url
 
@@ -343,9 +344,29 @@ def bulk() -> ResponseReturnValue:
     return desk.back(url_for(".queue"))
 
 
+REPLY_NOT_PUBLISHED = {
+    409: "The blog was busy saving something else at that very moment, so your reply was not published. "
+    "Publish it again.",
+    503: "The blog's database is not answering, so your reply was not published. Publish it again in a "
+    "minute or two.",
+}
+
+
+def _reply_again(status: int, message: str) -> str:
+    """The reply form again, with the text, from the request alone (the database is what failed)."""
+    return render_template(
+        "moderation/reply_again.html",
+        comment_id=(request.view_args or {}).get("comment_id"),
+        body=request.form.get("body", ""),
+        message=REPLY_NOT_PUBLISHED.get(status, message),
+    )
+
+
 @bp.post("/comments/<int:comment_id>/reply")
+@answer_failures_with(_reply_again)
 def reply(comment_id: int) -> ResponseReturnValue:
-    """A staff reply under the moderator's own name, published at once, telling the reader if they asked."""
+    """A staff reply under the moderator's own name, published at once, telling the reader if they asked.
+    A locked or unanswering database gives the form back with the text (the plain page lost it)."""
     actor = require(current_user(), "comments.moderate")
     parent = comment_queries.get_comment(db(), comment_id)
     post = queries.posts_by_id(db(), {parent.post_id})[parent.post_id]

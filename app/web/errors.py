@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Flask, Response, g, jsonify, make_response, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -14,6 +24,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from app.errors import Busy, CandorError, Moved
 
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
 PLAIN: dict[int, str] = {
     400: "The request could not be understood.",
@@ -57,20 +68,26 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
     return response
 
 
-def answer_failures_with(render: Callable[[int, str], Any]) -> None:
-    """Answer this request's 409 (a lost race, a locked database) and 503 (no database) with ``render``
-    (status, message) instead of the plain error page: a form that gives back what the reader wrote.
+def answer_failures_with(render: Callable[[int, str], Any]) -> Callable[[F], F]:
+    """Answer the decorated view's 409 (a lost race, a locked database) and 503 (no database) with
+    ``render(status, message)`` instead of the plain error page: a form that gives back what was written.
 
-    Set before the first statement: the database may fail on it. ``render`` must not need the database
-    (the session has been rolled back and its objects expired); if it does after all and that fails
-    too, the plain page answers.
+    Declared on the view (put it directly under the route decorator), not set inside it: the database
+    may fail before the view runs (loading the signed-in user). ``render`` must not need the database
+    (the session has been rolled back); if it does after all and that fails too, the plain page answers.
     """
-    g.failure_page = render
+
+    def wrap(view: F) -> F:
+        view.candor_failure_page = render  # type: ignore[attr-defined]
+        return view
+
+    return wrap
 
 
 def failure_response(status: int, code: str, message: str) -> Response:
     """The answer to a 409 or 503 of this request: its form page if it set one, else the plain page."""
-    render = g.get("failure_page")
+    view = current_app.view_functions.get(request.endpoint or "")
+    render = getattr(view, "candor_failure_page", None)
     if render is not None and status in (409, 503) and not wants_json():
         try:
             response = make_response(render(status, message))
