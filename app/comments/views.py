@@ -342,7 +342,7 @@ def more(slug: str) -> ResponseReturnValue:
     """Further comments, without JavaScript: the next threads (``?after=``), or the further replies of one
     thread (``?thread=<id>&after=``). Cached like the post page, under the post's own key."""
     key = public_key(slug)
-    after = request.args.get("after") or None
+    after, before = request.args.get("after") or None, request.args.get("before") or None
     raw_thread = request.args.get("thread")
     thread_id = whole_number(raw_thread, upper=2**31 - 1) if raw_thread is not None else None
     if raw_thread is not None and thread_id is None:
@@ -351,7 +351,7 @@ def more(slug: str) -> ResponseReturnValue:
     def render() -> str:
         post = posts.get_public_post(db(), slug)
         if thread_id is None:
-            page = queries.thread(db(), post, after=after, newest_first=_newest_first())
+            page = queries.thread(db(), post, after=after, before=before, newest_first=_newest_first())
             return render_template("comments/more.html", post=post, page=page, root=None, after=after)
         root = db().get(Comment, thread_id)
         if (
@@ -361,9 +361,16 @@ def more(slug: str) -> ResponseReturnValue:
             or root.status != CommentStatus.PUBLISHED
         ):
             raise NotFound("There is no such thread on this post.")
-        nodes, next_cursor = queries.thread_replies(db(), post, root, after=after)
+        listed = queries.thread_replies(db(), post, root, after=after, before=before)
+        nodes, next_cursor = listed
         return render_template(
-            "comments/more.html", post=post, root=root, nodes=nodes, next_cursor=next_cursor, after=after
+            "comments/more.html",
+            post=post,
+            root=root,
+            nodes=nodes,
+            next_cursor=next_cursor,
+            previous_cursor=listed.previous,
+            after=after,
         )
 
     return cached_page(("comments", key), render)
