@@ -500,6 +500,40 @@ def test_the_users_api_walks_every_account_once_whatever_the_names(
     assert len(seen) == len(set(seen)) == 7
 
 
+def test_the_staff_list_pages_back_to_its_first_page_by_previous_links(
+    client: Any, session: Session, make_user: Callable[..., User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The staff accounts page (by lower-cased name, accented names among them), forward by its Next
+    page links and back by Previous page, three accounts a page: the same pages, the first without one."""
+    from app.administration import views as people
+
+    admin = make_user("admin", name="Ada Admin")
+    for name in ("Émile Zola", "émile Zola", "Zoë Ball", "ZOË Ball", "Åsa Berg", "a" * 200, "Bo", "Cy"):
+        make_user("author", name=name)
+    log_in(client, admin.email)
+    monkeypatch.setattr(people, "USERS_PER_PAGE", 3)  # a page size, not behaviour: 9 accounts, 3 pages
+
+    def names(url: str) -> tuple[list[str], Any]:
+        page = parse(client.get(url))
+        return [td.get_text(strip=True) for td in page.select("table tbody tr > td:nth-of-type(1)")], page
+
+    forward, page = [], None
+    url: str | None = "/staff/users"
+    while url:
+        shown, page = names(url)
+        forward.append(shown)
+        link = page.select_one('.pager a[rel="next"]')
+        url = link["href"] if link else None
+    assert len(forward) == 3 and sum(len(p) for p in forward) == 9
+    back = [forward[-1]]
+    link = page.select_one('.pager a[rel="prev"]')
+    while link:
+        shown, page = names(link["href"])
+        back.append(shown)
+        link = page.select_one('.pager a[rel="prev"]')
+    assert back == forward[::-1]
+
+
 def test_the_review_queue_walks_every_waiting_post_once_oldest_first(
     client: Any,
     make_post: Callable[..., Post],
