@@ -10,6 +10,10 @@ signed: a forged one only names another position in a list the caller may read a
 the same, before any query: its length, its encoding, the list it belongs to (a cursor of the moderation
 queue is refused by the home page) and the type of every value. A bad one is ``BadCursor``, a 400 with a
 message, never a 500. No Flask here.
+
+Going back: ``?before=`` takes the same kind of cursor, naming the first row shown; the previous page is
+"rows before that key", read with the order turned round (the same index, seeked from the other end) and
+put back in the list's order. A previous page costs what a next page costs.
 """
 
 from __future__ import annotations
@@ -53,6 +57,17 @@ def encode(kind: str, key: Key) -> str:
     values = [v.astimezone(UTC).isoformat() if isinstance(v, datetime) else v for v in key]
     raw = json.dumps([kind, *values], separators=(",", ":"), ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def position(
+    after: str | None, before: str | None, kind: str, shape: Sequence[type]
+) -> tuple[Key | None, bool]:
+    """The key of ``?after=`` or ``?before=`` (at most one of them) and whether it is ``before``."""
+    if after and before:
+        raise BadCursor("after and before together name no page; follow one link of a page.")
+    if before:
+        return decode(before, kind, shape), True
+    return decode(after, kind, shape), False
 
 
 def decode(token: str | None, kind: str, shape: Sequence[type]) -> Key | None:
@@ -112,12 +127,17 @@ def _value(value: Any, kind: type) -> Any:
     raise TypeError(f"no cursor values of type {kind!r}")
 
 
-def after(query: Select[Any], columns: Sequence[Any], key: Key | None, *, descending: bool) -> Select[Any]:
+def after(
+    query: Select[Any], columns: Sequence[Any], key: Key | None, *, descending: bool, backward: bool = False
+) -> Select[Any]:
     """``query`` ordered by ``columns`` (all one direction) from just after ``key`` (None: from the top).
 
     A row-value comparison, ``(a, b) < (x, y)``, which PostgreSQL answers from an index on ``(a, b)``
-    (after any columns the query fixes by equality) and SQLite (3.15+) as well.
+    (after any columns the query fixes by equality) and SQLite (3.15+) as well. ``backward``: the rows
+    just before ``key`` instead, nearest first (the list's order turned round; ``page`` turns it back).
     """
+    if backward and key is not None:
+        descending = not descending
     order = [c.desc() for c in columns] if descending else list(columns)
     query = query.order_by(*order)
     if key is None:
@@ -126,9 +146,49 @@ def after(query: Select[Any], columns: Sequence[Any], key: Key | None, *, descen
     return query.where(row < tuple_(*key) if descending else row > tuple_(*key))
 
 
-def page(rows: Sequence[Any], per_page: int, kind: str, key_of: Any) -> tuple[list[Any], str | None]:
-    """The first ``per_page`` of ``rows`` (fetched with one more) and the cursor of the next page, if any."""
+class Page(tuple[list[Any], str | None]):
+    """``(rows, next cursor)``, as every list has returned, and ``previous``: the ``?before=`` cursor of
+    the page before this one (None on the first page)."""
+
+    previous: str | None
+
+    def __new__(cls, rows: list[Any], following: str | None, previous: str | None = None) -> Page:
+        made = super().__new__(cls, (rows, following))
+        made.previous = previous
+        return made
+
+    @property
+    def rows(self) -> list[Any]:
+        return self[0]
+
+    @property
+    def next(self) -> str | None:
+        return self[1]
+
+
+def page(
+    rows: Sequence[Any],
+    per_page: int,
+    kind: str,
+    key_of: Any,
+    *,
+    key: Key | None = None,
+    backward: bool = False,
+) -> Page:
+    """The first ``per_page`` of ``rows`` (fetched with one more), the cursor of the next page, if any,
+    and (given the ``key`` the page was read from) the cursor of the previous one.
+
+    Read ``backward`` (``?before=``), the rows come nearest first: they are put back in the list's order;
+    there is a page before only if one more row was found, and always one after (the page we came from).
+    """
     shown = list(rows[:per_page])
-    if len(rows) <= per_page or not shown:
-        return shown, None
-    return shown, encode(kind, key_of(shown[-1]))
+    more = len(rows) > per_page
+    if backward and key is not None:
+        shown.reverse()
+        if not shown:
+            return Page(shown, None, None)
+        return Page(shown, encode(kind, key_of(shown[-1])), encode(kind, key_of(shown[0])) if more else None)
+    previous = encode(kind, key_of(shown[0])) if key is not None and shown else None
+    if not more or not shown:
+        return Page(shown, None, previous)
+    return Page(shown, encode(kind, key_of(shown[-1])), previous)

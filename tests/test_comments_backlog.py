@@ -9,26 +9,35 @@ never closes the comment form.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select, update
+from sqlalchemy import create_engine, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from app.clock import utc_now
 from app.comments.models import Comment
 from app.posts.models import Post
 from tests.support.comments import READER, assert_form_kept, checking_comment, comment_api
+from tests.support.web import log_in, parse
 
 LIMIT = 2
 
 
 @pytest.fixture
 def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
-    return {**comments_config, "COMMENT_CHECK_BUDGET_MS": 0, "COMMENT_BACKLOG": LIMIT}
+    # The statement timeout (PostgreSQL only) ends a request waiting on a lock the test holds.
+    return {
+        **comments_config,
+        "COMMENT_CHECK_BUDGET_MS": 0,
+        "COMMENT_BACKLOG": LIMIT,
+        "STATEMENT_TIMEOUT_MS": 1500,
+    }
 
 
 def _stored(session: Session, post: Post) -> int:
@@ -129,3 +138,94 @@ def test_no_limit_when_the_backlog_setting_is_zero(
     app.config["COMMENT_BACKLOG"] = 0  # the same backlog without the limit
     answer = comment_api(client, post, body="Does a nap count towards the hours of sleep?")
     assert answer.status_code in (201, 202), answer.get_json()
+
+
+@contextmanager
+def _lock_held(database_url: str) -> Iterator[tuple[int, str]]:
+    """Another connection holds the lock a comment's write needs, until the block ends: SQLite's write
+    lock (a request waits its busy timeout, then "database is locked": 409), or on PostgreSQL the comments
+    table, locked whole (a request's statement times out: 503). Yields the status and what the form says."""
+    other = create_engine(database_url, poolclass=NullPool)
+    raw = other.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if database_url.startswith("sqlite"):
+            cursor.execute("BEGIN IMMEDIATE")
+            yield 409, "busy saving something else"
+        else:
+            cursor.execute("BEGIN")
+            cursor.execute("LOCK TABLE comments IN ACCESS EXCLUSIVE MODE")
+            yield 503, "not answering"
+    finally:
+        raw.rollback()
+        raw.close()
+        other.dispose()
+
+
+@pytest.mark.parametrize("reply", [False, True])
+def test_the_form_comes_back_with_what_the_reader_wrote_when_the_database_is_locked_or_does_not_answer(
+    app: Flask,
+    client: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    database_url: str,
+    publish_reader: Callable[..., Comment],
+    reply: bool,
+) -> None:
+    """Another connection really holds the lock: SQLite's write lock (the request waits its busy
+    timeout, then "database is locked": a 409), or on PostgreSQL the comments table, locked whole (the
+    request's statement times out: a 503). Either way the reader gets the form back with their name,
+    address and text (the reply still a reply), told it was not posted; nothing is stored."""
+    post = make_post()
+    parent_id = publish_reader(post, "ben@example.net", "Ben Reader").id if reply else None
+    before = _stored(session, post)
+    session.close()
+    words = "Does a nap count towards the <hours> of sleep?"
+    form = {**READER, "body": words, **({"parent_id": str(parent_id)} if parent_id else {})}
+    with _lock_held(database_url) as (expected, said):
+        answer = client.post(f"/posts/{post.slug}/comments", data=form)
+    assert answer.status_code == expected
+    page = assert_form_kept(answer, words, says=said)
+    assert page.select_one("form.comment-form")["action"] == f"/posts/{post.slug}/comments"
+    hidden = page.select_one("form.comment-form input[name=parent_id]")
+    assert (hidden["value"] if hidden else None) == (str(parent_id) if parent_id else None)
+    assert _stored(session, post) == before
+    # Sent again once the lock is gone, it is posted.
+    again = client.post(
+        f"/posts/{post.slug}/comments",
+        data={**form, "form_token": page.select_one("input[name=form_token]")["value"]},
+    )
+    assert again.status_code == 303, again.get_data(as_text=True)[:500]
+    assert _stored(session, post) == before + 1
+
+
+def test_a_staff_reply_comes_back_with_its_text_when_the_database_is_locked_or_does_not_answer(
+    app: Flask,
+    client: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    make_user: Callable[..., Any],
+    database_url: str,
+    publish_reader: Callable[..., Comment],
+) -> None:
+    parent_id = publish_reader(make_post(), body="Is it fine to nap after lunch?").id
+    staff = make_user("moderator")
+    session.close()
+    log_in(client, staff.email)
+    csrf = parse(client.get(f"/staff/comments/{parent_id}")).select_one("input[name=csrf_token]")["value"]
+    words = "Yes: keep it under <30> minutes."
+    with _lock_held(database_url) as (expected, said):
+        answer = client.post(f"/staff/comments/{parent_id}/reply", data={"csrf_token": csrf, "body": words})
+    assert answer.status_code == expected
+    page = parse(answer)
+    assert said in page.select_one(".error-summary").get_text()
+    form = page.select_one(f'form[action="/staff/comments/{parent_id}/reply"]')
+    assert form.select_one("textarea[name=body]").get_text() == words
+    again = client.post(
+        form["action"], data={"csrf_token": form.select_one("input[name=csrf_token]")["value"], "body": words}
+    )
+    assert again.status_code == 303
+    session.expire_all()
+    assert (
+        session.scalar(select(func.count()).select_from(Comment).where(Comment.parent_id == parent_id)) == 1
+    )

@@ -21,6 +21,7 @@ from app.audit.models import AuditEntry
 from app.editorial import services as editorial
 from app.posts.models import Post
 from app.posts.pages import POLICY_PAGES
+from app.search import services as search_services
 from app.search.models import SearchDocument
 from app.topics import services as topics
 from tests.support.databases import postgresql_only
@@ -429,6 +430,57 @@ def test_search_pages_by_cursor_each_hit_once_in_rank_order_with_ties(api, clien
         if url:
             assert "after=" in url and "page=" not in url
     assert len(seen) == 12 == len(set(seen))
+
+
+def _round_trip(fetch: Any) -> list[list[Any]]:
+    """Walk a list forward by its next cursors, then back by its previous ones from the last page: the
+    same pages, each in the list's order, and the first page has no previous."""
+    forward = [fetch(after=None, before=None)]
+    while forward[-1].next:
+        forward.append(fetch(after=forward[-1].next, before=None))
+    assert forward[0].previous is None
+    back = [forward[-1]]
+    while back[-1].previous:
+        back.append(fetch(after=None, before=back[-1].previous))
+        assert back[-1].next is not None  # the page we came from follows
+    assert [p.rows for p in back] == [p.rows for p in reversed(forward)]
+    return [p.rows for p in forward]
+
+
+def test_search_pages_back_by_previous_cursors_each_page_as_it_was(api, client, session, cast, make_user):
+    for title, body in [("Gout", "Urate crystals."), ("Joint note", "Gout, gout and urate.")] * 4 + [
+        ("Joint note", "Gout and urate.")
+    ] * 3:
+        _publish(api, cast, {"title": title, "body": body, "references": REFS})
+    for per_page in (1, 3, 5, 11):
+        pages = _round_trip(
+            lambda n=per_page, **at: search_services.search(session, "gout", per_page=n, **at)
+        )
+        assert len({h.post.id for p in pages for h in p}) == 11
+        staff_pages = _round_trip(
+            lambda n=per_page, **at: search_services.staff_search(
+                session, cast["editor"], "urate", per_page=n, **at
+            )
+        )
+        assert len({h.post.id for p in staff_pages for h in p}) == 11
+    # The reader's page: More results, then Previous results, by links only, numbered as before.
+    first = parse(client.get("/search?q=gout"))
+    second = parse(client.get(first.select_one('.pager a[rel="next"]')["href"]))
+    assert second.select_one("ol.search-results")["start"] == "11"
+    back = parse(client.get(second.select_one('.pager a[rel="prev"]')["href"]))
+    assert [a["href"] for a in back.select(".search-hit h2 a")] == [
+        a["href"] for a in first.select(".search-hit h2 a")
+    ]
+    assert back.select_one('.pager a[rel="prev"]') is None
+    assert back.select_one("ol.search-results").get("start") is None
+    assert back.select_one('.pager a[rel="next"]')["href"] == first.select_one('.pager a[rel="next"]')["href"]
+    # One search box on the search page (its own, with the words in it); the header's elsewhere.
+    assert [i.get("value") for i in back.select('input[type="search"]')] == ["gout"]
+    assert len(parse(client.get("/")).select('input[type="search"]')) == 1
+    # after and before at once name no page; a bad before is refused like a bad after.
+    cursor = parse_qs(urlsplit(first.select_one('.pager a[rel="next"]')["href"]).query)["after"][0]
+    for query in ({"after": cursor, "before": cursor}, {"before": "garbage"}):
+        assert client.get("/search", query_string={"q": "gout", **query}).status_code == 400
 
 
 def test_staff_search_pages_by_cursor(api, client, cast, make_user):

@@ -193,7 +193,11 @@ def test_a_post_page_shows_fifty_threads_and_links_to_the_rest(
     assert len(rest_bodies) == 7
     ids = [b["id"] for b in bodies + rest_bodies]
     assert len(set(ids)) == total
-    assert rest.select_one("p.more-comments a") is None
+    assert rest.select_one('p.more-comments a[rel="next"]') is None
+    # ... and back, by Earlier comments, to the first fifty threads.
+    back = parse(client.get(rest.select_one('p.more-comments a[rel="prev"]')["href"]))
+    assert [b["id"] for b in back.select("div.comment-body")] == [b["id"] for b in bodies]
+    assert back.select_one('p.more-comments a[rel="prev"]') is None
 
 
 # --- counts kept with every status change ----------------------------------------------------------------
@@ -500,6 +504,40 @@ def test_the_users_api_walks_every_account_once_whatever_the_names(
     assert len(seen) == len(set(seen)) == 7
 
 
+def test_the_staff_list_pages_back_to_its_first_page_by_previous_links(
+    client: Any, session: Session, make_user: Callable[..., User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The staff accounts page (by lower-cased name, accented names among them), forward by its Next
+    page links and back by Previous page, three accounts a page: the same pages, the first without one."""
+    from app.administration import views as people
+
+    admin = make_user("admin", name="Ada Admin")
+    for name in ("Émile Zola", "émile Zola", "Zoë Ball", "ZOË Ball", "Åsa Berg", "a" * 200, "Bo", "Cy"):
+        make_user("author", name=name)
+    log_in(client, admin.email)
+    monkeypatch.setattr(people, "USERS_PER_PAGE", 3)  # a page size, not behaviour: 9 accounts, 3 pages
+
+    def names(url: str) -> tuple[list[str], Any]:
+        page = parse(client.get(url))
+        return [td.get_text(strip=True) for td in page.select("table tbody tr > td:nth-of-type(1)")], page
+
+    forward, page = [], None
+    url: str | None = "/staff/users"
+    while url:
+        shown, page = names(url)
+        forward.append(shown)
+        link = page.select_one('.pager a[rel="next"]')
+        url = link["href"] if link else None
+    assert len(forward) == 3 and sum(len(p) for p in forward) == 9
+    back = [forward[-1]]
+    link = page.select_one('.pager a[rel="prev"]')
+    while link:
+        shown, page = names(link["href"])
+        back.append(shown)
+        link = page.select_one('.pager a[rel="prev"]')
+    assert back == forward[::-1]
+
+
 def test_the_review_queue_walks_every_waiting_post_once_oldest_first(
     client: Any,
     make_post: Callable[..., Post],
@@ -527,3 +565,78 @@ def test_the_review_queue_walks_every_waiting_post_once_oldest_first(
     assert pages == 3
     assert seen == waiting  # oldest first, each once
     assert client.get("/staff/reviews?after=garbled!!").status_code == 400
+
+
+@postgresql_only
+def test_previous_pages_read_the_same_indexes_as_next_pages(
+    app: Flask,
+    session: Session,
+    make_post: Callable[..., Post],
+    make_user: Callable[..., User],
+) -> None:
+    """``?before=`` turns the order round; it must seek the same index from the other end, never scan:
+    each list's previous page, its statements recorded and EXPLAINed with sequential scans priced out."""
+    from sqlalchemy import event
+
+    from app.audit import services as audit
+    from app.corrections import services as corrections
+    from app.posts import services as post_services
+    from app.search import services as search
+
+    moderator = make_user("moderator", "editor")
+    made = [make_post("published", title=f"Sleep note {n}") for n in range(3)]
+    for n in range(5):
+        comment = submit(app, session, made[0], author_email=f"plan{n}@example.net", body=f"Why {n}, though?")
+        if n % 2:
+            moderate(session, moderator, session.get(Comment, comment.id), "approve")
+            session.commit()
+    # Each list read forward a row at a time, then back from its second page.
+    lists: dict[str, Callable[..., Any]] = {
+        "home": lambda **at: post_services.published_posts(session, per_page=1, **at),
+        "staff posts": lambda **at: post_services.find_posts(session, moderator, per_page=1, **at),
+        "queue": lambda **at: moderation_queries.moderation_queue(
+            session, moderator, status="published", per_page=1, **at
+        ),
+        "queue, every status": lambda **at: moderation_queries.moderation_queue(
+            session, moderator, status=None, per_page=1, **at
+        ),
+        "needs reply": lambda **at: moderation_queries.needs_reply_page(session, per_page=1, **at),
+        "moderation log": lambda **at: moderation_queries.moderation_log(
+            session, moderator, per_page=1, **at
+        ),
+        "audit": lambda **at: audit.entries(session, per_page=1, **at),
+        "search": lambda **at: search.search(session, "sleep", per_page=1, **at),
+        "staff search": lambda **at: search.staff_search(session, moderator, "sleep", per_page=1, **at),
+        "history": lambda **at: corrections.history_page(session, made[0], per_page=1, **at),
+    }
+    engine = app.extensions["candor.engine"]
+    recorded: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            recorded.append((statement, parameters))
+
+    went_back = []
+    for name, fetch in lists.items():
+        first = fetch()
+        if first.next is None:
+            continue
+        second = fetch(after=first.next)
+        assert second.previous is not None, name
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            back = fetch(before=second.previous)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        assert back.rows == first.rows and back.previous is None, name
+        went_back.append(name)
+    assert {"home", "queue", "queue, every status", "search", "staff search", "audit"} <= set(went_back)
+    problems = []
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        for statement, params in recorded:
+            plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, params))
+            problems += [
+                f"{table}: {statement}\n{plan}" for table in WATCHED if f"Seq Scan on {table} " in plan + " "
+            ]
+    assert problems == [], "\n\n".join(problems)

@@ -99,8 +99,10 @@ def search_users(
     active: bool | None = None,
     per_page: int = 50,
     after: str | None = None,
+    before: str | None = None,
 ) -> tuple[list[User], bool]:
-    """Staff matching ``query`` (in name, e-mail, title or department), by name; and whether more follow.
+    """Staff matching ``query`` (in name, e-mail, title or department), by name; and whether more follow
+    (with ``before``, the page before that cursor's user: whether more come before it).
 
     ``after`` (a cursor: ``user_cursor`` of the last one shown) continues from a (lower-cased name, id),
     so every page costs the same, on the staff page and the API alike."""
@@ -122,9 +124,11 @@ def search_users(
         q = q.where(User.id.in_(select(UserRole.user_id).where(UserRole.role == wanted.value)))
     if active is not None:
         q = q.where(User.is_active.is_(active))
-    key = cursors.decode(after, "users", (str, int))
-    q = cursors.after(q, (func.lower(User.name), User.id), key, descending=False)
+    key, backward = cursors.position(after, before, "users", (str, int))
+    q = cursors.after(q, (func.lower(User.name), User.id), key, descending=False, backward=backward)
     rows = list(session.scalars(q.limit(per_page + 1)))
+    if backward and key is not None:  # read nearest first: put back in name order
+        return rows[:per_page][::-1], len(rows) > per_page
     return rows[:per_page], len(rows) > per_page
 
 

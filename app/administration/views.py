@@ -119,7 +119,7 @@ def users() -> Any:
     require(current_user(), "users.manage")
     if "page" in request.args:
         raise InvalidInput("This list pages with its “Next page” link (after=), not by number.", field="page")
-    after = request.args.get("after") or None
+    after, before = request.args.get("after") or None, request.args.get("before") or None
     query = request.args.get("q", "")[:200]
     role = request.args.get("role", "")
     if role not in ("", *(r.value for r in Role)):
@@ -128,7 +128,14 @@ def users() -> Any:
     active = {"active": True, "inactive": False}.get(status)
     try:
         found, more = admin.search_users(
-            db(), current_user(), query=query, role=role, active=active, after=after, per_page=USERS_PER_PAGE
+            db(),
+            current_user(),
+            query=query,
+            role=role,
+            active=active,
+            after=after,
+            before=before,
+            per_page=USERS_PER_PAGE,
         )
     except BadCursor:
         raise
@@ -137,8 +144,9 @@ def users() -> Any:
     return render_template(
         "administration/users.html",
         users=found,
-        next_cursor=admin.user_cursor(db(), found[-1]) if more and found else None,
-        after=after,
+        next_cursor=admin.user_cursor(db(), found[-1]) if found and (more or before) else None,
+        previous_cursor=admin.user_cursor(db(), found[0]) if found and (after or (before and more)) else None,
+        after=after or (before if before and more else None),
         q=query,
         role=role,
         status=status if active is not None else "",

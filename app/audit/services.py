@@ -39,20 +39,25 @@ def record(
 
 
 def entries(
-    session: Session, *, post_id: int | None = None, after: str | None = None, per_page: int = 50
-) -> tuple[list[AuditEntry], str | None]:
+    session: Session,
+    *,
+    post_id: int | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    per_page: int = 50,
+) -> cursors.Page:
     """Newest first; for one post, or blog-wide: a page and the cursor of the next one (None: the last).
 
     Keyset on (at, id), served by ix_audit_entries_at_id / ix_audit_entries_post_at_id at any depth.
     """
     kind = "audit" if post_id is None else f"audit:{post_id}"
-    key = cursors.decode(after, kind, (datetime, int))
+    key, backward = cursors.position(after, before, kind, (datetime, int))
     query = select(AuditEntry)
     if post_id is not None:
         query = query.where(AuditEntry.post_id == post_id)
-    query = cursors.after(query, (AuditEntry.at, AuditEntry.id), key, descending=True)
+    query = cursors.after(query, (AuditEntry.at, AuditEntry.id), key, descending=True, backward=backward)
     rows = session.scalars(query.limit(per_page + 1)).all()
-    return cursors.page(rows, per_page, kind, lambda e: (e.at, e.id))
+    return cursors.page(rows, per_page, kind, lambda e: (e.at, e.id), key=key, backward=backward)
 
 
 def latest_entry(session: Session, post_id: int, action: str) -> AuditEntry | None:

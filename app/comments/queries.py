@@ -54,6 +54,7 @@ class ThreadPage:
     count: int  # the post's published comments, all pages (posts.comment_count: stored, not counted)
     next_cursor: str | None  # more threads after these
     more_replies: dict[int, str] = field(default_factory=dict)  # root id -> cursor of its further replies
+    previous_cursor: str | None = None  # the threads before these (``?before=``), when read from a cursor
 
 
 def _tree(roots: list[Comment], replies: list[Comment]) -> list[Node]:
@@ -101,7 +102,12 @@ def _replies(session: Session, thread_ids: list[int], limit: int) -> dict[int, l
 
 
 def thread(
-    session: Session, post: Post, *, after: str | None = None, newest_first: bool = False
+    session: Session,
+    post: Post,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    newest_first: bool = False,
 ) -> ThreadPage:
     """A page of ``post``'s published comments as threads: ``THREADS_PER_PAGE`` top-level comments (oldest
     first, or newest first) from the cursor ``after``, each with its first ``REPLIES_PER_THREAD`` replies.
@@ -110,13 +116,18 @@ def thread(
     page 1,000 costs what page 1 does, and a thread of 20,000 replies what a thread of 20 does.
     """
     kind = f"threads:{post.id}:{'new' if newest_first else 'old'}"
-    key = cursors.decode(after, kind, (datetime, int))
+    key, backward = cursors.position(after, before, kind, (datetime, int))
     query = select(Comment).where(
         Comment.post_id == post.id, Comment.parent_id.is_(None), Comment.status == S.PUBLISHED
     )
-    query = cursors.after(query, (Comment.created_at, Comment.id), key, descending=newest_first)
+    query = cursors.after(
+        query, (Comment.created_at, Comment.id), key, descending=newest_first, backward=backward
+    )
     rows = session.scalars(query.limit(THREADS_PER_PAGE + 1)).all()
-    roots, next_cursor = cursors.page(rows, THREADS_PER_PAGE, kind, lambda c: (c.created_at, c.id))
+    found = cursors.page(
+        rows, THREADS_PER_PAGE, kind, lambda c: (c.created_at, c.id), key=key, backward=backward
+    )
+    roots, next_cursor = found
     replies = _replies(session, [r.id for r in roots], REPLIES_PER_THREAD + 1)
     more = {}
     shown: list[Comment] = []
@@ -127,26 +138,29 @@ def thread(
             more[root.id] = cursors.encode(f"replies:{root.id}", (last.created_at, last.id))
         shown.extend(mine[:REPLIES_PER_THREAD])
     shown.sort(key=lambda c: (c.created_at, c.id))
-    return ThreadPage(_tree(roots, shown), post.comment_count, next_cursor, more)
+    return ThreadPage(_tree(roots, shown), post.comment_count, next_cursor, more, found.previous)
 
 
 def thread_replies(
-    session: Session, post: Post, root: Comment, *, after: str | None = None
-) -> tuple[list[Node], str | None]:
+    session: Session, post: Post, root: Comment, *, after: str | None = None, before: str | None = None
+) -> cursors.Page:
     """A page of one thread's replies, oldest first, after the cursor ``after``, nested among themselves."""
     kind = f"replies:{root.id}"
-    key = cursors.decode(after, kind, (datetime, int))
+    key, backward = cursors.position(after, before, kind, (datetime, int))
     query = select(Comment).where(Comment.thread_id == root.id, Comment.status == S.PUBLISHED)
-    query = cursors.after(query, (Comment.created_at, Comment.id), key, descending=False)
+    query = cursors.after(query, (Comment.created_at, Comment.id), key, descending=False, backward=backward)
     rows = session.scalars(query.limit(REPLIES_PER_PAGE + 1)).all()
-    replies, next_cursor = cursors.page(rows, REPLIES_PER_PAGE, kind, lambda c: (c.created_at, c.id))
+    found = cursors.page(
+        rows, REPLIES_PER_PAGE, kind, lambda c: (c.created_at, c.id), key=key, backward=backward
+    )
+    replies, next_cursor = found
     # Each reply whose parent is on this page nests under it; the others start a run of their own.
     nodes = {c.id: Node(c) for c in replies}
     top: list[Node] = []
     for c in replies:
         parent = nodes.get(c.parent_id) if c.parent_id is not None else None
         (parent.children if parent is not None else top).append(nodes[c.id])
-    return top, next_cursor
+    return cursors.Page(top, next_cursor, found.previous)
 
 
 def public_comments(

@@ -54,7 +54,7 @@ from app.web.api import (
 )
 from app.web.auth import current_user
 from app.web.database import db
-from app.web.errors import SHARED_READER_LIMIT, http_error_response
+from app.web.errors import SHARED_READER_LIMIT, answer_failures_with, http_error_response
 from app.web.extensions import client_ip, csrf, retry_message
 from app.web.outside import budgeted_akismet, burst_counter, site
 from app.web.pagecache import cached_page, reads_query
@@ -247,6 +247,7 @@ def _replaced(token: str | None) -> Comment | None:
 
 
 @bp.post("/posts/<slug>/comments")
+@answer_failures_with(lambda status, message: _form_again(status, message))
 @csrf.exempt
 @reader_limit
 def post_comment(slug: str) -> ResponseReturnValue:
@@ -336,6 +337,32 @@ def _too_many(exc: HTTPException) -> ResponseReturnValue:
     ), 429
 
 
+NOT_POSTED = {
+    409: "The blog was busy saving something else at that very moment, so your comment was not posted. "
+    "Send it again.",
+    503: "The blog cannot save comments just now (its database is not answering), so your comment was not "
+    "posted. Send it again in a minute or two.",
+}
+
+
+def _form_again(status: int, message: str) -> str:
+    """The comment form again, with what the reader wrote and why it was not posted: the answer to a 409
+    or 503 (app.web.errors.answer_failures_with), which lost the text when it was the plain error page.
+
+    Built from the request alone, since the database may be what failed: the post's address (not its
+    title), the reply's parent by number (a hidden field) rather than shown.
+    """
+    return render_template(
+        "comments/form_page.html",
+        post=None,
+        slug=(request.view_args or {}).get("slug", ""),
+        errors={"body": NOT_POSTED.get(status, message)},
+        values=request.form,
+        parent=None,
+        token=form_token(),
+    )
+
+
 def _parent_or_none(post: Post, parent_id: int | None) -> Comment | None:
     if parent_id is None:
         return None
@@ -350,12 +377,12 @@ def _newest_first() -> bool:
 
 
 @bp.get("/posts/<slug>/comments")
-@reads_query("after", "thread")
+@reads_query("after", "before", "thread")
 def more(slug: str) -> ResponseReturnValue:
     """Further comments, without JavaScript: the next threads (``?after=``), or the further replies of one
     thread (``?thread=<id>&after=``). Cached like the post page, under the post's own key."""
     key = public_key(slug)
-    after = request.args.get("after") or None
+    after, before = request.args.get("after") or None, request.args.get("before") or None
     raw_thread = request.args.get("thread")
     thread_id = whole_number(raw_thread, upper=2**31 - 1) if raw_thread is not None else None
     if raw_thread is not None and thread_id is None:
@@ -364,7 +391,7 @@ def more(slug: str) -> ResponseReturnValue:
     def render() -> str:
         post = posts.get_public_post(db(), slug)
         if thread_id is None:
-            page = queries.thread(db(), post, after=after, newest_first=_newest_first())
+            page = queries.thread(db(), post, after=after, before=before, newest_first=_newest_first())
             return render_template("comments/more.html", post=post, page=page, root=None, after=after)
         root = db().get(Comment, thread_id)
         if (
@@ -374,9 +401,16 @@ def more(slug: str) -> ResponseReturnValue:
             or root.status != CommentStatus.PUBLISHED
         ):
             raise NotFound("There is no such thread on this post.")
-        nodes, next_cursor = queries.thread_replies(db(), post, root, after=after)
+        listed = queries.thread_replies(db(), post, root, after=after, before=before)
+        nodes, next_cursor = listed
         return render_template(
-            "comments/more.html", post=post, root=root, nodes=nodes, next_cursor=next_cursor, after=after
+            "comments/more.html",
+            post=post,
+            root=root,
+            nodes=nodes,
+            next_cursor=next_cursor,
+            previous_cursor=listed.previous,
+            after=after,
         )
 
     return cached_page(("comments", key), render)

@@ -178,10 +178,15 @@ def replies(session: Session, message: ContactMessage) -> list[ContactReply]:
     )
 
 
-def waiting(session: Session, *, after: Key | None = None, limit: int = 100) -> list[ContactMessage]:
-    """Open messages, oldest first: at most ``limit`` from just after the (created_at, id) ``after``."""
+def waiting(
+    session: Session, *, after: Key | None = None, limit: int = 100, backward: bool = False
+) -> list[ContactMessage]:
+    """Open messages, oldest first: at most ``limit`` from just after the (created_at, id) ``after``
+    (``backward``: just before it, newest first)."""
     query = select(ContactMessage).where(ContactMessage.status == ContactStatus.OPEN)
-    query = cursors.after(query, (ContactMessage.created_at, ContactMessage.id), after, descending=False)
+    query = cursors.after(
+        query, (ContactMessage.created_at, ContactMessage.id), after, descending=False, backward=backward
+    )
     return list(session.scalars(query.limit(limit)))
 
 
@@ -198,8 +203,14 @@ def waiting_count(session: Session) -> int:
 
 
 def listing(
-    session: Session, actor: User, status: str, *, after: str | None = None, per_page: int = 50
-) -> tuple[list[ContactMessage], str | None]:
+    session: Session,
+    actor: User,
+    status: str,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    per_page: int = 50,
+) -> cursors.Page:
     """Messages in ``status``: open ones oldest first (the longest waiting on top), the rest newest
     first; a page and the cursor of the next one, keyset on (created_at, id) over
     ix_contact_messages_status_created, so any page costs the same."""
@@ -207,15 +218,16 @@ def listing(
     if status not in {s.value for s in ContactStatus}:
         raise InvalidInput("status must be open, answered, closed or spam.", field="status")
     kind = f"contact:{status}"
-    key = cursors.decode(after, kind, (datetime, int))
+    key, backward = cursors.position(after, before, kind, (datetime, int))
     query = cursors.after(
         select(ContactMessage).where(ContactMessage.status == status),
         (ContactMessage.created_at, ContactMessage.id),
         key,
         descending=status != ContactStatus.OPEN,
+        backward=backward,
     )
     rows = list(session.scalars(query.limit(per_page + 1)))
-    return cursors.page(rows, per_page, kind, lambda m: (m.created_at, m.id))
+    return cursors.page(rows, per_page, kind, lambda m: (m.created_at, m.id), key=key, backward=backward)
 
 
 def field_errors(data: ContactInput) -> dict[str, str]:

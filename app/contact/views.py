@@ -89,12 +89,14 @@ MESSAGES_PER_PAGE = 50
 def messages() -> ResponseReturnValue:
     actor = require(current_user(), desk.PERMISSION)
     state = request.args.get("status", "open")
-    after = request.args.get("after") or None
-    found, next_cursor = contact.listing(db(), actor, state, after=after, per_page=MESSAGES_PER_PAGE)
+    after, before = request.args.get("after") or None, request.args.get("before") or None
+    listed = contact.listing(db(), actor, state, after=after, before=before, per_page=MESSAGES_PER_PAGE)
+    found, next_cursor = listed
     return render_template(
         "contact/messages.html",
         messages=found,
-        after=after,
+        after=after or (before if listed.previous else None),
+        previous_cursor=listed.previous,
         next_cursor=next_cursor,
         state=state,
         states=[s.value for s in ContactStatus],

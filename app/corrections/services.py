@@ -59,19 +59,28 @@ NOTICES_SHOWN = 20
 
 
 def history_page(
-    session: Session, post: Post, *, after: str | None = None, per_page: int = HISTORY_PER_PAGE
-) -> tuple[list[tuple[Revision, Publication]], str | None]:
+    session: Session,
+    post: Post,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    per_page: int = HISTORY_PER_PAGE,
+) -> cursors.Page:
     """A page of ``history``: keyset on (published_at, publication id) over ix_publications_post_published."""
     kind = f"history:{post.id}"
-    key = cursors.decode(after, kind, (datetime, int))
+    key, backward = cursors.position(after, before, kind, (datetime, int))
     query = (
         select(Revision, Publication)
         .join(Publication, Publication.revision_id == Revision.id)
         .where(Publication.post_id == post.id)
     )
-    query = cursors.after(query, (Publication.published_at, Publication.id), key, descending=False)
+    query = cursors.after(
+        query, (Publication.published_at, Publication.id), key, descending=False, backward=backward
+    )
     rows = [(r, p) for r, p in session.execute(query.limit(per_page + 1)).all()]
-    return cursors.page(rows, per_page, kind, lambda row: (row[1].published_at, row[1].id))
+    return cursors.page(
+        rows, per_page, kind, lambda row: (row[1].published_at, row[1].id), key=key, backward=backward
+    )
 
 
 def notices(session: Session, post: Post, limit: int = NOTICES_SHOWN) -> list[Notice]:
@@ -271,16 +280,17 @@ RETRACTION = "retraction"
 
 
 def corrections_log(
-    session: Session, *, after: str | None = None, per_page: int
-) -> tuple[list[LogEntry], str | None]:
+    session: Session, *, after: str | None = None, before: str | None = None, per_page: int
+) -> cursors.Page:
     """Corrections and retractions, newest first, interleaved by date; and the next page's cursor.
 
     Each kind is read from its own index from the cursor on, at most a page of each, and the two merged
     (keyset on (at, source, id), all descending: a retraction comes before a correction of the same
     instant); then one query
     per kind loads the page's rows: a retraction is no revision, so it cannot ride along in the join.
+    ``before`` reads the page before from the same bounds, the other way.
     """
-    key = cursors.decode(after, "corrections", (datetime, str, int))
+    key, backward = cursors.position(after, before, "corrections", (datetime, str, int))
     if key is not None and key[1] not in ("correction", RETRACTION):
         raise cursors.BadCursor("after is not a cursor of this list; use the next link of a page.")
 
@@ -302,22 +312,30 @@ def corrections_log(
         (Publication.published_at, Publication.id),
         bound("correction"),
         descending=True,
+        backward=backward,
     )
     retractions_query = cursors.after(
         select(literal(RETRACTION), Retraction.id, Retraction.at),
         (Retraction.at, Retraction.id),
         bound(RETRACTION),
         descending=True,
+        backward=backward,
     )
     merged = [
         tuple(row)
         for query in (corrections_query, retractions_query)
         for row in session.execute(query.limit(per_page + 1)).all()
     ]
-    merged.sort(key=lambda r: (r[2], r[0], r[1]), reverse=True)
-    rows, next_cursor = cursors.page(
-        merged[: per_page + 1], per_page, "corrections", lambda r: (r[2], r[0], r[1])
+    merged.sort(key=lambda r: (r[2], r[0], r[1]), reverse=not (backward and key is not None))
+    found = cursors.page(
+        merged[: per_page + 1],
+        per_page,
+        "corrections",
+        lambda r: (r[2], r[0], r[1]),
+        key=key,
+        backward=backward,
     )
+    rows = found.rows
     pubs = _by_id(session, Publication, {ref for source, ref, _at in rows if source != RETRACTION})
     rets = _by_id(session, Retraction, {ref for source, ref, _at in rows if source == RETRACTION})
     posts = _by_id(session, Post, {p.post_id for p in pubs.values()} | {r.post_id for r in rets.values()})
@@ -341,7 +359,7 @@ def corrections_log(
                     publication=pub,
                 )
             )
-    return entries, next_cursor
+    return cursors.Page(entries, found.next, found.previous)
 
 
 def _by_id(session: Session, model: type[M], ids: set[int]) -> dict[int, M]:
@@ -466,21 +484,23 @@ def report_queue(
     *,
     state: str = ReportState.OPEN.value,
     after: str | None = None,
+    before: str | None = None,
     per_page: int = 50,
-) -> tuple[list[ErrorReport], str | None]:
+) -> cursors.Page:
     """Reports in ``state`` on the posts this person wrote (editors: every post's), open ones oldest
     first, decided ones newest first: a page and the cursor of the next one (keyset on (created_at, id)
     over ix_error_reports_state_created)."""
     kind = f"reports:{state}"
-    key = cursors.decode(after, kind, (datetime, int))
+    key, backward = cursors.position(after, before, kind, (datetime, int))
     query = cursors.after(
         _reports(actor, state),
         (ErrorReport.created_at, ErrorReport.id),
         key,
         descending=state != ReportState.OPEN.value,
+        backward=backward,
     )
     rows = session.scalars(query.limit(per_page + 1)).all()
-    return cursors.page(rows, per_page, kind, lambda r: (r.created_at, r.id))
+    return cursors.page(rows, per_page, kind, lambda r: (r.created_at, r.id), key=key, backward=backward)
 
 
 def open_report_count(session: Session, actor: User) -> int:

@@ -130,24 +130,25 @@ def _changes(slug: str, type: str) -> Any:
 
 
 @bp.get("/posts/<slug>/history")
-@reads_query("after")
+@reads_query("after", "before")
 def history(slug: str) -> Any:
     return _history(slug, PostType.POST.value)
 
 
 @bp.get("/pages/<slug>/history")
-@reads_query("after")
+@reads_query("after", "before")
 def page_history(slug: str) -> Any:
     return _history(slug, PostType.PAGE.value)
 
 
 def _history(slug: str, type: str) -> Any:
     key = public_key(slug, type)
-    after = request.args.get("after") or None
+    after, before = request.args.get("after") or None, request.args.get("before") or None
 
     def render() -> str:
         post = posts.get_public_post(db(), slug, type)
-        rows, next_cursor = services.history_page(db(), post, after=after)
+        listed = services.history_page(db(), post, after=after, before=before)
+        rows, next_cursor = listed
         # Each published revision's predecessor, so the first row of a later page compares too.
         versions, previous = reader_versions(post, [rev.number for rev, _pub in rows])
         return render_template(
@@ -156,7 +157,8 @@ def _history(slug: str, type: str) -> Any:
             previous=previous,
             post=post,
             history=rows,
-            after=after,
+            after=after or (before if listed.previous else None),
+            previous_cursor=listed.previous,
             next_cursor=next_cursor,
             retraction=retraction_for(db(), post),
             redactions=redaction.revision_notes(db(), [rev.id for rev, _pub in rows]),
@@ -166,19 +168,21 @@ def _history(slug: str, type: str) -> Any:
 
 
 @bp.get("/corrections")
-@reads_query("after")
+@reads_query("after", "before")
 def log() -> Any:
-    after = request.args.get("after") or None
+    after, before = request.args.get("after") or None, request.args.get("before") or None
 
     def render() -> str:
-        entries, next_cursor = services.corrections_log(db(), after=after, per_page=PER_PAGE)
-        if not entries and after:
+        listed = services.corrections_log(db(), after=after, before=before, per_page=PER_PAGE)
+        entries, next_cursor = listed
+        if not entries and (after or before):
             raise NotFound("There is no such page of corrections.")
         median = services.median_time_to_correct(db())
         return render_template(
             "corrections/log.html",
             entries=entries,
-            after=after,
+            after=after or (before if listed.previous else None),
+            previous_cursor=listed.previous,
             next_cursor=next_cursor,
             median=services.describe_duration(median) if median else None,
         )
@@ -277,15 +281,17 @@ def report_queue() -> Any:
     state = request.args.get("state", "open")
     if state not in ("open", "accepted", "declined"):
         raise InvalidInput("state must be open, accepted or declined.")
-    after = request.args.get("after") or None
-    reports, next_cursor = services.report_queue(
-        db(), actor, state=state, after=after, per_page=REPORTS_PER_PAGE
+    after, before = request.args.get("after") or None, request.args.get("before") or None
+    listed = services.report_queue(
+        db(), actor, state=state, after=after, before=before, per_page=REPORTS_PER_PAGE
     )
+    reports, next_cursor = listed
     return render_template(
         "corrections/queue.html",
         reports=reports,
         posts=posts.posts_by_id(db(), {r.post_id for r in reports}),
-        after=after,
+        after=after or (before if listed.previous else None),
+        previous_cursor=listed.previous,
         next_cursor=next_cursor,
         state=state,
         accept_form=AcceptForm(),

@@ -697,19 +697,25 @@ REVIEW_QUEUE_PAGE = 50
 
 
 def review_queue(
-    session: Session, *, after: str | None = None, per_page: int = REVIEW_QUEUE_PAGE
-) -> tuple[list[tuple[Post, Review]], str | None]:
+    session: Session,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    per_page: int = REVIEW_QUEUE_PAGE,
+) -> cursors.Page:
     """Open reviews, oldest first (what editors should look at next), a page at a time: the page and the
     cursor of the next one (``?after=``, app/cursors.py), or None on the last page."""
-    key = cursors.decode(after, "reviews", (datetime, int))
+    key, backward = cursors.position(after, before, "reviews", (datetime, int))
     query = (
         select(Post, Review)
         .join(Review, Review.post_id == Post.id)
         .where(Review.state == ReviewState.OPEN.value)
     )
-    query = cursors.after(query, (Review.submitted_at, Review.id), key, descending=False)
+    query = cursors.after(query, (Review.submitted_at, Review.id), key, descending=False, backward=backward)
     rows = [(p, r) for p, r in session.execute(query.limit(per_page + 1)).all()]
-    return cursors.page(rows, per_page, "reviews", lambda row: (row[1].submitted_at, row[1].id))
+    return cursors.page(
+        rows, per_page, "reviews", lambda row: (row[1].submitted_at, row[1].id), key=key, backward=backward
+    )
 
 
 def open_review_count(session: Session) -> int:

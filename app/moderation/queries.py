@@ -37,12 +37,14 @@ def moderation_queue(
     reason: str | None = None,
     search: str = "",
     after: str | None = None,
+    before: str | None = None,
     per_page: int = 25,
-) -> tuple[list[Comment], str | None]:
+) -> cursors.Page:
     """Comments for moderators: held ones oldest first (a queue), the others newest first; a page and the
     cursor of the next. Keyset on (created_at, id) after the status (ix_comments_held,
     ix_comments_status_created); every status at once is each status's page merged, so that too is
-    four index seeks, never a walk of the whole table in time order."""
+    four index seeks, never a walk of the whole table in time order. ``before``: the page before the one
+    that began with that cursor's comment, read the same way from the other end."""
     require(actor, "comments.moderate")
     query = select(Comment)
     if status:
@@ -69,19 +71,28 @@ def moderation_queue(
         )
     # The cursor belongs to this exact list: another status's (or the API's other filter's) is refused.
     kind = f"queue:{status or ''}:{reason or ''}:{search.strip().lower()[:40]}"
-    key = cursors.decode(after, kind, (datetime, int))
+    key, backward = cursors.position(after, before, kind, (datetime, int))
     order = (Comment.created_at, Comment.id)
     if status:
         rows = session.scalars(
-            cursors.after(query, order, key, descending=status != "held").limit(per_page + 1)
+            cursors.after(query, order, key, descending=status != "held", backward=backward).limit(
+                per_page + 1
+            )
         )
-        return cursors.page(rows.all(), per_page, kind, lambda c: (c.created_at, c.id))
+        return cursors.page(
+            rows.all(), per_page, kind, lambda c: (c.created_at, c.id), key=key, backward=backward
+        )
     merged: list[Comment] = []
     for each in CommentStatus:
-        one = cursors.after(query.where(Comment.status == each.value), order, key, descending=True)
+        one = cursors.after(
+            query.where(Comment.status == each.value), order, key, descending=True, backward=backward
+        )
         merged += session.scalars(one.limit(per_page + 1)).all()
-    merged.sort(key=lambda c: (c.created_at, c.id), reverse=True)
-    return cursors.page(merged[: per_page + 1], per_page, kind, lambda c: (c.created_at, c.id))
+    # Nearest the cursor first, as each status's rows came: newest first, or oldest first going back.
+    merged.sort(key=lambda c: (c.created_at, c.id), reverse=not (backward and key is not None))
+    return cursors.page(
+        merged[: per_page + 1], per_page, kind, lambda c: (c.created_at, c.id), key=key, backward=backward
+    )
 
 
 def status_counts(session: Session) -> dict[str, int]:
@@ -100,16 +111,20 @@ def held_reason_counts(session: Session) -> dict[str, int]:
 
 
 def moderation_log(
-    session: Session, actor: User, *, after: str | None = None, per_page: int = 50
-) -> tuple[list[tuple[ModerationDecision, Comment]], str | None]:
+    session: Session, actor: User, *, after: str | None = None, before: str | None = None, per_page: int = 50
+) -> cursors.Page:
     """Every decision, newest first, with its comment: nothing a moderator did is ever out of sight.
     Keyset on (at, id) over ix_moderation_decisions_at."""
     require(actor, "comments.moderate")
-    key = cursors.decode(after, "decisions", (datetime, int))
+    key, backward = cursors.position(after, before, "decisions", (datetime, int))
     query = select(ModerationDecision, Comment).join(Comment, Comment.id == ModerationDecision.comment_id)
-    query = cursors.after(query, (ModerationDecision.at, ModerationDecision.id), key, descending=True)
+    query = cursors.after(
+        query, (ModerationDecision.at, ModerationDecision.id), key, descending=True, backward=backward
+    )
     rows = [(d, c) for d, c in session.execute(query.limit(per_page + 1)).all()]
-    return cursors.page(rows, per_page, "decisions", lambda row: (row[0].at, row[0].id))
+    return cursors.page(
+        rows, per_page, "decisions", lambda row: (row[0].at, row[0].id), key=key, backward=backward
+    )
 
 
 def ancestors(session: Session, comment: Comment, limit: int = 10) -> list[Comment]:
@@ -160,12 +175,22 @@ def _waiting(close_after_days: int) -> Any:
 
 
 def waiting_for_reply(
-    session: Session, *, after: Key | None = None, limit: int = 100, close_after_days: int = 0
+    session: Session,
+    *,
+    after: Key | None = None,
+    limit: int = 100,
+    close_after_days: int = 0,
+    backward: bool = False,
 ) -> list[Comment]:
     """Published reader comments that ask something of staff and have no staff reply yet, oldest first:
-    at most ``limit``, from just after the (created_at, id) ``after`` (partial ix_comments_waiting_reply)."""
+    at most ``limit``, from just after the (created_at, id) ``after`` (partial ix_comments_waiting_reply).
+    ``backward``: those just before it instead, newest first."""
     query = cursors.after(
-        _waiting(close_after_days), (Comment.created_at, Comment.id), after, descending=False
+        _waiting(close_after_days),
+        (Comment.created_at, Comment.id),
+        after,
+        descending=False,
+        backward=backward,
     )
     return list(session.scalars(query.limit(limit)))
 
@@ -182,13 +207,15 @@ def needs_reply_page(
     session: Session,
     *,
     after: str | None = None,
+    before: str | None = None,
     per_page: int = NEEDS_REPLY_PER_PAGE,
     close_after_days: int = 0,
-) -> tuple[list[tuple[str, datetime, Any]], str | None]:
+) -> cursors.Page:
     """Comments and contact messages waiting for staff, oldest first, interleaved: a page and the next's
     cursor. Each source is read from its own index from the cursor on (comments sort before messages of
-    the same instant), at most a page of each, and the two merged."""
-    key = cursors.decode(after, "needs-reply", (datetime, int, int))
+    the same instant), at most a page of each, and the two merged. ``before`` reads the page before the
+    same way from the other end: the bounds are the same, only the direction turns."""
+    key, backward = cursors.position(after, before, "needs-reply", (datetime, int, int))
     comment_after: Key | None = None
     message_after: Key | None = None
     if key is not None:
@@ -196,16 +223,26 @@ def needs_reply_page(
         comment_after = (at, ident) if rank == 0 else (at, 2**62)
         message_after = (at, ident) if rank == 1 else (at, -1)
     comments = waiting_for_reply(
-        session, after=comment_after, limit=per_page + 1, close_after_days=close_after_days
+        session, after=comment_after, limit=per_page + 1, close_after_days=close_after_days, backward=backward
     )
-    messages = contact.waiting(session, after=message_after, limit=per_page + 1)
+    messages = contact.waiting(session, after=message_after, limit=per_page + 1, backward=backward)
     merged = sorted(
         [("comment", c.created_at, c, 0) for c in comments]
         + [("contact", m.created_at, m, 1) for m in messages],
         key=lambda row: (row[1], row[3], row[2].id),
+        reverse=backward and key is not None,  # nearest the cursor first, as each source came
     )
-    rows, next_cursor = cursors.page(merged, per_page, "needs-reply", lambda row: (row[1], row[3], row[2].id))
-    return [(kind, at, item) for kind, at, item, _rank in rows], next_cursor
+    found = cursors.page(
+        merged[: per_page + 1],
+        per_page,
+        "needs-reply",
+        lambda row: (row[1], row[3], row[2].id),
+        key=key,
+        backward=backward,
+    )
+    return cursors.Page(
+        [(kind, at, item) for kind, at, item, _rank in found.rows], found.next, found.previous
+    )
 
 
 def waiting_total(session: Session, close_after_days: int = 0) -> int:

@@ -42,6 +42,7 @@ from app.web.api import (
 )
 from app.web.auth import current_user
 from app.web.database import db
+from app.web.errors import answer_failures_with
 from app.web.outside import akismet_enabled, site
 from app.web.urls import public_url
 
@@ -111,16 +112,18 @@ def _filters() -> tuple[str, str, str]:
 def queue() -> ResponseReturnValue:
     actor = require(current_user(), "comments.moderate")
     status, reason, search = _filters()
-    after = request.args.get("after") or None
-    comments, next_cursor = queries.moderation_queue(
+    after, before = request.args.get("after") or None, request.args.get("before") or None
+    listed = queries.moderation_queue(
         db(),
         actor,
         status=status or None,
         reason=reason or None,
         search=search,
         after=after,
+        before=before,
         per_page=PER_PAGE,
     )
+    comments, next_cursor = listed
     post_map = queries.posts_by_id(db(), {c.post_id for c in comments})
     found = queries.comments_by_id(db(), {c.parent_id for c in comments if c.parent_id})
     parents = {c.id: found.get(c.parent_id) for c in comments if c.parent_id}
@@ -132,8 +135,9 @@ def queue() -> ResponseReturnValue:
         status=status,
         reason=reason,
         search=search,
-        after=after,
+        after=after or (before if listed.previous else None),
         next_cursor=next_cursor,
+        previous_cursor=listed.previous,
         tabs=STATUS_TABS,
         counts=queries.status_counts(db()),
         reason_counts=queries.held_reason_counts(db()),
@@ -340,9 +344,29 @@ def bulk() -> ResponseReturnValue:
     return desk.back(url_for(".queue"))
 
 
+REPLY_NOT_PUBLISHED = {
+    409: "The blog was busy saving something else at that very moment, so your reply was not published. "
+    "Publish it again.",
+    503: "The blog's database is not answering, so your reply was not published. Publish it again in a "
+    "minute or two.",
+}
+
+
+def _reply_again(status: int, message: str) -> str:
+    """The reply form again, with the text, from the request alone (the database is what failed)."""
+    return render_template(
+        "moderation/reply_again.html",
+        comment_id=(request.view_args or {}).get("comment_id"),
+        body=request.form.get("body", ""),
+        message=REPLY_NOT_PUBLISHED.get(status, message),
+    )
+
+
 @bp.post("/comments/<int:comment_id>/reply")
+@answer_failures_with(_reply_again)
 def reply(comment_id: int) -> ResponseReturnValue:
-    """A staff reply under the moderator's own name, published at once, telling the reader if they asked."""
+    """A staff reply under the moderator's own name, published at once, telling the reader if they asked.
+    A locked or unanswering database gives the form back with the text (the plain page lost it)."""
     actor = require(current_user(), "comments.moderate")
     parent = comment_queries.get_comment(db(), comment_id)
     post = queries.posts_by_id(db(), {parent.post_id})[parent.post_id]
@@ -373,11 +397,17 @@ def no_reply_needed(comment_id: int) -> ResponseReturnValue:
 def needs_reply() -> ResponseReturnValue:
     """Readers waiting for staff: questions in comments and contact messages, oldest first, with their age."""
     require(current_user(), "comments.moderate")
-    after = request.args.get("after") or None
-    items, next_cursor = queries.needs_reply_page(db(), after=after, close_after_days=close_after_days())
+    after, before = request.args.get("after") or None, request.args.get("before") or None
+    listed = queries.needs_reply_page(db(), after=after, before=before, close_after_days=close_after_days())
+    items, next_cursor = listed
     post_map = queries.posts_by_id(db(), {item.post_id for kind, _at, item in items if kind == "comment"})
     return render_template(
-        "moderation/needs_reply.html", items=items, posts=post_map, after=after, next_cursor=next_cursor
+        "moderation/needs_reply.html",
+        items=items,
+        posts=post_map,
+        after=after or (before if listed.previous else None),
+        previous_cursor=listed.previous,
+        next_cursor=next_cursor,
     )
 
 
@@ -392,9 +422,16 @@ def off_topic_filter() -> ResponseReturnValue:
 @bp.get("/comments/log")
 def log() -> ResponseReturnValue:
     actor = require(current_user(), "comments.moderate")
-    after = request.args.get("after") or None
-    rows, next_cursor = queries.moderation_log(db(), actor, after=after)
-    return render_template("moderation/log.html", rows=rows, after=after, next_cursor=next_cursor)
+    after, before = request.args.get("after") or None, request.args.get("before") or None
+    listed = queries.moderation_log(db(), actor, after=after, before=before)
+    rows, next_cursor = listed
+    return render_template(
+        "moderation/log.html",
+        rows=rows,
+        after=after or (before if listed.previous else None),
+        next_cursor=next_cursor,
+        previous_cursor=listed.previous,
+    )
 
 
 # --- JSON API -----------------------------------------------------------------------------------------

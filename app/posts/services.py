@@ -340,21 +340,23 @@ def get_public_post(session: Session, slug: str, type: str | None = "post") -> P
 
 
 def published_posts(
-    session: Session, *, after: str | None = None, per_page: int
-) -> tuple[list[Post], str | None]:
+    session: Session, *, after: str | None = None, before: str | None = None, per_page: int
+) -> cursors.Page:
     """A page of public posts (not pages), newest first, and the next page's cursor (None: the last).
 
     Keyset on (first_published_at, id), served by the partial index ix_posts_public_first_published.
     """
-    key = cursors.decode(after, "posts", (datetime, int))
+    key, backward = cursors.position(after, before, "posts", (datetime, int))
     query = (
         select(Post)
         .where(Post.published_revision_id.is_not(None), Post.type == PostType.POST.value)
         .options(*WITH_REVISIONS)
     )
-    query = cursors.after(query, (Post.first_published_at, Post.id), key, descending=True)
+    query = cursors.after(query, (Post.first_published_at, Post.id), key, descending=True, backward=backward)
     rows = session.scalars(query.limit(per_page + 1)).all()
-    return cursors.page(rows, per_page, "posts", lambda p: (p.first_published_at, p.id))
+    return cursors.page(
+        rows, per_page, "posts", lambda p: (p.first_published_at, p.id), key=key, backward=backward
+    )
 
 
 def revisions(
@@ -532,8 +534,9 @@ def find_posts(
     author_id: int | None = None,
     title: str = "",
     after: str | None = None,
+    before: str | None = None,
     per_page: int = 25,
-) -> tuple[list[Post], str | None]:
+) -> cursors.Page:
     """Every post, in any state, most recently revised first, narrowed by status, author and a piece
     of the current title (case-insensitive, taken literally: ``%`` and ``_`` are not wildcards).
 
@@ -541,7 +544,7 @@ def find_posts(
     thousandth page costs what the first does.
     """
     require(actor, "post.view_unpublished")
-    key = cursors.decode(after, "staff-posts", (int, int))
+    key, backward = cursors.position(after, before, "staff-posts", (int, int))
     query = select(Post).join(Revision, Revision.id == Post.current_revision_id)
     if status:
         query = query.where(_status_condition(status))
@@ -549,9 +552,11 @@ def find_posts(
         query = query.where(Post.author_id == author_id)
     if title:
         query = query.where(func.lower(Revision.title).contains(title.lower(), autoescape=True))
-    query = cursors.after(query, (Post.current_revision_id, Post.id), key, descending=True)
+    query = cursors.after(query, (Post.current_revision_id, Post.id), key, descending=True, backward=backward)
     rows = list(session.scalars(query.limit(per_page + 1)))
-    return cursors.page(rows, per_page, "staff-posts", lambda p: (p.current_revision_id, p.id))
+    return cursors.page(
+        rows, per_page, "staff-posts", lambda p: (p.current_revision_id, p.id), key=key, backward=backward
+    )
 
 
 def post_authors(session: Session) -> list[User]:
@@ -584,8 +589,8 @@ def topic_by_slug(session: Session, slug: str) -> Topic:
 
 
 def published_in_topic(
-    session: Session, topic: Topic, *, after: str | None = None, per_page: int
-) -> tuple[list[Post], str | None]:
+    session: Session, topic: Topic, *, after: str | None = None, before: str | None = None, per_page: int
+) -> cursors.Page:
     """Public posts whose published revision is filed under ``topic``, newest first: a page and the
     cursor of the next one (keyset on first publication time and id).
 
@@ -593,15 +598,17 @@ def published_in_topic(
     does not list the post here until that revision is published.
     """
     kind = f"topic:{topic.id}"
-    key = cursors.decode(after, kind, (datetime, int))
+    key, backward = cursors.position(after, before, kind, (datetime, int))
     query = (
         select(Post)
         .join(revision_topics, revision_topics.c.revision_id == Post.published_revision_id)
         .where(revision_topics.c.topic_id == topic.id, Post.type == PostType.POST.value)
     )
-    query = cursors.after(query, (Post.first_published_at, Post.id), key, descending=True)
+    query = cursors.after(query, (Post.first_published_at, Post.id), key, descending=True, backward=backward)
     rows = session.scalars(query.limit(per_page + 1)).all()
-    return cursors.page(rows, per_page, kind, lambda p: (p.first_published_at, p.id))
+    return cursors.page(
+        rows, per_page, kind, lambda p: (p.first_published_at, p.id), key=key, backward=backward
+    )
 
 
 def topic_counts(session: Session) -> dict[int, int]:

@@ -63,21 +63,23 @@ def _page_number() -> int:
 
 
 @bp.get("/")
-@reads_query("after")
+@reads_query("after", "before")
 def index() -> Any:
-    after = request.args.get("after") or None
+    after, before = request.args.get("after") or None, request.args.get("before") or None
     # Retractions count on their own (corrections_stamp): the index labels them.
     stamp = (services.public_stamp(db()), corrections.corrections_stamp(db()))
 
     def render() -> str:
-        posts, next_cursor = services.published_posts(db(), after=after, per_page=PER_PAGE)
-        if not posts and after:
+        listed = services.published_posts(db(), after=after, before=before, per_page=PER_PAGE)
+        posts, next_cursor = listed
+        if not posts and (after or before):
             raise NotFound("There is no such page of posts.")
         return render_template(
             "posts/index.html",
             posts=posts,
-            after=after,
+            after=after or (before if listed.previous else None),
             next_cursor=next_cursor,
+            previous_cursor=listed.previous,
             retractions=corrections.retractions_by_post(db(), [p.id for p in posts]),
             corrected=corrections.corrected_post_ids(db(), [p.id for p in posts]),
             organization_jsonld=structured.home(),

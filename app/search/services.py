@@ -152,7 +152,7 @@ RANK_KEY: tuple[type, ...] = (float, int)
 
 
 def _sqlite_rows(
-    session: Session, words: list[str], key: Key | None, limit: int
+    session: Session, words: list[str], key: Key | None, limit: int, backward: bool = False
 ) -> list[tuple[int, str, float]]:
     match = " ".join(f'"{w}"' for w in words)  # \w+ tokens hold no quote: each is one literal term
     rank = f"bm25({FTS_TABLE}, 10.0, 1.0, 4.0, 2.0)"  # lower is better
@@ -161,8 +161,13 @@ def _sqlite_rows(
         f"FROM {FTS_TABLE} JOIN search_documents d ON d.post_id = {FTS_TABLE}.rowid "
         "JOIN posts p ON p.id = d.post_id "
         f"WHERE {FTS_TABLE} MATCH :match AND p.published_revision_id IS NOT NULL "
-        + (f"AND ({rank}, d.post_id) > (:rank, :post_id) " if key is not None else "")
-        + f"ORDER BY {rank}, d.post_id LIMIT :limit"
+        + (
+            f"AND ({rank}, d.post_id) {'<' if backward else '>'} (:rank, :post_id) "
+            if key is not None
+            else ""
+        )
+        + (f"ORDER BY {rank} DESC, d.post_id DESC " if backward else f"ORDER BY {rank}, d.post_id ")
+        + "LIMIT :limit"
     )
     params: dict[str, object] = {"start": START, "stop": STOP, "match": match, "limit": limit}
     if key is not None:
@@ -171,7 +176,7 @@ def _sqlite_rows(
 
 
 def _postgres_rows(
-    session: Session, words: list[str], key: Key | None, limit: int
+    session: Session, words: list[str], key: Key | None, limit: int, backward: bool = False
 ) -> list[tuple[int, str, float]]:
     options = (
         f'StartSel={START}, StopSel={STOP}, MaxWords=35, MinWords=15, MaxFragments=2, FragmentDelimiter=" … "'
@@ -187,12 +192,16 @@ def _postgres_rows(
         # rebuilt from the text) in each term of the cursor's condition and again for the order.
         f"WHERE {PG_VECTOR} @@ q AND p.published_revision_id IS NOT NULL OFFSET 0) AS s "
         + (
-            "WHERE s.rank < CAST(:rank AS double precision) "
+            "WHERE s.rank > CAST(:rank AS double precision) "
+            "OR (s.rank = CAST(:rank AS double precision) AND s.post_id < :post_id) "
+            if key is not None and backward
+            else "WHERE s.rank < CAST(:rank AS double precision) "
             "OR (s.rank = CAST(:rank AS double precision) AND s.post_id > :post_id) "
             if key is not None
             else ""
         )
-        + "ORDER BY s.rank DESC, s.post_id LIMIT :limit"
+        + ("ORDER BY s.rank, s.post_id DESC " if backward else "ORDER BY s.rank DESC, s.post_id ")
+        + "LIMIT :limit"
     ).bindparams(bindparam("options"), bindparam("query"))
     params: dict[str, object] = {"options": options, "query": " ".join(words), "limit": limit}
     if key is not None:
@@ -201,37 +210,47 @@ def _postgres_rows(
 
 
 def search(
-    session: Session, query: str, *, after: str | None = None, per_page: int = 10
-) -> tuple[list[Hit], str | None]:
+    session: Session, query: str, *, after: str | None = None, before: str | None = None, per_page: int = 10
+) -> cursors.Page:
     """Public posts and pages matching the words of ``query``, best first, and the cursor of the next
     page (None: no more).
 
     Keyset on (rank, post id): ranks are deterministic for a query and an index, so the next page is
     the hits ranked after the last one shown, ties broken by id; no page reads the ones before it.
-    ``after`` is checked (BadCursor, a 400) before any query, and must be a cursor of this query.
+    ``after`` is checked (BadCursor, a 400) before any query, and must be a cursor of this query; so is
+    ``before`` (the previous page: the hits ranked just better than the first one shown, read the same
+    way from the other end).
     """
     words = tokens(query)
     kind = query_kind("search", words)
-    key = cursors.decode(after, kind, RANK_KEY)
+    key, backward = cursors.position(after, before, kind, RANK_KEY)
     if not words:
-        return [], None
+        return cursors.Page([], None)
+    backward = backward and key is not None
     limit = per_page + 1
     if session.get_bind().dialect.name == "postgresql":
-        rows = _postgres_rows(session, words, key, limit)
+        rows = _postgres_rows(session, words, key, limit, backward)
     else:
-        rows = _sqlite_rows(session, words, key, limit)
+        rows = _sqlite_rows(session, words, key, limit, backward)
     rows = rows[:limit]
+    more = len(rows) > per_page
+    if backward:
+        rows = rows[:per_page][::-1]
     posts = {p.id: p for p in session.scalars(select(Post).where(Post.id.in_([r[0] for r in rows])))}
     hits = [
         Hit(post=posts[post_id], title=posts[post_id].published_revision.title, snippet=runs(snippet))
         for post_id, snippet, _rank in rows[:per_page]
         if post_id in posts and posts[post_id].published_revision is not None
     ]
-    # The cursor names the last row read, shown or not, so the next page starts after it either way.
-    nxt = (
-        cursors.encode(kind, (rows[per_page - 1][2], rows[per_page - 1][0])) if len(rows) > per_page else None
-    )
-    return hits, nxt
+    # The cursors name the first and last rows read, shown or not, so the pages either side start from
+    # them either way.
+    if not rows:
+        return cursors.Page(hits, None)
+    first = cursors.encode(kind, (rows[0][2], rows[0][0]))
+    if backward:
+        return cursors.Page(hits, cursors.encode(kind, (rows[-1][2], rows[-1][0])), first if more else None)
+    nxt = cursors.encode(kind, (rows[per_page - 1][2], rows[per_page - 1][0])) if more else None
+    return cursors.Page(hits, nxt, first if key is not None else None)
 
 
 # --- staff search ------------------------------------------------------------------------------
@@ -254,8 +273,14 @@ STAFF_KEY: tuple[type, ...] = (int, int)
 
 
 def staff_search(
-    session: Session, actor: User, query: str, *, after: str | None = None, per_page: int = 20
-) -> tuple[list[Hit], str | None]:
+    session: Session,
+    actor: User,
+    query: str,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    per_page: int = 20,
+) -> cursors.Page:
     """Every post and page, in any state, whose current (newest) revision's title or text contains
     ``query`` (case-insensitive, literally: ``%`` and ``_`` are not wildcards). Staff only.
 
@@ -266,9 +291,9 @@ def staff_search(
     needle = " ".join(query[:MAX_QUERY_CHARS].replace("\x00", " ").split())
     lowered = needle.lower()
     kind = query_kind("staff-search", lowered)
-    key = cursors.decode(after, kind, STAFF_KEY)
+    key, backward = cursors.position(after, before, kind, STAFF_KEY)
     if not needle:
-        return [], None
+        return cursors.Page([], None)
     # Driven by the matching revisions (on PostgreSQL read from the trigram indexes of migration 0029),
     # each kept only if it is its post's current one: a correlated lookup by the post's primary key, so
     # the work grows with the matches, never with the number of posts. A needle without a trigram (under
@@ -293,11 +318,15 @@ def staff_search(
             ),
         )
     )
-    statement = cursors.after(statement, [Revision.id, Revision.post_id], key, descending=True)
+    statement = cursors.after(
+        statement, [Revision.id, Revision.post_id], key, descending=True, backward=backward
+    )
     rows = list(session.execute(statement.limit(per_page + 1)))
+    found = cursors.page(
+        rows, per_page, kind, lambda row: (row[0].current_revision_id, row[0].id), key=key, backward=backward
+    )
     hits = [
         Hit(post=post, title=revision.title, snippet=_around(" ".join(revision.body.split()), needle))
-        for post, revision in rows[:per_page]
+        for post, revision in found.rows
     ]
-    _, nxt = cursors.page(rows, per_page, kind, lambda row: (row[0].current_revision_id, row[0].id))
-    return hits, nxt
+    return cursors.Page(hits, found.next, found.previous)

@@ -27,6 +27,8 @@ from app.web.readers import public_reader_url
 bp = Blueprint("search", __name__)
 API = api.Routes()
 PER_PAGE = 10
+STAFF_PER_PAGE = 20
+
 MAX_API_QUERY_CHARS = 10_000
 """The API refuses a longer q (its document says so); the reader's form just reads the first
 MAX_QUERY_CHARS of whatever it is sent."""
@@ -46,27 +48,36 @@ def _after() -> str | None:
     return request.args.get("after") or None
 
 
+def _before() -> str | None:
+    """``?before=``, the cursor of a previous link (checked by the search itself, like ``after``)."""
+    return request.args.get("before") or None
+
+
 def _shown() -> int:
     """How many results the earlier pages showed (``?shown=``, carried by the next link), so that a later
     page numbers its results on from there: every page's list began again at 1, and a reader on the 23rd
     could not tell it from the first. Display only: a wrong number mislabels, it never selects."""
-    if not request.args.get("after"):
+    if not request.args.get("after") and not request.args.get("before"):
         return 0
     return whole_number(request.args.get("shown"), upper=10**6) or 0
 
 
 @bp.get("/search")
 def results() -> Any:
-    query, after = _query(), _after()
-    hits, next_cursor = services.search(db(), query, after=after, per_page=PER_PAGE)
+    query, after, before = _query(), _after(), _before()
+    found = services.search(db(), query, after=after, before=before, per_page=PER_PAGE)
+    hits, next_cursor = found
     return render_template(
         "search/results.html",
         query=query,
         searched=bool(services.tokens(query)),
         hits=hits,
-        after=after,
+        after=after or (before if found.previous else None),
         next_cursor=next_cursor,
-        shown=_shown(),
+        previous_cursor=found.previous,
+        # Back at the top, the list numbers from 1 whatever the link said.
+        shown=_shown() if after or found.previous else 0,
+        per_page=PER_PAGE,
     )
 
 
@@ -76,15 +87,18 @@ def staff_results() -> Any:
     if user is None:
         return redirect(url_for("accounts.login", next=request.full_path))
     require(user, "post.view_unpublished")
-    query, after = _query(), _after()
-    hits, next_cursor = services.staff_search(db(), user, query, after=after, per_page=20)
+    query, after, before = _query(), _after(), _before()
+    found = services.staff_search(db(), user, query, after=after, before=before, per_page=STAFF_PER_PAGE)
+    hits, next_cursor = found
     return render_template(
         "search/staff.html",
         query=query,
         hits=hits,
-        after=after,
+        after=after or (before if found.previous else None),
         next_cursor=next_cursor,
-        shown=_shown(),
+        previous_cursor=found.previous,
+        shown=_shown() if after or found.previous else 0,
+        per_page=STAFF_PER_PAGE,
         staff_section="search",
     )
 

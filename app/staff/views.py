@@ -375,7 +375,7 @@ def post_list() -> Any:
         raise InvalidInput(
             "This list pages with its “Older posts” link (after=), not by number.", field="page"
         )
-    after = request.args.get("after") or None
+    after, before = request.args.get("after") or None, request.args.get("before") or None
     state = request.args.get("state", "")
     if state and state not in posts.STATUSES:
         raise InvalidInput("Choose a state from the list.", field="state")
@@ -384,14 +384,23 @@ def post_list() -> Any:
     if raw_author and author_id is None:
         raise InvalidInput("Choose an author from the list.", field="author")
     title = clean_text(request.args.get("q", ""), "Title", max_chars=200, required=False)
-    items, next_cursor = posts.find_posts(
-        db(), user, status=state, author_id=author_id, title=title, after=after, per_page=POSTS_PER_PAGE
+    listed = posts.find_posts(
+        db(),
+        user,
+        status=state,
+        author_id=author_id,
+        title=title,
+        after=after,
+        before=before,
+        per_page=POSTS_PER_PAGE,
     )
+    items, next_cursor = listed
     return render_template(
         "staff/posts.html",
         items=items,
         next_cursor=next_cursor,
-        after=after,
+        after=after or (before if listed.previous else None),
+        previous_cursor=listed.previous,
         state=state,
         author_id=author_id,
         q=title,
@@ -617,15 +626,17 @@ def withdraw_post(post_id: int) -> Any:
 def reviews() -> Any:
     require(current_user(), "post.request_changes")
     now = utc_now()
-    after = request.args.get("after") or None
-    rows, next_cursor = editorial.review_queue(db(), after=after, per_page=editorial.REVIEW_QUEUE_PAGE)
+    after, before = request.args.get("after") or None, request.args.get("before") or None
+    listed = editorial.review_queue(db(), after=after, before=before, per_page=editorial.REVIEW_QUEUE_PAGE)
+    rows, next_cursor = listed
     queue = [(post, review, _age((now - review.submitted_at).total_seconds())) for post, review in rows]
     return render_template(
         "staff/reviews.html",
         queue=queue,
         waiting=editorial.open_review_count(db()),
         next_cursor=next_cursor,
-        after=after,
+        after=after or (before if listed.previous else None),
+        previous_cursor=listed.previous,
     )
 
 
@@ -1031,11 +1042,18 @@ def my_settings() -> Any:
 @bp.get("/audit")
 def audit_log() -> Any:
     require(current_user(), "audit.view")
-    after = request.args.get("after")
-    entries, nxt = audit.entries(db(), after=after, per_page=AUDIT_PER_PAGE)
+    after, before = request.args.get("after") or None, request.args.get("before") or None
+    listed = audit.entries(db(), after=after, before=before, per_page=AUDIT_PER_PAGE)
+    entries, nxt = listed
     titles = posts.posts_by_id(db(), {e.post_id for e in entries if e.post_id is not None})
     return render_template(
-        "staff/audit.html", entries=entries, next_cursor=nxt, after=after, post=None, posts_by_id=titles
+        "staff/audit.html",
+        entries=entries,
+        next_cursor=nxt,
+        after=after or (before if listed.previous else None),
+        previous_cursor=listed.previous,
+        post=None,
+        posts_by_id=titles,
     )
 
 
@@ -1043,13 +1061,15 @@ def audit_log() -> Any:
 def post_audit(post_id: int) -> Any:
     require(current_user(), "audit.view")
     post = posts.get_post(db(), post_id)
-    after = request.args.get("after")
-    entries, nxt = audit.entries(db(), post_id=post.id, after=after, per_page=AUDIT_PER_PAGE)
+    after, before = request.args.get("after") or None, request.args.get("before") or None
+    listed = audit.entries(db(), post_id=post.id, after=after, before=before, per_page=AUDIT_PER_PAGE)
+    entries, nxt = listed
     return render_template(
         "staff/audit.html",
         entries=entries,
         next_cursor=nxt,
-        after=after,
+        after=after or (before if listed.previous else None),
+        previous_cursor=listed.previous,
         post=post,
         posts_by_id={post.id: post},
     )

@@ -49,22 +49,24 @@ def index() -> Any:
 
 
 @bp.get("/topics/<slug>")
-@reads_query("after")
+@reads_query("after", "before")
 def show(slug: str) -> Any:
-    after = request.args.get("after") or None
+    after, before = request.args.get("after") or None, request.args.get("before") or None
     topic = posts.topic_by_slug(db(), slug)
 
     def render() -> str:
-        items, next_cursor = posts.published_in_topic(db(), topic, after=after, per_page=PER_PAGE)
-        if not items and after:
+        listed = posts.published_in_topic(db(), topic, after=after, before=before, per_page=PER_PAGE)
+        items, next_cursor = listed
+        if not items and (after or before):
             raise NotFound("There is no such page of posts.")
         ids = [p.id for p in items]
         return render_template(
             "topics/show.html",
             topic=topic,
             posts=items,
-            after=after,
+            after=after or (before if listed.previous else None),
             next_cursor=next_cursor,
+            previous_cursor=listed.previous,
             retractions=corrections.retractions_by_post(db(), ids),
             corrected=corrections.corrected_post_ids(db(), ids),
         )

@@ -189,9 +189,18 @@ def is_conflict(exc: BaseException) -> bool:
 
 
 def _conflict_response() -> Response:
-    from app.web.errors import error_response
+    from app.web.errors import failure_response
 
-    return error_response(409, "conflict", CONFLICT_MESSAGE)
+    return failure_response(409, "conflict", CONFLICT_MESSAGE)
+
+
+UNAVAILABLE_MESSAGE = "The blog's database cannot be reached; please try again soon."
+
+
+def _unavailable_response() -> Response:
+    from app.web.errors import failure_response
+
+    return failure_response(503, "unavailable", UNAVAILABLE_MESSAGE)
 
 
 def _database_error(exc: DBAPIError) -> Response:
@@ -208,9 +217,7 @@ def _database_error(exc: DBAPIError) -> Response:
         return _replica_failed(exc)
     if isinstance(exc, OperationalError):
         log.error("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
-        return error_response(
-            503, "unavailable", "The blog's database cannot be reached; please try again soon."
-        )
+        return _unavailable_response()
     log.exception("database error on %s %s", request.method, request.path)
     return error_response(500, "internal", PLAIN[500])
 
@@ -227,6 +234,10 @@ def _commit_at_edge(response: Response) -> Response:
         database.commit(session)
     except DBAPIError as exc:
         database.rollback(session)
+        if isinstance(exc, OperationalError) and not is_conflict(exc):
+            # Gone between the view and its commit: nothing was kept, which a 503 says (not a 500).
+            log.error("database unavailable at commit on %s %s: %s", request.method, request.path, exc.orig)
+            return _unavailable_response()
         if not is_conflict(exc):
             raise
         log.info("commit conflict answered 409 on %s %s: %s", request.method, request.path, exc.orig)

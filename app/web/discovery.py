@@ -136,17 +136,18 @@ FEEDS = (
 
 def canonical_url() -> str | None:
     """The canonical address of the page being served, on CANDOR_PUBLIC_URL: its route without a query,
-    but for a list's ``after`` cursor (its later pages). None for staff pages and errors (they are no
-    one's canonical)."""
+    but for a list's ``after`` or ``before`` cursor (its later pages, and the way back). None for staff
+    pages and errors (they are no one's canonical)."""
     endpoint = request.endpoint
     if not endpoint or request.path.startswith(("/staff", "/api")) or request.method != "GET":
         return None
     if request.routing_exception is not None:
         return None
     values = dict(request.view_args or {})
-    after = request.args.get("after", "")
-    if _CURSOR.fullmatch(after):
-        values["after"] = after
+    for name in ("after", "before"):
+        cursor = request.args.get(name, "")
+        if _CURSOR.fullmatch(cursor):
+            values[name] = cursor
     return public_url(endpoint, **values)
 
 

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from flask import Flask, Response, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.errors import CandorError, Moved
 
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
 PLAIN: dict[int, str] = {
     400: "The request could not be understood.",
@@ -55,6 +68,41 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
     return response
 
 
+def answer_failures_with(render: Callable[[int, str], Any]) -> Callable[[F], F]:
+    """Answer the decorated view's 409 (a lost race, a locked database) and 503 (no database) with
+    ``render(status, message)`` instead of the plain error page: a form that gives back what was written.
+
+    Declared on the view (put it directly under the route decorator), not set inside it: the database
+    may fail before the view runs (loading the signed-in user). ``render`` must not need the database
+    (the session has been rolled back); if it does after all and that fails too, the plain page answers.
+    """
+
+    def wrap(view: F) -> F:
+        view.candor_failure_page = render  # type: ignore[attr-defined]
+        return view
+
+    return wrap
+
+
+def failure_response(status: int, code: str, message: str) -> Response:
+    """The answer to a 409 or 503 of this request: its form page if it set one, else the plain page."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    render = getattr(view, "candor_failure_page", None)
+    if render is not None and status in (409, 503) and not wants_json():
+        try:
+            response = make_response(render(status, message))
+        except DBAPIError:
+            log.warning(
+                "the form page of %s %s needed the database; the plain page answers",
+                request.method,
+                request.path,
+            )
+        else:
+            response.status_code = status
+            return response
+    return error_response(status, code, message)
+
+
 def http_error_response(exc: HTTPException) -> Response:
     """The answer to an HTTP error (404, 405, 429...): its plain message, a 429's retry time."""
     status = exc.code or 500
@@ -83,7 +131,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CandorError)
     def _domain(exc: CandorError) -> Response:
-        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        if exc.status in (409, 503) and not exc.details:
+            response = failure_response(exc.status, exc.code, exc.message)
+        else:
+            response = error_response(exc.status, exc.code, exc.message, exc.details)
         response.headers.update(exc.headers)
         return response
 

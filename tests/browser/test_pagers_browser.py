@@ -83,19 +83,37 @@ def staff(make_user: Callable[..., User], make_disclosure: Callable[..., Any]) -
     }
 
 
-def walk(page: Page, start: str, keys: Callable[[Page], list[str]], next_name: str) -> list[list[str]]:
-    """Open ``start``, then click the one link named ``next_name`` until there is none: each page's keys."""
+def walk(
+    page: Page, start: str, keys: Callable[[Page], list[str]], next_name: str, back_name: str | None
+) -> list[list[str]]:
+    """Open ``start``, then click the one link named ``next_name`` until there is none: each page's keys.
+    Then back, by the one link named ``back_name`` on each page (no browser back button): the same pages
+    again in reverse, each exactly as it was, until the first, which has no such link."""
     page.goto(start)
     pages: list[list[str]] = []
     for _ in range(MAX_PAGES):
         pages.append(keys(page))
         nxt = page.get_by_role("link", name=next_name, exact=True)
         if nxt.count() == 0:
-            return pages
+            break
         assert nxt.count() == 1, f"two “{next_name}” links on {page.url}"
         with page.expect_navigation():
             nxt.click()
-    raise AssertionError(f"more than {MAX_PAGES} pages from {start}: the pager goes round in circles")
+    else:
+        raise AssertionError(f"more than {MAX_PAGES} pages from {start}: the pager goes round in circles")
+    if back_name is None:
+        return pages
+    back = [pages[-1]]
+    for _ in range(MAX_PAGES):
+        prev = page.get_by_role("link", name=back_name, exact=True)
+        if prev.count() == 0:
+            break
+        assert prev.count() == 1, f"two “{back_name}” links on {page.url}"
+        with page.expect_navigation():
+            prev.click()
+        back.append(keys(page))
+    assert back == pages[::-1], f"“{back_name}” from the last page of {start} did not retrace the pages"
+    return pages
 
 
 def attr(selector: str, name: str) -> Callable[[Page], list[str]]:
@@ -141,8 +159,10 @@ def test_a_reader_pages_through_home_and_a_topic_by_older_posts(
         f"/posts/{p.slug}" for p in sorted(made, key=lambda p: (p.first_published_at, p.id), reverse=True)
     ]
     titles = attr("article.post-summary h2 a", "href")
-    assert_walked(walk(page, "/", titles, "Older posts"), newest_first, HOME_PER_PAGE)
-    assert_walked(walk(page, "/topics/sleep", titles, "Older posts"), newest_first, TOPIC_PER_PAGE)
+    assert_walked(walk(page, "/", titles, "Older posts", "Newer posts"), newest_first, HOME_PER_PAGE)
+    assert_walked(
+        walk(page, "/topics/sleep", titles, "Older posts", "Newer posts"), newest_first, TOPIC_PER_PAGE
+    )
 
 
 def test_a_reader_pages_through_corrections_and_a_long_history_and_an_admin_the_audit_log(
@@ -174,16 +194,20 @@ def test_a_reader_pages_through_corrections_and_a_long_history_and_an_admin_the_
         compare.extend(p.locator("#history-table td[data-label=Compare]").all_inner_texts())
         return p.locator("#history-table td[data-label=Version]").all_inner_texts()
 
-    history = walk(page, f"/posts/{post.slug}/history", versions, "Later publications")
+    history = walk(
+        page, f"/posts/{post.slug}/history", versions, "Later publications", "Earlier publications"
+    )
     assert_walked(history, [str(n) for n in range(1, changes + 2)], HISTORY_PER_PAGE)
     # Each version compares with the one before, the first of a later page too (it was a bare "—").
-    assert compare == ["—"] + [f"Compare with version {n}" for n in range(1, changes + 1)]
+    # (Read forward first; the walk back reads the same pages again, checked by walk itself.)
+    assert compare[: changes + 1] == ["—"] + [f"Compare with version {n}" for n in range(1, changes + 1)]
 
     notes = walk(
         page,
         "/corrections",
         lambda p: p.locator("ol.corrections-log li .reason").all_inner_texts(),
         "Older",
+        "Newer",
     )
     assert_walked(notes, [row[3] for row in sorted(log, reverse=True)], CORRECTIONS_PER_PAGE)
 
@@ -194,7 +218,9 @@ def test_a_reader_pages_through_corrections_and_a_long_history_and_an_admin_the_
         for i in session.scalars(select(AuditEntry.id).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()))
     ]
     entries = attr("#audit-log tbody tr", "data-entry-id")
-    assert_walked(walk(page, "/staff/audit", entries, "Older entries"), newest_first, AUDIT_PER_PAGE)
+    assert_walked(
+        walk(page, "/staff/audit", entries, "Older entries", "Newer entries"), newest_first, AUDIT_PER_PAGE
+    )
     post_entries = [
         str(i)
         for i in session.scalars(
@@ -204,7 +230,9 @@ def test_a_reader_pages_through_corrections_and_a_long_history_and_an_admin_the_
         )
     ]
     assert_walked(
-        walk(page, f"/staff/posts/{post.id}/audit", entries, "Older entries"), post_entries, AUDIT_PER_PAGE
+        walk(page, f"/staff/posts/{post.id}/audit", entries, "Older entries", "Newer entries"),
+        post_entries,
+        AUDIT_PER_PAGE,
     )
 
 
@@ -249,14 +277,18 @@ def test_comments_page_through_the_queue_needs_reply_and_the_post(
 
     sign_in(page, staff["moderator"].email, PASSWORD)
     oldest_first = [str(c.id) for c in sorted(made, key=lambda c: (c.created_at, c.id))]
-    queue = walk(page, "/staff/comments/", attr(".mod-item", "data-comment-id"), "Next page")
+    queue = walk(page, "/staff/comments/", attr(".mod-item", "data-comment-id"), "Next page", "Previous page")
     assert_walked(queue, oldest_first, QUEUE_PER_PAGE)
 
     for comment in made:
         moderate(session, staff["moderator"], comment, "approve")
     session.commit()
     published = walk(
-        page, "/staff/comments/?status=published", attr(".mod-item", "data-comment-id"), "Next page"
+        page,
+        "/staff/comments/?status=published",
+        attr(".mod-item", "data-comment-id"),
+        "Next page",
+        "Previous page",
     )
     assert_walked(published, oldest_first[::-1], QUEUE_PER_PAGE)
 
@@ -277,7 +309,7 @@ def test_comments_page_through_the_queue_needs_reply_and_the_post(
         ]
 
     assert_walked(
-        walk(page, "/staff/comments/needs-reply", needs_reply, "Next page"),
+        walk(page, "/staff/comments/needs-reply", needs_reply, "Next page", "Previous page"),
         [row[3] for row in expected],
         NEEDS_REPLY_PER_PAGE,
     )
@@ -289,7 +321,9 @@ def test_comments_page_through_the_queue_needs_reply_and_the_post(
             select(ModerationDecision.id).order_by(ModerationDecision.at.desc(), ModerationDecision.id.desc())
         )
     ]
-    log = walk(page, "/staff/comments/log", attr("#moderation-log tbody tr", "data-decision-id"), "Older")
+    log = walk(
+        page, "/staff/comments/log", attr("#moderation-log tbody tr", "data-decision-id"), "Older", "Newer"
+    )
     assert_walked(log, decisions, MODERATION_LOG_PER_PAGE)
 
     # A reader: the post shows fifty threads, then "More comments" pages, server-rendered.
@@ -299,5 +333,6 @@ def test_comments_page_through_the_queue_needs_reply_and_the_post(
         f"/posts/{post.slug}",
         lambda p: [i.removeprefix("comment-body-") for i in attr("div.comment-body", "id")(p)],
         "More comments",
+        "Earlier comments",  # back to the first threads, the post page's own, on a page of their own
     )
     assert_walked(threads, oldest_first, THREADS_PER_PAGE)
