@@ -1,4 +1,5 @@
-"""Replies by readers: the rows a reply writes (comment, decision, subscription, exact counts), a reply
+"""Replies by readers (on PostgreSQL written by the quick POST's one-statement arrival,
+services._arrive_at_once): the rows a reply writes (comment, decision, subscription, exact counts), a reply
 racing its parent's deletion refused and never stored under a deleted comment, identical replies sent at
 once stored once, and the form's reply path."""
 
