@@ -39,6 +39,7 @@ from app.clock import utc_now
 from app.cursors import BadCursor
 from app.errors import Conflict, InvalidInput
 from app.search import services as search
+from app.web import paging
 from app.web.api import (
     BOOL,
     DATETIME,
@@ -119,7 +120,7 @@ def users() -> Any:
     require(current_user(), "users.manage")
     if "page" in request.args:
         raise InvalidInput("This list pages with its “Next page” link (after=), not by number.", field="page")
-    after, before = request.args.get("after") or None, request.args.get("before") or None
+    after, before = paging.cursors()
     query = request.args.get("q", "")[:200]
     role = request.args.get("role", "")
     if role not in ("", *(r.value for r in Role)):

@@ -19,6 +19,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from app.accounts.permissions import can
@@ -32,7 +33,7 @@ from app.posts.models import Post
 from app.posts.views import public_key
 from app.spam import pipeline
 from app.text import whole_number
-from app.web import api
+from app.web import api, paging
 from app.web.api import (
     BOOL,
     DATETIME,
@@ -169,7 +170,15 @@ def _refused_as_busy() -> bool:
     if request.endpoint not in _COMMENT_POSTS:
         return False
     if "comment_busy" not in g:  # asked once per limit ("10 per minute; 100 per day"): one answer for all
-        g.comment_busy = _backlog_full()
+        try:
+            g.comment_busy = _backlog_full()
+        except SQLAlchemyError:
+            # The database failed (locked, not answering) inside the rate limiter, which swallows errors
+            # (a Redis outage must not refuse readers): roll back so the request is not left in an
+            # aborted transaction, and count the post. admit_reader_comment asks again, and the failure
+            # then answers as any database failure does (the form again, 409/503), never a 500.
+            db().rollback()
+            return False
     return bool(g.comment_busy)
 
 
@@ -382,7 +391,7 @@ def more(slug: str) -> ResponseReturnValue:
     """Further comments, without JavaScript: the next threads (``?after=``), or the further replies of one
     thread (``?thread=<id>&after=``). Cached like the post page, under the post's own key."""
     key = public_key(slug)
-    after, before = request.args.get("after") or None, request.args.get("before") or None
+    after, before = paging.cursors()
     raw_thread = request.args.get("thread")
     thread_id = whole_number(raw_thread, upper=2**31 - 1) if raw_thread is not None else None
     if raw_thread is not None and thread_id is None:

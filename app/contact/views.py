@@ -18,7 +18,7 @@ from app.accounts.permissions import require
 from app.contact import services as contact
 from app.contact.models import ContactStatus
 from app.errors import InvalidInput
-from app.web import desk
+from app.web import desk, paging
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.errors import SHARED_READER_LIMIT, http_error_response
@@ -89,15 +89,13 @@ MESSAGES_PER_PAGE = 50
 def messages() -> ResponseReturnValue:
     actor = require(current_user(), desk.PERMISSION)
     state = request.args.get("status", "open")
-    after, before = request.args.get("after") or None, request.args.get("before") or None
+    after, before = paging.cursors()
     listed = contact.listing(db(), actor, state, after=after, before=before, per_page=MESSAGES_PER_PAGE)
-    found, next_cursor = listed
+    found = listed.rows
     return render_template(
         "contact/messages.html",
         messages=found,
-        after=after or (before if listed.previous else None),
-        previous_cursor=listed.previous,
-        next_cursor=next_cursor,
+        **paging.pager(listed, after, before),
         state=state,
         states=[s.value for s in ContactStatus],
     )

@@ -19,7 +19,7 @@ from app.posts.models import Post, PostType
 from app.posts.views import earlier_notices, public_key
 from app.redaction import services as redaction
 from app.text import clean_text, whole_number
-from app.web import desk, feeds, fragments
+from app.web import desk, feeds, fragments, paging
 from app.web.auth import current_user
 from app.web.database import db
 from app.web.errors import http_error_response
@@ -143,12 +143,12 @@ def page_history(slug: str) -> Any:
 
 def _history(slug: str, type: str) -> Any:
     key = public_key(slug, type)
-    after, before = request.args.get("after") or None, request.args.get("before") or None
+    after, before = paging.cursors()
 
     def render() -> str:
         post = posts.get_public_post(db(), slug, type)
         listed = services.history_page(db(), post, after=after, before=before)
-        rows, next_cursor = listed
+        rows = listed.rows
         # Each published revision's predecessor, so the first row of a later page compares too.
         versions, previous = reader_versions(post, [rev.number for rev, _pub in rows])
         return render_template(
@@ -157,9 +157,7 @@ def _history(slug: str, type: str) -> Any:
             previous=previous,
             post=post,
             history=rows,
-            after=after or (before if listed.previous else None),
-            previous_cursor=listed.previous,
-            next_cursor=next_cursor,
+            **paging.pager(listed, after, before),
             retraction=retraction_for(db(), post),
             redactions=redaction.revision_notes(db(), [rev.id for rev, _pub in rows]),
         )
@@ -170,20 +168,18 @@ def _history(slug: str, type: str) -> Any:
 @bp.get("/corrections")
 @reads_query("after", "before")
 def log() -> Any:
-    after, before = request.args.get("after") or None, request.args.get("before") or None
+    after, before = paging.cursors()
 
     def render() -> str:
         listed = services.corrections_log(db(), after=after, before=before, per_page=PER_PAGE)
-        entries, next_cursor = listed
+        entries = listed.rows
         if not entries and (after or before):
             raise NotFound("There is no such page of corrections.")
         median = services.median_time_to_correct(db())
         return render_template(
             "corrections/log.html",
             entries=entries,
-            after=after or (before if listed.previous else None),
-            previous_cursor=listed.previous,
-            next_cursor=next_cursor,
+            **paging.pager(listed, after, before),
             median=services.describe_duration(median) if median else None,
         )
 
@@ -281,18 +277,16 @@ def report_queue() -> Any:
     state = request.args.get("state", "open")
     if state not in ("open", "accepted", "declined"):
         raise InvalidInput("state must be open, accepted or declined.")
-    after, before = request.args.get("after") or None, request.args.get("before") or None
+    after, before = paging.cursors()
     listed = services.report_queue(
         db(), actor, state=state, after=after, before=before, per_page=REPORTS_PER_PAGE
     )
-    reports, next_cursor = listed
+    reports = listed.rows
     return render_template(
         "corrections/queue.html",
         reports=reports,
         posts=posts.posts_by_id(db(), {r.post_id for r in reports}),
-        after=after or (before if listed.previous else None),
-        previous_cursor=listed.previous,
-        next_cursor=next_cursor,
+        **paging.pager(listed, after, before),
         state=state,
         accept_form=AcceptForm(),
         decline_form=DeclineForm(),

@@ -25,7 +25,7 @@ from app.errors import Conflict, InvalidInput
 from app.moderation import queries, services
 from app.spam import pipeline
 from app.text import whole_number
-from app.web import api, desk
+from app.web import api, desk, paging
 from app.web.api import (
     BOOL,
     DATETIME,
@@ -112,7 +112,7 @@ def _filters() -> tuple[str, str, str]:
 def queue() -> ResponseReturnValue:
     actor = require(current_user(), "comments.moderate")
     status, reason, search = _filters()
-    after, before = request.args.get("after") or None, request.args.get("before") or None
+    after, before = paging.cursors()
     listed = queries.moderation_queue(
         db(),
         actor,
@@ -123,7 +123,7 @@ def queue() -> ResponseReturnValue:
         before=before,
         per_page=PER_PAGE,
     )
-    comments, next_cursor = listed
+    comments = listed.rows
     post_map = queries.posts_by_id(db(), {c.post_id for c in comments})
     found = queries.comments_by_id(db(), {c.parent_id for c in comments if c.parent_id})
     parents = {c.id: found.get(c.parent_id) for c in comments if c.parent_id}
@@ -135,9 +135,7 @@ def queue() -> ResponseReturnValue:
         status=status,
         reason=reason,
         search=search,
-        after=after or (before if listed.previous else None),
-        next_cursor=next_cursor,
-        previous_cursor=listed.previous,
+        **paging.pager(listed, after, before),
         tabs=STATUS_TABS,
         counts=queries.status_counts(db()),
         reason_counts=queries.held_reason_counts(db()),
@@ -397,17 +395,15 @@ def no_reply_needed(comment_id: int) -> ResponseReturnValue:
 def needs_reply() -> ResponseReturnValue:
     """Readers waiting for staff: questions in comments and contact messages, oldest first, with their age."""
     require(current_user(), "comments.moderate")
-    after, before = request.args.get("after") or None, request.args.get("before") or None
+    after, before = paging.cursors()
     listed = queries.needs_reply_page(db(), after=after, before=before, close_after_days=close_after_days())
-    items, next_cursor = listed
+    items = listed.rows
     post_map = queries.posts_by_id(db(), {item.post_id for kind, _at, item in items if kind == "comment"})
     return render_template(
         "moderation/needs_reply.html",
         items=items,
         posts=post_map,
-        after=after or (before if listed.previous else None),
-        previous_cursor=listed.previous,
-        next_cursor=next_cursor,
+        **paging.pager(listed, after, before),
     )
 
 
@@ -422,15 +418,13 @@ def off_topic_filter() -> ResponseReturnValue:
 @bp.get("/comments/log")
 def log() -> ResponseReturnValue:
     actor = require(current_user(), "comments.moderate")
-    after, before = request.args.get("after") or None, request.args.get("before") or None
+    after, before = paging.cursors()
     listed = queries.moderation_log(db(), actor, after=after, before=before)
-    rows, next_cursor = listed
+    rows = listed.rows
     return render_template(
         "moderation/log.html",
         rows=rows,
-        after=after or (before if listed.previous else None),
-        next_cursor=next_cursor,
-        previous_cursor=listed.previous,
+        **paging.pager(listed, after, before),
     )
 
 

@@ -19,7 +19,7 @@ from app.posts.addresses import number_of_version, version_of
 from app.posts.models import Post, PostType, Publication, Revision
 from app.redaction import services as redaction
 from app.text import clean_text, clean_url_list, whole_number
-from app.web import api, structured
+from app.web import api, paging, structured
 from app.web.api import (
     BOOL,
     DATETIME,
@@ -65,21 +65,19 @@ def _page_number() -> int:
 @bp.get("/")
 @reads_query("after", "before")
 def index() -> Any:
-    after, before = request.args.get("after") or None, request.args.get("before") or None
+    after, before = paging.cursors()
     # Retractions count on their own (corrections_stamp): the index labels them.
     stamp = (services.public_stamp(db()), corrections.corrections_stamp(db()))
 
     def render() -> str:
         listed = services.published_posts(db(), after=after, before=before, per_page=PER_PAGE)
-        posts, next_cursor = listed
+        posts = listed.rows
         if not posts and (after or before):
             raise NotFound("There is no such page of posts.")
         return render_template(
             "posts/index.html",
             posts=posts,
-            after=after or (before if listed.previous else None),
-            next_cursor=next_cursor,
-            previous_cursor=listed.previous,
+            **paging.pager(listed, after, before),
             retractions=corrections.retractions_by_post(db(), [p.id for p in posts]),
             corrected=corrections.corrected_post_ids(db(), [p.id for p in posts]),
             organization_jsonld=structured.home(),

@@ -50,7 +50,7 @@ from app.staff.forms import (
     SubmitForm,
 )
 from app.text import clean_text, clean_url_list, whole_number
-from app.web import desk, timezones
+from app.web import desk, paging, timezones
 from app.web.api import gate_settings
 from app.web.auth import current_user
 from app.web.database import db
@@ -375,7 +375,7 @@ def post_list() -> Any:
         raise InvalidInput(
             "This list pages with its “Older posts” link (after=), not by number.", field="page"
         )
-    after, before = request.args.get("after") or None, request.args.get("before") or None
+    after, before = paging.cursors()
     state = request.args.get("state", "")
     if state and state not in posts.STATUSES:
         raise InvalidInput("Choose a state from the list.", field="state")
@@ -394,13 +394,11 @@ def post_list() -> Any:
         before=before,
         per_page=POSTS_PER_PAGE,
     )
-    items, next_cursor = listed
+    items = listed.rows
     return render_template(
         "staff/posts.html",
         items=items,
-        next_cursor=next_cursor,
-        after=after or (before if listed.previous else None),
-        previous_cursor=listed.previous,
+        **paging.pager(listed, after, before),
         state=state,
         author_id=author_id,
         q=title,
@@ -626,17 +624,15 @@ def withdraw_post(post_id: int) -> Any:
 def reviews() -> Any:
     require(current_user(), "post.request_changes")
     now = utc_now()
-    after, before = request.args.get("after") or None, request.args.get("before") or None
+    after, before = paging.cursors()
     listed = editorial.review_queue(db(), after=after, before=before, per_page=editorial.REVIEW_QUEUE_PAGE)
-    rows, next_cursor = listed
+    rows = listed.rows
     queue = [(post, review, _age((now - review.submitted_at).total_seconds())) for post, review in rows]
     return render_template(
         "staff/reviews.html",
         queue=queue,
         waiting=editorial.open_review_count(db()),
-        next_cursor=next_cursor,
-        after=after or (before if listed.previous else None),
-        previous_cursor=listed.previous,
+        **paging.pager(listed, after, before),
     )
 
 
@@ -1042,16 +1038,14 @@ def my_settings() -> Any:
 @bp.get("/audit")
 def audit_log() -> Any:
     require(current_user(), "audit.view")
-    after, before = request.args.get("after") or None, request.args.get("before") or None
+    after, before = paging.cursors()
     listed = audit.entries(db(), after=after, before=before, per_page=AUDIT_PER_PAGE)
-    entries, nxt = listed
+    entries = listed.rows
     titles = posts.posts_by_id(db(), {e.post_id for e in entries if e.post_id is not None})
     return render_template(
         "staff/audit.html",
         entries=entries,
-        next_cursor=nxt,
-        after=after or (before if listed.previous else None),
-        previous_cursor=listed.previous,
+        **paging.pager(listed, after, before),
         post=None,
         posts_by_id=titles,
     )
@@ -1061,15 +1055,13 @@ def audit_log() -> Any:
 def post_audit(post_id: int) -> Any:
     require(current_user(), "audit.view")
     post = posts.get_post(db(), post_id)
-    after, before = request.args.get("after") or None, request.args.get("before") or None
+    after, before = paging.cursors()
     listed = audit.entries(db(), post_id=post.id, after=after, before=before, per_page=AUDIT_PER_PAGE)
-    entries, nxt = listed
+    entries = listed.rows
     return render_template(
         "staff/audit.html",
         entries=entries,
-        next_cursor=nxt,
-        after=after or (before if listed.previous else None),
-        previous_cursor=listed.previous,
+        **paging.pager(listed, after, before),
         post=post,
         posts_by_id={post.id: post},
     )

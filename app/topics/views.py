@@ -15,7 +15,7 @@ from app.corrections import services as corrections
 from app.errors import Conflict, InvalidInput, NotFound
 from app.posts import services as posts
 from app.topics import services
-from app.web import api
+from app.web import api, paging
 from app.web.api import PUBLIC, TEXT, URL, answer, listing_of
 from app.web.auth import current_user
 from app.web.database import db
@@ -51,12 +51,12 @@ def index() -> Any:
 @bp.get("/topics/<slug>")
 @reads_query("after", "before")
 def show(slug: str) -> Any:
-    after, before = request.args.get("after") or None, request.args.get("before") or None
+    after, before = paging.cursors()
     topic = posts.topic_by_slug(db(), slug)
 
     def render() -> str:
         listed = posts.published_in_topic(db(), topic, after=after, before=before, per_page=PER_PAGE)
-        items, next_cursor = listed
+        items = listed.rows
         if not items and (after or before):
             raise NotFound("There is no such page of posts.")
         ids = [p.id for p in items]
@@ -64,9 +64,7 @@ def show(slug: str) -> Any:
             "topics/show.html",
             topic=topic,
             posts=items,
-            after=after or (before if listed.previous else None),
-            next_cursor=next_cursor,
-            previous_cursor=listed.previous,
+            **paging.pager(listed, after, before),
             retractions=corrections.retractions_by_post(db(), ids),
             corrected=corrections.corrected_post_ids(db(), ids),
         )
