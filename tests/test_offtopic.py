@@ -524,7 +524,7 @@ def test_at_full_blog_other_posts_the_same_small_talk_is_held(
 
 
 def test_the_moderator_finds_small_talk_flagged_on_a_blog_of_one_post_by_links(
-    app: Flask, client: Any, session: Session, make_post: Callable[..., Post], moderator: User
+    app: Flask, client: Any, session: Session, make_post: Callable[..., Post], moderator: User, api: Any
 ) -> None:
     """From the published comments, a link lists only those the filter flagged; each opens to why."""
     post = _small_blog(make_post, "one post")
@@ -558,3 +558,5 @@ def test_the_moderator_finds_small_talk_flagged_on_a_blog_of_one_post_by_links(
     elsewhere = "reads like talk for somewhere else (local services), "
     assert any(d.startswith(elsewhere) for d in against), against
     assert SMALL_BLOG_DETAIL in page.get_text(" ")
+    listing = api.get("/api/v1/moderation/comments?status=published&reason=off_topic:flagged", as_=moderator)
+    assert [c["id"] for c in listing.get_json()["items"]] == [flagged.id], listing.get_json()
