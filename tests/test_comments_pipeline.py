@@ -99,6 +99,7 @@ def test_recheck_publishes_held_comments_once_akismet_answers_and_keeps_other_re
     akismet: AkismetServer,
 ) -> None:
     post = returning_post
+    app.config["OFFTOPIC_SMALL_BLOG"] = "hold"  # the off-topic hold is the other reason kept (one post)
     akismet.set_mode("down")
     clean = comment_api(client, post, body="Thanks, helpful advice on sleep for adults.").get_json()
     spam = comment_api(
@@ -390,6 +391,7 @@ def test_an_off_topic_comment_is_held_with_its_score_and_drivers(
         body="Adults need seven to nine hours of sleep a night. Keep a regular bedtime.",
     )
     publish_reader(post)
+    app.config["OFFTOPIC_SMALL_BLOG"] = "hold"  # a blog of one post: flagged only by default
     comment = submit(
         app, session, post, body="Best crypto trading signals, earn $500 a day from home, DM me."
     )

@@ -27,10 +27,11 @@ from app.comments.learning import OffTopicExample
 from app.comments.models import Comment, ModerationDecision
 from app.comments.views import pipeline_settings
 from app.editorial import services as editorial
+from app.errors import PublishBlocked
 from app.moderation.services import moderate
 from app.posts.models import Post
 from app.posts.passages import PostPassage
-from app.spam import embedding
+from app.spam import embedding, meaning
 from app.web.outside import WithinBudget, akismet_checker
 from tests.support.comments import submit
 from tests.support.web import log_in, parse, text_of
@@ -63,6 +64,7 @@ def test_hold_mode_holds_and_log_mode_only_records(
 ) -> None:
     post = make_post()
     app.config["OFFTOPIC_THRESHOLD"] = 95  # the mode is under test here, not the scorer's quality
+    app.config["OFFTOPIC_SMALL_BLOG"] = "hold"  # a blog of one post, held as a larger one
     held = submit(app, session, post, author_email="a@example.net", body=OFF_TOPIC)
     assert held.status == "held" and "off_topic" in held.reasons
     assert _off_topic_check(held)["verdict"] == "hold"
@@ -91,6 +93,17 @@ def test_an_advertisement_on_the_posts_own_subject_is_held_as_one(
         author_email="seller@example.net",
         body="Cheap airport parking from $5 a day, book now at www.parkfast-deals.biz and save 20%!",
     )
+    check = _off_topic_check(advert)  # a blog of one post: flagged, not held (CANDOR_OFFTOPIC_SMALL_BLOG)
+    assert "off_topic" not in advert.reasons and check["verdict"] == "publish"
+    assert check["detail"].startswith("log only") and "reads as an advertisement" in check["detail"]
+    app.config["OFFTOPIC_SMALL_BLOG"] = "hold"
+    advert = submit(
+        app,
+        session,
+        post,
+        author_email="seller@example.net",
+        body="Cheap airport parking from $5 a day, book now at www.parkfast-deals.biz and save 20%!",
+    )
     check = _off_topic_check(advert)
     assert "off_topic" in advert.reasons and check["verdict"] == "hold"
     assert "reads as an advertisement" in check["detail"]  # the driver the moderator sees
@@ -106,6 +119,7 @@ def test_the_moderation_desk_shows_how_often_the_filter_was_overruled(
 ) -> None:
     post = make_post(title="Visiting hours on the wards")
     app.config["OFFTOPIC_THRESHOLD"] = 99  # everything is held as off-topic: a moderator overrules it
+    app.config["OFFTOPIC_SMALL_BLOG"] = "hold"  # on this blog of one post
     held = submit(app, session, post, author_email="a@example.net", body="Can I bring flowers for my dad?")
     assert "off_topic" in held.reasons
     app.config["OFFTOPIC_THRESHOLD"] = 1  # nothing is held as off-topic: a moderator removes one
@@ -429,37 +443,120 @@ SMALL_TALK = (  # belong on no post; written for this test, none taken from the 
 )
 
 
+SMALL_BLOG_DETAIL = "would hold; the blog has fewer than 10 other posts to compare with; relevance "
+
+
 @pytest.mark.parametrize("blog", ["one post", "health posts"])
-def test_on_a_small_blog_small_talk_is_held_and_the_moderator_sees_why(
+def test_on_a_small_blog_small_talk_is_flagged_not_held_and_the_moderator_sees_why(
     app: Flask, session: Session, make_post: Callable[..., Post], blog: str
 ) -> None:
-    """With no other post to measure a margin against (or a few on the same subject), small talk is
-    still held: the weights of a small blog lean on the closeness to the post and to talk that belongs
-    elsewhere, and the detail a moderator reads names the baseline and that signal."""
+    """With no other post to measure a margin against (or a few on the same subject), small talk is still
+    scored off-topic: the weights of a small blog lean on the closeness to the post and to talk that
+    belongs elsewhere, and the detail a moderator reads names the baseline and that signal. Below FULL_BLOG
+    other posts the filter flags it (recorded as log mode records it, published); with the admin setting
+    ``offtopic_small_blog`` = hold it is held."""
     post = _small_blog(make_post, blog)
     others = "no other post" if blog == "one post" else "3 other post(s)"
+    for setting in ("flag", "hold"):
+        app.config["OFFTOPIC_SMALL_BLOG"] = setting
+        for n, body in enumerate(SMALL_TALK):
+            comment = submit(app, session, post, author_email=f"off{n}-{setting}@example.net", body=body)
+            check = _off_topic_check(comment)
+            detail = check["detail"]
+            if setting == "flag":
+                assert "off_topic" not in comment.reasons and check["verdict"] == "publish", (body, detail)
+                assert detail.startswith("log only, not held (CANDOR_OFFTOPIC_SMALL_BLOG=flag): "), detail
+                assert SMALL_BLOG_DETAIL in detail, detail
+            else:
+                assert comment.status == "held" and "off_topic" in comment.reasons, (body, detail)
+                assert check["verdict"] == "hold" and detail.startswith("relevance "), detail
+            labels = [label for label, _ in comment.relevance_drivers]
+            assert labels[0] == f"baseline of a blog with {others} (the score starts here)", labels
+            assert any(label.startswith("reads like talk for somewhere else (") for label in labels), labels
+            assert f"baseline of a blog with {others}" in detail, detail
+            assert "reads like talk for somewhere else" in detail, detail
+
+
+def test_at_full_blog_other_posts_the_same_small_talk_is_held(
+    app: Flask, session: Session, make_post: Callable[..., Post]
+) -> None:
+    """From meaning.FULL_BLOG other published posts on, the filter compares with enough of the blog: the
+    default setting (flag) holds what it scores off-topic, as before; one post fewer, it flags the same.
+
+    Only the darts question is scored off-topic on this blog of health posts without any moderation
+    history (the garage doors 0.83, the wifi 0.52: MANY's weights lean on the margin and the history, see
+    README "Session 27, small blogs"); the others are published at either size and never said to be held."""
+    labelled = [p for p in json.loads(LABELLED.read_text(encoding="utf-8"))["posts"] if p["id"] != SLEEP]
+    candidates = iter(labelled)
+
+    def publish_another() -> None:
+        for other in candidates:  # those the publication gates let through (some name people)
+            try:
+                make_post(title=other["title"], body=other["body"], references=other["references"])
+            except PublishBlocked:
+                continue
+            return
+        raise AssertionError("too few labelled posts pass the gates")
+
+    assert meaning.FULL_BLOG == 10 and app.config.get("OFFTOPIC_SMALL_BLOG", "flag") == "flag"
+    for _ in range(meaning.FULL_BLOG - 1):
+        publish_another()
+    post = _small_blog(make_post, "one post")
+    darts = SMALL_TALK[2]
+    flagged = submit(app, session, post, author_email="d0@example.net", body=darts)
+    check = _off_topic_check(flagged)
+    assert "off_topic" not in flagged.reasons and check["verdict"] == "publish", check
+    assert SMALL_BLOG_DETAIL in check["detail"] and "9 other post(s)" in check["detail"], check
+
+    publish_another()
     for n, body in enumerate(SMALL_TALK):
         comment = submit(app, session, post, author_email=f"off{n}@example.net", body=body)
-        detail = _off_topic_check(comment)["detail"]
-        assert comment.status == "held" and "off_topic" in comment.reasons, (body, detail)
-        labels = [label for label, _ in comment.relevance_drivers]
-        assert labels[0] == f"baseline of a blog with {others} (the score starts here)", labels
-        assert any(label.startswith("reads like talk for somewhere else (") for label in labels), labels
-        assert f"baseline of a blog with {others}" in detail, detail
-        assert "reads like talk for somewhere else" in detail, detail
+        check = _off_topic_check(comment)
+        assert (
+            comment.relevance_drivers[0][0]
+            == "baseline of a blog with 10 other post(s) (the score starts here)"
+        )
+        assert check["detail"].startswith("relevance "), check  # never "fewer than 10 other posts"
+        scored_off = comment.relevance_score is not None and comment.relevance_score < 0.52
+        assert ("off_topic" in comment.reasons) == scored_off == (check["verdict"] == "hold"), check
+        if body == darts:
+            assert comment.status == "held" and "off_topic" in comment.reasons, check
 
 
-def test_the_moderator_reads_what_held_small_talk_on_a_blog_of_one_post(
-    app: Flask, client: Any, session: Session, make_post: Callable[..., Post], moderator: User
+def test_the_moderator_finds_small_talk_flagged_on_a_blog_of_one_post_by_links(
+    app: Flask, client: Any, session: Session, make_post: Callable[..., Post], moderator: User, api: Any
 ) -> None:
+    """From the published comments, a link lists only those the filter flagged; each opens to why."""
     post = _small_blog(make_post, "one post")
-    held = submit(app, session, post, author_email="g@example.net", body=SMALL_TALK[0])
-    assert held.status == "held" and "off_topic" in held.reasons
+    returning = submit(app, session, post, author_email="g@example.net", body=WITHOUT_THE_POSTS_WORDS[1])
+    moderate(session, moderator, returning, "approve")  # so that no first-comment hold is in the way
+    flagged = submit(app, session, post, author_email="g@example.net", body=SMALL_TALK[0])
+    assert flagged.status == "published" and not flagged.reasons, flagged.reasons
+    on_topic = submit(app, session, post, author_email="g@example.net", body=WITHOUT_THE_POSTS_WORDS[2])
+    assert on_topic.status == "published"
     session.commit()
     log_in(client, moderator.email)
-    page = parse(client.get(f"/staff/comments/{held.id}"))
+    desk = parse(client.get("/staff/comments/"))
+    published = next(a["href"] for a in desk.select("nav.mod-tabs a") if a.get_text().startswith("Published"))
+    page = parse(client.get(published))
+    assert {f"mod-comment-{flagged.id}", f"mod-comment-{on_topic.id}"} <= {
+        a["id"] for a in page.select("article")
+    }
+    link = next(
+        a["href"] for a in page.select("p.flag-filter a") if a.get_text() == "Flagged off-topic, not held"
+    )
+    page = parse(client.get(link))
+    assert [a["id"] for a in page.select("article.mod-item")] == [f"mod-comment-{flagged.id}"]
+    assert "fewer than 10 other posts" in text_of(page, "p.flag-filter")
+    opened = next(
+        a["href"] for a in page.select("article.mod-item a") if a.get_text().startswith("Open in context")
+    )
+    page = parse(client.get(opened))
     drivers = [re.sub(r"\s+", " ", li.get_text(" ")).strip() for li in page.select("ul.drivers li")]
     assert drivers[0].startswith("baseline of a blog with no other post (the score starts here) (+"), drivers
     against = [re.sub(r"\s+", " ", li.get_text(" ")).strip() for li in page.select("ul.drivers li.against")]
     elsewhere = "reads like talk for somewhere else (local services), "
     assert any(d.startswith(elsewhere) for d in against), against
+    assert SMALL_BLOG_DETAIL in page.get_text(" ")
+    listing = api.get("/api/v1/moderation/comments?status=published&reason=off_topic:flagged", as_=moderator)
+    assert [c["id"] for c in listing.get_json()["items"]] == [flagged.id], listing.get_json()

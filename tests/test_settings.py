@@ -25,6 +25,7 @@ FORM = {
     "comment_max_links": "2",
     "offtopic_threshold": "52",
     "offtopic_mode": "hold",
+    "offtopic_small_blog": "flag",
 }
 
 
@@ -132,6 +133,9 @@ HOSTILE = [
     ("offtopic_mode", ""),
     ("offtopic_mode", "hold\u200b"),
     ("offtopic_mode", "l" * 5000),
+    ("offtopic_small_blog", "log"),
+    ("offtopic_small_blog", ""),
+    ("offtopic_small_blog", "flag\u200b"),
 ]
 
 
@@ -194,12 +198,14 @@ def test_the_off_topic_mode_is_an_admin_setting_log_holds_nothing_for_it(
     client, session, make_user, make_post, api
 ):
     """CANDOR_OFFTOPIC_MODE's value in force can be changed on the settings page: in log mode an off-topic
-    comment is not held for it (its checks say it would have been), back in hold mode it is."""
+    comment is not held for it (its checks say it would have been), back in hold mode it is. On this blog
+    of one post it is only flagged (CANDOR_OFFTOPIC_SMALL_BLOG=flag) until the admin setting says hold."""
     post = make_post("published", body="Adults need seven hours of sleep a night. Keep a regular bedtime.")
     admin = make_user("admin")
     log_in(client, admin.email)
     page = parse(client.get("/staff/settings"))
     assert page.select_one("input[name=offtopic_mode][value=hold]").has_attr("checked")
+    assert page.select_one("input[name=offtopic_small_blog][value=flag]").has_attr("checked")
     off_topic = "Anyone know a good plumber for a leaking boiler in the north end?"
 
     def reasons_for(email):
@@ -211,8 +217,20 @@ def test_the_off_topic_mode_is_an_admin_setting_log_holds_nothing_for_it(
         session.expire_all()
         return session.get(Comment, reader.get_json()["id"])
 
+    flagged = reasons_for("zero@example.net")
+    assert "off_topic" not in flagged.reasons
+    assert any(
+        "fewer than 10 other posts" in c["detail"] for c in flagged.checks if c["check"] == "off_topic"
+    )
+    assert _save(client, offtopic_small_blog="hold").status_code == 303
+    assert (
+        parse(client.get("/staff/settings"))
+        .select_one("input[name=offtopic_small_blog][value=hold]")
+        .has_attr("checked")
+    )
+    assert api.get("/api/v1/settings", as_=admin).get_json()["settings"]["offtopic_small_blog"] == "hold"
     assert "off_topic" in reasons_for("one@example.net").reasons
-    assert _save(client, offtopic_mode="log").status_code == 303
+    assert _save(client, offtopic_mode="log", offtopic_small_blog="hold").status_code == 303
     assert (
         parse(client.get("/staff/settings"))
         .select_one("input[name=offtopic_mode][value=log]")
@@ -222,9 +240,9 @@ def test_the_off_topic_mode_is_an_admin_setting_log_holds_nothing_for_it(
     assert "off_topic" not in logged.reasons
     assert any("log only" in c["detail"] for c in logged.checks if c["check"] == "off_topic")
     assert api.get("/api/v1/settings", as_=admin).get_json()["settings"]["offtopic_mode"] == "log"
-    assert _save(client, offtopic_mode="hold").status_code == 303
+    assert _save(client, offtopic_mode="hold", offtopic_small_blog="hold").status_code == 303
     assert "off_topic" in reasons_for("three@example.net").reasons
-    assert [c.new_value for c in session.scalars(select(SettingChange))] == ["log", "hold"]
+    assert [c.new_value for c in session.scalars(select(SettingChange))] == ["hold", "log", "hold"]
 
 
 def test_a_job_reads_the_settings_through_its_own_transaction(app, make_user):

@@ -31,7 +31,7 @@ from app.db import AppendOnly, Base, intpk, on_commit
 from app.posts.models import Post, PublicationState, Revision
 from app.posts.passages import VECTOR_BYTES, PostPassage, vectors_of
 from app.posts.services import site_stamp
-from app.spam import embedding, meaning
+from app.spam import embedding, meaning, pipeline
 from app.spam.relevance import PostContext
 
 TEACHING = {Action.APPROVE.value: True, Action.HAM.value: True, Action.OFF_TOPIC.value: False}
@@ -138,7 +138,10 @@ def _filter_said_off_topic(comment: Comment) -> bool:
     """Whether the off_topic check found the comment off-topic on arrival (held, or logged in log mode)."""
     return any(
         check.get("check") == "off_topic"
-        and ("off_topic" in check.get("reasons", ()) or str(check.get("detail", "")).startswith("log only"))
+        and (
+            "off_topic" in check.get("reasons", ())
+            or str(check.get("detail", "")).startswith(pipeline.LOGGED)
+        )
         for check in comment.checks or ()
     )
 

@@ -53,7 +53,9 @@ def moderation_queue(
                 f"status must be one of {', '.join(s.value for s in CommentStatus)}.", field="status"
             )
         query = query.where(Comment.status == status)
-    if reason:
+    if reason == pipeline.FLAGGED:  # found off-topic and only recorded (log mode, a small blog): no reason
+        query = query.where(cast(Comment.checks, Text).like(f'%"{pipeline.LOGGED}%'))
+    elif reason:
         pattern = f'%"{reason}%' if reason.endswith(":") else f'%"{reason}"%'
         query = query.where(cast(Comment.reasons, Text).like(pattern))
     # The same text rules as any input: a NUL cannot even be compared with a PostgreSQL text column. Read

@@ -87,6 +87,7 @@ def _vocabulary() -> dict[str, Any]:
         "action_keys": ACTION_KEYS,
         "decision_labels": DECISION_LABELS,
         "reason_label": pipeline.reason_label,
+        "flagged": pipeline.FLAGGED,
         "can_transition": services.can_moderate,
         "moderator_actions": MODERATOR_ACTIONS,
         **desk.vocabulary(),
@@ -100,7 +101,7 @@ def _filters() -> tuple[str, str, str]:
             "status must be held, published, spam or deleted (or empty for all).", field="status"
         )
     reason = request.args.get("reason", "")
-    if reason and reason not in pipeline.ALL_REASONS and reason != "privacy:":
+    if reason and reason not in pipeline.ALL_REASONS and reason not in ("privacy:", pipeline.FLAGGED):
         raise InvalidInput("reason is not one the pipeline gives.", field="reason")
     return status, reason, request.args.get("q", "")[:200]
 
@@ -459,7 +460,11 @@ ACTIONS = ["approve", "spam", "off_topic", "delete", "ham"]
     summary="The moderation queue: comments by status (default held), reason and text (moderators)",
     query={
         "status": {"type": "string", "enum": [s.value for s in CommentStatus], "default": "held"},
-        "reason": {**TEXT, "description": "Only comments held for this reason, e.g. link_count."},
+        "reason": {
+            **TEXT,
+            "description": "Only comments held for this reason, e.g. link_count; off_topic:flagged: those "
+            "the off-topic filter found off-topic and only recorded (log mode, a blog of few posts).",
+        },
         "q": {**TEXT, "description": "Words in the comment, its writer's name or e-mail."},
         **PAGE_QUERY,
     },

@@ -198,6 +198,16 @@ SPECS: tuple[Spec, ...] = (
         "verdict is only recorded in the comment's checks (to watch the filter before trusting it).",
         _choice("hold", "log"),
     ),
+    Spec(
+        "offtopic_small_blog",
+        "OFFTOPIC_SMALL_BLOG",
+        "Off-topic on a small blog",
+        "choice",
+        "flag: while the blog has fewer than 10 other published posts to compare a comment with, the "
+        "off-topic filter's verdict is only recorded in the comment's checks, as in log mode (the comment is "
+        "not held for it; moderators find it under Flagged off-topic); hold: it holds as on a larger blog.",
+        _choice("flag", "hold"),
+    ),
 )
 BY_KEY = {spec.key: spec for spec in SPECS}
 

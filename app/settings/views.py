@@ -43,6 +43,14 @@ class SettingsForm(Form):
         ],
         validate_choice=False,  # settings.change refuses anything else, in the setting's own words
     )
+    offtopic_small_blog = RadioField(
+        "Off-topic on a small blog",
+        choices=[
+            SelectChoice("flag", "Flag only while the blog has fewer than 10 other posts"),
+            SelectChoice("hold", "Hold as on a larger blog"),
+        ],
+        validate_choice=False,
+    )
 
 
 def _as_field(value: Any) -> str:
@@ -124,6 +132,11 @@ SETTINGS_BODY = api.obj(
         "comment_max_links": {**WHOLE, "minimum": 0, "maximum": 100, "description": "0 to 100."},
         "offtopic_threshold": {**WHOLE, "minimum": 1, "maximum": 99, "description": "1 to 99 (percent)."},
         "offtopic_mode": {"type": "string", "enum": ["hold", "log"], "description": "hold or log."},
+        "offtopic_small_blog": {
+            "type": "string",
+            "enum": ["flag", "hold"],
+            "description": "flag (below 10 other published posts the verdict is only recorded) or hold.",
+        },
     },
     closed=True,
 )
@@ -142,6 +155,7 @@ SETTINGS = api.answer(
                 "comment_max_links": {"type": "integer"},
                 "offtopic_threshold": {"type": "integer"},
                 "offtopic_mode": {"type": "string", "enum": ["hold", "log"]},
+                "offtopic_small_blog": {"type": "string", "enum": ["flag", "hold"]},
             }
         )
     }

@@ -95,6 +95,7 @@ class PipelineSettings:
     phone_regions: Sequence[str] = PHONE_DEFAULT_OTHER_REGIONS
     off_topic_threshold: float = meaning.THRESHOLD
     off_topic_mode: str = "hold"  # "log": the verdict is recorded, the comment never held for it
+    off_topic_small_blog: str = "flag"  # "flag": below meaning.FULL_BLOG other posts, as "log"; "hold"
 
     @classmethod
     def from_config(cls, config: Any, **facts: Any) -> PipelineSettings:
@@ -109,6 +110,7 @@ class PipelineSettings:
             phone_regions=list(config.get("PHONE_REGIONS", PHONE_DEFAULT_OTHER_REGIONS)),
             off_topic_threshold=int(config.get("OFFTOPIC_THRESHOLD", 52)) / 100,
             off_topic_mode=str(config.get("OFFTOPIC_MODE", "hold")),
+            off_topic_small_blog=str(config.get("OFFTOPIC_SMALL_BLOG", "flag")),
             **facts,
         )
 
@@ -210,6 +212,16 @@ def check_privacy(sub: Submission, settings: PipelineSettings, _f: Facts) -> Che
     return CheckResult("privacy", CheckVerdict.HOLD, kinds, "; ".join(describe(f) for f in findings[:5]))
 
 
+LOGGED = "log only, not held"
+"""How the off_topic check's detail begins when it found a comment off-topic and did not hold it (log
+mode, or a small blog): app.comments.learning and the moderation desk's flagged filter read it."""
+
+
+FLAGGED = "off_topic:flagged"
+"""The moderation desk's filter (not a reason: nothing was held) for comments the off-topic filter found
+off-topic and only recorded, their off_topic check's detail beginning with LOGGED."""
+
+
 def check_off_topic(
     sub: Submission, settings: PipelineSettings, facts: Facts
 ) -> tuple[CheckResult, relevance.Relevance]:
@@ -217,6 +229,10 @@ def check_off_topic(
 
     In log mode a comment scored off-topic is published, and the detail says it would have been held:
     an organisation watches the filter before trusting it. The filter only ever holds; nothing is deleted.
+    On a blog with fewer than ``meaning.FULL_BLOG`` other published posts (the count the scorer weighed)
+    the same is done unless ``off_topic_small_blog`` is "hold": there the filter cannot compare a comment
+    with enough of the blog (issue 14: no threshold reaches precision 0.9 in every subject group), and a
+    false hold tells a reader their question was unwelcome. The lexicon's fallback has no such count.
     """
     result: relevance.Relevance
     if facts.knowledge is not None:
@@ -230,7 +246,14 @@ def check_off_topic(
     if result.on_topic:
         return CheckResult("off_topic", CheckVerdict.PUBLISH, detail=detail), result
     if settings.off_topic_mode == "log":
-        detail = f"log only, not held (CANDOR_OFFTOPIC_MODE=log): would hold; {detail}"
+        detail = f"{LOGGED} (CANDOR_OFFTOPIC_MODE=log): would hold; {detail}"
+        return CheckResult("off_topic", CheckVerdict.PUBLISH, detail=detail), result
+    others = result.features.get("others") if isinstance(result, meaning.Scored) else None
+    if settings.off_topic_small_blog != "hold" and others is not None and others < meaning.FULL_BLOG:
+        detail = (
+            f"{LOGGED} (CANDOR_OFFTOPIC_SMALL_BLOG=flag): would hold; the blog has fewer than "
+            f"{meaning.FULL_BLOG} other posts to compare with; {detail}"
+        )
         return CheckResult("off_topic", CheckVerdict.PUBLISH, detail=detail), result
     return CheckResult("off_topic", CheckVerdict.HOLD, ("off_topic",), detail), result
 
