@@ -248,8 +248,13 @@ def check_off_topic(
     if settings.off_topic_mode == "log":
         detail = f"{LOGGED} (CANDOR_OFFTOPIC_MODE=log): would hold; {detail}"
         return CheckResult("off_topic", CheckVerdict.PUBLISH, detail=detail), result
-    others = result.features.get("others") if isinstance(result, meaning.Scored) else None
-    if settings.off_topic_small_blog != "hold" and others is not None and others < meaning.FULL_BLOG:
+    scored = result if isinstance(result, meaning.Scored) else None
+    others = scored.features.get("others") if scored is not None else None
+    # Advertising is told from the comment alone, not by comparing it with the blog's other posts: an
+    # advertisement is held on a small blog too.
+    advert = scored is not None and 1 - scored.features.get("advertising", 0.0) < settings.off_topic_threshold
+    small = others is not None and others < meaning.FULL_BLOG
+    if settings.off_topic_small_blog != "hold" and small and not advert:
         detail = (
             f"{LOGGED} (CANDOR_OFFTOPIC_SMALL_BLOG=flag): would hold; the blog has fewer than "
             f"{meaning.FULL_BLOG} other posts to compare with; {detail}"
