@@ -175,10 +175,13 @@ def _refused_as_busy() -> bool:
         except SQLAlchemyError:
             # The database failed (locked, not answering) inside the rate limiter, which swallows errors
             # (a Redis outage must not refuse readers): roll back so the request is not left in an
-            # aborted transaction, and count the post. admit_reader_comment asks again, and the failure
-            # then answers as any database failure does (the form again, 409/503), never a 500.
-            db().rollback()
-            return False
+            # aborted transaction, and count the post. The view's own statements then meet the failure,
+            # answered as any database failure is (the form again, 409/503), never a 500. Asked once:
+            # the other limits do not wait for the database again.
+            session = g.get("db")  # not db(): on SQLite that takes the write lock again (and waits)
+            if session is not None:
+                session.rollback()
+            g.comment_busy = False
     return bool(g.comment_busy)
 
 
