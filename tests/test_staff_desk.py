@@ -609,6 +609,7 @@ def _post_forms(s: dict[str, Any], cast: dict[str, User]) -> dict[str, list[tupl
                     "comment_max_links": "2",
                     "offtopic_threshold": "70",
                     "offtopic_mode": "hold",
+                    "offtopic_small_blog": "flag",
                 },
             )
         ],
