@@ -168,7 +168,11 @@ def db() -> Session:
             return g.db
         session = session_factory()()
         if request and _writes():
-            database.writing(session)
+            try:
+                database.writing(session)
+            except BaseException:  # not kept: the next db() of this request opens (and closes) its own
+                session.close()
+                raise
         g.db = session
     return g.db
 
