@@ -266,3 +266,40 @@ def test_a_job_reads_the_settings_through_its_own_transaction(app, make_user):
             assert site().name == "Renamed In A Job"
         # outside the job, the request's own (cached) settings again
         assert runtime.effective()["SITE_NAME"] == app.config["SITE_NAME"]
+
+
+def test_another_servers_comment_api_applies_a_change_on_its_very_next_comment(
+    app_config, database_url, client, session, make_user, make_post
+):
+    """The comment API reads the settings' version in the statement that locks the post
+    (``runtime.settle``), not in a statement of its own. A change saved on one server still applies to
+    the other server's very next comment: here the burst limit lowered to 1, so the other server's
+    second comment from one address (its first was judged with 3) is held for it."""
+    from app import create_app
+    from app.comments.models import Comment
+    from tests.support.comments import READER
+
+    other = create_app({**app_config, "DATABASE_URL": database_url, "TESTING": True, "COMMENT_CHECK_BUDGET_MS": 0})
+    try:
+        post = make_post("published")
+        reader = other.test_client()
+
+        def comment(n: int) -> Comment:
+            answer = reader.post(
+                f"/api/v1/posts/{post.id}/comments",
+                json={**READER, "body": f"Question {n}: how long should a nap be?"},
+                environ_base={"REMOTE_ADDR": "203.0.113.9"},
+            )
+            assert answer.status_code == 202, answer.get_json()
+            return session.get(Comment, answer.get_json()["id"])
+
+        def burst(c: Comment) -> dict[str, Any]:
+            return next(check for check in c.checks if check["check"] == "rate_limit")
+
+        assert burst(comment(0))["verdict"] == "publish"  # the other server has read the settings
+        log_in(client, make_user("admin").email)
+        assert _save(client, comment_burst="1").status_code == 303
+        second = burst(comment(1))
+        assert second["verdict"] == "hold" and second["reasons"] == ["rate_limit"], second
+    finally:
+        other.extensions["candor.engine"].dispose()

@@ -45,6 +45,7 @@ from app.errors import CommentsClosed, InvalidInput, InvalidTransition, NotFound
 from app.mail.addresses import clean_email
 from app.mail.compose import Site
 from app.posts.models import Post, PostType, PublicationState
+from app.settings.services import version_column
 from app.spam import pipeline, relevance
 from app.spam.akismet_adapter import AkismetChecker
 from app.text import clean_text
@@ -413,21 +414,30 @@ class Target:
     id: int
     slug: str
     twin_locked: bool = False  # the duplicate lock of ``_same_comment`` is held already
+    settings_version: int | None = None  # the settings' version, read by the same statement if asked
 
 
 def comment_target(
-    session: Session, post_id: int, close_after_days: int = 0, *, twin_of: CommentInput | None = None
+    session: Session,
+    post_id: int,
+    close_after_days: int = 0,
+    *,
+    twin_of: CommentInput | None = None,
+    settings_version: bool = False,
 ) -> Target:
     """The post ``post_id`` if it takes a reader's comment now (else NotFound, 409 retracted or closed),
     read in one statement: its row and whether an editor closed its comments. Loads no author, revision
     or topics (``_commentable`` reads those through the ORM for the inline path). With ``twin_of`` (the
-    cleaned comment) the same statement takes the duplicate lock of ``_same_comment`` on PostgreSQL."""
+    cleaned comment) the same statement takes the duplicate lock of ``_same_comment`` on PostgreSQL.
+    With ``settings_version`` it also reads the settings' version (``Target.settings_version``), so the
+    caller needs no statement of its own for them (``app.web.runtime.settle``)."""
     locking = twin_of is not None and session.get_bind().dialect.name == "postgresql"
     params: dict[str, Any] = {"post_id": post_id}
     if twin_of is not None and locking:
         params["twin_key"] = _twin_key(post_id, twin_of)
     # Through the session's connection (same transaction): columns only, no ORM entity to load.
-    row = session.connection().execute(_target_query(locking=locking), params).one_or_none()
+    query = _target_query(locking=locking, versioned=settings_version)
+    row = session.connection().execute(query, params).one_or_none()
     if row is None or row.published_revision_id is None or not row.slug:
         raise NotFound(f"No post {post_id}.")
     if row.publication_state == PublicationState.RETRACTED:
@@ -440,11 +450,12 @@ def comment_target(
     )
     if reason is not None:
         raise CommentsClosed(reason)
-    return Target(row.id, row.slug, twin_locked=locking)
+    version = row.settings_version if settings_version else None
+    return Target(row.id, row.slug, twin_locked=locking, settings_version=version)
 
 
 @functools.cache
-def _target_query(*, locking: bool) -> Any:
+def _target_query(*, locking: bool, versioned: bool = False) -> Any:
     """``comment_target``'s statement with bound parameters, built once (every comment POST runs it)."""
     columns: list[Any] = [
         Post.id,
@@ -455,6 +466,8 @@ def _target_query(*, locking: bool) -> Any:
         Post.first_published_at,
         exists().where(CommentClosure.post_id == Post.id).label("closed"),
     ]
+    if versioned:
+        columns.append(version_column().label("settings_version"))
     query = select(*columns).where(Post.id == bindparam("post_id"))
     if not locking:
         return query

@@ -60,7 +60,7 @@ from app.web.extensions import client_ip, csrf, retry_message
 from app.web.outside import budgeted_akismet, burst_counter, site
 from app.web.pagecache import cached_page, reads_query
 from app.web.reader_forms import REFUSED_UNCOUNTED, form_age, form_token, reader_limit
-from app.web.runtime import effective
+from app.web.runtime import effective, settle
 from app.web.tasks import tasks
 from app.web.urls import public_url
 
@@ -674,7 +674,11 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
     if post is None:
         # Stored and answered at once; every check runs in the job enqueued after the commit.
         given_now = services.clean(given(None))
-        target = services.comment_target(db(), post_id, close_after_days(), twin_of=given_now)
+        target = services.comment_target(
+            db(), post_id, close_after_days(), twin_of=given_now, settings_version=True
+        )
+        assert target.settings_version is not None
+        settle(target.settings_version)  # the settings in force, read by the same statement
         comment = services.accept_comment(
             db(),
             target,

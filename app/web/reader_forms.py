@@ -31,9 +31,11 @@ def form_age(token: str | None) -> timedelta | None:
 
 
 def _rate_limit() -> str:
-    from app.web.runtime import effective
+    """CANDOR_COMMENT_RATE_LIMIT as this process last read the settings (``runtime.provisional``): the
+    limit is asked before the view's first statement, which reads the settings' version itself."""
+    from app.web.runtime import provisional
 
-    return effective()["COMMENT_RATE_LIMIT"]
+    return provisional()["COMMENT_RATE_LIMIT"]
 
 
 REFUSED_UNCOUNTED = "candor.reader_post_refused"  # app.extensions: () -> bool, set by a domain's views

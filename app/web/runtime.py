@@ -92,6 +92,44 @@ def effective() -> Mapping[str, Any]:
     return g.candor_config
 
 
+def provisional() -> Mapping[str, Any]:
+    """The settings as this process last read them, without a statement: for a decision taken before the
+    request has run one (the readers' rate limit, asked before the view). The request's own statement
+    then reads the version (``settle``), and the rest of the request uses the settings in force. After an
+    admin's change, each process thus decides one request's rate limit by the values it read last; a
+    process that has not read them yet reads them now."""
+    if not has_request_context() or _JOB_SESSION.get() is not None:
+        return effective()
+    config = g.get("candor_config")
+    if config is not None:
+        return config
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    cached_version, values = app.extensions["candor.settings"].state
+    if cached_version < 0:
+        return effective()
+    return ChainMap(values, app.config)
+
+
+def settle(version: int) -> Mapping[str, Any]:
+    """The settings in force for this request, given their version as a statement the request runs anyway
+    read it (``app.settings.services.version_column()`` as one of its columns): the stored values are
+    read only when it moved, so the request needs no statement of its own for them."""
+    config = g.get("candor_config")
+    if config is not None:
+        return config
+    from app.web.database import db
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    cache: _Cache = app.extensions["candor.settings"]
+    cached_version, values = cache.state
+    if version != cached_version:
+        values = settings.overrides(db())
+        cache.state = (version, values)
+    g.candor_settings_version = version
+    g.candor_config = ChainMap(values, app.config)
+    return g.candor_config
+
+
 def version() -> int:
     """The settings' version this request saw (part of every cached page's key); -1 if unreadable."""
     effective()
