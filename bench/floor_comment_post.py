@@ -192,7 +192,12 @@ def floor_routes(app: Any, engine: Any, redis_url: str, *, exempt: Any = None) -
         message = pickle.dumps(("candor.check_comment", (comment_id,), {}, now.timestamp(), 0, 0, None))
         client.lpush("floor:queue", message)
         token = tokens.sign(secret, tokens.Purpose.COMMENT_STATUS, c=comment_id)
-        return {"id": comment_id, "status": "held", "reasons": [], "status_url": f"/comments/status/{token}"}, 202
+        return {
+            "id": comment_id,
+            "status": "held",
+            "reasons": [],
+            "status_url": f"/comments/status/{token}",
+        }, 202
 
     if exempt is not None:
         exempt(floor)
@@ -238,7 +243,10 @@ def main() -> int:
 
         engine = make_engine(url)
         floor_routes(bare, engine, redis_url)
-        endpoints = [("bare", bare.test_client(), "/comments"), ("floor", bare.test_client(), f"/floor/{post_id}")]
+        endpoints = [
+            ("bare", bare.test_client(), "/comments"),
+            ("floor", bare.test_client(), f"/floor/{post_id}"),
+        ]
         if args.candor:
             from app import create_app
 
@@ -255,7 +263,9 @@ def main() -> int:
             k = next(counter)
             body = json.dumps({**COMMENT, "body": f"{COMMENT['body']} ({k})"})
             ip = f"10.{(k // 65536) % 256}.{(k // 256) % 256}.{k % 256}"
-            r = client.post(path, data=body, headers={"Content-Type": "application/json", "X-Forwarded-For": ip})
+            r = client.post(
+                path, data=body, headers={"Content-Type": "application/json", "X-Forwarded-For": ip}
+            )
             assert 200 <= r.status_code < 300, (path, r.status_code, r.get_data(as_text=True)[:300])
 
         for _, client, path in endpoints:

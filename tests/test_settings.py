@@ -279,7 +279,9 @@ def test_another_servers_comment_api_applies_a_change_on_its_very_next_comment(
     from app.comments.models import Comment
     from tests.support.comments import READER
 
-    other = create_app({**app_config, "DATABASE_URL": database_url, "TESTING": True, "COMMENT_CHECK_BUDGET_MS": 0})
+    other = create_app(
+        {**app_config, "DATABASE_URL": database_url, "TESTING": True, "COMMENT_CHECK_BUDGET_MS": 0}
+    )
     try:
         post = make_post("published")
         reader = other.test_client()
