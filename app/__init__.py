@@ -154,6 +154,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.cli import register
 
     register(app)
+    extensions.skip_empty_limit_check(app)  # every rate limit is a view's decorator (checked there)
     ops.wrap(app)  # outermost: request ids and metrics for every answer, the page cache's fast path too
     return app
 

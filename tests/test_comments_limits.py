@@ -213,3 +213,32 @@ def test_a_reader_over_the_rate_limit_gets_the_form_back_with_what_they_wrote(
     assert api.status_code == 429 and api.get_json()["error"]["code"] == "too_many_requests"
     missing = client.post("/posts/no-such-post/comments", data={**READER, "body": words})
     assert missing.status_code in (404, 429)
+
+
+def test_every_rate_limit_is_checked_by_its_decorator_without_the_per_request_hook(
+    app: Any, client: Any, make_post: Callable[..., Post]
+) -> None:
+    """Flask-Limiter's check of every request is dropped (it serves default, application and blueprint
+    limits, which Candor does not set): the decorated limits still hold, the readers' one and the
+    sign-in form's."""
+    from app.web.extensions import limiter
+
+    assert limiter._check_request_limit not in app.before_request_funcs.get(None, [])
+    app.config["COMMENT_RATE_LIMIT"] = "2 per minute"
+    post = make_post()
+    answers = [
+        client.post(
+            f"/api/v1/posts/{post.id}/comments",
+            json={**READER, "body": f"Question {n} about sleep?"},
+            environ_base={"REMOTE_ADDR": "198.51.100.31"},
+        ).status_code
+        for n in range(3)
+    ]
+    assert answers[0] in (201, 202) and answers[1] in (201, 202) and answers[2] == 429, answers
+    sign_ins = [
+        client.post(
+            "/login", data={"email": "nobody@example.org"}, environ_base={"REMOTE_ADDR": "198.51.100.32"}
+        ).status_code
+        for _ in range(12)
+    ]
+    assert sign_ins[0] != 429 and sign_ins[-1] == 429, sign_ins
