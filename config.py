@@ -48,6 +48,7 @@ SETTINGS: dict[str, str] = {
     "CANDOR_PUBLIC_URL": "the blog's public base URL; every absolute URL starts with it",
     "CANDOR_TRUSTED_HOSTS": "host names besides CANDOR_PUBLIC_URL's that requests may carry, comma-separated",
     "CANDOR_COMMENT_RATE_LIMIT": "most comment or contact-form posts accepted from one reader IP",
+    "CANDOR_COMMENT_NETWORK_RATE_LIMIT": "most such posts accepted from one IPv6 /48 (a site's network)",
     "CANDOR_COMMENT_BURST": "comments from one IP within 10 minutes after which the next is held",
     "CANDOR_COMMENT_MAX_LINKS": "links a comment may carry without being held",
     "CANDOR_COMMENTS_NEWEST_FIRST": "1 shows a post's newest comment threads first (default: oldest first)",
@@ -513,6 +514,9 @@ def load(instance_path: str | Path, env: Mapping[str, str] | None = None) -> dic
         "PUBLIC_URL": _public_url(public_url or blog_url),
         "CANDOR_TRUSTED_HOSTS": _host_names(env, "CANDOR_TRUSTED_HOSTS"),
         "COMMENT_RATE_LIMIT": _rate_limit(env, "CANDOR_COMMENT_RATE_LIMIT", "10 per minute; 100 per day"),
+        "COMMENT_NETWORK_RATE_LIMIT": _rate_limit(
+            env, "CANDOR_COMMENT_NETWORK_RATE_LIMIT", "60 per minute; 600 per day"
+        ),
         "CANDOR_TOKEN_DAYS": _token_days(env),
         "LOGIN_ACCOUNT_LIMIT": _rate_limit(env, "CANDOR_LOGIN_ACCOUNT_LIMIT", "5 per 15 minutes"),
         "COMMENT_BURST": _ranged(env, "CANDOR_COMMENT_BURST", 3, 0, 1_000_000),

@@ -143,6 +143,7 @@ def test_werkzeugs_own_slash_redirects_carry_no_host(client, make_user):
         ("AKISMET_TIMEOUT", "-5"),
         ("AKISMET_TIMEOUT", "nan"),
         ("CANDOR_COMMENT_BURST", "-3"),
+        ("CANDOR_COMMENT_NETWORK_RATE_LIMIT", "lots per minute"),
         ("CANDOR_COMMENT_MAX_LINKS", "-1"),
         ("CANDOR_COMMENT_MIN_SECONDS", "inf"),
         ("CANDOR_COMMENT_MIN_SECONDS", "-1"),

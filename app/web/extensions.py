@@ -42,6 +42,19 @@ def normalised_email_key() -> str:
     return "account:" + " ".join(raw.split()).lower()[:320]
 
 
+def network_key() -> str:
+    """The IPv6 /48 the reader's address belongs to (a site's network, which may route 65,536 /64s, each
+    a reader's budget under ``limit_key``); "" for an IPv4 reader or an IPv4-mapped address, whom
+    ``limit_key`` already counts by their one address."""
+    try:
+        address = ipaddress.ip_address(client_ip())
+    except ValueError:
+        return ""
+    if not isinstance(address, ipaddress.IPv6Address) or address.ipv4_mapped is not None:
+        return ""
+    return str(ipaddress.IPv6Network((address, 48), strict=False))
+
+
 def limit_key() -> str:
     """Whom a rate limit counts: the reader's IPv4 address, or their IPv6 /64. Every IPv6 customer is
     given at least a /64 and may use any address in it, so counting single IPv6 addresses limited no

@@ -8,12 +8,16 @@ without it the time is unknown, which is no evidence of spam.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from flask import current_app
 
 from app.comments import tokens
-from app.web.extensions import limiter
+from app.web.extensions import limiter, network_key
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def form_token() -> str:
@@ -50,7 +54,30 @@ def _refused_uncounted() -> bool:
     return bool(refused is not None and refused())
 
 
+def _network_rate_limit() -> str:
+    return str(current_app.config["COMMENT_NETWORK_RATE_LIMIT"])
+
+
+def _not_counted_by_network() -> bool:
+    """An IPv4 reader has no /48 (``network_key`` is empty): no second count, and no round trip for it."""
+    return not network_key() or _refused_uncounted()
+
+
 # One budget per reader IP for comments and contact messages together (CANDOR_COMMENT_RATE_LIMIT).
-reader_limit = limiter.shared_limit(
+_per_reader = limiter.shared_limit(
     _rate_limit, scope="reader-posts", methods=["POST"], exempt_when=_refused_uncounted
 )
+# And a looser one per IPv6 /48 (CANDOR_COMMENT_NETWORK_RATE_LIMIT): one network could otherwise take a
+# fresh /64, a fresh reader's budget, for every post.
+_per_network = limiter.shared_limit(
+    _network_rate_limit,
+    scope="reader-networks",
+    key_func=network_key,
+    methods=["POST"],
+    exempt_when=_not_counted_by_network,
+)
+
+
+def reader_limit(view: F) -> F:
+    """The readers' limits on a view that takes their posts (a comment, a contact message)."""
+    return _per_reader(_per_network(view))
