@@ -98,7 +98,7 @@ FAILURE_READ_MS = 500
 
 
 def wait_words(seconds: int) -> str:
-    """"5 seconds", "1 minute", "2 minutes": how long to wait, as a form's refusal says it."""
+    """ "5 seconds", "1 minute", "2 minutes": how long to wait, as a form's refusal says it."""
     if seconds < 60:
         return f"{seconds} second{'s' if seconds != 1 else ''}"
     minutes = -(-seconds // 60)
