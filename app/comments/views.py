@@ -17,7 +17,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -420,7 +420,11 @@ def _newest_first() -> bool:
 @reads_query("after", "before", "thread")
 def more(slug: str) -> ResponseReturnValue:
     """Further comments, without JavaScript: the next threads (``?after=``), or the further replies of one
-    thread (``?thread=<id>&after=``). Cached like the post page, under the post's own key."""
+    thread (``?thread=<id>&after=``). Cached like the post page, under the post's own key.
+
+    Going back (``?before=``) to the first threads, or to a thread's first replies, leads to the post
+    page, where they live (at its comments, or at the thread), rather than to a page of their own: the
+    same rows at a second address, with a pager the post page does not have."""
     key = public_key(slug)
     after, before = paging.cursors()
     raw_thread = request.args.get("thread")
@@ -432,6 +436,8 @@ def more(slug: str) -> ResponseReturnValue:
         post = posts.get_public_post(db(), slug)
         if thread_id is None:
             page = queries.thread(db(), post, after=after, before=before, newest_first=_newest_first())
+            if before and page.previous_cursor is None:
+                abort(redirect(url_for("posts.show", slug=post.slug, _anchor="comments"), 303))
             return render_template("comments/more.html", post=post, page=page, root=None, after=after)
         root = db().get(Comment, thread_id)
         if (
@@ -443,6 +449,8 @@ def more(slug: str) -> ResponseReturnValue:
             raise NotFound("There is no such thread on this post.")
         listed = queries.thread_replies(db(), post, root, after=after, before=before)
         nodes, next_cursor = listed
+        if before and listed.previous is None and _on_post_page(post, root):
+            abort(redirect(url_for("posts.show", slug=post.slug, _anchor=f"comment-{root.id}"), 303))
         return render_template(
             "comments/more.html",
             post=post,
@@ -451,9 +459,24 @@ def more(slug: str) -> ResponseReturnValue:
             next_cursor=next_cursor,
             previous_cursor=listed.previous,
             after=after,
+            # The thread is part of the page's address: without it the cursor is another list's (a 400).
+            # Reached back by ``before``: none (app/web/paging.py).
+            canonical_override=None if before else paging.first_page(thread=root.id, **_cursor(after)),
         )
 
     return cached_page(("comments", key), render)
+
+
+def _cursor(after: str | None) -> dict[str, str]:
+    return {"after": after} if after else {}
+
+
+def _on_post_page(post: Post, root: Comment) -> bool:
+    """Whether the thread ``root`` is among the post page's own threads (so its first replies are there).
+    Asked only when a reader goes back to a thread's first replies: a thread on a later page of threads
+    keeps its first replies on a page of their own."""
+    first = queries.thread(db(), post, newest_first=_newest_first())
+    return any(node.comment.id == root.id for node in first.roots)
 
 
 @bp.get("/posts/<slug>/comments/<int:comment_id>/reply")
