@@ -129,3 +129,4 @@ def test_the_home_pages_reached_back_name_the_first_page_or_no_canonical(
         a.get_text() for a in first.select("ol.post-list > li")
     ]
     assert _head(back_to_first) == ([f"{PUBLIC}/"], [])
+    assert back_to_first.select_one('meta[property="og:url"]')["content"] == f"{PUBLIC}/"
