@@ -19,7 +19,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
@@ -398,7 +398,7 @@ def _form_again(status: int, message: str) -> ResponseReturnValue:
             post = posts.get_public_post(session, slug)
             parent = _parent_or_none(post, parent_id, session=session)
             return render_template("comments/form_page.html", post=post, parent=parent, **form), headers
-    except (DBAPIError, CandorError):
+    except (SQLAlchemyError, CandorError):  # not even a read: the form from the request alone
         pass
     return render_template("comments/form_page.html", post=None, slug=slug, parent=None, **form), headers
 
