@@ -23,7 +23,8 @@ from sqlalchemy.pool import NullPool
 from app.clock import utc_now
 from app.comments.models import Comment
 from app.posts.models import Post
-from tests.support.comments import READER, assert_form_kept, checking_comment, comment_api
+from app.web.errors import FAILURE_RETRY_SECONDS
+from tests.support.comments import READER, assert_form_refused, checking_comment, comment_api
 from tests.support.web import log_in, parse
 
 LIMIT = 2
@@ -101,8 +102,8 @@ def test_the_form_over_the_backlog_comes_back_with_what_the_reader_wrote(
     words = "Does a nap count towards the <hours> of sleep?"
     answer = client.post(f"/posts/{post.slug}/comments", data={**READER, "body": words})
     assert answer.status_code == 503
-    assert int(answer.headers["Retry-After"]) >= 5
-    assert_form_kept(answer, words, says="again in a few seconds")
+    assert answer.headers["Retry-After"] == "5"
+    assert_form_refused(answer, words, says="waiting for their checks", wait="5 seconds")
     assert _stored(session, post) == LIMIT
 
 
@@ -141,21 +142,26 @@ def test_no_limit_when_the_backlog_setting_is_zero(
 
 
 @contextmanager
-def _lock_held(database_url: str) -> Iterator[tuple[int, str]]:
+def _lock_held(database_url: str, post_id: int | None = None) -> Iterator[tuple[int, str, str]]:
     """Another connection holds the lock a comment's write needs, until the block ends: SQLite's write
     lock (a request waits its busy timeout, then "database is locked": 409), or on PostgreSQL the comments
-    table, locked whole (a request's statement times out: 503). Yields the status and what the form says."""
+    table, locked whole (a request's statement times out: 503), or given ``post_id`` only that post's row
+    (the same 503, but the database still answers reads). Yields the status, what the form says and when
+    it asks to be sent again."""
     other = create_engine(database_url, poolclass=NullPool)
     raw = other.raw_connection()
     try:
         cursor = raw.cursor()
         if database_url.startswith("sqlite"):
             cursor.execute("BEGIN IMMEDIATE")
-            yield 409, "busy saving something else"
+            yield 409, "busy saving something else", "5 seconds"
         else:
             cursor.execute("BEGIN")
-            cursor.execute("LOCK TABLE comments IN ACCESS EXCLUSIVE MODE")
-            yield 503, "not answering"
+            if post_id is None:
+                cursor.execute("LOCK TABLE comments IN ACCESS EXCLUSIVE MODE")
+            else:
+                cursor.execute("SELECT id FROM posts WHERE id = %s FOR UPDATE", (post_id,))
+            yield 503, "not answering", "1 minute"
     finally:
         raw.rollback()
         raw.close()
@@ -182,13 +188,21 @@ def test_the_form_comes_back_with_what_the_reader_wrote_when_the_database_is_loc
     session.close()
     words = "Does a nap count towards the <hours> of sleep?"
     form = {**READER, "body": words, **({"parent_id": str(parent_id)} if parent_id else {})}
-    with _lock_held(database_url) as (expected, said):
+    with _lock_held(database_url) as (expected, said, wait):
         answer = client.post(f"/posts/{post.slug}/comments", data=form)
     assert answer.status_code == expected
-    page = assert_form_kept(answer, words, says=said)
+    # (Retry-After here is the readers' rate limit's, which adds its headers to every answer it counted.)
+    page = assert_form_refused(answer, words, says=said, wait=wait)
     assert page.select_one("form.comment-form")["action"] == f"/posts/{post.slug}/comments"
     hidden = page.select_one("form.comment-form input[name=parent_id]")
     assert (hidden["value"] if hidden else None) == (str(parent_id) if parent_id else None)
+    if reply and expected == 503:  # the comments table locked whole: the reply's parent cannot be read
+        said_on = page.select_one("main > p")
+        link = said_on.select_one(f'a[href="/posts/{post.slug}#comment-{parent_id}"]')
+        assert link is not None and link.get_text() == f"comment {parent_id}"
+        assert page.select_one(".in-reply-to") is None
+    elif reply:  # a write lock: the parent is read again and shown, as on the reply form
+        assert page.select_one(".in-reply-to .comment-author").get_text() == "Ben Reader"
     assert _stored(session, post) == before
     # Sent again once the lock is gone, it is posted.
     again = client.post(
@@ -214,11 +228,16 @@ def test_a_staff_reply_comes_back_with_its_text_when_the_database_is_locked_or_d
     log_in(client, staff.email)
     csrf = parse(client.get(f"/staff/comments/{parent_id}")).select_one("input[name=csrf_token]")["value"]
     words = "Yes: keep it under <30> minutes."
-    with _lock_held(database_url) as (expected, said):
+    with _lock_held(database_url) as (expected, said, _wait):
         answer = client.post(f"/staff/comments/{parent_id}/reply", data={"csrf_token": csrf, "body": words})
     assert answer.status_code == expected
+    assert answer.headers["Retry-After"] == str(FAILURE_RETRY_SECONDS[expected])
     page = parse(answer)
-    assert said in page.select_one(".error-summary").get_text()
+    notices = page.select('[role="alert"]')
+    assert len(notices) == 1 and said in notices[0].get_text()
+    assert "Nothing you wrote is lost" in notices[0].get_text()
+    assert page.select_one(".error-summary") is None and page.select("[aria-invalid]") == []
+    assert page.title.get_text().startswith("Not published:")
     form = page.select_one(f'form[action="/staff/comments/{parent_id}/reply"]')
     assert form.select_one("textarea[name=body]").get_text() == words
     again = client.post(
@@ -229,3 +248,36 @@ def test_a_staff_reply_comes_back_with_its_text_when_the_database_is_locked_or_d
     assert (
         session.scalar(select(func.count()).select_from(Comment).where(Comment.parent_id == parent_id)) == 1
     )
+
+
+def test_a_reply_refused_for_a_locked_post_shows_the_comment_it_answers(
+    app: Flask,
+    client: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    database_url: str,
+    publish_reader: Callable[..., Comment],
+) -> None:
+    """The database failed the write but still answers reads (SQLite's write lock: 409; on PostgreSQL the
+    post's row locked, the request's statement timing out: 503): the reply form comes back as the reply
+    form is, with the comment it answers (author and text) and the post's title, not a bare number."""
+    post = make_post()
+    parent = publish_reader(post, "ben@example.net", "Ben Reader", body="Is a nap after lunch fine?")
+    parent_id, post_id, slug = parent.id, post.id, post.slug
+    shown = parse(client.get(f"/posts/{slug}/comments/{parent_id}/reply"))
+    before = _stored(session, post)
+    session.close()
+    words = "Does a nap count towards the <hours> of sleep?"
+    form = {**READER, "body": words, "parent_id": str(parent_id)}
+    with _lock_held(database_url, post_id=post_id) as (expected, said, wait):
+        answer = client.post(f"/posts/{slug}/comments", data=form)
+    assert answer.status_code == expected
+    page = assert_form_refused(answer, words, says=said, wait=wait)
+    replying_to = page.select_one(".in-reply-to")
+    assert replying_to.select_one(".comment-author").get_text() == "Ben Reader"
+    assert replying_to.select_one(".comment-body").get_text() == "Is a nap after lunch fine?"
+    assert replying_to.select_one(".comment-body") == shown.select_one(".in-reply-to .comment-body")
+    assert page.select_one("h1").get_text() == shown.select_one("h1").get_text() == "Reply to Ben Reader"
+    assert page.select_one("main > p a")["href"] == f"/posts/{slug}"
+    assert page.select_one("form.comment-form input[name=parent_id]")["value"] == str(parent_id)
+    assert _stored(session, post) == before

@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 
 from app.comments.models import Comment
 from app.posts.models import Post
-from tests.support.comments import READER, assert_form_kept, comment_api
+from tests.support.comments import READER, assert_form_refused, comment_api
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -204,8 +204,8 @@ def test_a_reader_over_the_rate_limit_gets_the_form_back_with_what_they_wrote(
         answer = client.post(f"/posts/{post.slug}/comments", data={**READER, "body": words, **extra})
         assert answer.status_code == 429
         assert int(answer.headers["Retry-After"]) >= 1
-        page = assert_form_kept(answer, words, says="Too many attempts")
-        assert "count together" in page.select_one(".error-summary").get_text()
+        page = assert_form_refused(answer, words, says="Too many attempts")
+        assert "count together" in page.select_one('[role="alert"]').get_text()
         replying_to = page.select_one(".in-reply-to")
         assert (replying_to is not None) == (extra.get("parent_id") == str(parent.id))
     assert len(session.scalars(select(Comment).where(Comment.post_id == post.id)).all()) == 2

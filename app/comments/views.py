@@ -17,9 +17,10 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from app.accounts.permissions import can
@@ -55,7 +56,14 @@ from app.web.api import (
 )
 from app.web.auth import current_user
 from app.web.database import db
-from app.web.errors import SHARED_READER_LIMIT, answer_failures_with, http_error_response
+from app.web.errors import (
+    FAILURE_RETRY_SECONDS,
+    SHARED_READER_LIMIT,
+    answer_failures_with,
+    failure_reading,
+    http_error_response,
+    wait_words,
+)
 from app.web.extensions import client_ip, csrf, retry_message
 from app.web.outside import budgeted_akismet, burst_counter, site
 from app.web.pagecache import cached_page, reads_query
@@ -285,7 +293,8 @@ def post_comment(slug: str) -> ResponseReturnValue:
             page = render_template(
                 "comments/form_page.html",
                 post=post,
-                errors={"body": busy.message},
+                errors={},
+                refused=Refused(NOT_SENT["busy"], wait_words(busy.retry_after)),
                 values=request.form,
                 parent=_parent_or_none(post, data.parent_id),
                 token=form_token(),
@@ -342,43 +351,62 @@ def _too_many(exc: HTTPException) -> ResponseReturnValue:
     return render_template(
         "comments/form_page.html",
         post=post,
-        errors={"body": f"{retry_message()} {SHARED_READER_LIMIT}"},
+        errors={},
+        refused=Refused(f"{retry_message()} {SHARED_READER_LIMIT}"),
         values=request.form,
         parent=parent,
         token=form_token(),
     ), 429
 
 
-NOT_POSTED = {
-    409: "The blog was busy saving something else at that very moment, so your comment was not posted. "
-    "Send it again.",
-    503: "The blog cannot save comments just now (its database is not answering), so your comment was not "
-    "posted. Send it again in a minute or two.",
+@dataclasses.dataclass(frozen=True)
+class Refused:
+    """Why a comment that was not wrong was not sent (the blog was busy or its database failed, or the
+    reader's rate limit), shown above the form as one notice for the page, not as an error of a field:
+    nothing the reader wrote needs changing. ``wait``: when to send it again, in words, if the reason does
+    not say it already."""
+
+    reason: str
+    wait: str | None = None
+
+
+NOT_SENT = {
+    "busy": "Many comments are waiting for their checks just now.",
+    409: "The blog was busy saving something else at that very moment.",
+    503: "The blog cannot save comments just now: its database is not answering.",
 }
 
 
-def _form_again(status: int, message: str) -> str:
-    """The comment form again, with what the reader wrote and why it was not posted: the answer to a 409
-    or 503 (app.web.errors.answer_failures_with), which lost the text when it was the plain error page.
+def _form_again(status: int, message: str) -> ResponseReturnValue:
+    """The comment form again, with what the reader wrote and why it was not sent: the answer to a 409 or
+    503 (app.web.errors.answer_failures_with), which lost the text when it was the plain error page.
 
-    Built from the request alone, since the database may be what failed: the post's address (not its
-    title), the reply's parent by number (a hidden field) rather than shown.
+    The request's session was rolled back; the post and the comment replied to are read again in a session
+    of their own (``failure_reading``), so that a reply shows what it answers, as the reply form does. If
+    that read fails too (a database that is down, a table locked whole), the form comes back from the
+    request alone: the post's address rather than its title, the reply's parent by number.
     """
-    return render_template(
-        "comments/form_page.html",
-        post=None,
-        slug=(request.view_args or {}).get("slug", ""),
-        errors={"body": NOT_POSTED.get(status, message)},
-        values=request.form,
-        parent=None,
-        token=form_token(),
-    )
+    seconds = FAILURE_RETRY_SECONDS.get(status, FAILURE_RETRY_SECONDS[409])
+    refused = Refused(NOT_SENT.get(status, message), wait_words(seconds))
+    slug = (request.view_args or {}).get("slug", "")
+    raw_parent = (request.form.get("parent_id") or "").strip()
+    parent_id = whole_number(raw_parent, upper=2**31 - 1) if raw_parent else None
+    headers = {"Retry-After": str(seconds)}
+    form = {"errors": {}, "refused": refused, "values": request.form, "token": form_token()}
+    try:
+        with failure_reading() as session:
+            post = posts.get_public_post(session, slug)
+            parent = _parent_or_none(post, parent_id, session=session)
+            return render_template("comments/form_page.html", post=post, parent=parent, **form), headers
+    except (SQLAlchemyError, CandorError):  # not even a read: the form from the request alone
+        pass
+    return render_template("comments/form_page.html", post=None, slug=slug, parent=None, **form), headers
 
 
-def _parent_or_none(post: Post, parent_id: int | None) -> Comment | None:
+def _parent_or_none(post: Post, parent_id: int | None, session: Session | None = None) -> Comment | None:
     if parent_id is None:
         return None
-    parent = db().get(Comment, parent_id)
+    parent = (session or db()).get(Comment, parent_id)
     return (
         parent if parent is not None and parent.post_id == post.id and parent.status == "published" else None
     )
@@ -392,7 +420,11 @@ def _newest_first() -> bool:
 @reads_query("after", "before", "thread")
 def more(slug: str) -> ResponseReturnValue:
     """Further comments, without JavaScript: the next threads (``?after=``), or the further replies of one
-    thread (``?thread=<id>&after=``). Cached like the post page, under the post's own key."""
+    thread (``?thread=<id>&after=``). Cached like the post page, under the post's own key.
+
+    Going back (``?before=``) to the first threads, or to a thread's first replies, leads to the post
+    page, where they live (at its comments, or at the thread), rather than to a page of their own: the
+    same rows at a second address, with a pager the post page does not have."""
     key = public_key(slug)
     after, before = paging.cursors()
     raw_thread = request.args.get("thread")
@@ -404,6 +436,8 @@ def more(slug: str) -> ResponseReturnValue:
         post = posts.get_public_post(db(), slug)
         if thread_id is None:
             page = queries.thread(db(), post, after=after, before=before, newest_first=_newest_first())
+            if before and page.previous_cursor is None:
+                abort(redirect(url_for("posts.show", slug=post.slug, _anchor="comments"), 303))
             return render_template("comments/more.html", post=post, page=page, root=None, after=after)
         root = db().get(Comment, thread_id)
         if (
@@ -415,6 +449,8 @@ def more(slug: str) -> ResponseReturnValue:
             raise NotFound("There is no such thread on this post.")
         listed = queries.thread_replies(db(), post, root, after=after, before=before)
         nodes, next_cursor = listed
+        if before and listed.previous is None and _on_post_page(post, root):
+            abort(redirect(url_for("posts.show", slug=post.slug, _anchor=f"comment-{root.id}"), 303))
         return render_template(
             "comments/more.html",
             post=post,
@@ -423,9 +459,24 @@ def more(slug: str) -> ResponseReturnValue:
             next_cursor=next_cursor,
             previous_cursor=listed.previous,
             after=after,
+            # The thread is part of the page's address: without it the cursor is another list's (a 400).
+            # Reached back by ``before``: none (app/web/paging.py).
+            canonical_override=None if before else paging.first_page(thread=root.id, **_cursor(after)),
         )
 
     return cached_page(("comments", key), render)
+
+
+def _cursor(after: str | None) -> dict[str, str]:
+    return {"after": after} if after else {}
+
+
+def _on_post_page(post: Post, root: Comment) -> bool:
+    """Whether the thread ``root`` is among the post page's own threads (so its first replies are there).
+    Asked only when a reader goes back to a thread's first replies: a thread on a later page of threads
+    keeps its first replies on a page of their own."""
+    first = queries.thread(db(), post, newest_first=_newest_first())
+    return any(node.comment.id == root.id for node in first.roots)
 
 
 @bp.get("/posts/<slug>/comments/<int:comment_id>/reply")

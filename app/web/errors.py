@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from flask import (
@@ -18,7 +19,9 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.errors import CandorError, Moved
@@ -73,8 +76,10 @@ def answer_failures_with(render: Callable[[int, str], Any]) -> Callable[[F], F]:
     ``render(status, message)`` instead of the plain error page: a form that gives back what was written.
 
     Declared on the view (put it directly under the route decorator), not set inside it: the database
-    may fail before the view runs (loading the signed-in user). ``render`` must not need the database
-    (the session has been rolled back); if it does after all and that fails too, the plain page answers.
+    may fail before the view runs (loading the signed-in user). ``render`` must not need the request's
+    session (it has been rolled back); it may read in one of its own (``failure_reading``), and must answer
+    without that read if it fails. If it needs the database after all and that fails, the plain page
+    answers. The form page carries ``Retry-After`` (FAILURE_RETRY_SECONDS) unless ``render`` set its own.
     """
 
     def wrap(view: F) -> F:
@@ -82,6 +87,42 @@ def answer_failures_with(render: Callable[[int, str], Any]) -> Callable[[F], F]:
         return view
 
     return wrap
+
+
+FAILURE_RETRY_SECONDS = {409: 5, 503: 60}
+"""When a form refused for a locked database (409: another writer held it a moment) or an unanswering one
+(503) asks to be sent again: said on the page and in ``Retry-After``."""
+
+FAILURE_READ_MS = 500
+"""How long a failure page may wait for the one read it tries (``failure_reading``), on PostgreSQL."""
+
+
+def wait_words(seconds: int) -> str:
+    """ "5 seconds", "1 minute", "2 minutes": how long to wait, as a form's refusal says it."""
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+@contextmanager
+def failure_reading() -> Iterator[Session]:
+    """A session of its own for a failure page that would show more than the request holds (the comment
+    a reply answers): the request's session was rolled back, and on SQLite taking it again would wait for
+    the write lock that failed. Reading takes no lock on either database (WAL; MVCC), so a locked database
+    usually still answers; a table locked whole, or a database that is down, does not, and then the read
+    fails within FAILURE_READ_MS on PostgreSQL (a DBAPIError the caller answers without it).
+    """
+    from app.web.database import session_factory
+
+    session: Session = session_factory()()
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text(f"SET LOCAL statement_timeout = {int(FAILURE_READ_MS)}"))
+        yield session
+    finally:
+        session.rollback()
+        session.close()
 
 
 def failure_response(status: int, code: str, message: str) -> Response:
@@ -99,6 +140,7 @@ def failure_response(status: int, code: str, message: str) -> Response:
             )
         else:
             response.status_code = status
+            response.headers.setdefault("Retry-After", str(FAILURE_RETRY_SECONDS[status]))
             return response
     return error_response(status, code, message)
 

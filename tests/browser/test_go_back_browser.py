@@ -111,9 +111,14 @@ def test_a_comment_refused_by_the_backlog_comes_back_in_the_form(
     form.get_by_role("textbox", name="Comment").fill(words)
     with page.expect_navigation():
         form.get_by_role("button", name="Post comment").click()
-    summary = page.locator(".error-summary")
-    expect(summary).to_contain_text("again in a few seconds")
-    expect(summary).to_contain_text("Nothing you wrote is lost")
+    # One notice for the page, above the form: nothing in the comment was wrong, so no field says so.
+    notice = page.get_by_role("alert")
+    expect(notice).to_have_count(1)
+    expect(notice).to_contain_text("was not sent")
+    expect(notice).to_contain_text("Nothing you wrote is lost")
+    expect(notice).to_contain_text("send it again in 5 seconds")
+    expect(page.locator(".error-summary, [aria-invalid], .error")).to_have_count(0)
+    assert not page.title().startswith("Error"), page.title()
     again = page.locator("form.comment-form")
     expect(again.locator("textarea[name=body]")).to_have_value(words)
     expect(again.locator("input[name=author_name]")).to_have_value(READER["author_name"])

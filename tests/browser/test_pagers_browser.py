@@ -333,6 +333,7 @@ def test_comments_page_through_the_queue_needs_reply_and_the_post(
         f"/posts/{post.slug}",
         lambda p: [i.removeprefix("comment-body-") for i in attr("div.comment-body", "id")(p)],
         "More comments",
-        "Earlier comments",  # back to the first threads, the post page's own, on a page of their own
+        "Earlier comments",  # back to the first threads: the post page's own, at its comments
     )
     assert_walked(threads, oldest_first, THREADS_PER_PAGE)
+    assert page.url.endswith(f"/posts/{post.slug}#comments"), page.url

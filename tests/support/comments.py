@@ -53,6 +53,35 @@ def assert_form_kept(answer: Any, body: str, *, says: str, reader: dict[str, str
     return page
 
 
+def assert_form_refused(
+    answer: Any, body: str, *, says: str, wait: str | None = None, reader: dict[str, str] = READER
+) -> Any:
+    """The comment form came back (HTML) with what the reader wrote, refused though nothing in it was
+    wrong (busy, a database failure, the rate limit): one notice for the page (role alert, before the
+    form) saying ``says``, that nothing is lost and, given ``wait``, when to send it again; no field
+    marked as an error and a title that claims none. The parsed page, for more checks."""
+    page = parse(answer)
+    assert page.select_one("textarea[name=body]").get_text() == body
+    assert page.select_one("input[name=author_name]")["value"] == reader["author_name"]
+    assert page.select_one("input[name=author_email]")["value"] == reader["author_email"]
+    notices = page.select('[role="alert"]')
+    assert len(notices) == 1, notices
+    notice = notices[0]
+    said = " ".join(notice.get_text(" ").split())
+    assert says in said, said
+    assert "Nothing you wrote is lost" in said
+    if wait is not None:
+        assert f"send it again in {wait}." in said, said
+    assert "was not sent" in notice.select_one("h2").get_text()
+    form = page.select_one("form.comment-form")
+    assert form in notice.find_all_next("form"), "the notice is not above the form"
+    assert page.select_one(".error-summary") is None
+    assert page.select("[aria-invalid]") == [] and page.select(".error") == []
+    title = page.title.get_text()
+    assert not title.startswith("Error") and title.startswith("Not sent:"), title
+    return page
+
+
 @pytest.fixture(scope="session")
 def akismet_session() -> Iterator[AkismetServer]:
     with AkismetServer(slow_seconds=10.0) as server:
