@@ -23,7 +23,7 @@ from sqlalchemy.pool import NullPool
 from app.clock import utc_now
 from app.comments.models import Comment
 from app.posts.models import Post
-from app.web.errors import FAILURE_RETRY_SECONDS
+from app.web.errors import FAILURE_RETRY_SECONDS, wait_words
 from tests.support.comments import READER, assert_form_refused, checking_comment, comment_api
 from tests.support.web import log_in, parse
 
@@ -236,6 +236,8 @@ def test_a_staff_reply_comes_back_with_its_text_when_the_database_is_locked_or_d
     notices = page.select('[role="alert"]')
     assert len(notices) == 1 and said in notices[0].get_text()
     assert "Nothing you wrote is lost" in notices[0].get_text()
+    # The wait it names is the Retry-After's (5 seconds for a lock, 1 minute for no answer).
+    assert f"publish it again in {wait_words(FAILURE_RETRY_SECONDS[expected])}." in notices[0].get_text()
     assert page.select_one(".error-summary") is None and page.select("[aria-invalid]") == []
     assert page.title.get_text().startswith("Not published:")
     form = page.select_one(f'form[action="/staff/comments/{parent_id}/reply"]')

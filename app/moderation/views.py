@@ -42,7 +42,7 @@ from app.web.api import (
 )
 from app.web.auth import current_user
 from app.web.database import db
-from app.web.errors import answer_failures_with
+from app.web.errors import FAILURE_RETRY_SECONDS, answer_failures_with, wait_words
 from app.web.outside import akismet_enabled, site
 from app.web.urls import public_url
 
@@ -344,20 +344,20 @@ def bulk() -> ResponseReturnValue:
 
 
 REPLY_NOT_PUBLISHED = {
-    409: "The blog was busy saving something else at that very moment, so your reply was not published. "
-    "Publish it again.",
-    503: "The blog's database is not answering, so your reply was not published. Publish it again in a "
-    "minute or two.",
+    409: "The blog was busy saving something else at that very moment, so your reply was not published.",
+    503: "The blog's database is not answering, so your reply was not published.",
 }
 
 
 def _reply_again(status: int, message: str) -> str:
-    """The reply form again, with the text, from the request alone (the database is what failed)."""
+    """The reply form again, with the text, from the request alone (the database is what failed); it
+    says when to publish again, as the page's ``Retry-After`` does (FAILURE_RETRY_SECONDS)."""
     return render_template(
         "moderation/reply_again.html",
         comment_id=(request.view_args or {}).get("comment_id"),
         body=request.form.get("body", ""),
         message=REPLY_NOT_PUBLISHED.get(status, message),
+        wait=wait_words(FAILURE_RETRY_SECONDS.get(status, FAILURE_RETRY_SECONDS[409])),
     )
 
 
