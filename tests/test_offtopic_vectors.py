@@ -9,10 +9,11 @@ before the redaction, which is exactly what another worker still holds.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -344,3 +345,138 @@ def test_the_stored_vectors_tables_let_only_a_reencoding_or_a_redaction_rewrite_
         assert _refused(session, f"DELETE FROM {table} WHERE id = :id", id=row)
     assert _refused(session, "DELETE FROM offtopic_encodings")
     session.rollback()
+
+
+class BetweenReadAndWrite:
+    """Runs ``meanwhile`` once, in a thread of its own, at the moment ``reencode`` has read (and encoded) a
+    batch of ``table``'s rows and ended that reading transaction, before its write begins: the end of the
+    first transaction of this thread's sessions that read ``table``. SQLAlchemy's own session events
+    (``do_orm_execute``, ``after_rollback``) are the hook; nothing of ours is replaced. The thread has its
+    own session (or request) and connection, and commits before the reencode goes on."""
+
+    def __init__(self, app: Any, table: str, meanwhile: Any) -> None:
+        self.factory = app.extensions["candor.sessions"]
+        self.table, self.meanwhile = table, meanwhile
+        self.reader = threading.current_thread()
+        self.read_by: Any = None
+        self.ran = False
+        self.failures: list[BaseException] = []
+
+    def _read(self, state: Any) -> None:
+        if threading.current_thread() is not self.reader or not state.is_select or self.ran:
+            return
+        if any(mapper.local_table.name == self.table for mapper in state.all_mappers):
+            self.read_by = state.session
+
+    def _ended(self, session: Session) -> None:
+        if session is not self.read_by or self.ran:
+            return
+        self.ran = True
+
+        def run() -> None:
+            try:
+                self.meanwhile()
+            except BaseException as error:  # noqa: BLE001 - asserted on by the test
+                self.failures.append(error)
+
+        other = threading.Thread(target=run)
+        other.start()
+        other.join(timeout=60)
+        assert not other.is_alive(), "the interleaved write did not finish"
+
+    def __enter__(self) -> BetweenReadAndWrite:
+        event.listen(self.factory, "do_orm_execute", self._read)
+        event.listen(self.factory, "after_rollback", self._ended)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.factory, "do_orm_execute", self._read)
+        event.remove(self.factory, "after_rollback", self._ended)
+
+
+def test_reencode_never_undoes_a_redaction_committed_between_its_read_and_its_write(
+    app: Any, client: Any, session: Session, make_post: Any, make_user: Any, make_token: Any, runner: Any
+) -> None:
+    """`flask offtopic reencode` reads a batch (here one example), encodes it, and only then writes. A
+    redaction of that example's comment, through the API, commits in between: its example's vector is now
+    the redacted text's. The rewrite must leave that row alone (its vector is no longer the one read), or
+    the vector of the unredacted words, the identifier in them, would be back; the command says so and
+    exits 1; a second run finds nothing to do, exits 0, and leaves the redaction's vector as it is."""
+    from app.comments.learning import OffTopicExample
+    from app.posts.passages import OffTopicEncoding
+
+    learning.forget_all()
+    post = make_post("published")
+    moderator = make_user("moderator")
+    said = [f"My aunt {IDENT} slept badly on the ward.", "Buy cheap watches here"]
+    comments = [
+        Comment(
+            post_id=post.id, author_name="R", author_email=f"r{n}@example.org", body=body, html="<p>x</p>"
+        )
+        for n, body in enumerate(said)
+    ]
+    session.add_all(comments)
+    session.flush()
+    wrong = embedding.to_bytes(_encoded("something else entirely"))  # as stored by "another graph"
+    for comment in comments:  # examples inserted so (the tables refuse an UPDATE that is not a re-encoding)
+        decision = moderate(session, moderator, comment, "spam")  # teaches nothing: no example of its own
+        session.flush()
+        session.add(
+            OffTopicExample(
+                decision_id=decision.id,
+                comment_id=comment.id,
+                post_id=post.id,
+                on_topic=False,
+                filter_on_topic=None,
+                vector=wrong,
+            )
+        )
+        session.flush()
+    session.commit()
+    redacted_id, other_id = session.scalars(
+        select(OffTopicExample.id).order_by(OffTopicExample.id)
+    ).all()  # the redacted comment's example is read first, in a batch of its own
+    headers = {"Authorization": f"Bearer {make_token(make_user('editor', name='Erin Editor'))}"}
+    answers: list[Any] = []
+
+    def redact() -> None:
+        answers.append(
+            client.post(
+                "/api/v1/redactions",
+                json={"target": "comment", "id": comments[0].id, "text": IDENT, "reason": "Patient."},
+                headers=headers,
+            )
+        )
+
+    with BetweenReadAndWrite(app, "offtopic_examples", redact) as meanwhile:
+        answer = runner.invoke(args=["offtopic", "reencode", "--batch", "1"])
+    assert meanwhile.ran and not meanwhile.failures, meanwhile.failures
+    assert answers[0].status_code == 201, answers[0].get_json()
+    assert answer.exit_code == 1, answer.output
+    lines = answer.output.splitlines()
+    assert lines[1].startswith(
+        "moderator examples: 2 checked, 0 already as the current graph encodes them, 1 re-encoded ("
+    ), lines
+    assert lines[1].endswith("), 1 changed meanwhile (left for the next run)"), lines
+    assert "changed meanwhile" not in lines[0], lines
+
+    session.expire_all()
+    redacted_body = session.get(Comment, comments[0].id).body
+    assert IDENT not in redacted_body
+    example = session.get(OffTopicExample, redacted_id)
+    assert example.vector == embedding.to_bytes(_encoded(redacted_body))  # the redaction's, kept
+    assert example.vector != embedding.to_bytes(_encoded(said[0]))  # never the unredacted words'
+    assert (example.redaction_count, example.encoding) == (1, 0)  # written by the redaction alone
+    run = session.scalars(select(OffTopicEncoding)).one()
+    other = session.get(OffTopicExample, other_id)
+    assert other.vector == embedding.to_bytes(_encoded(said[1])) and other.encoding == run.id
+    after = _stored_vectors(session)
+
+    answer = runner.invoke(args=["offtopic", "reencode", "--batch", "1"])  # run again, as it said
+    assert answer.exit_code == 0, answer.output
+    assert answer.output.splitlines()[1] == (
+        "moderator examples: 2 checked, 2 already as the current graph encodes them, 0 re-encoded"
+    ), answer.output
+    assert _stored_vectors(session) == after  # nothing rewritten: the redaction's vector stays
+    assert len(session.scalars(select(OffTopicEncoding)).all()) == 1  # and no new run recorded
+    learning.forget_all()
