@@ -480,3 +480,70 @@ def test_reencode_never_undoes_a_redaction_committed_between_its_read_and_its_wr
     assert _stored_vectors(session) == after  # nothing rewritten: the redaction's vector stays
     assert len(session.scalars(select(OffTopicEncoding)).all()) == 1  # and no new run recorded
     learning.forget_all()
+
+
+def test_reencode_leaves_a_vector_another_run_rewrote_between_its_read_and_its_write(
+    app: Any, session: Session, make_post: Any, make_user: Any, runner: Any, gate_settings: Any
+) -> None:
+    """Two `flask offtopic reencode` at once (two operators, or a cron job and a person): the other run
+    rewrites a passage this one has read and encoded, and commits first. This run leaves that row alone
+    (it keeps the other run's encoding, not this run's), says so and exits 1; run again, it finds nothing
+    to do and exits 0."""
+    from app.posts import passages
+    from app.posts.passages import OffTopicEncoding
+    from app.spam import meaning
+
+    learning.forget_all()
+    post = make_post(
+        "in_review", title="Library hours", body="Open until ten.\n\n## Weekends\n\nNoon to six."
+    )
+    revision = post.current_revision
+    pieces = meaning.passages_of(revision.title, revision.body, [t.name for t in revision.topics])
+    wrong = embedding.to_bytes(_encoded("something else entirely"))  # as stored by "another graph"
+    session.add_all(
+        passages.PostPassage(
+            post_id=post.id,
+            revision_id=revision.id,
+            position=i,
+            label=label[:300],
+            vector=wrong if i == 1 else embedding.to_bytes(embedding.encoder().encode(text)),
+        )
+        for i, (label, text) in enumerate(pieces)
+    )
+    session.commit()
+    editorial.approve(session, make_user("editor", name="Erin Editor"), post, revision.number, gate_settings)
+    session.commit()  # the first revision with stored passages: the first batch the reencode reads
+    stale = session.scalars(
+        select(PostPassage).where(PostPassage.revision_id == revision.id, PostPassage.position == 1)
+    ).one()
+    reports: list[list[vectors.Drift]] = []
+
+    def another_run() -> None:
+        own = app.extensions["candor.sessions"]()
+        try:
+            reports.append(vectors.reencode(own, batch=100))
+        finally:
+            own.close()
+
+    with BetweenReadAndWrite(app, "post_passages", another_run) as meanwhile:
+        answer = runner.invoke(args=["offtopic", "reencode", "--batch", "1"])
+    assert meanwhile.ran and not meanwhile.failures, meanwhile.failures
+    assert [(kind.differ, kind.skipped) for kind in reports[0]] == [(1, 0), (0, 0)]  # the other run's
+    assert answer.exit_code == 1, answer.output
+    lines = answer.output.splitlines()
+    assert lines[0].endswith(", 0 re-encoded, 1 changed meanwhile (left for the next run)"), lines
+
+    session.expire_all()
+    other_run = session.scalars(select(OffTopicEncoding).order_by(OffTopicEncoding.id)).first()
+    assert other_run is not None
+    row = session.get(PostPassage, stale.id)
+    assert row.vector == embedding.to_bytes(embedding.encoder().encode(pieces[1][1]))
+    assert row.encoding == other_run.id  # the other run's write stands; this run wrote nothing over it
+    after = _stored_vectors(session)
+
+    answer = runner.invoke(args=["offtopic", "reencode", "--batch", "1"])  # run again, as it said
+    assert answer.exit_code == 0, answer.output
+    assert all(", 0 re-encoded" in line for line in answer.output.splitlines()), answer.output
+    assert "changed meanwhile" not in answer.output
+    assert _stored_vectors(session) == after
+    learning.forget_all()
