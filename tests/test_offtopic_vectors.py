@@ -13,7 +13,6 @@ import threading
 from typing import Any
 
 import numpy as np
-import pytest
 from sqlalchemy import event, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -551,11 +550,6 @@ def test_reencode_leaves_a_vector_another_run_rewrote_between_its_read_and_its_w
     learning.forget_all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found in session 28: a revision's redaction leaves its post_passages (labels and vectors) as "
-    "they were; the table lets no UPDATE of a label through, so the fix needs a migration",
-)
 def test_a_redacted_revision_s_passages_keep_neither_the_identifier_nor_its_vector(
     api: Any, session: Session, make_post: Any, make_user: Any, runner: Any
 ) -> None:
