@@ -591,3 +591,104 @@ def test_a_redacted_revision_s_passages_keep_neither_the_identifier_nor_its_vect
     answer = runner.invoke(args=["offtopic", "check-vectors"])
     assert answer.exit_code == 0 and "no longer cut" not in answer.output, answer.output
     learning.forget_all()
+
+
+def _redact_published(api: Any, make_user: Any, post: Any, needle: str) -> None:
+    """A redaction of the post's first revision, asked by one editor and confirmed by another."""
+    first, second = make_user("editor", name="Erin First"), make_user("editor", name="Femi Second")
+    asked = api.post(
+        "/api/v1/redactions",
+        {"target": "revision", "post_id": post.id, "revision": 1, "text": needle, "reason": "Patient."},
+        as_=first,
+    )
+    assert asked.status_code == 201, asked.get_json()
+    done = api.post(f"/api/v1/redactions/{asked.get_json()['id']}/confirm", as_=second)
+    assert done.status_code == 200 and done.get_json()["state"] == "applied", done.get_json()
+
+
+def test_comments_scored_before_a_revision_s_redaction_no_longer_quote_its_identifier(
+    app: Any, api: Any, session: Session, make_post: Any, make_user: Any
+) -> None:
+    """A comment scored before the redaction stored "closest to the section 'How <name> recovered'" in its
+    drivers and its off_topic check's detail (both shown to moderators): the redaction rewrites them, and
+    this process's own copy of the post's passages (kept per revision) is not used again."""
+    from app.audit.models import AuditEntry
+    from app.redaction.models import MARK
+    from tests.support.comments import submit
+
+    learning.forget_all()
+    post = make_post(
+        "published",
+        title="A recovery",
+        body=f"## How {IDENT} recovered\n\n{IDENT} slept well after the operation.",
+    )
+    comment = submit(
+        app, session, post, author_email="n@example.net", body="How did she sleep after the operation?"
+    )
+    session.commit()
+    detail = next(c["detail"] for c in comment.checks if c["check"] == "off_topic")
+    assert any(IDENT in label for label, _ in comment.relevance_drivers), comment.relevance_drivers
+    assert IDENT in detail, detail
+    before = learning.knowledge(session, post)  # this process keeps the post's passages
+    assert before is not None and any(IDENT in p.label for p in before.post.passages)
+    session.rollback()
+
+    _redact_published(api, make_user, post, IDENT)
+    session.expire_all()
+    comment = session.get(Comment, comment.id)
+    assert not any(IDENT in label for label, _ in comment.relevance_drivers), comment.relevance_drivers
+    assert any(f"How {MARK} recovered" in label for label, _ in comment.relevance_drivers)
+    assert not any(IDENT in str(check) for check in comment.checks), comment.checks
+    after = learning.knowledge(session, post)  # no forget_all: as another worker that kept its copy
+    assert after is not None
+    assert [p.label for p in after.post.passages] == [
+        "the title",
+        f"the section 'How {MARK} recovered'",
+    ]
+    assert np.array_equal(
+        after.post.passages[1].vector,
+        embedding.encoder().encode_many([f"How {MARK} recovered. {MARK} slept well after the operation."])[0],
+    )
+    applied = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "redaction.applied", AuditEntry.post_id == post.id)
+    ).one()
+    assert applied.data["post_passages_rewritten"] == 1
+    assert applied.data["comment_drivers_rewritten"] == 1
+    learning.forget_all()
+
+
+def test_post_passages_let_a_redaction_rewrite_a_row_once_per_application_of_its_revision(
+    api: Any, session: Session, make_post: Any, make_user: Any
+) -> None:
+    """Migration 0032's door: ``label``, ``vector`` and ``redaction_count`` change, the count up to the
+    sequence of the revision's latest redaction application; nothing else, once; DELETE stays refused."""
+    from app.posts import passages
+
+    post = make_post("published", title="A recovery", body=f"{IDENT} slept well.\n\nShe went home on Friday.")
+    rows = passages.store(session, post, post.published_revision)
+    session.commit()
+    title = rows[0].id  # "the title": its words never held the name
+    fresh = embedding.to_bytes(_encoded("a vector of today"))
+    rewrite = "UPDATE post_passages SET label = 'x', vector = :v, redaction_count = :n WHERE id = :id"
+    assert _refused(session, rewrite, v=fresh, n=1, id=title)  # no redaction applied yet
+    session.rollback()
+
+    _redact_published(api, make_user, post, IDENT)
+    session.expire_all()
+    stored = {
+        row.id: row for row in session.scalars(select(PostPassage).where(PostPassage.post_id == post.id))
+    }
+    assert stored[title].redaction_count == 0 and stored[rows[1].id].redaction_count == 1
+    assert _refused(session, rewrite, v=fresh, n=2, id=title)  # no second application
+    assert _refused(session, rewrite, v=fresh, n=0, id=title)  # the count must move
+    for other in ("position = 9", "revision_id = revision_id + 1", "encoding = 1", "created_at = NULL"):
+        assert _refused(
+            session,
+            f"UPDATE post_passages SET vector = :v, redaction_count = 1, {other} WHERE id = :id",
+            v=fresh,
+            id=title,
+        )
+    assert not _refused(session, rewrite, v=fresh, n=1, id=title)
+    assert _refused(session, rewrite, v=fresh, n=1, id=title)  # once per application
+    assert _refused(session, "DELETE FROM post_passages WHERE id = :id", id=title)
+    session.rollback()
