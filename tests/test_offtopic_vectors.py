@@ -692,3 +692,52 @@ def test_post_passages_let_a_redaction_rewrite_a_row_once_per_application_of_its
     assert _refused(session, rewrite, v=fresh, n=1, id=title)  # once per application
     assert _refused(session, "DELETE FROM post_passages WHERE id = :id", id=title)
     session.rollback()
+
+
+def test_a_redaction_that_cuts_the_revision_into_fewer_passages_leaves_no_old_words_in_a_vector(
+    api: Any, session: Session, make_post: Any, make_user: Any, runner: Any
+) -> None:
+    """An editor redacts a whole paragraph with the blank line after it: the redacted body has one paragraph
+    fewer, so one passage fewer. The stored rows cannot go: the ones the new text still gives take its
+    labels and vectors; the one left over keeps its label and the vector of that label alone, never of
+    words that held the name (``check-vectors`` then says the passages are no longer cut the same way)."""
+    from app.posts import passages
+
+    paragraph = f"{IDENT} slept well after the operation."
+    post = make_post(
+        "published",
+        title="A recovery",
+        body=f"Surgery went well.\n\n{paragraph}\n\nShe ate soup.\n\nShe walked.\n\nShe went home.",
+    )
+    stored = passages.store(session, post, post.published_revision)
+    session.commit()
+    assert [row.label for row in stored] == [
+        "the title",
+        "the introduction",
+        "paragraphs 3-4",
+        "paragraphs 5-6",
+    ]
+    old_vectors = {row.position: row.vector for row in stored}
+
+    _redact_published(api, make_user, post, f"{paragraph}\n\n")
+    session.expire_all()
+    revision = session.get(Post, post.id).published_revision
+    assert IDENT not in revision.body
+    rows = session.scalars(
+        select(PostPassage).where(PostPassage.revision_id == revision.id).order_by(PostPassage.position)
+    ).all()
+    cut = meaning_passages(revision)
+    assert [label for label, _ in cut] == ["the title", "the introduction", "paragraphs 3-4"]
+    assert [row.label for row in rows] == [*(label for label, _ in cut), "paragraphs 5-6"]
+    vectors = embedding.encoder().encode_many([text for _, text in cut] + ["paragraphs 5-6"])
+    assert [row.vector for row in rows] == [embedding.to_bytes(v) for v in vectors]
+    assert rows[0].vector == old_vectors[0] and rows[0].redaction_count == 0  # the title: untouched
+    assert all(row.redaction_count == 1 for row in rows[1:])
+    answer = runner.invoke(args=["offtopic", "check-vectors"])
+    assert "4 passages no longer cut the same way" in answer.output, answer.output
+
+
+def meaning_passages(revision: Any) -> list[tuple[str, str]]:
+    from app.spam import meaning
+
+    return meaning.passages_of(revision.title, revision.body, [t.name for t in revision.topics])

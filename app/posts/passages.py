@@ -120,10 +120,12 @@ def rewrite_redacted(
     ``new`` are the revision's (title, body) before and after. The passages are cut again from the
     redacted text: a row whose label or words changed takes the new label and the vector of the new
     words, so the labels stay those the revision's text gives (``offtopic check-vectors`` compares them).
-    Should the redacted text be cut into more passages, the extra ones are added; into fewer, a row past
-    the new ones keeps its place, its label with the removed text replaced by ``mark`` and the vector of
-    that label alone (a row cannot go, and its old words may hold part of the removed text). Nothing
-    stored (never published, or not yet needed): nothing to do, they are stored from the redacted text."""
+    Where it is cut into fewer (a paragraph redacted with the blank line after it), a row past the new
+    ones keeps its place, its label with the removed text replaced by ``mark`` and the vector of that
+    label alone (a row cannot go, and its old words may hold part of the removed text). Into more (the
+    mark holds no paragraph break nor heading: only where a heading and the title become equal), the
+    passages past the stored rows are left out. Nothing stored (never published, or not yet needed):
+    nothing to do, they are stored from the redacted text when needed."""
     rows = list(
         session.scalars(
             select(PostPassage).where(PostPassage.revision_id == revision.id).order_by(PostPassage.position)
@@ -154,32 +156,17 @@ def rewrite_redacted(
             words = label  # its old words may hold part of the removed text (cut across paragraphs)
         if label != row.label or words != was:
             wanted[row.id] = (label, words)
-    extra = after[len(rows) :]
-    texts = [words for _, words in wanted.values()] + [words for _, words in extra]
-    if not texts:
+    if not wanted:
         return 0
-    vectors = list(embedding.encoder().encode_many(texts))
+    vectors = embedding.encoder().encode_many([words for _, words in wanted.values()])
     table = PostPassage.__table__
-    for (row_id, (label, _)), vector in zip(wanted.items(), vectors[: len(wanted)], strict=True):
+    for (row_id, (label, _)), vector in zip(wanted.items(), vectors, strict=True):
         session.execute(
             update(table)
             .where(table.c.id == row_id)
             .values(label=label, vector=embedding.to_bytes(vector), redaction_count=sequence)
         )
-    start = len(rows)
-    session.add_all(
-        PostPassage(
-            post_id=revision.post_id,
-            revision_id=revision.id,
-            position=start + i,
-            label=label[:300],
-            vector=embedding.to_bytes(vector),
-            redaction_count=sequence,
-        )
-        for i, ((label, _), vector) in enumerate(zip(extra, vectors[len(wanted) :], strict=True))
-    )
-    session.flush()
     for row in rows:
         if row.id in wanted:
             session.expire(row)
-    return len(wanted) + len(extra)
+    return len(wanted)
