@@ -309,6 +309,7 @@ def test_the_stored_vectors_tables_let_only_a_reencoding_or_a_redaction_rewrite_
     for table, row, other in (
         ("post_passages", passage.id, "label = 'the title, renamed'"),
         ("post_passages", passage.id, "position = 99"),
+        ("post_passages", passage.id, "redaction_count = 1"),
         ("offtopic_examples", example.id, "on_topic = NOT on_topic"),
         ("offtopic_examples", example.id, "redaction_count = 1"),
     ):

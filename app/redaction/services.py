@@ -8,7 +8,9 @@ error report or a contact message it is carried out at once. Carrying it out:
    ``version``, so reader-page caches refresh);
 2. rewrites the target's text fields, and what is derived from them (a revision's HTML, a comment's
    HTML and the spam checks' notes), in one UPDATE: for a revision the database checks that statement
-   against the application (migration 0008);
+   against the application (migration 0008). A revision's stored off-topic passages (labels and vectors)
+   are cut again from the redacted words (migration 0032's door), and the post's comments' off-topic
+   drivers, which quote a passage's label ("closest to the section '...'"), are rewritten;
 3. deletes the cached diffs that were computed from the revision's old text (the database lets only a
    stale diff go) and scrubs copies in the mail outbox;
 4. rewrites the copies of the removed text kept elsewhere: in the post's audit entries (a revision's
