@@ -467,50 +467,105 @@ def test_on_a_small_blog_small_talk_is_flagged_not_held_and_the_moderator_sees_w
             assert "reads like talk for somewhere else" in detail, detail
 
 
+def _returning_reader(session: Session, post: Post, email: str) -> None:
+    """A reader with a comment published before (on ``post``), so that the first-comment hold is not among
+    the reasons and the off-topic filter alone decides the status. Stored as an imported comment is, with
+    no moderator's decision: an approval would be an example the filter learns from, and this blog has
+    no moderation history."""
+    session.add(
+        Comment(
+            post_id=post.id,
+            author_name="Returning Reader",
+            author_email=email,
+            body="Thank you for this.",
+            html="<p>Thank you for this.</p>",
+            status="published",
+        )
+    )
+    session.commit()
+
+
+def _stored(session: Session, comment: Comment) -> Comment:
+    """``comment`` as the database has it now (read again, nothing kept from the submission)."""
+    session.expire_all()
+    stored = session.get(Comment, comment.id)
+    assert stored is not None
+    return stored
+
+
 def test_at_full_blog_other_posts_the_same_small_talk_is_held(
     app: Flask, session: Session, make_post: Callable[..., Post]
 ) -> None:
     """From meaning.FULL_BLOG other published posts on, the filter compares with enough of the blog: the
-    default setting (flag) holds what it scores off-topic, as before; one post fewer, it flags the same.
+    default setting (flag) holds what it scores off-topic; one post fewer, the same comment from a reader
+    in the same standing is only flagged (published, recorded as would-hold). Both comments come from
+    returning readers, so no other check holds them: the status, the stored reasons and the checks record
+    are the off-topic filter's doing alone.
 
-    Only the darts question is scored off-topic on this blog of health posts without any moderation
-    history (the garage doors 0.83, the wifi 0.52: MANY's weights lean on the margin and the history, see
-    README "Session 27, small blogs"); the others are published at either size and never said to be held."""
+    Only the darts question is asserted: on this blog of health posts without any moderation history the
+    full-blog weights (meaning.MANY) score the garage doors remark on-topic (0.83) and put the wifi one on
+    the threshold (0.519 here, 0.52 elsewhere: which side depends on the processor's last bits). MANY
+    finds small talk by the margin against other subjects and by the moderators' decisions; ten posts on
+    one subject with no decisions give it neither, and MANY does not use the ELSEWHERE phrases that LONE
+    leans on (README "Session 27, small blogs")."""
     labelled = [p for p in json.loads(LABELLED.read_text(encoding="utf-8"))["posts"] if p["id"] != SLEEP]
     candidates = iter(labelled)
+    others: list[Post] = []
 
     def publish_another() -> None:
         for other in candidates:  # those the publication gates let through (some name people)
             try:
-                make_post(title=other["title"], body=other["body"], references=other["references"])
+                others.append(
+                    make_post(title=other["title"], body=other["body"], references=other["references"])
+                )
             except PublishBlocked:
+                session.rollback()
                 continue
             return
         raise AssertionError("too few labelled posts pass the gates")
 
-    assert meaning.FULL_BLOG == 10 and app.config.get("OFFTOPIC_SMALL_BLOG", "flag") == "flag"
+    assert app.config.get("OFFTOPIC_SMALL_BLOG", "flag") == "flag"  # the default setting is under test
     for _ in range(meaning.FULL_BLOG - 1):
         publish_another()
     post = _small_blog(make_post, "one post")
+    for email in ("dara@example.net", "eli@example.net"):
+        _returning_reader(session, others[0], email)
     darts = SMALL_TALK[2]
-    flagged = submit(app, session, post, author_email="d0@example.net", body=darts)
-    check = _off_topic_check(flagged)
-    assert "off_topic" not in flagged.reasons and check["verdict"] == "publish", check
-    assert SMALL_BLOG_DETAIL in check["detail"] and "9 other post(s)" in check["detail"], check
+    threshold = app.config.get("OFFTOPIC_THRESHOLD", 52) / 100
 
-    publish_another()
-    for n, body in enumerate(SMALL_TALK):
-        comment = submit(app, session, post, author_email=f"off{n}@example.net", body=body)
-        check = _off_topic_check(comment)
-        assert (
-            comment.relevance_drivers[0][0]
-            == "baseline of a blog with 10 other post(s) (the score starts here)"
+    def judged(email: str, n: int) -> tuple[Comment, dict[str, Any]]:
+        comment = _stored(session, submit(app, session, post, author_email=email, body=darts))
+        assert comment.body == darts and comment.relevance_score is not None
+        assert comment.relevance_score < threshold, comment.relevance_score  # scored off-topic at either size
+        assert comment.relevance_drivers[0][0] == (
+            f"baseline of a blog with {n} other post(s) (the score starts here)"
         )
-        assert check["detail"].startswith("relevance "), check  # never "fewer than 10 other posts"
-        scored_off = comment.relevance_score is not None and comment.relevance_score < 0.52
-        assert ("off_topic" in comment.reasons) == scored_off == (check["verdict"] == "hold"), check
-        if body == darts:
-            assert comment.status == "held" and "off_topic" in comment.reasons, check
+        names = [c["check"] for c in comment.checks]
+        assert names.count("off_topic") == 1 and "first_comment" in names, names
+        for c in comment.checks:  # every check but the off-topic filter's let the comment through
+            if c["check"] != "off_topic":
+                assert c["verdict"] == "publish" and not c.get("reasons"), c
+        return comment, _off_topic_check(comment)
+
+    # FULL_BLOG - 1 other posts: flagged, published; the moderator is told it would have been held.
+    flagged, check = judged("dara@example.net", meaning.FULL_BLOG - 1)
+    assert flagged.status == "published" and flagged.reasons == [], (flagged.status, flagged.reasons)
+    assert check["verdict"] == "publish" and not check.get("reasons"), check
+    assert check["detail"].startswith(
+        f"log only, not held (CANDOR_OFFTOPIC_SMALL_BLOG=flag): would hold; the blog has fewer than "
+        f"{meaning.FULL_BLOG} other posts to compare with; relevance {flagged.relevance_score:.2f} "
+        f"(threshold {threshold:.2f}): "
+    ), check
+
+    # One post more, FULL_BLOG other posts: the same words from a reader in the same standing are held.
+    publish_another()
+    held, check = judged("eli@example.net", meaning.FULL_BLOG)
+    assert held.status == "held" and held.reasons == ["off_topic"], (held.status, held.reasons)
+    assert check["verdict"] == "hold" and check["reasons"] == ["off_topic"], check
+    assert check["detail"].startswith(
+        f"relevance {held.relevance_score:.2f} (threshold {threshold:.2f}): "
+    ), check  # never "log only", never "fewer than 10 other posts"
+    assert _stored(session, flagged).status == "published"  # the earlier one is left as it was
 
 
 def test_the_moderator_finds_small_talk_flagged_on_a_blog_of_one_post_by_links(

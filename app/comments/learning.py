@@ -28,6 +28,7 @@ from app.clock import utc_now
 from app.comments import vectors
 from app.comments.models import Action, Comment, ModerationDecision
 from app.db import AppendOnly, Base, intpk, on_commit
+from app.posts import passages as post_passages
 from app.posts.models import Post, PublicationState, Revision
 from app.posts.passages import VECTOR_BYTES, PostPassage, vectors_of
 from app.posts.services import site_stamp
@@ -123,6 +124,29 @@ def rewrite_redacted(session: Session, comment_id: int, body: str, sequence: int
     return len(ids)
 
 
+def rewrite_redacted_passages(
+    session: Session,
+    revision: Revision,
+    old: tuple[str, str],
+    new: tuple[str, str],
+    removed: list[str],
+    sequence: int,
+    mark: str,
+) -> int:
+    """Rewrite the stored passages of a redacted ``revision`` (labels and vectors) from its redacted
+    (title, body) ``new``; returns how many (app.posts.passages.rewrite_redacted).
+
+    Called by app.redaction only, within the application of the redaction whose sequence (for that
+    revision) is ``sequence``. The stamp of app.comments.vectors moves, so every process reads its posts'
+    passages again (the blog-wide ones and its own post's, which are kept by the stamp), and this
+    process's copy is dropped after the commit."""
+    count = post_passages.rewrite_redacted(session, revision, old, new, removed, sequence, mark)
+    if count:
+        vectors.move_examples_stamp(session)
+        forget_after_commit(session)
+    return count
+
+
 def forget_after_commit(session: Session) -> None:
     """Drop this process's blog-wide copy once ``session`` commits (a stored vector was rewritten)."""
     key = str(session.get_bind().url)
@@ -173,14 +197,18 @@ class _Blog:
 _cache: dict[str, _Blog] = {}
 _lock = threading.Lock()
 _engagement: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-_own: dict[tuple[str, int], meaning.PostVectors] = {}  # (database, revision id) -> its passages
+# (database, revision id, stamp of app.comments.vectors) -> its passages: the stamp moves when a redaction
+# (or a re-encoding) rewrote stored passages, so no process goes on with the old labels and vectors.
+_own: dict[tuple[str, int, tuple[object, ...]], meaning.PostVectors] = {}
 OWN_POSTS = 256
 
 
-def _blog(session: Session) -> _Blog:
+def _blog(session: Session, stamp: tuple[object, ...] | None = None) -> _Blog:
+    """``stamp``: of app.comments.vectors, if the caller read it already (before any of the rows)."""
     key = str(session.get_bind().url)
     with _lock:
-        stamp = vectors.examples_stamp(session)  # before the rows: a rewrite in between reads them twice
+        if stamp is None:
+            stamp = vectors.examples_stamp(session)  # before the rows: a rewrite in between reads them twice
         blog = _cache.setdefault(key, _Blog(stamp=stamp))
         newest = session.scalar(select(func.max(OffTopicExample.id))) or 0
         if newest < blog.examples_through or stamp != blog.stamp:  # a new database, or a vector rewritten
@@ -258,18 +286,19 @@ def knowledge(session: Session, post: Post) -> meaning.Knowledge | None:
     """What the scorer compares a comment on ``post`` with; None if the post has no published revision."""
     if post.published_revision_id is None:
         return None
-    key = (str(session.get_bind().url), post.published_revision_id)
+    stamp = vectors.examples_stamp(session)  # before the rows: a rewrite in between reads them twice
+    key = (str(session.get_bind().url), post.published_revision_id, stamp)
     with _lock:
         own = _own.get(key)
     if own is None:
         own = vectors_of(session, post)
         if own is None:
             return None
-        with _lock:  # a revision's passages never change: keep the latest few in this process
+        with _lock:  # a revision's passages change only with the stamp: keep the latest few here
             _own[key] = own
             while len(_own) > OWN_POSTS:
                 del _own[next(iter(_own))]
-    blog = _blog(session)
+    blog = _blog(session, stamp)
     with _lock:
         stacked_examples, stacked_posts = blog.stacked()
     here = session.execute(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, select
+from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.clock import utc_now
@@ -44,6 +44,9 @@ class PostPassage(AppendOnly, Base):
     # Moved up to an ``OffTopicEncoding`` run's id when that run re-encoded the vector with the model of
     # the day, the one UPDATE the table's trigger lets through (migration 0030; app.comments.vectors).
     encoding: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Moved up to the sequence of a redaction of the revision whose application rewrote the label and the
+    # vector from the redacted words, the other UPDATE the trigger lets through (migration 0032).
+    redaction_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"<PostPassage revision={self.revision_id} {self.position} {self.label!r}>"
@@ -99,3 +102,71 @@ def vectors_of(session: Session, post: Post) -> meaning.PostVectors | None:
         revision.title,
         tuple(meaning.Passage(r.label, embedding.from_bytes(r.vector)) for r in rows),
     )
+
+
+def rewrite_redacted(
+    session: Session,
+    revision: Revision,
+    old: tuple[str, str],
+    new: tuple[str, str],
+    removed: list[str],
+    sequence: int,
+    mark: str,
+) -> int:
+    """Rewrite the stored passages of ``revision`` whose label or words held redacted text; returns how many.
+
+    Called by app.redaction only, within the application of a redaction of ``revision`` whose sequence is
+    ``sequence``: the table's trigger lets exactly that UPDATE through (migration 0032). ``old`` and
+    ``new`` are the revision's (title, body) before and after. The passages are cut again from the
+    redacted text: a row whose label or words changed takes the new label and the vector of the new
+    words, so the labels stay those the revision's text gives (``offtopic check-vectors`` compares them).
+    Where it is cut into fewer (a paragraph redacted with the blank line after it), a row past the new
+    ones keeps its place, its label with the removed text replaced by ``mark`` and the vector of that
+    label alone (a row cannot go, and its old words may hold part of the removed text). Into more (the
+    mark holds no paragraph break nor heading: only where a heading and the title become equal), the
+    passages past the stored rows are left out. Nothing stored (never published, or not yet needed):
+    nothing to do, they are stored from the redacted text when needed."""
+    rows = list(
+        session.scalars(
+            select(PostPassage).where(PostPassage.revision_id == revision.id).order_by(PostPassage.position)
+        )
+    )
+    if not rows:
+        return 0
+    topics = [topic.name for topic in revision.topics]
+    before = meaning.passages_of(*old, topics)
+    after = meaning.passages_of(*new, topics)
+
+    def scrubbed(value: str) -> str:
+        for text in removed:
+            value = value.replace(text, mark)
+        return value
+
+    # Whether the rows are the old text's passages (labels and count): then their old words are known.
+    aligned = len(before) == len(rows) and all(
+        row.label == label[:300] for row, (label, _) in zip(rows, before, strict=True)
+    )
+    wanted: dict[int, tuple[str, str]] = {}  # row id -> (label, words)
+    for i, row in enumerate(rows):
+        was = before[i][1] if aligned else None
+        if i < len(after):
+            label, words = after[i][0][:300], after[i][1]
+        else:
+            label = scrubbed(row.label)[:300]
+            words = label  # its old words may hold part of the removed text (cut across paragraphs)
+        if label != row.label or words != was:
+            wanted[row.id] = (label, words)
+    if not wanted:
+        return 0
+    vectors = embedding.encoder().encode_many([words for _, words in wanted.values()])
+    table = PostPassage.__table__
+    for (row_id, (label, _)), vector in zip(wanted.items(), vectors, strict=True):
+        session.execute(
+            update(table)
+            .where(table.c.id == row_id)
+            .values(label=label, vector=embedding.to_bytes(vector), redaction_count=sequence)
+        )
+    for row in rows:
+        if row.id in wanted:
+            session.expire(row)
+    return len(wanted)

@@ -8,7 +8,9 @@ error report or a contact message it is carried out at once. Carrying it out:
    ``version``, so reader-page caches refresh);
 2. rewrites the target's text fields, and what is derived from them (a revision's HTML, a comment's
    HTML and the spam checks' notes), in one UPDATE: for a revision the database checks that statement
-   against the application (migration 0008);
+   against the application (migration 0008). A revision's stored off-topic passages (labels and vectors)
+   are cut again from the redacted words (migration 0032's door), and the post's comments' off-topic
+   drivers, which quote a passage's label ("closest to the section '...'"), are rewritten;
 3. deletes the cached diffs that were computed from the revision's old text (the database lets only a
    stale diff go) and scrubs copies in the mail outbox;
 4. rewrites the copies of the removed text kept elsewhere: in the post's audit entries (a revision's
@@ -377,12 +379,21 @@ def _apply(session: Session, actor: User, redaction: Redaction, record: Any) -> 
     )
     session.add(application)
     session.flush()
-    images = 0
-    examples = 0
+    images = examples = passages = drivers = 0
     if table == Target.REVISION:
         # The library's words first: the revision is re-rendered with its images' alt text.
         images = _scrub_media(session, record.post_id, removed)
         _rewrite_revision(session, record, new, sequence + 1)
+        passages = learning.rewrite_redacted_passages(
+            session,
+            record,
+            (old["title"], old["body"]),
+            (new["title"], new["body"]),
+            removed,
+            sequence + 1,
+            MARK,
+        )
+        drivers = _scrub_comment_drivers(session, record.post_id, removed)
     elif table == Target.COMMENT:
         record.body = new["body"]
         record.html = render_comment(new["body"], max_chars=None)
@@ -417,6 +428,8 @@ def _apply(session: Session, actor: User, redaction: Redaction, record: Any) -> 
         images_rewritten=images,
         addresses_retired=addresses,
         offtopic_examples_reencoded=examples,
+        post_passages_rewritten=passages,
+        comment_drivers_rewritten=drivers,
         **_facts(redaction),
     )
 
@@ -456,6 +469,32 @@ def _rewrite_revision(session: Session, revision: Revision, new: dict[str, str],
     if post is not None and post.published_revision_id == revision.id:
         # The search index quotes the published text: the identifier leaves it with the revision.
         search.index_post(session, post)
+
+
+def _scrub_comment_drivers(session: Session, post_id: int, removed: list[str]) -> int:
+    """The off-topic filter's drivers stored with the post's comments (and its check's detail, which
+    quotes them) name the passage a comment was closest to: "closest to the section '...'", a heading of
+    the revision. Scored before the redaction, they quote the removed text. Returns how many comments
+    changed."""
+    changed = 0
+    for comment in session.scalars(
+        select(Comment)
+        .where(
+            Comment.post_id == post_id,
+            or_(
+                _contains(cast(Comment.relevance_drivers, Text), removed),
+                _contains(cast(Comment.checks, Text), removed),
+            ),
+        )
+        .with_for_update(of=Comment)
+    ):
+        drivers = _scrub_json(comment.relevance_drivers, removed)
+        checks = _scrub_json(comment.checks, removed)
+        if (drivers, checks) != (comment.relevance_drivers, comment.checks):
+            comment.relevance_drivers, comment.checks = drivers, checks
+            changed += 1
+    session.flush()
+    return changed
 
 
 def _scrub_media(session: Session, post_id: int, removed: list[str]) -> int:
