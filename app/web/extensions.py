@@ -3,7 +3,6 @@ compression (Flask-Compress: brotli or gzip, as the client accepts) of HTML, fee
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from typing import Any
 
@@ -12,6 +11,8 @@ from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFProtect
 from limits.storage import RedisStorage
+
+from app.comments.burst import sender_key
 
 csrf = CSRFProtect()
 compress = Compress()
@@ -47,16 +48,7 @@ def limit_key() -> str:
     given at least a /64 and may use any address in it, so counting single IPv6 addresses limited no
     one (one machine could take a fresh address for every POST). An IPv4-mapped IPv6 address is the
     IPv4 reader it maps. Akismet and the moderators still see the whole address (``client_ip``)."""
-    ip = client_ip()
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:  # "unknown", or whatever a test's environ carries
-        return ip
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return ip
+    return sender_key(client_ip())  # the comment burst counts with the same rule
 
 
 limiter = Limiter(key_func=limit_key, default_limits=[], headers_enabled=True)
