@@ -254,3 +254,33 @@ def test_the_burst_counts_an_ipv6_slash_64_and_an_ipv4_mapped_address_as_the_rat
     assert ["rate_limit" in c.reasons for c in comments] == [False, False, True, False], [
         (c.author_ip, c.status, c.reasons) for c in comments
     ]
+
+
+def test_burst_marks_past_the_window_are_deleted_and_recent_ones_kept(
+    app: Any, client: Any, make_post: Callable[..., Post], session: Session
+) -> None:
+    """Without Redis the burst is counted from marks: a sender who never comes back must not leave them
+    forever. The 5-minute job deletes those past the window; a sender's next comment, its own."""
+    from datetime import timedelta
+
+    from app.clock import utc_now
+    from app.comments.models import BurstMark
+
+    app.config["COMMENT_BURST"] = 2
+    post = make_post()
+    old = utc_now() - timedelta(minutes=11)
+    session.add_all([BurstMark(sender=f"{n:032x}", member=f"m{n}", at=old) for n in range(5)])
+    session.commit()
+    for n in range(2):
+        answer = client.post(
+            f"/api/v1/posts/{post.id}/comments",
+            json={**READER, "author_email": f"reader{n}@example.net", "body": f"Question {n} about sleep?"},
+            environ_base={"REMOTE_ADDR": "2001:db8:5::1"},
+        )
+        assert answer.status_code in (201, 202), answer.get_json()
+    session.expire_all()
+    assert len(session.scalars(select(BurstMark)).all()) == 7
+    app.extensions["candor.tasks"].checks_overdue.call_local()
+    session.expire_all()
+    kept = session.scalars(select(BurstMark)).all()
+    assert len(kept) == 2 and all(m.at > old for m in kept)  # this sender's two comments, still counted
