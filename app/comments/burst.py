@@ -29,6 +29,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.comments.models import BurstMark
@@ -117,27 +119,33 @@ def earlier_comments(
     sender = _digest(ip)
     _lock_sender(session, sender)
     cutoff = now - window
-    session.execute(delete(BurstMark).where(BurstMark.sender == sender, BurstMark.at < cutoff))
-    fresh = member is None
     member = member or uuid.uuid4().hex
+    marks = BurstMark.__table__
+    mine = marks.c.sender == sender
     # Counted only up to the limit: a flood from one sender must not make each of its requests slower.
-    earlier = (
-        session.scalar(
-            select(func.count()).select_from(
-                select(BurstMark.id)
-                .where(BurstMark.sender == sender, BurstMark.at >= cutoff, BurstMark.member != member)
-                .limit(limit + 1)
-                .subquery()
-            )
-        )
-        or 0
+    counted = select(func.count()).select_from(
+        select(marks.c.id)
+        .where(mine, marks.c.at >= cutoff, marks.c.member != member)
+        .limit(limit + 1)
+        .subquery()
     )
-    mark = None
-    if not fresh:
-        mark = session.scalar(select(BurstMark).where(BurstMark.sender == sender, BurstMark.member == member))
-    if mark is None:
-        session.add(BurstMark(sender=sender, member=member, at=now))
-    else:
-        mark.at = now  # as Redis's ZADD of a member it holds: the same comment again, counted once
-    session.flush()
+    # The sender's marks past the window go; this comment's is written (again: a double click's twin key
+    # moves its time, as Redis's ZADD of a member it holds does, and is counted once).
+    stale = delete(marks).where(mine, marks.c.at < cutoff, marks.c.member != member)
+    values = {"sender": sender, "member": member, "at": now}
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement: the count reads the snapshot from before the statement's own changes.
+        upsert = pg_insert(marks).values(values)
+        marked = upsert.on_conflict_do_update(
+            index_elements=[marks.c.sender, marks.c.member], set_={"at": upsert.excluded.at}
+        )
+        return session.scalar(counted.add_cte(stale.cte("stale"), marked.cte("marked"))) or 0
+    session.execute(stale)
+    earlier = session.scalar(counted) or 0
+    upsert_sqlite = sqlite_insert(marks).values(values)
+    session.execute(
+        upsert_sqlite.on_conflict_do_update(
+            index_elements=[marks.c.sender, marks.c.member], set_={"at": upsert_sqlite.excluded.at}
+        )
+    )
     return earlier
