@@ -7,6 +7,7 @@
 - Pages with query parameters (forged ``?after=`` and ``?before=`` cursors) were stored in Redis, under
   keys a reader chooses without limit, for a day each: a loop of requests filled the Redis that also
   holds the job queue and the rate limits. They stay in each worker's bounded LRU now.
+- Flask-Compress sent gzip (or brotli) to a client refusing every encoding we have (``gzip;q=0``).
 - ``/metrics`` labelled latency by the request's method as sent: every invented method (``FOO1``,
   ``FOO2`` ...) was a new label set of 14 buckets in every process, forever.
 """
@@ -128,3 +129,30 @@ def test_metrics_label_only_methods_http_knows(app: Flask, client: Any, make_pos
     assert methods, "no latency recorded"
     assert not {m for m in methods if m.startswith("FOO")}, methods
     assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}, methods
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "encoding"),
+    [
+        ("gzip;q=0", None),  # "anything but gzip": it was sent gzip all the same
+        ("br;q=0, gzip;q=0", None),
+        ("*;q=0, identity", None),
+        ("gzip;q=0, br", "br"),
+        ("gzip", "gzip"),
+        ("", None),
+    ],
+)
+def test_an_encoding_the_client_refuses_is_never_sent(
+    client: Any, make_post: Any, accept_encoding: str, encoding: str | None
+) -> None:
+    """RFC 9110: ``q=0`` means not acceptable. Flask-Compress (1.25) picked a refused encoding when the
+    client refused every one it supports; the answers it compresses (JSON, uncached pages) now go as
+    they are then. The page cache's own gzip already asked the same question correctly."""
+    for n in range(3):
+        make_post(title=f"A post about sleep, part {n}", body="Adults need *seven hours* of sleep. " * 40)
+    for path in ("/api/v1/posts", "/topics", "/"):
+        answer = client.get(path, headers={"Accept-Encoding": accept_encoding})
+        assert answer.status_code == 200
+        cached_gzip_only = path == "/" and encoding == "br"  # the page cache keeps gzip alone
+        assert answer.headers.get("Content-Encoding") == (None if cached_gzip_only else encoding)
+        assert "Accept-Encoding" in answer.headers.get("Vary", "")

@@ -6,11 +6,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFProtect
 from limits.storage import RedisStorage
+from werkzeug.http import parse_accept_header
 
 from app.comments.burst import sender_key
 
@@ -125,8 +126,14 @@ def init_app(app: Flask) -> None:
 
 
 def _compress(response: Response) -> Response:
-    """Compress what the page cache has not already compressed once (it marks its answers)."""
+    """Compress what the page cache has not already compressed once (it marks its answers), in an
+    encoding the client accepts. Flask-Compress (1.25) chose an encoding the client refused (``q=0``)
+    when it refused every one we have: the answer then goes as it is."""
     if g.get("candor_cached_page"):
+        return response
+    accepted = parse_accept_header(request.headers.get("Accept-Encoding", ""))
+    if not any(accepted.quality(name) > 0 for name in current_app.config["COMPRESS_ALGORITHM"]):
+        response.vary.add("Accept-Encoding")
         return response
     return compress.after_request(response)
 
