@@ -69,6 +69,40 @@ max_requests_jitter = max_requests // 10
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = None  # Candor logs each request itself (JSON with CANDOR_LOG_FORMAT=json), with its request id
 
+if os.environ.get("CANDOR_LOG_FORMAT", "").strip() == "json":
+    # gunicorn's own lines (starting, listening, a worker booted, timed out or killed) as JSON too, in
+    # the fields Candor's lines have (app/web/ops.py), so a JSON log pipeline reads the whole stream.
+    # The root logger gets no handler here (Candor's own is added by the app), and gunicorn's access
+    # lines stay off (a logging config would turn them on): Candor writes one per request already.
+    logconfig_dict = {
+        "root": {"level": "INFO", "handlers": []},
+        "loggers": {
+            "gunicorn.error": {
+                "level": "INFO",
+                "handlers": ["error_console"],
+                "propagate": False,
+                "qualname": "gunicorn.error",
+            },
+            "gunicorn.access": {
+                "level": "INFO",
+                "handlers": ["null"],
+                "propagate": False,
+                "qualname": "gunicorn.access",
+            },
+        },
+        "handlers": {
+            "error_console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+            "null": {"class": "logging.NullHandler"},
+        },
+        "formatters": {
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            }
+        },
+    }
+
 
 def on_starting(server):  # noqa: ANN001, ANN201 - gunicorn's hook
     """gunicorn's control socket (gunicornc) defaults to one path per user, which a second app server on

@@ -242,3 +242,74 @@ def test_every_rate_limit_is_checked_by_its_decorator_without_the_per_request_ho
         for _ in range(12)
     ]
     assert sign_ins[0] != 429 and sign_ins[-1] == 429, sign_ins
+
+
+@pytest.mark.parametrize("redis", ["database", "redis"])
+@pytest.mark.parametrize(
+    ("addresses", "other"),
+    [
+        # One IPv6 customer's /64, a fresh address for every comment (how the limiter counts them too).
+        (["2001:db8:7:8::1", "2001:db8:7:8:aaaa::2", "2001:DB8:7:8:ffff:ffff:ffff:ffff"], "2001:db8:7:9::1"),
+        # An IPv4 reader, once through an IPv4-mapped IPv6 socket.
+        (["198.51.100.7", "::ffff:198.51.100.7", "198.51.100.7"], "198.51.100.8"),
+    ],
+)
+def test_the_burst_counts_an_ipv6_slash_64_and_an_ipv4_mapped_address_as_the_rate_limit_does(
+    app: Any,
+    client: Any,
+    make_post: Callable[..., Post],
+    session: Session,
+    redis: str,
+    addresses: list[str],
+    other: str,
+) -> None:
+    """COMMENT_BURST keyed on the whole address while the rate limits key on the IPv6 /64: one machine
+    taking a fresh address of its /64 for each comment was never held. Now both use one rule."""
+    app.config["COMMENT_BURST"] = 2
+    if redis == "redis":
+        app.config["REDIS_URL"] = REDIS_URL
+        app.config["JOBS_QUEUE"] = f"candor-test-{uuid.uuid4().hex}"
+    post = make_post()
+    for n, ip in enumerate([*addresses, other]):
+        answer = client.post(
+            f"/api/v1/posts/{post.id}/comments",
+            json={**READER, "author_email": f"reader{n}@example.net", "body": f"Question {n} about sleep?"},
+            environ_base={"REMOTE_ADDR": ip},
+        )
+        assert answer.status_code in (201, 202), answer.get_json()
+    session.expire_all()
+    comments = session.scalars(select(Comment).order_by(Comment.id)).all()
+    assert [c.author_ip for c in comments] == [*addresses, other]  # moderators still see each address
+    assert ["rate_limit" in c.reasons for c in comments] == [False, False, True, False], [
+        (c.author_ip, c.status, c.reasons) for c in comments
+    ]
+
+
+def test_burst_marks_past_the_window_are_deleted_and_recent_ones_kept(
+    app: Any, client: Any, make_post: Callable[..., Post], session: Session
+) -> None:
+    """Without Redis the burst is counted from marks: a sender who never comes back must not leave them
+    forever. The 5-minute job deletes those past the window; a sender's next comment, its own."""
+    from datetime import timedelta
+
+    from app.clock import utc_now
+    from app.comments.models import BurstMark
+
+    app.config["COMMENT_BURST"] = 2
+    post = make_post()
+    old = utc_now() - timedelta(minutes=11)
+    session.add_all([BurstMark(sender=f"{n:032x}", member=f"m{n}", at=old) for n in range(5)])
+    session.commit()
+    for n in range(2):
+        answer = client.post(
+            f"/api/v1/posts/{post.id}/comments",
+            json={**READER, "author_email": f"reader{n}@example.net", "body": f"Question {n} about sleep?"},
+            environ_base={"REMOTE_ADDR": "2001:db8:5::1"},
+        )
+        assert answer.status_code in (201, 202), answer.get_json()
+    session.expire_all()
+    assert len(session.scalars(select(BurstMark)).all()) == 7
+    app.extensions["candor.tasks"].checks_overdue.call_local()
+    session.expire_all()
+    kept = session.scalars(select(BurstMark)).all()
+    assert len(kept) == 2 and all(m.at > old for m in kept)  # this sender's two comments, still counted

@@ -378,3 +378,60 @@ def test_each_gunicorn_server_on_a_host_gets_its_own_control_socket(tmp_path):
     chosen.set("control_socket", str(tmp_path / "mine.ctl"))
     settings["on_starting"](SimpleNamespace(cfg=chosen))
     assert chosen.control_socket == str(tmp_path / "mine.ctl")
+
+
+def test_with_json_logs_every_line_gunicorn_writes_is_json_too(tmp_path):
+    """CANDOR_LOG_FORMAT=json made Candor's lines JSON, but gunicorn's own (starting, listening, a
+    worker booted, timed out or killed: what an operator most needs to find) stayed plain text in the
+    same stream, which a JSON log pipeline cannot read."""
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    keep = {
+        k: v for k, v in os.environ.items() if not k.startswith(("CANDOR_", "REDIS_", "MAIL_", "GUNICORN_"))
+    }
+    env = {
+        **keep,
+        "SECRET_KEY": "operator-secret-key-not-for-production",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'operator.sqlite3'}",
+        "CANDOR_LOG_FORMAT": "json",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
+    }
+    upgrade = subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    assert upgrade.returncode == 0, upgrade.stderr[-2000:]
+    server = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        answered = None
+        for _ in range(240):
+            try:
+                answered = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.25)
+        assert answered is not None and answered.status_code == 200
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=60)
+    lines = [line for line in (out + err).splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line, or this raises naming the one that is not
+    assert any("Listening at" in r.get("message", "") for r in records), lines
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records), lines

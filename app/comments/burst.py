@@ -1,4 +1,8 @@
-"""How many comments one address sent within the burst window, counted atomically across workers.
+"""How many comments one sender sent within the burst window, counted atomically across workers.
+
+A sender is who the rate limits count (``sender_key``): an IPv4 address, or an IPv6 /64 (every IPv6
+customer may use any address of theirs, so counting single addresses held no one), an IPv4-mapped
+IPv6 address being the IPv4 reader it maps. The comment keeps its whole address for moderators.
 
 The count decides a write (the next comment from a busy address is held), so it must not be a plain
 read: ten requests at once would each count the same few earlier comments and all be published.
@@ -7,10 +11,10 @@ read: ten requests at once would each count the same few earlier comments and al
   counts what is left and records this comment, atomically on the Redis server, so every worker and
   every app server shares one count without touching the database.
 - Otherwise (or when Redis fails: an outside failure must never publish a comment unchecked), the
-  database counts, after serialising comments from the same address: on PostgreSQL a transaction-scoped
-  advisory lock keyed by the address, held until the comment commits, so the next one's count sees it;
-  on SQLite every writing request holds the database's write lock from its first statement already
-  (``app.db.writing``).
+  database counts the sender's marks (``BurstMark``, one per comment, written with it), after serialising
+  comments from the same sender: on PostgreSQL a transaction-scoped advisory lock keyed by the sender,
+  held until the comment commits, so the next one's count sees its mark; on SQLite every writing request
+  holds the database's write lock from its first statement already (``app.db.writing``).
 
 No Flask here: the web edge builds the Redis counter from configuration and passes it in.
 """
@@ -18,15 +22,18 @@ No Flask here: the web edge builds the Redis counter from configuration and pass
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.comments.models import Comment
+from app.comments.models import BurstMark
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +49,25 @@ return earlier
 """
 
 
+def sender_key(ip: str) -> str:
+    """Whom a limit counts for the address ``ip``: an IPv4 address, or an IPv6 /64 (``2001:db8:1:2::/64``);
+    an IPv4-mapped IPv6 address is the IPv4 address it maps. Anything that is no address (``unknown``)
+    is itself. The rate limits (``app.web.extensions.limit_key``) and the burst count use this one rule."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def _digest(ip: str) -> str:
+    return hashlib.sha256(sender_key(ip).encode()).hexdigest()[:32]
+
+
 class RedisBurst:
     """The sliding-window counter on a Redis server (any ``redis.Redis``-like client)."""
 
@@ -51,18 +77,24 @@ class RedisBurst:
         self._script = client.register_script(_SLIDING_WINDOW)
 
     def earlier(self, ip: str, now: datetime, window: timedelta, member: str | None = None) -> int:
-        """Comments from ``ip`` within ``window`` before this one, which is recorded as ``member`` (the
-        same comment sent twice, a double click, is recorded once; by default each call is a new one)."""
-        key = self.prefix + hashlib.sha256(ip.encode()).hexdigest()[:32]
+        """Comments from ``ip``'s sender within ``window`` before this one, which is recorded as ``member``
+        (the same comment sent twice, a double click, is recorded once; by default each call is a new one)."""
+        key = self.prefix + _digest(ip)
         now_ms = int(now.timestamp() * 1000)
         window_ms = max(1, int(window.total_seconds() * 1000))
         return int(self._script(keys=[key], args=[now_ms, window_ms, member or uuid.uuid4().hex]))
 
 
-def _lock_address(session: Session, ip: str) -> None:
+def _lock_sender(session: Session, sender: str) -> None:
     if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(b"candor.burst:" + ip.encode()).digest()[:8], "big", signed=True)
+        digest = hashlib.sha256(b"candor.burst:" + sender.encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def forget_old(session: Session, now: datetime, window: timedelta) -> int:
+    """Delete every mark older than ``window`` (the periodic job: senders who never came back)."""
+    return session.execute(delete(BurstMark).where(BurstMark.at < now - window)).rowcount or 0
 
 
 def earlier_comments(
@@ -75,7 +107,8 @@ def earlier_comments(
     *,
     member: str | None = None,
 ) -> int:
-    """Comments from ``ip`` within ``window`` before this one (counted up to ``limit + 1``)."""
+    """Comments from ``ip``'s sender (``sender_key``) within ``window`` before this one (counted up to
+    ``limit + 1``), this one recorded as ``member`` as ``RedisBurst.earlier`` does."""
     if not ip:
         return 0
     if counter is not None:
@@ -83,16 +116,36 @@ def earlier_comments(
             return counter.earlier(ip, now, window, member)
         except Exception:  # Redis down or confused: count in the database instead, never skip the check
             log.warning("burst count in Redis failed; counting in the database", exc_info=True)
-    _lock_address(session, ip)
-    # Counted only up to the limit: a flood from one address must not make each of its requests slower.
-    return (
-        session.scalar(
-            select(func.count()).select_from(
-                select(Comment.id)
-                .where(Comment.author_ip == ip, Comment.created_at >= now - window)
-                .limit(limit + 1)
-                .subquery()
-            )
-        )
-        or 0
+    sender = _digest(ip)
+    _lock_sender(session, sender)
+    cutoff = now - window
+    member = member or uuid.uuid4().hex
+    marks = BurstMark.__table__
+    mine = marks.c.sender == sender
+    # Counted only up to the limit: a flood from one sender must not make each of its requests slower.
+    counted = select(func.count()).select_from(
+        select(marks.c.id)
+        .where(mine, marks.c.at >= cutoff, marks.c.member != member)
+        .limit(limit + 1)
+        .subquery()
     )
+    # The sender's marks past the window go; this comment's is written (again: a double click's twin key
+    # moves its time, as Redis's ZADD of a member it holds does, and is counted once).
+    stale = delete(marks).where(mine, marks.c.at < cutoff, marks.c.member != member)
+    values = {"sender": sender, "member": member, "at": now}
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement: the count reads the snapshot from before the statement's own changes.
+        upsert = pg_insert(marks).values(values)
+        marked = upsert.on_conflict_do_update(
+            index_elements=[marks.c.sender, marks.c.member], set_={"at": upsert.excluded.at}
+        )
+        return session.scalar(counted.add_cte(stale.cte("stale"), marked.cte("marked"))) or 0
+    session.execute(stale)
+    earlier = session.scalar(counted) or 0
+    upsert_sqlite = sqlite_insert(marks).values(values)
+    session.execute(
+        upsert_sqlite.on_conflict_do_update(
+            index_elements=[marks.c.sender, marks.c.member], set_={"at": upsert_sqlite.excluded.at}
+        )
+    )
+    return earlier

@@ -177,6 +177,31 @@ class CommentTally(Base):
         return f"<CommentTally {self.status} {self.reason!r} #{self.shard} {self.n}>"
 
 
+class BurstMark(Base):
+    """One comment counted toward its sender's burst (``app.comments.burst``), when Redis does not count.
+
+    ``sender`` is a digest of the sender's key (``burst.sender_key``: an IPv4 address or an IPv6 /64,
+    as the rate limits count), so comments from any address of one /64 count together, which a count
+    of ``comments.author_ip`` cannot do with an index. Operations, not record: a mark older than the
+    burst window is deleted (by its sender's next comment, and by the periodic ``checks_overdue`` job).
+    """
+
+    __tablename__ = "comment_burst_marks"
+    __table_args__ = (
+        UniqueConstraint("sender", "member"),  # one mark per comment
+        Index("ix_comment_burst_marks_sender_at", "sender", "at"),
+        Index("ix_comment_burst_marks_at", "at"),
+    )
+
+    id: Mapped[intpk]
+    sender: Mapped[str] = mapped_column(String(32))
+    member: Mapped[str] = mapped_column(String(64))  # the comment's twin key, so a double click counts once
+    at: Mapped[datetime]
+
+    def __repr__(self) -> str:
+        return f"<BurstMark {self.sender[:8]} {self.at:%H:%M:%S}>"
+
+
 class ModerationDecision(AppendOnly, Base):
     """One change to a comment (or to whether it awaits a reply): who, when, what, and why. Append-only."""
 

@@ -372,6 +372,7 @@ EXCLUDED: dict[str, dict[str, str]] = {
     "post_passages": {"*": "embedding vectors derived from published revisions"},
     "akismet_submissions": {"*": "the queue of feedback owed to Akismet: operations, not record"},
     "comment_tallies": {"*": "counts derived from comments' statuses"},
+    "comment_burst_marks": {"*": "digests of senders' recent comments, kept ten minutes: operations"},
     "site_stamps": {"*": "cache keys that move with every change: operations, not record"},
     "offtopic_examples": {"*": "learning data derived from moderators' decisions on comments"},
     "offtopic_encodings": {"*": "runs that re-encoded the derived vectors above: operations, not record"},

@@ -74,6 +74,7 @@ def show(slug: str) -> Any:
 
 
 @bp.get("/topics/<slug>/feed.atom")
+@reads_query()
 def feed(slug: str) -> Any:
     topic = posts.topic_by_slug(db(), slug)
 

@@ -26,7 +26,7 @@ from app.posts.addresses import last_publication_at, public_addresses
 from app.posts.models import PostType
 from app.web import structured
 from app.web.database import db
-from app.web.pagecache import cached_page
+from app.web.pagecache import cached_page, reads_query
 from app.web.policies import SECTIONS, policy_links
 from app.web.urls import public_root, public_url
 
@@ -73,6 +73,7 @@ def sitemap_entries(session: Session) -> list[SitemapEntry]:
 
 
 @bp.get("/sitemap.xml")
+@reads_query()
 def sitemap() -> Any:
     def render() -> str:
         ElementTree.register_namespace("", SITEMAP_NS)

@@ -7,11 +7,14 @@ import ipaddress
 import time
 from typing import Any
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFProtect
 from limits.storage import RedisStorage
+from werkzeug.http import parse_accept_header
+
+from app.comments.burst import sender_key
 
 csrf = CSRFProtect()
 compress = Compress()
@@ -60,16 +63,7 @@ def limit_key() -> str:
     given at least a /64 and may use any address in it, so counting single IPv6 addresses limited no
     one (one machine could take a fresh address for every POST). An IPv4-mapped IPv6 address is the
     IPv4 reader it maps. Akismet and the moderators still see the whole address (``client_ip``)."""
-    ip = client_ip()
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:  # "unknown", or whatever a test's environ carries
-        return ip
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return ip
+    return sender_key(client_ip())  # the comment burst counts with the same rule
 
 
 limiter = Limiter(key_func=limit_key, default_limits=[], headers_enabled=True)
@@ -161,8 +155,14 @@ def init_app(app: Flask) -> None:
 
 
 def _compress(response: Response) -> Response:
-    """Compress what the page cache has not already compressed once (it marks its answers)."""
+    """Compress what the page cache has not already compressed once (it marks its answers), in an
+    encoding the client accepts. Flask-Compress (1.25) chose an encoding the client refused (``q=0``)
+    when it refused every one we have: the answer then goes as it is."""
     if g.get("candor_cached_page"):
+        return response
+    accepted = parse_accept_header(request.headers.get("Accept-Encoding", ""))
+    if not any(accepted.quality(name) > 0 for name in current_app.config["COMPRESS_ALGORITHM"]):
+        response.vary.add("Accept-Encoding")
         return response
     return compress.after_request(response)
 

@@ -53,6 +53,8 @@ REQUEST_ID = contextvars.ContextVar("candor_request_id", default="-")
 _GOOD_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 ROUTE_KEY = "candor.route"
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
+# Methods a label may name; any other a client invents is "other" (each new label set is kept forever).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 LATENCY = Histogram(
     "candor_request_duration_seconds",
@@ -134,6 +136,8 @@ class Observe:
         took = time.perf_counter() - started
         route = environ.get(ROUTE_KEY, "other")
         method = environ.get("REQUEST_METHOD", "")
+        if method not in METHODS:
+            method = "other"
         status = status_seen[-1].split(" ", 1)[0] if status_seen else "000"
         LATENCY.labels(route, method).observe(took)
         REQUESTS.labels(route, status).inc()

@@ -195,24 +195,36 @@ class RedisPages:
 
 
 class Pages:
-    """The page store: this worker's LRU in front of Redis (when configured)."""
+    """The page store: this worker's LRU in front of Redis (when configured).
+
+    Only pages without query parameters go to Redis. A page named by its parameters (``?after=`` a
+    cursor, which anyone may forge for any position, ``?from=&to=``) is kept by the worker's LRU alone,
+    which is bounded: in Redis each such key a reader makes up would stay a day, beside the job queue
+    and the rate limits, and a loop of requests would fill it. Those pages are rarely hot; each worker
+    draws them once per version."""
 
     def __init__(self, local: PageCache, shared: RedisPages | None) -> None:
         self.local = local
         self.shared = shared
 
+    def _shared_for(self, full_key: Hashable) -> RedisPages | None:
+        query = full_key[1] if isinstance(full_key, tuple) and len(full_key) > 1 else None
+        return self.shared if not query else None
+
     def get(self, full_key: Hashable) -> Page | None:
         page = self.local.get(full_key)
-        if page is None and self.shared is not None:
-            page = self.shared.get(full_key)
+        shared = self._shared_for(full_key)
+        if page is None and shared is not None:
+            page = shared.get(full_key)
             if page is not None:
                 self.local.put(full_key, page)
         return page
 
     def put(self, full_key: Hashable, page: Page) -> None:
         self.local.put(full_key, page)
-        if self.shared is not None:
-            self.shared.put(full_key, page)
+        shared = self._shared_for(full_key)
+        if shared is not None:
+            shared.put(full_key, page)
 
     def clear(self) -> None:
         self.local.clear()
@@ -274,11 +286,13 @@ def _render_lock(full_key: Hashable) -> Any:
 
 
 def cacheable() -> bool:
-    """Only anonymous GETs are shared: anything personal (a signed-in header, a staff Edit link, the
-    viewer's own time zone, a flash) is not. No session cookie means no user; the user is checked too,
-    so a page rendered for someone is never stored even if that ever stopped being true."""
+    """Only anonymous GETs (and HEADs, answered from the same entry: a HEAD that drew the page each time
+    let anyone make the busiest post render on every request) are shared: anything personal (a
+    signed-in header, a staff Edit link, the viewer's own time zone, a flash) is not. No session cookie
+    means no user; the user is checked too, so a page rendered for someone is never stored even if that
+    ever stopped being true."""
     return (
-        request.method == "GET"
+        request.method in ("GET", "HEAD")
         and not session
         and not request.cookies.get(current_app.config.get("SESSION_COOKIE_NAME", "session"))
         and g.get("user") is None

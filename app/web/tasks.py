@@ -40,6 +40,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.clock import utc_now
+from app.comments import burst
 from app.comments import services as comment_services
 from app.db import commit, rollback, writing
 from app.editorial import linkcheck
@@ -51,7 +52,7 @@ from app.mail.services import MailSettings, deliver_due, queued_ids
 from app.moderation import jobs as moderation_jobs
 from app.posts import media_usage
 from app.spam.akismet_adapter import Verdict
-from app.spam.pipeline import PipelineSettings
+from app.spam.pipeline import BURST_WINDOW, PipelineSettings
 from app.web import cdn, runtime
 from app.web.outside import site
 
@@ -368,9 +369,11 @@ def _register(app: Flask, huey: Huey, mode: str) -> Tasks:
     @huey.periodic_task(crontab(minute="*/5"), name="candor.checks_overdue")
     def checks_overdue() -> None:
         """No comment is lost with a queue: checks waiting over 5 minutes are enqueued again (once
-        each, no retries of their own); those waiting over an hour are held for a moderator."""
+        each, no retries of their own); those waiting over an hour are held for a moderator. Burst marks
+        past the burst window are deleted (senders who did not come back)."""
         now = utc_now()
         with app.app_context(), _unit(app) as session:
+            burst.forget_old(session, now, BURST_WINDOW)
             settings = PipelineSettings.from_config(runtime.config_from(session))
             comment_services.hold_overdue(session, now - CHECK_GIVE_UP, settings)
             late = comment_services.overdue_checks(session, now - CHECK_REENQUEUE)

@@ -13,7 +13,7 @@ a second UPDATE for the same redaction is refused. The re-encoding door now also
 ``redaction_count``. DELETE and TRUNCATE stay refused.
 
 Revision ID: 0032
-Revises: 0030
+Revises: 0031
 Create Date: 2026-12-06 11:00:00
 """
 
@@ -25,7 +25,7 @@ from alembic import op
 from app.db import drop_append_only_ddl
 
 revision = "0032"
-down_revision = "0030"
+down_revision = "0031"
 branch_labels = None
 depends_on = None
 
