@@ -49,3 +49,23 @@ def test_one_ipv6_site_network_has_one_looser_budget_for_all_its_readers(
     assert ipv4 == [202, 202, 202, 202]  # IPv4 readers are counted by their own address only
     stored = session.scalar(select(func.count()).select_from(Comment).where(Comment.post_id == post.id))
     assert stored == 8
+
+
+def test_ipv4_readers_through_a_nat64_translator_are_each_their_own_reader(
+    app: Any, client: Any, make_post: Callable[..., Post], session: Session
+) -> None:
+    """A site served over IPv6 only behind a NAT64/SIIT translator (RFC 6052's well-known prefix
+    64:ff9b::/96) sees each IPv4 reader as 64:ff9b::<their IPv4 address>: one /64 and one /48 for the
+    whole IPv4 Internet. Each is the IPv4 reader it embeds, as an IPv4-mapped address is: one reader's
+    spent budget refuses no other, and the /48 budget (IPv4 readers have none) counts none of them."""
+    app.config["COMMENT_RATE_LIMIT"] = "2 per minute"
+    app.config["COMMENT_NETWORK_RATE_LIMIT"] = "3 per minute"
+    post = make_post()
+    base = 1 + uuid.uuid4().int % 200  # IPv4 addresses no earlier test counted
+    first = [_from(client, post, f"64:ff9b::203.0.113.{base}", n) for n in range(3)]
+    assert first == [202, 202, 429]  # that reader's own budget
+    others = [_from(client, post, f"64:ff9b::203.0.113.{base + 1 + n}", 3 + n) for n in range(4)]
+    assert others == [202, 202, 202, 202]  # other IPv4 readers: neither their /64 nor their /48 spent
+    assert _from(client, post, f"203.0.113.{base}", 7) == 429  # the same reader reached over IPv4
+    stored = session.scalar(select(func.count()).select_from(Comment).where(Comment.post_id == post.id))
+    assert stored == 6

@@ -51,17 +51,32 @@ return earlier
 
 def sender_key(ip: str) -> str:
     """Whom a limit counts for the address ``ip``: an IPv4 address, or an IPv6 /64 (``2001:db8:1:2::/64``);
-    an IPv4-mapped IPv6 address is the IPv4 address it maps. Anything that is no address (``unknown``)
-    is itself. The rate limits (``app.web.extensions.limit_key``) and the burst count use this one rule."""
+    an IPv4-mapped or NAT64 IPv6 address is the IPv4 address it carries (``embedded_ipv4``). Anything
+    that is no address (``unknown``) is itself. The rate limits (``app.web.extensions.limit_key``) and the burst count use this one rule."""
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return ip
     if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
+        ipv4 = embedded_ipv4(address)
+        if ipv4 is not None:
+            return str(ipv4)
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return str(address)
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052's well-known prefix
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 reader an IPv6 address stands for: IPv4-mapped (``::ffff:a.b.c.d``), or translated by a
+    NAT64/SIIT gateway (``64:ff9b::a.b.c.d``; a site served over IPv6 only sees every IPv4 reader so,
+    all of them in one /64)."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
 
 
 def _digest(ip: str) -> str:
