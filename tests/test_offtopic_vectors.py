@@ -679,7 +679,15 @@ def test_post_passages_let_a_redaction_rewrite_a_row_once_per_application_of_its
     stored = {
         row.id: row for row in session.scalars(select(PostPassage).where(PostPassage.post_id == post.id))
     }
-    assert stored[title].redaction_count == 0 and stored[rows[1].id].redaction_count == 1
+    assert {row.redaction_count for row in stored.values()} == {1}  # each row closed by the application
+    assert _refused(session, rewrite, v=fresh, n=1, id=title)  # the title too, left as it was
+    # A row stored before the application and left open (as one was, before every row took its count).
+    opened = PostPassage(
+        post_id=post.id, revision_id=rows[0].revision_id, position=len(rows), label="y", vector=fresh
+    )
+    session.add(opened)
+    session.flush()
+    title = opened.id
     assert _refused(session, rewrite, v=fresh, n=2, id=title)  # no second application
     assert _refused(session, rewrite, v=fresh, n=0, id=title)  # the count must move
     for other in ("position = 9", "revision_id = revision_id + 1", "encoding = 1", "created_at = NULL"):
@@ -732,8 +740,8 @@ def test_a_redaction_that_cuts_the_revision_into_fewer_passages_leaves_no_old_wo
     assert [row.label for row in rows] == [*(label for label, _ in cut), "paragraphs 5-6"]
     vectors = embedding.encoder().encode_many([text for _, text in cut] + ["paragraphs 5-6"])
     assert [row.vector for row in rows] == [embedding.to_bytes(v) for v in vectors]
-    assert rows[0].vector == old_vectors[0] and rows[0].redaction_count == 0  # the title: untouched
-    assert all(row.redaction_count == 1 for row in rows[1:])
+    assert rows[0].vector == old_vectors[0]  # the title: untouched, but closed to a rewrite as the others
+    assert all(row.redaction_count == 1 for row in rows)
     answer = runner.invoke(args=["offtopic", "check-vectors"])
     assert "4 passages no longer cut the same way" in answer.output, answer.output
 
@@ -742,3 +750,37 @@ def meaning_passages(revision: Any) -> list[tuple[str, str]]:
     from app.spam import meaning
 
     return meaning.passages_of(revision.title, revision.body, [t.name for t in revision.topics])
+
+
+def test_after_a_redaction_no_passage_of_its_revision_can_be_rewritten_until_the_next_one(
+    api: Any, session: Session, make_post: Any, make_user: Any
+) -> None:
+    """Migration 0032's door is for the redaction's application alone. A passage whose words never held
+    the name (the title) is not rewritten by it, but must not be left open either: afterwards a plain
+    UPDATE giving it the application's count rewrote its label and vector with no redaction at all. Nor a
+    passage stored after the redaction (another post's scorer needed it later): it is stored with the
+    revision's redaction count, so no one rewrites it until a further redaction of the revision."""
+    from app.posts import passages
+
+    fresh = embedding.to_bytes(_encoded("a vector of today"))
+    rewrite = "UPDATE post_passages SET label = 'x', vector = :v, redaction_count = :n WHERE id = :id"
+    post = make_post("published", title="A recovery", body=f"{IDENT} slept well.\n\nShe went home on Friday.")
+    rows = passages.store(session, post, post.published_revision)
+    session.commit()
+    title = rows[0].id
+    _redact_published(api, make_user, post, IDENT)
+    session.expire_all()
+    stored = session.scalars(select(PostPassage).where(PostPassage.post_id == post.id)).all()
+    assert [row.redaction_count for row in stored] == [1] * len(stored)
+    assert _refused(session, rewrite, v=fresh, n=1, id=title)
+    session.rollback()
+
+    later = make_post("published", title="A second recovery", body=f"{IDENT} slept.\n\nShe went home.")
+    session.commit()
+    _redact_published(api, make_user, later, IDENT)  # its passages were never stored
+    session.expire_all()
+    kept = passages.store(session, later, session.get(Post, later.id).published_revision)
+    session.commit()
+    assert kept and [row.redaction_count for row in kept] == [1] * len(kept)
+    assert all(_refused(session, rewrite, v=fresh, n=1, id=row.id) for row in kept)
+    session.rollback()

@@ -13,7 +13,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, select, update
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    column,
+    func,
+    select,
+    table,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.clock import utc_now
@@ -76,6 +87,7 @@ def store(session: Session, post: Post, revision: Revision) -> list[PostPassage]
         return existing
     pieces = meaning.passages_of(revision.title, revision.body, [topic.name for topic in revision.topics])
     vectors = embedding.encoder().encode_many([text for _, text in pieces])
+    redacted = redaction_count(session, revision.id)  # cut from the redacted text: no door left open
     rows = [
         PostPassage(
             post_id=post.id,
@@ -83,12 +95,28 @@ def store(session: Session, post: Post, revision: Revision) -> list[PostPassage]
             position=i,
             label=label[:300],
             vector=embedding.to_bytes(vector),
+            redaction_count=redacted,
         )
         for i, ((label, _), vector) in enumerate(zip(pieces, vectors, strict=True))
     ]
     session.add_all(rows)
     session.flush()
     return rows
+
+
+# Migration 0032's door compares with this table (app.redaction's model, above this layer): named here.
+_APPLICATIONS = table(
+    "redaction_applications", column("target_table"), column("target_id"), column("sequence")
+)
+
+
+def redaction_count(session: Session, revision_id: int) -> int:
+    """The sequence of the latest redaction applied to the revision ``revision_id`` (0: none), which a
+    passage stored now takes: 0032's door then opens for none of its rows until a further redaction."""
+    latest = select(func.coalesce(func.max(_APPLICATIONS.c.sequence), 0)).where(
+        _APPLICATIONS.c.target_table == "post_revisions", _APPLICATIONS.c.target_id == revision_id
+    )
+    return int(session.scalar(latest) or 0)
 
 
 def vectors_of(session: Session, post: Post) -> meaning.PostVectors | None:
@@ -125,7 +153,8 @@ def rewrite_redacted(
     label alone (a row cannot go, and its old words may hold part of the removed text). Into more (the
     mark holds no paragraph break nor heading: only where a heading and the title become equal), the
     passages past the stored rows are left out. Nothing stored (never published, or not yet needed):
-    nothing to do, they are stored from the redacted text when needed."""
+    nothing to do, they are stored from the redacted text when needed (``store``). Every row of the
+    revision takes the count ``sequence``, those left as they were too."""
     rows = list(
         session.scalars(
             select(PostPassage).where(PostPassage.revision_id == revision.id).order_by(PostPassage.position)
@@ -156,17 +185,22 @@ def rewrite_redacted(
             words = label  # its old words may hold part of the removed text (cut across paragraphs)
         if label != row.label or words != was:
             wanted[row.id] = (label, words)
-    if not wanted:
-        return 0
-    vectors = embedding.encoder().encode_many([words for _, words in wanted.values()])
-    table = PostPassage.__table__
-    for (row_id, (label, _)), vector in zip(wanted.items(), vectors, strict=True):
-        session.execute(
-            update(table)
-            .where(table.c.id == row_id)
-            .values(label=label, vector=embedding.to_bytes(vector), redaction_count=sequence)
-        )
+    passages = PostPassage.__table__
+    if wanted:
+        vectors = embedding.encoder().encode_many([words for _, words in wanted.values()])
+        for (row_id, (label, _)), vector in zip(wanted.items(), vectors, strict=True):
+            session.execute(
+                update(passages)
+                .where(passages.c.id == row_id)
+                .values(label=label, vector=embedding.to_bytes(vector), redaction_count=sequence)
+            )
+    # The rows this redaction leaves as they are take its count too: 0032's door closes on every row of
+    # the revision with this application (else a plain UPDATE could still rewrite one, no redaction).
+    session.execute(
+        update(passages)
+        .where(passages.c.revision_id == revision.id, passages.c.redaction_count < sequence)
+        .values(redaction_count=sequence)
+    )
     for row in rows:
-        if row.id in wanted:
-            session.expire(row)
+        session.expire(row)
     return len(wanted)
