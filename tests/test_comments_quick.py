@@ -283,3 +283,33 @@ def test_words_of_a_withdrawn_comment_sent_again_make_a_new_comment(
     again = comment_api(client, post, body="Thanks, a helpful read about adult sleep.")
     assert again.status_code in (201, 202)
     assert again.get_json()["id"] != comment.id and again.get_json()["status"] != "deleted"
+
+
+@pytest.mark.parametrize("budget", [0, 2000], ids=["quick", "inline"])
+def test_a_form_sent_to_a_post_whose_comments_closed_says_so_and_asks_no_resend(
+    app: Flask,
+    client: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    make_user: Callable[..., Any],
+    budget: int,
+) -> None:
+    """A reader fills the form of a cached post page; an editor closes the post's comments before it is
+    sent. The 409 is no lost race: the page must say the comments are closed, not
+    that the blog was busy, and must not ask for the comment again in 5 seconds. (Its Retry-After is the
+    readers' rate limit's, which the library adds to every answer it counted.)"""
+    app.config["COMMENT_CHECK_BUDGET_MS"] = budget
+    post = make_post()
+    closing.close(session, make_user("editor"), post, "The discussion moved to the newer post")
+    session.commit()
+    answer = client.post(f"/posts/{post.slug}/comments", data=READER)
+    assert answer.status_code == 409
+    page = parse(answer)
+    notice = page.select_one("[role=alert]")
+    assert notice is not None
+    said = " ".join(notice.get_text(" ").split())
+    assert notice.select("p")[0].get_text() == "Comments are closed on this post.", said
+    assert "busy" not in said and "send it again" not in said.lower(), said
+    assert page.select_one("textarea[name=body]").get_text() == READER["body"]  # kept in the form below
+    assert page.title.get_text().startswith("Not sent:")
+    assert _count(session, post) == 0

@@ -28,7 +28,7 @@ from app.clock import utc_now
 from app.comments import closing, queries, services, tokens
 from app.comments.models import Comment, CommentStatus
 from app.db import on_commit
-from app.errors import Busy, CandorError, InvalidInput, NotFound
+from app.errors import Busy, CandorError, CommentsClosed, InvalidInput, InvalidTransition, NotFound
 from app.posts import services as posts
 from app.posts.models import Post
 from app.posts.views import public_key
@@ -300,6 +300,25 @@ def post_comment(slug: str) -> ResponseReturnValue:
                 token=form_token(),
             )
             return page, busy.status, busy.headers
+    try:
+        return _send_comment(post, data, staff)
+    except (CommentsClosed, InvalidTransition) as exc:
+        # The post takes no comments now (closed, retracted): no lost race, so not the busy page of
+        # answer_failures_with with its "send it again in 5 seconds", but why, and the text kept.
+        page = render_template(
+            "comments/form_page.html",
+            post=post,
+            errors={},
+            refused=Refused(exc.message),
+            values=request.form,
+            parent=_parent_or_none(post, data.parent_id),
+            token=form_token(),
+        )
+        return page, exc.status
+
+
+def _send_comment(post: Post, data: services.CommentInput, staff: bool) -> ResponseReturnValue:
+    """``post_comment``'s sending, once the form is valid and the reader admitted: 303 to the comment."""
     if quick() and not staff:
         replaces = _replaced(request.form.get("replaces"))
         # Without a comment to replace (whose row is locked first), the post's row and the duplicate lock
