@@ -283,3 +283,38 @@ def test_a_reply_refused_for_a_locked_post_shows_the_comment_it_answers(
     assert page.select_one("main > p a")["href"] == f"/posts/{slug}"
     assert page.select_one("form.comment-form input[name=parent_id]")["value"] == str(parent_id)
     assert _stored(session, post) == before
+
+
+def test_a_staff_reply_on_a_post_whose_comments_closed_says_so_and_asks_no_second_try(
+    client: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    make_user: Callable[..., Any],
+    publish_reader: Callable[..., Comment],
+) -> None:
+    """A moderator opens a reader's question; an editor closes the post's comments before the reply is
+    sent. That 409 is no locked database: the page says the comments are closed, keeps the text, and does
+    not ask to publish it again in 5 seconds (nor says so in Retry-After)."""
+    from app.comments import closing
+
+    post = make_post()
+    parent_id = publish_reader(post, body="Is it fine to nap after lunch?").id
+    staff = make_user("moderator")
+    closing.close(session, make_user("editor"), session.get(Post, post.id), "moved on")
+    session.commit()
+    session.close()
+    log_in(client, staff.email)
+    csrf = parse(client.get(f"/staff/comments/{parent_id}")).select_one("input[name=csrf_token]")["value"]
+    words = "Yes: keep it under <30> minutes."
+    answer = client.post(f"/staff/comments/{parent_id}/reply", data={"csrf_token": csrf, "body": words})
+    assert answer.status_code == 409
+    assert "Retry-After" not in answer.headers
+    page = parse(answer)
+    notices = page.select('[role="alert"]')
+    assert len(notices) == 1
+    assert [p.get_text() for p in notices[0].select("p")] == [
+        "Comments are closed on this post.",
+        "Nothing you wrote is lost: it is in the form below.",
+    ]
+    assert page.select_one("textarea[name=body]").get_text() == words
+    assert _stored(session, post) == 1

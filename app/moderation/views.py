@@ -21,7 +21,7 @@ from app.comments import queries as comment_queries
 from app.comments import services as comment_services
 from app.comments.models import MODERATOR_ACTIONS, Comment, CommentStatus
 from app.comments.views import close_after_days
-from app.errors import Conflict, InvalidInput
+from app.errors import CommentsClosed, Conflict, InvalidInput, InvalidTransition
 from app.moderation import queries, services
 from app.spam import pipeline
 from app.text import whole_number
@@ -376,9 +376,19 @@ def reply(comment_id: int) -> ResponseReturnValue:
         parent_id=parent.id,
         permalink=public_url("posts.show", slug=post.slug),
     )
-    reply_comment = comment_services.staff_comment(
-        db(), post, actor, data, site=site(), close_after_days=close_after_days()
-    )
+    try:
+        reply_comment = comment_services.staff_comment(
+            db(), post, actor, data, site=site(), close_after_days=close_after_days()
+        )
+    except (CommentsClosed, InvalidTransition) as exc:  # the post takes no comments: no second try helps
+        page = render_template(
+            "moderation/reply_again.html",
+            comment_id=comment_id,
+            body=data.body,
+            message=exc.message,
+            wait=None,
+        )
+        return page, exc.status
     flash(f"Your reply to {parent.author_name} is published.")
     return redirect(url_for("posts.show", slug=post.slug, _anchor=f"comment-{reply_comment.id}"), 303)
 
