@@ -13,18 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    CheckConstraint,
-    ForeignKey,
-    Index,
-    LargeBinary,
-    String,
-    column,
-    func,
-    select,
-    table,
-    update,
-)
+from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.clock import utc_now
@@ -87,7 +76,6 @@ def store(session: Session, post: Post, revision: Revision) -> list[PostPassage]
         return existing
     pieces = meaning.passages_of(revision.title, revision.body, [topic.name for topic in revision.topics])
     vectors = embedding.encoder().encode_many([text for _, text in pieces])
-    redacted = redaction_count(session, revision.id)  # cut from the redacted text: no door left open
     rows = [
         PostPassage(
             post_id=post.id,
@@ -95,28 +83,15 @@ def store(session: Session, post: Post, revision: Revision) -> list[PostPassage]
             position=i,
             label=label[:300],
             vector=embedding.to_bytes(vector),
-            redaction_count=redacted,
+            # Cut from the text as the revision's latest redaction left it: 0032's door stays shut for
+            # these rows until a further redaction of the revision.
+            redaction_count=revision.redaction_count,
         )
         for i, ((label, _), vector) in enumerate(zip(pieces, vectors, strict=True))
     ]
     session.add_all(rows)
     session.flush()
     return rows
-
-
-# Migration 0032's door compares with this table (app.redaction's model, above this layer): named here.
-_APPLICATIONS = table(
-    "redaction_applications", column("target_table"), column("target_id"), column("sequence")
-)
-
-
-def redaction_count(session: Session, revision_id: int) -> int:
-    """The sequence of the latest redaction applied to the revision ``revision_id`` (0: none), which a
-    passage stored now takes: 0032's door then opens for none of its rows until a further redaction."""
-    latest = select(func.coalesce(func.max(_APPLICATIONS.c.sequence), 0)).where(
-        _APPLICATIONS.c.target_table == "post_revisions", _APPLICATIONS.c.target_id == revision_id
-    )
-    return int(session.scalar(latest) or 0)
 
 
 def vectors_of(session: Session, post: Post) -> meaning.PostVectors | None:
