@@ -11,21 +11,12 @@ from sqlalchemy.orm import Session
 
 from app.comments.models import Comment
 from app.posts.models import Post
-from tests.support.comments import READER, checking_comment, comment_api
+from tests.support.comments import READER, checking_comment, comment_api, comment_from
 
 
 @pytest.fixture
 def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
     return {**comments_config, "COMMENT_CHECK_BUDGET_MS": 0}
-
-
-def _from(client: Any, post: Post, address: str, n: int) -> int:
-    answer = client.post(
-        f"/api/v1/posts/{post.id}/comments",
-        json={**READER, "body": f"Question {n}: does a nap count towards the hours of sleep?"},
-        environ_base={"REMOTE_ADDR": address},
-    )
-    return int(answer.status_code)
 
 
 def test_one_ipv6_network_is_one_reader_for_the_rate_limit(
@@ -39,13 +30,15 @@ def test_one_ipv6_network_is_one_reader_for_the_rate_limit(
     app.config["COMMENT_RATE_LIMIT"] = "2 per minute"
     post = make_post()
     network = "2001:db8:a:b:"
-    sent = [_from(client, post, f"{network}{n:x}::{n + 1:x}", n) for n in range(3)]
+    sent = [comment_from(client, post, f"{network}{n:x}::{n + 1:x}", n) for n in range(3)]
     assert sent == [202, 202, 429]
-    assert _from(client, post, "2001:db8:a:c::1", 3) == 202  # the next /64: another reader
-    ipv4 = [_from(client, post, a, 4 + n) for n, a in enumerate(("198.51.100.7", "::ffff:198.51.100.7"))]
+    assert comment_from(client, post, "2001:db8:a:c::1", 3) == 202  # the next /64: another reader
+    ipv4 = [
+        comment_from(client, post, a, 4 + n) for n, a in enumerate(("198.51.100.7", "::ffff:198.51.100.7"))
+    ]
     assert ipv4 == [202, 202]
-    assert _from(client, post, "::ffff:198.51.100.7", 6) == 429  # the same reader, third time
-    assert _from(client, post, "198.51.100.8", 7) == 202  # IPv4 addresses stay one reader each
+    assert comment_from(client, post, "::ffff:198.51.100.7", 6) == 429  # the same reader, third time
+    assert comment_from(client, post, "198.51.100.8", 7) == 202  # IPv4 addresses stay one reader each
     stored = session.scalar(select(func.count()).select_from(Comment).where(Comment.post_id == post.id))
     assert stored == 6  # every answer but the refusals stored exactly one comment
 

@@ -191,7 +191,9 @@ def test_the_form_comes_back_with_what_the_reader_wrote_when_the_database_is_loc
     with _lock_held(database_url) as (expected, said, wait):
         answer = client.post(f"/posts/{post.slug}/comments", data=form)
     assert answer.status_code == expected
-    # (Retry-After here is the readers' rate limit's, which adds its headers to every answer it counted.)
+    # The page's wait, though the readers' rate limit counted this post and adds its own Retry-After.
+    assert answer.headers["Retry-After"] == str(FAILURE_RETRY_SECONDS[expected])
+    assert "X-RateLimit-Limit" in answer.headers
     page = assert_form_refused(answer, words, says=said, wait=wait)
     assert page.select_one("form.comment-form")["action"] == f"/posts/{post.slug}/comments"
     hidden = page.select_one("form.comment-form input[name=parent_id]")

@@ -12,21 +12,12 @@ from sqlalchemy.orm import Session
 
 from app.comments.models import Comment
 from app.posts.models import Post
-from tests.support.comments import READER
+from tests.support.comments import comment_from
 
 
 @pytest.fixture
 def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
     return {**comments_config, "COMMENT_CHECK_BUDGET_MS": 0}
-
-
-def _from(client: Any, post: Post, address: str, n: int) -> int:
-    answer = client.post(
-        f"/api/v1/posts/{post.id}/comments",
-        json={**READER, "body": f"Question {n}: does a nap count towards the hours of sleep?"},
-        environ_base={"REMOTE_ADDR": address},
-    )
-    return int(answer.status_code)
 
 
 def test_one_ipv6_site_network_has_one_looser_budget_for_all_its_readers(
@@ -41,11 +32,11 @@ def test_one_ipv6_site_network_has_one_looser_budget_for_all_its_readers(
     post = make_post()
     site = f"2001:db8:{uuid.uuid4().int % 0xFFFF:x}"  # a /48 no earlier test counted
     other = f"2001:db8:{(uuid.uuid4().int % 0xFFFF) ^ 0x8000:x}"
-    sent = [_from(client, post, f"{site}:{n:x}::1", n) for n in range(4)]  # four /64s of one /48
+    sent = [comment_from(client, post, f"{site}:{n:x}::1", n) for n in range(4)]  # four /64s of one /48
     assert sent == [202, 202, 202, 429]
-    assert _from(client, post, f"{site}:ff::1", 4) == 429  # a fifth /64: the network's budget is spent
-    assert _from(client, post, f"{other}:1::1", 5) == 202  # another site's network
-    ipv4 = [_from(client, post, f"198.51.100.{60 + n}", 6 + n) for n in range(4)]
+    assert comment_from(client, post, f"{site}:ff::1", 4) == 429  # a fifth /64: the network's budget is spent
+    assert comment_from(client, post, f"{other}:1::1", 5) == 202  # another site's network
+    ipv4 = [comment_from(client, post, f"198.51.100.{60 + n}", 6 + n) for n in range(4)]
     assert ipv4 == [202, 202, 202, 202]  # IPv4 readers are counted by their own address only
     stored = session.scalar(select(func.count()).select_from(Comment).where(Comment.post_id == post.id))
     assert stored == 8

@@ -11,6 +11,7 @@ from flask import (
     Flask,
     Response,
     current_app,
+    g,
     jsonify,
     make_response,
     redirect,
@@ -141,6 +142,7 @@ def failure_response(status: int, code: str, message: str) -> Response:
         else:
             response.status_code = status
             response.headers.setdefault("Retry-After", str(FAILURE_RETRY_SECONDS[status]))
+            g.candor_retry_after = response.headers["Retry-After"]  # kept over the rate limit's (extensions)
             return response
     return error_response(status, code, message)
 

@@ -130,7 +130,19 @@ def skip_empty_limit_check(app: Flask) -> None:
     app.before_request_funcs[None] = [hook for hook in hooks if hook != limiter._check_request_limit]
 
 
+def _failure_retry_after(response: Response) -> Response:
+    """A form page answering a 409 or 503 says when to send again, and so does its ``Retry-After``
+    (app.web.errors.failure_response). Flask-Limiter adds its own to every answer it counted, the
+    window's reset when later: registered before the limiter, this runs after it and puts the page's
+    back, so the header and the page agree."""
+    retry_after = g.get("candor_retry_after")
+    if retry_after is not None and response.status_code in (409, 503):
+        response.headers["Retry-After"] = retry_after
+    return response
+
+
 def init_app(app: Flask) -> None:
+    app.after_request(_failure_retry_after)  # registered first: runs after the limiter's headers
     # The limiter first: a flood of forged or expired forms still counts against the sender.
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     if app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://")):

@@ -119,6 +119,16 @@ def comment_api(client: Any, post: Post, **fields: Any) -> Any:
     )
 
 
+def comment_from(client: Any, post: Post, address: str, n: int) -> int:
+    """The status of an anonymous reader's comment ``n`` on ``post`` sent from ``address`` (the JSON API)."""
+    answer = client.post(
+        f"/api/v1/posts/{post.id}/comments",
+        json={**READER, "body": f"Question {n}: does a nap count towards the hours of sleep?"},
+        environ_base={"REMOTE_ADDR": address},
+    )
+    return int(answer.status_code)
+
+
 def submit(
     app: Flask,
     session: Session,
