@@ -53,10 +53,10 @@ def test_ipv4_readers_through_a_nat64_translator_are_each_their_own_reader(
     app.config["COMMENT_NETWORK_RATE_LIMIT"] = "3 per minute"
     post = make_post()
     base = 1 + uuid.uuid4().int % 200  # IPv4 addresses no earlier test counted
-    first = [_from(client, post, f"64:ff9b::203.0.113.{base}", n) for n in range(3)]
+    first = [comment_from(client, post, f"64:ff9b::203.0.113.{base}", n) for n in range(3)]
     assert first == [202, 202, 429]  # that reader's own budget
-    others = [_from(client, post, f"64:ff9b::203.0.113.{base + 1 + n}", 3 + n) for n in range(4)]
+    others = [comment_from(client, post, f"64:ff9b::203.0.113.{base + 1 + n}", 3 + n) for n in range(4)]
     assert others == [202, 202, 202, 202]  # other IPv4 readers: neither their /64 nor their /48 spent
-    assert _from(client, post, f"203.0.113.{base}", 7) == 429  # the same reader reached over IPv4
+    assert comment_from(client, post, f"203.0.113.{base}", 7) == 429  # the same reader reached over IPv4
     stored = session.scalar(select(func.count()).select_from(Comment).where(Comment.post_id == post.id))
     assert stored == 6
