@@ -95,10 +95,30 @@ class RedisBurst:
     def earlier(self, ip: str, now: datetime, window: timedelta, member: str | None = None) -> int:
         """Comments from ``ip``'s sender within ``window`` before this one, which is recorded as ``member``
         (the same comment sent twice, a double click, is recorded once; by default each call is a new one)."""
-        key = self.prefix + _digest(ip)
+        key, *args = self.ask(ip, now, window, member)
+        return int(self._script(keys=[key], args=args))
+
+    def ask(self, ip: str, now: datetime, window: timedelta, member: str | None = None) -> tuple[Any, ...]:
+        """What ``earlier`` gives its script: the sender's key, now and the window (ms), the member. A
+        script of the web edge's counts it with the readers' rate limits, in one round trip
+        (``app.web.reader_forms.count_at_once``), and the comment is then judged by ``Counted``."""
         now_ms = int(now.timestamp() * 1000)
         window_ms = max(1, int(window.total_seconds() * 1000))
-        return int(self._script(keys=[key], args=[now_ms, window_ms, member or uuid.uuid4().hex]))
+        return (self.prefix + _digest(ip), now_ms, window_ms, member or uuid.uuid4().hex)
+
+
+class Counted:
+    """A burst count already taken (by the script that counted the readers' limits), answered to
+    ``earlier_comments`` as a ``RedisBurst`` would answer it."""
+
+    def __init__(self, earlier: int) -> None:
+        self._earlier = earlier
+
+    def earlier(self, ip: str, now: datetime, window: timedelta, member: str | None = None) -> int:
+        return self._earlier
+
+
+BurstCounter = RedisBurst | Counted
 
 
 def _lock_sender(session: Session, sender: str) -> None:
@@ -119,7 +139,7 @@ def earlier_comments(
     now: datetime,
     window: timedelta,
     limit: int,
-    counter: RedisBurst | None = None,
+    counter: BurstCounter | None = None,
     *,
     member: str | None = None,
 ) -> int:

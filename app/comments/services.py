@@ -29,7 +29,7 @@ from app.accounts.models import User, UserRole
 from app.accounts.permissions import can, require
 from app.clock import utc_now
 from app.comments import closing, learning, notifications, states
-from app.comments.burst import RedisBurst, earlier_comments
+from app.comments.burst import BurstCounter, earlier_comments
 from app.comments.formatting import MAX_COMMENT_CHARS, count_links, render_comment
 from app.comments.models import (
     TALLY_SHARDS,
@@ -218,7 +218,7 @@ def _facts(
     data: CommentInput,
     now: datetime,
     burst: int,
-    counter: RedisBurst | None,
+    counter: BurstCounter | None,
     *,
     member: str | None = None,
 ) -> pipeline.Facts:
@@ -273,7 +273,7 @@ def submit_comment(
     settings: pipeline.PipelineSettings,
     site: Site | None = None,
     replaces: Comment | None = None,
-    burst_counter: RedisBurst | None = None,
+    burst_counter: BurstCounter | None = None,
     close_after_days: int = 0,
 ) -> Comment:
     """Store a comment and its verdict: a staff member's is published as theirs, a reader's is checked.
@@ -491,7 +491,7 @@ def accept_comment(
     *,
     settings: pipeline.PipelineSettings,
     replaces: Comment | None = None,
-    burst_counter: RedisBurst | None = None,
+    burst_counter: BurstCounter | None = None,
     cleaned: bool = False,
 ) -> Comment:
     """Store a reader's comment as being checked, and nothing more: the quick path of a comment POST.
@@ -552,7 +552,7 @@ def _arrival_checks(
     data: CommentInput,
     now: datetime,
     settings: pipeline.PipelineSettings,
-    burst_counter: RedisBurst | None,
+    burst_counter: BurstCounter | None,
     *,
     is_reply: bool,
     member: str | None = None,
@@ -591,7 +591,7 @@ def _arrive_at_once(
     html: str,
     *,
     settings: pipeline.PipelineSettings,
-    burst_counter: RedisBurst | None,
+    burst_counter: BurstCounter | None,
 ) -> Comment:
     """``accept_comment`` on PostgreSQL with the post's row and the duplicate lock held (``comment_target``):
     the comment, its ``submit`` decision, its tally rows and (if asked) its subscription are written by

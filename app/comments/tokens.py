@@ -9,6 +9,7 @@ No Flask here.
 from __future__ import annotations
 
 import enum
+import functools
 from datetime import timedelta
 from typing import Any
 
@@ -42,8 +43,14 @@ class TokenExpired(TokenInvalid):
     """A genuine token of this purpose, but older than its purpose allows."""
 
 
+@functools.lru_cache(maxsize=32)
+def _serializer(secret: str, purpose: Purpose) -> URLSafeSerializer:
+    """One serializer per secret and purpose (building one derives its key: every comment POST signs)."""
+    return URLSafeSerializer(secret, salt=purpose.value)
+
+
 def sign(secret: str, purpose: Purpose, **data: Any) -> str:
-    return URLSafeSerializer(secret, salt=purpose.value).dumps({**data, "iat": utc_now().timestamp()})
+    return _serializer(secret, purpose).dumps({**data, "iat": utc_now().timestamp()})
 
 
 def verify(secret: str, purpose: Purpose, token: str, *, max_age: timedelta | None = None) -> dict[str, Any]:
@@ -51,7 +58,7 @@ def verify(secret: str, purpose: Purpose, token: str, *, max_age: timedelta | No
     if not isinstance(token, str) or not token or len(token) > 2000:
         raise TokenInvalid("missing or oversized token")
     try:
-        data = URLSafeSerializer(secret, salt=purpose.value).loads(token)
+        data = _serializer(secret, purpose).loads(token)
     except BadSignature:
         raise TokenInvalid("bad signature") from None
     if not isinstance(data, dict) or not isinstance(data.get("iat"), int | float):

@@ -26,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 from app.accounts.permissions import can
 from app.clock import utc_now
 from app.comments import closing, queries, services, tokens
+from app.comments.burst import Counted
 from app.comments.models import Comment, CommentStatus
 from app.db import on_commit
 from app.errors import Busy, CandorError, CommentsClosed, InvalidInput, InvalidTransition, NotFound
@@ -67,7 +68,15 @@ from app.web.errors import (
 from app.web.extensions import client_ip, csrf, retry_message
 from app.web.outside import budgeted_akismet, burst_counter, site
 from app.web.pagecache import cached_page, reads_query
-from app.web.reader_forms import REFUSED_UNCOUNTED, form_age, form_token, reader_limit
+from app.web.reader_forms import (
+    REFUSED_UNCOUNTED,
+    can_count_at_once,
+    count_at_once,
+    form_age,
+    form_token,
+    reader_limit,
+    shares_redis_with,
+)
 from app.web.runtime import effective, settle
 from app.web.tasks import tasks
 from app.web.urls import public_url
@@ -709,11 +718,88 @@ def api_list_comments(post_id: int) -> ResponseReturnValue:
     responses={201: COMMENT_ANSWER, 202: COMMENT_ANSWER},
     errors=(429, 503),
 )
-@reader_limit
 def api_post_comment(post_id: int) -> ResponseReturnValue:
     """201 when published, 202 when held (or spam): ``{id, status, reasons}``. A comment whose checks
     did not finish within CANDOR_COMMENT_CHECK_BUDGET_MS is 202 ``held`` with the reason ``checking``
-    and its ``status_url``, where the verdict shows once the job has run."""
+    and its ``status_url``, where the verdict shows once the job has run. Counted by the readers'
+    limits when they are in Redis (``_post_at_once``), else by their decorator."""
+    if quick() and not g.get("via_token") and can_count_at_once():
+        answer = _post_at_once(post_id)
+        if answer is not None:
+            return answer
+    return _post_comment_limited(post_id)
+
+
+def _reader_input(data: dict[str, Any], slug: str | None) -> services.CommentInput:
+    return services.CommentInput(
+        author_name=data.get("author_name") or "",
+        author_email=data.get("author_email") or "",
+        body=data["body"],
+        parent_id=int_field(data, "parent_id", required=False),
+        notify=bool_field(data, "notify", default=False),
+        ip=client_ip(),
+        user_agent=request.headers.get("User-Agent", ""),
+        referrer=request.headers.get("Referer", ""),
+        permalink=public_url("posts.show", slug=slug) if slug else "",
+    )
+
+
+def _post_at_once(post_id: int) -> ResponseReturnValue | None:
+    """A reader's comment on the quick path (budget 0), its post counted by the readers' limits and its
+    sender's burst in one Redis script (``count_at_once``) once the input is read: so a comment POST
+    makes two round trips to Redis (that script, and the job's push after the commit) and three
+    statements (BEGIN with the post's row and the duplicate lock, the arrival, COMMIT). None, with
+    nothing counted or stored, when Redis cannot count now: the caller takes the decorated view."""
+    if _refused_as_busy():  # the backlog is full: refused 503, and not counted (as the decorator does)
+        admit_reader_comment()
+    try:
+        data = json_body()
+        for name in ("author_name", "author_email", "body"):
+            if not isinstance(data.get(name), str):
+                raise InvalidInput(f"{name} is required and must be text.", field=name)
+        given = services.clean(_reader_input(data, None))
+    except InvalidInput:
+        if count_at_once() is None:  # counted as every post is (a 429 before the 400 if over)
+            return None
+        raise
+    now = utc_now()
+    counter = burst_counter()
+    ask = None
+    if counter is not None and shares_redis_with(current_app.config.get("REDIS_URL")):
+        twin = str(services._twin_key(post_id, given))
+        ask = counter.ask(given.ip, now, pipeline.BURST_WINDOW, twin)
+    counted = count_at_once(ask)
+    if counted is None:
+        return None
+    g.pop("comment_busy", None)
+    target = services.comment_target(db(), post_id, close_after_days(), twin_of=given, settings_version=True)
+    assert target.settings_version is not None
+    settle(target.settings_version)  # the settings in force, read by the same statement
+    comment = services.accept_comment(
+        db(),
+        target,
+        dataclasses.replace(given, permalink=public_url("posts.show", slug=target.slug)),
+        settings=pipeline_settings(),
+        burst_counter=Counted(counted.earlier) if counted.earlier is not None else counter,
+        cleaned=True,
+    )
+    return _quick_answer(comment)
+
+
+def _quick_answer(comment: Comment) -> ResponseReturnValue:
+    _finish_later(comment)
+    body = {
+        "id": comment.id,
+        "status": comment.status,
+        "reasons": pipeline.reasons_for_writer(comment.reasons),
+    }
+    if comment.status == CommentStatus.PUBLISHED:  # a second click on a comment already judged
+        return body, 201
+    body["status_url"] = public_url("comments.status", token=status_token(comment))
+    return body, 202
+
+
+def _post_comment(post_id: int) -> ResponseReturnValue:
     actor = current_user() if g.get("via_token") and is_staff_writer() else None
     post: Post | None = None
     if actor is not None or not quick():  # else read with the input below, in one statement
@@ -727,17 +813,7 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
                 raise InvalidInput(f"{name} is required and must be text.", field=name)
 
     def given(slug: str | None) -> services.CommentInput:
-        return services.CommentInput(
-            author_name=data.get("author_name") or "",
-            author_email=data.get("author_email") or "",
-            body=data["body"],
-            parent_id=int_field(data, "parent_id", required=False),
-            notify=bool_field(data, "notify", default=False),
-            ip=client_ip(),
-            user_agent=request.headers.get("User-Agent", ""),
-            referrer=request.headers.get("Referer", ""),
-            permalink=public_url("posts.show", slug=slug) if slug else "",
-        )
+        return _reader_input(data, slug)
 
     if actor is None:
         admit_reader_comment()
@@ -757,16 +833,7 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
             burst_counter=burst_counter(),
             cleaned=True,
         )
-        _finish_later(comment)
-        body = {
-            "id": comment.id,
-            "status": comment.status,
-            "reasons": pipeline.reasons_for_writer(comment.reasons),
-        }
-        if comment.status == CommentStatus.PUBLISHED:  # a second click on a comment already judged
-            return body, 201
-        body["status_url"] = public_url("comments.status", token=status_token(comment))
-        return body, 202
+        return _quick_answer(comment)
     assert post is not None
     comment = services.submit_comment(
         db(),
@@ -788,3 +855,6 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
     if not published:
         body["status_url"] = public_url("comments.status", token=status_token(comment))
     return body, 201 if published else 202
+
+
+_post_comment_limited = reader_limit(_post_comment)

@@ -10,6 +10,8 @@ whether a mailbox exists is proved by the confirmation link, not by a lookup. No
 
 from __future__ import annotations
 
+import functools
+
 from email_validator import EmailNotValidError, validate_email
 
 from app.errors import InvalidInput
@@ -21,6 +23,19 @@ MAX_EMAIL_CHARS = 320
 def clean_email(value: object, field: str) -> str:
     """The address, lower-cased; InvalidInput naming ``field`` (and what is wrong) when it is not one."""
     email = clean_text(value, field, max_chars=MAX_EMAIL_CHARS)
+    checked = _checked(email)
+    if isinstance(checked, EmailNotValidError):
+        raise InvalidInput(
+            f"{field} must be one e-mail address, like name@example.org: {checked}", field=field
+        )
+    return checked
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked(email: str) -> str | EmailNotValidError:
+    """The address as stored, or why it is none: a pure function of the text (no DNS), remembered for the
+    addresses seen last (a reader comments again; a flood repeats itself), as email-validator's parse
+    costs about as much as the rest of a comment's cleaning."""
     try:
         checked = validate_email(
             email,
@@ -31,7 +46,5 @@ def clean_email(value: object, field: str) -> str:
             allow_display_name=False,
         )
     except EmailNotValidError as error:
-        raise InvalidInput(
-            f"{field} must be one e-mail address, like name@example.org: {error}", field=field
-        ) from None
+        return error
     return checked.ascii_email.lower()

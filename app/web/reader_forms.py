@@ -8,14 +8,22 @@ without it the time is unknown, which is no evidence of spam.
 
 from __future__ import annotations
 
+import functools
+import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from flask import current_app
+from flask import current_app, g
+from flask_limiter import RateLimitExceeded
+from flask_limiter._extension import RequestLimit
+from limits import RateLimitItem, parse_many
 
 from app.comments import tokens
-from app.web.extensions import limiter, network_key
+from app.web.extensions import _COUNTED, CountingRedisStorage, limit_key, limiter, network_key
+
+log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,3 +89,121 @@ _per_network = limiter.shared_limit(
 def reader_limit(view: F) -> F:
     """The readers' limits on a view that takes their posts (a comment, a contact message)."""
     return _per_reader(_per_network(view))
+
+
+# --- the same limits counted in one round trip --------------------------------------------------------
+
+# KEYS: the windows, in the order Flask-Limiter evaluates them, then (if asked) the sender's burst window;
+# ARGV[i]: window i's expiry (seconds), ARGV[n + i]: its amount (n windows: ARGV[#ARGV]), then the
+# burst's now (ms), window (ms) and member. Each window is counted as limits' fixed window counts it
+# (INCRBY, the expiry set by the first hit: CountingRedisStorage's script), and counting stops at the
+# first window over its amount, as Flask-Limiter stops at the first limit breached. Then, if no window
+# refused and a burst key was given, the burst is counted as RedisBurst's script counts it. Returns the
+# count and ttl of each window counted, then the burst's earlier comments (if counted).
+_COUNT_WINDOWS = """
+local n = tonumber(ARGV[#ARGV])
+local out = {}
+for i = 1, n do
+  local current = redis.call('incrby', KEYS[i], 1)
+  if current == 1 then redis.call('expire', KEYS[i], ARGV[i]) end
+  out[#out + 1] = current
+  out[#out + 1] = redis.call('ttl', KEYS[i])
+  if current > tonumber(ARGV[n + i]) then return out end
+end
+if #KEYS > n then
+  local now, window = tonumber(ARGV[2 * n + 1]), tonumber(ARGV[2 * n + 2])
+  redis.call('zremrangebyscore', KEYS[n + 1], '-inf', now - window)
+  out[#out + 1] = redis.call('zcard', KEYS[n + 1])
+  redis.call('zadd', KEYS[n + 1], now, ARGV[2 * n + 3])
+  redis.call('pexpire', KEYS[n + 1], window)
+end
+return out
+"""
+
+
+@functools.lru_cache(maxsize=64)
+def _items(limit: str) -> tuple[RateLimitItem, ...]:
+    return tuple(parse_many(limit))
+
+
+class _Shared:
+    """What Flask-Limiter's ``Limit`` gives ``RateLimitExceeded``: the limit breached, no own message."""
+
+    error_message = None
+
+    def __init__(self, item: RateLimitItem) -> None:
+        self.limit = item
+
+
+class Counted:
+    """A reader's post counted by ``count_at_once``; ``earlier``: the burst's count, when it was asked."""
+
+    def __init__(self, earlier: int | None) -> None:
+        self.earlier = earlier
+
+
+def can_count_at_once() -> bool:
+    """The readers' limits are counted in Redis now (not ``memory://``, not in memory while Redis is down)."""
+    storage = limiter._storage
+    return limiter.enabled and isinstance(storage, CountingRedisStorage) and not limiter._storage_dead
+
+
+def shares_redis_with(url: str | None) -> bool:
+    """The readers' limits are counted on the Redis at ``url`` (the burst's: one script can count both)."""
+    return bool(url) and current_app.config.get("RATELIMIT_STORAGE_URI") == f"candor+{url}"
+
+
+def count_at_once(burst: tuple[str, int, int, str] | None = None) -> Counted | None:
+    """Count this POST against the readers' limits (``reader_limit``: the reader's, and their IPv6 /48's)
+    in one Redis round trip, as Flask-Limiter would count them in one script per window: the same keys
+    (so the contact form and the comment form, still counted by the decorator, share the budget), the
+    same windows and order, the same ``X-RateLimit-*`` and ``Retry-After`` headers (Flask-Limiter adds
+    them after the request, from the counts kept here: ``CountingRedisStorage``), the same 429
+    (``RateLimitExceeded``). ``burst`` (its key, now and window in ms, this comment's member, on the
+    same Redis: ``shares_redis_with``) is counted by the same script once no limit refused: the comment
+    burst's ``RedisBurst.earlier``, without its round trip.
+
+    A comment POST is the request a flood sends, and the decorator's way cost it a script per window,
+    each through the limits library's layers, and the burst one more. None when this cannot count
+    (``can_count_at_once``, or Redis failed now); the caller then takes the decorated view, which
+    counts as before (and falls back to memory: never a 500)."""
+    if not can_count_at_once():
+        return None
+    if _refused_uncounted():  # refused busy by the view: not counted (``_refused_uncounted``)
+        return Counted(None)
+    storage = limiter._storage
+    assert isinstance(storage, CountingRedisStorage)
+    prefix = [limiter._key_prefix] if limiter._key_prefix else []
+    windows = [(item, [*prefix, limit_key(), "reader-posts"]) for item in _items(_rate_limit())]
+    network = network_key()
+    if network:
+        windows += [(item, [*prefix, network, "reader-networks"]) for item in _items(_network_rate_limit())]
+    windows.sort(key=lambda window: window[0])  # stable, by window length: Flask-Limiter's order
+    keys = [storage.prefixed_key(item.key_for(*args)) for item, args in windows]
+    args: list[Any] = [item.get_expiry() for item, _ in windows] + [item.amount for item, _ in windows]
+    if burst is not None:
+        keys.append(burst[0])
+        args += list(burst[1:])
+    args.append(len(windows))
+    script = current_app.extensions.get("candor.count_windows")
+    if script is None or script.registered_client is not storage.get_connection():
+        script = storage.get_connection().register_script(_COUNT_WINDOWS)
+        current_app.extensions["candor.count_windows"] = script
+    try:
+        out = script(keys=keys, args=args)
+    except Exception:  # Redis down: the decorator's way counts, in memory if it must (never a 500)
+        log.warning("counting a reader's post in Redis failed; Flask-Limiter counts it", exc_info=True)
+        return None
+    now = time.time()
+    counted = g.setdefault(_COUNTED, {})
+    limits: list[RequestLimit] = []
+    for n, (item, key_args) in enumerate(windows[: len(out) // 2]):
+        current, ttl = int(out[2 * n]), int(out[2 * n + 1])
+        counted[item.key_for(*key_args)] = (current, max(ttl, 0) + now)
+        limits.append(RequestLimit(limiter, item, key_args, current > item.amount, True))
+    if limits:
+        limiter.context.view_rate_limits = limits
+        limiter.context.view_rate_limit = limits[-1] if limits[-1].breached else limits[0]
+        if limits[-1].breached:
+            raise RateLimitExceeded(_Shared(limits[-1].limit))  # type: ignore[arg-type]
+    return Counted(int(out[-1]) if len(out) % 2 else None)

@@ -7,6 +7,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, current_app, request
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import NotFound, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
@@ -30,7 +32,21 @@ CSP = "; ".join(
 )
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, the signer built once per key: Flask builds a new one (and derives
+    its key) on every request, a signed-in page's or an anonymous comment POST's alike."""
+
+    _signer: tuple[tuple[Any, ...], URLSafeTimedSerializer | None] | None = None
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        if self._signer is None or self._signer[0] != key:
+            self._signer = (key, super().get_signing_serializer(app))
+        return self._signer[1]
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = SessionInterface()
     if app.config.get("TRUSTED_HOSTS") is None:
         app.config["TRUSTED_HOSTS"] = candor_config.trusted_hosts(app.config)
     proxies = app.config["CANDOR_TRUSTED_PROXIES"]
@@ -132,10 +148,18 @@ def _headers(response: Response) -> Response:
         # and scheme: answer them as a path, which the browser resolves against the address it used.
         parts = urlsplit(h["Location"])
         h["Location"] = urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
-    h.setdefault("Content-Security-Policy", CSP)
-    h.setdefault("X-Content-Type-Options", "nosniff")
-    h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    h.setdefault("X-Frame-Options", "DENY")
-    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    # Each header the view did not set itself; the names present read once (Headers' own setdefault
+    # scans every header for each of the six, on every answer the app gives).
+    present = {name.lower() for name, _ in h.items()}
+    h.extend([(name, value) for name, value in _SECURITY_HEADERS if name.lower() not in present])
     return response
+
+
+_SECURITY_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("X-Frame-Options", "DENY"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)

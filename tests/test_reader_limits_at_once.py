@@ -1,0 +1,211 @@
+"""The readers' limits and the comment burst counted in one Redis script (``reader_forms.count_at_once``).
+
+A reader's comment POST to the API, with the limits in Redis, is counted by one script: both of the
+reader's windows, their IPv6 /48's, and (when the burst counts on the same Redis) the sender's burst.
+The contact form and the HTML comment form are still counted by Flask-Limiter's decorator, on the same
+keys. These tests hold the two ways to one budget, one set of headers and one burst count, and check
+what happens when Redis cannot count (the decorator's in-memory fallback takes over, never a 500).
+A real Redis on 127.0.0.1:6379 and both databases.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import create_app
+from app.comments.models import Comment
+from app.posts.models import Post
+from tests.support.comments import READER
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
+    return comments_config
+
+
+@pytest.fixture
+def make_server_app(app_config: dict[str, Any], database_url: str) -> Iterator[Callable[..., Any]]:
+    """An app with its own key prefix in Redis (its queue's name), the limits and the burst both there."""
+    apps: list[Any] = []
+
+    def make(**overrides: Any) -> Any:
+        queue = f"candor-test-{uuid.uuid4().hex}"
+        config = {
+            **app_config,
+            "DATABASE_URL": database_url,
+            "TESTING": True,
+            "COMMENT_CHECK_BUDGET_MS": 0,
+            "REDIS_URL": REDIS_URL,
+            "RATELIMIT_STORAGE_URI": REDIS_URL,
+            "RATELIMIT_KEY_PREFIX": queue,
+            "JOBS_QUEUE": queue,
+            **overrides,
+        }
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield make
+    client = redis.Redis.from_url(REDIS_URL)
+    for app in apps:
+        keys = client.keys(f"*{app.config['JOBS_QUEUE']}*")
+        if keys:
+            client.delete(*keys)
+        app.extensions["candor.engine"].dispose()
+    client.close()
+
+
+def _address() -> str:
+    n = uuid.uuid4().int
+    return f"10.{n % 256}.{(n >> 8) % 256}.{(n >> 16) % 256}"
+
+
+def _api(client: Any, post: Post, ip: str, n: int, **extra: Any) -> Any:
+    body = {**READER, "body": f"Question {n} about sleep at night?", **extra}
+    return client.post(f"/api/v1/posts/{post.id}/comments", json=body, environ_base={"REMOTE_ADDR": ip})
+
+
+def _form(client: Any, post: Post, ip: str, n: int) -> Any:
+    body = {**READER, "body": f"A form question {n} about sleep?"}
+    return client.post(f"/posts/{post.slug}/comments", data=body, environ_base={"REMOTE_ADDR": ip})
+
+
+def test_the_api_and_the_form_count_one_budget_with_the_same_headers(
+    make_server_app: Callable[..., Any], make_post: Callable[..., Post]
+) -> None:
+    """API posts (one script) and form posts (the decorator) alternate from one address: one count, the
+    same X-RateLimit-* on both, and the fifth post of "4 per minute" refused on either."""
+    app = make_server_app(COMMENT_RATE_LIMIT="4 per minute; 100 per day")
+    post = make_post()
+    client = app.test_client()
+    ip = _address()
+    answers = [(_api if n % 2 == 0 else _form)(client, post, ip, n) for n in range(4)]
+    assert [a.status_code for a in answers] == [202, 303, 202, 303]
+    assert [a.headers["X-RateLimit-Limit"] for a in answers] == ["4"] * 4
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["3", "2", "1", "0"]
+    resets = {int(a.headers["X-RateLimit-Reset"]) for a in answers}
+    assert max(resets) - min(resets) <= 1  # one window
+    refused = [_api(client, post, ip, 10), _form(client, post, ip, 11)]
+    assert [r.status_code for r in refused] == [429, 429]
+    assert "4 per minute" in refused[0].get_json()["error"]["message"]
+    assert 0 < int(refused[0].headers["Retry-After"]) <= 60
+    assert refused[0].headers["X-RateLimit-Remaining"] == "0"
+    keys = redis.Redis.from_url(REDIS_URL).keys(f"*/{ip}/reader-posts/*")
+    assert len(keys) == 2  # the minute's and the day's windows, as Flask-Limiter names them
+
+
+def test_an_ipv6_network_is_counted_by_the_same_script(
+    make_server_app: Callable[..., Any], make_post: Callable[..., Post]
+) -> None:
+    """Four /64s of one /48: the network's "3 per minute" refuses the fourth, through the API and the form
+    alike; another /48 is untouched."""
+    app = make_server_app(COMMENT_NETWORK_RATE_LIMIT="3 per minute; 100 per day")
+    post = make_post()
+    client = app.test_client()
+    prefix = f"2001:db8:{uuid.uuid4().int % 65536:x}"
+    codes = [
+        _api(client, post, f"{prefix}:1::1", 0).status_code,
+        _form(client, post, f"{prefix}:2::1", 1).status_code,
+        _api(client, post, f"{prefix}:3::1", 2).status_code,
+        _api(client, post, f"{prefix}:4::1", 3).status_code,
+        _form(client, post, f"{prefix}:5::1", 4).status_code,
+    ]
+    assert codes == [202, 303, 202, 429, 429]
+    elsewhere = f"2001:db8:{(int(prefix.split(':')[2], 16) + 1) % 65536:x}:1::1"  # the next /48
+    assert _api(client, post, elsewhere, 5).status_code == 202
+
+
+def test_the_burst_counted_with_the_limits_holds_every_comment_past_it_even_at_once(
+    make_server_app: Callable[..., Any], make_post: Callable[..., Post], session: Session
+) -> None:
+    """Ten comments at the same moment from one address with COMMENT_BURST 3: seven held for the burst,
+    none lost, a double click (the same comment again) counted once."""
+    app = make_server_app(COMMENT_BURST=3, COMMENT_RATE_LIMIT="100 per minute")
+    post = make_post()
+    ip = _address()
+    barrier = threading.Barrier(10)
+    codes: list[int] = [0] * 10
+
+    def send(i: int) -> None:
+        client = app.test_client()
+        barrier.wait()
+        codes[i] = _api(client, post, ip, i).status_code
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert codes == [202] * 10
+    session.expire_all()
+    comments = session.scalars(select(Comment).where(Comment.post_id == post.id)).all()
+    assert len(comments) == 10  # none lost
+    counted = sorted(int(_rate_check(c)["detail"].split()[0]) for c in comments)
+    assert counted == list(range(10))  # each saw every comment counted before it, exactly once
+    held = [c for c in comments if _rate_check(c)["verdict"] == "hold"]
+    assert len(held) == 7
+
+
+def _rate_check(comment: Comment) -> dict[str, Any]:
+    return next(check for check in comment.checks if check["check"] == "rate_limit")
+
+
+def test_a_double_click_is_one_comment_and_one_burst_mark(
+    make_server_app: Callable[..., Any], make_post: Callable[..., Post]
+) -> None:
+    app = make_server_app(COMMENT_BURST=1)
+    post = make_post()
+    client = app.test_client()
+    ip = _address()
+    first, again = _api(client, post, ip, 1), _api(client, post, ip, 1)
+    assert first.status_code == again.status_code == 202
+    assert first.get_json()["id"] == again.get_json()["id"]
+    burst_keys = redis.Redis.from_url(REDIS_URL).keys(f"{app.config['JOBS_QUEUE']}:burst:*")
+    assert len(burst_keys) == 1
+    assert redis.Redis.from_url(REDIS_URL).zcard(burst_keys[0]) == 1
+
+
+def test_a_post_refused_for_its_input_is_counted_and_one_refused_busy_is_not(
+    make_server_app: Callable[..., Any], make_post: Callable[..., Post]
+) -> None:
+    app = make_server_app(COMMENT_RATE_LIMIT="2 per minute")
+    post = make_post()
+    client = app.test_client()
+    ip = _address()
+    bad = [_api(client, post, ip, n, author_email="not an address") for n in range(2)]
+    assert [b.status_code for b in bad] == [422, 422]
+    assert _api(client, post, ip, 3).status_code == 429  # the two refused posts used the budget
+    app.config["COMMENT_BACKLOG"] = 1
+    other = _address()
+    busy_app_first = _api(client, post, other, 4)  # fills the backlog (one comment being checked)
+    assert busy_app_first.status_code == 202
+    import time
+
+    time.sleep(0.3)  # past the backlog count's freshness
+    busy = [_api(client, post, other, 5 + n) for n in range(3)]
+    assert [b.status_code for b in busy] == [503, 503, 503]
+    keys = redis.Redis.from_url(REDIS_URL).keys(f"*/{other}/reader-posts/*")
+    assert keys and all(int(redis.Redis.from_url(REDIS_URL).get(k)) == 1 for k in keys)  # only the first
+
+
+def test_redis_gone_the_decorator_counts_in_memory_and_nothing_fails(
+    make_server_app: Callable[..., Any], make_post: Callable[..., Post]
+) -> None:
+    """The limits' Redis does not answer: the one script fails, the decorated view counts (Flask-Limiter's
+    in-memory fallback), every comment is stored or refused by the limit, never a 500."""
+    app = make_server_app(RATELIMIT_STORAGE_URI="redis://127.0.0.1:9/0", COMMENT_RATE_LIMIT="2 per minute")
+    post = make_post()
+    client = app.test_client()
+    ip = _address()
+    codes = [_api(client, post, ip, n).status_code for n in range(3)]
+    assert codes == [202, 202, 429]
