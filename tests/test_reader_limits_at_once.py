@@ -209,3 +209,29 @@ def test_redis_gone_the_decorator_counts_in_memory_and_nothing_fails(
     ip = _address()
     codes = [_api(client, post, ip, n).status_code for n in range(3)]
     assert codes == [202, 202, 429]
+
+
+@pytest.mark.parametrize("whole_table", [False, True])
+def test_a_locked_database_answers_the_api_with_when_to_send_again_and_stores_nothing(
+    make_server_app: Callable[..., Any],
+    make_post: Callable[..., Post],
+    database_url: str,
+    session: Session,
+    whole_table: bool,
+) -> None:
+    """Another connection holds the lock the comment's write needs (SQLite's write lock: 409; on
+    PostgreSQL the post's row or the comments table, the statement timing out: 503). The statements of
+    the quick path run on the driver's cursor (``app.db.Prepared``): their failure is still answered as
+    the database's failure, with Retry-After, never a 500; nothing is stored."""
+    from tests.test_comments_backlog import _lock_held
+
+    app = make_server_app(STATEMENT_TIMEOUT_MS=1500)
+    post = make_post()
+    post_id = post.id
+    session.close()
+    with _lock_held(database_url, post_id=None if whole_table else post_id) as (expected, _said, _wait):
+        answer = _api(app.test_client(), post, _address(), 1)
+    assert answer.status_code == expected, answer.get_data(as_text=True)
+    assert answer.get_json()["error"]["code"] in ("conflict", "unavailable")
+    assert int(answer.headers["Retry-After"]) >= 1
+    assert session.scalars(select(Comment).where(Comment.post_id == post_id)).all() == []

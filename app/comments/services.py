@@ -41,6 +41,7 @@ from app.comments.models import (
     ModerationDecision,
     Subscription,
 )
+from app.db import Prepared
 from app.errors import CommentsClosed, InvalidInput, InvalidTransition, NotFound
 from app.mail.addresses import clean_email
 from app.mail.compose import Site
@@ -436,8 +437,12 @@ def comment_target(
     if twin_of is not None and locking:
         params["twin_key"] = _twin_key(post_id, twin_of)
     # Through the session's connection (same transaction): columns only, no ORM entity to load.
-    query = _target_query(locking=locking, versioned=settings_version)
-    row = session.connection().execute(query, params).one_or_none()
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":  # the driver's cursor: every comment POST runs it
+        row = _prepared(dialect, "target", locking, settings_version).one_or_none(session, params)
+    else:
+        query = _target_query(locking=locking, versioned=settings_version)
+        row = session.connection().execute(query, params).one_or_none()
     if row is None or row.published_revision_id is None or not row.slug:
         raise NotFound(f"No post {post_id}.")
     if row.publication_state == PublicationState.RETRACTED:
@@ -452,6 +457,16 @@ def comment_target(
         raise CommentsClosed(reason)
     version = row.settings_version if settings_version else None
     return Target(row.id, row.slug, twin_locked=locking, settings_version=version)
+
+
+@functools.cache
+def _prepared(dialect: Any, name: str, *shape: bool) -> Prepared:
+    """The quick path's statements compiled once for PostgreSQL (``app.db.Prepared``): ``target`` with
+    ``locking, versioned`` (``_target_query``), ``arrival`` with ``reply, notify``
+    (``_arrival_statement``)."""
+    if name == "target":
+        return Prepared(_target_query(locking=shape[0], versioned=shape[1]), dialect)
+    return Prepared(_arrival_statement(reply=shape[0], notify=shape[1]), dialect)
 
 
 @functools.cache
@@ -493,7 +508,8 @@ def accept_comment(
     replaces: Comment | None = None,
     burst_counter: BurstCounter | None = None,
     cleaned: bool = False,
-) -> Comment:
+    answer_only: bool = False,
+) -> Comment | Arrival:
     """Store a reader's comment as being checked, and nothing more: the quick path of a comment POST.
 
     The input is validated (text, size, parent) and only what the request alone knows is judged now:
@@ -502,6 +518,8 @@ def accept_comment(
     logged; the caller enqueues the job (``finish_checks``), which runs every other check: impersonation,
     links, privacy, Akismet, off-topic, first comment, then the subscription e-mail. ``replaces`` as in
     ``submit_comment``. ``cleaned``: ``data`` has been through ``clean`` already (the API's view).
+    ``answer_only``: on the one-statement arrival (PostgreSQL), answer an ``Arrival`` rather than build
+    the ``Comment`` (a twin found is still the ``Comment``).
     """
     if not cleaned:
         data = clean(data)
@@ -509,7 +527,15 @@ def accept_comment(
     if replaces is None and target.twin_locked:
         # PostgreSQL, the duplicate lock held: the comment, its decision, tallies and subscription in one
         # statement, which writes nothing for a twin or a reply to no published comment (read after).
-        return _arrive_at_once(session, target, data, html, settings=settings, burst_counter=burst_counter)
+        return _arrive_at_once(
+            session,
+            target,
+            data,
+            html,
+            settings=settings,
+            burst_counter=burst_counter,
+            answer_only=answer_only,
+        )
     _lock_replaced(session, replaces)
     twin = _same_comment(session, target, data)
     if twin is not None:
@@ -578,6 +604,16 @@ def _arrival_checks(
     return [r.as_dict() for r in pipeline.run_at_arrival(submission, settings, facts)]
 
 
+class Arrival(NamedTuple):
+    """A comment just stored by the one-statement arrival, as its writer's answer needs it
+    (``accept_comment(answer_only=True)``): no ORM object built for a row nothing else reads."""
+
+    id: int
+    status: str
+    reasons: list[str]
+    akismet_verdict: str
+
+
 # --- the quick way in on PostgreSQL: one statement --------------------------------------------------------
 
 _ARRIVAL_REASONS = [pipeline.CHECKING]
@@ -592,7 +628,8 @@ def _arrive_at_once(
     *,
     settings: pipeline.PipelineSettings,
     burst_counter: BurstCounter | None,
-) -> Comment:
+    answer_only: bool = False,
+) -> Comment | Arrival:
     """``accept_comment`` on PostgreSQL with the post's row and the duplicate lock held (``comment_target``):
     the comment, its ``submit`` decision, its tally rows and (if asked) its subscription are written by
     one statement (``_arrival_statement``), which writes nothing when the comment has a twin or replies
@@ -634,7 +671,8 @@ def _arrive_at_once(
         "status_changed_at": now,
     }
     params = {**values, **_twin_params(target.id, data, now), "action": A.SUBMIT.value}
-    row = session.execute(_arrival_statement(reply=reply, notify=data.notify), params).one_or_none()
+    arrival = _prepared(session.get_bind().dialect, "arrival", reply, data.notify)
+    row = arrival.one_or_none(session, params)
     if row is None:
         twin = _same_comment(session, target, data)  # the lock is held: no second lock taken
         if twin is not None:
@@ -642,6 +680,8 @@ def _arrive_at_once(
         if reply:
             raise InvalidInput("parent_id must be a published comment on this post.", field="parent_id")
         raise RuntimeError("a comment with no twin was not stored")  # pragma: no cover (cannot happen)
+    if answer_only:
+        return Arrival(row.id, S.HELD.value, list(_ARRIVAL_REASONS), CHECKING)
     comment = Comment(
         id=row.id,
         parent_id=data.parent_id,
@@ -886,7 +926,7 @@ def replacement_of(session: Session, decisions: list[ModerationDecision]) -> Com
 CHECKING = "checking"  # Comment.akismet_verdict while its remaining checks wait for the job
 
 
-def is_checking(comment: Comment) -> bool:
+def is_checking(comment: Comment | Arrival) -> bool:
     """Stored and answered, its remaining checks (Akismet, off-topic, first comment) not yet run."""
     return comment.status == S.HELD and comment.akismet_verdict == CHECKING
 

@@ -92,7 +92,7 @@ def pipeline_settings() -> pipeline.PipelineSettings:
     return pipeline.PipelineSettings.from_config(effective())
 
 
-def status_token(comment: Comment) -> str:
+def status_token(comment: Comment | services.Arrival) -> str:
     return tokens.sign(current_app.config["SECRET_KEY"], tokens.Purpose.COMMENT_STATUS, c=comment.id)
 
 
@@ -109,7 +109,7 @@ def _comment_for_status(token: str) -> Comment:
     return comment
 
 
-def _finish_later(comment: Comment) -> None:
+def _finish_later(comment: Comment | services.Arrival) -> None:
     """A comment answered before its checks finished: the job finishes them once it is committed."""
     if services.is_checking(comment):
         backlog().accepted()
@@ -782,11 +782,12 @@ def _post_at_once(post_id: int) -> ResponseReturnValue | None:
         settings=pipeline_settings(),
         burst_counter=Counted(counted.earlier) if counted.earlier is not None else counter,
         cleaned=True,
+        answer_only=True,
     )
     return _quick_answer(comment)
 
 
-def _quick_answer(comment: Comment) -> ResponseReturnValue:
+def _quick_answer(comment: Comment | services.Arrival) -> ResponseReturnValue:
     _finish_later(comment)
     body = {
         "id": comment.id,
