@@ -747,8 +747,8 @@ def _reader_input(data: dict[str, Any], slug: str | None) -> services.CommentInp
 def _post_at_once(post_id: int) -> ResponseReturnValue | None:
     """A reader's comment on the quick path (budget 0), its post counted by the readers' limits and its
     sender's burst in one Redis script (``count_at_once``) once the input is read: so a comment POST
-    makes two round trips to Redis (that script, and the job's push after the commit) and three
-    statements (BEGIN with the post's row and the duplicate lock, the arrival, COMMIT). None, with
+    makes two round trips to Redis (that script, and the job's push after the commit) and four to the
+    database (BEGIN, the post's row with the duplicate lock, the arrival, COMMIT). None, with
     nothing counted or stored, when Redis cannot count now: the caller takes the decorated view."""
     if _refused_as_busy():  # the backlog is full: refused 503, and not counted (as the decorator does)
         admit_reader_comment()

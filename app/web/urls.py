@@ -23,8 +23,14 @@ from werkzeug.routing import MapAdapter, Rule
 
 
 def _adapter() -> MapAdapter:
-    base = urlsplit(current_app.config["PUBLIC_URL"])
-    return current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
+    """The URL map bound to CANDOR_PUBLIC_URL, bound once per base URL (it builds, never matches)."""
+    public = current_app.config["PUBLIC_URL"]
+    bound = current_app.extensions.get("candor.public_adapter")
+    if bound is None or bound[0] != public or bound[1].map is not current_app.url_map:
+        base = urlsplit(public)
+        adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
+        bound = current_app.extensions["candor.public_adapter"] = (public, adapter)
+    return bound[1]
 
 
 def public_url(endpoint: str, *, _anchor: str | None = None, **values: Any) -> str:
