@@ -758,8 +758,11 @@ def _post_at_once(post_id: int) -> ResponseReturnValue | None:
             if not isinstance(data.get(name), str):
                 raise InvalidInput(f"{name} is required and must be text.", field=name)
         given = services.clean(_reader_input(data, None))
-    except InvalidInput:
-        if count_at_once() is None:  # counted as every post is (a 429 before the 400 if over)
+    except Exception:
+        # Counted as every post is (a 429 before the 4xx if over), whatever refused it: invalid input, and
+        # as much a body too large (413) or unreadable, which Werkzeug raises when the view reads it, where
+        # the decorator had counted the post before the view ran.
+        if count_at_once() is None:
             return None
         raise
     now = utc_now()
