@@ -191,14 +191,14 @@ def count_at_once(burst: tuple[str, int, int, str] | None = None) -> Counted | N
         current_app.extensions["candor.count_windows"] = script
     try:
         out = script(keys=keys, args=args)
-    except Exception:  # Redis down: the decorator's way counts, in memory if it must (never a 500)
+        windows_counted, earlier = _answer(out, [item for item, _ in windows], burst is not None)
+    except Exception:  # Redis down, or an answer that is none: the decorator's way counts (never a 500)
         log.warning("counting a reader's post in Redis failed; Flask-Limiter counts it", exc_info=True)
         return None
     now = time.time()
     counted = g.setdefault(_COUNTED, {})
     limits: list[RequestLimit] = []
-    for n, (item, key_args) in enumerate(windows[: len(out) // 2]):
-        current, ttl = int(out[2 * n]), int(out[2 * n + 1])
+    for (item, key_args), (current, ttl) in zip(windows, windows_counted, strict=False):
         counted[item.key_for(*key_args)] = (current, max(ttl, 0) + now)
         limits.append(RequestLimit(limiter, item, key_args, current > item.amount, True))
     if limits:
@@ -206,4 +206,40 @@ def count_at_once(burst: tuple[str, int, int, str] | None = None) -> Counted | N
         limiter.context.view_rate_limit = limits[-1] if limits[-1].breached else limits[0]
         if limits[-1].breached:
             raise RateLimitExceeded(_Shared(limits[-1].limit))  # type: ignore[arg-type]
-    return Counted(int(out[-1]) if len(out) % 2 else None)
+    return Counted(earlier)
+
+
+def _answer(out: Any, items: list[RateLimitItem], burst: bool) -> tuple[list[tuple[int, int]], int | None]:
+    """``_COUNT_WINDOWS``'s answer read as it must be: each window's count and ttl up to the first one
+    over its amount (or all), then the burst's count if it was asked and no window refused. ValueError
+    for anything else (a confused Redis, a proxy answering for it): then the post is counted the
+    decorator's way, never judged by numbers that are not counts."""
+    if not isinstance(out, list | tuple):
+        raise ValueError(f"not a list: {type(out).__name__}")
+    counts: list[tuple[int, int]] = []
+    for item in items:
+        if len(out) < 2 * len(counts) + 2:
+            raise ValueError("too few counts")
+        current, ttl = _whole(out[2 * len(counts)]), _whole(out[2 * len(counts) + 1])
+        if current < 1:
+            raise ValueError("a window counted below one")
+        counts.append((current, ttl))
+        if current > item.amount:
+            break
+    refused = bool(counts) and counts[-1][0] > items[len(counts) - 1].amount
+    earlier = None
+    if burst and not refused:
+        if len(out) != 2 * len(counts) + 1:
+            raise ValueError("no burst count")
+        earlier = _whole(out[-1])
+        if earlier < 0:
+            raise ValueError("a burst counted below zero")
+    if len(out) != 2 * len(counts) + (earlier is not None):
+        raise ValueError("more than was counted")
+    return counts, earlier
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | bytes | str):
+        raise ValueError(f"not a whole number: {type(value).__name__}")
+    return int(value)
