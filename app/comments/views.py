@@ -775,17 +775,23 @@ def _post_at_once(post_id: int) -> ResponseReturnValue | None:
     if counted is None:
         return None
     g.pop("comment_busy", None)
-    target = services.comment_target(db(), post_id, close_after_days(), twin_of=given, settings_version=True)
-    assert target.settings_version is not None
-    settle(target.settings_version)  # the settings in force, read by the same statement
-    comment = services.accept_comment(
-        db(),
-        target,
-        dataclasses.replace(given, permalink=public_url("posts.show", slug=target.slug)),
-        settings=pipeline_settings(),
-        burst_counter=Counted(counted.earlier) if counted.earlier is not None else counter,
-        cleaned=True,
-    )
+    try:
+        target = services.comment_target(
+            db(), post_id, close_after_days(), twin_of=given, settings_version=True
+        )
+        assert target.settings_version is not None
+        settle(target.settings_version)  # the settings in force, read by the same statement
+        comment = services.accept_comment(
+            db(),
+            target,
+            dataclasses.replace(given, permalink=public_url("posts.show", slug=target.slug)),
+            settings=pipeline_settings(),
+            burst_counter=Counted(counted.earlier) if counted.earlier is not None else counter,
+            cleaned=True,
+        )
+    except Exception:  # no comment stored (no such post, closed, ...): the burst counts comments only
+        counted.forget_burst()
+        raise
     return _quick_answer(comment)
 
 
