@@ -758,8 +758,11 @@ def _post_at_once(post_id: int) -> ResponseReturnValue | None:
             if not isinstance(data.get(name), str):
                 raise InvalidInput(f"{name} is required and must be text.", field=name)
         given = services.clean(_reader_input(data, None))
-    except InvalidInput:
-        if count_at_once() is None:  # counted as every post is (a 429 before the 400 if over)
+    except Exception:
+        # Counted as every post is (a 429 before the 4xx if over), whatever refused it: invalid input, and
+        # as much a body too large (413) or unreadable, which Werkzeug raises when the view reads it, where
+        # the decorator had counted the post before the view ran.
+        if count_at_once() is None:
             return None
         raise
     now = utc_now()
@@ -772,18 +775,24 @@ def _post_at_once(post_id: int) -> ResponseReturnValue | None:
     if counted is None:
         return None
     g.pop("comment_busy", None)
-    target = services.comment_target(db(), post_id, close_after_days(), twin_of=given, settings_version=True)
-    assert target.settings_version is not None
-    settle(target.settings_version)  # the settings in force, read by the same statement
-    comment = services.accept_comment(
-        db(),
-        target,
-        dataclasses.replace(given, permalink=public_url("posts.show", slug=target.slug)),
-        settings=pipeline_settings(),
-        burst_counter=Counted(counted.earlier) if counted.earlier is not None else counter,
-        cleaned=True,
-        answer_only=True,
-    )
+    try:
+        target = services.comment_target(
+            db(), post_id, close_after_days(), twin_of=given, settings_version=True
+        )
+        assert target.settings_version is not None
+        settle(target.settings_version)  # the settings in force, read by the same statement
+        comment = services.accept_comment(
+            db(),
+            target,
+            dataclasses.replace(given, permalink=public_url("posts.show", slug=target.slug)),
+            settings=pipeline_settings(),
+            burst_counter=Counted(counted.earlier) if counted.earlier is not None else counter,
+            cleaned=True,
+            answer_only=True,
+        )
+    except Exception:  # no comment stored (no such post, closed, ...): the burst counts comments only
+        counted.forget_burst()
+        raise
     return _quick_answer(comment)
 
 

@@ -99,7 +99,9 @@ def reader_limit(view: F) -> F:
 # (INCRBY, the expiry set by the first hit: CountingRedisStorage's script), and counting stops at the
 # first window over its amount, as Flask-Limiter stops at the first limit breached. Then, if no window
 # refused and a burst key was given, the burst is counted as RedisBurst's script counts it. Returns the
-# count and ttl of each window counted, then the burst's earlier comments (if counted).
+# count and ttl of each window counted, then (if counted) the burst's earlier comments and whether this
+# post's member was new (ZADD's answer: a double click's is not), so a post that stores no comment can
+# take back its mark (``Counted.forget_burst``).
 _COUNT_WINDOWS = """
 local n = tonumber(ARGV[#ARGV])
 local out = {}
@@ -114,7 +116,7 @@ if #KEYS > n then
   local now, window = tonumber(ARGV[2 * n + 1]), tonumber(ARGV[2 * n + 2])
   redis.call('zremrangebyscore', KEYS[n + 1], '-inf', now - window)
   out[#out + 1] = redis.call('zcard', KEYS[n + 1])
-  redis.call('zadd', KEYS[n + 1], now, ARGV[2 * n + 3])
+  out[#out + 1] = redis.call('zadd', KEYS[n + 1], now, ARGV[2 * n + 3])
   redis.call('pexpire', KEYS[n + 1], window)
 end
 return out
@@ -138,8 +140,24 @@ class _Shared:
 class Counted:
     """A reader's post counted by ``count_at_once``; ``earlier``: the burst's count, when it was asked."""
 
-    def __init__(self, earlier: int | None) -> None:
+    def __init__(self, earlier: int | None, mark: tuple[Any, str, str] | None = None) -> None:
         self.earlier = earlier
+        self._mark = mark  # (client, key, member) when this post added the member to the burst
+
+    def forget_burst(self) -> None:
+        """Take this post's mark back out of its sender's burst: the post stored no comment (no such post,
+        comments closed, a reply to no published comment, a failure), and the burst counts comments (the
+        database's count's mark rolls back with the post's transaction). A mark the post did not add (a
+        double click's, the comment stored already) stays. Redis failing now is logged: the mark then
+        counts until the window passes, as it did."""
+        if self._mark is None:
+            return
+        client, key, member = self._mark
+        self._mark = None
+        try:
+            client.zrem(key, member)
+        except Exception:
+            log.warning("taking a post's mark out of the burst in Redis failed", exc_info=True)
 
 
 def can_count_at_once() -> bool:
@@ -191,14 +209,14 @@ def count_at_once(burst: tuple[str, int, int, str] | None = None) -> Counted | N
         current_app.extensions["candor.count_windows"] = script
     try:
         out = script(keys=keys, args=args)
-    except Exception:  # Redis down: the decorator's way counts, in memory if it must (never a 500)
+        windows_counted, earlier, added = _answer(out, [item for item, _ in windows], burst is not None)
+    except Exception:  # Redis down, or an answer that is none: the decorator's way counts (never a 500)
         log.warning("counting a reader's post in Redis failed; Flask-Limiter counts it", exc_info=True)
         return None
     now = time.time()
     counted = g.setdefault(_COUNTED, {})
     limits: list[RequestLimit] = []
-    for n, (item, key_args) in enumerate(windows[: len(out) // 2]):
-        current, ttl = int(out[2 * n]), int(out[2 * n + 1])
+    for (item, key_args), (current, ttl) in zip(windows, windows_counted, strict=False):
         counted[item.key_for(*key_args)] = (current, max(ttl, 0) + now)
         limits.append(RequestLimit(limiter, item, key_args, current > item.amount, True))
     if limits:
@@ -206,4 +224,45 @@ def count_at_once(burst: tuple[str, int, int, str] | None = None) -> Counted | N
         limiter.context.view_rate_limit = limits[-1] if limits[-1].breached else limits[0]
         if limits[-1].breached:
             raise RateLimitExceeded(_Shared(limits[-1].limit))  # type: ignore[arg-type]
-    return Counted(int(out[-1]) if len(out) % 2 else None)
+    mark = (storage.get_connection(), burst[0], burst[3]) if burst is not None and added else None
+    return Counted(earlier, mark)
+
+
+def _answer(
+    out: Any, items: list[RateLimitItem], burst: bool
+) -> tuple[list[tuple[int, int]], int | None, bool]:
+    """``_COUNT_WINDOWS``'s answer read as it must be: each window's count and ttl up to the first one
+    over its amount (or all), then the burst's count and whether its member was new, if it was asked and
+    no window refused. ValueError
+    for anything else (a confused Redis, a proxy answering for it): then the post is counted the
+    decorator's way, never judged by numbers that are not counts."""
+    if not isinstance(out, list | tuple):
+        raise ValueError(f"not a list: {type(out).__name__}")
+    counts: list[tuple[int, int]] = []
+    for item in items:
+        if len(out) < 2 * len(counts) + 2:
+            raise ValueError("too few counts")
+        current, ttl = _whole(out[2 * len(counts)]), _whole(out[2 * len(counts) + 1])
+        if current < 1:
+            raise ValueError("a window counted below one")
+        counts.append((current, ttl))
+        if current > item.amount:
+            break
+    refused = bool(counts) and counts[-1][0] > items[len(counts) - 1].amount
+    earlier, added = None, False
+    if burst and not refused:
+        if len(out) != 2 * len(counts) + 2:
+            raise ValueError("no burst count")
+        earlier, new = _whole(out[-2]), _whole(out[-1])
+        if earlier < 0 or new not in (0, 1):
+            raise ValueError("not a burst count")
+        added = new == 1
+    if len(out) != 2 * len(counts) + (2 if earlier is not None else 0):
+        raise ValueError("more than was counted")
+    return counts, earlier, added
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | bytes | str):
+        raise ValueError(f"not a whole number: {type(value).__name__}")
+    return int(value)
