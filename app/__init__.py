@@ -65,6 +65,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         fragments,
         ops,
         pagecache,
+        reader_forms,
         readers,
         security,
         timezones,
@@ -76,6 +77,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     app.before_request(raise_upload_limit)  # before CSRF protection reads an upload's form
     extensions.init_app(app)
+    reader_forms.init_app(app)  # after extensions: its headers before the failure pages' Retry-After
     pagecache.init_app(app)
     cdn.init_app(app)
     fragments.init_app(app)

@@ -235,3 +235,39 @@ def test_a_locked_database_answers_the_api_with_when_to_send_again_and_stores_no
     assert answer.get_json()["error"]["code"] in ("conflict", "unavailable")
     assert int(answer.headers["Retry-After"]) >= 1
     assert session.scalars(select(Comment).where(Comment.post_id == post_id)).all() == []
+
+
+def test_hostile_fields_get_a_4xx_naming_them_and_store_nothing_on_the_one_script_path(
+    make_server_app: Callable[..., Any], make_post: Callable[..., Post], session: Session
+) -> None:
+    """The quick path checks its input itself when it plainly conforms (three texts, ``parent_id`` a
+    whole number in range or absent, ``notify`` a boolean) and asks the schema otherwise: every other
+    shape still gets the schema's 4xx naming the field, and nothing is stored."""
+    app = make_server_app(COMMENT_RATE_LIMIT="1000 per minute")
+    post = make_post()
+    client = app.test_client()
+    for fields in (
+        {"body": 5},
+        {"body": None},
+        {"author_name": 1},
+        {"author_email": ["a@example.net"]},
+        {"parent_id": "1"},
+        {"parent_id": 1.5},
+        {"parent_id": True},
+        {"parent_id": -1},
+        {"parent_id": 0},
+        {"parent_id": 2**31},
+        {"parent_id": 10**40},
+        {"parent_id": [1]},
+        {"notify": "yes"},
+        {"notify": 1},
+        {"notify": None},
+    ):
+        answer = _api(client, post, _address(), 1, **fields)
+        assert answer.status_code in (400, 422), (fields, answer.status_code)
+        error = answer.get_json()["error"]
+        assert error.get("field") == next(iter(fields)), (fields, error)
+    ok = _api(client, post, _address(), 2, parent_id=None, notify=False)
+    assert ok.status_code == 202
+    session.expire_all()
+    assert len(session.scalars(select(Comment).where(Comment.post_id == post.id)).all()) == 1

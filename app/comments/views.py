@@ -753,10 +753,12 @@ def _post_at_once(post_id: int) -> ResponseReturnValue | None:
     if _refused_as_busy():  # the backlog is full: refused 503, and not counted (as the decorator does)
         admit_reader_comment()
     try:
-        data = json_body()
+        data = json_body(schema=False)
         for name in ("author_name", "author_email", "body"):
             if not isinstance(data.get(name), str):
                 raise InvalidInput(f"{name} is required and must be text.", field=name)
+        if not _plainly_new_comment(data):
+            api.check(NEW_COMMENT, data)  # says what is wrong, as every route's schema check does
         given = services.clean(_reader_input(data, None))
     except Exception:
         # Counted as every post is (a 429 before the 4xx if over), whatever refused it: invalid input, and
@@ -794,6 +796,18 @@ def _post_at_once(post_id: int) -> ResponseReturnValue | None:
         counted.forget_burst()
         raise
     return _quick_answer(comment)
+
+
+def _plainly_new_comment(data: dict[str, Any]) -> bool:
+    """``data`` (its three texts checked) conforms to NEW_COMMENT without asking jsonschema: ``parent_id``
+    absent, null or a whole number in ID's range, ``notify`` absent or a boolean. Anything else is
+    checked against the schema, which names what is wrong."""
+    parent = data.get("parent_id")
+    notify = data.get("notify", False)
+    return (parent is None or (type(parent) is int and 1 <= parent <= MAX_ID)) and type(notify) is bool
+
+
+MAX_ID: int = ID["maximum"]
 
 
 def _quick_answer(comment: Comment | services.Arrival) -> ResponseReturnValue:

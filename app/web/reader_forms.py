@@ -214,16 +214,21 @@ def count_at_once(burst: tuple[str, int, int, str] | None = None) -> Counted | N
         log.warning("counting a reader's post in Redis failed; Flask-Limiter counts it", exc_info=True)
         return None
     now = time.time()
-    counted = g.setdefault(_COUNTED, {})
-    limits: list[RequestLimit] = []
-    for (item, key_args), (current, ttl) in zip(windows, windows_counted, strict=False):
-        counted[item.key_for(*key_args)] = (current, max(ttl, 0) + now)
-        limits.append(RequestLimit(limiter, item, key_args, current > item.amount, True))
-    if limits:
+    if windows_counted and windows_counted[-1][0] > windows[len(windows_counted) - 1][0].amount:
+        # Refused: Flask-Limiter's context names the window, for the 429's message and its headers.
+        counted = g.setdefault(_COUNTED, {})
+        limits: list[RequestLimit] = []
+        for (item, key_args), (current, ttl) in zip(windows, windows_counted, strict=False):
+            counted[item.key_for(*key_args)] = (current, max(ttl, 0) + now)
+            limits.append(RequestLimit(limiter, item, key_args, current > item.amount, True))
         limiter.context.view_rate_limits = limits
-        limiter.context.view_rate_limit = limits[-1] if limits[-1].breached else limits[0]
-        if limits[-1].breached:
-            raise RateLimitExceeded(_Shared(limits[-1].limit))  # type: ignore[arg-type]
+        limiter.context.view_rate_limit = limits[-1]
+        raise RateLimitExceeded(_Shared(limits[-1].limit))  # type: ignore[arg-type]
+    if windows_counted:
+        # Accepted: the headers Flask-Limiter would add for its first window (the shortest), added by
+        # ``_limit_headers`` without its context's objects and reads.
+        (item, _), (current, ttl) = windows[0], windows_counted[0]
+        g.candor_limit_headers = (item.amount, max(0, item.amount - current), int(max(ttl, 0) + now + 1))
     mark = (storage.get_connection(), burst[0], burst[3]) if burst is not None and added else None
     return Counted(earlier, mark)
 
@@ -266,3 +271,27 @@ def _whole(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | bytes | str):
         raise ValueError(f"not a whole number: {type(value).__name__}")
     return int(value)
+
+
+def _limit_headers(response: Any) -> Any:
+    """``X-RateLimit-*`` and ``Retry-After`` for a post ``count_at_once`` accepted, as Flask-Limiter
+    writes them (``Retry-After`` the window's reset, or the answer's own when later; a 409/503 form
+    page's own is put back after: ``extensions._failure_retry_after``)."""
+    headers = g.get("candor_limit_headers")
+    if headers is None:
+        return response
+    amount, remaining, reset_at = headers
+    h = response.headers
+    h["X-RateLimit-Limit"] = str(amount)
+    h["X-RateLimit-Remaining"] = str(remaining)
+    h["X-RateLimit-Reset"] = str(reset_at)
+    existing = h.get("Retry-After")
+    if existing is not None and existing.isdigit():
+        reset_at = max(int(time.time()) + int(existing), reset_at)
+    h["Retry-After"] = str(int(reset_at - time.time()))
+    return response
+
+
+def init_app(app: Any) -> None:
+    """Registered after ``extensions.init_app``: runs before its ``_failure_retry_after``."""
+    app.after_request(_limit_headers)
