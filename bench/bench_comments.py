@@ -17,7 +17,10 @@ trusted proxy so each request's X-Forwarded-For is its reader's address), jobs o
 
 wrk (with a Lua script for the POST) loads them alternately, bare / candor / bare / candor ..., after a
 warm-up of each; the output is every run and the cost ratio of the medians (bare req/s over comment
-req/s; target <= 2). Without wrk a Python load generator stands in, and the output says so. Every
+req/s; target <= 2), and each round's CPU per request of the processes that serve it (the gunicorn's
+master and workers, the bench database's PostgreSQL backends and WAL writer, Redis; not wrk's, the same
+for both) with the ratio of their medians. Without wrk a Python load generator stands in, and the
+output says so. Every
 request is a different comment from a different address, so the default rate limits apply (in Redis,
 measured as part of the request) without holding anything.
 """
@@ -174,7 +177,9 @@ def _config(akismet_env: dict[str, str]) -> dict[str, Any]:
 _runs = iter(range(1, 10**6))
 
 
-def run_wrk(url: str, *, duration: float, connections: int, threads: int, lua: Path) -> tuple[float, str]:
+def run_wrk(
+    url: str, *, duration: float, connections: int, threads: int, lua: Path
+) -> tuple[float, str, int]:
     # Each run starts its counter far from the others', so no reader address comes back in a later run.
     run = next(_runs)
     script = lua.with_name(f"run-{run}.lua")
@@ -186,13 +191,16 @@ def run_wrk(url: str, *, duration: float, connections: int, threads: int, lua: P
         check=True,
     ).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if match is None:
+    total = re.search(r"(\d+) requests in", out)
+    if match is None or total is None:
         raise SystemExit(f"could not read wrk's output:\n{out}")
     notes = [line.strip() for line in out.splitlines() if "Non-2xx" in line or "Socket errors" in line]
-    return float(match.group(1)), "; ".join(notes)
+    return float(match.group(1)), "; ".join(notes), int(total.group(1))
 
 
-def run_python(url: str, *, duration: float, connections: int, threads: int, lua: Path) -> tuple[float, str]:
+def run_python(
+    url: str, *, duration: float, connections: int, threads: int, lua: Path
+) -> tuple[float, str, int]:
     host_port, path = url.removeprefix("http://").split("/", 1)
     host, port = host_port.split(":")
     counts, errors = [0] * connections, [0] * connections
@@ -228,7 +236,42 @@ def run_python(url: str, *, duration: float, connections: int, threads: int, lua
         t.start()
     for t in pool:
         t.join()
-    return sum(counts) / (time.monotonic() - started), f"{sum(errors)} errors" if sum(errors) else ""
+    elapsed = time.monotonic() - started
+    return sum(counts) / elapsed, f"{sum(errors)} errors" if sum(errors) else "", sum(counts) + sum(errors)
+
+
+def serving_cpu(server: Any, database: str | None) -> dict[int, float]:
+    """CPU seconds so far of every process that serves a request: the gunicorn's master and workers, the
+    bench database's PostgreSQL backends and the WAL writer (a commit's flush), Redis. Not the load
+    generator's (the same for both endpoints). Read from /proc (floor_comment_post.server_cpu)."""
+    from floor_comment_post import server_cpu
+
+    master = server.process.pid
+    seconds = {pid: value for pid, value in process_tree_cpu(master).items()}
+    names = ["redis-server", *([database, "walwriter"] if database else [])]
+    seconds.update(server_cpu(*names))
+    return seconds
+
+
+def process_tree_cpu(root: int) -> dict[int, float]:
+    """User+system seconds of ``root`` and its children (gunicorn's workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    seconds: dict[int, float] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(entry.name) == root or int(fields[1]) == root:  # fields[1]: the parent's pid
+            seconds[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return seconds
+
+
+def spent(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
 
 
 def post_json(port: int, path: str) -> tuple[int, dict[str, Any]]:
@@ -339,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             comment_path = f"/api/v1/posts/{post_id}/comments"
             results: dict[str, list[float]] = {"bare": [], "comments": []}
+            cpu_ms: dict[str, list[float]] = {"bare": [], "comments": []}
+            database = f" {pg_url.rsplit('/', 1)[1]} " if pg_url else None
             try:
                 candor.wait_until_ready("/")
                 bare.wait_until_ready("/hello")
@@ -369,16 +414,20 @@ def main(argv: list[str] | None = None) -> int:
                         ("bare", bare, "/comments"),
                         ("comments", candor, comment_path),
                     ):
-                        rps, note = load(
+                        before = serving_cpu(server, database)
+                        rps, note, requests = load(
                             server.url(path),
                             duration=args.duration,
                             connections=args.connections,
                             threads=args.threads,
                             lua=lua,
                         )
+                        cpu = spent(before, serving_cpu(server, database)) / max(requests, 1) * 1000
                         results[label].append(rps)
+                        cpu_ms[label].append(cpu)
                         print(
-                            f"round {n}  {label:8s}  {rps:9.1f} req/s" + (f"  ({note})" if note else ""),
+                            f"round {n}  {label:8s}  {rps:9.1f} req/s  {cpu:.2f} CPU ms/request"
+                            + (f"  ({note})" if note else ""),
                             flush=True,
                         )
             finally:
@@ -412,13 +461,28 @@ def main(argv: list[str] | None = None) -> int:
         client.close()
         databases.close()
 
+    cpu_ratio = statistics.median(cpu_ms["comments"]) / statistics.median(cpu_ms["bare"])
     bare_median = statistics.median(results["bare"])
     comments_median = statistics.median(results["comments"])
     ratio = bare_median / comments_median
     print(f"median: bare insert {bare_median:.1f} req/s, comment submission {comments_median:.1f} req/s")
     print(f"cost of a comment POST / a bare insert = {ratio:.2f}  (target <= 2)")
+    bare_cpu, comment_cpu = statistics.median(cpu_ms["bare"]), statistics.median(cpu_ms["comments"])
     print(
-        json.dumps({"bare": results["bare"], "comments": results["comments"], "cost_ratio": round(ratio, 3)})
+        "CPU per request (the app server's processes, PostgreSQL's backends and WAL writer, Redis), medians:"
+        f" bare insert {bare_cpu:.2f} ms, comment {comment_cpu:.2f} ms;"
+        f" CPU cost of a comment POST / a bare insert = {cpu_ratio:.2f}  (target <= 2)"
+    )
+    print(
+        json.dumps(
+            {
+                "bare": results["bare"],
+                "comments": results["comments"],
+                "cost_ratio": round(ratio, 3),
+                "cpu_ms": cpu_ms,
+                "cpu_cost_ratio": round(cpu_ratio, 3),
+            }
+        )
     )
     return 0
 
