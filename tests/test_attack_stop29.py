@@ -5,19 +5,17 @@ on 127.0.0.1:6379 and both databases, as tests/test_reader_limits_at_once.py."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import redis
 from sqlalchemy.orm import Session
 
-from app import create_app
 from app.comments.models import Comment
 from app.posts.models import Post
 from app.web.extensions import limiter
-from tests.support.comments import READER
+from tests.support.comments import READER, fresh_ipv4
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -25,42 +23,6 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 @pytest.fixture
 def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
     return comments_config
-
-
-@pytest.fixture
-def make_server_app(app_config: dict[str, Any], database_url: str) -> Iterator[Callable[..., Any]]:
-    apps: list[Any] = []
-
-    def make(**overrides: Any) -> Any:
-        queue = f"candor-test-{uuid.uuid4().hex}"
-        config = {
-            **app_config,
-            "DATABASE_URL": database_url,
-            "TESTING": True,
-            "COMMENT_CHECK_BUDGET_MS": 0,
-            "REDIS_URL": REDIS_URL,
-            "RATELIMIT_STORAGE_URI": REDIS_URL,
-            "RATELIMIT_KEY_PREFIX": queue,
-            "JOBS_QUEUE": queue,
-            **overrides,
-        }
-        app = create_app(config)
-        apps.append(app)
-        return app
-
-    yield make
-    client = redis.Redis.from_url(REDIS_URL)
-    for app in apps:
-        keys = client.keys(f"*{app.config['JOBS_QUEUE']}*")
-        if keys:
-            client.delete(*keys)
-        app.extensions["candor.engine"].dispose()
-    client.close()
-
-
-def _address() -> str:
-    n = uuid.uuid4().int
-    return f"10.{n % 256}.{(n >> 8) % 256}.{(n >> 16) % 256}"
 
 
 def _api(client: Any, post_id: int, ip: str, n: int, **extra: Any) -> Any:
@@ -77,14 +39,14 @@ def _counts(who: str, scope: str = "reader-posts") -> dict[str, int]:
 
 
 def test_a_body_too_large_is_counted_as_every_refused_post_is(
-    make_server_app: Callable[..., Any], make_post: Callable[..., Post]
+    make_redis_limited_app: Callable[..., Any], make_post: Callable[..., Post]
 ) -> None:
     """A body past MAX_CONTENT_LENGTH is refused 413 when it is read, which the decorator's count came
     before: a flood of oversized posts must use up the sender's budget as any refused input does."""
-    app = make_server_app(COMMENT_RATE_LIMIT="2 per minute", MAX_CONTENT_LENGTH=2048)
+    app = make_redis_limited_app(COMMENT_RATE_LIMIT="2 per minute", MAX_CONTENT_LENGTH=2048)
     post = make_post()
     client = app.test_client()
-    ip = _address()
+    ip = fresh_ipv4()
     big = [_api(client, post.id, ip, n, body="x" * 5000) for n in range(2)]
     assert [b.status_code for b in big] == [413, 413]
     assert [b.headers["X-RateLimit-Remaining"] for b in big] == ["1", "0"]
@@ -107,15 +69,15 @@ class _Garbage:
 
 @pytest.mark.parametrize("answer", [None, b"OK", [b"x", b"y"], [1], [3, 60, 1, 2, 5]])
 def test_redis_answering_garbage_is_no_500_and_the_post_is_still_counted(
-    make_server_app: Callable[..., Any], make_post: Callable[..., Post], session: Session, answer: Any
+    make_redis_limited_app: Callable[..., Any], make_post: Callable[..., Post], session: Session, answer: Any
 ) -> None:
     """The one script's answer is not what it returns: the post is counted the decorator's way (as when
     Redis fails), never a 500, and every comment stored is held for its checks."""
-    app = make_server_app(COMMENT_RATE_LIMIT="2 per minute")
+    app = make_redis_limited_app(COMMENT_RATE_LIMIT="2 per minute")
     post = make_post()
     client = app.test_client()
     app.extensions["candor.count_windows"] = _Garbage(limiter._storage.get_connection(), answer)
-    ip = _address()
+    ip = fresh_ipv4()
     answers = [_api(client, post.id, ip, n) for n in range(3)]
     assert [a.status_code for a in answers] == [202, 202, 429]
     assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["1", "0", "0"]
@@ -125,16 +87,16 @@ def test_redis_answering_garbage_is_no_500_and_the_post_is_still_counted(
 
 
 def test_posts_refused_for_no_post_are_no_comments_in_the_burst(
-    make_server_app: Callable[..., Any], make_post: Callable[..., Post], session: Session
+    make_redis_limited_app: Callable[..., Any], make_post: Callable[..., Post], session: Session
 ) -> None:
     """Three posts to a post that does not exist (404: nothing stored) and then one real comment with
     COMMENT_BURST 1: the burst counts the comments the sender sent, none before this one, as it did
     before the one script (and as the database's count does: its marks roll back with the 404). The
     three posts are still counted by the rate limit."""
-    app = make_server_app(COMMENT_BURST=1, COMMENT_RATE_LIMIT="10 per minute")
+    app = make_redis_limited_app(COMMENT_BURST=1, COMMENT_RATE_LIMIT="10 per minute")
     post = make_post()
     client = app.test_client()
-    ip = _address()
+    ip = fresh_ipv4()
     assert [_api(client, 999_999, ip, n).status_code for n in range(3)] == [404] * 3
     answer = _api(client, post.id, ip, 10)
     assert answer.status_code == 202

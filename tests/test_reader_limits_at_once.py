@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,10 +20,9 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import create_app
 from app.comments.models import Comment
 from app.posts.models import Post
-from tests.support.comments import READER
+from tests.support.comments import READER, WRONG_FIELDS, fresh_ipv4
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -31,43 +30,6 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 @pytest.fixture
 def app_config(comments_config: dict[str, Any]) -> dict[str, Any]:
     return comments_config
-
-
-@pytest.fixture
-def make_server_app(app_config: dict[str, Any], database_url: str) -> Iterator[Callable[..., Any]]:
-    """An app with its own key prefix in Redis (its queue's name), the limits and the burst both there."""
-    apps: list[Any] = []
-
-    def make(**overrides: Any) -> Any:
-        queue = f"candor-test-{uuid.uuid4().hex}"
-        config = {
-            **app_config,
-            "DATABASE_URL": database_url,
-            "TESTING": True,
-            "COMMENT_CHECK_BUDGET_MS": 0,
-            "REDIS_URL": REDIS_URL,
-            "RATELIMIT_STORAGE_URI": REDIS_URL,
-            "RATELIMIT_KEY_PREFIX": queue,
-            "JOBS_QUEUE": queue,
-            **overrides,
-        }
-        app = create_app(config)
-        apps.append(app)
-        return app
-
-    yield make
-    client = redis.Redis.from_url(REDIS_URL)
-    for app in apps:
-        keys = client.keys(f"*{app.config['JOBS_QUEUE']}*")
-        if keys:
-            client.delete(*keys)
-        app.extensions["candor.engine"].dispose()
-    client.close()
-
-
-def _address() -> str:
-    n = uuid.uuid4().int
-    return f"10.{n % 256}.{(n >> 8) % 256}.{(n >> 16) % 256}"
 
 
 def _api(client: Any, post: Post, ip: str, n: int, **extra: Any) -> Any:
@@ -81,14 +43,14 @@ def _form(client: Any, post: Post, ip: str, n: int) -> Any:
 
 
 def test_the_api_and_the_form_count_one_budget_with_the_same_headers(
-    make_server_app: Callable[..., Any], make_post: Callable[..., Post]
+    make_redis_limited_app: Callable[..., Any], make_post: Callable[..., Post]
 ) -> None:
     """API posts (one script) and form posts (the decorator) alternate from one address: one count, the
     same X-RateLimit-* on both, and the fifth post of "4 per minute" refused on either."""
-    app = make_server_app(COMMENT_RATE_LIMIT="4 per minute; 100 per day")
+    app = make_redis_limited_app(COMMENT_RATE_LIMIT="4 per minute; 100 per day")
     post = make_post()
     client = app.test_client()
-    ip = _address()
+    ip = fresh_ipv4()
     answers = [(_api if n % 2 == 0 else _form)(client, post, ip, n) for n in range(4)]
     assert [a.status_code for a in answers] == [202, 303, 202, 303]
     assert [a.headers["X-RateLimit-Limit"] for a in answers] == ["4"] * 4
@@ -105,11 +67,11 @@ def test_the_api_and_the_form_count_one_budget_with_the_same_headers(
 
 
 def test_an_ipv6_network_is_counted_by_the_same_script(
-    make_server_app: Callable[..., Any], make_post: Callable[..., Post]
+    make_redis_limited_app: Callable[..., Any], make_post: Callable[..., Post]
 ) -> None:
     """Four /64s of one /48: the network's "3 per minute" refuses the fourth, through the API and the form
     alike; another /48 is untouched."""
-    app = make_server_app(COMMENT_NETWORK_RATE_LIMIT="3 per minute; 100 per day")
+    app = make_redis_limited_app(COMMENT_NETWORK_RATE_LIMIT="3 per minute; 100 per day")
     post = make_post()
     client = app.test_client()
     prefix = f"2001:db8:{uuid.uuid4().int % 65536:x}"
@@ -126,13 +88,13 @@ def test_an_ipv6_network_is_counted_by_the_same_script(
 
 
 def test_the_burst_counted_with_the_limits_holds_every_comment_past_it_even_at_once(
-    make_server_app: Callable[..., Any], make_post: Callable[..., Post], session: Session
+    make_redis_limited_app: Callable[..., Any], make_post: Callable[..., Post], session: Session
 ) -> None:
     """Ten comments at the same moment from one address with COMMENT_BURST 3: seven held for the burst,
     none lost, a double click (the same comment again) counted once."""
-    app = make_server_app(COMMENT_BURST=3, COMMENT_RATE_LIMIT="100 per minute")
+    app = make_redis_limited_app(COMMENT_BURST=3, COMMENT_RATE_LIMIT="100 per minute")
     post = make_post()
-    ip = _address()
+    ip = fresh_ipv4()
     barrier = threading.Barrier(10)
     codes: list[int] = [0] * 10
 
@@ -161,12 +123,12 @@ def _rate_check(comment: Comment) -> dict[str, Any]:
 
 
 def test_a_double_click_is_one_comment_and_one_burst_mark(
-    make_server_app: Callable[..., Any], make_post: Callable[..., Post]
+    make_redis_limited_app: Callable[..., Any], make_post: Callable[..., Post]
 ) -> None:
-    app = make_server_app(COMMENT_BURST=1)
+    app = make_redis_limited_app(COMMENT_BURST=1)
     post = make_post()
     client = app.test_client()
-    ip = _address()
+    ip = fresh_ipv4()
     first, again = _api(client, post, ip, 1), _api(client, post, ip, 1)
     assert first.status_code == again.status_code == 202
     assert first.get_json()["id"] == again.get_json()["id"]
@@ -176,17 +138,17 @@ def test_a_double_click_is_one_comment_and_one_burst_mark(
 
 
 def test_a_post_refused_for_its_input_is_counted_and_one_refused_busy_is_not(
-    make_server_app: Callable[..., Any], make_post: Callable[..., Post]
+    make_redis_limited_app: Callable[..., Any], make_post: Callable[..., Post]
 ) -> None:
-    app = make_server_app(COMMENT_RATE_LIMIT="2 per minute")
+    app = make_redis_limited_app(COMMENT_RATE_LIMIT="2 per minute")
     post = make_post()
     client = app.test_client()
-    ip = _address()
+    ip = fresh_ipv4()
     bad = [_api(client, post, ip, n, author_email="not an address") for n in range(2)]
     assert [b.status_code for b in bad] == [422, 422]
     assert _api(client, post, ip, 3).status_code == 429  # the two refused posts used the budget
     app.config["COMMENT_BACKLOG"] = 1
-    other = _address()
+    other = fresh_ipv4()
     busy_app_first = _api(client, post, other, 4)  # fills the backlog (one comment being checked)
     assert busy_app_first.status_code == 202
     import time
@@ -199,21 +161,23 @@ def test_a_post_refused_for_its_input_is_counted_and_one_refused_busy_is_not(
 
 
 def test_redis_gone_the_decorator_counts_in_memory_and_nothing_fails(
-    make_server_app: Callable[..., Any], make_post: Callable[..., Post]
+    make_redis_limited_app: Callable[..., Any], make_post: Callable[..., Post]
 ) -> None:
     """The limits' Redis does not answer: the one script fails, the decorated view counts (Flask-Limiter's
     in-memory fallback), every comment is stored or refused by the limit, never a 500."""
-    app = make_server_app(RATELIMIT_STORAGE_URI="redis://127.0.0.1:9/0", COMMENT_RATE_LIMIT="2 per minute")
+    app = make_redis_limited_app(
+        RATELIMIT_STORAGE_URI="redis://127.0.0.1:9/0", COMMENT_RATE_LIMIT="2 per minute"
+    )
     post = make_post()
     client = app.test_client()
-    ip = _address()
+    ip = fresh_ipv4()
     codes = [_api(client, post, ip, n).status_code for n in range(3)]
     assert codes == [202, 202, 429]
 
 
 @pytest.mark.parametrize("whole_table", [False, True])
 def test_a_locked_database_answers_the_api_with_when_to_send_again_and_stores_nothing(
-    make_server_app: Callable[..., Any],
+    make_redis_limited_app: Callable[..., Any],
     make_post: Callable[..., Post],
     database_url: str,
     session: Session,
@@ -225,12 +189,12 @@ def test_a_locked_database_answers_the_api_with_when_to_send_again_and_stores_no
     the database's failure, with Retry-After, never a 500; nothing is stored."""
     from tests.test_comments_backlog import _lock_held
 
-    app = make_server_app(STATEMENT_TIMEOUT_MS=1500)
+    app = make_redis_limited_app(STATEMENT_TIMEOUT_MS=1500)
     post = make_post()
     post_id = post.id
     session.close()
     with _lock_held(database_url, post_id=None if whole_table else post_id) as (expected, _said, _wait):
-        answer = _api(app.test_client(), post, _address(), 1)
+        answer = _api(app.test_client(), post, fresh_ipv4(), 1)
     assert answer.status_code == expected, answer.get_data(as_text=True)
     assert answer.get_json()["error"]["code"] in ("conflict", "unavailable")
     assert int(answer.headers["Retry-After"]) >= 1
@@ -238,36 +202,20 @@ def test_a_locked_database_answers_the_api_with_when_to_send_again_and_stores_no
 
 
 def test_hostile_fields_get_a_4xx_naming_them_and_store_nothing_on_the_one_script_path(
-    make_server_app: Callable[..., Any], make_post: Callable[..., Post], session: Session
+    make_redis_limited_app: Callable[..., Any], make_post: Callable[..., Post], session: Session
 ) -> None:
     """The quick path checks its input itself when it plainly conforms (three texts, ``parent_id`` a
     whole number in range or absent, ``notify`` a boolean) and asks the schema otherwise: every other
     shape still gets the schema's 4xx naming the field, and nothing is stored."""
-    app = make_server_app(COMMENT_RATE_LIMIT="1000 per minute")
+    app = make_redis_limited_app(COMMENT_RATE_LIMIT="1000 per minute")
     post = make_post()
     client = app.test_client()
-    for fields in (
-        {"body": 5},
-        {"body": None},
-        {"author_name": 1},
-        {"author_email": ["a@example.net"]},
-        {"parent_id": "1"},
-        {"parent_id": 1.5},
-        {"parent_id": True},
-        {"parent_id": -1},
-        {"parent_id": 0},
-        {"parent_id": 2**31},
-        {"parent_id": 10**40},
-        {"parent_id": [1]},
-        {"notify": "yes"},
-        {"notify": 1},
-        {"notify": None},
-    ):
-        answer = _api(client, post, _address(), 1, **fields)
+    for fields in WRONG_FIELDS:
+        answer = _api(client, post, fresh_ipv4(), 1, **fields)
         assert answer.status_code in (400, 422), (fields, answer.status_code)
         error = answer.get_json()["error"]
         assert error.get("field") == next(iter(fields)), (fields, error)
-    ok = _api(client, post, _address(), 2, parent_id=None, notify=False)
+    ok = _api(client, post, fresh_ipv4(), 2, parent_id=None, notify=False)
     assert ok.status_code == 202
     session.expire_all()
     assert len(session.scalars(select(Comment).where(Comment.post_id == post.id)).all()) == 1

@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException
 from app.accounts.permissions import can
 from app.clock import utc_now
 from app.comments import closing, queries, services, tokens
-from app.comments.burst import Counted
+from app.comments.burst import BurstCounter, Counted
 from app.comments.models import Comment, CommentStatus
 from app.db import on_commit
 from app.errors import Busy, CandorError, CommentsClosed, InvalidInput, InvalidTransition, NotFound
@@ -778,24 +778,32 @@ def _post_at_once(post_id: int) -> ResponseReturnValue | None:
         return None
     g.pop("comment_busy", None)
     try:
-        target = services.comment_target(
-            db(), post_id, close_after_days(), twin_of=given, settings_version=True
-        )
-        assert target.settings_version is not None
-        settle(target.settings_version)  # the settings in force, read by the same statement
-        comment = services.accept_comment(
-            db(),
-            target,
-            dataclasses.replace(given, permalink=public_url("posts.show", slug=target.slug)),
-            settings=pipeline_settings(),
-            burst_counter=Counted(counted.earlier) if counted.earlier is not None else counter,
-            cleaned=True,
-            answer_only=True,
+        comment = _store_at_once(
+            post_id, given, Counted(counted.earlier) if counted.earlier is not None else counter
         )
     except Exception:  # no comment stored (no such post, closed, ...): the burst counts comments only
         counted.forget_burst()
         raise
     return _quick_answer(comment)
+
+
+def _store_at_once(
+    post_id: int, given: services.CommentInput, burst: BurstCounter | None
+) -> Comment | services.Arrival:
+    """The quick path's store: the post read with the duplicate lock and the settings' version (one
+    statement), then the comment accepted as being checked; every check left to the job."""
+    target = services.comment_target(db(), post_id, close_after_days(), twin_of=given, settings_version=True)
+    assert target.settings_version is not None
+    settle(target.settings_version)  # the settings in force, read by the same statement
+    return services.accept_comment(
+        db(),
+        target,
+        dataclasses.replace(given, permalink=public_url("posts.show", slug=target.slug)),
+        settings=pipeline_settings(),
+        burst_counter=burst,
+        cleaned=True,
+        answer_only=True,
+    )
 
 
 def _plainly_new_comment(data: dict[str, Any]) -> bool:
@@ -843,21 +851,7 @@ def _post_comment(post_id: int) -> ResponseReturnValue:
         admit_reader_comment()
     if post is None:
         # Stored and answered at once; every check runs in the job enqueued after the commit.
-        given_now = services.clean(given(None))
-        target = services.comment_target(
-            db(), post_id, close_after_days(), twin_of=given_now, settings_version=True
-        )
-        assert target.settings_version is not None
-        settle(target.settings_version)  # the settings in force, read by the same statement
-        comment = services.accept_comment(
-            db(),
-            target,
-            dataclasses.replace(given_now, permalink=public_url("posts.show", slug=target.slug)),
-            settings=pipeline_settings(),
-            burst_counter=burst_counter(),
-            cleaned=True,
-        )
-        return _quick_answer(comment)
+        return _quick_answer(_store_at_once(post_id, services.clean(given(None)), burst_counter()))
     assert post is not None
     comment = services.submit_comment(
         db(),

@@ -278,3 +278,76 @@ def recounted(session: Session) -> dict[tuple[str, str], int]:
         for reason in set(reasons):
             found[("held", reason)] = found.get(("held", reason), 0) + 1
     return found
+
+
+LIMITS_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def make_redis_limited_app(app_config: dict[str, Any], database_url: str) -> Iterator[Callable[..., Any]]:
+    """``make(**config)``: an app whose rate limits, burst counts and queue are in the real Redis on
+    127.0.0.1:6379 (the readers' limits then counted in one script: ``reader_forms.count_at_once``), the
+    quick path on (budget 0); its queue's keys deleted and its engine disposed after the test."""
+    import uuid
+
+    import redis
+
+    from app import create_app
+
+    apps: list[Any] = []
+
+    def make(**overrides: Any) -> Any:
+        queue = f"candor-test-{uuid.uuid4().hex}"
+        config = {
+            **app_config,
+            "DATABASE_URL": database_url,
+            "TESTING": True,
+            "COMMENT_CHECK_BUDGET_MS": 0,
+            "REDIS_URL": LIMITS_REDIS_URL,
+            "RATELIMIT_STORAGE_URI": LIMITS_REDIS_URL,
+            "RATELIMIT_KEY_PREFIX": queue,
+            "JOBS_QUEUE": queue,
+            **overrides,
+        }
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield make
+    client = redis.Redis.from_url(LIMITS_REDIS_URL)
+    for app in apps:
+        keys = client.keys(f"*{app.config['JOBS_QUEUE']}*")
+        if keys:
+            client.delete(*keys)
+        app.extensions["candor.engine"].dispose()
+    client.close()
+
+
+def fresh_ipv4() -> str:
+    """An IPv4 address no earlier run has counted (rate-limit windows outlive a test)."""
+    import uuid
+
+    n = uuid.uuid4().int
+    return f"10.{n % 256}.{(n >> 8) % 256}.{(n >> 16) % 256}"
+
+
+# A comment's fields of a wrong type or out of range, as the API refuses them (4xx naming the field).
+WRONG_FIELDS: tuple[dict[str, Any], ...] = (
+    {"body": 5},
+    {"body": ["a"]},
+    {"body": {"a": 1}},
+    {"body": None},
+    {"author_name": 1},
+    {"author_email": ["a@example.net"]},
+    {"parent_id": "1"},
+    {"parent_id": 1.5},
+    {"parent_id": True},
+    {"parent_id": -1},
+    {"parent_id": 0},
+    {"parent_id": 2**31},
+    {"parent_id": 10**40},
+    {"parent_id": [1]},
+    {"notify": "yes"},
+    {"notify": 1},
+    {"notify": None},
+)
