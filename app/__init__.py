@@ -91,6 +91,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.accounts.views import bp as accounts_bp
     from app.administration import views as administration
     from app.comments import views as comments
+    from app.comments.api import views as comments_api
     from app.contact.views import bp as contact_bp
     from app.contact.views import desk_bp as contact_desk_bp
     from app.corrections.views import bp as corrections_bp
@@ -137,7 +138,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             posts.API,
             editorial.API,
             disclosures.API,
-            comments.API,
+            comments_api.API,
             moderation.API,
             settings_api,
             redaction.API,

@@ -96,6 +96,7 @@ NEVER_IN_THE_JOB_WORKER = (
     "app.web.security",
     "app.posts.views",
     "app.comments.views",
+    "app.comments.api.views",
 )
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
