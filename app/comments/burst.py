@@ -37,16 +37,28 @@ from app.comments.models import BurstMark
 
 log = logging.getLogger(__name__)
 
+
+def sliding_window_lua(key: str, now: str, window: str, member: str) -> str:
+    """The burst's count as Lua, given Lua expressions for the sender's key, now and the window (ms) and
+    this comment's member: the window trimmed, what is left counted (``earlier``, this one not counted),
+    this comment recorded (``added``: 1 when its member was new, 0 for a double click's) and the key's
+    expiry moved. The one way it is counted: by ``RedisBurst``'s script, and by the script that counts it
+    with the readers' rate limits (``app.web.reader_forms``)."""
+    return f"""
+local earlier, added
+do
+  local now, window = tonumber({now}), tonumber({window})
+  redis.call('ZREMRANGEBYSCORE', {key}, '-inf', now - window)
+  earlier = redis.call('ZCARD', {key})
+  added = redis.call('ZADD', {key}, now, {member})
+  redis.call('PEXPIRE', {key}, window)
+end
+"""
+
+
 # KEYS[1]: the address's window; ARGV: now (ms), window (ms), a unique member. Returns the count
 # of earlier comments still inside the window, this one not counted.
-_SLIDING_WINDOW = """
-local cutoff = tonumber(ARGV[1]) - tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cutoff)
-local earlier = redis.call('ZCARD', KEYS[1])
-redis.call('ZADD', KEYS[1], tonumber(ARGV[1]), ARGV[3])
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
-return earlier
-"""
+_SLIDING_WINDOW = sliding_window_lua("KEYS[1]", "ARGV[1]", "ARGV[2]", "ARGV[3]") + "return earlier\n"
 
 
 def sender_key(ip: str) -> str:

@@ -21,6 +21,7 @@ from flask_limiter._extension import RequestLimit
 from limits import RateLimitItem, parse_many
 
 from app.comments import tokens
+from app.comments.burst import sliding_window_lua
 from app.web.extensions import _COUNTED, CountingRedisStorage, limit_key, limiter, network_key
 
 log = logging.getLogger(__name__)
@@ -101,8 +102,9 @@ def reader_limit(view: F) -> F:
 # refused and a burst key was given, the burst is counted as RedisBurst's script counts it. Returns the
 # count and ttl of each window counted, then (if counted) the burst's earlier comments and whether this
 # post's member was new (ZADD's answer: a double click's is not), so a post that stores no comment can
-# take back its mark (``Counted.forget_burst``).
-_COUNT_WINDOWS = """
+# take back its mark (``CountedPost.forget_burst``).
+_COUNT_WINDOWS = (
+    """
 local n = tonumber(ARGV[#ARGV])
 local out = {}
 for i = 1, n do
@@ -112,15 +114,14 @@ for i = 1, n do
   out[#out + 1] = redis.call('ttl', KEYS[i])
   if current > tonumber(ARGV[n + i]) then return out end
 end
-if #KEYS > n then
-  local now, window = tonumber(ARGV[2 * n + 1]), tonumber(ARGV[2 * n + 2])
-  redis.call('zremrangebyscore', KEYS[n + 1], '-inf', now - window)
-  out[#out + 1] = redis.call('zcard', KEYS[n + 1])
-  out[#out + 1] = redis.call('zadd', KEYS[n + 1], now, ARGV[2 * n + 3])
-  redis.call('pexpire', KEYS[n + 1], window)
+if #KEYS > n then"""
+    + sliding_window_lua("KEYS[n + 1]", "ARGV[2 * n + 1]", "ARGV[2 * n + 2]", "ARGV[2 * n + 3]")
+    + """  out[#out + 1] = earlier
+  out[#out + 1] = added
 end
 return out
 """
+)
 
 
 @functools.lru_cache(maxsize=64)
@@ -137,7 +138,7 @@ class _Shared:
         self.limit = item
 
 
-class Counted:
+class CountedPost:
     """A reader's post counted by ``count_at_once``; ``earlier``: the burst's count, when it was asked."""
 
     def __init__(self, earlier: int | None, mark: tuple[Any, str, str] | None = None) -> None:
@@ -171,7 +172,7 @@ def shares_redis_with(url: str | None) -> bool:
     return bool(url) and current_app.config.get("RATELIMIT_STORAGE_URI") == f"candor+{url}"
 
 
-def count_at_once(burst: tuple[str, int, int, str] | None = None) -> Counted | None:
+def count_at_once(burst: tuple[str, int, int, str] | None = None) -> CountedPost | None:
     """Count this POST against the readers' limits (``reader_limit``: the reader's, and their IPv6 /48's)
     in one Redis round trip, as Flask-Limiter would count them in one script per window: the same keys
     (so the contact form and the comment form, still counted by the decorator, share the budget), the
@@ -188,7 +189,7 @@ def count_at_once(burst: tuple[str, int, int, str] | None = None) -> Counted | N
     if not can_count_at_once():
         return None
     if _refused_uncounted():  # refused busy by the view: not counted (``_refused_uncounted``)
-        return Counted(None)
+        return CountedPost(None)
     storage = limiter._storage
     assert isinstance(storage, CountingRedisStorage)
     prefix = [limiter._key_prefix] if limiter._key_prefix else []
@@ -209,12 +210,14 @@ def count_at_once(burst: tuple[str, int, int, str] | None = None) -> Counted | N
         current_app.extensions["candor.count_windows"] = script
     try:
         out = script(keys=keys, args=args)
-        windows_counted, earlier, added = _answer(out, [item for item, _ in windows], burst is not None)
+        windows_counted, refused, earlier, added = _answer(
+            out, [item for item, _ in windows], burst is not None
+        )
     except Exception:  # Redis down, or an answer that is none: the decorator's way counts (never a 500)
         log.warning("counting a reader's post in Redis failed; Flask-Limiter counts it", exc_info=True)
         return None
     now = time.time()
-    if windows_counted and windows_counted[-1][0] > windows[len(windows_counted) - 1][0].amount:
+    if refused:
         # Refused: Flask-Limiter's context names the window, for the 429's message and its headers.
         counted = g.setdefault(_COUNTED, {})
         limits: list[RequestLimit] = []
@@ -230,15 +233,15 @@ def count_at_once(burst: tuple[str, int, int, str] | None = None) -> Counted | N
         (item, _), (current, ttl) = windows[0], windows_counted[0]
         g.candor_limit_headers = (item.amount, max(0, item.amount - current), int(max(ttl, 0) + now + 1))
     mark = (storage.get_connection(), burst[0], burst[3]) if burst is not None and added else None
-    return Counted(earlier, mark)
+    return CountedPost(earlier, mark)
 
 
 def _answer(
     out: Any, items: list[RateLimitItem], burst: bool
-) -> tuple[list[tuple[int, int]], int | None, bool]:
+) -> tuple[list[tuple[int, int]], bool, int | None, bool]:
     """``_COUNT_WINDOWS``'s answer read as it must be: each window's count and ttl up to the first one
-    over its amount (or all), then the burst's count and whether its member was new, if it was asked and
-    no window refused. ValueError
+    over its amount (or all), whether one was over, then the burst's count and whether its member was
+    new, if it was asked and no window refused. ValueError
     for anything else (a confused Redis, a proxy answering for it): then the post is counted the
     decorator's way, never judged by numbers that are not counts."""
     if not isinstance(out, list | tuple):
@@ -264,7 +267,7 @@ def _answer(
         added = new == 1
     if len(out) != 2 * len(counts) + (2 if earlier is not None else 0):
         raise ValueError("more than was counted")
-    return counts, earlier, added
+    return counts, refused, earlier, added
 
 
 def _whole(value: Any) -> int:
