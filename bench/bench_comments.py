@@ -19,10 +19,10 @@ wrk (with a Lua script for the POST) loads them alternately, bare / candor / bar
 warm-up of each; the output is every run and the cost ratio of the medians (bare req/s over comment
 req/s; target <= 2), and each round's CPU per request of the processes that serve it (the gunicorn's
 master and workers, the bench database's PostgreSQL backends and WAL writer, Redis; not wrk's, the same
-for both) with the ratio of their medians. Without wrk a Python load generator stands in, and the
-output says so. Every
-request is a different comment from a different address, so the default rate limits apply (in Redis,
-measured as part of the request) without holding anything.
+for both), split into app, database and Redis, with the ratio of their medians. Without wrk a Python
+load generator stands in, and the output says so. Every request is a different comment from a different
+address, so the default rate limits apply (in Redis, measured as part of the request) without holding
+anything.
 """
 
 from __future__ import annotations
@@ -135,7 +135,8 @@ def prepare(directory: Path, akismet_env: dict[str, str], url: str | None = None
     from app.moderation.services import moderate
     from app.web.outside import akismet_checker
 
-    app = create_app({"DATABASE_URL": url, **_config(akismet_env)})
+    # Jobs run inline here: no consumer thread left running (and reading the bench database) in this process.
+    app = create_app({"DATABASE_URL": url, "JOBS_MODE": "immediate", **_config(akismet_env)})
     session = app.extensions["candor.sessions"]()
     from sqlalchemy import select
 
@@ -240,17 +241,18 @@ def run_python(
     return sum(counts) / elapsed, f"{sum(errors)} errors" if sum(errors) else "", sum(counts) + sum(errors)
 
 
-def serving_cpu(server: Any, database: str | None) -> dict[int, float]:
-    """CPU seconds so far of every process that serves a request: the gunicorn's master and workers, the
-    bench database's PostgreSQL backends and the WAL writer (a commit's flush), Redis. Not the load
-    generator's (the same for both endpoints). Read from /proc (floor_comment_post.server_cpu)."""
+def serving_cpu(server: Any, database: str | None) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of every process that serves a request, by part: ``app`` (the gunicorn's master
+    and workers), ``database`` (the bench database's PostgreSQL backends and the WAL writer: a commit's
+    flush), ``redis``. Not the load generator's (the same for both endpoints). Read from /proc
+    (floor_comment_post.server_cpu)."""
     from floor_comment_post import server_cpu
 
-    master = server.process.pid
-    seconds = {pid: value for pid, value in process_tree_cpu(master).items()}
-    names = ["redis-server", *([database, "walwriter"] if database else [])]
-    seconds.update(server_cpu(*names))
-    return seconds
+    return {
+        "app": process_tree_cpu(server.process.pid),
+        "database": server_cpu(database, "walwriter") if database else {},
+        "redis": server_cpu("redis-server"),
+    }
 
 
 def process_tree_cpu(root: int) -> dict[int, float]:
@@ -270,8 +272,12 @@ def process_tree_cpu(root: int) -> dict[int, float]:
     return seconds
 
 
-def spent(before: dict[int, float], after: dict[int, float]) -> float:
-    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
+def spent(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:
+    """CPU seconds each part spent between two ``serving_cpu`` readings (new processes from zero)."""
+    return {
+        part: sum(value - before[part].get(pid, 0.0) for pid, value in now.items())
+        for part, now in after.items()
+    }
 
 
 def post_json(port: int, path: str) -> tuple[int, dict[str, Any]]:
@@ -422,11 +428,16 @@ def main(argv: list[str] | None = None) -> int:
                             threads=args.threads,
                             lua=lua,
                         )
-                        cpu = spent(before, serving_cpu(server, database)) / max(requests, 1) * 1000
+                        parts = {
+                            part: seconds / max(requests, 1) * 1000
+                            for part, seconds in spent(before, serving_cpu(server, database)).items()
+                        }
+                        cpu = sum(parts.values())
                         results[label].append(rps)
                         cpu_ms[label].append(cpu)
+                        split = ", ".join(f"{part} {ms:.2f}" for part, ms in parts.items())
                         print(
-                            f"round {n}  {label:8s}  {rps:9.1f} req/s  {cpu:.2f} CPU ms/request"
+                            f"round {n}  {label:8s}  {rps:9.1f} req/s  {cpu:.2f} CPU ms/request ({split})"
                             + (f"  ({note})" if note else ""),
                             flush=True,
                         )

@@ -104,7 +104,8 @@ def build_database(directory: Path, url: str | None = None) -> tuple[str, str, s
     from app.accounts.services import create_token, get_user_by_email
 
     migrate.upgrade(url)
-    app = create_app({"DATABASE_URL": url})
+    # Jobs run inline: no consumer thread left running in this process, reading the measured database.
+    app = create_app({"DATABASE_URL": url, "JOBS_MODE": "immediate"})
     session = app.extensions["candor.sessions"]()
     demo.seed(session, str(directory))
     session.commit()
