@@ -26,8 +26,11 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.test import EnvironBuilder
 
 from app import create_app
+from app.comments import services
+from app.comments.models import Comment
 from app.web.ops import log_handler
 from tests.support.browser import LiveServer
+from tests.support.comments import checking_comment, recounted
 from tests.support.databases import postgresql_only
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,6 +116,28 @@ def test_metrics_count_requests_by_route_and_report_held_comments(client, make_p
     assert 'candor_requests_total{route="/posts/<slug>",status="200"}' in body
     assert 'candor_comments{status="held"} 0.0' in body and "candor_queue_depth 0.0" in body
     assert "candor_jobs_failed_total" in body
+
+
+def test_the_held_comments_metric_is_read_from_the_tallies_and_equals_the_comments(
+    app, client, session, make_post
+):
+    """candor_comments{held, checking} come from the maintained tallies (a few rows, not a count of
+    every held comment on each scrape), and equal what counting the comments themselves finds."""
+    post = make_post("published")
+    checking = [checking_comment(app, session, post, f"Thanks, a helpful read ({n}).") for n in range(3)]
+    comment = session.get(Comment, checking[0])
+    assert comment is not None
+    with app.test_request_context("/"):  # its checks given up: held for a moderator, no longer checking
+        assert services.hold_unchecked(session, comment.id) is not None
+    session.commit()
+    counted = recounted(session)
+    assert counted[("held", "")] == 3 and counted[("held", "checking")] == 2
+    body = client.get("/metrics").get_data(as_text=True)
+    samples = {
+        m.group(1): float(m.group(2))
+        for m in re.finditer(r'^candor_comments\{status="(\w+)"\} (\S+)$', body, re.M)
+    }
+    assert samples == {"held": 3.0, "checking": 2.0}
 
 
 def test_metrics_are_for_the_loopback_or_the_token_holder_only(database_url, tmp_path):
