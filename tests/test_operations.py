@@ -57,7 +57,11 @@ def test_healthz_is_503_without_a_database_and_before_migrations(tmp_path):
         answer = unmigrated.test_client().get("/healthz")
         body = answer.get_json()
         assert answer.status_code == 503 and body["database"] == "ok" and body["status"] == "unavailable"
-        assert "head is" in body["migrations"]
+        assert "head is" in body["migrations"]  # to the loopback: which revisions, for the operator
+        answer = unmigrated.test_client().get("/healthz", environ_base={"REMOTE_ADDR": "203.0.113.5"})
+        body = answer.get_json()
+        assert answer.status_code == 503 and body["migrations"] == "behind"  # to anyone else, not which
+        assert "head" not in answer.get_data(as_text=True)
     finally:
         down.extensions["candor.engine"].dispose()
         unmigrated.extensions["candor.engine"].dispose()
