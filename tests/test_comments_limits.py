@@ -252,6 +252,14 @@ def test_every_rate_limit_is_checked_by_its_decorator_without_the_per_request_ho
         (["2001:db8:7:8::1", "2001:db8:7:8:aaaa::2", "2001:DB8:7:8:ffff:ffff:ffff:ffff"], "2001:db8:7:9::1"),
         # An IPv4 reader, once through an IPv4-mapped IPv6 socket.
         (["198.51.100.7", "::ffff:198.51.100.7", "198.51.100.7"], "198.51.100.8"),
+        # 198.51.100.7's 6to4 /48: two of its 65,536 /64s, and the address itself; 198.51.100.8's is other.
+        (["2002:c633:6407:1::1", "2002:c633:6407:2::5", "198.51.100.7"], "2002:c633:6408::1"),
+        # Teredo clients of one server share a /64: 198.51.100.7 on two ports, and 198.51.100.8 (other)
+        # in the same /64, its own reader.
+        (
+            ["2001:0:c000:201:8000:f227:39cc:9bf8", "2001:0:c000:201:8000:f228:39cc:9bf8", "198.51.100.7"],
+            "2001:0:c000:201:8000:f227:39cc:9bf7",
+        ),
     ],
 )
 def test_the_burst_counts_an_ipv6_slash_64_and_an_ipv4_mapped_address_as_the_rate_limit_does(
