@@ -64,8 +64,8 @@ _SLIDING_WINDOW = sliding_window_lua("KEYS[1]", "ARGV[1]", "ARGV[2]", "ARGV[3]")
 def sender_key(ip: str) -> str:
     """Whom a limit counts for the address ``ip``: an IPv4 address, or an IPv6 /64 (``2001:db8:1:2::/64``);
     an IPv4-mapped, NAT64, 6to4 or Teredo IPv6 address is the IPv4 address it carries
-    (``embedded_ipv4``). Anything that is no address (``unknown``) is itself. The rate limits (``app.web.extensions.limit_key``) and
-    the burst count use this one rule."""
+    (``embedded_ipv4``). Anything that is no address (``unknown``) is itself. The rate limits
+    (``app.web.extensions.limit_key``) and the burst count use this one rule."""
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
