@@ -185,7 +185,7 @@ def address_problem(address: IPAddress) -> str | None:
     if isinstance(address, ipaddress.IPv6Address):
         if address.scope_id:
             return "a scoped (link-local) address"
-        embedded = _embedded_ipv4(address)
+        embedded = embedded_ipv4(address)
         if embedded is not None:
             problem = address_problem(embedded)
             return f"an IPv6 form of {embedded}, {problem}" if problem else None
@@ -210,7 +210,12 @@ def address_problem(address: IPAddress) -> str | None:
     return None
 
 
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries, if any: IPv4-mapped (``::ffff:a.b.c.d``), 6to4
+    (``2002:AABB:CCDD::/48``), Teredo (``2001:0::/32``, the client's, obfuscated in the last 32 bits),
+    NAT64/SIIT (RFC 6052's ``64:ff9b::a.b.c.d``), or the deprecated IPv4-compatible ``::a.b.c.d``. Used
+    where an IPv6 address must be judged as the IPv4 one behind it: a destination (``address_problem``)
+    and a reader the rate limits count (``app.comments.burst.sender_key``)."""
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
     if address.sixtofour is not None:

@@ -34,6 +34,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.comments.models import BurstMark
+from app.outbound import embedded_ipv4
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ _SLIDING_WINDOW = sliding_window_lua("KEYS[1]", "ARGV[1]", "ARGV[2]", "ARGV[3]")
 def sender_key(ip: str) -> str:
     """Whom a limit counts for the address ``ip``: an IPv4 address, or an IPv6 /64 (``2001:db8:1:2::/64``);
     an IPv4-mapped, NAT64, 6to4 or Teredo IPv6 address is the IPv4 address it carries
-    (``embedded_ipv4``). Anything that is no address (``unknown``) is itself. The rate limits
+    (``app.outbound.embedded_ipv4``). Anything that is no address (``unknown``) is itself. The rate limits
     (``app.web.extensions.limit_key``) and the burst count use this one rule."""
     try:
         address = ipaddress.ip_address(ip)
@@ -76,26 +77,6 @@ def sender_key(ip: str) -> str:
             return str(ipv4)
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return str(address)
-
-
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052's well-known prefix
-
-
-def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 reader an IPv6 address stands for: IPv4-mapped (``::ffff:a.b.c.d``), translated by a
-    NAT64/SIIT gateway (``64:ff9b::a.b.c.d``; a site served over IPv6 only sees every IPv4 reader so,
-    all of them in one /64), or tunnelled: 6to4 (``2002:AABB:CCDD::/48``, the /48 of one IPv4 address,
-    whose 65,536 /64s would each be a reader's budget) and Teredo (``2001:0::/32``, where every client of
-    one Teredo server shares the /64 and its own IPv4 address is in the last 32 bits, obfuscated)."""
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    if address in _NAT64:
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    if address.sixtofour is not None:
-        return address.sixtofour
-    if address.teredo is not None:
-        return address.teredo[1]  # (server, client)
-    return None
 
 
 def _digest(ip: str) -> str:

@@ -14,7 +14,8 @@ from flask_wtf.csrf import CSRFProtect
 from limits.storage import RedisStorage
 from werkzeug.http import parse_accept_header
 
-from app.comments.burst import embedded_ipv4, sender_key
+from app.comments.burst import sender_key
+from app.outbound import embedded_ipv4
 
 csrf = CSRFProtect()
 compress = Compress()
@@ -48,7 +49,8 @@ def normalised_email_key() -> str:
 def network_key() -> str:
     """The IPv6 /48 the reader's address belongs to (a site's network, which may route 65,536 /64s, each
     a reader's budget under ``limit_key``); "" for an IPv4 reader or an IPv6 address carrying one
-    (IPv4-mapped, NAT64: ``embedded_ipv4``), whom ``limit_key`` already counts by their one address."""
+    (IPv4-mapped, NAT64, 6to4, Teredo: ``app.outbound.embedded_ipv4``), whom ``limit_key`` already
+    counts by their one address."""
     try:
         address = ipaddress.ip_address(client_ip())
     except ValueError:
