@@ -8,8 +8,9 @@
 * ``GET /metrics``: Prometheus text (prometheus-client): request latency by route and method,
   requests by status, jobs failed, and, read when scraped, queue depth, held comments and comments
   being checked. Under gunicorn with several processes set ``PROMETHEUS_MULTIPROC_DIR`` (an empty
-  directory, emptied at each start) and every process's counters are summed. Only the loopback address
-  may read it, or whoever sends ``Authorization: Bearer <CANDOR_METRICS_TOKEN>``.
+  directory, emptied at each start) and every process's counters are summed. Only a request from this
+  host may read it (its socket's peer and every forwarded hop the loopback: ``from_this_host``), or
+  whoever sends ``Authorization: Bearer <CANDOR_METRICS_TOKEN>``.
 * ``GET /healthz``: 200 when the app can serve (the database answers and is at the migrations' head),
   503 otherwise, as JSON; the queue is reported too, and a queue that is down makes the status
   ``degraded`` (still 200: pages are served and comments stored; their checks wait for the queue).
@@ -43,6 +44,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.http import parse_list_header
 
 from app import migrate
 from app.comments.models import CommentStatus, CommentTally
@@ -355,7 +357,18 @@ def metrics_allowed() -> bool:
     if token:
         given = request.headers.get("Authorization", "")
         return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
-    return request.remote_addr in LOOPBACK
+    return from_this_host()
+
+
+def from_this_host() -> bool:
+    """Whether the request never left this host: the address believed (``request.remote_addr``), the
+    socket's peer and every hop ``X-Forwarded-For`` names are all the loopback. Behind
+    CANDOR_TRUSTED_PROXIES, a header with fewer hops than proxies (a reader who reached the inner proxy
+    directly, past the CDN) leaves the inner proxy's own 127.0.0.1 as the reader's address, and such a
+    reader chooses the first hops too."""
+    peer = request.environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR", request.remote_addr)
+    hops = parse_list_header(request.environ.get("HTTP_X_FORWARDED_FOR", ""))
+    return all(address in LOOPBACK for address in (request.remote_addr, peer, *hops))
 
 
 def metrics() -> Response:
