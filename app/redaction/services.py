@@ -397,7 +397,9 @@ def _apply(session: Session, actor: User, redaction: Redaction, record: Any) -> 
     elif table == Target.COMMENT:
         record.body = new["body"]
         record.html = render_comment(new["body"], max_chars=None)
-        for name in ("checks", "reasons", "relevance_drivers"):
+        # Not its reasons: a fixed vocabulary ("checking", "privacy:phone") holding no reader's words, which
+        # the desk's and /metrics' tallies count (a redacted "king" made "checking" another reason).
+        for name in ("checks", "relevance_drivers"):
             setattr(record, name, _scrub_json(getattr(record, name), removed))
         examples = learning.rewrite_redacted(session, record.id, new["body"], sequence + 1)
     else:
