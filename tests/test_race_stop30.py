@@ -370,3 +370,28 @@ def test_a_redis_restarted_between_two_floods_fails_nothing_and_loses_nothing(
         # Counted in Redis again (the clients reconnect): the limit still holds exactly across processes.
         assert len(floods[1]) == READER_LIMIT, [len(f) for f in floods]
         _assert_database_agrees(stack)
+
+
+# --- the same words from several addresses of one /64 -----------------------------------------------
+
+
+def test_the_same_words_from_ten_addresses_of_one_reader_are_ten_comments_in_the_burst(stack: Stack) -> None:
+    """An IPv6 reader's address changes (privacy addresses) while the sender is their /64: the same text sent
+    from ten of its addresses at once is no double click (a twin is from the same address), so ten comments
+    are stored, and the burst, which counts comments, must count ten: the fourth and later held."""
+    post = _published_post(stack)
+    n = uuid.uuid4().int
+    addresses = [f"2001:db8:{n % 65536:x}:{(n >> 16) % 65536:x}::{i + 1:x}" for i in range(10)]
+    same = _comment(1, uuid.uuid4().hex[:8])
+    answers = _at_once(stack, post, [(ip, same) for ip in addresses])
+
+    assert {a[0] for a in answers} <= set(ACCEPTED), answers
+    stored = _stored(stack, post)
+    assert len(stored) == 10 == len({body["id"] for _, _, body in answers})
+    counted = sorted(int(_rate_check(c)["detail"].split()[0]) for c in stored.values())
+    client = redis.Redis.from_url(stack.redis_url)
+    assert _burst_marks(client, stack.queue, addresses[0]) == 10
+    assert counted == list(range(10))
+    held = [c for c in stored.values() if _rate_check(c)["verdict"] == "hold"]
+    assert len(held) == 10 - BURST
+    _assert_database_agrees(stack)
