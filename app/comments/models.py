@@ -195,7 +195,7 @@ class BurstMark(Base):
 
     id: Mapped[intpk]
     sender: Mapped[str] = mapped_column(String(32))
-    member: Mapped[str] = mapped_column(String(64))  # the comment's twin key, so a double click counts once
+    member: Mapped[str] = mapped_column(String(64))  # services.burst_member: a double click counts once
     at: Mapped[datetime]
 
     def __repr__(self) -> str:

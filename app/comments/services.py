@@ -647,7 +647,7 @@ def _arrive_at_once(
         settings,
         burst_counter,
         is_reply=reply,
-        member=str(_twin_key(target.id, data)),
+        member=burst_member(target.id, data),
     )
     needs_reply = asks_staff(data.body)
     values: dict[str, Any] = {
@@ -812,6 +812,14 @@ def _twin_key(post_id: int, data: CommentInput) -> int:
     key = f"{post_id}\0{data.parent_id or 0}\0{data.author_email}\0{data.body}"
     digest = hashlib.sha256(key.encode()).digest()
     return int.from_bytes(b"\x01" + digest[:7], "big", signed=True)
+
+
+def burst_member(post_id: int, data: CommentInput) -> str:
+    """This comment's mark in its sender's burst: what makes a comment the twin of another
+    (``_twin_conditions``), the whole address included, so a double click is one mark, and the same words
+    from another address of the sender's /64 (stored: no twin) are a comment, and a mark, of their own."""
+    key = f"{_twin_key(post_id, data)}\0{data.ip[:64]}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def _same_comment(session: Session, target: Target, data: CommentInput) -> Comment | None:

@@ -220,8 +220,8 @@ def _post_at_once(post_id: int) -> ResponseReturnValue | None:
     counter = burst_counter()
     ask = None
     if counter is not None and shares_redis_with(current_app.config.get("REDIS_URL")):
-        twin = str(services._twin_key(post_id, given))
-        ask = counter.ask(given.ip, now, pipeline.BURST_WINDOW, twin)
+        member = services.burst_member(post_id, given)
+        ask = counter.ask(given.ip, now, pipeline.BURST_WINDOW, member)
     counted = count_at_once(ask)
     if counted is None:
         return None
