@@ -42,9 +42,10 @@ log = logging.getLogger(__name__)
 def sliding_window_lua(key: str, now: str, window: str, member: str) -> str:
     """The burst's count as Lua, given Lua expressions for the sender's key, now and the window (ms) and
     this comment's member: the window trimmed, what is left counted (``earlier``, this one not counted),
-    this comment recorded (``added``: 1 when its member was new, 0 for a double click's) and the key's
-    expiry moved. The one way it is counted: by ``RedisBurst``'s script, and by the script that counts it
-    with the readers' rate limits (``app.web.reader_forms``)."""
+    this comment recorded (``added``: 1 when its member was new, 0 for a double click's, whose twin's mark
+    is then no earlier comment: the click that stores the comment may be counted after its twin's) and the
+    key's expiry moved. The one way it is counted: by ``RedisBurst``'s script, and by the script that
+    counts it with the readers' rate limits (``app.web.reader_forms``)."""
     return f"""
 local earlier, added
 do
@@ -52,6 +53,7 @@ do
   redis.call('ZREMRANGEBYSCORE', {key}, '-inf', now - window)
   earlier = redis.call('ZCARD', {key})
   added = redis.call('ZADD', {key}, now, {member})
+  if added == 0 then earlier = earlier - 1 end
   redis.call('PEXPIRE', {key}, window)
 end
 """
