@@ -32,16 +32,12 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from app.accounts.models import Role
-from app.accounts.services import create_token, create_user
 from app.comments import states
 from app.comments.burst import sender_key
 from app.comments.models import Comment, ModerationDecision
-from app.disclosures.services import record_disclosure
 from tests.support.comments import recounted
 from tests.support.require_all import missing
-from tests.support.stack import Stack, free_port, request
-from tests.support.web import PASSWORD
+from tests.support.stack import Stack, free_port, request, staff_tokens
 
 pytestmark = pytest.mark.slow
 
@@ -71,28 +67,7 @@ def _ready(url: str) -> bool:
 def _published_post(stack: Stack) -> int:
     """A published post, made through server 0's API by an author and an editor of its own."""
     tag = uuid.uuid4().hex[:8]
-    with stack.session() as session:
-        author = create_user(
-            session,
-            email=f"author-{tag}@clinic.example",
-            name="Ana Author",
-            password=PASSWORD,
-            roles={Role.AUTHOR},
-            title="Physician",
-            department="Internal Medicine",
-        )
-        editor = create_user(
-            session,
-            email=f"editor-{tag}@clinic.example",
-            name="Eli Editor",
-            password=PASSWORD,
-            roles={Role.EDITOR},
-            title="Editor",
-            department="Public Affairs",
-        )
-        record_disclosure(session, author, no_conflicts=True, interests=[])
-        writer, approver = create_token(session, author), create_token(session, editor)
-        session.commit()
+    writer, approver = staff_tokens(stack, f"-{tag}")
     draft = {
         "title": f"Sleep {tag}",
         "body": "Seven hours of sleep.",

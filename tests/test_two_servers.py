@@ -12,12 +12,9 @@ from typing import Any
 import pytest
 import redis
 
-from app.accounts.models import Role
-from app.accounts.services import create_token, create_user
-from app.disclosures.services import record_disclosure
+from app.accounts.services import create_token
 from tests.support.require_all import missing
-from tests.support.stack import Stack
-from tests.support.web import PASSWORD
+from tests.support.stack import Stack, staff_tokens
 
 pytestmark = pytest.mark.slow
 
@@ -44,29 +41,7 @@ def stack() -> Iterator[Stack]:
 
 
 def _staff(stack: Stack) -> tuple[str, str]:
-    with stack.session() as session:
-        author = create_user(
-            session,
-            email="author@clinic.example",
-            name="Ana Author",
-            password=PASSWORD,
-            roles={Role.AUTHOR},
-            title="Physician",
-            department="Internal Medicine",
-        )
-        editor = create_user(
-            session,
-            email="editor@clinic.example",
-            name="Eli Editor",
-            password=PASSWORD,
-            roles={Role.EDITOR},
-            title="Editor",
-            department="Public Affairs",
-        )
-        record_disclosure(session, author, no_conflicts=True, interests=[])
-        tokens = create_token(session, author), create_token(session, editor)
-        session.commit()
-    return tokens
+    return staff_tokens(stack)
 
 
 def _call(

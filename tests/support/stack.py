@@ -274,3 +274,34 @@ class Stack:
                 yield session
             finally:
                 session.close()
+
+
+def staff_tokens(stack: Stack, tag: str = "") -> tuple[str, str]:
+    """An author (with a current disclosure) and an editor made in the stack's database, e-mails marked
+    with ``tag`` (several per database): their API tokens, the writer's and the approver's."""
+    from app.accounts.models import Role
+    from app.accounts.services import create_token, create_user
+    from app.disclosures.services import record_disclosure
+    from tests.support.web import PASSWORD
+
+    people = {
+        "author": ("Ana Author", Role.AUTHOR, "Physician", "Internal Medicine"),
+        "editor": ("Eli Editor", Role.EDITOR, "Editor", "Public Affairs"),
+    }
+    with stack.session() as session:
+        made = {
+            key: create_user(
+                session,
+                email=f"{key}{tag}@clinic.example",
+                name=name,
+                password=PASSWORD,
+                roles={role},
+                title=title,
+                department=department,
+            )
+            for key, (name, role, title, department) in people.items()
+        }
+        record_disclosure(session, made["author"], no_conflicts=True, interests=[])
+        tokens = create_token(session, made["author"]), create_token(session, made["editor"])
+        session.commit()
+    return tokens
