@@ -3,7 +3,6 @@ monitoring check and the held-comment metric found; each a test."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +19,7 @@ from app.comments.views import pipeline_settings
 from app.moderation.services import moderate
 from app.posts.models import Post
 from app.spam.akismet_adapter import AkismetResult, Verdict
-from tests.support.comments import checking_comment, comment_from
+from tests.support.comments import checking_comment, comment_from, held_metric
 
 
 @pytest.fixture
@@ -207,14 +206,6 @@ def test_a_forwarded_header_or_a_reader_through_both_proxies_is_not_the_loopback
 # --- 3. candor_comments{held, checking} against the comments themselves ------------------------------
 
 
-def _metric(client: Any) -> dict[str, float]:
-    body = client.get("/metrics").get_data(as_text=True)
-    return {
-        m.group(1): float(m.group(2))
-        for m in re.finditer(r'^candor_comments\{status="(\w+)"\} (\S+)$', body, re.M)
-    }
-
-
 def _truth(session: Session) -> dict[str, float]:
     """Held comments, and those still being checked (``services.is_checking``: the job will check them),
     counted from the comments."""
@@ -237,24 +228,24 @@ def test_the_held_metric_equals_the_comments_after_every_kind_of_decision(
     each step the metric is what counting the comments finds."""
     post = make_post()
     ids = [checking_comment(app, session, post, f"Thanks, a helpful read on naps ({n}).") for n in range(6)]
-    assert _metric(client) == _truth(session) == {"held": 6.0, "checking": 6.0}
+    assert held_metric(client) == _truth(session) == {"held": 6.0, "checking": 6.0}
     for comment_id, action in zip(ids[:3], ("approve", "spam", "delete"), strict=True):
         moderate(session, moderator, session.get(Comment, comment_id), action)
         session.commit()
-        assert _metric(client) == _truth(session)
+        assert held_metric(client) == _truth(session)
     with app.test_request_context("/"):
         settings = pipeline_settings()
         assert services.hold_unchecked(session, ids[3]) is not None
         session.commit()
-        assert _metric(client) == _truth(session)
+        assert held_metric(client) == _truth(session)
         down = AkismetResult(Verdict.UNAVAILABLE, "Akismet: unavailable")
         assert services.finish_checks(session, ids[4], down, settings) is not None
         session.commit()
-        assert _metric(client) == _truth(session)
+        assert held_metric(client) == _truth(session)
         ham = AkismetResult(Verdict.HAM, "Akismet: not spam")
         assert services.finish_checks(session, ids[5], ham, settings) is not None
         session.commit()
-        assert _metric(client) == _truth(session)
+        assert held_metric(client) == _truth(session)
         replaced = session.get(Comment, ids[4])
         assert replaced is not None and replaced.status == "held"
         data = services.CommentInput(
@@ -268,10 +259,10 @@ def test_the_held_metric_equals_the_comments_after_every_kind_of_decision(
         )
         session.commit()
     assert session.get(Comment, ids[4]).status == "deleted"
-    assert _metric(client) == _truth(session)
+    assert held_metric(client) == _truth(session)
     moderate(session, moderator, session.get(Comment, ids[3]), "approve")
     session.commit()
-    assert _metric(client) == _truth(session)
+    assert held_metric(client) == _truth(session)
 
 
 def test_a_redaction_of_a_comment_being_checked_keeps_it_counted_as_checking(
@@ -295,4 +286,4 @@ def test_a_redaction_of_a_comment_being_checked_keeps_it_counted_as_checking(
     comment = session.get(Comment, comment_id)
     assert comment is not None and "king" not in comment.body and services.is_checking(comment)
     assert comment.reasons == ["checking"]
-    assert _metric(client) == _truth(session) == {"held": 1.0, "checking": 1.0}
+    assert held_metric(client) == _truth(session) == {"held": 1.0, "checking": 1.0}

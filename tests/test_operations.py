@@ -30,7 +30,7 @@ from app.comments import services
 from app.comments.models import Comment
 from app.web.ops import log_handler
 from tests.support.browser import LiveServer
-from tests.support.comments import checking_comment, recounted
+from tests.support.comments import checking_comment, held_metric, recounted
 from tests.support.databases import postgresql_only
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,12 +136,7 @@ def test_the_held_comments_metric_is_read_from_the_tallies_and_equals_the_commen
     session.commit()
     counted = recounted(session)
     assert counted[("held", "")] == 3 and counted[("held", "checking")] == 2
-    body = client.get("/metrics").get_data(as_text=True)
-    samples = {
-        m.group(1): float(m.group(2))
-        for m in re.finditer(r'^candor_comments\{status="(\w+)"\} (\S+)$', body, re.M)
-    }
-    assert samples == {"held": 3.0, "checking": 2.0}
+    assert held_metric(client) == {"held": 3.0, "checking": 2.0}
 
 
 def test_metrics_are_for_the_loopback_or_the_token_holder_only(database_url, tmp_path):

@@ -37,7 +37,7 @@ from app.comments.burst import sender_key
 from app.comments.models import Comment, ModerationDecision
 from tests.support.comments import recounted
 from tests.support.require_all import missing
-from tests.support.stack import Stack, free_port, request, staff_tokens
+from tests.support.stack import Stack, free_port, redis_answers, request, stack_can_run, staff_tokens
 
 pytestmark = pytest.mark.slow
 
@@ -53,15 +53,6 @@ ENV = {
     "CANDOR_CDN_MAX_AGE": "0",
 }
 ACCEPTED = (201, 202)
-
-
-def _ready(url: str) -> bool:
-    if not os.environ.get("CANDOR_TEST_POSTGRES_URL"):
-        return False
-    try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
 
 
 def _published_post(stack: Stack) -> int:
@@ -177,7 +168,7 @@ def _rate_check(comment: Comment) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    if not _ready(SHARED_REDIS):
+    if not stack_can_run(SHARED_REDIS):
         missing("needs PostgreSQL (CANDOR_TEST_POSTGRES_URL) and Redis on 127.0.0.1:6379")
     with Stack(servers=2, workers_per_server=2, redis_url=SHARED_REDIS, env=ENV) as running:
         yield running
@@ -298,7 +289,7 @@ class _OwnRedis:
         command += ["--appendonly", "no", "--dir", str(self.dir)]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(100):
-            if _ready_redis(self.url):
+            if redis_answers(self.url, timeout=0.2):
                 return
             time.sleep(0.05)
         raise RuntimeError("redis-server did not start")
@@ -308,13 +299,6 @@ class _OwnRedis:
             self.process.terminate()
             self.process.wait(10)
         self.process = None
-
-
-def _ready_redis(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.2).ping())
-    except redis.RedisError:
-        return False
 
 
 @pytest.fixture

@@ -5,34 +5,23 @@ server ever serves the old text; the page cache and the comment limits are share
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 
 from app.accounts.services import create_token
 from tests.support.require_all import missing
-from tests.support.stack import Stack, staff_tokens
+from tests.support.stack import Stack, stack_can_run, staff_tokens
 
 pytestmark = pytest.mark.slow
 
 CORRECTIONS = 20
 
 
-def _ready() -> bool:
-    if not os.environ.get("CANDOR_TEST_POSTGRES_URL"):
-        return False
-    try:
-        return bool(redis.Redis.from_url("redis://127.0.0.1:6379/14", socket_connect_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    if not _ready():
+    if not stack_can_run():
         missing("needs PostgreSQL (CANDOR_TEST_POSTGRES_URL) and Redis on 127.0.0.1:6379")
     with Stack(
         servers=2, env={"CANDOR_COMMENT_RATE_LIMIT": "3 per minute", "CANDOR_CDN_MAX_AGE": "0"}

@@ -15,6 +15,7 @@ the pipeline tests switch on one by one where they are under test; a module whos
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -351,3 +352,12 @@ WRONG_FIELDS: tuple[dict[str, Any], ...] = (
     {"notify": 1},
     {"notify": None},
 )
+
+
+def held_metric(client: Any) -> dict[str, float]:
+    """``candor_comments{status=...}`` as ``/metrics`` reports it to ``client`` (the loopback)."""
+    body = client.get("/metrics").get_data(as_text=True)
+    return {
+        m.group(1): float(m.group(2))
+        for m in re.finditer(r'^candor_comments\{status="(\w+)"\} (\S+)$', body, re.M)
+    }

@@ -305,3 +305,18 @@ def staff_tokens(stack: Stack, tag: str = "") -> tuple[str, str]:
         tokens = create_token(session, made["author"]), create_token(session, made["editor"])
         session.commit()
     return tokens
+
+
+def redis_answers(url: str, timeout: float = 0.5) -> bool:
+    """Whether a Redis answers a PING at ``url`` within ``timeout`` seconds."""
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=timeout).ping())
+    except redis.RedisError:
+        return False
+
+
+def stack_can_run(redis_url: str = "redis://127.0.0.1:6379/14") -> bool:
+    """A ``Stack`` needs a PostgreSQL (CANDOR_TEST_POSTGRES_URL) and a Redis answering at ``redis_url``."""
+    return bool(os.environ.get("CANDOR_TEST_POSTGRES_URL")) and redis_answers(redis_url)
