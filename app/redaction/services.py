@@ -58,6 +58,7 @@ from app.posts.models import Post, PostSlug, Publication, Revision, RevisionMedi
 from app.posts.rendering import render_markdown
 from app.redaction.models import FIELDS, MARK, Redaction, RedactionApplication, RedactionRewrite, Target
 from app.search import services as search
+from app.spam import pipeline
 from app.text import has_lone_surrogate
 
 MAX_TEXT_CHARS = 1000
@@ -399,8 +400,7 @@ def _apply(session: Session, actor: User, redaction: Redaction, record: Any) -> 
         record.html = render_comment(new["body"], max_chars=None)
         # Not its reasons: a fixed vocabulary ("checking", "privacy:phone") holding no reader's words, which
         # the desk's and /metrics' tallies count (a redacted "king" made "checking" another reason).
-        for name in ("checks", "relevance_drivers"):
-            setattr(record, name, _scrub_json(getattr(record, name), removed))
+        _scrub_comment_notes(record, removed)
         examples = learning.rewrite_redacted(session, record.id, new["body"], sequence + 1)
     else:
         for name, value in new.items():
@@ -477,7 +477,8 @@ def _scrub_comment_drivers(session: Session, post_id: int, removed: list[str]) -
     """The off-topic filter's drivers stored with the post's comments (and its check's detail, which
     quotes them) name the passage a comment was closest to: "closest to the section '...'", a heading of
     the revision. Scored before the redaction, they quote the removed text. Returns how many comments
-    changed."""
+    changed: the filter also finds the removed text in a key or a check's name ("detail", "honeypot"),
+    which stays, so a comment is written and counted only when its quoted words changed."""
     changed = 0
     for comment in session.scalars(
         select(Comment)
@@ -490,13 +491,42 @@ def _scrub_comment_drivers(session: Session, post_id: int, removed: list[str]) -
         )
         .with_for_update(of=Comment)
     ):
-        drivers = _scrub_json(comment.relevance_drivers, removed)
-        checks = _scrub_json(comment.checks, removed)
-        if (drivers, checks) != (comment.relevance_drivers, comment.checks):
-            comment.relevance_drivers, comment.checks = drivers, checks
+        if _scrub_comment_notes(comment, removed):
             changed += 1
     session.flush()
     return changed
+
+
+def _scrub_comment_notes(comment: Comment, removed: list[str]) -> bool:
+    """Scrub the words a comment's checks and off-topic drivers quote: each check's ``detail`` (the reader's
+    or the post's words), past the log-mode prefix the desk's filter and the learning read, and each
+    driver's label (a passage's heading, a post's title, words shared with the post). Not the keys, nor a
+    check's name, verdict or reason codes, nor a driver's weight: a fixed vocabulary holding no one's words,
+    which the desk, the jobs and /metrics read back (a redacted "detail" renamed every check's key, a
+    redacted "hold" made a verdict no ``CheckVerdict``). Writes only what changed; returns whether it did.
+    """
+    checks = [_scrub_check(check, removed) for check in comment.checks or ()]
+    drivers = [_scrub_driver(driver, removed) for driver in comment.relevance_drivers or ()]
+    if checks == list(comment.checks or ()) and drivers == list(comment.relevance_drivers or ()):
+        return False
+    comment.checks, comment.relevance_drivers = checks, drivers
+    return True
+
+
+def _scrub_check(check: Any, removed: list[str]) -> Any:
+    """A stored ``CheckResult.as_dict()`` with its ``detail`` scrubbed, the rest as it was."""
+    if not isinstance(check, dict) or not isinstance(check.get("detail"), str):
+        return check
+    detail = check["detail"]
+    kept = pipeline.LOGGED if detail.startswith(pipeline.LOGGED) else ""
+    return {**check, "detail": kept + _scrub_json(detail[len(kept) :], removed)}
+
+
+def _scrub_driver(driver: Any, removed: list[str]) -> Any:
+    """A stored driver, ``[label, weight]``, with its label scrubbed and its weight as it was."""
+    if not isinstance(driver, list) or not driver or not isinstance(driver[0], str):
+        return driver
+    return [_scrub_json(driver[0], removed), *driver[1:]]
 
 
 def _scrub_media(session: Session, post_id: int, removed: list[str]) -> int:
