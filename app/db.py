@@ -182,12 +182,14 @@ class Prepared:
         ]
         self.Row = collections.namedtuple("Row", [column.key for column in columns])  # type: ignore[misc]
 
-    def one_or_none(self, session: Session, params: dict[str, Any]) -> Any:
+    def one_or_none(self, on: Session | Any, params: dict[str, Any]) -> Any:
+        """Run in the transaction of ``on``: a Session, or a driver connection (``app.web.intake``)."""
         values = self._compiled.construct_params(params)
         for key, processor in self._binds:
             if key in values:
                 values[key] = processor(values[key])
-        cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+        driver = on.connection().connection.driver_connection if isinstance(on, Session) else on
+        cursor = driver.cursor()
         error_class = self._dialect.loaded_dbapi.Error
         try:
             cursor.execute(self.sql, values)

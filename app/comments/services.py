@@ -432,17 +432,37 @@ def comment_target(
     cleaned comment) the same statement takes the duplicate lock of ``_same_comment`` on PostgreSQL.
     With ``settings_version`` it also reads the settings' version (``Target.settings_version``), so the
     caller needs no statement of its own for them (``app.web.runtime.settle``)."""
-    locking = twin_of is not None and session.get_bind().dialect.name == "postgresql"
-    params: dict[str, Any] = {"post_id": post_id}
-    if twin_of is not None and locking:
-        params["twin_key"] = _twin_key(post_id, twin_of)
-    # Through the session's connection (same transaction): columns only, no ORM entity to load.
     dialect = session.get_bind().dialect
     if dialect.name == "postgresql":  # the driver's cursor: every comment POST runs it
-        row = _prepared(dialect, "target", locking, settings_version).one_or_none(session, params)
+        locking = twin_of is not None
+        row = _prepared(dialect, "target", locking, settings_version).one_or_none(
+            session, _target_params(post_id, twin_of)
+        )
     else:
-        query = _target_query(locking=locking, versioned=settings_version)
-        row = session.connection().execute(query, params).one_or_none()
+        locking = False
+        query = _target_query(locking=False, versioned=settings_version)
+        row = session.connection().execute(query, {"post_id": post_id}).one_or_none()
+    return _target_from(row, post_id, close_after_days, locking=locking, versioned=settings_version)
+
+
+def quick_target(
+    connection: Any, dialect: Any, post_id: int, data: CommentInput, close_after_days: int
+) -> Target:
+    """``comment_target(twin_of=data, settings_version=True)`` on PostgreSQL, run on ``connection``: a
+    driver connection in its own transaction, outside any Session (``app.web.intake``). The same
+    statement, the same locks, the same answers and errors."""
+    row = _prepared(dialect, "target", True, True).one_or_none(connection, _target_params(post_id, data))
+    return _target_from(row, post_id, close_after_days, locking=True, versioned=True)
+
+
+def _target_params(post_id: int, twin_of: CommentInput | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"post_id": post_id}
+    if twin_of is not None:
+        params["twin_key"] = _twin_key(post_id, twin_of)
+    return params
+
+
+def _target_from(row: Any, post_id: int, close_after_days: int, *, locking: bool, versioned: bool) -> Target:
     if row is None or row.published_revision_id is None or not row.slug:
         raise NotFound(f"No post {post_id}.")
     if row.publication_state == PublicationState.RETRACTED:
@@ -455,7 +475,7 @@ def comment_target(
     )
     if reason is not None:
         raise CommentsClosed(reason)
-    version = row.settings_version if settings_version else None
+    version = row.settings_version if versioned else None
     return Target(row.id, row.slug, twin_locked=locking, settings_version=version)
 
 
@@ -584,6 +604,19 @@ def _arrival_checks(
     member: str | None = None,
 ) -> list[dict[str, Any]]:
     """What only the request can judge (``pipeline.run_at_arrival``), as stored in ``Comment.checks``."""
+    facts = _facts(session, data, now, settings.burst, burst_counter, member=member)
+    return _arrival_results(target, data, now, settings, facts, is_reply=is_reply)
+
+
+def _arrival_results(
+    target: Target,
+    data: CommentInput,
+    now: datetime,
+    settings: pipeline.PipelineSettings,
+    facts: pipeline.Facts,
+    *,
+    is_reply: bool,
+) -> list[dict[str, Any]]:
     submission = pipeline.Submission(
         author_name=data.author_name,
         author_email=data.author_email,
@@ -600,7 +633,6 @@ def _arrival_checks(
         honeypot=data.honeypot,
         form_age=data.form_age,
     )
-    facts = _facts(session, data, now, settings.burst, burst_counter, member=member)
     return [r.as_dict() for r in pipeline.run_at_arrival(submission, settings, facts)]
 
 
@@ -639,38 +671,9 @@ def _arrive_at_once(
     as loaded, without a flush."""
     now = utc_now()
     reply = data.parent_id is not None
-    checks = _arrival_checks(
-        session,
-        target,
-        data,
-        now,
-        settings,
-        burst_counter,
-        is_reply=reply,
-        member=burst_member(target.id, data),
-    )
-    needs_reply = asks_staff(data.body)
-    values: dict[str, Any] = {
-        "post_id": target.id,
-        "author_name": data.author_name,
-        "author_email": data.author_email,
-        "author_ip": data.ip[:64],
-        "user_agent": data.user_agent,
-        "referrer": data.referrer,
-        "permalink": data.permalink[:2000],
-        "body": data.body,
-        "html": html,
-        "status": S.HELD.value,
-        "reasons": _ARRIVAL_REASONS,
-        "checks": checks,
-        "relevance_drivers": [],
-        "akismet_verdict": CHECKING,
-        "needs_reply": needs_reply,
-        "notify": data.notify,
-        "created_at": now,
-        "status_changed_at": now,
-    }
-    params = {**values, **_twin_params(target.id, data, now), "action": A.SUBMIT.value}
+    member = burst_member(target.id, data)
+    facts = _facts(session, data, now, settings.burst, burst_counter, member=member)
+    values, params = _arrival_values(target, data, html, now, settings, facts)
     arrival = _prepared(session.get_bind().dialect, "arrival", reply, data.notify)
     row = arrival.one_or_none(session, params)
     if row is None:
@@ -693,6 +696,63 @@ def _arrive_at_once(
     make_transient_to_detached(comment)
     session.add(comment)
     return comment
+
+
+def quick_arrival(
+    connection: Any,
+    dialect: Any,
+    target: Target,
+    data: CommentInput,
+    *,
+    settings: pipeline.PipelineSettings,
+    earlier: int,
+) -> Arrival | None:
+    """``accept_comment(answer_only=True)`` on PostgreSQL after ``quick_target``, run on its driver
+    connection (``app.web.intake``), the sender's burst counted already (``earlier`` comments before this
+    one). The same statement writes the same rows. None when it wrote nothing (a twin, or a reply to no
+    published comment): the caller rolls back and takes the Session's way, which says which."""
+    now = utc_now()
+    facts = pipeline.Facts(recent_from_ip=earlier if data.ip else 0)  # as ``earlier_comments`` counts
+    _, params = _arrival_values(target, data, _render(data.body), now, settings, facts)
+    row = _prepared(dialect, "arrival", data.parent_id is not None, data.notify).one_or_none(
+        connection, params
+    )
+    if row is None:
+        return None
+    return Arrival(row.id, S.HELD.value, list(_ARRIVAL_REASONS), CHECKING)
+
+
+def _arrival_values(
+    target: Target,
+    data: CommentInput,
+    html: str,
+    now: datetime,
+    settings: pipeline.PipelineSettings,
+    facts: pipeline.Facts,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The new comment's columns, and the arrival statement's parameters (those, the twin's, the action)."""
+    checks = _arrival_results(target, data, now, settings, facts, is_reply=data.parent_id is not None)
+    values: dict[str, Any] = {
+        "post_id": target.id,
+        "author_name": data.author_name,
+        "author_email": data.author_email,
+        "author_ip": data.ip[:64],
+        "user_agent": data.user_agent,
+        "referrer": data.referrer,
+        "permalink": data.permalink[:2000],
+        "body": data.body,
+        "html": html,
+        "status": S.HELD.value,
+        "reasons": _ARRIVAL_REASONS,
+        "checks": checks,
+        "relevance_drivers": [],
+        "akismet_verdict": CHECKING,
+        "needs_reply": asks_staff(data.body),
+        "notify": data.notify,
+        "created_at": now,
+        "status_changed_at": now,
+    }
+    return values, {**values, **_twin_params(target.id, data, now), "action": A.SUBMIT.value}
 
 
 @functools.cache

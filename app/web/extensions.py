@@ -51,8 +51,13 @@ def network_key() -> str:
     a reader's budget under ``limit_key``); "" for an IPv4 reader or an IPv6 address carrying one
     (IPv4-mapped, NAT64, 6to4, Teredo: ``app.outbound.embedded_ipv4``), whom ``limit_key`` already
     counts by their one address."""
+    return network_of(client_ip())
+
+
+def network_of(ip: str) -> str:
+    """``network_key`` of the address ``ip``."""
     try:
-        address = ipaddress.ip_address(client_ip())
+        address = ipaddress.ip_address(ip)
     except ValueError:
         return ""
     if not isinstance(address, ipaddress.IPv6Address) or embedded_ipv4(address) is not None:

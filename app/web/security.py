@@ -151,11 +151,11 @@ def _headers(response: Response) -> Response:
     # Each header the view did not set itself; the names present read once (Headers' own setdefault
     # scans every header for each of the six, on every answer the app gives).
     present = {name.lower() for name, _ in h.items()}
-    h.extend([(name, value) for name, value in _SECURITY_HEADERS if name.lower() not in present])
+    h.extend([(name, value) for name, value in SECURITY_HEADERS if name.lower() not in present])
     return response
 
 
-_SECURITY_HEADERS = (
+SECURITY_HEADERS = (
     ("Content-Security-Policy", CSP),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "strict-origin-when-cross-origin"),
