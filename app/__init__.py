@@ -63,6 +63,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         errors,
         extensions,
         fragments,
+        intake,
         ops,
         pagecache,
         reader_forms,
@@ -72,6 +73,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
 
     _serving_jobs(app)
+    intake.init_app(app)  # inside the host guard and ProxyFix (security), which wrap it next
     security.init_app(app)
     from app.media.views import raise_upload_limit
 

@@ -122,12 +122,13 @@ class Backlog:
         self._read_at = float("-inf")
         self._count = 0
 
-    def count(self) -> int:
+    def count(self, session: Session | None = None) -> int:
+        """The count, read again (in ``session``, else the request's) when older than BACKLOG_FRESH."""
         now = time.monotonic()
         with self._lock:
             if now - self._read_at < BACKLOG_FRESH:
                 return self._count
-        count = services.waiting_checks(db(), utc_now() - BACKLOG_WINDOW)
+        count = services.waiting_checks(session or db(), utc_now() - BACKLOG_WINDOW)
         with self._lock:
             self._read_at, self._count = now, count
         return count

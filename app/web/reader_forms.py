@@ -15,14 +15,22 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from flask import current_app, g
+from flask import current_app, g, request
 from flask_limiter import RateLimitExceeded
 from flask_limiter._extension import RequestLimit
 from limits import RateLimitItem, parse_many
 
 from app.comments import tokens
-from app.comments.burst import sliding_window_lua
-from app.web.extensions import _COUNTED, CountingRedisStorage, limit_key, limiter, network_key
+from app.comments.burst import sender_key, sliding_window_lua
+from app.web.extensions import (
+    _COUNTED,
+    CountingRedisStorage,
+    client_ip,
+    limiter,
+    network_key,
+    network_of,
+)
+from app.web.runtime import provisional
 
 log = logging.getLogger(__name__)
 
@@ -167,9 +175,10 @@ def can_count_at_once() -> bool:
     return limiter.enabled and isinstance(storage, CountingRedisStorage) and not limiter._storage_dead
 
 
-def shares_redis_with(url: str | None) -> bool:
+def shares_redis_with(url: str | None, config: Any = None) -> bool:
     """The readers' limits are counted on the Redis at ``url`` (the burst's: one script can count both)."""
-    return bool(url) and current_app.config.get("RATELIMIT_STORAGE_URI") == f"candor+{url}"
+    config = current_app.config if config is None else config
+    return bool(url) and config.get("RATELIMIT_STORAGE_URI") == f"candor+{url}"
 
 
 def count_at_once(burst: tuple[str, int, int, str] | None = None) -> CountedPost | None:
@@ -186,34 +195,25 @@ def count_at_once(burst: tuple[str, int, int, str] | None = None) -> CountedPost
     each through the limits library's layers, and the burst one more. None when this cannot count
     (``can_count_at_once``, or Redis failed now); the caller then takes the decorated view, which
     counts as before (and falls back to memory: never a 500)."""
-    if not can_count_at_once():
-        return None
-    if _refused_uncounted():  # refused busy by the view: not counted (``_refused_uncounted``)
-        return CountedPost(None)
-    storage = limiter._storage
-    assert isinstance(storage, CountingRedisStorage)
-    prefix = [limiter._key_prefix] if limiter._key_prefix else []
-    windows = [(item, [*prefix, limit_key(), "reader-posts"]) for item in _items(_rate_limit())]
-    network = network_key()
-    if network:
-        windows += [(item, [*prefix, network, "reader-networks"]) for item in _items(_network_rate_limit())]
-    windows.sort(key=lambda window: window[0])  # stable, by window length: Flask-Limiter's order
-    keys = [storage.prefixed_key(item.key_for(*args)) for item, args in windows]
-    args: list[Any] = [item.get_expiry() for item, _ in windows] + [item.amount for item, _ in windows]
-    if burst is not None:
-        keys.append(burst[0])
-        args += list(burst[1:])
-    args.append(len(windows))
-    script = current_app.extensions.get("candor.count_windows")
-    if script is None or script.registered_client is not storage.get_connection():
-        script = storage.get_connection().register_script(_COUNT_WINDOWS)
-        current_app.extensions["candor.count_windows"] = script
+    precounted = request.environ.pop(PRECOUNTED, None)
+    if precounted is not None:  # counted by the intake (app.web.intake), which then left the post to Flask
+        windows, out, burst = precounted
+    else:
+        if not can_count_at_once():
+            return None
+        if _refused_uncounted():  # refused busy by the view: not counted (``_refused_uncounted``)
+            return CountedPost(None)
+        windows = reader_windows(client_ip(), provisional())
+        try:
+            out = run_count(current_app._get_current_object(), windows, burst)  # type: ignore[attr-defined]
+        except Exception:  # Redis down: the decorator's way counts (never a 500)
+            log.warning("counting a reader's post in Redis failed; Flask-Limiter counts it", exc_info=True)
+            return None
     try:
-        out = script(keys=keys, args=args)
         windows_counted, refused, earlier, added = _answer(
             out, [item for item, _ in windows], burst is not None
         )
-    except Exception:  # Redis down, or an answer that is none: the decorator's way counts (never a 500)
+    except Exception:  # an answer that is none: the decorator's way counts (never judged by it)
         log.warning("counting a reader's post in Redis failed; Flask-Limiter counts it", exc_info=True)
         return None
     now = time.time()
@@ -232,8 +232,70 @@ def count_at_once(burst: tuple[str, int, int, str] | None = None) -> CountedPost
         # ``_limit_headers`` without its context's objects and reads.
         (item, _), (current, ttl) = windows[0], windows_counted[0]
         g.candor_limit_headers = (item.amount, max(0, item.amount - current), int(max(ttl, 0) + now + 1))
+    storage = limiter._storage
     mark = (storage.get_connection(), burst[0], burst[3]) if burst is not None and added else None
     return CountedPost(earlier, mark)
+
+
+PRECOUNTED = "candor.reader_post_counted"  # in the WSGI environ: (windows, the script's answer, burst)
+
+
+def reader_windows(ip: str, config: Any) -> list[tuple[RateLimitItem, list[str]]]:
+    """The readers' limits' windows for a post from ``ip`` (``reader_limit``: the reader's, and their
+    IPv6 /48's), in the order Flask-Limiter evaluates them, each with its key's parts; ``config``: the
+    settings the reader's limit is read from (``runtime.provisional``, as ``_rate_limit``)."""
+    prefix = [limiter._key_prefix] if limiter._key_prefix else []
+    rate = config["COMMENT_RATE_LIMIT"]
+    windows = [(item, [*prefix, sender_key(ip), "reader-posts"]) for item in _items(rate)]
+    network = network_of(ip)
+    if network:
+        network_rate = _network_rate_limit()
+        windows += [(item, [*prefix, network, "reader-networks"]) for item in _items(network_rate)]
+    windows.sort(key=lambda window: window[0])  # stable, by window length: Flask-Limiter's order
+    return windows
+
+
+def run_count(
+    app: Any, windows: list[tuple[RateLimitItem, list[str]]], burst: tuple[str, int, int, str] | None
+) -> Any:
+    """``_COUNT_WINDOWS`` run once for ``windows`` (and ``burst``), as ``count_at_once`` runs it: its raw
+    answer, read by ``_answer``. Raises whatever Redis raises."""
+    storage = limiter._storage
+    assert isinstance(storage, CountingRedisStorage)
+    keys = [storage.prefixed_key(item.key_for(*args)) for item, args in windows]
+    args: list[Any] = [item.get_expiry() for item, _ in windows] + [item.amount for item, _ in windows]
+    if burst is not None:
+        keys.append(burst[0])
+        args += list(burst[1:])
+    args.append(len(windows))
+    script = app.extensions.get("candor.count_windows")
+    if script is None or script.registered_client is not storage.get_connection():
+        script = storage.get_connection().register_script(_COUNT_WINDOWS)
+        app.extensions["candor.count_windows"] = script
+    return script(keys=keys, args=args)
+
+
+def counted_answer(
+    windows: list[tuple[RateLimitItem, list[str]]], out: Any, burst: bool
+) -> tuple[list[tuple[int, int]], bool, int | None, bool]:
+    """``_answer`` for ``windows``: each window's count and ttl, whether one refused, the burst's count
+    and whether this post's mark was new. ValueError for an answer that is none."""
+    return _answer(out, [item for item, _ in windows], burst)
+
+
+def limit_headers(
+    amount: int, remaining: int, reset_at: int, retry_after: str | None = None
+) -> list[tuple[str, str]]:
+    """The ``X-RateLimit-*`` and ``Retry-After`` headers of a post the limits accepted, as Flask-Limiter
+    writes them (``Retry-After`` the window's reset, or ``retry_after`` when later)."""
+    if retry_after is not None and retry_after.isdigit():
+        reset_at = max(int(time.time()) + int(retry_after), reset_at)
+    return [
+        ("X-RateLimit-Limit", str(amount)),
+        ("X-RateLimit-Remaining", str(remaining)),
+        ("X-RateLimit-Reset", str(reset_at)),
+        ("Retry-After", str(int(reset_at - time.time()))),
+    ]
 
 
 def _answer(
@@ -283,15 +345,9 @@ def _limit_headers(response: Any) -> Any:
     headers = g.get("candor_limit_headers")
     if headers is None:
         return response
-    amount, remaining, reset_at = headers
     h = response.headers
-    h["X-RateLimit-Limit"] = str(amount)
-    h["X-RateLimit-Remaining"] = str(remaining)
-    h["X-RateLimit-Reset"] = str(reset_at)
-    existing = h.get("Retry-After")
-    if existing is not None and existing.isdigit():
-        reset_at = max(int(time.time()) + int(existing), reset_at)
-    h["Retry-After"] = str(int(reset_at - time.time()))
+    for name, value in limit_headers(*headers, retry_after=h.get("Retry-After")):
+        h[name] = value
     return response
 
 

@@ -58,6 +58,7 @@ from app.web.database import db
 from app.web.extensions import client_ip
 from app.web.outside import budgeted_akismet, burst_counter, site
 from app.web.reader_forms import (
+    PRECOUNTED,
     can_count_at_once,
     count_at_once,
     form_token,
@@ -172,7 +173,8 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
     did not finish within CANDOR_COMMENT_CHECK_BUDGET_MS is 202 ``held`` with the reason ``checking``
     and its ``status_url``, where the verdict shows once the job has run. Counted by the readers'
     limits when they are in Redis (``_post_at_once``), else by their decorator."""
-    if quick() and not g.get("via_token") and can_count_at_once():
+    precounted = PRECOUNTED in request.environ  # the intake counted it, then left it to Flask
+    if precounted or (quick() and not g.get("via_token") and can_count_at_once()):
         answer = _post_at_once(post_id)
         if answer is not None:
             return answer
@@ -199,7 +201,9 @@ def _post_at_once(post_id: int) -> ResponseReturnValue | None:
     makes two round trips to Redis (that script, and the job's push after the commit) and four to the
     database (BEGIN, the post's row with the duplicate lock, the arrival, COMMIT). None, with
     nothing counted or stored, when Redis cannot count now: the caller takes the decorated view."""
-    if refused_as_busy():  # the backlog is full: refused 503, and not counted (as the decorator does)
+    # The backlog is full: refused 503, and not counted (as the decorator does). A post the intake counted
+    # was admitted by it already (``app.web.intake``).
+    if PRECOUNTED not in request.environ and refused_as_busy():
         admit_reader_comment()
     try:
         data = json_body(schema=False)
