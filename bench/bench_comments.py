@@ -11,7 +11,8 @@ trusted proxy so each request's X-Forwarded-For is its reader's address), jobs o
 * Candor, taking ``POST /api/v1/posts/<id>/comments``: by default (``--budget-ms 0``, Akismet slower than
   the budget) what a comment POST does when the checks are slow: text checks, honeypot, rate facts,
   impersonation, links, privacy scan, the insert of the comment, its decision and its counts, the
-  enqueue of its remaining checks, and the 202 "checking" answer. ``--budget-ms 5000 --akismet-delay 0``
+  enqueue of its remaining checks, and the 202 "checking" answer (taken by the intake, app/web/intake.py,
+  without entering Flask, as production's layout is). ``--budget-ms 5000 --akismet-delay 0``
   runs the whole pipeline in the request instead (Akismet, the off-topic model, publication);
 * a bare Flask app (``bare_app()`` below) whose endpoint parses the same JSON and inserts one row.
 

@@ -41,6 +41,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.clock import utc_now
 from app.comments import services
+from app.comments.api.views import plainly_new_comment, reader_input
 from app.comments.views import backlog, close_after_days, status_token
 from app.errors import CandorError
 from app.spam import pipeline
@@ -164,9 +165,7 @@ class Intake:
             isinstance(data.get(name), str) for name in ("author_name", "author_email", "body")
         ):
             return None
-        from app.comments.api.views import _plainly_new_comment
-
-        return data if _plainly_new_comment(data) else None
+        return data if plainly_new_comment(data) else None
 
     # --- the post ----------------------------------------------------------------------------------------
 
@@ -178,12 +177,8 @@ class Intake:
         ip = environ.get("REMOTE_ADDR") or "unknown"  # client_ip(): ProxyFix has peeled the trusted hops
         try:
             given = services.clean(
-                services.CommentInput(
-                    author_name=data["author_name"],
-                    author_email=data["author_email"],
-                    body=data["body"],
-                    parent_id=data.get("parent_id"),
-                    notify=data.get("notify", False),
+                reader_input(
+                    data,
                     ip=ip,
                     user_agent=environ.get("HTTP_USER_AGENT", ""),
                     referrer=environ.get("HTTP_REFERER", ""),
@@ -196,7 +191,7 @@ class Intake:
         counter = burst_counter()
         assert counter is not None  # REDIS_URL is set (``_post_id``)
         now = utc_now()
-        burst = counter.ask(ip, now, pipeline.BURST_WINDOW, services.burst_member(post_id, given))
+        burst = counter.ask(given.ip, now, pipeline.BURST_WINDOW, services.burst_member(post_id, given))
         windows = reader_windows(ip, config)
         try:
             out = run_count(app, windows, burst)

@@ -182,16 +182,29 @@ def api_post_comment(post_id: int) -> ResponseReturnValue:
 
 
 def _reader_input(data: dict[str, Any], slug: str | None) -> services.CommentInput:
+    return reader_input(
+        data,
+        ip=client_ip(),
+        user_agent=request.headers.get("User-Agent", ""),
+        referrer=request.headers.get("Referer", ""),
+        permalink=public_url("posts.show", slug=slug) if slug else "",
+    )
+
+
+def reader_input(
+    data: dict[str, Any], *, ip: str, user_agent: str, referrer: str, permalink: str = ""
+) -> services.CommentInput:
+    """A reader's comment as the JSON API reads it (also ``app.web.intake``, from the WSGI environ)."""
     return services.CommentInput(
         author_name=data.get("author_name") or "",
         author_email=data.get("author_email") or "",
         body=data["body"],
         parent_id=int_field(data, "parent_id", required=False),
         notify=bool_field(data, "notify", default=False),
-        ip=client_ip(),
-        user_agent=request.headers.get("User-Agent", ""),
-        referrer=request.headers.get("Referer", ""),
-        permalink=public_url("posts.show", slug=slug) if slug else "",
+        ip=ip,
+        user_agent=user_agent,
+        referrer=referrer,
+        permalink=permalink,
     )
 
 
@@ -210,7 +223,7 @@ def _post_at_once(post_id: int) -> ResponseReturnValue | None:
         for name in ("author_name", "author_email", "body"):
             if not isinstance(data.get(name), str):
                 raise InvalidInput(f"{name} is required and must be text.", field=name)
-        if not _plainly_new_comment(data):
+        if not plainly_new_comment(data):
             api.check(NEW_COMMENT, data)  # says what is wrong, as every route's schema check does
         given = services.clean(_reader_input(data, None))
     except Exception:
@@ -259,7 +272,7 @@ def _store_at_once(
     )
 
 
-def _plainly_new_comment(data: dict[str, Any]) -> bool:
+def plainly_new_comment(data: dict[str, Any]) -> bool:
     """``data`` (its three texts checked) conforms to NEW_COMMENT without asking jsonschema: ``parent_id``
     absent, null or a whole number in ID's range, ``notify`` absent or a boolean. Anything else is
     checked against the schema, which names what is wrong."""
