@@ -21,6 +21,7 @@ No Flask here: the web edge builds the Redis counter from configuration and pass
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import logging
@@ -64,6 +65,7 @@ end
 _SLIDING_WINDOW = sliding_window_lua("KEYS[1]", "ARGV[1]", "ARGV[2]", "ARGV[3]") + "return earlier\n"
 
 
+@functools.lru_cache(maxsize=4096)  # a comment POST asks three times (the limits, the burst, its digest)
 def sender_key(ip: str) -> str:
     """Whom a limit counts for the address ``ip``: an IPv4 address, or an IPv6 /64 (``2001:db8:1:2::/64``);
     an IPv4-mapped, NAT64, 6to4 or Teredo IPv6 address is the IPv4 address it carries

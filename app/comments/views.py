@@ -125,13 +125,19 @@ class Backlog:
     def count(self, session: Session | None = None) -> int:
         """The count, read again (in ``session``, else the request's) when older than BACKLOG_FRESH."""
         now = time.monotonic()
-        with self._lock:
-            if now - self._read_at < BACKLOG_FRESH:
-                return self._count
+        known = self.recent(now)
+        if known is not None:
+            return known
         count = services.waiting_checks(session or db(), utc_now() - BACKLOG_WINDOW)
         with self._lock:
             self._read_at, self._count = now, count
         return count
+
+    def recent(self, now: float | None = None) -> int | None:
+        """The count if this process read it within BACKLOG_FRESH (plus what it accepted since), else None."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            return self._count if now - self._read_at < BACKLOG_FRESH else None
 
     def accepted(self) -> None:
         with self._lock:

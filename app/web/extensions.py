@@ -3,6 +3,7 @@ compression (Flask-Compress: brotli or gzip, as the client accepts) of HTML, fee
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import time
 from typing import Any
@@ -54,6 +55,7 @@ def network_key() -> str:
     return network_of(client_ip())
 
 
+@functools.lru_cache(maxsize=4096)
 def network_of(ip: str) -> str:
     """``network_key`` of the address ``ip``."""
     try:

@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 ROUTE = "/api/v1/posts/<int:post_id>/comments"  # the route's name in the metrics and the access log
 # The longest answer beside the public URL: the id, the reasons, the status token (its id and time).
 _ANSWER_BESIDE_URL = 300
+_URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")  # unreserved (RFC 3986): a path part Werkzeug leaves as it is
 
 
 class _ToFlask(Exception):
@@ -81,6 +82,7 @@ class Intake:
         self.wsgi_app = wsgi_app
         self.answered = 0  # posts the intake answered itself, in this process (for the tests)
         self._lock = threading.Lock()
+        self._prefixes: dict[tuple[str, str], str] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         post_id = self._post_id(environ)
@@ -141,6 +143,9 @@ class Intake:
         limit = int(self.app.config.get("COMMENT_BACKLOG") or 0)
         if limit <= 0:
             return False
+        known = backlog().recent()
+        if known is not None:
+            return known >= limit
         session = self.app.extensions["candor.sessions"]()
         try:
             return backlog().count(session) >= limit
@@ -166,6 +171,20 @@ class Intake:
         ):
             return None
         return data if plainly_new_comment(data) else None
+
+    def _url(self, endpoint: str, name: str, value: str) -> str:
+        """``public_url(endpoint, name=value)``, its part before the value built once per base URL when the
+        value needs no quoting (a slug, a status token: ``_URL_SAFE``), as ``public_url`` would build it."""
+        if not _URL_SAFE.fullmatch(value):
+            return public_url(endpoint, **{name: value})
+        key = (self.app.config["PUBLIC_URL"], endpoint)
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            probe = public_url(endpoint, **{name: "x"})
+            if not probe.endswith("/x"):  # the value is not the URL's last part: build each one
+                return public_url(endpoint, **{name: value})
+            prefix = self._prefixes[key] = probe[:-1]
+        return prefix + value
 
     # --- the post ----------------------------------------------------------------------------------------
 
@@ -215,7 +234,7 @@ class Intake:
             "id": arrival.id,
             "status": arrival.status,
             "reasons": pipeline.reasons_for_writer(arrival.reasons),
-            "status_url": public_url("comments.status", token=status_token(arrival)),
+            "status_url": self._url("comments.status", "token", status_token(arrival)),
         }
         response = app.json.response(answer)
         (item, _), (current, ttl) = windows[0], counts[0]
@@ -239,7 +258,7 @@ class Intake:
             target = services.quick_target(driver, engine.dialect, post_id, given, close_after_days())
             if target.settings_version != version:
                 raise _ToFlask("the settings changed since this process read them")
-            permalink = public_url("posts.show", slug=target.slug)
+            permalink = self._url("posts.show", "slug", target.slug)
             arrival = services.quick_arrival(
                 driver,
                 engine.dialect,
