@@ -252,7 +252,11 @@ class Intake:
     ) -> services.Arrival | None:
         """The comment stored and committed, or None (all rolled back) for Flask to do it and say why."""
         engine = self.app.extensions["candor.engine"]
-        raw = engine.raw_connection()
+        try:
+            raw = engine.raw_connection()
+        except Exception:  # noqa: BLE001 - no connection (the database refuses one, the pool is spent): Flask's 503
+            log.warning("the intake could not connect to the database; Flask will answer", exc_info=True)
+            return None
         driver = raw.driver_connection
         try:
             target = services.quick_target(driver, engine.dialect, post_id, given, close_after_days())
