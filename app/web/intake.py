@@ -119,7 +119,11 @@ class Intake:
         mimetype = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
         length = environ.get("CONTENT_LENGTH", "")
         limit = config.get("MAX_CONTENT_LENGTH")
-        if mimetype != "application/json" or not length.isdigit() or not 0 < int(length) <= (limit or 2**31):
+        if (
+            mimetype != "application/json"
+            or not (length.isascii() and length.isdigit())  # "²" is a digit to str.isdigit, not to int()
+            or not 0 < int(length) <= (limit or 2**31)
+        ):
             return None
         if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
             return None
