@@ -773,3 +773,30 @@ def test_a_writer_replacing_a_comment_a_moderator_just_approved_leaves_the_appro
         for d in session.scalars(select(ModerationDecision).where(ModerationDecision.comment_id == held.id))
     ]
     assert "withdraw" not in actions
+
+
+def test_readers_waiting_past_the_cap_are_counted_no_further_and_read_more_than_it(
+    client: Any,
+    session: Session,
+    make_post: Callable[..., Post],
+    moderator: User,
+    publish_reader: Callable[..., Comment],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Waiting comments are counted up to WAITING_CAP (a bounded count at any backlog); past it the desk
+    says "more than" the cap (plus the open contact messages, counted whole)."""
+    from app.moderation import queries as moderation_queries
+
+    post = make_post()
+    for n in range(3):
+        publish_reader(post, email=f"q{n}@example.net", name=f"Q{n}", body=f"Question {n}: is a nap sleep?")
+    contact.submit(session, contact.ContactInput("Cy", "cy@example.net", "Hours", "Open?"), min_seconds=0)
+    session.commit()
+    assert moderation_queries.waiting_count(session, cap=None) == 3
+    assert moderation_queries.waiting_count(session, cap=1) == 2  # counted to one past the cap, no further
+    log_in(client, moderator.email)
+    for cap, says in ((3, "4 readers waiting for a staff reply"), (2, "more than 3 readers waiting")):
+        monkeypatch.setattr(moderation_queries, "WAITING_CAP", cap)
+        assert str(moderation_queries.waiting_total(session)) == says.split(" readers")[0]
+        note = parse(client.get("/staff/comments/")).select_one(".waiting-note")
+        assert note is not None and says in " ".join(note.get_text().split())
